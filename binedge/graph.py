@@ -1,0 +1,231 @@
+"""The deployment graph: the integer program every backend runs (DESIGN.md §1-2, docs/graph.md).
+
+A graph is a uint8 input followed by a list of ops. Every value between ops is one of
+    * ``u8``   : uint8 pixels, logical shape (H, W, C) or (F,)
+    * ``bits`` : packed binary activations, logical shape (H, W, C) or (C,), stored as uint32
+                 words (..., P, ceil(C/32)) with P bit-planes. ``encoding='sign'`` (P = 1):
+                 bit 0 = +1, bit 1 = -1. ``encoding='unsigned'``: level = sum_p 2^p * bit_p.
+    * ``i32``  : int32 scores, logical shape (C,), only after the last op.
+The batch axis is always leading and never part of a logical shape.
+
+The accumulator ``acc`` of a Dense / Conv2d over its K real inputs x_k and weights w_k is the
+exact integer sum_k x_k * w_k, where x_k is the pixel (u8), the ±1 value (sign bits) or the
+level (unsigned bits), and w_k is ±1 (binary weights) or int8. Convolution padding is the value
+whose encoding is 0: pixel 0, +1 for sign bits, level 0 for unsigned bits.
+
+Output stages turn acc into the op's output:
+    * :class:`ThresholdStage`, per output channel c with direction d_c in {+1, -1} and thresholds
+      T_c,1 <= ... <= T_c,L:  level = #{k : d_c * acc >= T_c,k}.  ``sign`` encoding (L = 1):
+      level 1 -> +1 (bit 0), level 0 -> -1 (bit 1).  ``unsigned``: the level itself in bit-planes.
+    * :class:`ScoreStage`: score_c = multiplier_c * acc + offset_c (int32; lowering guarantees
+      it fits); the float logit it stands for is score_c / 2**shift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+from . import bitformat as bf
+
+FORMAT_ID = "binedge-bits-v1: +1=bit0, -1=bit1, LSB-first, uint32 little-endian, rows padded to 32"
+
+
+class GraphError(ValueError):
+    """A deployment graph that breaks the contract (shapes, dtypes, parameters)."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    kind: str  # "u8" | "bits" | "i32"
+    shape: tuple[int, ...]  # logical, without batch
+    encoding: str = ""  # "sign" | "unsigned" for bits
+    planes: int = 1  # bit-planes for bits
+
+    @property
+    def channels(self) -> int:
+        return self.shape[-1]
+
+    def storage_shape(self) -> tuple[int, ...]:
+        """Shape of one sample in storage: u8/i32 as logical, bits as (..., P, Cw) words."""
+        if self.kind == "bits":
+            return self.shape[:-1] + (self.planes, bf.words_for(self.shape[-1]))
+        return self.shape
+
+    def storage_dtype(self) -> np.dtype:
+        return {"u8": np.dtype(np.uint8), "bits": bf.WORD_DTYPE, "i32": np.dtype("<i4")}[self.kind]
+
+    def nbytes(self) -> int:
+        return int(np.prod(self.storage_shape(), dtype=np.int64)) * self.storage_dtype().itemsize
+
+
+@dataclass
+class ThresholdStage:
+    direction: np.ndarray  # int8 (C,), +1 or -1
+    thresholds: np.ndarray  # int32 (C, L), non-decreasing along L
+    encoding: str  # "sign" (L must be 1) | "unsigned"
+
+    @property
+    def levels(self) -> int:
+        return int(self.thresholds.shape[1])
+
+    @property
+    def planes(self) -> int:
+        return 1 if self.encoding == "sign" else bf.planes_needed(self.levels)
+
+
+@dataclass
+class ScoreStage:
+    multiplier: np.ndarray  # int32 (C,)
+    offset: np.ndarray  # int32 (C,)
+    shift: int = 0
+
+    @classmethod
+    def identity(cls, channels: int) -> "ScoreStage":
+        return cls(np.ones(channels, np.int32), np.zeros(channels, np.int32), 0)
+
+
+Stage = Union[ThresholdStage, ScoreStage]
+
+
+@dataclass
+class Dense:
+    weights: np.ndarray  # binary: uint32 (O, ceil(K/32)) packed sign bits; int8: (O, K)
+    in_features: int
+    out_features: int
+    output: Stage
+    weight_kind: str = "binary"  # "binary" | "int8"
+    name: str = ""
+
+
+@dataclass
+class Conv2d:
+    weights: np.ndarray  # binary: uint32 (O, KH, KW, ceil(C/32)); int8: (O, KH, KW, C)
+    in_channels: int
+    out_channels: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int, int, int]  # top, bottom, left, right
+    output: Stage
+    weight_kind: str = "binary"
+    name: str = ""
+
+
+@dataclass
+class MaxPool2d:
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    name: str = ""
+
+
+@dataclass
+class Flatten:
+    name: str = ""
+
+
+Op = Union[Dense, Conv2d, MaxPool2d, Flatten]
+
+
+@dataclass
+class Graph:
+    input: TensorSpec
+    ops: list
+    class_names: list = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+    def specs(self) -> list[TensorSpec]:
+        """Input spec followed by the output spec of every op; validates the graph on the way."""
+        if self.input.kind != "u8" or len(self.input.shape) not in (1, 3):
+            raise GraphError("the graph input must be u8 of shape (H, W, C) or (F,)")
+        out = [self.input]
+        for i, op in enumerate(self.ops):
+            try:
+                out.append(infer(op, out[-1]))
+            except GraphError as e:
+                raise GraphError(f"op {i} ({type(op).__name__} {op.name!r}): {e}") from None
+        if out[-1].kind != "i32":
+            raise GraphError("the last op must end in a ScoreStage (int32 scores)")
+        if any(s.kind == "i32" for s in out[:-1]):
+            raise GraphError("only the last op may produce int32 scores")
+        return out
+
+    def validate(self) -> None:
+        self.specs()
+
+    @property
+    def output(self) -> TensorSpec:
+        return self.specs()[-1]
+
+
+def _stage_output(stage: Stage, shape: tuple[int, ...]) -> TensorSpec:
+    c = shape[-1]
+    if isinstance(stage, ScoreStage):
+        if len(shape) != 1:
+            raise GraphError("scores must come from a Dense layer (shape (C,))")
+        for name in ("multiplier", "offset"):
+            a = getattr(stage, name)
+            if a.shape != (c,) or a.dtype != np.int32:
+                raise GraphError(f"ScoreStage.{name} must be int32 of shape ({c},)")
+        return TensorSpec("i32", shape)
+    if stage.encoding not in ("sign", "unsigned"):
+        raise GraphError(f"unknown threshold encoding {stage.encoding!r}")
+    t, d = stage.thresholds, stage.direction
+    if t.dtype != np.int32 or t.ndim != 2 or t.shape[0] != c or t.shape[1] < 1:
+        raise GraphError(f"thresholds must be int32 of shape ({c}, L>=1)")
+    if d.dtype != np.int8 or d.shape != (c,) or not np.all(np.abs(d) == 1):
+        raise GraphError(f"direction must be int8 ±1 of shape ({c},)")
+    if stage.encoding == "sign" and t.shape[1] != 1:
+        raise GraphError("sign encoding takes exactly one threshold per channel")
+    if np.any(np.diff(t.astype(np.int64), axis=1) < 0):
+        raise GraphError("thresholds must be non-decreasing along each channel")
+    return TensorSpec("bits", shape, stage.encoding, stage.planes)
+
+
+def infer(op, spec: TensorSpec) -> TensorSpec:
+    """Output spec of ``op`` applied to a value of ``spec`` (raises GraphError if it cannot apply)."""
+    if spec.kind == "i32":
+        raise GraphError("nothing may follow the int32 scores")
+    if isinstance(op, Flatten):
+        return TensorSpec(spec.kind, (int(np.prod(spec.shape)),), spec.encoding, spec.planes)
+    if isinstance(op, MaxPool2d):
+        if len(spec.shape) != 3 or spec.kind != "bits":
+            raise GraphError("MaxPool2d takes packed bits of shape (H, W, C)")
+        (h, w, c), (kh, kw), (sh, sw) = spec.shape, op.kernel, op.stride
+        if min(kh, kw, sh, sw) < 1 or kh > h or kw > w:
+            raise GraphError("bad pool kernel / stride")
+        return TensorSpec("bits", ((h - kh) // sh + 1, (w - kw) // sw + 1, c), spec.encoding, spec.planes)
+    if isinstance(op, Dense):
+        if len(spec.shape) != 1 or spec.shape[0] != op.in_features:
+            raise GraphError(f"Dense expects ({op.in_features},) input, got {spec.shape}")
+        _check_weights(op.weight_kind, op.weights, (op.out_features,), op.in_features, spec)
+        return _stage_output(op.output, (op.out_features,))
+    if isinstance(op, Conv2d):
+        if len(spec.shape) != 3 or spec.shape[2] != op.in_channels:
+            raise GraphError(f"Conv2d expects (H, W, {op.in_channels}) input, got {spec.shape}")
+        h, w, _ = spec.shape
+        (kh, kw), (sh, sw), (pt, pb, pl, pr) = op.kernel, op.stride, op.padding
+        if min(kh, kw, sh, sw) < 1 or min(pt, pb, pl, pr) < 0:
+            raise GraphError("bad kernel / stride / padding")
+        oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
+        if oh < 1 or ow < 1:
+            raise GraphError("the kernel does not fit the padded input")
+        _check_weights(op.weight_kind, op.weights, (op.out_channels, kh, kw), op.in_channels, spec)
+        if isinstance(op.output, ScoreStage):
+            raise GraphError("a convolution cannot end the graph; flatten and use Dense")
+        return _stage_output(op.output, (oh, ow, op.out_channels))
+    raise GraphError(f"unsupported op {type(op).__name__}")
+
+
+def _check_weights(kind: str, w: np.ndarray, lead: tuple, k: int, spec: TensorSpec) -> None:
+    if kind == "binary":
+        want, dtype = lead + (bf.words_for(k),), bf.WORD_DTYPE
+    elif kind == "int8":
+        want, dtype = lead + (k,), np.dtype(np.int8)
+        if spec.kind != "u8":
+            raise GraphError("int8 weights are only supported on the u8 input layer")
+    else:
+        raise GraphError(f"unknown weight kind {kind!r}")
+    if w.shape != want or w.dtype != dtype:
+        raise GraphError(f"weights must be {dtype} of shape {want}, got {w.dtype} {w.shape}")
