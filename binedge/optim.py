@@ -1,0 +1,74 @@
+"""LAB: loss-aware binarization as an Adam optimizer (Hou, Yao & Kwok, ICLR 2017).
+
+The proximal Newton step with diagonal Hessian D = diag(d) has the closed form (Prop. 3.1)
+
+    w_l <- w_l - ∇_l ℓ(ŵ) ⊘ d_l              (Adam's update of the latent weight, gradient at ŵ)
+    α_l = ‖d_l ⊙ w_l‖₁ / ‖d_l‖₁,  b_l = sign(w_l),  ŵ_l = α_l·b_l
+    d_l = ε + √v̂_l                           (v̂: Adam's bias-corrected second moment)
+
+so LAB is Adam on every parameter plus, after each step, for every binarized weight tensor:
+clip the latent weight to [-1, 1] and (for layers with the ``lab`` quantizer) refresh α from
+the new d and w — the α the next forward pass uses. With d constant α is BWN's ‖w‖₁/n; with
+α held at 1 the step is BinaryConnect with Adam. Biases and BatchNorm parameters get plain Adam.
+The same optimizer trains ``binaryconnect`` and ``bwn`` layers (their α needs no optimizer state),
+so every weight method shares one update rule and one clipping convention.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .nn.layers import binary_layers
+
+
+class LAB(torch.optim.Adam):
+    """Adam with LAB's post-step for the binarized layers of ``model``.
+
+    Args:
+        model: any module built from binedge layers; its parameters are optimised.
+        lr, betas, eps, weight_decay: as in torch.optim.Adam (``eps`` is also LAB's ε in d).
+        clip: clip latent binary weights to [-clip, clip] after each step (LAB's code: 1).
+        update_scale: refresh α of ``lab`` layers after each step (False keeps α fixed,
+            which with α = 1 is BinaryConnect; used by the reduction tests).
+    """
+
+    def __init__(self, model: nn.Module, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, *, clip: float | None = 1.0, update_scale: bool = True):
+        super().__init__(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         foreach=False)
+        self._layers = list(binary_layers(model))
+        self.clip = clip
+        self.update_scale = update_scale
+        with torch.no_grad():
+            for layer in self._layers:
+                layer.kernel_scale.copy_(layer.weight.abs().mean())
+
+    def curvature(self, param: torch.Tensor) -> torch.Tensor | None:
+        """d = √v̂ + ε for ``param`` from Adam's state, or None before the first step."""
+        state = self.state.get(param)
+        if not state or "exp_avg_sq" not in state:
+            return None
+        step = float(state["step"])
+        group = next(g for g in self.param_groups if any(p is param for p in g["params"]))
+        beta2 = group["betas"][1]
+        v_hat = state["exp_avg_sq"] / (1.0 - beta2 ** step)
+        return v_hat.sqrt() + group["eps"]
+
+    @staticmethod
+    def lab_scale(w: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """α = ‖d ⊙ w‖₁ / ‖d‖₁ (LAB, Prop. 3.1)."""
+        return (d * w.abs()).sum() / d.sum()
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = super().step(closure)
+        for layer in self._layers:
+            w = layer.weight
+            if self.clip is not None:
+                w.clamp_(-self.clip, self.clip)
+            if self.update_scale and layer.kernel_quantizer.optimizer_scaled:
+                d = self.curvature(w)
+                if d is not None:
+                    layer.kernel_scale.copy_(self.lab_scale(w, d))
+        return loss

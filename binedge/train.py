@@ -1,0 +1,241 @@
+"""Training loop: any binedge model × weight method × activation rule, with run directories.
+
+A run directory holds
+    config.json    the full TrainConfig (model config included)
+    metrics.json   one record per finished epoch (loss, train/val/test accuracy, lr, seconds)
+    best.pt        the best-validation checkpoint: model state + config + epoch + metrics
+    last.pt        the last epoch's full state (model, optimizer, scheduler) for --resume
+    curves.png     loss and accuracy curves
+All files are written atomically (temporary file, then rename), so an interrupted run leaves
+the previous epoch's files intact and ``resume=True`` continues after the last finished epoch.
+The same seed gives the same weights: initialisation is seeded, and the shuffling order of
+epoch e is a function of (seed, e) only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import data as data_mod
+from .models import ModelConfig, build_model, squared_hinge_loss
+from .optim import LAB
+
+LOSSES = ("ce", "hinge")
+
+
+class TrainError(Exception):
+    """A user error in the training request (bad option, unusable run directory)."""
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    dataset: str = "fashion-mnist"  # fashion-mnist | mnist | synthetic
+    data_dir: str | None = None
+    limit: int | None = None  # at most this many samples per split (quick runs)
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.01
+    schedule: str = "step"  # step | cosine | none
+    milestones: list = field(default_factory=lambda: [0.3, 0.5])  # fractions of epochs (step)
+    gamma: float = 0.1
+    loss: str = "ce"
+    seed: int = 0
+    out: str = "runs/run"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        d["model"] = ModelConfig.from_dict(d.get("model", {}))
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def validate(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+            raise TrainError("epochs, batch size and learning rate must be positive")
+        if self.loss not in LOSSES:
+            raise TrainError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.schedule not in ("step", "cosine", "none"):
+            raise TrainError(f"unknown schedule {self.schedule!r}; choose step, cosine or none")
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def make_scheduler(opt, cfg: TrainConfig):
+    if cfg.schedule == "step":
+        marks = sorted({max(1, round(m * cfg.epochs)) if m < 1 else int(m) for m in cfg.milestones})
+        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=marks, gamma=cfg.gamma)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+
+
+def loss_fn(name: str):
+    return F.cross_entropy if name == "ce" else squared_hinge_loss
+
+
+@torch.no_grad()
+def evaluate(model, split, batch_size: int = 1000) -> float:
+    """Accuracy of ``model`` (eval mode) on a data split."""
+    model.eval()
+    correct = 0
+    for x, y in data_mod.loader(split, batch_size, shuffle=False, seed=0):
+        correct += int((model(x).argmax(1) == y).sum())
+    return correct / max(1, len(split.labels))
+
+
+def load_data(cfg: TrainConfig):
+    if cfg.dataset == "synthetic":
+        return data_mod.synthetic_dataset(seed=cfg.seed)
+    return data_mod.load_dataset(cfg.dataset, cfg.data_dir, limit=cfg.limit)
+
+
+def load_checkpoint(path) -> tuple[torch.nn.Module, TrainConfig, dict]:
+    """Rebuild the model saved in a checkpoint (best.pt / last.pt) or a run directory."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise TrainError(f"no checkpoint at {path}: pass a run directory made by 'binedge train' or its best.pt")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        cfg = TrainConfig.from_dict(ckpt["config"])
+        model = build_model(cfg.model)
+        model.load_state_dict(ckpt["model"])
+    except TrainError:
+        raise
+    except Exception as e:  # a corrupt or foreign file: say which and what to do
+        raise TrainError(f"{path} is not a readable binedge checkpoint ({type(e).__name__}: {e}); "
+                         "re-run 'binedge train' to recreate it") from None
+    model.eval()
+    return model, cfg, ckpt
+
+
+def plot_curves(metrics: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [m["epoch"] for m in metrics]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.plot(epochs, [m["train_loss"] for m in metrics], marker="o")
+    a.set(xlabel="epoch", ylabel="training loss", title="loss")
+    for key in ("train_acc", "val_acc", "test_acc"):
+        b.plot(epochs, [m[key] for m in metrics], marker="o", label=key.replace("_acc", ""))
+    b.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    b.legend()
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log=print) -> dict:
+    """Train as ``cfg`` says and return the summary (best epoch, its val/test accuracy)."""
+    from tqdm import tqdm
+
+    cfg.validate()
+    out = Path(cfg.out)
+    if resume:
+        if not (out / "last.pt").is_file():
+            raise TrainError(f"cannot resume: {out / 'last.pt'} does not exist (start the run without --resume)")
+        state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+        cfg = TrainConfig.from_dict(state["config"])
+    elif (out / "last.pt").exists():
+        raise TrainError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+
+    dataset = load_data(cfg)
+    cfg.model.image_shape = list(dataset.image_shape)
+    cfg.model.num_classes = dataset.num_classes
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model)
+    opt = LAB(model, lr=cfg.lr)
+    sched = make_scheduler(opt, cfg)
+    metrics: list[dict] = []
+    best = {"epoch": 0, "val_acc": -1.0, "test_acc": 0.0}
+    start = 1
+    if resume:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        metrics, best, start = state["metrics"], state["best"], state["epoch"] + 1
+        log(f"resuming {out} after epoch {state['epoch']}")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", cfg.to_dict())
+    criterion = loss_fn(cfg.loss)
+
+    for epoch in range(start, cfg.epochs + 1):
+        t0 = time.time()
+        model.train()
+        total, seen, correct = 0.0, 0, 0
+        batches = data_mod.loader(dataset.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch)
+        bar = tqdm(batches, total=-(-len(dataset.train.labels) // cfg.batch_size), disable=not progress,
+                   desc=f"epoch {epoch}/{cfg.epochs}", leave=False)
+        for x, y in bar:
+            logits = model(x)
+            loss = criterion(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(y)
+            seen += len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            bar.set_postfix(loss=f"{total / seen:.4f}")
+        lr = opt.param_groups[0]["lr"]
+        sched.step()
+        rec = {"epoch": epoch, "train_loss": total / seen, "train_acc": correct / seen,
+               "val_acc": evaluate(model, dataset.val), "test_acc": evaluate(model, dataset.test),
+               "lr": lr, "seconds": round(time.time() - t0, 2)}
+        metrics.append(rec)
+        if rec["val_acc"] > best["val_acc"]:
+            best = {"epoch": epoch, "val_acc": rec["val_acc"], "test_acc": rec["test_acc"]}
+            atomic_torch_save({"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
+                               "metrics": rec, "class_names": dataset.class_names}, out / "best.pt")
+        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                           "scheduler": sched.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
+                           "metrics": metrics, "best": best}, out / "last.pt")
+        atomic_write_json(out / "metrics.json", {"epochs": metrics, "best": best})
+        plot_curves(metrics, out / "curves.png")
+        log(f"epoch {epoch}: loss {rec['train_loss']:.4f}  train {rec['train_acc']:.4f}  "
+            f"val {rec['val_acc']:.4f}  test {rec['test_acc']:.4f}  ({rec['seconds']} s)")
+    summary = {"run": str(out), "best_epoch": best["epoch"], "val_acc": best["val_acc"], "test_acc": best["test_acc"]}
+    log(f"best validation epoch {best['epoch']}: val {best['val_acc']:.4f}, test accuracy {best['test_acc']:.4f}")
+    return summary

@@ -1,0 +1,110 @@
+"""Models, the training loop, run directories, resume and the train CLI."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from binedge.cli import main
+from binedge.models import ModelConfig, build_model, squared_hinge_loss
+from binedge.train import TrainConfig, TrainError, load_checkpoint, train
+
+
+@pytest.mark.parametrize("model", ["mlp", "vgg", "ftprop4"])
+@pytest.mark.parametrize("weights,activation", [("fp", "relu"), ("lab", "sign"), ("bwn", "qrelu2"),
+                                                ("binaryconnect", "step")])
+def test_models_forward_and_backward(model, weights, activation):
+    cfg = ModelConfig(model=model, weights=weights, activation=activation, hidden=32, depth=2,
+                      widths=[4, 8, 8], fc=16)
+    net = build_model(cfg)
+    x = torch.rand(3, 1, 28, 28)
+    out = net(x)
+    assert out.shape == (3, 10)
+    out.sum().backward()
+    latent = [p for n, p in net.named_parameters() if n.endswith("weight") and p.dim() > 1]
+    assert latent and all(p.grad is not None for p in latent)
+
+
+def test_squared_hinge_loss_by_hand():
+    logits = torch.tensor([[0.5, -2.0, 0.0]])
+    # target class 0: t = (+1, -1, -1): max(0, 1-0.5)² = 0.25, max(0, 1-2)² = 0, max(0, 1-0)² = 1.
+    assert squared_hinge_loss(logits, torch.tensor([0])).item() == pytest.approx((0.25 + 0 + 1) / 3)
+
+
+def _cfg(tmp_path, name, epochs=2, **kw):
+    return TrainConfig(model=ModelConfig(model="mlp", weights="lab", activation="sign", hidden=32, depth=2),
+                       dataset="synthetic", epochs=epochs, lr=0.01, out=str(tmp_path / name), **kw)
+
+
+def test_same_seed_same_weights_and_run_files(tmp_path):
+    a = train(_cfg(tmp_path, "a"), progress=False, log=lambda *_: None)
+    train(_cfg(tmp_path, "b"), progress=False, log=lambda *_: None)
+    wa = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model"]
+    wb = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    for f in ("config.json", "metrics.json", "best.pt", "last.pt", "curves.png"):
+        assert (tmp_path / "a" / f).stat().st_size > 0
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics["epochs"]] == [1, 2]
+    assert a["val_acc"] == max(m["val_acc"] for m in metrics["epochs"])
+    assert a["test_acc"] > 0.5  # the synthetic set is learnable; chance is 0.1
+    model, cfg, _ = load_checkpoint(tmp_path / "a")
+    assert cfg.model.weights == "lab" and not model.training
+
+
+def test_resume_reproduces_an_uninterrupted_run(tmp_path):
+    train(_cfg(tmp_path, "full", epochs=3), progress=False, log=lambda *_: None)
+
+    def die_after_epoch_1(msg):
+        if msg.startswith("epoch 1:"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tmp_path, "cut", epochs=3), progress=False, log=die_after_epoch_1)
+    assert torch.load(tmp_path / "cut" / "last.pt", weights_only=False)["epoch"] == 1
+    train(_cfg(tmp_path, "cut", epochs=3), resume=True, progress=False, log=lambda *_: None)
+    full = torch.load(tmp_path / "full" / "last.pt", weights_only=False)["model"]
+    cut = torch.load(tmp_path / "cut" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    train(_cfg(tmp_path, "a", epochs=1), progress=False, log=lambda *_: None)
+    with pytest.raises(TrainError, match="--resume"):
+        train(_cfg(tmp_path, "a", epochs=1), progress=False, log=lambda *_: None)
+
+
+def test_cli_version_and_train(tmp_path):
+    r = CliRunner().invoke(main, ["--version"])
+    assert r.exit_code == 0 and "binedge" in r.output
+    out = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", "--dataset", "synthetic", "--hidden", "16", "--depth", "1",
+                                  "--epochs", "1", "--quiet", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "test accuracy" in r.output and (out / "best.pt").is_file()
+
+
+@pytest.mark.parametrize("args,code,text", [
+    (["--epochs", "0"], 2, "--epochs"),
+    (["--weights", "ternary"], 2, "--weights"),
+    (["--widths", "a,b"], 2, "--widths"),
+    (["--data-dir", "/nonexistent/fmnist"], 1, "/nonexistent/fmnist"),
+])
+def test_cli_bad_arguments(tmp_path, args, code, text):
+    r = CliRunner().invoke(main, ["train", "-o", str(tmp_path / "x"), "--quiet"] + args)
+    assert r.exit_code == code, r.output
+    assert text in r.output and "Traceback" not in r.output
+
+
+def test_cli_resume_without_run_is_a_user_error(tmp_path):
+    r = CliRunner().invoke(main, ["train", "--dataset", "synthetic", "--resume", "-o", str(tmp_path / "none")])
+    assert r.exit_code == 1 and "cannot resume" in r.output
+
+
+@pytest.mark.slow
+def test_short_run_on_real_fashion_mnist(tmp_path):
+    cfg = TrainConfig(model=ModelConfig(model="mlp", weights="lab", activation="sign", hidden=128, depth=1),
+                      dataset="fashion-mnist", limit=6000, epochs=1, lr=0.005, out=str(tmp_path / "real"))
+    s = train(cfg, progress=False, log=lambda *_: None)
+    assert s["test_acc"] > 0.7  # chance is 0.1; a 1-epoch binary MLP on 6k images gets ~0.75-0.8
