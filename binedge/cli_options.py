@@ -68,7 +68,9 @@ def user_errors(f):
 
         known = [DatasetError, GraphError, TrainError, FileNotFoundError]
         for modname, cls in (("binedge.lower", "LoweringError"), ("binedge.blob", "BlobError"),
-                             ("binedge.targets", "TargetError"), ("binedge.export_onnx", "OnnxError")):
+                             ("binedge.export", "ExportError"), ("binedge.targets", "TargetError"),
+                             ("binedge.export_onnx", "OnnxExportError"), ("binedge.export_onnx", "OnnxModelError"),
+                             ("binedge.runtime", "RuntimeError_")):
             try:
                 mod = __import__(modname, fromlist=[cls])
                 known.append(getattr(mod, cls))
