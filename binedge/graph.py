@@ -149,6 +149,8 @@ class Graph:
             raise GraphError("the last op must end in a ScoreStage (int32 scores)")
         if any(s.kind == "i32" for s in out[:-1]):
             raise GraphError("only the last op may produce int32 scores")
+        if self.class_names and len(self.class_names) != out[-1].shape[0]:
+            raise GraphError(f"{len(self.class_names)} class names for {out[-1].shape[0]} scores")
         return out
 
     def validate(self) -> None:
@@ -164,6 +166,8 @@ def _stage_output(stage: Stage, shape: tuple[int, ...]) -> TensorSpec:
     if isinstance(stage, ScoreStage):
         if len(shape) != 1:
             raise GraphError("scores must come from a Dense layer (shape (C,))")
+        if not 0 <= int(stage.shift) <= 31:
+            raise GraphError("ScoreStage.shift must lie in [0, 31]")
         for name in ("multiplier", "offset"):
             a = getattr(stage, name)
             if a.shape != (c,) or a.dtype != np.int32:
@@ -229,3 +233,6 @@ def _check_weights(kind: str, w: np.ndarray, lead: tuple, k: int, spec: TensorSp
         raise GraphError(f"unknown weight kind {kind!r}")
     if w.shape != want or w.dtype != dtype:
         raise GraphError(f"weights must be {dtype} of shape {want}, got {w.dtype} {w.shape}")
+    tail = k % bf.WORD_BITS
+    if kind == "binary" and tail and np.any(w[..., -1] >> np.uint32(tail)):
+        raise GraphError("padding bits of packed weights must be zero (they would count in K - 2·popcount)")
