@@ -29,9 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
 from . import bitformat as bf
-from .graph import (FORMAT_ID, Conv2d, Dense, Flatten, Graph, MaxPool2d, ScoreStage, TensorSpec,
+from .graph import (Conv2d, Dense, Flatten, Graph, MaxPool2d, ScoreStage, TensorSpec,
                     ThresholdStage)
 from .nn.activations import ThresholdActivation
 from .nn.layers import BinaryConv2d, BinaryLinear
@@ -158,7 +157,8 @@ def lower(model: nn.Module, input_shape, *, class_names=None, metadata=None) -> 
                 pending = None
             elif act is not None:
                 raise LoweringError(f"{where}: the first layer sees the real image and takes no input quantizer")
-            pending = _open(m, value, where, first=value.kind == "u8")
+            pending = _open(m, value, where, first=value.kind == "u8",
+                            name=f"{'dense' if isinstance(m, BinaryLinear) else 'conv'}{idx}")
             continue
         if pending is None:
             if isinstance(m, (nn.Flatten,)):
@@ -189,9 +189,7 @@ def lower(model: nn.Module, input_shape, *, class_names=None, metadata=None) -> 
     if pending.after:
         raise LoweringError("the model must end with a BinaryLinear (+ BatchNorm) producing the scores")
     ops.append(pending.make(_scores(pending.a, pending.b, pending.acc_bound)))
-    meta = {"binedge_version": __version__, "bit_format": FORMAT_ID}
-    meta.update(metadata or {})
-    graph = Graph(TensorSpec("u8", (h, w, c)), ops, list(class_names or []), meta)
+    graph = Graph(TensorSpec("u8", (h, w, c)), ops, list(class_names or []), dict(metadata or {}))
     graph.validate()
     return graph
 
@@ -223,7 +221,7 @@ def _close(p: _Pending, act: ThresholdActivation, ops: list, value: _Value) -> _
     return new
 
 
-def _open(m, value: _Value, where: str, first: bool) -> _Pending:
+def _open(m, value: _Value, where: str, first: bool, name: str) -> _Pending:
     """Start a weight layer: pack its weights and set its affine z = a·acc + b."""
     if m.kernel_quantizer is None and not (first and value.kind == "u8"):
         raise LoweringError(f"{where}: full-precision weights lower only in the first layer (as int8); "
@@ -248,7 +246,7 @@ def _open(m, value: _Value, where: str, first: bool) -> _Pending:
         packed = bf.pack_bits(wq) if kind == "binary" else np.ascontiguousarray(wq)
         bound = k * value.max_code
 
-        def make(stage, packed=packed, k=k, kind=kind, name=where):
+        def make(stage, packed=packed, k=k, kind=kind, name=name):
             return Dense(packed, k, out_ch, stage, weight_kind=kind, name=name)
 
         return _Pending(where, make, a, bias, bound, (out_ch,))
@@ -265,7 +263,7 @@ def _open(m, value: _Value, where: str, first: bool) -> _Pending:
     bound = kh * kw * cc * value.max_code
     oh, ow = (hh + 2 * ph - kh) // sh + 1, (ww + 2 * pw - kw) // sw + 1
 
-    def make(stage, packed=packed, kind=kind, name=where):
+    def make(stage, packed=packed, kind=kind, name=name):
         return Conv2d(packed, cc, out_ch, (kh, kw), (sh, sw), (ph, ph, pw, pw), stage, weight_kind=kind, name=name)
 
     return _Pending(where, make, a, bias, bound, (oh, ow, out_ch))

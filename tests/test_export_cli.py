@@ -1,0 +1,84 @@
+"""`binedge export` and `binedge inspect` end to end on small trained runs."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from binedge.cli import main
+from binedge.models import ModelConfig
+from binedge.train import TrainConfig, train
+
+
+def _run(tmp_path_factory, name, **model):
+    out = tmp_path_factory.mktemp("runs") / name
+    cfg = TrainConfig(model=ModelConfig(**model), dataset="synthetic", epochs=1, lr=0.01, out=str(out))
+    train(cfg, progress=False, log=lambda *_: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory):
+    return _run(tmp_path_factory, "mlp", model="mlp", weights="lab", activation="sign", hidden=48, depth=2)
+
+
+@pytest.fixture(scope="module")
+def vgg_run(tmp_path_factory):
+    return _run(tmp_path_factory, "vgg", model="vgg", weights="lab", activation="qrelu2", widths=[4, 6, 8], fc=16)
+
+
+@pytest.mark.parametrize("which", ["mlp_run", "vgg_run"])
+def test_export_all_formats_and_report(request, tmp_path, which):
+    run = request.getfixturevalue(which)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["export", str(run), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["files"]["onnx"]["scores_equal_reference"] is True
+    assert report["files"]["onnx"]["within_bound"] is True
+    assert report["agreement"]["samples"] == 200
+    assert report["agreement"]["disagree_without_tie"] == 0
+    assert (out / "model.bnm").stat().st_size == report["files"]["blob"]["bytes"]
+    assert "predictions agree" in r.output
+
+    r = CliRunner().invoke(main, ["inspect", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "total" in r.output and "model.onnx" in r.output and "within" in r.output
+
+
+def test_inspect_run_dir_and_blob(mlp_run, tmp_path):
+    r = CliRunner().invoke(main, ["export", str(mlp_run), "--format", "blob", "--no-check", "-o", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "model.onnx").exists()
+    for target in (mlp_run, tmp_path / "model.bnm"):
+        r = CliRunner().invoke(main, ["inspect", str(target)])
+        assert r.exit_code == 0, r.output
+        # 48 hidden units: 784·48 + 48·48 + 48·10 binary parameters.
+        assert f"{784 * 48 + 48 * 48 + 48 * 10:,}" in r.output
+
+
+def test_export_of_real_activation_model_fails_cleanly(tmp_path_factory, tmp_path):
+    run = _run(tmp_path_factory, "relu", model="mlp", weights="lab", activation="relu", hidden=16, depth=1)
+    out = tmp_path / "never"
+    r = CliRunner().invoke(main, ["export", str(run), "-o", str(out)])
+    assert r.exit_code == 1 and "hard-threshold" in r.output and "Traceback" not in r.output
+    assert not out.exists()  # nothing partial
+
+
+def test_export_bad_inputs(tmp_path, mlp_run):
+    r = CliRunner().invoke(main, ["export", str(tmp_path / "missing"), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 2  # click: path does not exist
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = CliRunner().invoke(main, ["export", str(empty), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "no checkpoint" in r.output
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "best.pt").write_bytes(b"not a checkpoint")
+    r = CliRunner().invoke(main, ["export", str(bad), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "not a readable binedge checkpoint" in r.output and "Traceback" not in r.output
+    garbage = tmp_path / "garbage.bnm"
+    garbage.write_bytes(np.arange(100, dtype=np.uint8).tobytes())
+    r = CliRunner().invoke(main, ["inspect", str(garbage)])
+    assert r.exit_code == 1 and "garbage.bnm" in r.output and "Traceback" not in r.output
