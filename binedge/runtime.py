@@ -1,0 +1,255 @@
+"""ctypes binding of the C runtime (runtime_c/, DESIGN.md §4): run .bnm blobs on the host.
+
+    from binedge.runtime import Runtime
+    rt = Runtime("model.bnm")                 # or the blob bytes, or a Graph
+    scores = rt.run(images_u8)                # int32 (N, classes), bit-exact with binedge.reference
+    rt.arena_bytes, rt.kernel_names()
+
+The shared library ``runtime_c/build/libbinedge.so`` is built with ``make -C runtime_c shared``
+on first use when it is missing or older than any runtime source (a file lock serialises
+concurrent builds). ``BINEDGE_LIB`` points at a prebuilt library instead (never rebuilt).
+``BINEDGE_KERNEL`` selects the kernel variant when ``kernel=`` is not given ("ref", "auto", or a
+variant name); ``CC`` selects the compiler of the build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Runtime", "RuntimeStatusError", "STATUS_NAMES", "library", "library_path", "kernel_table", "build_lock",
+           "RUNTIME_DIR"]
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime_c"
+LIB_PATH = RUNTIME_DIR / "build" / "libbinedge.so"
+ISA_DETECT = 0xFFFFFFFF
+
+STATUS_NAMES = {
+    0: "BE_OK", 1: "BE_ERR_ARG", 2: "BE_ERR_MAGIC", 3: "BE_ERR_VERSION", 4: "BE_ERR_TRUNCATED", 5: "BE_ERR_CRC",
+    6: "BE_ERR_BOUNDS", 7: "BE_ERR_ALIGN", 8: "BE_ERR_FORMAT", 9: "BE_ERR_SHAPE", 10: "BE_ERR_UNSUPPORTED",
+    11: "BE_ERR_ARENA_TOO_SMALL", 12: "BE_ERR_OVERFLOW",
+}
+STATUS_CODES = {v: k for k, v in STATUS_NAMES.items()}
+OP_TYPES = {1: "dense", 2: "conv2d", 3: "maxpool2d", 4: "flatten"}
+
+
+class RuntimeStatusError(RuntimeError):
+    """A C runtime call failed: ``status`` is the be_status code, ``name`` its enum name."""
+
+    def __init__(self, status: int, where: str, text: str):
+        self.status = int(status)
+        self.name = STATUS_NAMES.get(self.status, f"status {status}")
+        super().__init__(f"{where}: {self.name}: {text}")
+
+
+class _Options(ctypes.Structure):
+    _fields_ = [("kernel", ctypes.c_char_p), ("isa", ctypes.c_uint32)]
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _sources() -> list[Path]:
+    files = [RUNTIME_DIR / "Makefile"]
+    for pattern in ("include/*.h", "src/*.[ch]", "src/*/*.[ch]"):
+        files.extend(RUNTIME_DIR.glob(pattern))
+    return files
+
+
+def _stale(lib: Path) -> bool:
+    if not lib.exists():
+        return True
+    built = lib.stat().st_mtime
+    return any(f.stat().st_mtime > built for f in _sources() if f.exists())
+
+
+@contextlib.contextmanager
+def build_lock():
+    """Hold the runtime_c build lock (serialises `make` runs of concurrent processes)."""
+    (RUNTIME_DIR / "build").mkdir(parents=True, exist_ok=True)
+    with open(RUNTIME_DIR / "build" / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def library_path(rebuild: bool = False) -> Path:
+    """Path of the shared library, building it first if missing or out of date."""
+    env = os.environ.get("BINEDGE_LIB")
+    if env:
+        return Path(env)
+    if not rebuild and not _stale(LIB_PATH):
+        return LIB_PATH
+    with build_lock():
+        if rebuild or _stale(LIB_PATH):
+            _build()
+    return LIB_PATH
+
+
+def _build() -> None:
+    cc = os.environ.get("CC", "cc")
+    make = shutil.which("make")
+    if make is None:
+        raise RuntimeError("cannot build the binedge C runtime: `make` is not installed (apt-get install make)")
+    if shutil.which(cc.split()[0]) is None:
+        raise RuntimeError(f"cannot build the binedge C runtime: the C compiler `{cc}` is not installed "
+                           f"(apt-get install gcc, or set CC)")
+    proc = subprocess.run([make, "-C", str(RUNTIME_DIR), "shared", f"-j{min(4, os.cpu_count() or 1)}"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise RuntimeError(f"building the binedge C runtime failed (make -C {RUNTIME_DIR} shared, CC={cc}):\n{tail}")
+
+
+_LIB = None
+
+
+def library() -> ctypes.CDLL:
+    """The loaded runtime library (built on first use), with argument types declared."""
+    global _LIB
+    if _LIB is not None:
+        return _LIB
+    lib = ctypes.CDLL(str(library_path()))
+    vp, sz, u32, i32, cp = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32, ctypes.c_int32, ctypes.c_char_p
+    sigs = {
+        "be_status_str": (cp, [ctypes.c_int]),
+        "be_model_init": (ctypes.c_int, [vp, vp, sz]),
+        "be_model_arena_size": (sz, [vp]),
+        "be_model_input_bytes": (sz, [vp]),
+        "be_model_input_shape": (ctypes.c_int, [vp, ctypes.POINTER(u32)]),
+        "be_model_class_count": (u32, [vp]),
+        "be_model_output_shift": (i32, [vp]),
+        "be_model_op_count": (u32, [vp]),
+        "be_model_class_name": (cp, [vp, u32]),
+        "be_model_op_name": (cp, [vp, u32]),
+        "be_model_metadata": (vp, [vp, ctypes.POINTER(sz)]),
+        "be_options_default": (None, [vp]),
+        "be_prepare": (ctypes.c_int, [vp, vp, vp, sz, ctypes.POINTER(_Options)]),
+        "be_invoke": (ctypes.c_int, [vp, vp, vp]),
+        "be_invoke_batch": (ctypes.c_int, [vp, vp, sz, vp]),
+        "be_interpreter_kernel_name": (cp, [vp, u32]),
+        "be_isa_detect": (u32, []),
+        "be_kernel_count": (sz, []),
+        "be_kernel_info": (cp, [sz, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(u32)]),
+        "be_crc32": (u32, [u32, vp, sz]),
+        "be_model_sizeof": (sz, []),
+        "be_interpreter_sizeof": (sz, []),
+    }
+    for name, (res, args) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = res, args
+    _LIB = lib
+    return lib
+
+
+def kernel_table() -> list[tuple[str, str, int]]:
+    """Every entry of the C kernel table: (variant name, op type, required ISA bits)."""
+    lib = library()
+    out = []
+    for i in range(lib.be_kernel_count()):
+        op, isa = ctypes.c_int(), ctypes.c_uint32()
+        name = lib.be_kernel_info(i, ctypes.byref(op), ctypes.byref(isa))
+        out.append((name.decode(), OP_TYPES.get(op.value, str(op.value)), isa.value))
+    return out
+
+
+def _aligned(nbytes: int, align: int = 64) -> tuple[np.ndarray, int]:
+    """A zeroed uint8 buffer of nbytes whose data address is a multiple of align; (owner, address)."""
+    raw = np.zeros(nbytes + align, dtype=np.uint8)
+    addr = raw.ctypes.data
+    start = (-addr) % align
+    return raw, addr + start
+
+
+# ----------------------------------------------------------------------------- Runtime
+
+
+class Runtime:
+    """One model loaded into the C runtime with its own arena and interpreter.
+
+    ``blob``: .bnm bytes, a path, or a :class:`binedge.graph.Graph` (encoded with blob_bytes).
+    ``kernel``: None (reads ``BINEDGE_KERNEL``; unset = automatic dispatch), "auto", "ref" or a
+    variant name. ``isa``: restrict the ISA bits the dispatcher may use (None = detect).
+    ``arena``: override the arena size given to be_prepare (tests of BE_ERR_ARENA_TOO_SMALL).
+    """
+
+    def __init__(self, blob, *, kernel: str | None = None, isa: int | None = None, arena: int | None = None):
+        from .graph import Graph
+
+        if isinstance(blob, Graph):
+            from .blob import blob_bytes
+
+            data = blob_bytes(blob)
+        elif isinstance(blob, (bytes, bytearray, memoryview)):
+            data = bytes(blob)
+        else:
+            data = Path(blob).read_bytes()
+        self._lib = lib = library()
+        if kernel is None:
+            kernel = os.environ.get("BINEDGE_KERNEL") or None
+        self.kernel = kernel
+
+        self._blob_buf, blob_addr = _aligned(len(data))
+        ctypes.memmove(blob_addr, data, len(data))
+        self._blob_addr = blob_addr
+        self._model_buf, self._model = _aligned(lib.be_model_sizeof())
+        self._check(lib.be_model_init(self._model, blob_addr, len(data)), "be_model_init")
+
+        self.arena_bytes = int(lib.be_model_arena_size(self._model))
+        self.input_bytes = int(lib.be_model_input_bytes(self._model))
+        dims = (ctypes.c_uint32 * 3)()
+        rank = lib.be_model_input_shape(self._model, dims)
+        self.input_shape = tuple(int(d) for d in dims[:rank])
+        self.num_classes = int(lib.be_model_class_count(self._model))
+        self.output_shift = int(lib.be_model_output_shift(self._model))
+        n_ops = int(lib.be_model_op_count(self._model))
+        names = [lib.be_model_class_name(self._model, i) for i in range(self.num_classes)]
+        self.class_names = [n.decode("utf-8", "replace") for n in names if n is not None]
+        self.op_names = [lib.be_model_op_name(self._model, i).decode("utf-8", "replace") for i in range(n_ops)]
+        size = ctypes.c_size_t()
+        addr = lib.be_model_metadata(self._model, ctypes.byref(size))
+        self.metadata_json = ctypes.string_at(addr, size.value).decode("utf-8", "replace") if addr else ""
+
+        arena_size = self.arena_bytes if arena is None else int(arena)
+        self._arena_buf, arena_addr = _aligned(max(arena_size, 1))
+        self._interp_buf, self._interp = _aligned(lib.be_interpreter_sizeof())
+        opts = _Options(kernel.encode() if kernel else None, ISA_DETECT if isa is None else int(isa))
+        self._check(lib.be_prepare(self._interp, self._model, arena_addr, arena_size, ctypes.byref(opts)),
+                    "be_prepare")
+        self._n_ops = n_ops
+
+    def _check(self, status: int, where: str) -> None:
+        if status != 0:
+            raise RuntimeStatusError(status, where, self._lib.be_status_str(status).decode())
+
+    def kernel_names(self) -> list[str]:
+        """The kernel variant selected for every op ("ref", "avx2", ...)."""
+        return [self._lib.be_interpreter_kernel_name(self._interp, i).decode() for i in range(self._n_ops)]
+
+    def run(self, images) -> np.ndarray:
+        """int32 scores (N, classes) of uint8 images (N,) + input shape ((N, H, W) if C == 1)."""
+        x = np.asarray(images)
+        if x.dtype != np.uint8:
+            raise ValueError(f"images must have dtype uint8, got {x.dtype}")
+        shape = self.input_shape
+        if len(shape) == 3 and shape[2] == 1 and x.ndim == 3 and x.shape[1:] == shape[:2]:
+            x = x[..., None]
+        if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+            raise ValueError(f"images must have shape (N,)+{shape}, got {tuple(x.shape)}")
+        x = np.ascontiguousarray(x)
+        out = np.zeros((x.shape[0], self.num_classes), dtype=np.int32)
+        if x.shape[0]:
+            self._check(self._lib.be_invoke_batch(self._interp, x.ctypes.data, x.shape[0], out.ctypes.data),
+                        "be_invoke")
+        return out
+
+    __call__ = run

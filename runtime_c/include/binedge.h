@@ -1,0 +1,265 @@
+/*
+ * binedge.h -- the public API of the binedge C runtime (C99, no malloc, no global mutable state).
+ *
+ * The runtime runs a .bnm blob (docs/format.md) -- the deployment graph of a binarized network
+ * -- exactly as the numpy reference executor (binedge/reference.py) does: integer scores,
+ * bit for bit. This header is the only documentation of the C API.
+ *
+ * Usage:
+ *
+ *     be_model model;                          // caller-allocated (static, stack or wherever)
+ *     be_interpreter interp;
+ *     static uint8_t arena[ARENA] __attribute__((aligned(16)));
+ *     be_status st = be_model_init(&model, blob, blob_size);    // validates the whole blob
+ *     if (st == BE_OK) st = be_prepare(&interp, &model, arena, sizeof arena, NULL);
+ *     if (st == BE_OK) st = be_invoke(&interp, pixels, scores); // scores: int32[classes]
+ *     if (st != BE_OK) printf("binedge: %s\n", be_status_str(st));
+ *
+ * Lifetimes: the blob must stay valid (and unchanged) while the model is used: weights are
+ * read in place. The model must outlive every interpreter prepared on it; the arena belongs to
+ * one interpreter. Nothing is allocated; there is no global mutable state, so independent
+ * models / interpreters may run on different threads. One interpreter must not be invoked from
+ * two threads at once (it writes its arena).
+ *
+ * Memory:
+ *   - blob: must start at a 4-byte aligned address (16 recommended; every section and tensor
+ *     is 16-byte aligned inside the blob, so a 16-aligned blob gives 16-aligned weights).
+ *   - arena: be_model_arena_size(m) bytes, 16-byte aligned, owned by the caller. The number is
+ *     fixed by the model (it is stored in the blob header and recomputed by be_model_init):
+ *         arena = nbuf * align16(V) + align16(P)
+ *     V = largest intermediate value (output of any op but the last, one sample, storage bytes),
+ *     nbuf = min(2, n_ops - 1) ping-pong buffers, P = largest Conv2d patch KH * KW * (bytes of
+ *     one input pixel): scratch for one receptive field that optimized kernels may use.
+ *   - input: the caller's buffer of be_model_input_bytes(m) uint8 pixels (HWC order), any
+ *     alignment; scores: the caller's int32 buffer of be_model_class_count(m) entries
+ *     (4-byte aligned). Neither is ever part of the arena.
+ *   - be_model holds a decoded copy of every op: sizeof(be_model) is about 130 * BE_MAX_OPS bytes
+ *     (8.3 KiB on 32-bit targets with the default 64 ops; build with -DBE_MAX_OPS=16 for small
+ *     RAM), be_interpreter about 4 * BE_MAX_OPS + 20 bytes. Both may live in .bss or on the stack.
+ *
+ * Host requirements: a little-endian CPU (words are read in place; checked at init), CHAR_BIT
+ * 8, two's complement int32_t (guaranteed by <stdint.h>). No floating point is used.
+ */
+#ifndef BINEDGE_H
+#define BINEDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Maximum number of ops in a model. Override with -DBE_MAX_OPS=n when building the runtime
+ * AND every file that includes this header (be_model's size depends on it). */
+#ifndef BE_MAX_OPS
+#define BE_MAX_OPS 64
+#endif
+
+/* The .bnm format version this runtime reads, and its magic bytes. */
+#define BE_FORMAT_VERSION 1u
+#define BE_MAGIC "BNM1"
+
+/* Status codes. Every function that can fail returns one; BE_OK is 0. */
+typedef enum be_status {
+    BE_OK = 0,
+    BE_ERR_ARG = 1,              /* NULL pointer, bad index, uninitialised model / interpreter */
+    BE_ERR_MAGIC = 2,            /* not a .bnm blob (magic bytes differ) */
+    BE_ERR_VERSION = 3,          /* a .bnm blob of another format version (or header size) */
+    BE_ERR_TRUNCATED = 4,        /* the buffer is shorter than the header / the stored total size */
+    BE_ERR_CRC = 5,              /* CRC32 mismatch: the blob is corrupt */
+    BE_ERR_BOUNDS = 6,           /* a section or tensor offset / size lies outside the blob or overlaps */
+    BE_ERR_ALIGN = 7,            /* misaligned section, tensor, blob pointer or arena pointer */
+    BE_ERR_FORMAT = 8,           /* a malformed field: unknown code, nonzero reserved or padding bits,
+                                    direction not +-1, decreasing thresholds, bad string table, ... */
+    BE_ERR_SHAPE = 9,            /* tensor dtypes / shapes or the value chain do not fit the ops */
+    BE_ERR_UNSUPPORTED = 10,     /* valid, but not supported here: too many ops (BE_MAX_OPS),
+                                    big-endian host, unknown or unavailable forced kernel variant */
+    BE_ERR_ARENA_TOO_SMALL = 11, /* the arena given to be_prepare is smaller than required */
+    BE_ERR_OVERFLOW = 12         /* a size does not fit 32 bits, an accumulator could exceed int32
+                                    (be_model_init), or a score does not fit int32 (be_invoke) */
+} be_status;
+
+/* A short English description of a status ("ok", "blob CRC32 mismatch ...", ...); never NULL. */
+const char *be_status_str(be_status status);
+
+/* ---------------------------------------------------------------------------------- codes */
+/* These mirror docs/format.md. */
+
+enum { BE_KIND_U8 = 1, BE_KIND_BITS = 2, BE_KIND_I32 = 3 };               /* value kinds */
+enum { BE_DT_U8 = 1, BE_DT_I8 = 2, BE_DT_U32 = 3, BE_DT_I32 = 4 };        /* tensor dtypes */
+enum { BE_OP_DENSE = 1, BE_OP_CONV2D = 2, BE_OP_MAXPOOL2D = 3, BE_OP_FLATTEN = 4 };
+enum { BE_WK_NONE = 0, BE_WK_BINARY = 1, BE_WK_INT8 = 2 };                 /* weight kinds */
+enum { BE_STAGE_NONE = 0, BE_STAGE_THRESHOLD = 1, BE_STAGE_SCORE = 2 };    /* output stages */
+enum { BE_ENC_NONE = 0, BE_ENC_SIGN = 1, BE_ENC_UNSIGNED = 2 };            /* bit encodings */
+
+/* ISA feature bits (be_options.isa, be_isa_detect, kernel requirements). */
+#define BE_ISA_POPCNT          0x0001u /* x86 POPCNT */
+#define BE_ISA_AVX2            0x0002u /* x86 AVX2 */
+#define BE_ISA_AVX512_VPOPCNT  0x0004u /* x86 AVX-512 F + BW + VPOPCNTDQ */
+#define BE_ISA_AVX512_BITALG   0x0008u /* x86 AVX-512 BITALG */
+#define BE_ISA_NEON            0x0100u /* ARM NEON (aarch64, armv7 -mfpu=neon) */
+#define BE_ISA_ARM_DSP         0x0200u /* Cortex-M DSP extension (M4, M7, M33) */
+#define BE_ISA_ARM_MVE         0x0400u /* Cortex-M Helium (M55) */
+#define BE_ISA_DETECT          0xFFFFFFFFu /* be_options.isa: ask be_isa_detect() */
+
+/* ---------------------------------------------------------------------------------- types */
+
+/* One stored value (one sample; the batch axis is not part of it). Filled in by the loader. */
+typedef struct be_value {
+    uint8_t kind;         /* BE_KIND_U8, BE_KIND_BITS or BE_KIND_I32 */
+    uint8_t rank;         /* 1: shape (c,); 3: shape (h, w, c) */
+    uint8_t encoding;     /* bits: BE_ENC_SIGN or BE_ENC_UNSIGNED; otherwise BE_ENC_NONE */
+    uint8_t planes;       /* bits: bit-planes P (sign: 1); otherwise 1 */
+    uint32_t h, w, c;     /* rank 1: h = w = 1 */
+    uint32_t cw;          /* bits: words per plane row, be_words_for(c); otherwise 0 */
+    uint32_t pixel_bytes; /* bytes of one (y, x) position: P * cw * 4, c or 4 * c */
+    uint32_t nbytes;      /* h * w * pixel_bytes; bits are stored (h, w, P, cw) words */
+} be_value;
+
+/* One decoded op. Pointers point into the blob (weights are read in place). */
+typedef struct be_op {
+    uint8_t type;          /* BE_OP_* */
+    uint8_t weight_kind;   /* Dense / Conv2d: BE_WK_BINARY or BE_WK_INT8 */
+    uint8_t stage;         /* Dense / Conv2d: BE_STAGE_THRESHOLD or BE_STAGE_SCORE */
+    uint8_t encoding;      /* threshold stage: BE_ENC_SIGN or BE_ENC_UNSIGNED */
+    uint32_t in_ch;        /* Dense: in_features; Conv2d: in_channels */
+    uint32_t out_ch;       /* Dense: out_features; Conv2d: out_channels */
+    uint32_t kh, kw;       /* Conv2d / MaxPool2d kernel */
+    uint32_t sh, sw;       /* Conv2d / MaxPool2d stride */
+    uint32_t pt, pb, pl, pr; /* Conv2d padding: top, bottom, left, right */
+    uint32_t levels;       /* threshold stage: thresholds per channel L */
+    int32_t shift;         /* score stage: logit = score / 2^shift */
+    uint32_t k;            /* Dense / Conv2d: dot length (in_features or kh * kw * in_channels) */
+    uint32_t w_row_bytes;  /* Dense: bytes of one weight row; Conv2d: of one (o, ky, kx) row */
+    const void *weights;   /* binary: uint32 words (O, words(K)) / (O, KH, KW, words(C));
+                              int8: int8 (O, K) / (O, KH, KW, C) */
+    const void *stage_a;   /* threshold: int8 direction (O); score: int32 multiplier (O) */
+    const void *stage_b;   /* threshold: int32 thresholds (O, L); score: int32 offset (O) */
+    be_value in, out;      /* the op's input and output values */
+} be_op;
+
+/* A loaded model. Caller-allocated; filled in by be_model_init; treat as read-only. */
+typedef struct be_model {
+    uint32_t ready;            /* set by a successful be_model_init */
+    const uint8_t *blob;       /* the blob (not copied) */
+    uint32_t total_size;       /* blob bytes (from the header) */
+    uint32_t arena_size;       /* required arena bytes (header value == recomputed value) */
+    uint32_t value_bytes;      /* align16(largest intermediate value) */
+    uint32_t patch_bytes;      /* align16(largest Conv2d patch) */
+    uint32_t nbuf;             /* ping-pong buffers: min(2, n_ops - 1) */
+    int32_t output_shift;      /* logit = score / 2^output_shift */
+    uint32_t n_ops, n_tensors, n_class_names;
+    const char *strings;       /* class names then op names, each NUL-terminated */
+    uint32_t strings_size;
+    const char *metadata;      /* JSON (UTF-8, not NUL-terminated) */
+    uint32_t metadata_size;
+    be_value input, output;    /* u8 input, i32 scores (c = classes) */
+    be_op ops[BE_MAX_OPS];
+} be_model;
+
+/* Options of be_prepare. Initialise with be_options_default. */
+typedef struct be_options {
+    /* NULL, "" or "auto": for each op the first kernel of the table whose ISA is available
+     *   and that supports the op (optimized variants first, "ref" last);
+     * "ref": the reference kernels everywhere;
+     * another variant name (e.g. "avx2"): that variant for every op it supports, "ref" for the
+     *   rest; BE_ERR_UNSUPPORTED if no kernel has that name or its ISA is not available.
+     * The host harness / Python binding read the BINEDGE_KERNEL environment variable and pass
+     * it here; the core never reads the environment. */
+    const char *kernel;
+    /* ISA features the kernels may use: BE_ISA_DETECT (default) = be_isa_detect(); otherwise
+     * a mask of BE_ISA_* bits (use it to restrict dispatch, e.g. 0 = portable C only). */
+    uint32_t isa;
+} be_options;
+
+struct be_kernel; /* one entry of the kernel table (src/be_kernels.h) */
+
+/* A prepared interpreter. Caller-allocated; filled in by be_prepare. */
+typedef struct be_interpreter {
+    uint32_t ready;                           /* set by a successful be_prepare */
+    const be_model *model;
+    uint8_t *buf[2];                          /* ping-pong value buffers inside the arena */
+    uint8_t *scratch;                         /* patch scratch inside the arena */
+    const struct be_kernel *kernels[BE_MAX_OPS]; /* selected kernel of every op */
+} be_interpreter;
+
+/* ---------------------------------------------------------------------------------- model */
+
+/* Validate a blob of `size` bytes at `blob` and decode it into *m. Checks, in this order:
+ * arguments, magic, version and header size, truncation (size >= stored total size; extra
+ * bytes after the blob are ignored, e.g. a flash partition), blob alignment, CRC32, reserved
+ * fields, section offsets/sizes/alignment, every tensor record, the string table, every op's
+ * parameters and tensors (dtype, shape, padding bits of packed weights zero, directions +-1,
+ * thresholds non-decreasing), the value chain (shapes exactly as binedge.graph.infer), that no
+ * accumulator can exceed int32, and the stored arena size. Never reads outside
+ * [blob, blob + size). On error *m is left not ready. */
+be_status be_model_init(be_model *m, const void *blob, size_t size);
+
+/* Arena bytes be_prepare needs for this model (0 for an uninitialised model). */
+size_t be_model_arena_size(const be_model *m);
+
+/* Input: bytes of one sample (uint8 pixels, HWC); rank (1 or 3) and dims (h, w, c or f, 0, 0). */
+size_t be_model_input_bytes(const be_model *m);
+int be_model_input_shape(const be_model *m, uint32_t dims[3]);
+
+/* Number of classes (int32 scores per sample) and the fixed-point shift of the scores. */
+uint32_t be_model_class_count(const be_model *m);
+int32_t be_model_output_shift(const be_model *m);
+
+/* Number of ops; name of class i / op i (NUL-terminated, in the blob) or NULL if absent. */
+uint32_t be_model_op_count(const be_model *m);
+const char *be_model_class_name(const be_model *m, uint32_t i);
+const char *be_model_op_name(const be_model *m, uint32_t i);
+
+/* The metadata JSON (not NUL-terminated) and its size; NULL if the model is not ready. */
+const char *be_model_metadata(const be_model *m, size_t *size);
+
+/* ---------------------------------------------------------------------------- interpreter */
+
+/* Default options: kernel NULL (auto), isa BE_ISA_DETECT. */
+void be_options_default(be_options *opt);
+
+/* Prepare *it to run model m with the caller's arena: checks the arena (16-byte aligned,
+ * at least be_model_arena_size(m) bytes; may be NULL if that is 0), selects a kernel per op.
+ * opt may be NULL (defaults). Does no computation. */
+be_status be_prepare(be_interpreter *it, const be_model *m, void *arena, size_t arena_size,
+                     const be_options *opt);
+
+/* Run one sample: input = be_model_input_bytes(m) pixels, scores = class_count int32.
+ * Compute only. BE_ERR_OVERFLOW if a score does not fit int32 (the reference raises then). */
+be_status be_invoke(be_interpreter *it, const uint8_t *input, int32_t *scores);
+
+/* Run n samples stored back to back (inputs n * input_bytes, scores n * class_count).
+ * Stops at the first error. */
+be_status be_invoke_batch(be_interpreter *it, const uint8_t *inputs, size_t n, int32_t *scores);
+
+/* Name of the kernel variant selected for op i ("ref", "avx2", ...) or NULL. */
+const char *be_interpreter_kernel_name(const be_interpreter *it, uint32_t i);
+
+/* ------------------------------------------------------------------------------- kernels */
+
+/* ISA features of the running CPU (BE_ISA_* bits): x86 from CPUID (GCC/Clang), ARM from the
+ * compiler's target macros. 0 on other hosts. */
+uint32_t be_isa_detect(void);
+
+/* The kernel table: number of entries; entry i's variant name, op type (BE_OP_*) and required
+ * ISA bits. Returns NULL if i is out of range. */
+size_t be_kernel_count(void);
+const char *be_kernel_info(size_t i, int *op_type, uint32_t *isa);
+
+/* ---------------------------------------------------------------------------------- misc */
+
+/* zlib-compatible CRC32 (polynomial 0xEDB88320, reflected, init/final xor 0xFFFFFFFF):
+ * be_crc32(0, p, n) == zlib.crc32(p[:n]); chain calls by passing the previous result. */
+uint32_t be_crc32(uint32_t crc, const void *data, size_t size);
+
+/* sizeof(be_model) / sizeof(be_interpreter) as compiled into the library (for bindings). */
+size_t be_model_sizeof(void);
+size_t be_interpreter_sizeof(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BINEDGE_H */

@@ -1,0 +1,86 @@
+/* be_kernels.c -- the ONE kernel table of the runtime, dispatch, and CPU feature detection.
+ *
+ * Order matters: for each op, automatic dispatch takes the first entry whose op type matches,
+ * whose ISA bits are all available and whose `supports` accepts the op. Optimized variants
+ * therefore go ABOVE the "ref" entry of their op; the "ref" entries are last and accept every
+ * op, so dispatch always finds a kernel. See be_kernels.h for how to add a variant.
+ */
+#include <string.h>
+
+#include "be_kernels.h"
+
+const be_kernel be_kernel_table[] = {
+    /* name   op type            isa  supports  function */
+    {"ref", BE_OP_DENSE, 0u, NULL, be_dense_ref},
+    {"ref", BE_OP_CONV2D, 0u, NULL, be_conv2d_ref},
+    {"ref", BE_OP_MAXPOOL2D, 0u, NULL, be_maxpool2d_ref},
+    {"ref", BE_OP_FLATTEN, 0u, NULL, be_flatten_ref},
+};
+
+const size_t be_kernel_table_len = sizeof be_kernel_table / sizeof be_kernel_table[0];
+
+static int usable(const be_kernel *k, const be_op *op, uint32_t isa)
+{
+    return k->op_type == (int)op->type && (k->isa & ~isa) == 0u && (k->supports == NULL || k->supports(op));
+}
+
+const be_kernel *be_select_kernel(const be_op *op, const char *variant, uint32_t isa)
+{
+    size_t i;
+    if (variant != NULL && variant[0] != '\0' && strcmp(variant, "auto") != 0) {
+        for (i = 0; i < be_kernel_table_len; i++)
+            if (strcmp(be_kernel_table[i].name, variant) == 0 && usable(&be_kernel_table[i], op, isa))
+                return &be_kernel_table[i];
+        variant = "ref"; /* the named variant does not cover this op */
+    } else {
+        variant = NULL;
+    }
+    for (i = 0; i < be_kernel_table_len; i++)
+        if ((variant == NULL || strcmp(be_kernel_table[i].name, variant) == 0) &&
+            usable(&be_kernel_table[i], op, isa))
+            return &be_kernel_table[i];
+    return NULL;
+}
+
+size_t be_kernel_count(void)
+{
+    return be_kernel_table_len;
+}
+
+const char *be_kernel_info(size_t i, int *op_type, uint32_t *isa)
+{
+    if (i >= be_kernel_table_len)
+        return NULL;
+    if (op_type != NULL)
+        *op_type = be_kernel_table[i].op_type;
+    if (isa != NULL)
+        *isa = be_kernel_table[i].isa;
+    return be_kernel_table[i].name;
+}
+
+uint32_t be_isa_detect(void)
+{
+    uint32_t isa = 0u;
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("popcnt"))
+        isa |= BE_ISA_POPCNT;
+    if (__builtin_cpu_supports("avx2"))
+        isa |= BE_ISA_AVX2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vpopcntdq"))
+        isa |= BE_ISA_AVX512_VPOPCNT;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bitalg"))
+        isa |= BE_ISA_AVX512_BITALG;
+#endif
+#if defined(__ARM_NEON) || defined(__ARM_NEON__)
+    isa |= BE_ISA_NEON;
+#endif
+#if defined(__ARM_FEATURE_DSP)
+    isa |= BE_ISA_ARM_DSP;
+#endif
+#if defined(__ARM_FEATURE_MVE)
+    isa |= BE_ISA_ARM_MVE;
+#endif
+    return isa;
+}

@@ -1,0 +1,58 @@
+/*
+ * be_kernels.h -- internal: the kernel interface, the kernel table and the reference kernels.
+ *
+ * A kernel computes one op for one sample: it reads `in` (op->in layout), writes `out`
+ * (op->out layout; for the last op this is the caller's int32 scores), and may use `scratch`
+ * (the model's patch_bytes, 16-byte aligned, contents undefined on entry). Kernels only run on
+ * ops the loader validated, so they do not re-check shapes. They return BE_OK, or
+ * BE_ERR_OVERFLOW when a score does not fit int32.
+ *
+ * Adding a variant (e.g. AVX2): put it in its own file (src/x86/be_dense_avx2.c, guarded by
+ * #if for its architecture so the file compiles to nothing elsewhere), declare it below and add
+ * one line to be_kernel_table in be_kernels.c ABOVE the "ref" entry of its op: dispatch takes
+ * the first entry whose ISA bits are available and whose `supports` accepts the op.
+ * Every variant must be bit-exact with the reference kernel of its op.
+ */
+#ifndef BE_KERNELS_H
+#define BE_KERNELS_H
+
+#include "binedge.h"
+
+typedef be_status (*be_kernel_fn)(const be_op *op, const void *in, void *out, void *scratch);
+
+typedef struct be_kernel {
+    const char *name;                  /* variant name: "ref", "avx2", "neon", ... */
+    int op_type;                       /* BE_OP_* */
+    uint32_t isa;                      /* required BE_ISA_* bits (0: portable C) */
+    int (*supports)(const be_op *op);  /* NULL: every op of op_type; else nonzero if usable */
+    be_kernel_fn fn;
+} be_kernel;
+
+extern const be_kernel be_kernel_table[];
+extern const size_t be_kernel_table_len;
+
+/* Select the kernel of `op`: variant NULL = auto, "ref", or a name. NULL if none fits. */
+const be_kernel *be_select_kernel(const be_op *op, const char *variant, uint32_t isa);
+
+/* ---- reference kernels (src/ref/), the C spec of every op ---- */
+be_status be_dense_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_maxpool2d_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_flatten_ref(const be_op *op, const void *in, void *out, void *scratch);
+
+/* Exact sum_k x_k * w_k over the n elements of ONE input pixel (Dense: the whole input row):
+ * `x` is the pixel in op->in's storage (u8: n bytes; bits: P planes of cw words), or NULL for
+ * a padding pixel (the value whose encoding is 0: pixel 0, +1 for sign bits, level 0);
+ * `w` is one weight row (binary: words(n) words; int8: n bytes). (src/ref/be_dense_ref.c) */
+int32_t be_ref_dot(const be_value *in, const void *x, const void *w, int weight_kind, uint32_t n);
+
+/* ---- the shared output stage (src/ref/be_threshold_ref.c) ---- */
+/* Zero one output pixel (threshold stages set bits only); no-op for score stages. */
+void be_stage_clear(const be_op *op, void *out_pixel);
+/* Threshold level of channel c: #{k : direction_c * acc >= T_c,k}. */
+uint32_t be_threshold_level(const be_op *op, uint32_t c, int32_t acc);
+/* Store channel c of one output pixel from its accumulator (threshold -> bits, score -> int32).
+ * Returns BE_ERR_OVERFLOW if a score does not fit int32 (the wrapped value is stored). */
+be_status be_stage_put(const be_op *op, uint32_t c, int32_t acc, void *out_pixel);
+
+#endif /* BE_KERNELS_H */

@@ -1,0 +1,252 @@
+/* test_loader.c -- the golden blob loads and runs; every corruption yields its status code. */
+#include <stdint.h>
+#include <string.h>
+
+#include "be_test.h"
+#include "binedge.h"
+#include "golden_blob.h"
+
+static uint32_t blob_words[(GOLDEN_BLOB_SIZE + 64u) / 4u];
+static uint8_t arena_raw[GOLDEN_ARENA_SIZE + 64u];
+static be_model model;
+static be_interpreter interp;
+
+static uint8_t *blob(void)
+{
+    return (uint8_t *)blob_words;
+}
+
+static uint8_t *aligned_arena(void)
+{
+    uintptr_t p = (uintptr_t)arena_raw;
+    return arena_raw + ((16u - p % 16u) % 16u);
+}
+
+static void reset(void)
+{
+    memset(blob_words, 0, sizeof blob_words);
+    memcpy(blob(), golden_blob, GOLDEN_BLOB_SIZE);
+}
+
+static void put32(uint32_t off, uint32_t v)
+{
+    uint8_t *b = blob();
+    b[off] = (uint8_t)v;
+    b[off + 1] = (uint8_t)(v >> 8);
+    b[off + 2] = (uint8_t)(v >> 16);
+    b[off + 3] = (uint8_t)(v >> 24);
+}
+
+static void fix_crc(void) /* over [12, total_size) as stored, clipped to the buffer */
+{
+    const uint8_t *b = blob();
+    uint32_t total = (uint32_t)b[12] | ((uint32_t)b[13] << 8) | ((uint32_t)b[14] << 16) | ((uint32_t)b[15] << 24);
+    if (total > GOLDEN_BLOB_SIZE)
+        total = GOLDEN_BLOB_SIZE;
+    if (total >= 12u)
+        put32(8, be_crc32(0u, b + 12, total - 12u));
+}
+
+/* Load the golden blob with a u32 written at `off` (CRC recomputed). */
+static be_status with32(uint32_t off, uint32_t v)
+{
+    reset();
+    put32(off, v);
+    fix_crc();
+    return be_model_init(&model, blob(), GOLDEN_BLOB_SIZE);
+}
+
+/* Load the golden blob with a byte written at `off` (CRC recomputed). */
+static be_status with8(uint32_t off, uint8_t v)
+{
+    reset();
+    blob()[off] = v;
+    fix_crc();
+    return be_model_init(&model, blob(), GOLDEN_BLOB_SIZE);
+}
+
+static void test_golden(void)
+{
+    int32_t scores[GOLDEN_N_INPUTS * GOLDEN_CLASSES];
+    uint32_t dims[3], i, c;
+    size_t msize = 0;
+    const char *meta;
+    reset();
+    CHECK_EQ(be_model_init(&model, blob(), GOLDEN_BLOB_SIZE), BE_OK);
+    CHECK_EQ(be_model_arena_size(&model), GOLDEN_ARENA_SIZE);
+    CHECK_EQ(be_model_input_bytes(&model), GOLDEN_INPUT_BYTES);
+    CHECK_EQ(be_model_input_shape(&model, dims), 3);
+    CHECK(dims[0] == 3u && dims[1] == 3u && dims[2] == 1u);
+    CHECK_EQ(be_model_class_count(&model), GOLDEN_CLASSES);
+    CHECK_EQ(be_model_output_shift(&model), 2);
+    CHECK_EQ(be_model_op_count(&model), 4);
+    CHECK(strcmp(be_model_class_name(&model, 0), "a") == 0);
+    CHECK(strcmp(be_model_class_name(&model, 2), "c") == 0);
+    CHECK(be_model_class_name(&model, 3) == NULL);
+    CHECK(strcmp(be_model_op_name(&model, 0), "c0") == 0);
+    CHECK(strcmp(be_model_op_name(&model, 3), "d3") == 0);
+    CHECK(be_model_op_name(&model, 4) == NULL);
+    meta = be_model_metadata(&model, &msize);
+    CHECK(msize == 17u && meta != NULL && memcmp(meta, "{\"name\":\"golden\"}", 17) == 0);
+
+    CHECK_EQ(be_prepare(&interp, &model, aligned_arena(), GOLDEN_ARENA_SIZE, NULL), BE_OK);
+    for (i = 0; i < 4u; i++)
+        CHECK(strcmp(be_interpreter_kernel_name(&interp, i), "ref") == 0 ||
+              be_interpreter_kernel_name(&interp, i) != NULL);
+    CHECK(be_interpreter_kernel_name(&interp, 4) == NULL);
+    for (i = 0; i < GOLDEN_N_INPUTS; i++) {
+        CHECK_EQ(be_invoke(&interp, golden_inputs[i], scores), BE_OK);
+        for (c = 0; c < GOLDEN_CLASSES; c++)
+            CHECK_EQ(scores[c], golden_scores[i][c]);
+    }
+    memset(scores, 0, sizeof scores);
+    CHECK_EQ(be_invoke_batch(&interp, &golden_inputs[0][0], GOLDEN_N_INPUTS, scores), BE_OK);
+    for (i = 0; i < GOLDEN_N_INPUTS; i++)
+        for (c = 0; c < GOLDEN_CLASSES; c++)
+            CHECK_EQ(scores[i * GOLDEN_CLASSES + c], golden_scores[i][c]);
+
+    /* forced reference kernels, restricted ISA */
+    {
+        be_options opt;
+        be_options_default(&opt);
+        opt.kernel = "ref";
+        CHECK_EQ(be_prepare(&interp, &model, aligned_arena(), GOLDEN_ARENA_SIZE, &opt), BE_OK);
+        for (i = 0; i < 4u; i++)
+            CHECK(strcmp(be_interpreter_kernel_name(&interp, i), "ref") == 0);
+        CHECK_EQ(be_invoke(&interp, golden_inputs[0], scores), BE_OK);
+        CHECK_EQ(scores[2], golden_scores[0][2]);
+        opt.kernel = NULL;
+        opt.isa = 0u;
+        CHECK_EQ(be_prepare(&interp, &model, aligned_arena(), GOLDEN_ARENA_SIZE, &opt), BE_OK);
+        opt.kernel = "no-such-variant";
+        CHECK_EQ(be_prepare(&interp, &model, aligned_arena(), GOLDEN_ARENA_SIZE, &opt), BE_ERR_UNSUPPORTED);
+        CHECK_EQ(be_invoke(&interp, golden_inputs[0], scores), BE_ERR_ARG); /* failed prepare: not ready */
+    }
+
+    /* arena checks */
+    CHECK_EQ(be_prepare(&interp, &model, aligned_arena(), GOLDEN_ARENA_SIZE - 1u, NULL), BE_ERR_ARENA_TOO_SMALL);
+    CHECK_EQ(be_prepare(&interp, &model, aligned_arena() + 4, GOLDEN_ARENA_SIZE, NULL), BE_ERR_ALIGN);
+    CHECK_EQ(be_prepare(&interp, &model, NULL, GOLDEN_ARENA_SIZE, NULL), BE_ERR_ARG);
+    CHECK_EQ(be_prepare(NULL, &model, aligned_arena(), GOLDEN_ARENA_SIZE, NULL), BE_ERR_ARG);
+    CHECK_EQ(be_prepare(&interp, &model, aligned_arena(), GOLDEN_ARENA_SIZE + 100u, NULL), BE_OK);
+    CHECK_EQ(be_invoke(&interp, NULL, scores), BE_ERR_ARG);
+    CHECK_EQ(be_invoke(&interp, golden_inputs[0], NULL), BE_ERR_ARG);
+    CHECK_EQ(be_invoke(NULL, golden_inputs[0], scores), BE_ERR_ARG);
+
+    /* extra bytes after the blob are ignored (a blob at the start of a flash region) */
+    CHECK_EQ(be_model_init(&model, blob(), GOLDEN_BLOB_SIZE + 32u), BE_OK);
+}
+
+static void test_corruptions(void)
+{
+    uint32_t n, pos;
+    /* arguments */
+    reset();
+    CHECK_EQ(be_model_init(NULL, blob(), GOLDEN_BLOB_SIZE), BE_ERR_ARG);
+    CHECK_EQ(be_model_init(&model, NULL, GOLDEN_BLOB_SIZE), BE_ERR_ARG);
+    CHECK_EQ(be_prepare(&interp, &model, aligned_arena(), GOLDEN_ARENA_SIZE, NULL), BE_ERR_ARG); /* not ready */
+    CHECK_EQ(be_model_arena_size(&model), 0);
+
+    /* truncation at every length */
+    for (n = 0; n < GOLDEN_BLOB_SIZE; n++) {
+        be_status st = be_model_init(&model, blob(), n);
+        if (st != BE_ERR_TRUNCATED) {
+            printf("length %u: status %d\n", (unsigned)n, (int)st);
+            CHECK(0);
+        }
+    }
+    /* magic, version, header size */
+    reset();
+    blob()[3] = '2';
+    CHECK_EQ(be_model_init(&model, blob(), GOLDEN_BLOB_SIZE), BE_ERR_MAGIC);
+    reset();
+    blob()[4] = 2;
+    CHECK_EQ(be_model_init(&model, blob(), GOLDEN_BLOB_SIZE), BE_ERR_VERSION);
+    reset();
+    blob()[6] = 0x80;
+    CHECK_EQ(be_model_init(&model, blob(), GOLDEN_BLOB_SIZE), BE_ERR_VERSION);
+    /* CRC: any flipped bit after the CRC field (and in the CRC field) */
+    for (pos = 8; pos < GOLDEN_BLOB_SIZE; pos++) {
+        be_status st;
+        if (pos >= 12u && pos < 16u)
+            continue; /* total_size: truncation / bounds */
+        reset();
+        blob()[pos] ^= (uint8_t)(1u << (pos % 8u));
+        st = be_model_init(&model, blob(), GOLDEN_BLOB_SIZE);
+        if (st != BE_ERR_CRC) {
+            printf("flip at %u: status %d\n", (unsigned)pos, (int)st);
+            CHECK(0);
+        }
+    }
+    /* misaligned blob pointer */
+    reset();
+    memmove(blob() + 1, blob(), GOLDEN_BLOB_SIZE);
+    CHECK_EQ(be_model_init(&model, blob() + 1, GOLDEN_BLOB_SIZE), BE_ERR_ALIGN);
+
+    /* with the CRC recomputed: the deeper validation */
+    CHECK_EQ(with32(12, GOLDEN_BLOB_SIZE - 16u), BE_ERR_BOUNDS);        /* total_size cuts the data */
+    CHECK_EQ(with32(12, 64u), BE_ERR_BOUNDS);                           /* total_size < header */
+    CHECK_EQ(with32(16, 1u), BE_ERR_FORMAT);                            /* flags */
+    CHECK_EQ(with32(92, 1u), BE_ERR_FORMAT);                            /* reserved */
+    CHECK_EQ(with32(20, GOLDEN_ARENA_SIZE + 16u), BE_ERR_FORMAT);       /* stored arena size */
+    CHECK_EQ(with32(40, 4u), BE_ERR_SHAPE);                             /* output classes */
+    CHECK_EQ(with32(44, 3u), BE_ERR_FORMAT);                            /* output shift */
+    CHECK_EQ(with8(24, 2u), BE_ERR_FORMAT);                             /* input kind */
+    CHECK_EQ(with32(28, 4u), BE_ERR_SHAPE);                             /* input H: the conv output changes */
+    CHECK_EQ(with32(48, 7u), BE_ERR_BOUNDS);                            /* n_tensors: table overlaps op table */
+    CHECK_EQ(with32(52, 0u), BE_ERR_FORMAT);                            /* no ops */
+    CHECK_EQ(with32(52, 1000u), BE_ERR_BOUNDS);                         /* op table out of range */
+    CHECK_EQ(with32(56, 100u), BE_ERR_ALIGN);                           /* tensor table misaligned */
+    CHECK_EQ(with32(60, 0xFFFFFFF0u), BE_ERR_BOUNDS);                   /* op table out of range */
+    CHECK_EQ(with32(64, 96u), BE_ERR_BOUNDS);                           /* strings overlap */
+    CHECK_EQ(with32(84, 0x7FFFFFF0u), BE_ERR_BOUNDS);                   /* data section */
+    CHECK_EQ(with32(72, 2u), BE_ERR_FORMAT);                            /* class names vs NULs */
+    CHECK_EQ(with8(545, 'x'), BE_ERR_FORMAT);                           /* a NUL missing */
+    /* tensor records (tensor 0 at 96, tensor 3 = dense weights at 96 + 96) */
+    CHECK_EQ(with8(96, 9u), BE_ERR_FORMAT);                             /* dtype */
+    CHECK_EQ(with8(96, 0u), BE_ERR_FORMAT);                             /* dtype 0 */
+    CHECK_EQ(with8(97, 5u), BE_ERR_FORMAT);                             /* rank */
+    CHECK_EQ(with8(96, 1u), BE_ERR_SHAPE);                              /* u8 instead of i8 */
+    CHECK_EQ(with32(96 + 24, 9u), BE_ERR_FORMAT);                       /* nbytes */
+    CHECK_EQ(with32(96 + 20, 612u), BE_ERR_ALIGN);                      /* data offset misaligned */
+    CHECK_EQ(with32(96 + 20, 720u), BE_ERR_BOUNDS);                     /* data past the end */
+    CHECK_EQ(with32(96 + 20, 0u), BE_ERR_BOUNDS);                       /* data in the header */
+    CHECK_EQ(with32(96 + 4, 0xFFFFFFFFu), BE_ERR_OVERFLOW);             /* dims product overflows */
+    /* op records (op 0 conv at 288, op 1 pool at 352, op 3 dense at 480) */
+    CHECK_EQ(with8(288, 9u), BE_ERR_FORMAT);                            /* op type */
+    CHECK_EQ(with8(289, 3u), BE_ERR_FORMAT);                            /* weight kind */
+    CHECK_EQ(with8(290, 0u), BE_ERR_FORMAT);                            /* stage */
+    CHECK_EQ(with8(291, 2u), BE_OK);                                    /* unsigned, L = 1: valid too */
+    CHECK_EQ(with8(291, 3u), BE_ERR_FORMAT);                            /* encoding */
+    CHECK_EQ(with32(288 + 4, 2u), BE_ERR_SHAPE);                        /* in_channels */
+    CHECK_EQ(with32(288 + 12, 0u), BE_ERR_FORMAT);                      /* kernel 0 */
+    CHECK_EQ(with32(288 + 52, 1u), BE_ERR_FORMAT);                      /* tensors out of order */
+    CHECK_EQ(with32(352 + 28, 1u), BE_ERR_FORMAT);                      /* padding on MaxPool2d */
+    CHECK_EQ(with32(352 + 12, 5u), BE_ERR_SHAPE);                       /* pool kernel > input */
+    CHECK_EQ(with32(480 + 12, 1u), BE_ERR_FORMAT);                      /* kernel on Dense */
+    CHECK_EQ(with8(480 + 2, 1u), BE_ERR_FORMAT);                        /* threshold on the last op */
+    CHECK_EQ(with32(480 + 48, 32u), BE_ERR_FORMAT);                     /* score shift > 31 */
+    CHECK_EQ(with32(480 + 48, 0xFFFFFFFFu), BE_ERR_FORMAT);             /* score shift -1 */
+    CHECK_EQ(with32(656, 1u | (1u << 5)), BE_ERR_FORMAT);               /* padding bits of weights */
+    CHECK_EQ(with8(625, 3u), BE_ERR_FORMAT);                            /* direction 3 */
+    CHECK_EQ(with8(625, 0u), BE_ERR_FORMAT);                            /* direction 0 */
+}
+
+int main(void)
+{
+    const be_status all[] = {BE_OK, BE_ERR_ARG, BE_ERR_MAGIC, BE_ERR_VERSION, BE_ERR_TRUNCATED, BE_ERR_CRC,
+                             BE_ERR_BOUNDS, BE_ERR_ALIGN, BE_ERR_FORMAT, BE_ERR_SHAPE, BE_ERR_UNSUPPORTED,
+                             BE_ERR_ARENA_TOO_SMALL, BE_ERR_OVERFLOW};
+    size_t i, j;
+    for (i = 0; i < sizeof all / sizeof all[0]; i++) {
+        CHECK(be_status_str(all[i]) != NULL && be_status_str(all[i])[0] != '\0');
+        for (j = 0; j < i; j++)
+            CHECK(strcmp(be_status_str(all[i]), be_status_str(all[j])) != 0);
+    }
+    CHECK(be_model_sizeof() == sizeof(be_model));
+    CHECK(be_interpreter_sizeof() == sizeof(be_interpreter));
+    CHECK(be_kernel_count() >= 4u);
+    test_golden();
+    test_corruptions();
+    return be_test_report("test_loader");
+}

@@ -1,0 +1,306 @@
+"""The C runtime (runtime_c/) through binedge.runtime: bit-exact with binedge.reference, the arena
+contract, status codes, the C unit tests, a cross build without libgcc popcount, and a fuzz run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from graphs import _Builder, random_graph, random_images
+from test_blob import GOLDEN_INPUTS, GOLDEN_SCORES, fix_crc, golden_expected_bytes, golden_graph
+
+from binedge import blob as B
+from binedge import reference
+from binedge.graph import Dense, Flatten, Graph, ScoreStage, TensorSpec
+from binedge.runtime import RUNTIME_DIR, Runtime, RuntimeStatusError, build_lock, kernel_table
+
+
+def make(*args, timeout=120) -> subprocess.CompletedProcess:
+    with build_lock():
+        return subprocess.run(["make", "-C", str(RUNTIME_DIR), *args], capture_output=True, text=True,
+                              timeout=timeout)
+
+
+def stored_arena(data: bytes) -> int:
+    return struct.unpack_from("<I", data, 20)[0]
+
+
+def check_graph(g: Graph, images: np.ndarray, kernels=("ref", None)) -> Runtime:
+    data = B.blob_bytes(g)
+    want = reference.run(g, images)
+    rt = None
+    for kernel in kernels:
+        rt = Runtime(data, kernel=kernel)
+        got = rt.run(images)
+        assert got.dtype == np.int32 and got.shape == want.shape
+        assert np.array_equal(got, want), f"kernel {kernel}: C scores differ from the reference"
+        assert rt.arena_bytes == stored_arena(data) == B.arena_bytes(g)
+    return rt
+
+
+# ----------------------------------------------------------------------------- exactness
+
+
+@pytest.mark.parametrize("kind", ["conv", "mlp", "all"])
+def test_random_graphs_match_reference(kind):
+    for seed in range(150):
+        g = random_graph(np.random.default_rng(1000 + seed), kind)
+        x = random_images(np.random.default_rng(seed), g, 6)
+        check_graph(g, x)
+
+
+def test_golden_blob():
+    rt = Runtime(golden_expected_bytes())
+    assert np.array_equal(rt.run(GOLDEN_INPUTS), GOLDEN_SCORES)
+    assert np.array_equal(rt.run(GOLDEN_INPUTS[..., 0]), GOLDEN_SCORES)  # (N, H, W) for C = 1
+    assert rt.arena_bytes == 112 and rt.input_shape == (3, 3, 1) and rt.num_classes == 3
+    assert rt.class_names == ["a", "b", "c"] and rt.op_names == ["c0", "p1", "f2", "d3"]
+    assert rt.output_shift == 2 and rt.metadata_json == '{"name":"golden"}'
+    assert rt.run(np.zeros((0, 3, 3, 1), np.uint8)).shape == (0, 3)
+
+
+def test_blob_from_file_and_graph(tmp_path):
+    path = tmp_path / "g.bnm"
+    B.write_blob(golden_graph(), path)
+    assert np.array_equal(Runtime(path).run(GOLDEN_INPUTS), GOLDEN_SCORES)
+    assert np.array_equal(Runtime(str(path)).run(GOLDEN_INPUTS), GOLDEN_SCORES)
+    assert np.array_equal(Runtime(golden_graph()).run(GOLDEN_INPUTS), GOLDEN_SCORES)
+
+
+def _hand_graphs():
+    """Geometries chosen by hand: wide / odd channels, big strides, asymmetric padding, planes."""
+    out = []
+    rng = np.random.default_rng(42)
+    # u8 -> binary conv -> 65 unsigned channels (L=3: 2 planes), stride (3, 2), pad (2, 0, 1, 3)
+    b = _Builder(rng, (11, 9, 3))
+    b.conv(65, (3, 2), (3, 2), (2, 0, 1, 3), encoding="unsigned", levels=3, weight_kind="binary")
+    b.pool((2, 3), (1, 2))  # unsigned max-pool
+    b.conv(33, (3, 1), (1, 1), (1, 1, 0, 0), encoding="sign")  # 65-channel unsigned input
+    b.pool((1, 2), (1, 1))  # sign max-pool
+    b.flatten()
+    b.dense(97, encoding="unsigned", levels=7)  # 3 planes
+    b.dense(64, encoding="unsigned", levels=1)
+    b.dense(10, scores=True)
+    out.append(b.graph)
+    # flatten straight on the pixels, u8 dense with binary weights, 1 class
+    b = _Builder(rng, (4, 5, 3))
+    b.flatten()
+    b.dense(1, weight_kind="binary", scores=True)
+    out.append(b.graph)
+    # one op: int8 dense on (F,) pixels (no intermediate values: arena 0)
+    b = _Builder(rng, (100,))
+    b.dense(7, weight_kind="int8", scores=True)
+    out.append(b.graph)
+    # repeated flattens of a flat bit value, 1x1 convs, stride larger than the kernel
+    b = _Builder(rng, (7, 7, 1))
+    b.conv(32, (1, 1), (3, 3), (0, 0, 0, 0), encoding="sign", weight_kind="int8")
+    b.conv(1, (1, 1), (1, 1), (2, 2, 2, 2), encoding="unsigned", levels=5)
+    b.flatten()
+    b.flatten()
+    b.dense(31, encoding="sign")
+    b.flatten()
+    b.dense(3, scores=True)
+    out.append(b.graph)
+    # a kernel covering the whole padded input
+    b = _Builder(rng, (3, 4, 4))
+    b.conv(5, (5, 4), (1, 1), (1, 1, 0, 0), encoding="sign", weight_kind="int8")
+    b.conv(3, (1, 1), (1, 1), (0, 0, 0, 0), encoding="sign")
+    b.flatten()
+    b.dense(2, scores=True)
+    out.append(b.graph)
+    return out
+
+
+def test_hand_graphs_match_reference():
+    for g in _hand_graphs():
+        x = random_images(np.random.default_rng(9), g, 10)
+        x[0] = 0
+        x[1] = 255
+        rt = check_graph(g, x)
+        if len(g.ops) == 1:
+            assert rt.arena_bytes == 0
+
+
+# ----------------------------------------------------------------------------- arena, options
+
+
+def test_arena_too_small():
+    for g in [golden_graph()] + [random_graph(np.random.default_rng(s), "all") for s in range(3)]:
+        data = B.blob_bytes(g)
+        need = stored_arena(data)
+        assert need > 0
+        for arena in (need - 1, need - 16, 0):
+            with pytest.raises(RuntimeStatusError) as ei:
+                Runtime(data, arena=arena)
+            assert ei.value.name == "BE_ERR_ARENA_TOO_SMALL" and "arena too small" in str(ei.value)
+        Runtime(data, arena=need)
+
+
+def test_kernel_selection(monkeypatch):
+    table = kernel_table()
+    assert {op for name, op, isa in table if name == "ref"} == {"dense", "conv2d", "maxpool2d", "flatten"}
+    data = golden_expected_bytes()
+    assert Runtime(data, kernel="ref").kernel_names() == ["ref"] * 4
+    assert len(Runtime(data, kernel="auto").kernel_names()) == 4
+    assert np.array_equal(Runtime(data, isa=0).run(GOLDEN_INPUTS), GOLDEN_SCORES)
+    with pytest.raises(RuntimeStatusError, match="BE_ERR_UNSUPPORTED"):
+        Runtime(data, kernel="no-such-variant")
+    monkeypatch.setenv("BINEDGE_KERNEL", "ref")
+    assert Runtime(data).kernel_names() == ["ref"] * 4
+    monkeypatch.setenv("BINEDGE_KERNEL", "bogus")
+    with pytest.raises(RuntimeStatusError, match="BE_ERR_UNSUPPORTED"):
+        Runtime(data)
+
+
+def test_input_validation():
+    rt = Runtime(golden_expected_bytes())
+    with pytest.raises(ValueError, match="uint8"):
+        rt.run(GOLDEN_INPUTS.astype(np.int32))
+    with pytest.raises(ValueError, match="shape"):
+        rt.run(np.zeros((2, 3, 4, 1), np.uint8))
+    assert np.array_equal(rt.run(np.asfortranarray(GOLDEN_INPUTS)), GOLDEN_SCORES)
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_corrupt_blobs_give_status():
+    good = golden_expected_bytes()
+    cases = {
+        "BE_ERR_MAGIC": b"XNM1" + good[4:],
+        "BE_ERR_TRUNCATED": good[:500],
+        "BE_ERR_CRC": good[:300] + bytes([good[300] ^ 4]) + good[301:],
+    }
+    d = bytearray(good)
+    d[4] = 9
+    cases["BE_ERR_VERSION"] = bytes(d)
+    d = bytearray(good)
+    struct.pack_into("<I", d, 96 + 20, 616)
+    cases["BE_ERR_ALIGN"] = fix_crc(d)
+    d = bytearray(good)
+    struct.pack_into("<I", d, 656, 1 << 7)
+    cases["BE_ERR_FORMAT"] = fix_crc(d)
+    for name, data in cases.items():
+        with pytest.raises(RuntimeStatusError) as ei:
+            Runtime(data)
+        assert ei.value.name == name, (name, str(ei.value))
+        assert "be_model_init" in str(ei.value)
+
+
+def test_score_overflow():
+    g = golden_graph()
+    g.ops[-1].output.multiplier = np.array([2**30 + 1, 1, 1], np.int32)  # acc -2 on the zero image
+    rt = Runtime(g)
+    ok = GOLDEN_INPUTS[:1]  # acc 0 for class 0
+    assert np.array_equal(rt.run(ok), reference.run(g, ok))
+    with pytest.raises(OverflowError):
+        reference.run(g, GOLDEN_INPUTS[1:2])
+    with pytest.raises(RuntimeStatusError, match="BE_ERR_OVERFLOW"):
+        rt.run(GOLDEN_INPUTS[1:2])
+
+
+def test_accumulator_bound():
+    """K * 255 * 128 > 2**31 - 1: the C runtime refuses the model at init (int32 accumulators)."""
+    k = 65794
+    g = Graph(TensorSpec("u8", (k,)), [Dense(np.ones((1, k), np.int8), k, 1, ScoreStage.identity(1), "int8")])
+    with pytest.raises(RuntimeStatusError, match="BE_ERR_OVERFLOW"):
+        Runtime(g)
+    k = 65793  # the largest that fits
+    g = Graph(TensorSpec("u8", (k,)), [Dense(np.full((1, k), -128, np.int8), k, 1, ScoreStage.identity(1), "int8")])
+    x = np.full((1, k), 255, np.uint8)
+    assert Runtime(g).run(x)[0, 0] == reference.run(g, x)[0, 0] == -255 * 128 * k
+
+
+def test_too_many_ops():
+    ops = [Flatten(f"f{i}") for i in range(64)] + [Dense(np.zeros((2, 1), np.int8), 5, 2, ScoreStage.identity(2),
+                                                          "int8")]
+    ops[-1].weights = np.zeros((2, 5), np.int8)
+    g = Graph(TensorSpec("u8", (5,)), ops)
+    B.read_blob(B.blob_bytes(g))  # a valid blob ...
+    with pytest.raises(RuntimeStatusError, match="BE_ERR_UNSUPPORTED"):  # ... beyond BE_MAX_OPS = 64
+        Runtime(g)
+    g.ops = ops[1:]
+    assert Runtime(g).run(np.ones((1, 5), np.uint8)).shape == (1, 2)
+
+
+def test_python_and_c_readers_agree():
+    """Mutated blobs (CRC fixed): whatever the strict Python reader accepts, the C reader accepts
+    and runs with the reference's scores; whatever C rejects, Python rejects."""
+    rng = np.random.default_rng(5)
+    g0 = random_graph(np.random.default_rng(11), "all")
+    base = B.blob_bytes(g0)
+    x = random_images(np.random.default_rng(12), g0, 3)
+    accepted = 0
+    for _ in range(400):
+        d = bytearray(base)
+        for _ in range(int(rng.integers(1, 3))):
+            pos = int(rng.integers(12, len(d)))
+            d[pos] ^= 1 << int(rng.integers(8))
+        data = fix_crc(d)
+        try:
+            g = B.read_blob(data)
+        except B.BlobError:
+            g = None
+        try:
+            rt = Runtime(data, kernel="ref")
+        except RuntimeStatusError:
+            assert g is None, "the C reader rejected a blob the Python reader accepts"
+            continue
+        if g is not None:
+            accepted += 1
+            try:
+                want = reference.run(g, x)
+            except OverflowError:
+                with pytest.raises(RuntimeStatusError, match="BE_ERR_OVERFLOW"):
+                    rt.run(x)
+                continue
+            assert np.array_equal(rt.run(x), want)
+    assert accepted > 50
+
+
+# ----------------------------------------------------------------------------- C side
+
+
+def test_c_unit_tests():
+    proc = make("test")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "all C tests passed" in proc.stdout
+
+
+def test_fuzz_loader(tmp_path):
+    proc = make("fuzz")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    exe = RUNTIME_DIR / "build" / "fuzz_loader"
+    blobs = {"golden": golden_expected_bytes()}
+    for i, kind in enumerate(["conv", "mlp", "all"]):
+        blobs[kind] = B.blob_bytes(random_graph(np.random.default_rng(77 + i), kind))
+    blobs["hand"] = B.blob_bytes(_hand_graphs()[0])
+    t0 = time.time()
+    for i, (name, data) in enumerate(blobs.items()):
+        path = tmp_path / f"{name}.bnm"
+        path.write_bytes(data)
+        run = subprocess.run([str(exe), str(path), "25000", str(i + 1)], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, f"{name}: fuzz_loader failed\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
+        assert "25000 mutations" in run.stdout and " OK=" in run.stdout, run.stdout
+    assert time.time() - t0 < 15
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
+@pytest.mark.parametrize("cpu", ["cortex-m0", "cortex-m4"])
+def test_cortex_m_build_has_no_libgcc_popcount(tmp_path, cpu):
+    """The Makefile cross-builds the static library; no __popcountsi2 / float helpers are referenced."""
+    build = tmp_path / cpu
+    proc = subprocess.run(["make", "-C", str(RUNTIME_DIR), "lib", "CC=arm-none-eabi-gcc", "AR=arm-none-eabi-ar",
+                           f"CFLAGS=-mcpu={cpu} -mthumb -O2", f"BUILD={build}"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    nm = subprocess.run(["arm-none-eabi-nm", "-u", str(build / "libbinedge.a")], capture_output=True, text=True)
+    undefined = set(nm.stdout.split()) - {"U"}
+    assert not any("popcount" in s for s in undefined), sorted(undefined)
+    assert not any(s.startswith(("__aeabi_f", "__aeabi_d")) for s in undefined), sorted(undefined)
+    assert os.path.getsize(build / "libbinedge.a") > 0
