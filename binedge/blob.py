@@ -20,15 +20,14 @@ format does not explain -- a nonzero gap, a stray reserved field -- is an error)
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from . import bitformat as bf
+from .fileio import atomic_write_bytes
 from .graph import (Conv2d, Dense, Flatten, Graph, GraphError, MaxPool2d, ScoreStage, TensorSpec,
                     ThresholdStage)
 
@@ -303,22 +302,7 @@ def write_blob(graph: Graph, path) -> dict:
     """
     data = blob_bytes(graph)
     h = _parse_header(data, "blob")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    path = atomic_write_bytes(path, data)
     payload = sum(int(np.prod(t[1])) * DTYPES[t[0]].itemsize for t in _tensor_records(data, h, "blob"))
     return {"path": str(path), "total": len(data), "weights": payload, "data_section": h["data_size"],
             "header_and_tables": h["data_offset"], "arena": h["arena_size"], "ops": h["n_ops"],

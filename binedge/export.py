@@ -60,7 +60,7 @@ def export_run(run_dir, out_dir, *, formats=FORMATS, samples: int | None = None,
     from . import reference
     from .inspect import layer_table, onnx_size_bound, totals
     from .lower import agreement
-    from .train import atomic_write_json
+    from .fileio import atomic_write_json
 
     model, graph, cfg = lower_run(run_dir)
     out = Path(out_dir)

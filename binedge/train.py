@@ -14,7 +14,6 @@ epoch e is a function of (seed, e) only.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
+from .fileio import atomic_torch_save, atomic_write_json
 from .models import ModelConfig, build_model, squared_hinge_loss
 from .optim import LAB
 
@@ -69,31 +69,6 @@ class TrainConfig:
             raise TrainError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         if self.schedule not in ("step", "cosine", "none"):
             raise TrainError(f"unknown schedule {self.schedule!r}; choose step, cosine or none")
-
-
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_torch_save(obj, path: Path) -> None:
-    import io
-
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
 def make_scheduler(opt, cfg: TrainConfig):

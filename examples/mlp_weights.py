@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from binedge.models import ModelConfig
-from binedge.train import TrainConfig, atomic_write_bytes, train
+from binedge.fileio import atomic_write_bytes
+from binedge.train import TrainConfig, train
 
 PAPER = {"fp": 1.190, "binaryconnect": 1.280, "bwn": 1.200, "lab": 1.170}  # MNIST test error %, LAB Table
 
