@@ -70,7 +70,7 @@ def user_errors(f):
         for modname, cls in (("binedge.lower", "LoweringError"), ("binedge.blob", "BlobError"),
                              ("binedge.export", "ExportError"), ("binedge.targets", "TargetError"),
                              ("binedge.export_onnx", "OnnxExportError"), ("binedge.export_onnx", "OnnxModelError"),
-                             ("binedge.runtime", "RuntimeError_")):
+                             ("binedge.runtime", "RuntimeStatusError")):
             try:
                 mod = __import__(modname, fromlist=[cls])
                 known.append(getattr(mod, cls))
