@@ -29,11 +29,16 @@ def main():
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--out", type=click.Path(file_okay=False), default="runs/run", show_default=True,
               help="Run directory (metrics.json, best.pt, last.pt, curves.png).")
-@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out after its last epoch.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out after its last epoch with its saved settings; an explicit "
+                   "--epochs extends it.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch threads (default: all cores; use 1 when several trainings share the machine).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
 @user_errors
-def train(model, weights, activation, rule, unweighted, hidden, depth, widths, fc, dataset, data_dir, limit,
-          epochs, batch_size, lr, schedule, gamma, loss, seed, out, resume, quiet):
+def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widths, fc, dataset, data_dir, limit,
+          epochs, batch_size, lr, schedule, gamma, loss, seed, out, resume, threads, quiet):
     """Train a model and keep its best-validation checkpoint."""
     from .models import ModelConfig
     from .train import TrainConfig, train as run_training
@@ -42,7 +47,9 @@ def train(model, weights, activation, rule, unweighted, hidden, depth, widths, f
                        hidden=hidden, depth=depth, widths=parse_int_list(widths, "--widths"), fc=fc)
     cfg = TrainConfig(model=mcfg, dataset=dataset, data_dir=data_dir, limit=limit, epochs=epochs,
                       batch_size=batch_size, lr=lr, schedule=schedule, gamma=gamma, loss=loss, seed=seed, out=out)
-    summary = run_training(cfg, resume=resume, progress=not quiet)
+    explicit_epochs = ctx.get_parameter_source("epochs") == click.core.ParameterSource.COMMANDLINE
+    summary = run_training(cfg, resume=resume, epochs=epochs if resume and explicit_epochs else None,
+                           threads=threads, progress=not quiet)
     click.echo(f"test accuracy {summary['test_acc']:.4f} (best validation epoch {summary['best_epoch']}, "
                f"val {summary['val_acc']:.4f}); checkpoint {out}/best.pt")
 
@@ -56,13 +63,26 @@ def train(model, weights, activation, rule, unweighted, hidden, depth, widths, f
 @click.option("--samples", type=click.IntRange(min=1), default=None,
               help="Check agreement on this many test images (default: the whole test set).")
 @click.option("--no-check", is_flag=True, help="Skip the agreement / exactness checks.")
+@click.option("--target", default=None, metavar="TARGET",
+              help="Also make OUT a self-contained firmware project for this target (cortex-m0/m3/m4/m7/m33/m55, "
+                   "'cortex-m' = cortex-m4, aarch64-linux, armv7-linux, x86_64): model.c, the runtime, the board "
+                   "files, a test harness with --samples test images (default 64) and a Makefile; "
+                   "see docs/firmware.md. Run it with `binedge emulate OUT`.")
 @user_errors
-def export(run_dir, formats, out, samples, no_check):
+def export(run_dir, formats, out, samples, no_check, target):
     """Lower a trained run to the integer graph and write deployable files."""
     from .export import FORMATS, export_run
 
     chosen = FORMATS if formats == "all" else (formats,)
-    report = export_run(run_dir, out, formats=chosen, samples=samples, check=not no_check)
+    if target is not None:
+        from .firmware import FirmwareError
+
+        try:
+            report = export_run(run_dir, out, formats=chosen, samples=samples, check=not no_check, target=target)
+        except FirmwareError as e:
+            raise click.ClickException(str(e)) from None
+    else:
+        report = export_run(run_dir, out, formats=chosen, samples=samples, check=not no_check)
     for name, info in report["files"].items():
         extra = ""
         if "within_bound" in info:
@@ -76,6 +96,10 @@ def export(run_dir, formats, out, samples, no_check):
                    f"({100 * a['agreement']:.2f}%); samples with a unit at a threshold tie: {a['ties']}; "
                    f"disagreements without a tie: {a['disagree_without_tie']}; reference accuracy "
                    f"{a.get('reference_accuracy', float('nan')):.4f}")
+    if "firmware" in report:
+        f = report["firmware"]
+        click.echo(f"firmware for {f['target']}: {f['path']} ({f['samples']} test inputs, blob {f['blob_bytes']:,} B, "
+                   f"arena {f['arena_bytes']:,} B); build: {f['build']}; run and check: {f['emulate']}")
 
 
 @main.command()
@@ -115,6 +139,60 @@ def inspect(model):
                     line += f" (bound 1.10 x packed + 16 KiB = {bound:,} B: " + \
                             ("within" if f.stat().st_size <= bound else "EXCEEDED") + ")"
                 click.echo(line)
+
+
+@main.command()
+@click.argument("fw_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="Run only the first N test inputs of the firmware (default: all it holds).")
+@click.option("--icount/--no-icount", default=None,
+              help="QEMU -icount: deterministic counts of executed instructions (not cycles). "
+                   "Default: on for Cortex-M targets (the only ones that have it).")
+@click.option("--kernel", default=None, help="Force a kernel variant, e.g. 'ref' (default: automatic dispatch).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=900, show_default=True,
+              help="Seconds before the emulator is killed.")
+@user_errors
+def emulate(fw_dir, samples, icount, kernel, timeout):
+    """Build a firmware project (binedge export --target), run it under QEMU (or natively) and
+    check every score bit-exactly against the reference; report accuracy, flash / RAM use and
+    executed instructions per inference and per layer (QEMU -icount: instructions, not cycles).
+    Writes FW_DIR/emulate.json. Exit status 1 on any mismatch."""
+    from .emulate import EmulateError, MismatchError, format_report
+    from .emulate import emulate as run_emulation
+    from .firmware import FirmwareError
+
+    try:
+        result = run_emulation(fw_dir, samples=samples, icount=icount, kernel=kernel, timeout=timeout)
+    except MismatchError as e:
+        click.echo(format_report(e.result))
+        raise click.ClickException(str(e)) from None
+    except (EmulateError, FirmwareError) as e:
+        raise click.ClickException(str(e)) from None
+    except Exception as e:  # toolchain missing, emulator timeout: one line, no traceback
+        from .targets import RunTimeout, ToolchainError
+
+        if isinstance(e, (RunTimeout, ToolchainError)):
+            raise click.ClickException(str(e)) from None
+        raise
+    click.echo(format_report(result))
+
+
+@main.command()
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default="benchmarks/host.md", show_default=True,
+              help="Markdown report to write.")
+@click.option("--quick", is_flag=True, help="Fewer iterations and GEMM shapes (a smoke run, noisier).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder of trained .bnm blobs to time too (default: tests/data).")
+@user_errors
+def bench(out, quick, data_dir):
+    """Host benchmark: C runtime variants vs onnxruntime (bit-packed and float ONNX) at batch 1 on one
+    thread, and the binary GEMM kernels against the popcount-bound peak."""
+    import sys
+
+    from .bench import run_benchmark
+
+    run_benchmark(out, quick=quick, data_dir=data_dir, command="binedge bench " + " ".join(sys.argv[2:]),
+                  log=click.echo)
 
 
 if __name__ == "__main__":

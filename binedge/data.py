@@ -315,7 +315,7 @@ def load_dataset(
         ds = synthetic_dataset()
         if class_names is not None:
             ds.class_names = list(class_names)
-        return _limit(ds, limit)
+        return limit_dataset(ds, limit)
     if name not in DEFAULT_DIRS:
         raise ValueError(f"unknown dataset {name!r}; choose one of fashion-mnist, mnist, synthetic")
 
@@ -346,10 +346,10 @@ def load_dataset(
     # Slices are views of the one array read from disk: no extra copy of the training set.
     train = Split(full_train.images[:cut], full_train.labels[:cut])
     val = Split(full_train.images[cut:], full_train.labels[cut:])
-    return _limit(Dataset(train, val, test, names, name), limit)
+    return limit_dataset(Dataset(train, val, test, names, name), limit)
 
 
-def _limit(ds: Dataset, limit: int | None) -> Dataset:
+def limit_dataset(ds: Dataset, limit: int | None) -> Dataset:
     """``ds`` with every split cut to at most ``limit`` samples."""
     if limit is None:
         return ds

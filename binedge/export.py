@@ -44,12 +44,20 @@ def test_images(cfg, samples: int | None):
     return np.ascontiguousarray(images), labels
 
 
-def export_run(run_dir, out_dir, *, formats=FORMATS, samples: int | None = None, check: bool = True) -> dict:
+def export_run(run_dir, out_dir, *, formats=FORMATS, samples: int | None = None, check: bool = True,
+               target: str | None = None) -> dict:
     """Export ``run_dir``'s best checkpoint into ``out_dir`` in each of ``formats``.
 
     With ``check``, the PyTorch model and the reference executor are compared on ``samples``
     test images (all by default) and every exported ONNX model is run in onnxruntime against
     the reference; the report (also written to out_dir/report.json) holds the results.
+
+    With ``target`` (a name from binedge.targets, e.g. "cortex-m4"), ``out_dir`` also becomes a
+    self-contained firmware project for that target (binedge.firmware, docs/firmware.md) with
+    ``samples`` test images (default firmware.DEFAULT_SAMPLES); the target, the output
+    directory and the fit are checked before anything is written, and the whole directory is
+    written at once (a temporary folder beside it, renamed into place): on any error nothing is
+    left behind, and an existing directory that is not a previous firmware project is refused.
     """
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FILE_NAMES]
@@ -57,33 +65,59 @@ def export_run(run_dir, out_dir, *, formats=FORMATS, samples: int | None = None,
         raise ExportError(f"unknown format(s) {unknown}; choose from {', '.join(FILE_NAMES)} or all")
     if samples is not None and samples < 1:
         raise ExportError("--samples must be positive")
+    if target is None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        return _export(run_dir, out, formats=formats, samples=samples, check=check)
+
+    from . import firmware
+    from .targets import get_target
+
+    get_target(target)  # an unknown name fails here, listing the known ones
+    firmware.check_out_dir(out_dir)
+    with firmware.committed_dir(out_dir) as stage:
+        return _export(run_dir, stage, formats=formats, samples=samples, check=check, target=target,
+                       final_dir=Path(out_dir))
+
+
+def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_dir=None) -> dict:
     from . import reference
+    from .fileio import atomic_write_json
     from .inspect import layer_table, onnx_size_bound, totals
     from .lower import agreement
-    from .fileio import atomic_write_json
 
     model, graph, cfg = lower_run(run_dir)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    plan = None
+    if target is not None:
+        from . import firmware
+
+        n_fw = samples if samples is not None else firmware.DEFAULT_SAMPLES
+        fw_images, fw_labels = test_images(cfg, n_fw)
+        plan = firmware.plan_firmware(graph, target=target, images=fw_images, labels=fw_labels, source=run_dir)
+    final = final_dir if final_dir is not None else out
+
+    def shown(p) -> str:  # paths in the report name the final directory, not the staging one
+        return str(final / Path(p).name)
+
     rows = layer_table(graph)
     report: dict = {"run": str(run_dir), "files": {}, "totals": totals(rows)}
     if "blob" in formats:
         from .blob import write_blob
 
         info = write_blob(graph, out / FILE_NAMES["blob"])
-        report["files"]["blob"] = {"path": info["path"], "bytes": info["total"], "arena_bytes": info["arena"]}
+        report["files"]["blob"] = {"path": shown(info["path"]), "bytes": info["total"], "arena_bytes": info["arena"]}
     if "onnx" in formats:
         from .export_onnx import export_onnx
 
         info = export_onnx(graph, out / FILE_NAMES["onnx"], model_name=Path(run_dir).name or "binedge")
         bound = onnx_size_bound(rows)
-        report["files"]["onnx"] = {"path": info["path"], "bytes": info["file_bytes"], "size_bound": bound,
+        report["files"]["onnx"] = {"path": shown(info["path"]), "bytes": info["file_bytes"], "size_bound": bound,
                                    "within_bound": info["file_bytes"] <= bound}
     if "tflite" in formats:
         from .export_tflite import export_tflite
 
         info = export_tflite(graph, out / FILE_NAMES["tflite"])
-        report["files"]["tflite"] = {"path": info["path"], "bytes": info["file_bytes"]}
+        report["files"]["tflite"] = {"path": shown(info["path"]), "bytes": info["file_bytes"]}
     if check:
         images, labels = test_images(cfg, samples)
         report["agreement"] = agreement(model, graph, images, labels)
@@ -98,5 +132,14 @@ def export_run(run_dir, out_dir, *, formats=FORMATS, samples: int | None = None,
 
             preds = run_tflite(out / FILE_NAMES["tflite"], images).argmax(1)
             report["files"]["tflite"]["prediction_agreement"] = float((preds == ref_scores.argmax(1)).mean())
+    if plan is not None:
+        from . import firmware
+
+        m = firmware.stage_firmware(plan, out)
+        report["firmware"] = {"path": str(final), "target": m["target"], "samples": m["samples"],
+                              "blob_bytes": m["blob_bytes"], "arena_bytes": m["arena_bytes"],
+                              "bitpacked_lower_bound_bytes": m["bitpacked_lower_bound_bytes"],
+                              "reference_accuracy": m["reference_accuracy"],
+                              "build": f"make -C {final}", "emulate": f"binedge emulate {final}"}
     atomic_write_json(out / "report.json", json.loads(json.dumps(report, default=str)))
     return report

@@ -10,6 +10,10 @@ the uint32 words of the bit format) and unpacked in the graph with BitShift / Bi
 Reshape / Slice / Cast to ±1; int8 weights are stored as int8. Thresholds, directions,
 multipliers and offsets are int32 / int8 initializers of their natural size.
 
+With ``packed=False`` the weights are stored as plain float32 initializers instead (±1 for
+binary weights, the int8 values otherwise; Conv weights (O, C, KH, KW), MatMul weights (K, O)),
+as other exporters write binarized networks: a larger file, no unpacking nodes, same scores.
+
 Exactness: float32 Conv / MatMul are exact while every partial sum is an integer of magnitude
 <= 2**24. The exporter bounds |acc| per layer from the weights and the input range; a layer
 above the bound is split along its input channels into chunks that each stay below it, each
@@ -139,12 +143,25 @@ def _chunks(cost: np.ndarray, where: str) -> list[tuple[int, int]]:
     return out
 
 
-def _linear(b: _Onnx, op, x: str, spec_in: TensorSpec, hint: str) -> tuple[str, bool]:
+def _plain_weights(op) -> np.ndarray:
+    """Weights as a float32 array: ±1 (binary) or the int8 values; Conv (O, C, KH, KW), Dense (O, K)."""
+    if op.weight_kind == "int8":
+        w = op.weights.astype(np.float32)
+    else:
+        k = op.in_features if isinstance(op, Dense) else op.in_channels
+        w = bf.unpack_sign(op.weights, k).astype(np.float32)
+    return np.ascontiguousarray(w.transpose(0, 3, 1, 2) if isinstance(op, Conv2d) else w)
+
+
+def _linear(b: _Onnx, op, x: str, spec_in: TensorSpec, hint: str, packed: bool = True) -> tuple[str, bool]:
     """acc of a Conv2d (NCHW) or Dense; returns (name, is_int32) - float32 when exact in one go."""
     conv = isinstance(op, Conv2d)
-    w = _float_weights(b, op, hint)
-    if conv:
-        w = b.node("Transpose", [w], hint, perm=[0, 3, 1, 2])  # (O, KH, KW, C) -> (O, C, KH, KW)
+    if packed:
+        w = _float_weights(b, op, hint)
+        if conv:
+            w = b.node("Transpose", [w], hint, perm=[0, 3, 1, 2])  # (O, KH, KW, C) -> (O, C, KH, KW)
+    else:
+        wf = _plain_weights(op)
     if conv and any(op.padding):
         pt, pb, pl, pr = op.padding
         pads = b.const([0, 0, pt, pl, 0, 0, pb, pr], np.int64)
@@ -157,17 +174,26 @@ def _linear(b: _Onnx, op, x: str, spec_in: TensorSpec, hint: str) -> tuple[str, 
         per = absw if absw is not None else np.ones((op.out_features, op.in_features), np.int64)
     chunks = _chunks(per.astype(np.int64) * _value_max(spec_in), f"op {hint}")
 
+    def weights(lo: int, hi: int, whole: bool) -> str:
+        """Input channels [lo, hi) of the weights, as Conv (O, C, KH, KW) / MatMul (K, O) wants them."""
+        if not packed:  # plain float32 initializers, already in the operator's layout
+            part = wf[:, lo:hi]
+            return b.init(part if conv else np.ascontiguousarray(part.T), f"{hint}_w_float")
+        wc = w if whole else b.node("Slice", [w, b.const([lo], np.int64), b.const([hi], np.int64),
+                                              b.const([1], np.int64)], hint)
+        return wc if conv else b.node("Transpose", [wc], hint, perm=[1, 0])
+
     def apply(xc: str, wc: str) -> str:
         if conv:
             return b.node("Conv", [xc, wc], hint, kernel_shape=list(op.kernel), strides=list(op.stride))
-        return b.node("MatMul", [xc, b.node("Transpose", [wc], hint, perm=[1, 0])], hint)
+        return b.node("MatMul", [xc, wc], hint)
 
     if len(chunks) == 1:
-        return apply(x, w), False
+        return apply(x, weights(0, per.shape[1], True)), False
     acc = None
     for lo, hi in chunks:
         sl = [b.const([lo], np.int64), b.const([hi], np.int64), b.const([1], np.int64)]
-        part = apply(b.node("Slice", [x] + sl, hint), b.node("Slice", [w] + sl, hint))
+        part = apply(b.node("Slice", [x] + sl, hint), weights(lo, hi, False))
         part = b.node("Cast", [part], hint, to=TensorProto.INT32)
         acc = part if acc is None else b.node("Add", [acc, part], hint)
     return acc, True
@@ -210,7 +236,9 @@ def _metadata(graph: Graph) -> list[tuple[str, str]]:
     return items
 
 
-def _check_options(opset, model_name) -> None:
+def _check_options(opset, model_name, packed=True) -> None:
+    if not isinstance(packed, bool):
+        raise OnnxExportError(f"packed must be True or False, got {packed!r}")
     latest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= latest:
         raise OnnxExportError(f"opset must be an int in [{MIN_OPSET}, {latest}], got {opset!r}")
@@ -218,9 +246,10 @@ def _check_options(opset, model_name) -> None:
         raise OnnxExportError(f"model_name must be a non-empty string, got {model_name!r}")
 
 
-def build_onnx_model(graph: Graph, *, opset: int = MIN_OPSET, model_name: str = "binedge") -> onnx.ModelProto:
+def build_onnx_model(graph: Graph, *, opset: int = MIN_OPSET, model_name: str = "binedge",
+                     packed: bool = True) -> onnx.ModelProto:
     """The ONNX model of ``graph`` (not checked, not written); see :func:`export_onnx`."""
-    _check_options(opset, model_name)
+    _check_options(opset, model_name, packed)
     if not isinstance(graph, Graph):
         raise TypeError(f"graph must be a binedge.graph.Graph, got {type(graph).__name__}")
     specs = graph.specs()  # validates the graph
@@ -234,7 +263,7 @@ def build_onnx_model(graph: Graph, *, opset: int = MIN_OPSET, model_name: str = 
         hint = f"op{i}"
         last = i == len(graph.ops) - 1
         if isinstance(op, (Conv2d, Dense)):
-            acc, is_int = _linear(b, op, x, s_in, hint)
+            acc, is_int = _linear(b, op, x, s_in, hint, packed=packed)
             x = _stage(b, op.output, acc, is_int, isinstance(op, Conv2d), hint, OUTPUT_NAME if last else None)
         elif isinstance(op, MaxPool2d):  # max of exact small integers: exact in float32
             x = b.node("MaxPool", [x], hint, kernel_shape=list(op.kernel), strides=list(op.stride))
@@ -265,20 +294,24 @@ def _sizes(graph: Graph) -> tuple[int, int]:
     return weights, thresholds
 
 
-def export_onnx(graph: Graph, path, *, opset: int = MIN_OPSET, model_name: str = "binedge") -> dict:
+def export_onnx(graph: Graph, path, *, opset: int = MIN_OPSET, model_name: str = "binedge",
+                packed: bool = True) -> dict:
     """Write ``graph`` as an ONNX model to ``path`` (atomically) and return its sizes.
+
+    ``packed=False`` stores the weights as float32 initializers (±1 / int8 values) instead of
+    bit-packed words unpacked in the graph (see the module docstring); the scores are the same.
 
     Returns {"path", "file_bytes", "packed_weight_bytes" (weights as stored in the graph: packed
     uint32 words / int8), "threshold_bytes" (thresholds + directions + score multipliers/offsets)}.
     Raises OnnxExportError for bad options or a layer that cannot be computed exactly,
     GraphError for an invalid graph.
     """
-    _check_options(opset, model_name)
+    _check_options(opset, model_name, packed)
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise OnnxExportError(f"cannot write {path}: directory {folder} does not exist")
-    model = build_onnx_model(graph, opset=opset, model_name=model_name)
+    model = build_onnx_model(graph, opset=opset, model_name=model_name, packed=packed)
     onnx.checker.check_model(model, full_check=True)
     data = model.SerializeToString()
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=folder)

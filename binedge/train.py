@@ -96,7 +96,8 @@ def evaluate(model, split, batch_size: int = 1000) -> float:
 
 def load_data(cfg: TrainConfig):
     if cfg.dataset == "synthetic":
-        return data_mod.synthetic_dataset(seed=cfg.seed)
+        # Fixed data seed: the training seed varies initialisation and order, not the data.
+        return data_mod.limit_dataset(data_mod.synthetic_dataset(seed=0), cfg.limit)
     return data_mod.load_dataset(cfg.dataset, cfg.data_dir, limit=cfg.limit)
 
 
@@ -143,17 +144,34 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True, log=print) -> dict:
-    """Train as ``cfg`` says and return the summary (best epoch, its val/test accuracy)."""
+def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, threads: int | None = None,
+          progress: bool = True, log=print) -> dict:
+    """Train as ``cfg`` says and return the summary (best epoch, its val/test accuracy).
+
+    resume: continue ``cfg.out`` after its last finished epoch, with the configuration saved
+        there (``cfg`` only names the directory); ``epochs`` then extends the run (the
+        learning-rate schedule keeps the milestones it was created with).
+    threads: torch intra-op threads (default: torch's choice). One thread per process is much
+        faster when several trainings share the cores.
+    """
     from tqdm import tqdm
 
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
     cfg.validate()
     out = Path(cfg.out)
     if resume:
         if not (out / "last.pt").is_file():
             raise TrainError(f"cannot resume: {out / 'last.pt'} does not exist (start the run without --resume)")
-        state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
-        cfg = TrainConfig.from_dict(state["config"])
+        try:
+            state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+            cfg = TrainConfig.from_dict(state["config"])
+        except Exception as e:
+            raise TrainError(f"cannot resume: {out / 'last.pt'} is unreadable ({type(e).__name__}: {e})") from None
+        if epochs is not None:
+            if epochs < state["epoch"]:
+                raise TrainError(f"--epochs {epochs} is below the {state['epoch']} epochs already trained")
+            cfg.epochs = epochs
     elif (out / "last.pt").exists():
         raise TrainError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
 

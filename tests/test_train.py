@@ -108,3 +108,19 @@ def test_short_run_on_real_fashion_mnist(tmp_path):
                       dataset="fashion-mnist", limit=6000, epochs=1, lr=0.005, out=str(tmp_path / "real"))
     s = train(cfg, progress=False, log=lambda *_: None)
     assert s["test_acc"] > 0.7  # chance is 0.1; a 1-epoch binary MLP on 6k images gets ~0.75-0.8
+
+
+def test_resume_with_more_epochs_extends_the_run(tmp_path):
+    train(_cfg(tmp_path, "r", epochs=1), progress=False, log=lambda *_: None)
+    s = train(_cfg(tmp_path, "r", epochs=1), resume=True, epochs=2, progress=False, log=lambda *_: None)
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics["epochs"]] == [1, 2] and s["best_epoch"] in (1, 2)
+    with pytest.raises(TrainError, match="below"):
+        train(_cfg(tmp_path, "r"), resume=True, epochs=1, progress=False, log=lambda *_: None)
+
+
+def test_limit_applies_to_synthetic_data(tmp_path):
+    from binedge.train import load_data
+
+    ds = load_data(_cfg(tmp_path, "x", limit=50))
+    assert len(ds.train.labels) == 50 and len(ds.test.labels) == 50

@@ -35,7 +35,7 @@
  *     (4-byte aligned). Neither is ever part of the arena.
  *   - be_model holds a decoded copy of every op: sizeof(be_model) is about 130 * BE_MAX_OPS bytes
  *     (8.3 KiB on 32-bit targets with the default 64 ops; build with -DBE_MAX_OPS=16 for small
- *     RAM), be_interpreter about 4 * BE_MAX_OPS + 20 bytes. Both may live in .bss or on the stack.
+ *     RAM), be_interpreter about 4 * BE_MAX_OPS + 28 bytes. Both may live in .bss or on the stack.
  *
  * Host requirements: a little-endian CPU (words are read in place; checked at init), CHAR_BIT
  * 8, two's complement int32_t (guaranteed by <stdint.h>). No floating point is used.
@@ -175,12 +175,19 @@ typedef struct be_options {
 
 struct be_kernel; /* one entry of the kernel table (src/be_kernels.h) */
 
+/* Optional profiling hook (see be_interpreter_set_op_hook): be_invoke calls it with end = 0
+ * right before op `op_index` runs and with end = 1 right after it returned (also when the op
+ * failed). `ctx` is the pointer given with the hook. */
+typedef void (*be_op_hook)(void *ctx, int op_index, int end);
+
 /* A prepared interpreter. Caller-allocated; filled in by be_prepare. */
 typedef struct be_interpreter {
     uint32_t ready;                           /* set by a successful be_prepare */
     const be_model *model;
     uint8_t *buf[2];                          /* ping-pong value buffers inside the arena */
     uint8_t *scratch;                         /* patch scratch inside the arena */
+    be_op_hook op_hook;                       /* NULL (be_prepare's default) or a profiling hook */
+    void *op_hook_ctx;                        /* passed to op_hook */
     const struct be_kernel *kernels[BE_MAX_OPS]; /* selected kernel of every op */
 } be_interpreter;
 
@@ -236,6 +243,15 @@ be_status be_invoke_batch(be_interpreter *it, const uint8_t *inputs, size_t n, i
 
 /* Name of the kernel variant selected for op i ("ref", "avx2", ...) or NULL. */
 const char *be_interpreter_kernel_name(const be_interpreter *it, uint32_t i);
+
+/* Install (or, with hook NULL, remove) a per-op profiling hook on a prepared interpreter:
+ * be_invoke then calls hook(ctx, i, 0) before and hook(ctx, i, 1) after each op i (e.g. to
+ * read a cycle counter; the firmware harness of `binedge export --target` does). be_prepare
+ * resets it to NULL: without a hook be_invoke does exactly what it did before. The hook runs
+ * inside be_invoke, so be_invoke stays compute only as long as the hook is; it must not call
+ * be_invoke on the same interpreter. It lives in the interpreter, not in be_options, so that
+ * be_options keeps its layout (bindings mirror it). BE_ERR_ARG if it is not prepared. */
+be_status be_interpreter_set_op_hook(be_interpreter *it, be_op_hook hook, void *ctx);
 
 /* ------------------------------------------------------------------------------- kernels */
 

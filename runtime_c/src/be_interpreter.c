@@ -86,11 +86,25 @@ be_status be_invoke(be_interpreter *it, const uint8_t *input, int32_t *scores)
     m = it->model;
     for (i = 0; i < m->n_ops; i++) {
         void *dst = i + 1u == m->n_ops ? (void *)scores : (void *)it->buf[i & 1u];
-        be_status st = it->kernels[i]->fn(&m->ops[i], src, dst, it->scratch);
+        be_status st;
+        if (it->op_hook != NULL)
+            it->op_hook(it->op_hook_ctx, (int)i, 0);
+        st = it->kernels[i]->fn(&m->ops[i], src, dst, it->scratch);
+        if (it->op_hook != NULL)
+            it->op_hook(it->op_hook_ctx, (int)i, 1);
         if (st != BE_OK)
             return st;
         src = dst;
     }
+    return BE_OK;
+}
+
+be_status be_interpreter_set_op_hook(be_interpreter *it, be_op_hook hook, void *ctx)
+{
+    if (it == NULL || it->ready != INTERP_READY)
+        return BE_ERR_ARG;
+    it->op_hook = hook;
+    it->op_hook_ctx = hook != NULL ? ctx : NULL;
     return BE_OK;
 }
 

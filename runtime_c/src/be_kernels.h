@@ -46,6 +46,36 @@ be_status be_flatten_ref(const be_op *op, const void *in, void *out, void *scrat
  * `w` is one weight row (binary: words(n) words; int8: n bytes). (src/ref/be_dense_ref.c) */
 int32_t be_ref_dot(const be_value *in, const void *x, const void *w, int weight_kind, uint32_t n);
 
+/* ---- x86 variants (src/x86/, one file per op / data type / ISA; each file compiles to nothing
+ * elsewhere). `*_supports` tells dispatch which ops a variant takes: sign-bit input with binary
+ * weights (bin), uint8 pixels with binary or int8 weights (u8), sign-bit pooling. The SIMD conv
+ * variants also bound the weight row length (stack buffers, see src/x86/be_x86.h). ---- */
+#if defined(__x86_64__) || defined(__i386__)
+int be_dense_bin_popcnt_supports(const be_op *op);
+int be_dense_bin_avx2_supports(const be_op *op);
+int be_dense_bin_avx512_supports(const be_op *op);
+int be_dense_u8_avx2_supports(const be_op *op);
+int be_dense_u8_avx512_supports(const be_op *op);
+int be_conv2d_bin_popcnt_supports(const be_op *op);
+int be_conv2d_bin_avx2_supports(const be_op *op);
+int be_conv2d_bin_avx512_supports(const be_op *op);
+int be_conv2d_u8_avx2_supports(const be_op *op);
+int be_conv2d_u8_avx512_supports(const be_op *op);
+int be_maxpool2d_bin_word_supports(const be_op *op);
+be_status be_dense_bin_popcnt(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_dense_bin_avx2(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_dense_bin_avx512(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_dense_u8_avx2(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_dense_u8_avx512(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_bin_popcnt(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_bin_avx2(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_bin_avx512(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_u8_avx2(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_u8_avx512(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_maxpool2d_bin_word(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_flatten_bin_word(const be_op *op, const void *in, void *out, void *scratch);
+#endif
+
 /* ---- the shared output stage (src/ref/be_threshold_ref.c) ---- */
 /* Zero one output pixel (threshold stages set bits only); no-op for score stages. */
 void be_stage_clear(const be_op *op, void *out_pixel);
