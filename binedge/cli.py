@@ -24,6 +24,8 @@ def main():
 @click.option("--schedule", type=click.Choice(["step", "cosine", "none"]), default="step", show_default=True,
               help="step: multiply by --gamma at 30% and 50% of the epochs (LAB: epochs 15 and 25 of 50).")
 @click.option("--gamma", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True)
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Adam L2 weight decay (FTPROP's recipe: 5e-4).")
 @click.option("--loss", type=click.Choice(["ce", "hinge"]), default="ce", show_default=True,
               help="ce: cross-entropy; hinge: LAB's squared hinge.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -38,7 +40,7 @@ def main():
 @click.pass_context
 @user_errors
 def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widths, fc, dataset, data_dir, limit,
-          epochs, batch_size, lr, schedule, gamma, loss, seed, out, resume, threads, quiet):
+          epochs, batch_size, lr, schedule, gamma, weight_decay, loss, seed, out, resume, threads, quiet):
     """Train a model and keep its best-validation checkpoint."""
     from .models import ModelConfig
     from .train import TrainConfig, train as run_training
@@ -46,7 +48,8 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
     mcfg = ModelConfig(model=model, weights=weights, activation=activation, rule=rule, weighted=not unweighted,
                        hidden=hidden, depth=depth, widths=parse_int_list(widths, "--widths"), fc=fc)
     cfg = TrainConfig(model=mcfg, dataset=dataset, data_dir=data_dir, limit=limit, epochs=epochs,
-                      batch_size=batch_size, lr=lr, schedule=schedule, gamma=gamma, loss=loss, seed=seed, out=out)
+                      batch_size=batch_size, lr=lr, schedule=schedule, gamma=gamma, weight_decay=weight_decay,
+                      loss=loss, seed=seed, out=out)
     explicit_epochs = ctx.get_parameter_source("epochs") == click.core.ParameterSource.COMMANDLINE
     summary = run_training(cfg, resume=resume, epochs=epochs if resume and explicit_epochs else None,
                            threads=threads, progress=not quiet)

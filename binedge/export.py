@@ -66,9 +66,7 @@ def export_run(run_dir, out_dir, *, formats=FORMATS, samples: int | None = None,
     if samples is not None and samples < 1:
         raise ExportError("--samples must be positive")
     if target is None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        return _export(run_dir, out, formats=formats, samples=samples, check=check)
+        return _export(run_dir, Path(out_dir), formats=formats, samples=samples, check=check)
 
     from . import firmware
     from .targets import get_target
@@ -95,6 +93,7 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
         fw_images, fw_labels = test_images(cfg, n_fw)
         plan = firmware.plan_firmware(graph, target=target, images=fw_images, labels=fw_labels, source=run_dir)
     final = final_dir if final_dir is not None else out
+    out.mkdir(parents=True, exist_ok=True)  # only once lowering succeeded
 
     def shown(p) -> str:  # paths in the report name the final directory, not the staging one
         return str(final / Path(p).name)

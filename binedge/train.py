@@ -47,6 +47,7 @@ class TrainConfig:
     schedule: str = "step"  # step | cosine | none
     milestones: list = field(default_factory=lambda: [0.3, 0.5])  # fractions of epochs (step)
     gamma: float = 0.1
+    weight_decay: float = 0.0  # Adam's L2 term (FTPROP's recipe: 5e-4)
     loss: str = "ce"
     seed: int = 0
     out: str = "runs/run"
@@ -63,6 +64,8 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     def validate(self) -> None:
+        if self.weight_decay < 0:
+            raise TrainError("weight decay must not be negative")
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise TrainError("epochs, batch size and learning rate must be positive")
         if self.loss not in LOSSES:
@@ -180,7 +183,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
     cfg.model.num_classes = dataset.num_classes
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model)
-    opt = LAB(model, lr=cfg.lr)
+    opt = LAB(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = make_scheduler(opt, cfg)
     metrics: list[dict] = []
     best = {"epoch": 0, "val_acc": -1.0, "test_acc": 0.0}
