@@ -1,0 +1,45 @@
+/*
+ * be_arm.h -- internal: the driver shared by the ARM binary kernels (src/arm/).
+ *
+ * A binary layer (sign-bit input, binary weights) is, per output pixel, a set of dot products
+ * of one input row with O weight rows: acc_o = K - 2 * popcount(x XOR w_o). Dense uses the
+ * input itself as x; Conv2d first copies the receptive field of the output pixel into the
+ * arena's scratch (im2col: KH * KW * words(C) words in weight-row order, padding pixels as
+ * zero words = +1), after which the weight rows (O, KH, KW, words(C)) are contiguous rows of
+ * the same length. Each variant only provides the popcount core (be_arm_popc_fn); the driver
+ * here does the rest and the output stage (sign thresholds are packed 32 channels at a time;
+ * other stages go through be_stage_put, as in the reference).
+ */
+#ifndef BE_ARM_H
+#define BE_ARM_H
+
+#include <stdint.h>
+
+#include "be_bitformat.h"
+#include "be_kernels.h"
+#include "arm/be_arm_kernels.h"
+
+/* d[i] = popcount(x XOR w_i) over nw words, where w_i = w + i * row_words, for i < n (n <= 32).
+ * nw >= 1. Padding bits are zero in x and in every w_i, so they never count. */
+typedef void (*be_arm_popc_fn)(const be_word *x, const be_word *w, uint32_t row_words, uint32_t nw, uint32_t n,
+                               uint32_t *d);
+
+/* The two kernels of a variant, given its popcount core (src/arm/be_arm_common.c). */
+be_status be_arm_dense_bin(const be_op *op, const void *in, void *out, be_arm_popc_fn popc);
+be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *scratch, be_arm_popc_fn popc);
+
+/* Hide a value from the optimiser so that it stays in a register (GCC and Clang). Used for the
+ * SWAR masks: ARM data-processing instructions take a shifted REGISTER operand, so
+ * `m & (v >> s)` is one instruction when m is in a register, two when m is an immediate. */
+#define BE_ARM_OPAQUE(v) __asm__("" : "+r"(v))
+
+/* Portable SWAR popcount of one word (no __builtin_popcount: no libgcc __popcountsi2). */
+static inline uint32_t be_arm_popcount32(uint32_t x)
+{
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0F0F0F0Fu;
+    return (x * 0x01010101u) >> 24;
+}
+
+#endif /* BE_ARM_H */

@@ -1,0 +1,189 @@
+/* bench_kernels.c -- executed instructions per binary MAC of every kernel variant of this build
+ * on two representative binary layers (run on the QEMU boards with -icount; see
+ * docs/kernels.md and tests/test_target_matrix.py, which builds, runs and converts this).
+ *
+ *   dense: 1024 sign bits -> BENCH_DENSE_OUT outputs (default 1024), binary weights, sign stage
+ *   conv:  14 x 14 x 64 sign bits, 3x3 kernel, stride 1, padding 1 -> 14 x 14 x 64, sign stage
+ *
+ * For each op and each applicable kernel of the table (and "ref" unless BENCH_NO_REF), the
+ * kernel runs once between two board_ticks() reads and the program prints
+ *     bench <op> <variant> <binary MACs> <ticks>
+ * Under `-icount shift=6` ticks are proportional to executed instructions (NOT cycles):
+ * instructions = ticks / (tick_hz * 64 ns) (binedge.targets.instructions_from_ticks). Each
+ * variant's output is also compared with ref's (when ref runs): "bench: N mismatches".
+ * Data: xorshift32, fixed seed. The weights live in RAM (a static pool); the Cortex-M0's
+ * 16 KiB RAM gets fewer dense rows (BENCH_DENSE_OUT=32), which does not change the count per
+ * MAC (every row costs the same).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "be_bitformat.h"
+#include "be_kernels.h"
+#include "board.h"
+
+#ifndef BENCH_DENSE_OUT
+#define BENCH_DENSE_OUT 1024u
+#endif
+#define DENSE_K 1024u
+#define CONV_HW 14u
+#define CONV_C 64u
+#define CONV_WORDS (CONV_C / 32u)
+
+#define DENSE_POOL (BENCH_DENSE_OUT * (DENSE_K / 32u) + 2u * (DENSE_K / 32u) + BENCH_DENSE_OUT * 2u + 2u * BENCH_DENSE_OUT / 32u)
+#define CONV_POOL (CONV_C * 9u * CONV_WORDS + 3u * CONV_HW * CONV_HW * CONV_WORDS + 9u * CONV_WORDS + 2u * CONV_C)
+#define POOL_WORDS (DENSE_POOL > CONV_POOL ? DENSE_POOL : CONV_POOL)
+
+static uint32_t pool[POOL_WORDS + 64u];
+static uint32_t rng = 0x2545F491u;
+static unsigned mismatches;
+
+static uint32_t xs(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+static void bits_value(be_value *v, uint32_t rank, uint32_t h, uint32_t w, uint32_t c)
+{
+    memset(v, 0, sizeof *v);
+    v->kind = BE_KIND_BITS;
+    v->rank = (uint8_t)rank;
+    v->encoding = BE_ENC_SIGN;
+    v->planes = 1u;
+    v->h = h;
+    v->w = w;
+    v->c = c;
+    v->cw = be_words_for(c);
+    v->pixel_bytes = v->cw * 4u;
+    v->nbytes = h * w * v->pixel_bytes;
+}
+
+/* Sign thresholds near 0 (random data: acc is of order sqrt(K)), random directions. */
+static void stage(be_op *op, int8_t *dir, int32_t *t)
+{
+    uint32_t c;
+    op->stage = BE_STAGE_THRESHOLD;
+    op->encoding = BE_ENC_SIGN;
+    op->levels = 1u;
+    for (c = 0; c < op->out_ch; c++) {
+        dir[c] = (xs() & 1u) ? -1 : 1;
+        t[c] = (int32_t)(xs() % 33u) - 16;
+    }
+    op->stage_a = dir;
+    op->stage_b = t;
+}
+
+static void fill(uint32_t *p, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++)
+        p[i] = xs();
+}
+
+static void run_all(const be_op *op, const char *what, const void *in, void *out, void *out_ref, void *scratch,
+                    uint32_t macs)
+{
+    const uint32_t isa = be_isa_detect();
+    int have_ref = 0;
+    size_t i;
+#ifndef BENCH_NO_REF
+    for (i = 0; i < be_kernel_table_len; i++) {
+        const be_kernel *k = &be_kernel_table[i];
+        if (k->op_type == (int)op->type && strcmp(k->name, "ref") == 0) {
+            uint64_t t0, t1;
+            BOARD_BARRIER();
+            t0 = board_ticks();
+            BOARD_BARRIER();
+            k->fn(op, in, out_ref, scratch);
+            BOARD_BARRIER();
+            t1 = board_ticks();
+            BOARD_BARRIER();
+            printf("bench %s ref %lu %lu\n", what, (unsigned long)macs, (unsigned long)(t1 - t0));
+            have_ref = 1;
+        }
+    }
+#endif
+    for (i = 0; i < be_kernel_table_len; i++) {
+        const be_kernel *k = &be_kernel_table[i];
+        uint64_t t0, t1;
+        if (k->op_type != (int)op->type || strcmp(k->name, "ref") == 0 || (k->isa & ~isa) != 0u ||
+            (k->supports != NULL && !k->supports(op)))
+            continue;
+        memset(out, 0, op->out.nbytes);
+        BOARD_BARRIER();
+        t0 = board_ticks();
+        BOARD_BARRIER();
+        k->fn(op, in, out, scratch);
+        BOARD_BARRIER();
+        t1 = board_ticks();
+        BOARD_BARRIER();
+        printf("bench %s %s %lu %lu\n", what, k->name, (unsigned long)macs, (unsigned long)(t1 - t0));
+        if (have_ref && memcmp(out, out_ref, op->out.nbytes) != 0) {
+            printf("bench: %s %s differs from ref\n", what, k->name);
+            mismatches++;
+        }
+    }
+}
+
+static void bench_dense(void)
+{
+    const uint32_t kw = DENSE_K / 32u;
+    uint32_t *w = pool, *in = w + BENCH_DENSE_OUT * kw, *out = in + kw, *out_ref = out + BENCH_DENSE_OUT / 32u + 1u;
+    int32_t *t = (int32_t *)(out_ref + BENCH_DENSE_OUT / 32u + 1u);
+    int8_t *dir = (int8_t *)(t + BENCH_DENSE_OUT);
+    be_op op;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_DENSE;
+    op.weight_kind = BE_WK_BINARY;
+    op.in_ch = op.k = DENSE_K;
+    op.out_ch = BENCH_DENSE_OUT;
+    op.w_row_bytes = kw * 4u;
+    bits_value(&op.in, 1u, 1u, 1u, DENSE_K);
+    bits_value(&op.out, 1u, 1u, 1u, BENCH_DENSE_OUT);
+    fill(w, BENCH_DENSE_OUT * kw);
+    fill(in, kw);
+    op.weights = w;
+    stage(&op, dir, t);
+    run_all(&op, "dense", in, out, out_ref, NULL, DENSE_K * BENCH_DENSE_OUT);
+}
+
+static void bench_conv(void)
+{
+    const uint32_t npx = CONV_HW * CONV_HW * CONV_WORDS;
+    uint32_t *w = pool, *in = w + CONV_C * 9u * CONV_WORDS, *out = in + npx, *out_ref = out + npx;
+    uint32_t *scratch = out_ref + npx;
+    int32_t *t = (int32_t *)(scratch + 9u * CONV_WORDS);
+    int8_t *dir = (int8_t *)(t + CONV_C);
+    be_op op;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_CONV2D;
+    op.weight_kind = BE_WK_BINARY;
+    op.in_ch = CONV_C;
+    op.out_ch = CONV_C;
+    op.kh = op.kw = 3u;
+    op.sh = op.sw = 1u;
+    op.pt = op.pb = op.pl = op.pr = 1u;
+    op.k = 9u * CONV_C;
+    op.w_row_bytes = CONV_WORDS * 4u;
+    bits_value(&op.in, 3u, CONV_HW, CONV_HW, CONV_C);
+    bits_value(&op.out, 3u, CONV_HW, CONV_HW, CONV_C);
+    fill(w, CONV_C * 9u * CONV_WORDS);
+    fill(in, npx);
+    op.weights = w;
+    stage(&op, dir, t);
+    run_all(&op, "conv", in, out, out_ref, scratch, CONV_HW * CONV_HW * CONV_C * 9u * CONV_C);
+}
+
+int main(void)
+{
+    printf("bench: target %s, isa 0x%lx, tick_hz %lu\n", board_name(), (unsigned long)be_isa_detect(),
+           (unsigned long)board_tick_hz());
+    bench_dense();
+    bench_conv();
+    printf("bench: %u mismatches\n", mismatches);
+    return mismatches != 0u;
+}

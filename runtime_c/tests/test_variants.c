@@ -1,0 +1,406 @@
+/* test_variants.c -- every optimized kernel variant of this build against the reference kernel.
+ *
+ * For each entry of the kernel table that is not "ref", whose ISA bits the CPU has
+ * (be_isa_detect) and whose supports() accepts the op, the op is run by the variant and by the
+ * "ref" kernel of its type on the same deterministic pseudo-random data (xorshift32, fixed
+ * seed: no files) and the outputs (and statuses) must be identical, byte for byte. The grid:
+ *   Dense:   K = 1, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000 (and 1536, 1537, 2000); odd
+ *            output counts (and 32, 64);
+ *            sign / unsigned-plane / u8 inputs; binary / int8 weights; sign, unsigned (L = 1, 3)
+ *            threshold and score stages;
+ *   Conv2d:  kernel 1 / 3 / 5 (and 3x1), stride 1 / 2, padding 0 / 1 / 2 (and asymmetric),
+ *            channels 1, 3, 31, 32, 33, 65; the same inputs and threshold stages;
+ *   MaxPool2d and Flatten on sign and unsigned bit-planes.
+ * Buffers are static and small (Cortex-M0: 16 KiB RAM); a case that would not fit gets fewer
+ * output channels. Prints per-variant counts and "test_variants: N checks, M failures".
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "be_bitformat.h"
+#include "be_kernels.h"
+#include "be_test.h"
+
+#if defined(__ARM_ARCH_6M__) /* Cortex-M0: 16 KiB RAM shared with the other unit tests */
+#define W_WORDS 640u   /* weights */
+#define IO_WORDS 160u  /* input / each output */
+#define SCRATCH_WORDS 96u
+#define MAX_CH 72u
+#else
+#define W_WORDS 2048u
+#define IO_WORDS 512u
+#define SCRATCH_WORDS 256u
+#define MAX_CH 96u
+#endif
+
+static uint32_t weights[W_WORDS];
+static uint32_t input[IO_WORDS];
+static uint32_t out_ref[IO_WORDS], out_var[IO_WORDS];
+static uint32_t scratch[SCRATCH_WORDS];
+static int8_t stage_a8[MAX_CH];
+static int32_t stage_a32[MAX_CH];
+static int32_t stage_b[MAX_CH * 3u];
+
+static uint32_t rng = 0x9E3779B9u;
+static uint32_t xs(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+#define MAX_VARIANTS 16
+static const char *vnames[MAX_VARIANTS];
+static unsigned vruns[MAX_VARIANTS];
+static unsigned n_cases;
+
+static void count_run(const char *name)
+{
+    int i;
+    for (i = 0; i < MAX_VARIANTS && vnames[i] != NULL; i++)
+        if (strcmp(vnames[i], name) == 0)
+            break;
+    if (i == MAX_VARIANTS)
+        return;
+    vnames[i] = name;
+    vruns[i]++;
+}
+
+static void set_value(be_value *v, int kind, uint32_t rank, uint32_t h, uint32_t w, uint32_t c, int enc,
+                      uint32_t planes)
+{
+    memset(v, 0, sizeof *v);
+    v->kind = (uint8_t)kind;
+    v->rank = (uint8_t)rank;
+    v->encoding = (uint8_t)enc;
+    v->planes = (uint8_t)planes;
+    v->h = h;
+    v->w = w;
+    v->c = c;
+    if (kind == BE_KIND_BITS) {
+        v->cw = be_words_for(c);
+        v->pixel_bytes = planes * v->cw * 4u;
+    } else {
+        v->pixel_bytes = kind == BE_KIND_I32 ? 4u * c : c;
+    }
+    v->nbytes = h * w * v->pixel_bytes;
+}
+
+/* Random contents for a value: u8 bytes, or bit rows with zero padding bits. */
+static void fill_value(const be_value *v, void *data)
+{
+    uint32_t i, n = v->h * v->w, j, p;
+    if (v->kind != BE_KIND_BITS) {
+        uint8_t *b = (uint8_t *)data;
+        for (i = 0; i < v->nbytes; i++) {
+            uint32_t r = xs();
+            b[i] = (uint8_t)((r & 0x700u) == 0u ? ((r & 1u) ? 255u : 0u) : r >> 24);
+        }
+        return;
+    }
+    for (i = 0; i < n; i++)
+        for (p = 0; p < v->planes; p++)
+            for (j = 0; j < v->cw; j++) {
+                be_word *row = (be_word *)data + ((size_t)i * v->planes + p) * v->cw;
+                row[j] = xs() & (j + 1u == v->cw ? be_last_word_mask(v->c) : 0xFFFFFFFFu);
+            }
+}
+
+/* Random weights: `rows` rows of `n` elements (binary: packed, zero padding; int8 bytes). */
+static void fill_weights(int kind, uint32_t rows, uint32_t n)
+{
+    uint32_t r, j;
+    if (kind == BE_WK_INT8) {
+        int8_t *b = (int8_t *)weights;
+        for (r = 0; r < rows * n; r++)
+            b[r] = (int8_t)(int32_t)((xs() >> 8) % 256u - 128u);
+        return;
+    }
+    for (r = 0; r < rows; r++)
+        for (j = 0; j < be_words_for(n); j++)
+            weights[r * be_words_for(n) + j] = xs() & (j + 1u == be_words_for(n) ? be_last_word_mask(n) : 0xFFFFFFFFu);
+}
+
+/* Output stage: 0 sign threshold, 1 unsigned L = 1, 2 unsigned L = 3, 3 score (Dense only).
+ * Thresholds are drawn around 0 within +-spread (acc of random data is of that order), with a
+ * constant channel at INT32_MIN / INT32_MAX and a repeated threshold. */
+static void set_stage(be_op *op, int stage, uint32_t spread)
+{
+    uint32_t c, l;
+    op->stage = stage == 3 ? BE_STAGE_SCORE : BE_STAGE_THRESHOLD;
+    op->encoding = stage == 0 ? BE_ENC_SIGN : stage == 3 ? BE_ENC_NONE : BE_ENC_UNSIGNED;
+    op->levels = stage == 3 ? 0u : stage == 2 ? 3u : 1u;
+    op->shift = 0;
+    if (stage == 3) {
+        for (c = 0; c < op->out_ch; c++) {
+            stage_a32[c] = (int32_t)(xs() % 11u) - 5;
+            stage_b[c] = (int32_t)(xs() % 2001u) - 1000;
+        }
+        op->stage_a = stage_a32;
+        op->stage_b = stage_b;
+        return;
+    }
+    for (c = 0; c < op->out_ch; c++) {
+        int32_t *t = stage_b + (size_t)c * op->levels;
+        stage_a8[c] = (xs() & 1u) ? -1 : 1;
+        for (l = 0; l < op->levels; l++) {
+            int32_t v = (int32_t)(xs() % (2u * spread + 1u)) - (int32_t)spread;
+            uint32_t m;
+            for (m = l; m > 0u && t[m - 1u] > v; m--) /* insertion: keep them sorted */
+                t[m] = t[m - 1u];
+            t[m] = v;
+        }
+        if (c % 7u == 5u)
+            t[0] = t[op->levels - 1u];
+        if (c % 11u == 3u)
+            for (l = 0; l < op->levels; l++)
+                t[l] = (c & 1u) ? INT32_MAX : INT32_MIN;
+    }
+    op->stage_a = stage_a8;
+    op->stage_b = stage_b;
+}
+
+static void set_out(be_op *op, uint32_t rank, uint32_t h, uint32_t w)
+{
+    if (op->stage == BE_STAGE_SCORE)
+        set_value(&op->out, BE_KIND_I32, rank, h, w, op->out_ch, BE_ENC_NONE, 1u);
+    else
+        set_value(&op->out, BE_KIND_BITS, rank, h, w, op->out_ch, op->encoding,
+                  op->encoding == BE_ENC_SIGN ? 1u : (op->levels >= 2u ? 2u : 1u));
+}
+
+static const be_kernel *ref_kernel(int type)
+{
+    size_t i;
+    for (i = 0; i < be_kernel_table_len; i++)
+        if (be_kernel_table[i].op_type == type && strcmp(be_kernel_table[i].name, "ref") == 0)
+            return &be_kernel_table[i];
+    return NULL;
+}
+
+/* Run every applicable variant on *op (inputs already filled) and compare with ref. */
+static void check_op(const be_op *op, const char *what)
+{
+    const uint32_t isa = be_isa_detect();
+    const be_kernel *ref = ref_kernel(op->type);
+    be_status st_ref;
+    size_t i;
+    n_cases++;
+    memset(out_ref, 0xA5, sizeof out_ref);
+    st_ref = ref->fn(op, input, out_ref, scratch);
+    for (i = 0; i < be_kernel_table_len; i++) {
+        const be_kernel *k = &be_kernel_table[i];
+        be_status st;
+        if (k == ref || strcmp(k->name, "ref") == 0 || k->op_type != (int)op->type || (k->isa & ~isa) != 0u ||
+            (k->supports != NULL && !k->supports(op)))
+            continue;
+        memset(out_var, 0xA5, sizeof out_var);
+        memset(scratch, 0x5A, sizeof scratch);
+        st = k->fn(op, input, out_var, scratch);
+        count_run(k->name);
+        CHECK_EQ(st, st_ref);
+        be_test_checks++;
+        if (memcmp(out_ref, out_var, op->out.nbytes) != 0) {
+            be_test_failures++;
+            printf("MISMATCH variant %s on %s (in %u x %u x %u, out %u x %u x %u)\n", k->name, what,
+                   (unsigned)op->in.h, (unsigned)op->in.w, (unsigned)op->in.c, (unsigned)op->out.h,
+                   (unsigned)op->out.w, (unsigned)op->out.c);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------- dense */
+
+static void dense_case(uint32_t k, uint32_t o, int in_kind, int wk, int stage)
+{
+    be_op op;
+    uint32_t row_words, in_bytes;
+    char what[64];
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_DENSE;
+    op.weight_kind = (uint8_t)wk;
+    op.in_ch = k;
+    op.k = k;
+    if (in_kind == 0)
+        set_value(&op.in, BE_KIND_BITS, 1u, 1u, 1u, k, BE_ENC_SIGN, 1u);
+    else if (in_kind == 1)
+        set_value(&op.in, BE_KIND_BITS, 1u, 1u, 1u, k, BE_ENC_UNSIGNED, 2u);
+    else
+        set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
+    in_bytes = op.in.nbytes;
+    row_words = wk == BE_WK_BINARY ? be_words_for(k) : (k + 3u) / 4u;
+    op.w_row_bytes = wk == BE_WK_BINARY ? be_words_for(k) * 4u : k;
+    if (in_bytes > sizeof input || row_words > W_WORDS)
+        return;
+    while (o > 1u && (o * row_words > W_WORDS || o > MAX_CH || (stage == 3 && o * 4u > sizeof out_ref)))
+        o = o / 2u | 1u;
+    op.out_ch = o;
+    set_stage(&op, stage, in_kind == 2 ? 40u * k : (in_kind == 1 ? 3u : 1u) * (4u + k / 8u));
+    set_out(&op, 1u, 1u, 1u);
+    fill_value(&op.in, input);
+    if (wk == BE_WK_BINARY)
+        fill_weights(wk, o, k);
+    else
+        fill_weights(wk, 1u, o * k);
+    op.weights = weights;
+    sprintf(what, "dense K=%u O=%u in%d w%d stage%d", (unsigned)k, (unsigned)o, in_kind, wk, stage);
+    check_op(&op, what);
+}
+
+static void test_dense(void)
+{
+    /* the grid, then 1536 / 1537 / 2000: both sides of the DSP kernel's 48-word short-row limit */
+    static const uint32_t ks[] = {1, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000, 1536, 1537, 2000};
+    static const uint32_t os[] = {1, 3, 33, 7, 65, 32, 5, 64, 9};
+    uint32_t i, j, n = 0;
+    for (i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        for (j = 0; j < 4u; j++, n++) {
+            uint32_t o = os[n % (sizeof os / sizeof os[0])];
+            dense_case(ks[i], o, 0, BE_WK_BINARY, (int)j);         /* sign bits, every stage */
+            dense_case(ks[i], o, 1, BE_WK_BINARY, (int)(j % 3u) + (j == 3u)); /* unsigned planes */
+            if (ks[i] <= 300u)
+                dense_case(ks[i], o, 2, j & 1u ? BE_WK_INT8 : BE_WK_BINARY, (int)j); /* u8 pixels */
+        }
+    }
+}
+
+/* ----------------------------------------------------------------------------------- conv */
+
+static void conv_case(uint32_t c, uint32_t kh, uint32_t kw, uint32_t sh, uint32_t sw, const uint32_t pad[4],
+                      uint32_t h, uint32_t w, uint32_t o, int in_kind, int wk, int stage)
+{
+    be_op op;
+    uint32_t oh, ow, row_words;
+    char what[96];
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_CONV2D;
+    op.weight_kind = (uint8_t)wk;
+    op.in_ch = c;
+    op.kh = kh;
+    op.kw = kw;
+    op.sh = sh;
+    op.sw = sw;
+    op.pt = pad[0];
+    op.pb = pad[1];
+    op.pl = pad[2];
+    op.pr = pad[3];
+    op.k = kh * kw * c;
+    if (h + op.pt + op.pb < kh || w + op.pl + op.pr < kw)
+        return;
+    oh = (h + op.pt + op.pb - kh) / sh + 1u;
+    ow = (w + op.pl + op.pr - kw) / sw + 1u;
+    if (in_kind == 0)
+        set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_SIGN, 1u);
+    else if (in_kind == 1)
+        set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_UNSIGNED, 2u);
+    else
+        set_value(&op.in, BE_KIND_U8, 3u, h, w, c, BE_ENC_NONE, 1u);
+    op.w_row_bytes = wk == BE_WK_BINARY ? be_words_for(c) * 4u : c;
+    row_words = (kh * kw * op.w_row_bytes + 3u) / 4u;
+    if (op.in.nbytes > sizeof input || row_words > W_WORDS || kh * kw * op.in.pixel_bytes > sizeof scratch)
+        return;
+    for (;;) {
+        uint32_t planes = stage == 2 ? 2u : 1u;
+        if (o <= 1u || (o * row_words <= W_WORDS && o <= MAX_CH && oh * ow * planes * be_words_for(o) * 4u <= sizeof out_ref))
+            break;
+        o = o / 2u | 1u;
+    }
+    op.out_ch = o;
+    set_stage(&op, stage, in_kind == 2 ? 40u * op.k : (in_kind == 1 ? 3u : 1u) * (4u + op.k / 8u));
+    set_out(&op, 3u, oh, ow);
+    if (op.out.nbytes > sizeof out_ref)
+        return;
+    fill_value(&op.in, input);
+    if (wk == BE_WK_BINARY)
+        fill_weights(wk, o * kh * kw, c);
+    else
+        fill_weights(wk, 1u, o * kh * kw * c);
+    op.weights = weights;
+    sprintf(what, "conv C=%u k=%ux%u s=%ux%u p=%u,%u,%u,%u O=%u in%d w%d stage%d", (unsigned)c, (unsigned)kh,
+            (unsigned)kw, (unsigned)sh, (unsigned)sw, (unsigned)pad[0], (unsigned)pad[1], (unsigned)pad[2],
+            (unsigned)pad[3], (unsigned)o, in_kind, wk, stage);
+    check_op(&op, what);
+}
+
+static void test_conv(void)
+{
+    static const uint32_t chans[] = {1, 3, 31, 32, 33, 65};
+    static const uint32_t ks[] = {1, 3, 5};
+    static const uint32_t os[] = {3, 33, 1, 7, 65, 5, 32};
+    uint32_t ci, ki, s, p, n = 0;
+    for (ci = 0; ci < sizeof chans / sizeof chans[0]; ci++) {
+        for (ki = 0; ki < 3u; ki++) {
+            for (s = 1; s <= 2u; s++) {
+                for (p = 0; p <= 2u; p++, n++) {
+                    const uint32_t c = chans[ci], k = ks[ki], pad[4] = {p, p, p, p};
+                    const uint32_t h = 4u + n % 3u, w = 5u + n % 2u, o = os[n % (sizeof os / sizeof os[0])];
+                    conv_case(c, k, k, s, s, pad, h, w, o, 0, BE_WK_BINARY, n % 3u == 2u ? 1 : 0);
+                    if (n % 3u == 0u)
+                        conv_case(c, k, k, s, s, pad, h, w, o, 0, BE_WK_BINARY, 2);
+                    if (c <= 33u && n % 2u == 0u)
+                        conv_case(c, k, k, s, s, pad, h, w, o, 1, BE_WK_BINARY, (int)(n % 3u));
+                    if (c <= 4u)
+                        conv_case(c, k, k, s, s, pad, h, w, o, 2, n % 2u ? BE_WK_INT8 : BE_WK_BINARY, (int)(n % 3u));
+                }
+            }
+        }
+    }
+    { /* asymmetric geometry: 3x1 kernel, stride (2, 1), padding (2, 0, 1, 2) */
+        static const uint32_t pad[4] = {2, 0, 1, 2};
+        conv_case(33, 3, 1, 2, 1, pad, 7, 5, 9, 0, BE_WK_BINARY, 0);
+        conv_case(65, 1, 3, 1, 2, pad, 5, 6, 3, 0, BE_WK_BINARY, 2);
+        conv_case(3, 3, 1, 2, 1, pad, 7, 5, 9, 2, BE_WK_INT8, 0);
+    }
+}
+
+/* ------------------------------------------------------------------------- pool, flatten */
+
+static void test_pool_flatten(void)
+{
+    static const uint32_t chans[] = {1, 31, 32, 33, 65};
+    uint32_t ci, e, n = 0;
+    for (ci = 0; ci < sizeof chans / sizeof chans[0]; ci++) {
+        for (e = 0; e < 2u; e++, n++) {
+            be_op op;
+            const uint32_t c = chans[ci], planes = e ? 3u : 1u, h = 5u, w = 4u + n % 2u;
+            memset(&op, 0, sizeof op);
+            op.type = BE_OP_MAXPOOL2D;
+            op.kh = 1u + n % 3u;
+            op.kw = 2u;
+            op.sh = 1u + n % 2u;
+            op.sw = 2u;
+            set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, e ? BE_ENC_UNSIGNED : BE_ENC_SIGN, planes);
+            if (op.in.nbytes > sizeof input)
+                continue;
+            set_value(&op.out, BE_KIND_BITS, 3u, (h - op.kh) / op.sh + 1u, (w - op.kw) / op.sw + 1u, c,
+                      op.in.encoding, planes);
+            op.in_ch = op.out_ch = c;
+            fill_value(&op.in, input);
+            check_op(&op, "maxpool");
+
+            memset(&op, 0, sizeof op);
+            op.type = BE_OP_FLATTEN;
+            set_value(&op.in, BE_KIND_BITS, 3u, 2u, w, c, e ? BE_ENC_UNSIGNED : BE_ENC_SIGN, planes);
+            set_value(&op.out, BE_KIND_BITS, 1u, 1u, 1u, 2u * w * c, op.in.encoding, planes);
+            if (op.out.nbytes > sizeof out_ref)
+                continue;
+            fill_value(&op.in, input);
+            check_op(&op, "flatten");
+        }
+    }
+}
+
+int main(void)
+{
+    int i;
+    test_dense();
+    test_conv();
+    test_pool_flatten();
+    printf("test_variants: isa 0x%lx, %u cases;", (unsigned long)be_isa_detect(), n_cases);
+    for (i = 0; i < MAX_VARIANTS && vnames[i] != NULL; i++)
+        printf(" %s=%u", vnames[i], vruns[i]);
+    printf("\n");
+    return be_test_report("test_variants");
+}
