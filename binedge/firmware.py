@@ -1,0 +1,619 @@
+"""A self-contained firmware project for one target (``binedge export --target``, docs/firmware.md).
+
+    from binedge.firmware import write_firmware
+    manifest = write_firmware(graph, "fw", target="cortex-m4", images=x_u8, labels=y)
+    # then: make -C fw  (fw/firmware.elf)  and  binedge emulate fw
+
+The project holds everything ``make`` needs and nothing that points back at this repository:
+
+    fw/model.h, model.c        the .bnm blob as an aligned ``const uint8_t`` array (flash), its
+                               size, the arena size and the model's shape constants
+    fw/test_inputs.h/.c        N test images, their labels and the reference scores
+    fw/main.c                  the harness (targets/common/fw/main.c): init, prepare with a static
+                               arena, timed invokes, per-op profile, stack high-water mark
+    fw/runtime/                the C runtime (runtime_c/include, runtime_c/src: the reference
+                               kernels and the variants of the target's ISA)
+    fw/board/                  startup.c, link.ld, board.c/.h of the target (targets/)
+    fw/Makefile                the target's compiler and flags (targets/<t>/target.json)
+    fw/model.bnm, test_inputs.npz, firmware.json, README.md   for ``binedge emulate`` and people
+
+The directory is written as a whole: built in a temporary folder beside it and renamed into
+place. An existing directory is replaced only if it is empty or a previous firmware project
+(``firmware.json`` says so and it holds nothing but what binedge writes and ``make`` builds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+__all__ = [
+    "DEFAULT_SAMPLES",
+    "MANIFEST",
+    "FirmwareError",
+    "FirmwarePlan",
+    "check_out_dir",
+    "committed_dir",
+    "plan_firmware",
+    "read_manifest",
+    "stage_firmware",
+    "write_firmware",
+]
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+RUNTIME_DIR = REPO_DIR / "runtime_c"
+TEMPLATE_DIR = REPO_DIR / "targets" / "common" / "fw"
+
+MANIFEST = "firmware.json"
+FORMAT = "binedge-firmware"
+FORMAT_VERSION = 1
+DEFAULT_SAMPLES = 64
+
+# What a firmware directory may hold besides the files binedge wrote: what its Makefile and
+# ``binedge emulate`` produce (build/, firmware*.elf, emulate.json). Anything else is someone's
+# work and is never deleted.
+_GENERATED_DIRS = {"build"}
+_GENERATED_FILES = {"emulate.json"}
+
+# runtime_c/src sub-folders that only one ISA family needs (others are always copied).
+_ISA_DIRS = {
+    "x86": {"x86", "x86_64", "amd64", "avx", "avx2", "avx512"},
+    "arm": {"arm", "arm32", "armv7", "aarch64", "arm64", "neon", "cortexm", "cortex-m", "cortex_m", "mve",
+            "helium", "thumb", "dsp"},
+}
+
+# Rough costs for the early fit check (the linker has the final word): code + C library
+# (measured: 10-20 KiB on Cortex-M), bytes of one decoded op in be_model on a 32-bit core.
+_CODE_FLOOR_BYTES = 8 * 1024
+_OP_STRUCT_BYTES = 136
+_MODEL_STRUCT_BASE = 120
+
+
+class FirmwareError(ValueError):
+    """A firmware request that cannot be served (bad inputs, does not fit, unsafe output dir)."""
+
+
+# ----------------------------------------------------------------------------- output directory
+
+
+def read_manifest(fw_dir) -> dict:
+    """The firmware.json of a firmware directory (FirmwareError if it is not one)."""
+    p = Path(fw_dir) / MANIFEST
+    if not p.is_file():
+        raise FirmwareError(f"{fw_dir} is not a binedge firmware directory (no {MANIFEST}); "
+                            f"make one with `binedge export RUN_DIR --target TARGET -o {fw_dir}`")
+    try:
+        m = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise FirmwareError(f"{p}: unreadable ({e})") from None
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise FirmwareError(f"{p} is not a binedge firmware manifest")
+    if m.get("version") != FORMAT_VERSION:
+        raise FirmwareError(f"{p}: firmware format version {m.get('version')}, this binedge reads "
+                            f"{FORMAT_VERSION}: re-export it")
+    return m
+
+
+def _is_generated(rel: Path) -> bool:
+    if rel.parts[0] in _GENERATED_DIRS:
+        return True
+    return len(rel.parts) == 1 and (rel.name in _GENERATED_FILES or
+                                    (rel.name.startswith("firmware") and rel.name.endswith(".elf")))
+
+
+def check_out_dir(out_dir) -> None:
+    """Raise FirmwareError unless ``out_dir`` may be (re)written: absent, an empty directory,
+    or a previous firmware directory holding only binedge's files and build products."""
+    out = Path(out_dir)
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_symlink() or not out.is_dir():
+        raise FirmwareError(f"{out} exists and is not a directory: refusing to replace it")
+    entries = list(out.iterdir())
+    if not entries:
+        return
+    try:
+        m = read_manifest(out)
+    except FirmwareError:
+        raise FirmwareError(f"{out} exists and is not a binedge firmware directory (no valid {MANIFEST}): "
+                            f"refusing to overwrite it; choose another -o or remove it") from None
+    ours = m.get("files", {})
+    ours = ours if isinstance(ours, dict) else {}
+    foreign, edited = [], []
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out).as_posix()
+        if p.is_dir() and not p.is_symlink():
+            continue
+        if rel == MANIFEST or _is_generated(Path(rel)):
+            continue
+        if rel in ours and not p.is_symlink():
+            if _sha256(p) != ours[rel]:
+                edited.append(rel)
+            continue
+        foreign.append(rel)
+    if foreign or edited:
+        def show(names):
+            return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+        what = []
+        if foreign:
+            what.append(f"files binedge did not write ({show(foreign)})")
+        if edited:
+            what.append(f"files changed since the export ({show(edited)})")
+        raise FirmwareError(f"{out} is a firmware directory but holds {' and '.join(what)}: refusing to "
+                            f"overwrite it; move them or choose another -o")
+
+
+@contextlib.contextmanager
+def committed_dir(out_dir) -> Iterator[Path]:
+    """A fresh temporary directory beside ``out_dir``; renamed to ``out_dir`` when the block
+    ends without an exception (replacing a previous firmware directory), deleted otherwise."""
+    out = Path(out_dir)
+    check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield stage
+        check_out_dir(out)  # again: something may have appeared meanwhile
+        _files_into_manifest(stage)
+        _normal_modes(stage)
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            old.rmdir()
+            os.rename(out, old)
+        try:
+            os.rename(stage, out)
+        except BaseException:
+            if old is not None:
+                os.rename(old, out)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
+def _normal_modes(stage: Path) -> None:
+    """mkdtemp / mkstemp make private (0700 / 0600) entries: give the project ordinary modes."""
+    mask = _umask()
+    os.chmod(stage, 0o777 & ~mask)
+    for p in stage.rglob("*"):
+        if p.is_symlink():
+            continue
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~mask)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _files_into_manifest(stage: Path) -> None:
+    """Record every file of the finished directory in its manifest (what check_out_dir owns)."""
+    p = stage / MANIFEST
+    if not p.is_file():
+        return
+    m = json.loads(p.read_text())
+    m["files"] = {q.relative_to(stage).as_posix(): _sha256(q)
+                  for q in sorted(stage.rglob("*")) if q.is_file() and q.name != MANIFEST}
+    p.write_text(json.dumps(m, indent=2) + "\n")
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _check_inputs(graph, images, labels) -> tuple[np.ndarray, np.ndarray | None]:
+    from . import reference
+
+    try:
+        images = reference.check_images(graph, images)
+    except ValueError as e:
+        raise FirmwareError(f"test images: {e}") from None
+    if len(images) < 1:
+        raise FirmwareError("at least one test image is needed")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise FirmwareError(f"labels must be a vector of {len(images)} class indices, got shape {labels.shape}")
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise FirmwareError(f"labels must be integers, got {labels.dtype}")
+        classes = graph.specs()[-1].shape[0]
+        if labels.size and (labels.min() < 0 or labels.max() >= min(classes, 32768)):
+            raise FirmwareError(f"labels must lie in [0, {classes})")
+        labels = labels.astype(np.int64)
+    return np.ascontiguousarray(images), labels
+
+
+def _fit_check(t, *, blob: int, arena: int, ops: int, samples: int, input_bytes: int, classes: int) -> dict:
+    """Early estimate of flash and RAM; FirmwareError if it clearly cannot fit the board."""
+    inputs = samples * (input_bytes + 2 + 4 * classes)
+    model_struct = _MODEL_STRUCT_BASE + _OP_STRUCT_BYTES * ops
+    ram_need = arena + model_struct + (4 * ops + 28) + (16 * ops + 16) + 4 * classes
+    est = {"blob_bytes": blob, "test_input_bytes": inputs, "arena_bytes": arena, "model_struct_bytes": model_struct}
+    mem = t.memory
+    if "flash" in mem:
+        need = blob + inputs + _CODE_FLOOR_BYTES
+        if need > int(mem["flash"]):
+            raise FirmwareError(
+                f"does not fit {t.name}'s {int(mem['flash']) // 1024} KiB flash: model blob {blob:,} B + "
+                f"{samples} test inputs {inputs:,} B + at least {_CODE_FLOOR_BYTES // 1024} KiB of code; "
+                f"use fewer test inputs (--samples) or a smaller model")
+    if "ram" in mem:
+        stack = int(mem.get("stack", 0))
+        if ram_need + stack > int(mem["ram"]):
+            raise FirmwareError(
+                f"does not fit {t.name}'s {int(mem['ram']) // 1024} KiB RAM: arena {arena:,} B + model struct "
+                f"{model_struct:,} B (BE_MAX_OPS={ops}) + harness + the {stack:,} B stack = "
+                f"{ram_need + stack:,} B; a smaller model (narrower first layers, fewer bit-planes) is needed")
+    return est
+
+
+def _isa_family(t) -> str:
+    if t.kind == "native":
+        m = platform.machine().lower()
+        return "x86" if m in ("x86_64", "amd64", "i386", "i686") else "arm" if m.startswith(("arm", "aarch")) else m
+    return "arm" if ("arm" in t.cc or "aarch64" in t.cc) else "other"
+
+
+# ----------------------------------------------------------------------------- C sources
+
+
+def _c_bytes(data: bytes, indent: str = "    ", per_line: int = 16) -> str:
+    h = data.hex()
+    lines = []
+    for i in range(0, len(data), per_line):
+        chunk = h[2 * i:2 * (i + per_line)]
+        lines.append(indent + ", ".join("0x" + chunk[j:j + 2] for j in range(0, len(chunk), 2)) + ",")
+    return "\n".join(lines)
+
+
+def _c_int32(v: int) -> str:
+    return "(-2147483647 - 1)" if v == -(2**31) else str(int(v))
+
+
+def _model_h(*, blob: bytes, arena: int, ops: int, classes: int, input_shape, shift: int,
+             class_names) -> str:
+    names = ", ".join(str(n) for n in class_names) if class_names else "-"
+    names = names.replace("*/", "* /").replace("\n", " ")  # it goes into a C comment
+    return f"""/* model.h -- the binedge model of this firmware (written by binedge {__version__}).
+ *
+ * binedge_model_blob is the .bnm blob (docs/format.md of binedge), a const array: it stays in
+ * flash and the runtime reads the weights in place. Pass it to be_model_init; give be_prepare
+ * a 16-byte aligned arena of BINEDGE_MODEL_ARENA_BYTES bytes.
+ * Input: {' x '.join(map(str, input_shape))} uint8 pixels (HWC); output: {classes} int32 scores
+ * (logit = score / 2^{shift}). Classes: {names}
+ */
+#ifndef BINEDGE_MODEL_H
+#define BINEDGE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BINEDGE_MODEL_BLOB_BYTES {len(blob)}u
+#define BINEDGE_MODEL_BLOB_CRC32 0x{zlib.crc32(blob) & 0xFFFFFFFF:08x}u /* zlib CRC32 of the whole blob */
+#define BINEDGE_MODEL_ARENA_BYTES {arena}u
+#define BINEDGE_MODEL_OPS {ops}u
+#define BINEDGE_MODEL_CLASSES {classes}u
+#define BINEDGE_MODEL_INPUT_BYTES {int(np.prod(input_shape))}u
+#define BINEDGE_MODEL_OUTPUT_SHIFT {shift}
+
+extern const uint8_t binedge_model_blob[BINEDGE_MODEL_BLOB_BYTES];
+extern const size_t binedge_model_blob_size;
+
+#endif /* BINEDGE_MODEL_H */
+"""
+
+
+def _model_c(blob: bytes) -> str:
+    return f"""/* model.c -- the .bnm blob as a const array (flash), 16-byte aligned as the runtime wants.
+ * Written by binedge {__version__}; regenerate with `binedge export --target`, do not edit. */
+#include "model.h"
+
+#if defined(__GNUC__)
+#define BINEDGE_MODEL_ALIGN __attribute__((aligned(16)))
+#else
+#define BINEDGE_MODEL_ALIGN /* align binedge_model_blob to 16 bytes with your compiler's syntax */
+#endif
+
+const uint8_t binedge_model_blob[BINEDGE_MODEL_BLOB_BYTES] BINEDGE_MODEL_ALIGN = {{
+{_c_bytes(blob)}
+}};
+
+const size_t binedge_model_blob_size = BINEDGE_MODEL_BLOB_BYTES;
+"""
+
+
+def _test_inputs_h(n: int, input_bytes: int) -> str:
+    return f"""/* test_inputs.h -- test images of the firmware harness (written by binedge {__version__}). */
+#ifndef FW_TEST_INPUTS_H
+#define FW_TEST_INPUTS_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+#define FW_SAMPLES {n}u
+#define FW_INPUT_BYTES {input_bytes}u
+
+/* Pixels (uint8, HWC), label of each image (-1: unknown), and the reference scores
+   (binedge.reference.run on the host): the harness checks every invoke against them. */
+extern const uint8_t fw_test_images[FW_SAMPLES][FW_INPUT_BYTES];
+extern const int16_t fw_test_labels[FW_SAMPLES];
+extern const int32_t fw_ref_scores[FW_SAMPLES][BINEDGE_MODEL_CLASSES];
+
+#endif /* FW_TEST_INPUTS_H */
+"""
+
+
+def _test_inputs_c(images: np.ndarray, labels: np.ndarray | None, scores: np.ndarray) -> str:
+    n = len(images)
+    flat = images.reshape(n, -1)
+    parts = [f"/* test_inputs.c -- {n} test images, labels and reference scores (binedge {__version__}). */",
+             '#include "test_inputs.h"', "",
+             "const uint8_t fw_test_images[FW_SAMPLES][FW_INPUT_BYTES] = {"]
+    for i in range(n):
+        lab = "unknown" if labels is None else str(int(labels[i]))
+        parts.append(f"    {{ /* {i}: label {lab} */")
+        parts.append(_c_bytes(flat[i].tobytes(), indent="        ", per_line=28))
+        parts.append("    },")
+    parts.append("};")
+    parts.append("")
+    labs = [-1] * n if labels is None else [int(v) for v in labels]
+    parts.append("const int16_t fw_test_labels[FW_SAMPLES] = {")
+    for i in range(0, n, 20):
+        parts.append("    " + ", ".join(str(v) for v in labs[i:i + 20]) + ",")
+    parts.append("};")
+    parts.append("")
+    parts.append("const int32_t fw_ref_scores[FW_SAMPLES][BINEDGE_MODEL_CLASSES] = {")
+    for i in range(n):
+        parts.append("    {" + ", ".join(_c_int32(v) for v in scores[i]) + "},")
+    parts.append("};")
+    return "\n".join(parts) + "\n"
+
+
+def _make_var(flags) -> str:
+    return " ".join(flags)
+
+
+def _makefile(t, *, max_ops: int, board_srcs: list[str]) -> str:
+    def sub(a: str) -> str:
+        return a.replace("{common_dir}", "board").replace("{target_dir}", "board")
+
+    cflags = [sub(a) for a in t.cflags]
+    ldflags = [sub(a) for a in t.ldflags]
+    cc = t.cc
+    size = cc[: -len("gcc")] + "size" if cc.endswith("gcc") else "size"
+    if t.is_mcu:
+        cmd = [a for a in t.run_cmd if a != "{elf}"]
+        ki = cmd.index("-kernel")
+        qemu = " ".join(cmd[:ki]) + " -kernel $(ELF) " + " ".join(t.icount_args)
+        run_rule = qemu
+        run_hint = f"{cmd[0]} -M {t.machine} with -icount: ticks count instructions, not cycles"
+    elif t.kind == "linux-user":
+        run_rule = f"{t.run_cmd[0]} ./$(ELF)"
+        run_hint = f"{t.run_cmd[0]} (user-mode emulation)"
+    else:
+        run_rule = "./$(ELF)"
+        run_hint = "natively"
+    text = (TEMPLATE_DIR / "Makefile.in").read_text()
+    values = {"TARGET": t.name, "DESCRIPTION": t.description, "VERSION": __version__, "CC": cc, "SIZE": size,
+              "CFLAGS": _make_var(cflags), "LDFLAGS": _make_var(ldflags), "TICK_HZ": str(t.tick_hz),
+              "MAX_OPS": str(max_ops), "BOARD_SRCS": " ".join(board_srcs), "RUN_RULE": run_rule,
+              "RUN_HINT": run_hint}
+    return _fill(text, values)
+
+
+def _readme(t, manifest: dict) -> str:
+    text = (TEMPLATE_DIR / "README.md.in").read_text()
+    if t.is_mcu:
+        runner = (f"`make run` starts it under `qemu-system-arm -M {t.machine}` with `-icount` (ticks then "
+                  f"count executed instructions, not cycles); on a real board flash `firmware.elf` with your "
+                  f"probe (e.g. `openocd`/`pyocd`) and read the semihosting console.")
+    elif t.kind == "linux-user":
+        runner = f"`make run` runs it under `{t.run_cmd[0]}` (user-mode emulation; ticks are emulated ns)."
+    else:
+        runner = "`make run` runs it natively (ticks are CLOCK_MONOTONIC ns)."
+    values = {"TARGET": t.name, "DESCRIPTION": t.description, "VERSION": __version__, "CC": t.cc,
+              "SAMPLES": str(manifest["samples"]), "BLOB_BYTES": f"{manifest['blob_bytes']:,}",
+              "ARENA_BYTES": f"{manifest['arena_bytes']:,}", "OPS": str(manifest["ops"]),
+              "CLASSES": str(manifest["classes"]), "INPUT": " x ".join(map(str, manifest["input_shape"])),
+              "LOWER_BOUND": f"{manifest['bitpacked_lower_bound_bytes']:,}", "RUNNER": runner,
+              "SOURCE": str(manifest.get("source") or "a binedge graph")}
+    return _fill(text, values)
+
+
+def _fill(text: str, values: Mapping[str, str]) -> str:
+    for k, v in values.items():
+        text = text.replace(f"@{k}@", v)
+    left = sorted(set(re.findall(r"@[A-Z_]+@", text)))
+    if left:
+        raise FirmwareError(f"firmware template: no value for {', '.join(left)}")
+    return text
+
+
+# ----------------------------------------------------------------------------- the project
+
+
+def _copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+
+
+def _copy_runtime(t, dst: Path) -> list[str]:
+    """runtime_c/include and src: the core, the reference kernels and the variants of the
+    target's ISA family. Every header is copied (the kernel table may include any of them; the
+    declarations inside are guarded); of the .c files, an ISA folder's (src/x86, src/arm, ...)
+    only for its own family; the host-only be_bench*.c never. Returns the src sub-folders whose
+    .c files were copied."""
+    family = _isa_family(t)
+    for h in sorted((RUNTIME_DIR / "include").glob("*.h")):
+        _copy(h, dst / "include" / h.name)
+    src = RUNTIME_DIR / "src"
+    kept = []
+    for p in sorted(src.iterdir()):
+        if p.is_file() and p.suffix in (".c", ".h") and not p.name.startswith("be_bench"):
+            _copy(p, dst / "src" / p.name)
+        elif p.is_dir():
+            only_for = [fam for fam, names in _ISA_DIRS.items() if p.name.lower() in names]
+            with_c = not only_for or family in only_for
+            copied_c = False
+            for q in sorted(p.iterdir()):
+                if not q.is_file() or q.name.startswith("be_bench"):
+                    continue
+                if q.suffix == ".h" or (q.suffix == ".c" and with_c):
+                    _copy(q, dst / "src" / p.name / q.name)
+                    copied_c |= q.suffix == ".c"
+            if copied_c:
+                kept.append(p.name)
+    return kept
+
+
+def _copy_board(t, dst: Path) -> list[str]:
+    from .targets import COMMON_DIR
+
+    srcs = []
+    seen: dict[str, Path] = {}
+    for s in t.support_sources:
+        if s.name in seen:
+            raise FirmwareError(f"target {t.name}: two board sources named {s.name}")
+        seen[s.name] = s
+        _copy(s, dst / s.name)
+        srcs.append(f"board/{s.name}")
+    for h in sorted(COMMON_DIR.glob("*.h")):
+        _copy(h, dst / h.name)
+    if t.is_mcu:
+        for ld in sorted(t.dir.glob("*.ld")) + sorted(COMMON_DIR.glob("*.ld")):
+            if ld.name in seen:
+                raise FirmwareError(f"target {t.name}: two board files named {ld.name}")
+            seen[ld.name] = ld
+            _copy(ld, dst / ld.name)
+    return srcs
+
+
+@dataclasses.dataclass(frozen=True)
+class FirmwarePlan:
+    """Everything a firmware directory is made of, validated (see plan_firmware)."""
+
+    target: object
+    graph: object
+    images: np.ndarray
+    labels: np.ndarray | None
+    blob: bytes
+    arena: int
+    estimate: dict
+    source: str | None
+
+
+def plan_firmware(graph, *, target, images, labels=None, source=None) -> FirmwarePlan:
+    """Validate a firmware request without writing anything: the target name (TargetError
+    listing the known ones), the graph (GraphError), the images and labels, and that the model,
+    the arena and the test inputs can fit the board's flash and RAM (FirmwareError)."""
+    from .blob import arena_bytes, blob_bytes
+    from .targets import get_target
+
+    t = get_target(target)
+    specs = graph.specs()
+    images, labels = _check_inputs(graph, images, labels)
+    blob = blob_bytes(graph)
+    arena = arena_bytes(graph)
+    est = _fit_check(t, blob=len(blob), arena=arena, ops=len(graph.ops), samples=len(images),
+                     input_bytes=int(np.prod(graph.input.shape)), classes=int(specs[-1].shape[0]))
+    return FirmwarePlan(t, graph, images, labels, blob, arena, est, None if source is None else str(source))
+
+
+def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
+    """Write the project of a validated ``plan`` into ``stage_dir`` (created if needed; no
+    atomicity: see write_firmware / committed_dir). Returns the manifest (stage_dir/firmware.json)."""
+    from . import reference
+    from .inspect import layer_table, totals
+
+    t, graph, images, labels, blob, arena = plan.target, plan.graph, plan.images, plan.labels, plan.blob, plan.arena
+    specs = graph.specs()
+    ops = len(graph.ops)
+    classes = int(specs[-1].shape[0])
+    input_shape = [int(d) for d in graph.input.shape]
+    input_bytes = int(np.prod(input_shape))
+    scores = reference.run(graph, images)
+    tot = totals(layer_table(graph))
+
+    out = Path(stage_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runtime_dirs = _copy_runtime(t, out / "runtime")
+    board_srcs = _copy_board(t, out / "board")
+    _copy(TEMPLATE_DIR / "main.c", out / "main.c")
+    shift = int(getattr(graph.ops[-1].output, "shift", 0))
+    (out / "model.h").write_text(_model_h(blob=blob, arena=arena, ops=ops, classes=classes,
+                                          input_shape=input_shape, shift=shift, class_names=graph.class_names))
+    (out / "model.c").write_text(_model_c(blob))
+    (out / "model.bnm").write_bytes(blob)
+    (out / "test_inputs.h").write_text(_test_inputs_h(len(images), input_bytes))
+    (out / "test_inputs.c").write_text(_test_inputs_c(images, labels, scores))
+    lab = labels if labels is not None else np.full(len(images), -1, dtype=np.int64)
+    with open(out / "test_inputs.npz", "wb") as f:
+        np.savez(f, images=images, labels=lab)
+    (out / "Makefile").write_text(_makefile(t, max_ops=max(ops, 1), board_srcs=board_srcs))
+
+    manifest = {
+        "format": FORMAT, "version": FORMAT_VERSION, "binedge": __version__,
+        "target": t.name, "kind": t.kind, "description": t.description, "source": plan.source,
+        "samples": len(images), "labelled": labels is not None, "classes": classes,
+        "class_names": [str(c) for c in graph.class_names], "input_shape": input_shape,
+        "input_bytes": input_bytes, "ops": ops, "max_ops": max(ops, 1), "arena_bytes": arena,
+        "blob_bytes": len(blob), "blob_crc32": zlib.crc32(blob) & 0xFFFFFFFF,
+        "inputs_crc32": zlib.crc32(images.tobytes()) & 0xFFFFFFFF,
+        "params": int(tot["params"]), "binary_macs": int(tot["binary_macs"]),
+        "bitpacked_lower_bound_bytes": int(tot["params"]) // 8,
+        "test_input_bytes": plan.estimate["test_input_bytes"], "runtime_isa_dirs": runtime_dirs,
+        "reference_accuracy": None if labels is None else float((scores.argmax(1) == labels).mean()),
+        "files": {},  # path -> sha256, filled in when the directory is committed
+    }
+    (out / "README.md").write_text(_readme(t, manifest))
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def write_firmware(graph, out_dir, *, target, images, labels=None, source=None) -> dict:
+    """Write a self-contained firmware project for ``graph`` on ``target`` into ``out_dir``.
+
+    ``images``: uint8 test images (N,) + graph.input.shape (N >= 1; they go to flash:
+    input bytes each); ``labels``: their classes or None. Validates everything first (target
+    name, graph, images, labels, fit in the board's flash and RAM, that ``out_dir`` is absent,
+    empty or a previous firmware directory) and raises TargetError / FirmwareError /
+    GraphError before anything is written; then writes the directory as a whole (temporary
+    folder beside it, renamed into place). Returns the manifest (fw/firmware.json).
+    """
+    plan = plan_firmware(graph, target=target, images=images, labels=labels, source=source)
+    check_out_dir(out_dir)
+    with committed_dir(out_dir) as stage:
+        stage_firmware(plan, stage)
+    return read_manifest(out_dir)
+
+
+def manifest_summary(m: Mapping) -> str:
+    return (f"firmware for {m['target']}: {m['samples']} test inputs, blob {m['blob_bytes']:,} B, "
+            f"arena {m['arena_bytes']:,} B, {m['ops']} ops")
