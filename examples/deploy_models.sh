@@ -23,3 +23,4 @@ train vgg-qrelu2 --model vgg --weights lab --activation qrelu2 --widths 16,32,64
 for name in mlp-sign mlp-qrelu2 vgg-sign vgg-qrelu2; do
   $B export "$R/$name" -o "$R/$name-export"
 done
+.venv/bin/python benchmarks/export_check.py "$R"/mlp-sign-export "$R"/mlp-qrelu2-export "$R"/vgg-sign-export "$R"/vgg-qrelu2-export

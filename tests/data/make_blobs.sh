@@ -6,9 +6,9 @@ cd "$(dirname "$0")/../.."
 B=.venv/bin/binedge
 R=${RUNS:-runs/testdata}
 rm -rf "$R"
-$B train --model mlp --weights lab --activation sign --hidden 128 --depth 2 --epochs 4 --lr 0.005 --seed 1 -o "$R/mlp-sign" --quiet
-$B train --model vgg --weights lab --activation qrelu2 --widths 8,16,32 --fc 64 --epochs 3 --lr 0.005 --seed 1 -o "$R/vgg-qrelu2" --quiet
-$B train --model vgg --weights lab --activation sign --widths 8,16,32 --fc 64 --epochs 3 --lr 0.005 --seed 1 -o "$R/vgg-sign" --quiet
+$B train --model mlp --weights lab --activation sign --hidden 128 --depth 2 --epochs 4 --lr 0.005 --seed 1 -o "$R/mlp-sign" --quiet --threads 1
+$B train --model vgg --weights lab --activation qrelu2 --widths 8,16,32 --fc 64 --epochs 3 --lr 0.005 --seed 1 -o "$R/vgg-qrelu2" --quiet --threads 1
+$B train --model vgg --weights lab --activation sign --widths 8,16,32 --fc 64 --epochs 3 --lr 0.005 --seed 1 -o "$R/vgg-sign" --quiet --threads 1
 for name in mlp-sign vgg-qrelu2 vgg-sign; do
   $B export "$R/$name" --format blob -o "$R/$name-export"
   cp "$R/$name-export/model.bnm" "tests/data/fmnist-$name.bnm"
