@@ -194,7 +194,7 @@ def bench(out, quick, data_dir):
 
     from .bench import run_benchmark
 
-    run_benchmark(out, quick=quick, data_dir=data_dir, command="binedge bench " + " ".join(sys.argv[2:]),
+    run_benchmark(out, quick=quick, data_dir=data_dir, command=" ".join(["binedge bench"] + sys.argv[2:]),
                   log=click.echo)
 
 

@@ -1,0 +1,43 @@
+/* be_flatten_bin_word.c -- Flatten, whole words (portable C).
+ *
+ * (H, W, C) bits -> (H*W*C,) bits, plane by plane: each pixel's C bits are appended to the flat
+ * row with shifts, a word at a time (the reference moves bit by bit). A sign value whose C is a
+ * multiple of 32 has no padding bits, so its storage is already the flat row: one copy. u8 and
+ * rank-1 values are copied. Plain C: built for x86 only for now (see be_maxpool2d_bin_word.c).
+ */
+#if defined(__x86_64__) || defined(__i386__)
+
+#include "be_x86.h"
+
+be_status be_flatten_bin_word(const be_op *op, const void *in, void *out, void *scratch)
+{
+    const be_value *vi = &op->in, *vo = &op->out;
+    const uint32_t cw = vi->cw, npx = vi->h * vi->w, last_bits = vi->c - 32u * (cw - 1u);
+    uint32_t p, px, j;
+    (void)scratch;
+    if (vi->kind != BE_KIND_BITS || vi->rank == 1u || (vi->planes == 1u && vi->c % 32u == 0u)) {
+        memcpy(out, in, vi->nbytes);
+        return BE_OK;
+    }
+    memset(out, 0, vo->nbytes);
+    for (p = 0; p < vi->planes; p++) {
+        be_word *dst = (be_word *)out + (size_t)p * vo->cw;
+        uint32_t f = 0; /* next bit of the flat row */
+        for (px = 0; px < npx; px++) {
+            const be_word *src = (const be_word *)in + ((size_t)px * vi->planes + p) * cw;
+            for (j = 0; j < cw; j++) {
+                const uint32_t nbits = j + 1u < cw ? 32u : last_bits, off = f % 32u;
+                const be_word v = src[j]; /* bits beyond nbits are zero (padding) */
+                dst[f / 32u] |= v << off;
+                if (off != 0u && off + nbits > 32u)
+                    dst[f / 32u + 1u] |= v >> (32u - off);
+                f += nbits;
+            }
+        }
+    }
+    return BE_OK;
+}
+
+#else
+typedef int be_flatten_bin_word_unused; /* ISO C forbids an empty translation unit */
+#endif
