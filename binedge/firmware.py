@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .fileio import current_umask
 
 __all__ = [
     "DEFAULT_SAMPLES",
@@ -188,20 +189,9 @@ def committed_dir(out_dir) -> Iterator[Path]:
             shutil.rmtree(stage, ignore_errors=True)
 
 
-def _umask() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
-
-
 def _normal_modes(stage: Path) -> None:
     """mkdtemp / mkstemp make private (0700 / 0600) entries: give the project ordinary modes."""
-    mask = _umask()
+    mask = current_umask()
     os.chmod(stage, 0o777 & ~mask)
     for p in stage.rglob("*"):
         if p.is_symlink():
