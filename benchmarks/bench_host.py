@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Host benchmark in one run (writes benchmarks/host.md): the C runtime (reference kernels and each
-x86 ISA level this CPU has) against onnxruntime on the bit-packed and on the float ONNX of the
-same networks at batch 1 on one thread, and the binary GEMM kernels against the popcount-bound
-peak. Networks: a VGG-style fully binary convnet and a 784-1024-1024-1024-10 sign MLP (random
-weights, lowered), plus every trained blob in tests/data/*.bnm. See binedge/bench.py.
+x86 ISA level this CPU has) against onnxruntime on the bit-packed and on the float ONNX and
+against LiteRT on the .tflite of the same networks at batch 1 on one thread, and the binary GEMM
+kernels against the popcount-bound peak. Networks: a VGG-style fully binary convnet and a
+784-1024-1024-1024-10 sign MLP (random weights, lowered), plus every trained blob in
+tests/data/*.bnm. See binedge/bench.py.
 
     .venv/bin/python benchmarks/bench_host.py [--quick] [-o benchmarks/host.md]
     (same as: binedge bench)

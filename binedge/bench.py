@@ -13,7 +13,10 @@ What is measured, in one run:
       (``export_onnx(packed=False)``: ±1 float32 weights, what other exporters write), one
       intra-op and one inter-op thread, default graph optimisations; timed in Python around
       ``InferenceSession.run`` (so it includes the Python binding's per-call cost, reported
-      separately as the latency of a one-node ONNX model on the same input).
+      separately as the latency of a one-node ONNX model on the same input);
+    - LiteRT (``ai_edge_litert`` Interpreter, its default XNNPACK delegate, one thread) on the
+      .tflite file (``export_tflite``: int8 ±1 weights DEQUANTIZE'd to float32 once); timed in
+      Python around ``set_tensor`` + ``invoke`` + ``get_tensor``, like the ORT rows.
   Configurations are measured in interleaved rounds (the host may be shared), every call timed
   on its own; the median over all calls is reported, with the minimum.
 * the binary GEMM kernels (x: M rows of K sign bits, w: N rows, sign-threshold output) through
@@ -206,6 +209,30 @@ class _OrtRunner:
         return samples
 
 
+class _LiteRunner:
+    def __init__(self, path, x: np.ndarray):
+        from .export_tflite import INPUT_NAME, OUTPUT_NAME, load_tflite_checked, make_interpreter
+
+        self.interp = make_interpreter(load_tflite_checked(path).content, num_threads=1)
+        self.interp.allocate_tensors()  # batch 1: the file's static shape
+        self.inp = next(d["index"] for d in self.interp.get_input_details() if d["name"] == INPUT_NAME)
+        self.out = next(d["index"] for d in self.interp.get_output_details() if d["name"] == OUTPUT_NAME)
+        self.x = np.ascontiguousarray(x[:1])
+        self.time(1)
+        self.scores = self.interp.get_tensor(self.out)
+
+    def time(self, iters: int) -> list:
+        it, x, inp, out, clock = self.interp, self.x, self.inp, self.out, time.perf_counter_ns
+        samples = []
+        for _ in range(iters):
+            t0 = clock()
+            it.set_tensor(inp, x)
+            it.invoke()
+            it.get_tensor(out)
+            samples.append(clock() - t0)
+        return samples
+
+
 def _identity_onnx(path, shape) -> None:
     import onnx
     from onnx import TensorProto, helper
@@ -257,6 +284,12 @@ def bench_model(name: str, graph: Graph, x: np.ndarray, machine: Machine, workdi
     details["ORT bit-packed ONNX"] = f"{packed.stat().st_size:,} B"
     runners["ORT float ONNX"] = _OrtRunner(plain, x)
     details["ORT float ONNX"] = f"{plain.stat().st_size:,} B"
+    from .export_tflite import export_tflite
+
+    lite = Path(workdir) / f"{name}.tflite"
+    export_tflite(graph, lite)
+    runners["LiteRT .tflite"] = _LiteRunner(lite, x)
+    details["LiteRT .tflite"] = f"{lite.stat().st_size:,} B; XNNPACK delegate, 1 thread; int8 ±1 weights"
     ident = Path(workdir) / "identity.onnx"
     _identity_onnx(ident, graph.input.shape)
     runners["ORT call overhead"] = _OrtRunner(ident, x, output="out")
@@ -406,6 +439,8 @@ def format_report(r: dict) -> str:
         "(runtime_c/Makefile); x86 variants compiled per function with `__attribute__((target(...)))`",
         f"- onnxruntime {onnxruntime.__version__} (CPUExecutionProvider, 1 intra-op + 1 inter-op thread, "
         f"default graph optimisations); Python {platform.python_version()}, numpy {np.__version__}",
+        f"- LiteRT (ai-edge-litert {_litert_version()}): `Interpreter`, default XNNPACK delegate, 1 thread, "
+        "on the .tflite of `binedge.export_tflite` (docs/tflite.md)",
         f"- clock: **{ghz:.2f} GHz measured** (chain of dependent 64-bit adds, 1 cycle each, best of 15 runs); "
         "all per-cycle numbers below use it",
     ]
@@ -415,7 +450,8 @@ def format_report(r: dict) -> str:
                      f"10-20 %; every configuration is measured in interleaved rounds to share it fairly)")
     lines += ["", "## Latency at batch 1, one thread", "",
               "Median (and minimum) over all calls; C timed in C around each `be_invoke` "
-              "(`be_bench_invoke`), onnxruntime timed in Python around `InferenceSession.run`. "
+              "(`be_bench_invoke`), onnxruntime timed in Python around `InferenceSession.run`, LiteRT "
+              "around `set_tensor` + `invoke` + `get_tensor`. "
               "Speedups are ratios of medians. Scores of every configuration were checked equal to "
               "`binedge.reference.run` first.", ""]
     for res in r["models"]:
@@ -458,6 +494,15 @@ def format_report(r: dict) -> str:
     lines += ["", "## Goals", ""]
     lines += _goals(r)
     return "\n".join(lines) + "\n"
+
+
+def _litert_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("ai-edge-litert")
+    except Exception:  # noqa: BLE001 - only a label
+        return "?"
 
 
 def _goals(r: dict) -> list[str]:

@@ -59,8 +59,9 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
 
 @main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--format", "formats", type=click.Choice(["blob", "onnx", "all"]), default="all", show_default=True,
-              help="What to write: the .bnm blob the C runtime reads, bit-packed ONNX, or all.")
+@click.option("--format", "formats", type=click.Choice(["blob", "onnx", "tflite", "all"]), default="all",
+              show_default=True,
+              help="What to write: the .bnm blob the C runtime reads, bit-packed ONNX, LiteRT .tflite, or all.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), required=True,
               help="Output directory (model.bnm, model.onnx, report.json).")
 @click.option("--samples", type=click.IntRange(min=1), default=None,

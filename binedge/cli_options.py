@@ -70,6 +70,8 @@ def user_errors(f):
         for modname, cls in (("binedge.lower", "LoweringError"), ("binedge.blob", "BlobError"),
                              ("binedge.export", "ExportError"), ("binedge.targets", "TargetError"),
                              ("binedge.export_onnx", "OnnxExportError"), ("binedge.export_onnx", "OnnxModelError"),
+                             ("binedge.export_tflite", "TfliteExportError"),
+                             ("binedge.export_tflite", "TfliteModelError"),
                              ("binedge.runtime", "RuntimeStatusError")):
             try:
                 mod = __import__(modname, fromlist=[cls])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMATS = ("blob", "onnx")
+FORMATS = ("blob", "onnx", "tflite")
 FILE_NAMES = {"blob": "model.bnm", "onnx": "model.onnx", "tflite": "model.tflite"}
 
 
@@ -115,8 +115,9 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
     if "tflite" in formats:
         from .export_tflite import export_tflite
 
-        info = export_tflite(graph, out / FILE_NAMES["tflite"])
-        report["files"]["tflite"] = {"path": shown(info["path"]), "bytes": info["file_bytes"]}
+        info = export_tflite(graph, out / FILE_NAMES["tflite"], model_name=Path(run_dir).name or "binedge")
+        report["files"]["tflite"] = {"path": shown(info["path"]), "bytes": info["file_bytes"],
+                                     "weight_bytes": info["weight_bytes"]}
     if check:
         images, labels = test_images(cfg, samples)
         report["agreement"] = agreement(model, graph, images, labels)
@@ -129,8 +130,9 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
         if "tflite" in formats:
             from .export_tflite import run_tflite
 
-            preds = run_tflite(out / FILE_NAMES["tflite"], images).argmax(1)
-            report["files"]["tflite"]["prediction_agreement"] = float((preds == ref_scores.argmax(1)).mean())
+            lite = run_tflite(out / FILE_NAMES["tflite"], images)  # exact by construction (docs/tflite.md)
+            report["files"]["tflite"]["scores_equal_reference"] = bool(np.array_equal(lite, ref_scores))
+            report["files"]["tflite"]["prediction_agreement"] = float((lite.argmax(1) == ref_scores.argmax(1)).mean())
     if plan is not None:
         from . import firmware
 
