@@ -63,7 +63,7 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
               show_default=True,
               help="What to write: the .bnm blob the C runtime reads, bit-packed ONNX, LiteRT .tflite, or all.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), required=True,
-              help="Output directory (model.bnm, model.onnx, report.json).")
+              help="Output directory (model.bnm, model.onnx, model.tflite, report.json; with --target also the C project).")
 @click.option("--samples", type=click.IntRange(min=1), default=None,
               help="Check agreement on this many test images (default: the whole test set).")
 @click.option("--no-check", is_flag=True, help="Skip the agreement / exactness checks.")
