@@ -1,0 +1,150 @@
+"""Every trained Fashion-MNIST blob (tests/data/fmnist-*.bnm) on EVERY target.
+
+For each target of binedge.targets.all_target_names() (six QEMU Cortex-M boards, ARM Linux
+under qemu-user, x86_64) and each trained blob: ``write_firmware`` with 16 real test images
+(a self-contained C project built with the target's own toolchain), ``emulate`` it (Cortex-M
+under qemu-system-arm, ARM Linux under qemu-user, x86_64 natively) and require every score
+to equal ``binedge.reference.run`` bit for bit. Where a model cannot fit a board (the convnets
+on cortex-m0's 16 KiB RAM), ``write_firmware`` must refuse with the clear "does not fit" error
+and write nothing; the fully binary MLP must fit and run everywhere, cortex-m0 included.
+
+Missing blobs FAIL (regenerate them with ``bash tests/data/make_blobs.sh``), as does a
+missing compiler or QEMU (ToolchainError naming the Debian package); nothing is skipped.
+Correctness runs use ``icount=False`` (faster); instruction counts per layer are
+benchmarks/bench_targets.py's job (benchmarks/targets.md).
+
+Each (target, blob) firmware is built and run once, in a module-scoped cache; the tests of
+one target share an xdist group so that the cache is hit on one worker.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from binedge import reference
+from binedge import targets as T
+from binedge.blob import read_blob
+from binedge.emulate import emulate
+from binedge.firmware import FirmwareError, read_manifest, write_firmware
+
+DATA = Path(__file__).resolve().parent / "data"
+BLOBS = sorted(DATA.glob("fmnist-*.bnm"))
+EXPECTED_BLOBS = {"fmnist-mlp-sign", "fmnist-vgg-sign", "fmnist-vgg-qrelu2"}
+MLP = "fmnist-mlp-sign"
+ALL = T.all_target_names()
+SAMPLES = 16
+
+# Each target's tests go to one xdist worker (--dist loadgroup): its cache entries are built once.
+# (No blobs: one failing case per target instead of pytest's skip of an empty parametrization.)
+CASES = [pytest.param(t, b, id=f"{t}-{b.stem if b else 'no-blobs'}",
+                      marks=pytest.mark.xdist_group(f"trained-targets-{t}"))
+         for t in ALL for b in (BLOBS or [None])]
+
+
+def _missing_blobs_message() -> str:
+    return (f"trained Fashion-MNIST blobs missing in {DATA}: found {[b.name for b in BLOBS]}, expected "
+            f"{sorted(n + '.bnm' for n in EXPECTED_BLOBS)}; make them with `bash tests/data/make_blobs.sh`")
+
+
+def test_trained_blobs_exist():
+    assert BLOBS, _missing_blobs_message()
+    assert EXPECTED_BLOBS <= {b.stem for b in BLOBS}, _missing_blobs_message()
+
+
+@pytest.fixture(scope="module")
+def test_images():
+    from binedge.data import load_dataset
+
+    ds = load_dataset("fashion-mnist", limit=SAMPLES)
+    images, labels = ds.test.images[..., None], ds.test.labels
+    assert images.shape == (SAMPLES, 28, 28, 1) and images.dtype == np.uint8
+    return images, labels
+
+
+class _Outcome:
+    """What (target, blob) gave: the emulate() result, or the FirmwareError of write_firmware."""
+
+    def __init__(self, fw: Path, result: dict | None = None, error: FirmwareError | None = None):
+        self.fw, self.result, self.error = fw, result, error
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory, test_images):
+    """(target, blob path) -> _Outcome, computed on first use (one build and run per pair)."""
+    cache: dict[tuple[str, Path], _Outcome] = {}
+    images, labels = test_images
+
+    def get(target: str, blob: Path) -> _Outcome:
+        key = (target, blob)
+        if key not in cache:
+            fw = tmp_path_factory.mktemp(f"fw-{target}-{blob.stem}", numbered=True) / "fw"
+            graph = read_blob(blob)
+            try:
+                write_firmware(graph, fw, target=target, images=images, labels=labels, source=blob.name)
+            except FirmwareError as e:
+                cache[key] = _Outcome(fw, error=e)
+            else:
+                cache[key] = _Outcome(fw, result=emulate(fw, icount=False, timeout=600))
+        return cache[key]
+
+    return get
+
+
+def _check_no_fit(target: str, blob: Path, out: _Outcome) -> None:
+    t = T.get_target(target)
+    msg = str(out.error)
+    assert t.is_mcu and "ram" in t.memory, f"{blob.name} refused on {target}, which has no memory limit: {msg}"
+    assert f"does not fit {target}" in msg and ("RAM" in msg or "flash" in msg), msg
+    if "RAM" in msg:  # the refusal is real: the estimate it states exceeds the board's RAM
+        need = re.search(r"stack = ([\d,]+) B", msg)
+        assert need and int(need.group(1).replace(",", "")) > int(t.memory["ram"]), msg
+    assert not out.fw.exists(), "write_firmware wrote something although the model does not fit"
+    assert list(out.fw.parent.iterdir()) == [], "write_firmware left files behind"
+
+
+@pytest.mark.parametrize(("target", "blob"), CASES)
+def test_trained_blob_bit_exact_on_target(outcomes, test_images, target, blob):
+    if blob is None:
+        pytest.fail(_missing_blobs_message())
+    out = outcomes(target, blob)
+    if out.error is not None:
+        assert blob.stem != MLP, f"the fully binary MLP must fit every target, {target} refused it: {out.error}"
+        _check_no_fit(target, blob, out)
+        return
+    r = out.result
+    images, labels = test_images
+    graph = read_blob(blob)
+    # the firmware carries this blob's program: same scores from the reference on both
+    expected = reference.run(graph, images)
+    assert np.array_equal(reference.run(read_blob(out.fw / "model.bnm"), images), expected)
+    assert read_manifest(out.fw)["target"] == target
+    assert r["target"] == target and r["samples"] == SAMPLES and r["labelled"] == SAMPLES
+    assert r["scores_equal_reference"] is True, r["first_mismatch"]
+    assert r["agreement"] == 1.0 and r["mismatched_samples"] == 0 and r["first_mismatch"] is None
+    assert r["firmware_selfcheck_mismatches"] == 0 and r["exit_status"] == 0
+    # bit-exact scores: the firmware's accuracy is the reference's
+    assert r["accuracy"] == pytest.approx(float((expected.argmax(1) == labels).mean()))
+    assert len(r["layers"]) == len(graph.ops)
+    mem = r["memory"]
+    assert mem["rodata"] > mem["blob_bytes"] >= mem["bitpacked_lower_bound_bytes"] > 0
+    if T.get_target(target).is_mcu:
+        assert mem["flash"] <= mem["flash_size"] and mem["ram"] <= mem["ram_size"]
+        assert 0 < mem["stack_used"] <= mem["stack_reserved"]
+
+
+@pytest.mark.xdist_group("trained-targets-cortex-m0")
+def test_mlp_runs_on_cortex_m0_within_16_kib(outcomes):
+    """The fully binary MLP fits cortex-m0 (16 KiB RAM) and runs there bit-exactly."""
+    blobs = [b for b in BLOBS if b.stem == MLP]
+    assert blobs, _missing_blobs_message()
+    out = outcomes("cortex-m0", blobs[0])
+    assert out.error is None, f"{MLP} does not fit cortex-m0: {out.error}"
+    r = out.result
+    assert r["scores_equal_reference"] and r["agreement"] == 1.0
+    mem = r["memory"]
+    assert mem["ram_size"] == 16 * 1024 and mem["ram"] <= 16 * 1024
+    assert mem["data"] + mem["bss"] + mem["stack_used"] <= 16 * 1024
