@@ -309,17 +309,6 @@ def write_blob(graph: Graph, path) -> dict:
             "tensors": h["n_tensors"], "crc32": h["crc32"]}
 
 
-def _umask() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
-
-
 # ----------------------------------------------------------------------------- reader
 
 

@@ -34,13 +34,14 @@ from onnx import TensorProto, helper, numpy_helper
 
 from . import __version__
 from . import bitformat as bf
+from .exact import FLOAT_EXACT_BOUND, exact_chunks
 from .graph import FORMAT_ID, Conv2d, Dense, Flatten, Graph, MaxPool2d, ScoreStage, TensorSpec
 
 __all__ = ["export_onnx", "build_onnx_model", "load_onnx_checked", "OnnxExportError", "OnnxModelError",
            "MIN_OPSET", "FLOAT_EXACT_BOUND", "INPUT_NAME", "OUTPUT_NAME"]
 
 MIN_OPSET = 18
-FLOAT_EXACT_BOUND = 2**24  # every integer of magnitude <= 2**24 is exact in float32
+
 INT32_MAX = 2**31 - 1
 INPUT_NAME = "images"
 OUTPUT_NAME = "scores"
@@ -120,29 +121,6 @@ def _float_weights(b: _Onnx, op, hint: str) -> str:
     return b.node("Add", [x, b.const(1.0, np.float32)], hint)  # bit 0 -> +1, bit 1 -> -1
 
 
-def _chunks(cost: np.ndarray, where: str) -> list[tuple[int, int]]:
-    """Split input channels into consecutive chunks whose acc bound stays exact in float32.
-
-    cost[o, c] bounds |contribution| of input channel c to output o.
-    """
-    total = cost.sum(axis=1).max(initial=0)
-    if total <= FLOAT_EXACT_BOUND:
-        return [(0, cost.shape[1])]
-    if total > INT32_MAX:
-        raise OnnxExportError(f"{where}: |acc| may reach {total} > 2**31 - 1; not exportable exactly")
-    if cost.max() > FLOAT_EXACT_BOUND:
-        raise OnnxExportError(f"{where}: one input channel alone may reach |acc| {cost.max()} > 2**24, "
-                              "which float32 Conv/MatMul cannot sum exactly")
-    out, start, run = [], 0, np.zeros(cost.shape[0], np.int64)
-    for c in range(cost.shape[1]):
-        if (run + cost[:, c]).max() > FLOAT_EXACT_BOUND:
-            out.append((start, c))
-            start, run = c, np.zeros_like(run)
-        run += cost[:, c]
-    out.append((start, cost.shape[1]))
-    return out
-
-
 def _plain_weights(op) -> np.ndarray:
     """Weights as a float32 array: ±1 (binary) or the int8 values; Conv (O, C, KH, KW), Dense (O, K)."""
     if op.weight_kind == "int8":
@@ -172,7 +150,8 @@ def _linear(b: _Onnx, op, x: str, spec_in: TensorSpec, hint: str, packed: bool =
         per = absw.sum(axis=(1, 2)) if absw is not None else np.full((o, c), op.kernel[0] * op.kernel[1])
     else:
         per = absw if absw is not None else np.ones((op.out_features, op.in_features), np.int64)
-    chunks = _chunks(per.astype(np.int64) * _value_max(spec_in), f"op {hint}")
+    chunks = exact_chunks(per.astype(np.int64) * _value_max(spec_in), f"op {hint}", error=OnnxExportError,
+                          ops="float32 Conv/MatMul")
 
     def weights(lo: int, hi: int, whole: bool) -> str:
         """Input channels [lo, hi) of the weights, as Conv (O, C, KH, KW) / MatMul (K, O) wants them."""

@@ -47,13 +47,14 @@ import numpy as np
 
 from . import __version__
 from . import bitformat as bf
+from .exact import FLOAT_EXACT_BOUND, exact_chunks
 from .graph import FORMAT_ID, Conv2d, Dense, Flatten, Graph, MaxPool2d, ScoreStage, TensorSpec
 
 __all__ = ["export_tflite", "build_tflite", "load_tflite_checked", "run_tflite", "make_interpreter",
            "TfliteExportError", "TfliteModelError", "TfliteFile", "FLOAT_EXACT_BOUND", "INPUT_NAME",
            "OUTPUT_NAME", "DELEGATES"]
 
-FLOAT_EXACT_BOUND = 2**24  # every integer of magnitude <= 2**24 is exact in float32
+
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INPUT_NAME = "images"
 OUTPUT_NAME = "scores"
@@ -239,26 +240,6 @@ def _cost(op, spec_in: TensorSpec) -> np.ndarray:
     return per.astype(np.int64) * _value_max(spec_in)
 
 
-def _chunks(cost: np.ndarray, where: str, bound: int) -> list[tuple[int, int]]:
-    """Consecutive input-channel ranges whose acc bound stays exact in float32 (<= bound)."""
-    total = int(cost.sum(axis=1).max(initial=0))
-    if total <= bound:
-        return [(0, cost.shape[1])]
-    if total > INT32_MAX:
-        raise TfliteExportError(f"{where}: |acc| may reach {total} > 2**31 - 1; not exportable exactly")
-    if cost.max() > bound:
-        raise TfliteExportError(f"{where}: one input channel alone may reach |acc| {int(cost.max())} > 2**24, "
-                                "which float32 CONV_2D / FULLY_CONNECTED cannot sum exactly")
-    out, start, run = [], 0, np.zeros(cost.shape[0], np.int64)
-    for c in range(cost.shape[1]):
-        if (run + cost[:, c]).max() > bound:
-            out.append((start, c))
-            start, run = c, np.zeros_like(run)
-        run += cost[:, c]
-    out.append((start, cost.shape[1]))
-    return out
-
-
 def _linear(m: _Model, op, x: int, spec_in: TensorSpec, hint: str, packed: bool) -> tuple[int, bool, np.ndarray]:
     """acc of a Conv2d (NHWC) or Dense (N, K). Returns (tensor, is_int32, per-output |acc| bound)."""
     conv = isinstance(op, Conv2d)
@@ -270,7 +251,8 @@ def _linear(m: _Model, op, x: int, spec_in: TensorSpec, hint: str, packed: bool)
         inputs = [x, pads] if value == 0.0 else [x, pads, m.const(value, np.float32, "pad_value")]
         x = m.op("PAD" if value == 0.0 else "PADV2", inputs, (n, h + pt + pb, w + pl + pr, c), np.float32, hint)
     cost = _cost(op, spec_in)
-    chunks = _chunks(cost, f"op {hint}", FLOAT_EXACT_BOUND)
+    chunks = exact_chunks(cost, f"op {hint}", bound=FLOAT_EXACT_BOUND, error=TfliteExportError,
+                          ops="float32 CONV_2D / FULLY_CONNECTED")
     out_ch = op.out_channels if conv else op.out_features
     acc = None
     for lo, hi in chunks:

@@ -94,14 +94,15 @@ def test_every_op_of_the_graph_is_covered(tmp_path):
 
 def test_chunked_accumulators_exact(tmp_path, monkeypatch):
     """Layers whose |acc| bound exceeds float32's exact range are split along input channels."""
-    real = et._chunks
+    real = et.exact_chunks
 
-    def tight(cost, where, bound):  # a bound that splits every layer with 2+ input channels
-        parts = real(cost, where, max(int(cost.max()), int(cost.sum(axis=1).max()) // 3))
+    def tight(cost, where, **kw):  # a bound that splits every layer with 2+ input channels
+        kw["bound"] = max(int(cost.max()), int(cost.sum(axis=1).max()) // 3)
+        parts = real(cost, where, **kw)
         assert cost.shape[1] < 2 or len(parts) >= 2
         return parts
 
-    monkeypatch.setattr(et, "_chunks", tight)
+    monkeypatch.setattr(et, "exact_chunks", tight)
     for seed, kind in enumerate(["conv", "mlp", "all", "all"]):
         rng = np.random.default_rng(900 + seed)
         graph = random_graph(rng, kind)
