@@ -51,6 +51,23 @@ const be_kernel be_kernel_table[] = {
     {"thumb1", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_thumb1},
     {"thumb1", BE_OP_CONV2D, 0u, be_arm_bin_supports, be_conv2d_bin_thumb1},
 #endif
+    /* ARM first layer (src/arm/be_u8_*.c, docs/kernels.md): uint8 pixels x binary weights */
+#ifdef BE_ARM_HAVE_MVE
+    {"mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_u8_mve_supports, be_dense_u8_mve},
+    {"mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_u8_mve_supports, be_conv2d_u8_mve},
+#endif
+#ifdef BE_ARM_HAVE_U8
+    {"lut", BE_OP_DENSE, 0u, be_dense_u8_lut_supports, be_dense_u8_lut},
+    {"mla", BE_OP_CONV2D, 0u, be_conv2d_u8_mla_supports, be_conv2d_u8_mla},
+#endif
+#ifdef BE_ARM_HAVE_DSP
+    {"dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_dense_u8_dsp},
+    {"dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_conv2d_u8_dsp},
+#endif
+#ifdef BE_ARM_HAVE_U8
+    {"planes", BE_OP_DENSE, 0u, be_u8_planes_supports, be_dense_u8_planes},
+    {"planes", BE_OP_CONV2D, 0u, be_u8_planes_supports, be_conv2d_u8_planes},
+#endif
     /* the reference kernels (src/ref/): last, every op */
     {"ref", BE_OP_DENSE, 0u, NULL, be_dense_ref},
     {"ref", BE_OP_CONV2D, 0u, NULL, be_conv2d_ref},

@@ -4,6 +4,11 @@
  *
  *   dense: 1024 sign bits -> BENCH_DENSE_OUT outputs (default 1024), binary weights, sign stage
  *   conv:  14 x 14 x 64 sign bits, 3x3 kernel, stride 1, padding 1 -> 14 x 14 x 64, sign stage
+ * and three first layers (uint8 pixels x binary weights, sign stage; "instructions per MAC"):
+ *   u8dense: 784 pixels (28 x 28) -> 256 outputs (the MLP 784-256-256-10); the weights are a
+ *            const table (flash), so every board, the Cortex-M0 too, runs all 256 rows
+ *   u8conv1: 28 x 28 x 1 pixels, 3x3 kernel, stride 1, padding 1 -> 28 x 28 x 32
+ *   u8conv3: 16 x 16 x 3 pixels, 3x3 kernel, stride 1, padding 1 -> 16 x 16 x 32
  *
  * For each op and each applicable kernel of the table (and "ref" unless BENCH_NO_REF), the
  * kernel runs once between two board_ticks() reads and the program prints
@@ -34,6 +39,26 @@
 #define DENSE_POOL (BENCH_DENSE_OUT * (DENSE_K / 32u) + 2u * (DENSE_K / 32u) + BENCH_DENSE_OUT * 2u + 2u * BENCH_DENSE_OUT / 32u)
 #define CONV_POOL (CONV_C * 9u * CONV_WORDS + 3u * CONV_HW * CONV_HW * CONV_WORDS + 9u * CONV_WORDS + 2u * CONV_C)
 #define POOL_WORDS (DENSE_POOL > CONV_POOL ? DENSE_POOL : CONV_POOL)
+
+/* first layers */
+#define U8D_K 784u
+#define U8D_OUT 256u
+#define U8D_RW 25u /* words(784) */
+#define U8C_OUT 32u
+
+/* The u8dense weights: U8D_OUT rows of U8D_RW words, a fixed hash of the word index (the last
+ * word of a row has 16 valid bits: padding bits are zero). A const array, so it lives in flash. */
+#define U8H(i) ((((uint32_t)(i) * 0x9E3779B1u) ^ (((uint32_t)(i) * 0x85EBCA77u) >> 15)) & \
+                ((uint32_t)(i) % U8D_RW == U8D_RW - 1u ? 0xFFFFu : 0xFFFFFFFFu))
+#define U8X8(b) U8H((b) + 0u), U8H((b) + 1u), U8H((b) + 2u), U8H((b) + 3u), U8H((b) + 4u), U8H((b) + 5u), \
+                U8H((b) + 6u), U8H((b) + 7u)
+#define U8X64(b) U8X8((b) + 0u), U8X8((b) + 8u), U8X8((b) + 16u), U8X8((b) + 24u), U8X8((b) + 32u), \
+                 U8X8((b) + 40u), U8X8((b) + 48u), U8X8((b) + 56u)
+#define U8X640(b) U8X64((b) + 0u), U8X64((b) + 64u), U8X64((b) + 128u), U8X64((b) + 192u), U8X64((b) + 256u), \
+                  U8X64((b) + 320u), U8X64((b) + 384u), U8X64((b) + 448u), U8X64((b) + 512u), U8X64((b) + 576u)
+static const uint32_t u8d_weights[U8D_OUT * U8D_RW] = {
+    U8X640(0u), U8X640(640u), U8X640(1280u), U8X640(1920u), U8X640(2560u),
+    U8X640(3200u), U8X640(3840u), U8X640(4480u), U8X640(5120u), U8X640(5760u)};
 
 static uint32_t pool[POOL_WORDS + 64u];
 static uint32_t rng = 0x2545F491u;
@@ -178,12 +203,98 @@ static void bench_conv(void)
     run_all(&op, "conv", in, out, out_ref, scratch, CONV_HW * CONV_HW * CONV_C * 9u * CONV_C);
 }
 
+static void u8_value(be_value *v, uint32_t rank, uint32_t h, uint32_t w, uint32_t c)
+{
+    memset(v, 0, sizeof *v);
+    v->kind = BE_KIND_U8;
+    v->rank = (uint8_t)rank;
+    v->planes = 1u;
+    v->h = h;
+    v->w = w;
+    v->c = c;
+    v->pixel_bytes = c;
+    v->nbytes = h * w * c;
+}
+
+/* Random pixels, a quarter of them 0 (as in a digit's background). */
+static void fill_pixels(uint8_t *p, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t r = xs();
+        p[i] = (uint8_t)((r & 3u) == 0u ? 0u : r >> 24);
+    }
+}
+
+/* Sign thresholds around the mean of a u8 x binary dot (about 0, spread ~ 128 * sqrt(K)). */
+static void stage_u8(be_op *op, int8_t *dir, int32_t *t, uint32_t spread)
+{
+    uint32_t c;
+    stage(op, dir, t);
+    for (c = 0; c < op->out_ch; c++)
+        t[c] = (int32_t)(xs() % (2u * spread + 1u)) - (int32_t)spread;
+}
+
+static void bench_u8_dense(void)
+{
+    uint32_t *in = pool, *out = in + U8D_K / 4u, *out_ref = out + U8D_OUT / 32u;
+    int32_t *t = (int32_t *)(out_ref + U8D_OUT / 32u);
+    int8_t *dir = (int8_t *)(t + U8D_OUT);
+    be_op op;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_DENSE;
+    op.weight_kind = BE_WK_BINARY;
+    op.in_ch = op.k = U8D_K;
+    op.out_ch = U8D_OUT;
+    op.w_row_bytes = U8D_RW * 4u;
+    u8_value(&op.in, 1u, 1u, 1u, U8D_K);
+    bits_value(&op.out, 1u, 1u, 1u, U8D_OUT);
+    fill_pixels((uint8_t *)in, U8D_K);
+    op.weights = u8d_weights;
+    stage_u8(&op, dir, t, 3000u);
+    run_all(&op, "u8dense", in, out, out_ref, NULL, U8D_K * U8D_OUT);
+}
+
+static void bench_u8_conv(const char *what, uint32_t hw, uint32_t c)
+{
+    const uint32_t npx = (hw * hw * c + 3u) / 4u, nout = hw * hw * be_words_for(U8C_OUT), cw = be_words_for(c);
+    uint32_t *w = pool, *in = w + U8C_OUT * 9u * cw, *out = in + npx, *out_ref = out + nout;
+    uint32_t *scratch = out_ref + nout;
+    int32_t *t = (int32_t *)(scratch + (9u * c + 15u) / 16u * 4u);
+    int8_t *dir = (int8_t *)(t + U8C_OUT);
+    uint32_t i;
+    be_op op;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_CONV2D;
+    op.weight_kind = BE_WK_BINARY;
+    op.in_ch = c;
+    op.out_ch = U8C_OUT;
+    op.kh = op.kw = 3u;
+    op.sh = op.sw = 1u;
+    op.pt = op.pb = op.pl = op.pr = 1u;
+    op.k = 9u * c;
+    op.w_row_bytes = cw * 4u;
+    u8_value(&op.in, 3u, hw, hw, c);
+    bits_value(&op.out, 3u, hw, hw, U8C_OUT);
+    for (i = 0; i < U8C_OUT * 9u * cw; i++)
+        w[i] = xs() & be_last_word_mask(c);
+    fill_pixels((uint8_t *)in, hw * hw * c);
+    op.weights = w;
+    stage_u8(&op, dir, t, 120u * c);
+    run_all(&op, what, in, out, out_ref, scratch, hw * hw * U8C_OUT * 9u * c);
+}
+
 int main(void)
 {
     printf("bench: target %s, isa 0x%lx, tick_hz %lu\n", board_name(), (unsigned long)be_isa_detect(),
            (unsigned long)board_tick_hz());
     bench_dense();
     bench_conv();
+    bench_u8_dense();
+    bench_u8_conv("u8conv1", 28u, 1u);
+    bench_u8_conv("u8conv3", 16u, 3u);
+    printf("bench: stack %lu of %lu bytes\n", (unsigned long)be_target_stack_used(),
+           (unsigned long)be_target_stack_size());
     printf("bench: %u mismatches\n", mismatches);
     return mismatches != 0u;
 }

@@ -266,6 +266,22 @@ static void test_dense(void)
     }
 }
 
+/* First-layer extremes (test_u8): saturate 1 = every pixel 255, 2 = also every weight bit 1
+ * (acc = -255 K, the largest |acc|); rows of n bits. */
+static int saturate;
+
+static void u8_extremes(const be_op *op, uint32_t rows, uint32_t n)
+{
+    uint32_t r, j;
+    if (saturate == 0 || op->in.kind != BE_KIND_U8)
+        return;
+    memset(input, 255, op->in.nbytes);
+    if (saturate == 2 && op->weight_kind == BE_WK_BINARY)
+        for (r = 0; r < rows; r++)
+            for (j = 0; j < be_words_for(n); j++)
+                weights[r * be_words_for(n) + j] = j + 1u == be_words_for(n) ? be_last_word_mask(n) : 0xFFFFFFFFu;
+}
+
 /* ----------------------------------------------------------------------------------- conv */
 
 static void conv_case(uint32_t c, uint32_t kh, uint32_t kw, uint32_t sh, uint32_t sw, const uint32_t pad[4],
@@ -317,6 +333,7 @@ static void conv_case(uint32_t c, uint32_t kh, uint32_t kw, uint32_t sh, uint32_
         fill_weights(wk, o * kh * kw, c);
     else
         fill_weights(wk, 1u, o * kh * kw * c);
+    u8_extremes(&op, o * kh * kw, c);
     op.weights = weights;
     sprintf(what, "conv C=%u k=%ux%u s=%ux%u p=%u,%u,%u,%u O=%u in%d w%d stage%d", (unsigned)c, (unsigned)kh,
             (unsigned)kw, (unsigned)sh, (unsigned)sw, (unsigned)pad[0], (unsigned)pad[1], (unsigned)pad[2],
@@ -353,6 +370,127 @@ static void test_conv(void)
         conv_case(65, 1, 3, 1, 2, pad, 5, 6, 3, 0, BE_WK_BINARY, 2);
         conv_case(3, 3, 1, 2, 1, pad, 7, 5, 9, 2, BE_WK_INT8, 0);
     }
+}
+
+/* ------------------------------------------------------------------- the first layer (u8) */
+
+/* uint8 pixels x binary weights beyond the grid: the MLP's 784 pixels, kernel sizes and channel
+ * counts at the limits of the ARM variants (K = 64 / 128 for the 16-bit packed sums of "mla" /
+ * "mve", 144 and 288 beyond them), and all pixels 255 (the largest |acc|). */
+
+static void dense_u8(uint32_t k, uint32_t o, int stage)
+{
+    be_op op;
+    char what[64];
+    uint32_t row_words = be_words_for(k);
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_DENSE;
+    op.weight_kind = BE_WK_BINARY;
+    op.in_ch = op.k = k;
+    set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
+    op.w_row_bytes = row_words * 4u;
+    if (op.in.nbytes > sizeof input)
+        return;
+    while (o > 1u && (o * row_words > W_WORDS || o > MAX_CH || (stage == 3 && o * 4u > sizeof out_ref)))
+        o = o / 2u | 1u;
+    op.out_ch = o;
+    set_stage(&op, stage, saturate ? 255u * k : 40u * k);
+    set_out(&op, 1u, 1u, 1u);
+    fill_value(&op.in, input);
+    fill_weights(BE_WK_BINARY, o, k);
+    u8_extremes(&op, o, k);
+    op.weights = weights;
+    sprintf(what, "dense u8 K=%u O=%u stage%d saturate%d", (unsigned)k, (unsigned)o, stage, saturate);
+    check_op(&op, what);
+}
+
+static void conv_u8(uint32_t c, uint32_t kh, uint32_t kw, uint32_t s, uint32_t p, uint32_t h, uint32_t w, uint32_t o,
+                    int stage)
+{
+    const uint32_t pad[4] = {p, p, p, p};
+    conv_case(c, kh, kw, s, s, pad, h, w, o, 2, BE_WK_BINARY, stage);
+}
+
+#if !defined(__ARM_ARCH_6M__)
+/* Dense with more output rows than one block of the "lut" variant (256 rows). */
+static uint32_t big_w[300u * 3u];
+static int8_t big_dir[300];
+static int32_t big_t[300];
+static uint32_t big_out_ref[10], big_out_var[10];
+
+static void dense_u8_rows300(void)
+{
+    const uint32_t k = 70u, o = 300u, rw = be_words_for(k);
+    const be_kernel *ref = ref_kernel(BE_OP_DENSE);
+    const uint32_t isa = be_isa_detect();
+    be_op op;
+    size_t i;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_DENSE;
+    op.weight_kind = BE_WK_BINARY;
+    op.in_ch = op.k = k;
+    op.out_ch = o;
+    op.w_row_bytes = rw * 4u;
+    set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
+    op.stage = BE_STAGE_THRESHOLD;
+    op.encoding = BE_ENC_SIGN;
+    op.levels = 1u;
+    for (i = 0; i < o; i++) {
+        big_dir[i] = (xs() & 1u) ? -1 : 1;
+        big_t[i] = (int32_t)(xs() % 4001u) - 2000;
+    }
+    op.stage_a = big_dir;
+    op.stage_b = big_t;
+    set_out(&op, 1u, 1u, 1u);
+    fill_value(&op.in, input);
+    for (i = 0; i < o * rw; i++)
+        big_w[i] = xs() & (i % rw + 1u == rw ? be_last_word_mask(k) : 0xFFFFFFFFu);
+    op.weights = big_w;
+    n_cases++;
+    ref->fn(&op, input, big_out_ref, scratch);
+    for (i = 0; i < be_kernel_table_len; i++) {
+        const be_kernel *kv = &be_kernel_table[i];
+        if (kv == ref || strcmp(kv->name, "ref") == 0 || kv->op_type != BE_OP_DENSE || (kv->isa & ~isa) != 0u ||
+            (kv->supports != NULL && !kv->supports(&op)))
+            continue;
+        memset(big_out_var, 0xA5, sizeof big_out_var);
+        CHECK_EQ(kv->fn(&op, input, big_out_var, scratch), BE_OK);
+        count_run(kv->name);
+        be_test_checks++;
+        if (memcmp(big_out_ref, big_out_var, op.out.nbytes) != 0) {
+            be_test_failures++;
+            printf("MISMATCH variant %s on dense u8 K=70 O=300\n", kv->name);
+        }
+    }
+}
+#endif
+
+static void test_u8(void)
+{
+    static const uint32_t ks[] = {784, 600, 1000, 16, 17, 48, 128, 129};
+    static const uint32_t os[] = {33, 64, 7, 96, 32, 65};
+    uint32_t i, st;
+    for (saturate = 0; saturate <= 2; saturate++) {
+        for (i = 0; i < sizeof ks / sizeof ks[0]; i++)
+            for (st = 0; st < 4u; st += saturate ? 3u : 1u)
+                dense_u8(ks[i], os[(i + st) % (sizeof os / sizeof os[0])], (int)st);
+        for (st = 0; st < 3u; st += saturate ? 2u : 1u) {
+            conv_u8(1, 3, 3, 1, 1, 12, 12, 32, (int)st);  /* the common case (bench: 28 x 28) */
+            conv_u8(1, 3, 3, 1, 1, 9, 11, 33, (int)st);   /* channels not a multiple of 8 / 32 */
+            conv_u8(3, 3, 3, 1, 1, 8, 9, 32, (int)st);    /* RGB */
+            conv_u8(3, 3, 3, 2, 0, 9, 8, 64, (int)st);
+            conv_u8(3, 5, 5, 2, 2, 9, 9, 17, (int)st);    /* K = 75 */
+            conv_u8(4, 4, 4, 1, 1, 6, 7, 40, (int)st);    /* K = 64: "mla"'s packed test at its limit */
+            conv_u8(8, 4, 4, 1, 2, 5, 6, 24, (int)st);    /* K = 128: the 16-bit sums at their limit */
+            conv_u8(16, 3, 3, 1, 1, 6, 6, 33, (int)st);   /* K = 144: beyond the packed variants */
+            conv_u8(32, 3, 3, 1, 1, 4, 4, 9, (int)st);    /* K = 288, rows stored whole (C % 32 == 0) */
+            conv_u8(2, 1, 3, 1, 1, 5, 7, 12, (int)st);    /* a 1x3 kernel (kernel rows of 6 bytes) */
+        }
+    }
+    saturate = 0;
+#if !defined(__ARM_ARCH_6M__)
+    dense_u8_rows300();
+#endif
 }
 
 /* ------------------------------------------------------------------------- pool, flatten */
@@ -397,6 +535,7 @@ int main(void)
     int i;
     test_dense();
     test_conv();
+    test_u8();
     test_pool_flatten();
     printf("test_variants: isa 0x%lx, %u cases;", (unsigned long)be_isa_detect(), n_cases);
     for (i = 0; i < MAX_VARIANTS && vnames[i] != NULL; i++)

@@ -13,8 +13,19 @@
  *   "swar"   | 32-bit ARM with Thumb-2 or ARM state          | none (plain C)   | M3 and up, armv7
  *   "thumb1" | ARMv6-M (Thumb-1 only; inline assembly)      | none             | Cortex-M0 / M0+
  *
- * All of them take the binary layers only: Dense / Conv2d with sign-bit input and binary
- * weights (any output stage); every other op falls through to "ref" (see be_arm.h).
+ * All of them take the binary layers: Dense / Conv2d with sign-bit input and binary weights
+ * (any output stage, see be_arm.h). The first layer, uint8 pixels x binary weights (be_arm_u8.h,
+ * src/arm/be_u8_*.c), has its own variants, in dispatch order:
+ *
+ *   variant  | built when        | table ISA bits   | takes
+ *   ---------+-------------------+------------------+------------------------------------------
+ *   "mve"    | as above          | BE_ISA_ARM_MVE   | Dense; Conv2d with K = KH KW C <= 128
+ *   "lut"    | every ARM build   | none (plain C)   | Dense (subset-sum lookup tables)
+ *   "mla"    | every ARM build   | none (C + asm)   | Conv2d, K <= 128 (two channels per MLA)
+ *   "dsp"    | as above          | BE_ISA_ARM_DSP   | Dense; Conv2d with K <= 64 (USADA8 masks)
+ *   "planes" | every ARM build   | none             | Dense, K <= 1024; Conv2d, 64 <= K <= 1024
+ *
+ * Every other op falls through to "ref".
  */
 #ifndef BE_ARM_KERNELS_H
 #define BE_ARM_KERNELS_H
@@ -38,6 +49,29 @@
 
 /* Every ARM variant: Dense / Conv2d with sign-bit input and binary weights. */
 int be_arm_bin_supports(const be_op *op);
+
+/* The first layer: Dense / Conv2d with uint8 pixels and binary weights (src/arm/be_u8_*.c,
+ * be_arm_u8.h; docs/kernels.md "The first layer"). Plain-C variants on every ARM build. */
+#if defined(__arm__) || defined(__aarch64__)
+#define BE_ARM_HAVE_U8 1
+int be_dense_u8_lut_supports(const be_op *op);
+be_status be_dense_u8_lut(const be_op *op, const void *in, void *out, void *scratch);
+int be_conv2d_u8_mla_supports(const be_op *op);
+be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scratch);
+int be_u8_planes_supports(const be_op *op);
+be_status be_dense_u8_planes(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_u8_planes(const be_op *op, const void *in, void *out, void *scratch);
+#endif
+#ifdef BE_ARM_HAVE_DSP
+int be_u8_dsp_supports(const be_op *op);
+be_status be_dense_u8_dsp(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_u8_dsp(const be_op *op, const void *in, void *out, void *scratch);
+#endif
+#ifdef BE_ARM_HAVE_MVE
+int be_u8_mve_supports(const be_op *op);
+be_status be_dense_u8_mve(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_u8_mve(const be_op *op, const void *in, void *out, void *scratch);
+#endif
 
 #ifdef BE_ARM_HAVE_MVE
 be_status be_dense_bin_mve(const be_op *op, const void *in, void *out, void *scratch);

@@ -1,0 +1,417 @@
+/* be_u8_mla.c -- "mla": Conv2d on uint8 pixels x binary weights (the first layer of a CNN),
+ * for every ARM core: two output channels per 32-bit multiply-accumulate.
+ *
+ * Packing: for channels a and b the weights of tap k become one word, the integer
+ * w_a,k + 65536 * w_b,k (w = +-1) modulo 2^32. Then P = sum_k x_k * packed_k = A + 65536 * B
+ * modulo 2^32 with A = acc_a, B = acc_b; for K <= 128, |A|, |B| <= 255 * K <= 32640, so A is the
+ * low half sign-extended and B = (P - A) / 65536: exact. One MLA = two MACs.
+ *
+ * The packed weights ("pairs", 4 words per tap for 8 channels) are made once per call for a
+ * pass of channels (on the stack, at most PAIR_WORDS words) and reused at every output pixel.
+ * Per output pixel and 8 channels the tap loop: LDRB, LDM of 4 packed words, 4 MLA (Thumb-1:
+ * MULS + ADD, accumulators in high registers), 7 instructions per tap when unrolled.
+ *   Thumb-2, sign stage (below): one assembly block per output pixel runs every group of 8
+ *   channels and writes one output byte per group (its state between groups in a small struct
+ *   on the stack: all 14 registers are taken); kernel rows of 3 or 9 bytes (3x3 x 1 or 3
+ *   channels) are one loop iteration each, read straight from the input for interior pixels
+ *   (x += input row stride), so only border pixels are copied (im2col into the scratch).
+ *   Otherwise: the receptive field to the scratch (im2col, K bytes = the model's patch
+ *   scratch), and the tap loop per group (unrolled x3 when 3 | K).
+ *
+ * Sign threshold stage, K <= 64 (3x3x1, 3x3x3, 5x5x1): the direction is folded into the
+ * weights (acc' = direction * acc, the stage bit is acc' < t) and the test is done on the packed
+ * word without decoding it: with t clamped to [-16384, 16384] (|acc'| <= 16320, so no result
+ * changes), E = Tpack - P, Tpack = (t_a - 1 + 32768) + 65536 * (t_b - 1), has low half
+ * t_a - 1 - A + 32768 in [63, 65471] (no borrow) and high half t_b - 1 - B: bit 15 of E is
+ * (A < t_a) and bit 31 is (B >= t_b). Four words give the 8 bits with 12 instructions. Other
+ * stages (and K > 64) decode A and B and use be_stage_put.
+ * Takes Conv2d with K = KH * KW * C <= 128 (and 4 K <= PAIR_WORDS).
+ */
+#include "arm/be_arm_kernels.h"
+
+#ifdef BE_ARM_HAVE_U8
+
+#include <string.h>
+
+#include "arm/be_arm_u8.h"
+
+#define KMAX 128u
+#define GROUPS_MAX 16u /* groups of 8 channels per pass (tpack: 4 words each) */
+#define KFAST 64u /* the packed sign-threshold test */
+#ifdef BE_ARM_HAVE_THUMB1
+#define PAIR_WORDS 256u /* 1 KiB of stack (Cortex-M0: 4 KiB in all): K <= 64 */
+#else
+#define PAIR_WORDS 512u /* 2 KiB */
+#endif
+
+int be_conv2d_u8_mla_supports(const be_op *op)
+{
+    const uint32_t k = op->kh * op->kw * op->in_ch;
+    return op->type == BE_OP_CONV2D && be_arm_u8_supports(op) && k <= KMAX && 4u * k <= PAIR_WORDS;
+}
+
+/* pairs[(g * K + k) * 4 + q] = packed weights of channels o0 + 8g + 2q (low) and + 1 (high):
+ * +-1 (times the direction when folding), 0 for channels >= out_ch. No division (Cortex-M0). */
+static void make_pairs(const be_op *op, uint32_t o0, uint32_t groups, uint32_t k, int fold, uint32_t *pairs)
+{
+    const uint32_t c = op->in_ch, cw = be_words_for(c), taps = op->kh * op->kw;
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    uint32_t g, l, t, j;
+    memset(pairs, 0, (size_t)groups * k * 16u);
+    for (g = 0; g < groups; g++)
+        for (l = 0; l < 8u; l++) {
+            const uint32_t o = o0 + 8u * g + l;
+            uint32_t *dst = pairs + (size_t)g * k * 4u + l / 2u, i = 0;
+            const be_word *row = (const be_word *)op->weights + (size_t)o * taps * cw;
+            const int32_t f = fold && o < op->out_ch ? dir[o] : 1;
+            if (o >= op->out_ch)
+                continue;
+            for (t = 0; t < taps; t++, row += cw)
+                for (j = 0; j < c; j++, i++) {
+                    const int32_t v = be_bit_to_sign(be_get_bit(row, j)) * f;
+                    dst[4u * i] += (uint32_t)v << (16u * (l % 2u));
+                }
+        }
+    (void)k;
+}
+
+static uint32_t clamp_t(int32_t t)
+{
+    return (uint32_t)(t < -16384 ? -16384 : t > 16384 ? 16384 : t);
+}
+
+/* tpack[g * 4 + q] for the packed sign test of channels o0 + 8g + 2q and + 1 */
+static void make_tpack(const be_op *op, uint32_t o0, uint32_t groups, uint32_t *tpack)
+{
+    const int32_t *t = (const int32_t *)op->stage_b;
+    uint32_t i;
+    for (i = 0; i < 4u * groups; i++) {
+        const uint32_t a = o0 + 2u * i, b = a + 1u;
+        const uint32_t ta = a < op->out_ch ? clamp_t(t[a]) : 0u, tb = b < op->out_ch ? clamp_t(t[b]) : 0u;
+        tpack[i] = (ta - 1u + 32768u) + ((tb - 1u) << 16);
+    }
+}
+
+/* p[q] = sum_k x[k] * w[4k + q] modulo 2^32, q < 4 (k >= 1; by3: 3 divides k). Nothing may run
+ * between setting the register variables and the asm (a call would clobber them). */
+static void taps(const uint8_t *x, const uint32_t *w, uint32_t k, int by3, uint32_t *p)
+{
+#if defined(__thumb2__)
+    register const uint8_t *xp __asm__("r0") = x;
+    register const uint32_t *wp __asm__("r1") = w;
+    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5"), v __asm__("r6");
+    register uint32_t a0 __asm__("r8") = 0u, a1 __asm__("r9") = 0u, a2 __asm__("r10") = 0u, a3 __asm__("r11") = 0u;
+    register const uint8_t *end __asm__("r12") = x + k;
+#define MLA_TAP(n)                                                                             \
+    "ldrb %[v], [%[x], #" #n "]\n\t"                                                           \
+    "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
+    "mla %[a0], %[v], %[w0], %[a0]\n\t"                                                        \
+    "mla %[a1], %[v], %[w1], %[a1]\n\t"                                                        \
+    "mla %[a2], %[v], %[w2], %[a2]\n\t"                                                        \
+    "mla %[a3], %[v], %[w3], %[a3]\n\t"
+#define MLA_OPERANDS                                                                           \
+    : [x] "+r"(xp), [w] "+r"(wp), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), \
+      [v] "=&r"(v), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3)                 \
+    : [end] "r"(end)                                                                           \
+    : "cc", "memory"
+    if (by3)
+        __asm__ volatile("1:\n\t" MLA_TAP(0) MLA_TAP(1) MLA_TAP(2)
+                         "add %[x], %[x], #3\n\t"
+                         "cmp %[x], %[end]\n\t"
+                         "bne 1b\n\t" MLA_OPERANDS);
+    else
+        __asm__ volatile("1:\n\t" MLA_TAP(0)
+                         "add %[x], %[x], #1\n\t"
+                         "cmp %[x], %[end]\n\t"
+                         "bne 1b\n\t" MLA_OPERANDS);
+#undef MLA_TAP
+#undef MLA_OPERANDS
+    p[0] = a0;
+    p[1] = a1;
+    p[2] = a2;
+    p[3] = a3;
+#elif defined(BE_ARM_HAVE_THUMB1)
+    /* r0-r6 data, accumulators in r8-r11 (ADD to a high register is one instruction) */
+    register const uint8_t *xp __asm__("r0") = x;
+    register const uint32_t *wp __asm__("r1") = w;
+    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5"), v __asm__("r6");
+    register uint32_t a0 __asm__("r8") = 0u, a1 __asm__("r9") = 0u, a2 __asm__("r10") = 0u, a3 __asm__("r11") = 0u;
+    register const uint8_t *end __asm__("r12") = x + k;
+#define MLA_TAP(n)                                                                             \
+    "ldrb %[v], [%[x], #" #n "]\n\t"                                                           \
+    "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
+    "muls %[w0], %[v], %[w0]\n\t"                                                              \
+    "add %[a0], %[w0]\n\t"                                                                     \
+    "muls %[w1], %[v], %[w1]\n\t"                                                              \
+    "add %[a1], %[w1]\n\t"                                                                     \
+    "muls %[w2], %[v], %[w2]\n\t"                                                              \
+    "add %[a2], %[w2]\n\t"                                                                     \
+    "muls %[w3], %[v], %[w3]\n\t"                                                              \
+    "add %[a3], %[w3]\n\t"
+#define MLA_OPERANDS                                                                           \
+    : [x] "+l"(xp), [w] "+l"(wp), [w0] "=&l"(w0), [w1] "=&l"(w1), [w2] "=&l"(w2), [w3] "=&l"(w3), \
+      [v] "=&l"(v), [a0] "+h"(a0), [a1] "+h"(a1), [a2] "+h"(a2), [a3] "+h"(a3)                 \
+    : [end] "h"(end)                                                                           \
+    : "cc", "memory"
+    if (by3)
+        __asm__ volatile(".syntax unified\n"
+                         "1:\n\t" MLA_TAP(0) MLA_TAP(1) MLA_TAP(2)
+                         "adds %[x], %[x], #3\n\t"
+                         "cmp %[x], %[end]\n\t"
+                         "bne 1b\n\t" MLA_OPERANDS);
+    else
+        __asm__ volatile(".syntax unified\n"
+                         "1:\n\t" MLA_TAP(0)
+                         "adds %[x], %[x], #1\n\t"
+                         "cmp %[x], %[end]\n\t"
+                         "bne 1b\n\t" MLA_OPERANDS);
+#undef MLA_TAP
+#undef MLA_OPERANDS
+    p[0] = a0;
+    p[1] = a1;
+    p[2] = a2;
+    p[3] = a3;
+#else
+    uint32_t a0 = 0u, a1 = 0u, a2 = 0u, a3 = 0u;
+    const uint8_t *end = x + k;
+    (void)by3;
+    do {
+        const uint32_t v = *x++;
+        a0 += v * w[0];
+        a1 += v * w[1];
+        a2 += v * w[2];
+        a3 += v * w[3];
+        w += 4;
+    } while (x != end);
+    p[0] = a0;
+    p[1] = a1;
+    p[2] = a2;
+    p[3] = a3;
+#endif
+}
+
+/* The 8 stage bits of one group from its packed sums (see the top of the file). */
+static inline uint32_t sign_bits(const uint32_t *p, const uint32_t *tp)
+{
+    const uint32_t e0 = (tp[0] - p[0]) & 0x80008000u, e1 = (tp[1] - p[1]) & 0x80008000u;
+    const uint32_t e2 = (tp[2] - p[2]) & 0x80008000u, e3 = (tp[3] - p[3]) & 0x80008000u;
+    const uint32_t g = e3 | (e2 >> 2) | (e1 >> 4) | (e0 >> 6); /* a_q at 9 + 2q, b_q at 25 + 2q */
+    return (((g >> 9) & 0x55u) | ((g >> 24) & 0xAAu)) ^ 0xAAu;
+}
+
+#if defined(__thumb2__)
+/* What the Thumb-2 pixel loop reads between groups (all 14 registers are taken by the tap
+ * loop; the address of this is pushed on the stack while the loop runs). */
+struct mla_args {
+    const uint8_t *x0;  /* +0: first pixel of the first kernel row */
+    const uint8_t *end; /* +4: x0 + KH * stride */
+    uint32_t stride;    /* +8: bytes from one kernel row to the next */
+    const uint32_t *tp; /* +12: packed thresholds of the next group */
+    uint8_t *out;       /* +16: output byte of the next group (8 channels) */
+    uint32_t groups;    /* +20: groups left (>= 1) */
+};
+
+/* One output pixel, fast sign path, Thumb-2: for every group of 8 channels the taps (kernel
+ * rows of `run` = 3 or 9 bytes: one row per iteration, x += stride, straight from the input or
+ * from an im2col row; run 1: one tap per iteration over an im2col row, stride 1), the packed
+ * test, and one output byte. w = the pairs of the first group (the groups are contiguous). */
+#define MLA_TAP(n)                                                                             \
+    "ldrb %[v], [%[x], #" #n "]\n\t"                                                           \
+    "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
+    "mla %[a0], %[v], %[w0], %[a0]\n\t"                                                        \
+    "mla %[a1], %[v], %[w1], %[a1]\n\t"                                                        \
+    "mla %[a2], %[v], %[w2], %[a2]\n\t"                                                        \
+    "mla %[a3], %[v], %[w3], %[a3]\n\t"
+#define MLA_GROUP_START                                                                        \
+    "push {%[v]}\n"                                                                            \
+    "2:\n\t"                                                                                   \
+    "ldr %[v], [sp]\n\t"                                                                       \
+    "ldr %[x], [%[v]]\n\t"                                                                     \
+    "ldr %[end], [%[v], #4]\n\t"                                                               \
+    "ldr lr, [%[v], #8]\n\t"                                                                   \
+    "mov %[a0], #0\n\t"                                                                        \
+    "mov %[a1], #0\n\t"                                                                        \
+    "mov %[a2], #0\n\t"                                                                        \
+    "mov %[a3], #0\n"                                                                          \
+    "1:\n\t"
+#define MLA_GROUP_END                                                                          \
+    "add %[x], %[x], lr\n\t"                                                                   \
+    "cmp %[x], %[end]\n\t"                                                                     \
+    "bne 1b\n\t"                                                                               \
+    "ldr %[v], [sp]\n\t" /* E_q = tp_q - a_q; bit 15 = (A < t_a), bit 31 = (B >= t_b) */       \
+    "ldr lr, [%[v], #12]\n\t"                                                                  \
+    "ldmia lr!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                              \
+    "str lr, [%[v], #12]\n\t"                                                                  \
+    "sub %[w0], %[w0], %[a0]\n\t"                                                              \
+    "sub %[w1], %[w1], %[a1]\n\t"                                                              \
+    "sub %[w2], %[w2], %[a2]\n\t"                                                              \
+    "sub %[w3], %[w3], %[a3]\n\t"                                                              \
+    "and %[w0], %[w0], #0x80008000\n\t"                                                        \
+    "and %[w1], %[w1], #0x80008000\n\t"                                                        \
+    "and %[w2], %[w2], #0x80008000\n\t"                                                        \
+    "and %[w3], %[w3], #0x80008000\n\t"                                                        \
+    "orr %[w3], %[w3], %[w2], lsr #2\n\t"                                                      \
+    "orr %[w3], %[w3], %[w1], lsr #4\n\t"                                                      \
+    "orr %[w3], %[w3], %[w0], lsr #6\n\t" /* a_q at 9 + 2q, b_q at 25 + 2q */                 \
+    "lsr %[x], %[w3], #9\n\t"                                                                  \
+    "and %[x], %[x], #0x55\n\t"                                                                \
+    "lsr %[w3], %[w3], #24\n\t"                                                                \
+    "and %[w3], %[w3], #0xAA\n\t"                                                              \
+    "orr %[x], %[x], %[w3]\n\t"                                                                \
+    "eor %[x], %[x], #0xAA\n\t"                                                                \
+    "ldr lr, [%[v], #16]\n\t"                                                                  \
+    "strb %[x], [lr], #1\n\t"                                                                  \
+    "str lr, [%[v], #16]\n\t"                                                                  \
+    "ldr lr, [%[v], #20]\n\t"                                                                  \
+    "subs lr, lr, #1\n\t"                                                                      \
+    "str lr, [%[v], #20]\n\t"                                                                  \
+    "bne 2b\n\t"                                                                               \
+    "add sp, sp, #4\n\t"
+#define MLA_OPERANDS                                                                           \
+    : [x] "=&r"(xp), [w] "+r"(wp), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), \
+      [v] "+r"(v), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [end] "=&r"(end) \
+    :                                                                                          \
+    : "lr", "cc", "memory"
+
+static void pixel_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
+{
+    register const uint8_t *xp __asm__("r0");
+    register const uint32_t *wp __asm__("r1") = w;
+    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5");
+    register uint32_t v __asm__("r6") = (uint32_t)(uintptr_t)args;
+    register uint32_t a0 __asm__("r8"), a1 __asm__("r9"), a2 __asm__("r10"), a3 __asm__("r11");
+    register const uint8_t *end __asm__("r12");
+    if (run == 3u)
+        __asm__ volatile(MLA_GROUP_START MLA_TAP(0) MLA_TAP(1) MLA_TAP(2) MLA_GROUP_END MLA_OPERANDS);
+    else if (run == 9u)
+        __asm__ volatile(MLA_GROUP_START MLA_TAP(0) MLA_TAP(1) MLA_TAP(2) MLA_TAP(3) MLA_TAP(4) MLA_TAP(5)
+                         MLA_TAP(6) MLA_TAP(7) MLA_TAP(8) MLA_GROUP_END MLA_OPERANDS);
+    else
+        __asm__ volatile(MLA_GROUP_START MLA_TAP(0) MLA_GROUP_END MLA_OPERANDS);
+}
+#undef MLA_TAP
+#undef MLA_GROUP_START
+#undef MLA_GROUP_END
+#undef MLA_OPERANDS
+#endif
+
+/* A and B of a packed sum */
+static inline void decode(uint32_t p, int32_t *a, int32_t *b)
+{
+    const int32_t lo = (int32_t)(p & 0xFFFFu) - (int32_t)((p & 0x8000u) << 1); /* sign-extend */
+    const uint32_t hi = p - (uint32_t)lo;                                          /* 65536 * B */
+    *a = lo;
+    *b = (hi & 0x80000000u) ? -(int32_t)((0u - hi) >> 16) : (int32_t)(hi >> 16);
+}
+
+/* The fast sign path of one output pixel on the other cores: 32 channels at a time in a word. */
+#if !defined(__thumb2__)
+static void pixel_words(const uint8_t *patch, const uint32_t *pairs, const uint32_t *tpack, uint32_t k, int by3,
+                        uint32_t g0, uint32_t ng, uint8_t *px_out)
+{
+    uint32_t g, word = 0u;
+    for (g = 0; g < ng; g++) {
+        uint32_t p[4];
+        const uint32_t o0 = 8u * (g0 + g);
+        taps(patch, pairs + (size_t)g * k * 4u, k, by3, p);
+        word |= sign_bits(p, tpack + 4u * g) << (o0 % 32u);
+        if (o0 % 32u == 24u || g + 1u == ng) {
+            ((be_word *)px_out)[o0 / 32u] |= word;
+            word = 0u;
+        }
+    }
+}
+#endif
+
+be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scratch)
+{
+    const be_value *vi = &op->in, *vo = &op->out;
+    const uint32_t k = op->kh * op->kw * op->in_ch, nout = op->out_ch, all = (nout + 7u) / 8u;
+    const int sign = op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u;
+    const int fast = sign && k <= KFAST, by3 = k % 3u == 0u;
+    uint8_t *patch = (uint8_t *)scratch; /* K bytes <= the model's patch_bytes */
+    uint32_t pairs[PAIR_WORDS], tpack[4u * GROUPS_MAX];
+    uint32_t per = PAIR_WORDS / (4u * k), g0, ng, oy, ox, g, i;
+    be_status st = BE_OK;
+#if defined(__thumb2__)
+    const uint32_t run = op->kw * op->in_ch;           /* bytes of one kernel row */
+    const int rows = run == 3u || run == 9u;            /* the row loop: straight from the input */
+    const uint32_t tail = vo->pixel_bytes - all;        /* output bytes no group writes */
+#endif
+    if (per > GROUPS_MAX)
+        per = GROUPS_MAX;
+    if (per >= 4u)
+        per -= per % 4u; /* passes of whole 32-channel words */
+    for (g0 = 0; g0 < all; g0 += ng) {
+        ng = all - g0 < per ? all - g0 : per;
+        make_pairs(op, 8u * g0, ng, k, sign, pairs);
+        if (fast)
+            make_tpack(op, 8u * g0, ng, tpack);
+        for (oy = 0; oy < vo->h; oy++) {
+            for (ox = 0; ox < vo->w; ox++) {
+                uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
+                if (fast) {
+#if defined(__thumb2__)
+                    /* each group writes its output byte; the bytes after the last group are 0 */
+                    const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+                    const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+                    struct mla_args args;
+                    if (rows && y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h && x0 >= 0 &&
+                        x0 + (int32_t)op->kw <= (int32_t)vi->w) { /* inside: no copy */
+                        args.x0 = (const uint8_t *)in + ((size_t)y0 * vi->w + (size_t)x0) * vi->c;
+                        args.stride = vi->w * vi->c;
+                        args.end = args.x0 + op->kh * args.stride;
+                    } else {
+                        be_arm_u8_im2col(op, (const uint8_t *)in, oy, ox, patch);
+                        args.x0 = patch;
+                        args.stride = rows ? run : 1u;
+                        args.end = patch + k;
+                    }
+                    args.tp = tpack;
+                    args.out = px_out + g0;
+                    args.groups = ng;
+                    if (g0 == 0u && tail != 0u)
+                        memset(px_out + all, 0, tail);
+                    pixel_fast(&args, pairs, rows ? run : 1u);
+#else
+                    if (g0 == 0u)
+                        be_stage_clear(op, px_out);
+                    be_arm_u8_im2col(op, (const uint8_t *)in, oy, ox, patch);
+                    pixel_words(patch, pairs, tpack, k, by3, g0, ng, px_out);
+#endif
+                    continue;
+                }
+                if (g0 == 0u)
+                    be_stage_clear(op, px_out);
+                be_arm_u8_im2col(op, (const uint8_t *)in, oy, ox, patch);
+                for (g = 0; g < ng; g++) {
+                    const uint32_t o0 = 8u * (g0 + g), n = nout - o0 < 8u ? nout - o0 : 8u;
+                    uint32_t p[4];
+                    int32_t acc[8];
+                    taps(patch, pairs + (size_t)g * k * 4u, k, by3, p);
+                    for (i = 0; i < 4u; i++)
+                        decode(p[i], &acc[2u * i], &acc[2u * i + 1u]);
+                    if (sign) { /* acc = direction * dot: bit 1 (-1) when below the threshold */
+                        const int32_t *t = (const int32_t *)op->stage_b + o0;
+                        uint32_t bits = 0u;
+                        for (i = 0; i < n; i++)
+                            bits |= (uint32_t)(acc[i] < t[i]) << i;
+                        ((be_word *)px_out)[o0 / 32u] |= bits << (o0 % 32u);
+                    } else {
+                        for (i = 0; i < n; i++) {
+                            be_status s = be_stage_put(op, o0 + i, acc[i], px_out);
+                            if (s != BE_OK)
+                                st = s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (void)vi;
+    return st;
+}
+
+#else
+typedef int be_u8_mla_unused; /* ISO C forbids an empty translation unit */
+#endif
