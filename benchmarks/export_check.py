@@ -23,13 +23,13 @@ def main(argv=None) -> int:
     p.add_argument("exports", nargs="+")
     p.add_argument("-o", "--out", default="benchmarks/export_check.md")
     a = p.parse_args(argv)
-    lines = ["# Trained models: lowering, reference and ONNX on the whole test set", "",
+    lines = ["# Trained models: lowering, reference, ONNX and LiteRT on the whole test set", "",
              "Made by `bash examples/deploy_models.sh` (trains and exports) and "
              f"`python benchmarks/export_check.py {' '.join(a.exports)}`.", "",
              "| model | test images | reference accuracy | PyTorch accuracy | predictions agree | samples with a "
-             "threshold tie | disagreements without a tie | ONNX scores == reference | blob B | ONNX B | ONNX bound B "
-             "| packed weights + thresholds B |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "threshold tie | disagreements without a tie | ONNX scores == reference | LiteRT scores == reference "
+             "| blob B | ONNX B | ONNX bound B | .tflite B | packed weights + thresholds B |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for d in a.exports:
         r = json.loads((Path(d) / "report.json").read_text())
         ag, f, t = r["agreement"], r["files"], r["totals"]
@@ -38,8 +38,9 @@ def main(argv=None) -> int:
         lines.append(
             f"| {name} | {ag['samples']:,} | {ag['reference_accuracy']:.4f} | {ag['torch_accuracy']:.4f} | "
             f"{ag['agree']:,} ({100 * ag['agreement']:.2f}%) | {ag['ties']} | {ag['disagree_without_tie']} | "
-            f"{f['onnx']['scores_equal_reference']} | {f['blob']['bytes']:,} | {f['onnx']['bytes']:,} | "
-            f"{f['onnx']['size_bound']:,} | {t['weight_bytes'] + t['threshold_bytes']:,} |")
+            f"{f['onnx']['scores_equal_reference']} | {f['tflite']['scores_equal_reference']} | "
+            f"{f['blob']['bytes']:,} | {f['onnx']['bytes']:,} | {f['onnx']['size_bound']:,} | "
+            f"{f['tflite']['bytes']:,} | {t['weight_bytes'] + t['threshold_bytes']:,} |")
     lines += ["", "A tie: some hard-threshold unit's pre-activation in PyTorch lies within 1e-5 (relative) of its",
               "threshold, where float32 rounding may decide differently from the exact integer graph.",
               "ONNX bound: 1.10 × (packed weight bytes + threshold bytes) + 16 KiB (issue #4).", ""]
