@@ -7,24 +7,11 @@
  */
 #if defined(__x86_64__) || defined(__i386__)
 
-#include "be_x86.h"
+#include "be_x86_popcnt.h"
 
 int be_conv2d_bin_popcnt_supports(const be_op *op)
 {
     return be_x86_is_sign_binary(op);
-}
-
-__attribute__((target("popcnt"))) static inline uint32_t pc64(const be_word *a, const be_word *b)
-{
-    uint64_t x, y;
-    memcpy(&x, a, 8u);
-    memcpy(&y, b, 8u);
-    return (uint32_t)__builtin_popcountll(x ^ y);
-}
-
-__attribute__((target("popcnt"))) static inline uint32_t pc32(be_word a, be_word b)
-{
-    return (uint32_t)__builtin_popcount(a ^ b);
 }
 
 __attribute__((target("popcnt"))) be_status be_conv2d_bin_popcnt(const be_op *op, const void *in, void *out,
@@ -35,7 +22,7 @@ __attribute__((target("popcnt"))) be_status be_conv2d_bin_popcnt(const be_op *op
     const be_word *wts = (const be_word *)op->weights;
     be_word *patch = (be_word *)scratch; /* KH * KW * pixel_bytes = the model's patch_bytes */
     int32_t acc[32];
-    uint32_t p, o0, o, j;
+    uint32_t p, o0;
     be_status st = BE_OK;
     memset(out, 0, vo->nbytes);
     for (p = 0; p < npx; p++) {
@@ -44,36 +31,7 @@ __attribute__((target("popcnt"))) be_status be_conv2d_bin_popcnt(const be_op *op
         for (o0 = 0; o0 < nout; o0 += 32u) {
             const uint32_t nb = nout - o0 < 32u ? nout - o0 : 32u;
             be_status s;
-            for (o = 0; o + 4u <= nb; o += 4u) {
-                const be_word *w0 = wts + (size_t)(o0 + o) * kwords, *w1 = w0 + kwords, *w2 = w1 + kwords,
-                              *w3 = w2 + kwords;
-                uint32_t d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-                for (j = 0; j + 2u <= kwords; j += 2u) {
-                    d0 += pc64(patch + j, w0 + j);
-                    d1 += pc64(patch + j, w1 + j);
-                    d2 += pc64(patch + j, w2 + j);
-                    d3 += pc64(patch + j, w3 + j);
-                }
-                if (j < kwords) {
-                    d0 += pc32(patch[j], w0[j]);
-                    d1 += pc32(patch[j], w1[j]);
-                    d2 += pc32(patch[j], w2[j]);
-                    d3 += pc32(patch[j], w3[j]);
-                }
-                acc[o] = (int32_t)op->k - 2 * (int32_t)d0;
-                acc[o + 1u] = (int32_t)op->k - 2 * (int32_t)d1;
-                acc[o + 2u] = (int32_t)op->k - 2 * (int32_t)d2;
-                acc[o + 3u] = (int32_t)op->k - 2 * (int32_t)d3;
-            }
-            for (; o < nb; o++) {
-                const be_word *w0 = wts + (size_t)(o0 + o) * kwords;
-                uint32_t d0 = 0;
-                for (j = 0; j + 2u <= kwords; j += 2u)
-                    d0 += pc64(patch + j, w0 + j);
-                if (j < kwords)
-                    d0 += pc32(patch[j], w0[j]);
-                acc[o] = (int32_t)op->k - 2 * (int32_t)d0;
-            }
+            be_x86_popcnt_block(patch, wts + (size_t)o0 * kwords, kwords, kwords, nb, op->k, acc);
             s = be_x86_put(op, px_out, o0, nb, acc);
             if (s != BE_OK)
                 st = s;
