@@ -11,7 +11,7 @@ PY=.venv/bin/python
 RUN=${RUN:-runs/demo}
 FW=${FW:-$RUN-fw}
 TARGET=${TARGET:-cortex-m4}
-rm -rf "$RUN"
+rm -rf "$RUN" "$FW"  # the demo's own outputs: a re-run starts clean
 
 echo "== 1/3 train: MLP 784-256-256-10, LAB binary weights, sign activations, ${EPOCHS:-3} epochs"
 $BIN train --model mlp --weights lab --activation sign --hidden 256 --depth 2 --epochs "${EPOCHS:-3}" \
