@@ -69,7 +69,7 @@ EXACT_FLOAT64 = 2**53
 
 
 def _int_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Exact int64 ``x @ w`` (numpy's integer matmul has no BLAS and is ~50x slower).
+    """Exact int64 ``x @ w`` (numpy's integer matmul has no BLAS: ~30x slower on a 1000x1024 @ 1024x1024).
 
     float64 represents every integer below 2**53 exactly, and no partial sum can exceed
     K·max|x|·max|w|, so when that bound is below 2**53 the float64 product is the integer one.
