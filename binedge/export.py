@@ -31,7 +31,7 @@ def lower_run(run_dir):
     return model, graph, cfg
 
 
-def test_images(cfg, samples: int | None):
+def load_test_images(cfg, samples: int | None):
     """The run's test split (images uint8 NHWC, labels), at most ``samples`` of it."""
     from .train import load_data
 
@@ -90,7 +90,7 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
         from . import firmware
 
         n_fw = samples if samples is not None else firmware.DEFAULT_SAMPLES
-        fw_images, fw_labels = test_images(cfg, n_fw)
+        fw_images, fw_labels = load_test_images(cfg, n_fw)
         plan = firmware.plan_firmware(graph, target=target, images=fw_images, labels=fw_labels, source=run_dir)
     final = final_dir if final_dir is not None else out
     out.mkdir(parents=True, exist_ok=True)  # only once lowering succeeded
@@ -119,7 +119,7 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
         report["files"]["tflite"] = {"path": shown(info["path"]), "bytes": info["file_bytes"],
                                      "weight_bytes": info["weight_bytes"]}
     if check:
-        images, labels = test_images(cfg, samples)
+        images, labels = load_test_images(cfg, samples)
         report["agreement"] = agreement(model, graph, images, labels)
         ref_scores = reference.run(graph, images)
         if "onnx" in formats:
