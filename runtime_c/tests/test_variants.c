@@ -4,8 +4,8 @@
  * (be_isa_detect) and whose supports() accepts the op, the op is run by the variant and by the
  * "ref" kernel of its type on the same deterministic pseudo-random data (xorshift32, fixed
  * seed: no files) and the outputs (and statuses) must be identical, byte for byte. The grid:
- *   Dense:   K = 1, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000 (and 1536, 1537, 2000); odd
- *            output counts (and 32, 64);
+ *   Dense:   K = 1, 31, 32, 33, 63, 64, 65, 100, 255, 256, 257, 1000 (and 1536, 1537, 1600,
+ *            1601, 2000: "dsp" unrolls rows of up to 50 words); odd output counts (and 32, 64);
  *            sign / unsigned-plane / u8 inputs; binary / int8 weights; sign, unsigned (L = 1, 3)
  *            threshold and score stages;
  *   Conv2d:  kernel 1 / 3 / 5 (and 3x1), stride 1 / 2, padding 0 / 1 / 2 (and asymmetric),
@@ -125,7 +125,7 @@ static void fill_weights(int kind, uint32_t rows, uint32_t n)
 
 /* Output stage: 0 sign threshold, 1 unsigned L = 1, 2 unsigned L = 3, 3 score (Dense only).
  * Thresholds are drawn around 0 within +-spread (acc of random data is of that order), with a
- * constant channel at INT32_MIN / INT32_MAX and a repeated threshold. */
+ * constant channel at INT32_MIN / INT32_MAX, channels at +-2^20 and a repeated threshold. */
 static void set_stage(be_op *op, int stage, uint32_t spread)
 {
     uint32_t c, l;
@@ -157,6 +157,9 @@ static void set_stage(be_op *op, int stage, uint32_t spread)
         if (c % 11u == 3u)
             for (l = 0; l < op->levels; l++)
                 t[l] = (c & 1u) ? INT32_MAX : INT32_MIN;
+        if (c % 13u == 7u) /* far outside [-K - 1, K + 1] but not a sentinel (the ARM table clamps) */
+            for (l = 0; l < op->levels; l++)
+                t[l] = ((c & 2u) ? (1 << 20) : -(1 << 20)) + (int32_t)l;
     }
     op->stage_a = stage_a8;
     op->stage_b = stage_b;
@@ -252,7 +255,7 @@ static void dense_case(uint32_t k, uint32_t o, int in_kind, int wk, int stage)
 static void test_dense(void)
 {
     /* the grid, then 1536 / 1537 / 2000: both sides of the DSP kernel's 48-word short-row limit */
-    static const uint32_t ks[] = {1, 31, 32, 33, 63, 64, 65, 255, 256, 257, 1000, 1536, 1537, 2000};
+    static const uint32_t ks[] = {1, 31, 32, 33, 63, 64, 65, 100, 255, 256, 257, 1000, 1536, 1537, 1600, 1601, 2000};
     static const uint32_t os[] = {1, 3, 33, 7, 65, 32, 5, 64, 9};
     uint32_t i, j, n = 0;
     for (i = 0; i < sizeof ks / sizeof ks[0]; i++) {

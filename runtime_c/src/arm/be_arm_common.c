@@ -1,8 +1,6 @@
 /* be_arm_common.c -- the driver shared by the ARM binary kernels (see be_arm.h). */
 #if defined(__arm__) || defined(__aarch64__)
 
-#include <string.h>
-
 #include "arm/be_arm.h"
 
 int be_arm_bin_supports(const be_op *op)
@@ -11,12 +9,77 @@ int be_arm_bin_supports(const be_op *op)
            op->in.kind == BE_KIND_BITS && op->in.encoding == BE_ENC_SIGN;
 }
 
-/* Output stage of channels [o0, o0 + n) of one (cleared) output pixel; o0 % 32 == 0, n <= 32. */
-static be_status put(const be_op *op, void *px_out, uint32_t o0, uint32_t n, const uint32_t *d)
+/* A sign threshold moved into the popcount domain, for layers whose stage runs many times per
+ * call (Conv2d: once per output pixel). With acc = K - 2d (d = popcount(x XOR w)), the output
+ * bit is 1 (level 0, value -1) when direction * acc < t, which is u = s * d + c >= 0 with
+ *     direction +1:  s =  2, c = t - K - 1        (2d > K - t)
+ *     direction -1:  s = -2, c = K + t - 1        (2d < K + t)
+ * t is first clamped to [-K - 1, K + 1] (beyond that a threshold acts as -+infinity, |acc| <= K),
+ * so |u| <= 4K + 2 never overflows for K < 2^28 (prepare_thresholds checks). */
+typedef struct {
+    int32_t s, c;
+} popc_threshold;
+
+#define BE_ARM_THRESHOLD_TABLE 64u /* channels; 512 B of stack */
+
+static int sign_threshold_stage(const be_op *op)
+{
+    return op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u;
+}
+
+/* Fill p[0, out_ch) when the layer can use the table (sign threshold stage, out_ch within the
+ * table, K < 2^28); returns whether it did. */
+static int prepare_thresholds(const be_op *op, popc_threshold *p)
+{
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *t = (const int32_t *)op->stage_b;
+    const int32_t k = (int32_t)op->k;
+    uint32_t o;
+    if (!sign_threshold_stage(op) || op->out_ch > BE_ARM_THRESHOLD_TABLE || op->k >= (1u << 28))
+        return 0;
+    for (o = 0; o < op->out_ch; o++) {
+        const int32_t tc = t[o] < -k - 1 ? -k - 1 : t[o] > k + 1 ? k + 1 : t[o];
+        p[o].s = dir[o] > 0 ? 2 : -2;
+        p[o].c = dir[o] > 0 ? tc - k - 1 : k + tc - 1;
+    }
+    return 1;
+}
+
+/* Output stage of channels [o0, o0 + n) of one output pixel; o0 % 32 == 0, n <= 32. With a
+ * table p (sign thresholds), the word of bits is written whole; otherwise the pixel must have
+ * been cleared (be_stage_clear) and the stage goes through the direct compare or be_stage_put,
+ * as in the reference. */
+static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uint32_t o0, uint32_t n,
+                     const uint32_t *d)
 {
     uint32_t i;
     be_status st = BE_OK;
-    if (op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u) {
+    if (p != NULL) {
+        uint32_t zeros = 0u; /* bit i: channel i's u < 0, i.e. its output bit is 0 */
+        p += o0;
+        i = n;
+        if (i & 1u) {
+            i--;
+            zeros = (uint32_t)(p[i].s * (int32_t)d[i] + p[i].c) >> 31;
+        }
+        if (i & 2u) {
+            i -= 2u;
+            zeros = (zeros << 1) | ((uint32_t)(p[i + 1u].s * (int32_t)d[i + 1u] + p[i + 1u].c) >> 31);
+            zeros = (zeros << 1) | ((uint32_t)(p[i].s * (int32_t)d[i] + p[i].c) >> 31);
+        }
+        while (i > 0u) { /* four channels per step, from the top: bit i ends up at position i */
+            const popc_threshold *q = p + i - 4u;
+            const uint32_t *e = d + i - 4u;
+            zeros = (zeros << 1) | ((uint32_t)(q[3].s * (int32_t)e[3] + q[3].c) >> 31);
+            zeros = (zeros << 1) | ((uint32_t)(q[2].s * (int32_t)e[2] + q[2].c) >> 31);
+            zeros = (zeros << 1) | ((uint32_t)(q[1].s * (int32_t)e[1] + q[1].c) >> 31);
+            zeros = (zeros << 1) | ((uint32_t)(q[0].s * (int32_t)e[0] + q[0].c) >> 31);
+            i -= 4u;
+        }
+        ((be_word *)px_out)[o0 / 32u] = ~zeros & (n == 32u ? 0xFFFFFFFFu : (1u << n) - 1u);
+        return BE_OK;
+    }
+    if (sign_threshold_stage(op)) {
         const int8_t *dir = (const int8_t *)op->stage_a + o0;
         const int32_t *t = (const int32_t *)op->stage_b + o0;
         const int32_t k = (int32_t)op->k;
@@ -37,17 +100,47 @@ static be_status put(const be_op *op, void *px_out, uint32_t o0, uint32_t n, con
     return st;
 }
 
-static be_status rows(const be_op *op, const be_word *x, uint32_t nw, void *px_out, be_arm_popc_fn popc)
+/* Word copies for the im2col patch. The loops are kept from being turned into memcpy / memset
+ * calls (BE_ARM_OPAQUE): the C library's are byte loops on the Cortex-M builds (picolibc, size
+ * optimised) and a call costs more than the 3-6 words of a typical run. The word buffers are
+ * 4-byte aligned (be_word), so the three-word struct copies are aligned too. */
+typedef struct {
+    be_word w[3];
+} three_words; /* a struct copy compiles to one LDM and one STM */
+
+static inline void copy_words(be_word *dst, const be_word *src, uint32_t n)
+{
+    for (; n >= 3u; n -= 3u, dst += 3, src += 3) {
+        *(three_words *)dst = *(const three_words *)src;
+        BE_ARM_OPAQUE(dst);
+    }
+    while (n-- > 0u) {
+        *dst++ = *src++;
+        BE_ARM_OPAQUE(dst);
+    }
+}
+
+static inline void zero_words(be_word *dst, uint32_t n)
+{
+    while (n-- > 0u) {
+        *dst++ = 0u;
+        BE_ARM_OPAQUE(dst);
+    }
+}
+
+static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x, uint32_t nw, void *px_out,
+                      be_arm_popc_fn popc)
 {
     const be_word *w = (const be_word *)op->weights;
     uint32_t d[32], o0;
     be_status st = BE_OK;
-    be_stage_clear(op, px_out);
+    if (!sign_threshold_stage(op)) /* sign thresholds write whole words */
+        be_stage_clear(op, px_out);
     for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
         const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
         be_status s;
         popc(x, w + (size_t)o0 * nw, nw, nw, n, d);
-        s = put(op, px_out, o0, n, d);
+        s = put(op, p, px_out, o0, n, d);
         if (s != BE_OK)
             st = s;
     }
@@ -56,7 +149,7 @@ static be_status rows(const be_op *op, const be_word *x, uint32_t nw, void *px_o
 
 be_status be_arm_dense_bin(const be_op *op, const void *in, void *out, be_arm_popc_fn popc)
 {
-    return rows(op, (const be_word *)in, op->in.cw, out, popc);
+    return rows(op, NULL, (const be_word *)in, op->in.cw, out, popc); /* each row once: no table */
 }
 
 be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *scratch, be_arm_popc_fn popc)
@@ -64,6 +157,8 @@ be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *sc
     const be_value *vi = &op->in, *vo = &op->out;
     const uint32_t cw = vi->cw, run = op->kw * cw;
     be_word *patch = (be_word *)scratch; /* KH * KW * cw words <= the model's patch_bytes */
+    popc_threshold table[BE_ARM_THRESHOLD_TABLE];
+    const popc_threshold *p = prepare_thresholds(op, table) ? table : NULL;
     uint32_t oy, ox, ky, kx;
     be_status st = BE_OK;
     for (oy = 0; oy < vo->h; oy++) {
@@ -76,21 +171,20 @@ be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *sc
             for (ky = 0; ky < op->kh; ky++, dst += run) {
                 const int32_t iy = y0 + (int32_t)ky;
                 if (iy < 0 || iy >= (int32_t)vi->h) {
-                    memset(dst, 0, (size_t)run * 4u);
+                    zero_words(dst, run);
                 } else if (inside_x) { /* KW neighbouring pixels: one contiguous run */
-                    memcpy(dst, (const be_word *)in + ((size_t)iy * vi->w + (size_t)x0) * cw, (size_t)run * 4u);
+                    copy_words(dst, (const be_word *)in + ((size_t)iy * vi->w + (size_t)x0) * cw, run);
                 } else {
                     for (kx = 0; kx < op->kw; kx++) {
                         const int32_t ix = x0 + (int32_t)kx;
                         if (ix >= 0 && ix < (int32_t)vi->w)
-                            memcpy(dst + kx * cw, (const be_word *)in + ((size_t)iy * vi->w + (size_t)ix) * cw,
-                                   (size_t)cw * 4u);
+                            copy_words(dst + kx * cw, (const be_word *)in + ((size_t)iy * vi->w + (size_t)ix) * cw, cw);
                         else
-                            memset(dst + kx * cw, 0, (size_t)cw * 4u);
+                            zero_words(dst + kx * cw, cw);
                     }
                 }
             }
-            s = rows(op, patch, op->kh * run, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes, popc);
+            s = rows(op, p, patch, op->kh * run, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes, popc);
             if (s != BE_OK)
                 st = s;
         }
