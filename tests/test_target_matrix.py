@@ -352,19 +352,19 @@ def test_models_match_reference(name):
     forced = set(re.findall(r"^model \S+: forced (\S+)$", out, re.MULTILINE))
     assert int(m[1]) == n_samples * (2 + len(forced)), out
     assert set(EXPECTED_VARIANTS[name]) <= forced, out
-    if EXPECTED_VARIANTS[name]:  # auto picks the first ARM variant for every sign-binary layer
+    if EXPECTED_VARIANTS[name]:  # auto picks the first ARM variant for every bits x binary layer
         best = EXPECTED_VARIANTS[name][0]
         for (case, g, _), line in zip(model_graphs(), re.findall(r"^model \S+ auto: (.*)$", out, re.MULTILINE)):
             names, spec = line.split(), g.input
             for op, kname in zip(g.ops, names):
-                sign_bin = isinstance(op, (Conv2d, Dense)) and spec.kind == "bits" and \
-                    spec.encoding == "sign" and op.weight_kind == "binary"
+                # sign bits or unsigned bit-planes (qrelu) in, binary weights
+                bits_bin = isinstance(op, (Conv2d, Dense)) and spec.kind == "bits" and op.weight_kind == "binary"
                 u8_bin = isinstance(op, (Conv2d, Dense)) and spec.kind == "u8" and op.weight_kind == "binary"
                 if u8_bin:  # larger conv K may fall through to other variants: exactness only
                     if isinstance(op, Dense) or op.kernel[0] * op.kernel[1] * spec.shape[2] <= 64:
                         assert kname == EXPECTED_U8[name][isinstance(op, Conv2d)], (case, line)
                 else:
-                    assert kname == (best if sign_bin else "ref"), (case, line)
+                    assert kname == (best if bits_bin else "ref"), (case, line)
                 spec = infer(op, spec)
 
 

@@ -6,7 +6,8 @@
 int be_arm_bin_supports(const be_op *op)
 {
     return (op->type == BE_OP_DENSE || op->type == BE_OP_CONV2D) && op->weight_kind == BE_WK_BINARY &&
-           op->in.kind == BE_KIND_BITS && op->in.encoding == BE_ENC_SIGN;
+           op->in.kind == BE_KIND_BITS &&
+           (op->in.encoding == BE_ENC_SIGN || (op->in.encoding == BE_ENC_UNSIGNED && op->in.planes <= 8u));
 }
 
 /* A sign threshold moved into the popcount domain, for layers whose stage runs many times per
@@ -147,8 +148,120 @@ static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x
     return st;
 }
 
+/* ---- Unsigned bit-plane inputs (levels 0 .. 2^P - 1, e.g. qrelu) ----------------------------
+ * A level is x = sum_p 2^p b_p and a weight is +1 (bit 0) or -1 (bit 1), so per plane
+ * sum_k b_k w_k = popcount(b) - 2 popcount(b AND w) = popcount(b XOR w) - popcount(w), and
+ *     acc = sum_p 2^p popcount(b_p XOR w) - (2^P - 1) popcount(w):
+ * P calls of the variant's XOR-popcount core plus the weight rows' own popcounts, which are
+ * the core run against a row of zeros. Padding bits are zero in b and in w; a padding pixel
+ * (level 0) is zero words, so it adds popcount(w) - popcount(w) = 0. The loader bounds
+ * (2^P - 1) K, so no partial sum overflows int32. */
+
+#define BE_ARM_ZERO_ROW 64u        /* words; rows up to 2048 bits take their popcounts from the core */
+#define BE_ARM_WEIGHT_COUNTS 128u /* channels; a Conv2d's weight popcounts, 512 B of stack */
+
+static const be_word zero_row[BE_ARM_ZERO_ROW]; /* const: in flash on a microcontroller */
+
+/* pw[i] = popcount(w_i) for the n <= 32 rows of nw words at w. */
+static void weight_counts(const be_word *w, uint32_t nw, uint32_t n, uint32_t *pw, be_arm_popc_fn popc)
+{
+    uint32_t i, j;
+    if (nw <= BE_ARM_ZERO_ROW) {
+        popc(zero_row, w, nw, nw, n, pw);
+        return;
+    }
+    for (i = 0; i < n; i++, w += nw) {
+        uint32_t c = 0u;
+        for (j = 0; j < nw; j++)
+            c += be_arm_popcount32(w[j]);
+        pw[i] = c;
+    }
+}
+
+/* One output pixel from P planes of nw words, plane p at x + p * plane_step; counts = the
+ * weight popcounts of all out_ch rows (a Conv2d's table) or NULL (computed per block). */
+static be_status plane_rows(const be_op *op, const uint32_t *counts, const be_word *x, uint32_t plane_step,
+                            uint32_t nw, void *px_out, be_arm_popc_fn popc)
+{
+    const be_word *w = (const be_word *)op->weights;
+    const uint32_t planes = op->in.planes, top = (1u << planes) - 1u;
+    uint32_t d[32], pw[32], o0, p, i;
+    int32_t acc[32];
+    be_status st = BE_OK;
+    be_stage_clear(op, px_out);
+    for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
+        const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
+        const be_word *wb = w + (size_t)o0 * nw;
+        const uint32_t *c = counts != NULL ? counts + o0 : pw;
+        if (counts == NULL)
+            weight_counts(wb, nw, n, pw, popc);
+        for (i = 0; i < n; i++)
+            acc[i] = -(int32_t)(top * c[i]);
+        for (p = 0; p < planes; p++) {
+            popc(x + (size_t)p * plane_step, wb, nw, nw, n, d);
+            for (i = 0; i < n; i++)
+                acc[i] += (int32_t)(d[i] << p);
+        }
+        for (i = 0; i < n; i++) {
+            be_status s = be_stage_put(op, o0 + i, acc[i], px_out);
+            if (s != BE_OK)
+                st = s;
+        }
+    }
+    return st;
+}
+
+/* Conv2d on bit-planes: the scratch holds P patches (KH * KW * cw words each; the model's
+ * patch_bytes is KH * KW * pixel_bytes = exactly that). */
+static be_status conv2d_planes(const be_op *op, const void *in, void *out, void *scratch, be_arm_popc_fn popc)
+{
+    const be_value *vi = &op->in, *vo = &op->out;
+    const uint32_t cw = vi->cw, planes = vi->planes, px_words = planes * cw, nw = op->kh * op->kw * cw;
+    be_word *patch = (be_word *)scratch;
+    uint32_t table[BE_ARM_WEIGHT_COUNTS];
+    const uint32_t *counts = NULL;
+    uint32_t oy, ox, ky, kx, p, o0;
+    be_status st = BE_OK;
+    if (op->out_ch <= BE_ARM_WEIGHT_COUNTS) {
+        for (o0 = 0; o0 < op->out_ch; o0 += 32u)
+            weight_counts((const be_word *)op->weights + (size_t)o0 * nw, nw,
+                          op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u, table + o0, popc);
+        counts = table;
+    }
+    for (oy = 0; oy < vo->h; oy++) {
+        const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+        for (ox = 0; ox < vo->w; ox++) {
+            const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+            be_status s;
+            for (ky = 0; ky < op->kh; ky++) {
+                const int32_t iy = y0 + (int32_t)ky;
+                for (kx = 0; kx < op->kw; kx++) {
+                    const int32_t ix = x0 + (int32_t)kx;
+                    be_word *dst = patch + (ky * op->kw + kx) * cw;
+                    const int inside = iy >= 0 && iy < (int32_t)vi->h && ix >= 0 && ix < (int32_t)vi->w;
+                    const be_word *src =
+                        inside ? (const be_word *)in + ((size_t)iy * vi->w + (size_t)ix) * px_words : NULL;
+                    for (p = 0; p < planes; p++, dst += nw) {
+                        if (src != NULL)
+                            copy_words(dst, src + (size_t)p * cw, cw);
+                        else
+                            zero_words(dst, cw); /* padding: level 0 */
+                    }
+                }
+            }
+            s = plane_rows(op, counts, patch, nw, nw, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes,
+                           popc);
+            if (s != BE_OK)
+                st = s;
+        }
+    }
+    return st;
+}
+
 be_status be_arm_dense_bin(const be_op *op, const void *in, void *out, be_arm_popc_fn popc)
 {
+    if (op->in.encoding == BE_ENC_UNSIGNED)
+        return plane_rows(op, NULL, (const be_word *)in, op->in.cw, op->in.cw, out, popc);
     return rows(op, NULL, (const be_word *)in, op->in.cw, out, popc); /* each row once: no table */
 }
 
@@ -158,9 +271,12 @@ be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *sc
     const uint32_t cw = vi->cw, run = op->kw * cw;
     be_word *patch = (be_word *)scratch; /* KH * KW * cw words <= the model's patch_bytes */
     popc_threshold table[BE_ARM_THRESHOLD_TABLE];
-    const popc_threshold *p = prepare_thresholds(op, table) ? table : NULL;
+    const popc_threshold *p;
     uint32_t oy, ox, ky, kx;
     be_status st = BE_OK;
+    if (vi->encoding == BE_ENC_UNSIGNED)
+        return conv2d_planes(op, in, out, scratch, popc);
+    p = prepare_thresholds(op, table) ? table : NULL;
     for (oy = 0; oy < vo->h; oy++) {
         const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
         for (ox = 0; ox < vo->w; ox++) {
