@@ -14,8 +14,7 @@ const be_kernel be_kernel_table[] = {
 /* name      op type           isa                     supports                        function */
 #if defined(__x86_64__) || defined(__i386__)
     /* x86 (src/x86/): widest ISA first; a SIMD variant that does not take an op falls through
-     * to the next (e.g. a conv row too long for the stack buffers -> "popcnt"). "word" kernels
-     * are plain C (no ISA). */
+     * to the next (e.g. a conv row too long for the stack buffers -> "popcnt"). */
     {"avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_bin_avx512_supports, be_dense_bin_avx512},
     {"avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_u8_avx512_supports, be_dense_u8_avx512},
     {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_bin_avx2_supports, be_dense_bin_avx2},
@@ -26,8 +25,6 @@ const be_kernel be_kernel_table[] = {
     {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_bin_avx2_supports, be_conv2d_bin_avx2},
     {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_u8_avx2_supports, be_conv2d_u8_avx2},
     {"popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_bin_popcnt_supports, be_conv2d_bin_popcnt},
-    {"word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word},
-    {"word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word},
 #endif
     /* ARM (src/arm/, docs/kernels.md): binary Dense / Conv2d (sign bits x binary weights);
      * Helium, then NEON, then DSP, then plain-C Thumb-2 / Thumb-1 counting */
@@ -68,6 +65,9 @@ const be_kernel be_kernel_table[] = {
     {"planes", BE_OP_DENSE, 0u, be_u8_planes_supports, be_dense_u8_planes},
     {"planes", BE_OP_CONV2D, 0u, be_u8_planes_supports, be_conv2d_u8_planes},
 #endif
+    /* portable word kernels (src/word/): MaxPool2d / Flatten a word at a time, every target */
+    {"word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word},
+    {"word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word},
     /* the reference kernels (src/ref/): last, every op */
     {"ref", BE_OP_DENSE, 0u, NULL, be_dense_ref},
     {"ref", BE_OP_CONV2D, 0u, NULL, be_conv2d_ref},

@@ -17,6 +17,7 @@
 #define BE_KERNELS_H
 
 #include "binedge.h"
+#include "be_bitformat.h"
 
 typedef be_status (*be_kernel_fn)(const be_op *op, const void *in, void *out, void *scratch);
 
@@ -61,7 +62,6 @@ int be_conv2d_bin_avx2_supports(const be_op *op);
 int be_conv2d_bin_avx512_supports(const be_op *op);
 int be_conv2d_u8_avx2_supports(const be_op *op);
 int be_conv2d_u8_avx512_supports(const be_op *op);
-int be_maxpool2d_bin_word_supports(const be_op *op);
 be_status be_dense_bin_popcnt(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_bin_avx2(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_bin_avx512(const be_op *op, const void *in, void *out, void *scratch);
@@ -72,9 +72,12 @@ be_status be_conv2d_bin_avx2(const be_op *op, const void *in, void *out, void *s
 be_status be_conv2d_bin_avx512(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_u8_avx2(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_u8_avx512(const be_op *op, const void *in, void *out, void *scratch);
+#endif
+
+/* ---- portable word variants (src/word/, every target): MaxPool2d / Flatten on whole words ---- */
+int be_maxpool2d_bin_word_supports(const be_op *op);
 be_status be_maxpool2d_bin_word(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_flatten_bin_word(const be_op *op, const void *in, void *out, void *scratch);
-#endif
 
 /* ---- the shared output stage (src/ref/be_threshold_ref.c) ---- */
 /* Zero one output pixel (threshold stages set bits only); no-op for score stages. */
@@ -84,5 +87,41 @@ uint32_t be_threshold_level(const be_op *op, uint32_t c, int32_t acc);
 /* Store channel c of one output pixel from its accumulator (threshold -> bits, score -> int32).
  * Returns BE_ERR_OVERFLOW if a score does not fit int32 (the wrapped value is stored). */
 be_status be_stage_put(const be_op *op, uint32_t c, int32_t acc, void *out_pixel);
+
+/* ---- word copies for the kernels ---- */
+/* Copy / clear n words (4-byte aligned buffers) without a C library call: kernels copy runs of a
+ * few words, where a call costs more than the copy, and on Cortex-M builds the C library's
+ * memcpy / memset are byte loops (picolibc, size optimised). The empty asm (no instruction) keeps
+ * GCC / Clang from turning the loops back into library calls; three words move as one struct
+ * (one LDM / STM pair on ARM). */
+#if defined(__GNUC__)
+#define BE_OPAQUE_PTR(p) __asm__("" : "+r"(p))
+#else
+#define BE_OPAQUE_PTR(p) ((void)0)
+#endif
+
+typedef struct {
+    be_word w[3];
+} be_three_words;
+
+static inline void be_copy_words(be_word *dst, const be_word *src, uint32_t n)
+{
+    for (; n >= 3u; n -= 3u, dst += 3, src += 3) {
+        *(be_three_words *)dst = *(const be_three_words *)src;
+        BE_OPAQUE_PTR(dst);
+    }
+    while (n-- > 0u) {
+        *dst++ = *src++;
+        BE_OPAQUE_PTR(dst);
+    }
+}
+
+static inline void be_zero_words(be_word *dst, uint32_t n)
+{
+    while (n-- > 0u) {
+        *dst++ = 0u;
+        BE_OPAQUE_PTR(dst);
+    }
+}
 
 #endif /* BE_KERNELS_H */

@@ -531,6 +531,15 @@ static void test_pool_flatten(void)
             check_op(&op, "flatten");
         }
     }
+    { /* u8 pixels: a byte count that is not a multiple of 4 */
+        be_op op;
+        memset(&op, 0, sizeof op);
+        op.type = BE_OP_FLATTEN;
+        set_value(&op.in, BE_KIND_U8, 3u, 2u, 5u, 3u, BE_ENC_NONE, 1u);
+        set_value(&op.out, BE_KIND_U8, 1u, 1u, 1u, 30u, BE_ENC_NONE, 1u);
+        fill_value(&op.in, input);
+        check_op(&op, "flatten u8");
+    }
 }
 
 int main(void)

@@ -101,34 +101,6 @@ static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uin
     return st;
 }
 
-/* Word copies for the im2col patch. The loops are kept from being turned into memcpy / memset
- * calls (BE_ARM_OPAQUE): the C library's are byte loops on the Cortex-M builds (picolibc, size
- * optimised) and a call costs more than the 3-6 words of a typical run. The word buffers are
- * 4-byte aligned (be_word), so the three-word struct copies are aligned too. */
-typedef struct {
-    be_word w[3];
-} three_words; /* a struct copy compiles to one LDM and one STM */
-
-static inline void copy_words(be_word *dst, const be_word *src, uint32_t n)
-{
-    for (; n >= 3u; n -= 3u, dst += 3, src += 3) {
-        *(three_words *)dst = *(const three_words *)src;
-        BE_ARM_OPAQUE(dst);
-    }
-    while (n-- > 0u) {
-        *dst++ = *src++;
-        BE_ARM_OPAQUE(dst);
-    }
-}
-
-static inline void zero_words(be_word *dst, uint32_t n)
-{
-    while (n-- > 0u) {
-        *dst++ = 0u;
-        BE_ARM_OPAQUE(dst);
-    }
-}
-
 static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x, uint32_t nw, void *px_out,
                       be_arm_popc_fn popc)
 {
@@ -243,9 +215,9 @@ static be_status conv2d_planes(const be_op *op, const void *in, void *out, void 
                         inside ? (const be_word *)in + ((size_t)iy * vi->w + (size_t)ix) * px_words : NULL;
                     for (p = 0; p < planes; p++, dst += nw) {
                         if (src != NULL)
-                            copy_words(dst, src + (size_t)p * cw, cw);
+                            be_copy_words(dst, src + (size_t)p * cw, cw);
                         else
-                            zero_words(dst, cw); /* padding: level 0 */
+                            be_zero_words(dst, cw); /* padding: level 0 */
                     }
                 }
             }
@@ -287,16 +259,16 @@ be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *sc
             for (ky = 0; ky < op->kh; ky++, dst += run) {
                 const int32_t iy = y0 + (int32_t)ky;
                 if (iy < 0 || iy >= (int32_t)vi->h) {
-                    zero_words(dst, run);
+                    be_zero_words(dst, run);
                 } else if (inside_x) { /* KW neighbouring pixels: one contiguous run */
-                    copy_words(dst, (const be_word *)in + ((size_t)iy * vi->w + (size_t)x0) * cw, run);
+                    be_copy_words(dst, (const be_word *)in + ((size_t)iy * vi->w + (size_t)x0) * cw, run);
                 } else {
                     for (kx = 0; kx < op->kw; kx++) {
                         const int32_t ix = x0 + (int32_t)kx;
                         if (ix >= 0 && ix < (int32_t)vi->w)
-                            copy_words(dst + kx * cw, (const be_word *)in + ((size_t)iy * vi->w + (size_t)ix) * cw, cw);
+                            be_copy_words(dst + kx * cw, (const be_word *)in + ((size_t)iy * vi->w + (size_t)ix) * cw, cw);
                         else
-                            zero_words(dst + kx * cw, cw);
+                            be_zero_words(dst + kx * cw, cw);
                     }
                 }
             }

@@ -1,13 +1,11 @@
-/* be_flatten_bin_word.c -- Flatten, whole words (portable C).
+/* be_flatten_bin_word.c -- "word": Flatten, whole words (portable C, every target).
  *
  * (H, W, C) bits -> (H*W*C,) bits, plane by plane: each pixel's C bits are appended to the flat
  * row with shifts, a word at a time (the reference moves bit by bit). A sign value whose C is a
  * multiple of 32 has no padding bits, so its storage is already the flat row: one copy. u8 and
- * rank-1 values are copied. Plain C: built for x86 only for now (see be_maxpool2d_bin_word.c).
+ * rank-1 values are copied. No C library calls: on Cortex-M builds memcpy / memset are byte loops.
  */
-#if defined(__x86_64__) || defined(__i386__)
-
-#include "be_x86.h"
+#include "be_kernels.h"
 
 be_status be_flatten_bin_word(const be_op *op, const void *in, void *out, void *scratch)
 {
@@ -16,10 +14,16 @@ be_status be_flatten_bin_word(const be_op *op, const void *in, void *out, void *
     uint32_t p, px, j;
     (void)scratch;
     if (vi->kind != BE_KIND_BITS || vi->rank == 1u || (vi->planes == 1u && vi->c % 32u == 0u)) {
-        memcpy(out, in, vi->nbytes);
+        if (vi->nbytes % 4u == 0u) { /* always for bits; u8 values may have any length */
+            be_copy_words((be_word *)out, (const be_word *)in, vi->nbytes / 4u);
+        } else {
+            uint32_t j;
+            for (j = 0; j < vi->nbytes; j++)
+                ((uint8_t *)out)[j] = ((const uint8_t *)in)[j];
+        }
         return BE_OK;
     }
-    memset(out, 0, vo->nbytes);
+    be_zero_words((be_word *)out, vo->nbytes / 4u); /* bits: whole words */
     for (p = 0; p < vi->planes; p++) {
         be_word *dst = (be_word *)out + (size_t)p * vo->cw;
         uint32_t f = 0; /* next bit of the flat row */
@@ -37,7 +41,3 @@ be_status be_flatten_bin_word(const be_op *op, const void *in, void *out, void *
     }
     return BE_OK;
 }
-
-#else
-typedef int be_flatten_bin_word_unused; /* ISO C forbids an empty translation unit */
-#endif
