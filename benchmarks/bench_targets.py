@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The trained Fashion-MNIST models on every target in one run (writes benchmarks/targets.md).
 
-For each trained blob (tests/data/fmnist-*.bnm) and each QEMU Cortex-M board: export a firmware
+For each trained blob (tests/data/fmnist-*.bnm, benchmarks/models/*.bnm) and each QEMU Cortex-M board: export a firmware
 project with 32 real test images (binedge.firmware.write_firmware; a board the model cannot fit
 gets a "does not fit" row), build it, run it under qemu-system-arm with -icount and check every
 score bit-exactly against binedge.reference (binedge.emulate.emulate); report flash and RAM,
@@ -42,6 +42,7 @@ from binedge.inspect import layer_table, totals
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
+MODELS = REPO / "benchmarks" / "models"  # bigger trained models (benchmarks/models/README.md)
 GOAL_TARGET = "cortex-m4"
 GOAL_INSTR_PER_BMAC = 0.35
 SMALL_TARGET = "cortex-m0"
@@ -121,7 +122,7 @@ def _mem_cells(r: dict) -> list[str]:
 
 def _model_section(models: dict) -> list[str]:
     lines = ["## Models", "",
-             ("Trained by `tests/data/make_blobs.sh` (tests/data/README.md). The bit-packed lower bound is the "
+             ("Trained by `tests/data/make_blobs.sh` (tests/data/README.md) and, for benchmarks/models/, by the commands in benchmarks/models/README.md. The bit-packed lower bound is the "
              "parameters (weights) at one bit each: parameters / 8 bytes. The blob adds the thresholds / score "
              "stages, the u8 first layer's per-channel data, headers and alignment."), "",
              ("| model | ops | parameters | binary MACs / inference | blob (B) | lower bound params/8 (B) | "
@@ -266,6 +267,20 @@ def _goals(mcu_rows: list[dict], models: dict) -> list[str]:
             lines.append(f" Layers on the portable `ref` kernel (no ARM variant was selected for them): "
                          f"{', '.join(ref_layers)}.")
         lines.append("")
+    for r in mcu_rows:  # per model: layers at the goal, and all binary layers together
+        if r["target"] != GOAL_TARGET or r["status"] != "ok":
+            continue
+        layers = [x for x in r["layers"] if x.get("instructions_per_binary_mac") is not None and _is_binary_in(x["op"])]
+        if not layers:
+            continue
+        ok = [x for x in layers if x["instructions_per_binary_mac"] <= GOAL_INSTR_PER_BMAC]
+        ins, macs = sum(x["value"] for x in layers), sum(x["binary_macs"] for x in layers)
+        worst = max(layers, key=lambda x: x["instructions_per_binary_mac"])
+        lines.append(f"- {r['model']}: {len(ok)} of {len(layers)} binary layers at or under {GOAL_INSTR_PER_BMAC}; "
+                     f"all its binary layers together {ins / macs:.3f} instructions per binary MAC "
+                     f"({_b(ins)} instructions, {_b(macs)} binary MACs); highest {worst['name']} "
+                     f"{worst['instructions_per_binary_mac']:.3f} ({_b(worst['binary_macs'])} binary MACs).")
+    lines.append("")
     for r in mcu_rows:
         if r["target"] != GOAL_TARGET or r["status"] != "ok":
             continue
@@ -364,7 +379,7 @@ def main() -> int:
     args = ap.parse_args()
     command = ".venv/bin/python benchmarks/bench_targets.py" + ("" if len(sys.argv) == 1 else " " + " ".join(sys.argv[1:]))
 
-    blobs = sorted(DATA.glob("fmnist-*.bnm"))
+    blobs = sorted(DATA.glob("fmnist-*.bnm")) + sorted(MODELS.glob("*.bnm"))
     if not blobs:
         print(f"no trained blobs in {DATA}: make them with `bash tests/data/make_blobs.sh`", file=sys.stderr)
         return 2
