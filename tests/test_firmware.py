@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -357,6 +358,29 @@ def test_trained_fashion_mnist_blobs_on_cortex_m4(tmp_path):
         assert res["scores_equal_reference"] and res["samples"] == 64, blob.name
         _check_result(fw, "cortex-m4", 64)
         assert res["accuracy"] > 0.5, (blob.name, res["accuracy"])
+
+
+@pytest.mark.parametrize("target,opt", [("cortex-m4", "-O0"), ("cortex-m4", "-Os"), ("cortex-m0", "-O0"),
+                                        ("cortex-m0", "-Os")])
+def test_debug_and_size_optimised_builds_are_exact(tmp_path, monkeypatch, target, opt):
+    """OPT=-O0 / -Os (the firmware Makefile's knob for debug and small builds) must build and give
+    the same scores: the first layer's assembly needs registers GCC only frees when optimising
+    for speed, so those builds take the C paths."""
+    from binedge.data import load_dataset
+
+    ds = load_dataset("fashion-mnist", limit=8)
+    images, labels = ds.test.images[..., None], ds.test.labels
+    monkeypatch.setenv("OPT", opt)
+    for name in ("fmnist-mlp-sign", "fmnist-vgg-sign"):  # u8 first layer: "lut" (Dense), "mla" (Conv2d)
+        fw = tmp_path / name
+        write_firmware(read_blob(DATA / f"{name}.bnm"), fw, target=target, images=images, labels=labels,
+                       source=name)
+        res = E.emulate(fw)
+        assert res["scores_equal_reference"] and res["samples"] == 8, (name, opt)
+        producers = subprocess.run(["arm-none-eabi-readelf", "--debug-dump=info", str(fw / "firmware.elf")],
+                                   capture_output=True, text=True, check=True).stdout
+        lut = re.search(r"DW_AT_producer.*\n(?:.*\n){0,3}?.*DW_AT_name.*be_u8_lut\.c", producers)
+        assert lut and f" {opt}" in lut.group(0), "the runtime was not compiled with OPT=" + opt
 
 
 def test_docs_and_templates_exist():

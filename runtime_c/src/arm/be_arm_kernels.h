@@ -47,7 +47,21 @@
 #define BE_ARM_HAVE_SWAR 1   /* Thumb-2 or ARM state: shifted operands, 13 general registers */
 #endif
 
-/* Every ARM variant: Dense / Conv2d with sign-bit input and binary weights. */
+/* The first layer's inline-assembly paths (be_u8_lut.c, be_u8_mla.c) ask for up to 14 registers,
+ * which GCC can only give when it optimises for speed: at -O0 r7 is the frame pointer, and with
+ * -Os on ARMv6-M the high-register requests fail. Debug and size-optimised builds take their
+ * plain-C paths instead (the same results, slower). */
+#if defined(__GNUC__) && defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__)
+#if defined(__thumb2__)
+#define BE_ARM_T2_ASM 1
+#endif
+#if defined(BE_ARM_HAVE_THUMB1)
+#define BE_ARM_T1_ASM 1
+#endif
+#endif
+
+/* Every ARM variant: Dense / Conv2d with bit inputs (sign bits or unsigned bit-planes) and
+ * binary weights. */
 int be_arm_bin_supports(const be_op *op);
 
 /* The first layer: Dense / Conv2d with uint8 pixels and binary weights (src/arm/be_u8_*.c,

@@ -167,7 +167,11 @@ static void popc_dsp_unrolled(const be_word *x, const be_word *w, uint32_t nw, u
     register uint32_t t0 __asm__("r6") = (uint32_t)(uintptr_t)d;
     register uint32_t t1 __asm__("r8") = (uint32_t)(uintptr_t)(w + (size_t)n * nw);
     __asm__ volatile(/* the frame: [sp] = x, [sp, #4] = group entry, [sp, #8] = word entry (absolute
-                      * Thumb addresses), [sp, #12] = next result, [sp, #16] = end of the rows */
+                      * Thumb addresses), [sp, #12] = next result, [sp, #16] = end of the rows.
+                      * ADR counts from the word-aligned PC and the assembler resolves it assuming
+                      * the section starts word-aligned: .balign makes it so (at -Os functions are
+                      * only halfword-aligned, and the entries would be 2 bytes off). */
+                     ".balign 4\n\t"
                      "adr.w %[a], 10f\n\t"
                      "add %[b], %[b], %[a]\n\t"
                      "orr %[b], %[b], #1\n\t"

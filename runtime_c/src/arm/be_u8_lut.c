@@ -45,14 +45,14 @@ int be_dense_u8_lut_supports(const be_op *op)
  * Block hi is block hi - 1 plus B[hi] - B[hi - 1] = e[tz(hi)] (tz: trailing zeros; e0 = x4,
  * e1 = x5 - x4, e2 = x6 - x5 - x4, e3 = x7 - x6 - x5 - x4, all times 0x10001, modulo 2^32: the
  * halves never carry, the true sums are <= 2040): 8 ADDs and one STM per block of 8 words. */
-#if defined(__thumb2__)
+#if defined(BE_ARM_T2_ASM)
 #define E_SEQ(b0, b1, b2, b3) /* blocks 1..15: e[tz(hi)] */                                    \
     B8(b0) B8(b1) B8(b0) B8(b2) B8(b0) B8(b1) B8(b0) B8(b3) B8(b0) B8(b1) B8(b0) B8(b2) B8(b0) B8(b1) B8(b0)
 #define B8(e)                                                                                  \
     "add r0, r0, " e "\n\tadd r1, r1, " e "\n\tadd r2, r2, " e "\n\tadd r3, r3, " e "\n\t"     \
     "add r4, r4, " e "\n\tadd r5, r5, " e "\n\tadd r6, r6, " e "\n\tadd r8, r8, " e "\n\t"     \
     "stmia lr!, {r0-r6, r8}\n\t"
-#elif defined(BE_ARM_HAVE_THUMB1)
+#elif defined(BE_ARM_T1_ASM)
 #define E_SEQ(b0, b1, b2, b3)                                                                  \
     B4(b0) B4(b1) B4(b0) B4(b2) B4(b0) B4(b1) B4(b0) B4(b3) B4(b0) B4(b1) B4(b0) B4(b2) B4(b0) B4(b1) B4(b0)
 #define B4(e)                                                                                  \
@@ -66,7 +66,7 @@ static void build(uint32_t *p, const uint8_t *x)
     const uint32_t x4 = x[4] * 0x10001u, x5 = x[5] * 0x10001u, x6 = x[6] * 0x10001u, x7 = x[7] * 0x10001u;
     const uint32_t a0 = x0 << 16, a1 = a0 + x1, a2 = a0 + x2, a3 = a1 + x2;
     const uint32_t e1 = x5 - x4, e2 = x6 - x5 - x4, e3 = x7 - x6 - x5 - x4;
-#if defined(__thumb2__)
+#if defined(BE_ARM_T2_ASM)
     register uint32_t r0 __asm__("r0") = a0, r1 __asm__("r1") = a1, r2 __asm__("r2") = a2, r3 __asm__("r3") = a3;
     register uint32_t r4 __asm__("r4") = a0 + x3, r5 __asm__("r5") = a1 + x3, r6 __asm__("r6") = a2 + x3;
     register uint32_t r8 __asm__("r8") = a3 + x3;
@@ -76,7 +76,7 @@ static void build(uint32_t *p, const uint8_t *x)
                      : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5), "+r"(r6), "+r"(r8), "+r"(lr)
                      : "r"(r9), "r"(r10), "r"(r11), "r"(r12)
                      : "memory");
-#elif defined(BE_ARM_HAVE_THUMB1)
+#elif defined(BE_ARM_T1_ASM)
     /* two passes of 4 words per block (8 low registers only); the deltas in high registers */
     const uint32_t lo4[4] = {a0, a1, a2, a3};
     uint32_t pass;
@@ -120,7 +120,7 @@ static void build(uint32_t *p, const uint8_t *x)
  * tab = the four tables of 256 uint16, back to back. */
 static void rows4(const uint32_t *tab, const be_word *w, uint32_t rw, uint32_t *s, uint32_t n)
 {
-#ifdef __thumb2__
+#ifdef BE_ARM_T2_ASM
     /* Thumb-2: 18 instructions per row (GCC's C: 27, it rebuilt the table addresses from sp) */
     const uint32_t *t0 = tab, *t1 = tab + 128, *t2 = tab + 256, *t3 = tab + 384, *end = s + n;
     const uint32_t step = rw * 4u;
@@ -161,7 +161,7 @@ static void rows4(const uint32_t *tab, const be_word *w, uint32_t rw, uint32_t *
  * tables of 256 uint16, back to back. */
 static void rows2(const uint32_t *tab, const uint16_t *h, uint32_t rw, uint32_t *s, uint32_t n)
 {
-#ifdef BE_ARM_HAVE_THUMB1
+#ifdef BE_ARM_T1_ASM
     /* Thumb-1 on r0-r6 (pinned), the loop end and the row step in high registers: 15 per row */
     register const uint16_t *hp __asm__("r0") = h;
     register uint32_t *sp_ __asm__("r1") = s;

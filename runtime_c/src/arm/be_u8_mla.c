@@ -96,7 +96,7 @@ static void make_tpack(const be_op *op, uint32_t o0, uint32_t groups, uint32_t *
  * between setting the register variables and the asm (a call would clobber them). */
 static void taps(const uint8_t *x, const uint32_t *w, uint32_t k, int by3, uint32_t *p)
 {
-#if defined(__thumb2__)
+#if defined(BE_ARM_T2_ASM)
     register const uint8_t *xp __asm__("r0") = x;
     register const uint32_t *wp __asm__("r1") = w;
     register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5"), v __asm__("r6");
@@ -130,7 +130,7 @@ static void taps(const uint8_t *x, const uint32_t *w, uint32_t k, int by3, uint3
     p[1] = a1;
     p[2] = a2;
     p[3] = a3;
-#elif defined(BE_ARM_HAVE_THUMB1)
+#elif defined(BE_ARM_T1_ASM)
     /* r0-r6 data, accumulators in r8-r11 (ADD to a high register is one instruction) */
     register const uint8_t *xp __asm__("r0") = x;
     register const uint32_t *wp __asm__("r1") = w;
@@ -199,7 +199,7 @@ static inline uint32_t sign_bits(const uint32_t *p, const uint32_t *tp)
     return (((g >> 9) & 0x55u) | ((g >> 24) & 0xAAu)) ^ 0xAAu;
 }
 
-#if defined(__thumb2__)
+#if defined(BE_ARM_T2_ASM)
 /* What the Thumb-2 pixel loop reads between groups (all 14 registers are taken by the tap
  * loop; the address of this is pushed on the stack while the loop runs). */
 struct mla_args {
@@ -305,7 +305,7 @@ static inline void decode(uint32_t p, int32_t *a, int32_t *b)
 }
 
 /* The fast sign path of one output pixel on the other cores: 32 channels at a time in a word. */
-#if !defined(__thumb2__)
+#if !defined(BE_ARM_T2_ASM)
 static void pixel_words(const uint8_t *patch, const uint32_t *pairs, const uint32_t *tpack, uint32_t k, int by3,
                         uint32_t g0, uint32_t ng, uint8_t *px_out)
 {
@@ -333,7 +333,7 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
     uint32_t pairs[PAIR_WORDS], tpack[4u * GROUPS_MAX];
     uint32_t per = PAIR_WORDS / (4u * k), g0, ng, oy, ox, g, i;
     be_status st = BE_OK;
-#if defined(__thumb2__)
+#if defined(BE_ARM_T2_ASM)
     const uint32_t run = op->kw * op->in_ch;           /* bytes of one kernel row */
     const int rows = run == 3u || run == 9u;            /* the row loop: straight from the input */
     const uint32_t tail = vo->pixel_bytes - all;        /* output bytes no group writes */
@@ -351,7 +351,7 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
             for (ox = 0; ox < vo->w; ox++) {
                 uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
                 if (fast) {
-#if defined(__thumb2__)
+#if defined(BE_ARM_T2_ASM)
                     /* each group writes its output byte; the bytes after the last group are 0 */
                     const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
                     const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
