@@ -21,6 +21,7 @@
 #include "be_bitformat.h"
 #include "be_kernels.h"
 #include "be_test.h"
+#include "be_test_values.h"
 
 #if defined(__ARM_ARCH_6M__) /* Cortex-M0: 16 KiB RAM shared with the other unit tests */
 #define W_WORDS 640u   /* weights */
@@ -66,26 +67,6 @@ static void count_run(const char *name)
         return;
     vnames[i] = name;
     vruns[i]++;
-}
-
-static void set_value(be_value *v, int kind, uint32_t rank, uint32_t h, uint32_t w, uint32_t c, int enc,
-                      uint32_t planes)
-{
-    memset(v, 0, sizeof *v);
-    v->kind = (uint8_t)kind;
-    v->rank = (uint8_t)rank;
-    v->encoding = (uint8_t)enc;
-    v->planes = (uint8_t)planes;
-    v->h = h;
-    v->w = w;
-    v->c = c;
-    if (kind == BE_KIND_BITS) {
-        v->cw = be_words_for(c);
-        v->pixel_bytes = planes * v->cw * 4u;
-    } else {
-        v->pixel_bytes = kind == BE_KIND_I32 ? 4u * c : c;
-    }
-    v->nbytes = h * w * v->pixel_bytes;
 }
 
 /* Random contents for a value: u8 bytes, or bit rows with zero padding bits. */
@@ -168,26 +149,17 @@ static void set_stage(be_op *op, int stage, uint32_t spread)
 static void set_out(be_op *op, uint32_t rank, uint32_t h, uint32_t w)
 {
     if (op->stage == BE_STAGE_SCORE)
-        set_value(&op->out, BE_KIND_I32, rank, h, w, op->out_ch, BE_ENC_NONE, 1u);
+        be_test_set_value(&op->out, BE_KIND_I32, rank, h, w, op->out_ch, BE_ENC_NONE, 1u);
     else
-        set_value(&op->out, BE_KIND_BITS, rank, h, w, op->out_ch, op->encoding,
-                  op->encoding == BE_ENC_SIGN ? 1u : (op->levels >= 2u ? 2u : 1u));
-}
-
-static const be_kernel *ref_kernel(int type)
-{
-    size_t i;
-    for (i = 0; i < be_kernel_table_len; i++)
-        if (be_kernel_table[i].op_type == type && strcmp(be_kernel_table[i].name, "ref") == 0)
-            return &be_kernel_table[i];
-    return NULL;
+        be_test_set_value(&op->out, BE_KIND_BITS, rank, h, w, op->out_ch, op->encoding,
+                          op->encoding == BE_ENC_SIGN ? 1u : (op->levels >= 2u ? 2u : 1u));
 }
 
 /* Run every applicable variant on *op (inputs already filled) and compare with ref. */
 static void check_op(const be_op *op, const char *what)
 {
     const uint32_t isa = be_isa_detect();
-    const be_kernel *ref = ref_kernel(op->type);
+    const be_kernel *ref = be_test_ref_kernel(op->type);
     be_status st_ref;
     size_t i;
     n_cases++;
@@ -227,11 +199,11 @@ static void dense_case(uint32_t k, uint32_t o, int in_kind, int wk, int stage)
     op.in_ch = k;
     op.k = k;
     if (in_kind == 0)
-        set_value(&op.in, BE_KIND_BITS, 1u, 1u, 1u, k, BE_ENC_SIGN, 1u);
+        be_test_set_value(&op.in, BE_KIND_BITS, 1u, 1u, 1u, k, BE_ENC_SIGN, 1u);
     else if (in_kind == 1)
-        set_value(&op.in, BE_KIND_BITS, 1u, 1u, 1u, k, BE_ENC_UNSIGNED, 2u);
+        be_test_set_value(&op.in, BE_KIND_BITS, 1u, 1u, 1u, k, BE_ENC_UNSIGNED, 2u);
     else
-        set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
+        be_test_set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
     in_bytes = op.in.nbytes;
     row_words = wk == BE_WK_BINARY ? be_words_for(k) : (k + 3u) / 4u;
     op.w_row_bytes = wk == BE_WK_BINARY ? be_words_for(k) * 4u : k;
@@ -311,11 +283,11 @@ static void conv_case(uint32_t c, uint32_t kh, uint32_t kw, uint32_t sh, uint32_
     oh = (h + op.pt + op.pb - kh) / sh + 1u;
     ow = (w + op.pl + op.pr - kw) / sw + 1u;
     if (in_kind == 0)
-        set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_SIGN, 1u);
+        be_test_set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_SIGN, 1u);
     else if (in_kind == 1)
-        set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_UNSIGNED, 2u);
+        be_test_set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_UNSIGNED, 2u);
     else
-        set_value(&op.in, BE_KIND_U8, 3u, h, w, c, BE_ENC_NONE, 1u);
+        be_test_set_value(&op.in, BE_KIND_U8, 3u, h, w, c, BE_ENC_NONE, 1u);
     op.w_row_bytes = wk == BE_WK_BINARY ? be_words_for(c) * 4u : c;
     row_words = (kh * kw * op.w_row_bytes + 3u) / 4u;
     if (op.in.nbytes > sizeof input || row_words > W_WORDS || kh * kw * op.in.pixel_bytes > sizeof scratch)
@@ -390,7 +362,7 @@ static void dense_u8(uint32_t k, uint32_t o, int stage)
     op.type = BE_OP_DENSE;
     op.weight_kind = BE_WK_BINARY;
     op.in_ch = op.k = k;
-    set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
+    be_test_set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
     op.w_row_bytes = row_words * 4u;
     if (op.in.nbytes > sizeof input)
         return;
@@ -424,7 +396,7 @@ static uint32_t big_out_ref[10], big_out_var[10];
 static void dense_u8_rows300(void)
 {
     const uint32_t k = 70u, o = 300u, rw = be_words_for(k);
-    const be_kernel *ref = ref_kernel(BE_OP_DENSE);
+    const be_kernel *ref = be_test_ref_kernel(BE_OP_DENSE);
     const uint32_t isa = be_isa_detect();
     be_op op;
     size_t i;
@@ -434,7 +406,7 @@ static void dense_u8_rows300(void)
     op.in_ch = op.k = k;
     op.out_ch = o;
     op.w_row_bytes = rw * 4u;
-    set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
+    be_test_set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
     op.stage = BE_STAGE_THRESHOLD;
     op.encoding = BE_ENC_SIGN;
     op.levels = 1u;
@@ -512,10 +484,10 @@ static void test_pool_flatten(void)
             op.kw = 2u;
             op.sh = 1u + n % 2u;
             op.sw = 2u;
-            set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, e ? BE_ENC_UNSIGNED : BE_ENC_SIGN, planes);
+            be_test_set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, e ? BE_ENC_UNSIGNED : BE_ENC_SIGN, planes);
             if (op.in.nbytes > sizeof input)
                 continue;
-            set_value(&op.out, BE_KIND_BITS, 3u, (h - op.kh) / op.sh + 1u, (w - op.kw) / op.sw + 1u, c,
+            be_test_set_value(&op.out, BE_KIND_BITS, 3u, (h - op.kh) / op.sh + 1u, (w - op.kw) / op.sw + 1u, c,
                       op.in.encoding, planes);
             op.in_ch = op.out_ch = c;
             fill_value(&op.in, input);
@@ -523,8 +495,8 @@ static void test_pool_flatten(void)
 
             memset(&op, 0, sizeof op);
             op.type = BE_OP_FLATTEN;
-            set_value(&op.in, BE_KIND_BITS, 3u, 2u, w, c, e ? BE_ENC_UNSIGNED : BE_ENC_SIGN, planes);
-            set_value(&op.out, BE_KIND_BITS, 1u, 1u, 1u, 2u * w * c, op.in.encoding, planes);
+            be_test_set_value(&op.in, BE_KIND_BITS, 3u, 2u, w, c, e ? BE_ENC_UNSIGNED : BE_ENC_SIGN, planes);
+            be_test_set_value(&op.out, BE_KIND_BITS, 1u, 1u, 1u, 2u * w * c, op.in.encoding, planes);
             if (op.out.nbytes > sizeof out_ref)
                 continue;
             fill_value(&op.in, input);
@@ -535,8 +507,8 @@ static void test_pool_flatten(void)
         be_op op;
         memset(&op, 0, sizeof op);
         op.type = BE_OP_FLATTEN;
-        set_value(&op.in, BE_KIND_U8, 3u, 2u, 5u, 3u, BE_ENC_NONE, 1u);
-        set_value(&op.out, BE_KIND_U8, 1u, 1u, 1u, 30u, BE_ENC_NONE, 1u);
+        be_test_set_value(&op.in, BE_KIND_U8, 3u, 2u, 5u, 3u, BE_ENC_NONE, 1u);
+        be_test_set_value(&op.out, BE_KIND_U8, 1u, 1u, 1u, 30u, BE_ENC_NONE, 1u);
         fill_value(&op.in, input);
         check_op(&op, "flatten u8");
     }

@@ -244,6 +244,19 @@ static inline int32_t be_x86_diff_threshold(const be_op *op, uint32_t c)
     return (int32_t)v;
 }
 
+/* The sign stage as one "greater than" per channel: with diff = popcount(x XOR w) over the K
+ * bits and T' = be_x86_diff_threshold, the output bit of channel c is
+ *     diff > T'                    (direction +1)
+ *     -diff > T'  <=>  NOT(diff > -T' - 1)   (direction -1),
+ * so bit = (diff > T2) XOR flip with T2 = T' or -T' - 1 (both in [-K - 1, K]) and flip = 1 for
+ * direction -1. Returns T2; *flip gets the flip bit. */
+static inline int32_t be_x86_gt_threshold(const be_op *op, uint32_t c, uint32_t *flip)
+{
+    const int32_t t = be_x86_diff_threshold(op, c);
+    *flip = ((const int8_t *)op->stage_a)[c] < 0 ? 1u : 0u;
+    return *flip ? -t - 1 : t;
+}
+
 /* Transposed int16-pair weights of output channels [o0, o0 + lanes) for the u8 conv kernels,
  * per kernel row: with S = KW*C elements per row segment and S2 = ceil(S / 2) pairs,
  * dst[(ky * S2 + q) * stride + l] = w(o0 + l, ky, 2q) | w(o0 + l, ky, 2q + 1) << 16 (int16
