@@ -49,6 +49,7 @@ def test_reduced_grid_writes_every_row_and_the_plot(rep, tmp_path, tiny_syntheti
     text = report.read_text()
     assert "python examples/replicate/replicate.py --dataset synthetic" in text
     assert "reduced run" in text and "datasets differ" in text and "unverified" in text
+    assert "train acc. % then (mean)" in text  # under-training is visible beside the test accuracy
     for group in rep.GROUPS.values():
         assert group.title in text
         for cfg in group.configs:
