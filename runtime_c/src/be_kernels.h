@@ -88,6 +88,39 @@ uint32_t be_threshold_level(const be_op *op, uint32_t c, int32_t acc);
  * Returns BE_ERR_OVERFLOW if a score does not fit int32 (the wrapped value is stored). */
 be_status be_stage_put(const be_op *op, uint32_t c, int32_t acc, void *out_pixel);
 
+/* Whether the op's output stage is the one-threshold sign stage (the one kernels pack directly). */
+static inline int be_stage_is_sign(const be_op *op)
+{
+    return op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u;
+}
+
+/* Store channels [o0, o0 + n) of one output pixel (cleared by be_stage_clear) from their exact
+ * accumulators. The sign stage packs its bits straight into the pixel's word (o0 % 32 + n <= 32
+ * required); any other stage goes through be_stage_put. Returns the last non-OK status. */
+static inline be_status be_stage_put_block(const be_op *op, void *out_pixel, uint32_t o0, uint32_t n,
+                                           const int32_t *acc)
+{
+    uint32_t i;
+    be_status st = BE_OK;
+    if (be_stage_is_sign(op)) {
+        const int8_t *d = (const int8_t *)op->stage_a + o0;
+        const int32_t *t = (const int32_t *)op->stage_b + o0;
+        uint32_t bits = 0u;
+        for (i = 0; i < n; i++) {
+            const int32_t x = d[i] < 0 ? -acc[i] : acc[i]; /* direction * acc; |acc| <= INT32_MAX (loader) */
+            bits |= (uint32_t)(x < t[i]) << i;             /* level 0 -> -1 -> bit 1 */
+        }
+        ((be_word *)out_pixel)[o0 / 32u] |= bits << (o0 % 32u);
+        return BE_OK;
+    }
+    for (i = 0; i < n; i++) {
+        be_status s = be_stage_put(op, o0 + i, acc[i], out_pixel);
+        if (s != BE_OK)
+            st = s;
+    }
+    return st;
+}
+
 /* ---- word copies for the kernels ---- */
 /* Copy / clear n words (4-byte aligned buffers) without a C library call: kernels copy runs of a
  * few words, where a call costs more than the copy, and on Cortex-M builds the C library's

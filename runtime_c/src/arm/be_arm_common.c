@@ -23,11 +23,6 @@ typedef struct {
 
 #define BE_ARM_THRESHOLD_TABLE 64u /* channels; 512 B of stack */
 
-static int sign_threshold_stage(const be_op *op)
-{
-    return op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u;
-}
-
 /* Fill p[0, out_ch) when the layer can use the table (sign threshold stage, out_ch within the
  * table, K < 2^28); returns whether it did. */
 static int prepare_thresholds(const be_op *op, popc_threshold *p)
@@ -36,7 +31,7 @@ static int prepare_thresholds(const be_op *op, popc_threshold *p)
     const int32_t *t = (const int32_t *)op->stage_b;
     const int32_t k = (int32_t)op->k;
     uint32_t o;
-    if (!sign_threshold_stage(op) || op->out_ch > BE_ARM_THRESHOLD_TABLE || op->k >= (1u << 28))
+    if (!be_stage_is_sign(op) || op->out_ch > BE_ARM_THRESHOLD_TABLE || op->k >= (1u << 28))
         return 0;
     for (o = 0; o < op->out_ch; o++) {
         const int32_t tc = t[o] < -k - 1 ? -k - 1 : t[o] > k + 1 ? k + 1 : t[o];
@@ -80,7 +75,7 @@ static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uin
         ((be_word *)px_out)[o0 / 32u] = ~zeros & (n == 32u ? 0xFFFFFFFFu : (1u << n) - 1u);
         return BE_OK;
     }
-    if (sign_threshold_stage(op)) {
+    if (be_stage_is_sign(op)) {
         const int8_t *dir = (const int8_t *)op->stage_a + o0;
         const int32_t *t = (const int32_t *)op->stage_b + o0;
         const int32_t k = (int32_t)op->k;
@@ -107,7 +102,7 @@ static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x
     const be_word *w = (const be_word *)op->weights;
     uint32_t d[32], o0;
     be_status st = BE_OK;
-    if (!sign_threshold_stage(op)) /* sign thresholds write whole words */
+    if (!be_stage_is_sign(op)) /* sign thresholds write whole words */
         be_stage_clear(op, px_out);
     for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
         const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
@@ -165,6 +160,7 @@ static be_status plane_rows(const be_op *op, const uint32_t *counts, const be_wo
         const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
         const be_word *wb = w + (size_t)o0 * nw;
         const uint32_t *c = counts != NULL ? counts + o0 : pw;
+        be_status s;
         if (counts == NULL)
             weight_counts(wb, nw, n, pw, popc);
         for (i = 0; i < n; i++)
@@ -174,11 +170,9 @@ static be_status plane_rows(const be_op *op, const uint32_t *counts, const be_wo
             for (i = 0; i < n; i++)
                 acc[i] += (int32_t)(d[i] << p);
         }
-        for (i = 0; i < n; i++) {
-            be_status s = be_stage_put(op, o0 + i, acc[i], px_out);
-            if (s != BE_OK)
-                st = s;
-        }
+        s = be_stage_put_block(op, px_out, o0, n, acc);
+        if (s != BE_OK)
+            st = s;
     }
     return st;
 }

@@ -59,10 +59,6 @@ static inline int32_t be_arm_u8_acc(uint32_t total, uint32_t s)
     return u <= 0x7FFFFFFFu ? (int32_t)u : -(int32_t)(~u) - 1;
 }
 
-/* Output stage of channels [o0, o0 + n) of one output pixel (cleared by be_stage_clear);
- * o0 % 32 == 0, n <= 32; acc[i] is channel o0 + i. */
-be_status be_arm_u8_put(const be_op *op, void *px_out, uint32_t o0, uint32_t n, const int32_t *acc);
-
 /* What the variants that take compacted Conv2d rows can take: C % 32 == 0 (rows as stored) or
  * 32 compacted rows fit BE_ARM_U8_ROWBUF_WORDS. */
 int be_arm_u8_rows_supports(const be_op *op);

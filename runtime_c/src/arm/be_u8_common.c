@@ -101,30 +101,6 @@ uint32_t be_arm_u8_sum(const uint8_t *x, uint32_t n)
     return s;
 }
 
-be_status be_arm_u8_put(const be_op *op, void *px_out, uint32_t o0, uint32_t n, const int32_t *acc)
-{
-    uint32_t i;
-    be_status st = BE_OK;
-    if (op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u) {
-        const int8_t *dir = (const int8_t *)op->stage_a + o0;
-        const int32_t *t = (const int32_t *)op->stage_b + o0;
-        uint32_t bits = 0u, bit = 1u;
-        for (i = 0; i < n; i++, bit <<= 1) {
-            /* direction * acc: direction is +-1 and |acc| <= INT32_MAX (loader) */
-            if ((dir[i] < 0 ? -acc[i] : acc[i]) < t[i])
-                bits |= bit; /* level 0 -> -1 -> bit 1 */
-        }
-        ((be_word *)px_out)[o0 / 32u] = bits;
-        return BE_OK;
-    }
-    for (i = 0; i < n; i++) {
-        be_status s = be_stage_put(op, o0 + i, acc[i], px_out);
-        if (s != BE_OK)
-            st = s;
-    }
-    return st;
-}
-
 int be_arm_u8_rows_supports(const be_op *op)
 {
     if (!be_arm_u8_supports(op))

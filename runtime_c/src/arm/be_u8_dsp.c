@@ -87,7 +87,7 @@ be_status be_dense_u8_dsp(const be_op *op, const void *in, void *out, void *scra
         }
         for (i = 0; i < nb; i++)
             acc[i] = be_arm_u8_acc(total, s[i]);
-        r = be_arm_u8_put(op, out, o0, nb, acc);
+        r = be_stage_put_block(op, out, o0, nb, acc);
         if (r != BE_OK)
             st = r;
     }
@@ -195,7 +195,7 @@ be_status be_conv2d_u8_dsp(const be_op *op, const void *in, void *out, void *scr
                             s = __usada8(x[j] & m[j], 0u, s);
                         acc[i] = be_arm_u8_acc(total, s);
                     }
-                    r = be_arm_u8_put(op, px_out, o0, nb, acc);
+                    r = be_stage_put_block(op, px_out, o0, nb, acc);
                     if (r != BE_OK)
                         st = r;
                 }

@@ -241,7 +241,7 @@ be_status be_dense_u8_lut(const be_op *op, const void *in, void *out, void *scra
             be_status r;
             for (i = 0; i < n; i++)
                 acc[i] = be_arm_u8_acc(total, s[o + i]);
-            r = be_arm_u8_put(op, out, o0 + o, n, acc);
+            r = be_stage_put_block(op, out, o0 + o, n, acc);
             if (r != BE_OK)
                 st = r;
         }

@@ -97,7 +97,7 @@ be_status be_dense_u8_mve(const be_op *op, const void *in, void *out, void *scra
             rows_dense(px, k / 16u, last, (const be_word *)op->weights + (size_t)(o0 + o) * rw, rw, nb - o, s + o);
         for (i = 0; i < nb; i++)
             acc[i] = be_arm_u8_acc(total, s[i]);
-        r = be_arm_u8_put(op, out, o0, nb, acc);
+        r = be_stage_put_block(op, out, o0, nb, acc);
         if (r != BE_OK)
             st = r;
     }

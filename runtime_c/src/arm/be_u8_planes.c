@@ -119,7 +119,7 @@ static be_status pixel(const be_op *op, uint32_t k, const be_word *w, uint32_t o
 {
     int32_t acc[32];
     plane_rows(planes, zero, k, be_words_for(k), w, n, acc);
-    return be_arm_u8_put(op, px_out, o0, n, acc);
+    return be_stage_put_block(op, px_out, o0, n, acc);
 }
 
 be_status be_dense_u8_planes(const be_op *op, const void *in, void *out, void *scratch)

@@ -29,7 +29,7 @@ int be_conv2d_bin_avx2_supports(const be_op *op)
 BE_X86_AVX2 be_status be_conv2d_bin_avx2(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vi = &op->in, *vo = &op->out;
-    const int pointwise = be_x86_conv_is_pointwise(op), sign = be_x86_sign_stage(op);
+    const int pointwise = be_x86_conv_is_pointwise(op), sign = be_stage_is_sign(op);
     const uint32_t cw = vi->cw, kwords = op->kh * op->kw * cw, nout = op->out_ch, cwo = vo->pixel_bytes / 4u;
     const uint32_t nblk = (nout + LANES - 1u) / LANES;
     const uint32_t gmax = BE_X86_KWORDS_MAX / kwords < BE_X86_GROUP_MAX ? BE_X86_KWORDS_MAX / kwords : BE_X86_GROUP_MAX;
@@ -94,7 +94,7 @@ BE_X86_AVX2 be_status be_conv2d_bin_avx2(const be_op *op, const void *in, void *
                             int32_t a[LANES];
                             be_status s;
                             _mm256_storeu_si256((__m256i *)(void *)a, _mm256_sub_epi32(kv, _mm256_slli_epi32(acc[i], 1)));
-                            s = be_x86_put(op, (uint8_t *)out + pix * vo->pixel_bytes, o0, nl, a);
+                            s = be_stage_put_block(op, (uint8_t *)out + pix * vo->pixel_bytes, o0, nl, a);
                             if (s != BE_OK)
                                 st = s;
                         }

@@ -93,9 +93,9 @@ BE_X86_AVX512 static inline __attribute__((always_inline)) void put(conv_ctx *cx
         be_status s;
         _mm512_storeu_si512((void *)acc, _mm512_sub_epi32(kv, _mm512_slli_epi32(a, 1)));
         _mm512_storeu_si512((void *)(acc + LANES), _mm512_sub_epi32(kv, _mm512_slli_epi32(c, 1)));
-        s = be_x86_put(op, px_out, u->o0, u->n0, acc);
+        s = be_stage_put_block(op, px_out, u->o0, u->n0, acc);
         if (s == BE_OK && u->n1)
-            s = be_x86_put(op, px_out, u->o0 + LANES, u->n1, acc + LANES);
+            s = be_stage_put_block(op, px_out, u->o0 + LANES, u->n1, acc + LANES);
         if (s != BE_OK)
             cx->st = s;
     }
@@ -219,7 +219,7 @@ BE_X86_AVX512 static be_status conv_lanes(const be_op *op, const void *in, void 
     cx.offs = offs;
     cx.kwords = kwords;
     cx.cwo = vo->pixel_bytes / 4u;
-    cx.sign = be_x86_sign_stage(op);
+    cx.sign = be_stage_is_sign(op);
     cx.st = BE_OK;
     for (ky = 0; ky < (pointwise ? 1u : op->kh); ky++) /* receptive field: KH segments of KW * cw words */
         for (j = 0; j < (pointwise ? cw : op->kw * cw); j++)
@@ -278,7 +278,7 @@ BE_X86_AVX512 static be_status conv_lanes(const be_op *op, const void *in, void 
 BE_X86_AVX512 static be_status conv_rows(const be_op *op, const void *in, void *out)
 {
     const uint32_t cw = op->in.cw, nout = op->out_ch, npx = op->out.h * op->out.w, cwo = op->out.pixel_bytes / 4u;
-    const int sign = be_x86_sign_stage(op);
+    const int sign = be_stage_is_sign(op);
     const be_word *x = (const be_word *)in, *wts = (const be_word *)op->weights;
     const __m512i kv = _mm512_set1_epi32((int)op->k);
     const be_word *wr[4], *xr[4];
@@ -313,7 +313,7 @@ BE_X86_AVX512 static be_status conv_rows(const be_op *op, const void *in, void *
                 int32_t acc[16];
                 _mm512_storeu_si512((void *)acc, _mm512_sub_epi32(kv, _mm512_slli_epi32(sums, 1)));
                 for (p = 0; p < np; p++) {
-                    const be_status s = be_x86_put(op, (uint8_t *)out + (size_t)(p0 + p) * op->out.pixel_bytes, o0,
+                    const be_status s = be_stage_put_block(op, (uint8_t *)out + (size_t)(p0 + p) * op->out.pixel_bytes, o0,
                                                    nr, acc + 4u * p);
                     if (s != BE_OK)
                         st = s;

@@ -32,7 +32,7 @@ __attribute__((target("popcnt"))) be_status be_conv2d_bin_popcnt(const be_op *op
             const uint32_t nb = nout - o0 < 32u ? nout - o0 : 32u;
             be_status s;
             be_x86_popcnt_block(patch, wts + (size_t)o0 * kwords, kwords, kwords, nb, op->k, acc);
-            s = be_x86_put(op, px_out, o0, nb, acc);
+            s = be_stage_put_block(op, px_out, o0, nb, acc);
             if (s != BE_OK)
                 st = s;
         }

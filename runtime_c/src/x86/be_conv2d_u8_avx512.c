@@ -109,7 +109,7 @@ static int plane_path(const be_op *op)
 {
     plane_geom g;
     return op->weight_kind == BE_WK_BINARY && op->k <= PL_K_MAX && op->sh == 1u && op->sw == 1u &&
-           be_x86_sign_stage(op) && plane_geometry(op, &g);
+           be_stage_is_sign(op) && plane_geometry(op, &g);
 }
 
 BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, void *out)
@@ -342,9 +342,9 @@ BE_X86_AVX512 static inline __attribute__((always_inline)) void qput(quad_ctx *q
         be_status s;
         _mm512_storeu_si512((void *)acc, s0);
         _mm512_storeu_si512((void *)(acc + 16), s1);
-        s = be_x86_put(op, px_out, q->o0, q->n0, acc);
+        s = be_stage_put_block(op, px_out, q->o0, q->n0, acc);
         if (s == BE_OK && q->n1)
-            s = be_x86_put(op, px_out, q->o0 + 16u, q->n1, acc + 16);
+            s = be_stage_put_block(op, px_out, q->o0 + 16u, q->n1, acc + 16);
         if (s != BE_OK)
             q->st = s;
     }
@@ -414,7 +414,7 @@ BE_X86_AVX512 static be_status conv_quads(const be_op *op, const uint8_t *in, vo
     q.offs = offs;
     q.nq = nq;
     q.cwo = vo->pixel_bytes / 4u;
-    q.sign = be_x86_sign_stage(op);
+    q.sign = be_stage_is_sign(op);
     q.st = BE_OK;
     q.wq = (const __m512i *)(const void *)wq;
     for (ky = 0; ky < op->kh; ky++)
@@ -479,7 +479,7 @@ BE_X86_AVX512 static be_status conv_quads(const be_op *op, const uint8_t *in, vo
 BE_X86_AVX512 be_status be_conv2d_u8_avx512(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vo = &op->out;
-    const int sign = be_x86_sign_stage(op);
+    const int sign = be_stage_is_sign(op);
     const uint32_t s2 = (op->kw * op->in_ch + 1u) / 2u, kpairs = op->kh * s2, nout = op->out_ch;
     const uint32_t nblk = (nout + LANES - 1u) / LANES, cwo = vo->pixel_bytes / 4u;
     const int nb = kpairs <= BE_X86_KWORDS_MAX / 2u ? 2 : 1; /* blocks per unit */
@@ -550,9 +550,9 @@ BE_X86_AVX512 be_status be_conv2d_u8_avx512(const be_op *op, const void *in, voi
                             be_status s;
                             _mm512_storeu_si512((void *)a, acc[i]);
                             _mm512_storeu_si512((void *)(a + LANES), acc[PX + i]);
-                            s = be_x86_put(op, px_out, o0, n0, a);
+                            s = be_stage_put_block(op, px_out, o0, n0, a);
                             if (s == BE_OK && n1)
-                                s = be_x86_put(op, px_out, o0 + LANES, n1, a + LANES);
+                                s = be_stage_put_block(op, px_out, o0 + LANES, n1, a + LANES);
                             if (s != BE_OK)
                                 st = s;
                         }

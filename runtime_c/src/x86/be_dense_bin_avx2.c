@@ -79,7 +79,7 @@ BE_X86_AVX2 be_status be_dense_bin_avx2(const be_op *op, const void *in, void *o
             FLUSH(0);
             acc[o] = (int32_t)op->k - 2 * (int32_t)be_x86_hsum64(s0);
         }
-        s = be_x86_put(op, out, o0, nb, acc);
+        s = be_stage_put_block(op, out, o0, nb, acc);
         if (s != BE_OK)
             st = s;
     }

@@ -19,7 +19,7 @@ int be_dense_bin_avx512_supports(const be_op *op)
 BE_X86_AVX512 be_status be_dense_bin_avx512(const be_op *op, const void *in, void *out, void *scratch)
 {
     const uint32_t cw = op->in.cw, rw = op->w_row_bytes / 4u, nout = op->out_ch;
-    const int sign = be_x86_sign_stage(op);
+    const int sign = be_stage_is_sign(op);
     const be_word *x[1], *wts = (const be_word *)op->weights, *w[16];
     const __m512i kv = _mm512_set1_epi32((int)op->k);
     uint32_t o0, r;
@@ -46,7 +46,7 @@ BE_X86_AVX512 be_status be_dense_bin_avx512(const be_op *op, const void *in, voi
             int32_t acc[16];
             be_status s;
             _mm512_storeu_si512((void *)acc, _mm512_sub_epi32(kv, _mm512_slli_epi32(sums, 1)));
-            s = be_x86_put(op, out, o0, n, acc);
+            s = be_stage_put_block(op, out, o0, n, acc);
             if (s != BE_OK)
                 st = s;
         }

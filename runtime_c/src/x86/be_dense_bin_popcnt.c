@@ -27,7 +27,7 @@ __attribute__((target("popcnt"))) be_status be_dense_bin_popcnt(const be_op *op,
         const uint32_t nb = nout - o0 < 32u ? nout - o0 : 32u;
         be_status s;
         be_x86_popcnt_block(x, wts + (size_t)o0 * rw, rw, cw, nb, op->k, acc);
-        s = be_x86_put(op, out, o0, nb, acc);
+        s = be_stage_put_block(op, out, o0, nb, acc);
         if (s != BE_OK)
             st = s;
     }

@@ -83,7 +83,7 @@ BE_X86_AVX2 be_status be_dense_u8_avx2(const be_op *op, const void *in, void *ou
                     acc[o + i] = r[i];
             }
 #undef PX32
-            s = be_x86_put(op, out, o0, nb, acc);
+            s = be_stage_put_block(op, out, o0, nb, acc);
             if (s != BE_OK)
                 st = s;
         }
@@ -117,7 +117,7 @@ BE_X86_AVX2 be_status be_dense_u8_avx2(const be_op *op, const void *in, void *ou
                 for (i = 0; i < 4u && o + i < nb; i++)
                     acc[o + i] = r[i];
             }
-            s = be_x86_put(op, out, o0, nb, acc);
+            s = be_stage_put_block(op, out, o0, nb, acc);
             if (s != BE_OK)
                 st = s;
         }

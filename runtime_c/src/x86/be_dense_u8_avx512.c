@@ -74,7 +74,7 @@ BE_X86_AVX512 be_status be_dense_u8_avx512(const be_op *op, const void *in, void
                     acc[o + i] = r[i];
             }
 #undef PX64
-            s = be_x86_put(op, out, o0, nb, acc);
+            s = be_stage_put_block(op, out, o0, nb, acc);
             if (s != BE_OK)
                 st = s;
         }
@@ -107,7 +107,7 @@ BE_X86_AVX512 be_status be_dense_u8_avx512(const be_op *op, const void *in, void
                     acc[o + i] = r[i];
             }
 #undef LD8
-            s = be_x86_put(op, out, o0, nb, acc);
+            s = be_stage_put_block(op, out, o0, nb, acc);
             if (s != BE_OK)
                 st = s;
         }

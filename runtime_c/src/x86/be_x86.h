@@ -43,67 +43,12 @@ static inline int be_x86_is_u8(const be_op *op)
     return op->in.kind == BE_KIND_U8 && (op->weight_kind == BE_WK_BINARY || op->weight_kind == BE_WK_INT8);
 }
 
-/* The output stage every hidden layer of a sign network has: one threshold, sign bits. */
-static inline int be_x86_sign_stage(const be_op *op)
-{
-    return op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u;
-}
-
 /* A conv whose output pixel p reads exactly input pixel p (1x1, stride 1, no padding): its
  * im2col rows are the input itself. */
 static inline int be_x86_conv_is_pointwise(const be_op *op)
 {
     return op->kh == 1u && op->kw == 1u && op->sh == 1u && op->sw == 1u && op->pt == 0u && op->pb == 0u &&
            op->pl == 0u && op->pr == 0u;
-}
-
-/* Output stage of channels [o0, o0 + n) of one output pixel (cleared before) from their exact
- * accumulators. Sign stage: packs the bits directly (o0 % 32 + n <= 32 required); any other
- * stage goes through be_stage_put. */
-static inline be_status be_x86_put(const be_op *op, void *px_out, uint32_t o0, uint32_t n, const int32_t *acc)
-{
-    uint32_t i;
-    be_status st = BE_OK;
-    if (be_x86_sign_stage(op)) {
-        const int8_t *d = (const int8_t *)op->stage_a + o0;
-        const int32_t *t = (const int32_t *)op->stage_b + o0;
-        uint32_t bits = 0u;
-        for (i = 0; i < n; i++) {
-            int32_t x = d[i] < 0 ? -acc[i] : acc[i]; /* |acc| <= INT32_MAX (loader) */
-            bits |= (uint32_t)(x < t[i]) << i;     /* level 0 -> -1 -> bit 1 */
-        }
-        ((be_word *)px_out)[o0 / 32u] |= bits << (o0 % 32u);
-        return BE_OK;
-    }
-    for (i = 0; i < n; i++) {
-        be_status s = be_stage_put(op, o0 + i, acc[i], px_out);
-        if (s != BE_OK)
-            st = s;
-    }
-    return st;
-}
-
-/* Copy / clear n words. The rows are short (a few words), where a call to the C library would
- * cost more than the copy; the empty asm (no instruction) keeps the compiler from turning the
- * loops back into memcpy / memset calls. */
-static inline void be_x86_copy_words(be_word *dst, const be_word *src, uint32_t n)
-{
-    uint32_t j;
-    for (j = 0; j < n; j++) {
-        be_word v = src[j];
-        __asm__("" : "+r"(v));
-        dst[j] = v;
-    }
-}
-
-static inline void be_x86_zero_words(be_word *dst, uint32_t n)
-{
-    uint32_t j;
-    for (j = 0; j < n; j++) {
-        be_word v = 0u;
-        __asm__ volatile("" : "+r"(v));
-        dst[j] = v;
-    }
 }
 
 /* im2col of sign bits: for output pixels p0 .. p0+n-1, the KH*KW*cw words of each receptive
@@ -122,16 +67,16 @@ static inline void be_x86_im2col_bits(const be_op *op, const be_word *in, uint32
             const int32_t iy = y0 + (int32_t)ky;
             const be_word *row = in + (size_t)(iy < 0 ? 0 : iy) * (size_t)w * cw;
             if (iy < 0 || iy >= h) {
-                be_x86_zero_words(dst, span);
+                be_zero_words(dst, span);
             } else if (inside_x) {
-                be_x86_copy_words(dst, row + (size_t)x0 * cw, span);
+                be_copy_words(dst, row + (size_t)x0 * cw, span);
             } else {
                 for (kx = 0; kx < kw; kx++) {
                     const int32_t ix = x0 + kx;
                     if (ix >= 0 && ix < w)
-                        be_x86_copy_words(dst + (size_t)kx * cw, row + (size_t)ix * cw, cw);
+                        be_copy_words(dst + (size_t)kx * cw, row + (size_t)ix * cw, cw);
                     else
-                        be_x86_zero_words(dst + (size_t)kx * cw, cw);
+                        be_zero_words(dst + (size_t)kx * cw, cw);
                 }
             }
         }

@@ -49,7 +49,7 @@ BE_X86_AVX2 static inline void be_x86_stage8(const be_op *op, uint32_t o0, uint3
     uint32_t l;
     memset(tt, 0, sizeof tt);
     memset(dd, 0, sizeof dd);
-    if (be_x86_sign_stage(op)) {
+    if (be_stage_is_sign(op)) {
         for (l = 0; l < n; l++) {
             tt[l] = ((const int32_t *)op->stage_b)[o0 + l];
             dd[l] = ((const int8_t *)op->stage_a)[o0 + l] < 0 ? -1 : 1;
@@ -83,7 +83,7 @@ BE_X86_AVX2 static inline void be_x86_diff_stage8(const be_op *op, uint32_t o0, 
 BE_X86_AVX2 static inline be_status be_x86_put8(const be_op *op, void *px_out, uint32_t o0, uint32_t n, __m256i acc,
                                                  __m256i t, __m256i d, uint32_t valid)
 {
-    if (be_x86_sign_stage(op)) {
+    if (be_stage_is_sign(op)) {
         __m256i x = _mm256_sign_epi32(acc, d); /* direction * acc */
         uint32_t bits = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(t, x))) & valid;
         ((be_word *)px_out)[o0 / 32u] |= bits << (o0 % 32u);
@@ -91,7 +91,7 @@ BE_X86_AVX2 static inline be_status be_x86_put8(const be_op *op, void *px_out, u
     } else {
         int32_t a[8];
         _mm256_storeu_si256((__m256i *)(void *)a, acc);
-        return be_x86_put(op, px_out, o0, n, a);
+        return be_stage_put_block(op, px_out, o0, n, a);
     }
 }
 

@@ -30,7 +30,7 @@ BE_X86_AVX512 static inline void be_x86_stage16(const be_op *op, uint32_t o0, ui
     int32_t tt[16];
     uint32_t l, m = 0u;
     memset(tt, 0, sizeof tt);
-    if (be_x86_sign_stage(op)) {
+    if (be_stage_is_sign(op)) {
         for (l = 0; l < n; l++) {
             tt[l] = ((const int32_t *)op->stage_b)[o0 + l];
             if (((const int8_t *)op->stage_a)[o0 + l] < 0)
