@@ -92,16 +92,6 @@ class _Onnx:
         return out
 
 
-def _value_max(spec: TensorSpec) -> int:
-    if spec.kind == "u8":
-        return 255
-    return 1 if spec.encoding == "sign" else (1 << spec.planes) - 1
-
-
-def _pad_value(spec: TensorSpec) -> float:
-    return 1.0 if spec.kind == "bits" and spec.encoding == "sign" else 0.0
-
-
 def _float_weights(b: _Onnx, op, hint: str) -> str:
     """Weights as a float32 tensor of shape (O, ..., K) with values ±1 (binary) or int8."""
     if op.weight_kind == "int8":
@@ -143,14 +133,14 @@ def _linear(b: _Onnx, op, x: str, spec_in: TensorSpec, hint: str, packed: bool =
     if conv and any(op.padding):
         pt, pb, pl, pr = op.padding
         pads = b.const([0, 0, pt, pl, 0, 0, pb, pr], np.int64)
-        x = b.node("Pad", [x, pads, b.const(_pad_value(spec_in), np.float32)], hint, mode="constant")
+        x = b.node("Pad", [x, pads, b.const(float(spec_in.pad_value), np.float32)], hint, mode="constant")
     absw = np.abs(op.weights.astype(np.int64)) if op.weight_kind == "int8" else None
     if conv:
         o, c = op.out_channels, op.in_channels
         per = absw.sum(axis=(1, 2)) if absw is not None else np.full((o, c), op.kernel[0] * op.kernel[1])
     else:
         per = absw if absw is not None else np.ones((op.out_features, op.in_features), np.int64)
-    chunks = exact_chunks(per.astype(np.int64) * _value_max(spec_in), f"op {hint}", error=OnnxExportError,
+    chunks = exact_chunks(per.astype(np.int64) * spec_in.max_abs_value, f"op {hint}", error=OnnxExportError,
                           ops="float32 Conv/MatMul")
 
     def weights(lo: int, hi: int, whole: bool) -> str:

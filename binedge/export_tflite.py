@@ -218,16 +218,6 @@ def _float_weights(m: _Model, op, lo: int, hi: int, hint: str, packed: bool) -> 
     return m.op("DEQUANTIZE", [q], w.shape, np.float32, f"{hint}_weights", dynamic=False)
 
 
-def _value_max(spec: TensorSpec) -> int:
-    if spec.kind == "u8":
-        return 255
-    return 1 if spec.encoding == "sign" else (1 << spec.planes) - 1
-
-
-def _pad_value(spec: TensorSpec) -> float:
-    return 1.0 if spec.kind == "bits" and spec.encoding == "sign" else 0.0
-
-
 def _cost(op, spec_in: TensorSpec) -> np.ndarray:
     """cost[o, c]: a bound on |contribution of input channel c to acc of output o|."""
     if op.weight_kind == "int8":
@@ -237,7 +227,7 @@ def _cost(op, spec_in: TensorSpec) -> np.ndarray:
         per = np.full((op.out_channels, op.in_channels), op.kernel[0] * op.kernel[1], np.int64)
     else:
         per = np.ones((op.out_features, op.in_features), np.int64)
-    return per.astype(np.int64) * _value_max(spec_in)
+    return per.astype(np.int64) * spec_in.max_abs_value
 
 
 def _linear(m: _Model, op, x: int, spec_in: TensorSpec, hint: str, packed: bool) -> tuple[int, bool, np.ndarray]:
@@ -247,7 +237,7 @@ def _linear(m: _Model, op, x: int, spec_in: TensorSpec, hint: str, packed: bool)
         pt, pb, pl, pr = op.padding
         n, h, w, c = m.shape(x)
         pads = m.const([[0, 0], [pt, pb], [pl, pr], [0, 0]], np.int32, "paddings")
-        value = _pad_value(spec_in)
+        value = float(spec_in.pad_value)
         inputs = [x, pads] if value == 0.0 else [x, pads, m.const(value, np.float32, "pad_value")]
         x = m.op("PAD" if value == 0.0 else "PADV2", inputs, (n, h + pt + pb, w + pl + pr, c), np.float32, hint)
     cost = _cost(op, spec_in)

@@ -60,6 +60,19 @@ class TensorSpec:
     def nbytes(self) -> int:
         return int(np.prod(self.storage_shape(), dtype=np.int64)) * self.storage_dtype().itemsize
 
+    @property
+    def max_abs_value(self) -> int:
+        """Largest |value| an element can hold: 255 for pixels, 1 for sign bits, 2^P - 1 for P planes."""
+        if self.kind == "u8":
+            return 255
+        return 1 if self.encoding == "sign" else (1 << self.planes) - 1
+
+    @property
+    def pad_value(self) -> int:
+        """The value whose encoding is all zero, which convolution padding uses: +1 for sign bits,
+        0 for pixels and unsigned levels."""
+        return 1 if (self.kind == "bits" and self.encoding == "sign") else 0
+
 
 @dataclass
 class ThresholdStage:

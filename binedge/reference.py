@@ -49,11 +49,6 @@ def pack_value(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
     return bf.pack_planes(values, spec.planes)
 
 
-def _pad_value(spec: TensorSpec) -> int:
-    """The integer whose encoding is 0: +1 for sign bits, 0 for pixels and unsigned levels."""
-    return 1 if (spec.kind == "bits" and spec.encoding == "sign") else 0
-
-
 def _weights(op) -> np.ndarray:
     """Weights as int64: ±1 for binary (bit 1 = -1), the int8 values otherwise."""
     if op.weight_kind == "binary":
@@ -133,7 +128,7 @@ def _step(op, spec_in: TensorSpec, spec_out: TensorSpec, stored: np.ndarray):
         acc = _dense_acc(op, x)
         y = _apply_stage(op.output, acc)
     elif isinstance(op, Conv2d):
-        acc = _conv_acc(op, x, _pad_value(spec_in))
+        acc = _conv_acc(op, x, spec_in.pad_value)
         y = _apply_stage(op.output, acc)
     elif isinstance(op, MaxPool2d):
         y = _maxpool(op, x)
