@@ -7,25 +7,16 @@ import pytest
 from click.testing import CliRunner
 
 from binedge.cli import main
-from binedge.models import ModelConfig
-from binedge.train import TrainConfig, train
-
-
-def _run(tmp_path_factory, name, **model):
-    out = tmp_path_factory.mktemp("runs") / name
-    cfg = TrainConfig(model=ModelConfig(**model), dataset="synthetic", epochs=1, lr=0.01, out=str(out))
-    train(cfg, progress=False, log=lambda *_: None)
-    return out
 
 
 @pytest.fixture(scope="module")
-def mlp_run(tmp_path_factory):
-    return _run(tmp_path_factory, "mlp", model="mlp", weights="lab", activation="sign", hidden=48, depth=2)
+def mlp_run(train_synthetic):
+    return train_synthetic("mlp", model="mlp", weights="lab", activation="sign", hidden=48, depth=2)
 
 
 @pytest.fixture(scope="module")
-def vgg_run(tmp_path_factory):
-    return _run(tmp_path_factory, "vgg", model="vgg", weights="lab", activation="qrelu2", widths=[4, 6, 8], fc=16)
+def vgg_run(train_synthetic):
+    return train_synthetic("vgg", model="vgg", weights="lab", activation="qrelu2", widths=[4, 6, 8], fc=16)
 
 
 @pytest.mark.parametrize("which", ["mlp_run", "vgg_run"])
@@ -58,8 +49,8 @@ def test_inspect_run_dir_and_blob(mlp_run, tmp_path):
         assert f"{784 * 48 + 48 * 48 + 48 * 10:,}" in r.output
 
 
-def test_export_of_real_activation_model_fails_cleanly(tmp_path_factory, tmp_path):
-    run = _run(tmp_path_factory, "relu", model="mlp", weights="lab", activation="relu", hidden=16, depth=1)
+def test_export_of_real_activation_model_fails_cleanly(train_synthetic, tmp_path):
+    run = train_synthetic("relu", model="mlp", weights="lab", activation="relu", hidden=16, depth=1)
     out = tmp_path / "never"
     r = CliRunner().invoke(main, ["export", str(run), "-o", str(out)])
     assert r.exit_code == 1 and "hard-threshold" in r.output and "Traceback" not in r.output

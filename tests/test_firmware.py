@@ -26,8 +26,6 @@ from binedge import targets as T
 from binedge.blob import read_blob
 from binedge.cli import main
 from binedge.firmware import FirmwareError, read_manifest, write_firmware
-from binedge.models import ModelConfig
-from binedge.train import TrainConfig, train
 
 pytestmark = pytest.mark.xdist_group("firmware")  # one worker: the trained runs are shared
 
@@ -41,23 +39,16 @@ MEMORY_KEYS = {"text", "rodata", "data", "bss", "flash", "ram", "arena_bytes", "
                "bitpacked_lower_bound_bytes", "blob_bytes", "model_struct_bytes"}
 
 
-def _run(tmp_path_factory, name, **model):
-    out = tmp_path_factory.mktemp("runs") / name
-    cfg = TrainConfig(model=ModelConfig(**model), dataset="synthetic", epochs=1, lr=0.01, out=str(out))
-    train(cfg, progress=False, log=lambda *_: None)
-    return out
+@pytest.fixture(scope="module")
+def mlp_run(train_synthetic):
+    return train_synthetic("mlp", model="mlp", weights="lab", activation="sign", hidden=32, depth=2)
 
 
 @pytest.fixture(scope="module")
-def mlp_run(tmp_path_factory):
-    return _run(tmp_path_factory, "mlp", model="mlp", weights="lab", activation="sign", hidden=32, depth=2)
-
-
-@pytest.fixture(scope="module")
-def vgg_run(tmp_path_factory):
+def vgg_run(train_synthetic):
     # qrelu2: unsigned bit-planes; with the u8 first conv, binary convs, +1 padding, max-pool,
     # flatten and dense, every op of the format appears
-    return _run(tmp_path_factory, "vgg", model="vgg", weights="lab", activation="qrelu2", widths=[4, 6, 8], fc=16)
+    return train_synthetic("vgg", model="vgg", weights="lab", activation="qrelu2", widths=[4, 6, 8], fc=16)
 
 
 def _export(run, out, target, *extra):
@@ -268,8 +259,8 @@ def test_existing_directory_is_not_overwritten(mlp_run, tmp_path):
     assert _export(mlp_run, f, "cortex-m4").exit_code != 0 and f.read_text() == "x"
 
 
-def test_run_dir_export_produces_nothing_on_error(tmp_path_factory, tmp_path):
-    relu = _run(tmp_path_factory, "relu", model="mlp", weights="lab", activation="relu", hidden=16, depth=1)
+def test_run_dir_export_produces_nothing_on_error(train_synthetic, tmp_path):
+    relu = train_synthetic("relu", model="mlp", weights="lab", activation="relu", hidden=16, depth=1)
     fw = tmp_path / "fw"
     r = _export(relu, fw, "cortex-m4")
     assert r.exit_code == 1 and "hard-threshold" in r.output and "Traceback" not in r.output
