@@ -380,3 +380,19 @@ def test_docs_and_templates_exist():
         assert word in doc
     assert os.access(REPO / "scripts" / "demo.sh", os.R_OK)
     assert shutil.which("make"), "make is needed to build firmware projects"
+
+
+@pytest.mark.parametrize("target", ["x86_64", "cortex-m4"])
+def test_profile_off_build(tmp_path, target):
+    """`make PROFILE=0` (docs/firmware.md) leaves the per-op pass out: the harness must still
+    build under the project's -Werror, run, and print no profile records."""
+    T.check_tools(target)  # a missing compiler / QEMU names its Debian package
+    g = random_graph(np.random.default_rng(20), "mlp")
+    fw = tmp_path / "fw"
+    write_firmware(g, fw, target=target, images=random_images(np.random.default_rng(21), g, 3))
+    r = subprocess.run(["make", "-C", str(fw), "-j2", "PROFILE=0"], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = T.run(target, fw / "firmware-n0-noprof.elf", timeout=120).check()
+    records = [line.split(" ", 1)[0] for line in res.stdout.splitlines()]
+    assert records.count("S") == 3 and "P" not in records and "L" not in records
+    assert "status=ok" in res.stdout

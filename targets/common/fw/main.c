@@ -96,6 +96,9 @@ static be_interpreter fw_interp;
 static uint8_t fw_arena[BINEDGE_MODEL_ARENA_BYTES > 0 ? BINEDGE_MODEL_ARENA_BYTES : 1] FW_ALIGN16;
 static int32_t fw_scores[BINEDGE_MODEL_CLASSES];
 
+#if FW_PROFILE
+/* Per-op tick and cycle sums of the profile pass (only built with FW_PROFILE: with it off
+   neither the hook nor its buffers exist, so -Werror builds see no unused code). */
 struct fw_profile {
     uint64_t t0;
     uint32_t c0;
@@ -124,6 +127,7 @@ static void fw_op_hook(void *ctx, int op, int end)
         p->cycles[op] += (uint32_t)(c - p->c0);
     }
 }
+#endif /* FW_PROFILE */
 
 /* printf of 64-bit integers is not in every embedded printf: format by hand. */
 static const char *fw_u64(char *buf, uint64_t v)
