@@ -304,7 +304,8 @@ def load_dataset(
         The :class:`Dataset`.
 
     Raises:
-        DatasetError: a file is missing or malformed; the message names it and the fix.
+        DatasetError: a file is missing or malformed, or the training file does not hold more
+            than ``val_size`` images; the message names the directory or file and the fix.
         ValueError: unknown ``name`` or invalid ``val_size``/``limit``.
     """
     if limit is not None and limit < 1:
@@ -341,7 +342,14 @@ def load_dataset(
         )
     n = len(full_train)
     if val_size >= n:
-        raise ValueError(f"val_size {val_size} leaves no training images out of {n}")
+        # A complete IDX pair with too few images: a user's data problem, reported like the others.
+        raise DatasetError(
+            directory,
+            f"the training files hold {n:,} image(s), but the last {val_size:,} are the validation split, "
+            f"which leaves none to train on: at least {val_size + 1:,} training images are needed",
+            f"use a complete MNIST-format training set (Fashion-MNIST and MNIST have 60,000 images) "
+            f"or a --data-dir whose {IDX_FILES['train_images']} holds more than {val_size:,} images",
+        )
     cut = n - val_size
     # Slices are views of the one array read from disk: no extra copy of the training set.
     train = Split(full_train.images[:cut], full_train.labels[:cut])

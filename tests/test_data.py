@@ -206,7 +206,7 @@ def test_limit_and_class_names(tmp_path: Path) -> None:
     ds = load_dataset("mnist", tmp_path, val_size=8, limit=5, class_names=list("abcdefghij"))
     assert (len(ds.train), len(ds.val), len(ds.test)) == (5, 5, 5)
     assert ds.class_names[0] == "a"
-    with pytest.raises(ValueError):
+    with pytest.raises(DatasetError, match="at least 31 training images are needed"):
         load_dataset("mnist", tmp_path, val_size=30)
     with pytest.raises(ValueError):
         load_dataset("cifar", tmp_path)

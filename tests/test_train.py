@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from cli_checks import clean_error
 from click.testing import CliRunner
 
 from binedge.cli import main
@@ -124,3 +125,17 @@ def test_limit_applies_to_synthetic_data(tmp_path):
 
     ds = load_data(_cfg(tmp_path, "x", limit=50))
     assert len(ds.train.labels) == 50 and len(ds.test.labels) == 50
+
+
+def test_cli_idx_data_smaller_than_the_validation_split(tmp_path):
+    """A valid MNIST-format --data-dir with fewer training images than the 5,000 the
+    validation split takes: one clean line naming the directory, the count and the need."""
+    from test_data import write_dataset
+
+    data = tmp_path / "tiny-idx"
+    write_dataset(data, gz=False, n_train=100, n_test=20)
+    r = CliRunner().invoke(main, ["train", "--dataset", "mnist", "--data-dir", str(data), "--hidden", "8",
+                                  "--depth", "1", "--epochs", "1", "--quiet", "-o", str(tmp_path / "run")])
+    out = clean_error(r)
+    assert str(data) in out and "100 image(s)" in out and "at least 5,001" in out
+    assert not (tmp_path / "run").exists()
