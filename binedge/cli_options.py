@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import click
 
@@ -37,24 +38,50 @@ def model_options(f):
     f = click.option("--unweighted", is_flag=True,
                      help="FTPROP: do not weight each unit's soft-hinge loss by |dL/dh|.")(f)
     f = click.option("--hidden", type=click.IntRange(min=1), default=1024, show_default=True,
-                     help="MLP hidden width (LAB's paper: 2048).")(f)
+                     help="MLP hidden width (LAB's paper: 2048; at most 65536).")(f)
     f = click.option("--depth", type=click.IntRange(min=1), default=3, show_default=True,
-                     help="MLP hidden layers.")(f)
+                     help="MLP hidden layers (at most 1000).")(f)
     f = click.option("--widths", default="32,64,128", show_default=True,
-                     help="VGG conv widths, comma-separated (two 3x3 convs per width, then max-pool).")(f)
+                     help="VGG conv widths, comma-separated positive integers (two 3x3 convs per width, then "
+                          "a 2x2 max-pool: 28x28 images allow at most 4 widths; each at most 65536).")(f)
     f = click.option("--fc", type=click.IntRange(min=1), default=256, show_default=True,
-                     help="Fully connected width of vgg / ftprop4.")(f)
+                     help="Fully connected width of vgg / ftprop4 (at most 65536). A model whose training "
+                          "would need more than the machine's physical memory is refused.")(f)
     return f
 
 
 def parse_int_list(text: str, name: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {text!r}", param_hint=name) from None
-    if not values or min(values) < 1:
-        raise click.BadParameter("expected positive integers", param_hint=name)
+    """Comma-separated positive integers ("32,64,128"); every item must be one: an empty item
+    ("8,,16", a trailing comma), a non-integer or a value < 1 is a usage error naming ``name``."""
+    values = []
+    for i, item in enumerate(text.split(","), 1):
+        item = item.strip()
+        what = None
+        if not item:
+            what = f"item {i} is empty"
+        elif not re.fullmatch(r"[+-]?[0-9]+", item):
+            what = f"item {i} ({item!r}) is not an integer"
+        elif int(item) < 1:
+            what = f"item {i} ({item}) is not positive"
+        if what:
+            raise click.BadParameter(f"{text!r}: {what}; give comma-separated positive integers such as 32,64,128",
+                                     param_hint=name)
+        values.append(int(item))
     return values
+
+
+# binedge's user-facing exceptions: their messages name the problem and the fix, so a command
+# prints them as one line (exit status 1) instead of a traceback.
+USER_ERRORS = (
+    ("binedge.data", "DatasetError"), ("binedge.graph", "GraphError"), ("binedge.train", "TrainError"),
+    ("binedge.models", "ModelError"), ("binedge.fileio", "OutputError"), ("binedge.lower", "LoweringError"),
+    ("binedge.blob", "BlobError"), ("binedge.export", "ExportError"), ("binedge.targets", "TargetError"),
+    ("binedge.targets", "ToolchainError"), ("binedge.targets", "RunTimeout"),
+    ("binedge.firmware", "FirmwareError"), ("binedge.emulate", "EmulateError"),
+    ("binedge.export_onnx", "OnnxExportError"), ("binedge.export_onnx", "OnnxModelError"),
+    ("binedge.export_tflite", "TfliteExportError"), ("binedge.export_tflite", "TfliteModelError"),
+    ("binedge.runtime", "RuntimeStatusError"),
+)
 
 
 def user_errors(f):
@@ -62,17 +89,8 @@ def user_errors(f):
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
-        from .data import DatasetError
-        from .graph import GraphError
-        from .train import TrainError
-
-        known = [DatasetError, GraphError, TrainError, FileNotFoundError]
-        for modname, cls in (("binedge.lower", "LoweringError"), ("binedge.blob", "BlobError"),
-                             ("binedge.export", "ExportError"), ("binedge.targets", "TargetError"),
-                             ("binedge.export_onnx", "OnnxExportError"), ("binedge.export_onnx", "OnnxModelError"),
-                             ("binedge.export_tflite", "TfliteExportError"),
-                             ("binedge.export_tflite", "TfliteModelError"),
-                             ("binedge.runtime", "RuntimeStatusError")):
+        known = [FileNotFoundError]
+        for modname, cls in USER_ERRORS:
             try:
                 mod = __import__(modname, fromlist=[cls])
                 known.append(getattr(mod, cls))

@@ -6,11 +6,20 @@ activation is the *input quantizer of the next layer* (larq's style), BatchNorm 
 weight layer (the output layer too, as in LAB), max-pooling sits between BatchNorm and the next
 layer's input quantizer — equivalent to pooling after the activation, since every activation
 here is non-decreasing. The first layer sees the real image x/255 (no input quantizer).
+
+Every configuration is checked before anything is allocated (:meth:`ModelConfig.validate`):
+known names, every width between 1 and :data:`MAX_WIDTH`, at most :data:`MAX_DEPTH` hidden
+layers, and shapes that work for the image size (each VGG width adds a 2×2 max-pool, so the
+feature map must keep at least 1×1 pixels). :meth:`ModelConfig.param_count` and
+:meth:`ModelConfig.activation_count` let a trainer compare the memory a model needs with the
+machine's (binedge.train refuses a model whose training would not fit in physical memory).
+Errors are :class:`ModelError` messages that name the ``binedge train`` option at fault.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -20,6 +29,29 @@ from .nn import BinaryConv2d, BinaryLinear, get_activation
 
 MODELS = ("mlp", "vgg", "ftprop4")
 WEIGHT_METHODS = ("fp", "binaryconnect", "bwn", "lab")
+
+#: Widest layer accepted (--hidden, --fc, each of --widths): far above anything that trains on
+#: one machine, low enough that a typo (--hidden 100000000) is caught before any allocation.
+MAX_WIDTH = 65536
+#: Most MLP hidden layers accepted (--depth).
+MAX_DEPTH = 1000
+
+
+class ModelError(ValueError):
+    """A model configuration that cannot be built (the message names the option and the fix)."""
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's physical memory (os.sysconf), or None where the OS does not say."""
+    try:
+        pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return pages * page if pages > 0 and page > 0 else None
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 @dataclass
@@ -45,6 +77,95 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> "ModelConfig":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+    def validate(self, *, shapes: bool = True) -> None:
+        """Raise ModelError unless the model can be built for ``image_shape``: known names,
+        widths in [1, MAX_WIDTH], depth in [1, MAX_DEPTH], and (``shapes``) a feature map of at
+        least 1×1 after every max-pool. Allocates nothing. ``shapes=False`` checks the options
+        alone, before the data (and so the image size) is known."""
+        if self.model not in MODELS:
+            raise ModelError(f"unknown --model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.weights not in WEIGHT_METHODS:
+            raise ModelError(f"unknown --weights {self.weights!r}; choose one of {', '.join(WEIGHT_METHODS)}")
+        try:
+            _act(self)
+        except (ValueError, TypeError) as e:
+            raise ModelError(f"--activation / --rule: {e}") from None
+        shape = list(self.image_shape) if isinstance(self.image_shape, (list, tuple)) else []
+        if len(shape) != 3 or not all(_is_int(d) and d >= 1 for d in shape):
+            raise ModelError(f"image shape must be three positive integers (H, W, C), got {self.image_shape!r}")
+        if not _is_int(self.num_classes) or self.num_classes < 2:
+            raise ModelError(f"a classifier needs at least 2 classes, got {self.num_classes!r}")
+
+        def width(option: str, v) -> None:
+            if not _is_int(v) or v < 1:
+                raise ModelError(f"{option} must be a positive integer, got {v!r}")
+            if v > MAX_WIDTH:
+                raise ModelError(f"{option} {v:,} is wider than binedge's limit of {MAX_WIDTH:,} units per layer; "
+                                 f"choose a smaller {option}")
+
+        if self.model == "mlp":
+            width("--hidden", self.hidden)
+            if not _is_int(self.depth) or not 1 <= self.depth <= MAX_DEPTH:
+                raise ModelError(f"--depth must be an integer from 1 to {MAX_DEPTH}, got {self.depth!r}")
+        else:
+            width("--fc", self.fc)
+        if self.model == "vgg":
+            ws = self.widths if isinstance(self.widths, (list, tuple)) else None
+            if not ws:
+                raise ModelError(f"--widths must list at least one conv width (e.g. 32,64,128), got {self.widths!r}")
+            for v in ws:
+                width("--widths", v)
+        if not shapes:
+            return
+        h, w = shape[0], shape[1]
+        if self.model == "vgg":
+            blocks, (hh, ww) = 0, (h, w)
+            while hh // 2 >= 1 and ww // 2 >= 1:
+                blocks, hh, ww = blocks + 1, hh // 2, ww // 2
+            if len(self.widths) > blocks:
+                shown = ",".join(str(v) for v in self.widths)
+                raise ModelError(f"--widths {shown} is too deep for {h}x{w} images: every width ends with a 2x2 "
+                                 f"max-pool that halves the feature map, and {len(self.widths)} of them shrink it to "
+                                 f"0x0 pixels; {h}x{w} images allow at most {blocks} width(s)")
+        if self.model == "ftprop4" and (h < 4 or w < 4):
+            raise ModelError(f"--model ftprop4 needs images of at least 4x4 pixels (two 2x2 max-pools), "
+                             f"these are {h}x{w}; choose --model mlp")
+
+    def _layers(self) -> list[tuple[int, int]]:
+        """(parameters, output values per sample) of every weight layer (with its BatchNorm)."""
+        h, w, c = self.image_shape
+        k = self.num_classes
+        if self.model == "mlp":
+            fan, out = h * w * c, []
+            for _ in range(self.depth):
+                out.append((fan * self.hidden + 2 * self.hidden, self.hidden))
+                fan = self.hidden
+            return out + [(fan * k + 2 * k, k)]
+        if self.model == "vgg":
+            out = []
+            for width in self.widths:
+                out += [(9 * c * width + 2 * width, h * w * width), (9 * width * width + 2 * width, h * w * width)]
+                c, h, w = width, h // 2, w // 2
+            fan = h * w * c
+            out += [(fan * self.fc + 2 * self.fc, self.fc), (self.fc * self.fc + 2 * self.fc, self.fc),
+                    (self.fc * k + 2 * k, k)]
+            return out
+        # ftprop4: conv 5x5 c->32, pool, conv 5x5 32->64, pool, FC, FC (with biases)
+        return [(25 * c * 32 + 32, h * w * 32), (25 * 32 * 64 + 64, (h // 2) * (w // 2) * 64),
+                ((h // 4) * (w // 4) * 64 * self.fc + self.fc, self.fc), (self.fc * k + k, k)]
+
+    def param_count(self) -> int:
+        """Trainable parameters (weights, biases, BatchNorm scales and shifts); call validate() first."""
+        return sum(p for p, _ in self._layers())
+
+    def activation_count(self) -> int:
+        """Output values of the weight layers for one sample (a lower bound of what training keeps)."""
+        return sum(a for _, a in self._layers())
+
+    def size_options(self) -> str:
+        """The options that set this model's size, for messages."""
+        return {"mlp": "--hidden / --depth", "vgg": "--widths / --fc", "ftprop4": "--fc"}.get(self.model, "--model")
 
 
 class Flatten(nn.Flatten):
@@ -128,11 +249,10 @@ def build_ftprop4(cfg: ModelConfig) -> nn.Sequential:
 
 
 def build_model(cfg: ModelConfig) -> nn.Sequential:
-    """Build (and initialise as LAB does) the model a :class:`ModelConfig` describes."""
+    """Build (and initialise as LAB does) the model a :class:`ModelConfig` describes.
+    Raises ModelError (before allocating anything) if the configuration cannot be built."""
     builders = {"mlp": build_mlp, "vgg": build_vgg, "ftprop4": build_ftprop4}
-    if cfg.model not in builders:
-        raise ValueError(f"unknown model {cfg.model!r}; choose one of {', '.join(MODELS)}")
-    _act(cfg)  # validates activation and rule names early
+    cfg.validate()
     model = builders[cfg.model](cfg)
     _lab_init(model)
     return model

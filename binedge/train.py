@@ -14,8 +14,8 @@ epoch e is a function of (seed, e) only.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,11 +24,22 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
-from .fileio import atomic_torch_save, atomic_write_json
+from .fileio import atomic_torch_save, atomic_write_bytes, atomic_write_json
 from .models import ModelConfig, build_model, squared_hinge_loss
 from .optim import LAB
 
 LOSSES = ("ce", "hinge")
+#: Bytes per parameter in training (float32 weight, gradient, Adam's two moments, the binarized
+#: copy, its gradient, checkpoint buffers), for TrainConfig.check_memory.
+TRAIN_BYTES_PER_PARAM = 32
+#: Bytes per activation value in training (float32 output, gradient, autograd's saved copy).
+TRAIN_BYTES_PER_ACTIVATION = 12
+#: Batch size of evaluate().
+EVAL_BATCH = 1000
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB"
 
 
 class TrainError(Exception):
@@ -64,14 +75,60 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     def validate(self) -> None:
-        if self.weight_decay < 0:
-            raise TrainError("weight decay must not be negative")
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise TrainError("epochs, batch size and learning rate must be positive")
+        """Raise TrainError (naming the option) for a setting that cannot train: non-positive or
+        non-finite numbers (inf / nan learning rates train nothing and say nothing), unknown
+        names, a negative seed; ModelError for a model that cannot be built (widths, depth)."""
+        def number(option: str, v, *, positive: bool, example: str) -> None:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            if not ok or (v <= 0 if positive else v < 0):
+                need = "a finite number > 0" if positive else "a finite number >= 0"
+                raise TrainError(f"{option} {v!r}: must be {need} (e.g. {example})")
+
+        number("--lr", self.lr, positive=True, example="0.01")
+        number("--gamma", self.gamma, positive=True, example="0.1")
+        number("--weight-decay", self.weight_decay, positive=False, example="5e-4, or 0 for none")
+        for option, v in (("--epochs", self.epochs), ("--batch-size", self.batch_size)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise TrainError(f"{option} {v!r}: must be a positive integer")
+        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
+            raise TrainError(f"--limit {self.limit!r}: must be a positive integer")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise TrainError(f"--seed {self.seed!r}: must be an integer >= 0")
         if self.loss not in LOSSES:
             raise TrainError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         if self.schedule not in ("step", "cosine", "none"):
             raise TrainError(f"unknown schedule {self.schedule!r}; choose step, cosine or none")
+        if not all(isinstance(m, (int, float)) and math.isfinite(m) and m > 0 for m in self.milestones):
+            raise TrainError(f"milestones must be positive epoch fractions or numbers, got {self.milestones!r}")
+        self.model.validate(shapes=False)  # the shapes once the data (its image size) is loaded
+
+    def training_bytes(self) -> int:
+        """A rough lower bound of the memory training needs (call after the model's image shape is
+        set): per parameter the weight, its gradient, Adam's two moments, the binarized copy and
+        its gradient and the checkpoint buffers (TRAIN_BYTES_PER_PARAM); per activation value the
+        output, its gradient and what autograd keeps, for one training batch (or one evaluation
+        batch of EVAL_BATCH, whichever is larger)."""
+        batch = max(self.batch_size, EVAL_BATCH)
+        return (self.model.param_count() * TRAIN_BYTES_PER_PARAM
+                + batch * self.model.activation_count() * TRAIN_BYTES_PER_ACTIVATION)
+
+    def check_memory(self, available: int | None = None) -> None:
+        """Raise TrainError if training needs more than this machine's physical memory
+        (``available`` bytes; default os.sysconf's). No check where the OS does not say."""
+        from .models import physical_memory_bytes
+
+        available = physical_memory_bytes() if available is None else available
+        if available is None:
+            return
+        need = self.training_bytes()
+        if need <= available:
+            return
+        params = self.model.param_count()
+        param_bytes = params * TRAIN_BYTES_PER_PARAM
+        cause = self.model.size_options() if param_bytes * 2 >= need else f"{self.model.size_options()} or --batch-size"
+        raise TrainError(f"--model {self.model.model} with these sizes has {params:,} parameters: training it "
+                         f"needs at least {_gib(need)} of memory, more than this machine's {_gib(available)}; "
+                         f"choose a smaller {cause}")
 
 
 def make_scheduler(opt, cfg: TrainConfig):
@@ -88,7 +145,7 @@ def loss_fn(name: str):
 
 
 @torch.no_grad()
-def evaluate(model, split, batch_size: int = 1000) -> float:
+def evaluate(model, split, batch_size: int = EVAL_BATCH) -> float:
     """Accuracy of ``model`` (eval mode) on a data split."""
     model.eval()
     correct = 0
@@ -140,11 +197,10 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
     b.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     b.legend()
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=80)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.getvalue())  # like every output: atomic, the usual file mode
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, threads: int | None = None,
@@ -181,6 +237,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
     dataset = load_data(cfg)
     cfg.model.image_shape = list(dataset.image_shape)
     cfg.model.num_classes = dataset.num_classes
+    cfg.model.validate()  # shapes for this image size (e.g. --widths too deep), before any allocation
+    cfg.check_memory()
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model)
     opt = LAB(model, lr=cfg.lr, weight_decay=cfg.weight_decay)

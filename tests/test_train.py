@@ -139,3 +139,77 @@ def test_cli_idx_data_smaller_than_the_validation_split(tmp_path):
     out = clean_error(r)
     assert str(data) in out and "100 image(s)" in out and "at least 5,001" in out
     assert not (tmp_path / "run").exists()
+
+
+# ----------------------------------------------------------------------------- option validation
+
+
+def _train_cli(tmp_path, *args):
+    return CliRunner().invoke(main, ["train", "--dataset", "synthetic", "--epochs", "1", "--quiet",
+                                     "-o", str(tmp_path / "run"), *args])
+
+
+@pytest.mark.parametrize("option,value", [("--lr", "inf"), ("--lr", "nan"), ("--gamma", "inf"), ("--gamma", "nan"),
+                                          ("--weight-decay", "inf"), ("--weight-decay", "nan")])
+def test_cli_non_finite_numbers_are_refused(tmp_path, option, value):
+    out = clean_error(_train_cli(tmp_path, "--hidden", "8", "--depth", "1", option, value))
+    assert f"{option} {value}" in out and "finite" in out
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("widths,what", [("8,,16", "item 2 is empty"), ("8,16,", "item 3 is empty"),
+                                         ("8,x", "not an integer"), ("8,1.5", "not an integer"),
+                                         ("8,0", "not positive"), ("8,-4", "not positive"), ("", "item 1 is empty")])
+def test_cli_widths_items_must_all_be_positive_integers(tmp_path, widths, what):
+    out = clean_error(_train_cli(tmp_path, "--model", "vgg", "--widths", widths), code=2)
+    assert "--widths" in out and what in out
+
+
+def test_cli_widths_too_deep_for_the_image(tmp_path):
+    # 28x28 halves to 14, 7, 3, 1, then 0: a fifth max-pool leaves nothing
+    out = clean_error(_train_cli(tmp_path, "--model", "vgg", "--widths", "8,8,8,8,8,8", "--fc", "8"))
+    assert "--widths 8,8,8,8,8,8" in out and "28x28" in out and "at most 4" in out
+    r = _train_cli(tmp_path, "--model", "vgg", "--widths", "2,2,2,2", "--fc", "8")  # 4 is fine
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("args,option", [(["--hidden", "100000000"], "--hidden"),
+                                         (["--model", "vgg", "--fc", "100000000"], "--fc"),
+                                         (["--model", "vgg", "--widths", "8,100000000"], "--widths"),
+                                         (["--model", "ftprop4", "--fc", "70000"], "--fc")])
+def test_cli_absurd_widths_are_refused_before_allocating(tmp_path, args, option):
+    out = clean_error(_train_cli(tmp_path, *args))
+    assert option in out and "65,536" in out
+
+
+def test_model_that_does_not_fit_in_memory_is_refused(tmp_path, monkeypatch):
+    """Within the width limit but far beyond the machine: refused with the size options named,
+    judged against physical memory (here pretended to be 1 GiB), before anything is allocated."""
+    import binedge.models
+
+    monkeypatch.setattr(binedge.models, "physical_memory_bytes", lambda: 2**30)
+    out = clean_error(_train_cli(tmp_path, "--hidden", "20000", "--depth", "2"))
+    assert "parameters" in out and "1.0 GiB" in out and "--hidden / --depth" in out
+    assert not (tmp_path / "run").exists()
+    cfg = TrainConfig(model=ModelConfig(model="mlp", hidden=20000, depth=2))
+    assert cfg.model.param_count() == 784 * 20000 + 20000 * 20000 + 20000 * 10 + 2 * (2 * 20000 + 10)
+    with pytest.raises(TrainError, match="more than this machine's 8.0 GiB"):  # 416 M parameters x 32 B
+        cfg.check_memory(available=8 * 2**30)
+    cfg.check_memory(available=64 * 2**30)  # fits: no error
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig(model="mlp", hidden=32, depth=2),
+                                 ModelConfig(model="vgg", widths=[4, 8, 8], fc=16),
+                                 ModelConfig(model="vgg", widths=[5, 7, 9], fc=20, image_shape=[12, 12, 3]),
+                                 ModelConfig(model="ftprop4", fc=24, image_shape=[12, 12, 1])])
+def test_param_count_matches_the_built_model(cfg):
+    assert cfg.param_count() == sum(p.numel() for p in build_model(cfg).parameters())
+
+
+def test_build_model_checks_shapes_first():
+    from binedge.models import ModelError
+
+    with pytest.raises(ModelError, match="at most 2 width"):
+        build_model(ModelConfig(model="vgg", widths=[4, 4, 4], image_shape=[6, 6, 1]))
+    with pytest.raises(ModelError, match="4x4"):
+        build_model(ModelConfig(model="ftprop4", image_shape=[3, 8, 1]))
