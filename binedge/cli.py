@@ -32,8 +32,10 @@ def main():
 @click.option("-o", "--out", type=click.Path(file_okay=False), default="runs/run", show_default=True,
               help="Run directory (metrics.json, best.pt, last.pt, curves.png).")
 @click.option("--resume", is_flag=True,
-              help="Continue the run in --out after its last epoch with its saved settings; an explicit "
-                   "--epochs extends it.")
+              help="Continue the run in --out after its last epoch with its saved settings. An explicit "
+                   "--epochs extends it; any other run option given (--model, --hidden, --lr, ...) must "
+                   "equal the saved value, else the resume is refused listing each difference; --threads "
+                   "and --quiet are free.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch threads (default: all cores; use 1 when several trainings share the machine).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -50,9 +52,10 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
     cfg = TrainConfig(model=mcfg, dataset=dataset, data_dir=data_dir, limit=limit, epochs=epochs,
                       batch_size=batch_size, lr=lr, schedule=schedule, gamma=gamma, weight_decay=weight_decay,
                       loss=loss, seed=seed, out=out)
-    explicit_epochs = ctx.get_parameter_source("epochs") == click.core.ParameterSource.COMMANDLINE
-    summary = run_training(cfg, resume=resume, epochs=epochs if resume and explicit_epochs else None,
-                           threads=threads, progress=not quiet)
+    given = [opt for p in ctx.command.params
+             if ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE for opt in p.opts]
+    summary = run_training(cfg, resume=resume, epochs=epochs if resume and "--epochs" in given else None,
+                           threads=threads, progress=not quiet, explicit=given)
     click.echo(f"test accuracy {summary['test_acc']:.4f} (best validation epoch {summary['best_epoch']}, "
                f"val {summary['val_acc']:.4f}); checkpoint {out}/best.pt")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -203,13 +204,68 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())  # like every output: atomic, the usual file mode
 
 
+#: The ``binedge train`` options that define a run, and the TrainConfig field each sets. With
+#: --resume the run continues with its saved values; one of these given explicitly must equal
+#: the saved value (see resume_conflicts). --epochs extends the run; --out, --threads and
+#: --quiet do not change it.
+RUN_OPTIONS = {
+    "--model": "model.model", "--weights": "model.weights", "--activation": "model.activation",
+    "--rule": "model.rule", "--unweighted": "model.weighted", "--hidden": "model.hidden",
+    "--depth": "model.depth", "--widths": "model.widths", "--fc": "model.fc", "--dataset": "dataset",
+    "--data-dir": "data_dir", "--limit": "limit", "--batch-size": "batch_size", "--lr": "lr",
+    "--schedule": "schedule", "--gamma": "gamma", "--weight-decay": "weight_decay", "--loss": "loss",
+    "--seed": "seed",
+}
+
+
+def _field(cfg: TrainConfig, path: str):
+    obj = cfg
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _shown(option: str, value) -> str:
+    if option == "--unweighted":
+        return "set" if not value else "not set"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return "none" if value is None else str(value)
+
+
+def _same(option: str, a, b) -> bool:
+    if option == "--data-dir" and a is not None and b is not None:
+        return os.path.normpath(str(a)) == os.path.normpath(str(b))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b
+
+
+def resume_conflicts(saved: TrainConfig, given: TrainConfig, explicit) -> list[str]:
+    """The options among ``explicit`` (option names such as "--lr"; those outside RUN_OPTIONS
+    are ignored) whose value in ``given`` differs from the saved run's, as
+    "--lr (saved 0.01, given 0.1)" strings, in RUN_OPTIONS order."""
+    explicit = set(explicit)
+    out = []
+    for option, path in RUN_OPTIONS.items():
+        if option in explicit:
+            a, b = _field(saved, path), _field(given, path)
+            if not _same(option, a, b):
+                out.append(f"{option} (saved {_shown(option, a)}, given {_shown(option, b)})")
+    return out
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, threads: int | None = None,
-          progress: bool = True, log=print) -> dict:
+          progress: bool = True, log=print, explicit=()) -> dict:
     """Train as ``cfg`` says and return the summary (best epoch, its val/test accuracy).
 
     resume: continue ``cfg.out`` after its last finished epoch, with the configuration saved
         there (``cfg`` only names the directory); ``epochs`` then extends the run (the
         learning-rate schedule keeps the milestones it was created with).
+    explicit: the options (names such as "--lr", see RUN_OPTIONS) the user gave on purpose.
+        With ``resume``, each of them must agree with the saved run (``cfg`` holds the given
+        values): a TrainError lists every one that differs, saved vs given, rather than
+        silently ignoring it.
     threads: torch intra-op threads (default: torch's choice). One thread per process is much
         faster when several trainings share the cores.
     """
@@ -224,9 +280,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
             raise TrainError(f"cannot resume: {out / 'last.pt'} does not exist (start the run without --resume)")
         try:
             state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
-            cfg = TrainConfig.from_dict(state["config"])
+            saved = TrainConfig.from_dict(state["config"])
         except Exception as e:
             raise TrainError(f"cannot resume: {out / 'last.pt'} is unreadable ({type(e).__name__}: {e})") from None
+        conflicts = resume_conflicts(saved, cfg, explicit)
+        if conflicts:
+            raise TrainError(f"cannot resume {out} with other settings: {'; '.join(conflicts)}. --resume continues "
+                             f"the run with its saved settings (only --epochs may change, to extend it): drop "
+                             f"these options, or train a new run with another --out")
+        cfg = saved
+        cfg.out = str(out)  # the directory may have been moved since
         if epochs is not None:
             if epochs < state["epoch"]:
                 raise TrainError(f"--epochs {epochs} is below the {state['epoch']} epochs already trained")

@@ -213,3 +213,38 @@ def test_build_model_checks_shapes_first():
         build_model(ModelConfig(model="vgg", widths=[4, 4, 4], image_shape=[6, 6, 1]))
     with pytest.raises(ModelError, match="4x4"):
         build_model(ModelConfig(model="ftprop4", image_shape=[3, 8, 1]))
+
+
+# ----------------------------------------------------------------------------- --resume with options
+
+
+def test_cli_resume_refuses_options_that_differ_from_the_saved_run(tmp_path):
+    run = tmp_path / "run"
+    base = ["train", "--dataset", "synthetic", "--hidden", "16", "--depth", "1", "--quiet", "-o", str(run)]
+    assert CliRunner().invoke(main, base + ["--epochs", "1"]).exit_code == 0
+    r = CliRunner().invoke(main, ["train", "--dataset", "synthetic", "--resume", "--epochs", "2", "--hidden", "32",
+                                  "--lr", "0.1", "--unweighted", "--depth", "1", "--quiet", "-o", str(run)])
+    out = clean_error(r)
+    # exactly the options that differ, saved vs given (--depth and --dataset agree; --epochs extends)
+    listed = out.split("with other settings: ")[1].split(". --resume")[0]
+    assert listed == "--unweighted (saved not set, given set); --hidden (saved 16, given 32); --lr (saved 0.01, given 0.1)"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics["epochs"]] == [1]  # nothing was trained
+
+    # the saved values given again, --threads / --quiet, and --epochs to extend: allowed
+    r = CliRunner().invoke(main, ["train", "--resume", "--dataset", "synthetic", "--hidden", "16", "--lr", "0.01",
+                                  "--threads", "1", "--epochs", "2", "--quiet", "-o", str(run)])
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics["epochs"]] == [1, 2]
+
+
+def test_resume_conflicts_lists_each_difference():
+    from binedge.train import resume_conflicts
+
+    saved = TrainConfig(model=ModelConfig(model="vgg", widths=[32, 64, 128]), lr=0.01, data_dir="data/x")
+    given = TrainConfig(model=ModelConfig(model="vgg", widths=[32, 64, 128], fc=64), lr=0.01, data_dir="./data/x",
+                        seed=3)
+    assert resume_conflicts(saved, given, ["--widths", "--lr", "--data-dir", "--epochs", "--threads"]) == []
+    assert resume_conflicts(saved, given, ["--fc", "--seed", "--model"]) == ["--fc (saved 256, given 64)",
+                                                                             "--seed (saved 0, given 3)"]
