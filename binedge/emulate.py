@@ -30,6 +30,7 @@ __all__ = [
     "EmulateError",
     "MismatchError",
     "build_firmware",
+    "death_reason",
     "emulate",
     "format_report",
     "parse_output",
@@ -54,14 +55,25 @@ class MismatchError(EmulateError):
 # ----------------------------------------------------------------------------- build
 
 
+def _elf_name(samples: int, kernel: str | None) -> str:
+    config = f"n{samples}" + (f"-k{kernel}" if kernel else "")
+    return "firmware.elf" if config == "n0" else f"firmware-{config}.elf"
+
+
+def make_command(fw_dir, *, samples: int = 0, kernel: str | None = None) -> str:
+    """The ``make`` line that builds the ELF of this configuration (for messages)."""
+    extra = (f" SAMPLES={samples} ELF={_elf_name(samples, kernel)}" if samples or kernel else "") + \
+        (f" KERNEL={kernel}" if kernel else "")
+    return f"make -C {fw_dir}{extra}"
+
+
 def build_firmware(fw_dir, *, samples: int = 0, kernel: str | None = None, jobs: int = 2) -> Path:
     """``make -C fw_dir`` (with SAMPLES / KERNEL when given); returns the ELF path."""
     fw = Path(fw_dir)
     make = shutil.which("make")
     if make is None:
         raise EmulateError("`make` is not installed (apt-get install make)")
-    config = f"n{samples}" + (f"-k{kernel}" if kernel else "")
-    elf = "firmware.elf" if config == "n0" else f"firmware-{config}.elf"
+    elf = _elf_name(samples, kernel)
     cmd = [make, "-C", str(fw), f"-j{jobs}", f"SAMPLES={samples}", f"ELF={elf}"]
     if kernel:
         cmd.append(f"KERNEL={kernel}")
@@ -118,8 +130,41 @@ def parse_output(text: str) -> dict:
 # ----------------------------------------------------------------------------- emulate
 
 
-def _tail(text: str, n: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-n:])
+# A CPU register dump line (QEMU's "R00=00000000 R01=...", "XPSR=40000003 -Z-- A handler",
+# "FPSCR: 00000000"): nothing a reader can act on.
+_REGISTER_LINE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9_]{0,7}\s*[=:]\s*[0-9a-fA-F]{4,}\b")
+
+
+def death_reason(stdout: str, stderr: str, *, lines: int = 3) -> str:
+    """Why a program (or its emulator) died, in one line: the first meaningful lines of the
+    emulator's stderr (e.g. "qemu: fatal: Lockup: ..."), register dumps left out; else the last
+    lines the program printed itself."""
+    def meaningful(text: str) -> list[str]:
+        return [ln.strip() for ln in text.splitlines() if ln.strip() and not _REGISTER_LINE.match(ln)]
+
+    picked = meaningful(stderr)[:lines] or meaningful(stdout)[-lines:]
+    return "; ".join(picked) if picked else "no output"
+
+
+def _died(elf: Path, t, res, fix: str) -> str:
+    import signal
+
+    if res.returncode < 0:
+        try:
+            how = f"was killed by {signal.Signals(-res.returncode).name}"
+        except ValueError:
+            how = f"was killed by signal {-res.returncode}"
+    elif res.faulted:
+        how = "took a fault"
+    else:
+        how = f"exited with status {res.returncode}"
+    reason = death_reason(res.stdout, res.stderr)
+    hint = ""
+    if res.returncode < 0 or "qemu" in res.stderr.lower():
+        # the emulator itself gave up (a lockup, an unloadable image): the ELF is not a sound
+        # program for this board
+        hint = f" (the ELF does not run on {t.name}: {fix})"
+    return f"{elf.name} on {t.name} {how}: {reason}{hint}"
 
 
 def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, kernel: str | None = None,
@@ -166,23 +211,32 @@ def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, k
     if build:
         elf = build_firmware(fw, samples=0 if n == total else n, kernel=kernel)
     else:
-        config = f"n{0 if n == total else n}" + (f"-k{kernel}" if kernel else "")
-        elf = fw / ("firmware.elf" if config == "n0" else f"firmware-{config}.elf")
+        elf = fw / _elf_name(0 if n == total else n, kernel)
         if not elf.is_file():
             raise EmulateError(f"{elf} does not exist: build it with `make -C {fw}`")
     build_seconds = time.monotonic() - t_build
 
-    res = targets.run(t, elf, icount=icount, timeout=timeout)
+    # make does not rebuild an ELF that is newer than its sources, however damaged it is
+    fix = f"delete it and rebuild: rm {elf} && {make_command(fw, samples=0 if n == total else n, kernel=kernel)}"
+    try:
+        targets.check_elf(elf)
+    except targets.ElfError as e:
+        raise EmulateError(f"{e}; {fix}") from None
+    try:
+        res = targets.run(t, elf, icount=icount, timeout=timeout)
+    except OSError as e:  # a hosted target's ELF the kernel will not execute
+        raise EmulateError(f"cannot run {elf}: {e.strerror or e}; {fix}") from None
     out = parse_output(res.stdout)
     if res.returncode != 0 and not out["scores"]:
-        why = "took a fault" if res.faulted else f"exited with status {res.returncode}"
-        raise EmulateError(f"{elf.name} on {t.name} {why}:\n{_tail(res.stdout + res.stderr)}")
+        raise EmulateError(_died(elf, t, res, fix))
     if out["errors"]:
         raise EmulateError(f"{elf.name} on {t.name}: runtime error: {out['errors'][0]}")
     h, z = out["header"], out["summary"]
     if h is None or z is None:
-        raise EmulateError(f"{elf.name} on {t.name} (exit status {res.returncode}) printed no complete report:\n"
-                           f"{_tail(res.stdout + res.stderr)}")
+        if res.returncode != 0:
+            raise EmulateError(_died(elf, t, res, fix) + " before its report was complete")
+        raise EmulateError(f"{elf.name} on {t.name} printed no complete report: last lines: "
+                           f"{death_reason(res.stdout, '')}")
 
     # the firmware must be running this directory's model and inputs
     if int(h["blob_crc"], 16) != zlib.crc32(blob) & 0xFFFFFFFF or int(h["blob_bytes"]) != len(blob):
@@ -292,7 +346,7 @@ def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, k
             f"  firmware  {first['got_scores']}\n  reference {first['expected_scores']}", result)
     if res.returncode != 0:
         raise EmulateError(f"{elf.name} on {t.name} exited with status {res.returncode} although its scores are "
-                           f"right:\n{_tail(res.stdout + res.stderr)}")
+                           f"right: {death_reason(res.stdout, res.stderr)}")
     return result
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "TARGETS",
     "TARGETS_DIR",
     "BuildError",
+    "ElfError",
     "RunResult",
     "RunTimeout",
     "Target",
@@ -55,6 +56,7 @@ __all__ = [
     "ToolchainError",
     "all_target_names",
     "build",
+    "check_elf",
     "check_tools",
     "get_target",
     "icount_shift",
@@ -474,29 +476,91 @@ _SHF_WRITE, _SHF_ALLOC, _SHF_EXECINSTR, _SHF_TLS = 0x1, 0x2, 0x4, 0x400
 _SHT_NOBITS = 8
 
 
-def _elf_sections(path: Path) -> list[tuple[str, int, int, int]]:
-    """(name, type, flags, size) of every section, read straight from the ELF header."""
+class ElfError(ValueError):
+    """A file that is not a complete, well-formed ELF file (truncated, corrupt, not an ELF)."""
+
+
+def _elf_check(path: Path, *, executable: bool) -> tuple[bytes, list[tuple[str, int, int, int, int]]]:
+    """Read ``path`` and check every header it has against the file's size; returns the bytes
+    and (name, type, flags, offset, size) of every section. ``executable``: also require
+    program headers whose loaded bytes all lie inside the file. ElfError names the file and
+    what is wrong (a truncated file typically loses its section headers, which come last)."""
     data = path.read_bytes()
-    if data[:4] != b"\x7fELF":
-        raise ValueError(f"{path}: not an ELF file")
+    n = len(data)
+
+    def bad(why: str):
+        raise ElfError(f"{path} is not a valid ELF file: {why}")
+
+    if n < 16 or data[:4] != b"\x7fELF":
+        bad("it does not start with the ELF magic bytes" if n >= 4 else f"only {n} bytes long")
+    if data[4] not in (1, 2) or data[5] not in (1, 2):
+        bad(f"unknown class / byte order ({data[4]}, {data[5]}) in its identification bytes")
     is64 = data[4] == 2
     end = "<" if data[5] == 1 else ">"
+    ehsize = 64 if is64 else 52
+    if n < ehsize:
+        bad(f"truncated: {n} bytes, shorter than the {ehsize}-byte ELF header")
     if is64:
-        shoff, = struct.unpack_from(end + "Q", data, 0x28)
-        shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x3A)
-        fmt = end + "IIQQQQIIQQ"
+        phoff, shoff = struct.unpack_from(end + "QQ", data, 0x20)
+        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "HHHHH", data, 0x36)
+        ph_fmt, sh_fmt = end + "IIQQQQQQ", end + "IIQQQQIIQQ"
     else:
-        shoff, = struct.unpack_from(end + "I", data, 0x20)
-        shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", data, 0x2E)
-        fmt = end + "IIIIIIIIII"
-    headers = [struct.unpack_from(fmt, data, shoff + i * shentsize) for i in range(shnum)]
-    stroff = headers[shstrndx][4]
+        phoff, shoff = struct.unpack_from(end + "II", data, 0x1C)
+        phentsize, phnum, shentsize, shnum, shstrndx = struct.unpack_from(end + "HHHHH", data, 0x2A)
+        ph_fmt, sh_fmt = end + "IIIIIIII", end + "IIIIIIIIII"
 
-    def name(off: int) -> str:
-        e = data.index(b"\0", stroff + off)
-        return data[stroff + off:e].decode()
+    if executable:
+        if phnum == 0:
+            bad("no program headers (nothing to load)")
+        if phentsize < struct.calcsize(ph_fmt):
+            bad(f"program header entries of {phentsize} bytes, {struct.calcsize(ph_fmt)} expected")
+        if phoff + phnum * phentsize > n:
+            bad(f"truncated: its program headers end at byte {phoff + phnum * phentsize:,}, the file has {n:,}")
+        loads = 0
+        for i in range(phnum):
+            ph = struct.unpack_from(ph_fmt, data, phoff + i * phentsize)
+            p_type, p_offset, p_filesz = (ph[0], ph[2], ph[5]) if is64 else (ph[0], ph[1], ph[4])
+            if p_type == 1:  # PT_LOAD
+                loads += 1
+                if p_offset + p_filesz > n:
+                    bad(f"truncated: loadable segment {i} ends at byte {p_offset + p_filesz:,}, the file has {n:,}")
+        if not loads:
+            bad("no loadable segment in its program headers")
 
-    return [(name(h[0]), h[1], h[2], h[5]) for h in headers]
+    if shnum == 0:
+        bad("no section headers")
+    if shentsize < struct.calcsize(sh_fmt):
+        bad(f"section header entries of {shentsize} bytes, {struct.calcsize(sh_fmt)} expected")
+    if shoff + shnum * shentsize > n:
+        bad(f"truncated: its section headers end at byte {shoff + shnum * shentsize:,}, the file has {n:,}")
+    headers = [struct.unpack_from(sh_fmt, data, shoff + i * shentsize) for i in range(shnum)]
+    if shstrndx >= shnum:
+        bad(f"section name table index {shstrndx} out of range ({shnum} sections)")
+    str_off, str_size = headers[shstrndx][4], headers[shstrndx][5]
+    if str_off + str_size > n:
+        bad(f"truncated: the section name table ends at byte {str_off + str_size:,}, the file has {n:,}")
+    sections = []
+    for i, h in enumerate(headers):
+        name_off, typ, flags, off, size = h[0], h[1], h[2], h[4], h[5]
+        end_name = data.find(b"\0", str_off + name_off, str_off + str_size) if name_off < str_size else -1
+        if end_name < 0:
+            bad(f"section {i} has a name outside the section name table")
+        if typ != _SHT_NOBITS and typ != 0 and off + size > n:
+            bad(f"truncated: section {i} ends at byte {off + size:,}, the file has {n:,}")
+        sections.append((data[str_off + name_off:end_name].decode(errors="replace"), typ, flags, off, size))
+    return data, sections
+
+
+def check_elf(path: str | Path) -> None:
+    """Raise ElfError unless ``path`` is a complete ELF executable (every header and loadable
+    segment inside the file). Cheap: run it before handing a file to QEMU or to ``size``."""
+    _elf_check(Path(path), executable=True)
+
+
+def _elf_sections(path: Path) -> list[tuple[str, int, int, int]]:
+    """(name, type, flags, size) of every section, read straight from the ELF header (checked:
+    ElfError for a truncated or corrupt file, never a struct.error)."""
+    return [(name, typ, flags, size) for name, typ, flags, _, size in _elf_check(Path(path), executable=False)[1]]
 
 
 def size(target: str | Target, elf: str | Path) -> dict[str, int]:

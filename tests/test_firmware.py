@@ -12,11 +12,13 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_checks import clean_error
 from click.testing import CliRunner
 from graphs import random_graph, random_images
 
@@ -396,3 +398,45 @@ def test_profile_off_build(tmp_path, target):
     records = [line.split(" ", 1)[0] for line in res.stdout.splitlines()]
     assert records.count("S") == 3 and "P" not in records and "L" not in records
     assert "status=ok" in res.stdout
+
+
+def test_emulate_damaged_elf_is_a_clean_error(tmp_path):
+    """A truncated ELF (make does not rebuild it: it is newer than its sources), one that is not
+    an ELF at all, and one whose code is garbage: one clean line each, naming the file and the
+    make command that rebuilds it; QEMU's reason, not its register dump."""
+    g = random_graph(np.random.default_rng(20), "mlp")
+    fw = tmp_path / "fw"
+    write_firmware(g, fw, target="cortex-m4", images=random_images(np.random.default_rng(21), g, 2))
+    assert _emulate(fw).exit_code == 0
+    elf = fw / "firmware.elf"
+    good = elf.read_bytes()
+
+    elf.write_bytes(good[: len(good) // 2])
+    out = clean_error(_emulate(fw))
+    assert f"{elf} is not a valid ELF file: truncated" in out and f"make -C {fw}" in out and f"rm {elf}" in out
+
+    elf.write_bytes(np.random.default_rng(0).integers(0, 256, len(good), dtype=np.uint8).tobytes())
+    out = clean_error(_emulate(fw))
+    assert "not a valid ELF file" in out and "magic" in out and f"make -C {fw}" in out
+
+    # sound headers, a zeroed vector table (initial SP 0, reset and fault handlers at 0): the
+    # first instruction faults, the fault cannot escalate, QEMU reports a lockup and aborts
+    phoff, = struct.unpack_from("<I", good, 0x1C)
+    load = next(struct.unpack_from("<IIIIIIII", good, phoff + 32 * i) for i in range(8)
+                if struct.unpack_from("<I", good, phoff + 32 * i)[0] == 1)  # first PT_LOAD: vectors
+    bad = bytearray(good)
+    bad[load[1]:load[1] + 256] = bytes(256)
+    elf.write_bytes(bytes(bad))
+    out = clean_error(_emulate(fw, "--timeout", "120"))
+    message = out.split("Error: ", 1)[1].strip()
+    assert "\n" not in message and "qemu" in message.lower() and f"make -C {fw}" in message
+    assert not re.search(r"R\d\d=|XPSR=|FPSCR", message), message
+
+
+def test_death_reason_skips_register_dumps():
+    stderr = ("qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)\n\n"
+              "R00=00000000 R01=00000000 R02=00000000 R03=00000000\nXPSR=40000003 -Z-- A handler\n"
+              "s00=00000000 s01=00000000 d00=0000000000000000\nFPSCR: 00000000\n")
+    assert E.death_reason("", stderr) == "qemu: fatal: Lockup: can't escalate 3 to HardFault (current priority -1)"
+    assert E.death_reason("S 0 1 2\nbinedge: FAULT hardfault\n", "") == "S 0 1 2; binedge: FAULT hardfault"
+    assert E.death_reason("", "") == "no output"
