@@ -25,9 +25,9 @@ the chunks are added in int32 (a single channel above the bound, or a total abov
 raises :class:`TfliteExportError`). The output stages run on int32:
 ``level = sum_k (direction * acc >= T_k)`` with MUL / GREATER_EQUAL (int32 thresholds, so the
 INT32_MIN / INT32_MAX sentinels are exact) and CAST + ADD per level, or SELECT_V2 for ±1, to the
-next float32 activation; ``score = multiplier * acc + offset`` in int32 when the static bound
-``|multiplier| * max|acc| + |offset| <= 2**31 - 1`` proves that nothing overflows (always true
-for graphs from :func:`binedge.lower.lower`), in int64 followed by a CAST to int32 otherwise.
+next float32 activation; ``score = multiplier * acc + offset`` in int32, which the graph's own
+validation proves cannot overflow (``|multiplier| * max|acc| + |offset| <= 2**31 - 1``,
+:func:`binedge.graph.acc_bound`); the exporter checks that proof again before writing.
 
 The file carries metadata ``binedge`` (JSON: bit format, version, class names, score shift,
 input shape, graph metadata) and ``binedge_sha256``, the SHA-256 of the whole file with those
@@ -298,13 +298,10 @@ def _threshold(m: _Model, stage, acc: int, hint: str) -> int:
 def _scores(m: _Model, stage: ScoreStage, acc: int, bound: np.ndarray, hint: str) -> int:
     mult, off = stage.multiplier.astype(np.int64), stage.offset.astype(np.int64)
     worst = np.abs(mult) * bound.astype(np.int64) + np.abs(off)
-    if worst.size == 0 or int(worst.max()) <= INT32_MAX:  # provably no int32 overflow
-        y = m.binary("MUL", acc, m.const(stage.multiplier, np.int32, f"{hint}_multiplier"), hint)
-        return m.binary("ADD", y, m.const(stage.offset, np.int32, f"{hint}_offset"), hint, output_name=OUTPUT_NAME)
-    a = m.cast(acc, np.int64, hint)
-    y = m.binary("MUL", a, m.const(mult, np.int64, f"{hint}_multiplier"), hint)
-    y = m.binary("ADD", y, m.const(off, np.int64, f"{hint}_offset"), hint)
-    return m.op("CAST", [y], m.shape(y), np.int32, hint, output_name=OUTPUT_NAME)
+    if worst.size and int(worst.max()) > INT32_MAX:  # graph validation refuses this first
+        raise TfliteExportError(f"op {hint}: scores may reach {int(worst.max())} > 2**31 - 1")
+    y = m.binary("MUL", acc, m.const(stage.multiplier, np.int32, f"{hint}_multiplier"), hint)
+    return m.binary("ADD", y, m.const(stage.offset, np.int32, f"{hint}_offset"), hint, output_name=OUTPUT_NAME)
 
 
 def _translate(graph: Graph, packed: bool) -> tuple[_Model, int, int]:

@@ -33,6 +33,14 @@ from . import bitformat as bf
 FORMAT_ID = "binedge-bits-v1: +1=bit0, -1=bit1, LSB-first, uint32 little-endian, rows padded to 32"
 
 
+# Limits of every geometry field (docs/format.md §7, runtime_c/include/binedge.h BE_MAX_*): both
+# readers refuse anything beyond them, so every size derived from a valid graph fits 32 bits.
+MAX_DIM = 65535  # H, W, kernel and stride sizes
+MAX_CHANNELS = 1 << 24  # channels / features, also after Flatten
+MAX_LEVELS = 255  # thresholds per channel (at most 8 bit-planes)
+INT32_MAX = 2**31 - 1
+
+
 class GraphError(ValueError):
     """A deployment graph that breaks the contract (shapes, dtypes, parameters)."""
 
@@ -152,10 +160,15 @@ class Graph:
         """Input spec followed by the output spec of every op; validates the graph on the way."""
         if self.input.kind != "u8" or len(self.input.shape) not in (1, 3):
             raise GraphError("the graph input must be u8 of shape (H, W, C) or (F,)")
+        _check_value_shape(self.input.shape, "the graph input")
         out = [self.input]
+        if self.input.nbytes() > INT32_MAX:
+            raise GraphError(f"the graph input takes {self.input.nbytes()} bytes per sample (limit 2**31 - 1)")
         for i, op in enumerate(self.ops):
             try:
                 out.append(infer(op, out[-1]))
+                if out[-1].nbytes() > INT32_MAX:
+                    raise GraphError(f"its output takes {out[-1].nbytes()} bytes per sample (limit 2**31 - 1)")
             except GraphError as e:
                 raise GraphError(f"op {i} ({type(op).__name__} {op.name!r}): {e}") from None
         if out[-1].kind != "i32":
@@ -172,6 +185,55 @@ class Graph:
     @property
     def output(self) -> TensorSpec:
         return self.specs()[-1]
+
+
+def _check_value_shape(shape: tuple[int, ...], what: str) -> None:
+    """Every dimension positive; spatial sizes <= MAX_DIM, channels / features <= MAX_CHANNELS."""
+    if any(int(v) < 1 for v in shape):
+        raise GraphError(f"{what} has an empty dimension: shape {tuple(shape)}")
+    if len(shape) == 3 and max(shape[0], shape[1]) > MAX_DIM:
+        raise GraphError(f"{what}: spatial size {shape[:2]} exceeds {MAX_DIM}")
+    if shape[-1] > MAX_CHANNELS:
+        raise GraphError(f"{what}: {shape[-1]} channels / features exceed {MAX_CHANNELS}")
+
+
+def _window_out(n: int, k: int, s: int, p0: int, p1: int, what: str) -> int:
+    """Output size of a window k / stride s over n inputs padded by p0, p1 (fields bounded first)."""
+    if not (1 <= k <= MAX_DIM and 1 <= s <= MAX_DIM):
+        raise GraphError(f"{what}: kernel and stride sizes must lie in [1, {MAX_DIM}], got {k} and {s}")
+    if not (0 <= p0 < k and 0 <= p1 < k):
+        raise GraphError(f"{what}: padding ({p0}, {p1}) must lie in [0, kernel - 1 = {k - 1}] on each side")
+    if n + p0 + p1 < k:
+        raise GraphError(f"{what}: the kernel {k} does not fit the (padded) input of size {n + p0 + p1}")
+    out = (n + p0 + p1 - k) // s + 1
+    if out > MAX_DIM:
+        raise GraphError(f"{what}: output size {out} exceeds {MAX_DIM}")
+    return out
+
+
+def acc_bound(op, spec: TensorSpec) -> np.ndarray:
+    """Per output channel c, the largest |acc| of a Dense / Conv2d over inputs of ``spec``:
+    max|x| * sum_k |w_ck| (binary weights: max|x| * K). int64 array of shape (O,)."""
+    if op.weight_kind == "int8":
+        absw = np.abs(op.weights.astype(np.int64)).reshape(op.weights.shape[0], -1).sum(axis=1)
+    else:
+        k = op.in_features if isinstance(op, Dense) else op.kernel[0] * op.kernel[1] * op.in_channels
+        absw = np.full(op.weights.shape[0], k, np.int64)
+    return absw * spec.max_abs_value
+
+
+def _check_bounds(op, spec: TensorSpec) -> None:
+    """Prove that no accumulator, and no score, of ``op`` can leave int32."""
+    bound = acc_bound(op, spec)
+    if bound.size and int(bound.max()) > INT32_MAX:
+        raise GraphError(f"an accumulator may reach {int(bound.max())} > 2**31 - 1 (max|x| * sum |w|)")
+    st = op.output
+    if isinstance(st, ScoreStage):
+        worst = np.abs(st.multiplier.astype(np.int64)) * bound + np.abs(st.offset.astype(np.int64))
+        if worst.size and int(worst.max()) > INT32_MAX:
+            c = int(worst.argmax())
+            raise GraphError(f"score {c} may reach |{int(st.multiplier[c])} * acc + {int(st.offset[c])}| = "
+                             f"{int(worst[c])} > 2**31 - 1 for |acc| <= {int(bound[c])}; lower the score shift")
 
 
 def _stage_output(stage: Stage, shape: tuple[int, ...]) -> TensorSpec:
@@ -191,6 +253,8 @@ def _stage_output(stage: Stage, shape: tuple[int, ...]) -> TensorSpec:
     t, d = stage.thresholds, stage.direction
     if t.dtype != np.int32 or t.ndim != 2 or t.shape[0] != c or t.shape[1] < 1:
         raise GraphError(f"thresholds must be int32 of shape ({c}, L>=1)")
+    if t.shape[1] > MAX_LEVELS:
+        raise GraphError(f"{t.shape[1]} thresholds per channel exceed {MAX_LEVELS}")
     if d.dtype != np.int8 or d.shape != (c,) or not np.all(np.abs(d) == 1):
         raise GraphError(f"direction must be int8 ±1 of shape ({c},)")
     if stage.encoding == "sign" and t.shape[1] != 1:
@@ -205,33 +269,41 @@ def infer(op, spec: TensorSpec) -> TensorSpec:
     if spec.kind == "i32":
         raise GraphError("nothing may follow the int32 scores")
     if isinstance(op, Flatten):
-        return TensorSpec(spec.kind, (int(np.prod(spec.shape)),), spec.encoding, spec.planes)
+        flat = (int(np.prod(spec.shape, dtype=np.int64)),)
+        _check_value_shape(flat, "the flattened value")
+        return TensorSpec(spec.kind, flat, spec.encoding, spec.planes)
     if isinstance(op, MaxPool2d):
         if len(spec.shape) != 3 or spec.kind != "bits":
             raise GraphError("MaxPool2d takes packed bits of shape (H, W, C)")
         (h, w, c), (kh, kw), (sh, sw) = spec.shape, op.kernel, op.stride
-        if min(kh, kw, sh, sw) < 1 or kh > h or kw > w:
-            raise GraphError("bad pool kernel / stride")
-        return TensorSpec("bits", ((h - kh) // sh + 1, (w - kw) // sw + 1, c), spec.encoding, spec.planes)
+        oh = _window_out(h, int(kh), int(sh), 0, 0, "pool height")
+        ow = _window_out(w, int(kw), int(sw), 0, 0, "pool width")
+        return TensorSpec("bits", (oh, ow, c), spec.encoding, spec.planes)
     if isinstance(op, Dense):
         if len(spec.shape) != 1 or spec.shape[0] != op.in_features:
             raise GraphError(f"Dense expects ({op.in_features},) input, got {spec.shape}")
+        _check_value_shape((op.out_features,), "the Dense output")
         _check_weights(op.weight_kind, op.weights, (op.out_features,), op.in_features, spec)
-        return _stage_output(op.output, (op.out_features,))
+        out = _stage_output(op.output, (op.out_features,))
+        _check_bounds(op, spec)
+        return out
     if isinstance(op, Conv2d):
         if len(spec.shape) != 3 or spec.shape[2] != op.in_channels:
             raise GraphError(f"Conv2d expects (H, W, {op.in_channels}) input, got {spec.shape}")
         h, w, _ = spec.shape
         (kh, kw), (sh, sw), (pt, pb, pl, pr) = op.kernel, op.stride, op.padding
-        if min(kh, kw, sh, sw) < 1 or min(pt, pb, pl, pr) < 0:
-            raise GraphError("bad kernel / stride / padding")
-        oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
-        if oh < 1 or ow < 1:
-            raise GraphError("the kernel does not fit the padded input")
+        oh = _window_out(h, int(kh), int(sh), int(pt), int(pb), "convolution height")
+        ow = _window_out(w, int(kw), int(sw), int(pl), int(pr), "convolution width")
+        padded = (h + pt + pb) * (w + pl + pr) * (spec.nbytes() // (h * w))
+        if padded > INT32_MAX:
+            raise GraphError(f"the padded input takes {padded} bytes per sample (limit 2**31 - 1)")
+        _check_value_shape((oh, ow, op.out_channels), "the Conv2d output")
         _check_weights(op.weight_kind, op.weights, (op.out_channels, kh, kw), op.in_channels, spec)
         if isinstance(op.output, ScoreStage):
             raise GraphError("a convolution cannot end the graph; flatten and use Dense")
-        return _stage_output(op.output, (oh, ow, op.out_channels))
+        out = _stage_output(op.output, (oh, ow, op.out_channels))
+        _check_bounds(op, spec)
+        return out
     raise GraphError(f"unsupported op {type(op).__name__}")
 
 

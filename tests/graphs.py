@@ -175,12 +175,12 @@ def _random_unsigned(rng) -> tuple[str, int]:
 
 
 def _conv_geometry(rng, h: int, w: int):
-    """Kernel 1..5, stride 1..3, asymmetric padding 0..2 (more at the bottom / right if needed)."""
-    kh, kw = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    """Kernel 1..5 (at most the input size), stride 1..3, asymmetric padding 0..min(2, kernel - 1)
+    per side (the format's limit: padding smaller than the kernel)."""
+    kh, kw = min(int(rng.integers(1, 6)), h), min(int(rng.integers(1, 6)), w)
     sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-    pt, pb, pl, pr = (int(p) for p in rng.integers(0, 3, size=4))
-    pb += max(0, kh - (h + pt + pb))
-    pr += max(0, kw - (w + pl + pr))
+    pt, pb = (int(rng.integers(0, min(2, kh - 1) + 1)) for _ in range(2))
+    pl, pr = (int(rng.integers(0, min(2, kw - 1) + 1)) for _ in range(2))
     return (kh, kw), (sh, sw), (pt, pb, pl, pr)
 
 

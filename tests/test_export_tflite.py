@@ -130,22 +130,17 @@ def test_int8_dense_on_pixels_beyond_float32_range(tmp_path):
     assert_exact(graph, tmp_path / "m.tflite", x)
 
 
-def test_scores_in_int64_when_int32_is_not_provable(tmp_path):
-    """A multiplier whose static bound overflows int32 (the actual scores fit): int64 MUL / ADD."""
+def test_scores_that_may_leave_int32_are_refused(tmp_path):
+    """A multiplier whose bound overflows int32 (even if the scores of some inputs fit): the graph's
+    validation refuses it before anything is written (it was once exported in int64)."""
     rng = np.random.default_rng(4)
     k = 64
     w = bf.pack_sign(rng.choice(np.array([-1, 1]), size=(3, k)))
     stage = ScoreStage(np.array([1 << 26, -(1 << 25), 3], np.int32), np.array([5, -7, 1 << 30], np.int32))
     graph = Graph(TensorSpec("u8", (k,)), [Dense(w, k, 3, stage, "binary")])
-    export_tflite(graph, tmp_path / "m.tflite")
-    ops = parsed(tmp_path / "m.tflite")[1]
-    assert ops[-1] == "CAST"  # int64 -> int32
-    x = np.zeros((4, k), np.uint8)
-    x[1, :3] = 1
-    x[2, 5] = 7
-    x[3, ::9] = 1
-    assert np.abs(reference.accumulators(graph, x)[0]).max() * (1 << 26) < 2**31  # fits, as the spec demands
-    assert_exact(graph, tmp_path / "m.tflite", x)
+    with pytest.raises(GraphError, match="score 0 may reach"):
+        export_tflite(graph, tmp_path / "m.tflite")
+    assert not list(tmp_path.iterdir())
 
 
 def test_layers_that_cannot_be_exact_are_refused(tmp_path):
@@ -155,9 +150,9 @@ def test_layers_that_cannot_be_exact_are_refused(tmp_path):
                  Dense(bf.pack_sign(np.ones((2, 1))), 1, 2, ScoreStage.identity(2))])
     with pytest.raises(TfliteExportError, match="one input channel"):
         export_tflite(big, tmp_path / "m.tflite")
-    k = 70000  # K * 255 * 127 > 2**31 - 1
+    k = 70000  # K * 255 * 127 > 2**31 - 1: the graph itself is refused
     huge = _dense_graph(np.full((1, k), 127, np.int8), ScoreStage.identity(1))
-    with pytest.raises(TfliteExportError, match="2\\*\\*31"):
+    with pytest.raises(GraphError, match="accumulator may reach"):
         export_tflite(huge, tmp_path / "m.tflite")
     assert not (tmp_path / "m.tflite").exists() and not list(tmp_path.iterdir())  # nothing written
 
@@ -330,8 +325,10 @@ def test_options_are_validated_before_anything_is_written(model_file, tmp_path):
 def test_export_is_atomic(model_file, tmp_path):
     _, path = model_file
     before = path.read_bytes()
-    big = Graph(TensorSpec("u8", (70000,)), [Dense(np.full((1, 70000), 127, np.int8), 70000, 1,
-                                                   ScoreStage.identity(1), "int8")])
+    big = Graph(TensorSpec("u8", (23, 23, 1)),  # valid, but one channel's sum exceeds float32's 2**24
+                [Conv2d(np.full((1, 23, 23, 1), -128, np.int8), 1, 1, (23, 23), (1, 1), (0, 0, 0, 0),
+                        threshold_stage(np.random.default_rng(0), 1, 1.0), "int8"), Flatten(),
+                 Dense(bf.pack_sign(np.ones((2, 1))), 1, 2, ScoreStage.identity(2))])
     with pytest.raises(TfliteExportError):
         export_tflite(big, path)
     assert path.read_bytes() == before

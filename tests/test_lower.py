@@ -129,3 +129,164 @@ def test_int8_first_layer_is_exact_integer_arithmetic():
 def test_unsupported_layers_are_named(model, match):
     with pytest.raises(LoweringError, match=match):
         lower(model.eval(), (2, 2, 1))
+
+
+# ------------------------------------------------------------- int8 first layer: exact bounds
+
+
+def _int8_exact(layer: BinaryLinear, rng: np.random.Generator) -> np.ndarray:
+    """Give a full-precision layer weights that per-channel int8 quantization represents exactly
+    (q * s_c with max |q| = 127 per channel), so PyTorch and the int8 graph compute the same sums."""
+    o, k = layer.weight.shape
+    q = rng.integers(-127, 128, size=(o, k))
+    q[:, 0] = np.where(rng.random(o) < 0.5, 127, -127)
+    s = rng.uniform(0.5, 2.0, size=(o, 1)) / 127
+    layer.weight.data.copy_(torch.from_numpy(q * s))
+    return q
+
+
+def _extreme_images(q: np.ndarray, shape, rng) -> np.ndarray:
+    """All-0, all-255, and per output channel the images that maximise / minimise its accumulator
+    (pixel 255 where q > 0, resp. q < 0), then random ones; torch's (C, H, W) flattening."""
+    h, w, c = shape
+    flat = [np.zeros(q.shape[1]), np.full(q.shape[1], 255)]
+    for row in q:
+        flat += [np.where(row > 0, 255, 0), np.where(row < 0, 255, 0)]
+    x = np.stack(flat).reshape(-1, c, h, w).transpose(0, 2, 3, 1)
+    noise = rng.integers(0, 256, size=(200, h, w, c))
+    return np.concatenate([x, noise]).astype(np.uint8)
+
+
+def test_int8_first_layer_thresholds_use_the_int8_accumulator_bound():
+    """Regression: the accumulator of an int8 layer over pixels reaches 255 * sum|q|, not K * 255;
+    thresholds clamped to the smaller bound made PyTorch and the graph disagree without ties."""
+    rng = np.random.default_rng(3)
+    torch.manual_seed(0)
+    shape, k = (4, 4, 3), 48
+    model = nn.Sequential(nn.Flatten(), BinaryLinear(k, 16, bias=False, kernel_quantizer=None), nn.BatchNorm1d(16),
+                          BinaryLinear(16, 10, bias=False, kernel_quantizer="lab", input_quantizer="sign"),
+                          nn.BatchNorm1d(10)).eval()
+    q = _int8_exact(model[1], rng)
+    step = np.abs(model[1].weight.detach().double().numpy()).max(axis=1) / 127
+    # thresholds at accumulator values 2..40 times beyond K * 255, of both signs
+    t_acc = rng.integers(2 * k * 255, 40 * k * 255, size=16) * rng.choice([-1, 1], size=16)
+    model[2].running_mean.copy_(torch.from_numpy(t_acc * step / 255))
+    model[2].running_var.fill_(1.0)
+    images = _extreme_images(q, shape, rng)
+    graph = lower(model, shape)
+    assert graph.ops[1].weight_kind == "int8"
+    rep = agreement(model, graph, images)
+    assert rep["disagree_without_tie"] == 0, rep
+    # the sign bits themselves against float64 arithmetic on the same integers
+    acc = reference.accumulators(graph, images)[1]
+    x = images.transpose(0, 3, 1, 2).reshape(len(images), -1).astype(np.int64)
+    assert np.array_equal(acc, x @ q.T)
+    bits = acc * graph.ops[1].output.direction >= graph.ops[1].output.thresholds[:, 0]
+    z = (x @ q.T) - t_acc  # BN: (acc * step / 255 - mean) / sqrt(1 + eps) >= 0  <=>  acc >= t_acc
+    assert np.array_equal(bits, z >= 0)
+
+
+def test_int8_only_layer_scores_provably_fit_int32_in_every_backend(tmp_path):
+    """Regression: an int8 layer that is also the last one chose its score shift from K * 255, so
+    the reference overflowed and onnxruntime / LiteRT silently wrapped. The shift now comes from
+    255 * sum|q|, the graph proves |m| * bound + |offset| <= 2**31 - 1, and every backend returns
+    the reference's scores on the images that reach the bound."""
+    from binedge.export_onnx import export_onnx, run_onnx
+    from binedge.export_tflite import export_tflite, run_tflite
+    from binedge.runtime import Runtime
+
+    rng = np.random.default_rng(4)
+    torch.manual_seed(0)
+    shape, k = (8, 8, 3), 192
+    model = nn.Sequential(nn.Flatten(), BinaryLinear(k, 10, bias=True, kernel_quantizer=None),
+                          nn.BatchNorm1d(10)).eval()
+    q = _int8_exact(model[1], rng)
+    model[2].running_mean.copy_(torch.randn(10))
+    model[2].running_var.uniform_(1e-4, 1e-3)  # a large output scale: the shift must shrink
+    images = _extreme_images(q, shape, rng)
+    graph = lower(model, shape)
+    stage = graph.ops[-1].output
+    bound = 255 * np.abs(q).sum(axis=1)
+    assert (np.abs(stage.multiplier.astype(np.int64)) * bound + np.abs(stage.offset.astype(np.int64))).max() \
+        <= INT32_MAX
+    ref = reference.run(graph, images)
+    assert np.abs(ref).max() > 2**29  # the extreme images really come close to the int32 edge
+    logits = _torch_logits(model, images)
+    # fixed point: multiplier and offset are rounded to 1/2^S, so |score/2^S - logit| is at most
+    # (|acc| / 2 + 1/2) / 2^S, plus float32 noise in PyTorch
+    x = images.transpose(0, 3, 1, 2).reshape(len(images), -1).astype(np.int64)
+    slack = (np.abs(x @ q.T) / 2 + 0.5) / 2.0**stage.shift + 1e-5 * np.abs(logits).max()
+    assert np.all(np.abs(ref / 2.0**stage.shift - logits) <= slack)
+    export_onnx(graph, tmp_path / "m.onnx")
+    export_tflite(graph, tmp_path / "m.tflite")
+    assert np.array_equal(run_onnx(tmp_path / "m.onnx", images), ref)
+    assert np.array_equal(run_tflite(tmp_path / "m.tflite", images), ref)
+    for kernel in ("ref", "auto"):
+        assert np.array_equal(Runtime(graph, kernel=kernel).run(images), ref)
+
+
+# ------------------------------------------------------------- refusing what cannot be proved
+
+
+class _SkipSequential(nn.Sequential):
+    """A Sequential whose forward adds a skip connection: children() alone does not show it."""
+
+    def forward(self, x):
+        x = self[0](x)
+        h = self[1](x)
+        return self[3](self[2](h) + h)
+
+
+class _DoubledLinear(BinaryLinear):
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+class _OddSign(Sign):
+    def hard_forward(self, z):
+        return torch.where(z >= 0.5, torch.ones_like(z), -torch.ones_like(z))
+
+
+def test_sequential_subclass_with_a_custom_forward_is_refused():
+    """Regression: lowering walked children() and ignored the skip connection of forward(),
+    producing a graph that agreed with PyTorch on 0 of 200 inputs; now it is refused."""
+    torch.manual_seed(0)
+    model = _SkipSequential(nn.Flatten(), BinaryLinear(16, 16, kernel_quantizer="lab"),
+                            BinaryLinear(16, 16, kernel_quantizer="lab", input_quantizer="sign"),
+                            BinaryLinear(16, 4, kernel_quantizer="lab", input_quantizer="sign")).eval()
+    with pytest.raises(LoweringError, match="_SkipSequential overrides forward"):
+        lower(model, (4, 4, 1))
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: nn.Sequential(nn.Flatten(), _DoubledLinear(4, 3, kernel_quantizer="lab")), "_DoubledLinear overrides"),
+    (lambda: nn.Sequential(nn.Flatten(), BinaryLinear(4, 3, kernel_quantizer="lab"),
+                           BinaryLinear(3, 2, kernel_quantizer="lab", input_quantizer=_OddSign())), "hard_forward"),
+    (lambda: nn.Sequential(nn.Flatten(), BinaryLinear(4, 3, kernel_quantizer="lab"),
+                           nn.BatchNorm1d(3, track_running_stats=False)), "track_running_stats"),
+    (lambda: nn.Sequential(nn.Flatten(), BinaryLinear(4, 0, kernel_quantizer="lab")), "no outputs or no inputs"),
+    (lambda: nn.Sequential(nn.Flatten(), BinaryLinear(0, 3, kernel_quantizer="lab")), "no outputs or no inputs"),
+    (lambda: nn.Sequential(BinaryConv2d(1, 4, 5, kernel_quantizer="lab"), nn.Flatten(),
+                           BinaryLinear(4, 2, kernel_quantizer="lab", input_quantizer="sign")), "larger than"),
+    (lambda: nn.Sequential(BinaryConv2d(1, 4, 3, padding=1, kernel_quantizer="lab"), nn.MaxPool2d(4),
+                           nn.Flatten(), BinaryLinear(4, 2, kernel_quantizer="lab", input_quantizer="sign")),
+     "does not fit"),
+    (lambda: nn.Sequential(nn.Flatten(), BinaryLinear(4, 3, kernel_quantizer="lab"), nn.BatchNorm1d(5)),
+     "normalises 5 features"),
+    (lambda: nn.Sequential(nn.Flatten(0), BinaryLinear(4, 3, kernel_quantizer="lab")), "start_dim=1"),
+], ids=["overridden-layer", "custom-activation", "bn-no-stats", "zero-outputs", "zero-inputs", "kernel-too-big",
+        "pool-too-big", "bn-size", "flatten-dims"])
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+def test_unprovable_models_are_refused_with_the_layer_named(make, match):
+    model = make().eval()
+    with pytest.raises(LoweringError, match=match):
+        lower(model, (3, 3, 1) if isinstance(model[0], BinaryConv2d) else (2, 2, 1))
+
+
+def test_forward_hooks_are_refused():
+    model = nn.Sequential(nn.Flatten(), BinaryLinear(4, 3, kernel_quantizer="lab")).eval()
+    handle = model[1].register_forward_hook(lambda mod, args, out: out * 2)
+    with pytest.raises(LoweringError, match="layer 1 .*hooks"):
+        lower(model, (2, 2, 1))
+    handle.remove()
+    lower(model, (2, 2, 1))  # without the hook it lowers

@@ -172,6 +172,9 @@ def ties_from(acc: np.ndarray, rng: np.random.Generator, direction: np.ndarray, 
 def test_conv_matches_torch(in_kind, c, o, kernel, stride, padding, extra, batch, out_enc, int8, seed):
     rng = np.random.default_rng(seed)
     (kh, kw), (pt, pb, pl, pr) = kernel, padding
+    # the format bounds padding by kernel - 1 on each side (graph.py, docs/format.md §7)
+    pt, pb, pl, pr = min(pt, kh - 1), min(pb, kh - 1), min(pl, kw - 1), min(pr, kw - 1)
+    padding = (pt, pb, pl, pr)
     h, w = max(1, kh - pt - pb) + extra[0], max(1, kw - pl - pr) + extra[1]
     ops = []
     if IN_KINDS[in_kind] is None:
@@ -350,18 +353,35 @@ def test_maxpool_levels_is_max():
 # ----------------------------------------------------------------------------- scores
 
 
-def test_score_overflow_raises():
-    w = np.full((1, 2), 127, np.int8)
+def test_score_bounds_are_proved_before_running():
+    """A graph whose scores could leave int32 is refused when it is validated (so no backend ever
+    runs it); |multiplier| * max|acc| + |offset| <= 2**31 - 1 is accepted up to the edge."""
+    w = np.full((1, 2), 127, np.int8)  # max |acc| = 255 * (127 + 127) = 64770
     graph = Graph(TensorSpec("u8", (2,)), [Dense(w, 2, 1, ScoreStage(np.array([2**24], np.int32),
                                                                      np.array([5], np.int32)), "int8")])
-    assert reference.run(graph, np.zeros((1, 2), np.uint8))[0, 0] == 5
-    with pytest.raises(OverflowError, match="int32"):
-        reference.run(graph, np.full((1, 2), 255, np.uint8))
-    graph.ops[0].output = ScoreStage(np.array([1], np.int32), np.array([INT32_MAX - 254], np.int32))
-    assert reference.run(graph, np.array([[1, 1]], np.uint8))[0, 0] == INT32_MAX  # exactly at the edge
-    graph.ops[0].output = ScoreStage(np.array([-1], np.int32), np.array([INT32_MIN], np.int32))
-    with pytest.raises(OverflowError):
-        reference.run(graph, np.array([[0, 1]], np.uint8))
+    with pytest.raises(GraphError, match="score 0 may reach"):
+        graph.validate()
+    with pytest.raises(GraphError):
+        reference.run(graph, np.zeros((1, 2), np.uint8))
+    graph.ops[0].output = ScoreStage(np.array([1], np.int32), np.array([INT32_MAX - 64770], np.int32))
+    graph.validate()
+    assert reference.run(graph, np.array([[255, 255]], np.uint8))[0, 0] == INT32_MAX  # exactly at the edge
+    graph.ops[0].output = ScoreStage(np.array([1], np.int32), np.array([INT32_MAX - 64769], np.int32))
+    with pytest.raises(GraphError):
+        graph.validate()
+    graph.ops[0].output = ScoreStage(np.array([-1], np.int32), np.array([INT32_MIN + 64770], np.int32))
+    with pytest.raises(GraphError):  # the proof is symmetric: INT32_MIN itself is never reached
+        graph.validate()
+
+
+def test_accumulator_bound_is_proved():
+    """K * max|x| * max|w| beyond int32 is refused (a binary Dense over 8,421,505 pixels)."""
+    k = 8_421_505  # 255 * k = 2,147,483,775 > 2**31 - 1
+    w = np.zeros((1, (k + 31) // 32), np.uint32)
+    w[0, -1] = 0  # padding bits zero
+    graph = Graph(TensorSpec("u8", (k,)), [Dense(w, k, 1, ScoreStage.identity(1))])
+    with pytest.raises(GraphError, match="accumulator may reach"):
+        graph.validate()
 
 
 # ----------------------------------------------------------------------------- a graph with every op

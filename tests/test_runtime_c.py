@@ -4,6 +4,7 @@ contract, status codes, the C unit tests, a cross build without libgcc popcount,
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -16,7 +17,7 @@ from test_blob import GOLDEN_INPUTS, GOLDEN_SCORES, fix_crc, golden_expected_byt
 
 from binedge import blob as B
 from binedge import reference
-from binedge.graph import Dense, Flatten, Graph, ScoreStage, TensorSpec
+from binedge.graph import Dense, Flatten, Graph, GraphError, ScoreStage, TensorSpec
 from binedge.runtime import RUNTIME_DIR, Runtime, RuntimeStatusError, build_lock, kernel_table
 
 
@@ -78,7 +79,7 @@ def _hand_graphs():
     rng = np.random.default_rng(42)
     # u8 -> binary conv -> 65 unsigned channels (L=3: 2 planes), stride (3, 2), pad (2, 0, 1, 3)
     b = _Builder(rng, (11, 9, 3))
-    b.conv(65, (3, 2), (3, 2), (2, 0, 1, 3), encoding="unsigned", levels=3, weight_kind="binary")
+    b.conv(65, (3, 2), (3, 2), (2, 0, 1, 1), encoding="unsigned", levels=3, weight_kind="binary")
     b.pool((2, 3), (1, 2))  # unsigned max-pool
     b.conv(33, (3, 1), (1, 1), (1, 1, 0, 0), encoding="sign")  # 65-channel unsigned input
     b.pool((1, 2), (1, 1))  # sign max-pool
@@ -99,7 +100,7 @@ def _hand_graphs():
     # repeated flattens of a flat bit value, 1x1 convs, stride larger than the kernel
     b = _Builder(rng, (7, 7, 1))
     b.conv(32, (1, 1), (3, 3), (0, 0, 0, 0), encoding="sign", weight_kind="int8")
-    b.conv(1, (1, 1), (1, 1), (2, 2, 2, 2), encoding="unsigned", levels=5)
+    b.conv(1, (3, 3), (1, 1), (2, 2, 2, 2), encoding="unsigned", levels=5)  # windows mostly padding
     b.flatten()
     b.flatten()
     b.dense(31, encoding="sign")
@@ -192,28 +193,47 @@ def test_corrupt_blobs_give_status():
         assert "be_model_init" in str(ei.value)
 
 
-def test_score_overflow():
+def _patched_tensor(graph, index: int, values: np.ndarray) -> bytes:
+    """The blob of ``graph`` with tensor ``index``'s payload replaced (CRC recomputed): a blob the
+    Python writer would refuse to produce, for checking the C loader on its own."""
+    data = bytearray(B.blob_bytes(graph))
+    _code, _shape, offset, payload = B.layout(graph)["tensors"][index]
+    raw = np.ascontiguousarray(values).tobytes()
+    assert len(raw) == len(payload)
+    data[offset:offset + len(raw)] = raw
+    return fix_crc(data)
+
+
+def test_score_bound_is_proved_at_load():
+    """A score stage whose |multiplier| * max|acc| + |offset| may exceed int32 is refused by the
+    Python validation and, crafted by hand, by the C loader (BE_ERR_OVERFLOW): no invoke can wrap."""
     g = golden_graph()
-    g.ops[-1].output.multiplier = np.array([2**30 + 1, 1, 1], np.int32)  # acc -2 on the zero image
-    rt = Runtime(g)
-    ok = GOLDEN_INPUTS[:1]  # acc 0 for class 0
-    assert np.array_equal(rt.run(ok), reference.run(g, ok))
-    with pytest.raises(OverflowError):
-        reference.run(g, GOLDEN_INPUTS[1:2])
+    mult = np.array([2**30 + 1, 1, 1], np.int32)
+    bad = _patched_tensor(g, len(B.layout(g)["tensors"]) - 2, mult)  # the multiplier tensor
+    with pytest.raises(B.BlobError, match="score 0 may reach"):
+        B.read_blob(bad)
     with pytest.raises(RuntimeStatusError, match="BE_ERR_OVERFLOW"):
-        rt.run(GOLDEN_INPUTS[1:2])
+        Runtime(bad)
+    g.ops[-1].output.multiplier = mult
+    with pytest.raises(GraphError):
+        B.blob_bytes(g)
 
 
 def test_accumulator_bound():
-    """K * 255 * 128 > 2**31 - 1: the C runtime refuses the model at init (int32 accumulators)."""
+    """max|x| * sum_k |w_k| > 2**31 - 1 is refused at init (int32 accumulators); at the edge it runs."""
     k = 65794
-    g = Graph(TensorSpec("u8", (k,)), [Dense(np.ones((1, k), np.int8), k, 1, ScoreStage.identity(1), "int8")])
-    with pytest.raises(RuntimeStatusError, match="BE_ERR_OVERFLOW"):
-        Runtime(g)
-    k = 65793  # the largest that fits
-    g = Graph(TensorSpec("u8", (k,)), [Dense(np.full((1, k), -128, np.int8), k, 1, ScoreStage.identity(1), "int8")])
+    w = np.full((1, k), -128, np.int8)
+    w[0, 0] = 0  # sum |w| = 128 * 65793: 255 * that = 2,147,483,520 <= 2**31 - 1
+    g = Graph(TensorSpec("u8", (k,)), [Dense(w, k, 1, ScoreStage.identity(1), "int8")])
     x = np.full((1, k), 255, np.uint8)
-    assert Runtime(g).run(x)[0, 0] == reference.run(g, x)[0, 0] == -255 * 128 * k
+    assert Runtime(g).run(x)[0, 0] == reference.run(g, x)[0, 0] == -255 * 128 * (k - 1)
+    w2 = w.copy()
+    w2[0, 0] = -1  # one more: 2,147,483,775 > 2**31 - 1
+    bad = _patched_tensor(g, 0, w2)
+    with pytest.raises(RuntimeStatusError, match="BE_ERR_OVERFLOW"):
+        Runtime(bad)
+    with pytest.raises(B.BlobError, match="accumulator may reach"):
+        B.read_blob(bad)
 
 
 def test_too_many_ops():
@@ -272,22 +292,48 @@ def test_c_unit_tests():
     assert "all C tests passed" in proc.stdout
 
 
-def test_fuzz_loader(tmp_path):
-    proc = make("fuzz")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    exe = RUNTIME_DIR / "build" / "fuzz_loader"
+def fuzz_seeds(directory) -> list:
+    """Seed blobs of the structural fuzzer: the golden blob, the trained test blobs and random
+    graphs of every kind (odd channel counts, multi-word rows, strides, asymmetric padding)."""
     blobs = {"golden": golden_expected_bytes()}
-    for i, kind in enumerate(["conv", "mlp", "all"]):
-        blobs[kind] = B.blob_bytes(random_graph(np.random.default_rng(77 + i), kind))
+    for f in sorted((RUNTIME_DIR.parent / "tests" / "data").glob("*.bnm")):
+        blobs[f.stem] = f.read_bytes()
+    for i in range(12):
+        kind = ("conv", "mlp", "all")[i % 3]
+        channels = (33, 65, 129) if i >= 9 else (1, 3, 8, 31, 32, 33)
+        blobs[f"random{i}-{kind}"] = B.blob_bytes(random_graph(np.random.default_rng(500 + i), kind, channels=channels))
     blobs["hand"] = B.blob_bytes(_hand_graphs()[0])
-    t0 = time.time()
-    for i, (name, data) in enumerate(blobs.items()):
-        path = tmp_path / f"{name}.bnm"
+    paths = []
+    for name, data in blobs.items():
+        path = directory / f"{name}.bnm"
         path.write_bytes(data)
-        run = subprocess.run([str(exe), str(path), "25000", str(i + 1)], capture_output=True, text=True, timeout=60)
-        assert run.returncode == 0, f"{name}: fuzz_loader failed\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
-        assert "25000 mutations" in run.stdout and " OK=" in run.stdout, run.stdout
-    assert time.time() - t0 < 15
+        paths.append(path)
+    return paths
+
+
+def run_fuzzer(seeds, n: int, seed: int, timeout: float) -> str:
+    proc = make("fuzz", timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    exe = RUNTIME_DIR / "build" / "fuzz_blobs"
+    run = subprocess.run([str(exe), "-n", str(n), "-s", str(seed), *map(str, seeds)], capture_output=True, text=True,
+                         timeout=timeout)
+    assert run.returncode == 0, f"fuzz_blobs failed\n{run.stdout[-3000:]}\n{run.stderr[-6000:]}"
+    return run.stdout
+
+
+def test_fuzz_blobs_every_variant_equals_ref(tmp_path):
+    """The structural fuzzer (runtime_c/tests/fuzz_blobs.c, docs/fuzzing.md) under ASan + UBSan:
+    20,000 mutated blobs (extreme fields, consistent geometry changes, new weights and thresholds,
+    truncation, misplacement), every accepted one run with every kernel variant on inputs at odd
+    addresses and against a guard page: no crash, no sanitizer report, every variant == ref."""
+    out = run_fuzzer(fuzz_seeds(tmp_path), 20000, 1, timeout=600)
+    m = re.search(r"(\d+) blobs, (\d+) accepted, (\d+) invoked, (\d+) variant runs .* (\d+) mismatches", out)
+    assert m, out
+    blobs, accepted, invoked, runs, mismatches = map(int, m.groups())
+    assert blobs == 20000 and mismatches == 0, out
+    assert accepted >= 2000 and invoked == 2 * accepted and runs >= invoked, out  # not a vacuous run
+    geometry = re.search(r"geometry (\d+)/(\d+)", out)
+    assert geometry and int(geometry.group(2)) >= 300, out  # geometry changes the loader accepted ran too
 
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")

@@ -56,6 +56,20 @@ extern "C" {
 #define BE_MAX_OPS 64
 #endif
 
+/* Limits of every geometry field a blob may hold (docs/format.md §7; binedge.graph checks the
+ * same ones). The loader refuses anything beyond them before doing arithmetic with it, so every
+ * size a kernel derives from a validated op fits comfortably in 32 bits:
+ *   spatial sizes H, W, kernel and stride sizes  1 .. BE_MAX_DIM
+ *   channels / features (also after Flatten)      1 .. BE_MAX_CHANNELS
+ *   Conv2d padding of each side                   0 .. kernel size - 1 (every window overlaps
+ *                                                 the input: no output is all padding)
+ *   thresholds per channel L (unsigned planes)    1 .. BE_MAX_LEVELS (at most 8 bit-planes)
+ *   every value (one sample), and every Conv2d input with its padding, below 2^31 bytes;
+ *   every dot product length K below 2^31, and no accumulator or score beyond int32 */
+#define BE_MAX_DIM 65535u
+#define BE_MAX_CHANNELS 16777216u
+#define BE_MAX_LEVELS 255u
+
 /* The .bnm format version this runtime reads, and its magic bytes. */
 #define BE_FORMAT_VERSION 1u
 #define BE_MAGIC "BNM1"

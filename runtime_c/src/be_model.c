@@ -16,6 +16,7 @@
 #define NO_TENSOR 0xFFFFFFFFu
 #define ALIGN 16u
 #define U32_LIMIT 0xFFFFFFFFull
+#define INT32_LIMIT 0x7FFFFFFFull
 #define MODEL_READY 0x424E4D31u /* "BNM1" */
 
 /* ---------------------------------------------------------------------------- utilities */
@@ -184,8 +185,8 @@ static be_status finish_value(be_value *v)
         if (!mul_lim(v->c, v->kind == BE_KIND_I32 ? 4u : 1u, U32_LIMIT, &px))
             return BE_ERR_OVERFLOW;
     }
-    if (!mul_lim(v->h, v->w, U32_LIMIT, &n) || !mul_lim(n, px, U32_LIMIT, &n))
-        return BE_ERR_OVERFLOW;
+    if (!mul_lim(v->h, v->w, U32_LIMIT, &n) || !mul_lim(n, px, INT32_LIMIT, &n))
+        return BE_ERR_OVERFLOW; /* every value (one sample) is below 2 GiB: kernel offsets fit int32 */
     v->pixel_bytes = (uint32_t)px;
     v->nbytes = (uint32_t)n;
     return BE_OK;
@@ -208,6 +209,37 @@ static uint64_t value_max(const be_value *v)
             return try_st_;                                                                             \
     } while (0)
 
+/* Output size of a window of `k` with stride `s` over `n` inputs padded by `p0` and `p1`; every
+ * field was bounded first (n, k, s <= BE_MAX_DIM, p0, p1 < k), so nothing here can wrap. */
+static be_status window_out(uint32_t n, uint32_t k, uint32_t s, uint32_t p0, uint32_t p1, uint32_t *out)
+{
+    const uint64_t padded = (uint64_t)n + p0 + p1;
+    uint64_t o;
+    if (padded < k)
+        return BE_ERR_SHAPE; /* the kernel does not fit the (padded) input */
+    o = (padded - k) / s + 1u;
+    if (o > BE_MAX_DIM)
+        return BE_ERR_SHAPE;
+    *out = (uint32_t)o;
+    return BE_OK;
+}
+
+/* Largest |acc| of output channel c: max|x| * sum_k |w_ck| (binary: max|x| * K). The loader
+ * proves this <= INT32_MAX for every channel, and for a score stage also
+ * |multiplier_c| * bound_c + |offset_c| <= INT32_MAX, so no kernel can overflow int32. */
+static uint64_t acc_bound(const be_op *op, uint32_t c)
+{
+    uint64_t absw = op->k;
+    if (op->weight_kind == BE_WK_INT8) {
+        const int8_t *w = (const int8_t *)op->weights + (size_t)c * op->k;
+        uint32_t i;
+        absw = 0u;
+        for (i = 0; i < op->k; i++)
+            absw += (uint64_t)(w[i] < 0 ? -(int32_t)w[i] : (int32_t)w[i]);
+    }
+    return absw * value_max(&op->in); /* <= 2^31 * 128 * 255: fits 64 bits */
+}
+
 /* Dense / Conv2d: weights, output stage, output value. */
 static be_status load_linear(loader *L, be_op *op, const uint8_t *r, int last)
 {
@@ -215,7 +247,7 @@ static be_status load_linear(loader *L, be_op *op, const uint8_t *r, int last)
     be_value *out = &op->out;
     uint32_t w_idx = rd32(r + 52), a_idx = rd32(r + 56), b_idx = rd32(r + 60);
     uint32_t dims[4], rank, cw_in, i;
-    uint64_t k, bound, rows;
+    uint64_t k, rows;
     const uint8_t *w;
 
     if (op->weight_kind != BE_WK_BINARY && op->weight_kind != BE_WK_INT8)
@@ -224,6 +256,8 @@ static be_status load_linear(loader *L, be_op *op, const uint8_t *r, int last)
         return BE_ERR_FORMAT;
     if (op->in_ch == 0u || op->out_ch == 0u)
         return BE_ERR_SHAPE;
+    if (op->in_ch > BE_MAX_CHANNELS || op->out_ch > BE_MAX_CHANNELS)
+        return BE_ERR_FORMAT;
     if (in->kind == BE_KIND_I32)
         return BE_ERR_SHAPE; /* nothing may follow the scores */
     if (op->weight_kind == BE_WK_INT8 && in->kind != BE_KIND_U8)
@@ -239,19 +273,29 @@ static be_status load_linear(loader *L, be_op *op, const uint8_t *r, int last)
         out->rank = 1u;
         out->h = out->w = 1u;
     } else {
-        uint64_t hp = (uint64_t)in->h + op->pt + op->pb, wp = (uint64_t)in->w + op->pl + op->pr;
+        /* every geometry field bounded before any arithmetic with it */
         if (op->kh == 0u || op->kw == 0u || op->sh == 0u || op->sw == 0u)
             return BE_ERR_FORMAT;
+        if (op->kh > BE_MAX_DIM || op->kw > BE_MAX_DIM || op->sh > BE_MAX_DIM || op->sw > BE_MAX_DIM)
+            return BE_ERR_FORMAT;
+        if (op->pt >= op->kh || op->pb >= op->kh || op->pl >= op->kw || op->pr >= op->kw)
+            return BE_ERR_FORMAT; /* padding of a side must be smaller than the kernel */
         if (in->rank != 3u || in->c != op->in_ch)
             return BE_ERR_SHAPE;
-        if (hp < op->kh || wp < op->kw)
-            return BE_ERR_SHAPE; /* the kernel does not fit the padded input */
+        TRY(window_out(in->h, op->kh, op->sh, op->pt, op->pb, &out->h));
+        TRY(window_out(in->w, op->kw, op->sw, op->pl, op->pr, &out->w));
+        { /* the padded input (kernels lay out padded rows / bands of it) also stays below 2 GiB */
+            uint64_t padded;
+            if (!mul_lim((uint64_t)in->h + op->pt + op->pb, (uint64_t)in->w + op->pl + op->pr, U32_LIMIT, &padded) ||
+                !mul_lim(padded, in->pixel_bytes, INT32_LIMIT, &padded))
+                return BE_ERR_OVERFLOW;
+        }
         if (!mul_lim(op->kh, op->kw, U32_LIMIT, &k) || !mul_lim(k, op->in_ch, U32_LIMIT, &k))
             return BE_ERR_OVERFLOW;
         out->rank = 3u;
-        out->h = (uint32_t)((hp - op->kh) / op->sh + 1u);
-        out->w = (uint32_t)((wp - op->kw) / op->sw + 1u);
     }
+    if (k > 0x7FFFFFFFull)
+        return BE_ERR_OVERFLOW; /* K alone would overflow the accumulator */
     op->k = (uint32_t)k;
 
     /* weights */
@@ -276,10 +320,10 @@ static be_status load_linear(loader *L, be_op *op, const uint8_t *r, int last)
                 return BE_ERR_FORMAT;
     }
 
-    /* no accumulator may exceed int32: K * max|w| * max|x| <= INT32_MAX */
-    if (!mul_lim(k, op->weight_kind == BE_WK_INT8 ? 128u : 1u, 0x7FFFFFFFull, &bound) ||
-        !mul_lim(bound, value_max(in), 0x7FFFFFFFull, &bound))
-        return BE_ERR_OVERFLOW;
+    /* no accumulator may exceed int32 */
+    for (i = 0; i < op->out_ch; i++)
+        if (acc_bound(op, i) > 0x7FFFFFFFull)
+            return BE_ERR_OVERFLOW;
 
     /* output stage */
     dims[0] = op->out_ch;
@@ -287,7 +331,8 @@ static be_status load_linear(loader *L, be_op *op, const uint8_t *r, int last)
     if (op->stage == BE_STAGE_THRESHOLD) {
         const uint8_t *dir, *t;
         uint32_t c, j;
-        if ((op->encoding != BE_ENC_SIGN && op->encoding != BE_ENC_UNSIGNED) || op->levels == 0u || op->shift != 0)
+        if ((op->encoding != BE_ENC_SIGN && op->encoding != BE_ENC_UNSIGNED) || op->levels == 0u ||
+            op->levels > BE_MAX_LEVELS || op->shift != 0)
             return BE_ERR_FORMAT;
         if (op->encoding == BE_ENC_SIGN && op->levels != 1u)
             return BE_ERR_FORMAT;
@@ -312,12 +357,20 @@ static be_status load_linear(loader *L, be_op *op, const uint8_t *r, int last)
         out->planes = (uint8_t)(op->encoding == BE_ENC_SIGN ? 1u : bit_length(op->levels));
     } else {
         const uint8_t *mult, *offset;
+        uint32_t c;
         if (op->encoding != BE_ENC_NONE || op->levels != 0u || op->shift < 0 || op->shift > 31)
             return BE_ERR_FORMAT;
         if (op->type != BE_OP_DENSE || !last)
             return BE_ERR_SHAPE; /* scores come from the last op, a Dense */
         TRY(take_tensor(L, a_idx, BE_DT_I32, 1u, dims, &mult));
         TRY(take_tensor(L, b_idx, BE_DT_I32, 1u, dims, &offset));
+        for (c = 0; c < op->out_ch; c++) { /* |m| * bound + |offset| <= INT32_MAX: no score can wrap */
+            const int64_t m = rd_i32(mult + 4u * c), o = rd_i32(offset + 4u * c);
+            const uint64_t am = (uint64_t)(m < 0 ? -m : m), ao = (uint64_t)(o < 0 ? -o : o);
+            uint64_t worst;
+            if (!mul_lim(am, acc_bound(op, c), 0x7FFFFFFFull, &worst) || worst + ao > 0x7FFFFFFFull)
+                return BE_ERR_OVERFLOW;
+        }
         op->stage_a = mult;
         op->stage_b = offset;
         out->kind = BE_KIND_I32;
@@ -365,16 +418,20 @@ static be_status load_op(loader *L, be_op *op, const uint8_t *r, int last)
     if (op->type == BE_OP_MAXPOOL2D) {
         if (op->kh == 0u || op->kw == 0u || op->sh == 0u || op->sw == 0u)
             return BE_ERR_FORMAT;
-        if (in->kind != BE_KIND_BITS || in->rank != 3u || op->kh > in->h || op->kw > in->w)
+        if (op->kh > BE_MAX_DIM || op->kw > BE_MAX_DIM || op->sh > BE_MAX_DIM || op->sw > BE_MAX_DIM)
+            return BE_ERR_FORMAT;
+        if (in->kind != BE_KIND_BITS || in->rank != 3u)
             return BE_ERR_SHAPE;
-        out->h = (in->h - op->kh) / op->sh + 1u;
-        out->w = (in->w - op->kw) / op->sw + 1u;
+        TRY(window_out(in->h, op->kh, op->sh, 0u, 0u, &out->h));
+        TRY(window_out(in->w, op->kw, op->sw, 0u, 0u, &out->w));
     } else {
         uint64_t f;
         if (op->kh | op->kw | op->sh | op->sw)
             return BE_ERR_FORMAT;
         if (!mul_lim(in->h, in->w, U32_LIMIT, &f) || !mul_lim(f, in->c, U32_LIMIT, &f))
             return BE_ERR_OVERFLOW;
+        if (f > BE_MAX_CHANNELS)
+            return BE_ERR_SHAPE; /* a flat value holds at most BE_MAX_CHANNELS features */
         out->rank = 1u;
         out->h = out->w = 1u;
         out->c = (uint32_t)f;
@@ -484,6 +541,8 @@ static be_status load(be_model *m, const uint8_t *b, size_t size)
     }
     if (in->h == 0u || in->w == 0u || in->c == 0u)
         return BE_ERR_SHAPE;
+    if (in->h > BE_MAX_DIM || in->w > BE_MAX_DIM || in->c > BE_MAX_CHANNELS)
+        return BE_ERR_FORMAT;
     TRY(finish_value(in));
 
     /* ops */

@@ -56,6 +56,16 @@ static be_status with32(uint32_t off, uint32_t v)
     return be_model_init(&model, blob(), GOLDEN_BLOB_SIZE);
 }
 
+/* Load the golden blob with two u32 fields written (CRC recomputed). */
+static be_status with32x2(uint32_t off1, uint32_t v1, uint32_t off2, uint32_t v2)
+{
+    reset();
+    put32(off1, v1);
+    put32(off2, v2);
+    fix_crc();
+    return be_model_init(&model, blob(), GOLDEN_BLOB_SIZE);
+}
+
 /* Load the golden blob with a byte written at `off` (CRC recomputed). */
 static be_status with8(uint32_t off, uint8_t v)
 {
@@ -232,6 +242,31 @@ static void test_corruptions(void)
     CHECK_EQ(with8(625, 0u), BE_ERR_FORMAT);                            /* direction 0 */
 }
 
+/* Geometry fields beyond the limits of binedge.h (BE_MAX_*): refused before any arithmetic.
+ * The golden conv (op 0 at 288) has kernel 2x2, stride 1, padding (0, 1, 0, 1) on a 3x3x1 input. */
+static void test_geometry_limits(void)
+{
+    /* regression: a padding near 2^32 whose 32-bit sum with the other side matches the original
+     * (0 + 1 = 0xFFFFFFFF + 2 mod 2^32) used to wrap the output size back to 3 and be accepted */
+    CHECK_EQ(with32x2(288 + 36, 0xFFFFFFFFu, 288 + 40, 2u), BE_ERR_FORMAT);
+    CHECK_EQ(with32x2(288 + 28, 0xFFFFFFFFu, 288 + 32, 2u), BE_ERR_FORMAT);
+    CHECK_EQ(with32(288 + 28, 2u), BE_ERR_FORMAT);                      /* padding == kernel */
+    CHECK_EQ(with32(288 + 40, 2u), BE_ERR_FORMAT);
+    CHECK_EQ(with32x2(288 + 28, 1u, 288 + 32, 0u), BE_OK);              /* padding moved to the top: valid */
+    CHECK_EQ(with32(288 + 12, BE_MAX_DIM + 1u), BE_ERR_FORMAT);         /* kernel height */
+    CHECK_EQ(with32(288 + 16, 0xFFFFFFFFu), BE_ERR_FORMAT);             /* kernel width */
+    CHECK_EQ(with32(288 + 20, BE_MAX_DIM + 1u), BE_ERR_FORMAT);         /* stride */
+    CHECK_EQ(with32(288 + 24, 0x80000000u), BE_ERR_FORMAT);
+    CHECK_EQ(with32(288 + 20, 3u), BE_ERR_SHAPE);                       /* stride 3: output 1x?, chain breaks */
+    CHECK_EQ(with32(288 + 8, BE_MAX_CHANNELS + 1u), BE_ERR_FORMAT);     /* output channels */
+    CHECK_EQ(with32(28, BE_MAX_DIM + 1u), BE_ERR_FORMAT);               /* input height */
+    CHECK_EQ(with32(32, 0xFFFFFFFFu), BE_ERR_FORMAT);                   /* input width */
+    CHECK_EQ(with32(36, BE_MAX_CHANNELS + 1u), BE_ERR_FORMAT);          /* input channels */
+    CHECK_EQ(with32x2(288, 0x02010202u, 288 + 44, BE_MAX_LEVELS + 1u), BE_ERR_FORMAT); /* 256 levels */
+    CHECK_EQ(with32(352 + 12, BE_MAX_DIM + 1u), BE_ERR_FORMAT);         /* pool kernel */
+    CHECK_EQ(with32(352 + 20, 0xFFFFFFFFu), BE_ERR_FORMAT);             /* pool stride */
+}
+
 int main(void)
 {
     const be_status all[] = {BE_OK, BE_ERR_ARG, BE_ERR_MAGIC, BE_ERR_VERSION, BE_ERR_TRUNCATED, BE_ERR_CRC,
@@ -248,5 +283,6 @@ int main(void)
     CHECK(be_kernel_count() >= 4u);
     test_golden();
     test_corruptions();
+    test_geometry_limits();
     return be_test_report("test_loader");
 }

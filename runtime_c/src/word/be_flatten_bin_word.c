@@ -4,6 +4,8 @@
  * row with shifts, a word at a time (the reference moves bit by bit). A sign value whose C is a
  * multiple of 32 has no padding bits, so its storage is already the flat row: one copy. u8 and
  * rank-1 values are copied. No C library calls: on Cortex-M builds memcpy / memset are byte loops.
+ * A u8 value may be the caller's input, which binedge.h allows at any address: it is copied by
+ * words only when both buffers are 4-byte aligned (an unaligned LDM faults on Cortex-M).
  */
 #include "be_kernels.h"
 
@@ -14,7 +16,7 @@ be_status be_flatten_bin_word(const be_op *op, const void *in, void *out, void *
     uint32_t p, px, j;
     (void)scratch;
     if (vi->kind != BE_KIND_BITS || vi->rank == 1u || (vi->planes == 1u && vi->c % 32u == 0u)) {
-        if (vi->nbytes % 4u == 0u) { /* always for bits; u8 values may have any length */
+        if (vi->nbytes % 4u == 0u && ((uintptr_t)in | (uintptr_t)out) % 4u == 0u) { /* always for bits */
             be_copy_words((be_word *)out, (const be_word *)in, vi->nbytes / 4u);
         } else {
             uint32_t j;
