@@ -392,7 +392,14 @@ def _input(graph: Graph, seed: int = 0) -> np.ndarray:
 
 def run_benchmark(out_md=None, *, quick: bool = False, data_dir=None, command: str | None = None,
                   log=print) -> dict:
-    """Run everything, write the Markdown report to out_md (if given) and return the results."""
+    """Run everything, write the Markdown report to out_md (if given) and return the results.
+    ``out_md`` is checked before the benchmark starts (a parent that is a file, a read-only
+    directory: binedge.fileio.OutputError) and written atomically with the usual mode."""
+    from .fileio import atomic_write_bytes, check_output_path, clean_stale_files
+
+    if out_md:
+        check_output_path(out_md, "-o", kind="file")
+        clean_stale_files(Path(out_md).parent, Path(out_md).name)  # what a killed run left
     t0 = time.time()
     load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
     log("measuring clock and popcount peak ...")
@@ -412,8 +419,7 @@ def run_benchmark(out_md=None, *, quick: bool = False, data_dir=None, command: s
     report = {"machine": machine, "models": results, "gemm": gemm, "seconds": time.time() - t0,
               "load": (load0, load1), "command": command or " ".join(sys.argv), "quick": quick}
     if out_md:
-        Path(out_md).parent.mkdir(parents=True, exist_ok=True)
-        Path(out_md).write_text(format_report(report))
+        atomic_write_bytes(out_md, format_report(report).encode())
         log(f"wrote {out_md}")
     return report
 

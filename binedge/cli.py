@@ -66,7 +66,9 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
               show_default=True,
               help="What to write: the .bnm blob the C runtime reads, bit-packed ONNX, LiteRT .tflite, or all.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), required=True,
-              help="Output directory (model.bnm, model.onnx, model.tflite, report.json; with --target also the C project).")
+              help="Output directory (model.bnm, model.onnx, model.tflite, report.json; with --target also the C "
+                   "project and firmware.json), written as a whole: it is replaced only if binedge wrote it and "
+                   "nothing in it changed since.")
 @click.option("--samples", type=click.IntRange(min=1), default=None,
               help="Check agreement on this many test images (default: the whole test set).")
 @click.option("--no-check", is_flag=True, help="Skip the agreement / exactness checks.")
@@ -81,15 +83,7 @@ def export(run_dir, formats, out, samples, no_check, target):
     from .export import FORMATS, export_run
 
     chosen = FORMATS if formats == "all" else (formats,)
-    if target is not None:
-        from .firmware import FirmwareError
-
-        try:
-            report = export_run(run_dir, out, formats=chosen, samples=samples, check=not no_check, target=target)
-        except FirmwareError as e:
-            raise click.ClickException(str(e)) from None
-    else:
-        report = export_run(run_dir, out, formats=chosen, samples=samples, check=not no_check)
+    report = export_run(run_dir, out, formats=chosen, samples=samples, check=not no_check, target=target)
     for name, info in report["files"].items():
         extra = ""
         if "within_bound" in info:
@@ -110,26 +104,13 @@ def export(run_dir, formats, out, samples, no_check, target):
 
 
 @main.command()
-@click.argument("model", type=click.Path(exists=True))
+@click.argument("model", type=click.Path())
 @user_errors
 def inspect(model):
     """Per-layer table of a .bnm blob, an export directory or a run directory."""
-    from pathlib import Path
+    from .inspect import format_table, layer_table, onnx_size_bound, open_model, totals
 
-    from .inspect import format_table, layer_table, onnx_size_bound, totals
-
-    path = Path(model)
-    if path.is_dir() and (path / "best.pt").is_file():
-        from .export import lower_run
-
-        graph = lower_run(path)[1]
-        siblings = None
-    else:
-        from .blob import read_blob
-
-        blob = path / "model.bnm" if path.is_dir() else path
-        graph = read_blob(blob)
-        siblings = blob.parent
+    graph, siblings, warning = open_model(model)
     rows = layer_table(graph)
     click.echo(format_table(rows))
     t = totals(rows)
@@ -146,10 +127,12 @@ def inspect(model):
                     line += f" (bound 1.10 x packed + 16 KiB = {bound:,} B: " + \
                             ("within" if f.stat().st_size <= bound else "EXCEEDED") + ")"
                 click.echo(line)
+    if warning:
+        click.echo(warning, err=True)  # last, where it is seen
 
 
 @main.command()
-@click.argument("fw_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("fw_dir", type=click.Path(file_okay=False))
 @click.option("--samples", type=click.IntRange(min=1), default=None,
               help="Run only the first N test inputs of the firmware (default: all it holds).")
 @click.option("--icount/--no-icount", default=None,
@@ -164,23 +147,14 @@ def emulate(fw_dir, samples, icount, kernel, timeout):
     check every score bit-exactly against the reference; report accuracy, flash / RAM use and
     executed instructions per inference and per layer (QEMU -icount: instructions, not cycles).
     Writes FW_DIR/emulate.json. Exit status 1 on any mismatch."""
-    from .emulate import EmulateError, MismatchError, format_report
+    from .emulate import MismatchError, format_report
     from .emulate import emulate as run_emulation
-    from .firmware import FirmwareError
 
     try:
         result = run_emulation(fw_dir, samples=samples, icount=icount, kernel=kernel, timeout=timeout)
-    except MismatchError as e:
+    except MismatchError as e:  # the report first, then the one-line error
         click.echo(format_report(e.result))
         raise click.ClickException(str(e)) from None
-    except (EmulateError, FirmwareError) as e:
-        raise click.ClickException(str(e)) from None
-    except Exception as e:  # toolchain missing, emulator timeout: one line, no traceback
-        from .targets import RunTimeout, ToolchainError
-
-        if isinstance(e, (RunTimeout, ToolchainError)):
-            raise click.ClickException(str(e)) from None
-        raise
     click.echo(format_report(result))
 
 

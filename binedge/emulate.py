@@ -177,13 +177,17 @@ def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, k
     Returns the result dict, also written to ``fw_dir/emulate.json``. Raises MismatchError
     (after writing the file) if any score differs from the reference executor's.
     """
-    from . import reference, targets
+    from . import fileio, reference, targets
     from .blob import read_blob
     from .fileio import atomic_write_json
     from .firmware import FirmwareError, read_manifest
     from .inspect import layer_table
 
     fw = Path(fw_dir)
+    if not fw.exists():
+        fileio.recover_dir(fw)  # a firmware export killed between its two renames
+        if not fw.exists():
+            raise FirmwareError(f"{fw} does not exist: make it with `binedge export RUN_DIR --target TARGET -o {fw}`")
     m = read_manifest(fw)
     t = targets.get_target(m["target"])
     total = int(m["samples"])

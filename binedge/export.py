@@ -1,7 +1,13 @@
 """``binedge export``: a trained run -> the deployment graph -> blob / ONNX files + a check report.
 
-Every format is written atomically, and only after lowering succeeded, so a failed export
-leaves no partial file behind and never touches the run directory.
+The output directory is written as a whole, under binedge's output rule (binedge.fileio: a
+complete result or the previous one, never neither): every file is written into a staging
+directory beside ``-o``, then the manifest with the SHA-256 of every other file, last
+(``report.json``: its "sha256" map; with ``--target`` ``firmware.json``), and the stage is
+swapped in for ``-o`` atomically. A failed or killed export leaves the previous directory (or none) and never
+touches the run directory; the next run recovers or removes the leftovers. Outputs get the
+usual modes (0666 / 0777 & ~umask). An existing ``-o`` is replaced only if it is empty or a
+previous binedge output whose files are unchanged.
 """
 
 from __future__ import annotations
@@ -11,8 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import __version__
+
 FORMATS = ("blob", "onnx", "tflite")
 FILE_NAMES = {"blob": "model.bnm", "onnx": "model.onnx", "tflite": "model.tflite"}
+REPORT = "report.json"  # also the manifest of a plain export (its "sha256" map, binedge.fileio)
+REPORT_FORMAT = "binedge-export"
 
 
 class ExportError(ValueError):
@@ -54,28 +64,54 @@ def export_run(run_dir, out_dir, *, formats=FORMATS, samples: int | None = None,
 
     With ``target`` (a name from binedge.targets, e.g. "cortex-m4"), ``out_dir`` also becomes a
     self-contained firmware project for that target (binedge.firmware, docs/firmware.md) with
-    ``samples`` test images (default firmware.DEFAULT_SAMPLES); the target, the output
-    directory and the fit are checked before anything is written, and the whole directory is
-    written at once (a temporary folder beside it, renamed into place): on any error nothing is
-    left behind, and an existing directory that is not a previous firmware project is refused.
+    ``samples`` test images (default firmware.DEFAULT_SAMPLES).
+
+    Either way the target, the output location and directory, and the fit are checked before
+    anything is written, and the whole directory is written at once (staged beside it, swapped
+    in: binedge.fileio.committed_dir): on any error the previous directory (or none) is left,
+    and an existing directory that is not a previous binedge output is refused.
     """
+    from . import fileio
+
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FILE_NAMES]
     if unknown or not formats:
         raise ExportError(f"unknown format(s) {unknown}; choose from {', '.join(FILE_NAMES)} or all")
     if samples is not None and samples < 1:
         raise ExportError("--samples must be positive")
+    out = Path(out_dir)
+    fileio.check_output_path(out, "-o", kind="dir")
     if target is None:
-        return _export(run_dir, Path(out_dir), formats=formats, samples=samples, check=check)
+        with fileio.committed_dir(out, manifest=REPORT, legacy=is_legacy_export) as stage:
+            return _export(run_dir, stage, formats=formats, samples=samples, check=check, final_dir=out)
 
     from . import firmware
     from .targets import get_target
 
     get_target(target)  # an unknown name fails here, listing the known ones
-    firmware.check_out_dir(out_dir)
-    with firmware.committed_dir(out_dir) as stage:
+    firmware.check_out_dir(out)
+    with firmware.committed_dir(out) as stage:
         return _export(run_dir, stage, formats=formats, samples=samples, check=check, target=target,
-                       final_dir=Path(out_dir))
+                       final_dir=out)
+
+
+def is_legacy_export(out) -> bool:
+    """An export directory of an older binedge (its report.json has no "sha256" map): only
+    binedge's file names and a readable report.json that describes them. Such a directory may
+    be replaced."""
+    from .fileio import is_temp_name
+
+    out = Path(out)
+    names = set(FILE_NAMES.values()) | {REPORT}
+    entries = list(out.iterdir())
+    if any(not e.is_file() or e.is_symlink() or (e.name not in names and not is_temp_name(e.name))
+           for e in entries):
+        return False
+    try:
+        report = json.loads((out / REPORT).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(report, dict) and "run" in report and isinstance(report.get("files"), dict)
 
 
 def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_dir=None) -> dict:
@@ -99,7 +135,8 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
         return str(final / Path(p).name)
 
     rows = layer_table(graph)
-    report: dict = {"run": str(run_dir), "files": {}, "totals": totals(rows)}
+    report: dict = {"format": REPORT_FORMAT, "version": 1, "binedge": __version__, "run": str(run_dir),
+                    "files": {}, "totals": totals(rows)}
     if "blob" in formats:
         from .blob import write_blob
 
@@ -142,5 +179,5 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
                               "bitpacked_lower_bound_bytes": m["bitpacked_lower_bound_bytes"],
                               "reference_accuracy": m["reference_accuracy"],
                               "build": f"make -C {final}", "emulate": f"binedge emulate {final}"}
-    atomic_write_json(out / "report.json", json.loads(json.dumps(report, default=str)))
+    atomic_write_json(out / REPORT, json.loads(json.dumps(report, default=str)))
     return report

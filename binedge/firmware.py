@@ -17,30 +17,29 @@ The project holds everything ``make`` needs and nothing that points back at this
     fw/Makefile                the target's compiler and flags (targets/<t>/target.json)
     fw/model.bnm, test_inputs.npz, firmware.json, README.md   for ``binedge emulate`` and people
 
-The directory is written as a whole: built in a temporary folder beside it and renamed into
-place. An existing directory is replaced only if it is empty or a previous firmware project
-(``firmware.json`` says so and it holds nothing but what binedge writes and ``make`` builds).
+The directory is written as a whole, under binedge's output rule (binedge.fileio: a complete
+result or the previous one, never neither): built in a staging folder beside it, firmware.json
+written last with the SHA-256 of every file, then swapped in atomically; leftovers of killed
+runs are recovered or removed by the next run. An existing directory is replaced only if it is
+empty or a previous binedge output (its manifest lists every file and none changed; build
+products of ``make`` allowed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
-import os
 import platform
 import re
 import shutil
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .fileio import current_umask
+from . import __version__, fileio
 
 __all__ = [
     "DEFAULT_SAMPLES",
@@ -64,11 +63,9 @@ FORMAT = "binedge-firmware"
 FORMAT_VERSION = 1
 DEFAULT_SAMPLES = 64
 
-# What a firmware directory may hold besides the files binedge wrote: what its Makefile and
-# ``binedge emulate`` produce (build/, firmware*.elf, emulate.json). Anything else is someone's
-# work and is never deleted.
-_GENERATED_DIRS = {"build"}
-_GENERATED_FILES = {"emulate.json"}
+# What a firmware directory may hold besides the files binedge wrote (what its Makefile and
+# ``binedge emulate`` produce: build/, firmware*.elf, emulate.json) is listed in
+# binedge.fileio.MANIFESTS; anything else is someone's work and is never deleted.
 
 # runtime_c/src sub-folders that only one ISA family needs (others are always copied).
 _ISA_DIRS = {
@@ -109,109 +106,33 @@ def read_manifest(fw_dir) -> dict:
     return m
 
 
-def _is_generated(rel: Path) -> bool:
-    if rel.parts[0] in _GENERATED_DIRS:
-        return True
-    return len(rel.parts) == 1 and (rel.name in _GENERATED_FILES or
-                                    (rel.name.startswith("firmware") and rel.name.endswith(".elf")))
-
-
 def check_out_dir(out_dir) -> None:
     """Raise FirmwareError unless ``out_dir`` may be (re)written: absent, an empty directory,
-    or a previous firmware directory holding only binedge's files and build products."""
-    out = Path(out_dir)
-    if not out.exists() and not out.is_symlink():
-        return
-    if out.is_symlink() or not out.is_dir():
-        raise FirmwareError(f"{out} exists and is not a directory: refusing to replace it")
-    entries = list(out.iterdir())
-    if not entries:
-        return
+    or a previous binedge output directory (a firmware project or an export) holding only
+    binedge's files and build products (binedge.fileio.check_out_dir)."""
+    from .fileio import OutputError
+    from .fileio import check_out_dir as check
+
     try:
-        m = read_manifest(out)
-    except FirmwareError:
-        raise FirmwareError(f"{out} exists and is not a binedge firmware directory (no valid {MANIFEST}): "
-                            f"refusing to overwrite it; choose another -o or remove it") from None
-    ours = m.get("files", {})
-    ours = ours if isinstance(ours, dict) else {}
-    foreign, edited = [], []
-    for p in sorted(out.rglob("*")):
-        rel = p.relative_to(out).as_posix()
-        if p.is_dir() and not p.is_symlink():
-            continue
-        if rel == MANIFEST or _is_generated(Path(rel)):
-            continue
-        if rel in ours and not p.is_symlink():
-            if _sha256(p) != ours[rel]:
-                edited.append(rel)
-            continue
-        foreign.append(rel)
-    if foreign or edited:
-        def show(names):
-            return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
-        what = []
-        if foreign:
-            what.append(f"files binedge did not write ({show(foreign)})")
-        if edited:
-            what.append(f"files changed since the export ({show(edited)})")
-        raise FirmwareError(f"{out} is a firmware directory but holds {' and '.join(what)}: refusing to "
-                            f"overwrite it; move them or choose another -o")
+        check(out_dir, legacy=_legacy_export)
+    except OutputError as e:
+        raise FirmwareError(str(e)) from None
+
+
+def _legacy_export(out: Path) -> bool:
+    from .export import is_legacy_export
+
+    return is_legacy_export(out)
 
 
 @contextlib.contextmanager
 def committed_dir(out_dir) -> Iterator[Path]:
-    """A fresh temporary directory beside ``out_dir``; renamed to ``out_dir`` when the block
-    ends without an exception (replacing a previous firmware directory), deleted otherwise."""
-    out = Path(out_dir)
-    check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    """A fresh staging directory beside ``out_dir``, swapped in for ``out_dir`` when the block
+    ends without an exception (replacing a previous output directory), deleted otherwise; the
+    stage must hold firmware.json. See binedge.fileio.committed_dir for the guarantees."""
+    check_out_dir(out_dir)
+    with fileio.committed_dir(out_dir, manifest=MANIFEST, legacy=_legacy_export) as stage:
         yield stage
-        check_out_dir(out)  # again: something may have appeared meanwhile
-        _files_into_manifest(stage)
-        _normal_modes(stage)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            old.rmdir()
-            os.rename(out, old)
-        try:
-            os.rename(stage, out)
-        except BaseException:
-            if old is not None:
-                os.rename(old, out)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
-
-
-def _normal_modes(stage: Path) -> None:
-    """mkdtemp / mkstemp make private (0700 / 0600) entries: give the project ordinary modes."""
-    mask = current_umask()
-    os.chmod(stage, 0o777 & ~mask)
-    for p in stage.rglob("*"):
-        if p.is_symlink():
-            continue
-        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~mask)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _files_into_manifest(stage: Path) -> None:
-    """Record every file of the finished directory in its manifest (what check_out_dir owns)."""
-    p = stage / MANIFEST
-    if not p.is_file():
-        return
-    m = json.loads(p.read_text())
-    m["files"] = {q.relative_to(stage).as_posix(): _sha256(q)
-                  for q in sorted(stage.rglob("*")) if q.is_file() and q.name != MANIFEST}
-    p.write_text(json.dumps(m, indent=2) + "\n")
 
 
 # ----------------------------------------------------------------------------- validation

@@ -1,6 +1,9 @@
-"""Per-layer summary of a deployment graph: op, shapes, parameter bytes, binary MACs, activations."""
+"""Per-layer summary of a deployment graph: op, shapes, parameter bytes, binary MACs, activations,
+and what ``binedge inspect`` reads (a .bnm blob, an export or firmware directory, a run directory)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -78,3 +81,58 @@ def describe_ops(graph: Graph) -> list[str]:
         elif isinstance(op, (MaxPool2d, Flatten)):
             names.append(type(op).__name__)
     return names
+
+
+def open_model(path) -> tuple[Graph, Path | None, str | None]:
+    """What ``binedge inspect PATH`` shows: (graph, directory whose model files to list or None,
+    warning or None). PATH is a run directory (its best.pt, lowered), an export or firmware
+    directory (its model.bnm) or a .bnm file. A directory that a killed export left missing is
+    first restored from its complete copy (binedge.fileio.recover_dir). An export directory
+    that is not complete and unchanged (no report.json, e.g. an interrupted export of an older
+    binedge; files missing or changed since its manifest was written) gives a warning saying so."""
+    from . import fileio
+
+    p = Path(path)
+    if not p.exists():
+        fileio.recover_dir(p)
+    if not p.exists():
+        raise FileNotFoundError(f"{p} does not exist: pass a .bnm blob, an export directory "
+                                f"(binedge export -o) or a run directory (binedge train -o)")
+    if p.is_dir() and (p / "best.pt").is_file():
+        from .export import lower_run
+
+        return lower_run(p)[1], None, None
+    from .blob import read_blob
+
+    blob = p / "model.bnm" if p.is_dir() else p
+    graph = read_blob(blob)
+    warning = None
+    if p.is_dir():
+        if not (p / "report.json").is_file():
+            problems = ["no report.json: the export did not finish"]
+        else:
+            problems = fileio.verify_manifest(p)
+            if problems and fileio.read_owned_manifest(p) is None and _complete_legacy_export(p):
+                problems = []  # an older binedge's export: its report.json lists the files and their sizes
+        if problems:
+            warning = (f"warning: {p} is not a complete binedge export ({'; '.join(problems)}): an interrupted "
+                       f"export or files changed since it was written; remove it and re-run `binedge export "
+                       f"RUN_DIR -o {p}`")
+    return graph, blob.parent, warning
+
+
+def _complete_legacy_export(d: Path) -> bool:
+    """An export directory of an older binedge (no manifest) whose report.json, written last,
+    lists files that are all there with the sizes it gives."""
+    import json
+
+    from .export import is_legacy_export
+
+    if not is_legacy_export(d):
+        return False
+    report = json.loads((d / "report.json").read_text())
+    for info in report["files"].values():
+        f = d / Path(str(info.get("path", ""))).name if isinstance(info, dict) else None
+        if f is None or not f.is_file() or f.stat().st_size != info.get("bytes"):
+            return False
+    return bool(report["files"])

@@ -6,8 +6,12 @@ A run directory holds
     best.pt        the best-validation checkpoint: model state + config + epoch + metrics
     last.pt        the last epoch's full state (model, optimizer, scheduler) for --resume
     curves.png     loss and accuracy curves
-All files are written atomically (temporary file, then rename), so an interrupted run leaves
-the previous epoch's files intact and ``resume=True`` continues after the last finished epoch.
+All files are written atomically (temporary file, then rename; binedge.fileio's output rule:
+a complete file or the previous one, never neither, with the usual modes 0666 / 0777 & ~umask),
+so an interrupted run leaves the previous epoch's files intact and ``resume=True`` continues
+after the last finished epoch; temporary files a killed run left are removed when the next run
+(or resume) starts. An ``out`` that cannot be written (below a regular file, in a read-only
+directory) is refused before the data is loaded.
 The same seed gives the same weights: initialisation is seeded, and the shuffling order of
 epoch e is a function of (seed, e) only.
 """
@@ -25,7 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
-from .fileio import atomic_torch_save, atomic_write_bytes, atomic_write_json
+from .fileio import (atomic_torch_save, atomic_write_bytes, atomic_write_json, check_output_path,
+                     clean_stale_files, make_dirs)
 from .models import ModelConfig, build_model, squared_hinge_loss
 from .optim import LAB
 
@@ -275,6 +280,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
         torch.set_num_threads(max(1, int(threads)))
     cfg.validate()
     out = Path(cfg.out)
+    check_output_path(out, "-o", kind="rundir")  # before any work: a file in the way, a read-only parent
     if resume:
         if not (out / "last.pt").is_file():
             raise TrainError(f"cannot resume: {out / 'last.pt'} does not exist (start the run without --resume)")
@@ -315,7 +321,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
         sched.load_state_dict(state["scheduler"])
         metrics, best, start = state["metrics"], state["best"], state["epoch"] + 1
         log(f"resuming {out} after epoch {state['epoch']}")
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out, "-o")
+    clean_stale_files(out)  # temporary files of a killed earlier run
     atomic_write_json(out / "config.json", cfg.to_dict())
     criterion = loss_fn(cfg.loss)
 
