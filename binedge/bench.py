@@ -28,6 +28,10 @@ What is measured, in one run:
   kernel needs per 512 bits (measured from registers, no loads).
 
 Every score is checked against binedge.reference.run on the timing input before timing.
+
+The report follows binedge's output rule (binedge.fileio): its location is checked before the
+benchmark starts, it is written atomically with the usual mode (0666 & ~umask), and temporary
+files a killed run left beside it are removed.
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ agreement, flash / RAM use and instructions per inference and per layer.
 
 Instruction counts come from QEMU's ``-icount`` (a fixed virtual time per executed
 instruction): they are **instructions, not cycles**, and say so wherever they are shown.
+
+Before running, the ELF is checked (binedge.targets.check_elf): a truncated or corrupt one is an
+EmulateError naming it and the command that rebuilds it; when the program or QEMU dies, the
+error says why in one line (death_reason: QEMU's message, not its register dump). A firmware
+directory that a killed export left missing is first restored from its complete copy
+(binedge.fileio.recover_dir); emulate.json is written atomically (binedge.fileio's output rule).
 """
 
 from __future__ import annotations
