@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 import onnx
@@ -35,6 +34,7 @@ from onnx import TensorProto, helper, numpy_helper
 from . import __version__
 from . import bitformat as bf
 from .exact import FLOAT_EXACT_BOUND, exact_chunks
+from .fileio import atomic_write_bytes
 from .graph import FORMAT_ID, Conv2d, Dense, Flatten, Graph, MaxPool2d, ScoreStage, TensorSpec
 
 __all__ = ["export_onnx", "build_onnx_model", "load_onnx_checked", "OnnxExportError", "OnnxModelError",
@@ -283,17 +283,7 @@ def export_onnx(graph: Graph, path, *, opset: int = MIN_OPSET, model_name: str =
     model = build_onnx_model(graph, opset=opset, model_name=model_name, packed=packed)
     onnx.checker.check_model(model, full_check=True)
     data = model.SerializeToString()
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data)  # temp file + rename, the usual file mode (binedge.fileio)
     weights, thresholds = _sizes(graph)
     return {"path": path, "file_bytes": len(data), "packed_weight_bytes": weights, "threshold_bytes": thresholds}
 

@@ -202,6 +202,9 @@ def test_other_opset_and_atomic_overwrite(tmp_path):
     export_onnx(g2, path, opset=19)  # replaces the file in one step
     assert os.listdir(tmp_path) == ["m.onnx"]  # no temp file left behind
     assert_exact(g2, path, random_images(rng, g2, 3))
+    from binedge.fileio import current_umask
+
+    assert path.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # the usual mode (mkstemp's is 0600)
 
 
 def test_missing_corrupt_truncated_files(tmp_path):

@@ -84,6 +84,7 @@ def _check_result(fw: Path, target: str, samples: int):
     assert r["target"] == target and r["samples"] == samples
     assert r["scores_equal_reference"] is True and r["agreement"] == 1.0 and r["first_mismatch"] is None
     assert r["firmware_selfcheck_mismatches"] == 0
+    assert r["misaligned_input_mismatches"] == 0  # every input again from an odd address (no fault either)
     mem = r["memory"]
     assert mem["flash"] == mem["text"] + mem["rodata"] + mem["data"]
     assert mem["rodata"] > mem["blob_bytes"]  # the blob is const: flash, not RAM

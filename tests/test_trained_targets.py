@@ -126,6 +126,7 @@ def test_trained_blob_bit_exact_on_target(outcomes, test_images, target, blob):
     assert r["scores_equal_reference"] is True, r["first_mismatch"]
     assert r["agreement"] == 1.0 and r["mismatched_samples"] == 0 and r["first_mismatch"] is None
     assert r["firmware_selfcheck_mismatches"] == 0 and r["exit_status"] == 0
+    assert r["misaligned_input_mismatches"] == 0  # regression: the MLP's word Flatten faulted on odd inputs
     # bit-exact scores: the firmware's accuracy is the reference's
     assert r["accuracy"] == pytest.approx(float((expected.argmax(1) == labels).mean()))
     assert len(r["layers"]) == len(graph.ops)

@@ -14,6 +14,7 @@
  *   P samples=<n> hook_overhead_ticks=<t> hook_overhead_cycles=<c>
  *   L <op> <ticks> <cycles>                           per-op sums over the n profiled invokes
  *   Z status=ok samples=<n> correct=<k> labelled=<l> selfcheck_mismatches=<m>
+ *       misaligned_input_mismatches=<m2>
  *       stack_used_inference=<b> stack_used=<b> stack_size=<b> total_ticks=<t> total_cycles=<c>
  *       tick_hz=<hz>                                 (one line, last)
  *   E <where> <status code> <message>                 on a runtime error (then exit != 0)
@@ -21,7 +22,9 @@
  * Exit status: 0 if every invoke returned BE_OK and every score equals the reference scores
  * compiled into test_inputs.c; 2 + be_status on a runtime error; 1 on a self-check mismatch.
  *
- * Two passes over the inputs: the timing pass brackets each be_invoke with two board_ticks()
+ * Three passes over the inputs: a misalignment pass runs each input again from an odd address
+ * (1..3 bytes past a word; binedge.h allows any input address) and counts into both mismatch
+ * fields; the timing pass brackets each be_invoke with two board_ticks()
  * reads (compiler barriers on both sides); the profile pass (FW_PROFILE, default on) installs a
  * per-op hook (be_interpreter_set_op_hook) and sums the ticks of every op. Keeping them apart
  * keeps the hook's own cost out of the per-inference numbers.
@@ -95,6 +98,9 @@ static be_model fw_model;
 static be_interpreter fw_interp;
 static uint8_t fw_arena[BINEDGE_MODEL_ARENA_BYTES > 0 ? BINEDGE_MODEL_ARENA_BYTES : 1] FW_ALIGN16;
 static int32_t fw_scores[BINEDGE_MODEL_CLASSES];
+/* binedge.h allows the input at any address: the misalignment pass runs every input again from
+   an odd address (1, 2 or 3 bytes past a word) and requires the same scores. */
+static uint8_t fw_shifted[FW_INPUT_BYTES + 3u];
 
 #if FW_PROFILE
 /* Per-op tick and cycle sums of the profile pass (only built with FW_PROFILE: with it off
@@ -169,7 +175,7 @@ int main(void)
 {
     be_options opt;
     be_status st;
-    uint32_t i, j, n = FW_N, correct = 0, labelled = 0, mismatches = 0, stack_inference;
+    uint32_t i, j, n = FW_N, correct = 0, labelled = 0, mismatches = 0, misaligned_mismatches = 0, stack_inference;
     uint32_t inputs_crc;
     uint64_t total_ticks = 0, total_cycles = 0;
     char b1[24], b2[24], b3[24];
@@ -235,6 +241,19 @@ int main(void)
         }
     }
 
+    /* Misalignment pass: the same inputs at odd addresses (untimed). An unaligned word access
+       that the core does not allow would fault here (a failure), a wrong score is a mismatch. */
+    for (i = 0; i < n; i++) {
+        uint8_t *at = fw_shifted + 1u + i % 3u;
+        for (j = 0; j < FW_INPUT_BYTES; j++) at[j] = fw_test_images[i][j];
+        st = be_invoke(&fw_interp, at, fw_scores);
+        if (st != BE_OK) return fw_fail("be_invoke(misaligned_input)", st);
+        if (!fw_scores_match(i)) {
+            mismatches++;
+            misaligned_mismatches++;
+        }
+    }
+
 #if FW_PROFILE
     {
         /* Cost of the hook itself (two calls, nothing in between): subtracted on the host. */
@@ -265,10 +284,12 @@ int main(void)
 #endif
 
     printf("Z status=%s samples=%lu correct=%lu labelled=%lu selfcheck_mismatches=%lu "
+           "misaligned_input_mismatches=%lu "
            "stack_used_inference=%lu stack_used=%lu stack_size=%lu total_ticks=%s total_cycles=%s "
            "tick_hz=%s\n",
            mismatches ? "mismatch" : "ok", (unsigned long)n, (unsigned long)correct,
-           (unsigned long)labelled, (unsigned long)mismatches, (unsigned long)stack_inference,
+           (unsigned long)labelled, (unsigned long)mismatches, (unsigned long)misaligned_mismatches,
+           (unsigned long)stack_inference,
            (unsigned long)be_target_stack_used(), (unsigned long)be_target_stack_size(),
            fw_u64(b1, total_ticks), fw_u64(b2, total_cycles), fw_u64(b3, (uint64_t)board_tick_hz()));
     return mismatches ? 1 : 0;
