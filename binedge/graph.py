@@ -1,24 +1,35 @@
-"""The deployment graph: the integer program every backend runs (DESIGN.md §1-2, docs/graph.md).
+"""The deployment graph: a typed DAG of exact integer ops (DESIGN.md §7, docs/graph.md).
 
-A graph is a uint8 input followed by a list of ops. Every value between ops is one of
-    * ``u8``   : uint8 pixels, logical shape (H, W, C) or (F,)
-    * ``bits`` : packed binary activations, logical shape (H, W, C) or (C,), stored as uint32
-                 words (..., P, ceil(C/32)) with P bit-planes. ``encoding='sign'`` (P = 1):
-                 bit 0 = +1, bit 1 = -1. ``encoding='unsigned'``: level = sum_p 2^p * bit_p.
-    * ``i32``  : int32 scores, logical shape (C,), only after the last op.
-The batch axis is always leading and never part of a logical shape.
+A graph is one input value and a list of ops in topological order. Every op writes one value,
+named after the op (``op.name``, or ``op<i>`` when empty); it reads the values named in
+``op.inputs`` (``None``: the previous op's output, or the graph input for op 0, so a plain chain
+needs no names). The last op's output is the graph output, int32 scores.
 
-The accumulator ``acc`` of a Dense / Conv2d over its K real inputs x_k and weights w_k is the
-exact integer sum_k x_k * w_k, where x_k is the pixel (u8), the ±1 value (sign bits) or the
-level (unsigned bits), and w_k is ±1 (binary weights) or int8. Convolution padding is the value
-whose encoding is 0: pixel 0, +1 for sign bits, level 0 for unsigned bits.
+Values (:class:`TensorSpec`; the batch axis is leading and never part of a shape):
+    * ``u8`` / ``i8``: uint8 / int8 codes q, real = scale * (q - zero_point), shape (H, W, C) or (F,)
+    * ``bits``: packed binary activations stored as uint32 words (..., P, ceil(C/32)) with P
+      bit-planes; ``encoding='sign'`` (P = 1): bit 0 = +1, bit 1 = -1; ``encoding='unsigned'``:
+      level = sum_p 2^p * bit_p
+    * ``i32``: int32 scores (C,), the graph output only
 
-Output stages turn acc into the op's output:
-    * :class:`ThresholdStage`, per output channel c with direction d_c in {+1, -1} and thresholds
-      T_c,1 <= ... <= T_c,L:  level = #{k : d_c * acc >= T_c,k}.  ``sign`` encoding (L = 1):
-      level 1 -> +1 (bit 0), level 0 -> -1 (bit 1).  ``unsigned``: the level itself in bit-planes.
-    * :class:`ScoreStage`: score_c = multiplier_c * acc + offset_c (int32; lowering guarantees
-      it fits); the float logit it stands for is score_c / 2**shift.
+The accumulator of a Dense / Conv2d is the exact integer sum_k w_k * x_k over raw codes (u8 /
+i8), ±1 (sign bits) or levels (unsigned bits), with w_k = ±1 (binary) or int8. Convolution
+padding is the input's *zero code*: the zero point for u8 / i8, +1 for sign bits, level 0.
+
+Output stages of Dense / Conv2d, per output channel c:
+    * :class:`ThresholdStage`: level = #{k : d_c * acc >= T_c,k} -> bits
+    * :class:`RequantStage`: requant(M_c * acc + B_c, s_c, zp) -> i8
+    * :class:`ScoreStage`: m_c * acc + o_c -> int32 scores (logit = score / 2**shift)
+
+The one rounding rule (docs/graph.md, docs/numerics.md): for int64 v and shift s in [0, 62],
+rshift(v, s) = floor((v + 2^(s-1)) / 2^s) (v for s = 0), and requant(v, s, zp) =
+clamp(zp + rshift(v, s), -128, 127); :func:`rshift` and :func:`requant` implement it. The other
+ops (Add, Requantize, Threshold, AvgPool2d, MaxPool2d, Concat, Flatten, Reshape) are specified in
+docs/graph.md; :func:`binedge.reference.run` is the executable spec.
+
+Validation (:meth:`Graph.value_specs`) proves every bound before a graph may be used: geometry
+limits, every accumulator within int32, every score within int32, every requantization's int64
+intermediate within int64.
 """
 
 from __future__ import annotations
@@ -38,48 +49,102 @@ FORMAT_ID = "binedge-bits-v1: +1=bit0, -1=bit1, LSB-first, uint32 little-endian,
 MAX_DIM = 65535  # H, W, kernel and stride sizes
 MAX_CHANNELS = 1 << 24  # channels / features, also after Flatten
 MAX_LEVELS = 255  # thresholds per channel (at most 8 bit-planes)
+MAX_SHIFT = 62  # requantization shifts
+MAX_CONCAT = 16  # inputs of one Concat
 INT32_MAX = 2**31 - 1
+INT32_MIN = -(2**31)
+INT64_MAX = 2**63 - 1
+INPUT_NAME = "input"
+KINDS = ("u8", "i8", "bits", "i32")
+CODE_RANGE = {"u8": (0, 255), "i8": (-128, 127)}
 
 
 class GraphError(ValueError):
-    """A deployment graph that breaks the contract (shapes, dtypes, parameters)."""
+    """A deployment graph that breaks the contract (shapes, dtypes, parameters, bounds)."""
+
+
+# ----------------------------------------------------------------------------- rounding
+
+
+def rshift(v, s):
+    """floor((v + 2^(s-1)) / 2^s) for s >= 1, v for s = 0: v / 2^s rounded half up (int64 arrays;
+    ``s`` a scalar or an array broadcasting against ``v``)."""
+    v = np.asarray(v, dtype=np.int64)
+    s = np.asarray(s, dtype=np.int64)
+    half = np.where(s > 0, np.left_shift(np.int64(1), np.maximum(s - 1, 0)), 0)
+    return np.right_shift(v + half, s)  # arithmetic shift of int64: floor division by 2^s
+
+
+def requant(v, s, zero_point: int):
+    """clamp(zero_point + rshift(v, s), -128, 127) as int64 (the codes of an i8 value)."""
+    return np.clip(int(zero_point) + rshift(v, s), -128, 127)
+
+
+# ----------------------------------------------------------------------------- values
 
 
 @dataclass(frozen=True)
 class TensorSpec:
-    kind: str  # "u8" | "bits" | "i32"
+    kind: str  # "u8" | "i8" | "bits" | "i32"
     shape: tuple[int, ...]  # logical, without batch
     encoding: str = ""  # "sign" | "unsigned" for bits
     planes: int = 1  # bit-planes for bits
+    scale: float = 1.0  # u8 / i8: real = scale * (code - zero_point)
+    zero_point: int = 0
 
     @property
     def channels(self) -> int:
         return self.shape[-1]
 
     def storage_shape(self) -> tuple[int, ...]:
-        """Shape of one sample in storage: u8/i32 as logical, bits as (..., P, Cw) words."""
+        """Shape of one sample in storage: u8/i8/i32 as logical, bits as (..., P, Cw) words."""
         if self.kind == "bits":
             return self.shape[:-1] + (self.planes, bf.words_for(self.shape[-1]))
         return self.shape
 
     def storage_dtype(self) -> np.dtype:
-        return {"u8": np.dtype(np.uint8), "bits": bf.WORD_DTYPE, "i32": np.dtype("<i4")}[self.kind]
+        return {"u8": np.dtype(np.uint8), "i8": np.dtype(np.int8), "bits": bf.WORD_DTYPE,
+                "i32": np.dtype("<i4")}[self.kind]
 
     def nbytes(self) -> int:
         return int(np.prod(self.storage_shape(), dtype=np.int64)) * self.storage_dtype().itemsize
 
     @property
     def max_abs_value(self) -> int:
-        """Largest |value| an element can hold: 255 for pixels, 1 for sign bits, 2^P - 1 for P planes."""
+        """Largest |value| an element can hold as the ops see it: 255 for u8 codes, 128 for i8
+        codes, 1 for sign bits, 2^P - 1 for P unsigned planes."""
         if self.kind == "u8":
             return 255
+        if self.kind == "i8":
+            return 128
         return 1 if self.encoding == "sign" else (1 << self.planes) - 1
 
     @property
+    def max_centered(self) -> int:
+        """Largest |code - zero_point| of a u8 / i8 value (what Add, AvgPool2d, Requantize scale)."""
+        lo, hi = CODE_RANGE[self.kind]
+        return max(hi - self.zero_point, self.zero_point - lo)
+
+    @property
     def pad_value(self) -> int:
-        """The value whose encoding is all zero, which convolution padding uses: +1 for sign bits,
-        0 for pixels and unsigned levels."""
+        """The zero code, which convolution padding uses: the zero point of u8 / i8 codes, +1 for
+        sign bits, level 0 for unsigned bits."""
+        if self.kind in ("u8", "i8"):
+            return int(self.zero_point)
         return 1 if (self.kind == "bits" and self.encoding == "sign") else 0
+
+    def same_type(self, other: "TensorSpec") -> bool:
+        """Same kind and encoding (bits: encoding and planes; u8 / i8: scale and zero point)."""
+        if self.kind != other.kind:
+            return False
+        if self.kind == "bits":
+            return (self.encoding, self.planes) == (other.encoding, other.planes)
+        if self.kind in ("u8", "i8"):
+            return (self.scale, self.zero_point) == (other.scale, other.zero_point)
+        return True
+
+
+# ----------------------------------------------------------------------------- stages
 
 
 @dataclass
@@ -108,7 +173,21 @@ class ScoreStage:
         return cls(np.ones(channels, np.int32), np.zeros(channels, np.int32), 0)
 
 
-Stage = Union[ThresholdStage, ScoreStage]
+@dataclass
+class RequantStage:
+    """i8 output: requant(M_c * acc + B_c, s_c, zero_point); real value scale * (code - zero_point)."""
+
+    multiplier: np.ndarray  # int32 (C,)
+    bias: np.ndarray  # int64 (C,)
+    shift: np.ndarray  # uint8 (C,), each in [0, 62]
+    zero_point: int = 0
+    scale: float = 1.0
+
+
+Stage = Union[ThresholdStage, ScoreStage, RequantStage]
+
+
+# ----------------------------------------------------------------------------- ops
 
 
 @dataclass
@@ -119,11 +198,12 @@ class Dense:
     output: Stage
     weight_kind: str = "binary"  # "binary" | "int8"
     name: str = ""
+    inputs: tuple | None = None
 
 
 @dataclass
 class Conv2d:
-    weights: np.ndarray  # binary: uint32 (O, KH, KW, ceil(C/32)); int8: (O, KH, KW, C)
+    weights: np.ndarray  # binary: uint32 (O, KH, KW, ceil(C/g/32)); int8: (O, KH, KW, C/g)
     in_channels: int
     out_channels: int
     kernel: tuple[int, int]
@@ -132,6 +212,8 @@ class Conv2d:
     output: Stage
     weight_kind: str = "binary"
     name: str = ""
+    groups: int = 1
+    inputs: tuple | None = None
 
 
 @dataclass
@@ -139,14 +221,89 @@ class MaxPool2d:
     kernel: tuple[int, int]
     stride: tuple[int, int]
     name: str = ""
+    inputs: tuple | None = None
+
+
+@dataclass
+class AvgPool2d:
+    """requant(M * sum_window (x - zp_x), shift, zero_point); kernel = (H, W): global pooling."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    multiplier: int
+    shift: int
+    zero_point: int = 0
+    scale: float = 1.0
+    name: str = ""
+    inputs: tuple | None = None
+
+
+@dataclass
+class Add:
+    """requant(M_a * (a - zp_a) + M_b * (b - zp_b), shift, zero_point) of two u8 / i8 values."""
+
+    multipliers: tuple[int, int]
+    shift: int
+    zero_point: int = 0
+    scale: float = 1.0
+    name: str = ""
+    inputs: tuple | None = None
+
+
+@dataclass
+class Requantize:
+    """requant(M * (x - zp_x), shift, zero_point): a u8 / i8 value at another scale / zero point."""
+
+    multiplier: int
+    shift: int
+    zero_point: int = 0
+    scale: float = 1.0
+    name: str = ""
+    inputs: tuple | None = None
+
+
+@dataclass
+class Threshold:
+    """Hard threshold of a u8 / i8 value: per channel, level = #{k : d_c * code >= T_c,k} -> bits."""
+
+    stage: ThresholdStage
+    name: str = ""
+    inputs: tuple | None = None
+
+
+@dataclass
+class Concat:
+    """Channels of every input, in order (same type and spatial size)."""
+
+    name: str = ""
+    inputs: tuple | None = None
 
 
 @dataclass
 class Flatten:
     name: str = ""
+    inputs: tuple | None = None
 
 
-Op = Union[Dense, Conv2d, MaxPool2d, Flatten]
+@dataclass
+class Reshape:
+    """The codes of a u8 / i8 value in HWC order, as a new shape with the same element count."""
+
+    shape: tuple[int, ...]
+    name: str = ""
+    inputs: tuple | None = None
+
+
+Op = Union[Dense, Conv2d, MaxPool2d, AvgPool2d, Add, Requantize, Threshold, Concat, Flatten, Reshape]
+OP_TYPES = (Dense, Conv2d, MaxPool2d, AvgPool2d, Add, Requantize, Threshold, Concat, Flatten, Reshape)
+
+
+def op_label(op, i: int) -> str:
+    """How messages name op i."""
+    return f"op {i} ({type(op).__name__} {op.name!r})"
+
+
+# ----------------------------------------------------------------------------- graph
 
 
 @dataclass
@@ -156,35 +313,101 @@ class Graph:
     class_names: list = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
 
-    def specs(self) -> list[TensorSpec]:
-        """Input spec followed by the output spec of every op; validates the graph on the way."""
-        if self.input.kind != "u8" or len(self.input.shape) not in (1, 3):
-            raise GraphError("the graph input must be u8 of shape (H, W, C) or (F,)")
+    def value_name(self, i: int) -> str:
+        """Name of op i's output value."""
+        name = self.ops[i].name
+        return name if name else f"op{i}"
+
+    def value_names(self) -> list[str]:
+        """The graph input's name, then every op's output name (in op order)."""
+        return [INPUT_NAME] + [self.value_name(i) for i in range(len(self.ops))]
+
+    def op_inputs(self, i: int) -> tuple[str, ...]:
+        """Names of the values op i reads."""
+        op = self.ops[i]
+        if op.inputs is None:
+            return (INPUT_NAME if i == 0 else self.value_name(i - 1),)
+        if isinstance(op.inputs, str):
+            return (op.inputs,)
+        return tuple(str(v) for v in op.inputs)
+
+    def value_specs(self, *, complete: bool = True) -> dict[str, TensorSpec]:
+        """Every value's type by name (input first, then in op order); validates the whole graph:
+        structure, shapes, parameters and every integer bound. ``complete=False`` checks a graph
+        under construction: every op, but not yet the int32 output and the unused values."""
+        if not isinstance(self.input, TensorSpec) or self.input.kind not in ("u8", "i8") \
+                or len(self.input.shape) not in (1, 3):
+            raise GraphError("the graph input must be u8 or i8 of shape (H, W, C) or (F,)")
         _check_value_shape(self.input.shape, "the graph input")
-        out = [self.input]
+        _check_code_type(self.input, "the graph input")
         if self.input.nbytes() > INT32_MAX:
             raise GraphError(f"the graph input takes {self.input.nbytes()} bytes per sample (limit 2**31 - 1)")
+        if not self.ops:
+            raise GraphError("the graph has no ops")
+        specs = {INPUT_NAME: self.input}
+        used: set[str] = set()
         for i, op in enumerate(self.ops):
+            where = op_label(op, i)
+            if not isinstance(op, OP_TYPES):
+                raise GraphError(f"{where}: unsupported op type")
+            name = self.value_name(i)
+            if name in specs:
+                raise GraphError(f"{where}: the value name {name!r} is used twice")
+            names = self.op_inputs(i)
+            missing = [n for n in names if n not in specs]
+            if missing:
+                raise GraphError(f"{where}: reads {missing[0]!r}, which no earlier op produces")
+            ins = [specs[n] for n in names]
+            if any(s.kind == "i32" for s in ins):
+                raise GraphError(f"{where}: nothing may read the int32 scores")
             try:
-                out.append(infer(op, out[-1]))
-                if out[-1].nbytes() > INT32_MAX:
-                    raise GraphError(f"its output takes {out[-1].nbytes()} bytes per sample (limit 2**31 - 1)")
+                out = infer(op, ins)
+                if out.nbytes() > INT32_MAX:
+                    raise GraphError(f"its output takes {out.nbytes()} bytes per sample (limit 2**31 - 1)")
             except GraphError as e:
-                raise GraphError(f"op {i} ({type(op).__name__} {op.name!r}): {e}") from None
-        if out[-1].kind != "i32":
+                raise GraphError(f"{where}: {e}") from None
+            used.update(names)
+            specs[name] = out
+        if not complete:
+            return specs
+        last = self.value_name(len(self.ops) - 1)
+        if specs[last].kind != "i32":
             raise GraphError("the last op must end in a ScoreStage (int32 scores)")
-        if any(s.kind == "i32" for s in out[:-1]):
+        if sum(s.kind == "i32" for s in specs.values()) != 1:
             raise GraphError("only the last op may produce int32 scores")
-        if self.class_names and len(self.class_names) != out[-1].shape[0]:
-            raise GraphError(f"{len(self.class_names)} class names for {out[-1].shape[0]} scores")
-        return out
+        dead = [n for n in list(specs)[1:-1] if n not in used]
+        if dead:
+            raise GraphError(f"the value {dead[0]!r} is never used (remove the op that makes it)")
+        if self.class_names and len(self.class_names) != specs[last].shape[0]:
+            raise GraphError(f"{len(self.class_names)} class names for {specs[last].shape[0]} scores")
+        return specs
+
+    def specs(self) -> list[TensorSpec]:
+        """Input spec followed by the output spec of every op; validates the graph on the way."""
+        return list(self.value_specs().values())
 
     def validate(self) -> None:
-        self.specs()
+        self.value_specs()
 
     @property
     def output(self) -> TensorSpec:
         return self.specs()[-1]
+
+    def consumers(self) -> dict[str, list[int]]:
+        """For every value name, the indices of the ops that read it."""
+        out: dict[str, list[int]] = {n: [] for n in self.value_names()}
+        for i in range(len(self.ops)):
+            for n in self.op_inputs(i):
+                out.setdefault(n, []).append(i)
+        return out
+
+    def is_chain(self) -> bool:
+        """Does every op read exactly the previous op's output (the v1 shape of a graph)?"""
+        names = self.value_names()
+        return all(self.op_inputs(i) == (names[i],) for i in range(len(self.ops)))
+
+
+# ----------------------------------------------------------------------------- checks
 
 
 def _check_value_shape(shape: tuple[int, ...], what: str) -> None:
@@ -195,6 +418,14 @@ def _check_value_shape(shape: tuple[int, ...], what: str) -> None:
         raise GraphError(f"{what}: spatial size {shape[:2]} exceeds {MAX_DIM}")
     if shape[-1] > MAX_CHANNELS:
         raise GraphError(f"{what}: {shape[-1]} channels / features exceed {MAX_CHANNELS}")
+
+
+def _check_code_type(spec: TensorSpec, what: str) -> None:
+    lo, hi = CODE_RANGE[spec.kind]
+    if not lo <= int(spec.zero_point) <= hi:
+        raise GraphError(f"{what}: zero point {spec.zero_point} outside the {spec.kind} range [{lo}, {hi}]")
+    if not (np.isfinite(spec.scale) and spec.scale > 0):
+        raise GraphError(f"{what}: scale must be a positive finite number, got {spec.scale}")
 
 
 def _window_out(n: int, k: int, s: int, p0: int, p1: int, what: str) -> int:
@@ -217,13 +448,39 @@ def acc_bound(op, spec: TensorSpec) -> np.ndarray:
     if op.weight_kind == "int8":
         absw = np.abs(op.weights.astype(np.int64)).reshape(op.weights.shape[0], -1).sum(axis=1)
     else:
-        k = op.in_features if isinstance(op, Dense) else op.kernel[0] * op.kernel[1] * op.in_channels
+        if isinstance(op, Dense):
+            k = op.in_features
+        else:
+            k = op.kernel[0] * op.kernel[1] * (op.in_channels // max(1, int(op.groups)))
         absw = np.full(op.weights.shape[0], k, np.int64)
     return absw * spec.max_abs_value
 
 
+def _half(s) -> np.ndarray:
+    s = np.asarray(s, dtype=np.int64)
+    return np.where(s > 0, np.left_shift(np.int64(1), np.maximum(s - 1, 0)), 0)
+
+
+def _check_int64(worst, what: str) -> None:
+    """``worst`` (Python ints or an object array) must stay within int64 with its rounding term."""
+    w = max((int(v) for v in np.asarray(worst, dtype=object).reshape(-1)), default=0)
+    if w > INT64_MAX:
+        raise GraphError(f"{what}: the int64 intermediate may reach {w} > 2**63 - 1; use a smaller multiplier")
+
+
+def _check_requant_params(m, s, zp: int, what: str) -> None:
+    m = np.asarray(m, dtype=np.int64)
+    s = np.asarray(s, dtype=np.int64)
+    if m.size and (m.min() < INT32_MIN or m.max() > INT32_MAX):
+        raise GraphError(f"{what}: multipliers must be int32")
+    if s.size and (s.min() < 0 or s.max() > MAX_SHIFT):
+        raise GraphError(f"{what}: shifts must lie in [0, {MAX_SHIFT}]")
+    if not -128 <= int(zp) <= 127:
+        raise GraphError(f"{what}: output zero point {zp} outside [-128, 127]")
+
+
 def _check_bounds(op, spec: TensorSpec) -> None:
-    """Prove that no accumulator, and no score, of ``op`` can leave int32."""
+    """Prove that no accumulator, score or requantization of a Dense / Conv2d can overflow."""
     bound = acc_bound(op, spec)
     if bound.size and int(bound.max()) > INT32_MAX:
         raise GraphError(f"an accumulator may reach {int(bound.max())} > 2**31 - 1 (max|x| * sum |w|)")
@@ -234,6 +491,45 @@ def _check_bounds(op, spec: TensorSpec) -> None:
             c = int(worst.argmax())
             raise GraphError(f"score {c} may reach |{int(st.multiplier[c])} * acc + {int(st.offset[c])}| = "
                              f"{int(worst[c])} > 2**31 - 1 for |acc| <= {int(bound[c])}; lower the score shift")
+    elif isinstance(st, RequantStage):
+        worst = [abs(int(m)) * int(b) + abs(int(bb)) + int(h)
+                 for m, b, bb, h in zip(st.multiplier, bound, st.bias, _half(st.shift))]
+        _check_int64(worst, "requantization")
+
+
+def _check_weights(op, kind: str, w: np.ndarray, lead: tuple, k: int) -> None:
+    if kind == "binary":
+        want, dtype = lead + (bf.words_for(k),), bf.WORD_DTYPE
+    elif kind == "int8":
+        want, dtype = lead + (k,), np.dtype(np.int8)
+    else:
+        raise GraphError(f"unknown weight kind {kind!r}")
+    if not isinstance(w, np.ndarray) or w.shape != want or w.dtype != dtype:
+        got = f"{w.dtype} {w.shape}" if isinstance(w, np.ndarray) else type(w).__name__
+        raise GraphError(f"weights must be {dtype} of shape {want}, got {got}")
+    tail = k % bf.WORD_BITS
+    if kind == "binary" and tail and np.any(w[..., -1] >> np.uint32(tail)):
+        raise GraphError("padding bits of packed weights must be zero (they would count in K - 2·popcount)")
+
+
+def _threshold_output(stage: ThresholdStage, shape: tuple[int, ...]) -> TensorSpec:
+    c = shape[-1]
+    if not isinstance(stage, ThresholdStage):
+        raise GraphError("needs a ThresholdStage")
+    if stage.encoding not in ("sign", "unsigned"):
+        raise GraphError(f"unknown threshold encoding {stage.encoding!r}")
+    t, d = stage.thresholds, stage.direction
+    if not isinstance(t, np.ndarray) or t.dtype != np.int32 or t.ndim != 2 or t.shape[0] != c or t.shape[1] < 1:
+        raise GraphError(f"thresholds must be int32 of shape ({c}, L>=1)")
+    if t.shape[1] > MAX_LEVELS:
+        raise GraphError(f"{t.shape[1]} thresholds per channel exceed {MAX_LEVELS}")
+    if not isinstance(d, np.ndarray) or d.dtype != np.int8 or d.shape != (c,) or not np.all(np.abs(d) == 1):
+        raise GraphError(f"direction must be int8 ±1 of shape ({c},)")
+    if stage.encoding == "sign" and t.shape[1] != 1:
+        raise GraphError("sign encoding takes exactly one threshold per channel")
+    if np.any(np.diff(t.astype(np.int64), axis=1) < 0):
+        raise GraphError("thresholds must be non-decreasing along each channel")
+    return TensorSpec("bits", shape, stage.encoding, stage.planes)
 
 
 def _stage_output(stage: Stage, shape: tuple[int, ...]) -> TensorSpec:
@@ -245,51 +541,127 @@ def _stage_output(stage: Stage, shape: tuple[int, ...]) -> TensorSpec:
             raise GraphError("ScoreStage.shift must lie in [0, 31]")
         for name in ("multiplier", "offset"):
             a = getattr(stage, name)
-            if a.shape != (c,) or a.dtype != np.int32:
+            if not isinstance(a, np.ndarray) or a.shape != (c,) or a.dtype != np.int32:
                 raise GraphError(f"ScoreStage.{name} must be int32 of shape ({c},)")
         return TensorSpec("i32", shape)
-    if stage.encoding not in ("sign", "unsigned"):
-        raise GraphError(f"unknown threshold encoding {stage.encoding!r}")
-    t, d = stage.thresholds, stage.direction
-    if t.dtype != np.int32 or t.ndim != 2 or t.shape[0] != c or t.shape[1] < 1:
-        raise GraphError(f"thresholds must be int32 of shape ({c}, L>=1)")
-    if t.shape[1] > MAX_LEVELS:
-        raise GraphError(f"{t.shape[1]} thresholds per channel exceed {MAX_LEVELS}")
-    if d.dtype != np.int8 or d.shape != (c,) or not np.all(np.abs(d) == 1):
-        raise GraphError(f"direction must be int8 ±1 of shape ({c},)")
-    if stage.encoding == "sign" and t.shape[1] != 1:
-        raise GraphError("sign encoding takes exactly one threshold per channel")
-    if np.any(np.diff(t.astype(np.int64), axis=1) < 0):
-        raise GraphError("thresholds must be non-decreasing along each channel")
-    return TensorSpec("bits", shape, stage.encoding, stage.planes)
+    if isinstance(stage, RequantStage):
+        for name, dtype in (("multiplier", np.int32), ("bias", np.int64), ("shift", np.uint8)):
+            a = getattr(stage, name)
+            if not isinstance(a, np.ndarray) or a.shape != (c,) or a.dtype != dtype:
+                raise GraphError(f"RequantStage.{name} must be {np.dtype(dtype)} of shape ({c},)")
+        _check_requant_params(stage.multiplier, stage.shift, stage.zero_point, "RequantStage")
+        out = TensorSpec("i8", shape, scale=float(stage.scale), zero_point=int(stage.zero_point))
+        _check_code_type(out, "RequantStage")
+        return out
+    if isinstance(stage, ThresholdStage):
+        return _threshold_output(stage, shape)
+    raise GraphError(f"unknown output stage {type(stage).__name__}")
 
 
-def infer(op, spec: TensorSpec) -> TensorSpec:
-    """Output spec of ``op`` applied to a value of ``spec`` (raises GraphError if it cannot apply)."""
-    if spec.kind == "i32":
+def _one(ins: list[TensorSpec], what: str) -> TensorSpec:
+    if len(ins) != 1:
+        raise GraphError(f"{what} reads exactly one value, got {len(ins)}")
+    return ins[0]
+
+
+def _codes(spec: TensorSpec, what: str) -> None:
+    if spec.kind not in ("u8", "i8"):
+        raise GraphError(f"{what} takes a u8 or i8 value, got {spec.kind}")
+
+
+def infer(op, ins) -> TensorSpec:
+    """Output spec of ``op`` applied to values of specs ``ins`` (a list, or one TensorSpec);
+    raises GraphError if it cannot apply."""
+    if isinstance(ins, TensorSpec):
+        ins = [ins]
+    ins = list(ins)
+    if any(s.kind == "i32" for s in ins):
         raise GraphError("nothing may follow the int32 scores")
+    if isinstance(op, Concat):
+        if not 2 <= len(ins) <= MAX_CONCAT:
+            raise GraphError(f"Concat takes 2 to {MAX_CONCAT} inputs, got {len(ins)}")
+        first = ins[0]
+        if any(not s.same_type(first) for s in ins[1:]):
+            raise GraphError("Concat inputs must share one type (bits: encoding and planes; u8 / i8: scale and "
+                             "zero point; insert a Requantize)")
+        if any(s.shape[:-1] != first.shape[:-1] for s in ins[1:]):
+            raise GraphError(f"Concat inputs must share their spatial shape, got {[s.shape for s in ins]}")
+        shape = first.shape[:-1] + (sum(s.shape[-1] for s in ins),)
+        _check_value_shape(shape, "the concatenated value")
+        return TensorSpec(first.kind, shape, first.encoding, first.planes, first.scale, first.zero_point)
+    if isinstance(op, Add):
+        if len(ins) != 2:
+            raise GraphError(f"Add takes two inputs, got {len(ins)}")
+        a, b = ins
+        _codes(a, "Add")
+        _codes(b, "Add")
+        if a.shape != b.shape:
+            raise GraphError(f"Add inputs must have one shape, got {a.shape} and {b.shape}")
+        ma, mb = (int(v) for v in op.multipliers)
+        _check_requant_params([ma, mb], [int(op.shift)], op.zero_point, "Add")
+        _check_int64([abs(ma) * a.max_centered + abs(mb) * b.max_centered + int(_half(int(op.shift)))], "Add")
+        out = TensorSpec("i8", a.shape, scale=float(op.scale), zero_point=int(op.zero_point))
+        _check_code_type(out, "Add")
+        return out
+    spec = _one(ins, type(op).__name__)
     if isinstance(op, Flatten):
         flat = (int(np.prod(spec.shape, dtype=np.int64)),)
         _check_value_shape(flat, "the flattened value")
-        return TensorSpec(spec.kind, flat, spec.encoding, spec.planes)
-    if isinstance(op, MaxPool2d):
-        if len(spec.shape) != 3 or spec.kind != "bits":
-            raise GraphError("MaxPool2d takes packed bits of shape (H, W, C)")
+        return TensorSpec(spec.kind, flat, spec.encoding, spec.planes, spec.scale, spec.zero_point)
+    if isinstance(op, Reshape):
+        _codes(spec, "Reshape")
+        shape = tuple(int(v) for v in op.shape)
+        if len(shape) not in (1, 3):
+            raise GraphError(f"Reshape to (H, W, C) or (F,), got {shape}")
+        _check_value_shape(shape, "the reshaped value")
+        if int(np.prod(shape, dtype=np.int64)) != int(np.prod(spec.shape, dtype=np.int64)):
+            raise GraphError(f"Reshape {spec.shape} -> {shape} changes the element count")
+        return TensorSpec(spec.kind, shape, scale=spec.scale, zero_point=spec.zero_point)
+    if isinstance(op, Requantize):
+        _codes(spec, "Requantize")
+        _check_requant_params([int(op.multiplier)], [int(op.shift)], op.zero_point, "Requantize")
+        _check_int64([abs(int(op.multiplier)) * spec.max_centered + int(_half(int(op.shift)))], "Requantize")
+        out = TensorSpec("i8", spec.shape, scale=float(op.scale), zero_point=int(op.zero_point))
+        _check_code_type(out, "Requantize")
+        return out
+    if isinstance(op, Threshold):
+        _codes(spec, "Threshold")
+        return _threshold_output(op.stage, spec.shape)
+    if isinstance(op, (MaxPool2d, AvgPool2d)):
+        what = type(op).__name__
+        if len(spec.shape) != 3:
+            raise GraphError(f"{what} takes a value of shape (H, W, C)")
+        if isinstance(op, AvgPool2d):
+            _codes(spec, what)
+        elif spec.kind not in ("bits", "u8", "i8"):
+            raise GraphError("MaxPool2d takes bits, u8 or i8")
         (h, w, c), (kh, kw), (sh, sw) = spec.shape, op.kernel, op.stride
         oh = _window_out(h, int(kh), int(sh), 0, 0, "pool height")
         ow = _window_out(w, int(kw), int(sw), 0, 0, "pool width")
-        return TensorSpec("bits", (oh, ow, c), spec.encoding, spec.planes)
+        if isinstance(op, MaxPool2d):
+            return TensorSpec(spec.kind, (oh, ow, c), spec.encoding, spec.planes, spec.scale, spec.zero_point)
+        _check_requant_params([int(op.multiplier)], [int(op.shift)], op.zero_point, "AvgPool2d")
+        _check_int64([abs(int(op.multiplier)) * int(kh) * int(kw) * spec.max_centered + int(_half(int(op.shift)))],
+                     "AvgPool2d")
+        out = TensorSpec("i8", (oh, ow, c), scale=float(op.scale), zero_point=int(op.zero_point))
+        _check_code_type(out, "AvgPool2d")
+        return out
     if isinstance(op, Dense):
         if len(spec.shape) != 1 or spec.shape[0] != op.in_features:
             raise GraphError(f"Dense expects ({op.in_features},) input, got {spec.shape}")
         _check_value_shape((op.out_features,), "the Dense output")
-        _check_weights(op.weight_kind, op.weights, (op.out_features,), op.in_features, spec)
+        _check_weights(op, op.weight_kind, op.weights, (op.out_features,), op.in_features)
         out = _stage_output(op.output, (op.out_features,))
         _check_bounds(op, spec)
         return out
     if isinstance(op, Conv2d):
         if len(spec.shape) != 3 or spec.shape[2] != op.in_channels:
             raise GraphError(f"Conv2d expects (H, W, {op.in_channels}) input, got {spec.shape}")
+        g = int(op.groups)
+        if g < 1 or op.in_channels % g or op.out_channels % g:
+            raise GraphError(f"groups {g} must divide the {op.in_channels} input and {op.out_channels} output channels")
+        if g > 1 and op.weight_kind != "int8":
+            raise GraphError("grouped / depthwise convolutions take int8 weights")
         h, w, _ = spec.shape
         (kh, kw), (sh, sw), (pt, pb, pl, pr) = op.kernel, op.stride, op.padding
         oh = _window_out(h, int(kh), int(sh), int(pt), int(pb), "convolution height")
@@ -298,26 +670,10 @@ def infer(op, spec: TensorSpec) -> TensorSpec:
         if padded > INT32_MAX:
             raise GraphError(f"the padded input takes {padded} bytes per sample (limit 2**31 - 1)")
         _check_value_shape((oh, ow, op.out_channels), "the Conv2d output")
-        _check_weights(op.weight_kind, op.weights, (op.out_channels, kh, kw), op.in_channels, spec)
+        _check_weights(op, op.weight_kind, op.weights, (op.out_channels, kh, kw), op.in_channels // g)
         if isinstance(op.output, ScoreStage):
             raise GraphError("a convolution cannot end the graph; flatten and use Dense")
         out = _stage_output(op.output, (oh, ow, op.out_channels))
         _check_bounds(op, spec)
         return out
     raise GraphError(f"unsupported op {type(op).__name__}")
-
-
-def _check_weights(kind: str, w: np.ndarray, lead: tuple, k: int, spec: TensorSpec) -> None:
-    if kind == "binary":
-        want, dtype = lead + (bf.words_for(k),), bf.WORD_DTYPE
-    elif kind == "int8":
-        want, dtype = lead + (k,), np.dtype(np.int8)
-        if spec.kind != "u8":
-            raise GraphError("int8 weights are only supported on the u8 input layer")
-    else:
-        raise GraphError(f"unknown weight kind {kind!r}")
-    if w.shape != want or w.dtype != dtype:
-        raise GraphError(f"weights must be {dtype} of shape {want}, got {w.dtype} {w.shape}")
-    tail = k % bf.WORD_BITS
-    if kind == "binary" and tail and np.any(w[..., -1] >> np.uint32(tail)):
-        raise GraphError("padding bits of packed weights must be zero (they would count in K - 2·popcount)")

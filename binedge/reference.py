@@ -1,16 +1,18 @@
-"""The numpy reference executor: THE SPEC every backend must match bit for bit (DESIGN.md §1-2).
+"""The numpy reference executor: THE SPEC every backend must match bit for bit (DESIGN.md §1-2, §7).
 
-Deliberately simple: every op unpacks its stored input to exact integers (pixels 0..255,
-±1 for sign bits, levels for unsigned bit-planes), computes in int64 with plain matmuls and
-an explicit im2col, applies the output stage exactly as the :mod:`binedge.graph` docstring
-says and packs the result again with :mod:`binedge.bitformat`. The only floats are inside
-:func:`_int_matmul`, which uses float64 BLAS as an integer matmul where every product and
-partial sum is an integer below 2**53 (checked), so the result is exact.
+Deliberately simple: every op unpacks its stored inputs to exact integers (codes of u8 / i8
+values, ±1 for sign bits, levels for unsigned bit-planes), computes in int64 with plain matmuls
+and an explicit im2col, applies its output stage or rounding rule exactly as docs/graph.md and the
+:mod:`binedge.graph` docstring say (:func:`binedge.graph.requant`) and packs the result again with
+:mod:`binedge.bitformat`. The only floats are inside :func:`_int_matmul`, which uses float64 BLAS
+as an integer matmul where every product and partial sum is an integer below 2**53 (checked), so
+the result is exact. The graph is a DAG: values are kept by name until the last op has run.
 
 Public API:
-    run(graph, images)          -> int32 scores (N, C)
-    run_trace(graph, images)    -> stored value after every op (batch leading, storage layout)
-    accumulators(graph, images) -> int64 acc of every Dense / Conv2d op (None for other ops)
+    run(graph, inputs)          -> int32 scores (N, C)
+    run_trace(graph, inputs)    -> stored value after every op (batch leading, storage layout)
+    run_values(graph, inputs)   -> {value name: stored value}, the graph input included
+    accumulators(graph, inputs) -> int64 acc of every Dense / Conv2d op (None for other ops)
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import bitformat as bf
-from .graph import Conv2d, Dense, Flatten, Graph, MaxPool2d, TensorSpec, ThresholdStage
+from .graph import (INPUT_NAME, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, RequantStage,
+                    Requantize, Reshape, TensorSpec, Threshold, ThresholdStage, requant)
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
-__all__ = ["run", "run_trace", "accumulators", "check_images", "unpack_value", "pack_value"]
+__all__ = ["run", "run_trace", "run_values", "accumulators", "check_images", "unpack_value", "pack_value"]
 
 
 # ----------------------------------------------------------------------------- values
@@ -40,8 +43,8 @@ def unpack_value(stored: np.ndarray, spec: TensorSpec) -> np.ndarray:
 
 def pack_value(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
     """int64 integers of shape (N,) + spec.shape -> stored value in spec's storage layout."""
-    if spec.kind == "u8":
-        return values.astype(np.uint8)
+    if spec.kind in ("u8", "i8"):
+        return values.astype(spec.storage_dtype())
     if spec.kind == "i32":
         return values.astype(np.int32)
     if spec.encoding == "sign":
@@ -52,7 +55,7 @@ def pack_value(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
 def _weights(op) -> np.ndarray:
     """Weights as int64: ±1 for binary (bit 1 = -1), the int8 values otherwise."""
     if op.weight_kind == "binary":
-        k = op.in_features if isinstance(op, Dense) else op.in_channels
+        k = op.in_features if isinstance(op, Dense) else op.in_channels // op.groups
         return bf.unpack_sign(op.weights, k).astype(np.int64)
     return op.weights.astype(np.int64)
 
@@ -83,16 +86,23 @@ def _dense_acc(op: Dense, x: np.ndarray) -> np.ndarray:
 def _conv_acc(op: Conv2d, x: np.ndarray, pad_value: int) -> np.ndarray:
     (kh, kw), (sh, sw), (pt, pb, pl, pr) = op.kernel, op.stride, op.padding
     n, h, w, c = x.shape
+    g = int(op.groups)
     xp = np.full((n, h + pt + pb, w + pl + pr, c), pad_value, dtype=np.int64)
     xp[:, pt : pt + h, pl : pl + w, :] = x
     oh, ow = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
-    # im2col: columns ordered (i, j, c) like the weights (O, KH, KW, C)
+    # im2col: columns ordered (i, j, c) like the weights (O, KH, KW, C / g)
     cols = np.empty((n, oh, ow, kh, kw, c), dtype=np.int64)
     for i in range(kh):
         for j in range(kw):
             cols[:, :, :, i, j, :] = xp[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :]
-    wmat = _weights(op).reshape(op.out_channels, kh * kw * c)
-    return _int_matmul(cols.reshape(n, oh, ow, kh * kw * c), wmat.T)
+    cg, og = c // g, op.out_channels // g
+    wts = _weights(op)
+    out = np.empty((n, oh, ow, op.out_channels), dtype=np.int64)
+    for gi in range(g):  # group gi: output channels [gi*og, (gi+1)*og) read input channels [gi*cg, (gi+1)*cg)
+        part = cols[..., gi * cg:(gi + 1) * cg].reshape(n, oh, ow, kh * kw * cg)
+        wmat = wts[gi * og:(gi + 1) * og].reshape(og, kh * kw * cg)
+        out[..., gi * og:(gi + 1) * og] = _int_matmul(part, wmat.T)
+    return out
 
 
 def _apply_stage(stage, acc: np.ndarray) -> np.ndarray:
@@ -101,28 +111,44 @@ def _apply_stage(stage, acc: np.ndarray) -> np.ndarray:
         t = stage.thresholds.astype(np.int64)  # (C, L)
         level = np.sum((d * acc)[..., None] >= t, axis=-1, dtype=np.int64)
         return 2 * level - 1 if stage.encoding == "sign" else level  # sign: level 1 -> +1, 0 -> -1
+    if isinstance(stage, RequantStage):  # M_c * acc + B_c: int64, proved not to overflow by the graph
+        v = stage.multiplier.astype(np.int64) * acc + stage.bias.astype(np.int64)
+        return requant(v, stage.shift.astype(np.int64), stage.zero_point)
     score = stage.multiplier.astype(np.int64) * acc + stage.offset.astype(np.int64)
-    if score.size and (score.min() < INT32_MIN or score.max() > INT32_MAX):
+    if score.size and (score.min() < INT32_MIN or score.max() > INT32_MAX):  # unreachable: graph-proved
         bad = int(score.max()) if score.max() > INT32_MAX else int(score.min())
         raise OverflowError(f"score {bad} does not fit int32 (multiplier * acc + offset)")
     return score
 
 
-def _maxpool(op: MaxPool2d, x: np.ndarray) -> np.ndarray:
-    (kh, kw), (sh, sw) = op.kernel, op.stride
+def _windows(x: np.ndarray, kernel, stride):
+    """Every (ky, kx) tap of a pooling window over (N, H, W, C): slices of shape (N, OH, OW, C)."""
+    (kh, kw), (sh, sw) = kernel, stride
     n, h, w, c = x.shape
     oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1  # floor mode, no padding
-    out = None
     for i in range(kh):
         for j in range(kw):
-            win = x[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :]
-            out = win.copy() if out is None else np.maximum(out, win)
+            yield x[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :]
+
+
+def _avgpool(op: AvgPool2d, x: np.ndarray, spec_in: TensorSpec) -> np.ndarray:
+    total = None
+    for win in _windows(x - int(spec_in.zero_point), op.kernel, op.stride):
+        total = win.copy() if total is None else total + win
+    return requant(int(op.multiplier) * total, int(op.shift), op.zero_point)
+
+
+def _maxpool(op: MaxPool2d, x: np.ndarray) -> np.ndarray:
+    out = None
+    for win in _windows(x, op.kernel, op.stride):
+        out = win.copy() if out is None else np.maximum(out, win)
     return out
 
 
-def _step(op, spec_in: TensorSpec, spec_out: TensorSpec, stored: np.ndarray):
-    """One op on a stored value: returns (acc or None, stored output)."""
-    x = unpack_value(stored, spec_in)
+def _step(op, specs_in: list, spec_out: TensorSpec, stored: list):
+    """One op on stored input values: returns (acc or None, stored output)."""
+    xs = [unpack_value(v, s) for v, s in zip(stored, specs_in)]
+    x, spec_in = xs[0], specs_in[0]
     acc = None
     if isinstance(op, Dense):
         acc = _dense_acc(op, x)
@@ -132,9 +158,21 @@ def _step(op, spec_in: TensorSpec, spec_out: TensorSpec, stored: np.ndarray):
         y = _apply_stage(op.output, acc)
     elif isinstance(op, MaxPool2d):
         y = _maxpool(op, x)
-    elif isinstance(op, Flatten):
-        y = x.reshape(x.shape[0], spec_out.shape[0])  # (H, W, C) order, C fastest
-    else:  # pragma: no cover - Graph.specs() rejects unknown ops first
+    elif isinstance(op, AvgPool2d):
+        y = _avgpool(op, x, spec_in)
+    elif isinstance(op, Add):
+        (ma, mb), (a, b) = op.multipliers, xs
+        v = int(ma) * (a - int(specs_in[0].zero_point)) + int(mb) * (b - int(specs_in[1].zero_point))
+        y = requant(v, int(op.shift), op.zero_point)
+    elif isinstance(op, Requantize):
+        y = requant(int(op.multiplier) * (x - int(spec_in.zero_point)), int(op.shift), op.zero_point)
+    elif isinstance(op, Threshold):
+        y = _apply_stage(op.stage, x)
+    elif isinstance(op, Concat):
+        y = np.concatenate(xs, axis=-1)
+    elif isinstance(op, (Flatten, Reshape)):
+        y = x.reshape((x.shape[0],) + tuple(spec_out.shape))  # (H, W, C) order, C fastest
+    else:  # pragma: no cover - Graph.value_specs() rejects unknown ops first
         raise TypeError(f"unsupported op {type(op).__name__}")
     return acc, pack_value(y, spec_out)
 
@@ -143,47 +181,62 @@ def _step(op, spec_in: TensorSpec, spec_out: TensorSpec, stored: np.ndarray):
 
 
 def check_images(graph: Graph, images) -> np.ndarray:
-    """Validate a batch of images against the graph input; returns (N,) + input shape uint8."""
+    """Validate a batch of inputs against the graph input; returns (N,) + input shape of the
+    input's dtype (uint8 or int8). A single-channel image may come without its channel axis."""
     shape = tuple(graph.input.shape)
+    dtype = graph.input.storage_dtype()
     if not isinstance(images, np.ndarray):
-        raise ValueError(f"images must be a numpy array of uint8, got {type(images).__name__}")
-    if images.dtype != np.uint8:
-        raise ValueError(f"images must have dtype uint8, got {images.dtype}")
+        raise ValueError(f"inputs must be a numpy array of {dtype}, got {type(images).__name__}")
+    if images.dtype != dtype:
+        raise ValueError(f"inputs must have dtype {dtype}, got {images.dtype}")
     if len(shape) == 3 and shape[2] == 1 and images.ndim == 3 and images.shape[1:] == shape[:2]:
         images = images[..., None]
     if images.ndim != len(shape) + 1 or tuple(images.shape[1:]) != shape:
-        raise ValueError(f"images must have shape (N,)+{shape}, got {tuple(images.shape)}")
+        raise ValueError(f"inputs must have shape (N,)+{shape}, got {tuple(images.shape)}")
     return images
 
 
 BATCH_CHUNK = 128  # samples per pass: bounds the im2col memory; results do not depend on it
 
 
-def _walk(graph: Graph, images, want_acc: bool) -> list[tuple]:
-    """(acc or None, stored output) for every op, computed in batch chunks and concatenated."""
-    specs = graph.specs()  # validates the graph
+def _walk(graph: Graph, images, want_acc: bool) -> tuple[list, dict]:
+    """(acc or None, stored output) for every op and the stored value of every name, computed in
+    batch chunks and concatenated."""
+    specs = graph.value_specs()  # validates the graph
     images = check_images(graph, images)
-    chunks = []
+    names = graph.value_names()
+    inputs = [graph.op_inputs(i) for i in range(len(graph.ops))]
+    chunks, values = [], []
     for lo in range(0, max(len(images), 1), BATCH_CHUNK):
-        stored, rows = images[lo : lo + BATCH_CHUNK], []
-        for op, s_in, s_out in zip(graph.ops, specs[:-1], specs[1:]):
-            acc, stored = _step(op, s_in, s_out, stored)
-            rows.append((acc if want_acc else None, stored))
+        vals, rows = {INPUT_NAME: images[lo : lo + BATCH_CHUNK]}, []
+        for i, op in enumerate(graph.ops):
+            acc, stored = _step(op, [specs[n] for n in inputs[i]], specs[names[i + 1]], [vals[n] for n in inputs[i]])
+            vals[names[i + 1]] = stored
+            rows.append(acc if want_acc else None)
         chunks.append(rows)
+        values.append(vals)
     join = lambda parts: None if parts[0] is None else np.concatenate(parts)  # noqa: E731
-    return [(join([c[i][0] for c in chunks]), join([c[i][1] for c in chunks])) for i in range(len(graph.ops))]
+    accs = [join([c[i] for c in chunks]) for i in range(len(graph.ops))]
+    stored = {n: np.concatenate([v[n] for v in values]) for n in names}
+    return accs, stored
+
+
+def run_values(graph: Graph, images: np.ndarray) -> dict:
+    """Every value by name (the graph input first): shape (N,) + spec.storage_shape()."""
+    return _walk(graph, images, want_acc=False)[1]
 
 
 def run_trace(graph: Graph, images: np.ndarray) -> list[np.ndarray]:
     """Stored value after every op: shape (N,) + spec.storage_shape(), dtype spec.storage_dtype()."""
-    return [stored for _, stored in _walk(graph, images, want_acc=False)]
+    values = run_values(graph, images)
+    return [values[n] for n in graph.value_names()[1:]]
 
 
 def accumulators(graph: Graph, images: np.ndarray) -> list:
     """The int64 accumulator of every Dense / Conv2d op ((N, ..., O), NHWC); None for other ops."""
-    return [acc for acc, _ in _walk(graph, images, want_acc=True)]
+    return _walk(graph, images, want_acc=True)[0]
 
 
 def run(graph: Graph, images: np.ndarray) -> np.ndarray:
-    """int32 scores (N, C) of the graph on uint8 images (N,) + graph.input.shape."""
+    """int32 scores (N, C) of the graph on inputs (N,) + graph.input.shape (uint8 or int8)."""
     return run_trace(graph, images)[-1]
