@@ -1,25 +1,55 @@
-"""Export a deployment graph to ONNX (standard ops, opset >= 18) that runs exactly in onnxruntime.
+"""Export a deployment graph (any graph v2 DAG, docs/graph.md) to ONNX that runs exactly in onnxruntime.
+
+Standard ONNX operators only (default domain, opset >= 18), checked with
+``onnx.checker.check_model(full_check=True)`` before anything is written. docs/onnx.md has the
+op mapping and the proofs; in short:
 
 Layout of the exported model:
-    input  ``images``: uint8 (N,) + graph.input.shape (NHWC or (N, F)), N dynamic
+    input  ``images``: uint8 or int8 (the graph input's kind) (N,) + graph.input.shape, NHWC or (N, F),
+                       N dynamic
     output ``scores``: int32 (N, C), equal bit for bit to :func:`binedge.reference.run`
 
-Inside the model activations are float32 tensors holding small integers (pixels, ±1, levels),
-NCHW between convolutions. Binary weights are stored BIT-PACKED (the little-endian bytes of
-the uint32 words of the bit format) and unpacked in the graph with BitShift / BitwiseAnd /
-Reshape / Slice / Cast to ±1; int8 weights are stored as int8. Thresholds, directions,
-multipliers and offsets are int32 / int8 initializers of their natural size.
+Values. Every u8 / i8 / bits value of the graph is one float32 tensor holding small integers:
+codes (-128..255), ±1 for sign bits, levels 0..2^P-1 for unsigned bits; NCHW for (H, W, C)
+values, (N, F) for feature vectors. float32 holds every integer of magnitude <= 2**24 exactly,
+and Pad, MaxPool, Concat, Transpose, Reshape, Flatten, Slice and Gather only move or compare
+them. The graph input is Cast to float32 (and transposed to NCHW) once.
 
-With ``packed=False`` the weights are stored as plain float32 initializers instead (±1 for
-binary weights, the int8 values otherwise; Conv weights (O, C, KH, KW), MatMul weights (K, O)),
-as other exporters write binarized networks: a larger file, no unpacking nodes, same scores.
+Weights. Binary weights are stored BIT-PACKED (the little-endian bytes of the uint32 words of
+the bit format) and unpacked in the graph with BitShift / BitwiseAnd / Reshape / Slice / Cast to
+±1; int8 weights are stored as int8. With ``packed=False`` both are plain float32 initializers
+(±1 / the int8 values; Conv (O, C/g, KH, KW), MatMul (K, O)), as other exporters write
+binarized networks: a larger file, no unpacking nodes, the same scores.
 
-Exactness: float32 Conv / MatMul are exact while every partial sum is an integer of magnitude
-<= 2**24. The exporter bounds |acc| per layer from the weights and the input range; a layer
-above the bound is split along its input channels into chunks that each stay below it, each
-chunk is cast to int32 and the chunks are added in int32 (a single channel above the bound,
-or a total above int32, raises :class:`OnnxExportError`). Comparisons and scores are int32:
-``level = sum_k (direction * acc >= T_k)``, ``score = multiplier * acc + offset``.
+Accumulators (Dense, Conv2d with any ``groups``): float32 MatMul / Conv are exact while every
+partial sum is an integer of magnitude <= 2**24. The exporter bounds |acc| per output channel
+from the weights and the input range (:func:`binedge.exact.channel_cost`); a layer above the
+bound is split along its input channels (Slice, or Gather of the same channel range of every
+group) into chunks that each stay below it, each chunk is Cast to int32 and the chunks are
+added in int32 (the graph proves |acc| <= 2**31 - 1). A single channel above the bound raises
+:class:`OnnxExportError` naming the op.
+
+Output stages, on the int32 (or exact float32) accumulator:
+    * ThresholdStage: level = sum_k (direction * acc >= T_k) in int32 (GreaterOrEqual, Cast, ReduceSum)
+    * ScoreStage:     score = multiplier * acc + offset in int32 (the graph proves it fits)
+    * RequantStage:   w = M * acc + (B + 2^(s-1)) in int64, then the rounding rule below
+
+The rounding rule, requant(v, s, zp) = clamp(zp + floor((v + 2^(s-1)) / 2^s), -128, 127)
+(Add, Requantize, AvgPool2d and RequantStage), from w = v + 2^(s-1) in int64: with
+m = -(w < 0) (Less, Cast, Neg), q = m XOR ((w XOR m) >>> s) (BitwiseXor, Cast uint64, BitShift
+RIGHT, Cast int64, BitwiseXor) is floor(w / 2^s) exactly (:func:`binedge.exact.rshift_sign_flip`
+has the proof: w XOR m is never negative, so both casts keep the value); then Max(lo) / Min(hi)
+with lo = -128 - zp, hi = 127 - zp in int64, Cast float32, Add zp. Clamping before adding zp
+means nothing can wrap even for s = 0. w itself is formed so that every int64 partial result is
+bounded at export (``binedge.exact.check_int64``):
+    * RequantStage: M * acc + (B + h)            |M| * bound + |B + h| <= |M| * bound + |B| + h
+    * Add:          Ma * a + Mb * b + (h - Ma zp_a - Mb zp_b)    (raw codes; |Ma * a| < 2**39)
+    * Requantize:   M * x + (h - M zp_x)
+    * AvgPool2d:    M * S + h, S = sum_window (x - zp_x): Sub in float32 (|x - zp| <= 255),
+                    window sums by a depthwise Conv of ones (Expand of a scalar 1.0) in bands of
+                    kernel rows that each stay <= 2**24 (:func:`binedge.exact.window_bands`),
+                    Cast int64, added in int64; global pooling: ReduceSum (float32 when
+                    H * W * max|x - zp| <= 2**24, else int64)
 """
 
 from __future__ import annotations
@@ -33,11 +63,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from . import __version__
 from . import bitformat as bf
-from .exact import FLOAT_EXACT_BOUND, exact_chunks
+from .exact import (FLOAT_EXACT_BOUND, channel_cost, check_int64, exact_chunks, half, requant_constants,
+                    window_bands)
 from .fileio import atomic_write_bytes
-from .graph import FORMAT_ID, Conv2d, Dense, Flatten, Graph, MaxPool2d, ScoreStage, TensorSpec
+from .graph import (FORMAT_ID, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, RequantStage,
+                    Requantize, Reshape, ScoreStage, TensorSpec, Threshold, acc_bound, op_label)
 
-__all__ = ["export_onnx", "build_onnx_model", "load_onnx_checked", "OnnxExportError", "OnnxModelError",
+__all__ = ["export_onnx", "build_onnx_model", "load_onnx_checked", "run_onnx", "OnnxExportError", "OnnxModelError",
            "MIN_OPSET", "FLOAT_EXACT_BOUND", "INPUT_NAME", "OUTPUT_NAME"]
 
 MIN_OPSET = 18
@@ -46,7 +78,8 @@ INT32_MAX = 2**31 - 1
 INPUT_NAME = "images"
 OUTPUT_NAME = "scores"
 REQUIRED_METADATA = ("bit_format", "binedge_version")  # binedge_version is written last
-RESERVED_METADATA = ("class_names", "score_shift") + REQUIRED_METADATA
+RESERVED_METADATA = ("class_names", "score_shift", "input_quantization") + REQUIRED_METADATA
+INPUT_TYPES = {"u8": TensorProto.UINT8, "i8": TensorProto.INT8}
 
 
 class OnnxExportError(ValueError):
@@ -86,6 +119,14 @@ class _Onnx:
             self._consts[key] = self.init(arr, "const")
         return self._consts[key]
 
+    def channel_const(self, values, dtype, spatial: bool) -> str:
+        """A per-channel constant broadcasting against (N, C, H, W) (``spatial``) or (N, C); a
+        scalar when every channel has the same value."""
+        arr = np.asarray(values, dtype=dtype)
+        if arr.ndim == 0 or arr.size == 0 or np.all(arr == arr.reshape(-1)[0]):
+            return self.const(arr.reshape(-1)[0] if arr.size else arr, dtype)
+        return self.const(arr.reshape((-1, 1, 1) if spatial else (-1,)), dtype)
+
     def node(self, op_type: str, inputs: list, hint: str, output: str | None = None, **attrs) -> str:
         out = output or self._name(hint)
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=self._name(f"{hint}_{op_type}"), **attrs))
@@ -96,7 +137,7 @@ def _float_weights(b: _Onnx, op, hint: str) -> str:
     """Weights as a float32 tensor of shape (O, ..., K) with values ±1 (binary) or int8."""
     if op.weight_kind == "int8":
         return b.node("Cast", [b.init(op.weights, f"{hint}_w_int8")], hint, to=TensorProto.FLOAT)
-    k = op.in_features if isinstance(op, Dense) else op.in_channels
+    k = op.in_features if isinstance(op, Dense) else op.in_channels  # binary convolutions have groups = 1
     words = np.ascontiguousarray(op.weights, dtype=bf.WORD_DTYPE)
     lead, nbytes = words.shape[:-1], words.shape[-1] * 4
     packed = b.init(words.view(np.uint8).reshape(lead + (nbytes,)), f"{hint}_w_packed")
@@ -112,7 +153,7 @@ def _float_weights(b: _Onnx, op, hint: str) -> str:
 
 
 def _plain_weights(op) -> np.ndarray:
-    """Weights as a float32 array: ±1 (binary) or the int8 values; Conv (O, C, KH, KW), Dense (O, K)."""
+    """Weights as a float32 array: ±1 (binary) or the int8 values; Conv (O, C/g, KH, KW), Dense (O, K)."""
     if op.weight_kind == "int8":
         w = op.weights.astype(np.float32)
     else:
@@ -121,30 +162,26 @@ def _plain_weights(op) -> np.ndarray:
     return np.ascontiguousarray(w.transpose(0, 3, 1, 2) if isinstance(op, Conv2d) else w)
 
 
-def _linear(b: _Onnx, op, x: str, spec_in: TensorSpec, hint: str, packed: bool = True) -> tuple[str, bool]:
-    """acc of a Conv2d (NCHW) or Dense; returns (name, is_int32) - float32 when exact in one go."""
+def _linear(b: _Onnx, op, x: str, spec_in: TensorSpec, where: str, hint: str, packed: bool = True) -> tuple[str, bool]:
+    """acc of a Conv2d (NCHW, any groups) or Dense; returns (name, is_int32) - float32 when exact in one go."""
     conv = isinstance(op, Conv2d)
+    groups = int(op.groups) if conv else 1
     if packed:
         w = _float_weights(b, op, hint)
         if conv:
-            w = b.node("Transpose", [w], hint, perm=[0, 3, 1, 2])  # (O, KH, KW, C) -> (O, C, KH, KW)
+            w = b.node("Transpose", [w], hint, perm=[0, 3, 1, 2])  # (O, KH, KW, C/g) -> (O, C/g, KH, KW)
     else:
         wf = _plain_weights(op)
     if conv and any(op.padding):
         pt, pb, pl, pr = op.padding
         pads = b.const([0, 0, pt, pl, 0, 0, pb, pr], np.int64)
         x = b.node("Pad", [x, pads, b.const(float(spec_in.pad_value), np.float32)], hint, mode="constant")
-    absw = np.abs(op.weights.astype(np.int64)) if op.weight_kind == "int8" else None
-    if conv:
-        o, c = op.out_channels, op.in_channels
-        per = absw.sum(axis=(1, 2)) if absw is not None else np.full((o, c), op.kernel[0] * op.kernel[1])
-    else:
-        per = absw if absw is not None else np.ones((op.out_features, op.in_features), np.int64)
-    chunks = exact_chunks(per.astype(np.int64) * spec_in.max_abs_value, f"op {hint}", error=OnnxExportError,
-                          ops="float32 Conv/MatMul")
+    cost = channel_cost(op, spec_in)  # (O, C/g): input channel j of every group
+    chunks = exact_chunks(cost, where, error=OnnxExportError, ops="float32 Conv/MatMul")
+    per_group = cost.shape[1]
 
     def weights(lo: int, hi: int, whole: bool) -> str:
-        """Input channels [lo, hi) of the weights, as Conv (O, C, KH, KW) / MatMul (K, O) wants them."""
+        """Input channels [lo, hi) of the weights, as Conv (O, C/g, KH, KW) / MatMul (K, O) wants them."""
         if not packed:  # plain float32 initializers, already in the operator's layout
             part = wf[:, lo:hi]
             return b.init(part if conv else np.ascontiguousarray(part.T), f"{hint}_w_float")
@@ -152,23 +189,64 @@ def _linear(b: _Onnx, op, x: str, spec_in: TensorSpec, hint: str, packed: bool =
                                               b.const([1], np.int64)], hint)
         return wc if conv else b.node("Transpose", [wc], hint, perm=[1, 0])
 
+    def inputs(lo: int, hi: int) -> str:
+        """Input channels [lo, hi) of every group (channel gi * C/g + j for j in [lo, hi))."""
+        if groups == 1:
+            return b.node("Slice", [x, b.const([lo], np.int64), b.const([hi], np.int64), b.const([1], np.int64)], hint)
+        idx = [gi * per_group + j for gi in range(groups) for j in range(lo, hi)]
+        return b.node("Gather", [x, b.const(idx, np.int64)], hint, axis=1)
+
     def apply(xc: str, wc: str) -> str:
         if conv:
-            return b.node("Conv", [xc, wc], hint, kernel_shape=list(op.kernel), strides=list(op.stride))
+            return b.node("Conv", [xc, wc], hint, kernel_shape=list(op.kernel), strides=list(op.stride), group=groups)
         return b.node("MatMul", [xc, wc], hint)
 
     if len(chunks) == 1:
-        return apply(x, weights(0, per.shape[1], True)), False
+        return apply(x, weights(0, per_group, True)), False
     acc = None
     for lo, hi in chunks:
-        sl = [b.const([lo], np.int64), b.const([hi], np.int64), b.const([1], np.int64)]
-        part = apply(b.node("Slice", [x] + sl, hint), weights(lo, hi, False))
+        part = apply(inputs(lo, hi), weights(lo, hi, False))
         part = b.node("Cast", [part], hint, to=TensorProto.INT32)
         acc = part if acc is None else b.node("Add", [acc, part], hint)
     return acc, True
 
 
+def _rounding(b: _Onnx, w: str, shift, zero_point: int, spatial: bool, hint: str) -> str:
+    """requant from the int64 tensor w = v + 2^(s-1): floor(w / 2^s) by the sign flip (BitShift is
+    unsigned only), clamp to [-128 - zp, 127 - zp] in int64, Cast float32, Add zp. float32 codes."""
+    s = np.asarray(shift, dtype=np.int64)
+    k = requant_constants(s, zero_point)
+    if s.size and int(s.max()) > 0:  # with every shift 0, floor(w / 1) = w
+        neg = b.node("Less", [w, b.const(0, np.int64)], hint)
+        m = b.node("Neg", [b.node("Cast", [neg], hint, to=TensorProto.INT64)], hint)  # -1 where w < 0, else 0
+        u = b.node("Cast", [b.node("BitwiseXor", [w, m], hint)], hint, to=TensorProto.UINT64)  # w or -w-1: >= 0
+        u = b.node("BitShift", [u, b.channel_const(s, np.uint64, spatial)], hint, direction="RIGHT")
+        w = b.node("BitwiseXor", [b.node("Cast", [u], hint, to=TensorProto.INT64), m], hint)
+    q = b.node("Max", [w, b.const(int(k.lo.reshape(-1)[0]), np.int64)], hint)
+    q = b.node("Min", [q, b.const(int(k.hi.reshape(-1)[0]), np.int64)], hint)
+    y = b.node("Cast", [q], hint, to=TensorProto.FLOAT)
+    return b.node("Add", [y, b.const(float(zero_point), np.float32)], hint) if zero_point else y
+
+
+def _requant_stage(b: _Onnx, stage: RequantStage, acc: str, bound: np.ndarray, spatial: bool, where: str,
+                   hint: str) -> str:
+    """w = M * acc + (B + h) in int64 (each partial result bounded first), then the rounding rule."""
+    mult = stage.multiplier.astype(np.int64)
+    const = stage.bias.astype(np.int64) + half(stage.shift)  # |B| + h <= 2**63 - 1 (graph-proved): no wrap
+    for c in range(len(mult)):
+        prod = abs(int(mult[c])) * int(bound[c])
+        check_int64(prod, where, f"M * acc of channel {c}", OnnxExportError)
+        check_int64(prod + abs(int(stage.bias[c])) + int(half(int(stage.shift[c]))), where,
+                    f"M * acc + B + 2^(s-1) of channel {c}", OnnxExportError)
+    w = b.node("Cast", [acc], hint, to=TensorProto.INT64)
+    w = b.node("Mul", [w, b.channel_const(mult, np.int64, spatial)], hint)
+    if np.any(const):
+        w = b.node("Add", [w, b.channel_const(const, np.int64, spatial)], hint)
+    return _rounding(b, w, stage.shift.astype(np.int64), int(stage.zero_point), spatial, hint)
+
+
 def _stage(b: _Onnx, stage, acc: str, acc_is_int: bool, spatial: bool, hint: str, output: str | None) -> str:
+    """A ThresholdStage (float32 levels / ±1) or a ScoreStage (int32 scores) on acc."""
     if not acc_is_int:
         acc = b.node("Cast", [acc], hint, to=TensorProto.INT32)  # exact: integer-valued float32
     if isinstance(stage, ScoreStage):
@@ -192,6 +270,92 @@ def _stage(b: _Onnx, stage, acc: str, acc_is_int: bool, spatial: bool, hint: str
     return level
 
 
+def _weighted(b: _Onnx, op, xs: list, specs: list, spatial: bool, where: str, hint: str) -> str:
+    """Add (two inputs) / Requantize (one): w = sum_i M_i * code_i + (h - sum_i M_i * zp_i) in
+    int64 on the raw codes, then the rounding rule."""
+    mults = [int(v) for v in op.multipliers] if isinstance(op, Add) else [int(op.multiplier)]
+    h = int(half(int(op.shift)))
+    const = h - sum(m * int(s.zero_point) for m, s in zip(mults, specs))
+    partial = 0
+    for m, s in zip(mults, specs):
+        partial += abs(m) * s.max_abs_value
+        check_int64(partial, where, "sum of M * code", OnnxExportError)
+    check_int64(partial + abs(const), where, "w = v + 2^(s-1)", OnnxExportError)
+    w = None
+    for m, x in zip(mults, xs):
+        term = b.node("Mul", [b.node("Cast", [x], hint, to=TensorProto.INT64), b.const(m, np.int64)], hint)
+        w = term if w is None else b.node("Add", [w, term], hint)
+    if const:
+        w = b.node("Add", [w, b.const(const, np.int64)], hint)
+    return _rounding(b, w, int(op.shift), int(op.zero_point), spatial, hint)
+
+
+def _avgpool(b: _Onnx, op: AvgPool2d, x: str, spec: TensorSpec, where: str, hint: str) -> str:
+    """w = M * sum_window (x - zp_x) + h in int64, then the rounding rule (module docstring)."""
+    (h, wd, c), (kh, kw), (sh, sw) = spec.shape, op.kernel, op.stride
+    kh, kw, sh, sw = int(kh), int(kw), int(sh), int(sw)
+    oh = (h - kh) // sh + 1
+    maxc, mult, hh = spec.max_centered, int(op.multiplier), int(half(int(op.shift)))
+    check_int64(abs(mult) * kh * kw * maxc + hh, where, "M * window sum + 2^(s-1)", OnnxExportError)
+    zp = int(spec.zero_point)
+    xc = b.node("Sub", [x, b.const(float(zp), np.float32)], hint) if zp else x  # |x - zp| <= 255: exact
+    if (kh, kw) == (h, wd):  # global pooling: one sum over H and W
+        axes = b.const([2, 3], np.int64)
+        if kh * kw * maxc <= FLOAT_EXACT_BOUND:
+            total = b.node("Cast", [b.node("ReduceSum", [xc, axes], hint, keepdims=1)], hint, to=TensorProto.INT64)
+        else:
+            total = b.node("ReduceSum", [b.node("Cast", [xc], hint, to=TensorProto.INT64), axes], hint, keepdims=1)
+    else:
+        bands = window_bands(kh, kw, maxc)
+        total = None
+        for r0, r1 in bands:  # rows [r0, r1) of every window: a (r1 - r0) x KW window sum
+            rows = r1 - r0
+            xs = xc if len(bands) == 1 else b.node("Slice", [
+                xc, b.const([r0], np.int64), b.const([r0 + (oh - 1) * sh + rows], np.int64), b.const([2], np.int64)],
+                hint)
+            ones = b.node("Expand", [b.const(1.0, np.float32), b.const([c, 1, rows, kw], np.int64)], hint)
+            part = b.node("Conv", [xs, ones], hint, kernel_shape=[rows, kw], strides=[sh, sw], group=c)
+            part = b.node("Cast", [part], hint, to=TensorProto.INT64)
+            total = part if total is None else b.node("Add", [total, part], hint)
+    w = b.node("Mul", [total, b.const(mult, np.int64)], hint)
+    if hh:
+        w = b.node("Add", [w, b.const(hh, np.int64)], hint)
+    return _rounding(b, w, int(op.shift), int(op.zero_point), True, hint)
+
+
+def _hwc(b: _Onnx, x: str, spec: TensorSpec, hint: str) -> str:
+    """A value in the graph's own element order: NCHW -> NHWC (feature vectors as they are)."""
+    return b.node("Transpose", [x], hint, perm=[0, 2, 3, 1]) if len(spec.shape) == 3 else x
+
+
+def _op(b: _Onnx, op, xs: list, ins: list, out: TensorSpec, where: str, hint: str, packed: bool,
+        output: str | None) -> str:
+    """One graph op on the ONNX tensors ``xs`` of its inputs (specs ``ins``); returns its output tensor."""
+    x, spec = xs[0], ins[0]
+    spatial = len(out.shape) == 3
+    if isinstance(op, (Conv2d, Dense)):
+        acc, is_int = _linear(b, op, x, spec, where, hint, packed=packed)
+        if isinstance(op.output, RequantStage):
+            return _requant_stage(b, op.output, acc, acc_bound(op, spec), spatial, where, hint)
+        return _stage(b, op.output, acc, is_int, spatial, hint, output)
+    if isinstance(op, MaxPool2d):  # max of exact small integers: exact in float32
+        return b.node("MaxPool", [x], hint, kernel_shape=list(op.kernel), strides=list(op.stride))
+    if isinstance(op, AvgPool2d):
+        return _avgpool(b, op, x, spec, where, hint)
+    if isinstance(op, (Add, Requantize)):
+        return _weighted(b, op, xs, ins, spatial, where, hint)
+    if isinstance(op, Threshold):  # the stage on the codes, compared in int32
+        return _stage(b, op.stage, x, False, spatial, hint, None)
+    if isinstance(op, Concat):
+        return b.node("Concat", xs, hint, axis=1)  # channels: axis 1 of NCHW and of (N, F)
+    if isinstance(op, Flatten):  # (H, W, C) order, like the reference
+        return b.node("Flatten", [_hwc(b, x, spec, hint)], hint, axis=1) if len(spec.shape) == 3 else x
+    if isinstance(op, Reshape):
+        y = b.node("Reshape", [_hwc(b, x, spec, hint), b.const([0] + list(out.shape), np.int64)], hint)
+        return b.node("Transpose", [y], hint, perm=[0, 3, 1, 2]) if spatial else y
+    raise OnnxExportError(f"{where}: unsupported op")  # pragma: no cover - Graph.value_specs() rejects it first
+
+
 def _metadata(graph: Graph) -> list[tuple[str, str]]:
     items = []
     for k, v in graph.metadata.items():
@@ -200,7 +364,9 @@ def _metadata(graph: Graph) -> list[tuple[str, str]]:
             raise OnnxExportError(f"graph.metadata key {k!r} is reserved by the ONNX exporter")
         items.append((k, v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)))
     last = graph.ops[-1].output
+    quant = {"kind": graph.input.kind, "scale": float(graph.input.scale), "zero_point": int(graph.input.zero_point)}
     items += [("class_names", json.dumps(list(graph.class_names))), ("score_shift", str(int(last.shift))),
+              ("input_quantization", json.dumps(quant, sort_keys=True)),
               ("bit_format", FORMAT_ID), ("binedge_version", __version__)]  # binedge_version last: see loader
     return items
 
@@ -221,28 +387,23 @@ def build_onnx_model(graph: Graph, *, opset: int = MIN_OPSET, model_name: str = 
     _check_options(opset, model_name, packed)
     if not isinstance(graph, Graph):
         raise TypeError(f"graph must be a binedge.graph.Graph, got {type(graph).__name__}")
-    specs = graph.specs()  # validates the graph
-    if graph.class_names and len(graph.class_names) != specs[-1].shape[0]:
-        raise OnnxExportError(f"{len(graph.class_names)} class names for {specs[-1].shape[0]} scores")
+    specs = graph.value_specs()  # validates the graph: structure, shapes, every bound
+    names = graph.value_names()
+    out_spec = specs[names[-1]]
+    if graph.class_names and len(graph.class_names) != out_spec.shape[0]:
+        raise OnnxExportError(f"{len(graph.class_names)} class names for {out_spec.shape[0]} scores")
     b = _Onnx()
     x = b.node("Cast", [INPUT_NAME], "input", to=TensorProto.FLOAT)
     if len(graph.input.shape) == 3:
         x = b.node("Transpose", [x], "input", perm=[0, 3, 1, 2])  # NHWC -> NCHW
-    for i, (op, s_in, s_out) in enumerate(zip(graph.ops, specs[:-1], specs[1:])):
-        hint = f"op{i}"
+    values = {names[0]: x}
+    for i, op in enumerate(graph.ops):
+        reads = graph.op_inputs(i)
         last = i == len(graph.ops) - 1
-        if isinstance(op, (Conv2d, Dense)):
-            acc, is_int = _linear(b, op, x, s_in, hint, packed=packed)
-            x = _stage(b, op.output, acc, is_int, isinstance(op, Conv2d), hint, OUTPUT_NAME if last else None)
-        elif isinstance(op, MaxPool2d):  # max of exact small integers: exact in float32
-            x = b.node("MaxPool", [x], hint, kernel_shape=list(op.kernel), strides=list(op.stride))
-        elif isinstance(op, Flatten):
-            if len(s_in.shape) == 3:  # flatten in (H, W, C) order like the reference
-                x = b.node("Flatten", [b.node("Transpose", [x], hint, perm=[0, 2, 3, 1])], hint, axis=1)
-        else:  # pragma: no cover - Graph.specs() rejects unknown ops first
-            raise OnnxExportError(f"unsupported op {type(op).__name__}")
-    inp = helper.make_tensor_value_info(INPUT_NAME, TensorProto.UINT8, ["N", *graph.input.shape])
-    out = helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.INT32, ["N", specs[-1].shape[0]])
+        values[names[i + 1]] = _op(b, op, [values[n] for n in reads], [specs[n] for n in reads], specs[names[i + 1]],
+                                   op_label(op, i), f"op{i}", packed, OUTPUT_NAME if last else None)
+    inp = helper.make_tensor_value_info(INPUT_NAME, INPUT_TYPES[graph.input.kind], ["N", *graph.input.shape])
+    out = helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.INT32, ["N", out_spec.shape[0]])
     g = helper.make_graph(b.nodes, model_name, [inp], [out], b.inits,
                           doc_string="binedge deployment graph; scores equal binedge.reference.run exactly")
     opsets = [helper.make_opsetid("", opset)]
@@ -253,13 +414,23 @@ def build_onnx_model(graph: Graph, *, opset: int = MIN_OPSET, model_name: str = 
 
 
 def _sizes(graph: Graph) -> tuple[int, int]:
+    """(weight bytes as stored: packed words / int8, output-stage parameter bytes at their natural
+    sizes: thresholds + directions, score multipliers + offsets, requantization multipliers +
+    biases + shifts)."""
     weights = thresholds = 0
     for op in graph.ops:
         if isinstance(op, (Conv2d, Dense)):
             weights += op.weights.nbytes
             st = op.output
-            arrays = (st.multiplier, st.offset) if isinstance(st, ScoreStage) else (st.thresholds, st.direction)
+            if isinstance(st, ScoreStage):
+                arrays = (st.multiplier, st.offset)
+            elif isinstance(st, RequantStage):
+                arrays = (st.multiplier, st.bias, st.shift)
+            else:
+                arrays = (st.thresholds, st.direction)
             thresholds += sum(a.nbytes for a in arrays)
+        elif isinstance(op, Threshold):
+            thresholds += op.stage.thresholds.nbytes + op.stage.direction.nbytes
     return weights, thresholds
 
 
@@ -270,8 +441,13 @@ def export_onnx(graph: Graph, path, *, opset: int = MIN_OPSET, model_name: str =
     ``packed=False`` stores the weights as float32 initializers (±1 / int8 values) instead of
     bit-packed words unpacked in the graph (see the module docstring); the scores are the same.
 
+    Every graph that validates is accepted (any DAG, every op and stage, u8 / i8 inputs), except a
+    Dense / Conv2d in which one input channel alone may exceed 2**24 (float32 cannot sum it
+    exactly): OnnxExportError naming the op.
+
     Returns {"path", "file_bytes", "packed_weight_bytes" (weights as stored in the graph: packed
-    uint32 words / int8), "threshold_bytes" (thresholds + directions + score multipliers/offsets)}.
+    uint32 words / int8), "threshold_bytes" (output-stage parameters: thresholds + directions,
+    score multipliers / offsets, requantization multipliers / biases / shifts)}.
     Raises OnnxExportError for bad options or a layer that cannot be computed exactly,
     GraphError for an invalid graph.
     """
@@ -320,14 +496,31 @@ def load_onnx_checked(path, *, require_binedge: bool = True) -> onnx.ModelProto:
 
 
 def run_onnx(path, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
-    """Run a binedge ONNX file in onnxruntime (CPU) on uint8 images; returns int32 scores (N, C)."""
+    """Run a binedge ONNX file in onnxruntime (CPU, one thread) on inputs of the model's input type
+    (uint8 or int8, (N,) + the graph's input shape; (N, H, W) is accepted for one channel);
+    returns int32 scores (N, C)."""
     import onnxruntime as ort
 
-    load_onnx_checked(path)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    model = load_onnx_checked(path)
+    (inp,), (out,) = model.graph.input, model.graph.output
+    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type))
+    shape = tuple(int(d.dim_value) for d in inp.type.tensor_type.shape.dim[1:])
+    classes = int(out.type.tensor_type.shape.dim[-1].dim_value)
+    if not isinstance(images, np.ndarray) or images.dtype != dtype:
+        got = getattr(images, "dtype", type(images).__name__)
+        raise ValueError(f"images must be a numpy array of {dtype}, got {got}")
+    if len(shape) == 3 and shape[2] == 1 and images.ndim == 3 and images.shape[1:] == shape[:2]:
+        images = images[..., None]
+    if images.ndim != len(shape) + 1 or tuple(images.shape[1:]) != shape:
+        raise ValueError(f"images must have shape (N,)+{shape}, got {tuple(images.shape)}")
+    if len(images) == 0:
+        return np.zeros((0, classes), np.int32)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(os.fspath(path), so, providers=["CPUExecutionProvider"])
-    images = np.ascontiguousarray(images, dtype=np.uint8)
-    out = [sess.run([OUTPUT_NAME], {INPUT_NAME: images[i:i + batch_size]})[0]
+    images = np.ascontiguousarray(images)
+    res = [sess.run([OUTPUT_NAME], {INPUT_NAME: images[i:i + batch_size]})[0]
            for i in range(0, len(images), batch_size)]
-    return np.concatenate(out).astype(np.int32)
+    return np.concatenate(res).astype(np.int32)
