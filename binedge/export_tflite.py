@@ -1,38 +1,55 @@
-"""Export a deployment graph to LiteRT (.tflite) that runs exactly in the LiteRT interpreter.
+"""Export a deployment graph (any graph v2 DAG, docs/graph.md) to LiteRT (.tflite) that runs
+exactly in the LiteRT interpreter.
 
 The file is written without TensorFlow: the ``tflite`` package's generated flatbuffer builders
 plus ``flatbuffers`` (schema version 3, file identifier ``TFL3``, buffer 0 the empty sentinel).
-Only builtin operators are used (docs/tflite.md has the op mapping).
+Only builtin operators are used (docs/tflite.md has the op mapping and what was measured).
 
 Layout of the exported model:
-    input  ``images``: uint8 (N,) + graph.input.shape (NHWC or (N, F)); N is dynamic
-                       (shape_signature -1; resize the input, as :func:`run_tflite` does)
+    input  ``images``: uint8 or int8 (the graph input's kind) (N,) + graph.input.shape (NHWC or
+                       (N, F)); N is dynamic (shape_signature -1; resize the input, as
+                       :func:`run_tflite` does)
     output ``scores``: int32 (N, C), equal bit for bit to :func:`binedge.reference.run`
 
-Inside the model activations are float32 tensors holding small integers (pixels 0..255, ±1,
-levels 0..2^P-1), NHWC like the graph, so no transposes are needed. Weights are stored as int8
-(binary weights exactly ±1, int8 weights as they are; 1 byte per weight) and turned into
-float32 inside the graph by DEQUANTIZE (scale 1, zero point 0: exact), which LiteRT evaluates
-once for a constant input. LiteRT's int8 FULLY_CONNECTED / CONV_2D are not used: they
-requantize their int32 accumulators to int8 / int16 outputs, which is not exact.
+Values. Every u8 / i8 / bits value of the graph is one float32 tensor holding small integers:
+codes (-128..255), ±1 for sign bits, levels 0..2^P-1 for unsigned bit-planes; NHWC like the
+graph, so no transposes are needed, and RESHAPE is Flatten / Reshape. PAD / PADV2 (the zero
+code), MAX_POOL_2D, CONCATENATION, SLICE and GATHER only move or compare them.
 
-Exactness (the same argument as the ONNX exporter's): float32 CONV_2D / FULLY_CONNECTED on
-integer-valued operands are exact while every partial sum is an integer of magnitude
-<= 2**24, whatever the summation order or FMA use. The exporter bounds |acc| per output channel
-from the weights and the input range; a layer above the bound is split along its input
-channels (SLICE) into chunks that each stay below it, each chunk's result is CAST to int32 and
-the chunks are added in int32 (a single channel above the bound, or a total above int32,
-raises :class:`TfliteExportError`). The output stages run on int32:
-``level = sum_k (direction * acc >= T_k)`` with MUL / GREATER_EQUAL (int32 thresholds, so the
-INT32_MIN / INT32_MAX sentinels are exact) and CAST + ADD per level, or SELECT_V2 for ±1, to the
-next float32 activation; ``score = multiplier * acc + offset`` in int32, which the graph's own
-validation proves cannot overflow (``|multiplier| * max|acc| + |offset| <= 2**31 - 1``,
-:func:`binedge.graph.acc_bound`); the exporter checks that proof again before writing.
+Weights are stored as int8 (binary weights exactly ±1, int8 weights as they are; 1 byte per
+weight) and turned into float32 inside the graph by DEQUANTIZE (scale 1, zero point 0: exact),
+which LiteRT evaluates once for a constant input. LiteRT's int8 FULLY_CONNECTED / CONV_2D are not
+used: they requantize their int32 accumulators with a float scale, which is not the graph's rule.
+
+Accumulators (Dense, Conv2d with any groups: CONV_2D, grouped CONV_2D, DEPTHWISE_CONV_2D): float32
+on integer-valued operands is exact while every partial sum is an integer of magnitude <= 2**24,
+whatever the summation order or FMA use. The exporter bounds |acc| per output channel from the
+weights and the input range; a layer above the bound is split along its input channels (SLICE,
+or GATHER of the same channel range of every group) into chunks that each stay below it, each
+chunk's result is CAST to int32 and the chunks are added in int32 (a single channel above the
+bound raises :class:`TfliteExportError` naming the op; the graph proves the int32 total).
+
+Output stages: ``level = sum_k (direction * acc >= T_k)`` with MUL / GREATER_EQUAL in int32 and
+CAST + ADD per level, or SELECT_V2 for ±1; ``score = multiplier * acc + offset`` in int32, which
+the graph proves cannot overflow (the exporter checks that proof again); RequantStage:
+``w = M * acc + (B + 2^(s-1))`` in int64 (MUL / ADD), then the rounding rule.
+
+The rounding rule, requant(v, s, zp) = clamp(zp + floor((v + 2^(s-1)) / 2^s), -128, 127), for
+RequantStage, Add (``Ma * a + Mb * b + (h - Ma zp_a - Mb zp_b)`` on the codes CAST to int64),
+Requantize (``M * x + (h - M zp_x)``) and AvgPool2d (``M * S + h`` with S the window sum of
+x - zp_x: SUM for global pooling, float32 when it stays <= 2**24, else int64; otherwise
+DEPTHWISE_CONV_2D with a ones filter in bands of kernel rows each <= 2**24, CAST int64, ADD). LiteRT
+2.3 has no int64 RIGHT_SHIFT, FLOOR_DIV, DIV or BITWISE_XOR (measured), so floor(w / 2^s) is
+computed as: MAXIMUM / MINIMUM in int64 (w into [w_lo, w_hi], where the quotient lies in
+[-128 - zp, 127 - zp] and no result changes), w - FLOOR_MOD(w, 2^s) in int64 (the quotient times
+2^s, exactly; LiteRT's int64 FLOOR_MOD is exact), CAST float32 and MUL 2^-s (exact: the quotient
+has at most 8 bits), ADD zp. The proof is in :class:`binedge.exact.RequantConstants`; every int64
+intermediate is bounded at export.
 
 The file carries metadata ``binedge`` (JSON: bit format, version, class names, score shift,
-input shape, graph metadata) and ``binedge_sha256``, the SHA-256 of the whole file with those
-32 digest bytes zeroed, so :func:`load_tflite_checked` detects any truncation or corruption
-before the interpreter parses the flatbuffer.
+input shape, kind, scale and zero point, graph metadata) and ``binedge_sha256``, the SHA-256 of
+the whole file with those 32 digest bytes zeroed, so :func:`load_tflite_checked` detects any
+truncation or corruption before the interpreter parses the flatbuffer.
 """
 
 from __future__ import annotations
@@ -47,8 +64,10 @@ import numpy as np
 
 from . import __version__
 from . import bitformat as bf
-from .exact import FLOAT_EXACT_BOUND, exact_chunks
-from .graph import FORMAT_ID, Conv2d, Dense, Flatten, Graph, MaxPool2d, ScoreStage, TensorSpec
+from .exact import (FLOAT_EXACT_BOUND, channel_cost, check_int64, exact_chunks, half, requant_constants,
+                    window_bands)
+from .graph import (FORMAT_ID, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, RequantStage,
+                    Requantize, Reshape, ScoreStage, TensorSpec, Threshold, acc_bound, op_label)
 
 __all__ = ["export_tflite", "build_tflite", "load_tflite_checked", "run_tflite", "make_interpreter",
            "TfliteExportError", "TfliteModelError", "TfliteFile", "FLOAT_EXACT_BOUND", "INPUT_NAME",
@@ -182,8 +201,9 @@ class _Model:
         return self.op("RESHAPE", [x, self.const(new_shape, np.int32, "shape")], shape, self.dtype(x), hint)
 
 
-def _float_weights(m: _Model, op, lo: int, hi: int, hint: str, packed: bool) -> int:
-    """Input channels [lo, hi) of the weights as a float32 tensor (O, K) or (O, KH, KW, C).
+def _float_weights(m: _Model, op, lo: int, hi: int, hint: str, packed: bool, depthwise: bool = False) -> int:
+    """Input channels [lo, hi) of the weights as a float32 tensor (O, K) or (O, KH, KW, C / groups);
+    ``depthwise``: the DEPTHWISE_CONV_2D filter (1, KH, KW, O) of (O, KH, KW, 1) int8 weights.
 
     int8 weights, and binary weights unless ``packed``: int8 in the file (±1 for binary weights),
     DEQUANTIZE'd with scale 1 and zero point 0 (exact; evaluated once, the input is constant).
@@ -214,25 +234,30 @@ def _float_weights(m: _Model, op, lo: int, hi: int, hint: str, packed: bool) -> 
                     lead + (hi - lo,), np.float32, hint, dynamic=False)
     w = op.weights if op.weight_kind == "int8" else bf.unpack_sign(op.weights, k).astype(np.int8)
     w = np.ascontiguousarray(w[..., lo:hi], dtype=np.int8)
+    if depthwise:
+        w = np.ascontiguousarray(w.transpose(3, 1, 2, 0))
     q = m.const(w, np.int8, f"{hint}_weights_int8", quant=(1.0, 0))
     return m.op("DEQUANTIZE", [q], w.shape, np.float32, f"{hint}_weights", dynamic=False)
 
 
-def _cost(op, spec_in: TensorSpec) -> np.ndarray:
-    """cost[o, c]: a bound on |contribution of input channel c to acc of output o|."""
-    if op.weight_kind == "int8":
-        absw = np.abs(op.weights.astype(np.int64))
-        per = absw.sum(axis=(1, 2)) if isinstance(op, Conv2d) else absw
-    elif isinstance(op, Conv2d):
-        per = np.full((op.out_channels, op.in_channels), op.kernel[0] * op.kernel[1], np.int64)
-    else:
-        per = np.ones((op.out_features, op.in_features), np.int64)
-    return per.astype(np.int64) * spec_in.max_abs_value
+def _chan(m: _Model, values, dtype, hint: str = "const") -> int:
+    """A per-channel constant (C,) broadcasting against NHWC / (N, C); a scalar when all are equal."""
+    arr = np.asarray(values, dtype=dtype)
+    if arr.ndim == 0 or arr.size == 0 or np.all(arr == arr.reshape(-1)[0]):
+        return m.const(arr.reshape(-1)[0] if arr.size else arr, dtype, hint)
+    return m.const(arr.reshape(-1), dtype, hint)
 
 
-def _linear(m: _Model, op, x: int, spec_in: TensorSpec, hint: str, packed: bool) -> tuple[int, bool, np.ndarray]:
-    """acc of a Conv2d (NHWC) or Dense (N, K). Returns (tensor, is_int32, per-output |acc| bound)."""
+def _linear(m: _Model, op, x: int, spec_in: TensorSpec, where: str, hint: str,
+            packed: bool) -> tuple[int, bool, np.ndarray]:
+    """acc of a Conv2d (NHWC, any groups) or Dense (N, K). Returns (tensor, is_int32, per-output |acc| bound).
+
+    groups = 1: CONV_2D; a depthwise convolution (C / groups = 1): DEPTHWISE_CONV_2D with depth
+    multiplier O / C (its output channel c * mult + k reads input channel c, as the graph's);
+    other groups: CONV_2D with a (O, KH, KW, C / groups) filter, which LiteRT runs as a grouped
+    convolution. Chunks take input channels [lo, hi) of every group (SLICE, or GATHER)."""
     conv = isinstance(op, Conv2d)
+    groups = int(op.groups) if conv else 1
     if conv and any(op.padding):
         pt, pb, pl, pr = op.padding
         n, h, w, c = m.shape(x)
@@ -240,29 +265,41 @@ def _linear(m: _Model, op, x: int, spec_in: TensorSpec, hint: str, packed: bool)
         value = float(spec_in.pad_value)
         inputs = [x, pads] if value == 0.0 else [x, pads, m.const(value, np.float32, "pad_value")]
         x = m.op("PAD" if value == 0.0 else "PADV2", inputs, (n, h + pt + pb, w + pl + pr, c), np.float32, hint)
-    cost = _cost(op, spec_in)
-    chunks = exact_chunks(cost, f"op {hint}", bound=FLOAT_EXACT_BOUND, error=TfliteExportError,
+    cost = channel_cost(op, spec_in)  # (O, C / groups)
+    chunks = exact_chunks(cost, where, bound=FLOAT_EXACT_BOUND, error=TfliteExportError,
                           ops="float32 CONV_2D / FULLY_CONNECTED")
     out_ch = op.out_channels if conv else op.out_features
+    per_group = cost.shape[1]
+    depthwise = conv and groups > 1 and per_group == 1
     acc = None
     for lo, hi in chunks:
         xs = m.shape(x)
-        if (lo, hi) == (0, xs[-1]):
+        if (lo, hi) == (0, per_group):
             xc = x
-        else:
+        elif groups == 1:
             begin = [0] * (len(xs) - 1) + [lo]
             size = [-1] * (len(xs) - 1) + [hi - lo]
             xc = m.op("SLICE", [x, m.const(begin, np.int32, "begin"), m.const(size, np.int32, "size")],
                       xs[:-1] + (hi - lo,), np.float32, hint)
-        w = _float_weights(m, op, lo, hi, hint, packed)
+        else:
+            idx = [gi * per_group + j for gi in range(groups) for j in range(lo, hi)]
+            xc = m.op("GATHER", [x, m.const(idx, np.int32, "channels")], xs[:-1] + (len(idx),), np.float32, hint,
+                      options=("GatherOptions", {"Axis": len(xs) - 1, "BatchDims": 0}))
+        w = _float_weights(m, op, lo, hi, hint, packed, depthwise=depthwise)
         if conv:
             (kh, kw), (sh, sw) = op.kernel, op.stride
             n, h, wd, _ = m.shape(xc)
             shape = (n, (h - kh) // sh + 1, (wd - kw) // sw + 1, out_ch)
-            opts = ("Conv2DOptions", {"Padding": _enum("Padding", "VALID"), "StrideW": sw, "StrideH": sh,
-                                      "DilationWFactor": 1, "DilationHFactor": 1})
-            part = m.op("CONV_2D", [xc, w, m.const(np.zeros(out_ch), np.float32, f"{hint}_bias")], shape,
-                        np.float32, hint, options=opts)
+            bias = m.const(np.zeros(out_ch), np.float32, f"{hint}_bias")
+            if depthwise:
+                opts = ("DepthwiseConv2DOptions", {"Padding": _enum("Padding", "VALID"), "StrideW": sw, "StrideH": sh,
+                                                   "DepthMultiplier": out_ch // groups, "DilationWFactor": 1,
+                                                   "DilationHFactor": 1})
+                part = m.op("DEPTHWISE_CONV_2D", [xc, w, bias], shape, np.float32, hint, options=opts)
+            else:
+                opts = ("Conv2DOptions", {"Padding": _enum("Padding", "VALID"), "StrideW": sw, "StrideH": sh,
+                                          "DilationWFactor": 1, "DilationHFactor": 1})
+                part = m.op("CONV_2D", [xc, w, bias], shape, np.float32, hint, options=opts)
         else:
             opts = ("FullyConnectedOptions", {"KeepNumDims": False})
             part = m.op("FULLY_CONNECTED", [xc, w, -1], (m.shape(xc)[0], out_ch), np.float32, hint, options=opts)
@@ -304,35 +341,152 @@ def _scores(m: _Model, stage: ScoreStage, acc: int, bound: np.ndarray, hint: str
     return m.binary("ADD", y, m.const(stage.offset, np.int32, f"{hint}_offset"), hint, output_name=OUTPUT_NAME)
 
 
+def _rounding(m: _Model, w: int, shift, zero_point: int, hint: str) -> int:
+    """requant from the int64 tensor w = v + 2^(s-1), as float32 codes: MAXIMUM / MINIMUM in
+    int64 (w into [w_lo, w_hi]: the quotient then lies in [-128 - zp, 127 - zp], nothing else
+    changes), FLOOR_MOD 2^s and SUB (the quotient times 2^s, exactly), CAST float32 and MUL 2^-s
+    (exact: at most 8 significant bits), ADD zp. :class:`binedge.exact.RequantConstants` has the
+    proof, :func:`binedge.exact.requant_floor_mod` is this op sequence in numpy. (LiteRT 2.3 has
+    no int64 RIGHT_SHIFT, FLOOR_DIV, DIV or BITWISE_XOR; its int64 FLOOR_MOD is exact.)"""
+    s = np.asarray(shift, dtype=np.int64)
+    k = requant_constants(s, zero_point)
+    wc = m.binary("MAXIMUM", w, _chan(m, k.w_lo, np.int64, "w_lo"), hint)
+    wc = m.binary("MINIMUM", wc, _chan(m, k.w_hi, np.int64, "w_hi"), hint)
+    if s.size and int(s.max()) > 0:  # with every shift 0 the quotient is w_c itself
+        wc = m.binary("SUB", wc, m.binary("FLOOR_MOD", wc, _chan(m, k.pow2, np.int64, "pow2"), hint), hint)
+    q = m.cast(wc, np.float32, hint)
+    if s.size and int(s.max()) > 0:
+        q = m.binary("MUL", q, _chan(m, k.inv_pow2, np.float32, "inv_pow2"), hint)
+    return m.binary("ADD", q, m.const(float(zero_point), np.float32, "zero_point"), hint) if zero_point else q
+
+
+def _requant_stage(m: _Model, stage: RequantStage, acc: int, bound: np.ndarray, where: str, hint: str) -> int:
+    """w = M * acc + (B + h) in int64 (each partial result bounded first), then the rounding rule."""
+    mult = stage.multiplier.astype(np.int64)
+    const = stage.bias.astype(np.int64) + half(stage.shift)  # |B| + h <= 2**63 - 1 (graph-proved)
+    for c in range(len(mult)):
+        prod = abs(int(mult[c])) * int(bound[c])
+        check_int64(prod, where, f"M * acc of channel {c}", TfliteExportError)
+        check_int64(prod + abs(int(stage.bias[c])) + int(half(int(stage.shift[c]))), where,
+                    f"M * acc + B + 2^(s-1) of channel {c}", TfliteExportError)
+    w = m.binary("MUL", m.cast(acc, np.int64, hint), _chan(m, mult, np.int64, f"{hint}_multiplier"), hint)
+    if np.any(const):
+        w = m.binary("ADD", w, _chan(m, const, np.int64, f"{hint}_bias"), hint)
+    return _rounding(m, w, stage.shift.astype(np.int64), int(stage.zero_point), hint)
+
+
+def _weighted(m: _Model, op, xs: list, specs: list, where: str, hint: str) -> int:
+    """Add (two inputs) / Requantize (one): w = sum_i M_i * code_i + (h - sum_i M_i * zp_i) in
+    int64 on the raw codes, then the rounding rule."""
+    mults = [int(v) for v in op.multipliers] if isinstance(op, Add) else [int(op.multiplier)]
+    h = int(half(int(op.shift)))
+    const = h - sum(mu * int(s.zero_point) for mu, s in zip(mults, specs))
+    partial = 0
+    for mu, s in zip(mults, specs):
+        partial += abs(mu) * s.max_abs_value
+        check_int64(partial, where, "sum of M * code", TfliteExportError)
+    check_int64(partial + abs(const), where, "w = v + 2^(s-1)", TfliteExportError)
+    w = None
+    for mu, x in zip(mults, xs):
+        term = m.binary("MUL", m.cast(x, np.int64, hint), m.const(mu, np.int64, "multiplier"), hint)
+        w = term if w is None else m.binary("ADD", w, term, hint)
+    if const:
+        w = m.binary("ADD", w, m.const(const, np.int64, "bias"), hint)
+    return _rounding(m, w, int(op.shift), int(op.zero_point), hint)
+
+
+def _avgpool(m: _Model, op: AvgPool2d, x: int, spec: TensorSpec, where: str, hint: str) -> int:
+    """w = M * sum_window (x - zp_x) + h in int64, then the rounding rule. The window sum: SUM over
+    H and W for global pooling (float32 when H * W * max|x - zp| <= 2**24, else int64); otherwise
+    DEPTHWISE_CONV_2D with a ones filter in bands of kernel rows that each stay <= 2**24
+    (:func:`binedge.exact.window_bands`), CAST int64, added in int64."""
+    (h, wd, c), (kh, kw), (sh, sw) = spec.shape, op.kernel, op.stride
+    kh, kw, sh, sw = int(kh), int(kw), int(sh), int(sw)
+    oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
+    maxc, mult, hh = spec.max_centered, int(op.multiplier), int(half(int(op.shift)))
+    check_int64(abs(mult) * kh * kw * maxc + hh, where, "M * window sum + 2^(s-1)", TfliteExportError)
+    zp = int(spec.zero_point)
+    xc = m.binary("SUB", x, m.const(float(zp), np.float32, "zero_point"), hint) if zp else x  # exact: |x - zp| <= 255
+    n = m.shape(xc)[0]
+    if (kh, kw) == (h, wd):  # global pooling
+        axes = m.const([1, 2], np.int32, "axes")
+        opts = ("ReducerOptions", {"KeepDims": True})
+        if kh * kw * maxc <= FLOAT_EXACT_BOUND:
+            total = m.cast(m.op("SUM", [xc, axes], (n, 1, 1, c), np.float32, hint, options=opts), np.int64, hint)
+        else:
+            total = m.op("SUM", [m.cast(xc, np.int64, hint), axes], (n, 1, 1, c), np.int64, hint, options=opts)
+    else:
+        bands = window_bands(kh, kw, maxc)
+        total = None
+        for r0, r1 in bands:
+            rows = r1 - r0
+            xs = xc
+            if len(bands) > 1:
+                span = (oh - 1) * sh + rows
+                xs = m.op("SLICE", [xc, m.const([0, r0, 0, 0], np.int32, "begin"),
+                                    m.const([-1, span, -1, -1], np.int32, "size")], (n, span, wd, c), np.float32, hint)
+            q = m.const(np.ones((1, rows, kw, c), np.int8), np.int8, f"{hint}_ones_int8", quant=(1.0, 0))
+            ones = m.op("DEQUANTIZE", [q], (1, rows, kw, c), np.float32, f"{hint}_ones", dynamic=False)
+            opts = ("DepthwiseConv2DOptions", {"Padding": _enum("Padding", "VALID"), "StrideW": sw, "StrideH": sh,
+                                               "DepthMultiplier": 1, "DilationWFactor": 1, "DilationHFactor": 1})
+            part = m.op("DEPTHWISE_CONV_2D", [xs, ones, m.const(np.zeros(c), np.float32, f"{hint}_bias")],
+                        (n, oh, ow, c), np.float32, hint, options=opts)
+            part = m.cast(part, np.int64, hint)
+            total = part if total is None else m.binary("ADD", total, part, hint)
+    w = m.binary("MUL", total, m.const(mult, np.int64, "multiplier"), hint)
+    if hh:
+        w = m.binary("ADD", w, m.const(hh, np.int64, "half"), hint)
+    return _rounding(m, w, int(op.shift), int(op.zero_point), hint)
+
+
+def _op(m: _Model, op, xs: list, ins: list, out: TensorSpec, where: str, hint: str, packed: bool) -> int:
+    """One graph op on the LiteRT tensors ``xs`` of its inputs (specs ``ins``); returns its output tensor."""
+    x, spec = xs[0], ins[0]
+    if isinstance(op, (Conv2d, Dense)):
+        acc, is_int, bound = _linear(m, op, x, spec, where, hint, packed)
+        if isinstance(op.output, RequantStage):
+            return _requant_stage(m, op.output, acc, acc_bound(op, spec), where, hint)
+        if not is_int:
+            acc = m.cast(acc, np.int32, hint)  # exact: an integer-valued float32 below 2**24
+        if isinstance(op.output, ScoreStage):
+            return _scores(m, op.output, acc, bound, hint)
+        return _threshold(m, op.output, acc, hint)
+    if isinstance(op, MaxPool2d):  # max of exact small integers: exact in float32
+        (kh, kw), (sh, sw) = op.kernel, op.stride
+        n, h, w, c = m.shape(x)
+        opts = ("Pool2DOptions", {"Padding": _enum("Padding", "VALID"), "StrideW": sw, "StrideH": sh,
+                                  "FilterWidth": kw, "FilterHeight": kh})
+        return m.op("MAX_POOL_2D", [x], (n, (h - kh) // sh + 1, (w - kw) // sw + 1, c), np.float32, hint,
+                    options=opts)
+    if isinstance(op, AvgPool2d):
+        return _avgpool(m, op, x, spec, where, hint)
+    if isinstance(op, (Add, Requantize)):
+        return _weighted(m, op, xs, ins, where, hint)
+    if isinstance(op, Threshold):  # the stage on the codes, compared in int32
+        return _threshold(m, op.stage, m.cast(x, np.int32, hint), hint)
+    if isinstance(op, Concat):
+        axis = len(m.shape(x)) - 1
+        shape = m.shape(x)[:-1] + (sum(m.shape(t)[-1] for t in xs),)
+        return m.op("CONCATENATION", xs, shape, np.float32, hint, options=("ConcatenationOptions", {"Axis": axis}))
+    if isinstance(op, (Flatten, Reshape)):  # NHWC memory order is the graph's (H, W, C) order
+        if tuple(m.shape(x)[1:]) == tuple(out.shape):
+            return x
+        return m.reshape(x, [-1] + [int(d) for d in out.shape], hint)
+    raise TfliteExportError(f"{where}: unsupported op")  # pragma: no cover - Graph.value_specs() rejects it first
+
+
 def _translate(graph: Graph, packed: bool) -> tuple[_Model, int, int]:
-    specs = graph.specs()  # validates the graph
+    specs = graph.value_specs()  # validates the graph: structure, shapes, every bound
+    names = graph.value_names()
     m = _Model()
-    x_in = m.tensor((1,) + tuple(graph.input.shape), np.uint8, INPUT_NAME, dynamic=True, exact_name=True)
-    x = m.cast(x_in, np.float32, "input")
-    out = None
-    for i, (op, s_in) in enumerate(zip(graph.ops, specs[:-1])):
-        hint = f"op{i}"
-        if isinstance(op, (Conv2d, Dense)):
-            acc, is_int, bound = _linear(m, op, x, s_in, hint, packed)
-            if not is_int:
-                acc = m.cast(acc, np.int32, hint)  # exact: an integer-valued float32 below 2**24
-            if isinstance(op.output, ScoreStage):
-                out = x = _scores(m, op.output, acc, bound, hint)
-            else:
-                x = _threshold(m, op.output, acc, hint)
-        elif isinstance(op, MaxPool2d):  # max of exact small integers: exact in float32
-            (kh, kw), (sh, sw) = op.kernel, op.stride
-            n, h, w, c = m.shape(x)
-            opts = ("Pool2DOptions", {"Padding": _enum("Padding", "VALID"), "StrideW": sw, "StrideH": sh,
-                                      "FilterWidth": kw, "FilterHeight": kh})
-            x = m.op("MAX_POOL_2D", [x], (n, (h - kh) // sh + 1, (w - kw) // sw + 1, c), np.float32, hint,
-                     options=opts)
-        elif isinstance(op, Flatten):
-            if len(m.shape(x)) > 2:  # NHWC flattened in (H, W, C) order, like the reference
-                x = m.reshape(x, [-1, int(np.prod(m.shape(x)[1:]))], hint)
-        else:  # pragma: no cover - Graph.specs() rejects unknown ops first
-            raise TfliteExportError(f"unsupported op {type(op).__name__}")
-    return m, x_in, out
+    x_in = m.tensor((1,) + tuple(graph.input.shape), graph.input.storage_dtype(), INPUT_NAME, dynamic=True,
+                    exact_name=True)
+    values = {names[0]: m.cast(x_in, np.float32, "input")}
+    for i, op in enumerate(graph.ops):
+        reads = graph.op_inputs(i)
+        values[names[i + 1]] = _op(m, op, [values[n] for n in reads], [specs[n] for n in reads], specs[names[i + 1]],
+                                   op_label(op, i), f"op{i}", packed)
+    return m, x_in, values[names[-1]]
 
 
 # ----------------------------------------------------------------------------- serialisation
@@ -446,7 +600,8 @@ def _metadata_json(graph: Graph) -> bytes:
     last = graph.ops[-1].output
     meta = {"bit_format": FORMAT_ID, "binedge_version": __version__, "class_names": list(graph.class_names),
             "score_shift": int(last.shift), "input_shape": list(graph.input.shape),
-            "graph_metadata": graph.metadata}
+            "input_kind": graph.input.kind, "input_scale": float(graph.input.scale),
+            "input_zero_point": int(graph.input.zero_point), "graph_metadata": graph.metadata}
     return json.dumps(meta, sort_keys=True, default=str).encode()
 
 
@@ -500,17 +655,25 @@ def build_tflite(graph: Graph, *, model_name: str = "binedge", packed: bool = Fa
 
 
 def _sizes(graph: Graph, packed: bool) -> tuple[int, int]:
+    """(weight bytes as stored: one int8 each, or the packed words' bytes; output-stage parameter
+    bytes: thresholds, directions, score multipliers and offsets as int32, requantization
+    multipliers, biases and shifts at their natural sizes, int32 / int64 / uint8)."""
     weights = thresholds = 0
     for op in graph.ops:
         if isinstance(op, (Conv2d, Dense)):
-            k = op.in_features if isinstance(op, Dense) else op.in_channels
+            k = op.in_features if isinstance(op, Dense) else op.in_channels // int(op.groups)
             if packed and op.weight_kind == "binary":
                 weights += op.weights.nbytes  # the packed words' bytes
             else:
                 weights += int(np.prod(op.weights.shape[:-1])) * k  # one int8 per weight
             st = op.output
+            if isinstance(st, RequantStage):
+                thresholds += st.multiplier.nbytes + st.bias.nbytes + st.shift.nbytes
+                continue
             arrays = (st.multiplier, st.offset) if isinstance(st, ScoreStage) else (st.thresholds, st.direction)
             thresholds += sum(int(a.size) * 4 for a in arrays)  # stored as int32
+        elif isinstance(op, Threshold):
+            thresholds += (int(op.stage.thresholds.size) + int(op.stage.direction.size)) * 4
     return weights, thresholds
 
 
@@ -525,9 +688,14 @@ def export_tflite(graph: Graph, path, *, model_name: str = "binedge", packed: bo
     With ``verify`` the bytes are first loaded into the LiteRT interpreter (tensors allocated),
     so a model LiteRT would refuse is never written.
 
+    Every graph that validates is accepted (any DAG, every op and stage, u8 / i8 inputs), except a
+    Dense / Conv2d in which one input channel alone may exceed 2**24 (float32 cannot sum it
+    exactly): TfliteExportError naming the op.
+
     Returns {"path", "file_bytes", "weight_bytes" (weights as stored: one int8 each, or the packed
-    words' bytes),
-    "threshold_bytes" (thresholds, directions, multipliers, offsets as int32), "operators"}.
+    words' bytes), "threshold_bytes" (output-stage parameters: thresholds, directions, score
+    multipliers and offsets as int32, requantization multipliers / biases / shifts at their
+    natural sizes), "operators"}.
     Raises TfliteExportError for bad options, a missing output directory or a layer that cannot
     be computed exactly, GraphError for an invalid graph.
     """
@@ -629,9 +797,10 @@ def make_interpreter(content: bytes, *, delegates: str = "default", num_threads:
 
 def run_tflite(path, images: np.ndarray, *, batch_size: int = 1000, delegates: str = "default",
                num_threads: int = 1) -> np.ndarray:
-    """Run a binedge .tflite file in the LiteRT interpreter on uint8 images; int32 scores (N, C).
+    """Run a binedge .tflite file in the LiteRT interpreter; int32 scores (N, C).
 
-    ``images``: uint8 (N,) + the graph's input shape ((N, H, W) is accepted for one channel).
+    ``images``: the model's input type (uint8 or int8, the graph input's kind), (N,) + the graph's
+    input shape ((N, H, W) is accepted for one channel).
     The batch axis is dynamic: the input is resized to each chunk of at most ``batch_size``.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -641,8 +810,9 @@ def run_tflite(path, images: np.ndarray, *, batch_size: int = 1000, delegates: s
     inp = next(d for d in interp.get_input_details() if d["name"] == INPUT_NAME)
     out = next(d for d in interp.get_output_details() if d["name"] == OUTPUT_NAME)
     shape = tuple(int(s) for s in inp["shape"][1:])
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
-        raise ValueError(f"images must be a numpy array of uint8, got "
+    dtype = np.dtype(inp["dtype"])
+    if not isinstance(images, np.ndarray) or images.dtype != dtype:
+        raise ValueError(f"images must be a numpy array of {dtype}, got "
                          f"{getattr(images, 'dtype', type(images).__name__)}")
     if len(shape) == 3 and shape[2] == 1 and images.ndim == 3 and images.shape[1:] == shape[:2]:
         images = images[..., None]
