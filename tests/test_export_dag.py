@@ -111,13 +111,14 @@ SEEDS = 10
 @pytest.mark.parametrize("image", [True, False], ids=["image", "features"])
 def test_random_dags_exact(tmp_path, input_kind, image):
     """Random DAGs (tests/dags.py): onnxruntime and LiteRT (XNNPACK, builtin, reference kernels)
-    return exactly reference.run's scores, batch 1 and 7 from one file (dynamic batch)."""
+    return exactly reference.run's scores, batch 1 and 7 from one file (dynamic batch); packed
+    and plain weights in both formats."""
     seen = set()
     for seed in range(SEEDS):
         rng = np.random.default_rng(7000 + 100 * seed + 10 * image + (input_kind == "i8"))
         graph = random_dag(rng, input_kind=input_kind, image=image)
         seen |= {type(op).__name__ for op in graph.ops}
-        export_onnx(graph, tmp_path / "m.onnx")
+        export_onnx(graph, tmp_path / "m.onnx", packed=seed % 3 != 0)
         export_tflite(graph, tmp_path / "m.tflite", packed=bool(seed % 2))
         for n in (1, 7):
             x = random_inputs(rng, graph, n)
