@@ -1,20 +1,28 @@
-"""The .bnm blob: the one binary model format (DESIGN.md §3, spec in docs/format.md).
+"""The .bnm blob: the one binary model format (DESIGN.md §3, spec in docs/format.md, version 2).
 
 One little-endian file, every section and every tensor aligned to 16 bytes so the C runtime
 (``runtime_c/``) reads weights in place from flash::
 
-    header (96 B) | tensor table (32 B each) | op table (64 B each) | strings | metadata (JSON)
-    | tensor data
+    header (128 B) | value table (48 B each) | op table (112 B each) | operand table (u32 each)
+    | tensor table (32 B each) | strings | metadata (JSON) | tensor data
+
+Version 2 stores the typed DAG of docs/graph.md: value 0 is the graph input, value i + 1 the
+output of op i; every op lists the values it reads in the operand table; every value but the
+input and the output (which live in the caller's buffers) has an offset in the caller-owned
+arena, planned over the values' lifetimes (:func:`plan_arena`), like every op's scratch.
 
 API:
     blob_bytes(graph) -> bytes             the canonical encoding of a graph
     write_blob(graph, path) -> dict        atomic write (temp file + os.replace); returns sizes
     read_blob(path_or_bytes) -> Graph      validates every field, raises BlobError
+    plan_arena(graph) -> ArenaPlan         value / scratch offsets, the arena size and its lower bound
     arena_bytes(graph) -> int              the C runtime's arena requirement (stored in the header)
+    scratch_bytes(op, spec_in) -> int      the scratch an op may use (docs/format.md §6)
 
 The writer and the reader are exact inverses: ``blob_bytes(read_blob(b)) == b`` for every
 blob the reader accepts (the reader checks exactly that as its last step, so any byte the
-format does not explain -- a nonzero gap, a stray reserved field -- is an error).
+format does not explain -- a nonzero gap, a stray reserved field, another arena plan -- is an
+error). Version 1 blobs (linear chains) are refused with a message to re-export.
 """
 
 from __future__ import annotations
@@ -22,30 +30,33 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import bitformat as bf
 from .fileio import atomic_write_bytes
-from .graph import (Conv2d, Dense, Flatten, Graph, GraphError, MaxPool2d, ScoreStage, TensorSpec,
-                    ThresholdStage)
+from .graph import (INPUT_NAME, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, GraphError, MaxPool2d,
+                    RequantStage, Requantize, Reshape, ScoreStage, TensorSpec, Threshold, ThresholdStage)
 
 __all__ = [
-    "BlobError", "MAGIC", "VERSION", "ALIGN", "HEADER_SIZE", "TENSOR_RECORD_SIZE", "OP_RECORD_SIZE",
-    "blob_bytes", "write_blob", "read_blob", "arena_bytes", "layout",
+    "BlobError", "MAGIC", "VERSION", "ALIGN", "HEADER_SIZE", "VALUE_RECORD_SIZE", "OP_RECORD_SIZE",
+    "TENSOR_RECORD_SIZE", "blob_bytes", "write_blob", "read_blob", "arena_bytes", "plan_arena", "scratch_bytes",
+    "layout", "ArenaPlan",
 ]
 
 MAGIC = b"BNM1"
-VERSION = 1
+VERSION = 2
 ALIGN = 16
-HEADER_SIZE = 96
+HEADER_SIZE = 128
+VALUE_RECORD_SIZE = 48
+OP_RECORD_SIZE = 112
 TENSOR_RECORD_SIZE = 32
-OP_RECORD_SIZE = 64
-NO_TENSOR = 0xFFFFFFFF
+NO_INDEX = 0xFFFFFFFF
 U32_MAX = 0xFFFFFFFF
 
-# header: see docs/format.md §2 (offsets in the comments)
+# header: docs/format.md §2.1 (offsets in the comments)
 HEADER_FMT = struct.Struct(
     "<4s"  # 0  magic
     "H"  # 4  version
@@ -54,51 +65,68 @@ HEADER_FMT = struct.Struct(
     "I"  # 12 total_size
     "I"  # 16 flags (0)
     "I"  # 20 arena_size
-    "B"  # 24 input_kind
-    "B"  # 25 input_rank
-    "B"  # 26 output_kind
-    "B"  # 27 output_rank
-    "3I"  # 28 input_dims
-    "I"  # 40 output_dim (classes)
-    "i"  # 44 output_shift
-    "I"  # 48 n_tensors
-    "I"  # 52 n_ops
-    "I"  # 56 tensor_table_offset
-    "I"  # 60 op_table_offset
-    "I"  # 64 strings_offset
-    "I"  # 68 strings_size
-    "I"  # 72 n_class_names
-    "I"  # 76 metadata_offset
-    "I"  # 80 metadata_size
-    "I"  # 84 data_offset
-    "I"  # 88 data_size
-    "I"  # 92 reserved (0)
+    "I"  # 24 n_values (= n_ops + 1)
+    "I"  # 28 n_ops
+    "I"  # 32 n_operands
+    "I"  # 36 n_tensors
+    "I"  # 40 value_table_offset
+    "I"  # 44 op_table_offset
+    "I"  # 48 operand_table_offset
+    "I"  # 52 tensor_table_offset
+    "I"  # 56 strings_offset
+    "I"  # 60 strings_size
+    "I"  # 64 n_class_names
+    "I"  # 68 metadata_offset
+    "I"  # 72 metadata_size
+    "I"  # 76 data_offset
+    "I"  # 80 data_size
+    "I"  # 84 output classes
+    "i"  # 88 output shift
+    "36s"  # 92 reserved (zero)
 )
 assert HEADER_FMT.size == HEADER_SIZE
+HEADER_KEYS = ("magic", "version", "header_size", "crc32", "total_size", "flags", "arena_size", "n_values", "n_ops",
+               "n_operands", "n_tensors", "value_table_offset", "op_table_offset", "operand_table_offset",
+               "tensor_table_offset", "strings_offset", "strings_size", "n_class_names", "metadata_offset",
+               "metadata_size", "data_offset", "data_size", "output_classes", "output_shift", "reserved")
 CRC_OFFSET = 8
 CRC_START = 12  # the CRC covers every byte after its own field
+
+# value record: kind, encoding, planes, rank, h, w, c, zero_point, arena offset, nbytes, reserved u32,
+# scale (f64, 8-aligned at 32), reserved
+VALUE_FMT = struct.Struct("<BBBB" "3I" "i" "I" "I" "I" "d" "8s")
+assert VALUE_FMT.size == VALUE_RECORD_SIZE
+
+# op record: type, weight kind, stage, encoding, n_inputs, first operand, in, out, kh, kw, sh, sw,
+# pt, pb, pl, pr, groups, levels, shift, zero_point, multiplier a, multiplier b, scratch offset,
+# scratch bytes, tensors (weights, a, b, c), reserved
+OP_FMT = struct.Struct("<BBBB" "II" "II" "4I" "4I" "II" "i" "i" "i" "i" "II" "4I" "12s")
+assert OP_FMT.size == OP_RECORD_SIZE
 
 # tensor record: dtype, rank, reserved u16, dims[4], offset, nbytes, reserved u32
 TENSOR_FMT = struct.Struct("<BBH4IIII")
 assert TENSOR_FMT.size == TENSOR_RECORD_SIZE
 
-# op record: type, weight_kind, stage, encoding, in, out, kh, kw, sh, sw, pt, pb, pl, pr,
-#            levels, shift, weights, stage_a, stage_b
-OP_FMT = struct.Struct("<BBBB" "II" "4I" "4I" "I" "i" "3I")
-assert OP_FMT.size == OP_RECORD_SIZE
-
 # codes (docs/format.md §1)
-KIND_U8, KIND_BITS, KIND_I32 = 1, 2, 3
-DT_U8, DT_I8, DT_U32, DT_I32 = 1, 2, 3, 4
-DTYPES = {DT_U8: np.dtype("u1"), DT_I8: np.dtype("i1"), DT_U32: np.dtype("<u4"), DT_I32: np.dtype("<i4")}
-DTYPE_NAMES = {DT_U8: "u8", DT_I8: "i8", DT_U32: "u32", DT_I32: "i32"}
-OP_DENSE, OP_CONV2D, OP_MAXPOOL2D, OP_FLATTEN = 1, 2, 3, 4
-OP_NAMES = {OP_DENSE: "Dense", OP_CONV2D: "Conv2d", OP_MAXPOOL2D: "MaxPool2d", OP_FLATTEN: "Flatten"}
+KIND_U8, KIND_BITS, KIND_I32, KIND_I8 = 1, 2, 3, 4
+KINDS = {"u8": KIND_U8, "bits": KIND_BITS, "i32": KIND_I32, "i8": KIND_I8}
+KIND_NAMES = {v: k for k, v in KINDS.items()}
+DT_U8, DT_I8, DT_U32, DT_I32, DT_I64 = 1, 2, 3, 4, 5
+DTYPES = {DT_U8: np.dtype("u1"), DT_I8: np.dtype("i1"), DT_U32: np.dtype("<u4"), DT_I32: np.dtype("<i4"),
+          DT_I64: np.dtype("<i8")}
+DTYPE_NAMES = {DT_U8: "u8", DT_I8: "i8", DT_U32: "u32", DT_I32: "i32", DT_I64: "i64"}
+OP_DENSE, OP_CONV2D, OP_MAXPOOL2D, OP_FLATTEN, OP_AVGPOOL2D = 1, 2, 3, 4, 5
+OP_ADD, OP_REQUANTIZE, OP_THRESHOLD, OP_CONCAT, OP_RESHAPE = 6, 7, 8, 9, 10
+OP_CODES = {Dense: OP_DENSE, Conv2d: OP_CONV2D, MaxPool2d: OP_MAXPOOL2D, Flatten: OP_FLATTEN,
+            AvgPool2d: OP_AVGPOOL2D, Add: OP_ADD, Requantize: OP_REQUANTIZE, Threshold: OP_THRESHOLD,
+            Concat: OP_CONCAT, Reshape: OP_RESHAPE}
+OP_NAMES = {v: k.__name__ for k, v in OP_CODES.items()}
 WK_NONE, WK_BINARY, WK_INT8 = 0, 1, 2
 WEIGHT_KINDS = {"binary": WK_BINARY, "int8": WK_INT8}
-STAGE_NONE, STAGE_THRESHOLD, STAGE_SCORE = 0, 1, 2
+STAGE_NONE, STAGE_THRESHOLD, STAGE_SCORE, STAGE_REQUANT = 0, 1, 2, 3
 ENC_NONE, ENC_SIGN, ENC_UNSIGNED = 0, 1, 2
 ENCODINGS = {"sign": ENC_SIGN, "unsigned": ENC_UNSIGNED}
+ENCODING_NAMES = {v: k for k, v in ENCODINGS.items()}
 
 _REEXPORT = "re-export the model with `binedge export`"
 
@@ -114,26 +142,76 @@ def _align(n: int) -> int:
 # ----------------------------------------------------------------------------- arena
 
 
-def arena_bytes(graph: Graph) -> int:
-    """Bytes of the caller-owned arena the C runtime needs for ``graph`` (docs/format.md §6).
+def scratch_bytes(op, spec_in: TensorSpec) -> int:
+    """Scratch op may use while it runs (docs/format.md §6): for a Conv2d, one receptive field
+    KH * KW * (bytes of one input pixel), doubled for u8 / i8 inputs (room for int16 widening);
+    0 for every other op. The arena holds it, 16-byte aligned."""
+    if not isinstance(op, Conv2d):
+        return 0
+    pixel = spec_in.nbytes() // (spec_in.shape[0] * spec_in.shape[1])
+    patch = op.kernel[0] * op.kernel[1] * pixel * (2 if spec_in.kind in ("u8", "i8") else 1)
+    return _align(patch)
 
-    arena = nbuf * align16(max bytes of an intermediate value) + align16(max conv patch)
-      * intermediate values: the outputs of every op but the last (one sample, storage layout);
-        the input is read from the caller's buffer and the last op writes the caller's scores;
-      * nbuf = min(2, n_ops - 1) ping-pong buffers;
-      * conv patch: KH * KW * (bytes of one input pixel) for each Conv2d -- scratch for one
-        output pixel's receptive field (im2col row) that optimized kernels may use.
-    """
-    specs = graph.specs()
-    inter = [s.nbytes() for s in specs[1:-1]]
-    nbuf = min(2, len(graph.ops) - 1)
-    buf = _align(max(inter, default=0))
-    patch = 0
-    for op, s_in in zip(graph.ops, specs[:-1]):
-        if isinstance(op, Conv2d):
-            pixel = s_in.nbytes() // (s_in.shape[0] * s_in.shape[1])
-            patch = max(patch, op.kernel[0] * op.kernel[1] * pixel)
-    return nbuf * buf + _align(patch)
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    """Offsets of every value that lives in the arena (by value index; the input and the output
+    live in the caller's buffers) and of every op's scratch, the arena size, and its lower bound:
+    the largest total of 16-byte aligned regions live at one op."""
+
+    value_offsets: dict  # value index -> arena offset
+    scratch: dict  # op index -> (offset, bytes) for ops with scratch
+    size: int
+    lower_bound: int
+
+
+def _lifetimes(graph: Graph) -> list[tuple[int, int, int, tuple]]:
+    """(first op, last op, bytes, key) of every arena region: values (key ("value", v)) live from
+    the op that writes them to the last op that reads them; scratch (key ("scratch", i)) during op i."""
+    specs = graph.value_specs()
+    names = graph.value_names()
+    cons = graph.consumers()
+    n = len(graph.ops)
+    regions = []
+    for v in range(1, n):  # op outputs but the last (the caller's scores)
+        last = max(cons[names[v]])
+        regions.append((v - 1, last, specs[names[v]].nbytes(), ("value", v)))
+    for i, op in enumerate(graph.ops):
+        s = scratch_bytes(op, specs[graph.op_inputs(i)[0]])
+        if s:
+            regions.append((i, i, s, ("scratch", i)))
+    return regions
+
+
+def plan_arena(graph: Graph) -> ArenaPlan:
+    """Greedy by size over lifetimes (as TFLite Micro's greedy planner does): regions in order of
+    decreasing size (ties: in order of appearance) each take the lowest 16-aligned offset that
+    overlaps no region placed earlier whose lifetime meets its own. Deterministic: the blob stores
+    this plan and the reader recomputes it."""
+    regions = _lifetimes(graph)
+    order = sorted(range(len(regions)), key=lambda r: (-regions[r][2], r))
+    placed: list[tuple[int, int, int, int]] = []  # (offset, end, first op, last op)
+    offset_of: dict = {}
+    for r in order:
+        first, last, size, key = regions[r]
+        busy = sorted((o, e) for o, e, f, la in placed if f <= last and first <= la)
+        off = 0
+        for o, e in busy:
+            if off + size <= o:
+                break
+            off = max(off, _align(e))
+        placed.append((off, off + size, first, last))
+        offset_of[key] = (off, size)
+    size = _align(max((e for _, e, _, _ in placed), default=0))
+    lower = max((sum(_align(r[2]) for r in regions if r[0] <= t <= r[1]) for t in range(len(graph.ops))), default=0)
+    values = {k[1]: v[0] for k, v in offset_of.items() if k[0] == "value"}
+    scratch = {k[1]: v for k, v in offset_of.items() if k[0] == "scratch"}
+    return ArenaPlan(values, scratch, size, lower)
+
+
+def arena_bytes(graph: Graph) -> int:
+    """Bytes of the caller-owned arena the C runtime needs for ``graph`` (docs/format.md §6)."""
+    return plan_arena(graph).size
 
 
 # ----------------------------------------------------------------------------- writer
@@ -177,18 +255,23 @@ def _u32(v: int, what: str) -> int:
     return v
 
 
-def layout(graph: Graph) -> dict:
-    """The planned layout of ``graph``'s blob: header fields, records and tensor payloads.
+def _value_record(spec: TensorSpec, offset: int) -> tuple:
+    h, w = (spec.shape[0], spec.shape[1]) if len(spec.shape) == 3 else (1, 1)
+    codes = spec.kind in ("u8", "i8")
+    return (KINDS[spec.kind], ENCODINGS.get(spec.encoding, ENC_NONE) if spec.kind == "bits" else ENC_NONE,
+            spec.planes if spec.kind == "bits" else 0, len(spec.shape), h, w, spec.shape[-1],
+            int(spec.zero_point) if codes else 0, offset, spec.nbytes(), 0, float(spec.scale) if codes else 0.0,
+            bytes(8))
 
-    Returns a dict with ``header`` (field -> value), ``tensors`` (list of (dtype code, shape,
-    offset, bytes)), ``ops`` (list of op-record tuples), ``strings``, ``metadata``.
-    """
-    specs = graph.specs()  # validates
-    for s in specs:
-        if any(int(d) < 1 for d in s.shape):
-            raise GraphError(f"zero-sized dimension in value shape {s.shape}")
-    if graph.class_names and len(graph.class_names) != specs[-1].shape[0]:
-        raise GraphError(f"{len(graph.class_names)} class names for {specs[-1].shape[0]} classes")
+
+def layout(graph: Graph) -> dict:
+    """The planned layout of ``graph``'s blob: header fields, value / op / operand records, tensor
+    payloads, strings and metadata. Validates the graph first (GraphError)."""
+    specs = graph.value_specs()
+    names = graph.value_names()
+    index = {n: i for i, n in enumerate(names)}
+    plan = plan_arena(graph)
+    n_ops = len(graph.ops)
 
     tensors: list[tuple[int, tuple, bytes]] = []
 
@@ -199,46 +282,64 @@ def layout(graph: Graph) -> dict:
         tensors.append((code, tuple(int(d) for d in a.shape), a.tobytes()))
         return len(tensors) - 1
 
+    def stage_fields(st) -> tuple:
+        """(stage code, encoding, levels, shift, zero point, a, b, c tensor indices)."""
+        if isinstance(st, ThresholdStage):
+            return (STAGE_THRESHOLD, ENCODINGS[st.encoding], st.levels, 0, 0,
+                    add(st.direction, DT_I8), add(st.thresholds, DT_I32), NO_INDEX)
+        if isinstance(st, ScoreStage):
+            return (STAGE_SCORE, ENC_NONE, 0, int(st.shift), 0, add(st.multiplier, DT_I32), add(st.offset, DT_I32),
+                    NO_INDEX)
+        return (STAGE_REQUANT, ENC_NONE, 0, 0, int(st.zero_point), add(st.multiplier, DT_I32), add(st.bias, DT_I64),
+                add(st.shift, DT_U8))
+
+    values = [_value_record(specs[n], plan.value_offsets.get(i, NO_INDEX)) for i, n in enumerate(names)]
+    operands: list[int] = []
     ops = []
-    for op in graph.ops:
-        zero8 = (0, 0, 0, 0, 0, 0, 0, 0)
+    for i, op in enumerate(graph.ops):
+        ins = [index[n] for n in graph.op_inputs(i)]
+        first = len(operands)
+        operands.extend(ins)
+        geo = (0,) * 8
+        ci = co = groups = levels = shift = zp = ma = mb = 0
+        wk = stage = enc = 0
+        t = [NO_INDEX] * 4
         if isinstance(op, (Dense, Conv2d)):
             wk = WEIGHT_KINDS[op.weight_kind]
-            w_idx = add(op.weights, DT_U32 if wk == WK_BINARY else DT_I8)
-            st = op.output
-            if isinstance(st, ThresholdStage):
-                stage, enc, levels, shift = STAGE_THRESHOLD, ENCODINGS[st.encoding], st.levels, 0
-                a_idx, b_idx = add(st.direction, DT_I8), add(st.thresholds, DT_I32)
-            else:
-                stage, enc, levels, shift = STAGE_SCORE, ENC_NONE, 0, int(st.shift)
-                if not -(2**31) <= shift < 2**31:
-                    raise GraphError(f"ScoreStage.shift {shift} does not fit int32")
-                a_idx, b_idx = add(st.multiplier, DT_I32), add(st.offset, DT_I32)
+            t[0] = add(op.weights, DT_U32 if wk == WK_BINARY else DT_I8)
+            stage, enc, levels, shift, zp, t[1], t[2], t[3] = stage_fields(op.output)
             if isinstance(op, Dense):
-                code, ci, co, geo = OP_DENSE, op.in_features, op.out_features, zero8
+                ci, co = op.in_features, op.out_features
             else:
-                code, ci, co = OP_CONV2D, op.in_channels, op.out_channels
+                ci, co, groups = op.in_channels, op.out_channels, op.groups
                 geo = tuple(op.kernel) + tuple(op.stride) + tuple(op.padding)
-            ops.append((code, wk, stage, enc, ci, co) + tuple(geo) + (levels, shift, w_idx, a_idx, b_idx))
-        elif isinstance(op, MaxPool2d):
+        elif isinstance(op, (MaxPool2d, AvgPool2d)):
             geo = tuple(op.kernel) + tuple(op.stride) + (0, 0, 0, 0)
-            ops.append((OP_MAXPOOL2D, 0, 0, 0, 0, 0) + geo + (0, 0, NO_TENSOR, NO_TENSOR, NO_TENSOR))
-        elif isinstance(op, Flatten):
-            ops.append((OP_FLATTEN, 0, 0, 0, 0, 0) + zero8 + (0, 0, NO_TENSOR, NO_TENSOR, NO_TENSOR))
-        else:  # pragma: no cover - specs() rejects unknown ops
-            raise GraphError(f"unsupported op {type(op).__name__}")
-        rec = ops[-1]
-        for i, v in enumerate(rec[4:14]):
-            _u32(v, f"op {len(ops) - 1} geometry field {i}")
+            if isinstance(op, AvgPool2d):
+                shift, zp, ma = int(op.shift), int(op.zero_point), int(op.multiplier)
+        elif isinstance(op, Add):
+            shift, zp = int(op.shift), int(op.zero_point)
+            ma, mb = (int(v) for v in op.multipliers)
+        elif isinstance(op, Requantize):
+            shift, zp, ma = int(op.shift), int(op.zero_point), int(op.multiplier)
+        elif isinstance(op, Threshold):
+            stage, enc, levels, shift, zp, t[1], t[2], t[3] = stage_fields(op.stage)
+        sc = plan.scratch.get(i, (NO_INDEX, 0))
+        ops.append((OP_CODES[type(op)], wk, stage, enc, len(ins), first, ci, co) + tuple(geo)
+                   + (groups, levels, shift, zp, ma, mb, sc[0], sc[1]) + tuple(t) + (bytes(12),))
+        for j, v in enumerate((ci, co) + tuple(geo) + (groups, levels)):
+            _u32(v, f"op {i} field {j}")
 
-    names = [_name_bytes(n, "class name") for n in graph.class_names]
-    names += [_name_bytes(op.name, f"op {i} name") for i, op in enumerate(graph.ops)]
-    strings = b"".join(n + b"\0" for n in names)
+    strs = [_name_bytes(n, "class name") for n in graph.class_names]
+    strs += [_name_bytes(op.name, f"op {i} name") for i, op in enumerate(graph.ops)]
+    strings = b"".join(n + b"\0" for n in strs)
     meta = metadata_json(graph.metadata)
 
-    tensor_table = HEADER_SIZE
-    op_table = _align(tensor_table + TENSOR_RECORD_SIZE * len(tensors))
-    strings_off = _align(op_table + OP_RECORD_SIZE * len(ops))
+    value_table = HEADER_SIZE
+    op_table = _align(value_table + VALUE_RECORD_SIZE * len(values))
+    operand_table = _align(op_table + OP_RECORD_SIZE * len(ops))
+    tensor_table = _align(operand_table + 4 * len(operands))
+    strings_off = _align(tensor_table + TENSOR_RECORD_SIZE * len(tensors))
     meta_off = _align(strings_off + len(strings))
     data_off = _align(meta_off + len(meta))
     pos = data_off
@@ -248,29 +349,18 @@ def layout(graph: Graph) -> dict:
         pos = _align(pos + len(payload))
     total = pos
     _u32(total, "total blob size")
-
-    inp, out = specs[0], specs[-1]
-    in_dims = tuple(inp.shape) + (0,) * (3 - len(inp.shape))
-    last = graph.ops[-1].output
+    out = specs[names[-1]]
     header = dict(
         magic=MAGIC, version=VERSION, header_size=HEADER_SIZE, crc32=0, total_size=total, flags=0,
-        arena_size=_u32(arena_bytes(graph), "arena size"), input_kind=KIND_U8, input_rank=len(inp.shape),
-        output_kind=KIND_I32, output_rank=1, input_dims=tuple(_u32(d, "input dim") for d in in_dims),
-        output_dim=out.shape[0], output_shift=int(last.shift), n_tensors=len(tensors), n_ops=len(ops),
-        tensor_table_offset=tensor_table, op_table_offset=op_table, strings_offset=strings_off,
+        arena_size=_u32(plan.size, "arena size"), n_values=len(values), n_ops=n_ops, n_operands=len(operands),
+        n_tensors=len(tensors), value_table_offset=value_table, op_table_offset=op_table,
+        operand_table_offset=operand_table, tensor_table_offset=tensor_table, strings_offset=strings_off,
         strings_size=len(strings), n_class_names=len(graph.class_names), metadata_offset=meta_off,
-        metadata_size=len(meta), data_offset=data_off, data_size=total - data_off, reserved=0,
+        metadata_size=len(meta), data_offset=data_off, data_size=total - data_off, output_classes=out.shape[0],
+        output_shift=int(graph.ops[-1].output.shift), reserved=bytes(36),
     )
-    return dict(header=header, tensors=placed, ops=ops, strings=strings, metadata=meta)
-
-
-def _pack_header(h: dict) -> bytes:
-    return HEADER_FMT.pack(
-        h["magic"], h["version"], h["header_size"], h["crc32"], h["total_size"], h["flags"], h["arena_size"],
-        h["input_kind"], h["input_rank"], h["output_kind"], h["output_rank"], *h["input_dims"], h["output_dim"],
-        h["output_shift"], h["n_tensors"], h["n_ops"], h["tensor_table_offset"], h["op_table_offset"],
-        h["strings_offset"], h["strings_size"], h["n_class_names"], h["metadata_offset"], h["metadata_size"],
-        h["data_offset"], h["data_size"], h["reserved"])
+    return dict(header=header, values=values, ops=ops, operands=operands, tensors=placed, strings=strings,
+                metadata=meta, plan=plan)
 
 
 def blob_bytes(graph: Graph) -> bytes:
@@ -278,17 +368,19 @@ def blob_bytes(graph: Graph) -> bytes:
     lay = layout(graph)
     h = lay["header"]
     buf = bytearray(h["total_size"])
-    buf[:HEADER_SIZE] = _pack_header(h)
+    buf[:HEADER_SIZE] = HEADER_FMT.pack(*(h[k] for k in HEADER_KEYS))
+    for i, rec in enumerate(lay["values"]):
+        VALUE_FMT.pack_into(buf, h["value_table_offset"] + i * VALUE_RECORD_SIZE, *rec)
+    for i, rec in enumerate(lay["ops"]):
+        OP_FMT.pack_into(buf, h["op_table_offset"] + i * OP_RECORD_SIZE, *rec)
+    for i, v in enumerate(lay["operands"]):
+        struct.pack_into("<I", buf, h["operand_table_offset"] + 4 * i, v)
     pos = h["tensor_table_offset"]
     for code, shape, off, payload in lay["tensors"]:
         dims = tuple(shape) + (0,) * (4 - len(shape))
         TENSOR_FMT.pack_into(buf, pos, code, len(shape), 0, *dims, off, len(payload), 0)
         buf[off:off + len(payload)] = payload
         pos += TENSOR_RECORD_SIZE
-    pos = h["op_table_offset"]
-    for rec in lay["ops"]:
-        OP_FMT.pack_into(buf, pos, *rec)
-        pos += OP_RECORD_SIZE
     buf[h["strings_offset"]:h["strings_offset"] + h["strings_size"]] = lay["strings"]
     buf[h["metadata_offset"]:h["metadata_offset"] + h["metadata_size"]] = lay["metadata"]
     struct.pack_into("<I", buf, CRC_OFFSET, zlib.crc32(bytes(buf[CRC_START:])) & U32_MAX)
@@ -298,15 +390,16 @@ def blob_bytes(graph: Graph) -> bytes:
 def write_blob(graph: Graph, path) -> dict:
     """Write ``graph`` to ``path`` atomically (temp file in the same folder, then os.replace).
 
-    Returns the sizes: total, weights (tensor payload bytes), header_and_tables, arena, ops, tensors.
-    """
+    Returns the sizes: total, weights (tensor payload bytes), header_and_tables, arena (and its
+    lower bound), ops, values, tensors."""
+    lay = layout(graph)
     data = blob_bytes(graph)
     h = _parse_header(data, "blob")
     path = atomic_write_bytes(path, data)
-    payload = sum(int(np.prod(t[1])) * DTYPES[t[0]].itemsize for t in _tensor_records(data, h, "blob"))
+    payload = sum(len(t[3]) for t in lay["tensors"])
     return {"path": str(path), "total": len(data), "weights": payload, "data_section": h["data_size"],
-            "header_and_tables": h["data_offset"], "arena": h["arena_size"], "ops": h["n_ops"],
-            "tensors": h["n_tensors"], "crc32": h["crc32"]}
+            "header_and_tables": h["data_offset"], "arena": h["arena_size"], "arena_lower_bound": lay["plan"].lower_bound,
+            "ops": h["n_ops"], "values": h["n_values"], "tensors": h["n_tensors"], "crc32": h["crc32"]}
 
 
 # ----------------------------------------------------------------------------- reader
@@ -317,23 +410,16 @@ def _err(src: str, msg: str) -> BlobError:
 
 
 def _parse_header(data: bytes, src: str) -> dict:
+    if len(data) >= 4 and data[:4] != MAGIC:
+        raise _err(src, f"bad magic {bytes(data[:4])!r} (expected {MAGIC!r}): not a .bnm blob")
+    if len(data) >= 6:
+        version = struct.unpack_from("<H", data, 4)[0]
+        if version != VERSION:
+            old = " (a linear-chain blob of binedge < 0.3)" if version == 1 else ""
+            raise _err(src, f"unsupported format version {version}{old}; this binedge reads version {VERSION}")
     if len(data) < HEADER_SIZE:
-        if len(data) >= 4 and data[:4] != MAGIC:
-            raise _err(src, f"bad magic {bytes(data[:4])!r} (expected {MAGIC!r}): not a .bnm blob")
         raise _err(src, f"truncated: {len(data)} bytes, shorter than the {HEADER_SIZE}-byte header")
-    v = HEADER_FMT.unpack_from(data, 0)
-    keys = ["magic", "version", "header_size", "crc32", "total_size", "flags", "arena_size", "input_kind",
-            "input_rank", "output_kind", "output_rank"]
-    h = dict(zip(keys, v[:11]))
-    h["input_dims"] = tuple(v[11:14])
-    rest = ["output_dim", "output_shift", "n_tensors", "n_ops", "tensor_table_offset", "op_table_offset",
-            "strings_offset", "strings_size", "n_class_names", "metadata_offset", "metadata_size", "data_offset",
-            "data_size", "reserved"]
-    h.update(zip(rest, v[14:]))
-    if h["magic"] != MAGIC:
-        raise _err(src, f"bad magic {h['magic']!r} (expected {MAGIC!r}): not a .bnm blob")
-    if h["version"] != VERSION:
-        raise _err(src, f"unsupported format version {h['version']} (this reader reads version {VERSION})")
+    h = dict(zip(HEADER_KEYS, HEADER_FMT.unpack_from(data, 0)))
     if h["header_size"] != HEADER_SIZE:
         raise _err(src, f"header size {h['header_size']} != {HEADER_SIZE} for version {VERSION}")
     if h["total_size"] > len(data):
@@ -345,7 +431,7 @@ def _parse_header(data: bytes, src: str) -> dict:
         raise _err(src, f"CRC32 mismatch (stored {h['crc32']:#010x}, computed {crc:#010x}): the file is corrupt")
     if h["total_size"] % ALIGN:
         raise _err(src, f"total size {h['total_size']} is not a multiple of {ALIGN}")
-    if h["flags"] != 0 or h["reserved"] != 0:
+    if h["flags"] != 0 or any(h["reserved"]):
         raise _err(src, "nonzero reserved header fields (flags / reserved)")
     return h
 
@@ -353,8 +439,10 @@ def _parse_header(data: bytes, src: str) -> dict:
 def _check_sections(h: dict, src: str) -> None:
     total = h["total_size"]
     secs = [
-        ("tensor table", h["tensor_table_offset"], TENSOR_RECORD_SIZE * h["n_tensors"]),
+        ("value table", h["value_table_offset"], VALUE_RECORD_SIZE * h["n_values"]),
         ("op table", h["op_table_offset"], OP_RECORD_SIZE * h["n_ops"]),
+        ("operand table", h["operand_table_offset"], 4 * h["n_operands"]),
+        ("tensor table", h["tensor_table_offset"], TENSOR_RECORD_SIZE * h["n_tensors"]),
         ("strings", h["strings_offset"], h["strings_size"]),
         ("metadata", h["metadata_offset"], h["metadata_size"]),
         ("data", h["data_offset"], h["data_size"]),
@@ -372,6 +460,8 @@ def _check_sections(h: dict, src: str) -> None:
         raise _err(src, "the data section must end at the end of the blob")
     if h["n_ops"] < 1:
         raise _err(src, "the blob has no ops")
+    if h["n_values"] != h["n_ops"] + 1:
+        raise _err(src, f"{h['n_values']} values for {h['n_ops']} ops (the input plus one per op)")
 
 
 def _tensor_records(data: bytes, h: dict, src: str) -> list[tuple[int, tuple, int, int]]:
@@ -422,6 +512,19 @@ def _metadata(data: bytes, h: dict, src: str) -> dict:
     return meta
 
 
+def _input_spec(data: bytes, h: dict, src: str) -> TensorSpec:
+    kind, enc, planes, rank, hh, ww, c, zp, off, nbytes, res32, scale, res = VALUE_FMT.unpack_from(
+        data, h["value_table_offset"])
+    if kind not in (KIND_U8, KIND_I8) or rank not in (1, 3) or enc or planes or res32 or any(res):
+        raise _err(src, f"bad input value (kind {kind}, rank {rank}): the input is u8 or i8 of rank 1 or 3")
+    if rank == 1 and (hh, ww) != (1, 1):
+        raise _err(src, "a rank-1 input must have h = w = 1")
+    if off != NO_INDEX:
+        raise _err(src, "the input value lives in the caller's buffer (arena offset 0xFFFFFFFF)")
+    shape = (hh, ww, c) if rank == 3 else (c,)
+    return TensorSpec(KIND_NAMES[kind], shape, scale=float(scale), zero_point=int(zp))
+
+
 def read_blob(blob) -> Graph:
     """Read and fully validate a .bnm blob (a path or the bytes); raises BlobError."""
     if isinstance(blob, (bytes, bytearray, memoryview)):
@@ -440,111 +543,161 @@ def read_blob(blob) -> Graph:
     names = _strings(data, h, src)
     meta = _metadata(data, h, src)
     class_names, op_names = names[:h["n_class_names"]], names[h["n_class_names"]:]
-
+    operands = [struct.unpack_from("<I", data, h["operand_table_offset"] + 4 * i)[0] for i in range(h["n_operands"])]
     used = set()
 
-    def tensor(i_op: int, idx: int, what: str, code: int, shape: tuple) -> np.ndarray:
+    def tensor(where: str, idx: int, what: str, code: int, shape: tuple) -> np.ndarray:
         if idx >= len(trecs):
-            raise _err(src, f"op {i_op}: {what} tensor index {idx} out of range ({len(trecs)} tensors)")
+            raise _err(src, f"{where}: {what} tensor index {idx} out of range ({len(trecs)} tensors)")
         if idx in used:
-            raise _err(src, f"op {i_op}: tensor {idx} is used twice")
+            raise _err(src, f"{where}: tensor {idx} is used twice")
         used.add(idx)
         t_code, t_shape, off, nbytes = trecs[idx]
         if t_code != code or tuple(t_shape) != tuple(shape):
-            raise _err(src, f"op {i_op}: {what} tensor {idx} is {DTYPE_NAMES[t_code]} {tuple(t_shape)}, "
+            raise _err(src, f"{where}: {what} tensor {idx} is {DTYPE_NAMES[t_code]} {tuple(t_shape)}, "
                             f"expected {DTYPE_NAMES[code]} {tuple(shape)}")
         return np.frombuffer(data, DTYPES[code], count=nbytes // DTYPES[code].itemsize,
                              offset=off).reshape(shape).copy()
 
-    in_rank = h["input_rank"]
-    if h["input_kind"] != KIND_U8 or in_rank not in (1, 3):
-        raise _err(src, f"bad input kind/rank {h['input_kind']}/{in_rank} (expected u8 of rank 1 or 3)")
-    if any(d == 0 for d in h["input_dims"][:in_rank]) or any(h["input_dims"][in_rank:]):
-        raise _err(src, f"bad input dims {h['input_dims']} for rank {in_rank}")
-    spec = TensorSpec("u8", tuple(h["input_dims"][:in_rank]))
-    graph = Graph(spec, [], class_names, meta)
-
+    graph = Graph(_input_spec(data, h, src), [], class_names, meta)
+    value_names = [INPUT_NAME] + [n if n else f"op{i}" for i, n in enumerate(op_names)]
+    specs = {INPUT_NAME: graph.input}
     for i in range(h["n_ops"]):
         rec = OP_FMT.unpack_from(data, h["op_table_offset"] + i * OP_RECORD_SIZE)
-        code, wk, stage, enc, ci, co = rec[:6]
-        geo = rec[6:14]
-        levels, shift, w_idx, a_idx, b_idx = rec[14:]
+        (code, wk, stage, enc, n_in, first, ci, co, kh, kw, sh, sw, pt, pb, pl, pr, groups, levels, shift, zp, ma,
+         mb, sc_off, sc_bytes, tw, ta, tb, tc, res) = rec
         name = op_names[i]
         where = f"op {i} ({OP_NAMES.get(code, code)} {name!r})"
+        if code not in OP_NAMES:
+            raise _err(src, f"op {i}: unknown op type code {code}")
+        if any(res):
+            raise _err(src, f"{where}: nonzero reserved bytes")
+        if n_in < 1 or first > len(operands) or n_in > len(operands) - first:
+            raise _err(src, f"{where}: operands [{first}, {first + n_in}) out of range ({len(operands)})")
+        ins = operands[first:first + n_in]
+        if any(v > i for v in ins):
+            raise _err(src, f"{where}: reads value {max(ins)}, which is not written before it")
+        inputs = tuple(value_names[v] for v in ins)
+        spec_in = specs[inputs[0]]
+
+        def stage_of(c_out: int):
+            if stage == STAGE_THRESHOLD:
+                if enc not in (ENC_SIGN, ENC_UNSIGNED) or levels < 1 or shift or zp or tc != NO_INDEX:
+                    raise _err(src, f"{where}: bad threshold stage fields")
+                return ThresholdStage(tensor(where, ta, "direction", DT_I8, (c_out,)),
+                                      tensor(where, tb, "thresholds", DT_I32, (c_out, levels)), ENCODING_NAMES[enc])
+            if stage == STAGE_SCORE:
+                if enc or levels or zp or tc != NO_INDEX:
+                    raise _err(src, f"{where}: bad score stage fields")
+                return ScoreStage(tensor(where, ta, "multiplier", DT_I32, (c_out,)),
+                                  tensor(where, tb, "offset", DT_I32, (c_out,)), shift)
+            if stage == STAGE_REQUANT:
+                if enc or levels or shift:
+                    raise _err(src, f"{where}: bad requantization stage fields")
+                out_rec = VALUE_FMT.unpack_from(data, h["value_table_offset"] + (i + 1) * VALUE_RECORD_SIZE)
+                return RequantStage(tensor(where, ta, "multiplier", DT_I32, (c_out,)),
+                                    tensor(where, tb, "bias", DT_I64, (c_out,)),
+                                    tensor(where, tc, "shift", DT_U8, (c_out,)), zp, float(out_rec[11]))
+            raise _err(src, f"{where}: bad output stage code {stage}")
+
+        out_rec = VALUE_FMT.unpack_from(data, h["value_table_offset"] + (i + 1) * VALUE_RECORD_SIZE)
+        out_scale = float(out_rec[11])
+        geo_used = {OP_CONV2D: 8, OP_MAXPOOL2D: 4, OP_AVGPOOL2D: 4}.get(code, 0)
+        geo = (kh, kw, sh, sw, pt, pb, pl, pr)
+        if any(geo[geo_used:]):
+            raise _err(src, f"{where}: nonzero kernel / stride / padding fields this op does not use")
         if code in (OP_DENSE, OP_CONV2D):
             if wk not in (WK_BINARY, WK_INT8):
                 raise _err(src, f"{where}: bad weight kind code {wk}")
-            if code == OP_DENSE and any(geo):
-                raise _err(src, f"{where}: nonzero kernel/stride/padding fields on a Dense op")
-            if ci == 0 or co == 0:
-                raise _err(src, f"{where}: zero input or output size")
-            if code == OP_CONV2D and (min(geo[:4]) < 1):
-                raise _err(src, f"{where}: kernel and stride must be >= 1")
-            lead = (co,) if code == OP_DENSE else (co, geo[0], geo[1])
+            if ci == 0 or co == 0 or (code == OP_CONV2D and (min(geo[:4]) < 1 or groups < 1 or ci % groups)):
+                raise _err(src, f"{where}: zero sizes, kernel, stride or groups")
+            if code == OP_DENSE and groups:
+                raise _err(src, f"{where}: groups on a Dense op")
+            if ma or mb:
+                raise _err(src, f"{where}: nonzero multiplier fields")
+            k = ci if code == OP_DENSE else ci // groups
+            lead = (co,) if code == OP_DENSE else (co, kh, kw)
             if wk == WK_BINARY:
-                weights = tensor(i, w_idx, "weights", DT_U32, lead + (bf.words_for(ci),))
-                rows = weights.reshape(-1, weights.shape[-1])
-                if ci % bf.WORD_BITS and np.any(rows[:, -1] >> np.uint32(ci % bf.WORD_BITS)):
-                    raise _err(src, f"{where}: nonzero padding bits in the packed weights")
+                weights = tensor(where, tw, "weights", DT_U32, lead + (bf.words_for(k),))
             else:
-                weights = tensor(i, w_idx, "weights", DT_I8, lead + (ci,))
-            if stage == STAGE_THRESHOLD:
-                if enc not in (ENC_SIGN, ENC_UNSIGNED) or levels < 1 or shift != 0:
-                    raise _err(src, f"{where}: bad threshold stage (encoding {enc}, levels {levels}, shift {shift})")
-                direction = tensor(i, a_idx, "direction", DT_I8, (co,))
-                thresholds = tensor(i, b_idx, "thresholds", DT_I32, (co, levels))
-                out = ThresholdStage(direction, thresholds, "sign" if enc == ENC_SIGN else "unsigned")
-            elif stage == STAGE_SCORE:
-                if enc != ENC_NONE or levels != 0:
-                    raise _err(src, f"{where}: bad score stage (encoding {enc}, levels {levels})")
-                out = ScoreStage(tensor(i, a_idx, "multiplier", DT_I32, (co,)),
-                                 tensor(i, b_idx, "offset", DT_I32, (co,)), shift)
-            else:
-                raise _err(src, f"{where}: bad output stage code {stage}")
+                weights = tensor(where, tw, "weights", DT_I8, lead + (k,))
+            st = stage_of(co)
             kind = "binary" if wk == WK_BINARY else "int8"
             if code == OP_DENSE:
-                op = Dense(weights, ci, co, out, kind, name)
+                op = Dense(weights, ci, co, st, kind, name, inputs=inputs)
             else:
-                op = Conv2d(weights, ci, co, (geo[0], geo[1]), (geo[2], geo[3]), tuple(geo[4:8]), out, kind, name)
-        elif code in (OP_MAXPOOL2D, OP_FLATTEN):
-            idx_ok = (w_idx, a_idx, b_idx) == (NO_TENSOR,) * 3
-            geo_ok = not any(geo[4:]) if code == OP_MAXPOOL2D else not any(geo)
-            if wk or stage or enc or ci or co or levels or shift or not idx_ok or not geo_ok:
-                raise _err(src, f"{where}: nonzero fields that this op does not use")
-            if code == OP_MAXPOOL2D:
-                if min(geo[:4]) < 1:
-                    raise _err(src, f"{where}: kernel and stride must be >= 1")
-                op = MaxPool2d((geo[0], geo[1]), (geo[2], geo[3]), name)
-            else:
-                op = Flatten(name)
+                op = Conv2d(weights, ci, co, (kh, kw), (sh, sw), (pt, pb, pl, pr), st, kind, name, groups=groups,
+                            inputs=inputs)
         else:
-            raise _err(src, f"op {i}: unknown op type code {code}")
+            if wk or ci or co or groups or tw != NO_INDEX:
+                raise _err(src, f"{where}: nonzero weight / channel / groups fields this op does not use")
+            if code == OP_THRESHOLD:
+                if ma or mb:
+                    raise _err(src, f"{where}: nonzero multiplier fields")
+                op = Threshold(stage_of(spec_in.shape[-1] if spec_in.shape else 1), name, inputs=inputs)
+            else:
+                if stage or enc or levels or (ta, tb, tc) != (NO_INDEX,) * 3:
+                    raise _err(src, f"{where}: nonzero stage fields this op does not use")
+                if code == OP_MAXPOOL2D:
+                    if shift or zp or ma or mb:
+                        raise _err(src, f"{where}: nonzero fields this op does not use")
+                    op = MaxPool2d((kh, kw), (sh, sw), name, inputs=inputs)
+                elif code == OP_AVGPOOL2D:
+                    if mb:
+                        raise _err(src, f"{where}: nonzero fields this op does not use")
+                    op = AvgPool2d((kh, kw), (sh, sw), ma, shift, zp, out_scale, name, inputs=inputs)
+                elif code == OP_ADD:
+                    op = Add((ma, mb), shift, zp, out_scale, name, inputs=inputs)
+                elif code == OP_REQUANTIZE:
+                    if mb:
+                        raise _err(src, f"{where}: nonzero fields this op does not use")
+                    op = Requantize(ma, shift, zp, out_scale, name, inputs=inputs)
+                elif code in (OP_FLATTEN, OP_CONCAT, OP_RESHAPE):
+                    if shift or zp or ma or mb:
+                        raise _err(src, f"{where}: nonzero fields this op does not use")
+                    if code == OP_FLATTEN:
+                        op = Flatten(name, inputs=inputs)
+                    elif code == OP_CONCAT:
+                        op = Concat(name, inputs=inputs)
+                    else:
+                        kind_o, _, _, rank_o, ho, wo, co_, *_ = out_rec
+                        op = Reshape((ho, wo, co_) if rank_o == 3 else (co_,), name, inputs=inputs)
+                else:
+                    raise _err(src, f"{where}: unknown op type code {code}")
+        if inputs == ((INPUT_NAME if i == 0 else value_names[i]),):
+            op.inputs = None  # a chain step: canonical form
         graph.ops.append(op)
+        try:
+            specs = graph.value_specs(complete=False)
+        except GraphError as e:
+            raise _err(src, f"the ops are inconsistent: {e}") from None
 
     if len(used) != len(trecs):
         raise _err(src, f"{len(trecs) - len(used)} tensors are not used by any op")
     try:
-        specs = graph.specs()
+        specs = graph.value_specs()
     except GraphError as e:
         raise _err(src, f"the ops are inconsistent: {e}") from None
-    out = specs[-1]
-    if h["output_kind"] != KIND_I32 or h["output_rank"] != 1 or h["output_dim"] != out.shape[0]:
-        raise _err(src, f"header output (kind {h['output_kind']}, rank {h['output_rank']}, dim {h['output_dim']}) "
-                        f"does not match the ops' int32 scores {out.shape}")
-    if h["output_shift"] != graph.ops[-1].output.shift:
-        raise _err(src, "header output shift does not match the last op's ScoreStage.shift")
+    out = specs[value_names[-1]]
+    if h["output_classes"] != out.shape[0] or h["output_shift"] != graph.ops[-1].output.shift:
+        raise _err(src, f"header output ({h['output_classes']} classes, shift {h['output_shift']}) does not match "
+                        f"the last op's scores {out.shape} / shift {graph.ops[-1].output.shift}")
     if h["n_class_names"] not in (0, out.shape[0]):
         raise _err(src, f"{h['n_class_names']} class names for {out.shape[0]} classes")
     try:
-        arena = arena_bytes(graph)
+        plan = plan_arena(graph)
         canonical = blob_bytes(graph)
     except GraphError as e:
         raise _err(src, f"the graph cannot be re-encoded: {e}") from None
-    if h["arena_size"] != arena:
-        raise _err(src, f"stored arena size {h['arena_size']} != {arena} required by the ops")
+    if h["arena_size"] != plan.size:
+        raise _err(src, f"stored arena size {h['arena_size']} != {plan.size} planned for the ops")
+    for v, off in [(0, NO_INDEX)] + sorted(plan.value_offsets.items()) + [(h["n_ops"], NO_INDEX)]:
+        stored = struct.unpack_from("<I", data, h["value_table_offset"] + v * VALUE_RECORD_SIZE + 20)[0]
+        if stored != off:
+            raise _err(src, f"value {v} ({value_names[v]!r}) at arena offset {stored}, the planner puts it at {off}")
     if canonical != data:
         diff = next(i for i in range(min(len(data), len(canonical))) if data[i] != canonical[i]) \
             if len(data) == len(canonical) else min(len(data), len(canonical))
-        raise _err(src, f"non-canonical layout at byte {diff} (padding or gap bytes must be zero and "
-                        f"sections / tensors must follow each other in order)")
+        raise _err(src, f"non-canonical layout at byte {diff} (padding or gap bytes must be zero, sections / tensors "
+                        f"must follow each other in order, and the arena plan must be the planner's)")
     return graph

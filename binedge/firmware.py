@@ -77,8 +77,9 @@ _ISA_DIRS = {
 # Rough costs for the early fit check (the linker has the final word): code + C library
 # (measured: 10-20 KiB on Cortex-M), bytes of one decoded op in be_model on a 32-bit core.
 _CODE_FLOOR_BYTES = 8 * 1024
-_OP_STRUCT_BYTES = 136
-_MODEL_STRUCT_BASE = 120
+_OP_STRUCT_BYTES = 184  # sizeof(be_op), arm-none-eabi-gcc, format version 2
+_OPERAND_BYTES = 2  # one entry of be_model.operands
+_MODEL_STRUCT_BASE = 124
 
 
 class FirmwareError(ValueError):
@@ -160,10 +161,11 @@ def _check_inputs(graph, images, labels) -> tuple[np.ndarray, np.ndarray | None]
     return np.ascontiguousarray(images), labels
 
 
-def _fit_check(t, *, blob: int, arena: int, ops: int, samples: int, input_bytes: int, classes: int) -> dict:
+def _fit_check(t, *, blob: int, arena: int, ops: int, samples: int, input_bytes: int, classes: int,
+               operands: int = 0) -> dict:
     """Early estimate of flash and RAM; FirmwareError if it clearly cannot fit the board."""
     inputs = samples * (input_bytes + 2 + 4 * classes)
-    model_struct = _MODEL_STRUCT_BASE + _OP_STRUCT_BYTES * ops
+    model_struct = _MODEL_STRUCT_BASE + _OP_STRUCT_BYTES * ops + _OPERAND_BYTES * max(operands, 1)
     # + the harness's copy of one input at an odd address (its misaligned-input pass)
     ram_need = arena + model_struct + (4 * ops + 28) + (16 * ops + 16) + 4 * classes + input_bytes + 3
     est = {"blob_bytes": blob, "test_input_bytes": inputs, "arena_bytes": arena, "model_struct_bytes": model_struct}
@@ -209,7 +211,7 @@ def _c_int32(v: int) -> str:
 
 
 def _model_h(*, blob: bytes, arena: int, ops: int, classes: int, input_shape, shift: int,
-             class_names) -> str:
+             class_names, input_kind: str = "uint8") -> str:
     names = ", ".join(str(n) for n in class_names) if class_names else "-"
     names = names.replace("*/", "* /").replace("\n", " ")  # it goes into a C comment
     return f"""/* model.h -- the binedge model of this firmware (written by binedge {__version__}).
@@ -217,7 +219,7 @@ def _model_h(*, blob: bytes, arena: int, ops: int, classes: int, input_shape, sh
  * binedge_model_blob is the .bnm blob (docs/format.md of binedge), a const array: it stays in
  * flash and the runtime reads the weights in place. Pass it to be_model_init; give be_prepare
  * a 16-byte aligned arena of BINEDGE_MODEL_ARENA_BYTES bytes.
- * Input: {' x '.join(map(str, input_shape))} uint8 pixels (HWC); output: {classes} int32 scores
+ * Input: {' x '.join(map(str, input_shape))} {input_kind} codes (HWC); output: {classes} int32 scores
  * (logit = score / 2^{shift}). Classes: {names}
  */
 #ifndef BINEDGE_MODEL_H
@@ -312,7 +314,12 @@ def _make_var(flags) -> str:
     return " ".join(flags)
 
 
-def _makefile(t, *, max_ops: int, board_srcs: list[str]) -> str:
+def _operands(graph) -> int:
+    """Entries of the blob's operand table: the values every op reads."""
+    return sum(len(graph.op_inputs(i)) for i in range(len(graph.ops)))
+
+
+def _makefile(t, *, max_ops: int, max_operands: int, board_srcs: list[str]) -> str:
     def sub(a: str) -> str:
         return a.replace("{common_dir}", "board").replace("{target_dir}", "board")
 
@@ -335,7 +342,8 @@ def _makefile(t, *, max_ops: int, board_srcs: list[str]) -> str:
     text = (TEMPLATE_DIR / "Makefile.in").read_text()
     values = {"TARGET": t.name, "DESCRIPTION": t.description, "VERSION": __version__, "CC": cc, "SIZE": size,
               "CFLAGS": _make_var(cflags), "LDFLAGS": _make_var(ldflags), "TICK_HZ": str(t.tick_hz),
-              "MAX_OPS": str(max_ops), "BOARD_SRCS": " ".join(board_srcs), "RUN_RULE": run_rule,
+              "MAX_OPS": str(max_ops), "MAX_OPERANDS": str(max_operands), "BOARD_SRCS": " ".join(board_srcs),
+              "RUN_RULE": run_rule,
               "RUN_HINT": run_hint}
     return _fill(text, values)
 
@@ -454,7 +462,8 @@ def plan_firmware(graph, *, target, images, labels=None, source=None) -> Firmwar
     blob = blob_bytes(graph)
     arena = arena_bytes(graph)
     est = _fit_check(t, blob=len(blob), arena=arena, ops=len(graph.ops), samples=len(images),
-                     input_bytes=int(np.prod(graph.input.shape)), classes=int(specs[-1].shape[0]))
+                     input_bytes=int(np.prod(graph.input.shape)), classes=int(specs[-1].shape[0]),
+                     operands=_operands(graph))
     return FirmwarePlan(t, graph, images, labels, blob, arena, est, None if source is None else str(source))
 
 
@@ -480,7 +489,8 @@ def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
     _copy(TEMPLATE_DIR / "main.c", out / "main.c")
     shift = int(getattr(graph.ops[-1].output, "shift", 0))
     (out / "model.h").write_text(_model_h(blob=blob, arena=arena, ops=ops, classes=classes,
-                                          input_shape=input_shape, shift=shift, class_names=graph.class_names))
+                                          input_shape=input_shape, shift=shift, class_names=graph.class_names,
+                                          input_kind="int8" if graph.input.kind == "i8" else "uint8"))
     (out / "model.c").write_text(_model_c(blob))
     (out / "model.bnm").write_bytes(blob)
     (out / "test_inputs.h").write_text(_test_inputs_h(len(images), input_bytes))
@@ -488,7 +498,8 @@ def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
     lab = labels if labels is not None else np.full(len(images), -1, dtype=np.int64)
     with open(out / "test_inputs.npz", "wb") as f:
         np.savez(f, images=images, labels=lab)
-    (out / "Makefile").write_text(_makefile(t, max_ops=max(ops, 1), board_srcs=board_srcs))
+    (out / "Makefile").write_text(_makefile(t, max_ops=max(ops, 1), max_operands=max(_operands(graph), 1),
+                                            board_srcs=board_srcs))
 
     manifest = {
         "format": FORMAT, "version": FORMAT_VERSION, "binedge": __version__,

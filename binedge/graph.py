@@ -76,8 +76,11 @@ def rshift(v, s):
 
 
 def requant(v, s, zero_point: int):
-    """clamp(zero_point + rshift(v, s), -128, 127) as int64 (the codes of an i8 value)."""
-    return np.clip(int(zero_point) + rshift(v, s), -128, 127)
+    """clamp(zero_point + rshift(v, s), -128, 127) as int64 (the codes of an i8 value). The clamp
+    comes first, against the shifted range, so that zero_point + rshift never leaves int64 (with
+    s = 0, rshift(v, s) = v may lie within 128 of 2^63)."""
+    zp = int(zero_point)
+    return np.clip(rshift(v, s), -128 - zp, 127 - zp) + zp
 
 
 # ----------------------------------------------------------------------------- values
@@ -660,8 +663,8 @@ def infer(op, ins) -> TensorSpec:
         g = int(op.groups)
         if g < 1 or op.in_channels % g or op.out_channels % g:
             raise GraphError(f"groups {g} must divide the {op.in_channels} input and {op.out_channels} output channels")
-        if g > 1 and op.weight_kind != "int8":
-            raise GraphError("grouped / depthwise convolutions take int8 weights")
+        if g > 1 and (op.weight_kind != "int8" or spec.kind not in ("u8", "i8")):
+            raise GraphError("grouped / depthwise convolutions take int8 weights over u8 / i8 inputs")
         h, w, _ = spec.shape
         (kh, kw), (sh, sw), (pt, pb, pl, pr) = op.kernel, op.stride, op.padding
         oh = _window_out(h, int(kh), int(sh), int(pt), int(pb), "convolution height")

@@ -1,5 +1,6 @@
-"""Per-layer summary of a deployment graph: op, shapes, parameter bytes, binary MACs, activations,
-and what ``binedge inspect`` reads (a .bnm blob, an export or firmware directory, a run directory)."""
+"""Per-op summary of a deployment graph (a typed DAG, docs/graph.md): op, inputs, shapes and types,
+parameter bytes, MACs, activations, the arena against its lower bound, a Graphviz drawing; and
+what ``binedge inspect`` reads (a .bnm blob, an export or firmware directory, a run directory)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import Conv2d, Dense, Flatten, Graph, MaxPool2d, ScoreStage, ThresholdStage
+from .graph import (AvgPool2d, Conv2d, Dense, Graph, RequantStage, ScoreStage, Threshold, ThresholdStage,
+                    TensorSpec)
 
 ONNX_SLACK_BYTES = 16 * 1024
 
@@ -17,31 +19,55 @@ def _stage_bytes(stage) -> int:
         return stage.thresholds.nbytes + stage.direction.nbytes
     if isinstance(stage, ScoreStage):
         return stage.multiplier.nbytes + stage.offset.nbytes
+    if isinstance(stage, RequantStage):
+        return stage.multiplier.nbytes + stage.bias.nbytes + stage.shift.nbytes
     return 0
 
 
+def type_label(spec: TensorSpec) -> str:
+    """A value's type in a few characters: u8, i8 (zp -3), bits sign, bits unsigned x2, i32."""
+    if spec.kind == "bits":
+        return "bits " + (spec.encoding if spec.encoding == "sign" else f"unsigned x{spec.planes}")
+    if spec.kind in ("u8", "i8"):
+        return spec.kind + (f" zp {spec.zero_point}" if spec.zero_point else "")
+    return spec.kind
+
+
+def _stage_label(stage) -> str:
+    return {ThresholdStage: "thresholds", ScoreStage: "scores", RequantStage: "requant"}[type(stage)]
+
+
 def layer_table(graph: Graph) -> list[dict]:
-    """One row per op: name, op, input/output shape, weight and threshold bytes, MACs, output bytes."""
-    specs = graph.specs()
+    """One row per op: name, op (with weight kind, input type and output stage), inputs, input /
+    output shapes and types, parameters, weight and stage bytes, MACs (binary ones apart),
+    output bytes."""
+    specs = graph.value_specs()
+    names = graph.value_names()
     rows = []
-    for op, src, dst in zip(graph.ops, specs[:-1], specs[1:]):
+    for i, op in enumerate(graph.ops):
+        ins = graph.op_inputs(i)
+        src, dst = specs[ins[0]], specs[names[i + 1]]
         weight_bytes = int(op.weights.nbytes) if isinstance(op, (Dense, Conv2d)) else 0
-        stage_bytes = _stage_bytes(op.output) if isinstance(op, (Dense, Conv2d)) else 0
+        stage = op.output if isinstance(op, (Dense, Conv2d)) else op.stage if isinstance(op, Threshold) else None
+        stage_bytes = _stage_bytes(stage) if stage is not None else 0
         if isinstance(op, Dense):
-            macs = op.in_features * op.out_features
-            params = op.in_features * op.out_features
+            params = macs = op.in_features * op.out_features
         elif isinstance(op, Conv2d):
             kh, kw = op.kernel
-            params = op.out_channels * kh * kw * op.in_channels
+            params = op.out_channels * kh * kw * (op.in_channels // op.groups)
             macs = int(np.prod(dst.shape[:2])) * params
+        elif isinstance(op, AvgPool2d):
+            params, macs = 0, int(np.prod(dst.shape)) * op.kernel[0] * op.kernel[1]
         else:
             macs = params = 0
         kind = type(op).__name__
         if isinstance(op, (Dense, Conv2d)):
-            kind += f" [{op.weight_kind} w, {src.kind}{'/' + src.encoding if src.encoding else ''} in]"
-        rows.append({"name": op.name or f"op{len(rows)}", "op": kind, "in": src.shape, "out": dst.shape,
-                     "params": params, "weight_bytes": weight_bytes, "threshold_bytes": stage_bytes,
-                     "macs": macs, "binary_macs": macs if getattr(op, "weight_kind", "") == "binary" else 0,
+            groups = f", groups {op.groups}" if getattr(op, "groups", 1) > 1 else ""
+            kind += f" [{op.weight_kind} w, {type_label(src)} in{groups} -> {_stage_label(op.output)}]"
+        rows.append({"name": names[i + 1], "op": kind, "inputs": list(ins), "in": src.shape, "out": dst.shape,
+                     "in_type": type_label(src), "out_type": type_label(dst), "params": params,
+                     "weight_bytes": weight_bytes, "threshold_bytes": stage_bytes, "macs": macs,
+                     "binary_macs": macs if getattr(op, "weight_kind", "") == "binary" else 0,
                      "activation_bytes": dst.nbytes()})
     return rows
 
@@ -60,16 +86,53 @@ def onnx_size_bound(rows: list[dict]) -> int:
 
 
 def format_table(rows: list[dict]) -> str:
-    head = ["layer", "op", "input", "output", "params", "weights B", "thresh B", "binary MACs", "act B"]
-    body = [[r["name"], r["op"], "x".join(map(str, r["in"])), "x".join(map(str, r["out"])), f"{r['params']:,}",
-             f"{r['weight_bytes']:,}", f"{r['threshold_bytes']:,}", f"{r['binary_macs']:,}",
+    head = ["value", "op", "inputs", "input", "output", "params", "weights B", "thresh B", "binary MACs",
+            "other MACs", "act B"]
+    body = [[r["name"], r["op"], ",".join(r["inputs"]), "x".join(map(str, r["in"])),
+             "x".join(map(str, r["out"])) + f" {r['out_type']}", f"{r['params']:,}", f"{r['weight_bytes']:,}",
+             f"{r['threshold_bytes']:,}", f"{r['binary_macs']:,}", f"{r['macs'] - r['binary_macs']:,}",
              f"{r['activation_bytes']:,}"] for r in rows]
     t = totals(rows)
-    body.append(["total", "", "", "", f"{t['params']:,}", f"{t['weight_bytes']:,}", f"{t['threshold_bytes']:,}",
-                 f"{t['binary_macs']:,}", f"max {t['max_activation_bytes']:,}"])
+    body.append(["total", "", "", "", "", f"{t['params']:,}", f"{t['weight_bytes']:,}", f"{t['threshold_bytes']:,}",
+                 f"{t['binary_macs']:,}", f"{t['macs'] - t['binary_macs']:,}", f"max {t['max_activation_bytes']:,}"])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in body])
+
+
+def arena_summary(graph: Graph) -> str:
+    """The arena the C runtime needs against its lower bound (docs/format.md §6)."""
+    from .blob import plan_arena
+
+    plan = plan_arena(graph)
+    return (f"arena {plan.size:,} B (lower bound {plan.lower_bound:,} B: the largest set of values and scratch "
+            f"live at one op)")
+
+
+def to_dot(graph: Graph) -> str:
+    """The DAG in Graphviz's dot language: one node per value (name, type, shape; the op that
+    writes it and its cost), one edge per operand."""
+    specs = graph.value_specs()
+    names = graph.value_names()
+    nl = "\\n"  # a line break inside a dot label
+
+    def q(text: str) -> str:
+        return '"' + text.replace('"', "'") + '"'
+
+    inp = specs["input"]
+    out = ["digraph binedge {", "  rankdir=TB;", '  node [shape=box, fontname="monospace", fontsize=10];',
+           f"  {q('input')} [label={q(nl.join(['input', type_label(inp) + ' ' + 'x'.join(map(str, inp.shape))]))}, "
+           f"shape=ellipse];"]
+    for i, r in enumerate(layer_table(graph)):
+        lines = [r["name"], r["op"], r["out_type"] + " " + "x".join(map(str, r["out"]))]
+        if r["binary_macs"]:
+            lines.append(f"{r['binary_macs']:,} binary MACs")
+        elif r["macs"]:
+            lines.append(f"{r['macs']:,} MACs")
+        out.append(f"  {q(names[i + 1])} [label={q(nl.join(lines))}];")
+        out.extend(f"  {q(src)} -> {q(names[i + 1])};" for src in r["inputs"])
+    out.append("}")
+    return "\n".join(out) + "\n"
 
 
 def describe_ops(graph: Graph) -> list[str]:
@@ -78,7 +141,7 @@ def describe_ops(graph: Graph) -> list[str]:
     for op in graph.ops:
         if isinstance(op, (Dense, Conv2d)):
             names.append(f"{type(op).__name__}:{op.weight_kind}:{type(op.output).__name__}")
-        elif isinstance(op, (MaxPool2d, Flatten)):
+        else:
             names.append(type(op).__name__)
     return names
 

@@ -37,7 +37,8 @@ STATUS_NAMES = {
     11: "BE_ERR_ARENA_TOO_SMALL", 12: "BE_ERR_OVERFLOW",
 }
 STATUS_CODES = {v: k for k, v in STATUS_NAMES.items()}
-OP_TYPES = {1: "dense", 2: "conv2d", 3: "maxpool2d", 4: "flatten"}
+OP_TYPES = {1: "dense", 2: "conv2d", 3: "maxpool2d", 4: "flatten", 5: "avgpool2d", 6: "add", 7: "requantize",
+            8: "threshold", 9: "concat", 10: "reshape"}
 
 
 class RuntimeStatusError(RuntimeError):
@@ -126,6 +127,8 @@ def library() -> ctypes.CDLL:
         "be_model_arena_size": (sz, [vp]),
         "be_model_input_bytes": (sz, [vp]),
         "be_model_input_shape": (ctypes.c_int, [vp, ctypes.POINTER(u32)]),
+        "be_model_input_kind": (ctypes.c_int, [vp]),
+        "be_model_input_zero_point": (i32, [vp]),
         "be_model_class_count": (u32, [vp]),
         "be_model_output_shift": (i32, [vp]),
         "be_model_op_count": (u32, [vp]),
@@ -209,6 +212,7 @@ class Runtime:
         dims = (ctypes.c_uint32 * 3)()
         rank = lib.be_model_input_shape(self._model, dims)
         self.input_shape = tuple(int(d) for d in dims[:rank])
+        self.input_dtype = np.dtype(np.int8) if lib.be_model_input_kind(self._model) == 4 else np.dtype(np.uint8)
         self.num_classes = int(lib.be_model_class_count(self._model))
         self.output_shift = int(lib.be_model_output_shift(self._model))
         n_ops = int(lib.be_model_op_count(self._model))
@@ -236,10 +240,11 @@ class Runtime:
         return [self._lib.be_interpreter_kernel_name(self._interp, i).decode() for i in range(self._n_ops)]
 
     def run(self, images) -> np.ndarray:
-        """int32 scores (N, classes) of uint8 images (N,) + input shape ((N, H, W) if C == 1)."""
+        """int32 scores (N, classes) of inputs (N,) + input shape ((N, H, W) if C == 1), uint8 or
+        int8 as the model's input is."""
         x = np.asarray(images)
-        if x.dtype != np.uint8:
-            raise ValueError(f"images must have dtype uint8, got {x.dtype}")
+        if x.dtype != self.input_dtype:
+            raise ValueError(f"inputs must have dtype {self.input_dtype}, got {x.dtype}")
         shape = self.input_shape
         if len(shape) == 3 and shape[2] == 1 and x.ndim == 3 and x.shape[1:] == shape[:2]:
             x = x[..., None]

@@ -70,6 +70,9 @@ def test_requant_saturates_at_both_ends():
     assert requant(v, 2, 0).tolist() == [-128, -128, -128, 127, 127, 127]
     assert requant(np.array([0, 4, -4]), 2, 120).tolist() == [120, 121, 119]
     assert requant(np.array([40]), 2, 120).tolist() == [127]  # zero point + value, then clamp
+    # s = 0 near the int64 edge: zero point + v must not wrap (found by the exporters' edge tests)
+    assert requant(np.array([2**63 - 51, -(2**63) + 51], np.int64), 0, 127).tolist() == [127, -128]
+    assert requant(np.array([2**63 - 51, -(2**63) + 51], np.int64), 0, -128).tolist() == [127, -128]
 
 
 # ----------------------------------------------------------------------------- ops against oracles

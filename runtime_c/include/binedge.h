@@ -1,9 +1,10 @@
 /*
  * binedge.h -- the public API of the binedge C runtime (C99, no malloc, no global mutable state).
  *
- * The runtime runs a .bnm blob (docs/format.md) -- the deployment graph of a binarized network
- * -- exactly as the numpy reference executor (binedge/reference.py) does: integer scores,
- * bit for bit. This header is the only documentation of the C API.
+ * The runtime runs a .bnm blob (docs/format.md, version 2) -- the deployment graph of a
+ * binarized network, a typed DAG of integer ops (docs/graph.md) -- exactly as the numpy
+ * reference executor (binedge/reference.py) does: integer scores, bit for bit. This header is
+ * the only documentation of the C API.
  *
  * Usage:
  *
@@ -12,7 +13,7 @@
  *     static uint8_t arena[ARENA] __attribute__((aligned(16)));
  *     be_status st = be_model_init(&model, blob, blob_size);    // validates the whole blob
  *     if (st == BE_OK) st = be_prepare(&interp, &model, arena, sizeof arena, NULL);
- *     if (st == BE_OK) st = be_invoke(&interp, pixels, scores); // scores: int32[classes]
+ *     if (st == BE_OK) st = be_invoke(&interp, input, scores);  // scores: int32[classes]
  *     if (st != BE_OK) printf("binedge: %s\n", be_status_str(st));
  *
  * Lifetimes: the blob must stay valid (and unchanged) while the model is used: weights are
@@ -25,17 +26,16 @@
  *   - blob: must start at a 4-byte aligned address (16 recommended; every section and tensor
  *     is 16-byte aligned inside the blob, so a 16-aligned blob gives 16-aligned weights).
  *   - arena: be_model_arena_size(m) bytes, 16-byte aligned, owned by the caller. The number is
- *     fixed by the model (it is stored in the blob header and recomputed by be_model_init):
- *         arena = nbuf * align16(V) + align16(P)
- *     V = largest intermediate value (output of any op but the last, one sample, storage bytes),
- *     nbuf = min(2, n_ops - 1) ping-pong buffers, P = largest Conv2d patch KH * KW * (bytes of
- *     one input pixel): scratch for one receptive field that optimized kernels may use.
- *   - input: the caller's buffer of be_model_input_bytes(m) uint8 pixels (HWC order), any
- *     alignment; scores: the caller's int32 buffer of be_model_class_count(m) entries
- *     (4-byte aligned). Neither is ever part of the arena.
- *   - be_model holds a decoded copy of every op: sizeof(be_model) is about 130 * BE_MAX_OPS bytes
- *     (8.3 KiB on 32-bit targets with the default 64 ops; build with -DBE_MAX_OPS=16 for small
- *     RAM), be_interpreter about 4 * BE_MAX_OPS + 28 bytes. Both may live in .bss or on the stack.
+ *     fixed by the model: every intermediate value and every op's scratch has an offset in it,
+ *     planned at export over the values' lifetimes (greedy by size) and stored in the blob;
+ *     be_model_init proves the plan safe (every region inside the arena, no two regions that
+ *     are live at the same op overlapping) before anything runs (docs/format.md §6).
+ *   - input: the caller's buffer of be_model_input_bytes(m) bytes (uint8 or int8 codes, HWC
+ *     order), any alignment; scores: the caller's int32 buffer of be_model_class_count(m)
+ *     entries (4-byte aligned). Neither is ever part of the arena.
+ *   - be_model holds a decoded copy of every op: sizeof(be_model) is about 190 * BE_MAX_OPS bytes
+ *     (12 KiB on 32-bit targets with the default 64 ops; build with -DBE_MAX_OPS=16 for small
+ *     RAM), be_interpreter about 4 * BE_MAX_OPS + 24 bytes. Both may live in .bss or on the stack.
  *
  * Host requirements: a little-endian CPU (words are read in place; checked at init), CHAR_BIT
  * 8, two's complement int32_t (guaranteed by <stdint.h>). No floating point is used.
@@ -70,8 +70,19 @@ extern "C" {
 #define BE_MAX_CHANNELS 16777216u
 #define BE_MAX_LEVELS 255u
 
-/* The .bnm format version this runtime reads, and its magic bytes. */
-#define BE_FORMAT_VERSION 1u
+/* More limits of the graph (docs/graph.md): inputs of one Concat, requantization shifts. */
+#define BE_MAX_CONCAT 16u
+#define BE_MAX_SHIFT 62
+
+/* Value indices the ops of a model may read, in all (the operand table); override with
+ * -DBE_MAX_OPERANDS=n like BE_MAX_OPS. */
+#ifndef BE_MAX_OPERANDS
+#define BE_MAX_OPERANDS (2 * BE_MAX_OPS + 16)
+#endif
+
+/* The .bnm format version this runtime reads (docs/format.md), and its magic bytes. Version 1
+ * blobs (linear chains, binedge < 0.3) are refused with BE_ERR_VERSION: re-export them. */
+#define BE_FORMAT_VERSION 2u
 #define BE_MAGIC "BNM1"
 
 /* Status codes. Every function that can fail returns one; BE_OK is 0. */
@@ -100,11 +111,15 @@ const char *be_status_str(be_status status);
 /* ---------------------------------------------------------------------------------- codes */
 /* These mirror docs/format.md. */
 
-enum { BE_KIND_U8 = 1, BE_KIND_BITS = 2, BE_KIND_I32 = 3 };               /* value kinds */
-enum { BE_DT_U8 = 1, BE_DT_I8 = 2, BE_DT_U32 = 3, BE_DT_I32 = 4 };        /* tensor dtypes */
-enum { BE_OP_DENSE = 1, BE_OP_CONV2D = 2, BE_OP_MAXPOOL2D = 3, BE_OP_FLATTEN = 4 };
-enum { BE_WK_NONE = 0, BE_WK_BINARY = 1, BE_WK_INT8 = 2 };                 /* weight kinds */
-enum { BE_STAGE_NONE = 0, BE_STAGE_THRESHOLD = 1, BE_STAGE_SCORE = 2 };    /* output stages */
+enum { BE_KIND_U8 = 1, BE_KIND_BITS = 2, BE_KIND_I32 = 3, BE_KIND_I8 = 4 };       /* value kinds */
+enum { BE_DT_U8 = 1, BE_DT_I8 = 2, BE_DT_U32 = 3, BE_DT_I32 = 4, BE_DT_I64 = 5 };  /* tensor dtypes */
+enum {
+    BE_OP_DENSE = 1, BE_OP_CONV2D = 2, BE_OP_MAXPOOL2D = 3, BE_OP_FLATTEN = 4, BE_OP_AVGPOOL2D = 5,
+    BE_OP_ADD = 6, BE_OP_REQUANTIZE = 7, BE_OP_THRESHOLD = 8, BE_OP_CONCAT = 9, BE_OP_RESHAPE = 10
+};
+#define BE_OP_TYPES 10
+enum { BE_WK_NONE = 0, BE_WK_BINARY = 1, BE_WK_INT8 = 2 };                           /* weight kinds */
+enum { BE_STAGE_NONE = 0, BE_STAGE_THRESHOLD = 1, BE_STAGE_SCORE = 2, BE_STAGE_REQUANT = 3 }; /* output stages */
 enum { BE_ENC_NONE = 0, BE_ENC_SIGN = 1, BE_ENC_UNSIGNED = 2 };            /* bit encodings */
 
 /* ISA feature bits (be_options.isa, be_isa_detect, kernel requirements). */
@@ -121,36 +136,50 @@ enum { BE_ENC_NONE = 0, BE_ENC_SIGN = 1, BE_ENC_UNSIGNED = 2 };            /* bi
 
 /* One stored value (one sample; the batch axis is not part of it). Filled in by the loader. */
 typedef struct be_value {
-    uint8_t kind;         /* BE_KIND_U8, BE_KIND_BITS or BE_KIND_I32 */
+    uint8_t kind;         /* BE_KIND_U8, BE_KIND_I8, BE_KIND_BITS or BE_KIND_I32 */
     uint8_t rank;         /* 1: shape (c,); 3: shape (h, w, c) */
     uint8_t encoding;     /* bits: BE_ENC_SIGN or BE_ENC_UNSIGNED; otherwise BE_ENC_NONE */
     uint8_t planes;       /* bits: bit-planes P (sign: 1); otherwise 1 */
     uint32_t h, w, c;     /* rank 1: h = w = 1 */
     uint32_t cw;          /* bits: words per plane row, be_words_for(c); otherwise 0 */
-    uint32_t pixel_bytes; /* bytes of one (y, x) position: P * cw * 4, c or 4 * c */
+    uint32_t pixel_bytes; /* bytes of one (y, x) position: P * cw * 4, c (u8 / i8) or 4 * c */
     uint32_t nbytes;      /* h * w * pixel_bytes; bits are stored (h, w, P, cw) words */
+    int32_t zero_point;   /* u8 / i8: the code of real 0 (what convolutions pad with); else 0 */
+    uint32_t offset;      /* arena offset; BE_NO_OFFSET for the input and the scores */
 } be_value;
+
+#define BE_NO_OFFSET 0xFFFFFFFFu
 
 /* One decoded op. Pointers point into the blob (weights are read in place). */
 typedef struct be_op {
     uint8_t type;          /* BE_OP_* */
     uint8_t weight_kind;   /* Dense / Conv2d: BE_WK_BINARY or BE_WK_INT8 */
-    uint8_t stage;         /* Dense / Conv2d: BE_STAGE_THRESHOLD or BE_STAGE_SCORE */
+    uint8_t stage;         /* Dense / Conv2d: BE_STAGE_THRESHOLD, _SCORE or _REQUANT; Threshold: _THRESHOLD */
     uint8_t encoding;      /* threshold stage: BE_ENC_SIGN or BE_ENC_UNSIGNED */
     uint32_t in_ch;        /* Dense: in_features; Conv2d: in_channels */
     uint32_t out_ch;       /* Dense: out_features; Conv2d: out_channels */
-    uint32_t kh, kw;       /* Conv2d / MaxPool2d kernel */
-    uint32_t sh, sw;       /* Conv2d / MaxPool2d stride */
+    uint32_t kh, kw;       /* Conv2d / MaxPool2d / AvgPool2d kernel */
+    uint32_t sh, sw;       /* Conv2d / MaxPool2d / AvgPool2d stride */
     uint32_t pt, pb, pl, pr; /* Conv2d padding: top, bottom, left, right */
-    uint32_t levels;       /* threshold stage: thresholds per channel L */
-    int32_t shift;         /* score stage: logit = score / 2^shift */
-    uint32_t k;            /* Dense / Conv2d: dot length (in_features or kh * kw * in_channels) */
+    uint32_t groups;       /* Conv2d: groups (>= 1); else 0 */
+    uint32_t levels;       /* threshold stages: thresholds per channel L */
+    int32_t shift;         /* score: logit = score / 2^shift; Add / AvgPool2d / Requantize: the
+                              rounding shift s (docs/graph.md) */
+    int32_t zero_point;    /* i8 output of a requant stage, Add, AvgPool2d, Requantize */
+    int32_t mult_a, mult_b; /* Add: M_a, M_b; AvgPool2d / Requantize: M (mult_a) */
+    uint32_t k;            /* Dense / Conv2d: dot length (in_features or kh * kw * in_channels / groups) */
     uint32_t w_row_bytes;  /* Dense: bytes of one weight row; Conv2d: of one (o, ky, kx) row */
-    const void *weights;   /* binary: uint32 words (O, words(K)) / (O, KH, KW, words(C));
-                              int8: int8 (O, K) / (O, KH, KW, C) */
-    const void *stage_a;   /* threshold: int8 direction (O); score: int32 multiplier (O) */
-    const void *stage_b;   /* threshold: int32 thresholds (O, L); score: int32 offset (O) */
-    be_value in, out;      /* the op's input and output values */
+    const void *weights;   /* binary: uint32 words (O, words(K)) / (O, KH, KW, words(C / g));
+                              int8: int8 (O, K) / (O, KH, KW, C / g) */
+    const void *stage_a;   /* threshold: int8 direction (O); score / requant: int32 multiplier (O) */
+    const void *stage_b;   /* threshold: int32 thresholds (O, L); score: int32 offset (O);
+                              requant: int64 bias (O) (read with be_rd_i64: 4-byte aligned only) */
+    const void *stage_c;   /* requant: uint8 shift (O); else NULL */
+    uint32_t n_inputs;     /* values read: 1; Add 2; Concat 2 .. BE_MAX_CONCAT */
+    uint32_t first_operand; /* they are model->operands[first_operand .. + n_inputs) */
+    uint32_t scratch_offset, scratch_bytes; /* the op's scratch in the arena (bytes 0: none) */
+    uint32_t last_use;     /* the last op that reads this op's output (its lifetime in the arena) */
+    be_value in, out;      /* the op's first input value and its output value */
 } be_op;
 
 /* A loaded model. Caller-allocated; filled in by be_model_init; treat as read-only. */
@@ -158,19 +187,25 @@ typedef struct be_model {
     uint32_t ready;            /* set by a successful be_model_init */
     const uint8_t *blob;       /* the blob (not copied) */
     uint32_t total_size;       /* blob bytes (from the header) */
-    uint32_t arena_size;       /* required arena bytes (header value == recomputed value) */
-    uint32_t value_bytes;      /* align16(largest intermediate value) */
-    uint32_t patch_bytes;      /* align16(largest Conv2d patch) */
-    uint32_t nbuf;             /* ping-pong buffers: min(2, n_ops - 1) */
+    uint32_t arena_size;       /* required arena bytes (the stored plan, proved safe) */
     int32_t output_shift;      /* logit = score / 2^output_shift */
-    uint32_t n_ops, n_tensors, n_class_names;
+    uint32_t n_ops, n_tensors, n_class_names, n_operands;
     const char *strings;       /* class names then op names, each NUL-terminated */
     uint32_t strings_size;
     const char *metadata;      /* JSON (UTF-8, not NUL-terminated) */
     uint32_t metadata_size;
-    be_value input, output;    /* u8 input, i32 scores (c = classes) */
+    be_value input, output;    /* value 0 (u8 / i8 input) and the last value (i32 scores) */
+    uint16_t operands[BE_MAX_OPERANDS]; /* value indices read by the ops (value i + 1 = ops[i].out) */
     be_op ops[BE_MAX_OPS];
 } be_model;
+
+/* What the kernels of multi-input ops (Add, Concat) receive as `in`: every input's data and
+ * value, in operand order. Single-input ops get the input's data pointer itself. */
+typedef struct be_inputs {
+    uint32_t n;
+    const void *data[BE_MAX_CONCAT];
+    const be_value *value[BE_MAX_CONCAT];
+} be_inputs;
 
 /* Options of be_prepare. Initialise with be_options_default. */
 typedef struct be_options {
@@ -198,8 +233,7 @@ typedef void (*be_op_hook)(void *ctx, int op_index, int end);
 typedef struct be_interpreter {
     uint32_t ready;                           /* set by a successful be_prepare */
     const be_model *model;
-    uint8_t *buf[2];                          /* ping-pong value buffers inside the arena */
-    uint8_t *scratch;                         /* patch scratch inside the arena */
+    uint8_t *arena;                           /* the caller's arena: values and scratch at planned offsets */
     be_op_hook op_hook;                       /* NULL (be_prepare's default) or a profiling hook */
     void *op_hook_ctx;                        /* passed to op_hook */
     const struct be_kernel *kernels[BE_MAX_OPS]; /* selected kernel of every op */
@@ -211,18 +245,23 @@ typedef struct be_interpreter {
  * arguments, magic, version and header size, truncation (size >= stored total size; extra
  * bytes after the blob are ignored, e.g. a flash partition), blob alignment, CRC32, reserved
  * fields, section offsets/sizes/alignment, every tensor record, the string table, every op's
- * parameters and tensors (dtype, shape, padding bits of packed weights zero, directions +-1,
- * thresholds non-decreasing), the value chain (shapes exactly as binedge.graph.infer), that no
- * accumulator can exceed int32, and the stored arena size. Never reads outside
- * [blob, blob + size). On error *m is left not ready. */
+ * parameters, operands and tensors (dtype, shape, padding bits of packed weights zero,
+ * directions +-1, thresholds non-decreasing, shifts and zero points in range), every value
+ * record against what its op produces (exactly as binedge.graph.infer), the limits of
+ * BE_MAX_* (every field bounded before any arithmetic), that no accumulator or score can leave
+ * int32 and no requantization int64, the DAG rules (every value but the scores is read) and
+ * the arena plan. Never reads outside [blob, blob + size). On error *m is left not ready. */
 be_status be_model_init(be_model *m, const void *blob, size_t size);
 
 /* Arena bytes be_prepare needs for this model (0 for an uninitialised model). */
 size_t be_model_arena_size(const be_model *m);
 
-/* Input: bytes of one sample (uint8 pixels, HWC); rank (1 or 3) and dims (h, w, c or f, 0, 0). */
+/* Input: bytes of one sample (uint8 or int8 codes, HWC); rank (1 or 3) and dims (h, w, c or
+ * f, 0, 0); its kind (BE_KIND_U8 or BE_KIND_I8) and zero point. */
 size_t be_model_input_bytes(const be_model *m);
 int be_model_input_shape(const be_model *m, uint32_t dims[3]);
+int be_model_input_kind(const be_model *m);
+int32_t be_model_input_zero_point(const be_model *m);
 
 /* Number of classes (int32 scores per sample) and the fixed-point shift of the scores. */
 uint32_t be_model_class_count(const be_model *m);
@@ -247,8 +286,9 @@ void be_options_default(be_options *opt);
 be_status be_prepare(be_interpreter *it, const be_model *m, void *arena, size_t arena_size,
                      const be_options *opt);
 
-/* Run one sample: input = be_model_input_bytes(m) pixels, scores = class_count int32.
- * Compute only. BE_ERR_OVERFLOW if a score does not fit int32 (the reference raises then). */
+/* Run one sample: input = be_model_input_bytes(m) bytes (uint8 codes, or int8 codes as bytes),
+ * scores = class_count int32. Compute only. (BE_ERR_OVERFLOW if a score did not fit int32:
+ * be_model_init proves that it cannot happen.) */
 be_status be_invoke(be_interpreter *it, const uint8_t *input, int32_t *scores);
 
 /* Run n samples stored back to back (inputs n * input_bytes, scores n * class_count).

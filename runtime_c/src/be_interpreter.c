@@ -1,9 +1,9 @@
-/* be_interpreter.c -- be_prepare (arena layout, kernel selection) and be_invoke (compute only).
+/* be_interpreter.c -- be_prepare (arena, kernel selection) and be_invoke (compute only).
  *
- * Arena layout (all offsets multiples of 16, see binedge.h):
- *     [ buf[0] : value_bytes ][ buf[1] : value_bytes, if nbuf == 2 ][ scratch : patch_bytes ]
- * Op i reads the caller's input (i == 0) or buf[(i - 1) % 2], and writes buf[i % 2] or, for the
- * last op, the caller's scores.
+ * The arena holds every intermediate value and every op's scratch at the offsets the blob
+ * stores (planned over the values' lifetimes at export, proved safe by be_model_init; docs/
+ * format.md §6). Op i reads its operands -- the caller's input for value 0, the arena for the
+ * others -- and writes its output to the arena, or the caller's scores for the last op.
  */
 #include <string.h>
 
@@ -65,36 +65,51 @@ be_status be_prepare(be_interpreter *it, const be_model *m, void *arena, size_t 
         if (it->kernels[i] == NULL)
             return BE_ERR_UNSUPPORTED;
     }
-    if (m->nbuf >= 1u)
-        it->buf[0] = a;
-    if (m->nbuf >= 2u)
-        it->buf[1] = a + m->value_bytes;
-    if (m->patch_bytes > 0u)
-        it->scratch = a + (size_t)m->nbuf * m->value_bytes;
+    it->arena = a;
     it->model = m;
     it->ready = INTERP_READY;
     return BE_OK;
 }
 
+/* Where value v lives for this invoke: the caller's input, or its arena offset. */
+static const void *value_data(const be_interpreter *it, const uint8_t *input, uint32_t v)
+{
+    return v == 0u ? (const void *)input : (const void *)(it->arena + it->model->ops[v - 1u].out.offset);
+}
+
 be_status be_invoke(be_interpreter *it, const uint8_t *input, int32_t *scores)
 {
     const be_model *m;
-    const void *src = input;
     uint32_t i;
     if (it == NULL || it->ready != INTERP_READY || input == NULL || scores == NULL)
         return BE_ERR_ARG;
     m = it->model;
     for (i = 0; i < m->n_ops; i++) {
-        void *dst = i + 1u == m->n_ops ? (void *)scores : (void *)it->buf[i & 1u];
+        const be_op *op = &m->ops[i];
+        void *dst = i + 1u == m->n_ops ? (void *)scores : (void *)(it->arena + op->out.offset);
+        void *scratch = op->scratch_bytes ? (void *)(it->arena + op->scratch_offset) : NULL;
+        const void *src;
+        be_inputs multi;
         be_status st;
+        if (op->n_inputs == 1u) {
+            src = value_data(it, input, m->operands[op->first_operand]);
+        } else { /* Add, Concat: every input's data and value (be_kernels.h) */
+            uint32_t j;
+            multi.n = op->n_inputs;
+            for (j = 0; j < op->n_inputs; j++) {
+                const uint32_t v = m->operands[op->first_operand + j];
+                multi.data[j] = value_data(it, input, v);
+                multi.value[j] = v == 0u ? &m->input : &m->ops[v - 1u].out;
+            }
+            src = &multi;
+        }
         if (it->op_hook != NULL)
             it->op_hook(it->op_hook_ctx, (int)i, 0);
-        st = it->kernels[i]->fn(&m->ops[i], src, dst, it->scratch);
+        st = it->kernels[i]->fn(op, src, dst, scratch);
         if (it->op_hook != NULL)
             it->op_hook(it->op_hook_ctx, (int)i, 1);
         if (st != BE_OK)
             return st;
-        src = dst;
     }
     return BE_OK;
 }

@@ -15,71 +15,98 @@ const be_kernel be_kernel_table[] = {
 #if defined(__x86_64__) || defined(__i386__)
     /* x86 (src/x86/): widest ISA first; a SIMD variant that does not take an op falls through
      * to the next (e.g. a conv row too long for the stack buffers -> "popcnt"). */
-    {"avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_bin_avx512_supports, be_dense_bin_avx512},
-    {"avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_u8_avx512_supports, be_dense_u8_avx512},
-    {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_bin_avx2_supports, be_dense_bin_avx2},
-    {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_u8_avx2_supports, be_dense_u8_avx2},
-    {"popcnt", BE_OP_DENSE, BE_ISA_POPCNT, be_dense_bin_popcnt_supports, be_dense_bin_popcnt},
-    {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_bin_avx512_supports, be_conv2d_bin_avx512},
-    {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_u8_avx512_supports, be_conv2d_u8_avx512},
-    {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_bin_avx2_supports, be_conv2d_bin_avx2},
-    {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_u8_avx2_supports, be_conv2d_u8_avx2},
-    {"popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_bin_popcnt_supports, be_conv2d_bin_popcnt},
+    {"avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_bin_avx512_supports, be_dense_bin_avx512, 0},
+    {"avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_u8_avx512_supports, be_dense_u8_avx512, 0},
+    {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_bin_avx2_supports, be_dense_bin_avx2, 0},
+    {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_u8_avx2_supports, be_dense_u8_avx2, 0},
+    {"popcnt", BE_OP_DENSE, BE_ISA_POPCNT, be_dense_bin_popcnt_supports, be_dense_bin_popcnt, 0},
+    {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_bin_avx512_supports, be_conv2d_bin_avx512, 0},
+    {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_u8_avx512_supports, be_conv2d_u8_avx512, 0},
+    {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_bin_avx2_supports, be_conv2d_bin_avx2, 0},
+    {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_u8_avx2_supports, be_conv2d_u8_avx2, 0},
+    {"popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_bin_popcnt_supports, be_conv2d_bin_popcnt, 0},
 #endif
     /* ARM (src/arm/, docs/kernels.md): binary Dense / Conv2d (sign bits x binary weights);
      * Helium, then NEON, then DSP, then plain-C Thumb-2 / Thumb-1 counting */
 #ifdef BE_ARM_HAVE_MVE
-    {"mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_arm_bin_supports, be_dense_bin_mve},
-    {"mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_arm_bin_supports, be_conv2d_bin_mve},
+    {"mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_arm_bin_supports, be_dense_bin_mve, 0},
+    {"mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_arm_bin_supports, be_conv2d_bin_mve, 0},
 #endif
 #ifdef BE_ARM_HAVE_NEON
-    {"neon", BE_OP_DENSE, BE_ISA_NEON, be_arm_bin_supports, be_dense_bin_neon},
-    {"neon", BE_OP_CONV2D, BE_ISA_NEON, be_arm_bin_supports, be_conv2d_bin_neon},
+    {"neon", BE_OP_DENSE, BE_ISA_NEON, be_arm_bin_supports, be_dense_bin_neon, 0},
+    {"neon", BE_OP_CONV2D, BE_ISA_NEON, be_arm_bin_supports, be_conv2d_bin_neon, 0},
 #endif
 #ifdef BE_ARM_HAVE_DSP
-    {"dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_arm_bin_supports, be_dense_bin_dsp},
-    {"dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_arm_bin_supports, be_conv2d_bin_dsp},
+    {"dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_arm_bin_supports, be_dense_bin_dsp, 0},
+    {"dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_arm_bin_supports, be_conv2d_bin_dsp, 0},
 #endif
 #ifdef BE_ARM_HAVE_SWAR
-    {"swar", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_swar},
-    {"swar", BE_OP_CONV2D, 0u, be_arm_bin_supports, be_conv2d_bin_swar},
+    {"swar", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_swar, 0},
+    {"swar", BE_OP_CONV2D, 0u, be_arm_bin_supports, be_conv2d_bin_swar, 0},
 #endif
 #ifdef BE_ARM_HAVE_THUMB1
-    {"thumb1", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_thumb1},
-    {"thumb1", BE_OP_CONV2D, 0u, be_arm_bin_supports, be_conv2d_bin_thumb1},
+    {"thumb1", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_thumb1, 0},
+    {"thumb1", BE_OP_CONV2D, 0u, be_arm_bin_supports, be_conv2d_bin_thumb1, 0},
 #endif
     /* ARM first layer (src/arm/be_u8_*.c, docs/kernels.md): uint8 pixels x binary weights */
 #ifdef BE_ARM_HAVE_MVE
-    {"mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_u8_mve_supports, be_dense_u8_mve},
-    {"mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_u8_mve_supports, be_conv2d_u8_mve},
+    {"mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_u8_mve_supports, be_dense_u8_mve, 0},
+    {"mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_u8_mve_supports, be_conv2d_u8_mve, 0},
 #endif
 #ifdef BE_ARM_HAVE_U8
-    {"lut", BE_OP_DENSE, 0u, be_dense_u8_lut_supports, be_dense_u8_lut},
-    {"mla", BE_OP_CONV2D, 0u, be_conv2d_u8_mla_supports, be_conv2d_u8_mla},
+    {"lut", BE_OP_DENSE, 0u, be_dense_u8_lut_supports, be_dense_u8_lut, 0},
+    {"mla", BE_OP_CONV2D, 0u, be_conv2d_u8_mla_supports, be_conv2d_u8_mla, 0},
 #endif
 #ifdef BE_ARM_HAVE_DSP
-    {"dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_dense_u8_dsp},
-    {"dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_conv2d_u8_dsp},
+    {"dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_dense_u8_dsp, 0},
+    {"dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_conv2d_u8_dsp, 0},
 #endif
 #ifdef BE_ARM_HAVE_U8
-    {"planes", BE_OP_DENSE, 0u, be_u8_planes_supports, be_dense_u8_planes},
-    {"planes", BE_OP_CONV2D, 0u, be_u8_planes_supports, be_conv2d_u8_planes},
+    {"planes", BE_OP_DENSE, 0u, be_u8_planes_supports, be_dense_u8_planes, 0},
+    {"planes", BE_OP_CONV2D, 0u, be_u8_planes_supports, be_conv2d_u8_planes, 0},
 #endif
     /* portable word kernels (src/word/): MaxPool2d / Flatten a word at a time, every target */
-    {"word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word},
-    {"word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word},
-    /* the reference kernels (src/ref/): last, every op */
-    {"ref", BE_OP_DENSE, 0u, NULL, be_dense_ref},
-    {"ref", BE_OP_CONV2D, 0u, NULL, be_conv2d_ref},
-    {"ref", BE_OP_MAXPOOL2D, 0u, NULL, be_maxpool2d_ref},
-    {"ref", BE_OP_FLATTEN, 0u, NULL, be_flatten_ref},
+    {"word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word, 0},
+    {"word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word, 0},
+    /* the reference kernels (src/ref/): last, every op of every kind */
+    {"ref", BE_OP_DENSE, 0u, NULL, be_dense_ref, 1},
+    {"ref", BE_OP_CONV2D, 0u, NULL, be_conv2d_ref, 1},
+    {"ref", BE_OP_MAXPOOL2D, 0u, NULL, be_maxpool2d_ref, 1},
+    {"ref", BE_OP_FLATTEN, 0u, NULL, be_flatten_ref, 1},
+    {"ref", BE_OP_RESHAPE, 0u, NULL, be_reshape_ref, 1},
+    {"ref", BE_OP_AVGPOOL2D, 0u, NULL, be_avgpool2d_ref, 1},
+    {"ref", BE_OP_ADD, 0u, NULL, be_add_ref, 1},
+    {"ref", BE_OP_REQUANTIZE, 0u, NULL, be_requantize_ref, 1},
+    {"ref", BE_OP_THRESHOLD, 0u, NULL, be_threshold_op_ref, 1},
+    {"ref", BE_OP_CONCAT, 0u, NULL, be_concat_ref, 1},
 };
 
 const size_t be_kernel_table_len = sizeof be_kernel_table / sizeof be_kernel_table[0];
 
+int be_op_is_v1(const be_op *op)
+{
+    const be_value *in = &op->in;
+    switch (op->type) {
+    case BE_OP_DENSE:
+    case BE_OP_CONV2D:
+        if (op->groups > 1u || op->stage == BE_STAGE_REQUANT)
+            return 0;
+        if (in->kind == BE_KIND_BITS)
+            return op->weight_kind == BE_WK_BINARY;
+        return in->kind == BE_KIND_U8 && in->zero_point == 0;
+    case BE_OP_MAXPOOL2D:
+        return in->kind == BE_KIND_BITS;
+    case BE_OP_FLATTEN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int usable(const be_kernel *k, const be_op *op, uint32_t isa)
 {
-    return k->op_type == (int)op->type && (k->isa & ~isa) == 0u && (k->supports == NULL || k->supports(op));
+    return k->op_type == (int)op->type && (k->isa & ~isa) == 0u && (k->graph_v2 || be_op_is_v1(op)) &&
+           (k->supports == NULL || k->supports(op));
 }
 
 const be_kernel *be_select_kernel(const be_op *op, const char *variant, uint32_t isa)

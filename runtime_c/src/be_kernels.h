@@ -1,11 +1,14 @@
 /*
  * be_kernels.h -- internal: the kernel interface, the kernel table and the reference kernels.
  *
- * A kernel computes one op for one sample: it reads `in` (op->in layout), writes `out`
- * (op->out layout; for the last op this is the caller's int32 scores), and may use `scratch`
- * (the model's patch_bytes, 16-byte aligned, contents undefined on entry). Kernels only run on
- * ops the loader validated, so they do not re-check shapes. They return BE_OK, or
- * BE_ERR_OVERFLOW when a score does not fit int32.
+ * A kernel computes one op for one sample: it reads `in` (op->in layout; for the multi-input
+ * ops Add and Concat, `in` is a `const be_inputs *` holding every input's data and value),
+ * writes `out` (op->out layout; for the last op this is the caller's int32 scores), and may use
+ * `scratch` (op->scratch_bytes, 16-byte aligned, contents undefined on entry; NULL when 0).
+ * The graph input may sit at any address (binedge.h): a kernel that can read it (any op whose
+ * first input is a u8 / i8 value) reads bytes, or words only where it checked the alignment.
+ * Kernels only run on ops the loader validated, so they do not re-check shapes. They return
+ * BE_OK (BE_ERR_OVERFLOW when a score does not fit int32, which the loader proves impossible).
  *
  * Adding a variant (e.g. AVX2): put it in its own file (src/x86/be_dense_avx2.c, guarded by
  * #if for its architecture so the file compiles to nothing elsewhere), declare it below and add
@@ -27,6 +30,10 @@ typedef struct be_kernel {
     uint32_t isa;                      /* required BE_ISA_* bits (0: portable C) */
     int (*supports)(const be_op *op);  /* NULL: every op of op_type; else nonzero if usable */
     be_kernel_fn fn;
+    int graph_v2;                      /* 1: takes every op `supports` accepts; 0: a kernel written
+                                          for format version 1, offered only ops within it
+                                          (be_op_is_v1: no groups, no i8 / zero-point inputs,
+                                          no requantization stage) */
 } be_kernel;
 
 extern const be_kernel be_kernel_table[];
@@ -35,17 +42,73 @@ extern const size_t be_kernel_table_len;
 /* Select the kernel of `op`: variant NULL = auto, "ref", or a name. NULL if none fits. */
 const be_kernel *be_select_kernel(const be_op *op, const char *variant, uint32_t isa);
 
+/* Does op stay within what format version 1 could express (what the kernels written for it
+ * assume)? Dense / Conv2d: groups <= 1, input bits or u8 codes with zero point 0, int8 weights
+ * only on u8 input, a threshold or score stage; MaxPool2d: bits; Flatten: any. */
+int be_op_is_v1(const be_op *op);
+
 /* ---- reference kernels (src/ref/), the C spec of every op ---- */
 be_status be_dense_ref(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_ref(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_maxpool2d_ref(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_flatten_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_reshape_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_avgpool2d_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_add_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_requantize_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_threshold_op_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_concat_ref(const be_op *op, const void *in, void *out, void *scratch);
 
-/* Exact sum_k x_k * w_k over the n elements of ONE input pixel (Dense: the whole input row):
- * `x` is the pixel in op->in's storage (u8: n bytes; bits: P planes of cw words), or NULL for
- * a padding pixel (the value whose encoding is 0: pixel 0, +1 for sign bits, level 0);
- * `w` is one weight row (binary: words(n) words; int8: n bytes). (src/ref/be_dense_ref.c) */
+/* Exact sum_k x_k * w_k over the n elements of ONE input pixel (Dense: the whole input row;
+ * a grouped Conv2d: the channels of one group): `x` is the pixel in op->in's storage (u8 / i8:
+ * n codes; bits: P planes of cw words), or NULL for a padding pixel (the zero code: the zero
+ * point of codes, +1 for sign bits, level 0); `w` is one weight row (binary: words(n) words;
+ * int8: n bytes). (src/ref/be_dense_ref.c) */
 int32_t be_ref_dot(const be_value *in, const void *x, const void *w, int weight_kind, uint32_t n);
+
+/* ---- the rounding rule of docs/graph.md ---- */
+
+/* An int64 at a 4-byte aligned address (blob tensors are only as aligned as the blob). */
+static inline int64_t be_rd_i64(const void *p)
+{
+    const uint32_t *q = (const uint32_t *)p;
+    const uint64_t u = (uint64_t)q[0] | ((uint64_t)q[1] << 32); /* little-endian host (checked) */
+    return u <= 0x7FFFFFFFFFFFFFFFull ? (int64_t)u : -(int64_t)(~u) - 1;
+}
+
+/* rshift(v, s) = floor((v + 2^(s-1)) / 2^s) for s in [1, 62], v for s = 0: v / 2^s rounded half
+ * up. Portable C (a right shift of a negative value is implementation-defined): for negative
+ * t = v + 2^(s-1), floor(t / 2^s) = -(((-t - 1) >> s) + 1). The loader proved
+ * |v| + 2^(s-1) <= 2^63 - 1, so nothing overflows. */
+static inline int64_t be_rshift_round(int64_t v, uint32_t s)
+{
+    int64_t t;
+    if (s == 0u)
+        return v;
+    t = v + (int64_t)((uint64_t)1u << (s - 1u));
+    if (t >= 0)
+        return (int64_t)((uint64_t)t >> s);
+    return -(int64_t)(((uint64_t)(-(t + 1)) >> s) + 1u);
+}
+
+/* requant(v, s, zp) = clamp(zp + rshift(v, s), -128, 127): an i8 code. Clamped against the
+ * shifted range first: with s = 0, rshift(v, s) = v may lie within 128 of 2^63, where adding zp
+ * would overflow. */
+static inline int8_t be_requant(int64_t v, uint32_t s, int32_t zp)
+{
+    const int64_t r = be_rshift_round(v, s);
+    if (r < -128 - (int64_t)zp)
+        return -128;
+    if (r > 127 - (int64_t)zp)
+        return 127;
+    return (int8_t)(r + zp);
+}
+
+/* Code x of a u8 / i8 value at byte i of `data` (any alignment). */
+static inline int32_t be_code_at(const be_value *v, const void *data, size_t i)
+{
+    return v->kind == BE_KIND_I8 ? (int32_t)((const int8_t *)data)[i] : (int32_t)((const uint8_t *)data)[i];
+}
 
 /* ---- x86 variants (src/x86/, one file per op / data type / ISA; each file compiles to nothing
  * elsewhere). `*_supports` tells dispatch which ops a variant takes: sign-bit input with binary

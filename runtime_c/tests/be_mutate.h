@@ -4,11 +4,15 @@
  * tests/test_target_matrix.py builds for every Cortex-M board: portable C99, no allocation, no
  * library call but memcpy. A deterministic splitmix64 generator (be_mut_seed) drives them.
  *
- *   field     a field of the header, a tensor record or an op record set to an extreme value
+ *   field     a field of the header or of a value, op, operand or tensor record set to an extreme
+ *             value
  *   geometry  consistent geometry changes: padding moved between the two sides of an axis (also
  *             by amounts near 2^32, so a 32-bit sum wraps back), the input size traded against
- *             op 0's padding, kernel / stride / padding fields, the stored arena nudged
- *   data      weights, thresholds, directions, multipliers, offsets (extreme values, bit flips)
+ *             op 0's padding (its value record kept consistent), kernel / stride / padding /
+ *             groups fields, arena offsets of values and scratch moved, the arena size nudged
+ *   data      weights, thresholds, directions, multipliers, offsets, biases, shifts (extreme
+ *             values, bit flips); the requantization fields of Add / AvgPool2d / Requantize
+ *   dag       an operand pointed at another value, two operands swapped, an op's operand range
  *   flips     a random bit anywhere
  *   size      truncation, total_size edits, extra bytes after the blob
  */
@@ -21,9 +25,10 @@
 
 #include "binedge.h"
 
-#define HEADER 96u
+#define HEADER 128u
+#define VREC 48u
+#define OREC 112u
 #define TREC 32u
-#define OREC 64u
 
 static uint64_t rng_state = 1u;
 
@@ -109,37 +114,58 @@ static uint32_t record(const blob_buf *x, uint32_t table_field, uint32_t count_f
     return (uint32_t)off;
 }
 
+static uint32_t value_record(const blob_buf *x, uint32_t i)
+{
+    return record(x, 40u, 24u, VREC, i);
+}
+
 static uint32_t op_record(const blob_buf *x, uint32_t i)
 {
-    return record(x, 60u, 52u, OREC, i);
+    return record(x, 44u, 28u, OREC, i);
+}
+
+static uint32_t operand_entry(const blob_buf *x, uint32_t i)
+{
+    return record(x, 48u, 32u, 4u, i);
 }
 
 static uint32_t tensor_record(const blob_buf *x, uint32_t i)
 {
-    return record(x, 56u, 48u, TREC, i);
+    return record(x, 52u, 36u, TREC, i);
 }
 
 static void mutate_field(blob_buf *x)
 {
     uint32_t off;
-    switch (below(3)) {
-    case 0: /* header: u32 fields, or the u8 codes at 24..27 */
-        off = below(4) == 0 ? 24u + below(4) : 4u * (1u + below(23));
+    switch (below(5)) {
+    case 0: /* a header field (all u32 after the version) */
+        off = 4u * (1u + below(22));
         break;
-    case 1: /* a tensor record */
-        off = tensor_record(x, below(hdr(x, 48u) + 1u));
+    case 1: /* a value record: the u8 codes, a u32 field or half of the f64 scale */
+        off = value_record(x, below(hdr(x, 24u) + 1u));
+        if (off == 0u)
+            return;
+        off += below(3) == 0 ? below(4) : 4u * (1u + below(10));
+        break;
+    case 2: /* a tensor record */
+        off = tensor_record(x, below(hdr(x, 36u) + 1u));
         if (off == 0u)
             return;
         off += below(3) == 0 ? below(4) : 4u * (1u + below(7));
         break;
-    default: /* an op record */
-        off = op_record(x, below(hdr(x, 52u) + 1u));
+    case 3: /* an operand */
+        off = operand_entry(x, below(hdr(x, 32u) + 1u));
         if (off == 0u)
             return;
-        off += below(3) == 0 ? below(4) : 4u * (1u + below(15));
+        break;
+    default: /* an op record */
+        off = op_record(x, below(hdr(x, 28u) + 1u));
+        if (off == 0u)
+            return;
+        off += below(3) == 0 ? below(4) : 4u * (1u + below(24));
         break;
     }
-    if (off % 4u != 0u || (off >= 24u && off < 28u))
+    if (off % 4u != 0u)
         x->b[off] = extreme8(x->b[off]);
     else if (off + 4u <= x->len)
         wr32(x->b + off, extreme32(rd32(x->b + off)));
@@ -152,54 +178,87 @@ static uint32_t pad_delta(void)
     return d[below(sizeof d / sizeof d[0])];
 }
 
-static void mutate_geometry(blob_buf *x)
+/* An op record of one of the given types (0 if none found in a few tries). */
+static uint32_t find_op(const blob_buf *x, uint32_t t1, uint32_t t2, uint32_t t3)
 {
-    uint32_t n_ops = hdr(x, 52u), i, r = 0u, tries;
-    for (tries = 0; tries < 8u && r == 0u; tries++) { /* a Conv2d or MaxPool2d record */
-        i = below(n_ops);
-        r = op_record(x, i);
-        if (r != 0u && x->b[r] != 2u && x->b[r] != 3u)
+    uint32_t tries, r = 0u;
+    for (tries = 0; tries < 8u && r == 0u; tries++) {
+        r = op_record(x, below(hdr(x, 28u)));
+        if (r != 0u && x->b[r] != t1 && x->b[r] != t2 && x->b[r] != t3)
             r = 0u;
     }
+    return r;
+}
+
+static void mutate_geometry(blob_buf *x)
+{
+    const uint32_t r = find_op(x, 2u, 3u, 5u); /* Conv2d, MaxPool2d, AvgPool2d */
     if (r == 0u)
         return;
-    switch (below(6)) {
+    switch (below(8)) {
     case 0: { /* move padding between the two sides of one axis: the output size stays */
-        uint32_t a = r + (below(2) ? 28u : 36u), d = pad_delta();
+        uint32_t a = r + (below(2) ? 36u : 44u), d = pad_delta();
         wr32(x->b + a, rd32(x->b + a) + d);
         wr32(x->b + a + 4u, rd32(x->b + a + 4u) - d);
         break;
     }
-    case 1: { /* the graph input traded against op 0's padding */
-        uint32_t r0 = op_record(x, 0u), axis = below(2), d = below(2) ? 1u : pad_delta();
-        if (r0 == 0u || x->b[r0] != 2u || x->b[25] != 3u)
+    case 1: { /* the graph input traded against op 0's padding; the input's byte count follows */
+        uint32_t r0 = op_record(x, 0u), v0 = value_record(x, 0u), axis = below(2), d = below(2) ? 1u : pad_delta();
+        uint32_t h, w, n;
+        if (r0 == 0u || v0 == 0u || x->b[r0] != 2u || x->b[v0 + 3u] != 3u)
             return;
-        wr32(x->b + 28u + 4u * axis, rd32(x->b + 28u + 4u * axis) - d);
-        wr32(x->b + r0 + 28u + 8u * axis, rd32(x->b + r0 + 28u + 8u * axis) + d);
+        h = rd32(x->b + v0 + 4u);
+        w = rd32(x->b + v0 + 8u);
+        n = rd32(x->b + v0 + 24u);
+        wr32(x->b + v0 + 4u + 4u * axis, rd32(x->b + v0 + 4u + 4u * axis) - d);
+        wr32(x->b + r0 + 36u + 8u * axis, rd32(x->b + r0 + 36u + 8u * axis) + d);
+        if (h != 0u && w != 0u) /* bytes per pixel times the new pixel count (mod 2^32) */
+            wr32(x->b + v0 + 24u, n / (h * w) * rd32(x->b + v0 + 4u) * rd32(x->b + v0 + 8u));
         break;
     }
     case 2: /* kernel field */
-        wr32(x->b + r + 12u + 4u * below(2), extreme32(rd32(x->b + r + 12u)));
+        wr32(x->b + r + 20u + 4u * below(2), extreme32(rd32(x->b + r + 20u)));
         break;
     case 3: /* stride field */
-        wr32(x->b + r + 20u + 4u * below(2), below(2) ? 1u + below(4) : extreme32(rd32(x->b + r + 20u)));
+        wr32(x->b + r + 28u + 4u * below(2), below(2) ? 1u + below(4) : extreme32(rd32(x->b + r + 28u)));
         break;
     case 4: /* one padding side */
-        wr32(x->b + r + 28u + 4u * below(4), below(2) ? below(4) : extreme32(0u));
+        wr32(x->b + r + 36u + 4u * below(4), below(2) ? below(4) : extreme32(0u));
         break;
-    default: /* stride and padding together: a different but plausible window */
-        wr32(x->b + r + 20u, 1u + below(3));
-        wr32(x->b + r + 28u, below(3));
-        wr32(x->b + r + 32u, below(3));
+    case 5: /* groups */
+        wr32(x->b + r + 52u, below(2) ? 1u + below(4) : extreme32(rd32(x->b + r + 52u)));
+        break;
+    case 6: { /* the arena plan: a value or an op's scratch moved by a few 16-byte steps */
+        const uint32_t v = value_record(x, below(hdr(x, 24u)));
+        const uint32_t a = below(2) && v != 0u ? v + 20u : r + 76u;
+        wr32(x->b + a, rd32(x->b + a) + 16u * (below(7) - 3u));
         break;
     }
-    if (below(2)) /* the arena a geometry change needs: a multiple of 16 near the stored one */
+    default: /* stride and padding together: a different but plausible window */
+        wr32(x->b + r + 28u, 1u + below(3));
+        wr32(x->b + r + 36u, below(3));
+        wr32(x->b + r + 40u, below(3));
+        break;
+    }
+    if (below(2)) /* the arena a change needs: a multiple of 16 near the stored one */
         wr32(x->b + 20u, hdr(x, 20u) + 16u * (below(9) - 4u));
 }
 
 static void mutate_data(blob_buf *x)
 {
-    uint32_t t = tensor_record(x, below(hdr(x, 48u))), off, nbytes, dtype, pos;
+    uint32_t t, off, nbytes, dtype, pos;
+    if (below(4) == 0u) { /* the requantization fields of Add (6), AvgPool2d (5), Requantize (7) */
+        const uint32_t r = find_op(x, 5u, 6u, 7u);
+        if (r == 0u)
+            return;
+        switch (below(3)) {
+        case 0: wr32(x->b + r + 60u, below(3) ? below(63) : extreme32(0u)); break;         /* shift */
+        case 1: wr32(x->b + r + 64u, below(3) ? below(256) - 128u : extreme32(0u)); break; /* zero point */
+        default: wr32(x->b + r + 68u + 4u * below(2), extreme32(rd32(x->b + r + 68u))); break; /* M */
+        }
+        return;
+    }
+    t = tensor_record(x, below(hdr(x, 36u)));
     if (t == 0u)
         return;
     dtype = x->b[t];
@@ -209,6 +268,9 @@ static void mutate_data(blob_buf *x)
         return;
     pos = off + below(nbytes);
     switch (dtype) {
+    case 1: /* u8: requantization shifts (0..62 valid) */
+        x->b[pos] = below(2) ? (uint8_t)below(63) : extreme8(x->b[pos]);
+        break;
     case 2: /* i8: directions (+-1) or int8 weights */
         x->b[pos] = below(2) ? (uint8_t)(0u - x->b[pos]) : extreme8(x->b[pos]);
         break;
@@ -220,8 +282,38 @@ static void mutate_data(blob_buf *x)
         pos &= ~3u;
         wr32(x->b + pos, extreme32(rd32(x->b + pos)));
         break;
+    case 5: /* i64 biases: either half extreme */
+        pos &= ~7u;
+        wr32(x->b + pos + 4u * below(2), extreme32(rd32(x->b + pos)));
+        break;
     default:
         x->b[pos] = (uint8_t)rnd();
+        break;
+    }
+}
+
+static void mutate_dag(blob_buf *x)
+{
+    const uint32_t n = hdr(x, 32u), e = operand_entry(x, below(n));
+    uint32_t r;
+    if (e == 0u)
+        return;
+    switch (below(3)) {
+    case 0: /* an operand names another value */
+        wr32(x->b + e, below(hdr(x, 24u) + 1u));
+        break;
+    case 1: { /* two operands swapped */
+        const uint32_t e2 = operand_entry(x, below(n)), v = rd32(x->b + e);
+        if (e2 != 0u) {
+            wr32(x->b + e, rd32(x->b + e2));
+            wr32(x->b + e2, v);
+        }
+        break;
+    }
+    default: /* an op's operand range */
+        r = op_record(x, below(hdr(x, 28u)));
+        if (r != 0u)
+            wr32(x->b + r + 4u + 4u * below(2), below(3) ? below(n + 2u) : extreme32(rd32(x->b + r + 4u)));
         break;
     }
 }
@@ -251,7 +343,7 @@ static void fix_crc(blob_buf *x)
         wr32(x->b + 8u, be_crc32(0u, x->b + 12u, total - 12u));
 }
 
-enum { M_FIELD, M_GEOMETRY, M_DATA, M_FLIPS, M_SIZE, M_KINDS };
+enum { M_FIELD, M_GEOMETRY, M_DATA, M_DAG, M_FLIPS, M_SIZE, M_KINDS };
 
 /* Apply 1-3 mutations to x (its capacity allows 64 extra bytes); returns a bit mask of the kinds
  * used. The CRC is recomputed afterwards in 9 of 10 cases. */
@@ -266,9 +358,12 @@ static uint32_t be_mutate(blob_buf *x)
         } else if (kind < 11u) {
             mutate_geometry(x);
             kinds |= 1u << M_GEOMETRY;
-        } else if (kind < 17u) {
+        } else if (kind < 16u) {
             mutate_data(x);
             kinds |= 1u << M_DATA;
+        } else if (kind < 17u) {
+            mutate_dag(x);
+            kinds |= 1u << M_DAG;
         } else if (kind < 18u) {
             if (x->len)
                 x->b[below((uint32_t)x->len)] ^= (uint8_t)(1u << below(8));

@@ -6,16 +6,8 @@
  * write out of bounds, misaligned access or signed overflow aborts the run. Each of the BLOBS
  * iterations takes one of the seed blobs and applies 1-3 structural mutations:
  *
- *   field     a field of the header, a tensor record or an op record set to an extreme value
- *             (0, 1, powers of two and their neighbours, 0x7FFFFFFF, 0xFFFFFFFF, -v, v +- 1, ...)
- *   geometry  changes the loader's derived sizes stay consistent with: padding moved between
- *             the two sides of a convolution (also by amounts near 2^32, so a 32-bit sum wraps
- *             back to the original), the input size traded against the first op's padding,
- *             kernel / stride / pool fields, the stored arena size set to what the change needs
- *   data      weights, thresholds, directions, multipliers and offsets (extreme values, bit
- *             flips): most of these blobs stay valid, so the variants run on new numbers
- *   flips     random bit flips anywhere
- *   size      truncation, total_size edits, extra bytes
+ *   field, geometry, data, dag, flips, size (tests/be_mutate.h says what each one does; data
+ *   mutations mostly keep a blob valid, so the variants run on new numbers)
  *
  * The CRC is recomputed for most of them (else the loader stops at the CRC). The blob is then
  * placed in memory at a 16-byte aligned address, at +1 / +4 / +8, or so that it ends at a page
@@ -105,7 +97,7 @@ static void collect_variants(void)
 
 /* ------------------------------------------------------------------------------ running */
 
-static const char *const kind_names[M_KINDS] = {"field", "geometry", "data", "flips", "size"};
+static const char *const kind_names[M_KINDS] = {"field", "geometry", "data", "dag", "flips", "size"};
 
 typedef struct stats {
     unsigned long blobs, accepted, invoked, big, runs, mismatches, status[16];

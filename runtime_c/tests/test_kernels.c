@@ -12,9 +12,39 @@ static uint32_t lcg(uint32_t *s)
     return *s >> 8;
 }
 
+/* The rounding rule of docs/graph.md at its edges, against values worked out by hand: halves go
+ * up (2.5 -> 3, -2.5 -> -2, -0.5 -> 0), shifts 0 / 1 / 62, saturation, and s = 0 within 128 of
+ * 2^63, where zero point + v would overflow if added before the clamp. */
+static void test_rounding_rule(void)
+{
+    const int64_t max63 = 0x7FFFFFFFFFFFFFFFll;
+    CHECK_EQ(be_rshift_round(5, 1), 3);
+    CHECK_EQ(be_rshift_round(-5, 1), -2);
+    CHECK_EQ(be_rshift_round(-1, 1), 0);
+    CHECK_EQ(be_rshift_round(1, 1), 1);
+    CHECK_EQ(be_rshift_round(-3, 1), -1);
+    CHECK_EQ(be_rshift_round(-7, 2), -2); /* -1.75 -> -2 */
+    CHECK_EQ(be_rshift_round(-6, 2), -1); /* -1.5 -> -1 */
+    CHECK_EQ(be_rshift_round(-10, 2), -2); /* -2.5 -> -2 */
+    CHECK_EQ(be_rshift_round(123456789, 0), 123456789);
+    CHECK(be_rshift_round(((int64_t)1 << 62) - 1, 62) == 1); /* 0.99... -> 1 */
+    CHECK(be_rshift_round(((int64_t)1 << 61) - 1, 62) == 0); /* 0.4999... -> 0 */
+    CHECK(be_rshift_round(-((int64_t)1 << 61), 62) == 0);    /* -0.5 -> 0 */
+    CHECK(be_rshift_round(-((int64_t)1 << 61) - 1, 62) == -1);
+    CHECK(be_rshift_round(max63 - ((int64_t)1 << 61), 62) == 1); /* 1.5 - 2^-62 -> 1, at the edge of the proof */
+    CHECK_EQ(be_requant(40, 2, 120), 127);
+    CHECK_EQ(be_requant(-4, 2, 120), 119);
+    CHECK_EQ(be_requant(-((int64_t)1 << 40), 2, 0), -128);
+    CHECK_EQ(be_requant(max63 - 50, 0, 127), 127);
+    CHECK_EQ(be_requant(-max63 + 50, 0, -128), -128);
+    CHECK_EQ(be_requant(max63 - 50, 0, -128), 127);
+    CHECK_EQ(be_requant(-max63 + 50, 0, 127), -128);
+}
+
 int main(void)
 {
     uint32_t s = 7u, trial, n, k, p;
+    test_rounding_rule();
     for (trial = 0; trial < 300u; trial++) {
         be_value v;
         be_word a[4 * 3], w[3];

@@ -89,21 +89,29 @@ static void test_golden(void)
     CHECK(dims[0] == 3u && dims[1] == 3u && dims[2] == 1u);
     CHECK_EQ(be_model_class_count(&model), GOLDEN_CLASSES);
     CHECK_EQ(be_model_output_shift(&model), 2);
-    CHECK_EQ(be_model_op_count(&model), 4);
+    CHECK_EQ(be_model_op_count(&model), 7);
+    CHECK_EQ(be_model_input_kind(&model), BE_KIND_U8);
+    CHECK_EQ(be_model_input_zero_point(&model), 0);
     CHECK(strcmp(be_model_class_name(&model, 0), "a") == 0);
     CHECK(strcmp(be_model_class_name(&model, 2), "c") == 0);
     CHECK(be_model_class_name(&model, 3) == NULL);
     CHECK(strcmp(be_model_op_name(&model, 0), "c0") == 0);
-    CHECK(strcmp(be_model_op_name(&model, 3), "d3") == 0);
-    CHECK(be_model_op_name(&model, 4) == NULL);
+    CHECK(strcmp(be_model_op_name(&model, 6), "d6") == 0);
+    CHECK(be_model_op_name(&model, 7) == NULL);
+    /* the DAG: g2 reads the input, k4 reads p1 and t3; the arena plan of tests/test_blob.py */
+    CHECK(model.ops[2].n_inputs == 1u && model.operands[model.ops[2].first_operand] == 0u);
+    CHECK(model.ops[4].n_inputs == 2u && model.operands[model.ops[4].first_operand] == 2u &&
+          model.operands[model.ops[4].first_operand + 1u] == 4u);
+    CHECK(model.ops[0].out.offset == 0u && model.ops[1].out.offset == 48u && model.ops[2].out.offset == 16u);
+    CHECK(model.ops[0].scratch_offset == 48u && model.ops[0].scratch_bytes == 16u);
+    CHECK(model.ops[1].last_use == 4u && model.ops[2].out.kind == BE_KIND_I8 && model.ops[2].out.zero_point == -2);
     meta = be_model_metadata(&model, &msize);
     CHECK(msize == 17u && meta != NULL && memcmp(meta, "{\"name\":\"golden\"}", 17) == 0);
 
     CHECK_EQ(be_prepare(&interp, &model, aligned_arena(), GOLDEN_ARENA_SIZE, NULL), BE_OK);
-    for (i = 0; i < 4u; i++)
-        CHECK(strcmp(be_interpreter_kernel_name(&interp, i), "ref") == 0 ||
-              be_interpreter_kernel_name(&interp, i) != NULL);
-    CHECK(be_interpreter_kernel_name(&interp, 4) == NULL);
+    for (i = 0; i < 7u; i++)
+        CHECK(be_interpreter_kernel_name(&interp, i) != NULL);
+    CHECK(be_interpreter_kernel_name(&interp, 7) == NULL);
     for (i = 0; i < GOLDEN_N_INPUTS; i++) {
         CHECK_EQ(be_invoke(&interp, golden_inputs[i], scores), BE_OK);
         for (c = 0; c < GOLDEN_CLASSES; c++)
@@ -121,7 +129,7 @@ static void test_golden(void)
         be_options_default(&opt);
         opt.kernel = "ref";
         CHECK_EQ(be_prepare(&interp, &model, aligned_arena(), GOLDEN_ARENA_SIZE, &opt), BE_OK);
-        for (i = 0; i < 4u; i++)
+        for (i = 0; i < 7u; i++)
             CHECK(strcmp(be_interpreter_kernel_name(&interp, i), "ref") == 0);
         CHECK_EQ(be_invoke(&interp, golden_inputs[0], scores), BE_OK);
         CHECK_EQ(scores[2], golden_scores[0][2]);
@@ -170,10 +178,13 @@ static void test_corruptions(void)
     blob()[3] = '2';
     CHECK_EQ(be_model_init(&model, blob(), GOLDEN_BLOB_SIZE), BE_ERR_MAGIC);
     reset();
-    blob()[4] = 2;
+    blob()[4] = 1; /* a version-1 blob: re-export */
     CHECK_EQ(be_model_init(&model, blob(), GOLDEN_BLOB_SIZE), BE_ERR_VERSION);
     reset();
-    blob()[6] = 0x80;
+    blob()[4] = 3;
+    CHECK_EQ(be_model_init(&model, blob(), GOLDEN_BLOB_SIZE), BE_ERR_VERSION);
+    reset();
+    blob()[6] = 0x60; /* header size 96 (version 1's) */
     CHECK_EQ(be_model_init(&model, blob(), GOLDEN_BLOB_SIZE), BE_ERR_VERSION);
     /* CRC: any flipped bit after the CRC field (and in the CRC field) */
     for (pos = 8; pos < GOLDEN_BLOB_SIZE; pos++) {
@@ -193,78 +204,106 @@ static void test_corruptions(void)
     memmove(blob() + 1, blob(), GOLDEN_BLOB_SIZE);
     CHECK_EQ(be_model_init(&model, blob() + 1, GOLDEN_BLOB_SIZE), BE_ERR_ALIGN);
 
-    /* with the CRC recomputed: the deeper validation */
+    /* with the CRC recomputed: the deeper validation (offsets of docs/format.md: values at 128,
+     * ops at 512 (112 B each), operands at 1296, tensors at 1328, strings at 1584, data at 1648) */
     CHECK_EQ(with32(12, GOLDEN_BLOB_SIZE - 16u), BE_ERR_BOUNDS);        /* total_size cuts the data */
     CHECK_EQ(with32(12, 64u), BE_ERR_BOUNDS);                           /* total_size < header */
     CHECK_EQ(with32(16, 1u), BE_ERR_FORMAT);                            /* flags */
-    CHECK_EQ(with32(92, 1u), BE_ERR_FORMAT);                            /* reserved */
-    CHECK_EQ(with32(20, GOLDEN_ARENA_SIZE + 16u), BE_ERR_FORMAT);       /* stored arena size */
-    CHECK_EQ(with32(40, 4u), BE_ERR_SHAPE);                             /* output classes */
-    CHECK_EQ(with32(44, 3u), BE_ERR_FORMAT);                            /* output shift */
-    CHECK_EQ(with8(24, 2u), BE_ERR_FORMAT);                             /* input kind */
-    CHECK_EQ(with32(28, 4u), BE_ERR_SHAPE);                             /* input H: the conv output changes */
-    CHECK_EQ(with32(48, 7u), BE_ERR_BOUNDS);                            /* n_tensors: table overlaps op table */
-    CHECK_EQ(with32(52, 0u), BE_ERR_FORMAT);                            /* no ops */
-    CHECK_EQ(with32(52, 1000u), BE_ERR_BOUNDS);                         /* op table out of range */
-    CHECK_EQ(with32(56, 100u), BE_ERR_ALIGN);                           /* tensor table misaligned */
-    CHECK_EQ(with32(60, 0xFFFFFFF0u), BE_ERR_BOUNDS);                   /* op table out of range */
-    CHECK_EQ(with32(64, 96u), BE_ERR_BOUNDS);                           /* strings overlap */
-    CHECK_EQ(with32(84, 0x7FFFFFF0u), BE_ERR_BOUNDS);                   /* data section */
-    CHECK_EQ(with32(72, 2u), BE_ERR_FORMAT);                            /* class names vs NULs */
-    CHECK_EQ(with8(545, 'x'), BE_ERR_FORMAT);                           /* a NUL missing */
-    /* tensor records (tensor 0 at 96, tensor 3 = dense weights at 96 + 96) */
-    CHECK_EQ(with8(96, 9u), BE_ERR_FORMAT);                             /* dtype */
-    CHECK_EQ(with8(96, 0u), BE_ERR_FORMAT);                             /* dtype 0 */
-    CHECK_EQ(with8(97, 5u), BE_ERR_FORMAT);                             /* rank */
-    CHECK_EQ(with8(96, 1u), BE_ERR_SHAPE);                              /* u8 instead of i8 */
-    CHECK_EQ(with32(96 + 24, 9u), BE_ERR_FORMAT);                       /* nbytes */
-    CHECK_EQ(with32(96 + 20, 612u), BE_ERR_ALIGN);                      /* data offset misaligned */
-    CHECK_EQ(with32(96 + 20, 720u), BE_ERR_BOUNDS);                     /* data past the end */
-    CHECK_EQ(with32(96 + 20, 0u), BE_ERR_BOUNDS);                       /* data in the header */
-    CHECK_EQ(with32(96 + 4, 0xFFFFFFFFu), BE_ERR_OVERFLOW);             /* dims product overflows */
-    /* op records (op 0 conv at 288, op 1 pool at 352, op 3 dense at 480) */
-    CHECK_EQ(with8(288, 9u), BE_ERR_FORMAT);                            /* op type */
-    CHECK_EQ(with8(289, 3u), BE_ERR_FORMAT);                            /* weight kind */
-    CHECK_EQ(with8(290, 0u), BE_ERR_FORMAT);                            /* stage */
-    CHECK_EQ(with8(291, 2u), BE_OK);                                    /* unsigned, L = 1: valid too */
-    CHECK_EQ(with8(291, 3u), BE_ERR_FORMAT);                            /* encoding */
-    CHECK_EQ(with32(288 + 4, 2u), BE_ERR_SHAPE);                        /* in_channels */
-    CHECK_EQ(with32(288 + 12, 0u), BE_ERR_FORMAT);                      /* kernel 0 */
-    CHECK_EQ(with32(288 + 52, 1u), BE_ERR_FORMAT);                      /* tensors out of order */
-    CHECK_EQ(with32(352 + 28, 1u), BE_ERR_FORMAT);                      /* padding on MaxPool2d */
-    CHECK_EQ(with32(352 + 12, 5u), BE_ERR_SHAPE);                       /* pool kernel > input */
-    CHECK_EQ(with32(480 + 12, 1u), BE_ERR_FORMAT);                      /* kernel on Dense */
-    CHECK_EQ(with8(480 + 2, 1u), BE_ERR_FORMAT);                        /* threshold on the last op */
-    CHECK_EQ(with32(480 + 48, 32u), BE_ERR_FORMAT);                     /* score shift > 31 */
-    CHECK_EQ(with32(480 + 48, 0xFFFFFFFFu), BE_ERR_FORMAT);             /* score shift -1 */
-    CHECK_EQ(with32(656, 1u | (1u << 5)), BE_ERR_FORMAT);               /* padding bits of weights */
-    CHECK_EQ(with8(625, 3u), BE_ERR_FORMAT);                            /* direction 3 */
-    CHECK_EQ(with8(625, 0u), BE_ERR_FORMAT);                            /* direction 0 */
+    CHECK_EQ(with8(100, 1u), BE_ERR_FORMAT);                            /* reserved */
+    CHECK_EQ(with32(20, GOLDEN_ARENA_SIZE - 16u), BE_ERR_FORMAT);       /* arena too small for the plan */
+    CHECK_EQ(with32(20, GOLDEN_ARENA_SIZE + 8u), BE_ERR_FORMAT);        /* arena not a multiple of 16 */
+    CHECK_EQ(with32(84, 4u), BE_ERR_SHAPE);                             /* output classes */
+    CHECK_EQ(with32(88, 3u), BE_ERR_FORMAT);                            /* output shift */
+    CHECK_EQ(with32(24, 7u), BE_ERR_FORMAT);                            /* n_values != n_ops + 1 */
+    CHECK_EQ(with32(28, 0u), BE_ERR_FORMAT);                            /* no ops */
+    CHECK_EQ(with32(28, 1000u), BE_ERR_BOUNDS);                         /* op table out of range */
+    CHECK_EQ(with32(40, 100u), BE_ERR_ALIGN);                           /* value table misaligned */
+    CHECK_EQ(with32(44, 0xFFFFFFF0u), BE_ERR_BOUNDS);                   /* op table out of range */
+    CHECK_EQ(with32(56, 128u), BE_ERR_BOUNDS);                          /* strings overlap */
+    CHECK_EQ(with32(76, 0x7FFFFFF0u), BE_ERR_BOUNDS);                   /* data section */
+    CHECK_EQ(with32(64, 2u), BE_ERR_FORMAT);                            /* class names vs NULs */
+    CHECK_EQ(with8(1585, 'x'), BE_ERR_FORMAT);                          /* a NUL missing */
+    /* value records: the input (128) and c0 (176) */
+    CHECK_EQ(with8(128, 2u), BE_ERR_FORMAT);                            /* bits input */
+    CHECK_EQ(with32(128 + 20, 0u), BE_ERR_FORMAT);                      /* the input in the arena */
+    CHECK_EQ(with32(128 + 16, 256u), BE_ERR_FORMAT);                    /* input zero point 256 */
+    CHECK_EQ(with32(128 + 36, 0xFFF00000u), BE_ERR_FORMAT);             /* input scale -inf */
+    CHECK_EQ(with32(128 + 4, 4u), BE_ERR_SHAPE);                        /* input H 4: the global pool breaks */
+    CHECK_EQ(with32(176 + 12, 3u), BE_ERR_SHAPE);                       /* c0 record: 3 channels */
+    CHECK_EQ(with32(176 + 24, 40u), BE_ERR_SHAPE);                      /* c0 record: bytes */
+    CHECK_EQ(with32(176 + 20, 0xFFFFFFFFu), BE_ERR_FORMAT);             /* c0 outside the arena */
+    CHECK_EQ(with32(176 + 20, 16u), BE_ERR_FORMAT);                     /* c0 on top of g2 (both live at op 1) */
+    CHECK_EQ(with32(176 + 20, 8u), BE_ERR_ALIGN);                       /* c0 misaligned */
+    CHECK_EQ(with32(176 + 32, 1u), BE_ERR_FORMAT);                      /* a scale on a bits value */
+    CHECK_EQ(with32(128 + 48 * 3 + 16, 5u), BE_ERR_SHAPE);              /* g2's zero point != the op's */
+    CHECK_EQ(with32(128 + 48 * 7 + 20, 0u), BE_ERR_FORMAT);             /* the scores in the arena */
+    /* operands */
+    CHECK_EQ(with32(1296 + 4, 5u), BE_ERR_FORMAT);                      /* op 1 reads a later value */
+    CHECK_EQ(with32(1296 + 4 * 7, 9u), BE_ERR_FORMAT);                  /* value index out of range */
+    CHECK_EQ(with32(1296 + 4 * 4, 1u), BE_ERR_SHAPE);                   /* Concat of c0 (3x3) and t3 (1x1) */
+    CHECK_EQ(with32(512 + 112 * 4 + 4, 1u), BE_ERR_FORMAT);             /* Concat of one input */
+    CHECK_EQ(with32(512 + 112 * 4 + 4, 40u), BE_ERR_FORMAT);            /* operands out of range */
+    CHECK_EQ(with32(1296 + 4 * 3, 0u), BE_ERR_SHAPE);                   /* t3 reads the input: g2 unused */
+    /* tensor records (tensor 0 at 1328, 32 bytes each) */
+    CHECK_EQ(with8(1328, 9u), BE_ERR_FORMAT);                           /* dtype */
+    CHECK_EQ(with8(1328, 0u), BE_ERR_FORMAT);                           /* dtype 0 */
+    CHECK_EQ(with8(1329, 5u), BE_ERR_FORMAT);                           /* rank */
+    CHECK_EQ(with8(1328, 1u), BE_ERR_SHAPE);                            /* u8 instead of i8 */
+    CHECK_EQ(with32(1328 + 24, 9u), BE_ERR_FORMAT);                     /* nbytes */
+    CHECK_EQ(with32(1328 + 20, 1652u), BE_ERR_ALIGN);                   /* data offset misaligned */
+    CHECK_EQ(with32(1328 + 20, 1776u), BE_ERR_BOUNDS);                  /* data past the end */
+    CHECK_EQ(with32(1328 + 20, 0u), BE_ERR_BOUNDS);                     /* data in the header */
+    CHECK_EQ(with32(1328 + 4, 0xFFFFFFFFu), BE_ERR_OVERFLOW);           /* dims product overflows */
+    /* op records (op i at 512 + 112 i: c0, p1, g2, t3, k4, f5, d6) */
+    CHECK_EQ(with8(512, 11u), BE_ERR_FORMAT);                           /* op type */
+    CHECK_EQ(with8(512 + 1, 3u), BE_ERR_FORMAT);                        /* weight kind */
+    CHECK_EQ(with8(512 + 2, 0u), BE_ERR_FORMAT);                        /* stage */
+    CHECK_EQ(with8(512 + 3, 3u), BE_ERR_FORMAT);                        /* encoding */
+    CHECK_EQ(with32(512 + 12, 2u), BE_ERR_SHAPE);                       /* in_channels */
+    CHECK_EQ(with32(512 + 20, 0u), BE_ERR_FORMAT);                      /* kernel 0 */
+    CHECK_EQ(with32(512 + 52, 0u), BE_ERR_FORMAT);                      /* groups 0 */
+    CHECK_EQ(with32(512 + 52, 2u), BE_ERR_FORMAT);                      /* groups 2 over one channel */
+    CHECK_EQ(with32(512 + 84, 1u), BE_ERR_FORMAT);                      /* tensors out of order */
+    CHECK_EQ(with32(512 + 80, 32u), BE_ERR_FORMAT);                     /* scratch bytes != the need */
+    CHECK_EQ(with32(512 + 76, 0u), BE_ERR_FORMAT);                      /* scratch on top of c0 */
+    CHECK_EQ(with8(512 + 100, 1u), BE_ERR_FORMAT);                      /* reserved */
+    CHECK_EQ(with32(624 + 36, 1u), BE_ERR_FORMAT);                      /* padding on MaxPool2d */
+    CHECK_EQ(with32(624 + 20, 5u), BE_ERR_SHAPE);                       /* pool kernel > input */
+    CHECK_EQ(with32(736 + 60, 63u), BE_ERR_FORMAT);                     /* AvgPool2d shift 63 */
+    CHECK_EQ(with32(736 + 64, 128u), BE_ERR_FORMAT);                    /* AvgPool2d zero point 128 */
+    CHECK_EQ(with32(736 + 72, 1u), BE_ERR_FORMAT);                      /* a second multiplier on AvgPool2d */
+    CHECK_EQ(with32(848 + 88, 5u), BE_ERR_FORMAT);                      /* Threshold: tensors out of order */
+    CHECK_EQ(with32(1184 + 20, 1u), BE_ERR_FORMAT);                     /* kernel on Dense */
+    CHECK_EQ(with8(1184 + 2, 1u), BE_ERR_SHAPE);                        /* threshold stage on the last op */
+    CHECK_EQ(with32(1184 + 60, 32u), BE_ERR_FORMAT);                    /* score shift > 31 */
+    CHECK_EQ(with32(1184 + 60, 0xFFFFFFFFu), BE_ERR_FORMAT);            /* score shift -1 */
+    CHECK_EQ(with32(1728, 1u | (1u << 5)), BE_ERR_FORMAT);              /* padding bits of weights */
+    CHECK_EQ(with8(1665, 3u), BE_ERR_FORMAT);                           /* direction 3 */
+    CHECK_EQ(with8(1665, 0u), BE_ERR_FORMAT);                           /* direction 0 */
 }
 
 /* Geometry fields beyond the limits of binedge.h (BE_MAX_*): refused before any arithmetic.
- * The golden conv (op 0 at 288) has kernel 2x2, stride 1, padding (0, 1, 0, 1) on a 3x3x1 input. */
+ * The golden conv (op 0 at 512) has kernel 2x2, stride 1, padding (0, 1, 0, 1) on a 3x3x1 input. */
 static void test_geometry_limits(void)
 {
     /* regression: a padding near 2^32 whose 32-bit sum with the other side matches the original
      * (0 + 1 = 0xFFFFFFFF + 2 mod 2^32) used to wrap the output size back to 3 and be accepted */
-    CHECK_EQ(with32x2(288 + 36, 0xFFFFFFFFu, 288 + 40, 2u), BE_ERR_FORMAT);
-    CHECK_EQ(with32x2(288 + 28, 0xFFFFFFFFu, 288 + 32, 2u), BE_ERR_FORMAT);
-    CHECK_EQ(with32(288 + 28, 2u), BE_ERR_FORMAT);                      /* padding == kernel */
-    CHECK_EQ(with32(288 + 40, 2u), BE_ERR_FORMAT);
-    CHECK_EQ(with32x2(288 + 28, 1u, 288 + 32, 0u), BE_OK);              /* padding moved to the top: valid */
-    CHECK_EQ(with32(288 + 12, BE_MAX_DIM + 1u), BE_ERR_FORMAT);         /* kernel height */
-    CHECK_EQ(with32(288 + 16, 0xFFFFFFFFu), BE_ERR_FORMAT);             /* kernel width */
-    CHECK_EQ(with32(288 + 20, BE_MAX_DIM + 1u), BE_ERR_FORMAT);         /* stride */
-    CHECK_EQ(with32(288 + 24, 0x80000000u), BE_ERR_FORMAT);
-    CHECK_EQ(with32(288 + 20, 3u), BE_ERR_SHAPE);                       /* stride 3: output 1x?, chain breaks */
-    CHECK_EQ(with32(288 + 8, BE_MAX_CHANNELS + 1u), BE_ERR_FORMAT);     /* output channels */
-    CHECK_EQ(with32(28, BE_MAX_DIM + 1u), BE_ERR_FORMAT);               /* input height */
-    CHECK_EQ(with32(32, 0xFFFFFFFFu), BE_ERR_FORMAT);                   /* input width */
-    CHECK_EQ(with32(36, BE_MAX_CHANNELS + 1u), BE_ERR_FORMAT);          /* input channels */
-    CHECK_EQ(with32x2(288, 0x02010202u, 288 + 44, BE_MAX_LEVELS + 1u), BE_ERR_FORMAT); /* 256 levels */
-    CHECK_EQ(with32(352 + 12, BE_MAX_DIM + 1u), BE_ERR_FORMAT);         /* pool kernel */
-    CHECK_EQ(with32(352 + 20, 0xFFFFFFFFu), BE_ERR_FORMAT);             /* pool stride */
+    CHECK_EQ(with32x2(512 + 44, 0xFFFFFFFFu, 512 + 48, 2u), BE_ERR_FORMAT);
+    CHECK_EQ(with32x2(512 + 36, 0xFFFFFFFFu, 512 + 40, 2u), BE_ERR_FORMAT);
+    CHECK_EQ(with32(512 + 36, 2u), BE_ERR_FORMAT);                      /* padding == kernel */
+    CHECK_EQ(with32(512 + 48, 2u), BE_ERR_FORMAT);
+    CHECK_EQ(with32(512 + 20, BE_MAX_DIM + 1u), BE_ERR_FORMAT);         /* kernel height */
+    CHECK_EQ(with32(512 + 24, 0xFFFFFFFFu), BE_ERR_FORMAT);             /* kernel width */
+    CHECK_EQ(with32(512 + 28, BE_MAX_DIM + 1u), BE_ERR_FORMAT);         /* stride */
+    CHECK_EQ(with32(512 + 32, 0x80000000u), BE_ERR_FORMAT);
+    CHECK_EQ(with32(512 + 28, 3u), BE_ERR_SHAPE);                       /* stride 3: the record's shape differs */
+    CHECK_EQ(with32(512 + 16, BE_MAX_CHANNELS + 1u), BE_ERR_FORMAT);    /* output channels */
+    CHECK_EQ(with32(128 + 4, BE_MAX_DIM + 1u), BE_ERR_FORMAT);          /* input height */
+    CHECK_EQ(with32(128 + 8, 0xFFFFFFFFu), BE_ERR_FORMAT);              /* input width */
+    CHECK_EQ(with32(128 + 12, BE_MAX_CHANNELS + 1u), BE_ERR_FORMAT);    /* input channels */
+    CHECK_EQ(with32x2(512, 0x02010202u, 512 + 56, BE_MAX_LEVELS + 1u), BE_ERR_FORMAT); /* 256 levels */
+    CHECK_EQ(with32(624 + 20, BE_MAX_DIM + 1u), BE_ERR_FORMAT);         /* pool kernel */
+    CHECK_EQ(with32(624 + 28, 0xFFFFFFFFu), BE_ERR_FORMAT);             /* pool stride */
 }
 
 int main(void)

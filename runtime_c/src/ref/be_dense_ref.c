@@ -1,29 +1,49 @@
 /* be_dense_ref.c -- Dense (reference) and the exact per-pixel dot product it shares with Conv2d.
  *
- * acc_o = sum_k x_k * w_o,k over the K inputs, where x_k is the pixel (u8), the +-1 value (sign
- * bits) or the level (unsigned bits) and w is +-1 (binary, bit 1 = -1) or int8:
- *     u8 x binary/int8:   plain sum of products
- *     sign bits:          K - 2 * popcount(a XOR w)
- *     unsigned bits:      sum_p 2^p * (popcount(b_p) - 2 * popcount(b_p AND w))
+ * acc_o = sum_k x_k * w_o,k over the K inputs, where x_k is the code (u8 / i8), the +-1 value
+ * (sign bits) or the level (unsigned bits) and w is +-1 (binary, bit 1 = -1) or int8:
+ *     codes x binary / int8:  plain sum of products (a padding pixel: every code = zero point)
+ *     sign bits x binary:     K - 2 * popcount(a XOR w)
+ *     unsigned x binary:      sum_p 2^p * (popcount(b_p) - 2 * popcount(b_p AND w))
+ *     bits x int8:            sum of (+-1 or level) * w, element by element
  * The loader guarantees every partial sum fits int32.
  */
 #include "be_kernels.h"
 #include "be_bitformat.h"
 #include "be_popcount.h"
 
+/* Element k of a bits pixel: +-1 (sign; NULL = padding = +1) or the level (NULL = 0). */
+static int32_t bits_element(const be_value *in, const be_word *x, uint32_t k)
+{
+    uint32_t p;
+    int32_t level = 0;
+    if (in->encoding == BE_ENC_SIGN)
+        return x != NULL ? be_bit_to_sign(be_get_bit(x, k)) : 1;
+    if (x == NULL)
+        return 0;
+    for (p = 0; p < in->planes; p++)
+        level += (int32_t)be_get_bit(x + (size_t)p * in->cw, k) << p;
+    return level;
+}
+
+static int32_t weight_at(const void *w, int weight_kind, uint32_t k)
+{
+    return weight_kind == BE_WK_BINARY ? be_bit_to_sign(be_get_bit((const be_word *)w, k))
+                                       : (int32_t)((const int8_t *)w)[k];
+}
+
 int32_t be_ref_dot(const be_value *in, const void *x, const void *w, int weight_kind, uint32_t n)
 {
     uint32_t k, j, p;
     int32_t acc = 0;
-    if (in->kind == BE_KIND_U8) {
-        const uint8_t *px = (const uint8_t *)x;
-        if (px == NULL) /* padding pixel 0 */
-            return 0;
-        for (k = 0; k < n; k++) {
-            int32_t wv = weight_kind == BE_WK_BINARY ? be_bit_to_sign(be_get_bit((const be_word *)w, k))
-                                                     : (int32_t)((const int8_t *)w)[k];
-            acc += (int32_t)px[k] * wv;
-        }
+    if (in->kind == BE_KIND_U8 || in->kind == BE_KIND_I8) {
+        for (k = 0; k < n; k++) /* a padding pixel holds the zero point, the code of real 0 */
+            acc += (x != NULL ? be_code_at(in, x, k) : in->zero_point) * weight_at(w, weight_kind, k);
+        return acc;
+    }
+    if (weight_kind == BE_WK_INT8) {
+        for (k = 0; k < n; k++)
+            acc += bits_element(in, (const be_word *)x, k) * weight_at(w, weight_kind, k);
         return acc;
     }
     if (in->encoding == BE_ENC_SIGN) {

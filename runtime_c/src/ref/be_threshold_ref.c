@@ -5,6 +5,7 @@
  *     sign encoding (L = 1): level 1 -> +1 (bit 0), level 0 -> -1 (bit 1)
  *     unsigned encoding: the level in bit-planes (plane p holds bit p of the level)
  * ScoreStage: score_c = multiplier_c * acc + offset_c, exact in 64 bits; it must fit int32.
+ * RequantStage: code_c = requant(M_c * acc + B_c, s_c, zero point) (docs/graph.md), int8.
  */
 #include "be_kernels.h"
 #include "be_bitformat.h"
@@ -41,6 +42,13 @@ static int32_t wrap_int32(int64_t v)
 
 be_status be_stage_put(const be_op *op, uint32_t c, int32_t acc, void *out_pixel)
 {
+    if (op->stage == BE_STAGE_REQUANT) {
+        const int32_t *mult = (const int32_t *)op->stage_a;
+        const uint8_t *shift = (const uint8_t *)op->stage_c;
+        const int64_t v = (int64_t)mult[c] * (int64_t)acc + be_rd_i64((const int32_t *)op->stage_b + 2u * c);
+        ((int8_t *)out_pixel)[c] = be_requant(v, shift[c], op->zero_point);
+        return BE_OK;
+    }
     if (op->stage == BE_STAGE_SCORE) {
         const int32_t *mult = (const int32_t *)op->stage_a;
         const int32_t *offset = (const int32_t *)op->stage_b;
