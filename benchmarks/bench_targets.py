@@ -83,7 +83,7 @@ def _source_revision() -> str:
 
 def _is_binary_in(op: str) -> bool:
     """A binary layer in the sense of the goal: binary weights AND bit inputs (XNOR/popcount)."""
-    return "binary w" in op and "bits/" in op
+    return "binary w" in op and "bits " in op  # the op label of binedge.inspect.layer_table
 
 
 # ----------------------------------------------------------------------------- running

@@ -283,7 +283,8 @@ def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, k
         "ram": sz["ram"], "blob_bytes": len(blob), "test_input_bytes": test_bytes,
         "flash_without_test_inputs": sz["flash"] - test_bytes,
         "bitpacked_lower_bound_bytes": int(m["bitpacked_lower_bound_bytes"]),
-        "arena_bytes": int(h["arena"]), "model_struct_bytes": int(h["model_struct"]),
+        "arena_bytes": int(h["arena"]), "arena_lower_bound_bytes": int(m.get("arena_lower_bound_bytes", h["arena"])),
+        "model_struct_bytes": int(h["model_struct"]),
         "interpreter_struct_bytes": int(h["interp_struct"]),
         "stack_used": int(z["stack_used"]) if t.is_mcu else None,
         "stack_used_inference": int(z["stack_used_inference"]) if t.is_mcu else None,
@@ -396,7 +397,8 @@ def format_report(r: dict) -> str:
         stack = (f"; stack high-water {_b(mem['stack_used'])} of {_b(mem['stack_reserved'])} reserved "
                  f"(init + inference alone: {_b(mem['stack_used_inference'])})")
     lines.append(f"RAM {_b(mem['ram'])}{ram_size}: data {_b(mem['data'])}, bss {_b(mem['bss'])} (arena "
-                 f"{_b(mem['arena_bytes'])}, be_model {_b(mem['model_struct_bytes'])}, be_interpreter "
+                 f"{_b(mem['arena_bytes'])}, lower bound {_b(mem.get('arena_lower_bound_bytes', mem['arena_bytes']))}; "
+                 f"be_model {_b(mem['model_struct_bytes'])}, be_interpreter "
                  f"{_b(mem['interpreter_struct_bytes'])}){stack}")
     if icount:
         lines.append(f"per inference: {pi['mean']:,.0f} {INSTRUCTIONS_LABEL} "

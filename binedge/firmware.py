@@ -473,6 +473,8 @@ def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
     from . import reference
     from .inspect import layer_table, totals
 
+    from .blob import plan_arena
+
     t, graph, images, labels, blob, arena = plan.target, plan.graph, plan.images, plan.labels, plan.blob, plan.arena
     specs = graph.specs()
     ops = len(graph.ops)
@@ -507,6 +509,7 @@ def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
         "samples": len(images), "labelled": labels is not None, "classes": classes,
         "class_names": [str(c) for c in graph.class_names], "input_shape": input_shape,
         "input_bytes": input_bytes, "ops": ops, "max_ops": max(ops, 1), "arena_bytes": arena,
+        "arena_lower_bound_bytes": plan_arena(graph).lower_bound,
         "blob_bytes": len(blob), "blob_crc32": zlib.crc32(blob) & 0xFFFFFFFF,
         "inputs_crc32": zlib.crc32(images.tobytes()) & 0xFFFFFFFF,
         "params": int(tot["params"]), "binary_macs": int(tot["binary_macs"]),

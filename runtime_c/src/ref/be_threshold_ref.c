@@ -42,20 +42,7 @@ static int32_t wrap_int32(int64_t v)
 
 be_status be_stage_put(const be_op *op, uint32_t c, int32_t acc, void *out_pixel)
 {
-    if (op->stage == BE_STAGE_REQUANT) {
-        const int32_t *mult = (const int32_t *)op->stage_a;
-        const uint8_t *shift = (const uint8_t *)op->stage_c;
-        const int64_t v = (int64_t)mult[c] * (int64_t)acc + be_rd_i64((const int32_t *)op->stage_b + 2u * c);
-        ((int8_t *)out_pixel)[c] = be_requant(v, shift[c], op->zero_point);
-        return BE_OK;
-    }
-    if (op->stage == BE_STAGE_SCORE) {
-        const int32_t *mult = (const int32_t *)op->stage_a;
-        const int32_t *offset = (const int32_t *)op->stage_b;
-        int64_t s = (int64_t)mult[c] * (int64_t)acc + (int64_t)offset[c];
-        ((int32_t *)out_pixel)[c] = wrap_int32(s);
-        return (s < INT32_MIN || s > INT32_MAX) ? BE_ERR_OVERFLOW : BE_OK;
-    } else {
+    if (op->stage == BE_STAGE_THRESHOLD) { /* first: the stage of every hidden binary layer */
         be_word *words = (be_word *)out_pixel;
         uint32_t level = be_threshold_level(op, c, acc), p;
         if (op->encoding == BE_ENC_SIGN) {
@@ -66,6 +53,20 @@ be_status be_stage_put(const be_op *op, uint32_t c, int32_t acc, void *out_pixel
                 if ((level >> p) & 1u)
                     be_set_bit(words + (size_t)p * op->out.cw, c);
         }
+        return BE_OK;
+    }
+    if (op->stage == BE_STAGE_SCORE) {
+        const int32_t *mult = (const int32_t *)op->stage_a;
+        const int32_t *offset = (const int32_t *)op->stage_b;
+        int64_t s = (int64_t)mult[c] * (int64_t)acc + (int64_t)offset[c];
+        ((int32_t *)out_pixel)[c] = wrap_int32(s);
+        return (s < INT32_MIN || s > INT32_MAX) ? BE_ERR_OVERFLOW : BE_OK;
+    }
+    { /* BE_STAGE_REQUANT */
+        const int32_t *mult = (const int32_t *)op->stage_a;
+        const uint8_t *shift = (const uint8_t *)op->stage_c;
+        const int64_t v = (int64_t)mult[c] * (int64_t)acc + be_rd_i64((const int32_t *)op->stage_b + 2u * c);
+        ((int8_t *)out_pixel)[c] = be_requant(v, shift[c], op->zero_point);
         return BE_OK;
     }
 }
