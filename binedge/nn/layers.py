@@ -1,15 +1,17 @@
 """Binary layers: ``BinaryLinear`` and ``BinaryConv2d``.
 
 Both subclass the plain torch layer and add two optional quantizers (larq's style):
-    kernel_quantizer: None (full precision), "binaryconnect", "bwn", "lab" or a KernelQuantizer
+    kernel_quantizer: None (full precision), "binaryconnect", "bwn", "lab", "int8" (per-channel int8
+                      weights, binedge.nn.quant.Int8Weights) or a KernelQuantizer
     input_quantizer:  None, an activation name ("sign", "sign:ftprop", "qrelu2", "relu", ...)
-                      or a module; it is applied to the layer's input first.
+                      or a module (e.g. binedge.nn.QuantInt8()); it is applied to the layer's input first.
 With neither they compute exactly what nn.Linear / nn.Conv2d compute (the same call).
 The latent float weight stays the layer's ``weight`` parameter, visible to any optimizer.
 
 Padding (DESIGN.md §2): a convolution whose input quantizer is a hard-threshold activation
-pads the quantized input with that activation's ``pad_value`` (+1 for sign, 0 for step/qrelu):
-the value whose bit encoding is 0, so the deployed integer graph pads identically.
+pads the quantized input with that activation's ``pad_value`` (+1 for sign, 0 for step/qrelu,
+0 for QuantInt8, whose code for 0 is its zero point): the value whose encoding is the zero code,
+so the deployed integer graph pads identically.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class QuantizedMixin:
 
     @property
     def is_binary(self) -> bool:
-        return self.kernel_quantizer is not None
+        """Binary weights (α·sign(w)); False for full precision and int8 weights."""
+        return self.kernel_quantizer is not None and bool(getattr(self.kernel_quantizer, "binary", True))
 
     def quantized_weight(self) -> torch.Tensor:
         if self.kernel_quantizer is None:
@@ -41,7 +44,8 @@ class QuantizedMixin:
         return self.kernel_quantizer.quantize(self.weight, self)
 
     def weight_scale(self) -> float:
-        """α of the binarized weight (1.0 for full precision, which has no α)."""
+        """α of the binarized weight (1.0 for full precision, which has no α; int8 weights have one
+        scale per output channel: ``kernel_quantizer.scale(weight, layer)``)."""
         if self.kernel_quantizer is None:
             return 1.0
         return float(self.kernel_quantizer.scale(self.weight.detach(), self))

@@ -1,4 +1,4 @@
-"""Weight (kernel) quantizers: BinaryConnect, BWN and LAB.
+"""Weight (kernel) quantizers: BinaryConnect, BWN and LAB (and "int8", binedge.nn.quant.Int8Weights).
 
 Every quantizer maps the latent full-precision weight w to the weight the layer computes
 with, ŵ = α·sign(w) with sign(0) = +1, and passes the gradient straight through:
@@ -79,7 +79,8 @@ KERNEL_QUANTIZERS = {q.name: q for q in (BinaryConnect, BWN, LABQuantizer)}
 
 
 def get_kernel_quantizer(spec) -> KernelQuantizer | None:
-    """Resolve ``None`` / ``"none"`` / ``"fp"`` (full precision), a name, or a quantizer object."""
+    """Resolve ``None`` / ``"none"`` / ``"fp"`` (full precision), a name (binaryconnect, bwn, lab, int8),
+    or a quantizer object."""
     if spec is None or isinstance(spec, KernelQuantizer):
         return spec
     if isinstance(spec, str):
@@ -88,5 +89,10 @@ def get_kernel_quantizer(spec) -> KernelQuantizer | None:
             return None
         if key in KERNEL_QUANTIZERS:
             return KERNEL_QUANTIZERS[key]()
-        raise ValueError(f"unknown kernel quantizer {spec!r}; choose one of: none, {', '.join(KERNEL_QUANTIZERS)}")
+        if key == "int8":
+            from .quant import Int8Weights  # quant builds on this module
+
+            return Int8Weights()
+        raise ValueError(f"unknown kernel quantizer {spec!r}; choose one of: none, {', '.join(KERNEL_QUANTIZERS)}, "
+                         "int8")
     raise TypeError(f"kernel_quantizer must be None, a string or a KernelQuantizer, not {type(spec).__name__}")
