@@ -6,10 +6,10 @@ import torch
 from torch import nn
 
 from binedge import reference
-from binedge.graph import ScoreStage, ThresholdStage
+from binedge.graph import Add, ScoreStage, ThresholdStage
 from binedge.lower import INT32_MAX, INT32_MIN, LoweringError, _thresholds, agreement, lower
 from binedge.models import ModelConfig, build_model
-from binedge.nn import BinaryConv2d, BinaryLinear, QReLU, Sign, Step
+from binedge.nn import BinaryConv2d, BinaryLinear, QReLU, QuantInt8, Sign, Step
 
 
 def _level_by_brute_force(z, act):
@@ -233,6 +233,16 @@ class _SkipSequential(nn.Sequential):
 
     def forward(self, x):
         x = self[0](x)
+        h = self[2](self[1](x))  # int8 weights on the pixels, then an int8 value
+        r = self[4](self[3](h))  # the branch: binary weights on sign(h), quantized
+        return self[6](self[5](h + r))  # the skip: the int8 sum, quantized; the classifier reads sign(.)
+
+
+class _RealSkipSequential(nn.Sequential):
+    """The same skip over real-valued layer outputs: no integer op adds two accumulators."""
+
+    def forward(self, x):
+        x = self[0](x)
         h = self[1](x)
         return self[3](self[2](h) + h)
 
@@ -247,14 +257,35 @@ class _OddSign(Sign):
         return torch.where(z >= 0.5, torch.ones_like(z), -torch.ones_like(z))
 
 
-def test_sequential_subclass_with_a_custom_forward_is_refused():
+def test_sequential_subclass_with_a_skip_connection_lowers_exactly():
     """Regression: lowering walked children() and ignored the skip connection of forward(),
-    producing a graph that agreed with PyTorch on 0 of 200 inputs; now it is refused."""
+    producing a graph that agreed with PyTorch on 0 of 200 inputs (it was then refused). Now
+    torch.fx traces forward(): the skip is an Add of the two int8 values, and the graph agrees
+    with PyTorch."""
     torch.manual_seed(0)
-    model = _SkipSequential(nn.Flatten(), BinaryLinear(16, 16, kernel_quantizer="lab"),
-                            BinaryLinear(16, 16, kernel_quantizer="lab", input_quantizer="sign"),
-                            BinaryLinear(16, 4, kernel_quantizer="lab", input_quantizer="sign")).eval()
-    with pytest.raises(LoweringError, match="_SkipSequential overrides forward"):
+    model = _SkipSequential(nn.Flatten(), BinaryLinear(16, 16, kernel_quantizer="int8"), QuantInt8(),
+                            BinaryLinear(16, 16, kernel_quantizer="lab", input_quantizer="sign"), QuantInt8(),
+                            QuantInt8(), BinaryLinear(16, 4, kernel_quantizer="lab", input_quantizer="sign"))
+    model.train()
+    for _ in range(3):  # calibrate the quantizers
+        model(torch.rand(64, 1, 4, 4))
+    model.eval()
+    graph = lower(model, (4, 4, 1))
+    adds = [op for op in graph.ops if isinstance(op, Add)]
+    assert len(adds) == 1 and set(adds[0].inputs) == {"dense1", "dense3"}  # h (int8) + r (int8)
+    images = np.random.default_rng(1).integers(0, 256, size=(200, 4, 4, 1), dtype=np.uint8)
+    rep = agreement(model, graph, images)
+    assert rep["disagree_without_tie"] == 0 and rep["agreement"] >= 0.98, rep
+
+
+def test_a_real_valued_skip_connection_is_refused_with_its_source_line():
+    """Adding two layers' real outputs has no exact integer form (their accumulators have
+    incommensurable scales): refused at the add, quoting the line of forward() that does it."""
+    model = _RealSkipSequential(nn.Flatten(), BinaryLinear(16, 16, kernel_quantizer="lab"),
+                                BinaryLinear(16, 16, kernel_quantizer="lab", input_quantizer="sign"),
+                                BinaryLinear(16, 4, kernel_quantizer="lab", input_quantizer="sign")).eval()
+    with pytest.raises(LoweringError, match=r"node 'add' .*test_lower\.py:\d+ `return self\[3\]\(self\[2\]\(h\) "
+                                            r"\+ h\)`: adds the real-valued output of layer 2 .*QuantInt8"):
         lower(model, (4, 4, 1))
 
 

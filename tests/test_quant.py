@@ -1,7 +1,5 @@
 """Int8 fake quantization (binedge.nn.quant) against hand values and the graph's rounding rule."""
 
-from fractions import Fraction
-
 import numpy as np
 import pytest
 import torch

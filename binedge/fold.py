@@ -1,0 +1,218 @@
+"""Folding real-valued arithmetic into the integer parameters of the deployment graph.
+
+Pure numpy, no torch: :mod:`binedge.convert` decides what to fold, this module computes the
+integers (docs/numerics.md, "Folding"). Every weight op's accumulator ``acc`` is exact; what
+follows it up to the next quantizer — the weight scale, the input's scale and zero point, the
+bias, BatchNorm, constant factors — is one per-channel affine z = a·acc + b in float64.
+
+* Hard-threshold activation (level = #{k : z ⊳ t_k}, ⊳ is >= or >) -> :func:`thresholds`:
+
+      z >= t  <=>  acc >= ceil((t - b)/a)          if a > 0   (direction +1)
+              <=>  -acc >= -floor((t - b)/a)       if a < 0   (direction -1, the comparison flips)
+              <=>  always / never (b >= t)         if a == 0  (INT32_MIN / INT32_MAX)
+      z >  t  <=>  acc >= floor((t - b)/a) + 1     if a > 0, and -acc >= 1 - ceil((t - b)/a) if a < 0.
+
+* Int8 quantizer with scale s_out and zero point zp (binedge.nn.QuantInt8) -> :func:`requant_stage`:
+  code = clamp(zp + round_half_up(z / s_out)) is computed as requant(M_c·acc + B_c, s_c, zp) with
+  M_c / 2^s_c ≈ a_c / s_out and B_c ≈ (b_c / s_out)·2^s_c, the largest shift s_c in [0, 62] for
+  which M_c is int32 and |M_c|·bound_c + |B_c| + 2^(s_c−1) stays within int64 (the inequality
+  binedge.graph proves). The fixed-point error, at most (|M_c − 2^s_c·a_c/s_out|·bound_c +
+  |B_c − 2^s_c·b_c/s_out|) / 2^s_c code units, is checked to be below :data:`MAX_CODE_ERROR` (or the
+  multipliers to carry at least 24 significant bits, the precision of float32), so the graph rounds
+  differently from exact arithmetic only where float32 PyTorch cannot decide either (a tie).
+  A channel whose whole range saturates becomes the constant code (M = 0).
+
+* Linear maps of codes (Add, Requantize, AvgPool2d) -> :func:`shared_multipliers`: multipliers
+  M_i / 2^s ≈ r_i with one shift, under the same int32 / int64 / precision rules.
+
+* Model output -> :func:`scores`: round(a·2^S)·acc + round(b·2^S), the largest S <= 24 with every
+  score provably in int32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .graph import CODE_RANGE, INT32_MAX, INT32_MIN, INT64_MAX, MAX_SHIFT, RequantStage, ScoreStage, ThresholdStage
+
+MAX_SCORE_SHIFT = 24
+#: Largest fixed-point error (in output code units) a requantization may add to exact arithmetic.
+MAX_CODE_ERROR = 1e-6
+#: Multipliers with at least this magnitude carry float32's 24 significant bits (relative error 2^-25).
+PRECISE_MULTIPLIER = 2**24
+
+
+class FoldError(ValueError):
+    """Real-valued parameters that cannot become exact integer parameters (the caller names the layer)."""
+
+
+def bn_affine(bn) -> tuple[np.ndarray, np.ndarray]:
+    """(s, t) with BatchNorm's eval-mode output = s·x + t per channel, in float64."""
+    var = bn.running_var.detach().double().numpy()
+    mean = bn.running_mean.detach().double().numpy()
+    gamma = bn.weight.detach().double().numpy() if bn.affine else np.ones_like(var)
+    beta = bn.bias.detach().double().numpy() if bn.affine else np.zeros_like(var)
+    s = gamma / np.sqrt(var + bn.eps)
+    return s, beta - mean * s
+
+
+def thresholds(a: np.ndarray, b: np.ndarray, act, bound) -> ThresholdStage:
+    """Integer thresholds on acc for the activation ``act`` (its ``thresholds``, ``strict`` and
+    ``encoding``) of z = a·acc + b per channel. ``bound[c]`` must be at least the largest |acc|
+    of channel c: a threshold beyond ±(bound + 1) behaves like ±infinity and is clamped there
+    (an int32 always holds it)."""
+    ts = np.asarray(act.thresholds, dtype=np.float64)
+    c = a.shape[0]
+    direction = np.ones(c, np.int8)
+    out = np.zeros((c, ts.size), np.int64)
+    lims = np.broadcast_to(np.asarray(bound, np.int64), (c,)) + 1
+    for ch in range(c):
+        lim = int(lims[ch])
+        for k, t in enumerate(ts):
+            if a[ch] == 0:
+                hit = (b[ch] > t) if act.strict else (b[ch] >= t)
+                out[ch, k] = INT32_MIN if hit else INT32_MAX
+                continue
+            tau = (t - b[ch]) / a[ch]
+            if not math.isfinite(tau):
+                raise FoldError("a threshold is not finite (NaN or infinite BatchNorm statistics?)")
+            tau = min(max(tau, -lim - 1.0), lim + 1.0)
+            if a[ch] > 0:
+                out[ch, k] = math.floor(tau) + 1 if act.strict else math.ceil(tau)
+            else:
+                direction[ch] = -1
+                out[ch, k] = 1 - math.ceil(tau) if act.strict else -math.floor(tau)
+    # a == 0 channels keep direction +1 with the INT32 sentinels; clamp the others into range.
+    finite = (out != INT32_MIN) & (out != INT32_MAX)
+    lim_all = np.broadcast_to(lims[:, None], out.shape)
+    out[finite] = np.clip(out[finite], -lim_all[finite], lim_all[finite])
+    return ThresholdStage(direction, out.astype(np.int32), act.encoding)
+
+
+def code_thresholds(spec, act) -> ThresholdStage:
+    """Thresholds on the codes q of a u8 / i8 value (real s·(q − zp)) for the activation ``act``:
+
+        s·(q − zp) >= t  <=>  q >= zp + ceil(t / s)          s·(q − zp) > t  <=>  q >= zp + floor(t / s) + 1
+
+    (s > 0, so the direction is +1), the same for every channel, clamped to the code range ± 1.
+    t / s is computed as t·(1/s) when 1/s is an integer (uint8 images: t·255, what x/255 means)."""
+    s, zp = float(spec.scale), int(spec.zero_point)
+    lo, hi = CODE_RANGE[spec.kind]
+    inv = 1.0 / s
+    row = []
+    for t in act.thresholds:
+        u = float(t) * inv if inv.is_integer() else float(t) / s
+        if not math.isfinite(u):
+            raise FoldError("a threshold divided by the value's scale is not finite")
+        u = min(max(u, lo - zp - 2.0), hi - zp + 2.0)
+        k = math.floor(u) + 1 if act.strict else math.ceil(u)
+        row.append(min(max(zp + k, lo - 1), hi + 1))
+    c = spec.shape[-1]
+    return ThresholdStage(np.ones(c, np.int8), np.tile(np.array(row, np.int64), (c, 1)).astype(np.int32),
+                          act.encoding)
+
+
+def scores(a: np.ndarray, b: np.ndarray, bound) -> ScoreStage:
+    """Fixed-point scores round(a·2^S)·acc + round(b·2^S) with the largest S <= MAX_SCORE_SHIFT for
+    which every score provably fits int32: |m_c|·bound_c + |o_c| <= 2^31 - 1, checked exactly on
+    the rounded integers (bound_c = the largest |acc| of channel c)."""
+    bound = np.broadcast_to(np.asarray(bound, np.int64), np.shape(a))
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise FoldError("the output layer's scale or bias is not finite (NaN or infinite BatchNorm statistics?)")
+    for shift in range(MAX_SCORE_SHIFT, -1, -1):
+        mult = np.round(a * 2.0**shift)
+        off = np.round(b * 2.0**shift)
+        if mult.size and max(np.abs(mult).max(), np.abs(off).max()) > INT32_MAX:
+            continue
+        m64, o64 = mult.astype(np.int64), off.astype(np.int64)
+        if mult.size == 0 or int((np.abs(m64) * bound + np.abs(o64)).max()) <= INT32_MAX:
+            return ScoreStage(m64.astype(np.int32), o64.astype(np.int32), shift)
+    raise FoldError("the output layer's scores cannot be represented in int32 even without fraction bits "
+                    "(its scale times the largest accumulator exceeds 2**31)")
+
+
+def _half(s: int) -> int:
+    return 1 << (s - 1) if s > 0 else 0
+
+
+def _fixed(x: float, s: int) -> int:
+    """round(x·2^s) as a Python int (x·2^s is exact in float64: a power-of-two scaling)."""
+    return int(np.round(math.ldexp(float(x), s)))
+
+
+def _channel(r: float, c: float, bound: int, zp: int) -> tuple[int, int, int]:
+    """(M, B, s) for one channel: requant(M·acc + B, s, zp) ≈ clamp(zp + round_half_up(r·acc + c))."""
+    if not (math.isfinite(r) and math.isfinite(c)):
+        raise FoldError("a requantization scale or offset is not finite (NaN or infinite statistics?)")
+    reach = abs(r) * bound
+    if c - reach + zp >= 128.5 or c + reach + zp <= -129.5:  # always saturated: a constant code
+        return 0, (256 if c > 0 else -256), 0
+    top = MAX_SHIFT if r == 0 else min(MAX_SHIFT, max(0, math.floor(math.log2(INT32_MAX / abs(r)))))
+    for s in range(top, -1, -1):
+        m, bb = _fixed(r, s), _fixed(c, s)
+        if abs(m) > INT32_MAX or abs(m) * bound + abs(bb) + _half(s) > INT64_MAX:
+            continue
+        err = (abs(m - math.ldexp(r, s)) * bound + abs(bb - math.ldexp(c, s))) / math.ldexp(1.0, s)
+        if err > MAX_CODE_ERROR and (m == 0 or abs(m) < PRECISE_MULTIPLIER) and r != 0:
+            break
+        return m, bb, s
+    raise FoldError(f"the scale ratio {r:.6g} (input scale / output scale) with offset {c:.6g} code units cannot "
+                    f"be represented within {MAX_CODE_ERROR} code units by an int32 multiplier and a shift up to "
+                    f"{MAX_SHIFT}; the output quantizer's scale is far too small for this layer's range")
+
+
+def requant_stage(a: np.ndarray, b: np.ndarray, bound, scale: float, zero_point: int) -> RequantStage:
+    """RequantStage computing clamp(zp + round_half_up((a·acc + b) / scale), -128, 127) per channel
+    (module docstring); ``bound[c]`` is the largest |acc| of channel c."""
+    c = a.shape[0]
+    bound = np.broadcast_to(np.asarray(bound, np.int64), (c,))
+    m = np.zeros(c, np.int64)
+    bias = np.zeros(c, np.int64)
+    shift = np.zeros(c, np.int64)
+    for ch in range(c):
+        m[ch], bias[ch], shift[ch] = _channel(float(a[ch]) / scale, float(b[ch]) / scale, int(bound[ch]),
+                                              int(zero_point))
+    return RequantStage(m.astype(np.int32), bias, shift.astype(np.uint8), int(zero_point), float(scale))
+
+
+def shared_multipliers(ratios, bounds) -> tuple[list[int], int]:
+    """([M_i], s): one shift for several multipliers, M_i / 2^s ≈ ratios[i], for the sum
+    Σ M_i·x_i with |x_i| <= bounds[i] (Add, Requantize, AvgPool2d): the largest s <= 62 with every
+    M_i int32 and Σ |M_i|·bounds[i] + 2^(s-1) within int64, at most MAX_CODE_ERROR code units of
+    fixed-point error (or every nonzero multiplier at least 2^24)."""
+    ratios = [float(r) for r in ratios]
+    bounds = [int(v) for v in bounds]
+    if not all(math.isfinite(r) for r in ratios):
+        raise FoldError("a scale ratio is not finite")
+    big = max((abs(r) for r in ratios), default=0.0)
+    top = MAX_SHIFT if big == 0 else min(MAX_SHIFT, max(0, math.floor(math.log2(INT32_MAX / big))))
+    for s in range(top, -1, -1):
+        ms = [_fixed(r, s) for r in ratios]
+        if any(abs(m) > INT32_MAX for m in ms) or sum(abs(m) * v for m, v in zip(ms, bounds)) + _half(s) > INT64_MAX:
+            continue
+        err = sum(abs(m - math.ldexp(r, s)) * v for m, r, v in zip(ms, ratios, bounds)) / math.ldexp(1.0, s)
+        if err > MAX_CODE_ERROR and any(m != 0 and abs(m) < PRECISE_MULTIPLIER for m in ms):
+            break
+        return ms, s
+    raise FoldError(f"the scale ratios {', '.join(f'{r:.6g}' for r in ratios)} cannot be represented within "
+                    f"{MAX_CODE_ERROR} code units by int32 multipliers with one shift up to {MAX_SHIFT}")
+
+
+def acc_bound(wq: np.ndarray, kind: str, max_code: int) -> np.ndarray:
+    """Largest |acc| per output channel: max|x| · Σ_k |w_k| (binary weights: |w_k| = 1), the same
+    bound binedge.graph.acc_bound proves on the finished graph."""
+    flat = wq.reshape(wq.shape[0], -1)
+    absw = np.abs(flat.astype(np.int64)).sum(axis=1) if kind == "int8" else np.full(flat.shape[0], flat.shape[1])
+    return absw.astype(np.int64) * int(max_code)
+
+
+def float_weights_as_int8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-output-channel int8 rounding of full-precision weights (binedge.lower's
+    historic treatment of a full-precision first layer; not exact): step_c = max|w_c| / 127,
+    q = clip(round(w / step_c), -127, 127)."""
+    flat = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
+    step = np.where(flat > 0, flat / 127.0, 1.0)
+    q = np.clip(np.round(w / step.reshape((-1,) + (1,) * (w.ndim - 1))), -127, 127).astype(np.int8)
+    return q, step
