@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import __version__
-from .cli_options import data_options, model_options, parse_int_list, user_errors
+from .cli_options import check_zoo_options, data_options, model_options, parse_int_list, user_errors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,7 +43,8 @@ def main():
 @user_errors
 def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widths, fc, dataset, data_dir, limit,
           epochs, batch_size, lr, schedule, gamma, weight_decay, loss, seed, out, resume, threads, quiet):
-    """Train a model and keep its best-validation checkpoint."""
+    """Train a model (a zoo model, or your own: --model path/to/file.py:factory) and keep its
+    best-validation checkpoint."""
     from .models import ModelConfig
     from .train import TrainConfig, train as run_training
 
@@ -54,6 +55,7 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
                       loss=loss, seed=seed, out=out)
     given = [opt for p in ctx.command.params
              if ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE for opt in p.opts]
+    check_zoo_options(model, given)
     summary = run_training(cfg, resume=resume, epochs=epochs if resume and "--epochs" in given else None,
                            threads=threads, progress=not quiet, explicit=given)
     click.echo(f"test accuracy {summary['test_acc']:.4f} (best validation epoch {summary['best_epoch']}, "
@@ -94,7 +96,8 @@ def export(run_dir, formats, out, samples, no_check, target):
     if "agreement" in report:
         a = report["agreement"]
         click.echo(f"PyTorch vs reference: {a['agree']}/{a['samples']} predictions agree "
-                   f"({100 * a['agreement']:.2f}%); samples with a unit at a threshold tie: {a['ties']}; "
+                   f"({100 * a['agreement']:.2f}%); samples with a tie (a unit at a threshold or rounding boundary, "
+                   f"within float32's error): {a['ties']}; "
                    f"disagreements without a tie: {a['disagree_without_tie']}; reference accuracy "
                    f"{a.get('reference_accuracy', float('nan')):.4f}")
     if "firmware" in report:

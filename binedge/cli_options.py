@@ -24,8 +24,14 @@ def data_options(f):
 
 
 def model_options(f):
-    f = click.option("--model", type=click.Choice(MODELS), default="mlp", show_default=True,
-                     help="mlp: LAB's MLP; vgg: VGG-style convnet; ftprop4: FTPROP's 4-layer convnet.")(f)
+    f = click.option("--model", default="mlp", show_default=True, metavar="MODEL",
+                     help="mlp: LAB's MLP; vgg: VGG-style convnet; ftprop4: FTPROP's 4-layer convnet; or your own "
+                          "model: path/to/file.py:factory, package.module:factory or an installed 'binedge.models' "
+                          "entry point, where factory(image_shape, num_classes) returns an nn.Module taking "
+                          "(N, C, H, W) images scaled to [0, 1] and returning (N, num_classes) logits (see "
+                          "examples/custom_model). The run records the file and its SHA-256; export rebuilds from it. "
+                          "--weights, --activation, --rule, --unweighted, --hidden, --depth, --widths and --fc "
+                          "configure the zoo models only.")(f)
     f = click.option("--weights", type=click.Choice(WEIGHT_METHODS), default="lab", show_default=True,
                      help="Weight method: fp = full precision, binaryconnect (sign), bwn (mean |w| scale), "
                           "lab (loss-aware, Adam-curvature-weighted scale).")(f)
@@ -48,6 +54,20 @@ def model_options(f):
                      help="Fully connected width of vgg / ftprop4 (at most 65536). A model whose training "
                           "would need more than the machine's physical memory is refused.")(f)
     return f
+
+
+#: Options that configure the zoo models only (refused with a user model).
+ZOO_OPTIONS = ("--weights", "--activation", "--rule", "--unweighted", "--hidden", "--depth", "--widths", "--fc")
+
+
+def check_zoo_options(model: str, given) -> None:
+    """A user model takes none of the zoo's options: each one given explicitly is a usage error."""
+    if model in MODELS:
+        return
+    wrong = [o for o in ZOO_OPTIONS if o in set(given)]
+    if wrong:
+        raise click.UsageError(f"{', '.join(wrong)} configure{'s' if len(wrong) == 1 else ''} the zoo models "
+                               f"({', '.join(MODELS)}) only; --model {model} builds its own architecture")
 
 
 def parse_int_list(text: str, name: str) -> list[int]:

@@ -30,14 +30,28 @@ class ExportError(ValueError):
 
 
 def lower_run(run_dir):
-    """Load a run's best checkpoint and lower it. Returns (model, graph, train_config)."""
-    from .lower import lower
+    """Load a run's best checkpoint and lower it. Returns (model, graph, train_config).
+
+    Zoo models go through binedge.lower.lower (their graphs are those binedge always made);
+    user models (--model path/to/file.py:factory, rebuilt from the file the run recorded)
+    through binedge.convert, which refuses anything it cannot lower exactly."""
     from .train import load_checkpoint
 
     model, cfg, ckpt = load_checkpoint(run_dir)
     meta = {"model": cfg.model.to_dict(), "dataset": cfg.dataset, "epoch": ckpt.get("epoch"),
             "input": "uint8 pixels, NHWC; the model saw x/255"}
-    graph = lower(model, cfg.model.image_shape, class_names=ckpt.get("class_names"), metadata=meta)
+    if cfg.model.is_user:
+        import torch
+
+        from .converter import convert, image_spec
+
+        h, w, c = cfg.model.image_shape
+        graph = convert(model, torch.zeros(1, c, h, w), input_spec=image_spec((h, w, c)),
+                        class_names=ckpt.get("class_names"), metadata=meta)
+    else:
+        from .lower import lower
+
+        graph = lower(model, cfg.model.image_shape, class_names=ckpt.get("class_names"), metadata=meta)
     return model, graph, cfg
 
 

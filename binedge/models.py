@@ -1,5 +1,9 @@
 """Model zoo: LAB's MLP, a VGG-style convnet (LAB's CIFAR-10 shape for 28×28 inputs) and
-FTPROP's 4-layer convnet, each for any weight method × any activation.
+FTPROP's 4-layer convnet, each for any weight method × any activation — and user models:
+``ModelConfig(model="path/to/file.py:factory")`` (or ``package.module:factory``, or a
+``binedge.models`` entry point) builds ``factory(image_shape, num_classes)``
+(binedge.user_model), recording the file and its SHA-256 in ``source`` so that a run can be
+rebuilt exactly.
 
 Layout convention (what binedge.lower expects): every weight layer is a binedge layer whose
 activation is the *input quantizer of the next layer* (larq's style), BatchNorm follows each
@@ -69,6 +73,33 @@ class ModelConfig:
     fc: int = 256  # VGG / ftprop4 fully connected width
     image_shape: list = field(default_factory=lambda: [28, 28, 1])  # H, W, C
     num_classes: int = 10
+    #: user models: where the factory lives and the SHA-256 of its file (binedge.user_model.Source),
+    #: recorded when training starts; empty for the zoo
+    source: dict = field(default_factory=dict)
+
+    @property
+    def is_user(self) -> bool:
+        """Is this a user model (``--model path/to/file.py:factory`` and the like), not a zoo one?"""
+        return self.model not in MODELS
+
+    def user_source(self):
+        """The :class:`binedge.user_model.Source` of a user model: the recorded one (a file keeps
+        its absolute path; a module or entry point is looked up again), else resolved from ``model``."""
+        from .user_model import Source, resolve
+
+        if not self.source:
+            return resolve(self.model)
+        rec = Source(**{k: self.source[k] for k in Source.__dataclass_fields__})
+        return rec if rec.kind == "file" else resolve(self.model)
+
+    def record_source(self) -> None:
+        """Resolve a user model's factory and record where it lives and its file's SHA-256."""
+        from dataclasses import asdict
+
+        if self.is_user:
+            from .user_model import resolve
+
+            self.source = asdict(resolve(self.model))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,19 +114,21 @@ class ModelConfig:
         widths in [1, MAX_WIDTH], depth in [1, MAX_DEPTH], and (``shapes``) a feature map of at
         least 1×1 after every max-pool. Allocates nothing. ``shapes=False`` checks the options
         alone, before the data (and so the image size) is known."""
-        if self.model not in MODELS:
-            raise ModelError(f"unknown --model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if not isinstance(self.model, str) or not self.model:
+            raise ModelError(f"--model must be a zoo name ({', '.join(MODELS)}) or path/to/file.py:factory, got "
+                             f"{self.model!r}")
+        if self.is_user:
+            if not self.source:
+                self.user_source()  # a missing file or module, or an unknown entry point: refused here
+            self._validate_shape()
+            return
         if self.weights not in WEIGHT_METHODS:
             raise ModelError(f"unknown --weights {self.weights!r}; choose one of {', '.join(WEIGHT_METHODS)}")
         try:
             _act(self)
         except (ValueError, TypeError) as e:
             raise ModelError(f"--activation / --rule: {e}") from None
-        shape = list(self.image_shape) if isinstance(self.image_shape, (list, tuple)) else []
-        if len(shape) != 3 or not all(_is_int(d) and d >= 1 for d in shape):
-            raise ModelError(f"image shape must be three positive integers (H, W, C), got {self.image_shape!r}")
-        if not _is_int(self.num_classes) or self.num_classes < 2:
-            raise ModelError(f"a classifier needs at least 2 classes, got {self.num_classes!r}")
+        shape = self._validate_shape()
 
         def width(option: str, v) -> None:
             if not _is_int(v) or v < 1:
@@ -131,6 +164,14 @@ class ModelConfig:
         if self.model == "ftprop4" and (h < 4 or w < 4):
             raise ModelError(f"--model ftprop4 needs images of at least 4x4 pixels (two 2x2 max-pools), "
                              f"these are {h}x{w}; choose --model mlp")
+
+    def _validate_shape(self) -> list:
+        shape = list(self.image_shape) if isinstance(self.image_shape, (list, tuple)) else []
+        if len(shape) != 3 or not all(_is_int(d) and d >= 1 for d in shape):
+            raise ModelError(f"image shape must be three positive integers (H, W, C), got {self.image_shape!r}")
+        if not _is_int(self.num_classes) or self.num_classes < 2:
+            raise ModelError(f"a classifier needs at least 2 classes, got {self.num_classes!r}")
+        return shape
 
     def _layers(self) -> list[tuple[int, int]]:
         """(parameters, output values per sample) of every weight layer (with its BatchNorm)."""
@@ -248,11 +289,18 @@ def build_ftprop4(cfg: ModelConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def build_model(cfg: ModelConfig) -> nn.Sequential:
+def build_model(cfg: ModelConfig) -> nn.Module:
     """Build (and initialise as LAB does) the model a :class:`ModelConfig` describes.
-    Raises ModelError (before allocating anything) if the configuration cannot be built."""
+    Raises ModelError (before allocating anything) if the configuration cannot be built.
+    A user model is built by its factory (binedge.user_model.build), with its own
+    initialisation; a recorded ``source`` must still match the file (its SHA-256)."""
     builders = {"mlp": build_mlp, "vgg": build_vgg, "ftprop4": build_ftprop4}
     cfg.validate()
+    if cfg.is_user:
+        from .user_model import build
+
+        return build(cfg.user_source(), cfg.image_shape, cfg.num_classes,
+                     recorded_sha256=str(cfg.source.get("sha256", "")) if cfg.source else "")
     model = builders[cfg.model](cfg)
     _lab_init(model)
     return model

@@ -14,6 +14,12 @@ after the last finished epoch; temporary files a killed run left are removed whe
 directory) is refused before the data is loaded.
 The same seed gives the same weights: initialisation is seeded, and the shuffling order of
 epoch e is a function of (seed, e) only.
+
+Models: the zoo (binedge.models) or a user model, ``ModelConfig(model="path/to/file.py:factory")``
+(binedge.user_model): the run records the factory's file and its SHA-256 (config.json, model
+"source"), and ``--resume`` and ``binedge export`` rebuild the model from that file — refused, in
+one line, if it changed or vanished. LAB's optimizer trains any model unchanged (binary layers get
+its post-step, everything else plain Adam). The memory check applies to zoo models only.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import torch.nn.functional as F
 from . import data as data_mod
 from .fileio import (atomic_torch_save, atomic_write_bytes, atomic_write_json, check_output_path,
                      clean_stale_files, make_dirs)
-from .models import ModelConfig, build_model, squared_hinge_loss
+from .models import ModelConfig, ModelError, build_model, squared_hinge_loss
 from .optim import LAB
 
 LOSSES = ("ce", "hinge")
@@ -124,7 +130,7 @@ class TrainConfig:
         from .models import physical_memory_bytes
 
         available = physical_memory_bytes() if available is None else available
-        if available is None:
+        if available is None or self.model.is_user:  # a user model's size is known only once built
             return
         need = self.training_bytes()
         if need <= available:
@@ -179,7 +185,7 @@ def load_checkpoint(path) -> tuple[torch.nn.Module, TrainConfig, dict]:
         cfg = TrainConfig.from_dict(ckpt["config"])
         model = build_model(cfg.model)
         model.load_state_dict(ckpt["model"])
-    except TrainError:
+    except (TrainError, ModelError):  # ModelError: a user model's file changed, vanished or fails
         raise
     except Exception as e:  # a corrupt or foreign file: say which and what to do
         raise TrainError(f"{path} is not a readable binedge checkpoint ({type(e).__name__}: {e}); "
@@ -302,6 +308,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
             cfg.epochs = epochs
     elif (out / "last.pt").exists():
         raise TrainError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    else:
+        cfg.model.record_source()  # a user model: its factory's file and SHA-256, before the data is loaded
 
     dataset = load_data(cfg)
     cfg.model.image_shape = list(dataset.image_shape)
