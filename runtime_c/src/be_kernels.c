@@ -65,6 +65,20 @@ const be_kernel be_kernel_table[] = {
     {"planes", BE_OP_DENSE, 0u, be_u8_planes_supports, be_dense_u8_planes, 0},
     {"planes", BE_OP_CONV2D, 0u, be_u8_planes_supports, be_conv2d_u8_planes, 0},
 #endif
+    /* ARM int8 layers (src/arm/be_i8_*.c, docs/kernels.md "int8 layers"): int8 weights over u8 /
+     * i8 codes, any zero point, groups and output stage */
+#ifdef BE_ARM_HAVE_MVE
+    {"mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_i8_mve_supports, be_dense_i8_mve, 1},
+    {"mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_i8_mve_supports, be_conv2d_i8_mve, 1},
+#endif
+#ifdef BE_ARM_HAVE_DSP
+    {"dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_i8_dsp_supports, be_dense_i8_dsp, 1},
+    {"dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_i8_dsp_supports, be_conv2d_i8_dsp, 1},
+#endif
+#ifdef BE_ARM_HAVE_I8
+    {"mac", BE_OP_DENSE, 0u, be_i8_mac_supports, be_dense_i8_mac, 1},
+    {"mac", BE_OP_CONV2D, 0u, be_i8_mac_supports, be_conv2d_i8_mac, 1},
+#endif
     /* portable word kernels (src/word/): MaxPool2d / Flatten a word at a time, every target */
     {"word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word, 0},
     {"word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word, 0},

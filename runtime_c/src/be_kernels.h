@@ -184,6 +184,64 @@ static inline be_status be_stage_put_block(const be_op *op, void *out_pixel, uin
     return st;
 }
 
+/* ---- int8 layers: what the optimized int8 variants share (src/x86/be_*_i8_*.c, src/arm/be_i8_*.c) ---- */
+
+/* Dense / Conv2d with int8 weights over u8 / i8 codes: any zero point, groups and output stage
+ * (the layers the int8 variants take; docs/kernels.md "int8 layers"). */
+static inline int be_op_is_int8_layer(const be_op *op)
+{
+    return (op->type == BE_OP_DENSE || op->type == BE_OP_CONV2D) && op->weight_kind == BE_WK_INT8 &&
+           (op->in.kind == BE_KIND_U8 || op->in.kind == BE_KIND_I8);
+}
+
+/* Bytes of scratch a Conv2d over codes has (docs/format.md §6): align16(KH * KW * C * 2). Kernels
+ * use this, not op->scratch_bytes (which hand-built test ops may leave 0). */
+static inline uint32_t be_int8_scratch_bytes(const be_op *op)
+{
+    return (op->kh * op->kw * op->in.pixel_bytes * 2u + 15u) & ~15u;
+}
+
+/* The RequantStage of channel c as (M * acc + Bh) >> s with Bh = B + 2^(s-1): the rounding term
+ * folded into the bias (the loader proved |M| * bound + |B| + 2^(s-1) <= 2^63 - 1, so Bh and
+ * M * acc + Bh fit int64 for every accumulator the channel can have). */
+static inline int64_t be_rq_bias(const be_op *op, uint32_t c)
+{
+    const uint32_t s = ((const uint8_t *)op->stage_c)[c];
+    const int64_t b = be_rd_i64((const int32_t *)op->stage_b + 2u * c);
+    return s == 0u ? b : b + (int64_t)((uint64_t)1u << (s - 1u));
+}
+
+/* requant(M * acc + B, s, zp) from Bh = be_rq_bias: one 64-bit multiply-add, an arithmetic shift
+ * written portably (~(~v >> s) for negative v: GCC and Clang emit one shift), one clamp. */
+static inline int8_t be_rq_apply(int32_t acc, int32_t m, int64_t bh, uint32_t s, int32_t zp)
+{
+    const int64_t v = (int64_t)m * acc + bh;
+    const int64_t r = v < 0 ? ~(~v >> s) : v >> s;
+    if (r < -128 - (int64_t)zp)
+        return -128;
+    if (r > 127 - (int64_t)zp)
+        return 127;
+    return (int8_t)(r + zp);
+}
+
+/* Store channels [o0, o0 + n) of one output pixel (cleared by be_stage_clear for threshold
+ * stages) from their exact accumulators: RequantStage through be_rq_apply, the others as
+ * be_stage_put_block (n <= 32 and o0 % 32 + n <= 32 for the sign stage). */
+static inline be_status be_int8_put_block(const be_op *op, void *out_pixel, uint32_t o0, uint32_t n,
+                                          const int32_t *acc)
+{
+    if (op->stage == BE_STAGE_REQUANT) {
+        const int32_t *m = (const int32_t *)op->stage_a + o0;
+        const uint8_t *s = (const uint8_t *)op->stage_c + o0;
+        int8_t *dst = (int8_t *)out_pixel + o0;
+        uint32_t i;
+        for (i = 0; i < n; i++)
+            dst[i] = be_rq_apply(acc[i], m[i], be_rq_bias(op, o0 + i), s[i], op->zero_point);
+        return BE_OK;
+    }
+    return be_stage_put_block(op, out_pixel, o0, n, acc);
+}
+
 /* ---- word copies for the kernels ---- */
 /* Copy / clear n words (4-byte aligned buffers) without a C library call: kernels copy runs of a
  * few words, where a call costs more than the copy, and on Cortex-M builds the C library's

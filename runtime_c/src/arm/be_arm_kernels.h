@@ -87,6 +87,32 @@ be_status be_dense_u8_mve(const be_op *op, const void *in, void *out, void *scra
 be_status be_conv2d_u8_mve(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 
+/* The int8 layers: Dense / Conv2d with int8 weights over u8 / i8 codes, any zero point, groups
+ * and output stage (src/arm/be_i8_*.c, be_arm_i8.h; docs/kernels.md "int8 layers"):
+ *
+ *   variant  | built when        | table ISA bits   | core
+ *   ---------+-------------------+------------------+------------------------------------------
+ *   "mve"    | as above          | BE_ISA_ARM_MVE   | VMLADAVA.S8 over an int8 patch
+ *   "dsp"    | as above          | BE_ISA_ARM_DSP   | SMLAD over an int16 patch (SXTB16 weights)
+ *   "mac"    | every ARM build   | none (plain C)   | MLA over an int16 patch
+ */
+#if defined(__arm__) || defined(__aarch64__)
+#define BE_ARM_HAVE_I8 1
+int be_i8_mac_supports(const be_op *op);
+be_status be_dense_i8_mac(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_i8_mac(const be_op *op, const void *in, void *out, void *scratch);
+#endif
+#ifdef BE_ARM_HAVE_DSP
+int be_i8_dsp_supports(const be_op *op);
+be_status be_dense_i8_dsp(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_i8_dsp(const be_op *op, const void *in, void *out, void *scratch);
+#endif
+#ifdef BE_ARM_HAVE_MVE
+int be_i8_mve_supports(const be_op *op);
+be_status be_dense_i8_mve(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_i8_mve(const be_op *op, const void *in, void *out, void *scratch);
+#endif
+
 #ifdef BE_ARM_HAVE_MVE
 be_status be_dense_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_bin_mve(const be_op *op, const void *in, void *out, void *scratch);

@@ -1,0 +1,432 @@
+/* be_i8_dsp.c -- "dsp": the int8 layers (int8 weights over u8 / i8 codes) with the DSP extension
+ * (Cortex-M4, M7, M33, M55): SMLAD, two 16-bit multiply-accumulates per instruction.
+ *
+ * The drivers of be_arm_i8.h with the permuted int16 patch (BE_I8_S16Q): a quad of codes
+ * x0..x3 is stored as the words (x0 | x2 << 16) and (x1 | x3 << 16); a weight word (w0, w1, w2,
+ * w3) gives SXTB16(w) = (w0, w2) and SXTB16(w ROR 8) = (w1, w3), so a quad of MACs is one LDR,
+ * two SXTB16 and two SMLAD per row; the patch words (one LDRD) are shared by 4 rows.
+ * The patch itself is made 4 codes at a time the same way: one LDR of 4 input bytes (unaligned
+ * loads are allowed on these cores: LDR, never LDRD / LDM, for input and weights), UXTB16 /
+ * SXTB16 and its ROR 8 form, one STRD.
+ */
+#include "arm/be_arm_kernels.h"
+
+#ifdef BE_ARM_HAVE_DSP
+
+#include <arm_acle.h>
+
+#include "arm/be_arm_i8.h"
+
+int be_i8_dsp_supports(const be_op *op)
+{
+    return be_op_is_int8_layer(op);
+}
+
+/* 4 bytes at any address (one LDR: unaligned word loads are allowed on ARMv7-M / ARMv8-M) */
+static inline uint32_t ld32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4u);
+    return v;
+}
+
+/* SXTB16 / UXTB16 of the bytes 1 and 3 (the ROR #8 forms; GCC does not fold the rotation) */
+static inline uint32_t sxtb16_hi(uint32_t v)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+static inline uint32_t uxtb16_hi(uint32_t v)
+{
+    uint32_t r;
+    __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+static void copy_q(void *patch, uint32_t e, const uint8_t *src, uint32_t n, int is_i8)
+{
+    int16_t *p = (int16_t *)patch;
+    uint32_t *q, *qend;
+    for (; n > 0u && (e & 3u) != 0u; n--, e++, src++)
+        p[be_i8_q(e)] = (int16_t)be_i8_code(src, 0u, is_i8);
+    q = (uint32_t *)(void *)(p + e);
+    qend = q + (n & ~3u) / 2u;
+    e += n & ~3u;
+    if (is_i8) {
+        for (; q != qend; q += 2, src += 4) {
+            const uint32_t v = ld32(src);
+            q[0] = (uint32_t)__sxtb16(v);
+            q[1] = sxtb16_hi(v);
+        }
+    } else {
+        for (; q != qend; q += 2, src += 4) {
+            const uint32_t v = ld32(src);
+            q[0] = (uint32_t)__uxtb16(v);
+            q[1] = uxtb16_hi(v);
+        }
+    }
+    for (n &= 3u; n > 0u; n--, e++, src++)
+        p[be_i8_q(e)] = (int16_t)be_i8_code(src, 0u, is_i8);
+}
+
+static void fill_q(void *patch, uint32_t e, uint32_t n, int32_t code)
+{
+    int16_t *p = (int16_t *)patch;
+    const uint32_t pair = ((uint32_t)code & 0xFFFFu) * 0x10001u;
+    uint32_t *q, *qend;
+    for (; n > 0u && (e & 3u) != 0u; n--, e++)
+        p[be_i8_q(e)] = (int16_t)code;
+    q = (uint32_t *)(void *)(p + e);
+    qend = q + (n & ~3u) / 2u;
+    e += n & ~3u;
+    for (; q != qend; q += 2) {
+        BE_OPAQUE_PTR(q); /* no memset call */
+        q[0] = pair;
+        q[1] = pair;
+    }
+    for (n &= 3u; n > 0u; n--, e++)
+        p[be_i8_q(e)] = (int16_t)code;
+}
+
+/* The last 1..3 weights of a row as a word (zero above): the row may end the tensor, so no
+ * byte beyond it is read. */
+static inline uint32_t tail32(const int8_t *w, uint32_t t)
+{
+    const uint8_t *b = (const uint8_t *)w;
+    uint32_t v = b[0];
+    if (t > 1u)
+        v |= (uint32_t)b[1] << 8;
+    if (t > 2u)
+        v |= (uint32_t)b[2] << 16;
+    return v;
+}
+
+#define MAC_Q(a, v, x0, x1)                                                                             \
+    do {                                                                                                \
+        a = __smlad((int16x2_t)__sxtb16(v), (int16x2_t)(x0), a);                                        \
+        a = __smlad((int16x2_t)sxtb16_hi(v), (int16x2_t)(x1), a);                                       \
+    } while (0)
+
+#if defined(BE_ARM_T2_ASM)
+/* One quad of 4 rows, weights widened on the fly: rows 0 and 1 at w0 and w1 (post-increment),
+ * rows 2 and 3 at w0 + rb2 and w1 + rb2. 21 instructions per 16 MACs. */
+#define QUAD4                                                                                           \
+    "ldrd %[x0], %[x1], [%[xp]], #8\n\t"                                                                \
+    "ldr %[v], [%[w0], %[rb2]]\n\t"                                                                     \
+    "sxtb16 %[t], %[v]\n\t"                                                                             \
+    "smlad %[a2], %[t], %[x0], %[a2]\n\t"                                                               \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                                     \
+    "smlad %[a2], %[v], %[x1], %[a2]\n\t"                                                               \
+    "ldr %[v], [%[w0]], #4\n\t"                                                                         \
+    "sxtb16 %[t], %[v]\n\t"                                                                             \
+    "smlad %[a0], %[t], %[x0], %[a0]\n\t"                                                               \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                                     \
+    "smlad %[a0], %[v], %[x1], %[a0]\n\t"                                                               \
+    "ldr %[v], [%[w1], %[rb2]]\n\t"                                                                     \
+    "sxtb16 %[t], %[v]\n\t"                                                                             \
+    "smlad %[a3], %[t], %[x0], %[a3]\n\t"                                                               \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                                     \
+    "smlad %[a3], %[v], %[x1], %[a3]\n\t"                                                               \
+    "ldr %[v], [%[w1]], #4\n\t"                                                                         \
+    "sxtb16 %[t], %[v]\n\t"                                                                             \
+    "smlad %[a1], %[t], %[x0], %[a1]\n\t"                                                               \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                                     \
+    "smlad %[a1], %[v], %[x1], %[a1]\n\t"
+
+/* a[r] = sum over nq >= 1 quads of rows w + r * rb (r < 4) with the S16Q patch x. */
+static void quads4(const int8_t *w, uint32_t rb, const uint32_t *x, uint32_t nq, int32_t *a)
+{
+    register const uint32_t *xp __asm__("r11") = x;
+    register const uint32_t *xend __asm__("lr") = x + 2u * nq;
+    register const int8_t *w0 __asm__("r12") = w;
+    register const int8_t *w1 __asm__("r0") = w + rb;
+    register uint32_t rb2 __asm__("r1") = 2u * rb;
+    register int32_t a0 __asm__("r2") = 0, a1 __asm__("r3") = 0, a2 __asm__("r4") = 0, a3 __asm__("r5") = 0;
+    register uint32_t x0 __asm__("r6"), x1 __asm__("r8"), v __asm__("r9"), t __asm__("r10");
+    __asm__ volatile("tst %[nq], #1\n\t"
+                     "beq 2f\n\t" QUAD4 "cmp %[xp], %[xend]\n\t"
+                     "beq 3f\n"
+                     "2:\n\t" QUAD4 QUAD4 "cmp %[xp], %[xend]\n\t"
+                     "bne 2b\n"
+                     "3:\n"
+                     : [xp] "+r"(xp), [w0] "+r"(w0), [w1] "+r"(w1), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2),
+                       [a3] "+r"(a3), [x0] "=&r"(x0), [x1] "=&r"(x1), [v] "=&r"(v), [t] "=&r"(t)
+                     : [xend] "r"(xend), [rb2] "r"(rb2), [nq] "r"(nq)
+                     : "cc", "memory");
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+#else
+static void quads4(const int8_t *w, uint32_t rb, const uint32_t *x, uint32_t nq, int32_t *a)
+{
+    const int8_t *w0 = w, *w1 = w + rb, *w2 = w1 + rb, *w3 = w2 + rb;
+    const uint32_t *xend = x + 2u * nq;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (; x != xend; x += 2, w0 += 4, w1 += 4, w2 += 4, w3 += 4) {
+        const uint32_t x0 = x[0], x1 = x[1];
+        uint32_t v = ld32(w0);
+        MAC_Q(a0, v, x0, x1);
+        v = ld32(w1);
+        MAC_Q(a1, v, x0, x1);
+        v = ld32(w2);
+        MAC_Q(a2, v, x0, x1);
+        v = ld32(w3);
+        MAC_Q(a3, v, x0, x1);
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+#endif
+
+static void dot_q(const int8_t *w, uint32_t rb, const void *xv, uint32_t n, uint32_t rows, int32_t xbias,
+                  int32_t *acc)
+{
+    const uint32_t *x = (const uint32_t *)xv, nq = n / 4u, t = n & 3u;
+    const uint32_t *xt = x + 2u * nq;
+    (void)xbias;
+    if (rows == 4u) {
+        int32_t a[4] = {0, 0, 0, 0};
+        uint32_t r;
+        if (nq > 0u)
+            quads4(w, rb, x, nq, a);
+        for (r = 0; r < 4u; r++) {
+            if (t != 0u) {
+                const uint32_t v = tail32(w + (size_t)r * rb + 4u * nq, t);
+                MAC_Q(a[r], v, xt[0], xt[1]);
+            }
+            acc[r] += a[r];
+        }
+        return;
+    }
+    for (; rows > 0u; rows--, w += rb, acc++) {
+        const uint32_t *xr = x;
+        const int8_t *wr = w;
+        int32_t a = 0;
+        for (; xr != xt; xr += 2, wr += 4) {
+            const uint32_t v = ld32(wr);
+            MAC_Q(a, v, xr[0], xr[1]);
+        }
+        if (t != 0u) {
+            const uint32_t v = tail32(wr, t);
+            MAC_Q(a, v, xr[0], xr[1]);
+        }
+        *acc += a;
+    }
+}
+
+/* ------------------------------------------------------------ Conv2d, widened weights */
+
+/* Conv2d with groups = 1 and K <= TBL_K: the weights of up to 32 output channels are widened
+ * once per chunk into a stack table (SXTB16 and its ROR 8 form of every weight word, zero past
+ * K), 4 rows interleaved per quad: [r0 (x0 x2), r0 (x1 x3), r1 .., r2 .., r3 ..]. A quad of 4
+ * rows is then LDRD (patch) + 2 LDM (weights) + 8 SMLAD: 11 instructions per 16 MACs. The
+ * patch is rebuilt per chunk; chunks hold R = TBL_WORDS * 2 / K4 rows (a multiple of 4, <= 32). */
+#define TBL_WORDS 1024u /* 4 KiB of stack */
+#define TBL_K 512u      /* K4 <= 512: at least 4 rows per chunk */
+
+static void table_rows(const be_op *op, uint32_t o0, uint32_t n, uint32_t *tbl)
+{
+    const uint32_t k = op->k, nq = (k + 3u) / 4u;
+    const int8_t *w = (const int8_t *)op->weights;
+    uint32_t g4, q, r;
+    for (g4 = 0; g4 < (n + 3u) / 4u; g4++) {
+        for (r = 0; r < 4u; r++) {
+            const uint32_t row = 4u * g4 + r;
+            const int8_t *wr = w + (size_t)(o0 + row) * k;
+            uint32_t *d = tbl + (size_t)g4 * nq * 8u + 2u * r;
+            for (q = 0; q < nq; q++, d += 8) {
+                const uint32_t v = row >= n ? 0u : 4u * q + 4u <= k ? ld32(wr + 4u * q) : tail32(wr + 4u * q, k & 3u);
+                d[0] = (uint32_t)__sxtb16(v);
+                d[1] = sxtb16_hi(v);
+            }
+        }
+    }
+}
+
+#if defined(BE_ARM_T2_ASM)
+#define QUADT                                                                                           \
+    "ldrd %[x0], %[x1], [%[xp]], #8\n\t"                                                                \
+    "ldm %[wp]!, {%[wa], %[wb], %[wc], %[wd]}\n\t"                                                      \
+    "smlad %[a0], %[wa], %[x0], %[a0]\n\t"                                                              \
+    "smlad %[a0], %[wb], %[x1], %[a0]\n\t"                                                              \
+    "smlad %[a1], %[wc], %[x0], %[a1]\n\t"                                                              \
+    "smlad %[a1], %[wd], %[x1], %[a1]\n\t"                                                              \
+    "ldm %[wp]!, {%[wa], %[wb], %[wc], %[wd]}\n\t"                                                      \
+    "smlad %[a2], %[wa], %[x0], %[a2]\n\t"                                                              \
+    "smlad %[a2], %[wb], %[x1], %[a2]\n\t"                                                              \
+    "smlad %[a3], %[wc], %[x0], %[a3]\n\t"                                                              \
+    "smlad %[a3], %[wd], %[x1], %[a3]\n\t"
+
+/* a[r] (r < 4) = the nq >= 1 quads of the patch x with 4 table rows at wt */
+static void table4(const uint32_t *wt, const uint32_t *x, uint32_t nq, int32_t *a)
+{
+    register uint32_t wa __asm__("r0"), wb __asm__("r1"), wc __asm__("r2"), wd __asm__("r3");
+    register uint32_t x0 __asm__("r4"), x1 __asm__("r5");
+    register int32_t a0 __asm__("r6") = 0, a1 __asm__("r8") = 0, a2 __asm__("r9") = 0, a3 __asm__("r10") = 0;
+    register const uint32_t *xp __asm__("r11") = x;
+    register const uint32_t *wp __asm__("r12") = wt;
+    register const uint32_t *xend __asm__("lr") = x + 2u * nq;
+    __asm__ volatile("tst %[nq], #1\n\t"
+                     "beq 2f\n\t" QUADT "cmp %[xp], %[xend]\n\t"
+                     "beq 3f\n"
+                     "2:\n\t" QUADT QUADT "cmp %[xp], %[xend]\n\t"
+                     "bne 2b\n"
+                     "3:\n"
+                     : [xp] "+r"(xp), [wp] "+r"(wp), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+                       [x0] "=&r"(x0), [x1] "=&r"(x1), [wa] "=&r"(wa), [wb] "=&r"(wb), [wc] "=&r"(wc),
+                       [wd] "=&r"(wd)
+                     : [xend] "r"(xend), [nq] "r"(nq)
+                     : "cc", "memory");
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+#else
+static void table4(const uint32_t *wt, const uint32_t *x, uint32_t nq, int32_t *a)
+{
+    const uint32_t *xend = x + 2u * nq;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (; x != xend; x += 2, wt += 8) {
+        const int16x2_t x0 = (int16x2_t)x[0], x1 = (int16x2_t)x[1];
+        a0 = __smlad((int16x2_t)wt[1], x1, __smlad((int16x2_t)wt[0], x0, a0));
+        a1 = __smlad((int16x2_t)wt[3], x1, __smlad((int16x2_t)wt[2], x0, a1));
+        a2 = __smlad((int16x2_t)wt[5], x1, __smlad((int16x2_t)wt[4], x0, a2));
+        a3 = __smlad((int16x2_t)wt[7], x1, __smlad((int16x2_t)wt[6], x0, a3));
+    }
+    a[0] = a0;
+    a[1] = a1;
+    a[2] = a2;
+    a[3] = a3;
+}
+#endif
+
+static be_status conv_table(const be_op *op, const void *in, void *out, void *scratch)
+{
+    const be_value *vo = &op->out;
+    const uint32_t k4 = (op->k + 3u) & ~3u, nq = k4 / 4u;
+    uint32_t rows = (2u * TBL_WORDS / k4) & ~3u;
+    uint32_t tbl[TBL_WORDS];
+    be_i8_rq rq[BE_I8_BLOCK];
+    int32_t acc[BE_I8_BLOCK];
+    uint32_t o0, oy, ox, g4;
+    be_status st = BE_OK;
+    if (rows > BE_I8_BLOCK)
+        rows = BE_I8_BLOCK;
+    be_i8_clear_out(op, out);
+    for (o0 = 0; o0 < op->out_ch;) {
+        const uint32_t blk_end = (o0 / BE_I8_BLOCK + 1u) * BE_I8_BLOCK; /* chunks stay inside a word of sign bits */
+        uint32_t n = op->out_ch - o0 < rows ? op->out_ch - o0 : rows;
+        int high;
+        if (o0 + n > blk_end)
+            n = blk_end - o0;
+        high = op->stage == BE_STAGE_REQUANT ? be_i8_rq_prepare(op, o0, n, rq) : 0;
+        table_rows(op, o0, n, tbl);
+        for (oy = 0; oy < vo->h; oy++) {
+            for (ox = 0; ox < vo->w; ox++) {
+                uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
+                be_status s;
+                be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_S16Q, copy_q, fill_q);
+                for (g4 = 0; g4 < n; g4 += 4u)
+                    table4(tbl + (size_t)g4 * nq * 2u, (const uint32_t *)scratch, nq, acc + g4);
+                s = be_i8_put(op, rq, high, px_out, o0, n, acc);
+                if (s != BE_OK)
+                    st = s;
+            }
+        }
+        o0 += n;
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------- depthwise, channel lanes */
+
+/* Depthwise with channel multiplier 1: 4 channels per step, the taps' input words (one LDR of
+ * 4 channels, UXTB16 / SXTB16 and the ROR 8 form) against the weights transposed per chunk
+ * into int16 pairs, wt[(q * nt + t) * 2 + {0, 1}] = (w(4q, t) | w(4q + 2, t) << 16,
+ * w(4q + 1, t) | w(4q + 3, t) << 16); SMLABB / SMLATT per channel: 9 instructions per 4 MACs
+ * with the tap address load. Channels past the last whole quad of the chunk: plain C (a word
+ * load there could pass the end of the input). */
+#define DW_WT_WORDS (BE_I8_BLOCK / 4u * BE_I8_DW_TAPS * 2u) /* 4 KiB */
+
+static void dw_weights(const be_op *op, uint32_t o0, uint32_t n, void *wt)
+{
+    const uint32_t nt = op->kh * op->kw;
+    const int8_t *w = (const int8_t *)op->weights + (size_t)o0 * nt;
+    uint32_t *d = (uint32_t *)wt, q, t;
+    for (q = 0; q < n / 4u; q++)
+        for (t = 0; t < nt; t++, d += 2) {
+            const int8_t *wq = w + (size_t)4u * q * nt + t;
+            d[0] = ((uint32_t)(uint16_t)(int16_t)wq[0]) | ((uint32_t)(uint16_t)(int16_t)wq[2u * nt] << 16);
+            d[1] = ((uint32_t)(uint16_t)(int16_t)wq[nt]) | ((uint32_t)(uint16_t)(int16_t)wq[3u * nt] << 16);
+        }
+}
+
+#define DW_LANES(XT_LO, XT_HI)                                                                          \
+    for (t = 0; t < nt; t++, w += 2) {                                                                  \
+        const uint32_t xv = ld32(taps[t] + j);                                                          \
+        const int16x2_t x02 = (int16x2_t)XT_LO(xv), x13 = (int16x2_t)XT_HI(xv);                         \
+        a0 = __smlabb(x02, (int16x2_t)w[0], a0);                                                        \
+        a2 = __smlatt(x02, (int16x2_t)w[0], a2);                                                        \
+        a1 = __smlabb(x13, (int16x2_t)w[1], a1);                                                        \
+        a3 = __smlatt(x13, (int16x2_t)w[1], a3);                                                        \
+    }
+
+static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, uint32_t o0, uint32_t n,
+                    const void *wt, int32_t *acc)
+{
+    const uint32_t *w = (const uint32_t *)wt;
+    const int is_i8 = op->in.kind == BE_KIND_I8;
+    uint32_t j, t;
+    for (j = 0; j + 4u <= n; j += 4u) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        if (is_i8) {
+            DW_LANES(__sxtb16, sxtb16_hi)
+        } else {
+            DW_LANES(__uxtb16, uxtb16_hi)
+        }
+        acc[j] = a0;
+        acc[j + 1u] = a1;
+        acc[j + 2u] = a2;
+        acc[j + 3u] = a3;
+    }
+    for (; j < n; j++) {
+        const int8_t *wr = (const int8_t *)op->weights + (size_t)(o0 + j) * nt;
+        int32_t a = 0;
+        for (t = 0; t < nt; t++)
+            a += wr[t] * be_i8_code(taps[t], j, is_i8);
+        acc[j] = a;
+    }
+}
+
+/* ------------------------------------------------------------------------ entries */
+
+be_status be_conv2d_i8_dsp(const be_op *op, const void *in, void *out, void *scratch)
+{
+    if (be_i8_is_depthwise(op) && op->kh * op->kw <= BE_I8_DW_TAPS) {
+        if (op->out_ch == op->in_ch) {
+            uint32_t wt[DW_WT_WORDS];
+            return be_i8_dw(op, in, out, dw_core, dw_weights, wt);
+        }
+        return be_i8_dw(op, in, out, NULL, NULL, NULL);
+    }
+    if (op->groups <= 1u && ((op->k + 3u) & ~3u) <= TBL_K)
+        return conv_table(op, in, out, scratch);
+    return be_i8_conv2d(op, in, out, scratch, BE_I8_S16Q, copy_q, fill_q, dot_q);
+}
+
+be_status be_dense_i8_dsp(const be_op *op, const void *in, void *out, void *scratch)
+{
+    (void)scratch;
+    return be_i8_dense(op, in, out, BE_I8_S16Q, copy_q, dot_q);
+}
+
+#else
+typedef int be_i8_dsp_unused; /* ISO C forbids an empty translation unit */
+#endif
