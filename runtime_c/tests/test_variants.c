@@ -155,8 +155,10 @@ static void set_out(be_op *op, uint32_t rank, uint32_t h, uint32_t w)
                           op->encoding == BE_ENC_SIGN ? 1u : (op->levels >= 2u ? 2u : 1u));
 }
 
-/* Run every applicable variant on *op (inputs already filled) and compare with ref. */
-static void check_op(const be_op *op, const char *what)
+/* Run every variant that dispatch could pick for *op (ISA available, supports() accepts it, and
+ * a kernel written for format version 1 only on a v1 op) on the input at `in` (filled) with the
+ * scratch `scr` of `scr_bytes`, and compare with ref. */
+static void check_op_at(const be_op *op, const void *in, void *scr, size_t scr_bytes, const char *what)
 {
     const uint32_t isa = be_isa_detect();
     const be_kernel *ref = be_test_ref_kernel(op->type);
@@ -164,16 +166,16 @@ static void check_op(const be_op *op, const char *what)
     size_t i;
     n_cases++;
     memset(out_ref, 0xA5, sizeof out_ref);
-    st_ref = ref->fn(op, input, out_ref, scratch);
+    st_ref = ref->fn(op, in, out_ref, scr);
     for (i = 0; i < be_kernel_table_len; i++) {
         const be_kernel *k = &be_kernel_table[i];
         be_status st;
         if (k == ref || strcmp(k->name, "ref") == 0 || k->op_type != (int)op->type || (k->isa & ~isa) != 0u ||
-            (k->supports != NULL && !k->supports(op)))
+            (!k->graph_v2 && !be_op_is_v1(op)) || (k->supports != NULL && !k->supports(op)))
             continue;
         memset(out_var, 0xA5, sizeof out_var);
-        memset(scratch, 0x5A, sizeof scratch);
-        st = k->fn(op, input, out_var, scratch);
+        memset(scr, 0x5A, scr_bytes);
+        st = k->fn(op, in, out_var, scr);
         count_run(k->name);
         CHECK_EQ(st, st_ref);
         be_test_checks++;
@@ -184,6 +186,11 @@ static void check_op(const be_op *op, const char *what)
                    (unsigned)op->out.w, (unsigned)op->out.c);
         }
     }
+}
+
+static void check_op(const be_op *op, const char *what)
+{
+    check_op_at(op, input, scratch, sizeof scratch, what);
 }
 
 /* ---------------------------------------------------------------------------------- dense */
@@ -514,12 +521,296 @@ static void test_pool_flatten(void)
     }
 }
 
+/* ------------------------------------------------------------------- int8 layers (graph v2) */
+
+/* int8 weights over u8 / i8 codes with a zero point (docs/graph.md): Dense and Conv2d (groups
+ * 1, grouped, depthwise with channel multipliers 1..3), every output stage. The weights and the
+ * scratch have their own buffers where RAM allows (the Cortex-M0 shares the ones above). */
+#if defined(__ARM_ARCH_6M__)
+#define I8_W ((int8_t *)weights)
+#define I8_W_BYTES (sizeof weights)
+#define I8_SCRATCH ((void *)scratch)
+#define I8_SCRATCH_BYTES (sizeof scratch)
+#else
+static int8_t i8_w[16384];
+static uint32_t i8_scratch[512];
+#define I8_W i8_w
+#define I8_W_BYTES (sizeof i8_w)
+#define I8_SCRATCH ((void *)i8_scratch)
+#define I8_SCRATCH_BYTES (sizeof i8_scratch)
+#endif
+
+static int i8_extreme; /* 1: every code at its largest |x|, every weight -128 or 127 (|acc| largest) */
+
+/* max|x| * sum_k |w_c,k|: the accumulator bound the loader proves <= INT32_MAX */
+static uint64_t i8_bound(const be_op *op, uint32_t c)
+{
+    const int8_t *w = I8_W + (size_t)c * op->k;
+    uint64_t sum = 0u;
+    uint32_t i;
+    for (i = 0; i < op->k; i++)
+        sum += (uint64_t)(w[i] < 0 ? -(int32_t)w[i] : w[i]);
+    return sum * (op->in.kind == BE_KIND_U8 ? 255u : 128u);
+}
+
+static uint32_t bit_length64(uint64_t v)
+{
+    uint32_t n = 0u;
+    while (v != 0u) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+}
+
+/* A RequantStage within the loader's bounds (|M| * bound + |B| + 2^(s-1) <= 2^63 - 1), channel
+ * c in mode (c + base) % 6: 0 realistic (outputs spread over the codes), 1 extreme multiplier
+ * with the largest bias of either sign and any shift, 2 shift 0 (every value saturates or is
+ * exact), 3 shift 62 with extreme multiplier and bias, 4 multiplier 0, 5 small values with
+ * small shifts (many exact halves: the round-half-up rule on both signs). */
+static void i8_requant(be_op *op, uint32_t base)
+{
+    uint32_t c;
+    uint8_t *shift = (uint8_t *)stage_a8;
+    op->stage = BE_STAGE_REQUANT;
+    op->encoding = BE_ENC_NONE;
+    op->levels = 0u;
+    op->zero_point = (base & 3u) == 1u ? -128 : (base & 3u) == 2u ? 127 : (int32_t)(xs() % 256u) - 128;
+    for (c = 0; c < op->out_ch; c++) {
+        const uint64_t bound = i8_bound(op, c), lim = 0x7FFFFFFFFFFFFFFFull;
+        const uint32_t mode = (c + base) % 6u;
+        int64_t m = 0, b = 0;
+        uint32_t s = 0u;
+        uint64_t half, maxb;
+        if (mode == 0u) {
+            uint32_t bl;
+            m = (int64_t)((1u << 24) + xs() % (1u << 30));
+            bl = bit_length64((uint64_t)m * (bound / 8u + 1u));
+            s = bl > 8u + 3u ? bl - 8u - xs() % 4u : 0u;
+            s = s > 62u ? 62u : s;
+            b = (int64_t)(xs() % 2001u) - 1000;
+            b *= (int64_t)1 << (s > 10u ? s - 10u : 0u);
+        } else if (mode == 1u || mode == 3u) {
+            m = (xs() & 1u) ? 2147483647 : -2147483647 - 1;
+            s = mode == 3u ? 62u : xs() % 63u;
+        } else if (mode == 2u) {
+            m = (int64_t)(xs() % 7u) - 3;
+            b = (int64_t)(xs() % 401u) - 200;
+        } else if (mode == 4u) {
+            s = xs() % 63u;
+            b = ((int64_t)(xs() % 2001u) - 1000) * ((int64_t)1 << 30);
+        } else {
+            s = 1u + xs() % 6u;
+            m = (int64_t)(xs() % 9u) - 4;
+            b = (int64_t)(xs() % 65u) - 32;
+        }
+        if (xs() & 1u)
+            m = -m > 2147483647 ? m : -m;
+        half = s == 0u ? 0u : (uint64_t)1u << (s - 1u);
+        maxb = lim - (uint64_t)(m < 0 ? -m : m) * bound - half; /* |m| * bound <= 2^62 */
+        if (mode == 1u || mode == 3u)
+            b = (xs() % 3u) == 0u ? 0 : (xs() & 1u) ? (int64_t)maxb : -(int64_t)maxb;
+        stage_a32[c] = (int32_t)m;
+        shift[c] = (uint8_t)s;
+        stage_b[2u * c] = (int32_t)(uint32_t)((uint64_t)b & 0xFFFFFFFFu);
+        stage_b[2u * c + 1u] = (int32_t)(b < 0 ? -(int32_t)((~(uint64_t)b) >> 32) - 1 : (int32_t)((uint64_t)b >> 32));
+    }
+    op->stage_a = stage_a32;
+    op->stage_b = stage_b;
+    op->stage_c = shift;
+}
+
+/* Codes of n bytes at p (an eighth at the extremes 0, 255, 127, 128), or all at max |x|. */
+static void i8_fill_codes(uint8_t *p, uint32_t n, int is_i8)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        const uint32_t r = xs();
+        static const uint8_t ext[4] = {0u, 255u, 127u, 128u};
+        p[i] = i8_extreme ? (uint8_t)(is_i8 ? 128u : 255u) : (uint8_t)((r & 7u) == 0u ? ext[(r >> 3) & 3u] : r >> 24);
+    }
+}
+
+static void i8_fill_weights(uint32_t rows, uint32_t k)
+{
+    uint32_t r, i;
+    for (r = 0; r < rows; r++)
+        for (i = 0; i < k; i++)
+            I8_W[(size_t)r * k + i] = i8_extreme ? (int8_t)((r & 1u) ? 127 : -128)
+                                                 : (int8_t)(int32_t)((xs() >> 8) % 256u - 128u);
+}
+
+/* The output stage: 0 requant (modes from `base`), 1 sign threshold, 2 unsigned L = 3, 3 score
+ * (Dense). Thresholds within +-40 K (some channels constant: see set_stage). */
+static void i8_stage(be_op *op, int stage, uint32_t base)
+{
+    if (stage == 0) {
+        i8_requant(op, base);
+        be_test_set_value(&op->out, BE_KIND_I8, op->type == BE_OP_DENSE ? 1u : 3u, op->out.h, op->out.w, op->out_ch,
+                          BE_ENC_NONE, 1u);
+        op->out.zero_point = op->zero_point;
+        return;
+    }
+    set_stage(op, stage == 1 ? 0 : stage == 2 ? 2 : 3, 40u * op->k);
+    set_out(op, op->type == BE_OP_DENSE ? 1u : 3u, op->out.h, op->out.w);
+}
+
+/* One int8 Conv2d: input (h, w, c) of kind in_kind (BE_KIND_U8 / _I8) with zero point zp at
+ * byte offset `off` of the input buffer, o outputs in g groups; o, h and w shrink (o by
+ * multiples of g) until the buffers hold it. */
+static void i8_conv(int in_kind, int32_t zp, uint32_t h, uint32_t w, uint32_t c, uint32_t o, uint32_t g,
+                    uint32_t kh, uint32_t kw, uint32_t sh, uint32_t sw, const uint32_t pad[4], int stage, uint32_t off)
+{
+    be_op op;
+    uint32_t oh, ow, k, patch;
+    char what[128];
+    if (pad[0] >= kh || pad[1] >= kh || pad[2] >= kw || pad[3] >= kw || c % g != 0u || o % g != 0u)
+        return;
+    while (h * w * c + off > sizeof input && (h + pad[0] + pad[1] > kh || w + pad[2] + pad[3] > kw)) {
+        if (h + pad[0] + pad[1] > kh)
+            h--;
+        if (w + pad[2] + pad[3] > kw && h * w * c + off > sizeof input)
+            w--;
+    }
+    if (h == 0u || w == 0u || h + pad[0] + pad[1] < kh || w + pad[2] + pad[3] < kw || h * w * c + off > sizeof input)
+        return;
+    k = kh * kw * (c / g);
+    patch = (kh * kw * c * 2u + 15u) & ~15u;
+    oh = (h + pad[0] + pad[1] - kh) / sh + 1u;
+    ow = (w + pad[2] + pad[3] - kw) / sw + 1u;
+    while (o > g && (o * k > I8_W_BYTES || o > MAX_CH || oh * ow * 4u * ((o + 31u) / 32u) * 2u > sizeof out_ref ||
+                     oh * ow * o > sizeof out_ref))
+        o -= g;
+    if (patch > I8_SCRATCH_BYTES || o * k > I8_W_BYTES || o > MAX_CH || oh * ow * o > sizeof out_ref)
+        return;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_CONV2D;
+    op.weight_kind = BE_WK_INT8;
+    op.in_ch = c;
+    op.out_ch = o;
+    op.kh = kh;
+    op.kw = kw;
+    op.sh = sh;
+    op.sw = sw;
+    op.pt = pad[0];
+    op.pb = pad[1];
+    op.pl = pad[2];
+    op.pr = pad[3];
+    op.groups = g;
+    op.k = k;
+    op.w_row_bytes = c / g;
+    op.scratch_bytes = patch;
+    be_test_set_value(&op.in, in_kind, 3u, h, w, c, BE_ENC_NONE, 1u);
+    op.in.zero_point = zp;
+    op.out.h = oh;
+    op.out.w = ow;
+    i8_fill_codes((uint8_t *)input + off, op.in.nbytes, in_kind == BE_KIND_I8);
+    i8_fill_weights(o, k);
+    op.weights = I8_W;
+    i8_stage(&op, stage, (uint32_t)n_cases);
+    if (op.out.nbytes > sizeof out_ref)
+        return;
+    sprintf(what, "i8 conv %s zp=%d %ux%ux%u g=%u k=%ux%u s=%ux%u p=%u,%u,%u,%u O=%u stage%d +%u extreme%d",
+            in_kind == BE_KIND_I8 ? "i8" : "u8", (int)zp, (unsigned)h, (unsigned)w, (unsigned)c, (unsigned)g,
+            (unsigned)kh, (unsigned)kw, (unsigned)sh, (unsigned)sw, (unsigned)pad[0], (unsigned)pad[1],
+            (unsigned)pad[2], (unsigned)pad[3], (unsigned)o, stage, (unsigned)off, i8_extreme);
+    check_op_at(&op, (const uint8_t *)input + off, I8_SCRATCH, I8_SCRATCH_BYTES, what);
+}
+
+static void i8_dense(int in_kind, int32_t zp, uint32_t k, uint32_t o, int stage, uint32_t off)
+{
+    be_op op;
+    char what[96];
+    if (k + off > sizeof input)
+        return;
+    while (o > 1u && (o * k > I8_W_BYTES || o > MAX_CH || o * 4u > sizeof out_ref))
+        o = o / 2u | 1u;
+    if (o * k > I8_W_BYTES)
+        return;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_DENSE;
+    op.weight_kind = BE_WK_INT8;
+    op.in_ch = op.k = op.w_row_bytes = k;
+    op.out_ch = o;
+    be_test_set_value(&op.in, in_kind, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
+    op.in.zero_point = zp;
+    op.out.h = op.out.w = 1u;
+    i8_fill_codes((uint8_t *)input + off, k, in_kind == BE_KIND_I8);
+    i8_fill_weights(o, k);
+    op.weights = I8_W;
+    i8_stage(&op, stage, (uint32_t)n_cases);
+    sprintf(what, "i8 dense %s zp=%d K=%u O=%u stage%d +%u extreme%d", in_kind == BE_KIND_I8 ? "i8" : "u8", (int)zp,
+            (unsigned)k, (unsigned)o, stage, (unsigned)off, i8_extreme);
+    check_op_at(&op, (const uint8_t *)input + off, I8_SCRATCH, I8_SCRATCH_BYTES, what);
+}
+
+static void test_int8(void)
+{
+    static const uint32_t chans[] = {1, 3, 7, 16, 17, 33, 64, 65};
+    static const int32_t zp_u8[] = {0, 128, 255, 37}, zp_i8[] = {-128, 127, 0, -37};
+    static const uint32_t dks[] = {1, 3, 7, 16, 17, 33, 64, 65, 255, 256, 257, 1000};
+    uint32_t ci, ki, s, j, n = 0;
+    for (i8_extreme = 0; i8_extreme <= 1; i8_extreme++) {
+        for (ci = 0; ci < sizeof chans / sizeof chans[0]; ci++) {
+            for (ki = 1; ki <= 5u; ki += 2u) {
+                for (s = 1; s <= 2u; s++, n++) {
+                    const uint32_t c = chans[ci], k = ki, p = n % 3u;
+                    const int kind = n % 2u ? BE_KIND_U8 : BE_KIND_I8;
+                    const int32_t zp = kind == BE_KIND_U8 ? zp_u8[(n / 2u) % 4u] : zp_i8[(n / 2u) % 4u];
+                    /* padding: none, symmetric, asymmetric (every side < kernel) */
+                    const uint32_t pad[4] = {p == 0u ? 0u : p == 1u ? k / 2u : k - 1u, p == 1u ? k / 2u : 0u,
+                                             p == 1u ? k / 2u : p == 2u ? k / 2u : 0u, p == 2u ? k - 1u : p == 1u ? k / 2u : 0u};
+                    const uint32_t h = 3u + n % 4u, w = 4u + n % 3u, off = n % 4u;
+                    const int stage = i8_extreme ? 0 : (int)(n % 4u == 3u ? 0u : n % 4u);
+                    if (i8_extreme && n % 3u != 0u)
+                        continue;
+                    i8_conv(kind, zp, h, w, c, chans[(ci + n) % 8u], 1u, k, k, s, s, pad, stage, off);
+                    /* depthwise, channel multiplier 1..3 */
+                    i8_conv(kind, zp, h + 1u, w, c, c * (1u + n % 3u), c, k, k, s, 3u - s, pad, (int)(n % 3u), 3u - off);
+                }
+            }
+        }
+        /* grouped: (C, O, groups) */
+        {
+            static const uint32_t grp[][3] = {{12, 6, 3}, {16, 8, 4}, {33, 33, 3}, {8, 24, 2}, {64, 16, 2}, {6, 6, 6}};
+            for (j = 0; j < sizeof grp / sizeof grp[0]; j++, n++) {
+                static const uint32_t pad[4] = {1, 0, 2, 1};
+                const int kind = j % 2u ? BE_KIND_I8 : BE_KIND_U8;
+                i8_conv(kind, kind == BE_KIND_U8 ? zp_u8[j % 4u] : zp_i8[j % 4u], 5u, 6u, grp[j][0], grp[j][1], grp[j][2],
+                        3u, 3u, 1u + j % 2u, 1u, pad, (int)(j % 3u), j % 4u);
+            }
+        }
+        /* asymmetric kernels: 3x1 and 1x5 */
+        {
+            static const uint32_t pad31[4] = {2, 0, 0, 0}, pad15[4] = {0, 0, 4, 1};
+            i8_conv(BE_KIND_I8, -3, 7, 5, 17, 9, 1, 3, 1, 2, 1, pad31, 0, 1);
+            i8_conv(BE_KIND_U8, 200, 4, 9, 7, 7, 7, 1, 5, 1, 2, pad15, 0, 3);
+            i8_conv(BE_KIND_U8, 1, 6, 6, 3, 16, 1, 1, 5, 1, 1, pad15, 1, 2);
+        }
+        /* the first layer: 28 x 28 x 1 pixels (smaller here), 3x3 -> 16 */
+        {
+            static const uint32_t pad[4] = {1, 1, 1, 1};
+            i8_conv(BE_KIND_U8, 0, 12, 12, 1, 16, 1, 3, 3, 1, 1, pad, 0, 1);
+            i8_conv(BE_KIND_U8, 0, 11, 9, 1, 8, 1, 3, 3, 1, 1, pad, 1, 0);
+        }
+        for (j = 0; j < sizeof dks / sizeof dks[0]; j++, n++) {
+            const int kind = n % 2u ? BE_KIND_U8 : BE_KIND_I8;
+            const int32_t zp = kind == BE_KIND_U8 ? zp_u8[(n / 2u) % 4u] : zp_i8[(n / 2u) % 4u];
+            i8_dense(kind, zp, dks[j], chans[n % 8u], i8_extreme ? 0 : (int)(n % 4u), n % 4u);
+            if (!i8_extreme)
+                i8_dense(kind == BE_KIND_U8 ? BE_KIND_I8 : BE_KIND_U8, zp < 0 ? -zp : zp, dks[j], 33u, 0, 3u - n % 4u);
+        }
+    }
+    i8_extreme = 0;
+}
+
 int main(void)
 {
     int i;
     test_dense();
     test_conv();
     test_u8();
+    test_int8();
     test_pool_flatten();
     printf("test_variants: isa 0x%lx, %u cases;", (unsigned long)be_isa_detect(), n_cases);
     for (i = 0; i < MAX_VARIANTS && vnames[i] != NULL; i++)
