@@ -10,6 +10,21 @@
  *   u8conv1: 28 x 28 x 1 pixels, 3x3 kernel, stride 1, padding 1 -> 28 x 28 x 32
  *   u8conv3: 16 x 16 x 3 pixels, 3x3 kernel, stride 1, padding 1 -> 16 x 16 x 32
  *
+ * and the int8 layers (int8 weights over u8 / i8 codes with a zero point, RequantStage output;
+ * "instructions per MAC" = per int8 multiply-accumulate of the layer; shapes smaller on the
+ * Cortex-M0, whose 16 KiB RAM holds no more):
+ *   i8c16:  12 x 12 x 16 i8 codes (zero point -5), 3x3, stride 1, padding 1 -> 12 x 12 x 16
+ *           (Cortex-M0: 8 x 8 x 16)
+ *   i8c32:  10 x 10 x 32 u8 codes (zero point 128), 3x3, stride 1, padding 1 -> 10 x 10 x 32
+ *   i8c64:  8 x 8 x 64 i8 codes (zero point 3), 3x3, stride 1, padding 1 -> 8 x 8 x 64
+ *   i8dw:   16 x 16 x 32 i8 codes (zero point -128), depthwise 3x3 (groups = 32), stride 1,
+ *           padding 1 -> 16 x 16 x 32 (Cortex-M0: 8 x 8 x 16)
+ *   i8dw2:  12 x 12 x 16 u8 codes (zero point 7), depthwise 3x3 with channel multiplier 2,
+ *           stride 2, padding (1, 0, 1, 0) -> 6 x 6 x 32 (Cortex-M0: 8 x 8 x 8 -> 16)
+ *   i8first: 28 x 28 x 1 u8 pixels (zero point 0), 3x3, stride 1, padding 1 -> 28 x 28 x 16
+ *           (Cortex-M0: 14 x 14 x 1 -> 8)
+ *   i8dense: 512 i8 codes (zero point 1) -> 64 (Cortex-M0: 256 -> 16)
+ *
  * For each op and each applicable kernel of the table (and "ref" unless BENCH_NO_REF), the
  * kernel runs once between two board_ticks() reads and the program prints
  *     bench <op> <variant> <binary MACs> <ticks>
@@ -284,6 +299,104 @@ static void bench_u8_conv(const char *what, uint32_t hw, uint32_t c)
     run_all(&op, what, in, out, out_ref, scratch, hw * hw * U8C_OUT * 9u * c);
 }
 
+/* ---------------------------------------------------------------------------- int8 layers */
+
+static void codes_value(be_value *v, int kind, uint32_t rank, uint32_t h, uint32_t w, uint32_t c, int32_t zp)
+{
+    u8_value(v, rank, h, w, c);
+    v->kind = (uint8_t)kind;
+    v->zero_point = zp;
+}
+
+/* A RequantStage with multipliers of about 2^29, shifts 36..39 (the outputs of random data
+ * spread over the code range) and biases of either sign; output zero point zp. */
+static void requant_stage(be_op *op, int32_t *mult, int32_t *bias, uint8_t *shift, int32_t zp)
+{
+    uint32_t c;
+    op->stage = BE_STAGE_REQUANT;
+    op->zero_point = zp;
+    for (c = 0; c < op->out_ch; c++) {
+        const uint32_t r = xs();
+        const int64_t b = (int64_t)(int32_t)xs() * 16;
+        mult[c] = (int32_t)((1u << 29) + (r >> 4)) * ((r & 1u) ? -1 : 1);
+        shift[c] = (uint8_t)(36u + (r >> 1) % 4u);
+        bias[2u * c] = (int32_t)(uint32_t)(uint64_t)b; /* little-endian int64, 4-byte aligned */
+        bias[2u * c + 1u] = (int32_t)(b >> 32);
+    }
+    op->stage_a = mult;
+    op->stage_b = bias;
+    op->stage_c = shift;
+}
+
+static uint32_t words_of(uint32_t bytes)
+{
+    return (bytes + 15u) / 16u * 4u;
+}
+
+/* One int8 Conv2d (in_kind BE_KIND_U8 / BE_KIND_I8, zero point zp, groups g, square kernel k,
+ * stride s, padding (pt, pb, pl, pr) = (p0, p1, p0, p1)) or, with k = 0, a Dense of c -> o. */
+static void bench_i8(const char *what, int in_kind, int32_t zp, uint32_t h, uint32_t w, uint32_t c, uint32_t o,
+                     uint32_t g, uint32_t k, uint32_t s, uint32_t p0, uint32_t p1)
+{
+    const int dense = k == 0u;
+    const uint32_t kk = dense ? 1u : k, cg = c / g;
+    const uint32_t oh = dense ? 1u : (h + p0 + p1 - kk) / s + 1u, ow = dense ? 1u : (w + p0 + p1 - kk) / s + 1u;
+    const uint32_t kdot = kk * kk * cg, nin = h * w * c, nout = oh * ow * o, nw = o * kdot;
+    uint32_t *in = pool, *out = in + words_of(nin), *out_ref = out + words_of(nout);
+    uint32_t *scratch = out_ref + words_of(nout), *wt = scratch + words_of(kk * kk * c * 2u);
+    int32_t *mult = (int32_t *)(wt + words_of(nw)), *bias = mult + words_of(4u * o);
+    uint8_t *shift = (uint8_t *)(bias + words_of(8u * o));
+    uint32_t i;
+    be_op op;
+    if ((uint32_t)(shift + o - (uint8_t *)pool) > sizeof pool)
+        return; /* does not fit this board's RAM */
+    memset(&op, 0, sizeof op);
+    op.type = dense ? BE_OP_DENSE : BE_OP_CONV2D;
+    op.weight_kind = BE_WK_INT8;
+    op.in_ch = c;
+    op.out_ch = o;
+    op.k = kdot;
+    op.w_row_bytes = dense ? c : cg;
+    if (!dense) {
+        op.kh = op.kw = k;
+        op.sh = op.sw = s;
+        op.pt = op.pl = p0;
+        op.pb = op.pr = p1;
+        op.groups = g;
+        codes_value(&op.in, in_kind, 3u, h, w, c, zp);
+        codes_value(&op.out, BE_KIND_I8, 3u, oh, ow, o, 0);
+    } else {
+        codes_value(&op.in, in_kind, 1u, 1u, 1u, c, zp);
+        codes_value(&op.out, BE_KIND_I8, 1u, 1u, 1u, o, 0);
+    }
+    fill_pixels((uint8_t *)in, nin);
+    for (i = 0; i < nw; i++)
+        ((int8_t *)wt)[i] = (int8_t)(int32_t)((xs() >> 8) % 255u - 127u);
+    op.weights = wt;
+    requant_stage(&op, mult, bias, shift, (int32_t)(xs() % 21u) - 10);
+    op.out.zero_point = op.zero_point;
+    run_all(&op, what, in, out, out_ref, dense ? NULL : scratch, nout * kdot);
+}
+
+static void bench_int8(void)
+{
+#if defined(__ARM_ARCH_6M__) /* Cortex-M0: 16 KiB RAM */
+    bench_i8("i8c16", BE_KIND_I8, -5, 8u, 8u, 16u, 16u, 1u, 3u, 1u, 1u, 1u);
+    bench_i8("i8dw", BE_KIND_I8, -128, 8u, 8u, 16u, 16u, 16u, 3u, 1u, 1u, 1u);
+    bench_i8("i8dw2", BE_KIND_U8, 7, 8u, 8u, 8u, 16u, 8u, 3u, 2u, 1u, 0u);
+    bench_i8("i8first", BE_KIND_U8, 0, 14u, 14u, 1u, 8u, 1u, 3u, 1u, 1u, 1u);
+    bench_i8("i8dense", BE_KIND_I8, 1, 1u, 1u, 256u, 16u, 1u, 0u, 0u, 0u, 0u);
+#else
+    bench_i8("i8c16", BE_KIND_I8, -5, 12u, 12u, 16u, 16u, 1u, 3u, 1u, 1u, 1u);
+    bench_i8("i8c32", BE_KIND_U8, 128, 10u, 10u, 32u, 32u, 1u, 3u, 1u, 1u, 1u);
+    bench_i8("i8c64", BE_KIND_I8, 3, 8u, 8u, 64u, 64u, 1u, 3u, 1u, 1u, 1u);
+    bench_i8("i8dw", BE_KIND_I8, -128, 16u, 16u, 32u, 32u, 32u, 3u, 1u, 1u, 1u);
+    bench_i8("i8dw2", BE_KIND_U8, 7, 12u, 12u, 16u, 32u, 16u, 3u, 2u, 1u, 0u);
+    bench_i8("i8first", BE_KIND_U8, 0, 28u, 28u, 1u, 16u, 1u, 3u, 1u, 1u, 1u);
+    bench_i8("i8dense", BE_KIND_I8, 1, 1u, 1u, 512u, 64u, 1u, 0u, 0u, 0u, 0u);
+#endif
+}
+
 int main(void)
 {
     printf("bench: target %s, isa 0x%lx, tick_hz %lu\n", board_name(), (unsigned long)be_isa_detect(),
@@ -293,6 +406,7 @@ int main(void)
     bench_u8_dense();
     bench_u8_conv("u8conv1", 28u, 1u);
     bench_u8_conv("u8conv3", 16u, 3u);
+    bench_int8();
     printf("bench: stack %lu of %lu bytes\n", (unsigned long)be_target_stack_used(),
            (unsigned long)be_target_stack_size());
     printf("bench: %u mismatches\n", mismatches);
