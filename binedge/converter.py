@@ -292,7 +292,7 @@ class _Runner:
                           "pooling)")
         _, _, h, w = self.val[b["input"]].shape
         v = self.low.avgpool(self.s(b["input"]), (int(h), int(w)), (1, 1))
-        return v if b["keepdim"] else self.low.flatten(v)
+        return v if b["keepdim"] else self.low.flatten(v, f"{node.name}_flatten")
 
     def adaptive(self, x, output_size):
         _, _, h, w = self.val[x].shape

@@ -548,13 +548,14 @@ class Lowering:
         out = ((h - k[0]) // st[0] + 1, (w - k[1]) // st[1] + 1, v.spec.shape[2])
         return Linear(self.label(), self.op_base(self.node), ((v, 1.0),), out, pool=(k, st))
 
-    def flatten(self, v):
-        """Flatten a value to (N, features) in PyTorch's (C, H, W) order."""
+    def flatten(self, v, base: str | None = None):
+        """Flatten a value to (N, features) in PyTorch's (C, H, W) order (op named ``base``, default
+        the node's)."""
         shape = _shape(v)
         if len(shape) == 1:
             return v
         perm = _flat_perm(tuple(shape))
-        op, base = Flatten(), self.op_base(self.node)
+        op, base = Flatten(), base or self.op_base(self.node)
         if isinstance(v, Cat):  # waits with the concatenation for the quantizer that gives it one type
             return replace(v, after=v.after + ((op, base),), perm=perm)
         if isinstance(v, (Affine, Linear)):  # the flatten waits behind the op the consumer will choose
