@@ -90,6 +90,8 @@ class _Runner:
         self.graph = graph
         self.example = example
         self.sym: dict = {}  # node -> lowering value (tensor-derived nodes)
+        self.order = {n: i for i, n in enumerate(graph.nodes)}
+        self.output_node = None
         self.val: dict = {}  # node -> concrete value
 
     def run(self) -> None:
@@ -114,6 +116,7 @@ class _Runner:
                     self.low.fail("the model returns this (in a container, or not derived from the input); it must "
                                   "return one tensor, the output of a BinaryLinear (its scores)")
                 self.low.scores(self.sym[out])
+                self.output_node = out
                 continue
             derived = any(isinstance(a, fx.Node) and a in self.sym for a in _flat_args(node))
             if node.op == "get_attr" or not derived or _is_shape_query(node):
@@ -181,12 +184,13 @@ class _Runner:
             return self.module(node, low.model.get_submodule(str(node.target)))
         target = node.target
         args, kwargs = node.args, node.kwargs
+        if _in_place(node):
+            self.check_in_place(node)
         if node.op == "call_method":
             name = target
-            if name in _IDENTITY_METHODS or (name in ("float", "to") and self.val[args[0]].dtype == torch.float32
-                                             and name == "float"):
+            if name in _IDENTITY_METHODS or (name == "float" and self.val[args[0]].dtype == torch.float32):
                 return self.s(args[0])
-            if name in ("add", "sub", "mul", "div", "neg", "add_", "sub_", "mul_", "div_"):
+            if name in ("add", "sub", "mul", "div", "neg", "add_", "sub_", "mul_", "div_", "neg_"):
                 fn = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
                       "neg": torch.neg}[name.rstrip("_")]
                 return self.arith(fn, args, kwargs)
@@ -237,6 +241,14 @@ class _Runner:
         """_bind, with every argument but the tensor(s) resolved to its concrete value."""
         b = _bind(args, kwargs, names, defaults)
         return {k: (v if k in _TENSOR_PARAMS else self.c(v)) for k, v in b.items()}
+
+    def check_in_place(self, node) -> None:
+        """An in-place op changes its operand for every later use of it, which the graph (one value
+        per op) does not: refused unless nothing reads the operand after it."""
+        x = node.args[0]
+        if isinstance(x, fx.Node) and any(self.order[u] > self.order[node] for u in x.users if u is not node):
+            self.low.fail(f"modifies {x.name!r} in place while a later node still reads it; write x = x + y (not "
+                          "x += y or x.add_(y)) so that every use sees one value")
 
     def out_shape(self, node) -> torch.Size:
         return self.evaluate(node).shape
@@ -350,6 +362,13 @@ class _Runner:
                  "Flatten, Dropout and Identity (and any module whose forward is made of these)")
 
 
+def _in_place(node: fx.Node) -> bool:
+    if node.op == "call_method":
+        return str(node.target).endswith("_") and not str(node.target).startswith("_")
+    return node.op == "call_function" and node.target in (operator.iadd, operator.isub, operator.imul,
+                                                          operator.itruediv)
+
+
 def _is_shape_query(node: fx.Node) -> bool:
     """x.shape, x.size(...), x.dim(), x.numel(), len(...), and indexing into their results."""
     if node.op == "call_method":
@@ -385,6 +404,34 @@ def _canonical(ops: list) -> None:
         prev = op.name
 
 
+def _example(spec: TensorSpec) -> torch.Tensor:
+    """Three random inputs of the graph input's type, as the model sees them: every node runs on
+    them once (shapes), and the traced graph must give model.forward's result on them. Three: a
+    batch size no model hard-codes by accident (the batch axis must stay free)."""
+    import numpy as np
+
+    from .agreement import torch_input
+    from .graph import CODE_RANGE
+
+    lo, hi = CODE_RANGE[spec.kind]
+    codes = np.random.default_rng(0).integers(lo, hi + 1, size=(3,) + tuple(spec.shape))
+    return torch_input(spec, codes.astype(spec.storage_dtype()))
+
+
+def _check_trace_is_forward(model: nn.Module, runner: "_Runner", example: torch.Tensor) -> None:
+    """fx records ``x += y`` as ``x = x + y``: another name still bound to the old tensor reads the
+    sum in eager PyTorch but not in the trace. Any such divergence (in-place updates, Python-side
+    state) shows as a different output on the example: refused."""
+    out = runner.val.get(runner.output_node)
+    with torch.no_grad():
+        want = model(example)
+    if not (isinstance(out, torch.Tensor) and isinstance(want, torch.Tensor) and out.shape == want.shape
+            and torch.allclose(out, want, rtol=1e-5, atol=1e-6)):
+        raise LoweringError("the traced forward (torch.fx) computes something else than model.forward on the same "
+                            "input: an in-place update (x += y, x.add_(y)) read through another name, or state kept "
+                            "in Python; write x = x + y and keep forward free of side effects")
+
+
 def convert(model: nn.Module, example_input, *, input_spec: TensorSpec | None = None, class_names=None,
             metadata=None, round_float_weights: bool = False) -> Graph:
     """Lower ``model`` to a validated deployment graph (module docstring: the rules).
@@ -393,7 +440,7 @@ def convert(model: nn.Module, example_input, *, input_spec: TensorSpec | None = 
         model: any nn.Module of binedge layers and ordinary torch ops; lowered in eval mode (its
             training flags are restored afterwards).
         example_input: a float tensor (N, C, H, W) or (N, F) shaped like the model's input (only
-            its shape matters; the model is also run on it to check every node).
+            its shape matters: every node also runs on random inputs of ``input_spec``).
         input_spec: the graph input: default uint8 images seen by the model as x/255 (NCHW,
             :func:`image_spec`); for features a u8 / i8 TensorSpec of shape (F,) or (H, W, C) with
             the scale and zero point the model sees them at, scale·(q − zero_point).
@@ -438,10 +485,11 @@ def convert_with_values(model: nn.Module, example_input, *, input_spec: TensorSp
     model.eval()
     try:
         fx_graph = trace(model)
-        example = torch.cat([example_input[:1], example_input[-1:]]).to(torch.float32)
+        example = _example(input_spec)
         low = Lowering(model, input_spec, round_float_weights)
         runner = _Runner(low, fx_graph, example)
         runner.run()
+        _check_trace_is_forward(model, runner, example)
     finally:
         for m, mode in modes.items():
             m.training = mode

@@ -451,6 +451,37 @@ def _head(m, x):
     return m.fc(x.flatten(1))
 
 
+def _inplace(m, x):
+    h = m.q(x)
+    g = h
+    h += m.q2(x)  # eager: g sees the sum too; one graph value cannot
+    return _head(m, m.q3(g))
+
+
+def _inplace_method(m, x):
+    h = m.q(x)
+    g = h
+    h.add_(m.q2(x))
+    return g + h
+
+
+class _InPlaceOk(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qa, self.qb, self.q = QuantInt8(scale=0.1), QuantInt8(scale=0.07, zero_point=4), QuantInt8(scale=0.2)
+        self.fc = BinaryLinear(4, 2, kernel_quantizer="int8")
+
+    def forward(self, x):
+        h = self.qa(x)
+        h += self.qb(x)  # nothing reads the old h afterwards: an ordinary Add
+        return self.fc(self.q(h))
+
+
+def test_in_place_add_without_later_readers_lowers():
+    graph = convert(_InPlaceOk(), torch.zeros(1, 4), input_spec=TensorSpec("i8", (4,), scale=0.05))
+    assert [type(op) for op in graph.ops] == [Requantize, Requantize, Add, Dense]
+
+
 REFUSALS = [
     ("real-sum", lambda m, x: _head(m, m.q(m.conv(x) + m.q2(m.conv(x)))), r"node 'add' .* adds the real-valued output "
      r"of layer conv .*QuantInt8 right after"),
@@ -487,6 +518,8 @@ REFUSALS = [
      "concatenation of values of different types"),
     ("returns-codes", lambda m, x: m.q(x), "must end with a BinaryLinear"),
     ("returns-tuple", lambda m, x: (_head(m, m.q(x)), x), "must return one tensor"),
+    ("in-place", lambda m, x: _inplace(m, x), r"computes something else than model.forward .*x \+= y"),
+    ("in-place-method", lambda m, x: _head(m, m.q3(_inplace_method(m, x))), "modifies 'q' in place while a later"),
     ("dropout-training", lambda m, x: _head(m, F.dropout(m.q(x), 0.5, True)), "dropout in training mode"),
     ("control-flow", lambda m, x: _head(m, m.q(x)) if x.sum() > 0 else _head(m, m.q2(x)), "torch.fx cannot trace"),
     ("score-after-pool", lambda m, x: F.max_pool2d(m.bn(m.conv(x)), 5).flatten(1), "must end with a BinaryLinear"),
@@ -501,7 +534,7 @@ def test_refusals_name_the_node_and_the_source_line(name, fn, match):
     model = _Fn(fn).eval()
     with pytest.raises(LoweringError, match=match) as e:
         convert(model, torch.zeros(1, 3, 5, 5))
-    if name not in ("control-flow",):
+    if name not in ("control-flow", "in-place"):
         assert "test_convert.py:" in str(e.value), str(e.value)  # the user's source line
 
 
