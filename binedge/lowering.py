@@ -5,13 +5,13 @@ Every value flowing between fx nodes has one of five lowering types:
     Codes    a graph value of kind u8 / i8: the model holds scale·(q − zp)        (input, QuantInt8, pools)
     Bits     packed hard-threshold outputs: ±1 (sign) or level·level_scale       (Sign / Step / QReLU)
     Affine   a weight op's real output z = a·acc + b, per channel, waiting for its output stage
-    Linear   Σ_i c_i·s_i·(q_i − zp_i) of codes, optionally averaged over a window, waiting for a QuantInt8
+    CodeSum  Σ_i c_i·s_i·(q_i − zp_i) of codes, optionally averaged over a window, waiting for a QuantInt8
     Cat      a concatenation of values of different types, waiting for a quantizer
 
 :class:`Lowering` holds the graph under construction and one method per rule: ``weight_layer``
 (BinaryLinear / BinaryConv2d -> Affine: the accumulator over codes or bits, a = weight scale ·
 input scale, b = bias − a·zp·Σw for an input zero point), ``batchnorm`` / ``scale`` / ``offset``
-(fold into an Affine), ``quantize`` (Affine -> RequantStage, Codes -> Requantize, Linear -> Add /
+(fold into an Affine), ``quantize`` (Affine -> RequantStage, Codes -> Requantize, CodeSum -> Add /
 Requantize / AvgPool2d, Cat -> each part, then Concat), ``activate`` (Affine -> ThresholdStage,
 Codes -> Threshold, Cat -> each part), ``add``, ``avgpool``, ``maxpool``, ``flatten``, ``reshape``,
 ``cat`` and ``scores`` (Affine of a Dense -> ScoreStage, the graph output). Every refusal is a
@@ -78,7 +78,7 @@ class Affine:
 
 
 @dataclass(frozen=True)
-class Linear:
+class CodeSum:
     origin: str
     base: str
     terms: tuple  # ((Codes, coefficient), ...): real = Σ c_i · s_i · (q_i − zp_i)
@@ -98,7 +98,7 @@ class Cat:
     perm: np.ndarray | None = None
 
 
-VALUE_TYPES = (Codes, Bits, Affine, Linear, Cat)
+VALUE_TYPES = (Codes, Bits, Affine, CodeSum, Cat)
 
 
 def _kind(v) -> str:
@@ -108,7 +108,7 @@ def _kind(v) -> str:
         return "hard-threshold outputs (bits)"
     if isinstance(v, Affine):
         return f"the real-valued output of {v.origin}"
-    if isinstance(v, Linear):
+    if isinstance(v, CodeSum):
         return f"the real-valued {'average' if v.pool else 'sum'} at {v.origin}"
     return f"a concatenation of values of different types at {v.origin}"
 
@@ -125,8 +125,8 @@ def _shape(v) -> tuple:
 
 
 def _simplify(v):
-    """A Linear that is just one value's codes (one term, factor 1, no pooling) is those codes."""
-    if isinstance(v, Linear) and v.pool is None and not v.after and len(v.terms) == 1 and v.terms[0][1] == 1.0:
+    """A CodeSum that is just one value's codes (one term, factor 1, no pooling) is those codes."""
+    if isinstance(v, CodeSum) and v.pool is None and not v.after and len(v.terms) == 1 and v.terms[0][1] == 1.0:
         return v.terms[0][0]
     return v
 
@@ -240,8 +240,8 @@ class Lowering:
                 name, spec = self.emit(v.make(stage), (v.input_name,), v.base)
                 name, spec = self.emit_after(name, spec, v.after)
                 return Codes(name, spec, v.perm)
-            if isinstance(v, Linear):
-                return self._quantize_linear(v, s, zp)
+            if isinstance(v, CodeSum):
+                return self._quantize_sum(v, s, zp)
             if isinstance(v, Cat):
                 return self.finish_cat(v, [self.quantize(p, s, zp) for p in v.parts])
         except fold.FoldError as e:
@@ -249,7 +249,7 @@ class Lowering:
         self.fail(f"an int8 quantizer on {_kind(v)} does not lower: quantize the real-valued input of the "
                   "hard-threshold activation instead, or use the bits directly")
 
-    def _quantize_linear(self, v: Linear, s: float, zp: int) -> Codes:
+    def _quantize_sum(self, v: CodeSum, s: float, zp: int) -> Codes:
         names = tuple(c.name for c, _ in v.terms)
         ratios = [coef * c.spec.scale / s for c, coef in v.terms]
         if v.pool is not None:
@@ -294,7 +294,7 @@ class Lowering:
                 return self.finish_cat(v, [self.activate(p, act, base) for p in v.parts])
         except fold.FoldError as e:
             self.fail(str(e))
-        if isinstance(v, Linear):
+        if isinstance(v, CodeSum):
             self.fail(f"a hard-threshold activation on {_kind(v)} does not lower: the graph sums and averages only "
                       "into int8 values; put a QuantInt8 between them")
         self.fail(f"a hard-threshold activation on {_kind(v)} does not lower (the graph has no op re-thresholding "
@@ -473,8 +473,8 @@ class Lowering:
                           "factor do not commute); apply it before the pooling")
             return replace(v, a=v.a * c, b=v.b * c)
         if isinstance(v, Codes):
-            return Linear(self.label(), self.node.name, ((v, float(c)),), v.spec.shape, perm=v.perm)
-        if isinstance(v, Linear):  # (only Flatten waits behind a Linear: it commutes with a factor)
+            return CodeSum(self.label(), self.node.name, ((v, float(c)),), v.spec.shape, perm=v.perm)
+        if isinstance(v, CodeSum):  # (only Flatten waits behind a CodeSum: it commutes with a factor)
             return _simplify(replace(v, terms=tuple((x, k * c) for x, k in v.terms)))
         self.fail(f"multiplying {_kind(v)} by a constant does not lower; scale the real value before it is "
                   "quantized")
@@ -491,7 +491,7 @@ class Lowering:
                 self.fail(f"adds {_kind(v)}: the integer graph adds int8 values only (a weight layer's real output "
                           "has no int8 type until a quantizer gives it one); put a binedge.nn.QuantInt8 right after "
                           f"that layer (its output stage then requantizes into it), and a QuantInt8 after the sum")
-            if isinstance(v, (Bits, Cat)) or (isinstance(v, Linear) and (v.pool is not None or v.after)):
+            if isinstance(v, (Bits, Cat)) or (isinstance(v, CodeSum) and (v.pool is not None or v.after)):
                 self.fail(f"adds {_kind(v)}: the integer graph adds int8 values only; quantize both operands with "
                           "binedge.nn.QuantInt8")
         terms: dict = {}
@@ -513,7 +513,7 @@ class Lowering:
         if len(parts) > 2:
             self.fail(f"sums {len(parts)} int8 values before one quantizer; the graph's Add takes two: put a "
                       "QuantInt8 after each pairwise sum")
-        return _simplify(Linear(self.label(), self.node.name, parts, parts[0][0].spec.shape, perm=parts[0][0].perm))
+        return _simplify(CodeSum(self.label(), self.node.name, parts, parts[0][0].spec.shape, perm=parts[0][0].perm))
 
     def maxpool(self, v, k, st, padding, dilation, ceil_mode, return_indices):
         if _pair(padding) != (0, 0) or _pair(dilation) != (1, 1) or ceil_mode:
@@ -546,7 +546,7 @@ class Lowering:
         if k[0] > h or k[1] > w or min(k + st) < 1:
             self.fail(f"its {k[0]}x{k[1]} window does not fit the {h}x{w} map")
         out = ((h - k[0]) // st[0] + 1, (w - k[1]) // st[1] + 1, v.spec.shape[2])
-        return Linear(self.label(), self.op_base(self.node), ((v, 1.0),), out, pool=(k, st))
+        return CodeSum(self.label(), self.op_base(self.node), ((v, 1.0),), out, pool=(k, st))
 
     def flatten(self, v, base: str | None = None):
         """Flatten a value to (N, features) in PyTorch's (C, H, W) order (op named ``base``, default
@@ -558,7 +558,7 @@ class Lowering:
         op, base = Flatten(), base or self.op_base(self.node)
         if isinstance(v, Cat):  # waits with the concatenation for the quantizer that gives it one type
             return replace(v, after=v.after + ((op, base),), perm=perm)
-        if isinstance(v, (Affine, Linear)):  # the flatten waits behind the op the consumer will choose
+        if isinstance(v, (Affine, CodeSum)):  # the flatten waits behind the op the consumer will choose
             new_shape = (int(np.prod(shape)),)
             return replace(v, after=v.after + ((op, base),), shape=new_shape, perm=perm)
         name, spec = self.emit(op, (v.name,), base)
@@ -594,7 +594,7 @@ class Lowering:
                 p.spec.same_type(first.spec) and p.real_scale == first.real_scale and p.max_level == first.max_level
             for p in parts):
             return self.concat(parts, flat, self.node.name)
-        if any(isinstance(p, Linear) for p in parts):
+        if any(isinstance(p, CodeSum) for p in parts):
             self.fail("concatenating a real-valued sum or average does not lower; put a QuantInt8 before the "
                       "concatenation")
         return Cat(self.label(), self.node.name, tuple(parts), flat)
