@@ -135,6 +135,11 @@ be_status be_conv2d_bin_avx2(const be_op *op, const void *in, void *out, void *s
 be_status be_conv2d_bin_avx512(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_u8_avx2(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_u8_avx512(const be_op *op, const void *in, void *out, void *scratch);
+/* int8 layers (int8 weights over u8 / i8 codes, any zero point, groups, stage; be_x86_i8.h) */
+int be_dense_i8_avx2_supports(const be_op *op);
+int be_conv2d_i8_avx2_supports(const be_op *op);
+be_status be_dense_i8_avx2(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_i8_avx2(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 
 /* ---- portable word variants (src/word/, every target): MaxPool2d / Flatten on whole words ---- */
