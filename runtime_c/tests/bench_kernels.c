@@ -31,6 +31,9 @@
  * Under `-icount shift=6` ticks are proportional to executed instructions (NOT cycles):
  * instructions = ticks / (tick_hz * 64 ns) (binedge.targets.instructions_from_ticks). Each
  * variant's output is also compared with ref's (when ref runs): "bench: N mismatches".
+ * Hosted targets (x86_64: wall-clock nanoseconds, not instructions): build with
+ * -DBENCH_REPEAT=N and each kernel's time is the median over BENCH_ROUNDS (15) rounds of the
+ * mean of N runs (docs/kernels.md has the command).
  * Data: xorshift32, fixed seed. The weights live in RAM (a static pool); the Cortex-M0's
  * 16 KiB RAM gets fewer dense rows (BENCH_DENSE_OUT=32), which does not change the count per
  * MAC (every row costs the same).
@@ -124,6 +127,49 @@ static void fill(uint32_t *p, uint32_t n)
         p[i] = xs();
 }
 
+/* Ticks of one run of kernel k. BENCH_REPEAT (hosted targets, wall-clock ticks): the median
+ * over BENCH_ROUNDS rounds of the mean of BENCH_REPEAT runs. */
+#ifndef BENCH_ROUNDS
+#define BENCH_ROUNDS 15u
+#endif
+static uint64_t time_kernel(const be_kernel *k, const be_op *op, const void *in, void *out, void *scratch)
+{
+#ifdef BENCH_REPEAT
+    uint64_t r[BENCH_ROUNDS], t;
+    uint32_t i, j;
+    k->fn(op, in, out, scratch); /* warm the caches */
+    for (i = 0; i < BENCH_ROUNDS; i++) {
+        uint64_t t0, t1;
+        BOARD_BARRIER();
+        t0 = board_ticks();
+        BOARD_BARRIER();
+        for (j = 0; j < (uint32_t)(BENCH_REPEAT); j++) {
+            k->fn(op, in, out, scratch);
+            BOARD_BARRIER();
+        }
+        t1 = board_ticks();
+        BOARD_BARRIER();
+        r[i] = (t1 - t0) / (uint32_t)(BENCH_REPEAT);
+        for (j = i; j > 0u && r[j - 1u] > r[j]; j--) { /* insertion sort */
+            t = r[j];
+            r[j] = r[j - 1u];
+            r[j - 1u] = t;
+        }
+    }
+    return r[BENCH_ROUNDS / 2u];
+#else
+    uint64_t t0, t1;
+    BOARD_BARRIER();
+    t0 = board_ticks();
+    BOARD_BARRIER();
+    k->fn(op, in, out, scratch);
+    BOARD_BARRIER();
+    t1 = board_ticks();
+    BOARD_BARRIER();
+    return t1 - t0;
+#endif
+}
+
 static void run_all(const be_op *op, const char *what, const void *in, void *out, void *out_ref, void *scratch,
                     uint32_t macs)
 {
@@ -134,34 +180,21 @@ static void run_all(const be_op *op, const char *what, const void *in, void *out
     for (i = 0; i < be_kernel_table_len; i++) {
         const be_kernel *k = &be_kernel_table[i];
         if (k->op_type == (int)op->type && strcmp(k->name, "ref") == 0) {
-            uint64_t t0, t1;
-            BOARD_BARRIER();
-            t0 = board_ticks();
-            BOARD_BARRIER();
-            k->fn(op, in, out_ref, scratch);
-            BOARD_BARRIER();
-            t1 = board_ticks();
-            BOARD_BARRIER();
-            printf("bench %s ref %lu %lu\n", what, (unsigned long)macs, (unsigned long)(t1 - t0));
+            printf("bench %s ref %lu %lu\n", what, (unsigned long)macs,
+                   (unsigned long)time_kernel(k, op, in, out_ref, scratch));
             have_ref = 1;
         }
     }
 #endif
     for (i = 0; i < be_kernel_table_len; i++) {
         const be_kernel *k = &be_kernel_table[i];
-        uint64_t t0, t1;
+        uint64_t ticks;
         if (k->op_type != (int)op->type || strcmp(k->name, "ref") == 0 || (k->isa & ~isa) != 0u ||
-            (k->supports != NULL && !k->supports(op)))
+            (!k->graph_v2 && !be_op_is_v1(op)) || (k->supports != NULL && !k->supports(op)))
             continue;
         memset(out, 0, op->out.nbytes);
-        BOARD_BARRIER();
-        t0 = board_ticks();
-        BOARD_BARRIER();
-        k->fn(op, in, out, scratch);
-        BOARD_BARRIER();
-        t1 = board_ticks();
-        BOARD_BARRIER();
-        printf("bench %s %s %lu %lu\n", what, k->name, (unsigned long)macs, (unsigned long)(t1 - t0));
+        ticks = time_kernel(k, op, in, out, scratch);
+        printf("bench %s %s %lu %lu\n", what, k->name, (unsigned long)macs, (unsigned long)ticks);
         if (have_ref && memcmp(out, out_ref, op->out.nbytes) != 0) {
             printf("bench: %s %s differs from ref\n", what, k->name);
             mismatches++;

@@ -36,7 +36,7 @@
 static uint32_t weights[W_WORDS];
 static uint32_t input[IO_WORDS];
 static uint32_t out_ref[IO_WORDS], out_var[IO_WORDS];
-static uint32_t scratch[1024];
+static uint32_t scratch[2048];
 static int8_t stage_a8[MAX_CH];
 static int32_t stage_b[MAX_CH * 3u];
 static unsigned runs;
@@ -108,9 +108,10 @@ static void check_op(const be_op *op, const char *what)
         const be_kernel *k = &be_kernel_table[i];
         be_status st;
         if (k == ref || strcmp(k->name, "ref") == 0 || k->op_type != (int)op->type || (k->isa & ~isa) != 0u ||
-            (k->supports != NULL && !k->supports(op)))
+            (!k->graph_v2 && !be_op_is_v1(op)) || (k->supports != NULL && !k->supports(op)))
             continue;
         memset(out_var, 0xA5, sizeof out_var);
+        memset(scratch, 0x5A, sizeof scratch);
         st = k->fn(op, input, out_var, scratch);
         runs++;
         CHECK_EQ(st, st_ref);
@@ -194,6 +195,191 @@ static void dense_case(uint32_t k, uint32_t o, int stage)
     check_op(&op, what);
 }
 
+/* ------------------------------------------------------------------------- int8 layers */
+
+/* The int8 layers (int8 weights over u8 / i8 codes) beyond test_variants.c's grid: the AVX2
+ * conv's bands (several per op), weight groups (several transposed blocks per band), its patch
+ * path (rows or a weight row beyond the stack buffers, grouped too), the depthwise lanes with
+ * more than one 256-channel chunk, channel multipliers and odd tap counts, depthwise beyond 64
+ * taps; Dense beyond one 4096-element chunk. RequantStage with realistic and extreme constants. */
+static int32_t i8_mult[512];
+static int32_t i8_bias[1024]; /* int64 as (low, high) words */
+static uint8_t i8_shift[512];
+
+static void i8_requant(be_op *op)
+{
+    uint32_t c;
+    op->stage = BE_STAGE_REQUANT;
+    op->encoding = BE_ENC_NONE;
+    op->levels = 0u;
+    op->zero_point = (int32_t)(xs() % 256u) - 128;
+    for (c = 0; c < op->out_ch; c++) {
+        const int8_t *w = (const int8_t *)(const void *)weights + (size_t)c * op->k;
+        const uint64_t xmax = op->in.kind == BE_KIND_U8 ? 255u : 128u;
+        uint64_t sum = 0u, bound, maxb, half;
+        int64_t m, b;
+        uint32_t s, i;
+        for (i = 0; i < op->k; i++)
+            sum += (uint64_t)(w[i] < 0 ? -(int32_t)w[i] : w[i]);
+        bound = sum * xmax;
+        if (c % 4u != 3u) { /* realistic: multiplier ~ 2^29, shift to spread the codes */
+            uint64_t v;
+            m = (int64_t)((1u << 28) + xs() % (1u << 29));
+            v = (uint64_t)m * (bound / 16u + 1u);
+            for (s = 0; v > 255u && s < 62u; s++)
+                v >>= 1;
+            b = ((int64_t)(xs() % 2001u) - 1000) * ((int64_t)1 << (s > 10u ? s - 10u : 0u));
+        } else { /* extreme multiplier and bias, any shift */
+            m = 2147483647;
+            s = xs() % 63u;
+            half = s == 0u ? 0u : (uint64_t)1u << (s - 1u);
+            maxb = 0x7FFFFFFFFFFFFFFFull - (uint64_t)m * bound - half;
+            b = (xs() & 1u) ? (int64_t)maxb : -(int64_t)maxb;
+        }
+        if (xs() & 1u)
+            m = -m;
+        i8_mult[c] = (int32_t)m;
+        i8_shift[c] = (uint8_t)s;
+        i8_bias[2u * c] = (int32_t)(uint32_t)((uint64_t)b & 0xFFFFFFFFu);
+        i8_bias[2u * c + 1u] = (int32_t)(b < 0 ? -(int32_t)((~(uint64_t)b) >> 32) - 1 : (int32_t)((uint64_t)b >> 32));
+    }
+    op->stage_a = i8_mult;
+    op->stage_b = i8_bias;
+    op->stage_c = i8_shift;
+}
+
+/* stage 0: requant, 1: sign thresholds (set_stage), 2: unsigned L = 3 */
+static void i8_conv_case(int kind, int32_t zp, uint32_t c, uint32_t g, uint32_t kh, uint32_t kw, uint32_t s,
+                         const uint32_t pad[4], uint32_t h, uint32_t w, uint32_t o, int stage)
+{
+    be_op op;
+    uint32_t oh, ow, i;
+    char what[128];
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_CONV2D;
+    op.weight_kind = BE_WK_INT8;
+    op.in_ch = c;
+    op.out_ch = o;
+    op.kh = kh;
+    op.kw = kw;
+    op.sh = op.sw = s;
+    op.pt = pad[0];
+    op.pb = pad[1];
+    op.pl = pad[2];
+    op.pr = pad[3];
+    op.groups = g;
+    op.k = kh * kw * (c / g);
+    op.w_row_bytes = c / g;
+    oh = (h + op.pt + op.pb - kh) / s + 1u;
+    ow = (w + op.pl + op.pr - kw) / s + 1u;
+    be_test_set_value(&op.in, kind, 3u, h, w, c, BE_ENC_NONE, 1u);
+    op.in.zero_point = zp;
+    op.scratch_bytes = (kh * kw * c * 2u + 15u) & ~15u;
+    if (op.in.nbytes > sizeof input || (size_t)o * op.k > sizeof weights || o > 512u ||
+        op.scratch_bytes > sizeof scratch || oh * ow * o > sizeof out_ref) {
+        printf("test_x86_kernels: int8 case C=%u %ux%u O=%u too large for the buffers\n", (unsigned)c, (unsigned)h,
+               (unsigned)w, (unsigned)o);
+        CHECK(0);
+        return;
+    }
+    for (i = 0; i < op.in.nbytes; i++)
+        ((uint8_t *)input)[i] = (uint8_t)(xs() >> 24);
+    for (i = 0; i < o * op.k; i++)
+        ((int8_t *)(void *)weights)[i] = (int8_t)(int32_t)((xs() >> 8) % 256u - 128u);
+    op.weights = weights;
+    if (stage == 0) {
+        i8_requant(&op);
+        be_test_set_value(&op.out, BE_KIND_I8, 3u, oh, ow, o, BE_ENC_NONE, 1u);
+        op.out.zero_point = op.zero_point;
+    } else {
+        if (o > MAX_CH)
+            return;
+        set_stage(&op, stage == 1 ? 0 : 2, (int32_t)(40u * op.k));
+        be_test_set_value(&op.out, BE_KIND_BITS, 3u, oh, ow, o, op.encoding, op.levels >= 2u ? 2u : 1u);
+    }
+    sprintf(what, "i8 conv %s zp=%d C=%u g=%u k=%ux%u s=%u %ux%u O=%u stage%d", kind == BE_KIND_I8 ? "i8" : "u8",
+            (int)zp, (unsigned)c, (unsigned)g, (unsigned)kh, (unsigned)kw, (unsigned)s, (unsigned)h, (unsigned)w,
+            (unsigned)o, stage);
+    check_op(&op, what);
+}
+
+static void i8_dense_case(int kind, uint32_t k, uint32_t o, int stage)
+{
+    be_op op;
+    uint32_t i;
+    char what[64];
+    if ((size_t)o * k > sizeof weights || k > sizeof input || o > 512u || 4u * o > sizeof out_ref) {
+        printf("test_x86_kernels: int8 case too large for the buffers\n");
+        CHECK(0);
+        return;
+    }
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_DENSE;
+    op.weight_kind = BE_WK_INT8;
+    op.in_ch = op.k = op.w_row_bytes = k;
+    op.out_ch = o;
+    be_test_set_value(&op.in, kind, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
+    op.in.zero_point = kind == BE_KIND_I8 ? -7 : 200;
+    for (i = 0; i < k; i++)
+        ((uint8_t *)input)[i] = (uint8_t)(xs() >> 24);
+    for (i = 0; i < o * k; i++)
+        ((int8_t *)(void *)weights)[i] = (int8_t)(int32_t)((xs() >> 8) % 256u - 128u);
+    op.weights = weights;
+    if (stage == 0) {
+        i8_requant(&op);
+        be_test_set_value(&op.out, BE_KIND_I8, 1u, 1u, 1u, o, BE_ENC_NONE, 1u);
+        op.out.zero_point = op.zero_point;
+    } else { /* scores */
+        for (i = 0; i < o; i++) {
+            i8_mult[i] = (int32_t)(xs() % 7u) - 3;
+            i8_bias[i] = (int32_t)(xs() % 2001u) - 1000;
+        }
+        op.stage = BE_STAGE_SCORE;
+        op.stage_a = i8_mult;
+        op.stage_b = i8_bias;
+        be_test_set_value(&op.out, BE_KIND_I32, 1u, 1u, 1u, o, BE_ENC_NONE, 1u);
+    }
+    sprintf(what, "i8 dense %s K=%u O=%u stage%d", kind == BE_KIND_I8 ? "i8" : "u8", (unsigned)k, (unsigned)o, stage);
+    check_op(&op, what);
+}
+
+static void test_int8(void)
+{
+    static const uint32_t nopad[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, asym[4] = {2, 1, 2, 1};
+    static const uint32_t pad4[4] = {4, 4, 0, 8};
+    /* bands: 3 padded rows of 42 x 64 fill the row buffer (one output row per band, 6 bands);
+     * a weight row of 288 pairs: one 16-channel block per transposed group, 3 groups */
+    i8_conv_case(BE_KIND_I8, -3, 64, 1, 3, 3, 1, pad1, 6, 40, 40, 0);
+    i8_conv_case(BE_KIND_U8, 131, 64, 1, 3, 3, 1, pad1, 6, 40, 40, 1);
+    i8_conv_case(BE_KIND_U8, 0, 48, 1, 3, 3, 2, asym, 9, 30, 21, 0);
+    i8_conv_case(BE_KIND_I8, 127, 17, 1, 5, 5, 1, asym, 11, 13, 19, 2);
+    /* the patch path: a weight row beyond 512 pairs (C = 200), and rows beyond the buffer (grouped) */
+    i8_conv_case(BE_KIND_I8, 5, 200, 1, 3, 3, 1, pad1, 4, 4, 33, 0);
+    i8_conv_case(BE_KIND_U8, 255, 200, 1, 3, 3, 2, asym, 5, 4, 17, 1);
+    i8_conv_case(BE_KIND_U8, 9, 60, 2, 3, 3, 1, pad1, 2, 100, 6, 0);
+    i8_conv_case(BE_KIND_I8, -128, 60, 4, 3, 3, 1, pad1, 2, 100, 12, 2);
+    /* grouped, band path */
+    i8_conv_case(BE_KIND_I8, 1, 48, 3, 3, 3, 1, pad1, 7, 9, 39, 0);
+    i8_conv_case(BE_KIND_U8, 77, 48, 4, 1, 1, 1, nopad, 6, 7, 20, 1);
+    /* depthwise: two 256-channel chunks and a channel tail; multipliers 2 and 3, 25 taps */
+    i8_conv_case(BE_KIND_I8, -128, 300, 300, 3, 3, 1, pad1, 5, 5, 300, 0);
+    i8_conv_case(BE_KIND_U8, 128, 270, 270, 3, 3, 2, asym, 6, 5, 270, 1);
+    i8_conv_case(BE_KIND_U8, 3, 40, 40, 5, 5, 2, asym, 9, 8, 120, 0);
+    i8_conv_case(BE_KIND_I8, 100, 21, 21, 5, 5, 1, asym, 7, 6, 42, 0);
+    i8_conv_case(BE_KIND_I8, 0, 33, 33, 3, 3, 1, pad1, 6, 6, 99, 2);
+    /* depthwise beyond 64 taps (9 x 9): the patch path */
+    i8_conv_case(BE_KIND_U8, 50, 8, 8, 9, 9, 1, pad4, 10, 10, 16, 0);
+    /* the first layer: 28 x 28 x 1, 3x3 -> 16 / 32 */
+    i8_conv_case(BE_KIND_U8, 0, 1, 1, 3, 3, 1, pad1, 28, 28, 16, 0);
+    i8_conv_case(BE_KIND_U8, 0, 1, 1, 3, 3, 1, pad1, 20, 20, 32, 1);
+    i8_conv_case(BE_KIND_I8, -1, 3, 1, 3, 3, 2, pad1, 20, 17, 32, 0);
+    /* Dense: two chunks, long rows */
+    i8_dense_case(BE_KIND_I8, 5000, 7, 0);
+    i8_dense_case(BE_KIND_U8, 5000, 13, 1);
+    i8_dense_case(BE_KIND_U8, 4100, 15, 0);
+    i8_dense_case(BE_KIND_I8, 1152, 56, 1);
+}
+
 int main(void)
 {
     static const uint32_t nopad[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, asym[4] = {1, 0, 2, 1};
@@ -229,6 +415,7 @@ int main(void)
     conv_case(8, 4, 4, 1, nopad, 7, 7, 31, 2, 0, 1); /* K = 128: the int16 limit */
     conv_case(1, 3, 3, 1, pad1, 12, 12, 40, 2, 2, 0);
     conv_case(3, 3, 3, 2, pad1, 11, 10, 33, 2, 0, 1);
+    test_int8();
     printf("test_x86_kernels: %u variant runs\n", runs);
     return be_test_report("test_x86_kernels");
 }
