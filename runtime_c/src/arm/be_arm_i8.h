@@ -18,7 +18,8 @@
  *               a weight word (w0, w1, w2, w3): two SMLAD per 4 MACs ("dsp"); the last quad
  *               zero-padded;
  *   BE_I8_S8    int8: i8 codes as they are; u8 codes as x - 128 (x XOR 0x80), the core adding
- *               128 * sum_k w_o,k ("mve": VMLADAVA.S8, 16 MACs per instruction).
+ *               128 * sum_k w_o,k ("mve": VMLADAVA.S8, 16 MACs per instruction);
+ *   BE_I8_RAW   the code bytes as stored (u8 or i8: the core knows which; "mac").
  * The patch of one group is at most KH * KW * C elements: it fits the model's scratch,
  * align16(KH * KW * C * 2) bytes (docs/format.md section 6), in every layout (S16Q pads to a
  * quad: roundup4(n) * 2 <= align16(2 n)). The weight rows of the group's channels (rows of
@@ -56,7 +57,7 @@
 #define BE_I8_SAT8(v) be_i8_clamp((v), -128, 127)
 #endif
 
-enum { BE_I8_S16 = 0, BE_I8_S16Q = 1, BE_I8_S8 = 2 };
+enum { BE_I8_S16 = 0, BE_I8_S16Q = 1, BE_I8_S8 = 2, BE_I8_RAW = 3 };
 
 #define BE_I8_CHUNK 256u   /* Dense: input elements converted at a time (stack: 512 bytes) */
 #define BE_I8_BLOCK 32u    /* output channels per chunk (one word of sign bits) */

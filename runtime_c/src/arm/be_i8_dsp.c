@@ -368,6 +368,47 @@ static void dw_weights(const be_op *op, uint32_t o0, uint32_t n, void *wt)
         }
 }
 
+#if defined(BE_ARM_T2_ASM)
+/* One tap of a quad: the tap's address, its 4 input channels, their weights, 4 SMLAxy. */
+#define DW_TAP(XT)                                                                                      \
+    "ldr %[xv], [%[tp]], #4\n\t"                                                                        \
+    "ldr %[xv], [%[xv], %[j]]\n\t"                                                                      \
+    XT " %[x02], %[xv]\n\t"                                                                             \
+    XT " %[xv], %[xv], ror #8\n\t"                                                                      \
+    "ldrd %[w02], %[w13], [%[wp]], #8\n\t"                                                              \
+    "smlabb %[a0], %[x02], %[w02], %[a0]\n\t"                                                           \
+    "smlatt %[a2], %[x02], %[w02], %[a2]\n\t"                                                           \
+    "smlabb %[a1], %[xv], %[w13], %[a1]\n\t"                                                            \
+    "smlatt %[a3], %[xv], %[w13], %[a3]\n\t"
+
+/* Taps in threes when nt % 3 == 0 (3x3, 5x3, ...), else one by one: 9 instructions per tap and
+ * quad, the loop's compare and branch once per 3 taps. */
+#define DW_LANES(XT)                                                                                    \
+    do {                                                                                                \
+        const uint8_t *const *tp = taps, *const *tend = taps + nt;                                       \
+        const uint32_t *wp = w;                                                                         \
+        uint32_t xv, x02, w02, w13;                                                                     \
+        if (nt % 3u == 0u)                                                                              \
+            __asm__ volatile("1:\n\t" DW_TAP(XT) DW_TAP(XT) DW_TAP(XT) "cmp %[tp], %[tend]\n\t"           \
+                             "bne 1b\n\t"                                                               \
+                             : [tp] "+r"(tp), [wp] "+r"(wp), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2),   \
+                               [a3] "+r"(a3), [xv] "=&r"(xv), [x02] "=&r"(x02), [w02] "=&r"(w02),       \
+                               [w13] "=&r"(w13)                                                         \
+                             : [tend] "r"(tend), [j] "r"(j)                                             \
+                             : "cc", "memory");                                                         \
+        else                                                                                            \
+            __asm__ volatile("1:\n\t" DW_TAP(XT) "cmp %[tp], %[tend]\n\t"                                 \
+                             "bne 1b\n\t"                                                               \
+                             : [tp] "+r"(tp), [wp] "+r"(wp), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2),   \
+                               [a3] "+r"(a3), [xv] "=&r"(xv), [x02] "=&r"(x02), [w02] "=&r"(w02),       \
+                               [w13] "=&r"(w13)                                                         \
+                             : [tend] "r"(tend), [j] "r"(j)                                             \
+                             : "cc", "memory");                                                         \
+        w = wp;                                                                                         \
+    } while (0)
+#define DW_U8 DW_LANES("uxtb16")
+#define DW_I8 DW_LANES("sxtb16")
+#else
 #define DW_LANES(XT_LO, XT_HI)                                                                          \
     for (t = 0; t < nt; t++, w += 2) {                                                                  \
         const uint32_t xv = ld32(taps[t] + j);                                                          \
@@ -377,6 +418,9 @@ static void dw_weights(const be_op *op, uint32_t o0, uint32_t n, void *wt)
         a1 = __smlabb(x13, (int16x2_t)w[1], a1);                                                        \
         a3 = __smlatt(x13, (int16x2_t)w[1], a3);                                                        \
     }
+#define DW_U8 DW_LANES(__uxtb16, uxtb16_hi)
+#define DW_I8 DW_LANES(__sxtb16, sxtb16_hi)
+#endif
 
 static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, uint32_t o0, uint32_t n,
                     const void *wt, int32_t *acc)
@@ -387,9 +431,9 @@ static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, ui
     for (j = 0; j + 4u <= n; j += 4u) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         if (is_i8) {
-            DW_LANES(__sxtb16, sxtb16_hi)
+            DW_I8;
         } else {
-            DW_LANES(__uxtb16, uxtb16_hi)
+            DW_U8;
         }
         acc[j] = a0;
         acc[j + 1u] = a1;
