@@ -21,6 +21,7 @@ const be_kernel be_kernel_table[] = {
     {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_bin_avx2_supports, be_dense_bin_avx2, 0},
     {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_u8_avx2_supports, be_dense_u8_avx2, 0},
     {"popcnt", BE_OP_DENSE, BE_ISA_POPCNT, be_dense_bin_popcnt_supports, be_dense_bin_popcnt, 0},
+    {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_i8_avx512_supports, be_conv2d_i8_avx512, 1},
     {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_bin_avx512_supports, be_conv2d_bin_avx512, 0},
     {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_u8_avx512_supports, be_conv2d_u8_avx512, 0},
     {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_i8_avx2_supports, be_conv2d_i8_avx2, 1},

@@ -138,6 +138,8 @@ be_status be_conv2d_u8_avx512(const be_op *op, const void *in, void *out, void *
 /* int8 layers (int8 weights over u8 / i8 codes, any zero point, groups, stage; be_x86_i8.h) */
 int be_dense_i8_avx2_supports(const be_op *op);
 int be_conv2d_i8_avx2_supports(const be_op *op);
+int be_conv2d_i8_avx512_supports(const be_op *op); /* also needs AVX-512 VNNI (checked inside) */
+be_status be_conv2d_i8_avx512(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_i8_avx2(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_i8_avx2(const be_op *op, const void *in, void *out, void *scratch);
 #endif

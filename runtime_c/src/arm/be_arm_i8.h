@@ -295,13 +295,17 @@ static inline be_status be_i8_dense(const be_op *op, const void *in, void *out, 
             acc[o] = 0;
         for (c0 = 0; c0 < k; c0 += BE_I8_CHUNK) {
             const uint32_t n = k - c0 < BE_I8_CHUNK ? k - c0 : BE_I8_CHUNK;
+            const void *x = buf;
             uint32_t e;
-            copy(buf, 0u, (const uint8_t *)in + c0, n, is_i8);
+            if (layout == BE_I8_RAW) /* the input itself (the core reads bytes) */
+                x = (const uint8_t *)in + c0;
+            else
+                copy(buf, 0u, (const uint8_t *)in + c0, n, is_i8);
             if (layout == BE_I8_S16Q)
                 for (e = n; (e & 3u) != 0u; e++)
                     ((int16_t *)(void *)buf)[be_i8_q(e)] = 0;
             for (o = 0; o < nb; o += 4u)
-                dot(wts + (size_t)(o0 + o) * k + c0, k, buf, n, nb - o < 4u ? nb - o : 4u, xbias, acc + o);
+                dot(wts + (size_t)(o0 + o) * k + c0, k, x, n, nb - o < 4u ? nb - o : 4u, xbias, acc + o);
         }
         s = be_i8_put(op, rq, high, out, o0, nb, acc);
         if (s != BE_OK)

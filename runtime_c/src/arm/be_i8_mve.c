@@ -163,6 +163,18 @@ __attribute__((noinline)) static void rows_s8(const int8_t *w, uint32_t k, const
         a[3] += a3;
 }
 
+/* K <= 16: the patch is one predicated vector, loaded once for all n rows: per row a
+ * predicated VLDRB and one VMLADAVA. */
+__attribute__((noinline)) static void rows_small(const int8_t *w, uint32_t k, const int8_t *x, uint32_t n,
+                                                 int32_t *a)
+{
+    const mve_pred16_t p = vctp8q(k);
+    const int8x16_t xv = vld1q_z_s8(x, p);
+    uint32_t o;
+    for (o = 0; o < n; o++, w += k)
+        a[o] = vmladavaq_s8(a[o], xv, vld1q_z_s8(w, p));
+}
+
 /* sum_k w_k of row w (K = k) */
 static int32_t row_sum(const int8_t *w, uint32_t k)
 {
@@ -199,9 +211,12 @@ static be_status conv_s8(const be_op *op, const void *in, void *out, void *scrat
                 be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_S8, copy_s8, fill_s8);
                 for (o = 0; o < nb; o++)
                     acc[o] = base[o];
-                for (o = 0; o < nb; o += 4u)
-                    rows_s8(wts + (size_t)(o0 + o) * k, k, (const int8_t *)scratch, nb - o < 4u ? nb - o : 4u,
-                            acc + o);
+                if (k <= 16u)
+                    rows_small(wts + (size_t)o0 * k, k, (const int8_t *)scratch, nb, acc);
+                else
+                    for (o = 0; o < nb; o += 4u)
+                        rows_s8(wts + (size_t)(o0 + o) * k, k, (const int8_t *)scratch, nb - o < 4u ? nb - o : 4u,
+                                acc + o);
                 s = be_i8_put(op, rq, high, px_out, o0, nb, acc);
                 if (s != BE_OK)
                     st = s;
