@@ -193,12 +193,14 @@ static inline be_status be_stage_put_block(const be_op *op, void *out_pixel, uin
 
 /* ---- int8 layers: what the optimized int8 variants share (src/x86/be_*_i8_*.c, src/arm/be_i8_*.c) ---- */
 
-/* Dense / Conv2d with int8 weights over u8 / i8 codes: any zero point, groups and output stage
- * (the layers the int8 variants take; docs/kernels.md "int8 layers"). */
+/* Dense / Conv2d with int8 weights over u8 / i8 codes: any zero point and groups, a threshold,
+ * score or requant stage (the layers the int8 variants take; docs/kernels.md "int8 layers").
+ * A stage added later runs ref until the variants learn it. */
 static inline int be_op_is_int8_layer(const be_op *op)
 {
     return (op->type == BE_OP_DENSE || op->type == BE_OP_CONV2D) && op->weight_kind == BE_WK_INT8 &&
-           (op->in.kind == BE_KIND_U8 || op->in.kind == BE_KIND_I8);
+           (op->in.kind == BE_KIND_U8 || op->in.kind == BE_KIND_I8) &&
+           (op->stage == BE_STAGE_THRESHOLD || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_REQUANT);
 }
 
 /* Bytes of scratch a Conv2d over codes has (docs/format.md §6): align16(KH * KW * C * 2). Kernels

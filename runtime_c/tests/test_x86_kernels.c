@@ -353,10 +353,11 @@ static void test_int8(void)
     i8_conv_case(BE_KIND_U8, 131, 64, 1, 3, 3, 1, pad1, 6, 40, 40, 1);
     i8_conv_case(BE_KIND_U8, 0, 48, 1, 3, 3, 2, asym, 9, 30, 21, 0);
     i8_conv_case(BE_KIND_I8, 127, 17, 1, 5, 5, 1, asym, 11, 13, 19, 2);
-    /* AVX-512: rows of 202 x 40 bytes, 4 per 32 KiB: bands of 2 output rows (padding 2 above and below) */
+    /* AVX-512: rows of 202 x 20 bytes, 4 per 16 KiB: bands of 2 output rows (padding 2 above and below) */
     {
         static const uint32_t pad2[4] = {2, 2, 1, 1};
-        i8_conv_case(BE_KIND_I8, -9, 40, 1, 3, 3, 1, pad2, 2, 200, 20, 0);
+        i8_conv_case(BE_KIND_I8, -9, 20, 1, 3, 3, 1, pad2, 2, 200, 20, 0);
+        i8_conv_case(BE_KIND_U8, 19, 40, 1, 3, 3, 1, pad2, 2, 200, 20, 1);
     }
     /* the patch path: a weight row beyond 512 pairs (C = 200), and rows beyond the buffer (grouped) */
     i8_conv_case(BE_KIND_I8, 5, 200, 1, 3, 3, 1, pad1, 4, 4, 33, 0);

@@ -524,33 +524,49 @@ BE_X86_I8_AVX2 static be_status conv_patch(const be_op *op, const uint8_t *in, u
     return st;
 }
 
-BE_X86_I8_AVX2 be_status be_conv2d_i8_avx2(const be_op *op, const void *in, void *out, void *scratch)
+/* Each path's stack buffers in its own frame (the entry's stack is the largest of them, not
+ * their sum). */
+BE_X86_I8_AVX2 __attribute__((noinline)) static be_status run_dw_band(const be_op *op, const uint8_t *in,
+                                                                      uint8_t *out)
 {
-    uint32_t g;
+    __attribute__((aligned(32))) int16_t wt[DWB_SLOT / 16u * (DW_TAPS / 2u) * 32u];
+    __attribute__((aligned(32))) int16_t rows[DWB_ELEMS];
+    return conv_dw_band(op, in, out, wt, rows);
+}
+
+BE_X86_I8_AVX2 __attribute__((noinline)) static be_status run_dw(const be_op *op, const uint8_t *in, uint8_t *out)
+{
+    __attribute__((aligned(32))) int16_t wt[DW_WT_VECS * 16u];
+    uint8_t zrow[DW_CIN_MAX + 16u];
+    return conv_dw(op, in, out, wt, zrow);
+}
+
+BE_X86_I8_AVX2 __attribute__((noinline)) static be_status run_bands(const be_op *op, const uint8_t *in,
+                                                                    uint8_t *out)
+{
+    __attribute__((aligned(32))) uint32_t wt[WT_WORDS];
+    __attribute__((aligned(32))) int16_t rows[BE_X86_I8_ROW_ELEMS + 2u];
     be_status st = BE_OK;
-    (void)scratch;
-    if (op->stage == BE_STAGE_THRESHOLD)
-        memset(out, 0, op->out.nbytes); /* the stage ORs bits into the output words */
-    if (dw_ok(op) && dwb_band_rows(op) > 0u) {
-        __attribute__((aligned(32))) int16_t wt[DWB_SLOT / 16u * (DW_TAPS / 2u) * 32u];
-        __attribute__((aligned(32))) int16_t rows[DWB_ELEMS];
-        return conv_dw_band(op, (const uint8_t *)in, (uint8_t *)out, wt, rows);
-    } else if (dw_ok(op)) {
-        __attribute__((aligned(32))) int16_t wt[DW_WT_VECS * 16u];
-        uint8_t zrow[DW_CIN_MAX + 16u];
-        return conv_dw(op, (const uint8_t *)in, (uint8_t *)out, wt, zrow);
-    } else if (!band_ok(op)) {
-        return conv_patch(op, (const uint8_t *)in, (uint8_t *)out, (int16_t *)scratch);
-    } else {
-        __attribute__((aligned(32))) uint32_t wt[WT_WORDS];
-        __attribute__((aligned(32))) int16_t rows[BE_X86_I8_ROW_ELEMS + 2u];
-        for (g = 0; g < (op->groups > 1u ? op->groups : 1u); g++) {
-            const be_status s = conv_group(op, (const uint8_t *)in, (uint8_t *)out, g, wt, rows);
-            if (s != BE_OK)
-                st = s;
-        }
+    uint32_t g;
+    for (g = 0; g < (op->groups > 1u ? op->groups : 1u); g++) {
+        const be_status s = conv_group(op, in, out, g, wt, rows);
+        if (s != BE_OK)
+            st = s;
     }
     return st;
+}
+
+BE_X86_I8_AVX2 be_status be_conv2d_i8_avx2(const be_op *op, const void *in, void *out, void *scratch)
+{
+    if (op->stage == BE_STAGE_THRESHOLD)
+        memset(out, 0, op->out.nbytes); /* the stage ORs bits into the output words */
+    if (dw_ok(op) && dwb_band_rows(op) > 0u)
+        return run_dw_band(op, (const uint8_t *)in, (uint8_t *)out);
+    if (dw_ok(op))
+        return run_dw(op, (const uint8_t *)in, (uint8_t *)out);
+    if (!band_ok(op))
+        return conv_patch(op, (const uint8_t *)in, (uint8_t *)out, (int16_t *)scratch);
+    return run_bands(op, (const uint8_t *)in, (uint8_t *)out);
 }
 
 #else

@@ -13,7 +13,9 @@
  * Per quad step 2 weight vectors (32 channels) and 4 output pixels: 2 loads, 4 broadcasts, 8
  * VPDPBUSD = 512 MACs. RequantStage on 8 lanes (be_x86_rq8_apply), others through
  * be_stage_put_block. Depthwise convs and Dense stay with AVX2 (supports() declines them), as
- * do ops whose rows or weight row exceed the stack buffers (32 KiB each).
+ * do ops whose rows or weight row exceed the stack buffers (16 and 32 KiB) and ops whose kernel
+ * rows hold fewer than 16 elements (KW * C/g: a 3x3 first layer over one channel ran faster
+ * with AVX2).
  */
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -23,7 +25,7 @@
 #define BE_X86_I8_VNNI __attribute__((target("avx2,avx512f,avx512bw,avx512vpopcntdq,avx512vnni")))
 
 #define PX 4u
-#define ROW_BYTES 32760u                /* padded rows of bytes kept at once (+ 8 of slack) */
+#define ROW_BYTES 16376u                /* padded rows of bytes kept at once (+ 8 of slack) */
 #define WT_WORDS 8192u                  /* transposed weights (32 KiB): quads x 32 lanes */
 #define KQ_MAX (WT_WORDS / 32u)         /* quads of one weight row: 256 */
 
@@ -55,6 +57,8 @@ int be_conv2d_i8_avx512_supports(const be_op *op)
         return 0;
     if (op->groups > 1u && op->groups == op->in_ch)
         return 0; /* depthwise: the AVX2 lanes */
+    if (op->kw * (op->in_ch / (op->groups > 1u ? op->groups : 1u)) < 16u)
+        return 0; /* kernel rows of < 4 quads (a 28 x 28 x 1 first layer): AVX2 measured faster */
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512vnni") && band_rows(op) > 0u && kquads(op) <= KQ_MAX;
 }
