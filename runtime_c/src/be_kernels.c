@@ -14,19 +14,21 @@ const be_kernel be_kernel_table[] = {
 /* name      op type           isa                     supports                        function */
 #if defined(__x86_64__) || defined(__i386__)
     /* x86 (src/x86/): widest ISA first; a SIMD variant that does not take an op falls through
-     * to the next (e.g. a conv row too long for the stack buffers -> "popcnt"). */
+     * to the next (e.g. a conv row too long for the stack buffers -> "popcnt"). The int8-layer
+     * kernels (be_*_i8_*) follow the u8 ones of their ISA, which keep the format-v1 ops they
+     * took before (u8 codes with zero point 0, int8 weights, threshold / score stages). */
     {"avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_bin_avx512_supports, be_dense_bin_avx512, 0},
     {"avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_u8_avx512_supports, be_dense_u8_avx512, 0},
-    {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_i8_avx2_supports, be_dense_i8_avx2, 1},
     {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_bin_avx2_supports, be_dense_bin_avx2, 0},
     {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_u8_avx2_supports, be_dense_u8_avx2, 0},
+    {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_i8_avx2_supports, be_dense_i8_avx2, 1},
     {"popcnt", BE_OP_DENSE, BE_ISA_POPCNT, be_dense_bin_popcnt_supports, be_dense_bin_popcnt, 0},
-    {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_i8_avx512_supports, be_conv2d_i8_avx512, 1},
     {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_bin_avx512_supports, be_conv2d_bin_avx512, 0},
     {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_u8_avx512_supports, be_conv2d_u8_avx512, 0},
-    {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_i8_avx2_supports, be_conv2d_i8_avx2, 1},
+    {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_i8_avx512_supports, be_conv2d_i8_avx512, 1},
     {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_bin_avx2_supports, be_conv2d_bin_avx2, 0},
     {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_u8_avx2_supports, be_conv2d_u8_avx2, 0},
+    {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_i8_avx2_supports, be_conv2d_i8_avx2, 1},
     {"popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_bin_popcnt_supports, be_conv2d_bin_popcnt, 0},
 #endif
     /* ARM (src/arm/, docs/kernels.md): binary Dense / Conv2d (sign bits x binary weights);
