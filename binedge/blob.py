@@ -37,8 +37,9 @@ import numpy as np
 
 from . import bitformat as bf
 from .fileio import atomic_write_bytes
-from .graph import (INPUT_NAME, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, GraphError, MaxPool2d,
-                    RequantStage, Requantize, Reshape, ScoreStage, TensorSpec, Threshold, ThresholdStage)
+from .graph import (INPUT_NAME, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, GraphError,
+                    MaxPool2d, Merge, RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold,
+                    ThresholdStage)
 
 __all__ = [
     "BlobError", "MAGIC", "VERSION", "ALIGN", "HEADER_SIZE", "VALUE_RECORD_SIZE", "OP_RECORD_SIZE",
@@ -92,15 +93,15 @@ HEADER_KEYS = ("magic", "version", "header_size", "crc32", "total_size", "flags"
 CRC_OFFSET = 8
 CRC_START = 12  # the CRC covers every byte after its own field
 
-# value record: kind, encoding, planes, rank, h, w, c, zero_point, arena offset, nbytes, reserved u32,
-# scale (f64, 8-aligned at 32), reserved
+# value record: kind, encoding, planes, rank, h, w, c, zero_point, arena offset, nbytes, bound (i32
+# accumulators; else 0), scale (f64, 8-aligned at 32), reserved
 VALUE_FMT = struct.Struct("<BBBB" "3I" "i" "I" "I" "I" "d" "8s")
 assert VALUE_FMT.size == VALUE_RECORD_SIZE
 
 # op record: type, weight kind, stage, encoding, n_inputs, first operand, in, out, kh, kw, sh, sw,
 # pt, pb, pl, pr, groups, levels, shift, zero_point, multiplier a, multiplier b, scratch offset,
-# scratch bytes, tensors (weights, a, b, c), reserved
-OP_FMT = struct.Struct("<BBBB" "II" "II" "4I" "4I" "II" "i" "i" "i" "i" "II" "4I" "12s")
+# scratch bytes, tensors (weights, a, b, c, d, e), reserved
+OP_FMT = struct.Struct("<BBBB" "II" "II" "4I" "4I" "II" "i" "i" "i" "i" "II" "6I" "4s")
 assert OP_FMT.size == OP_RECORD_SIZE
 
 # tensor record: dtype, rank, reserved u16, dims[4], offset, nbytes, reserved u32
@@ -116,15 +117,15 @@ DTYPES = {DT_U8: np.dtype("u1"), DT_I8: np.dtype("i1"), DT_U32: np.dtype("<u4"),
           DT_I64: np.dtype("<i8")}
 DTYPE_NAMES = {DT_U8: "u8", DT_I8: "i8", DT_U32: "u32", DT_I32: "i32", DT_I64: "i64"}
 OP_DENSE, OP_CONV2D, OP_MAXPOOL2D, OP_FLATTEN, OP_AVGPOOL2D = 1, 2, 3, 4, 5
-OP_ADD, OP_REQUANTIZE, OP_THRESHOLD, OP_CONCAT, OP_RESHAPE = 6, 7, 8, 9, 10
+OP_ADD, OP_REQUANTIZE, OP_THRESHOLD, OP_CONCAT, OP_RESHAPE, OP_MERGE = 6, 7, 8, 9, 10, 11
 OP_CODES = {Dense: OP_DENSE, Conv2d: OP_CONV2D, MaxPool2d: OP_MAXPOOL2D, Flatten: OP_FLATTEN,
             AvgPool2d: OP_AVGPOOL2D, Add: OP_ADD, Requantize: OP_REQUANTIZE, Threshold: OP_THRESHOLD,
-            Concat: OP_CONCAT, Reshape: OP_RESHAPE}
+            Concat: OP_CONCAT, Reshape: OP_RESHAPE, Merge: OP_MERGE}
 OP_NAMES = {v: k.__name__ for k, v in OP_CODES.items()}
 WK_NONE, WK_BINARY, WK_INT8 = 0, 1, 2
 WEIGHT_KINDS = {"binary": WK_BINARY, "int8": WK_INT8}
-STAGE_NONE, STAGE_THRESHOLD, STAGE_SCORE, STAGE_REQUANT = 0, 1, 2, 3
-ENC_NONE, ENC_SIGN, ENC_UNSIGNED = 0, 1, 2
+STAGE_NONE, STAGE_THRESHOLD, STAGE_SCORE, STAGE_REQUANT, STAGE_ROUND, STAGE_ACC = 0, 1, 2, 3, 4, 5
+ENC_NONE, ENC_SIGN, ENC_UNSIGNED, ENC_ACC = 0, 1, 2, 3
 ENCODINGS = {"sign": ENC_SIGN, "unsigned": ENC_UNSIGNED}
 ENCODING_NAMES = {v: k for k, v in ENCODINGS.items()}
 
@@ -258,10 +259,11 @@ def _u32(v: int, what: str) -> int:
 def _value_record(spec: TensorSpec, offset: int) -> tuple:
     h, w = (spec.shape[0], spec.shape[1]) if len(spec.shape) == 3 else (1, 1)
     codes = spec.kind in ("u8", "i8")
-    return (KINDS[spec.kind], ENCODINGS.get(spec.encoding, ENC_NONE) if spec.kind == "bits" else ENC_NONE,
-            spec.planes if spec.kind == "bits" else 0, len(spec.shape), h, w, spec.shape[-1],
-            int(spec.zero_point) if codes else 0, offset, spec.nbytes(), 0, float(spec.scale) if codes else 0.0,
-            bytes(8))
+    acc = spec.kind == "i32" and spec.encoding == "acc"
+    enc = ENCODINGS.get(spec.encoding, ENC_NONE) if spec.kind == "bits" else ENC_ACC if acc else ENC_NONE
+    return (KINDS[spec.kind], enc, spec.planes if spec.kind == "bits" else 0, len(spec.shape), h, w, spec.shape[-1],
+            int(spec.zero_point) if codes else 0, offset, spec.nbytes(), int(spec.bound) if acc else 0,
+            float(spec.scale) if codes else 0.0, bytes(8))
 
 
 def layout(graph: Graph) -> dict:
@@ -290,6 +292,8 @@ def layout(graph: Graph) -> dict:
         if isinstance(st, ScoreStage):
             return (STAGE_SCORE, ENC_NONE, 0, int(st.shift), 0, add(st.multiplier, DT_I32), add(st.offset, DT_I32),
                     NO_INDEX)
+        if isinstance(st, AccStage):
+            return (STAGE_ACC, ENC_NONE, 0, 0, 0, NO_INDEX, NO_INDEX, NO_INDEX)
         return (STAGE_REQUANT, ENC_NONE, 0, 0, int(st.zero_point), add(st.multiplier, DT_I32), add(st.bias, DT_I64),
                 add(st.shift, DT_U8))
 
@@ -303,8 +307,16 @@ def layout(graph: Graph) -> dict:
         geo = (0,) * 8
         ci = co = groups = levels = shift = zp = ma = mb = 0
         wk = stage = enc = 0
-        t = [NO_INDEX] * 4
-        if isinstance(op, (Dense, Conv2d)):
+        t = [NO_INDEX] * 6
+        if isinstance(op, Merge):
+            t[1], t[2], t[3] = add(op.multipliers_a, DT_I32), add(op.multipliers_b, DT_I32), add(op.bias, DT_I64)
+            if isinstance(op.output, ThresholdStage):
+                stage, enc, levels = STAGE_THRESHOLD, ENCODINGS[op.output.encoding], op.output.levels
+                t[4], t[5] = add(op.output.direction, DT_I8), add(op.output.thresholds, DT_I64)
+            else:
+                stage, zp = STAGE_ROUND, int(op.output.zero_point)
+                t[4] = add(op.output.shift, DT_U8)
+        elif isinstance(op, (Dense, Conv2d)):
             wk = WEIGHT_KINDS[op.weight_kind]
             t[0] = add(op.weights, DT_U32 if wk == WK_BINARY else DT_I8)
             stage, enc, levels, shift, zp, t[1], t[2], t[3] = stage_fields(op.output)
@@ -326,7 +338,7 @@ def layout(graph: Graph) -> dict:
             stage, enc, levels, shift, zp, t[1], t[2], t[3] = stage_fields(op.stage)
         sc = plan.scratch.get(i, (NO_INDEX, 0))
         ops.append((OP_CODES[type(op)], wk, stage, enc, len(ins), first, ci, co) + tuple(geo)
-                   + (groups, levels, shift, zp, ma, mb, sc[0], sc[1]) + tuple(t) + (bytes(12),))
+                   + (groups, levels, shift, zp, ma, mb, sc[0], sc[1]) + tuple(t) + (bytes(4),))
         for j, v in enumerate((ci, co) + tuple(geo) + (groups, levels)):
             _u32(v, f"op {i} field {j}")
 
@@ -565,7 +577,7 @@ def read_blob(blob) -> Graph:
     for i in range(h["n_ops"]):
         rec = OP_FMT.unpack_from(data, h["op_table_offset"] + i * OP_RECORD_SIZE)
         (code, wk, stage, enc, n_in, first, ci, co, kh, kw, sh, sw, pt, pb, pl, pr, groups, levels, shift, zp, ma,
-         mb, sc_off, sc_bytes, tw, ta, tb, tc, res) = rec
+         mb, sc_off, sc_bytes, tw, ta, tb, tc, td, te, res) = rec
         name = op_names[i]
         where = f"op {i} ({OP_NAMES.get(code, code)} {name!r})"
         if code not in OP_NAMES:
@@ -580,7 +592,14 @@ def read_blob(blob) -> Graph:
         inputs = tuple(value_names[v] for v in ins)
         spec_in = specs[inputs[0]]
 
+        if code != OP_MERGE and (td, te) != (NO_INDEX, NO_INDEX):
+            raise _err(src, f"{where}: stage tensors d / e are used by Merge only")
+
         def stage_of(c_out: int):
+            if stage == STAGE_ACC:
+                if enc or levels or shift or zp or (ta, tb, tc) != (NO_INDEX,) * 3:
+                    raise _err(src, f"{where}: bad accumulator stage fields")
+                return AccStage()
             if stage == STAGE_THRESHOLD:
                 if enc not in (ENC_SIGN, ENC_UNSIGNED) or levels < 1 or shift or zp or tc != NO_INDEX:
                     raise _err(src, f"{where}: bad threshold stage fields")
@@ -634,7 +653,28 @@ def read_blob(blob) -> Graph:
             if code == OP_THRESHOLD:
                 if ma or mb:
                     raise _err(src, f"{where}: nonzero multiplier fields")
+                if stage != STAGE_THRESHOLD:
+                    raise _err(src, f"{where}: a Threshold op has a threshold stage")
                 op = Threshold(stage_of(spec_in.shape[-1] if spec_in.shape else 1), name, inputs=inputs)
+            elif code == OP_MERGE:
+                c_out = spec_in.shape[-1]
+                if ma or mb or shift:
+                    raise _err(src, f"{where}: nonzero fields this op does not use")
+                args = (tensor(where, ta, "multipliers a", DT_I32, (c_out,)),
+                        tensor(where, tb, "multipliers b", DT_I32, (c_out,)),
+                        tensor(where, tc, "bias", DT_I64, (c_out,)))
+                if stage == STAGE_THRESHOLD:
+                    if enc not in (ENC_SIGN, ENC_UNSIGNED) or levels < 1 or zp:
+                        raise _err(src, f"{where}: bad threshold stage fields")
+                    st = ThresholdStage(tensor(where, td, "direction", DT_I8, (c_out,)),
+                                        tensor(where, te, "thresholds", DT_I64, (c_out, levels)), ENCODING_NAMES[enc])
+                elif stage == STAGE_ROUND:
+                    if enc or levels or te != NO_INDEX:
+                        raise _err(src, f"{where}: bad rounding stage fields")
+                    st = RoundStage(tensor(where, td, "shift", DT_U8, (c_out,)), zp, out_scale)
+                else:
+                    raise _err(src, f"{where}: a Merge ends in a threshold or rounding stage")
+                op = Merge(*args, st, name, inputs=inputs)
             else:
                 if stage or enc or levels or (ta, tb, tc) != (NO_INDEX,) * 3:
                     raise _err(src, f"{where}: nonzero stage fields this op does not use")

@@ -10,7 +10,8 @@ Values (:class:`TensorSpec`; the batch axis is leading and never part of a shape
     * ``bits``: packed binary activations stored as uint32 words (..., P, ceil(C/32)) with P
       bit-planes; ``encoding='sign'`` (P = 1): bit 0 = +1, bit 1 = -1; ``encoding='unsigned'``:
       level = sum_p 2^p * bit_p
-    * ``i32``: int32 scores (C,), the graph output only
+    * ``i32``: int32 scores (C,), the graph output; or (encoding ``acc``) the exact accumulators of
+      a Dense / Conv2d with an AccStage, any shape, read only by a Merge
 
 The accumulator of a Dense / Conv2d is the exact integer sum_k w_k * x_k over raw codes (u8 /
 i8), ±1 (sign bits) or levels (unsigned bits), with w_k = ±1 (binary) or int8. Convolution
@@ -20,6 +21,9 @@ Output stages of Dense / Conv2d, per output channel c:
     * :class:`ThresholdStage`: level = #{k : d_c * acc >= T_c,k} -> bits
     * :class:`RequantStage`: requant(M_c * acc + B_c, s_c, zp) -> i8
     * :class:`ScoreStage`: m_c * acc + o_c -> int32 scores (logit = score / 2**shift)
+    * :class:`AccStage`: acc itself -> an i32 accumulator value, read only by a :class:`Merge`
+A :class:`Merge` combines two values (codes or accumulators) per channel in int64,
+v_c = Ma_c (a - zp_a) + Mb_c (b - zp_b) + B_c, then thresholds v (bits) or rounds it (RoundStage -> i8).
 
 The one rounding rule (docs/graph.md, docs/numerics.md): for int64 v and shift s in [0, 62],
 rshift(v, s) = floor((v + 2^(s-1)) / 2^s) (v for s = 0), and requant(v, s, zp) =
@@ -94,6 +98,7 @@ class TensorSpec:
     planes: int = 1  # bit-planes for bits
     scale: float = 1.0  # u8 / i8: real = scale * (code - zero_point)
     zero_point: int = 0
+    bound: int = 0  # i32 accumulators (AccStage): the largest |value| the graph proved
 
     @property
     def channels(self) -> int:
@@ -124,7 +129,10 @@ class TensorSpec:
 
     @property
     def max_centered(self) -> int:
-        """Largest |code - zero_point| of a u8 / i8 value (what Add, AvgPool2d, Requantize scale)."""
+        """Largest |code - zero_point| of a u8 / i8 value (what Add, AvgPool2d, Requantize scale),
+        or the proved bound of an i32 accumulator (what Merge scales)."""
+        if self.kind == "i32":
+            return int(self.bound)
         lo, hi = CODE_RANGE[self.kind]
         return max(hi - self.zero_point, self.zero_point - lo)
 
@@ -187,7 +195,22 @@ class RequantStage:
     scale: float = 1.0
 
 
-Stage = Union[ThresholdStage, ScoreStage, RequantStage]
+@dataclass
+class AccStage:
+    """i32 output: the exact accumulator itself, for a Merge to combine with another value
+    (a residual connection of real-valued branches). Its spec's ``bound`` is max_c bound_c."""
+
+
+@dataclass
+class RoundStage:
+    """Merge's i8 output: requant(v_c, shift_c, zero_point); real value scale * (code - zero_point)."""
+
+    shift: np.ndarray  # uint8 (C,), each in [0, 62]
+    zero_point: int = 0
+    scale: float = 1.0
+
+
+Stage = Union[ThresholdStage, ScoreStage, RequantStage, AccStage]
 
 
 # ----------------------------------------------------------------------------- ops
@@ -254,6 +277,21 @@ class Add:
 
 
 @dataclass
+class Merge:
+    """Two values a, b of one shape (u8 / i8 codes or i32 accumulators), per output channel c:
+        v_c = Ma_c * (a_c - zp_a) + Mb_c * (b_c - zp_b) + B_c        (exact int64; zp = 0 for i32)
+    then ``output``: a ThresholdStage on v (int64 thresholds) -> bits, or a RoundStage -> i8.
+    What a sum of two real-valued branches (e.g. x + BN(conv(sign(x)))) lowers to exactly."""
+
+    multipliers_a: np.ndarray  # int32 (C,)
+    multipliers_b: np.ndarray  # int32 (C,)
+    bias: np.ndarray  # int64 (C,)
+    output: Union[ThresholdStage, RoundStage]
+    name: str = ""
+    inputs: tuple | None = None
+
+
+@dataclass
 class Requantize:
     """requant(M * (x - zp_x), shift, zero_point): a u8 / i8 value at another scale / zero point."""
 
@@ -297,8 +335,8 @@ class Reshape:
     inputs: tuple | None = None
 
 
-Op = Union[Dense, Conv2d, MaxPool2d, AvgPool2d, Add, Requantize, Threshold, Concat, Flatten, Reshape]
-OP_TYPES = (Dense, Conv2d, MaxPool2d, AvgPool2d, Add, Requantize, Threshold, Concat, Flatten, Reshape)
+Op = Union[Dense, Conv2d, MaxPool2d, AvgPool2d, Add, Requantize, Threshold, Concat, Flatten, Reshape, Merge]
+OP_TYPES = (Dense, Conv2d, MaxPool2d, AvgPool2d, Add, Requantize, Threshold, Concat, Flatten, Reshape, Merge)
 
 
 def op_label(op, i: int) -> str:
@@ -361,8 +399,10 @@ class Graph:
             if missing:
                 raise GraphError(f"{where}: reads {missing[0]!r}, which no earlier op produces")
             ins = [specs[n] for n in names]
-            if any(s.kind == "i32" for s in ins):
+            if any(s.kind == "i32" and s.encoding != "acc" for s in ins):
                 raise GraphError(f"{where}: nothing may read the int32 scores")
+            if any(s.kind == "i32" for s in ins) and not isinstance(op, Merge):
+                raise GraphError(f"{where}: an accumulator (AccStage) is read only by a Merge")
             try:
                 out = infer(op, ins)
                 if out.nbytes() > INT32_MAX:
@@ -374,9 +414,9 @@ class Graph:
         if not complete:
             return specs
         last = self.value_name(len(self.ops) - 1)
-        if specs[last].kind != "i32":
+        if specs[last].kind != "i32" or specs[last].encoding == "acc":
             raise GraphError("the last op must end in a ScoreStage (int32 scores)")
-        if sum(s.kind == "i32" for s in specs.values()) != 1:
+        if sum(s.kind == "i32" and s.encoding != "acc" for s in specs.values()) != 1:
             raise GraphError("only the last op may produce int32 scores")
         dead = [n for n in list(specs)[1:-1] if n not in used]
         if dead:
@@ -515,15 +555,16 @@ def _check_weights(op, kind: str, w: np.ndarray, lead: tuple, k: int) -> None:
         raise GraphError("padding bits of packed weights must be zero (they would count in K - 2·popcount)")
 
 
-def _threshold_output(stage: ThresholdStage, shape: tuple[int, ...]) -> TensorSpec:
+def _threshold_output(stage: ThresholdStage, shape: tuple[int, ...], dtype=np.int32) -> TensorSpec:
     c = shape[-1]
     if not isinstance(stage, ThresholdStage):
         raise GraphError("needs a ThresholdStage")
     if stage.encoding not in ("sign", "unsigned"):
         raise GraphError(f"unknown threshold encoding {stage.encoding!r}")
     t, d = stage.thresholds, stage.direction
-    if not isinstance(t, np.ndarray) or t.dtype != np.int32 or t.ndim != 2 or t.shape[0] != c or t.shape[1] < 1:
-        raise GraphError(f"thresholds must be int32 of shape ({c}, L>=1)")
+    want = np.dtype(dtype).name
+    if not isinstance(t, np.ndarray) or t.dtype != dtype or t.ndim != 2 or t.shape[0] != c or t.shape[1] < 1:
+        raise GraphError(f"thresholds must be {want} of shape ({c}, L>=1)")
     if t.shape[1] > MAX_LEVELS:
         raise GraphError(f"{t.shape[1]} thresholds per channel exceed {MAX_LEVELS}")
     if not isinstance(d, np.ndarray) or d.dtype != np.int8 or d.shape != (c,) or not np.all(np.abs(d) == 1):
@@ -558,7 +599,16 @@ def _stage_output(stage: Stage, shape: tuple[int, ...]) -> TensorSpec:
         return out
     if isinstance(stage, ThresholdStage):
         return _threshold_output(stage, shape)
+    if isinstance(stage, AccStage):
+        return TensorSpec("i32", shape, "acc", bound=0)  # the caller sets the bound
     raise GraphError(f"unknown output stage {type(stage).__name__}")
+
+
+def _with_bound(out: TensorSpec, op, spec: TensorSpec) -> TensorSpec:
+    """An accumulator value carries the largest |acc| over its channels (what a Merge scales)."""
+    if out.encoding != "acc":
+        return out
+    return TensorSpec("i32", out.shape, "acc", bound=int(acc_bound(op, spec).max(initial=0)))
 
 
 def _one(ins: list[TensorSpec], what: str) -> TensorSpec:
@@ -578,8 +628,10 @@ def infer(op, ins) -> TensorSpec:
     if isinstance(ins, TensorSpec):
         ins = [ins]
     ins = list(ins)
-    if any(s.kind == "i32" for s in ins):
+    if any(s.kind == "i32" and s.encoding != "acc" for s in ins):
         raise GraphError("nothing may follow the int32 scores")
+    if any(s.kind == "i32" for s in ins) and not isinstance(op, Merge):
+        raise GraphError("an accumulator (AccStage) is read only by a Merge")
     if isinstance(op, Concat):
         if not 2 <= len(ins) <= MAX_CONCAT:
             raise GraphError(f"Concat takes 2 to {MAX_CONCAT} inputs, got {len(ins)}")
@@ -592,6 +644,38 @@ def infer(op, ins) -> TensorSpec:
         shape = first.shape[:-1] + (sum(s.shape[-1] for s in ins),)
         _check_value_shape(shape, "the concatenated value")
         return TensorSpec(first.kind, shape, first.encoding, first.planes, first.scale, first.zero_point)
+    if isinstance(op, Merge):
+        if len(ins) != 2:
+            raise GraphError(f"Merge takes two inputs, got {len(ins)}")
+        a, b = ins
+        for x in (a, b):
+            if x.kind not in ("u8", "i8") and not (x.kind == "i32" and x.encoding == "acc"):
+                raise GraphError(f"Merge takes u8 / i8 codes or i32 accumulators, got {x.kind}")
+        if a.shape != b.shape:
+            raise GraphError(f"Merge inputs must have one shape, got {a.shape} and {b.shape}")
+        c = a.shape[-1]
+        for name, dtype in (("multipliers_a", np.int32), ("multipliers_b", np.int32), ("bias", np.int64)):
+            arr = getattr(op, name)
+            if not isinstance(arr, np.ndarray) or arr.shape != (c,) or arr.dtype != dtype:
+                raise GraphError(f"Merge.{name} must be {np.dtype(dtype)} of shape ({c},)")
+        st = op.output
+        if isinstance(st, RoundStage):
+            sh = st.shift
+            if not isinstance(sh, np.ndarray) or sh.shape != (c,) or sh.dtype != np.uint8:
+                raise GraphError(f"RoundStage.shift must be uint8 of shape ({c},)")
+            _check_requant_params([0], sh, st.zero_point, "RoundStage")
+            half = _half(sh)
+            out = TensorSpec("i8", a.shape, scale=float(st.scale), zero_point=int(st.zero_point))
+            _check_code_type(out, "RoundStage")
+        elif isinstance(st, ThresholdStage):
+            half = np.zeros(c, np.int64)
+            out = _threshold_output(st, a.shape, np.int64)
+        else:
+            raise GraphError("Merge ends in a ThresholdStage or a RoundStage")
+        worst = [abs(int(ma)) * a.max_centered + abs(int(mb)) * b.max_centered + abs(int(bb)) + int(h)
+                 for ma, mb, bb, h in zip(op.multipliers_a, op.multipliers_b, op.bias, half)]
+        _check_int64(worst, "Merge")
+        return out
     if isinstance(op, Add):
         if len(ins) != 2:
             raise GraphError(f"Add takes two inputs, got {len(ins)}")
@@ -656,7 +740,7 @@ def infer(op, ins) -> TensorSpec:
         _check_weights(op, op.weight_kind, op.weights, (op.out_features,), op.in_features)
         out = _stage_output(op.output, (op.out_features,))
         _check_bounds(op, spec)
-        return out
+        return _with_bound(out, op, spec)
     if isinstance(op, Conv2d):
         if len(spec.shape) != 3 or spec.shape[2] != op.in_channels:
             raise GraphError(f"Conv2d expects (H, W, {op.in_channels}) input, got {spec.shape}")
@@ -678,5 +762,5 @@ def infer(op, ins) -> TensorSpec:
             raise GraphError("a convolution cannot end the graph; flatten and use Dense")
         out = _stage_output(op.output, (oh, ow, op.out_channels))
         _check_bounds(op, spec)
-        return out
+        return _with_bound(out, op, spec)
     raise GraphError(f"unsupported op {type(op).__name__}")

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import bitformat as bf
-from .graph import (INPUT_NAME, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, RequantStage,
-                    Requantize, Reshape, TensorSpec, Threshold, ThresholdStage, requant)
+from .graph import (INPUT_NAME, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, Merge,
+                    RequantStage, Requantize, Reshape, RoundStage, TensorSpec, Threshold, ThresholdStage, requant)
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -111,6 +111,10 @@ def _apply_stage(stage, acc: np.ndarray) -> np.ndarray:
         t = stage.thresholds.astype(np.int64)  # (C, L)
         level = np.sum((d * acc)[..., None] >= t, axis=-1, dtype=np.int64)
         return 2 * level - 1 if stage.encoding == "sign" else level  # sign: level 1 -> +1, 0 -> -1
+    if isinstance(stage, AccStage):
+        return acc
+    if isinstance(stage, RoundStage):  # Merge's v: int64, proved not to overflow by the graph
+        return requant(acc, stage.shift.astype(np.int64), stage.zero_point)
     if isinstance(stage, RequantStage):  # M_c * acc + B_c: int64, proved not to overflow by the graph
         v = stage.multiplier.astype(np.int64) * acc + stage.bias.astype(np.int64)
         return requant(v, stage.shift.astype(np.int64), stage.zero_point)
@@ -160,6 +164,13 @@ def _step(op, specs_in: list, spec_out: TensorSpec, stored: list):
         y = _maxpool(op, x)
     elif isinstance(op, AvgPool2d):
         y = _avgpool(op, x, spec_in)
+    elif isinstance(op, Merge):  # per channel, int64 (the graph proved the bound)
+        (a, b), (sa, sb) = xs, specs_in
+        za = int(sa.zero_point) if sa.kind != "i32" else 0
+        zb = int(sb.zero_point) if sb.kind != "i32" else 0
+        v = (op.multipliers_a.astype(np.int64) * (a - za) + op.multipliers_b.astype(np.int64) * (b - zb)
+             + op.bias.astype(np.int64))
+        y = _apply_stage(op.output, v)
     elif isinstance(op, Add):
         (ma, mb), (a, b) = op.multipliers, xs
         v = int(ma) * (a - int(specs_in[0].zero_point)) + int(mb) * (b - int(specs_in[1].zero_point))

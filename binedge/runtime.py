@@ -38,7 +38,7 @@ STATUS_NAMES = {
 }
 STATUS_CODES = {v: k for k, v in STATUS_NAMES.items()}
 OP_TYPES = {1: "dense", 2: "conv2d", 3: "maxpool2d", 4: "flatten", 5: "avgpool2d", 6: "add", 7: "requantize",
-            8: "threshold", 9: "concat", 10: "reshape"}
+            8: "threshold", 9: "concat", 10: "reshape", 11: "merge"}
 
 
 class RuntimeStatusError(RuntimeError):

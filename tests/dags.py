@@ -10,7 +10,8 @@ feature input with a zero point; int8 convolutions (dense, grouped, depthwise) o
 bits with RequantStage or ThresholdStage outputs; binary convolutions over bits with requantized
 int8 outputs; residual Adds of int8 values at different scales and zero points; Requantize;
 Threshold (int8 -> bits); AvgPool2d and global average pooling; MaxPool2d on bits and int8;
-Concat of int8 (same scale) and of bits; Flatten and Reshape; Dense (binary or int8) on
+Concat of int8 (same scale) and of bits; Merge of real-valued branches (int8 codes or the int32
+accumulators of an AccStage) into bits or int8; Flatten and Reshape; Dense (binary or int8) on
 flattened values; a scoring Dense. Channel counts come from ``channels`` (odd counts, word
 boundaries), spatial sizes are odd, strides 1 / 2 appear. Requantization multipliers are
 calibrated on random inputs through binedge.reference (so codes spread over [-128, 127] with
@@ -24,8 +25,9 @@ import numpy as np
 
 from binedge import bitformat as bf
 from binedge import reference
-from binedge.graph import (Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, RequantStage,
-                           Requantize, Reshape, ScoreStage, TensorSpec, Threshold, ThresholdStage, acc_bound, infer)
+from binedge.graph import (AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, Merge,
+                           RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold,
+                           ThresholdStage, acc_bound, infer)
 
 CHANNELS = (1, 3, 4, 7, 31, 32, 33, 65)
 
@@ -107,7 +109,8 @@ class DagBuilder:
         return RequantStage(np.array(mult, np.int32), np.array(bias, np.int64), np.array(shift, np.uint8), zp,
                             float(rng.uniform(0.01, 0.2)))
 
-    def _threshold_stage(self, x: np.ndarray, channels: int, encoding: str, levels: int) -> ThresholdStage:
+    def _threshold_stage(self, x: np.ndarray, channels: int, encoding: str, levels: int,
+                         dtype=np.int32) -> ThresholdStage:
         rng = self.rng
         levels = 1 if encoding == "sign" else levels
         direction = rng.choice(np.array([-1, 1], np.int8), size=channels)
@@ -116,8 +119,8 @@ class DagBuilder:
         t = t + rng.choice(np.array([-1, 0, 0, 1]), size=t.shape)
         t = np.sort(t, axis=1)
         if channels >= 4:  # a constant channel
-            t[int(rng.integers(channels))] = np.iinfo(np.int32).min
-        return ThresholdStage(direction, t.astype(np.int32), encoding)
+            t[int(rng.integers(channels))] = np.iinfo(dtype).min
+        return ThresholdStage(direction, t.astype(dtype), encoding)
 
     def _weights(self, kind: str, lead: tuple, k: int) -> np.ndarray:
         if kind == "binary":
@@ -138,7 +141,7 @@ class DagBuilder:
         op = Conv2d(w, c, out_ch, tuple(kernel), tuple(stride), tuple(padding), dummy, weight_kind, name=name,
                     groups=groups)
         acc = self._acc(op, src)
-        op.output = (self._requant_stage(acc, out_ch) if stage == "requant"
+        op.output = (self._requant_stage(acc, out_ch) if stage == "requant" else AccStage() if stage == "acc"
                      else self._threshold_stage(acc, out_ch, encoding, levels))
         return self._run(op, (src,))
 
@@ -163,7 +166,7 @@ class DagBuilder:
             self.specs[name] = infer(op, [spec])
             return name
         acc = self._acc(op, src)
-        op.output = (self._requant_stage(acc, out_f) if stage == "requant"
+        op.output = (self._requant_stage(acc, out_f) if stage == "requant" else AccStage() if stage == "acc"
                      else self._threshold_stage(acc, out_f, encoding, levels))
         return self._run(op, (src,))
 
@@ -179,6 +182,34 @@ class DagBuilder:
         ma, s = multiplier_for(self.rng, 120.0 / (ra + rb) * self.rng.uniform(0.7, 1.5), ra + rb)
         mb = max(1, int(round(ma * self.rng.uniform(0.3, 3.0))))
         op = Add((ma, mb), s, int(self.rng.integers(-10, 11)), float(self.rng.uniform(0.01, 0.2)), name=self._name("add"))
+        return self._run(op, (a, b))
+
+    def _centered(self, name: str) -> np.ndarray:
+        s = self.specs[name]
+        v = np.asarray(self.values[name]).astype(np.int64)
+        return v - int(s.zero_point) if s.kind in ("u8", "i8") else v
+
+    def merge(self, a: str, b: str, *, output: str = "round", encoding: str = "sign", levels: int = 1) -> str:
+        """Merge a + b (codes or AccStage accumulators) at a random real ratio, then round to i8 or
+        threshold; per channel multipliers with either sign."""
+        rng = self.rng
+        va, vb = self._centered(a), self._centered(b)
+        c = va.shape[-1]
+        ra = np.maximum(np.abs(va.reshape(-1, c)).max(axis=0), 1)
+        rb = np.maximum(np.abs(vb.reshape(-1, c)).max(axis=0), 1)
+        mb = rng.integers(1 << 10, 1 << 16, size=c) * rng.choice([1, 1, -1], size=c)
+        ma = np.round(np.abs(mb) * rb / ra * rng.uniform(0.3, 3.0, size=c)).astype(np.int64)
+        ma = np.clip(ma, 1, 2**30) * rng.choice([1, 1, -1], size=c)
+        v = ma * va + mb * vb
+        span = np.maximum(np.abs(v.reshape(-1, c)).max(axis=0), 1)
+        bias = np.round(rng.normal(0, 0.2, size=c) * span).astype(np.int64)
+        v = v + bias
+        if output == "round":
+            shift = np.array([max(0, int(np.ceil(np.log2(float(sp) / 100.0)))) for sp in span], np.uint8)
+            stage = RoundStage(shift, int(rng.integers(-10, 11)), float(rng.uniform(0.01, 0.2)))
+        else:
+            stage = self._threshold_stage(v, c, encoding, levels, np.int64)
+        op = Merge(ma.astype(np.int32), mb.astype(np.int32), bias, stage, name=self._name("merge"))
         return self._run(op, (a, b))
 
     def requantize(self, src: str) -> str:
@@ -247,6 +278,10 @@ def random_dag(rng: np.random.Generator, *, input_kind: str | None = None, image
         k = 3 if min(h, w_) >= 3 else 1
         y = b.conv(bits, c0, (k, k), (1, 1), (k // 2,) * 4, weight_kind="binary")
         x = b.add(x, y)
+        if rng.random() < 0.4:  # a real-valued residual: x + conv(sign(x)) merged exactly, rounded to i8
+            bits = b.threshold(x)
+            y = b.conv(bits, b.specs[x].shape[2], (k, k), (1, 1), (k // 2,) * 4, weight_kind="binary", stage="acc")
+            x = b.merge(x, y, output="round") if rng.random() < 0.5 else b.merge(y, x, output="round")
         if rng.random() < 0.5:  # a grouped / depthwise int8 conv
             c = b.specs[x].shape[2]
             g = c if rng.random() < 0.5 else next(d for d in (3, 2, 1) if c % d == 0)
@@ -284,7 +319,14 @@ def random_dag(rng: np.random.Generator, *, input_kind: str | None = None, image
         if rng.random() < 0.5:
             y = b.dense(x, b.specs[x].shape[0], weight_kind="int8", stage="requant")
             x = b.add(x, y)
-        x = b.threshold(x)
+        if rng.random() < 0.5:  # the sum of two accumulators thresholded: sign(h + dense(sign(h)))
+            c = b.specs[x].shape[0]
+            h = b.dense(x, c, weight_kind="int8", stage="acc")
+            z = b.dense(b.threshold(x), c, weight_kind="binary", stage="acc")
+            x = b.merge(h, z, output="threshold", **(dict(encoding="sign") if rng.random() < 0.5
+                                                      else dict(encoding="unsigned", levels=3)))
+        else:
+            x = b.threshold(x)
         x = b.dense(x, ch(), weight_kind="binary", stage="threshold")
     b.dense(x, classes, weight_kind=str(rng.choice(["binary", "int8"])), scores=True)
     g = b.graph

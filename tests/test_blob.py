@@ -15,8 +15,8 @@ from graphs import random_graph
 
 from binedge import blob as B
 from binedge import reference
-from binedge.graph import (AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, GraphError, MaxPool2d, ScoreStage,
-                           TensorSpec, Threshold, ThresholdStage)
+from binedge.graph import (AccStage, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, GraphError, MaxPool2d, Merge,
+                           RequantStage, ScoreStage, TensorSpec, Threshold, ThresholdStage)
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_H = ROOT / "runtime_c" / "tests" / "golden_blob.h"
@@ -87,7 +87,7 @@ def golden_expected_bytes() -> bytes:
         out[128 + 48 * i:128 + 48 * i + 40] = struct.pack("<BBBB3IiIIId", *rec)
     ops = [
         # type wk stage enc n_in first in out  kh kw sh sw  pt pb pl pr  groups levels shift zp ma mb
-        #   scratch (off, bytes)  tensors (w, a, b, c)
+        #   scratch (off, bytes)  tensors (w, a, b, c); tensors d, e (Merge only) at 100, 104: NONE
         (2, 2, 1, 1, 1, 0, 1, 2, 2, 2, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 48, 16, 0, 1, 2, NONE),
         (3, 0, 0, 0, 1, 1, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NONE, 0, NONE, NONE, NONE, NONE),
         (5, 0, 0, 0, 1, 2, 0, 0, 3, 3, 1, 1, 0, 0, 0, 0, 0, 0, 3, -2, 1, 0, NONE, 0, NONE, NONE, NONE, NONE),
@@ -97,7 +97,7 @@ def golden_expected_bytes() -> bytes:
         (1, 1, 2, 0, 1, 7, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, NONE, 0, 5, 6, 7, NONE),
     ]
     for i, rec in enumerate(ops):
-        out[512 + 112 * i:512 + 112 * i + 100] = struct.pack("<BBBB12I2I4i2I4I", *rec)
+        out[512 + 112 * i:512 + 112 * i + 108] = struct.pack("<BBBB12I2I4i2I4I2I", *rec, NONE, NONE)
     out[1296:1328] = struct.pack("<8I", 0, 1, 0, 3, 2, 4, 5, 6)  # values read by ops 0, 1, 2, 3, 4 (two), 5, 6
     tensors = [  # dtype, rank, dims, offset, nbytes
         (2, 4, (2, 2, 2, 1), 1648, 8),  # c0 weights i8
@@ -223,10 +223,24 @@ def assert_graph_equal(a: Graph, b: Graph):
                 assert sx.shift == sy.shift
                 assert_arr(sx.multiplier, sy.multiplier, f"op {i} multiplier")
                 assert_arr(sx.offset, sy.offset, f"op {i} offset")
-            else:  # RequantStage
+            elif isinstance(sx, RequantStage):
                 assert (sx.zero_point, sx.scale) == (sy.zero_point, sy.scale)
                 for f in ("multiplier", "bias", "shift"):
                     assert_arr(getattr(sx, f), getattr(sy, f), f"op {i} {f}")
+            else:
+                assert isinstance(sx, AccStage), type(sx)
+        elif isinstance(x, Merge):
+            for f in ("multipliers_a", "multipliers_b", "bias"):
+                assert_arr(getattr(x, f), getattr(y, f), f"op {i} {f}")
+            sx, sy = x.output, y.output
+            assert type(sx) is type(sy)
+            if isinstance(sx, ThresholdStage):
+                assert sx.encoding == sy.encoding
+                assert_arr(sx.direction, sy.direction, f"op {i} direction")
+                assert_arr(sx.thresholds, sy.thresholds, f"op {i} thresholds")
+            else:
+                assert (sx.zero_point, sx.scale) == (sy.zero_point, sy.scale)
+                assert_arr(sx.shift, sy.shift, f"op {i} shift")
         elif isinstance(x, MaxPool2d):
             assert tuple(x.kernel) == tuple(y.kernel) and tuple(x.stride) == tuple(y.stride)
     assert B.blob_bytes(a) == B.blob_bytes(b)  # every other field (new ops, scales, zero points) too
@@ -396,7 +410,7 @@ def test_nonzero_padding_bits():
 
 
 def test_bad_op_fields():
-    expect_error(patched("<B", OP(0, 0), 11), "unknown op type")
+    expect_error(patched("<B", OP(0, 0), 12), "unknown op type")
     expect_error(patched("<B", OP(0, 1), 3), "weight kind")
     expect_error(patched("<B", OP(0, 2), 4), "stage")
     expect_error(patched("<I", OP(1, 36), 1), "does not use")  # padding on MaxPool2d
@@ -406,7 +420,8 @@ def test_bad_op_fields():
     expect_error(patched("<I", OP(1, 20), 5), "inconsistent")  # pool kernel larger than the input
     expect_error(patched("<I", OP(0, 52), 0), "groups")  # Conv2d groups 0
     expect_error(patched("<I", OP(2, 72), 7), "does not use")  # a second multiplier on AvgPool2d
-    expect_error(patched("<B", OP(4, 100), 1), "reserved")
+    expect_error(patched("<I", OP(4, 100), 1), "Merge only")  # tensor d on a Concat
+    expect_error(patched("<B", OP(4, 108), 1), "reserved")
 
 
 def test_bad_operands_and_values():

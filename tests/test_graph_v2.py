@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from binedge import bitformat as bf
 from binedge import reference
-from binedge.graph import (Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, GraphError, MaxPool2d, RequantStage,
-                           Requantize, Reshape, ScoreStage, TensorSpec, Threshold, ThresholdStage, requant, rshift)
+from binedge.graph import (AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, GraphError, MaxPool2d,
+                           Merge, RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold,
+                           ThresholdStage, requant, rshift)
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -220,6 +221,113 @@ def test_bits_concat_and_maxpool():
 
 
 # ----------------------------------------------------------------------------- validation
+
+
+def _merge_graph(wa, wb, ma, mb, bias, output, zp_in):
+    """input i8 (F,) -> dense_a (int8 weights, AccStage) and sign(input) -> dense_b (binary, AccStage)
+    -> Merge(dense_a + input codes? no: dense_a, dense_b) -> output, plus a second Merge of the input
+    codes with dense_b's accumulators (codes + accumulators)."""
+    f, c = wa.shape[1], wa.shape[0]
+    spec = TensorSpec("i8", (f,), scale=0.05, zero_point=zp_in)
+    sign = Threshold(ThresholdStage(np.ones(f, np.int8), np.full((f, 1), zp_in, np.int32), "sign"), name="s")
+    da = Dense(wa, f, c, AccStage(), "int8", name="a", inputs=("input",))
+    db = Dense(bf.pack_sign(wb), f, c, AccStage(), "binary", name="b", inputs=("s",))
+    m = Merge(ma, mb, bias, output, name="m", inputs=("a", "b"))
+    return spec, [sign, da, db, m]
+
+
+@SETTINGS
+@given(c=st.integers(1, 40), f=st.integers(1, 40), scale_exp=st.integers(0, 30), zp_in=st.integers(-128, 127),
+       use_round=st.booleans(), seed=st.integers(0, 2**31))
+def test_merge_matches_integer_oracle(c, f, scale_exp, zp_in, use_round, seed):
+    """Merge of two AccStage accumulators (int8 weights over i8 codes; binary over sign bits), with
+    a threshold (int64 thresholds, either direction, unsigned levels) or a round output, against
+    Python integers."""
+    rng = np.random.default_rng(seed)
+    wa = rng.integers(-128, 128, size=(c, f)).astype(np.int8)
+    wb = rng.choice([-1, 1], size=(c, f))
+    top = 2**scale_exp
+    ma = rng.integers(-top, top + 1, size=c).astype(np.int32)
+    mb = rng.integers(-top, top + 1, size=c).astype(np.int32)
+    bias = rng.integers(-(2**40), 2**40, size=c).astype(np.int64)
+    if use_round:
+        output = RoundStage(rng.integers(0, 63, size=c).astype(np.uint8), int(rng.integers(-128, 128)), 0.1)
+    else:
+        t = np.sort(rng.integers(-(2**45), 2**45, size=(c, 3)), axis=1).astype(np.int64)
+        output = ThresholdStage(rng.choice(np.array([-1, 1], np.int8), size=c), t, "unsigned")
+    spec, ops = _merge_graph(wa, wb, ma, mb, bias, output, zp_in)
+    graph = flat_graph(spec, ops)
+    x = rng.integers(-128, 128, size=(5, f)).astype(np.int8)
+    got = value_of(graph, x, 3)
+    for n in range(5):
+        xs = [int(v) for v in x[n]]
+        sb = [1 if v >= zp_in else -1 for v in xs]
+        for o in range(c):
+            acc_a = sum(int(wa[o, k]) * xs[k] for k in range(f))
+            acc_b = sum(int(wb[o, k]) * sb[k] for k in range(f))
+            v = int(ma[o]) * acc_a + int(mb[o]) * acc_b + int(bias[o])
+            if use_round:
+                want = clamp8(output.zero_point + round_half_up(v, int(output.shift[o])))
+            else:
+                d = int(output.direction[o])
+                want = sum(d * v >= int(tk) for tk in output.thresholds[o])
+            assert got[n, o] == want, (n, o)
+
+
+def test_merge_of_codes_and_accumulators():
+    """Merge reads u8 / i8 codes with their zero point next to accumulators (zero point 0)."""
+    rng = np.random.default_rng(3)
+    f = 6
+    spec = TensorSpec("u8", (f,), scale=0.02, zero_point=131)
+    w = rng.choice([-1, 1], size=(f, f))
+    sign = Threshold(ThresholdStage(np.ones(f, np.int8), np.full((f, 1), 131, np.int32), "sign"), name="s")
+    db = Dense(bf.pack_sign(w), f, f, AccStage(), "binary", name="b")
+    ma, mb = np.arange(1, f + 1, dtype=np.int32) * 1000, np.full(f, -77, np.int32)
+    m = Merge(ma, mb, np.zeros(f, np.int64), RoundStage(np.full(f, 9, np.uint8), -3, 0.1), name="m",
+              inputs=("input", "b"))
+    graph = flat_graph(spec, [sign, db, m])
+    x = rng.integers(0, 256, size=(4, f)).astype(np.uint8)
+    got = value_of(graph, x, 2)
+    for n in range(4):
+        sb = [1 if int(v) >= 131 else -1 for v in x[n]]
+        for o in range(f):
+            acc = sum(int(w[o, k]) * sb[k] for k in range(f))
+            v = int(ma[o]) * (int(x[n, o]) - 131) + int(mb[o]) * acc
+            assert got[n, o] == clamp8(-3 + round_half_up(v, 9))
+
+
+def test_merge_and_accumulator_rules():
+    f = 4
+    spec = TensorSpec("i8", (f,), scale=0.1)
+    one = np.ones(f, np.int32)
+    thr64 = ThresholdStage(np.ones(f, np.int8), np.zeros((f, 1), np.int64), "sign")
+    acc = Dense(np.ones((f, f), np.int8), f, f, AccStage(), "int8", name="a")
+    merge = Merge(one, one, np.zeros(f, np.int64), thr64, name="m", inputs=("input", "a"))
+    flat_graph(spec, [acc, merge]).validate()
+    assert Graph(spec, [acc]).value_specs(complete=False)["a"].bound == 4 * 128  # max|x| * sum|w|
+    with pytest.raises(GraphError, match="read only by a Merge"):
+        flat_graph(spec, [acc, Requantize(1, 0, name="r")]).validate()
+    with pytest.raises(GraphError, match="read only by a Merge"):
+        Graph(spec, [acc, Dense(np.ones((1, f), np.int8), f, 1, ScoreStage.identity(1), "int8")]).validate()
+    with pytest.raises(GraphError, match="ScoreStage"):
+        Graph(spec, [acc]).validate()
+    with pytest.raises(GraphError, match="int64 of shape"):  # int32 thresholds on a Merge
+        flat_graph(spec, [acc, Merge(one, one, np.zeros(f, np.int64),
+                                     ThresholdStage(np.ones(f, np.int8), np.zeros((f, 1), np.int32), "sign"),
+                                     name="m", inputs=("input", "a"))]).validate()
+    with pytest.raises(GraphError, match="one shape"):
+        flat_graph(spec, [Dense(np.ones((3, f), np.int8), f, 3, AccStage(), "int8", name="a"),
+                          Merge(one, one, np.zeros(f, np.int64), thr64, name="m", inputs=("input", "a"))]).validate()
+    with pytest.raises(GraphError, match="int64"):  # |M_b| * bound overflows int64 with the bias
+        flat_graph(spec, [acc, Merge(one, np.full(f, 2**31 - 1, np.int32), np.full(f, 2**63 - 2**35, np.int64), thr64,
+                                     name="m", inputs=("input", "a"))]).validate()
+    with pytest.raises(GraphError, match="codes or i32 accumulators"):
+        flat_graph(spec, [Threshold(ThresholdStage(np.ones(f, np.int8), np.zeros((f, 1), np.int32), "sign"),
+                                    name="t"),
+                          Merge(one, one, np.zeros(f, np.int64), thr64, name="m", inputs=("input", "t"))]).validate()
+    with pytest.raises(GraphError, match="RoundStage"):
+        flat_graph(spec, [acc, Merge(one, one, np.zeros(f, np.int64), RoundStage(np.full(f, 63, np.uint8)),
+                                     name="m", inputs=("input", "a"))]).validate()
 
 
 def _int8_head(spec):

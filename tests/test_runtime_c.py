@@ -18,7 +18,7 @@ from test_blob import GOLDEN_INPUTS, GOLDEN_SCORES, fix_crc, golden_expected_byt
 
 from binedge import blob as B
 from binedge import reference
-from binedge.graph import Dense, Flatten, Graph, GraphError, ScoreStage, TensorSpec
+from binedge.graph import Dense, Flatten, Graph, GraphError, Merge, ScoreStage, TensorSpec
 from binedge.runtime import RUNTIME_DIR, Runtime, RuntimeStatusError, build_lock, kernel_table
 
 
@@ -146,7 +146,8 @@ def test_arena_too_small():
 def test_kernel_selection(monkeypatch):
     table = kernel_table()
     assert {op for name, op, isa in table if name == "ref"} == {
-        "dense", "conv2d", "maxpool2d", "flatten", "avgpool2d", "add", "requantize", "threshold", "concat", "reshape"}
+        "dense", "conv2d", "maxpool2d", "flatten", "avgpool2d", "add", "requantize", "threshold", "concat", "reshape",
+        "merge"}
     data = golden_expected_bytes()
     assert Runtime(data, kernel="ref").kernel_names() == ["ref"] * 7
     assert len(Runtime(data, kernel="auto").kernel_names()) == 7
@@ -250,13 +251,20 @@ def test_too_many_ops():
     assert Runtime(g).run(np.ones((1, 5), np.uint8)).shape == (1, 2)
 
 
-def test_python_and_c_readers_agree():
+@pytest.mark.parametrize("base", ["chain", "dag-merge-threshold", "dag-merge-round"])
+def test_python_and_c_readers_agree(base):
     """Mutated blobs (CRC fixed): whatever the strict Python reader accepts, the C reader accepts
-    and runs with the reference's scores; whatever C rejects, Python rejects."""
+    and runs with the reference's scores; whatever C rejects, Python rejects. Bases: a chain, and
+    DAGs with a Merge of accumulators into bits / of codes and accumulators into int8."""
     rng = np.random.default_rng(5)
-    g0 = random_graph(np.random.default_rng(11), "all")
+    if base == "chain":
+        g0 = random_graph(np.random.default_rng(11), "all")
+        x = random_images(np.random.default_rng(12), g0, 3)
+    else:
+        g0 = random_dag(np.random.default_rng(901 if base == "dag-merge-threshold" else 904))
+        assert any(isinstance(op, Merge) for op in g0.ops)
+        x = random_inputs(np.random.default_rng(12), g0, 3)
     base = B.blob_bytes(g0)
-    x = random_images(np.random.default_rng(12), g0, 3)
     accepted = 0
     for _ in range(400):
         d = bytearray(base)

@@ -37,8 +37,8 @@ from graphs import _Builder, random_graph, random_images
 from binedge import blob as B
 from binedge import reference
 from binedge import targets as T
-from binedge.graph import (Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, MaxPool2d, Requantize, RequantStage,
-                           Threshold, infer)
+from binedge.graph import (AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, MaxPool2d, Merge, Requantize,
+                           RequantStage, ScoreStage, Threshold, ThresholdStage, infer)
 
 ALL = T.all_target_names()
 MCUS = T.mcu_targets()
@@ -74,6 +74,8 @@ EXPECTED_U8 = {
     "aarch64-linux": ("lut", "mla"),
     "armv7-linux": ("lut", "mla"),
 }
+EXPECTED_I8 = {"cortex-m0": "mac", "cortex-m3": "mac", "cortex-m4": "dsp", "cortex-m7": "dsp",
+               "cortex-m33": "dsp", "cortex-m55": "mve", "aarch64-linux": "mac", "armv7-linux": "dsp"}
 
 
 def runtime_sources() -> list[Path]:
@@ -148,11 +150,14 @@ def model_graphs():
             rng = np.random.default_rng(7500 + 50 * i + seed)
             g = random_dag(rng, input_kind=("u8", "i8")[i % 2], image=i != 3, channels=(1, 3, 7, 31, 33))
             seed += 1
-            if len(B.blob_bytes(g)) <= 6144 and B.arena_bytes(g) <= 4096:
+            kinds = {type(op) for op in g.ops}  # dag0: a Requantize (concat branch); dag2 / 3: Merge to int8 / bits
+            wanted = {0: Requantize, 2: Merge, 3: Merge}.get(i)
+            if len(g.ops) <= MAX_OPS and len(B.blob_bytes(g)) <= 6144 and B.arena_bytes(g) <= 4096 and \
+                    (wanted is None or wanted in kinds):
                 break
         out.append((f"dag{i}", g, random_inputs(np.random.default_rng(seed), g, 3)))
     ops = {type(op) for _, g, _ in out for op in g.ops}
-    assert {Conv2d, Dense, MaxPool2d, Flatten, Add, AvgPool2d, Concat, Threshold, Requantize} <= ops
+    assert {Conv2d, Dense, MaxPool2d, Flatten, Add, AvgPool2d, Concat, Threshold, Requantize, Merge} <= ops
     assert any(_has_sign_binary(g, Conv2d) for _, g, _ in out)
     assert any(_has_sign_binary(g, Dense) for _, g, _ in out)
     assert any(op.weight_kind == "int8" for _, g, _ in out for op in g.ops if isinstance(op, (Conv2d, Dense)))
@@ -569,13 +574,18 @@ def test_models_match_reference(name):
                 spec = specs[g.op_inputs(i)[0]]
                 # the ARM kernels take the ops format version 1 had: threshold / score stages
                 linear_v1 = isinstance(op, (Conv2d, Dense)) and op.weight_kind == "binary" and \
-                    not isinstance(op.output, RequantStage) and getattr(op, "groups", 1) == 1
+                    isinstance(op.output, (ThresholdStage, ScoreStage)) and getattr(op, "groups", 1) == 1
                 # sign bits or unsigned bit-planes (qrelu) in, binary weights
                 bits_bin = linear_v1 and spec.kind == "bits"
                 u8_bin = linear_v1 and spec.kind == "u8" and spec.zero_point == 0
+                # int8 weights over codes with a threshold / score / requant stage: the int8 kernels
+                int8_codes = isinstance(op, (Conv2d, Dense)) and op.weight_kind == "int8" and \
+                    spec.kind in ("u8", "i8") and not isinstance(op.output, AccStage)
                 if u8_bin:  # larger conv K may fall through to other variants: exactness only
                     if isinstance(op, Dense) or op.kernel[0] * op.kernel[1] * spec.shape[2] <= 64:
                         assert kname == EXPECTED_U8[name][isinstance(op, Conv2d)], (case, line)
+                elif int8_codes:
+                    assert kname == EXPECTED_I8[name], (case, line)
                 else:  # pooling on sign bits and flattening take the portable "word" kernels
                     word = isinstance(op, Flatten) or (isinstance(op, MaxPool2d) and spec.encoding == "sign")
                     assert kname == (best if bits_bin else "word" if word else "ref"), (case, line)

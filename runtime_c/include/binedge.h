@@ -115,12 +115,17 @@ enum { BE_KIND_U8 = 1, BE_KIND_BITS = 2, BE_KIND_I32 = 3, BE_KIND_I8 = 4 };     
 enum { BE_DT_U8 = 1, BE_DT_I8 = 2, BE_DT_U32 = 3, BE_DT_I32 = 4, BE_DT_I64 = 5 };  /* tensor dtypes */
 enum {
     BE_OP_DENSE = 1, BE_OP_CONV2D = 2, BE_OP_MAXPOOL2D = 3, BE_OP_FLATTEN = 4, BE_OP_AVGPOOL2D = 5,
-    BE_OP_ADD = 6, BE_OP_REQUANTIZE = 7, BE_OP_THRESHOLD = 8, BE_OP_CONCAT = 9, BE_OP_RESHAPE = 10
+    BE_OP_ADD = 6, BE_OP_REQUANTIZE = 7, BE_OP_THRESHOLD = 8, BE_OP_CONCAT = 9, BE_OP_RESHAPE = 10,
+    BE_OP_MERGE = 11
 };
-#define BE_OP_TYPES 10
+#define BE_OP_TYPES 11
 enum { BE_WK_NONE = 0, BE_WK_BINARY = 1, BE_WK_INT8 = 2 };                           /* weight kinds */
-enum { BE_STAGE_NONE = 0, BE_STAGE_THRESHOLD = 1, BE_STAGE_SCORE = 2, BE_STAGE_REQUANT = 3 }; /* output stages */
-enum { BE_ENC_NONE = 0, BE_ENC_SIGN = 1, BE_ENC_UNSIGNED = 2 };            /* bit encodings */
+enum {                                                                              /* output stages */
+    BE_STAGE_NONE = 0, BE_STAGE_THRESHOLD = 1, BE_STAGE_SCORE = 2, BE_STAGE_REQUANT = 3, BE_STAGE_ROUND = 4,
+    BE_STAGE_ACC = 5
+};
+enum { BE_ENC_NONE = 0, BE_ENC_SIGN = 1, BE_ENC_UNSIGNED = 2, BE_ENC_ACC = 3 }; /* encodings (ACC: an i32
+                                                                              accumulator value) */
 
 /* ISA feature bits (be_options.isa, be_isa_detect, kernel requirements). */
 #define BE_ISA_POPCNT          0x0001u /* x86 POPCNT */
@@ -146,6 +151,7 @@ typedef struct be_value {
     uint32_t nbytes;      /* h * w * pixel_bytes; bits are stored (h, w, P, cw) words */
     int32_t zero_point;   /* u8 / i8: the code of real 0 (what convolutions pad with); else 0 */
     uint32_t offset;      /* arena offset; BE_NO_OFFSET for the input and the scores */
+    uint32_t bound;       /* i32 accumulators (encoding BE_ENC_ACC): the largest |value|; else 0 */
 } be_value;
 
 #define BE_NO_OFFSET 0xFFFFFFFFu
@@ -171,11 +177,15 @@ typedef struct be_op {
     uint32_t w_row_bytes;  /* Dense: bytes of one weight row; Conv2d: of one (o, ky, kx) row */
     const void *weights;   /* binary: uint32 words (O, words(K)) / (O, KH, KW, words(C / g));
                               int8: int8 (O, K) / (O, KH, KW, C / g) */
-    const void *stage_a;   /* threshold: int8 direction (O); score / requant: int32 multiplier (O) */
+    const void *stage_a;   /* threshold: int8 direction (O); score / requant: int32 multiplier (O);
+                              Merge: int32 multipliers of input a (C) */
     const void *stage_b;   /* threshold: int32 thresholds (O, L); score: int32 offset (O);
-                              requant: int64 bias (O) (read with be_rd_i64: 4-byte aligned only) */
-    const void *stage_c;   /* requant: uint8 shift (O); else NULL */
-    uint32_t n_inputs;     /* values read: 1; Add 2; Concat 2 .. BE_MAX_CONCAT */
+                              requant: int64 bias (O) (read with be_rd_i64: 4-byte aligned only);
+                              Merge: int32 multipliers of input b (C) */
+    const void *stage_c;   /* requant: uint8 shift (O); Merge: int64 bias (C); else NULL */
+    const void *stage_d;   /* Merge: int8 direction (C) of its threshold stage, or uint8 shifts (C) */
+    const void *stage_e;   /* Merge: int64 thresholds (C, L) of its threshold stage; else NULL */
+    uint32_t n_inputs;     /* values read: 1; Add, Merge 2; Concat 2 .. BE_MAX_CONCAT */
     uint32_t first_operand; /* they are model->operands[first_operand .. + n_inputs) */
     uint32_t scratch_offset, scratch_bytes; /* the op's scratch in the arena (bytes 0: none) */
     uint32_t last_use;     /* the last op that reads this op's output (its lifetime in the arena) */

@@ -98,6 +98,7 @@ const be_kernel be_kernel_table[] = {
     {"ref", BE_OP_REQUANTIZE, 0u, NULL, be_requantize_ref, 1},
     {"ref", BE_OP_THRESHOLD, 0u, NULL, be_threshold_op_ref, 1},
     {"ref", BE_OP_CONCAT, 0u, NULL, be_concat_ref, 1},
+    {"ref", BE_OP_MERGE, 0u, NULL, be_merge_ref, 1},
 };
 
 const size_t be_kernel_table_len = sizeof be_kernel_table / sizeof be_kernel_table[0];
@@ -108,7 +109,7 @@ int be_op_is_v1(const be_op *op)
     switch (op->type) {
     case BE_OP_DENSE:
     case BE_OP_CONV2D:
-        if (op->groups > 1u || op->stage == BE_STAGE_REQUANT)
+        if (op->groups > 1u || (op->stage != BE_STAGE_THRESHOLD && op->stage != BE_STAGE_SCORE))
             return 0;
         if (in->kind == BE_KIND_BITS)
             return op->weight_kind == BE_WK_BINARY;

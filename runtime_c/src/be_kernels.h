@@ -2,7 +2,7 @@
  * be_kernels.h -- internal: the kernel interface, the kernel table and the reference kernels.
  *
  * A kernel computes one op for one sample: it reads `in` (op->in layout; for the multi-input
- * ops Add and Concat, `in` is a `const be_inputs *` holding every input's data and value),
+ * ops Add, Merge and Concat, `in` is a `const be_inputs *` holding every input's data and value),
  * writes `out` (op->out layout; for the last op this is the caller's int32 scores), and may use
  * `scratch` (op->scratch_bytes, 16-byte aligned, contents undefined on entry; NULL when 0).
  * The graph input may sit at any address (binedge.h): a kernel that can read it (any op whose
@@ -44,7 +44,7 @@ const be_kernel *be_select_kernel(const be_op *op, const char *variant, uint32_t
 
 /* Does op stay within what format version 1 could express (what the kernels written for it
  * assume)? Dense / Conv2d: groups <= 1, input bits or u8 codes with zero point 0, int8 weights
- * only on u8 input, a threshold or score stage; MaxPool2d: bits; Flatten: any. */
+ * only on u8 input, a threshold or score stage (not requant / acc); MaxPool2d: bits; Flatten: any. */
 int be_op_is_v1(const be_op *op);
 
 /* ---- reference kernels (src/ref/), the C spec of every op ---- */
@@ -58,6 +58,7 @@ be_status be_add_ref(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_requantize_ref(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_threshold_op_ref(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_concat_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_merge_ref(const be_op *op, const void *in, void *out, void *scratch);
 
 /* Exact sum_k x_k * w_k over the n elements of ONE input pixel (Dense: the whole input row;
  * a grouped Conv2d: the channels of one group): `x` is the pixel in op->in's storage (u8 / i8:

@@ -346,7 +346,8 @@ static be_status load_linear(loader *L, be_op *op, const uint8_t *r, int last)
 
     if (op->weight_kind != BE_WK_BINARY && op->weight_kind != BE_WK_INT8)
         return BE_ERR_FORMAT;
-    if (op->stage != BE_STAGE_THRESHOLD && op->stage != BE_STAGE_SCORE && op->stage != BE_STAGE_REQUANT)
+    if (op->stage != BE_STAGE_THRESHOLD && op->stage != BE_STAGE_SCORE && op->stage != BE_STAGE_REQUANT &&
+        op->stage != BE_STAGE_ACC)
         return BE_ERR_FORMAT;
     if (op->n_inputs != 1u || op->mult_a != 0 || op->mult_b != 0)
         return BE_ERR_FORMAT;
@@ -429,6 +430,20 @@ static be_status load_linear(loader *L, be_op *op, const uint8_t *r, int last)
         if (last)
             return BE_ERR_SHAPE; /* the last op must produce scores */
         TRY(load_threshold_stage(L, op, r, op->out_ch));
+    } else if (op->stage == BE_STAGE_ACC) { /* the accumulator itself, for a Merge */
+        uint32_t c;
+        if (op->encoding != BE_ENC_NONE || op->levels != 0u || op->shift != 0 || op->zero_point != 0 ||
+            rd32(r + 88) != NO_INDEX || rd32(r + 92) != NO_INDEX || rd32(r + 96) != NO_INDEX)
+            return BE_ERR_FORMAT;
+        if (last)
+            return BE_ERR_SHAPE;
+        out->kind = BE_KIND_I32;
+        out->encoding = BE_ENC_ACC;
+        out->planes = 1u;
+        out->bound = 0u;
+        for (c = 0; c < op->out_ch; c++) /* <= INT32_MAX: checked above */
+            if (acc_bound(op, c) > out->bound)
+                out->bound = (uint32_t)acc_bound(op, c);
     } else if (op->stage == BE_STAGE_SCORE) {
         const uint8_t *mult, *offset;
         uint32_t c;
@@ -504,7 +519,9 @@ static be_status check_value_record(const uint8_t *rec, be_value *v)
         return BE_ERR_SHAPE;
     if (rd_i32(rec + 16) != (is_codes(v) ? v->zero_point : 0) || rd32(rec + 24) != v->nbytes)
         return BE_ERR_SHAPE;
-    if (rd32(rec + 28) != 0u || rd32(rec + 40) != 0u || rd32(rec + 44) != 0u)
+    if (rd32(rec + 28) != v->bound)
+        return BE_ERR_SHAPE; /* an accumulator's bound (0 for every other value) */
+    if (rd32(rec + 40) != 0u || rd32(rec + 44) != 0u)
         return BE_ERR_FORMAT;
     TRY(check_scale(rec, v));
     v->offset = rd32(rec + 20);
@@ -521,6 +538,92 @@ static uint64_t scratch_need(const be_op *op)
     return align16(patch); /* < 2^31 * 2 + 16: the padded input below 2 GiB bounds it */
 }
 
+/* Largest |x - zp| of a Merge input: the zero point of codes, the proved bound of accumulators. */
+static uint64_t merge_max(const be_value *v)
+{
+    return v->kind == BE_KIND_I32 ? v->bound : centered_max(v);
+}
+
+/* Merge: v_c = Ma_c (a - zp_a) + Mb_c (b - zp_b) + B_c in int64, then thresholds (int64) -> bits
+ * or the rounding rule -> i8. */
+static be_status load_merge(loader *L, be_model *m, be_op *op, const uint8_t *r)
+{
+    const be_value *a = &op->in, *b;
+    be_value *out = &op->out;
+    const uint8_t *ma, *mb, *bias;
+    uint32_t dims[2], c, j;
+    if (op->n_inputs != 2u || op->shift != 0 || op->mult_a != 0 || op->mult_b != 0)
+        return BE_ERR_FORMAT;
+    b = value_of(m, m->operands[op->first_operand + 1u]);
+    if ((!is_codes(a) && a->encoding != BE_ENC_ACC) || (!is_codes(b) && b->encoding != BE_ENC_ACC))
+        return BE_ERR_SHAPE; /* codes or accumulators */
+    if (a->rank != b->rank || a->h != b->h || a->w != b->w || a->c != b->c)
+        return BE_ERR_SHAPE;
+    dims[0] = a->c;
+    TRY(take_tensor(L, rd32(r + 88), BE_DT_I32, 1u, dims, &ma));
+    TRY(take_tensor(L, rd32(r + 92), BE_DT_I32, 1u, dims, &mb));
+    TRY(take_tensor(L, rd32(r + 96), BE_DT_I64, 1u, dims, &bias));
+    op->stage_a = ma;
+    op->stage_b = mb;
+    op->stage_c = bias;
+    if (op->stage == BE_STAGE_THRESHOLD) {
+        const uint8_t *dir, *t;
+        if ((op->encoding != BE_ENC_SIGN && op->encoding != BE_ENC_UNSIGNED) || op->levels == 0u ||
+            op->levels > BE_MAX_LEVELS || op->zero_point != 0 || rd32(r + 104) == NO_INDEX)
+            return BE_ERR_FORMAT;
+        if (op->encoding == BE_ENC_SIGN && op->levels != 1u)
+            return BE_ERR_FORMAT;
+        TRY(take_tensor(L, rd32(r + 100), BE_DT_I8, 1u, dims, &dir));
+        dims[1] = op->levels;
+        TRY(take_tensor(L, rd32(r + 104), BE_DT_I64, 2u, dims, &t));
+        for (c = 0; c < a->c; c++) {
+            if (dir[c] != 0x01u && dir[c] != 0xFFu)
+                return BE_ERR_FORMAT;
+            for (j = 1; j < op->levels; j++) {
+                const uint8_t *tc = t + ((size_t)c * op->levels + j) * 8u;
+                if (rd_i64(tc) < rd_i64(tc - 8))
+                    return BE_ERR_FORMAT; /* thresholds must be non-decreasing */
+            }
+        }
+        op->stage_d = dir;
+        op->stage_e = t;
+        out->kind = BE_KIND_BITS;
+        out->encoding = op->encoding;
+        out->planes = (uint8_t)(op->encoding == BE_ENC_SIGN ? 1u : bit_length(op->levels));
+        out->zero_point = 0;
+    } else if (op->stage == BE_STAGE_ROUND) {
+        const uint8_t *shift;
+        if (op->encoding != BE_ENC_NONE || op->levels != 0u || op->zero_point < -128 || op->zero_point > 127 ||
+            rd32(r + 104) != NO_INDEX)
+            return BE_ERR_FORMAT;
+        TRY(take_tensor(L, rd32(r + 100), BE_DT_U8, 1u, dims, &shift));
+        op->stage_d = shift;
+        make_i8(out, op);
+    } else {
+        return BE_ERR_FORMAT;
+    }
+    out->bound = 0u;
+    for (c = 0; c < a->c; c++) { /* |Ma| max|a - zp| + |Mb| max|b - zp| + |B| + 2^(s-1) <= 2^63 - 1 */
+        const uint64_t lim = 0x7FFFFFFFFFFFFFFFull;
+        uint64_t sa, sb, half = 0u;
+        if (op->stage == BE_STAGE_ROUND) {
+            const uint8_t s = ((const uint8_t *)op->stage_d)[c];
+            if (s > BE_MAX_SHIFT)
+                return BE_ERR_FORMAT;
+            half = half_of(s);
+        }
+        if (!fits_int64(abs64(rd_i32(ma + 4u * c)), merge_max(a), 0u, 0u) ||
+            !fits_int64(abs64(rd_i32(mb + 4u * c)), merge_max(b), 0u, 0u))
+            return BE_ERR_OVERFLOW;
+        sa = abs64(rd_i32(ma + 4u * c)) * merge_max(a); /* each <= 2^63 - 1: just checked */
+        sb = abs64(rd_i32(mb + 4u * c)) * merge_max(b);
+        if (sb > lim - sa || abs64(rd_i64(bias + 8u * c)) > lim - sa - sb ||
+            half > lim - sa - sb - abs64(rd_i64(bias + 8u * c)))
+            return BE_ERR_OVERFLOW;
+    }
+    return BE_OK;
+}
+
 /* Every op but Dense / Conv2d; `in` is op->in (input 0). */
 static be_status load_other(loader *L, be_model *m, be_op *op, const uint8_t *r, const uint8_t *out_rec)
 {
@@ -529,8 +632,9 @@ static be_status load_other(loader *L, be_model *m, be_op *op, const uint8_t *r,
     uint32_t j;
     if (op->weight_kind != BE_WK_NONE || op->in_ch || op->out_ch || op->groups || rd32(r + 84) != NO_INDEX)
         return BE_ERR_FORMAT;
-    if (op->type != BE_OP_THRESHOLD && (op->stage || op->encoding || op->levels || rd32(r + 88) != NO_INDEX ||
-                                        rd32(r + 92) != NO_INDEX || rd32(r + 96) != NO_INDEX))
+    if (op->type != BE_OP_THRESHOLD && op->type != BE_OP_MERGE &&
+        (op->stage || op->encoding || op->levels || rd32(r + 88) != NO_INDEX || rd32(r + 92) != NO_INDEX ||
+         rd32(r + 96) != NO_INDEX))
         return BE_ERR_FORMAT;
     if (op->type != BE_OP_MAXPOOL2D && op->type != BE_OP_AVGPOOL2D &&
         (op->kh | op->kw | op->sh | op->sw | op->pt | op->pb | op->pl | op->pr))
@@ -539,7 +643,7 @@ static be_status load_other(loader *L, be_model *m, be_op *op, const uint8_t *r,
         if (op->pt | op->pb | op->pl | op->pr)
             return BE_ERR_FORMAT;
     }
-    if (op->type != BE_OP_ADD && op->type != BE_OP_CONCAT && op->n_inputs != 1u)
+    if (op->type != BE_OP_ADD && op->type != BE_OP_CONCAT && op->type != BE_OP_MERGE && op->n_inputs != 1u)
         return BE_ERR_FORMAT;
     *out = *in;
     out->offset = 0u;
@@ -637,6 +741,8 @@ static be_status load_other(loader *L, be_model *m, be_op *op, const uint8_t *r,
         make_i8(out, op);
         return BE_OK;
     }
+    case BE_OP_MERGE:
+        return load_merge(L, m, op, r);
     case BE_OP_CONCAT: {
         uint64_t c = 0u;
         if (op->shift || op->zero_point || op->mult_a || op->mult_b)
@@ -698,9 +804,11 @@ static be_status load_op(loader *L, be_model *m, uint32_t i, const uint8_t *r)
     op->scratch_bytes = rd32(r + 80);
     if (op->type < BE_OP_DENSE || op->type > BE_OP_TYPES)
         return BE_ERR_FORMAT;
-    for (j = 100; j < OP_RECORD; j++)
+    for (j = 108; j < OP_RECORD; j++)
         if (r[j] != 0u)
             return BE_ERR_FORMAT; /* reserved */
+    if (op->type != BE_OP_MERGE && (rd32(r + 100) != NO_INDEX || rd32(r + 104) != NO_INDEX))
+        return BE_ERR_FORMAT; /* tensors d, e: Merge only */
 
     /* operands: values written before this op */
     if (op->n_inputs == 0u || op->n_inputs > BE_MAX_CONCAT || op->first_operand > m->n_operands ||
@@ -712,8 +820,9 @@ static be_status load_op(loader *L, be_model *m, uint32_t i, const uint8_t *r)
             return BE_ERR_FORMAT;
         if (v > 0u) {
             be_op *producer = &m->ops[v - 1u];
-            if (producer->out.kind == BE_KIND_I32)
-                return BE_ERR_SHAPE; /* nothing reads the scores */
+            if (producer->out.kind == BE_KIND_I32 &&
+                (producer->out.encoding != BE_ENC_ACC || op->type != BE_OP_MERGE))
+                return BE_ERR_SHAPE; /* nothing reads the scores; accumulators only a Merge */
             producer->last_use = i;
         }
     }
@@ -723,7 +832,7 @@ static be_status load_op(loader *L, be_model *m, uint32_t i, const uint8_t *r)
                                                                : load_other(L, m, op, r, out_rec);
     if (st != BE_OK)
         return st;
-    if (op->out.kind == BE_KIND_I32 ? !last : last)
+    if ((op->out.kind == BE_KIND_I32 && op->out.encoding != BE_ENC_ACC) ? !last : last)
         return BE_ERR_SHAPE; /* the last op, and only it, produces the scores */
     TRY(finish_value(&op->out));
     TRY(check_value_record(out_rec, &op->out));

@@ -162,7 +162,7 @@ static void mutate_field(blob_buf *x)
         off = op_record(x, below(hdr(x, 28u) + 1u));
         if (off == 0u)
             return;
-        off += below(3) == 0 ? below(4) : 4u * (1u + below(24));
+        off += below(3) == 0 ? below(4) : 4u * (1u + below(26)); /* up to tensor e at 104 */
         break;
     }
     if (off % 4u != 0u)

@@ -6,6 +6,7 @@
  *     unsigned encoding: the level in bit-planes (plane p holds bit p of the level)
  * ScoreStage: score_c = multiplier_c * acc + offset_c, exact in 64 bits; it must fit int32.
  * RequantStage: code_c = requant(M_c * acc + B_c, s_c, zero point) (docs/graph.md), int8.
+ * AccStage: acc itself, int32 (for a Merge to combine with another branch).
  */
 #include "be_kernels.h"
 #include "be_bitformat.h"
@@ -61,6 +62,10 @@ be_status be_stage_put(const be_op *op, uint32_t c, int32_t acc, void *out_pixel
         int64_t s = (int64_t)mult[c] * (int64_t)acc + (int64_t)offset[c];
         ((int32_t *)out_pixel)[c] = wrap_int32(s);
         return (s < INT32_MIN || s > INT32_MAX) ? BE_ERR_OVERFLOW : BE_OK;
+    }
+    if (op->stage == BE_STAGE_ACC) {
+        ((int32_t *)out_pixel)[c] = acc;
+        return BE_OK;
     }
     { /* BE_STAGE_REQUANT */
         const int32_t *mult = (const int32_t *)op->stage_a;
