@@ -37,8 +37,8 @@ from graphs import _Builder, random_graph, random_images
 from binedge import blob as B
 from binedge import reference
 from binedge import targets as T
-from binedge.graph import (AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, MaxPool2d, Merge, Requantize,
-                           RequantStage, ScoreStage, Threshold, ThresholdStage, infer)
+from binedge.graph import (Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, MaxPool2d, Merge, Requantize,
+                           ScoreStage, Threshold, ThresholdStage, infer)
 
 ALL = T.all_target_names()
 MCUS = T.mcu_targets()
@@ -572,15 +572,16 @@ def test_models_match_reference(name):
             names, specs = line.split(), g.value_specs()
             for i, (op, kname) in enumerate(zip(g.ops, names)):
                 spec = specs[g.op_inputs(i)[0]]
-                # the ARM kernels take the ops format version 1 had: threshold / score stages
-                linear_v1 = isinstance(op, (Conv2d, Dense)) and op.weight_kind == "binary" and \
-                    isinstance(op.output, (ThresholdStage, ScoreStage)) and getattr(op, "groups", 1) == 1
-                # sign bits or unsigned bit-planes (qrelu) in, binary weights
-                bits_bin = linear_v1 and spec.kind == "bits"
-                u8_bin = linear_v1 and spec.kind == "u8" and spec.zero_point == 0
-                # int8 weights over codes with a threshold / score / requant stage: the int8 kernels
+                binary = isinstance(op, (Conv2d, Dense)) and op.weight_kind == "binary" and \
+                    getattr(op, "groups", 1) == 1
+                # sign bits or unsigned bit-planes (qrelu) in, binary weights: any output stage
+                bits_bin = binary and spec.kind == "bits"
+                # the first-layer kernels take what format version 1 had: threshold / score stages
+                u8_bin = binary and spec.kind == "u8" and spec.zero_point == 0 and \
+                    isinstance(op.output, (ThresholdStage, ScoreStage))
+                # int8 weights over codes, any stage: the int8 kernels
                 int8_codes = isinstance(op, (Conv2d, Dense)) and op.weight_kind == "int8" and \
-                    spec.kind in ("u8", "i8") and not isinstance(op.output, AccStage)
+                    spec.kind in ("u8", "i8")
                 if u8_bin:  # larger conv K may fall through to other variants: exactness only
                     if isinstance(op, Dense) or op.kernel[0] * op.kernel[1] * spec.shape[2] <= 64:
                         assert kname == EXPECTED_U8[name][isinstance(op, Conv2d)], (case, line)

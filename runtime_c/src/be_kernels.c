@@ -109,10 +109,12 @@ int be_op_is_v1(const be_op *op)
     switch (op->type) {
     case BE_OP_DENSE:
     case BE_OP_CONV2D:
-        if (op->groups > 1u || (op->stage != BE_STAGE_THRESHOLD && op->stage != BE_STAGE_SCORE))
+        if (op->groups > 1u)
             return 0;
-        if (in->kind == BE_KIND_BITS)
+        if (in->kind == BE_KIND_BITS) /* any stage: these kernels store through be_stage_put(_block) */
             return op->weight_kind == BE_WK_BINARY;
+        if (op->stage != BE_STAGE_THRESHOLD && op->stage != BE_STAGE_SCORE)
+            return 0;
         return in->kind == BE_KIND_U8 && in->zero_point == 0;
     case BE_OP_MAXPOOL2D:
         return in->kind == BE_KIND_BITS;

@@ -42,9 +42,11 @@ extern const size_t be_kernel_table_len;
 /* Select the kernel of `op`: variant NULL = auto, "ref", or a name. NULL if none fits. */
 const be_kernel *be_select_kernel(const be_op *op, const char *variant, uint32_t isa);
 
-/* Does op stay within what format version 1 could express (what the kernels written for it
- * assume)? Dense / Conv2d: groups <= 1, input bits or u8 codes with zero point 0, int8 weights
- * only on u8 input, a threshold or score stage (not requant / acc); MaxPool2d: bits; Flatten: any. */
+/* Does op stay within what the kernels written for format version 1 assume? Dense / Conv2d:
+ * groups <= 1 and either bits input with binary weights and any output stage (those kernels
+ * store every stage through be_stage_put / be_stage_put_block, so the requant and accumulator
+ * stages of graph v2 need nothing new from them), or u8 codes with zero point 0 and a threshold
+ * or score stage; MaxPool2d: bits; Flatten: any. */
 int be_op_is_v1(const be_op *op);
 
 /* ---- reference kernels (src/ref/), the C spec of every op ---- */
@@ -195,13 +197,15 @@ static inline be_status be_stage_put_block(const be_op *op, void *out_pixel, uin
 /* ---- int8 layers: what the optimized int8 variants share (src/x86/be_*_i8_*.c, src/arm/be_i8_*.c) ---- */
 
 /* Dense / Conv2d with int8 weights over u8 / i8 codes: any zero point and groups, a threshold,
- * score or requant stage (the layers the int8 variants take; docs/kernels.md "int8 layers").
- * A stage added later runs ref until the variants learn it. */
+ * score, requant or accumulator stage (the layers the int8 variants take; docs/kernels.md "int8
+ * layers"; the accumulator stage goes through be_stage_put_block). A stage added later runs ref
+ * until the variants learn it. */
 static inline int be_op_is_int8_layer(const be_op *op)
 {
     return (op->type == BE_OP_DENSE || op->type == BE_OP_CONV2D) && op->weight_kind == BE_WK_INT8 &&
            (op->in.kind == BE_KIND_U8 || op->in.kind == BE_KIND_I8) &&
-           (op->stage == BE_STAGE_THRESHOLD || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_REQUANT);
+           (op->stage == BE_STAGE_THRESHOLD || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_REQUANT ||
+            op->stage == BE_STAGE_ACC);
 }
 
 /* Bytes of scratch a Conv2d over codes has (docs/format.md §6): align16(KH * KW * C * 2). Kernels

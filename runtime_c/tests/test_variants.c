@@ -104,12 +104,27 @@ static void fill_weights(int kind, uint32_t rows, uint32_t n)
             weights[r * be_words_for(n) + j] = xs() & (j + 1u == be_words_for(n) ? be_last_word_mask(n) : 0xFFFFFFFFu);
 }
 
-/* Output stage: 0 sign threshold, 1 unsigned L = 1, 2 unsigned L = 3, 3 score (Dense only).
- * Thresholds are drawn around 0 within +-spread (acc of random data is of that order), with a
- * constant channel at INT32_MIN / INT32_MAX, channels at +-2^20 and a repeated threshold. */
+static void i8_requant(be_op *op, uint32_t base);
+
+/* Output stage: 0 sign threshold, 1 unsigned L = 1, 2 unsigned L = 3, 3 score (Dense only),
+ * 4 requant (i8_requant's modes), 5 accumulators (AccStage). Thresholds are drawn around 0 within
+ * +-spread (acc of random data is of that order), with a constant channel at INT32_MIN /
+ * INT32_MAX, channels at +-2^20 and a repeated threshold. */
 static void set_stage(be_op *op, int stage, uint32_t spread)
 {
     uint32_t c, l;
+    if (stage == 4) {
+        i8_requant(op, n_cases);
+        return;
+    }
+    if (stage == 5) {
+        op->stage = BE_STAGE_ACC;
+        op->encoding = BE_ENC_NONE;
+        op->levels = 0u;
+        op->zero_point = 0;
+        op->stage_a = op->stage_b = op->stage_c = NULL;
+        return;
+    }
     op->stage = stage == 3 ? BE_STAGE_SCORE : BE_STAGE_THRESHOLD;
     op->encoding = stage == 0 ? BE_ENC_SIGN : stage == 3 ? BE_ENC_NONE : BE_ENC_UNSIGNED;
     op->levels = stage == 3 ? 0u : stage == 2 ? 3u : 1u;
@@ -148,9 +163,14 @@ static void set_stage(be_op *op, int stage, uint32_t spread)
 
 static void set_out(be_op *op, uint32_t rank, uint32_t h, uint32_t w)
 {
-    if (op->stage == BE_STAGE_SCORE)
+    if (op->stage == BE_STAGE_SCORE) {
         be_test_set_value(&op->out, BE_KIND_I32, rank, h, w, op->out_ch, BE_ENC_NONE, 1u);
-    else
+    } else if (op->stage == BE_STAGE_ACC) {
+        be_test_set_value(&op->out, BE_KIND_I32, rank, h, w, op->out_ch, BE_ENC_ACC, 1u);
+    } else if (op->stage == BE_STAGE_REQUANT) {
+        be_test_set_value(&op->out, BE_KIND_I8, rank, h, w, op->out_ch, BE_ENC_NONE, 1u);
+        op->out.zero_point = op->zero_point;
+    } else
         be_test_set_value(&op->out, BE_KIND_BITS, rank, h, w, op->out_ch, op->encoding,
                           op->encoding == BE_ENC_SIGN ? 1u : (op->levels >= 2u ? 2u : 1u));
 }
@@ -216,7 +236,7 @@ static void dense_case(uint32_t k, uint32_t o, int in_kind, int wk, int stage)
     op.w_row_bytes = wk == BE_WK_BINARY ? be_words_for(k) * 4u : k;
     if (in_bytes > sizeof input || row_words > W_WORDS)
         return;
-    while (o > 1u && (o * row_words > W_WORDS || o > MAX_CH || (stage == 3 && o * 4u > sizeof out_ref)))
+    while (o > 1u && (o * row_words > W_WORDS || o > MAX_CH || ((stage == 3 || stage == 5) && o * 4u > sizeof out_ref)))
         o = o / 2u | 1u;
     op.out_ch = o;
     set_stage(&op, stage, in_kind == 2 ? 40u * k : (in_kind == 1 ? 3u : 1u) * (4u + k / 8u));
@@ -244,6 +264,10 @@ static void test_dense(void)
             dense_case(ks[i], o, 1, BE_WK_BINARY, (int)(j % 3u) + (j == 3u)); /* unsigned planes */
             if (ks[i] <= 300u)
                 dense_case(ks[i], o, 2, j & 1u ? BE_WK_INT8 : BE_WK_BINARY, (int)j); /* u8 pixels */
+            if (j >= 2u) { /* requant and accumulator stages (graph v2) on bits */
+                dense_case(ks[i], o, 0, BE_WK_BINARY, (int)j + 2);
+                dense_case(ks[i], o, 1, BE_WK_BINARY, 7 - (int)j);
+            }
         }
     }
 }
@@ -300,8 +324,9 @@ static void conv_case(uint32_t c, uint32_t kh, uint32_t kw, uint32_t sh, uint32_
     if (op.in.nbytes > sizeof input || row_words > W_WORDS || kh * kw * op.in.pixel_bytes > sizeof scratch)
         return;
     for (;;) {
-        uint32_t planes = stage == 2 ? 2u : 1u;
-        if (o <= 1u || (o * row_words <= W_WORDS && o <= MAX_CH && oh * ow * planes * be_words_for(o) * 4u <= sizeof out_ref))
+        const uint32_t planes = stage == 2 ? 2u : 1u;
+        const uint32_t px = stage == 4 ? o : stage == 3 || stage == 5 ? 4u * o : planes * be_words_for(o) * 4u;
+        if (o <= 1u || (o * row_words <= W_WORDS && o <= MAX_CH && oh * ow * px <= sizeof out_ref))
             break;
         o = o / 2u | 1u;
     }
@@ -342,6 +367,8 @@ static void test_conv(void)
                         conv_case(c, k, k, s, s, pad, h, w, o, 1, BE_WK_BINARY, (int)(n % 3u));
                     if (c <= 4u)
                         conv_case(c, k, k, s, s, pad, h, w, o, 2, n % 2u ? BE_WK_INT8 : BE_WK_BINARY, (int)(n % 3u));
+                    if (n % 3u == 1u) /* requant / accumulator stages (graph v2) on sign bits and planes */
+                        conv_case(c, k, k, s, s, pad, h, w, o, (int)(n % 2u), BE_WK_BINARY, 4 + (int)(n / 3u % 2u));
                 }
             }
         }
@@ -373,7 +400,7 @@ static void dense_u8(uint32_t k, uint32_t o, int stage)
     op.w_row_bytes = row_words * 4u;
     if (op.in.nbytes > sizeof input)
         return;
-    while (o > 1u && (o * row_words > W_WORDS || o > MAX_CH || (stage == 3 && o * 4u > sizeof out_ref)))
+    while (o > 1u && (o * row_words > W_WORDS || o > MAX_CH || ((stage == 3 || stage == 5) && o * 4u > sizeof out_ref)))
         o = o / 2u | 1u;
     op.out_ch = o;
     set_stage(&op, stage, saturate ? 255u * k : 40u * k);
@@ -548,6 +575,9 @@ static uint64_t i8_bound(const be_op *op, uint32_t c)
     const int8_t *w = I8_W + (size_t)c * op->k;
     uint64_t sum = 0u;
     uint32_t i;
+    if (op->weight_kind == BE_WK_BINARY) /* K * max|x| */
+        return (uint64_t)op->k * (op->in.kind == BE_KIND_U8 ? 255u : op->in.kind == BE_KIND_I8 ? 128u
+                                  : op->in.encoding == BE_ENC_SIGN ? 1u : (1u << op->in.planes) - 1u);
     for (i = 0; i < op->k; i++)
         sum += (uint64_t)(w[i] < 0 ? -(int32_t)w[i] : w[i]);
     return sum * (op->in.kind == BE_KIND_U8 ? 255u : 128u);
@@ -644,6 +674,11 @@ static void i8_fill_weights(uint32_t rows, uint32_t k)
  * (Dense). Thresholds within +-40 K (some channels constant: see set_stage). */
 static void i8_stage(be_op *op, int stage, uint32_t base)
 {
+    if (stage == 4) { /* accumulators (AccStage) */
+        set_stage(op, 5, 0u);
+        set_out(op, op->type == BE_OP_DENSE ? 1u : 3u, op->out.h, op->out.w);
+        return;
+    }
     if (stage == 0) {
         i8_requant(op, base);
         be_test_set_value(&op->out, BE_KIND_I8, op->type == BE_OP_DENSE ? 1u : 3u, op->out.h, op->out.w, op->out_ch,
@@ -679,9 +714,9 @@ static void i8_conv(int in_kind, int32_t zp, uint32_t h, uint32_t w, uint32_t c,
     oh = (h + pad[0] + pad[1] - kh) / sh + 1u;
     ow = (w + pad[2] + pad[3] - kw) / sw + 1u;
     while (o > g && (o * k > I8_W_BYTES || o > MAX_CH || oh * ow * 4u * ((o + 31u) / 32u) * 2u > sizeof out_ref ||
-                     oh * ow * o > sizeof out_ref))
+                     oh * ow * o * (stage == 4 ? 4u : 1u) > sizeof out_ref))
         o -= g;
-    if (patch > I8_SCRATCH_BYTES || o * k > I8_W_BYTES || o > MAX_CH || oh * ow * o > sizeof out_ref)
+    if (patch > I8_SCRATCH_BYTES || o * k > I8_W_BYTES || o > MAX_CH || oh * ow * o * (stage == 4 ? 4u : 1u) > sizeof out_ref)
         return;
     memset(&op, 0, sizeof op);
     op.type = BE_OP_CONV2D;
@@ -767,6 +802,9 @@ static void test_int8(void)
                     i8_conv(kind, zp, h, w, c, chans[(ci + n) % 8u], 1u, k, k, s, s, pad, stage, off);
                     /* depthwise, channel multiplier 1..3 */
                     i8_conv(kind, zp, h + 1u, w, c, c * (1u + n % 3u), c, k, k, s, 3u - s, pad, (int)(n % 3u), 3u - off);
+                    if (!i8_extreme && n % 4u == 1u) /* accumulator stage: plain and depthwise */
+                        i8_conv(kind, zp, h, w, c, n % 8u == 1u ? c : chans[(ci + n) % 8u], n % 8u == 1u ? c : 1u, k, k,
+                                s, s, pad, 4, off);
                 }
             }
         }
@@ -797,8 +835,10 @@ static void test_int8(void)
             const int kind = n % 2u ? BE_KIND_U8 : BE_KIND_I8;
             const int32_t zp = kind == BE_KIND_U8 ? zp_u8[(n / 2u) % 4u] : zp_i8[(n / 2u) % 4u];
             i8_dense(kind, zp, dks[j], chans[n % 8u], i8_extreme ? 0 : (int)(n % 4u), n % 4u);
-            if (!i8_extreme)
+            if (!i8_extreme) {
                 i8_dense(kind == BE_KIND_U8 ? BE_KIND_I8 : BE_KIND_U8, zp < 0 ? -zp : zp, dks[j], 33u, 0, 3u - n % 4u);
+                i8_dense(kind, zp, dks[j], chans[(n + 3u) % 8u], 4, n % 4u); /* accumulator stage */
+            }
         }
     }
     i8_extreme = 0;
