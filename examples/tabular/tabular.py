@@ -1,6 +1,7 @@
 """A non-image model end to end: a dense classifier over int8 feature vectors.
 
     .venv/bin/python examples/tabular/tabular.py [--epochs 30] [--samples 4000] [--seed 0]
+    .venv/bin/python examples/tabular/tabular.py --target cortex-m4 --out fw-tabular   # + firmware
 
 The data is a generated tabular set (no download, no extra dependency): 24 features per row —
 Gaussian, log-normal, uniform, a few near-binary indicators, on very different scales — and 3
@@ -16,6 +17,9 @@ The model (trained through the Python API with binedge.optim.LAB; no run directo
 
 ``binedge.convert`` lowers it with the i8 input spec; the script prints the test accuracy of
 PyTorch and of the integer reference and their agreement (ties counted, binedge.agreement).
+With ``--target`` it also writes the firmware project for that target (binedge.firmware, the
+first 64 test rows as its test inputs), builds it and runs it (binedge.emulate: under QEMU for the
+ARM targets, natively for x86_64), which checks every score against the reference bit for bit.
 """
 
 from __future__ import annotations
@@ -74,8 +78,8 @@ class TabularNet(nn.Module):
         return self.fc3(self.q(self.bn2(self.fc2(self.bn1(self.fc1(x))))))
 
 
-def run(epochs: int = 30, samples: int = 4000, seed: int = 0, log=print) -> dict:
-    """Train, convert and compare; returns the report (accuracies, agreement, graph ops)."""
+def train_and_convert(epochs: int = 30, samples: int = 4000, seed: int = 0):
+    """(model, graph, test codes int8 (1000, 24), test labels): train on ``samples`` rows, convert."""
     torch.manual_seed(seed)
     x, y = make_table(samples + 1000, seed)
     x_train, y_train, x_test, y_test = x[:samples], y[:samples], x[samples:], y[samples:]
@@ -97,6 +101,24 @@ def run(epochs: int = 30, samples: int = 4000, seed: int = 0, log=print) -> dict
     model.eval()
     graph = convert(model, torch.zeros(1, FEATURES), input_spec=spec, class_names=["a", "b", "c"],
                     metadata={"example": "tabular", "features": FEATURES})
+    return model, graph, q_test, y_test
+
+
+def deploy(graph, codes: np.ndarray, labels: np.ndarray, *, target: str, out_dir) -> dict:
+    """Write, build and run the firmware of ``graph`` for ``target`` with ``codes`` as its test
+    inputs; returns binedge.emulate's report (raises MismatchError if a score is not bit-exact)."""
+    from binedge.emulate import emulate
+    from binedge.firmware import write_firmware
+
+    write_firmware(graph, out_dir, target=target, images=codes, labels=labels)
+    return emulate(out_dir)
+
+
+def run(epochs: int = 30, samples: int = 4000, seed: int = 0, log=print, target: str | None = None,
+        out_dir=None) -> dict:
+    """Train, convert and compare (and with ``target``, deploy to ``out_dir``); returns the report
+    (accuracies, agreement, graph ops; ``firmware``: the emulation's summary)."""
+    model, graph, q_test, y_test = train_and_convert(epochs, samples, seed)
     rep = agreement(model, graph, q_test, y_test)
     rep["ops"] = [type(op).__name__ for op in graph.ops]
     rep["reference_scores_shape"] = list(reference.run(graph, q_test[:2]).shape)
@@ -104,6 +126,12 @@ def run(epochs: int = 30, samples: int = 4000, seed: int = 0, log=print) -> dict
     log(f"test accuracy: PyTorch {rep['torch_accuracy']:.4f}, integer reference {rep['reference_accuracy']:.4f}; "
         f"agreement {rep['agree']}/{rep['samples']}, ties {rep['ties']}, disagreements without a tie "
         f"{rep['disagree_without_tie']}")
+    if target is not None:
+        emu = deploy(graph, q_test[:64], y_test[:64], target=target, out_dir=out_dir)
+        rep["firmware"] = {k: emu[k] for k in ("target", "samples", "scores_equal_reference",
+                                               "misaligned_input_mismatches", "accuracy")}
+        log(f"firmware for {target} in {out_dir}: {emu.get('samples')} test rows, scores bit-exact with the "
+            f"reference: {emu['scores_equal_reference']}")
     return rep
 
 
@@ -113,8 +141,10 @@ def main(argv=None) -> int:
     p.add_argument("--samples", type=int, default=4000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--target", help="also deploy: write, build and run the firmware for this target")
+    p.add_argument("--out", default="fw-tabular", help="the firmware directory (with --target)")
     a = p.parse_args(argv)
-    rep = run(a.epochs, a.samples, a.seed)
+    rep = run(a.epochs, a.samples, a.seed, target=a.target, out_dir=a.out)
     if a.json:
         print(json.dumps(rep, indent=2))
     return 0 if rep["disagree_without_tie"] == 0 else 1
