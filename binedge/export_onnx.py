@@ -33,6 +33,17 @@ Output stages, on the int32 (or exact float32) accumulator:
     * ThresholdStage: level = sum_k (direction * acc >= T_k) in int32 (GreaterOrEqual, Cast, ReduceSum)
     * ScoreStage:     score = multiplier * acc + offset in int32 (the graph proves it fits)
     * RequantStage:   w = M * acc + (B + 2^(s-1)) in int64, then the rounding rule below
+    * AccStage:       the accumulator Cast to int64 (exact: an integer-valued float32 <= 2**24, or
+                      the int32 sum of the chunks); only a Merge reads it
+
+Merge: v = Ma * (a - zp_a) + Mb * (b - zp_b) + B per channel, all in int64 on centred values:
+codes are centred in float32 (Sub zp: |code - zp| <= 255, exact) and Cast int64, accumulators
+are int64 already; Mul Ma / Mb (per-channel constants), Add, Add (B + 2^(s-1)). Every partial
+result is bounded by |Ma| max_a + |Mb| max_b + |B| + 2^(s-1), which the graph proves <= 2**63 - 1
+and the exporter checks again. A RoundStage then takes the rounding rule below (per-channel
+shifts); a ThresholdStage compares direction * v with its int64 thresholds in int64
+(GreaterOrEqual), never in float: v may exceed 2**53, where float64 no longer holds every
+integer.
 
 The rounding rule, requant(v, s, zp) = clamp(zp + floor((v + 2^(s-1)) / 2^s), -128, 127)
 (Add, Requantize, AvgPool2d and RequantStage), from w = v + 2^(s-1) in int64: with
@@ -45,6 +56,7 @@ bounded at export (``binedge.exact.check_int64``):
     * RequantStage: M * acc + (B + h)            |M| * bound + |B + h| <= |M| * bound + |B| + h
     * Add:          Ma * a + Mb * b + (h - Ma zp_a - Mb zp_b)    (raw codes; |Ma * a| < 2**39)
     * Requantize:   M * x + (h - M zp_x)
+    * Merge:        Ma * (a - zp_a) + Mb * (b - zp_b) + (B + h)   (centred: the graph's own bound)
     * AvgPool2d:    M * S + h, S = sum_window (x - zp_x): Sub in float32 (|x - zp| <= 255),
                     window sums by a depthwise Conv of ones (Expand of a scalar 1.0) in bands of
                     kernel rows that each stay <= 2**24 (:func:`binedge.exact.window_bands`),
@@ -66,8 +78,9 @@ from . import bitformat as bf
 from .exact import (FLOAT_EXACT_BOUND, channel_cost, check_int64, exact_chunks, half, requant_constants,
                     window_bands)
 from .fileio import atomic_write_bytes
-from .graph import (FORMAT_ID, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, RequantStage,
-                    Requantize, Reshape, ScoreStage, TensorSpec, Threshold, acc_bound, op_label)
+from .graph import (FORMAT_ID, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, Merge,
+                    RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold, ThresholdStage,
+                    acc_bound, op_label)
 
 __all__ = ["export_onnx", "build_onnx_model", "load_onnx_checked", "run_onnx", "OnnxExportError", "OnnxModelError",
            "MIN_OPSET", "FLOAT_EXACT_BOUND", "INPUT_NAME", "OUTPUT_NAME"]
@@ -252,9 +265,17 @@ def _stage(b: _Onnx, stage, acc: str, acc_is_int: bool, spatial: bool, hint: str
     if isinstance(stage, ScoreStage):
         y = b.node("Mul", [acc, b.init(stage.multiplier, f"{hint}_multiplier")], hint)
         return b.node("Add", [y, b.init(stage.offset, f"{hint}_offset")], hint, output=output)
+    return _levels(b, stage, acc, TensorProto.INT32, spatial, hint)
+
+
+def _levels(b: _Onnx, stage: ThresholdStage, acc: str, elem: int, spatial: bool, hint: str) -> str:
+    """level = sum_k (direction * acc >= T_k) on the integer tensor acc of ONNX type ``elem``
+    (int32 for the stages of Dense / Conv2d / Threshold, int64 for a Merge, whose thresholds are
+    int64), as float32 levels, or ±1 for the sign encoding. direction * acc cannot overflow:
+    direction is ±1 and |acc| <= 2**31 - 1 (int32) / 2**63 - 1 (int64, graph-proved for Merge)."""
     c, levels = stage.thresholds.shape
     bshape = (c, 1, 1) if spatial else (c,)  # broadcast against (N, C, H, W) / (N, C)
-    d = b.node("Cast", [b.init(stage.direction.reshape(bshape), f"{hint}_direction")], hint, to=TensorProto.INT32)
+    d = b.node("Cast", [b.init(stage.direction.reshape(bshape), f"{hint}_direction")], hint, to=elem)
     acc = b.node("Mul", [acc, d], hint)
     if levels == 1:
         ge = b.node("GreaterOrEqual", [acc, b.init(stage.thresholds.reshape(bshape), f"{hint}_thresholds")], hint)
@@ -268,6 +289,44 @@ def _stage(b: _Onnx, stage, acc: str, acc_is_int: bool, spatial: bool, hint: str
         level = b.node("Add", [b.node("Mul", [level, b.const(2.0, np.float32)], hint),
                                b.const(-1.0, np.float32)], hint)
     return level
+
+
+def _merge(b: _Onnx, op: Merge, xs: list, ins: list, spatial: bool, where: str, hint: str) -> str:
+    """v = Ma * (a - zp_a) + Mb * (b - zp_b) + B per channel in int64, then int64 thresholds
+    (bits) or the rounding rule on w = v + 2^(s-1) (i8).
+
+    Codes are centred first, in float32 (|code - zp| <= 255: exact), then Cast int64; an
+    accumulator value is already int64 (see :func:`_op`, AccStage). Every int64 partial result,
+    Ma * (a - zp_a), + Mb * (b - zp_b), + (B + 2^(s-1)), is bounded here by
+    |Ma| max_a + |Mb| max_b + |B| + 2^(s-1) (max: the largest |code - zp|, or the accumulator's
+    proved bound), which the graph proved <= 2**63 - 1 and which is checked again."""
+    st = op.output
+    c = len(op.bias)
+    shift = st.shift.astype(np.int64) if isinstance(st, RoundStage) else np.zeros(c, np.int64)
+    hs = [int(v) for v in half(shift)]
+    mults = [[int(v) for v in op.multipliers_a], [int(v) for v in op.multipliers_b]]
+    bias = [int(v) for v in op.bias]
+    for ch in range(c):
+        partial = 0
+        for side, (mu, spec) in enumerate(zip(mults, ins)):
+            partial += abs(mu[ch]) * spec.max_centered
+            check_int64(partial, where, f"{'Ma * a' if side == 0 else 'Ma * a + Mb * b'} of channel {ch}",
+                        OnnxExportError)
+        check_int64(partial + abs(bias[ch]) + hs[ch], where, f"v + 2^(s-1) of channel {ch}", OnnxExportError)
+    w = None
+    for mu, x, spec in zip(mults, xs, ins):
+        if spec.kind != "i32":  # codes (float32): centred exactly, then int64
+            zp = int(spec.zero_point)
+            xc = b.node("Sub", [x, b.const(float(zp), np.float32)], hint) if zp else x
+            x = b.node("Cast", [xc], hint, to=TensorProto.INT64)
+        term = b.node("Mul", [x, b.channel_const(mu, np.int64, spatial)], hint)
+        w = term if w is None else b.node("Add", [w, term], hint)
+    const = [bb + hh for bb, hh in zip(bias, hs)]  # |B + h| <= |B| + h: checked above
+    if any(const):
+        w = b.node("Add", [w, b.channel_const(const, np.int64, spatial)], hint)
+    if isinstance(st, RoundStage):
+        return _rounding(b, w, shift, int(st.zero_point), spatial, hint)
+    return _levels(b, st, w, TensorProto.INT64, spatial, hint)
 
 
 def _weighted(b: _Onnx, op, xs: list, specs: list, spatial: bool, where: str, hint: str) -> str:
@@ -335,6 +394,8 @@ def _op(b: _Onnx, op, xs: list, ins: list, out: TensorSpec, where: str, hint: st
     spatial = len(out.shape) == 3
     if isinstance(op, (Conv2d, Dense)):
         acc, is_int = _linear(b, op, x, spec, where, hint, packed=packed)
+        if isinstance(op.output, AccStage):  # exact integers (float32 <= 2**24, or int32) -> int64, for a Merge
+            return b.node("Cast", [acc], hint, to=TensorProto.INT64)
         if isinstance(op.output, RequantStage):
             return _requant_stage(b, op.output, acc, acc_bound(op, spec), spatial, where, hint)
         return _stage(b, op.output, acc, is_int, spatial, hint, output)
@@ -344,6 +405,8 @@ def _op(b: _Onnx, op, xs: list, ins: list, out: TensorSpec, where: str, hint: st
         return _avgpool(b, op, x, spec, where, hint)
     if isinstance(op, (Add, Requantize)):
         return _weighted(b, op, xs, ins, spatial, where, hint)
+    if isinstance(op, Merge):
+        return _merge(b, op, xs, ins, spatial, where, hint)
     if isinstance(op, Threshold):  # the stage on the codes, compared in int32
         return _stage(b, op.stage, x, False, spatial, hint, None)
     if isinstance(op, Concat):
@@ -416,7 +479,8 @@ def build_onnx_model(graph: Graph, *, opset: int = MIN_OPSET, model_name: str = 
 def _sizes(graph: Graph) -> tuple[int, int]:
     """(weight bytes as stored: packed words / int8, output-stage parameter bytes at their natural
     sizes: thresholds + directions, score multipliers + offsets, requantization multipliers +
-    biases + shifts)."""
+    biases + shifts, Merge multipliers + biases + shifts or thresholds + directions; an AccStage
+    has none)."""
     weights = thresholds = 0
     for op in graph.ops:
         if isinstance(op, (Conv2d, Dense)):
@@ -426,11 +490,17 @@ def _sizes(graph: Graph) -> tuple[int, int]:
                 arrays = (st.multiplier, st.offset)
             elif isinstance(st, RequantStage):
                 arrays = (st.multiplier, st.bias, st.shift)
+            elif isinstance(st, AccStage):
+                arrays = ()
             else:
                 arrays = (st.thresholds, st.direction)
             thresholds += sum(a.nbytes for a in arrays)
         elif isinstance(op, Threshold):
             thresholds += op.stage.thresholds.nbytes + op.stage.direction.nbytes
+        elif isinstance(op, Merge):
+            st = op.output
+            tail = (st.shift,) if isinstance(st, RoundStage) else (st.thresholds, st.direction)
+            thresholds += sum(a.nbytes for a in (op.multipliers_a, op.multipliers_b, op.bias) + tail)
     return weights, thresholds
 
 
@@ -447,7 +517,8 @@ def export_onnx(graph: Graph, path, *, opset: int = MIN_OPSET, model_name: str =
 
     Returns {"path", "file_bytes", "packed_weight_bytes" (weights as stored in the graph: packed
     uint32 words / int8), "threshold_bytes" (output-stage parameters: thresholds + directions,
-    score multipliers / offsets, requantization multipliers / biases / shifts)}.
+    score multipliers / offsets, requantization multipliers / biases / shifts, Merge multipliers /
+    biases / shifts or thresholds / directions)}.
     Raises OnnxExportError for bad options or a layer that cannot be computed exactly,
     GraphError for an invalid graph.
     """

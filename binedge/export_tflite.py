@@ -32,7 +32,17 @@ bound raises :class:`TfliteExportError` naming the op; the graph proves the int3
 Output stages: ``level = sum_k (direction * acc >= T_k)`` with MUL / GREATER_EQUAL in int32 and
 CAST + ADD per level, or SELECT_V2 for ±1; ``score = multiplier * acc + offset`` in int32, which
 the graph proves cannot overflow (the exporter checks that proof again); RequantStage:
-``w = M * acc + (B + 2^(s-1))`` in int64 (MUL / ADD), then the rounding rule.
+``w = M * acc + (B + 2^(s-1))`` in int64 (MUL / ADD), then the rounding rule; AccStage: the
+accumulator CAST to int64 (exact: an integer-valued float32 <= 2**24, or the int32 sum of the
+chunks), read only by a Merge.
+
+Merge: ``v = Ma * (a - zp_a) + Mb * (b - zp_b) + B`` per channel in int64 on centred values (codes:
+SUB zp in float32, exact as |code - zp| <= 255, then CAST int64; accumulators: int64 already),
+MUL / ADD with (C,) int64 constants; every partial result is bounded by |Ma| max_a + |Mb| max_b +
+|B| + 2^(s-1), which the graph proves <= 2**63 - 1 and the exporter checks again. Then a RoundStage
+takes the rounding rule (per-channel shifts) and a ThresholdStage MUL direction / GREATER_EQUAL
+against its int64 thresholds in int64 (never float: v may exceed 2**53). Every int64 op used is
+one LiteRT computes exactly (docs/tflite.md), so no Merge is refused.
 
 The rounding rule, requant(v, s, zp) = clamp(zp + floor((v + 2^(s-1)) / 2^s), -128, 127), for
 RequantStage, Add (``Ma * a + Mb * b + (h - Ma zp_a - Mb zp_b)`` on the codes CAST to int64),
@@ -66,8 +76,9 @@ from . import __version__
 from . import bitformat as bf
 from .exact import (FLOAT_EXACT_BOUND, channel_cost, check_int64, exact_chunks, half, requant_constants,
                     window_bands)
-from .graph import (FORMAT_ID, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, RequantStage,
-                    Requantize, Reshape, ScoreStage, TensorSpec, Threshold, acc_bound, op_label)
+from .graph import (FORMAT_ID, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, Merge,
+                    RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold, acc_bound,
+                    op_label)
 
 __all__ = ["export_tflite", "build_tflite", "load_tflite_checked", "run_tflite", "make_interpreter",
            "TfliteExportError", "TfliteModelError", "TfliteFile", "FLOAT_EXACT_BOUND", "INPUT_NAME",
@@ -311,13 +322,19 @@ def _linear(m: _Model, op, x: int, spec_in: TensorSpec, where: str, hint: str,
 
 
 def _threshold(m: _Model, stage, acc: int, hint: str) -> int:
-    """The next float32 activation from int32 acc: ±1 (sign) or the level (unsigned)."""
+    """The next float32 activation from the integer acc: ±1 (sign) or the level (unsigned).
+
+    acc is int32 (Dense / Conv2d / Threshold stages: int32 thresholds) or int64 (Merge: int64
+    thresholds); the direction and the thresholds are constants of acc's type, so every
+    comparison is exact in that type, and direction * acc (±1 times |acc| <= 2**31 - 1, or
+    <= 2**63 - 1 for Merge, graph-proved) cannot overflow."""
+    dtype = np.int64 if m.dtype(acc) == np.dtype(np.int64) else np.int32
     levels = stage.thresholds.shape[1]
-    d = stage.direction.astype(np.int32)
+    d = stage.direction.astype(dtype)
     if np.any(d != 1):
-        acc = m.binary("MUL", acc, m.const(d, np.int32, f"{hint}_direction"), hint)
+        acc = m.binary("MUL", acc, m.const(d, dtype, f"{hint}_direction"), hint)
     if levels == 1:
-        ge = m.binary("GREATER_EQUAL", acc, m.const(stage.thresholds[:, 0], np.int32, f"{hint}_thresholds"),
+        ge = m.binary("GREATER_EQUAL", acc, m.const(stage.thresholds[:, 0], dtype, f"{hint}_thresholds"),
                       hint, dtype=np.bool_)
         if stage.encoding == "sign":  # level 1 -> +1, level 0 -> -1
             return m.op("SELECT_V2", [ge, m.const(1.0, np.float32), m.const(-1.0, np.float32)], m.shape(ge),
@@ -325,7 +342,7 @@ def _threshold(m: _Model, stage, acc: int, hint: str) -> int:
         return m.cast(ge, np.float32, hint)
     level = None
     for k in range(levels):  # one comparison per level, added up in float32
-        ge = m.binary("GREATER_EQUAL", acc, m.const(stage.thresholds[:, k], np.int32, f"{hint}_thresholds"),
+        ge = m.binary("GREATER_EQUAL", acc, m.const(stage.thresholds[:, k], dtype, f"{hint}_thresholds"),
                       hint, dtype=np.bool_)
         f = m.cast(ge, np.float32, hint)
         level = f if level is None else m.binary("ADD", level, f, hint)
@@ -395,6 +412,46 @@ def _weighted(m: _Model, op, xs: list, specs: list, where: str, hint: str) -> in
     return _rounding(m, w, int(op.shift), int(op.zero_point), hint)
 
 
+def _merge(m: _Model, op: Merge, xs: list, ins: list, where: str, hint: str) -> int:
+    """v = Ma * (a - zp_a) + Mb * (b - zp_b) + B per channel in int64 (SUB / CAST / MUL / ADD),
+    then int64 thresholds (bits) or the rounding rule on w = v + 2^(s-1) (i8).
+
+    Codes are centred in float32 (|code - zp| <= 255: exact) and CAST to int64; an accumulator
+    value is already int64 (:func:`_op`, AccStage). Every int64 partial result, Ma * (a - zp_a),
+    + Mb * (b - zp_b), + (B + 2^(s-1)), is bounded by |Ma| max_a + |Mb| max_b + |B| + 2^(s-1)
+    (max: the largest |code - zp|, or the accumulator's proved bound), which the graph proved
+    <= 2**63 - 1 and which is checked again here. Only int64 ops that LiteRT computes exactly are
+    used (docs/tflite.md: MUL, ADD, GREATER_EQUAL, and for the rounding MAXIMUM, MINIMUM,
+    FLOOR_MOD, SUB); the threshold comparisons stay in int64, never float."""
+    st = op.output
+    c = len(op.bias)
+    shift = st.shift.astype(np.int64) if isinstance(st, RoundStage) else np.zeros(c, np.int64)
+    hs = [int(v) for v in half(shift)]
+    mults = [[int(v) for v in op.multipliers_a], [int(v) for v in op.multipliers_b]]
+    bias = [int(v) for v in op.bias]
+    for ch in range(c):
+        partial = 0
+        for side, (mu, spec) in enumerate(zip(mults, ins)):
+            partial += abs(mu[ch]) * spec.max_centered
+            check_int64(partial, where, f"{'Ma * a' if side == 0 else 'Ma * a + Mb * b'} of channel {ch}",
+                        TfliteExportError)
+        check_int64(partial + abs(bias[ch]) + hs[ch], where, f"v + 2^(s-1) of channel {ch}", TfliteExportError)
+    w = None
+    for mu, x, spec in zip(mults, xs, ins):
+        if spec.kind != "i32":  # codes (float32): centred exactly, then int64
+            zp = int(spec.zero_point)
+            xc = m.binary("SUB", x, m.const(float(zp), np.float32, "zero_point"), hint) if zp else x
+            x = m.cast(xc, np.int64, hint)
+        term = m.binary("MUL", x, _chan(m, mu, np.int64, f"{hint}_multiplier"), hint)
+        w = term if w is None else m.binary("ADD", w, term, hint)
+    const = [bb + hh for bb, hh in zip(bias, hs)]  # |B + h| <= |B| + h: checked above
+    if any(const):
+        w = m.binary("ADD", w, _chan(m, const, np.int64, f"{hint}_bias"), hint)
+    if isinstance(st, RoundStage):
+        return _rounding(m, w, shift, int(st.zero_point), hint)
+    return _threshold(m, st, w, hint)
+
+
 def _avgpool(m: _Model, op: AvgPool2d, x: int, spec: TensorSpec, where: str, hint: str) -> int:
     """w = M * sum_window (x - zp_x) + h in int64, then the rounding rule. The window sum: SUM over
     H and W for global pooling (float32 when H * W * max|x - zp| <= 2**24, else int64); otherwise
@@ -444,6 +501,8 @@ def _op(m: _Model, op, xs: list, ins: list, out: TensorSpec, where: str, hint: s
     x, spec = xs[0], ins[0]
     if isinstance(op, (Conv2d, Dense)):
         acc, is_int, bound = _linear(m, op, x, spec, where, hint, packed)
+        if isinstance(op.output, AccStage):  # exact integers (float32 <= 2**24, or int32) -> int64, for a Merge
+            return m.cast(acc, np.int64, hint)
         if isinstance(op.output, RequantStage):
             return _requant_stage(m, op.output, acc, acc_bound(op, spec), where, hint)
         if not is_int:
@@ -462,6 +521,8 @@ def _op(m: _Model, op, xs: list, ins: list, out: TensorSpec, where: str, hint: s
         return _avgpool(m, op, x, spec, where, hint)
     if isinstance(op, (Add, Requantize)):
         return _weighted(m, op, xs, ins, where, hint)
+    if isinstance(op, Merge):
+        return _merge(m, op, xs, ins, where, hint)
     if isinstance(op, Threshold):  # the stage on the codes, compared in int32
         return _threshold(m, op.stage, m.cast(x, np.int32, hint), hint)
     if isinstance(op, Concat):
@@ -657,7 +718,9 @@ def build_tflite(graph: Graph, *, model_name: str = "binedge", packed: bool = Fa
 def _sizes(graph: Graph, packed: bool) -> tuple[int, int]:
     """(weight bytes as stored: one int8 each, or the packed words' bytes; output-stage parameter
     bytes: thresholds, directions, score multipliers and offsets as int32, requantization
-    multipliers, biases and shifts at their natural sizes, int32 / int64 / uint8)."""
+    multipliers, biases and shifts at their natural sizes, int32 / int64 / uint8; Merge
+    multipliers, biases and shifts or int64 thresholds and directions at their natural sizes;
+    an AccStage has none)."""
     weights = thresholds = 0
     for op in graph.ops:
         if isinstance(op, (Conv2d, Dense)):
@@ -667,6 +730,8 @@ def _sizes(graph: Graph, packed: bool) -> tuple[int, int]:
             else:
                 weights += int(np.prod(op.weights.shape[:-1])) * k  # one int8 per weight
             st = op.output
+            if isinstance(st, AccStage):
+                continue
             if isinstance(st, RequantStage):
                 thresholds += st.multiplier.nbytes + st.bias.nbytes + st.shift.nbytes
                 continue
@@ -674,6 +739,10 @@ def _sizes(graph: Graph, packed: bool) -> tuple[int, int]:
             thresholds += sum(int(a.size) * 4 for a in arrays)  # stored as int32
         elif isinstance(op, Threshold):
             thresholds += (int(op.stage.thresholds.size) + int(op.stage.direction.size)) * 4
+        elif isinstance(op, Merge):
+            st = op.output
+            tail = (st.shift,) if isinstance(st, RoundStage) else (st.thresholds, st.direction)
+            thresholds += sum(a.nbytes for a in (op.multipliers_a, op.multipliers_b, op.bias) + tail)
     return weights, thresholds
 
 
@@ -694,8 +763,8 @@ def export_tflite(graph: Graph, path, *, model_name: str = "binedge", packed: bo
 
     Returns {"path", "file_bytes", "weight_bytes" (weights as stored: one int8 each, or the packed
     words' bytes), "threshold_bytes" (output-stage parameters: thresholds, directions, score
-    multipliers and offsets as int32, requantization multipliers / biases / shifts at their
-    natural sizes), "operators"}.
+    multipliers and offsets as int32, requantization multipliers / biases / shifts and Merge
+    parameters at their natural sizes), "operators"}.
     Raises TfliteExportError for bad options, a missing output directory or a layer that cannot
     be computed exactly, GraphError for an invalid graph.
     """

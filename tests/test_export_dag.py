@@ -20,8 +20,9 @@ from binedge.exact import (INT64_MAX, FLOAT_EXACT_BOUND, requant_constants, requ
                            rshift_sign_flip, window_bands)
 from binedge.export_onnx import OnnxExportError, export_onnx, load_onnx_checked, run_onnx
 from binedge.export_tflite import TfliteExportError, export_tflite, load_tflite_checked, run_tflite
-from binedge.graph import (Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, RequantStage, Requantize,
-                           Reshape, ScoreStage, TensorSpec, Threshold, ThresholdStage)
+from binedge.graph import (AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, Merge,
+                           RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold,
+                           ThresholdStage)
 
 DELEGATES = ("default", "none", "reference")
 
@@ -150,9 +151,12 @@ def test_random_dags_cover_every_op_and_stage():
                     if isinstance(op, AvgPool2d):
                         spec = graph.value_specs()[graph.op_inputs(graph.ops.index(op))[0]]
                         ops.add("global" if tuple(op.kernel) == spec.shape[:2] else "window")
+                    if isinstance(op, Merge):
+                        ops.add(f"Merge->{type(op.output).__name__}")
     assert ops >= {"Conv2d", "Dense", "MaxPool2d", "AvgPool2d", "Add", "Requantize", "Threshold", "Concat",
-                   "Flatten", "Reshape", "depthwise", "grouped", "global", "window"}, ops
-    assert stages == {"ThresholdStage", "RequantStage", "ScoreStage"}
+                   "Flatten", "Reshape", "depthwise", "grouped", "global", "window", "Merge",
+                   "Merge->RoundStage", "Merge->ThresholdStage"}, ops
+    assert stages == {"ThresholdStage", "RequantStage", "ScoreStage", "AccStage"}
 
 
 def test_metadata_and_input_types(tmp_path):
@@ -448,3 +452,347 @@ def test_onnx_has_only_standard_ops_and_checks(tmp_path):
     sess = ort.InferenceSession(os.fspath(tmp_path / "m.onnx"), so, providers=["CPUExecutionProvider"])
     x = random_inputs(np.random.default_rng(1), graph, 5)
     np.testing.assert_array_equal(sess.run(["scores"], {"images": x})[0], reference.run(graph, x))
+
+
+# ----------------------------------------------------------------------------- Merge and AccStage
+#
+# The oracle below works on Python integers only: accumulators as sums of Python ints, v as
+# Ma * (a - zp_a) + Mb * (b - zp_b) + B without any int64, thresholds compared exactly, and the
+# rounding rule by binedge.exact.requant_exact. Nothing of binedge.reference is used for the
+# expected values (reference.run is compared too, as a third party).
+
+INT64_MIN = -(2**63)
+
+
+def dense_acc_exact(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """sum_k w[c, k] * x[n, k] on Python ints: object array (N, C)."""
+    wi, xi = w.astype(object), x.astype(object)
+    return np.array([[sum(wi[c, k] * xi[n, k] for k in range(w.shape[1])) for c in range(w.shape[0])]
+                     for n in range(x.shape[0])], dtype=object)
+
+
+def conv_acc_exact(w: np.ndarray, x: np.ndarray, pad: int, zp: int) -> np.ndarray:
+    """A stride-1 int8 convolution (O, KH, KW, C) over (N, H, W, C) codes padded with the zero
+    point ``pad`` on every side; Python ints, object array (N, OH, OW, O)."""
+    n, h, wd, c = x.shape
+    o, kh, kw, _ = w.shape
+    xp = np.full((n, h + 2 * pad, wd + 2 * pad, c), zp, dtype=object)
+    xp[:, pad:pad + h, pad:pad + wd] = x.astype(object)
+    oh, ow = h + 2 * pad - kh + 1, wd + 2 * pad - kw + 1
+    out = np.zeros((n, oh, ow, o), dtype=object)
+    wi = w.astype(object)
+    for i in range(n):
+        for y in range(oh):
+            for z in range(ow):
+                patch = xp[i, y:y + kh, z:z + kw]
+                for oc in range(o):
+                    out[i, y, z, oc] = int((patch * wi[oc]).sum())
+    return out
+
+
+def merge_v_exact(ma, mb, bias, a, b) -> np.ndarray:
+    """v = Ma_c * a + Mb_c * b + B_c on centred values a, b (object arrays, channels last)."""
+    ma, mb, bias = ([int(v) for v in arr] for arr in (ma, mb, bias))
+    flat_a, flat_b = a.reshape(-1, len(ma)), b.reshape(-1, len(ma))
+    v = [[ma[c] * int(ra[c]) + mb[c] * int(rb[c]) + bias[c] for c in range(len(ma))] for ra, rb in zip(flat_a, flat_b)]
+    return np.array(v, dtype=object).reshape(a.shape)
+
+
+def round_exact(v: np.ndarray, shift, zp: int) -> np.ndarray:
+    s = [int(x) for x in shift]
+    flat = v.reshape(-1, len(s))
+    return np.array([[requant_exact(int(r[c]), s[c], zp) for c in range(len(s))] for r in flat]).reshape(v.shape)
+
+
+def levels_exact(v: np.ndarray, stage: ThresholdStage) -> np.ndarray:
+    d = [int(x) for x in stage.direction]
+    t = [[int(x) for x in row] for row in stage.thresholds]
+    flat = v.reshape(-1, len(d))
+    lv = np.array([[sum(d[c] * int(r[c]) >= tk for tk in t[c]) for c in range(len(d))] for r in flat]).reshape(v.shape)
+    return 2 * lv - 1 if stage.encoding == "sign" else lv
+
+
+def merge_graph(spec: TensorSpec, pre: list, merge: Merge) -> Graph:
+    """``pre`` ops (the branches), the Merge, Flatten for an (H, W, C) value, identity scores:
+    the scores are the Merge's codes / ±1 / levels, in (H, W, C) order."""
+    return codes_graph(spec, pre + [merge])
+
+
+def near_limit(terms: int, h: int, margin: int = 0) -> int:
+    """The largest |B| the graph allows next to ``terms`` = |Ma| max_a + |Mb| max_b, less ``margin``."""
+    return INT64_MAX - terms - h - margin
+
+
+# Two accumulator branches over (C,) codes: "small" channels (acc = the code itself, or a difference
+# of two codes) for the x.5 cases at small shifts, "large" channels (rows of ±127) for big values.
+MERGE_C = 16
+
+
+def merge_branches(rng, c: int = MERGE_C):
+    w1 = np.zeros((c, c), np.int8)
+    w2 = np.zeros((c, c), np.int8)
+    for ch in range(c):
+        if ch < c // 2:
+            w1[ch, ch] = 1
+            w2[ch, (ch + 1) % c] = 1
+            w2[ch, (ch + 3) % c] = -1
+        else:
+            w1[ch] = rng.choice(np.array([-127, 127], np.int8), size=c)
+            w2[ch] = rng.integers(-128, 128, size=c)
+    return w1, w2
+
+
+def merge_inputs(rng, spec: TensorSpec, n: int = 24) -> np.ndarray:
+    lo, hi = (0, 255) if spec.kind == "u8" else (-128, 127)
+    x = rng.integers(lo, hi + 1, size=(n,) + spec.shape)
+    x[0], x[1], x[2] = lo, hi, spec.zero_point
+    x[3, ::2], x[3, 1::2] = lo, hi
+    x[4, ::2], x[4, 1::2] = hi, lo
+    return x.astype(spec.storage_dtype())
+
+
+MERGE_SPECS = [TensorSpec("i8", (MERGE_C,), scale=0.1, zero_point=-5), TensorSpec("u8", (MERGE_C,), scale=0.1,
+                                                                               zero_point=200),
+               TensorSpec("i8", (MERGE_C,), scale=0.1, zero_point=127), TensorSpec("i8", (MERGE_C,), scale=0.1,
+                                                                                 zero_point=-128)]
+MERGE_PAIRS = [("input", "acc1"), ("acc1", "input"), ("acc1", "acc2"), ("input", "input")]
+
+
+def merge_case(spec: TensorSpec, pair: tuple, rng):
+    """(pre ops, centred values of the pair as object arrays on inputs x, specs) for a Merge of
+    ``pair``: the input codes and / or the AccStage accumulators of two Dense."""
+    w1, w2 = merge_branches(rng, spec.shape[0])
+    c = spec.shape[0]
+    pre = [Dense(w1, c, c, AccStage(), "int8", name="acc1", inputs=("input",)),
+           Dense(w2, c, c, AccStage(), "int8", name="acc2", inputs=("input",))]
+    specs = Graph(spec, pre).value_specs(complete=False)
+
+    def centred(name, x):
+        if name == "input":
+            return x.astype(object) - int(spec.zero_point)
+        return dense_acc_exact(w1 if name == "acc1" else w2, x)
+
+    # a branch no op reads is dead: keep only the Dense the pair uses
+    pre = [op for op in pre if op.name in pair]
+    return pre, centred, specs
+
+
+def round_channels(max_a: int, max_b: int) -> list:
+    """(s, Ma, Mb, B) per channel: shift 0, 1, 2 (x.5 cases, saturation), 31, 40, 61, 62, and the
+    extremes of int32 multipliers with biases at the int64 limit the graph allows. Channel 7's
+    bias is set from the data (the x.5 case of shift 62 at 2^61 exactly)."""
+    big, neg = 2**31 - 1, -(2**31)
+    t = lambda ma, mb: abs(ma) * max_a + abs(mb) * max_b  # noqa: E731
+    return [
+        (0, 1, 1, 0), (0, 1, -1, 5), (1, 1, 1, 0), (1, -1, 1, 1), (2, 3, -1, 2),
+        (0, big, big, near_limit(t(big, big), 0)), (0, neg, neg, -near_limit(t(neg, neg), 0)), (62, 1, 1, None),
+        (62, -1, 1, -(2**61)), (62, big, neg, near_limit(t(big, neg), 2**61)),
+        (62, neg, big, -near_limit(t(neg, big), 2**61)), (61, 7, -7, 5 * 2**59), (31, big, 1, 0),
+        (40, 2**30, big, 2**39 + 7), (13, 12345, -678, -99), (62, big, big, 0),
+    ]
+
+
+ROUND_ZP = {-5: 0, 200: -128, 127: 126, -128: -3}  # the output zero point per input spec
+
+
+@pytest.mark.parametrize("spec", MERGE_SPECS, ids=["i8-zp-5", "u8-zp200", "i8-zp127", "i8-zp-128"])
+@pytest.mark.parametrize("pair", MERGE_PAIRS, ids=["codes+acc", "acc+codes", "acc+acc", "codes+codes"])
+def test_merge_round_edges_by_hand(tmp_path, spec, pair):
+    """Merge -> RoundStage with per-channel shifts 0..62, int32 multipliers at both ends, biases
+    at the int64 limit the graph proves (|Ma| max_a + |Mb| max_b + |B| + 2^(s-1) = 2^63 - 1),
+    x.5 cases and saturation; u8 / i8 codes with zero points and AccStage accumulators on either
+    side: every runtime's codes equal the rule on Python integers."""
+    rng = np.random.default_rng(MERGE_PAIRS.index(pair) * 7 + spec.zero_point + 300)
+    pre, centred, specs = merge_case(spec, pair, rng)
+    max_a, max_b = specs[pair[0]].max_centered, specs[pair[1]].max_centered
+    x = merge_inputs(rng, spec)
+    ca, cb = centred(pair[0], x), centred(pair[1], x)
+    chans = round_channels(max_a, max_b)
+    chans[7] = (62, 1, 1, 2**61 - int(ca[5, 7]) - int(cb[5, 7]))  # sample 5 exactly at 2^61: rounds up
+    assert len(chans) == MERGE_C
+    s, ma, mb, bias = (list(col) for col in zip(*chans))
+    zp = ROUND_ZP[spec.zero_point]
+    merge = Merge(np.array(ma, np.int32), np.array(mb, np.int32), np.array(bias, np.int64),
+                  RoundStage(np.array(s, np.uint8), zp, 0.05), name="merge", inputs=pair)
+    graph = merge_graph(spec, pre, merge)
+    worst = [abs(a) * max_a + abs(b) * max_b + abs(c) + (1 << (sh - 1) if sh else 0) for sh, a, b, c in chans]
+    assert max(worst) == INT64_MAX  # the int64 limit is reached exactly
+    v = merge_v_exact(ma, mb, bias, ca, cb)
+    want = round_exact(v, s, zp)
+    assert {-128, 127} <= set(want.reshape(-1).tolist())
+    assert int(v[5, 7]) == 2**61 and want[5, 7] == zp + 1 and min(want[:, 7]) == zp  # both sides of the x.5 case
+    assert_all_equal(run_both(graph, x, tmp_path, delegates=("default", "reference")), want)
+    np.testing.assert_array_equal(reference.run(graph, x), want)
+
+
+def probe_thresholds(v: np.ndarray, direction: np.ndarray, levels: int, rng) -> np.ndarray:
+    """Per channel, ``levels`` sorted int64 thresholds at d * v of some samples and one off
+    (so some samples lie exactly on a threshold, some one below / above it)."""
+    c = v.shape[-1]
+    flat = v.reshape(-1, c)
+    out = []
+    for ch in range(c):
+        dv = [int(direction[ch]) * int(val) for val in flat[:, ch]]
+        picks = [dv[int(rng.integers(len(dv)))] + int(rng.choice([-1, 0, 0, 1])) for _ in range(levels)]
+        out.append(sorted(max(INT64_MIN, min(INT64_MAX, p)) for p in picks))
+    return np.array(out, dtype=np.int64)
+
+
+def threshold_channels(max_a: int, max_b: int) -> list:
+    """(Ma, Mb, B) per channel: v far beyond 2^53 (up to the int64 limit), both signs, unit
+    steps in the codes / accumulators that float64 cannot see there."""
+    big, neg = 2**31 - 1, -(2**31)
+    t = lambda ma, mb: abs(ma) * max_a + abs(mb) * max_b  # noqa: E731
+    return [(1, 1, 0), (1, -1, 3), (1, big, near_limit(t(1, big), 0)), (-1, neg, -near_limit(t(-1, neg), 0)),
+            (big, 1, 2**62), (neg, -1, -(2**62) - 12345), (1, 1, 2**53 + 1), (-1, 1, -(2**53) - 1),
+            (3, 5, 2**60 + 3), (-5, 3, -(2**61) + 1), (big, big, 0), (1, 1, near_limit(t(1, 1), 0)),
+            (1, -1, -near_limit(t(1, -1), 0)), (7, 1, 2**58), (1, 7, -(2**57)), (neg, big, 1)]
+
+
+@pytest.mark.parametrize("spec", MERGE_SPECS[:2], ids=["i8-zp-5", "u8-zp200"])
+@pytest.mark.parametrize("pair", MERGE_PAIRS[:3], ids=["codes+acc", "acc+codes", "acc+acc"])
+@pytest.mark.parametrize("encoding,levels", [("sign", 1), ("unsigned", 3), ("unsigned", 7)])
+def test_merge_thresholds_beyond_float64(tmp_path, spec, pair, encoding, levels):
+    """Merge -> ThresholdStage with int64 thresholds at the very values v takes (and one off), v up
+    to 2^63 - 1, directions ±1, the INT64_MIN sentinel of a constant channel and an INT64_MAX
+    threshold: levels equal the exact comparison on Python ints. A float64 comparison gets some of
+    them wrong (asserted), so this test fails for an exporter that compares in float."""
+    rng = np.random.default_rng(levels * 31 + MERGE_PAIRS.index(pair) * 7 + spec.zero_point + 300)
+    pre, centred, specs = merge_case(spec, pair, rng)
+    chans = threshold_channels(specs[pair[0]].max_centered, specs[pair[1]].max_centered)
+    ma, mb, bias = (list(col) for col in zip(*chans))
+    x = merge_inputs(rng, spec, 40)
+    v = merge_v_exact(ma, mb, bias, centred(pair[0], x), centred(pair[1], x))
+    assert max(abs(int(e)) for e in v.reshape(-1)) > 2**62
+    direction = np.resize(np.array([1, -1, -1, 1, 1], np.int8), MERGE_C)
+    t = probe_thresholds(v, direction, levels, rng)
+    t[5] = INT64_MIN  # a constant channel (always level L)
+    t[4, -1] = INT64_MAX  # d * v near 2^62 here: reached by no v of this channel
+    stage = ThresholdStage(direction, t, encoding)
+    merge = Merge(np.array(ma, np.int32), np.array(mb, np.int32), np.array(bias, np.int64), stage, name="merge",
+                  inputs=pair)
+    graph = merge_graph(spec, pre, merge)
+    want = levels_exact(v, stage)
+    vf = v.astype(np.float64)
+    as_float = (direction.astype(np.float64) * vf)[..., None] >= t.astype(np.float64)[None]
+    lv_float = as_float.sum(axis=-1)
+    assert np.any((2 * lv_float - 1 if encoding == "sign" else lv_float) != want), "float64 would be exact here"
+    assert len(np.unique(want)) > 1 and np.all(want[:, 5] == (1 if encoding == "sign" else levels))
+    assert_all_equal(run_both(graph, x, tmp_path, delegates=("default", "reference")), want)
+    np.testing.assert_array_equal(reference.run(graph, x), want)
+
+
+@pytest.mark.parametrize("output", ["round", "sign", "unsigned"])
+def test_merge_of_conv_accumulators_on_images(tmp_path, output):
+    """(H, W, C) values: the codes of an i8 image (zero point -7) merged with the AccStage
+    accumulators of a padded 3 x 3 int8 convolution, per-channel multipliers, biases and shifts
+    (NCHW constants in ONNX, NHWC in LiteRT); the conv oracle is written out on Python ints."""
+    rng = np.random.default_rng({"round": 1, "sign": 2, "unsigned": 3}[output])
+    c = 5
+    spec = TensorSpec("i8", (4, 6, c), scale=0.1, zero_point=-7)
+    w = rng.integers(-128, 128, size=(c, 3, 3, c)).astype(np.int8)
+    conv = Conv2d(w, c, c, (3, 3), (1, 1), (1, 1, 1, 1), AccStage(), "int8", name="acc")
+    bound = Graph(spec, [conv]).value_specs(complete=False)["acc"].bound
+    ma = np.array([1, -3, 2**31 - 1, 1000, -(2**31)], np.int32)
+    mb = np.array([1, 7, -1, 2**31 - 1, 12], np.int32)
+    bias = np.array([5, -(2**40), 2**62, -(2**60) - 3, 99], np.int64)
+    x = rng.integers(-128, 128, size=(6,) + spec.shape).astype(np.int8)
+    x[0], x[1] = -128, 127
+    acc = conv_acc_exact(w, x, 1, -7)
+    v = merge_v_exact(ma, mb, bias, x.astype(object) + 7, acc)
+    if output == "round":
+        shift = np.array([4, 20, 62, 50, 0], np.uint8)
+        st = RoundStage(shift, 3, 0.1)
+        want = round_exact(v, shift, 3)
+    else:
+        levels = 1 if output == "sign" else 4
+        direction = np.array([1, -1, 1, -1, 1], np.int8)
+        st = ThresholdStage(direction, probe_thresholds(v, direction, levels, rng), output)
+        want = levels_exact(v, st)
+    merge = Merge(ma, mb, bias, st, name="merge", inputs=("input", "acc"))
+    graph = merge_graph(spec, [conv], merge)
+    assert bound == 128 * int(np.abs(w.astype(np.int64)).reshape(c, -1).sum(axis=1).max())
+    want = want.reshape(len(x), -1)
+    assert len(np.unique(want)) > (1 if output == "sign" else 2)
+    assert_all_equal(run_both(graph, x, tmp_path, packed=True), want)
+    np.testing.assert_array_equal(reference.run(graph, x), want)
+
+
+def test_merge_of_chunked_accumulators(tmp_path):
+    """AccStage accumulators above 2^24 (u8 codes, 600 features, weights ±127: summed in chunks,
+    added in int32; odd values above 2^24, which float32 cannot hold) merged with a second
+    accumulator, at multipliers that make an error of one in either accumulator change a code
+    (shift 0 around zero) or a level."""
+    rng = np.random.default_rng(17)
+    k, c = 600, 4
+    spec = TensorSpec("u8", (k,), scale=1 / 255, zero_point=0)
+    w1 = rng.choice(np.array([-127, 127], np.int8), size=(c, k))
+    w1[:, :560] = 127  # all-255 inputs reach 255 * 127 * (560 + ...) > 2^24
+    w2 = rng.integers(-128, 128, size=(c, k)).astype(np.int8)
+    x = rng.integers(0, 256, size=(6, k)).astype(np.uint8)
+    x[0] = 255
+    x[0, 0] = 254  # odd sums
+    x[1] = 0
+    x[2, :560] = 255
+    x[2, 560:] = 0
+    a1, a2 = dense_acc_exact(w1, x), dense_acc_exact(w2, x)
+    assert any(abs(int(v)) > FLOAT_EXACT_BOUND and int(v) % 2 for v in a1.reshape(-1))
+    ma = np.array([1, -1, 3, 2**31 - 1], np.int32)
+    mb = np.array([-1, 1, 2, -(2**31)], np.int32)
+    # bias: centre channel c on sample c's value so the codes there sit at the x.5 / zero edges
+    bias = np.array([-(int(ma[i]) * int(a1[i, i]) + int(mb[i]) * int(a2[i, i])) for i in range(c)], np.int64)
+    pre = [Dense(w1, k, c, AccStage(), "int8", name="acc1", inputs=("input",)),
+           Dense(w2, k, c, AccStage(), "int8", name="acc2", inputs=("input",))]
+    v = merge_v_exact(ma, mb, bias, a1, a2)
+    for st in (RoundStage(np.array([0, 0, 1, 62], np.uint8), 0, 0.1),
+               ThresholdStage(np.array([1, -1, 1, -1], np.int8), np.array([[0], [0], [1], [-1]], np.int64), "sign")):
+        graph = merge_graph(spec, pre, Merge(ma, mb, bias, st, name="merge", inputs=("acc1", "acc2")))
+        want = round_exact(v, st.shift, 0) if isinstance(st, RoundStage) else levels_exact(v, st)
+        for i in range(c):
+            assert int(v[i, i]) == 0
+        assert_all_equal(run_both(graph, x, tmp_path, delegates=("default", "reference")), want)
+        np.testing.assert_array_equal(reference.run(graph, x), want)
+    assert any(o.code == "ADD" and m.dtype(o.inputs[0]) == np.int32
+               for m in [et._translate(graph, False)[0]] for o in m.ops)  # the chunks, added in int32
+
+
+def test_merge_exporters_check_the_int64_bound_themselves():
+    """The exporters prove |Ma| max_a + |Mb| max_b + |B| + 2^(s-1) <= 2^63 - 1 again before they
+    emit a Merge (the graph proves it first, so this calls them on an accumulator spec whose
+    bound is larger than any valid graph could carry), and refuse naming the op."""
+    c = 2
+    a = TensorSpec("i8", (c,), scale=0.1, zero_point=0)
+    b = TensorSpec("i32", (c,), "acc", bound=2**33)
+    merge = Merge(np.array([1, 1], np.int32), np.array([2**31 - 1, 1], np.int32), np.array([0, 0], np.int64),
+                  RoundStage(np.array([0, 0], np.uint8), 0, 0.1), name="m")
+    with pytest.raises(OnnxExportError, match="op 3 \\(Merge 'm'\\).*2\\*\\*63 - 1"):
+        eo._merge(eo._Onnx(), merge, ["a", "b"], [a, b], False, "op 3 (Merge 'm')", "op3")
+    with pytest.raises(TfliteExportError, match="op 3 \\(Merge 'm'\\).*2\\*\\*63 - 1"):
+        et._merge(et._Model(), merge, [0, 1], [a, b], "op 3 (Merge 'm')", "op3")
+    merge.multipliers_b = np.array([2**29, 1], np.int32)  # 128 + 2^62: fits, no error
+    eo._merge(eo._Onnx(), merge, ["a", "b"], [a, b], False, "op 3 (Merge 'm')", "op3")
+
+
+def test_merge_uses_integer_comparisons_only(tmp_path):
+    """Merge's thresholds are int64 constants compared with int64 values in both files (no float
+    or double comparison), and sizes count the Merge parameters; AccStage adds none."""
+    rng = np.random.default_rng(4)
+    spec = MERGE_SPECS[0]
+    pre, centred, specs = merge_case(spec, ("acc1", "acc2"), rng)
+    st = ThresholdStage(np.ones(MERGE_C, np.int8), np.zeros((MERGE_C, 2), np.int64), "unsigned")
+    merge = Merge(np.ones(MERGE_C, np.int32), np.ones(MERGE_C, np.int32), np.zeros(MERGE_C, np.int64), st,
+                  name="merge", inputs=("acc1", "acc2"))
+    graph = merge_graph(spec, pre, merge)
+    info = export_onnx(graph, tmp_path / "m.onnx")
+    model = load_onnx_checked(tmp_path / "m.onnx")
+    inits = {i.name: i for i in model.graph.initializer}
+    cmp_consts = [inits[n.input[1]] for n in model.graph.node if n.op_type == "GreaterOrEqual" and n.input[1] in inits]
+    assert cmp_consts and all(t.data_type == 7 for t in cmp_consts if t.dims and t.dims[0] == MERGE_C)  # INT64
+    assert not any(i.data_type == 11 for i in model.graph.initializer)  # no DOUBLE anywhere
+    m = et._translate(graph, False)[0]
+    ge = [o for o in m.ops if o.code == "GREATER_EQUAL"]
+    assert ge and all(m.dtype(o.inputs[0]) == np.int64 and m.dtype(o.inputs[1]) == np.int64 for o in ge[:2])
+    stage_bytes = merge.multipliers_a.nbytes * 2 + merge.bias.nbytes + st.thresholds.nbytes + st.direction.nbytes
+    id_bytes = graph.ops[-1].output.multiplier.nbytes * 2
+    assert info["threshold_bytes"] == stage_bytes + id_bytes
+    assert export_tflite(graph, tmp_path / "m.tflite")["threshold_bytes"] == stage_bytes + id_bytes
