@@ -571,7 +571,7 @@ def _threshold_output(stage: ThresholdStage, shape: tuple[int, ...], dtype=np.in
         raise GraphError(f"direction must be int8 ±1 of shape ({c},)")
     if stage.encoding == "sign" and t.shape[1] != 1:
         raise GraphError("sign encoding takes exactly one threshold per channel")
-    if np.any(np.diff(t.astype(np.int64), axis=1) < 0):
+    if np.any(t[:, 1:] < t[:, :-1]):  # compared, not subtracted: int64 differences may overflow
         raise GraphError("thresholds must be non-decreasing along each channel")
     return TensorSpec("bits", shape, stage.encoding, stage.planes)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import (AvgPool2d, Conv2d, Dense, Graph, RequantStage, ScoreStage, Threshold, ThresholdStage,
-                    TensorSpec)
+from .graph import (AccStage, AvgPool2d, Conv2d, Dense, Graph, Merge, RequantStage, RoundStage, ScoreStage, Threshold,
+                    ThresholdStage, TensorSpec)
 
 ONNX_SLACK_BYTES = 16 * 1024
 
@@ -21,6 +21,10 @@ def _stage_bytes(stage) -> int:
         return stage.multiplier.nbytes + stage.offset.nbytes
     if isinstance(stage, RequantStage):
         return stage.multiplier.nbytes + stage.bias.nbytes + stage.shift.nbytes
+    if isinstance(stage, RoundStage):
+        return stage.shift.nbytes
+    if isinstance(stage, Merge):  # its multipliers and bias, then its own output stage
+        return stage.multipliers_a.nbytes + stage.multipliers_b.nbytes + stage.bias.nbytes + _stage_bytes(stage.output)
     return 0
 
 
@@ -30,11 +34,14 @@ def type_label(spec: TensorSpec) -> str:
         return "bits " + (spec.encoding if spec.encoding == "sign" else f"unsigned x{spec.planes}")
     if spec.kind in ("u8", "i8"):
         return spec.kind + (f" zp {spec.zero_point}" if spec.zero_point else "")
+    if spec.encoding == "acc":
+        return "i32 acc"
     return spec.kind
 
 
 def _stage_label(stage) -> str:
-    return {ThresholdStage: "thresholds", ScoreStage: "scores", RequantStage: "requant"}[type(stage)]
+    return {ThresholdStage: "thresholds", ScoreStage: "scores", RequantStage: "requant", AccStage: "acc",
+            RoundStage: "round"}[type(stage)]
 
 
 def layer_table(graph: Graph) -> list[dict]:
@@ -48,7 +55,8 @@ def layer_table(graph: Graph) -> list[dict]:
         ins = graph.op_inputs(i)
         src, dst = specs[ins[0]], specs[names[i + 1]]
         weight_bytes = int(op.weights.nbytes) if isinstance(op, (Dense, Conv2d)) else 0
-        stage = op.output if isinstance(op, (Dense, Conv2d)) else op.stage if isinstance(op, Threshold) else None
+        stage = (op.output if isinstance(op, (Dense, Conv2d)) else op.stage if isinstance(op, Threshold)
+                 else op if isinstance(op, Merge) else None)
         stage_bytes = _stage_bytes(stage) if stage is not None else 0
         if isinstance(op, Dense):
             params = macs = op.in_features * op.out_features
@@ -61,6 +69,8 @@ def layer_table(graph: Graph) -> list[dict]:
         else:
             macs = params = 0
         kind = type(op).__name__
+        if isinstance(op, Merge):
+            kind += f" [{type_label(src)} + {type_label(specs[ins[1]])} -> {_stage_label(op.output)}]"
         if isinstance(op, (Dense, Conv2d)):
             groups = f", groups {op.groups}" if getattr(op, "groups", 1) > 1 else ""
             kind += f" [{op.weight_kind} w, {type_label(src)} in{groups} -> {_stage_label(op.output)}]"
