@@ -16,8 +16,9 @@ example batch, so shapes are known and a node that fails in PyTorch fails here, 
 
 Nothing is lowered approximately: a node whose integer form is not provably equal to what
 PyTorch computes (up to float rounding next to a threshold or rounding boundary: a tie) is a
-:class:`LoweringError` naming the node, its source line and what to do — e.g. a real-valued sum
-with no QuantInt8 after it is refused, not quantized by guess. The one exception is opt-in:
+:class:`LoweringError` naming the node, its source line and what to do — e.g. a sum of three real-valued
+branches, or a sum read by a weight layer with no activation or QuantInt8 between them, is
+refused, not quantized by guess (a sum of two branches lowers exactly: a Merge). The one exception is opt-in:
 ``round_float_weights=True`` (binedge.lower's historic rule) rounds a full-precision layer that
 reads the graph input to int8 weights.
 """
@@ -234,8 +235,9 @@ class _Runner:
                          "training=self.training)")
             return self.s(b["input"])
         low.fail(f"{getattr(target, '__name__', target)!s} does not lower; binedge lowers binedge layers, "
-                 "activations and quantizers, BatchNorm, pooling, flatten / view / reshape, + and - of int8 values, "
-                 "scalar factors and offsets of a weight layer's output, and torch.cat")
+                 "activations and quantizers, BatchNorm, pooling, flatten / view / reshape, + and - of int8 values "
+                 "and of two real-valued branches, scalar factors and offsets of a weight layer's output or a sum, "
+                 "and torch.cat")
 
     def bind(self, args, kwargs, names, defaults):
         """_bind, with every argument but the tensor(s) resolved to its concrete value."""

@@ -27,21 +27,49 @@ bias, BatchNorm, constant factors — is one per-channel affine z = a·acc + b i
 
 * Model output -> :func:`scores`: round(a·2^S)·acc + round(b·2^S), the largest S <= 24 with every
   score provably in int32.
+
+* Sum of two real-valued branches -> :func:`merge_thresholds` / :func:`merge_round` (a Merge).
+  Per channel the real value is z = A·x_a + B·x_b + C over two exact integers x (an accumulator,
+  or codes minus their zero point). With one power of two 2^k per channel, Ma = round(A·2^k) and
+  Mb = round(B·2^k) (int32; the largest k for which |Ma|·max_a + |Mb|·max_b + |bias| + 2^(k−1)
+  stays within :data:`MERGE_LIMIT` = 2^62, a bit below int64's edge), the graph's value is
+
+      v = Ma·x_a + Mb·x_b + bias,   standing for  ẑ = (Ma·x_a + Mb·x_b)/2^k + C.
+
+  Thresholds (bias = 0): ẑ >= t  <=>  v >= ceil((t − C)·2^k), ẑ > t  <=>  v >= floor((t − C)·2^k) + 1,
+  in exact rational arithmetic on the float64 t, C; direction +1 always (v grows with ẑ: a negative
+  scale is in the multipliers' signs); clamped to ±(|Ma|·max_a + |Mb|·max_b + 1), which also makes
+  a channel with A = B = 0 the constant it is. Int8 output (RoundStage, k = the shift s <= 62):
+  bias = round(C/s_out·2^s) and the multipliers of A/s_out, B/s_out, as :func:`requant_stage`
+  (a channel whose range saturates: the constant code). The fixed-point error
+  |ẑ − z| <= (|Ma − A·2^k|·|x_a| + |Mb − B·2^k|·|x_b|)/2^k <= (|x_a| + |x_b|)/2^(k+1), and the larger
+  multiplier is at least 2^30, so it is at most 2^-31·max(|A|, |B|)·(|x_a| + |x_b|): 2^-31 of the
+  value's linear part when the branches' scales are alike; a branch whose scale is ρ times smaller
+  keeps 31 − log2(ρ) bits. Its worst case over the proved bounds must be at most MAX_CODE_ERROR
+  (real units before an activation, code units before a quantizer) or every nonzero multiplier
+  carry 24 bits, or it must be below 2^-24 of the sum's range |A|·max_a + |B|·max_b (float32, in
+  which PyTorch adds the branches, resolves no finer); otherwise FoldError.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
-from .graph import CODE_RANGE, INT32_MAX, INT32_MIN, INT64_MAX, MAX_SHIFT, RequantStage, ScoreStage, ThresholdStage
+from .graph import (CODE_RANGE, INT32_MAX, INT32_MIN, INT64_MAX, MAX_SHIFT, RequantStage, RoundStage, ScoreStage,
+                    ThresholdStage)
 
 MAX_SCORE_SHIFT = 24
 #: Largest fixed-point error (in output code units) a requantization may add to exact arithmetic.
 MAX_CODE_ERROR = 1e-6
 #: Multipliers with at least this magnitude carry float32's 24 significant bits (relative error 2^-25).
 PRECISE_MULTIPLIER = 2**24
+#: A Merge's |Ma|·max_a + |Mb|·max_b + |bias| + 2^(k−1) stays at most this (the graph allows 2^63 − 1).
+MERGE_LIMIT = 2**62
+#: float32's relative resolution: a Merge's fixed-point error within this share of the sum's range is a tie.
+FLOAT32_RESOLUTION = 2.0**-24
 
 
 class FoldError(ValueError):
@@ -216,3 +244,127 @@ def float_weights_as_int8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     step = np.where(flat > 0, flat / 127.0, 1.0)
     q = np.clip(np.round(w / step.reshape((-1,) + (1,) * (w.ndim - 1))), -127, 127).astype(np.int8)
     return q, step
+
+
+# ----------------------------------------------------------------------------- Merge: sums of two branches
+
+
+def _merge_multipliers(A: float, B: float, max_a: int, max_b: int, ks, extra) -> tuple[int, int, int]:
+    """(k, Ma, Mb) for the first k of ``ks`` (descending) with Ma = round(A·2^k), Mb = round(B·2^k)
+    int32 and |Ma|·max_a + |Mb|·max_b + extra(k) <= MERGE_LIMIT; None if none fits."""
+    for k in ks:
+        ma, mb = _fixed(A, k), _fixed(B, k)
+        if abs(ma) > INT32_MAX or abs(mb) > INT32_MAX:
+            continue
+        if abs(ma) * max_a + abs(mb) * max_b + extra(k) <= MERGE_LIMIT:
+            return k, ma, mb
+    return None
+
+
+def _top_shift(big: float) -> int:
+    """The k with big·2^k in [2^30, 2^31): the most precise int32 multiplier of the larger term."""
+    return 31 - math.frexp(big)[1]
+
+
+def _merge_error(A: float, B: float, ma: int, mb: int, k: int, max_a: int, max_b: int) -> float:
+    """Worst-case |ẑ − z| of the multipliers: (|Ma − A·2^k|·max_a + |Mb − B·2^k|·max_b) / 2^k."""
+    return (abs(ma - math.ldexp(A, k)) * max_a + abs(mb - math.ldexp(B, k)) * max_b) / math.ldexp(1.0, k)
+
+
+def _check_merge_error(err: float, ms, coefs, maxes, what: str) -> None:
+    """Refuse a worst-case error above the tolerance unless every multiplier of a nonzero
+    coefficient keeps 24 significant bits (a coefficient whose multiplier rounded to 0 keeps none).
+
+    The tolerance is the larger of MAX_CODE_ERROR and 2^-24 of the sum's reach |A|·max_a + |B|·max_b:
+    PyTorch adds the branches in float32, whose rounding of values of that size is already about
+    2^-24 of them, so a value closer than that to a threshold or a half-way point is a tie either way."""
+    reach = abs(coefs[0]) * maxes[0] + abs(coefs[1]) * maxes[1]
+    limit = max(MAX_CODE_ERROR, FLOAT32_RESOLUTION * reach)
+    if err > limit and any(x != 0 and abs(m) < PRECISE_MULTIPLIER for m, x in zip(ms, coefs)):
+        small = 0 if abs(ms[0]) < abs(ms[1]) else 1
+        ratio = abs(coefs[1 - small]) / abs(coefs[small]) if coefs[small] != 0 else math.inf
+        raise FoldError(f"the sum's branch {'ab'[small]} counts in units {ratio:.3g} times smaller than branch "
+                        f"{'ab'[1 - small]}'s, with integers up to {maxes[small]:,}: int32 multipliers with one shift "
+                        f"add them only to within {err:.3g} {what} (the limit is {limit:.3g}: 2^-24 of the sum's "
+                        f"range, at least {MAX_CODE_ERROR}; or 24-bit multipliers); put a binedge.nn.QuantInt8 on "
+                        f"branch {'ab'[small]} (its int8 codes are then merged)")
+
+
+def _finite(*arrays) -> None:
+    if not all(np.all(np.isfinite(np.asarray(a, np.float64))) for a in arrays):
+        raise FoldError("a coefficient of the sum is not finite (NaN or infinite BatchNorm statistics?)")
+
+
+def merge_thresholds(ca: np.ndarray, cb: np.ndarray, const: np.ndarray, max_a: int, max_b: int, act):
+    """Merge parameters (Ma int32, Mb int32, bias int64, ThresholdStage with int64 thresholds) for
+    the activation ``act`` of z_c = ca_c·x_a + cb_c·x_b + const_c, where |x_a| <= max_a and
+    |x_b| <= max_b are the Merge's centred inputs (module docstring: v >= T_c,k <=> ẑ >= t_k
+    exactly, direction +1, bias 0, error at most 2^-31·max(|ca|, |cb|)·(|x_a| + |x_b|))."""
+    _finite(ca, cb, const)
+    ts = [Fraction(float(t)) for t in act.thresholds]
+    c = len(const)
+    ma = np.zeros(c, np.int64)
+    mb = np.zeros(c, np.int64)
+    out = np.zeros((c, len(ts)), np.int64)
+    for ch in range(c):
+        A, B, C = float(ca[ch]), float(cb[ch]), Fraction(float(const[ch]))
+        big = max(abs(A), abs(B))
+        if big == 0:
+            k, ma[ch], mb[ch] = 0, 0, 0
+        else:
+            top = _top_shift(big)
+            found = _merge_multipliers(A, B, max_a, max_b, range(top, top - 64, -1), lambda k: 0)
+            if found is None:
+                raise FoldError("the sum's accumulators are too large for an int64 Merge")
+            k, ma[ch], mb[ch] = found
+            _check_merge_error(_merge_error(A, B, int(ma[ch]), int(mb[ch]), k, max_a, max_b),
+                               (int(ma[ch]), int(mb[ch])), (A, B), (max_a, max_b), "real units")
+        lim = abs(int(ma[ch])) * max_a + abs(int(mb[ch])) * max_b + 1
+        scale = Fraction(2) ** k
+        for j, t in enumerate(ts):
+            u = (t - C) * scale  # exact: v >= u <=> ẑ >= t
+            fl = u.numerator // u.denominator
+            thr = fl + 1 if act.strict else (fl if u.denominator == 1 else fl + 1)
+            out[ch, j] = min(max(thr, -lim), lim)
+    stage = ThresholdStage(np.ones(c, np.int8), out, act.encoding)
+    return ma.astype(np.int32), mb.astype(np.int32), np.zeros(c, np.int64), stage
+
+
+def merge_round(ca: np.ndarray, cb: np.ndarray, const: np.ndarray, max_a: int, max_b: int, scale: float,
+                zero_point: int):
+    """Merge parameters (Ma int32, Mb int32, bias int64, RoundStage) computing
+    clamp(zp + round_half_up(z_c / scale), -128, 127) of z_c = ca_c·x_a + cb_c·x_b + const_c as
+    requant(Ma·x_a + Mb·x_b + bias, s_c, zp): Ma / 2^s ≈ ca/scale, Mb / 2^s ≈ cb/scale,
+    bias ≈ const/scale·2^s with the largest s <= 62 that keeps the multipliers int32 and the int64
+    sum within MERGE_LIMIT; error at most MAX_CODE_ERROR code units or 24-bit multipliers; a
+    channel whose whole range saturates is the constant code (Ma = Mb = 0, bias = ±256, s = 0)."""
+    _finite(ca, cb, const)
+    c = len(const)
+    ma = np.zeros(c, np.int64)
+    mb = np.zeros(c, np.int64)
+    bias = np.zeros(c, np.int64)
+    shift = np.zeros(c, np.int64)
+    zp = int(zero_point)
+    for ch in range(c):
+        ra, rb, rc = float(ca[ch]) / scale, float(cb[ch]) / scale, float(const[ch]) / scale
+        if not all(math.isfinite(v) for v in (ra, rb, rc)):
+            raise FoldError("a coefficient of the sum divided by the quantizer's scale is not finite")
+        reach = abs(ra) * max_a + abs(rb) * max_b
+        if rc - reach + zp >= 128.5 or rc + reach + zp <= -129.5:  # always saturated: a constant code
+            bias[ch] = 256 if rc > 0 else -256
+            continue
+        big = max(abs(ra), abs(rb))
+        top = MAX_SHIFT if big == 0 else min(MAX_SHIFT, _top_shift(big))
+        found = _merge_multipliers(ra, rb, max_a, max_b, range(top, -1, -1), lambda s: abs(_fixed(rc, s)) + _half(s))
+        if found is None:
+            raise FoldError(f"the sum's scale ratios {ra:.6g}, {rb:.6g} (branch scale / output scale) do not fit int32 "
+                            "multipliers with a shift in [0, 62]; the output quantizer's scale is far too small for "
+                            "this sum's range")
+        s, ma[ch], mb[ch] = found
+        bias[ch] = _fixed(rc, s)
+        err = _merge_error(ra, rb, int(ma[ch]), int(mb[ch]), s, max_a, max_b) \
+            + abs(int(bias[ch]) - math.ldexp(rc, s)) / math.ldexp(1.0, s)
+        _check_merge_error(err, (int(ma[ch]), int(mb[ch])), (ra, rb), (max_a, max_b), "code units")
+        shift[ch] = s
+    stage = RoundStage(shift.astype(np.uint8), zp, float(scale))
+    return ma.astype(np.int32), mb.astype(np.int32), bias, stage

@@ -1,21 +1,33 @@
 """The lowering rules of :func:`binedge.convert` (driven node by node by binedge.converter).
 
-Every value flowing between fx nodes has one of five lowering types:
+Every value flowing between fx nodes has one of six lowering types:
 
     Codes    a graph value of kind u8 / i8: the model holds scale·(q − zp)        (input, QuantInt8, pools)
     Bits     packed hard-threshold outputs: ±1 (sign) or level·level_scale       (Sign / Step / QReLU)
     Affine   a weight op's real output z = a·acc + b, per channel, waiting for its output stage
     CodeSum  Σ_i c_i·s_i·(q_i − zp_i) of codes, optionally averaged over a window, waiting for a QuantInt8
+    RealSum  z = A·x_a + B·x_b + C per channel over two exact integers (a weight op's accumulator, or
+             codes minus their zero point): a sum of two real-valued branches, waiting for an
+             activation (Merge + ThresholdStage) or a QuantInt8 (Merge + RoundStage)
     Cat      a concatenation of values of different types, waiting for a quantizer
 
 :class:`Lowering` holds the graph under construction and one method per rule: ``weight_layer``
 (BinaryLinear / BinaryConv2d -> Affine: the accumulator over codes or bits, a = weight scale ·
 input scale, b = bias − a·zp·Σw for an input zero point), ``batchnorm`` / ``scale`` / ``offset``
 (fold into an Affine), ``quantize`` (Affine -> RequantStage, Codes -> Requantize, CodeSum -> Add /
-Requantize / AvgPool2d, Cat -> each part, then Concat), ``activate`` (Affine -> ThresholdStage,
-Codes -> Threshold, Cat -> each part), ``add``, ``avgpool``, ``maxpool``, ``flatten``, ``reshape``,
-``cat`` and ``scores`` (Affine of a Dense -> ScoreStage, the graph output). Every refusal is a
+Requantize / AvgPool2d, RealSum -> Merge + RoundStage, Cat -> each part, then Concat), ``activate``
+(Affine -> ThresholdStage, Codes -> Threshold, RealSum or a sum of two codes -> Merge +
+ThresholdStage, Cat -> each part), ``add`` (codes + codes -> CodeSum; anything with a weight
+layer's real output -> RealSum), ``avgpool``, ``maxpool``, ``flatten``, ``reshape``, ``cat`` and
+``scores`` (Affine of a Dense -> ScoreStage, the graph output). Every refusal is a
 :class:`~binedge.fxtrace.LoweringError` naming the node being lowered and its source line.
+
+A weight op's accumulator is computed once: ``emit_stage`` gives it the output stage its first
+consumer asks for; when a RealSum later needs the accumulator itself (``accumulator``), that op
+becomes an AccStage op and each stage already emitted becomes a Merge of the accumulator with
+itself, Merge(acc, acc, Ma = M, Mb = 0, bias = B) — the same integers, v = M·acc + B, under the
+same value name — so ``h`` feeding both ``sign(h)`` and ``h + f(sign(h))`` costs one layer and
+two elementwise Merges rather than two layers.
 
 PyTorch is NCHW, the graph HWC: a flat value remembers ``perm``, PyTorch's feature index of every
 graph position, so that a Dense after a flatten permutes its weights and anything else that
@@ -33,8 +45,8 @@ from torch import nn
 from . import bitformat as bf
 from . import fold
 from .fxtrace import LoweringError, describe
-from .graph import (INPUT_NAME, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, GraphError, MaxPool2d, Requantize,
-                    Reshape, TensorSpec, Threshold, infer)
+from .graph import (INPUT_NAME, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, GraphError, MaxPool2d, Merge,
+                    RequantStage, Requantize, Reshape, RoundStage, TensorSpec, Threshold, ThresholdStage, infer)
 from .nn.activations import QReLU, RealActivation, ThresholdActivation
 from .nn.layers import BinaryConv2d, BinaryLinear
 from .nn.quant import Int8Weights, QuantInt8
@@ -89,6 +101,21 @@ class CodeSum:
 
 
 @dataclass(frozen=True)
+class RealSum:
+    """z_c = Σ_i coef_i,c · x_i + const_c over one or two integer sources x_i: an Affine's
+    accumulator (its own a, b are already folded into coef / const) or Codes (x = q − zp)."""
+
+    origin: str
+    base: str
+    terms: tuple  # ((Affine | Codes, coef float64 (C,)), ...), one or two
+    const: np.ndarray  # float64 (C,)
+    shape: tuple  # graph shape after the queued ops
+    after: tuple = ()  # queued MaxPool2d / Flatten ops, emitted after the Merge
+    perm: np.ndarray | None = None
+    pooled: bool = False
+
+
+@dataclass(frozen=True)
 class Cat:
     origin: str
     base: str
@@ -98,7 +125,7 @@ class Cat:
     perm: np.ndarray | None = None
 
 
-VALUE_TYPES = (Codes, Bits, Affine, CodeSum, Cat)
+VALUE_TYPES = (Codes, Bits, Affine, CodeSum, RealSum, Cat)
 
 
 def _kind(v) -> str:
@@ -110,6 +137,8 @@ def _kind(v) -> str:
         return f"the real-valued output of {v.origin}"
     if isinstance(v, CodeSum):
         return f"the real-valued {'average' if v.pool else 'sum'} at {v.origin}"
+    if isinstance(v, RealSum):
+        return f"the real-valued sum at {v.origin}"
     return f"a concatenation of values of different types at {v.origin}"
 
 
@@ -152,6 +181,32 @@ def _pair(v) -> tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
+def _merge_form(stage):
+    """A Merge of an accumulator with itself computing exactly what ``stage`` computes on it:
+    ThresholdStage on acc = Merge(1, 0, 0) + the same thresholds (int64); RequantStage
+    requant(M·acc + B, s, zp) = Merge(M, 0, B) + RoundStage(s, zp)."""
+    if isinstance(stage, ThresholdStage):
+        c = stage.direction.shape[0]
+        return Merge(np.ones(c, np.int32), np.zeros(c, np.int32), np.zeros(c, np.int64),
+                     ThresholdStage(stage.direction.copy(), stage.thresholds.astype(np.int64), stage.encoding))
+    if isinstance(stage, RequantStage):
+        c = stage.multiplier.shape[0]
+        return Merge(stage.multiplier.copy(), np.zeros(c, np.int32), stage.bias.astype(np.int64),
+                     RoundStage(stage.shift.copy(), int(stage.zero_point), float(stage.scale)))
+    raise TypeError(f"no Merge form of {type(stage).__name__}")  # pragma: no cover - scores are never shared
+
+
+def _pair_sum(v) -> bool:
+    """A sum of two codes (not an average): a real-valued sum of two branches."""
+    return isinstance(v, CodeSum) and v.pool is None and len(v.terms) == 2
+
+
+def _as_real_sum(v: CodeSum) -> RealSum:
+    c = v.terms[0][0].spec.shape[-1]
+    terms = tuple((x, np.full(c, k * float(x.spec.scale))) for x, k in v.terms)
+    return RealSum(v.origin, v.base, terms, np.zeros(c), v.shape, v.after, v.perm)
+
+
 def _after_shape(shape: tuple, op) -> tuple:
     if isinstance(op, MaxPool2d):
         return ((shape[0] - op.kernel[0]) // op.stride[0] + 1, (shape[1] - op.kernel[1]) // op.stride[1] + 1, shape[2])
@@ -175,6 +230,8 @@ class Lowering:
         self.memo: dict = {}
         self.keep: list = []
         self.node = None  # the fx node being lowered (for messages)
+        self.accs: dict = {}  # Affine.make -> (name, spec) of its AccStage value
+        self.staged: dict = {}  # Affine.make -> ops emitted with another stage (before any AccStage)
 
     # -- plumbing
 
@@ -195,16 +252,77 @@ class Lowering:
         self.used.add(name)
         return name
 
-    def emit(self, op, inputs: tuple, base: str) -> tuple[str, TensorSpec]:
+    def emit(self, op, inputs: tuple, base: str, at: int | None = None) -> tuple[str, TensorSpec]:
+        """Name ``op``, infer its value (a graph error is a LoweringError here) and append it (or
+        insert it at index ``at``)."""
         op.name = self.unique(base)
         op.inputs = tuple(inputs)
-        try:
-            spec = infer(op, [self.specs[n] for n in inputs])
-        except GraphError as e:
-            self.fail(f"its integer form is not a valid graph op: {e}")
-        self.ops.append(op)
+        spec = self._infer(op)
+        self.ops.append(op) if at is None else self.ops.insert(at, op)
         self.specs[op.name] = spec
         return op.name, spec
+
+    def _infer(self, op) -> TensorSpec:
+        try:
+            return infer(op, [self.specs[n] for n in op.inputs])
+        except GraphError as e:
+            self.fail(f"its integer form is not a valid graph op: {e}")
+
+    def _index(self, op) -> int:
+        return next(i for i, o in enumerate(self.ops) if o is op)
+
+    # -- weight ops: one accumulator, any number of stages
+
+    def emit_stage(self, v: Affine, stage) -> tuple[str, TensorSpec]:
+        """The value of ``v``'s weight op with output ``stage`` (threshold or requant), its queued
+        ops not yet applied: the weight op itself, or — once its accumulator is a value of its
+        own — a Merge of the accumulator with itself (:func:`_merge_form`)."""
+        if v.make in self.accs:
+            acc, _ = self.accs[v.make]
+            return self.emit(_merge_form(stage), (acc, acc), v.base)
+        op = v.make(stage)
+        out = self.emit(op, (v.input_name,), v.base)
+        self.staged.setdefault(v.make, []).append(op)
+        return out
+
+    def accumulator(self, v: Affine) -> tuple[str, TensorSpec]:
+        """The AccStage value of ``v``'s weight op (exact int32 accumulators, read by Merges),
+        emitted once. If the op was already emitted with other stages, the first of them becomes
+        the AccStage op and each becomes a Merge of it with itself under its own name (the same
+        integers: :func:`_merge_form`), so the layer is computed once."""
+        if v.make in self.accs:
+            return self.accs[v.make]
+        staged = self.staged.pop(v.make, [])
+        at = self._index(staged[0]) if staged else None
+        out = self.emit(v.make(AccStage()), (v.input_name,), f"{v.base}_acc", at)
+        for old in staged:
+            merge = _merge_form(old.output)
+            merge.name, merge.inputs = old.name, (out[0], out[0])
+            if self._infer(merge) != self.specs[old.name]:  # pragma: no cover - _merge_form keeps the type
+                self.fail(f"internal error: the Merge form of {old.name} has another type")
+            self.ops[self._index(old)] = merge
+        self.accs[v.make] = out
+        return out
+
+    def merge(self, v: RealSum, fold_stage) -> tuple[str, TensorSpec]:
+        """Merge of ``v``'s sources (accumulators via :meth:`accumulator`, codes as they are) with
+        the parameters ``fold_stage(ca, cb, const, max_a, max_b)`` -> (Ma, Mb, bias, stage), then
+        the queued ops. One source is merged with itself (Mb = 0)."""
+        ins = []
+        for src, coef in v.terms:
+            name, spec = self.accumulator(src) if isinstance(src, Affine) else (src.name, src.spec)
+            ins.append((name, spec, np.asarray(coef, np.float64)))
+        if len(ins) == 1:
+            ins.append((ins[0][0], ins[0][1], np.zeros_like(ins[0][2])))
+        (na, sa, ca), (nb, sb, cb) = ins
+        try:
+            ma, mb, bias, stage = fold_stage(ca, cb, np.asarray(v.const, np.float64), sa.max_centered,
+                                             sb.max_centered)
+        except fold.FoldError as e:
+            srcs = [src for src, _ in v.terms] * 2
+            raise fold.FoldError(f"{e} (branch a: {_kind(srcs[0])}, branch b: {_kind(srcs[1])})") from None
+        name, spec = self.emit(Merge(ma, mb, bias, stage), (na, nb), v.base)
+        return self.emit_after(name, spec, v.after)
 
     def emit_after(self, name: str, spec: TensorSpec, after: tuple) -> tuple[str, TensorSpec]:
         for template, base in after:
@@ -236,12 +354,14 @@ class Lowering:
                 name, spec = self.emit(Requantize(m, sh, zp, s), (v.name,), self.op_base(self.node))
                 return Codes(name, spec, v.perm)
             if isinstance(v, Affine):
-                stage = fold.requant_stage(v.a, v.b, v.bound, s, zp)
-                name, spec = self.emit(v.make(stage), (v.input_name,), v.base)
+                name, spec = self.emit_stage(v, fold.requant_stage(v.a, v.b, v.bound, s, zp))
                 name, spec = self.emit_after(name, spec, v.after)
                 return Codes(name, spec, v.perm)
             if isinstance(v, CodeSum):
                 return self._quantize_sum(v, s, zp)
+            if isinstance(v, RealSum):
+                name, spec = self.merge(v, lambda ca, cb, c, xa, xb: fold.merge_round(ca, cb, c, xa, xb, s, zp))
+                return Codes(name, spec, v.perm)
             if isinstance(v, Cat):
                 return self.finish_cat(v, [self.quantize(p, s, zp) for p in v.parts])
         except fold.FoldError as e:
@@ -279,9 +399,13 @@ class Lowering:
         top = 1 if act.encoding == "sign" else len(act.thresholds)
         try:
             if isinstance(v, Affine):
-                stage = fold.thresholds(v.a, v.b, act, v.bound)
-                name, spec = self.emit(v.make(stage), (v.input_name,), v.base)
+                name, spec = self.emit_stage(v, fold.thresholds(v.a, v.b, act, v.bound))
                 name, spec = self.emit_after(name, spec, v.after)
+                return Bits(name, spec, scale, top, v.perm)
+            if _pair_sum(v):
+                v = _as_real_sum(v)
+            if isinstance(v, RealSum):
+                name, spec = self.merge(v, lambda ca, cb, c, xa, xb: fold.merge_thresholds(ca, cb, c, xa, xb, act))
                 return Bits(name, spec, scale, top, v.perm)
             if isinstance(v, Codes):
                 stage = fold.code_thresholds(v.spec, act)
@@ -295,8 +419,8 @@ class Lowering:
         except fold.FoldError as e:
             self.fail(str(e))
         if isinstance(v, CodeSum):
-            self.fail(f"a hard-threshold activation on {_kind(v)} does not lower: the graph sums and averages only "
-                      "into int8 values; put a QuantInt8 between them")
+            self.fail(f"a hard-threshold activation on {_kind(v)} does not lower: the graph averages (and scales "
+                      "single values) only into int8 values; put a QuantInt8 between them")
         self.fail(f"a hard-threshold activation on {_kind(v)} does not lower (the graph has no op re-thresholding "
                   "bits); apply it to the real-valued value before the first activation")
 
@@ -317,7 +441,8 @@ class Lowering:
                                     "a binedge.nn.QuantInt8 (int8 inputs)")
         if not isinstance(v, (Codes, Bits)):
             hint = ("put a hard-threshold activation (e.g. input_quantizer='sign') or a binedge.nn.QuantInt8 between "
-                    "them" if isinstance(v, Affine) else "put a binedge.nn.QuantInt8 between them")
+                    "them" if isinstance(v, (Affine, RealSum)) or _pair_sum(v) else
+                    "put a binedge.nn.QuantInt8 between them")
             raise LoweringError(f"{where}: reads {_kind(v)}, but a weight layer reads codes or bits only; {hint}")
         kq = m.kernel_quantizer
         out_ch = int(m.weight.shape[0])
@@ -448,30 +573,38 @@ class Lowering:
             raise LoweringError(f"{where}: BatchNorm without running statistics (track_running_stats=False) "
                                 "normalises every batch by its own statistics, which no fixed integer threshold "
                                 "reproduces; train with track_running_stats=True")
-        if not isinstance(v, Affine):
-            raise LoweringError(f"{where}: BatchNorm folds into the output stage of the weight layer before it, but "
-                                f"it reads {_kind(v)}; put it right after a BinaryLinear / BinaryConv2d")
+        if _pair_sum(v):
+            v = _as_real_sum(v)
+        if not isinstance(v, (Affine, RealSum)):
+            raise LoweringError(f"{where}: BatchNorm folds into the output stage of the weight layer (or the Merge of "
+                                f"the sum) before it, but it reads {_kind(v)}; put it right after a BinaryLinear / "
+                                "BinaryConv2d or a sum")
         if v.perm is not None:
             raise LoweringError(f"{where}: BatchNorm after flattening a feature map normalises every (c, h, w) "
                                 "position by itself, which no per-channel output stage holds; normalise before the "
                                 "flatten (BatchNorm2d)")
-        if bn.num_features != v.a.shape[0]:
-            raise LoweringError(f"{where}: normalises {bn.num_features} features but the layer before it has "
-                                f"{v.a.shape[0]} outputs")
+        channels = v.a.shape[0] if isinstance(v, Affine) else len(v.const)
+        if bn.num_features != channels:
+            raise LoweringError(f"{where}: normalises {bn.num_features} features but the "
+                                f"{'layer' if isinstance(v, Affine) else 'sum'} before it has {channels}")
         if isinstance(bn, nn.BatchNorm2d) != (len(torch_in) == 4) or len(torch_in) not in (2, 4):
             raise LoweringError(f"{where}: BatchNorm2d needs an (N, C, H, W) input and BatchNorm1d an (N, C) one")
         s, t = fold.bn_affine(bn)
         if v.pooled and np.any(s <= 0):
             raise LoweringError(f"{where}: BatchNorm with a non-positive scale after max-pooling cannot be folded "
                                 "exactly; put BatchNorm before the pooling layer")
+        if isinstance(v, RealSum):
+            return replace(v, terms=tuple((x, k * s) for x, k in v.terms), const=v.const * s + t)
         return replace(v, a=v.a * s, b=v.b * s + t)
 
     def scale(self, v, c: float):
+        if isinstance(v, (Affine, RealSum)) and v.pooled and c < 0:
+            self.fail("a negative factor after max-pooling cannot be folded exactly (max and a negative "
+                      "factor do not commute); apply it before the pooling")
         if isinstance(v, Affine):
-            if v.pooled and c < 0:
-                self.fail("a negative factor after max-pooling cannot be folded exactly (max and a negative "
-                          "factor do not commute); apply it before the pooling")
             return replace(v, a=v.a * c, b=v.b * c)
+        if isinstance(v, RealSum):
+            return replace(v, terms=tuple((x, k * c) for x, k in v.terms), const=v.const * c)
         if isinstance(v, Codes):
             return CodeSum(self.label(), self.node.name, ((v, float(c)),), v.spec.shape, perm=v.perm)
         if isinstance(v, CodeSum):  # (only Flatten waits behind a CodeSum: it commutes with a factor)
@@ -482,18 +615,28 @@ class Lowering:
     def offset(self, v, c: float):
         if isinstance(v, Affine):
             return replace(v, b=v.b + c)
-        self.fail(f"adding a constant to {_kind(v)} does not lower (only a weight layer's real output takes a "
-                  "constant offset, folded into its output stage)")
+        if _pair_sum(v):
+            v = _as_real_sum(v)
+        if isinstance(v, RealSum):
+            return replace(v, const=v.const + c)
+        self.fail(f"adding a constant to {_kind(v)} does not lower (only a weight layer's real output or a sum of "
+                  "two branches takes a constant offset, folded into its output stage or Merge)")
 
     def add(self, x, y, cx: float, cy: float):
+        """cx·x + cy·y: of codes only, a CodeSum (an Add or Requantize once quantized); with a
+        weight layer's real output (or a RealSum) in it, a RealSum of at most two integer sources."""
         for v in (x, y):
-            if isinstance(v, Affine):
-                self.fail(f"adds {_kind(v)}: the integer graph adds int8 values only (a weight layer's real output "
-                          "has no int8 type until a quantizer gives it one); put a binedge.nn.QuantInt8 right after "
-                          f"that layer (its output stage then requantizes into it), and a QuantInt8 after the sum")
-            if isinstance(v, (Bits, Cat)) or (isinstance(v, CodeSum) and (v.pool is not None or v.after)):
-                self.fail(f"adds {_kind(v)}: the integer graph adds int8 values only; quantize both operands with "
-                          "binedge.nn.QuantInt8")
+            if isinstance(v, Bits):
+                self.fail(f"adds {_kind(v)}: bits have no real-valued integer form to add; add the real values "
+                          "before the activation (the sum then ends in the activation), or quantize both operands "
+                          "with binedge.nn.QuantInt8")
+            if isinstance(v, Cat):
+                self.fail(f"adds {_kind(v)}: give the concatenation one type first (a QuantInt8 after it)")
+            if isinstance(v, CodeSum) and (v.pool is not None or v.after):
+                self.fail(f"adds {_kind(v)}: quantize it first (a binedge.nn.QuantInt8 after the "
+                          f"{'pooling' if v.pool is not None else 'flatten'})")
+        if isinstance(x, (Affine, RealSum)) or isinstance(y, (Affine, RealSum)):
+            return self._real_add(x, y, cx, cy)
         terms: dict = {}
         for v, c in ((x, cx), (y, cy)):
             for code, k in (((v, 1.0),) if isinstance(v, Codes) else v.terms):
@@ -502,18 +645,60 @@ class Lowering:
         parts = tuple((c, k) for c, k in terms.values() if k != 0)
         if not parts:
             self.fail("the sum is identically zero (its terms cancel); remove it")
-        shapes = {c.spec.shape for c, _ in parts}
-        if len(shapes) != 1:
-            self.fail(f"adds values of shapes {sorted(shapes)}; the graph adds values of one shape only (no "
-                      "broadcasting)")
-        perms = [c.perm for c, _ in parts]
-        if any((p is None) != (perms[0] is None) or (p is not None and not np.array_equal(p, perms[0]))
-               for p in perms):
-            self.fail("adds flattened values whose element orders differ (one flattened from a map, one not)")
+        self._check_operands([c for c, _ in parts])
         if len(parts) > 2:
             self.fail(f"sums {len(parts)} int8 values before one quantizer; the graph's Add takes two: put a "
                       "QuantInt8 after each pairwise sum")
         return _simplify(CodeSum(self.label(), self.node.name, parts, parts[0][0].spec.shape, perm=parts[0][0].perm))
+
+    def _check_operands(self, sources: list) -> None:
+        shapes = {_shape(v) for v in sources}
+        if len(shapes) != 1:
+            self.fail(f"adds values of shapes {sorted(shapes)}; the graph adds values of one shape only (no "
+                      "broadcasting)")
+        perms = [v.perm for v in sources]
+        if any((p is None) != (perms[0] is None) or (p is not None and not np.array_equal(p, perms[0]))
+               for p in perms):
+            self.fail("adds flattened values whose element orders differ (one flattened from a map, one not)")
+
+    def _real_terms(self, v, c: float) -> tuple[list, np.ndarray | float]:
+        """(sources with their per-channel coefficients, constant) of c·v."""
+        if isinstance(v, (Affine, RealSum)) and v.after:
+            what = "max-pooling" if v.pooled else "flattening"
+            self.fail(f"adds {_kind(v)} after {what}: a Merge adds a weight layer's accumulators themselves, "
+                      f"before any pooling or flattening; add first, then pool / flatten the sum (or its "
+                      "activation)")
+        if isinstance(v, Affine):
+            return [(v, v.a * c)], v.b * c
+        if isinstance(v, RealSum):
+            return [(x, k * c) for x, k in v.terms], v.const * c
+        if isinstance(v, Codes):
+            return [(v, np.full(v.spec.shape[-1], float(v.spec.scale) * c))], 0.0
+        return [(x, np.full(x.spec.shape[-1], float(x.spec.scale) * k * c)) for x, k in v.terms], 0.0
+
+    def _real_add(self, x, y, cx: float, cy: float):
+        terms: dict = {}  # one entry per integer source: an accumulator (by weight op) or codes (by value)
+        const = 0.0
+        for v, c in ((x, cx), (y, cy)):
+            parts, k0 = self._real_terms(v, c)
+            const = const + k0
+            for src, coef in parts:
+                key = ("acc", id(src.make)) if isinstance(src, Affine) else ("codes", src.name)
+                prev = terms.get(key)
+                terms[key] = (src, coef if prev is None else prev[1] + coef)
+        parts = [(src, coef) for src, coef in terms.values() if np.any(coef != 0)]
+        if not parts:
+            self.fail("the sum does not depend on the input (its terms cancel); remove it")
+        self._check_operands([src for src, _ in parts])
+        if len(parts) > 2:
+            names = ", ".join(_kind(src) for src, _ in parts)
+            self.fail(f"sums {len(parts)} real-valued terms ({names}); the graph's Merge adds two: end each "
+                      "pairwise sum in a hard-threshold activation or a binedge.nn.QuantInt8 before adding the next")
+        shape = _shape(parts[0][0])
+        const = np.zeros(shape[-1]) + const
+        if len(parts) == 1 and isinstance(parts[0][0], Affine):  # e.g. h + 0.5·h: one accumulator
+            return replace(parts[0][0], a=parts[0][1], b=const)
+        return RealSum(self.label(), self.node.name, tuple(parts), const, shape, perm=parts[0][0].perm)
 
     def maxpool(self, v, k, st, padding, dilation, ceil_mode, return_indices):
         if _pair(padding) != (0, 0) or _pair(dilation) != (1, 1) or ceil_mode:
@@ -521,7 +706,7 @@ class Lowering:
         if return_indices:
             self.fail("MaxPool2d(return_indices=True) does not lower")
         k, st = _pair(k), _pair(st if st is not None else k)
-        shape = v.shape if isinstance(v, Affine) else v.spec.shape if isinstance(v, (Codes, Bits)) else None
+        shape = v.shape if isinstance(v, (Affine, RealSum)) else v.spec.shape if isinstance(v, (Codes, Bits)) else None
         if isinstance(v, Cat) and not v.after:
             return self.concat_or_cat([self.maxpool(p, k, st, 0, 1, False, False) for p in v.parts], v.flat)
         if shape is None or len(shape) != 3:
@@ -530,7 +715,7 @@ class Lowering:
             self.fail(f"its {k[0]}x{k[1]} window does not fit the {shape[0]}x{shape[1]} map (too many down-sampling "
                       "layers for this input size)")
         op = MaxPool2d(k, st)
-        if isinstance(v, Affine):
+        if isinstance(v, (Affine, RealSum)):  # waits behind the stage: thresholds and rounding are non-decreasing
             return replace(v, after=v.after + ((op, self.op_base(self.node)),), shape=_after_shape(v.shape, op),
                            pooled=True)
         name, spec = self.emit(op, (v.name,), self.op_base(self.node))
@@ -558,7 +743,7 @@ class Lowering:
         op, base = Flatten(), base or self.op_base(self.node)
         if isinstance(v, Cat):  # waits with the concatenation for the quantizer that gives it one type
             return replace(v, after=v.after + ((op, base),), perm=perm)
-        if isinstance(v, (Affine, CodeSum)):  # the flatten waits behind the op the consumer will choose
+        if isinstance(v, (Affine, CodeSum, RealSum)):  # the flatten waits behind the op the consumer will choose
             new_shape = (int(np.prod(shape)),)
             return replace(v, after=v.after + ((op, base),), shape=new_shape, perm=perm)
         name, spec = self.emit(op, (v.name,), base)

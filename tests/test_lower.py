@@ -1,12 +1,15 @@
 """Lowering: threshold folding against brute force, and whole models against PyTorch."""
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from binedge import reference
-from binedge.graph import Add, ScoreStage, ThresholdStage
+from binedge import fold, reference
+from binedge.graph import AccStage, Add, Conv2d, Dense, Merge, RoundStage, ScoreStage, ThresholdStage
 from binedge.lower import INT32_MAX, INT32_MIN, LoweringError, _thresholds, agreement, lower
 from binedge.models import ModelConfig, build_model
 from binedge.nn import BinaryConv2d, BinaryLinear, QReLU, QuantInt8, Sign, Step
@@ -239,8 +242,25 @@ class _SkipSequential(nn.Sequential):
 
 
 class _RealSkipSequential(nn.Sequential):
-    """The same skip over real-valued layer outputs: no integer op adds two accumulators."""
+    """The same skip over real-valued layer outputs: h + layer2(sign(h)), with h = layer1(x) a
+    real output of its own (two accumulators at unrelated scales), then sign and a classifier."""
 
+    def forward(self, x):
+        x = self[0](x)
+        h = self[1](x)
+        return self[3](self[2](h) + h)
+
+
+class _ThreeRealSequential(nn.Sequential):
+    """h + layer2(sign(h)) + layer3(sign(h)): three real-valued terms before one activation."""
+
+    def forward(self, x):
+        x = self[0](x)
+        h = self[1](x)
+        return self[4](self[2](h) + h + self[3](h))
+
+
+class _BitsPlusRealSequential(nn.Sequential):
     def forward(self, x):
         x = self[0](x)
         h = self[1](x)
@@ -278,15 +298,194 @@ def test_sequential_subclass_with_a_skip_connection_lowers_exactly():
     assert rep["disagree_without_tie"] == 0 and rep["agreement"] >= 0.98, rep
 
 
-def test_a_real_valued_skip_connection_is_refused_with_its_source_line():
-    """Adding two layers' real outputs has no exact integer form (their accumulators have
-    incommensurable scales): refused at the add, quoting the line of forward() that does it."""
+def _quadrant_images(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """4x4 uint8 images whose label is the brightest 2x2 quadrant (a task the skip model learns)."""
+    x = rng.integers(0, 160, size=(n, 4, 4, 1))
+    y = rng.integers(0, 4, size=n)
+    for i, q in enumerate(y):
+        r, c = divmod(int(q), 2)
+        x[i, 2 * r:2 * r + 2, 2 * c:2 * c + 2] += 96
+    return x.astype(np.uint8), y
+
+
+def _real_skip_model(seed: int = 0) -> _RealSkipSequential:
+    """_RealSkipSequential trained a few steps on the quadrant task (not degenerate: the sum's
+    sign varies with the input and the classifier's prediction too), in eval mode."""
+    torch.manual_seed(seed)
     model = _RealSkipSequential(nn.Flatten(), BinaryLinear(16, 16, kernel_quantizer="lab"),
                                 BinaryLinear(16, 16, kernel_quantizer="lab", input_quantizer="sign"),
-                                BinaryLinear(16, 4, kernel_quantizer="lab", input_quantizer="sign")).eval()
-    with pytest.raises(LoweringError, match=r"node 'add' .*test_lower\.py:\d+ `return self\[3\]\(self\[2\]\(h\) "
-                                            r"\+ h\)`: adds the real-valued output of layer 2 .*QuantInt8"):
+                                BinaryLinear(16, 4, kernel_quantizer="lab", input_quantizer="sign"))
+    images, labels = _quadrant_images(512, np.random.default_rng(seed))
+    x = torch.from_numpy(images).float().div(255).permute(0, 3, 1, 2)
+    y = torch.from_numpy(labels)
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    model.train()
+    for _ in range(60):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model.eval()
+
+
+def test_a_real_valued_skip_connection_lowers_to_accumulators_and_a_merge():
+    """h + layer2(sign(h)) with h a layer's real output: layer 1 is computed once (AccStage), its
+    sign(h) is a Merge of that accumulator with itself, and the sum a Merge of both accumulators
+    with a threshold; PyTorch and the graph agree up to ties, and the C runtime (every kernel
+    choice) returns the reference's scores."""
+    from binedge.runtime import Runtime
+
+    model = _real_skip_model()
+    graph = lower(model, (4, 4, 1))
+    kinds = [(type(op).__name__, type(getattr(op, "output", None)).__name__) for op in graph.ops]
+    assert kinds == [("Flatten", "NoneType"), ("Dense", "AccStage"), ("Merge", "ThresholdStage"),
+                     ("Dense", "AccStage"), ("Merge", "ThresholdStage"), ("Dense", "ScoreStage")]
+    acc1, sign_h, acc2, add = (graph.ops[i].name for i in (1, 2, 3, 4))
+    assert graph.ops[2].inputs == (acc1, acc1) and set(graph.ops[4].inputs) == {acc1, acc2}
+    images, labels = _quadrant_images(1000, np.random.default_rng(1))
+    rep = agreement(model, graph, images, labels)
+    assert rep["disagree_without_tie"] == 0 and rep["agreement"] >= 0.98, rep
+    assert rep["reference_accuracy"] > 0.5, rep  # learned something: 4 classes, chance is 0.25
+    ref = reference.run(graph, images)
+    merged = reference.unpack_value(reference.run_values(graph, images)[add], graph.value_specs()[add])
+    assert 0.05 < np.mean(merged > 0) < 0.95  # the sum's sign varies
+    for kernel in ("ref", "auto"):
+        assert np.array_equal(Runtime(graph, kernel=kernel).run(images), ref), kernel
+
+
+def test_merge_parameters_reproduce_the_float64_sum():
+    """Hand check of the Merge of _RealSkipSequential against float64 PyTorch: its integer value
+    v = Ma·acc1 + Mb·acc2 + bias, minus its threshold, is 2^k times the float64 sum
+    h + layer2(sign(h)) per channel (2^k a power of two), up to the fixed-point error."""
+    model = _real_skip_model(seed=3)
+    graph = lower(model, (4, 4, 1))
+    merge = graph.ops[4]
+    assert isinstance(merge, Merge) and isinstance(merge.output, ThresholdStage)
+    images = np.concatenate([_quadrant_images(200, np.random.default_rng(5))[0],
+                             np.random.default_rng(6).integers(0, 256, size=(100, 4, 4, 1), dtype=np.uint8)])
+    vals = reference.run_values(graph, images)
+    a, b = (vals[n].astype(np.int64) for n in merge.inputs)
+    v = merge.multipliers_a.astype(np.int64) * a + merge.multipliers_b.astype(np.int64) * b + merge.bias
+    d = merge.output.direction.astype(np.int64)
+    above = d * v - merge.output.thresholds[:, 0]  # >= 0 <=> sign(.) = +1
+    # independent: float64 PyTorch, module by module
+    m64 = _real_skip_model(seed=3).double()
+    with torch.no_grad():
+        x = torch.from_numpy(images).double().div(255).permute(0, 3, 1, 2)
+        h = m64[1](m64[0](x))
+        r = m64[2](h)
+        z = (h + r).numpy()
+        size = (h.abs() + r.abs()).numpy()
+    for c in range(z.shape[1]):
+        big = np.abs(z[:, c]) > 1e-3
+        ratio = above[big, c] / z[big, c]
+        k = np.round(np.log2(np.median(ratio)))
+        assert np.all(np.abs(ratio / 2.0**k - 1) < 1e-4), c  # one positive power of two per channel
+        # |v − T − 2^k z| <= 1 (the threshold's ceiling) + 2^k·(fixed-point error, ~2^-31 of the terms)
+        assert np.all(np.abs(above[:, c] - 2.0**k * z[:, c]) <= 1 + 2.0**k * 2.0**-20 * (size[:, c] + 1)), c
+        assert np.array_equal(above[:, c] >= 0, z[:, c] >= 0), c  # no value lies that close to 0 here
+
+
+def test_what_still_cannot_be_summed_is_refused_with_its_source_line():
+    """Three real-valued terms before one activation, and bits plus a real value: no Merge holds
+    them; refused at the add, quoting the line of forward() that does it, naming the fix."""
+    model = _ThreeRealSequential(nn.Flatten(), BinaryLinear(16, 16, kernel_quantizer="lab"),
+                                 BinaryLinear(16, 16, kernel_quantizer="lab", input_quantizer="sign"),
+                                 BinaryLinear(16, 16, kernel_quantizer="lab", input_quantizer="sign"),
+                                 BinaryLinear(16, 4, kernel_quantizer="lab", input_quantizer="sign")).eval()
+    with pytest.raises(LoweringError, match=r"node 'add_1' .*test_lower\.py:\d+ `return self\[4\]\(self\[2\]\(h\) "
+                                            r"\+ h \+ self\[3\]\(h\)\)`: sums 3 real-valued terms .*Merge adds two: "
+                                            r"end each pairwise sum in a hard-threshold activation or a "
+                                            r"binedge\.nn\.QuantInt8"):
         lower(model, (4, 4, 1))
+    model = _BitsPlusRealSequential(nn.Flatten(), BinaryLinear(16, 16, kernel_quantizer="lab"), Sign(),
+                                    BinaryLinear(16, 4, kernel_quantizer="lab", input_quantizer="sign")).eval()
+    with pytest.raises(LoweringError, match=r"node 'add' .*test_lower\.py:\d+ .*adds hard-threshold outputs "
+                                            r"\(bits\): .*add the real values before the activation"):
+        lower(model, (4, 4, 1))
+
+
+# ------------------------------------------------------------- Merge parameters against exact arithmetic
+
+
+def _exact_level(z: Fraction, act) -> int:
+    return sum((z > Fraction(t)) if act.strict else (z >= Fraction(t)) for t in act.thresholds)
+
+
+def _merge_cases():
+    """(A, B, C, max_a, max_b) per channel: dyadic coefficients (exact, thresholds hit exactly),
+    both signs, one or both zero (constant channels), scales 2^10 apart, random ones."""
+    rng = np.random.default_rng(0)
+    cases = [(0.25, -0.5, 0.75, 7, 9), (-0.25, -0.5, 0.0, 7, 9), (0.0, 0.0, 0.5, 7, 9), (0.0, 0.0, -0.5, 7, 9),
+             (0.0, 0.375, -1.0, 7, 9), (1.5, 2.0**-10, 0.0, 7, 9), (-3.0, 1.0, 0.5, 7, 9)]
+    for _ in range(12):
+        cases.append((float(rng.normal()), float(rng.normal() * 0.1), float(rng.normal() * 2), 7, 9))
+    return cases
+
+
+@pytest.mark.parametrize("act", [Sign(), Step(), QReLU(3), QReLU(5)], ids=["sign", "step", "qrelu2", "qrelu3"])
+def test_merge_thresholds_match_exact_arithmetic(act):
+    """Every (x_a, x_b) in the bounds: the Merge's level against the activation of the exact
+    rational z = A·x_a + B·x_b + C; they may differ only within the documented fixed-point error
+    2^-31·max(|A|, |B|)·(|x_a| + |x_b|) (×2 slack) of a threshold, and never for dyadic A, B."""
+    cases = _merge_cases()
+    A, B, C = (np.array([c[i] for c in cases]) for i in range(3))
+    ma, mb, bias, stage = fold.merge_thresholds(A, B, C, 7, 9, act)
+    assert ma.dtype == np.int32 and mb.dtype == np.int32 and bias.dtype == np.int64
+    assert stage.thresholds.dtype == np.int64 and stage.thresholds.shape == (len(cases), len(act.thresholds))
+    assert np.all(np.abs(ma.astype(np.int64)) * 7 + np.abs(mb.astype(np.int64)) * 9 + np.abs(bias) <= 2**62)
+    xa, xb = np.meshgrid(np.arange(-7, 8), np.arange(-9, 10), indexing="ij")
+    for ch, (a, b, c, _, _) in enumerate(cases):
+        v = int(ma[ch]) * xa + int(mb[ch]) * xb + int(bias[ch])
+        got = np.sum(int(stage.direction[ch]) * v[..., None] >= stage.thresholds[ch], axis=-1)
+        dyadic = all(Fraction(q).denominator <= 2**20 for q in (a, b))
+        for i, j in zip(*np.nonzero(np.ones_like(xa))):
+            z = Fraction(a) * int(xa[i, j]) + Fraction(b) * int(xb[i, j]) + Fraction(c)
+            want = _exact_level(z, act)
+            if got[i, j] != want:
+                tol = 2.0**-30 * max(abs(a), abs(b)) * (abs(int(xa[i, j])) + abs(int(xb[i, j])))
+                assert not dyadic and min(abs(float(z) - t) for t in act.thresholds) <= tol, (ch, i, j)
+
+
+def _exact_code(z: Fraction, scale: float, zp: int) -> int:
+    u = z / Fraction(scale) + Fraction(1, 2)
+    return max(-128, min(127, zp + u.numerator // u.denominator))
+
+
+@pytest.mark.parametrize("scale,zp", [(0.25, 0), (0.1, -7), (0.0371, 100), (2.0**-9, -128)])
+def test_merge_round_matches_exact_arithmetic(scale, zp):
+    """requant(Ma·x_a + Mb·x_b + bias, s, zp) against clamp(zp + round_half_up(z / scale)) in exact
+    rationals; differences only within the fixed-point error of a half-way point (none for dyadic
+    coefficients and scale); saturated channels are the constant code."""
+    cases = _merge_cases() + [(0.01, 0.02, 1000.0, 7, 9), (0.01, 0.02, -1000.0, 7, 9)]
+    A, B, C = (np.array([c[i] for c in cases]) for i in range(3))
+    ma, mb, bias, stage = fold.merge_round(A, B, C, 7, 9, scale, zp)
+    assert isinstance(stage, RoundStage) and stage.shift.dtype == np.uint8 and stage.zero_point == zp
+    for ch, (a, b, c, _, _) in enumerate(cases):
+        s = int(stage.shift[ch])
+        assert 0 <= s <= 62
+        assert abs(int(ma[ch])) * 7 + abs(int(mb[ch])) * 9 + abs(int(bias[ch])) + (1 << s >> 1) <= 2**62
+        dyadic = all((Fraction(q) / Fraction(scale)).denominator <= 2**20 for q in (a, b, c))
+        for xa in range(-7, 8):
+            for xb in range(-9, 10):
+                v = int(ma[ch]) * xa + int(mb[ch]) * xb + int(bias[ch])
+                got = max(-128, min(127, zp + ((v + (1 << s >> 1)) >> s)))  # the one rounding rule
+                z = Fraction(a) * xa + Fraction(b) * xb + Fraction(c)
+                want = _exact_code(z, scale, zp)
+                if got != want:
+                    w = z / Fraction(scale) - Fraction(1, 2)
+                    dist = min(w - math.floor(w), math.floor(w) + 1 - w)  # to the nearest half-way point
+                    tol = (abs(xa) + abs(xb) + 1) * 2.0**-s + 2.0**-30 * max(abs(a), abs(b)) / scale * (abs(xa) + abs(xb))
+                    assert not dyadic and abs(got - want) == 1 and float(dist) <= tol, (ch, xa, xb, got, want)
+    assert ma[-1] == mb[-1] == ma[-2] == mb[-2] == 0  # saturated: constant codes
+    assert bias[-2] > 0 > bias[-1]
+
+
+def test_merge_refuses_branches_at_incompatible_scales():
+    with pytest.raises(fold.FoldError, match=r"branch b counts in units .* smaller than branch a's.*QuantInt8 on "
+                                             r"branch b"):
+        fold.merge_thresholds(np.array([1.0]), np.array([1e-9]), np.array([0.0]), 10, 2**30, Sign())
+    with pytest.raises(fold.FoldError, match="not finite"):
+        fold.merge_round(np.array([np.nan]), np.array([1.0]), np.array([0.0]), 10, 10, 0.1, 0)
 
 
 @pytest.mark.parametrize("make,match", [
