@@ -108,10 +108,14 @@ def export(run_dir, formats, out, samples, no_check, target):
 
 @main.command()
 @click.argument("model", type=click.Path())
+@click.option("--dot", "dot", type=click.Path(dir_okay=False), default=None,
+              help="Also write the graph as Graphviz dot to this file (render: dot -Tsvg FILE -o graph.svg).")
 @user_errors
-def inspect(model):
-    """Per-layer table of a .bnm blob, an export directory or a run directory."""
-    from .inspect import format_table, layer_table, onnx_size_bound, open_model, totals
+def inspect(model, dot):
+    """Per-layer table of a .bnm blob, an export directory or a run directory: every op with its
+    input / output types and shapes, parameters, MACs and bytes, then the arena the C runtime needs."""
+    from .fileio import atomic_write_bytes
+    from .inspect import arena_summary, format_table, layer_table, onnx_size_bound, open_model, to_dot, totals
 
     graph, siblings, warning = open_model(model)
     rows = layer_table(graph)
@@ -120,6 +124,10 @@ def inspect(model):
     packed = t["weight_bytes"] + t["threshold_bytes"]
     click.echo(f"\nparameters {t['params']:,}; packed weights + thresholds {packed:,} B "
                f"(bit-packed lower bound {t['params'] // 8:,} B); binary MACs {t['binary_macs']:,}")
+    click.echo(arena_summary(graph))
+    if dot is not None:
+        atomic_write_bytes(dot, to_dot(graph).encode())
+        click.echo(f"graph: {dot} (Graphviz dot)")
     if siblings is not None:
         for name in ("model.bnm", "model.onnx", "model.tflite"):
             f = siblings / name

@@ -73,3 +73,35 @@ def test_export_bad_inputs(tmp_path, mlp_run):
     garbage.write_bytes(np.arange(100, dtype=np.uint8).tobytes())
     r = CliRunner().invoke(main, ["inspect", str(garbage)])
     assert r.exit_code == 1 and "garbage.bnm" in r.output and "Traceback" not in r.output
+
+
+def test_inspect_dag_blob_with_dot_file(tmp_path):
+    """A typed DAG with a Merge: inspect lists every op (Merge with both operand types), the arena,
+    and --dot writes one node per graph value and one edge per operand (graph.op_inputs is the oracle)."""
+    import re
+
+    from dags import random_dag
+
+    from binedge.blob import plan_arena, write_blob
+    from binedge.graph import Merge
+
+    for seed in range(40):
+        g = random_dag(np.random.default_rng(seed), input_kind="i8", channels=(3, 7, 33))
+        if any(isinstance(op, Merge) for op in g.ops):
+            break
+    else:
+        pytest.fail("no random DAG with a Merge in 40 seeds")
+    blob = tmp_path / "dag.bnm"
+    write_blob(g, blob)
+    dot = tmp_path / "sub" / "dag.dot"
+    r = CliRunner().invoke(main, ["inspect", str(blob), "--dot", str(dot)])
+    assert r.exit_code == 0, r.output
+    assert "Merge [" in r.output and f"arena {plan_arena(g).size:,} B" in r.output
+    text = dot.read_text()
+    assert text.startswith("digraph binedge {") and text.rstrip().endswith("}")
+    nodes = set(re.findall(r'^  "([^"]+)" \[label=', text, re.M))
+    edges = re.findall(r'^  "([^"]+)" -> "([^"]+)";', text, re.M)
+    assert nodes == set(g.value_names())
+    want = [(src, g.value_names()[i + 1]) for i in range(len(g.ops)) for src in g.op_inputs(i)]
+    assert sorted(edges) == sorted(want)
+    assert [p.name for p in dot.parent.iterdir()] == ["dag.dot"]  # no temporary left behind
