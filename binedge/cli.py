@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from . import __version__
-from .cli_options import check_zoo_options, data_options, model_options, parse_int_list, user_errors
+from .cli_options import (check_zoo_options, command_line, data_options, device_options, model_options,
+                          parse_image_size, parse_int_list, user_errors)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,8 +18,10 @@ def main():
 @main.command()
 @model_options
 @data_options
+@device_options
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True,
+              help="The global batch: with N processes each takes about batch/N samples of it.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
               help="Adam learning rate (LAB's paper: 0.01 for the MLP).")
 @click.option("--schedule", type=click.Choice(["step", "cosine", "none"]), default="step", show_default=True,
@@ -34,32 +37,53 @@ def main():
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out after its last epoch with its saved settings. An explicit "
                    "--epochs extends it; any other run option given (--model, --hidden, --lr, ...) must "
-                   "equal the saved value, else the resume is refused listing each difference; --threads "
-                   "and --quiet are free.")
+                   "equal the saved value, else the resume is refused listing each difference; --threads, "
+                   "--quiet, --device, --nproc and --workers are free.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="torch threads (default: all cores; use 1 when several trainings share the machine).")
+              help="torch threads per process (default: all cores, shared among the processes of a --nproc / "
+                   "torchrun run; use 1 when several trainings share the machine).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 @user_errors
-def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widths, fc, dataset, data_dir, limit,
-          epochs, batch_size, lr, schedule, gamma, weight_decay, loss, seed, out, resume, threads, quiet):
-    """Train a model (a zoo model, or your own: --model path/to/file.py:factory) and keep its
-    best-validation checkpoint."""
+def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widths, fc, dataset, data_dir, data,
+          image_size, color, label_column, features, limit, device, nproc, workers, epochs, batch_size, lr, schedule,
+          gamma, weight_decay, loss, seed, out, resume, threads, quiet):
+    """Train a model (a zoo model, or your own: --model path/to/file.py:factory) on built-in or your own
+    data (an image folder, a .npz or a .csv) and keep its best-validation checkpoint. With --nproc N (or
+    under torchrun) data-parallel in N processes."""
+    from .distributed import in_torchrun
     from .models import ModelConfig
     from .train import TrainConfig, train as run_training
 
-    mcfg = ModelConfig(model=model, weights=weights, activation=activation, rule=rule, weighted=not unweighted,
-                       hidden=hidden, depth=depth, widths=parse_int_list(widths, "--widths"), fc=fc)
-    cfg = TrainConfig(model=mcfg, dataset=dataset, data_dir=data_dir, limit=limit, epochs=epochs,
-                      batch_size=batch_size, lr=lr, schedule=schedule, gamma=gamma, weight_decay=weight_decay,
-                      loss=loss, seed=seed, out=out)
     given = [opt for p in ctx.command.params
              if ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE for opt in p.opts]
     check_zoo_options(model, given)
+    if data is not None and data_dir is not None:
+        raise click.UsageError("--data (a .csv / .npz file) and --data-dir (a folder) name two data sources; give one")
+    if data is not None and "--dataset" in given:
+        raise click.UsageError("--dataset names the built-in data; --data FILE is read by its type (.csv, .npz)")
+    mcfg = ModelConfig(model=model, weights=weights, activation=activation, rule=rule, weighted=not unweighted,
+                       hidden=hidden, depth=depth, widths=parse_int_list(widths, "--widths"), fc=fc)
+    cfg = TrainConfig(model=mcfg, dataset=dataset, data_dir=data_dir, data=data,
+                      image_size=parse_image_size(image_size), color=color, label_column=label_column,
+                      features=features, limit=limit, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule,
+                      gamma=gamma, weight_decay=weight_decay, loss=loss, seed=seed, out=out)
+    if nproc is not None and nproc > 1:
+        if in_torchrun():
+            raise click.UsageError("--nproc starts the processes itself; under torchrun give --nproc-per-node to "
+                                   "torchrun instead")
+        from .distributed import launch
+
+        cfg.validate()  # the option errors once, here, before any process starts
+        code = launch(nproc, command_line(ctx, skip=("nproc",)), err=lambda msg: click.echo(msg, err=True))
+        ctx.exit(code)
     summary = run_training(cfg, resume=resume, epochs=epochs if resume and "--epochs" in given else None,
-                           threads=threads, progress=not quiet, explicit=given)
-    click.echo(f"test accuracy {summary['test_acc']:.4f} (best validation epoch {summary['best_epoch']}, "
-               f"val {summary['val_acc']:.4f}); checkpoint {out}/best.pt")
+                           threads=threads, progress=not quiet, explicit=given, device=device, workers=workers)
+    import os
+
+    if os.environ.get("RANK", "0") in ("", "0"):
+        click.echo(f"test accuracy {summary['test_acc']:.4f} (best validation epoch {summary['best_epoch']}, "
+                   f"val {summary['val_acc']:.4f}); checkpoint {out}/best.pt")
 
 
 @main.command()

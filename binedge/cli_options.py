@@ -14,13 +14,75 @@ from .nn.activations import ACTIVATIONS, RULES
 def data_options(f):
     f = click.option("--dataset", type=click.Choice(["fashion-mnist", "mnist", "synthetic"]),
                      default="fashion-mnist", show_default=True,
-                     help="Training data; synthetic is a small generated set for quick checks.")(f)
+                     help="Built-in data: Fashion-MNIST or MNIST IDX files (the last 5,000 training images validate); "
+                          "synthetic is a small generated set for quick checks. --data / --data-dir read your own.")(f)
     f = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-                     help="Directory with the four IDX files (default: the Debian package's "
-                          "/usr/share/datasets/fashion-mnist).")(f)
+                     help="A folder: the four MNIST-format IDX files (default: the Debian package's "
+                          "/usr/share/datasets/fashion-mnist), or an image folder tree with one sub-folder of PNG / "
+                          "JPEG images per class (or train/ and test/ holding such sub-folders); of every ten files "
+                          "of a class the 9th validates and the 10th tests.")(f)
+    f = click.option("--data", default=None, metavar="FILE",
+                     help="A .csv table of feature vectors with a label column, or a .npz archive (x_train, y_train, "
+                          "optional x_val / y_val, x_test / y_test, class_names); of every ten rows the 9th "
+                          "validates and the 10th tests, unless the .npz holds those parts.")(f)
+    f = click.option("--image-size", default=None, metavar="HxW",
+                     help="Image folders: scale each image to cover HxW pixels and centre-crop it (one number: a "
+                          "square). Default: every image must have the first one's size.")(f)
+    f = click.option("--color", type=click.Choice(["auto", "gray", "rgb"]), default="auto", show_default=True,
+                     help="Image folders: grayscale (1 channel) or RGB (3); auto: gray when every file is gray.")(f)
+    f = click.option("--label-column", default=None, metavar="NAME",
+                     help="CSV: the label column (default: the column named 'label', else the last one).")(f)
+    f = click.option("--features", type=click.Choice(["standard", "minmax"]), default="standard", show_default=True,
+                     help="How CSV / .npz feature vectors become the deployed program's input codes, fitted on the "
+                          "training split and recorded in the run: standard = int8 codes of (x - mean) / std in "
+                          "steps of 1/16; minmax = uint8 codes of (x - min) / (max - min) in steps of 1/255.")(f)
     f = click.option("--limit", type=click.IntRange(min=1), default=None,
                      help="Use at most this many samples per split (quick runs).")(f)
     return f
+
+
+def device_options(f):
+    f = click.option("--device", default="auto", show_default=True, metavar="DEVICE",
+                     help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N. Under torchrun / --nproc each "
+                          "process takes cuda:LOCAL_RANK.")(f)
+    f = click.option("--nproc", type=click.IntRange(min=1), default=None,
+                     help="Train data-parallel in N processes on this machine (torchrun --standalone "
+                          "--nproc-per-node N -m binedge train ...: DDP over Gloo on CPUs, NCCL on GPUs). "
+                          "--batch-size stays the global batch (about batch/N per process).")(f)
+    f = click.option("--workers", type=click.IntRange(min=0), default=None,
+                     help="DataLoader worker processes decoding image files (default: none below 1,000 files, else "
+                          "up to 8).")(f)
+    return f
+
+
+def parse_image_size(text: str | None) -> list[int] | None:
+    """"HxW" or "N" (a square) as [H, W]; a usage error naming --image-size otherwise."""
+    if text is None:
+        return None
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or not all(re.fullmatch(r"[0-9]+", p.strip() or "-") for p in parts) \
+            or any(int(p) < 1 for p in parts):
+        raise click.BadParameter(f"{text!r}: give HxW in pixels such as 28x28 (or 32 for 32x32)",
+                                 param_hint="--image-size")
+    return [int(p) for p in parts]
+
+
+def command_line(ctx: click.Context, skip=()) -> list[str]:
+    """The options the user gave on the command line, rebuilt as arguments (for --nproc to hand
+    the same request to each process); options in ``skip`` are left out."""
+    args = []
+    for p in ctx.command.params:
+        if p.name in skip or ctx.get_parameter_source(p.name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[p.name]
+        if getattr(p, "is_flag", False):
+            if value:
+                args.append(p.opts[0])
+        elif value is not None:
+            args += [p.opts[0], str(value)]
+    return args
 
 
 def model_options(f):
@@ -28,8 +90,8 @@ def model_options(f):
                      help="mlp: LAB's MLP; vgg: VGG-style convnet; ftprop4: FTPROP's 4-layer convnet; or your own "
                           "model: path/to/file.py:factory, package.module:factory or an installed 'binedge.models' "
                           "entry point, where factory(image_shape, num_classes) returns an nn.Module taking "
-                          "(N, C, H, W) images scaled to [0, 1] and returning (N, num_classes) logits (see "
-                          "examples/custom_model). The run records the file and its SHA-256; export rebuilds from it. "
+                          "(N, C, H, W) images scaled to [0, 1] (feature data: (N, F) vectors, image_shape (F,)) and "
+                          "returning (N, num_classes) logits (see examples/custom_model). The run records the file and its SHA-256; export rebuilds from it. "
                           "--weights, --activation, --rule, --unweighted, --hidden, --depth, --widths and --fc "
                           "configure the zoo models only.")(f)
     f = click.option("--weights", type=click.Choice(WEIGHT_METHODS), default="lab", show_default=True,
@@ -100,8 +162,20 @@ USER_ERRORS = (
     ("binedge.firmware", "FirmwareError"), ("binedge.emulate", "EmulateError"),
     ("binedge.export_onnx", "OnnxExportError"), ("binedge.export_onnx", "OnnxModelError"),
     ("binedge.export_tflite", "TfliteExportError"), ("binedge.export_tflite", "TfliteModelError"),
-    ("binedge.runtime", "RuntimeStatusError"),
+    ("binedge.runtime", "RuntimeStatusError"), ("binedge.distributed", "DeviceError"),
+    ("binedge.distributed", "ReplicaError"), ("binedge.distributed", "PeerLostError"),
 )
+
+
+def _silent_rank() -> bool:
+    """Is this a process other than rank 0 of a torchrun run? (Process 0 prints the user errors
+    that every process finds alike; a DeviceError, which may be one process's own, each prints.)"""
+    import os
+
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) != 0
+    except ValueError:
+        return False
 
 
 def user_errors(f):
@@ -119,6 +193,12 @@ def user_errors(f):
         try:
             return f(*args, **kwargs)
         except tuple(known) as e:
+            if _silent_rank():
+                if not getattr(e, "every_rank", False):
+                    raise click.exceptions.Exit(1) from None
+                import os
+
+                raise click.ClickException(f"rank {os.environ.get('RANK')}: {e}") from None
             raise click.ClickException(str(e)) from None
 
     return wrapper

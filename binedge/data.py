@@ -1,12 +1,15 @@
-"""Datasets for binedge: MNIST-format IDX files, a fixed train/val/test split, a synthetic set,
-and a deterministic batch loader.
+"""Datasets for binedge: the one :class:`Dataset` abstraction (train / val / test :class:`Split`
+of input *codes* plus their :class:`InputCoding`), MNIST-format IDX files, a synthetic set and a
+deterministic batch loader. The other formats (a folder of images, ``.npz`` arrays, CSV tables)
+are read by :mod:`binedge.datasets` into the same :class:`Dataset`.
 
-Images stay ``uint8`` of shape ``(N, H, W)`` everywhere in this module; the model scales by
-1/255 itself, and :func:`loader` does the same scaling when it hands batches to torch.
+A split stores what the deployed program reads: uint8 images (N, H, W) or (N, H, W, C), or
+uint8 / int8 feature codes (N, F). The model sees ``scale·(q − zero_point)`` of them
+(:func:`model_input`): x/255 for images, exactly what the integer graph's input spec says.
 
-The validation split is fixed, not random: it is the LAST ``val_size`` (default 5,000) images of
-the official training file, the first ones train. A fixed split keeps validation numbers
-comparable between runs and machines without storing an index list anywhere.
+The validation split of the IDX datasets is fixed, not random: it is the LAST ``val_size``
+(default 5,000) images of the official training file, the first ones train. A fixed split keeps
+validation numbers comparable between runs and machines without storing an index list anywhere.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +29,9 @@ if TYPE_CHECKING:  # torch is only needed by loader(); importing it is slow, so 
     import torch
 
 __all__ = [
+    "InputCoding",
+    "image_coding",
+    "model_input",
     "DEFAULT_DIRS",
     "FASHION_CLASSES",
     "DIGIT_CLASSES",
@@ -93,12 +99,101 @@ class DatasetError(Exception):
 
 
 @dataclass
+class InputCoding:
+    """How the stored input codes of a dataset map to what the model sees, and (feature data)
+    how raw values became those codes. Recorded in every run (config.json, ``data.input``), so
+    that ``--resume`` and ``binedge export`` code the data exactly as training did.
+
+    The model sees ``scale·(q − zero_point)`` of a code q (the graph input's
+    :class:`binedge.graph.TensorSpec`). Images: uint8 pixels, scale 1/255, zero point 0.
+    Feature vectors (``kind`` "features", shape (F,)) are coded per feature f from the raw value x:
+
+        q = clamp(round_half_up((x − center_f) / spread_f · steps) + zero_point, lo, hi)
+
+    computed in float64, with scale = 1/steps; ``method`` "standard": center = mean, spread =
+    standard deviation of the training split, steps 16, int8 (±8 standard deviations, lo, hi =
+    −128, 127); "minmax": center = minimum, spread = maximum − minimum of the training split,
+    steps 255, uint8 (lo, hi = 0, 255). A constant feature gets spread 1. A device must code its
+    raw features with the same formula (the export report and the blob's metadata carry it).
+
+    Args:
+        kind: "image" or "features".
+        dtype: "u8" or "i8": the code type the graph input takes.
+        shape: (H, W, C) for images, (F,) for features.
+        scale, zero_point: the model input is scale·(q − zero_point).
+        method, center, spread, steps, feature_names: feature coding (empty for images).
+    """
+
+    kind: str = "image"
+    dtype: str = "u8"
+    shape: tuple = (28, 28, 1)
+    scale: float = 1.0 / 255.0
+    zero_point: int = 0
+    method: str = ""
+    center: list = field(default_factory=list)
+    spread: list = field(default_factory=list)
+    steps: int = 0
+    feature_names: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["shape"] = [int(v) for v in self.shape]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> InputCoding:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "shape" in known:
+            known["shape"] = tuple(int(v) for v in known["shape"])
+        return cls(**known)
+
+    @property
+    def code_range(self) -> tuple[int, int]:
+        return (-128, 127) if self.dtype == "i8" else (0, 255)
+
+    @property
+    def numpy_dtype(self) -> np.dtype:
+        return np.dtype(np.int8) if self.dtype == "i8" else np.dtype(np.uint8)
+
+    def tensor_spec(self):
+        """The graph input (:class:`binedge.graph.TensorSpec`) these codes are."""
+        from .graph import TensorSpec
+
+        return TensorSpec(self.dtype, tuple(int(v) for v in self.shape), scale=float(self.scale),
+                          zero_point=int(self.zero_point))
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """Codes of raw feature rows ``x`` (N, F) by the formula in the class docstring."""
+        if self.kind != "features":
+            raise ValueError("encode() codes feature vectors; images are stored as their uint8 pixels")
+        x = np.asarray(x, dtype=np.float64)
+        z = (x - np.asarray(self.center, np.float64)) / np.asarray(self.spread, np.float64) * float(self.steps)
+        lo, hi = self.code_range
+        q = np.floor(z + 0.5) + int(self.zero_point)  # round half up, as the graph rounds
+        return np.clip(q, lo, hi).astype(self.numpy_dtype)
+
+    def describe(self) -> str:
+        if self.kind == "image":
+            h, w, c = self.shape
+            return f"uint8 images {h}x{w}x{c}, seen as x/255"
+        return (f"{'int8' if self.dtype == 'i8' else 'uint8'} codes of {self.shape[0]} features ({self.method}: "
+                f"q = round((x - center) / spread * {self.steps}) + {self.zero_point}), seen as q/{self.steps}")
+
+
+def image_coding(shape) -> InputCoding:
+    """The coding of uint8 images of shape (H, W, C): the model sees x/255."""
+    h, w, c = (int(v) for v in shape)
+    return InputCoding("image", "u8", (h, w, c), 1.0 / 255.0, 0)
+
+
+@dataclass
 class Split:
     """One part of a dataset.
 
     Args:
-        images: uint8 array of shape (N, H, W) (or (N, H, W, C) for multi-channel data), raw
-            pixel values 0..255; scaling is left to the consumer.
+        images: the input codes: uint8 images (N, H, W) or (N, H, W, C) with raw pixel values
+            0..255, or feature codes (N, F) (uint8 or int8, see :class:`InputCoding`); scaling
+            is left to the consumer (:func:`model_input`).
         labels: int64 array of shape (N,), class indices.
     """
 
@@ -142,14 +237,26 @@ class Dataset:
     test: Split
     class_names: list[str]
     name: str
+    #: how the codes map to the model's input; None: uint8 images seen as x/255
+    coding: InputCoding | None = None
+    #: where the data came from: {"format", "path", "fingerprint"} (binedge.datasets)
+    source: dict = field(default_factory=dict)
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """(H, W, C) of one image; single-channel (N, H, W) data reports C = 1."""
+    def image_shape(self) -> tuple[int, ...]:
+        """(H, W, C) of one image (single-channel (N, H, W) data reports C = 1), or (F,) for
+        feature vectors: the input shape the model factory receives."""
+        if self.coding is not None:
+            return tuple(int(v) for v in self.coding.shape)
         shape = self.train.images.shape[1:]
         if len(shape) == 2:
             return (int(shape[0]), int(shape[1]), 1)
         return (int(shape[0]), int(shape[1]), int(shape[2]))
+
+    @property
+    def input_coding(self) -> InputCoding:
+        """The :class:`InputCoding` of the stored codes (images: x/255)."""
+        return self.coding if self.coding is not None else image_coding(self.image_shape)
 
     @property
     def num_classes(self) -> int:
@@ -361,7 +468,8 @@ def limit_dataset(ds: Dataset, limit: int | None) -> Dataset:
     """``ds`` with every split cut to at most ``limit`` samples."""
     if limit is None:
         return ds
-    return Dataset(ds.train.head(limit), ds.val.head(limit), ds.test.head(limit), ds.class_names, ds.name)
+    return Dataset(ds.train.head(limit), ds.val.head(limit), ds.test.head(limit), ds.class_names, ds.name,
+                   ds.coding, ds.source)
 
 
 def synthetic_dataset(
@@ -482,6 +590,36 @@ class Batches:
             yield self.x[lo : lo + self.batch_size], self.y[lo : lo + self.batch_size]
 
 
+def model_input(codes: torch.Tensor, coding: InputCoding | None = None) -> torch.Tensor:
+    """The float32 batch the model sees for a batch of stored codes: scale·(q − zero_point).
+
+    Images (N, H, W) or (N, H, W, C) become NCHW x/255 (one correctly rounded float32 division
+    per pixel, exactly binedge.agreement.torch_input); feature codes (N, F) become
+    (q − zero_point)/steps, also one correctly rounded division (the codings binedge makes have
+    an integer 1/scale; any other scale is applied in float64 and rounded once, as torch_input
+    does). Runs on the device the codes are on.
+
+    Args:
+        codes: uint8 / int8 tensor of codes, on any device.
+        coding: the dataset's :class:`InputCoding`; None for uint8 images.
+    """
+    import torch
+
+    if coding is None or coding.kind == "image":
+        x = codes.to(torch.float32).div_(255.0)
+        if x.dim() == 3:
+            return x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
+        if x.dim() == 4:
+            return x.permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
+        raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got shape {tuple(x.shape)}")
+    if codes.dim() != 2:
+        raise ValueError(f"feature codes must be (N, F), got shape {tuple(codes.shape)}")
+    inv = 1.0 / float(coding.scale)
+    if float(inv).is_integer():
+        return (codes.to(torch.float32) - float(coding.zero_point)).div_(inv)
+    return ((codes.to(torch.float64) - float(coding.zero_point)) * float(coding.scale)).to(torch.float32)
+
+
 def loader(
     split: Split,
     batch_size: int,
@@ -490,6 +628,7 @@ def loader(
     seed: int = 0,
     epoch: int = 0,
     drop_last: bool = False,
+    coding: InputCoding | None = None,
 ) -> Batches:
     """Batches of one split as torch tensors, in a reproducible order.
 
@@ -504,10 +643,11 @@ def loader(
         seed: the run's seed; only used when shuffling.
         epoch: the epoch index; only used when shuffling.
         drop_last: drop a final batch smaller than ``batch_size``.
+        coding: the split's :class:`InputCoding` (None: uint8 images); see :func:`model_input`.
 
     Returns:
-        A :class:`Batches` yielding (x float32 (B, C, H, W) in [0, 1], y int64 (B,)) and
-        supporting ``len()`` (number of batches).
+        A :class:`Batches` yielding (x float32 (B, C, H, W) in [0, 1] or (B, F), y int64 (B,))
+        and supporting ``len()`` (number of batches).
     """
     import torch
 
@@ -526,12 +666,6 @@ def loader(
         images = np.array(images, order="C")
     if not labels.flags.writeable or not labels.flags.c_contiguous:
         labels = np.array(labels, order="C")
-    x = torch.from_numpy(images).to(torch.float32).div_(255.0)
-    if x.dim() == 3:
-        x = x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
-    elif x.dim() == 4:
-        x = x.permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
-    else:
-        raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got shape {tuple(x.shape)}")
+    x = model_input(torch.from_numpy(images), coding)
     y = torch.from_numpy(labels)
     return Batches(x, y, batch_size, drop_last)

@@ -29,18 +29,41 @@ class ExportError(ValueError):
     """A user error in an export request."""
 
 
+def run_coding(cfg):
+    """The :class:`binedge.data.InputCoding` of a run's inputs: the one it recorded (config.json
+    "data_info"), else (runs made before binedge recorded it) uint8 images of the model's shape."""
+    from .data import InputCoding, image_coding
+
+    rec = (cfg.data_info or {}).get("input")
+    return InputCoding.from_dict(rec) if rec else image_coding(cfg.model.image_shape)
+
+
 def lower_run(run_dir):
     """Load a run's best checkpoint and lower it. Returns (model, graph, train_config).
 
-    Zoo models go through binedge.lower.lower (their graphs are those binedge always made);
-    user models (--model path/to/file.py:factory, rebuilt from the file the run recorded)
-    through binedge.convert, which refuses anything it cannot lower exactly."""
+    The graph input is what the run recorded (:func:`run_coding`): uint8 images, or int8 / uint8
+    feature codes with their scale and zero point (the blob's metadata names the coding in one
+    line; its per-feature centres and spreads, which a device needs to code raw features, are in
+    the export's report.json "input", kept out of the blob to spare flash). Zoo models on images go
+    through binedge.lower.lower (their graphs are those binedge always made); user models
+    (--model path/to/file.py:factory, rebuilt from the file the run recorded) and every model on
+    feature vectors through binedge.convert, which refuses anything it cannot lower exactly (a
+    zoo model's full-precision first layer is rounded to int8 weights, as binedge.lower does)."""
     from .train import load_checkpoint
 
     model, cfg, ckpt = load_checkpoint(run_dir)
+    coding = run_coding(cfg)
     meta = {"model": cfg.model.to_dict(), "dataset": cfg.dataset, "epoch": ckpt.get("epoch"),
-            "input": "uint8 pixels, NHWC; the model saw x/255"}
-    if cfg.model.is_user:
+            "input": "uint8 pixels, NHWC; the model saw x/255" if coding.kind == "image" else coding.describe()}
+    if coding.kind == "features":
+        import torch
+
+        from .converter import convert
+
+        graph = convert(model, torch.zeros(1, int(coding.shape[0])), input_spec=coding.tensor_spec(),
+                        class_names=ckpt.get("class_names"), metadata=meta,
+                        round_float_weights=not cfg.model.is_user)
+    elif cfg.model.is_user:
         import torch
 
         from .converter import convert, image_spec
@@ -56,10 +79,12 @@ def lower_run(run_dir):
 
 
 def load_test_images(cfg, samples: int | None):
-    """The run's test split (images uint8 NHWC, labels), at most ``samples`` of it."""
+    """The run's test split as the graph's input codes (uint8 images NHWC, or feature codes
+    (N, F) coded as the run recorded) and labels, at most ``samples`` of it. Reloads the data the
+    run recorded (no data options; data that changed since is refused)."""
     from .train import load_data
 
-    ds = load_data(cfg)
+    ds = load_data(cfg, parts=("test",))
     images, labels = ds.test.images, ds.test.labels
     if samples is not None:
         images, labels = images[:samples], labels[:samples]
@@ -150,7 +175,7 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
 
     rows = layer_table(graph)
     report: dict = {"format": REPORT_FORMAT, "version": 1, "binedge": __version__, "run": str(run_dir),
-                    "files": {}, "totals": totals(rows)}
+                    "files": {}, "totals": totals(rows), "input": run_coding(cfg).to_dict()}
     if "blob" in formats:
         from .blob import write_blob
 

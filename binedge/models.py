@@ -71,7 +71,7 @@ class ModelConfig:
     depth: int = 3  # MLP hidden layers
     widths: list = field(default_factory=lambda: [32, 64, 128])  # VGG conv widths (2 convs each)
     fc: int = 256  # VGG / ftprop4 fully connected width
-    image_shape: list = field(default_factory=lambda: [28, 28, 1])  # H, W, C
+    image_shape: list = field(default_factory=lambda: [28, 28, 1])  # H, W, C of images, or [F] for feature vectors
     num_classes: int = 10
     #: user models: where the factory lives and the SHA-256 of its file (binedge.user_model.Source),
     #: recorded when training starts; empty for the zoo
@@ -151,6 +151,11 @@ class ModelConfig:
                 width("--widths", v)
         if not shapes:
             return
+        if len(shape) == 1:
+            if self.model != "mlp":
+                raise ModelError(f"--model {self.model} is a convnet for images; this data is feature vectors of "
+                                 f"{shape[0]} values: choose --model mlp or your own model (--model file.py:factory)")
+            return
         h, w = shape[0], shape[1]
         if self.model == "vgg":
             blocks, (hh, ww) = 0, (h, w)
@@ -167,22 +172,23 @@ class ModelConfig:
 
     def _validate_shape(self) -> list:
         shape = list(self.image_shape) if isinstance(self.image_shape, (list, tuple)) else []
-        if len(shape) != 3 or not all(_is_int(d) and d >= 1 for d in shape):
-            raise ModelError(f"image shape must be three positive integers (H, W, C), got {self.image_shape!r}")
+        if len(shape) not in (1, 3) or not all(_is_int(d) and d >= 1 for d in shape):
+            raise ModelError(f"input shape must be three positive integers (H, W, C) for images or one (F,) for "
+                             f"feature vectors, got {self.image_shape!r}")
         if not _is_int(self.num_classes) or self.num_classes < 2:
             raise ModelError(f"a classifier needs at least 2 classes, got {self.num_classes!r}")
         return shape
 
     def _layers(self) -> list[tuple[int, int]]:
         """(parameters, output values per sample) of every weight layer (with its BatchNorm)."""
-        h, w, c = self.image_shape
         k = self.num_classes
         if self.model == "mlp":
-            fan, out = h * w * c, []
+            fan, out = math.prod(self.image_shape), []
             for _ in range(self.depth):
                 out.append((fan * self.hidden + 2 * self.hidden, self.hidden))
                 fan = self.hidden
             return out + [(fan * k + 2 * k, k)]
+        h, w, c = self.image_shape
         if self.model == "vgg":
             out = []
             for width in self.widths:
@@ -237,10 +243,11 @@ def _lab_init(module: nn.Module) -> None:
 
 
 def build_mlp(cfg: ModelConfig) -> nn.Sequential:
-    h, w, c = cfg.image_shape
+    """LAB's MLP over images (flattened) or feature vectors (N, F): ``depth`` hidden layers of
+    ``hidden`` units, each BinaryLinear -> BatchNorm, the next layer's input quantizer the activation."""
     kq = _kq(cfg)
     layers: list[nn.Module] = [Flatten()]
-    fan_in = h * w * c
+    fan_in = math.prod(cfg.image_shape)
     for i in range(cfg.depth):
         layers += [BinaryLinear(fan_in, cfg.hidden, bias=False, kernel_quantizer=kq,
                                 input_quantizer=_act(cfg) if i else None),

@@ -12,6 +12,13 @@ the new d and w — the α the next forward pass uses. With d constant α is BWN
 α held at 1 the step is BinaryConnect with Adam. Biases and BatchNorm parameters get plain Adam.
 The same optimizer trains ``binaryconnect`` and ``bwn`` layers (their α needs no optimizer state),
 so every weight method shares one update rule and one clipping convention.
+
+Data parallelism: α = ‖d ⊙ w‖₁ / ‖d‖₁ reduces over the whole tensor, so every process must hold
+all of d (Adam's second moment) and w. Under DistributedDataParallel each process keeps the full
+optimizer and sees the same all-reduced gradients, hence the same α (binedge.distributed checks
+it every epoch: :meth:`LAB.scales`). Sharded optimizers (ZeroRedundancyOptimizer, FSDP) split the
+moments across processes, which would make α a partial sum: LAB refuses them (it takes the
+whole model, and refuses sharded parameters).
 """
 
 from __future__ import annotations
@@ -35,6 +42,16 @@ class LAB(torch.optim.Adam):
 
     def __init__(self, model: nn.Module, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, *, clip: float | None = 1.0, update_scale: bool = True):
+        if not isinstance(model, nn.Module):
+            raise TypeError("LAB takes the whole model (an nn.Module), not a group of its parameters: its α is a "
+                            "reduction over each whole weight tensor and Adam's second moment of it, so a sharded "
+                            "optimizer (ZeroRedundancyOptimizer, FSDP) that hands each process a part cannot run LAB")
+        sharded = [(n, type(p).__name__) for n, p in model.named_parameters()
+                   if type(p).__name__ in ("DTensor", "FlatParameter") or hasattr(p, "_local_tensor")]
+        if sharded:
+            raise TypeError(f"LAB cannot train sharded parameters ({sharded[0][0]} is a {sharded[0][1]}): α needs "
+                            "each whole weight tensor and its whole second moment on every process; train with "
+                            "DistributedDataParallel (binedge train --nproc / torchrun), which replicates them")
         super().__init__(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          foreach=False)
         self._layers = list(binary_layers(model))
@@ -54,6 +71,13 @@ class LAB(torch.optim.Adam):
         beta2 = group["betas"][1]
         v_hat = state["exp_avg_sq"] / (1.0 - beta2 ** step)
         return v_hat.sqrt() + group["eps"]
+
+    def scales(self) -> torch.Tensor:
+        """The current α of every binarized layer (one value per layer, in model order): what
+        must be identical on every process of a data-parallel run."""
+        if not self._layers:
+            return torch.zeros(0)
+        return torch.stack([layer.kernel_scale.detach().reshape(-1)[0] for layer in self._layers])
 
     @staticmethod
     def lab_scale(w: torch.Tensor, d: torch.Tensor) -> torch.Tensor:

@@ -5,15 +5,30 @@ A run directory holds
     metrics.json   one record per finished epoch (loss, train/val/test accuracy, lr, seconds)
     best.pt        the best-validation checkpoint: model state + config + epoch + metrics
     last.pt        the last epoch's full state (model, optimizer, scheduler) for --resume
-    curves.png     loss and accuracy curves
+    curves.png     loss and accuracy curves (redrawn at most every PLOT_EVERY seconds, and after
+                   the last epoch: drawing costs about 0.2 s, more than an epoch of a small set)
 All files are written atomically (temporary file, then rename; binedge.fileio's output rule:
 a complete file or the previous one, never neither, with the usual modes 0666 / 0777 & ~umask),
 so an interrupted run leaves the previous epoch's files intact and ``resume=True`` continues
 after the last finished epoch; temporary files a killed run left are removed when the next run
 (or resume) starts. An ``out`` that cannot be written (below a regular file, in a read-only
 directory) is refused before the data is loaded.
-The same seed gives the same weights: initialisation is seeded, and the shuffling order of
-epoch e is a function of (seed, e) only.
+The same seed gives the same weights on the same device type, number of processes and threads
+per process: initialisation is seeded (on the CPU, so every device starts from the same weights),
+and the shuffling order of epoch e is a function of (seed, e) only. Other thread counts (1 vs 2
+already), process counts or devices change float summation orders: results then agree within
+float tolerance, not bitwise (binedge.distributed, README "Reproducibility").
+
+Data: any source of binedge.datasets (IDX, an image folder tree, .npz arrays, a CSV of feature
+vectors); the run records its format, absolute path, fingerprint and input coding (config.json
+"data_info": the input shape and quantization the deployed program takes), so ``--resume`` and
+``binedge export`` reload it without data options and refuse data that changed since.
+
+Devices and processes (binedge.distributed): ``device`` "auto" | "cpu" | "cuda[:N]"; under
+torchrun (``binedge train --nproc N``) every process trains a DistributedDataParallel replica on
+its part of each global batch of ``batch_size``, evaluation is sharded and summed, LAB's α is
+checked identical across processes every epoch, and process 0 alone writes the run directory
+and shows the progress bar.
 
 Models: the zoo (binedge.models) or a user model, ``ModelConfig(model="path/to/file.py:factory")``
 (binedge.user_model): the run records the factory's file and its SHA-256 (config.json, model
@@ -34,7 +49,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+import numpy as np
+
 from . import data as data_mod
+from . import distributed as dist_mod
 from .fileio import (atomic_torch_save, atomic_write_bytes, atomic_write_json, check_output_path,
                      clean_stale_files, make_dirs)
 from .models import ModelConfig, ModelError, build_model, squared_hinge_loss
@@ -48,6 +66,10 @@ TRAIN_BYTES_PER_PARAM = 32
 TRAIN_BYTES_PER_ACTIVATION = 12
 #: Batch size of evaluate().
 EVAL_BATCH = 1000
+#: Least seconds between two redraws of curves.png during a run (the last epoch always draws).
+PLOT_EVERY = 30.0
+#: Largest image side --image-size accepts.
+MAX_IMAGE_SIDE = 4096
 
 
 def _gib(n: int) -> str:
@@ -61,11 +83,16 @@ class TrainError(Exception):
 @dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
-    dataset: str = "fashion-mnist"  # fashion-mnist | mnist | synthetic
-    data_dir: str | None = None
+    dataset: str = "fashion-mnist"  # fashion-mnist | mnist | synthetic, or (found from the path) folder | npz | csv
+    data_dir: str | None = None  # IDX files or an image folder tree
+    data: str | None = None  # a .csv or .npz file
+    image_size: list | None = None  # image folders: [H, W] to scale and centre-crop to
+    color: str = "auto"  # image folders: auto | gray | rgb
+    label_column: str | None = None  # CSV: the label column (default "label", else the last)
+    features: str = "standard"  # feature coding of CSV / npz vectors: standard (int8) | minmax (uint8)
     limit: int | None = None  # at most this many samples per split (quick runs)
     epochs: int = 10
-    batch_size: int = 100
+    batch_size: int = 100  # the global batch: split among the processes of a data-parallel run
     lr: float = 0.01
     schedule: str = "step"  # step | cosine | none
     milestones: list = field(default_factory=lambda: [0.3, 0.5])  # fractions of epochs (step)
@@ -74,6 +101,8 @@ class TrainConfig:
     loss: str = "ce"
     seed: int = 0
     out: str = "runs/run"
+    #: recorded when training starts: format, absolute path, fingerprint, input coding, sizes
+    data_info: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -112,6 +141,23 @@ class TrainConfig:
             raise TrainError(f"unknown schedule {self.schedule!r}; choose step, cosine or none")
         if not all(isinstance(m, (int, float)) and math.isfinite(m) and m > 0 for m in self.milestones):
             raise TrainError(f"milestones must be positive epoch fractions or numbers, got {self.milestones!r}")
+        from .datasets import COLORS, FORMATS
+        from .datasets.tables import FEATURE_METHODS
+
+        if self.dataset not in FORMATS:
+            raise TrainError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(FORMATS)}")
+        if self.data is not None and self.data_dir is not None:
+            raise TrainError("--data (a .csv / .npz file) and --data-dir (a folder) name two data sources; give one")
+        if self.color not in COLORS:
+            raise TrainError(f"unknown --color {self.color!r}; choose one of {', '.join(COLORS)}")
+        if self.features not in FEATURE_METHODS:
+            raise TrainError(f"unknown --features {self.features!r}; choose one of {', '.join(FEATURE_METHODS)}")
+        if self.image_size is not None:
+            ok = isinstance(self.image_size, (list, tuple)) and len(self.image_size) == 2 and all(
+                isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_IMAGE_SIDE for v in self.image_size)
+            if not ok:
+                raise TrainError(f"--image-size {self.image_size!r}: give HxW (or one number for a square), each from "
+                                 f"1 to {MAX_IMAGE_SIDE:,} pixels")
         self.model.validate(shapes=False)  # the shapes once the data (its image size) is loaded
 
     def training_bytes(self) -> int:
@@ -156,21 +202,71 @@ def loss_fn(name: str):
     return F.cross_entropy if name == "ce" else squared_hinge_loss
 
 
+def loss_sum_fn(name: str):
+    """The summed per-sample loss of a batch: cross-entropy, or LAB's squared hinge averaged over
+    the classes of each sample (so sum / batch is :func:`binedge.models.squared_hinge_loss`).
+    Summed, not averaged, so that a data-parallel process can weight its part of a global batch."""
+    if name == "ce":
+        return lambda logits, y: F.cross_entropy(logits, y, reduction="sum")
+
+    def hinge(logits, y):
+        t = -torch.ones_like(logits)
+        t.scatter_(1, y.unsqueeze(1), 1.0)
+        return torch.clamp(1.0 - t * logits, min=0.0).pow(2).sum() / logits.shape[1]
+
+    return hinge
+
+
 @torch.no_grad()
-def evaluate(model, split, batch_size: int = EVAL_BATCH) -> float:
-    """Accuracy of ``model`` (eval mode) on a data split."""
+def evaluate(model, split, batch_size: int = EVAL_BATCH, *, coding=None, ctx=None) -> float:
+    """Accuracy of ``model`` (eval mode) on a data split. With a data-parallel ``ctx`` each
+    process counts its contiguous part of the split (binedge.distributed.shard) and the counts
+    are summed over the processes; inputs go to the model's device."""
+    ctx = ctx or dist_mod.Context()
     model.eval()
+    n = len(split.labels)
+    lo, hi = dist_mod.shard(n, ctx.rank, ctx.world)
+    device = next(model.parameters()).device if any(True for _ in model.parameters()) else ctx.device
+    codes = torch.from_numpy(np.ascontiguousarray(split.images[lo:hi]))
+    labels = torch.from_numpy(np.ascontiguousarray(split.labels[lo:hi], dtype=np.int64))
     correct = 0
-    for x, y in data_mod.loader(split, batch_size, shuffle=False, seed=0):
-        correct += int((model(x).argmax(1) == y).sum())
-    return correct / max(1, len(split.labels))
+    for b in range(0, hi - lo, batch_size):
+        x = data_mod.model_input(codes[b:b + batch_size].to(device), coding)
+        correct += int((model(x).argmax(1).cpu() == labels[b:b + batch_size]).sum())
+    if ctx.distributed:
+        correct = int(dist_mod.all_sum(ctx, [correct])[0])
+    return correct / max(1, n)
 
 
-def load_data(cfg: TrainConfig):
-    if cfg.dataset == "synthetic":
-        # Fixed data seed: the training seed varies initialisation and order, not the data.
-        return data_mod.limit_dataset(data_mod.synthetic_dataset(seed=0), cfg.limit)
-    return data_mod.load_dataset(cfg.dataset, cfg.data_dir, limit=cfg.limit)
+def load_data(cfg: TrainConfig, *, workers: int | None = None, parts=("train", "val", "test")):
+    """The run's dataset (binedge.datasets.open_dataset). A run that recorded its data
+    (``cfg.data_info``) reloads it with the recorded input coding and image colour, and data whose
+    fingerprint changed since is refused (DatasetError)."""
+    from .data import InputCoding
+    from .datasets import open_dataset
+
+    info = cfg.data_info or {}
+    coding = None
+    if info.get("input", {}).get("kind") == "features":
+        coding = InputCoding.from_dict(info["input"])
+    color = info.get("color", cfg.color)
+    return open_dataset(cfg.dataset, cfg.data_dir, cfg.data, limit=cfg.limit,
+                        image_size=tuple(cfg.image_size) if cfg.image_size else None, color=color,
+                        label_column=cfg.label_column, features=cfg.features, coding=coding, workers=workers,
+                        parts=parts, fingerprint=info.get("fingerprint"))
+
+
+def data_record(ds) -> dict:
+    """What a run records about its data (config.json "data_info"): format, absolute path and
+    fingerprint of the files, the input coding (shape and quantization), class names and sizes."""
+    src = dict(ds.source)
+    rec = {"format": src.pop("format", ds.name), "path": src.pop("path", None),
+           "fingerprint": src.pop("fingerprint", None), "input": ds.input_coding.to_dict(),
+           "class_names": list(ds.class_names),
+           "sizes": {"train": len(ds.train), "val": len(ds.val), "test": len(ds.test)}}
+    src.pop("sizes", None)
+    rec.update(src)  # e.g. the resolved colour of an image folder, the CSV's label column
+    return rec
 
 
 def load_checkpoint(path) -> tuple[torch.nn.Module, TrainConfig, dict]:
@@ -217,13 +313,16 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
 
 #: The ``binedge train`` options that define a run, and the TrainConfig field each sets. With
 #: --resume the run continues with its saved values; one of these given explicitly must equal
-#: the saved value (see resume_conflicts). --epochs extends the run; --out, --threads and
-#: --quiet do not change it.
+#: the saved value (see resume_conflicts). --epochs extends the run; --out, --threads, --quiet,
+#: --device, --nproc and --workers do not change it (another device or process count continues
+#: the run with float-level differences, binedge.distributed "Reproducibility").
 RUN_OPTIONS = {
     "--model": "model.model", "--weights": "model.weights", "--activation": "model.activation",
     "--rule": "model.rule", "--unweighted": "model.weighted", "--hidden": "model.hidden",
     "--depth": "model.depth", "--widths": "model.widths", "--fc": "model.fc", "--dataset": "dataset",
-    "--data-dir": "data_dir", "--limit": "limit", "--batch-size": "batch_size", "--lr": "lr",
+    "--data-dir": "data_dir", "--data": "data", "--image-size": "image_size", "--color": "color",
+    "--label-column": "label_column", "--features": "features", "--limit": "limit", "--batch-size": "batch_size",
+    "--lr": "lr",
     "--schedule": "schedule", "--gamma": "gamma", "--weight-decay": "weight_decay", "--loss": "loss",
     "--seed": "seed",
 }
@@ -245,7 +344,7 @@ def _shown(option: str, value) -> str:
 
 
 def _same(option: str, a, b) -> bool:
-    if option == "--data-dir" and a is not None and b is not None:
+    if option in ("--data-dir", "--data") and a is not None and b is not None:
         return os.path.normpath(str(a)) == os.path.normpath(str(b))
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return list(a) == list(b)
@@ -267,7 +366,8 @@ def resume_conflicts(saved: TrainConfig, given: TrainConfig, explicit) -> list[s
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, threads: int | None = None,
-          progress: bool = True, log=print, explicit=()) -> dict:
+          progress: bool = True, log=print, explicit=(), device: str | None = "auto",
+          workers: int | None = None) -> dict:
     """Train as ``cfg`` says and return the summary (best epoch, its val/test accuracy).
 
     resume: continue ``cfg.out`` after its last finished epoch, with the configuration saved
@@ -277,13 +377,47 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
         With ``resume``, each of them must agree with the saved run (``cfg`` holds the given
         values): a TrainError lists every one that differs, saved vs given, rather than
         silently ignoring it.
-    threads: torch intra-op threads (default: torch's choice). One thread per process is much
-        faster when several trainings share the cores.
+    threads: torch intra-op threads (default: torch's choice; under torchrun the CPUs shared
+        among the processes of the node). One thread per process is much faster when several
+        trainings share the cores.
+    device: "auto" (CUDA when present), "cpu", "cuda" or "cuda:N" (binedge.distributed).
+    workers: DataLoader workers decoding image files (default: automatic).
+
+    Under torchrun (WORLD_SIZE > 1) this is one process of a data-parallel run: every process
+    calls it with the same arguments (binedge.distributed).
     """
+    ctx = dist_mod.setup(device, threads)
+    try:
+        return _train(cfg, ctx, resume=resume, epochs=epochs, progress=progress, log=log, explicit=explicit,
+                      workers=workers)
+    except RuntimeError as e:
+        if not ctx.distributed or isinstance(e, dist_mod.ReplicaError) or not dist_mod.is_peer_failure(e):
+            raise
+        raise dist_mod.PeerLostError(f"lost the other training processes ({dist_mod.short_reason(e)}); the run "
+                                     f"directory keeps its last finished epoch: continue it with --resume") from None
+    finally:
+        dist_mod.teardown(ctx)
+
+
+#: Training data up to this share of the GPU's free memory is moved to the GPU once; larger sets
+#: stay in pinned host memory and travel batch by batch.
+DEVICE_DATA_SHARE = 0.25
+
+
+def _place(codes: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if device.type != "cuda":
+        return codes
+    free, _total = torch.cuda.mem_get_info(device)
+    if codes.numel() * codes.element_size() <= DEVICE_DATA_SHARE * free:
+        return codes.to(device)
+    return codes.pin_memory()
+
+
+def _train(cfg: TrainConfig, ctx, *, resume, epochs, progress, log, explicit, workers) -> dict:
     from tqdm import tqdm
 
-    if threads is not None:
-        torch.set_num_threads(max(1, int(threads)))
+    if not ctx.is_main:
+        log = lambda *_: None  # noqa: E731 - process 0 alone reports
     cfg.validate()
     out = Path(cfg.out)
     check_output_path(out, "-o", kind="rundir")  # before any work: a file in the way, a read-only parent
@@ -310,14 +444,20 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
         raise TrainError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     else:
         cfg.model.record_source()  # a user model: its factory's file and SHA-256, before the data is loaded
+    dist_mod.barrier(ctx)  # every process has checked the run directory before process 0 writes to it
 
-    dataset = load_data(cfg)
+    dataset = load_data(cfg, workers=workers)
+    cfg.dataset = dataset.name
+    if not cfg.data_info:
+        cfg.data_info = data_record(dataset)
+    coding = dataset.input_coding
     cfg.model.image_shape = list(dataset.image_shape)
     cfg.model.num_classes = dataset.num_classes
-    cfg.model.validate()  # shapes for this image size (e.g. --widths too deep), before any allocation
+    cfg.model.validate()  # shapes for this input (e.g. --widths too deep), before any allocation
     cfg.check_memory()
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model)
+    model = build_model(cfg.model)  # initialised on the CPU: the same weights on every device
+    model = dist_mod.synchronise(model, ctx).to(ctx.device)
     opt = LAB(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = make_scheduler(opt, cfg)
     metrics: list[dict] = []
@@ -329,45 +469,108 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
         sched.load_state_dict(state["scheduler"])
         metrics, best, start = state["metrics"], state["best"], state["epoch"] + 1
         log(f"resuming {out} after epoch {state['epoch']}")
-    make_dirs(out, "-o")
-    clean_stale_files(out)  # temporary files of a killed earlier run
-    atomic_write_json(out / "config.json", cfg.to_dict())
-    criterion = loss_fn(cfg.loss)
+    net = dist_mod.wrap(model, ctx)
+    if ctx.is_main:
+        make_dirs(out, "-o")
+        clean_stale_files(out)  # temporary files of a killed earlier run
+        atomic_write_json(out / "config.json", cfg.to_dict())
+    if ctx.distributed or ctx.device.type != "cpu":
+        per = -(-cfg.batch_size // ctx.world)
+        log(f"training on {ctx.describe()}: global batch {cfg.batch_size}"
+            + (f", about {per} per process" if ctx.distributed else ""))
+    criterion = loss_sum_fn(cfg.loss)
+    train_codes = _place(torch.from_numpy(np.ascontiguousarray(dataset.train.images)), ctx.device)
+    train_labels = torch.from_numpy(np.ascontiguousarray(dataset.train.labels, dtype=np.int64)).to(train_codes.device)
+    n_train = len(dataset.train.labels)
+    steps = -(-n_train // cfg.batch_size)
+    if cfg.batch_size > 1 and n_train % cfg.batch_size == 1:
+        # A last batch of one sample cannot be batch-normalised (its variance is 0/0): it is left
+        # out; the epoch's order changes every epoch, so no sample is left out for good.
+        steps -= 1
+    if steps < 1:
+        raise TrainError(f"the training split holds {n_train} sample(s): at least 2 are needed (BatchNorm "
+                         f"normalises over a batch)")
+    plotted = -math.inf
 
     for epoch in range(start, cfg.epochs + 1):
         t0 = time.time()
-        model.train()
-        total, seen, correct = 0.0, 0, 0
-        batches = data_mod.loader(dataset.train, cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch)
-        bar = tqdm(batches, total=-(-len(dataset.train.labels) // cfg.batch_size), disable=not progress,
-                   desc=f"epoch {epoch}/{cfg.epochs}", leave=False)
-        for x, y in bar:
-            logits = model(x)
-            loss = criterion(logits, y)
+        net.train()
+        total = torch.zeros((), dtype=torch.float64, device=ctx.device)
+        correct = torch.zeros((), dtype=torch.int64, device=ctx.device)
+        seen = 0
+        # The global order of this epoch; batch k is the single-process batch k, of which this
+        # process takes its contiguous part (binedge.distributed.shard).
+        order = torch.from_numpy(data_mod.epoch_order(n_train, cfg.seed, epoch)).to(train_codes.device)
+        bar = tqdm(range(steps), disable=not (progress and ctx.is_main), desc=f"epoch {epoch}/{cfg.epochs}",
+                   leave=False)
+        for k in bar:
+            batch = order[k * cfg.batch_size:min((k + 1) * cfg.batch_size, n_train)]
+            m = len(batch)
+            lo, hi = dist_mod.shard(m, ctx.rank, ctx.world)
+            mine = batch[lo:hi]
+            codes = train_codes.index_select(0, mine)
+            y = train_labels.index_select(0, mine)
+            if codes.device != ctx.device:
+                codes = codes.pin_memory().to(ctx.device, non_blocking=True)
+                y = y.to(ctx.device, non_blocking=True)
+            x = data_mod.model_input(codes, coding)
+            logits = net(x)
+            part = criterion(logits, y)
+            # DDP averages over the processes: weighting each part's sum by world / m makes the
+            # step the gradient of the global batch's mean loss (world 1: sum / m, the mean).
+            loss = part * ctx.world / m
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(y)
-            seen += len(y)
-            correct += int((logits.argmax(1) == y).sum())
-            bar.set_postfix(loss=f"{total / seen:.4f}")
+            total += part.detach().double()
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += hi - lo
+            if ctx.is_main and progress:
+                bar.set_postfix(loss=f"{float(total) / max(1, seen):.4f}")
+        train_seconds = time.time() - t0
+        total_loss, total_correct, total_seen = dist_mod.all_sum(ctx, [float(total), int(correct), seen])
+        replicas = dist_mod.check_replicas(model, opt, ctx)  # LAB's α (and the weights) equal on every process
         lr = opt.param_groups[0]["lr"]
         sched.step()
-        rec = {"epoch": epoch, "train_loss": total / seen, "train_acc": correct / seen,
-               "val_acc": evaluate(model, dataset.val), "test_acc": evaluate(model, dataset.test),
-               "lr": lr, "seconds": round(time.time() - t0, 2)}
+        rec = {"epoch": epoch, "train_loss": total_loss / total_seen, "train_acc": total_correct / total_seen,
+               "val_acc": evaluate(model, dataset.val, coding=coding, ctx=ctx),
+               "test_acc": evaluate(model, dataset.test, coding=coding, ctx=ctx),
+               "lr": lr, "seconds": round(time.time() - t0, 2), "train_seconds": round(train_seconds, 3),
+               "samples_per_second": round(total_seen / max(train_seconds, 1e-9), 1),
+               "device": ctx.device.type, "processes": ctx.world, "threads": torch.get_num_threads()}
+        if ctx.distributed:
+            rec["alpha_identical_ranks"] = replicas
         metrics.append(rec)
         if rec["val_acc"] > best["val_acc"]:
             best = {"epoch": epoch, "val_acc": rec["val_acc"], "test_acc": rec["test_acc"]}
-            atomic_torch_save({"model": model.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
-                               "metrics": rec, "class_names": dataset.class_names}, out / "best.pt")
-        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                           "scheduler": sched.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
-                           "metrics": metrics, "best": best}, out / "last.pt")
-        atomic_write_json(out / "metrics.json", {"epochs": metrics, "best": best})
-        plot_curves(metrics, out / "curves.png")
+            if ctx.is_main:
+                atomic_torch_save({"model": _cpu_state(model), "config": cfg.to_dict(), "epoch": epoch,
+                                   "metrics": rec, "class_names": dataset.class_names}, out / "best.pt")
+        if ctx.is_main:
+            atomic_torch_save({"model": _cpu_state(model), "optimizer": _cpu_tree(opt.state_dict()),
+                               "scheduler": sched.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
+                               "metrics": metrics, "best": best}, out / "last.pt")
+            atomic_write_json(out / "metrics.json", {"epochs": metrics, "best": best})
+            if epoch == cfg.epochs or time.time() - plotted >= PLOT_EVERY:
+                plot_curves(metrics, out / "curves.png")
+                plotted = time.time()
         log(f"epoch {epoch}: loss {rec['train_loss']:.4f}  train {rec['train_acc']:.4f}  "
             f"val {rec['val_acc']:.4f}  test {rec['test_acc']:.4f}  ({rec['seconds']} s)")
     summary = {"run": str(out), "best_epoch": best["epoch"], "val_acc": best["val_acc"], "test_acc": best["test_acc"]}
     log(f"best validation epoch {best['epoch']}: val {best['val_acc']:.4f}, test accuracy {best['test_acc']:.4f}")
     return summary
+
+
+def _cpu_tree(obj):
+    """``obj`` with every tensor on the CPU (checkpoints load anywhere)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _cpu_tree(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_tree(v) for v in obj)
+    return obj
+
+
+def _cpu_state(model) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -8,10 +8,11 @@
     NAME                          an installed entry point of the group ``binedge.models``
 
 The factory is called as ``factory(image_shape, num_classes)`` with ``image_shape = (H, W, C)``
-of the training images and the class count, and returns an ``nn.Module`` that takes a float
-batch (N, C, H, W) of x/255 pixels and returns (N, num_classes) logits — built from binedge
-layers and ordinary torch ops, so that :func:`binedge.convert` can lower it. binedge does not
-re-initialise it.
+of the training images (or ``(F,)`` for feature vectors: CSV / .npz tables) and the class count,
+and returns an ``nn.Module`` that takes a float batch (N, C, H, W) of x/255 pixels (features:
+(N, F), each the code scale·(q − zero_point) of binedge.data.InputCoding) and returns
+(N, num_classes) logits — built from binedge layers and ordinary torch ops, so that
+:func:`binedge.convert` can lower it. binedge does not re-initialise it.
 
 A run records where the factory lives (the file's absolute path, or the module / entry point)
 and the SHA-256 of that file (:class:`Source`), so that ``binedge export`` and ``--resume``
@@ -185,19 +186,21 @@ def build(src: Source, image_shape, num_classes: int, *, recorded_sha256: str = 
         raise _error(f"{label}: {call} raised {_one_line(e)}{_user_line(e.__traceback__, src.path)}") from None
     if not isinstance(model, nn.Module):
         raise _error(f"{label}: {call} returned a {type(model).__name__}, not a torch.nn.Module")
-    h, w, c = shape
+    batch = (2, shape[2], shape[0], shape[1]) if len(shape) == 3 else (2,) + shape
+    what = "x/255 images, NCHW" if len(shape) == 3 else "feature vectors"
+    inputs = "images" if len(shape) == 3 else "feature vectors"
     was = model.training
     try:
         model.eval()
         with torch.no_grad():
-            out = model(torch.zeros(2, c, h, w))
+            out = model(torch.zeros(*batch))
     except BaseException as e:  # noqa: BLE001
-        raise _error(f"{label}: the model {call} built fails on a batch of shape (2, {c}, {h}, {w}) (x/255 images, "
-                     f"NCHW): {_one_line(e)}{_user_line(e.__traceback__, src.path)}") from None
+        raise _error(f"{label}: the model {call} built fails on a batch of shape {batch} ({what}): "
+                     f"{_one_line(e)}{_user_line(e.__traceback__, src.path)}") from None
     finally:
         model.train(was)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, int(num_classes)):
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise _error(f"{label}: the model {call} built returns {got} for a batch of 2 images; it must return "
+        raise _error(f"{label}: the model {call} built returns {got} for a batch of 2 {inputs}; it must return "
                      f"(N, {int(num_classes)}) logits")
     return model
