@@ -6,7 +6,7 @@ import click
 
 from . import __version__
 from .cli_options import (check_zoo_options, command_line, data_options, device_options, model_options,
-                          parse_image_size, parse_int_list, user_errors)
+                          parse_float_list, parse_image_size, parse_int_list, recipe_options, user_errors)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,12 +25,15 @@ def main():
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
               help="Adam learning rate (LAB's paper: 0.01 for the MLP).")
 @click.option("--schedule", type=click.Choice(["step", "cosine", "none"]), default="step", show_default=True,
-              help="step: multiply by --gamma at 30% and 50% of the epochs (LAB: epochs 15 and 25 of 50).")
+              help="step: multiply by --gamma at --milestones (default 30% and 50% of the epochs; LAB: epochs 15 "
+                   "and 25 of 50); cosine: lr * (1 + cos(pi * e / E)) / 2 in epoch e of E; none: constant.")
 @click.option("--gamma", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True)
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Adam L2 weight decay (FTPROP's recipe: 5e-4).")
+              help="Adam L2 weight decay of the real-valued weights only (full-precision and int8 layers' weights; "
+                   "never binary layers' latent weights, BatchNorm or biases). FTPROP's recipe: 5e-4.")
 @click.option("--loss", type=click.Choice(["ce", "hinge"]), default="ce", show_default=True,
               help="ce: cross-entropy; hinge: LAB's squared hinge.")
+@recipe_options
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--out", type=click.Path(file_okay=False), default="runs/run", show_default=True,
               help="Run directory (metrics.json, best.pt, last.pt, curves.png).")
@@ -45,14 +48,15 @@ def main():
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 @user_errors
-def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widths, fc, dataset, data_dir, data,
-          image_size, color, label_column, features, limit, device, nproc, workers, epochs, batch_size, lr, schedule,
-          gamma, weight_decay, loss, seed, out, resume, threads, quiet):
+def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widths, fc, blocks, shortcut, downsample,
+          classifier, dataset, data_dir, data, image_size, color, label_column, features, limit, device, nproc,
+          workers, epochs, batch_size, lr, schedule, gamma, weight_decay, loss, augment, crop_pad, milestones, teacher,
+          kd_weight, kd_temperature, two_stage, seed, out, resume, threads, quiet):
     """Train a model (a zoo model, or your own: --model path/to/file.py:factory) on built-in or your own
     data (an image folder, a .npz or a .csv) and keep its best-validation checkpoint. With --nproc N (or
     under torchrun) data-parallel in N processes."""
     from .distributed import in_torchrun
-    from .models import ModelConfig
+    from .models import MODELS, ModelConfig
     from .train import TrainConfig, train as run_training
 
     given = [opt for p in ctx.command.params
@@ -62,12 +66,31 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
         raise click.UsageError("--data (a .csv / .npz file) and --data-dir (a folder) name two data sources; give one")
     if data is not None and "--dataset" in given:
         raise click.UsageError("--dataset names the built-in data; --data FILE is read by its type (.csv, .npz)")
+    if teacher is None:
+        for option in ("--kd-weight", "--kd-temperature"):
+            if option in given:
+                raise click.UsageError(f"{option} sets the distillation from --teacher RUN_DIR; give --teacher too")
+    if milestones is not None and schedule != "step":
+        raise click.UsageError(f"--milestones are the steps of --schedule step, not of --schedule {schedule}")
+    if "--crop-pad" in given and augment == "none":
+        raise click.UsageError("--crop-pad sets the random crop of --augment crop / crop+flip; give --augment too")
+    resnet_only = [o for o in ("--blocks", "--shortcut", "--downsample", "--classifier") if o in given]
+    if resnet_only and model in MODELS and model != "resnet":
+        raise click.UsageError(f"{', '.join(resnet_only)} configure{'s' if len(resnet_only) == 1 else ''} "
+                               f"--model resnet, not --model {model}")
     mcfg = ModelConfig(model=model, weights=weights, activation=activation, rule=rule, weighted=not unweighted,
-                       hidden=hidden, depth=depth, widths=parse_int_list(widths, "--widths"), fc=fc)
+                       hidden=hidden, depth=depth,
+                       widths=parse_int_list(widths, "--widths") if widths is not None else None, fc=fc,
+                       blocks=parse_int_list(blocks, "--blocks", minimum=0) if blocks is not None else None,
+                       shortcut=shortcut, downsample=downsample, classifier=classifier)
     cfg = TrainConfig(model=mcfg, dataset=dataset, data_dir=data_dir, data=data,
                       image_size=parse_image_size(image_size), color=color, label_column=label_column,
                       features=features, limit=limit, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule,
-                      gamma=gamma, weight_decay=weight_decay, loss=loss, seed=seed, out=out)
+                      gamma=gamma, weight_decay=weight_decay, loss=loss, seed=seed, out=out, augment=augment,
+                      crop_pad=crop_pad, teacher=teacher, kd_weight=kd_weight, kd_temperature=kd_temperature,
+                      two_stage=two_stage)
+    if milestones is not None:
+        cfg.milestones = parse_float_list(milestones, "--milestones")
     if nproc is not None and nproc > 1:
         if in_torchrun():
             raise click.UsageError("--nproc starts the processes itself; under torchrun give --nproc-per-node to "

@@ -7,7 +7,7 @@ import re
 
 import click
 
-from .models import MODELS, WEIGHT_METHODS
+from .models import DEFAULT_BLOCKS, DEFAULT_WIDTHS, LAYER_WEIGHTS, MODELS, SHORTCUTS, WEIGHT_METHODS
 from .nn.activations import ACTIVATIONS, RULES
 
 
@@ -87,13 +87,14 @@ def command_line(ctx: click.Context, skip=()) -> list[str]:
 
 def model_options(f):
     f = click.option("--model", default="mlp", show_default=True, metavar="MODEL",
-                     help="mlp: LAB's MLP; vgg: VGG-style convnet; ftprop4: FTPROP's 4-layer convnet; or your own "
+                     help="mlp: LAB's MLP; vgg: VGG-style convnet; ftprop4: FTPROP's 4-layer convnet; resnet: binary "
+                          "ResNet with int8 shortcuts (docs/resnet.md); or your own "
                           "model: path/to/file.py:factory, package.module:factory or an installed 'binedge.models' "
                           "entry point, where factory(image_shape, num_classes) returns an nn.Module taking "
                           "(N, C, H, W) images scaled to [0, 1] (feature data: (N, F) vectors, image_shape (F,)) and "
                           "returning (N, num_classes) logits (see examples/custom_model). The run records the file and its SHA-256; export rebuilds from it. "
-                          "--weights, --activation, --rule, --unweighted, --hidden, --depth, --widths and --fc "
-                          "configure the zoo models only.")(f)
+                          "--weights, --activation, --rule, --unweighted, --hidden, --depth, --widths, --fc, "
+                          "--blocks, --shortcut, --downsample and --classifier configure the zoo models only.")(f)
     f = click.option("--weights", type=click.Choice(WEIGHT_METHODS), default="lab", show_default=True,
                      help="Weight method: fp = full precision, binaryconnect (sign), bwn (mean |w| scale), "
                           "lab (loss-aware, Adam-curvature-weighted scale).")(f)
@@ -109,17 +110,78 @@ def model_options(f):
                      help="MLP hidden width (LAB's paper: 2048; at most 65536).")(f)
     f = click.option("--depth", type=click.IntRange(min=1), default=3, show_default=True,
                      help="MLP hidden layers (at most 1000).")(f)
-    f = click.option("--widths", default="32,64,128", show_default=True,
-                     help="VGG conv widths, comma-separated positive integers (two 3x3 convs per width, then "
-                          "a 2x2 max-pool: 28x28 images allow at most 4 widths; each at most 65536).")(f)
+    f = click.option("--widths", default=None, metavar="W1,W2,...",
+                     help="Comma-separated positive integers, each at most 65536. vgg: conv widths (two 3x3 convs "
+                          "per width, then a 2x2 max-pool: 28x28 images allow at most 4 widths; default "
+                          f"{_ints(DEFAULT_WIDTHS['vgg'])}); resnet: stage widths (the first is the stem's; each "
+                          "later stage starts with a 2x2 average pool and a 1x1 conv; default "
+                          f"{_ints(DEFAULT_WIDTHS['resnet'])}).")(f)
     f = click.option("--fc", type=click.IntRange(min=1), default=256, show_default=True,
                      help="Fully connected width of vgg / ftprop4 (at most 65536). A model whose training "
                           "would need more than the machine's physical memory is refused.")(f)
+    f = click.option("--blocks", default=None, metavar="B1,B2,...",
+                     help="resnet: residual blocks per stage, one number (0 or more) per --widths entry; default "
+                          f"{_ints(DEFAULT_BLOCKS)}.")(f)
+    f = click.option("--shortcut", type=click.Choice(SHORTCUTS), default=SHORTCUTS[0], show_default=True,
+                     help="resnet: merge adds the binary conv's exact output to the int8 shortcut (Bi-Real Net; "
+                          "graph Merge); add quantizes it to int8 first (graph Add: less RAM, more instructions).")(f)
+    f = click.option("--downsample", type=click.Choice(LAYER_WEIGHTS), default="int8", show_default=True,
+                     help="resnet: weights of the 1x1 convs between stages: int8, or binary (the --weights method).")(f)
+    f = click.option("--classifier", type=click.Choice(LAYER_WEIGHTS), default="int8", show_default=True,
+                     help="resnet: weights of the classifier: int8, or binary (the --weights method).")(f)
     return f
 
 
+def _ints(values) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def recipe_options(f):
+    """The training recipe of binedge.recipe: augmentation, schedule milestones, distillation, two stages."""
+    f = click.option("--augment", type=click.Choice(["none", "crop", "crop+flip"]), default="none",
+                     show_default=True,
+                     help="Training images only: crop = random crop of the image zero-padded by --crop-pad pixels; "
+                          "crop+flip = also a horizontal flip with probability 1/2. Refused for feature data.")(f)
+    f = click.option("--crop-pad", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Zero padding of --augment's random crop, in pixels (the crop shifts by up to this much).")(f)
+    f = click.option("--milestones", default=None, metavar="M1,M2,...",
+                     help="--schedule step: where the rate is multiplied by --gamma, each a fraction of the epochs "
+                          "(< 1) or an epoch number (default 0.3,0.5). Two-stage runs: of each stage.")(f)
+    f = click.option("--teacher", default=None, metavar="RUN_DIR",
+                     help="Knowledge distillation: a binedge run directory trained on the same data (e.g. a float "
+                          "model); the loss adds --kd-weight * T^2 * KL(teacher || student) at temperature T.")(f)
+    f = click.option("--kd-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
+                     help="Weight of the distillation term (with --teacher).")(f)
+    f = click.option("--kd-temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
+                     show_default=True, help="Distillation temperature T (with --teacher).")(f)
+    f = click.option("--two-stage", is_flag=True,
+                     help="Train the first half of the epochs with full-precision weights (binary activations), "
+                          "then binary weights from them, with a fresh optimizer and the schedule restarted; the "
+                          "best checkpoint is taken from the second stage.")(f)
+    return f
+
+
+def parse_float_list(text: str, name: str) -> list[float]:
+    """Comma-separated positive finite numbers ("0.3,0.5"); anything else is a usage error naming ``name``."""
+    import math
+
+    values = []
+    for i, item in enumerate(text.split(","), 1):
+        item = item.strip()
+        try:
+            v = float(item)
+        except ValueError:
+            v = None
+        if v is None or not math.isfinite(v) or v <= 0:
+            raise click.BadParameter(f"{text!r}: item {i} ({item!r}) is not a positive number; give comma-separated "
+                                     f"positive numbers such as 0.3,0.5", param_hint=name)
+        values.append(v)
+    return values
+
+
 #: Options that configure the zoo models only (refused with a user model).
-ZOO_OPTIONS = ("--weights", "--activation", "--rule", "--unweighted", "--hidden", "--depth", "--widths", "--fc")
+ZOO_OPTIONS = ("--weights", "--activation", "--rule", "--unweighted", "--hidden", "--depth", "--widths", "--fc",
+               "--blocks", "--shortcut", "--downsample", "--classifier")
 
 
 def check_zoo_options(model: str, given) -> None:
@@ -132,10 +194,11 @@ def check_zoo_options(model: str, given) -> None:
                                f"({', '.join(MODELS)}) only; --model {model} builds its own architecture")
 
 
-def parse_int_list(text: str, name: str) -> list[int]:
-    """Comma-separated positive integers ("32,64,128"); every item must be one: an empty item
-    ("8,,16", a trailing comma), a non-integer or a value < 1 is a usage error naming ``name``."""
+def parse_int_list(text: str, name: str, *, minimum: int = 1) -> list[int]:
+    """Comma-separated integers >= ``minimum`` ("32,64,128"); every item must be one: an empty item
+    ("8,,16", a trailing comma), a non-integer or a value < ``minimum`` is a usage error naming ``name``."""
     values = []
+    kind, example = ("positive integers", "32,64,128") if minimum == 1 else (f"integers >= {minimum}", "0,2,3")
     for i, item in enumerate(text.split(","), 1):
         item = item.strip()
         what = None
@@ -143,10 +206,10 @@ def parse_int_list(text: str, name: str) -> list[int]:
             what = f"item {i} is empty"
         elif not re.fullmatch(r"[+-]?[0-9]+", item):
             what = f"item {i} ({item!r}) is not an integer"
-        elif int(item) < 1:
-            what = f"item {i} ({item}) is not positive"
+        elif int(item) < minimum:
+            what = f"item {i} ({item}) is not positive" if minimum == 1 else f"item {i} ({item}) is below {minimum}"
         if what:
-            raise click.BadParameter(f"{text!r}: {what}; give comma-separated positive integers such as 32,64,128",
+            raise click.BadParameter(f"{text!r}: {what}; give comma-separated {kind} such as {example}",
                                      param_hint=name)
         values.append(int(item))
     return values

@@ -1,5 +1,6 @@
-"""Model zoo: LAB's MLP, a VGG-style convnet (LAB's CIFAR-10 shape for 28×28 inputs) and
-FTPROP's 4-layer convnet, each for any weight method × any activation — and user models:
+"""Model zoo: LAB's MLP, a VGG-style convnet (LAB's CIFAR-10 shape for 28×28 inputs),
+FTPROP's 4-layer convnet and a binary ResNet with int8 shortcuts (Bi-Real Net / QuickNet style,
+:func:`build_resnet`, docs/resnet.md), each for any weight method × any activation — and user models:
 ``ModelConfig(model="path/to/file.py:factory")`` (or ``package.module:factory``, or a
 ``binedge.models`` entry point) builds ``factory(image_shape, num_classes)``
 (binedge.user_model), recording the file and its SHA-256 in ``source`` so that a run can be
@@ -27,18 +28,33 @@ import os
 from dataclasses import asdict, dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .nn import BinaryConv2d, BinaryLinear, get_activation
+from .nn import BinaryConv2d, BinaryLinear, QuantInt8, get_activation
 
-MODELS = ("mlp", "vgg", "ftprop4")
+MODELS = ("mlp", "vgg", "ftprop4", "resnet")
 WEIGHT_METHODS = ("fp", "binaryconnect", "bwn", "lab")
 
 #: Widest layer accepted (--hidden, --fc, each of --widths): far above anything that trains on
 #: one machine, low enough that a typo (--hidden 100000000) is caught before any allocation.
 MAX_WIDTH = 65536
-#: Most MLP hidden layers accepted (--depth).
+#: Most MLP hidden layers accepted (--depth); also the most ResNet blocks in one stage (--blocks).
 MAX_DEPTH = 1000
+
+#: Default widths (--widths) per zoo model: VGG's are LAB's shape scaled to 28x28; the ResNet's
+#: were chosen to fit the Cortex-M4 budget of issue 13 (docs/resnet.md "Cost").
+DEFAULT_WIDTHS = {"vgg": [32, 64, 128], "resnet": [16, 32, 64]}
+#: Default residual blocks per ResNet stage (--blocks): none at 28x28 (the stem's 16 channels
+#: only), two at 14x14, three at 7x7 — 8.3 M Cortex-M4 instructions per inference (docs/resnet.md).
+DEFAULT_BLOCKS = [0, 2, 3]
+#: ResNet shortcut sums (--shortcut): "add" quantizes the binary branch to int8 and adds two
+#: int8 values (graph Add); "merge" adds the branch's exact accumulator to the int8 shortcut
+#: (graph AccStage + Merge, Bi-Real Net's real-valued sum).
+SHORTCUTS = ("merge", "add")
+#: Weights of the ResNet's 1x1 downsampling convolutions and of its classifier (--downsample,
+#: --classifier): int8, or "binary" = the --weights method.
+LAYER_WEIGHTS = ("int8", "binary")
 
 
 class ModelError(ValueError):
@@ -69,13 +85,24 @@ class ModelConfig:
     weighted: bool = True  # FTPROP: weight the per-unit loss by |∂L/∂h|
     hidden: int = 1024  # MLP width
     depth: int = 3  # MLP hidden layers
-    widths: list = field(default_factory=lambda: [32, 64, 128])  # VGG conv widths (2 convs each)
+    #: VGG conv widths (2 convs each) / ResNet stage widths; None: the model's DEFAULT_WIDTHS
+    widths: list | None = None
     fc: int = 256  # VGG / ftprop4 fully connected width
+    blocks: list | None = None  # ResNet: residual blocks per stage; None: DEFAULT_BLOCKS
+    shortcut: str = "merge"  # ResNet: merge | add (SHORTCUTS)
+    downsample: str = "int8"  # ResNet: weights of the 1x1 downsampling convs, int8 | binary
+    classifier: str = "int8"  # ResNet: weights of the classifier, int8 | binary
     image_shape: list = field(default_factory=lambda: [28, 28, 1])  # H, W, C of images, or [F] for feature vectors
     num_classes: int = 10
     #: user models: where the factory lives and the SHA-256 of its file (binedge.user_model.Source),
     #: recorded when training starts; empty for the zoo
     source: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.widths is None:
+            self.widths = list(DEFAULT_WIDTHS.get(self.model, DEFAULT_WIDTHS["vgg"]))
+        if self.blocks is None:
+            self.blocks = list(DEFAULT_BLOCKS)
 
     @property
     def is_user(self) -> bool:
@@ -143,12 +170,14 @@ class ModelConfig:
                 raise ModelError(f"--depth must be an integer from 1 to {MAX_DEPTH}, got {self.depth!r}")
         else:
             width("--fc", self.fc)
-        if self.model == "vgg":
+        if self.model in ("vgg", "resnet"):
             ws = self.widths if isinstance(self.widths, (list, tuple)) else None
             if not ws:
                 raise ModelError(f"--widths must list at least one conv width (e.g. 32,64,128), got {self.widths!r}")
             for v in ws:
                 width("--widths", v)
+        if self.model == "resnet":
+            self._validate_resnet_options()
         if not shapes:
             return
         if len(shape) == 1:
@@ -166,9 +195,33 @@ class ModelConfig:
                 raise ModelError(f"--widths {shown} is too deep for {h}x{w} images: every width ends with a 2x2 "
                                  f"max-pool that halves the feature map, and {len(self.widths)} of them shrink it to "
                                  f"0x0 pixels; {h}x{w} images allow at most {blocks} width(s)")
+        if self.model == "resnet":
+            stages, (hh, ww) = 1, (h, w)
+            while hh // 2 >= 1 and ww // 2 >= 1:
+                stages, hh, ww = stages + 1, hh // 2, ww // 2
+            if len(self.widths) > stages:
+                shown = ",".join(str(v) for v in self.widths)
+                raise ModelError(f"--widths {shown} is too deep for {h}x{w} images: every stage after the first "
+                                 f"starts with a 2x2 average pool that halves the feature map, and "
+                                 f"{len(self.widths)} stages shrink it to 0x0 pixels; {h}x{w} images allow at "
+                                 f"most {stages} stage(s)")
         if self.model == "ftprop4" and (h < 4 or w < 4):
             raise ModelError(f"--model ftprop4 needs images of at least 4x4 pixels (two 2x2 max-pools), "
                              f"these are {h}x{w}; choose --model mlp")
+
+    def _validate_resnet_options(self) -> None:
+        bs = self.blocks if isinstance(self.blocks, (list, tuple)) else None
+        if not bs or not all(_is_int(b) and 0 <= b <= MAX_DEPTH for b in bs) or sum(bs) < 1:
+            raise ModelError(f"--blocks must list the number of residual blocks of every stage (each from 0 to "
+                             f"{MAX_DEPTH}, at least one block in all), e.g. 2,2,2; got {self.blocks!r}")
+        if len(bs) != len(self.widths):
+            raise ModelError(f"--blocks lists {len(bs)} stage(s) but --widths {len(self.widths)}: give one "
+                             f"number of blocks per stage width (e.g. --widths 16,32,64 --blocks 2,2,2)")
+        if self.shortcut not in SHORTCUTS:
+            raise ModelError(f"unknown --shortcut {self.shortcut!r}; choose one of {', '.join(SHORTCUTS)}")
+        for option, v in (("--downsample", self.downsample), ("--classifier", self.classifier)):
+            if v not in LAYER_WEIGHTS:
+                raise ModelError(f"unknown {option} {v!r}; choose one of {', '.join(LAYER_WEIGHTS)}")
 
     def _validate_shape(self) -> list:
         shape = list(self.image_shape) if isinstance(self.image_shape, (list, tuple)) else []
@@ -198,6 +251,16 @@ class ModelConfig:
             out += [(fan * self.fc + 2 * self.fc, self.fc), (self.fc * self.fc + 2 * self.fc, self.fc),
                     (self.fc * k + 2 * k, k)]
             return out
+        if self.model == "resnet":
+            out = [(9 * c * self.widths[0] + 2 * self.widths[0], 2 * h * w * self.widths[0])]  # stem (+ its int8 copy)
+            for i, (width, nb) in enumerate(zip(self.widths, self.blocks)):
+                if i:
+                    h, w = h // 2, w // 2
+                    out.append((c * width + 2 * width, h * w * (c + 2 * width)))  # pool, 1x1 conv
+                # each block: the sign of x, the conv, its BatchNorm, the branch code and the sum
+                out += [(9 * width * width + 2 * width, 5 * h * w * width)] * nb
+                c = width
+            return out + [(c * k + 2 * k, k + c)]
         # ftprop4: conv 5x5 c->32, pool, conv 5x5 32->64, pool, FC, FC (with biases)
         return [(25 * c * 32 + 32, h * w * 32), (25 * 32 * 64 + 64, (h // 2) * (w // 2) * 64),
                 ((h // 4) * (w // 4) * 64 * self.fc + self.fc, self.fc), (self.fc * k + k, k)]
@@ -212,7 +275,8 @@ class ModelConfig:
 
     def size_options(self) -> str:
         """The options that set this model's size, for messages."""
-        return {"mlp": "--hidden / --depth", "vgg": "--widths / --fc", "ftprop4": "--fc"}.get(self.model, "--model")
+        return {"mlp": "--hidden / --depth", "vgg": "--widths / --fc", "ftprop4": "--fc",
+                "resnet": "--widths / --blocks"}.get(self.model, "--model")
 
 
 class Flatten(nn.Flatten):
@@ -296,12 +360,95 @@ def build_ftprop4(cfg: ModelConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class ResidualBlock(nn.Module):
+    """Bi-Real Net's block with an int8 shortcut (Liu et al., ECCV 2018, "Bi-Real Net"):
+
+        y = Q_out(x + Q_branch(BN(conv3x3(act(x)))))     shortcut "add"
+        y = Q_out(x + BN(conv3x3(act(x))))                shortcut "merge"
+
+    x is an int8 value (a QuantInt8 output), act the hard-threshold activation (the conv's
+    ``input_quantizer``: sign pads with +1), conv3x3 a binary convolution (``kernel_quantizer``)
+    and Q_* calibrated :class:`~binedge.nn.QuantInt8` quantizers. "add" lowers to Threshold ->
+    Conv2d (RequantStage) -> Add, "merge" to Threshold -> Conv2d (AccStage) -> Merge (RoundStage);
+    docs/resnet.md."""
+
+    def __init__(self, channels: int, kernel_quantizer, activation: nn.Module, shortcut: str):
+        super().__init__()
+        self.conv = BinaryConv2d(channels, channels, 3, padding=1, bias=False, kernel_quantizer=kernel_quantizer,
+                                 input_quantizer=activation)
+        self.bn = nn.BatchNorm2d(channels)
+        # "merge" keeps the branch exact (no quantizer): the sum is rounded once, by Q_out
+        self.branch = QuantInt8() if shortcut == "add" else nn.Identity()
+        self.out = QuantInt8()
+
+    def forward(self, x):
+        return self.out(x + self.branch(self.bn(self.conv(x))))
+
+
+class Downsample(nn.Module):
+    """QuickNet / Bi-Real downsampling between stages: y = Q(BN(conv1x1(Q(avgpool2x2(x))))), the
+    1x1 convolution (int8 or binary weights) changing the width; lowers to AvgPool2d -> Conv2d
+    (RequantStage)."""
+
+    def __init__(self, cin: int, cout: int, kernel_quantizer):
+        super().__init__()
+        self.pooled = QuantInt8()
+        self.conv = BinaryConv2d(cin, cout, 1, bias=False, kernel_quantizer=kernel_quantizer)
+        self.bn = nn.BatchNorm2d(cout)
+        self.out = QuantInt8()
+
+    def forward(self, x):
+        return self.out(self.bn(self.conv(self.pooled(F.avg_pool2d(x, 2)))))
+
+
+class BinaryResNet(nn.Module):
+    """The zoo's binary ResNet for small images (docs/resnet.md):
+
+        stem        int8 conv3x3 (c -> widths[0]) on x/255 -> BN -> QuantInt8
+        stage i     [Downsample(widths[i-1] -> widths[i]) for i > 0] then blocks[i] ResidualBlocks
+        head        global average pool -> QuantInt8 -> Dense (int8 or binary) -> BatchNorm1d
+
+    Every 3x3 convolution after the stem is binary (``cfg.weights``) and reads the activation
+    ``cfg.activation`` / ``cfg.rule`` of its int8 input; every value between layers is int8, so
+    the whole network lowers exactly with binedge.convert."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        _, _, c = cfg.image_shape
+        kq = _kq(cfg)
+        side = {"int8": "int8", "binary": kq}
+        w0 = cfg.widths[0]
+        self.stem = BinaryConv2d(c, w0, 3, padding=1, bias=False, kernel_quantizer="int8")
+        self.stem_bn = nn.BatchNorm2d(w0)
+        self.stem_q = QuantInt8()
+        stages, cin = [], w0
+        for i, (width, nb) in enumerate(zip(cfg.widths, cfg.blocks)):
+            layers: list[nn.Module] = [Downsample(cin, width, side[cfg.downsample])] if i else []
+            layers += [ResidualBlock(width, kq, _act(cfg), cfg.shortcut) for _ in range(nb)]
+            stages.append(nn.Sequential(*layers))
+            cin = width
+        self.stages = nn.Sequential(*stages)
+        self.pooled = QuantInt8()
+        self.classifier = BinaryLinear(cin, cfg.num_classes, bias=False, kernel_quantizer=side[cfg.classifier])
+        self.classifier_bn = nn.BatchNorm1d(cfg.num_classes)
+
+    def forward(self, x):
+        x = self.stages(self.stem_q(self.stem_bn(self.stem(x))))
+        return self.classifier_bn(self.classifier(self.pooled(x.mean((2, 3)))))
+
+
+def build_resnet(cfg: ModelConfig) -> BinaryResNet:
+    """The binary ResNet of :class:`BinaryResNet` for ``cfg`` (widths, blocks, shortcut,
+    downsample, classifier)."""
+    return BinaryResNet(cfg)
+
+
 def build_model(cfg: ModelConfig) -> nn.Module:
     """Build (and initialise as LAB does) the model a :class:`ModelConfig` describes.
     Raises ModelError (before allocating anything) if the configuration cannot be built.
     A user model is built by its factory (binedge.user_model.build), with its own
     initialisation; a recorded ``source`` must still match the file (its SHA-256)."""
-    builders = {"mlp": build_mlp, "vgg": build_vgg, "ftprop4": build_ftprop4}
+    builders = {"mlp": build_mlp, "vgg": build_vgg, "ftprop4": build_ftprop4, "resnet": build_resnet}
     cfg.validate()
     if cfg.is_user:
         from .user_model import build

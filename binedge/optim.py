@@ -10,6 +10,8 @@ so LAB is Adam on every parameter plus, after each step, for every binarized wei
 clip the latent weight to [-1, 1] and (for layers with the ``lab`` quantizer) refresh α from
 the new d and w — the α the next forward pass uses. With d constant α is BWN's ‖w‖₁/n; with
 α held at 1 the step is BinaryConnect with Adam. Biases and BatchNorm parameters get plain Adam.
+Weight decay (Adam's L2 term) applies to the real-valued weight tensors only (:func:`real_weights`):
+a binary layer's latent weight moves by LAB's proximal step alone.
 The same optimizer trains ``binaryconnect`` and ``bwn`` layers (their α needs no optimizer state),
 so every weight method shares one update rule and one clipping convention.
 
@@ -29,19 +31,35 @@ from torch import nn
 from .nn.layers import binary_layers
 
 
+def real_weights(model: nn.Module) -> list:
+    """The parameters weight decay applies to: every parameter of two or more dimensions (weight
+    matrices and kernels) except the latent weights of binary layers (binedge.nn.binary_layers).
+    BatchNorm scales and shifts and biases (one dimension) are left alone, as is usual (Goyal et
+    al. 2017): they set the thresholds of the activations that follow, not a model's capacity."""
+    binary = {id(layer.weight) for layer in binary_layers(model)}
+    return [p for p in model.parameters() if p.dim() >= 2 and id(p) not in binary]
+
+
 class LAB(torch.optim.Adam):
     """Adam with LAB's post-step for the binarized layers of ``model``.
 
     Args:
         model: any module built from binedge layers; its parameters are optimised.
-        lr, betas, eps, weight_decay: as in torch.optim.Adam (``eps`` is also LAB's ε in d).
+        lr, betas, eps: as in torch.optim.Adam (``eps`` is also LAB's ε in d).
+        weight_decay: Adam's L2 term λ (the gradient of p becomes g + λ·p), applied to the
+            parameters ``decay`` names only: by default :func:`real_weights` — the weight tensors
+            that stay real-valued (full-precision and int8 layers), never a binary layer's
+            latent weight (LAB's proximal step alone moves those) nor BatchNorm parameters or
+            biases.
+        decay: the parameters that weight decay applies to (default ``real_weights(model)``).
         clip: clip latent binary weights to [-clip, clip] after each step (LAB's code: 1).
         update_scale: refresh α of ``lab`` layers after each step (False keeps α fixed,
             which with α = 1 is BinaryConnect; used by the reduction tests).
     """
 
     def __init__(self, model: nn.Module, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, *, clip: float | None = 1.0, update_scale: bool = True):
+                 weight_decay: float = 0.0, *, clip: float | None = 1.0, update_scale: bool = True,
+                 decay=None):
         if not isinstance(model, nn.Module):
             raise TypeError("LAB takes the whole model (an nn.Module), not a group of its parameters: its α is a "
                             "reduction over each whole weight tensor and Adam's second moment of it, so a sharded "
@@ -52,8 +70,12 @@ class LAB(torch.optim.Adam):
             raise TypeError(f"LAB cannot train sharded parameters ({sharded[0][0]} is a {sharded[0][1]}): α needs "
                             "each whole weight tensor and its whole second moment on every process; train with "
                             "DistributedDataParallel (binedge train --nproc / torchrun), which replicates them")
-        super().__init__(model.parameters(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         foreach=False)
+        decayed = {id(p) for p in (real_weights(model) if decay is None else decay)} if weight_decay else set()
+        params = list(model.parameters())
+        groups = [{"params": [p for p in params if id(p) in decayed], "weight_decay": weight_decay},
+                  {"params": [p for p in params if id(p) not in decayed], "weight_decay": 0.0}]
+        super().__init__([g for g in groups if g["params"]] or params, lr=lr, betas=betas, eps=eps,
+                         weight_decay=0.0, foreach=False)
         self._layers = list(binary_layers(model))
         self.clip = clip
         self.update_scale = update_scale

@@ -56,7 +56,10 @@ from . import distributed as dist_mod
 from .fileio import (atomic_torch_save, atomic_write_bytes, atomic_write_json, check_output_path,
                      clean_stale_files, make_dirs)
 from .models import ModelConfig, ModelError, build_model, squared_hinge_loss
-from .optim import LAB
+from .nn.layers import binary_layers
+from .optim import LAB, real_weights
+from .recipe import (Schedule, augment_generator, augment_images, augment_params, binarize_from, kd_loss_sum,
+                     release_weights)
 
 LOSSES = ("ce", "hinge")
 #: Bytes per parameter in training (float32 weight, gradient, Adam's two moments, the binarized
@@ -94,10 +97,18 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 100  # the global batch: split among the processes of a data-parallel run
     lr: float = 0.01
-    schedule: str = "step"  # step | cosine | none
-    milestones: list = field(default_factory=lambda: [0.3, 0.5])  # fractions of epochs (step)
+    schedule: str = "step"  # step | cosine | none (binedge.recipe.Schedule)
+    milestones: list = field(default_factory=lambda: [0.3, 0.5])  # fractions of a stage's epochs, or epochs (step)
     gamma: float = 0.1
-    weight_decay: float = 0.0  # Adam's L2 term (FTPROP's recipe: 5e-4)
+    #: Adam's L2 term on the real-valued weight tensors only (binedge.optim.real_weights; FTPROP's recipe: 5e-4)
+    weight_decay: float = 0.0
+    augment: str = "none"  # none | crop | crop+flip (images only; binedge.recipe)
+    crop_pad: int = 2  # zero padding of the random crop, in pixels
+    teacher: str | None = None  # knowledge distillation: a binedge run directory (absolute once training starts)
+    teacher_sha256: str = ""  # recorded when training starts: the teacher checkpoint's SHA-256
+    kd_weight: float = 1.0  # weight of the distillation term
+    kd_temperature: float = 1.0  # its temperature T
+    two_stage: bool = False  # first half: full-precision weights, binary activations; then binary weights
     loss: str = "ce"
     seed: int = 0
     out: str = "runs/run"
@@ -128,6 +139,22 @@ class TrainConfig:
         number("--lr", self.lr, positive=True, example="0.01")
         number("--gamma", self.gamma, positive=True, example="0.1")
         number("--weight-decay", self.weight_decay, positive=False, example="5e-4, or 0 for none")
+        number("--kd-weight", self.kd_weight, positive=False, example="1.0")
+        number("--kd-temperature", self.kd_temperature, positive=True, example="1.0, or 4 for softer targets")
+        from .recipe import AUGMENTS, SCHEDULES
+
+        if self.augment not in AUGMENTS:
+            raise TrainError(f"unknown --augment {self.augment!r}; choose one of {', '.join(AUGMENTS)}")
+        if not isinstance(self.crop_pad, int) or isinstance(self.crop_pad, bool) or self.crop_pad < 1:
+            raise TrainError(f"--crop-pad {self.crop_pad!r}: must be a positive number of pixels (e.g. 2)")
+        if self.teacher is not None and (not isinstance(self.teacher, str) or not self.teacher):
+            raise TrainError(f"--teacher {self.teacher!r}: give a run directory made by 'binedge train'")
+        if self.two_stage and self.epochs < 2:
+            raise TrainError(f"--two-stage splits the epochs into two stages: give --epochs 2 or more, not "
+                             f"{self.epochs}")
+        if self.two_stage and not self.model.is_user and self.model.weights == "fp":
+            raise TrainError("--two-stage trains full-precision weights first, then binary ones: it needs binary "
+                             "--weights (lab, bwn or binaryconnect), not fp")
         for option, v in (("--epochs", self.epochs), ("--batch-size", self.batch_size)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise TrainError(f"{option} {v!r}: must be a positive integer")
@@ -137,8 +164,8 @@ class TrainConfig:
             raise TrainError(f"--seed {self.seed!r}: must be an integer >= 0")
         if self.loss not in LOSSES:
             raise TrainError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
-        if self.schedule not in ("step", "cosine", "none"):
-            raise TrainError(f"unknown schedule {self.schedule!r}; choose step, cosine or none")
+        if self.schedule not in SCHEDULES:
+            raise TrainError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if not all(isinstance(m, (int, float)) and math.isfinite(m) and m > 0 for m in self.milestones):
             raise TrainError(f"milestones must be positive epoch fractions or numbers, got {self.milestones!r}")
         from .datasets import COLORS, FORMATS
@@ -189,13 +216,25 @@ class TrainConfig:
                          f"choose a smaller {cause}")
 
 
-def make_scheduler(opt, cfg: TrainConfig):
-    if cfg.schedule == "step":
-        marks = sorted({max(1, round(m * cfg.epochs)) if m < 1 else int(m) for m in cfg.milestones})
-        return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=marks, gamma=cfg.gamma)
-    if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+def make_schedule(cfg: TrainConfig):
+    """The run's learning-rate schedule (binedge.recipe.Schedule): ``cfg.schedule`` over the run's
+    epochs, or over each stage of a two-stage run."""
+    from .recipe import Schedule
+
+    return Schedule.create(cfg.schedule, cfg.lr, cfg.gamma, cfg.milestones, cfg.epochs, cfg.two_stage)
+
+
+def check_augment(cfg: TrainConfig, dataset) -> None:
+    """--augment needs images, and a crop padding smaller than the image: TrainError otherwise."""
+    if cfg.augment == "none":
+        return
+    shape = dataset.image_shape
+    if dataset.input_coding.kind != "image" or len(shape) != 3:
+        raise TrainError(f"--augment {cfg.augment} crops and flips images; this data is feature vectors of "
+                         f"{shape[0]} values: use --augment none")
+    if cfg.crop_pad >= min(shape[0], shape[1]):
+        raise TrainError(f"--crop-pad {cfg.crop_pad} is not smaller than the {shape[0]}x{shape[1]} images: choose "
+                         f"a padding of a few pixels (e.g. 2 for 28x28)")
 
 
 def loss_fn(name: str):
@@ -324,7 +363,10 @@ RUN_OPTIONS = {
     "--label-column": "label_column", "--features": "features", "--limit": "limit", "--batch-size": "batch_size",
     "--lr": "lr",
     "--schedule": "schedule", "--gamma": "gamma", "--weight-decay": "weight_decay", "--loss": "loss",
-    "--seed": "seed",
+    "--seed": "seed", "--blocks": "model.blocks", "--shortcut": "model.shortcut", "--downsample": "model.downsample",
+    "--classifier": "model.classifier", "--milestones": "milestones", "--augment": "augment", "--crop-pad": "crop_pad",
+    "--teacher": "teacher", "--kd-weight": "kd_weight", "--kd-temperature": "kd_temperature",
+    "--two-stage": "two_stage",
 }
 
 
@@ -338,6 +380,8 @@ def _field(cfg: TrainConfig, path: str):
 def _shown(option: str, value) -> str:
     if option == "--unweighted":
         return "set" if not value else "not set"
+    if option == "--two-stage":
+        return "set" if value else "not set"
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return "none" if value is None else str(value)
@@ -346,6 +390,8 @@ def _shown(option: str, value) -> str:
 def _same(option: str, a, b) -> bool:
     if option in ("--data-dir", "--data") and a is not None and b is not None:
         return os.path.normpath(str(a)) == os.path.normpath(str(b))
+    if option == "--teacher" and a is not None and b is not None:  # saved absolute, given as typed
+        return os.path.abspath(str(a)) == os.path.abspath(str(b))
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return list(a) == list(b)
     return a == b
@@ -455,18 +501,42 @@ def _train(cfg: TrainConfig, ctx, *, resume, epochs, progress, log, explicit, wo
     cfg.model.num_classes = dataset.num_classes
     cfg.model.validate()  # shapes for this input (e.g. --widths too deep), before any allocation
     cfg.check_memory()
+    check_augment(cfg, dataset)
+    teacher = None
+    if cfg.teacher is not None:
+        from .recipe import load_teacher
+
+        teacher, digest = load_teacher(cfg.teacher, dataset, sha256=cfg.teacher_sha256 if resume else None)
+        if not resume:
+            cfg.teacher, cfg.teacher_sha256 = str(Path(cfg.teacher).resolve()), digest
+        teacher = teacher.to(ctx.device)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model)  # initialised on the CPU: the same weights on every device
     model = dist_mod.synchronise(model, ctx).to(ctx.device)
-    opt = LAB(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = make_scheduler(opt, cfg)
+    # Weight decay's parameters are fixed by the binary model, so that the weights a two-stage
+    # run trains in full precision first are never decayed either.
+    decay = real_weights(model)
+    binary = list(binary_layers(model))
+    if cfg.two_stage and not binary:
+        raise TrainError(f"--two-stage trains full-precision weights first, then binary ones, but --model "
+                         f"{cfg.model.model} has no binary layer")
+    # stage 1 of a two-stage run (full-precision weights) until the schedule's second stage
+    stage = 0
+    if cfg.two_stage:
+        stage = int(state.get("stage") or 2) if resume else 1
+    quantizers = release_weights(binary) if stage == 1 else None
+    opt = LAB(model, lr=cfg.lr, weight_decay=cfg.weight_decay, decay=decay)
+    schedule = make_schedule(cfg)
     metrics: list[dict] = []
     best = {"epoch": 0, "val_acc": -1.0, "test_acc": 0.0}
     start = 1
     if resume:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+        if "schedule" in state:
+            schedule = Schedule.from_state(state["schedule"])
+        else:  # a checkpoint from before binedge.recipe: the torch scheduler's state
+            schedule = Schedule.from_legacy(state["scheduler"], cfg, cfg.epochs)
         metrics, best, start = state["metrics"], state["best"], state["epoch"] + 1
         log(f"resuming {out} after epoch {state['epoch']}")
     net = dist_mod.wrap(model, ctx)
@@ -491,13 +561,26 @@ def _train(cfg: TrainConfig, ctx, *, resume, epochs, progress, log, explicit, wo
         raise TrainError(f"the training split holds {n_train} sample(s): at least 2 are needed (BatchNorm "
                          f"normalises over a batch)")
     plotted = -math.inf
+    pad, flip = cfg.crop_pad, cfg.augment == "crop+flip"
 
     for epoch in range(start, cfg.epochs + 1):
         t0 = time.time()
+        if stage == 1 and schedule.stage_of(epoch - 1) == 2:
+            # Stage 2: binary weights from the stage-1 weights, a new optimizer (Adam's moments,
+            # LAB's d and its step count start afresh, as a new run would), the schedule's second
+            # stage, and a new best checkpoint (stage-1 models are not the binary deliverable).
+            binarize_from(binary, quantizers)
+            opt = LAB(model, lr=cfg.lr, weight_decay=cfg.weight_decay, decay=decay)
+            stage, best = 2, {"epoch": 0, "val_acc": -1.0, "test_acc": 0.0}
+            log(f"stage 2 from epoch {epoch}: binary weights from the stage-1 weights")
+        lr = schedule.apply(opt, epoch - 1)
         net.train()
         total = torch.zeros((), dtype=torch.float64, device=ctx.device)
+        kd_total = torch.zeros((), dtype=torch.float64, device=ctx.device)
         correct = torch.zeros((), dtype=torch.int64, device=ctx.device)
         seen = 0
+        # augmentation parameters of the whole global batch, drawn by every process alike
+        gen = augment_generator(cfg.seed, epoch) if cfg.augment != "none" else None
         # The global order of this epoch; batch k is the single-process batch k, of which this
         # process takes its contiguous part (binedge.distributed.shard).
         order = torch.from_numpy(data_mod.epoch_order(n_train, cfg.seed, epoch)).to(train_codes.device)
@@ -513,9 +596,18 @@ def _train(cfg: TrainConfig, ctx, *, resume, epochs, progress, log, explicit, wo
             if codes.device != ctx.device:
                 codes = codes.pin_memory().to(ctx.device, non_blocking=True)
                 y = y.to(ctx.device, non_blocking=True)
+            if gen is not None:
+                dy, dx, flips = augment_params(m, pad=pad, flip=flip, generator=gen)
+                codes = augment_images(codes, dy[lo:hi], dx[lo:hi], flips[lo:hi], pad)
             x = data_mod.model_input(codes, coding)
             logits = net(x)
             part = criterion(logits, y)
+            if teacher is not None:
+                with torch.no_grad():
+                    soft = teacher(x)
+                kd = kd_loss_sum(logits, soft, cfg.kd_temperature)
+                kd_total += kd.detach().double()
+                part = part + cfg.kd_weight * kd
             # DDP averages over the processes: weighting each part's sum by world / m makes the
             # step the gradient of the global batch's mean loss (world 1: sum / m, the mean).
             loss = part * ctx.world / m
@@ -528,10 +620,9 @@ def _train(cfg: TrainConfig, ctx, *, resume, epochs, progress, log, explicit, wo
             if ctx.is_main and progress:
                 bar.set_postfix(loss=f"{float(total) / max(1, seen):.4f}")
         train_seconds = time.time() - t0
-        total_loss, total_correct, total_seen = dist_mod.all_sum(ctx, [float(total), int(correct), seen])
+        total_loss, total_kd, total_correct, total_seen = dist_mod.all_sum(
+            ctx, [float(total), float(kd_total), int(correct), seen])
         replicas = dist_mod.check_replicas(model, opt, ctx)  # LAB's α (and the weights) equal on every process
-        lr = opt.param_groups[0]["lr"]
-        sched.step()
         rec = {"epoch": epoch, "train_loss": total_loss / total_seen, "train_acc": total_correct / total_seen,
                "val_acc": evaluate(model, dataset.val, coding=coding, ctx=ctx),
                "test_acc": evaluate(model, dataset.test, coding=coding, ctx=ctx),
@@ -540,16 +631,20 @@ def _train(cfg: TrainConfig, ctx, *, resume, epochs, progress, log, explicit, wo
                "device": ctx.device.type, "processes": ctx.world, "threads": torch.get_num_threads()}
         if ctx.distributed:
             rec["alpha_identical_ranks"] = replicas
+        if teacher is not None:
+            rec["train_kd_loss"] = total_kd / total_seen  # included in train_loss, weighted by --kd-weight
+        if stage:
+            rec["stage"] = stage
         metrics.append(rec)
-        if rec["val_acc"] > best["val_acc"]:
+        if stage != 1 and rec["val_acc"] > best["val_acc"]:
             best = {"epoch": epoch, "val_acc": rec["val_acc"], "test_acc": rec["test_acc"]}
             if ctx.is_main:
                 atomic_torch_save({"model": _cpu_state(model), "config": cfg.to_dict(), "epoch": epoch,
                                    "metrics": rec, "class_names": dataset.class_names}, out / "best.pt")
         if ctx.is_main:
             atomic_torch_save({"model": _cpu_state(model), "optimizer": _cpu_tree(opt.state_dict()),
-                               "scheduler": sched.state_dict(), "config": cfg.to_dict(), "epoch": epoch,
-                               "metrics": metrics, "best": best}, out / "last.pt")
+                               "schedule": schedule.state_dict(), "stage": stage, "config": cfg.to_dict(),
+                               "epoch": epoch, "metrics": metrics, "best": best}, out / "last.pt")
             atomic_write_json(out / "metrics.json", {"epochs": metrics, "best": best})
             if epoch == cfg.epochs or time.time() - plotted >= PLOT_EVERY:
                 plot_curves(metrics, out / "curves.png")
