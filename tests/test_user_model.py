@@ -151,7 +151,7 @@ def test_errors_in_the_users_file_are_one_clean_line(tmp_path, kind):
     ("nowhere/missing.py:build", "does not exist"),
     ("examples/custom_model/model.py:9x", "not a Python function name"),
     ("no_such_pkg_xyz.mod:build", "no module named 'no_such_pkg_xyz.mod'"),
-    ("resnet", "unknown --model 'resnet'"),
+    ("resnet50", "unknown --model 'resnet50'"),  # resnet itself is a zoo model
 ])
 def test_bad_model_specs(tmp_path, spec, want):
     out = clean_error(_train(tmp_path, spec))
