@@ -34,8 +34,9 @@ from .nn.layers import binary_layers
 def real_weights(model: nn.Module) -> list:
     """The parameters weight decay applies to: every parameter of two or more dimensions (weight
     matrices and kernels) except the latent weights of binary layers (binedge.nn.binary_layers).
-    BatchNorm scales and shifts and biases (one dimension) are left alone, as is usual (Goyal et
-    al. 2017): they set the thresholds of the activations that follow, not a model's capacity."""
+    BatchNorm scales and shifts and biases (one dimension) are left alone, as is usual ("no bias
+    decay", He et al., CVPR 2019, "Bag of tricks"): they set the thresholds of the activations
+    that follow, not a model's capacity."""
     binary = {id(layer.weight) for layer in binary_layers(model)}
     return [p for p in model.parameters() if p.dim() >= 2 and id(p) not in binary]
 
