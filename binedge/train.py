@@ -30,6 +30,14 @@ its part of each global batch of ``batch_size``, evaluation is sharded and summe
 checked identical across processes every epoch, and process 0 alone writes the run directory
 and shows the progress bar.
 
+Recipe (binedge.recipe, docs/resnet.md): ``augment`` (random crop of the zero-padded image,
+horizontal flip), the learning-rate ``schedule`` in closed form per stage (saved in last.pt as
+"schedule"), ``weight_decay`` on the real-valued weights only (binedge.optim.real_weights),
+knowledge distillation from a ``teacher`` run (its path and checkpoint SHA-256 recorded), and
+``two_stage`` training: full-precision weights for the first half of the epochs, then binary
+weights from them with a new optimizer and the schedule restarted; last.pt records the "stage",
+and only second-stage epochs can become best.pt.
+
 Models: the zoo (binedge.models) or a user model, ``ModelConfig(model="path/to/file.py:factory")``
 (binedge.user_model): the run records the factory's file and its SHA-256 (config.json, model
 "source"), and ``--resume`` and ``binedge export`` rebuild the model from that file — refused, in
