@@ -242,8 +242,8 @@ def load_teacher(run_dir, dataset, *, sha256: str | None = None):
     fp_t, fp_s = info.get("fingerprint"), dataset.source.get("fingerprint")
     if fp_t and fp_s and fp_t != fp_s:
         raise TrainError(f"--teacher {run_dir} was trained on other data files ({info.get('format')} "
-                         f"{info.get('path')}, fingerprint {fp_t[:12]}…) than this run ({dataset.source.get('path')}, "
-                         f"fingerprint {fp_s[:12]}…)")
+                         f"{info.get('path')}, fingerprint {fp_t[:12]}…) than this run "
+                         f"({dataset.source.get('path')}, fingerprint {fp_s[:12]}…)")
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -114,7 +114,8 @@ def test_default_resnet_is_the_documented_one():
 
 
 @pytest.mark.parametrize("cfg", [ModelConfig(model="resnet"),
-                                 ModelConfig(model="resnet", widths=[5, 7, 9], blocks=[2, 1, 0], image_shape=[12, 12, 3]),
+                                 ModelConfig(model="resnet", widths=[5, 7, 9], blocks=[2, 1, 0],
+                                             image_shape=[12, 12, 3]),
                                  ModelConfig(model="resnet", widths=[8], blocks=[3], num_classes=4)])
 def test_param_count_matches_the_built_resnet(cfg):
     assert cfg.param_count() == sum(p.numel() for p in build_model(cfg).parameters())
