@@ -269,7 +269,8 @@ def make_train_config(group: Group, cfg: Config, seed: int, a) -> TrainConfig:
                        out=str(Path(a.out) / group.key / cfg.key / f"seed{seed}"))
 
 
-_IGNORED = {("out",), ("data_dir",), ("model", "image_shape"), ("model", "num_classes")}
+# data_info is what training recorded about the data it read (binedge.train checks it on resume)
+_IGNORED = {("out",), ("data_dir",), ("data_info",), ("model", "image_shape"), ("model", "num_classes")}
 
 
 def _differences(saved: dict, wanted: dict, prefix=()) -> list[str]:
