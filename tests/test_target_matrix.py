@@ -77,6 +77,26 @@ EXPECTED_U8 = {
 EXPECTED_I8 = {"cortex-m0": "mac", "cortex-m3": "mac", "cortex-m4": "dsp", "cortex-m7": "dsp",
                "cortex-m33": "dsp", "cortex-m55": "mve", "aarch64-linux": "mac", "armv7-linux": "dsp"}
 
+# The elementwise and pooling ops (docs/kernels.md "Elementwise and pooling ops"): what auto picks
+# for each op on each target. "w32" (32-bit arithmetic only) goes first where the core has no
+# 64-bit multiply (Cortex-M0), "word" (portable C, 64-bit products) elsewhere; the DSP / MVE
+# variants where they exist.
+EW_OPS = ("add", "requantize", "threshold", "avgpool", "maxpool", "merge", "concat")
+_EW_W32 = {"add", "avgpool", "merge"}
+
+
+def expected_ew(target: str, op_name: str) -> str:
+    if target == "cortex-m0" and op_name in _EW_W32:
+        return "w32"
+    return "word"
+
+
+# "op/variant" runs of test_variants.c's elementwise grid each board must show (its ew line):
+# every variant of the table that takes the op there.
+def expected_ew_runs(target: str) -> set[str]:
+    runs = {f"{op}/word" for op in EW_OPS} | {f"{op}/w32" for op in _EW_W32}
+    return runs
+
 
 def runtime_sources() -> list[Path]:
     """Every runtime .c file (src/ and its ISA subfolders), minus the host-only be_bench*.c."""
@@ -553,6 +573,11 @@ def test_unit_tests(name):
     assert int(v[2]) >= 300
     for variant in EXPECTED_VARIANTS[name]:
         assert int(ran.get(variant, 0)) >= 100, f"{name}: variant {variant} ran {ran.get(variant)} times\n{out}"
+    ew = re.search(r"^test_variants ew:(.*)$", out, re.MULTILINE)
+    assert ew, out
+    ew_ran = dict(item.split("=") for item in ew[1].split())
+    for key in sorted(expected_ew_runs(name)):  # every elementwise variant of the board ran the grid
+        assert int(ew_ran.get(key, 0)) >= 15, f"{name}: {key} ran {ew_ran.get(key)} times\n{ew[0]}"
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -587,6 +612,11 @@ def test_models_match_reference(name):
                         assert kname == EXPECTED_U8[name][isinstance(op, Conv2d)], (case, line)
                 elif int8_codes:
                     assert kname == EXPECTED_I8[name], (case, line)
+                elif isinstance(op, (Add, Requantize, Threshold, AvgPool2d, Merge, Concat)) or \
+                        (isinstance(op, MaxPool2d) and spec.kind in ("u8", "i8")):
+                    ew_name = {Add: "add", Requantize: "requantize", Threshold: "threshold", AvgPool2d: "avgpool",
+                               Merge: "merge", Concat: "concat", MaxPool2d: "maxpool"}[type(op)]
+                    assert kname == expected_ew(name, ew_name), (case, line, ew_name)
                 else:  # pooling on sign bits and flattening take the portable "word" kernels
                     word = isinstance(op, Flatten) or (isinstance(op, MaxPool2d) and spec.encoding == "sign")
                     assert kname == (best if bits_bin else "word" if word else "ref"), (case, line)
@@ -629,14 +659,16 @@ def test_program_fits_cortex_m0():
 # ----------------------------------------------------------------------------- kernel speed
 
 BENCH_SRC = RUNTIME / "tests" / "bench_kernels.c"
+BENCH_EW_SRC = RUNTIME / "tests" / "bench_elementwise.c"  # per output element of the elementwise / pooling ops
 
 
-def bench(target: str, ref: bool = True) -> dict[tuple[str, str], float]:
-    """{(op, variant): executed instructions per binary MAC} on an MCU target (QEMU -icount)."""
+def bench(target: str, ref: bool = True, src: Path = BENCH_SRC) -> dict[tuple[str, str], float]:
+    """{(op, variant): executed instructions per binary MAC} on an MCU target (QEMU -icount);
+    with src=BENCH_EW_SRC, per output element of the elementwise and pooling ops."""
     defines = [] if ref else ["BENCH_NO_REF"]
     if target == "cortex-m0":
         defines.append(("BENCH_DENSE_OUT", "32u"))  # 16 KiB RAM: fewer rows, same cost per row
-    elf = T.build(target, [*runtime_sources(), BENCH_SRC], include_dirs=INCLUDES, defines=defines, cflags=STRICT)
+    elf = T.build(target, [*runtime_sources(), src], include_dirs=INCLUDES, defines=defines, cflags=STRICT)
     res = T.run(target, elf, icount=True, timeout=600).check()
     out = {}
     for op, variant, macs, ticks in re.findall(r"^bench (\S+) (\S+) (\d+) (\d+)$", res.stdout, re.MULTILINE):
@@ -652,16 +684,17 @@ def test_cortex_m4_instructions_per_mac():
     assert r[("conv", "dsp")] < r[("conv", "swar")] < r[("conv", "ref")], r
 
 
-def _bench_table(names: list[str]) -> str:
-    rows = ["| target | op | variant | instructions / binary MAC |", "|---|---|---|---|"]
+def _bench_table(names: list[str], src: Path = BENCH_SRC) -> str:
+    unit = "instructions / binary MAC" if src == BENCH_SRC else "instructions / output element"
+    rows = [f"| target | op | variant | {unit} |", "|---|---|---|---|"]
     for name in names:
-        for (op, variant), v in bench(name).items():
+        for (op, variant), v in bench(name, src=src).items():
             rows.append(f"| {name} | {op} | {variant} | {v:.3f} |")
     return "\n".join(rows)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "bench":
-        print(_bench_table(sys.argv[2:] or MCUS))
+    if len(sys.argv) >= 2 and sys.argv[1] in ("bench", "bench-ew"):
+        print(_bench_table(sys.argv[2:] or MCUS, BENCH_SRC if sys.argv[1] == "bench" else BENCH_EW_SRC))
     else:
-        print(f"usage: {sys.argv[0]} bench [target ...]   (run the tests with pytest)")
+        print(f"usage: {sys.argv[0]} bench|bench-ew [target ...]   (run the tests with pytest)")

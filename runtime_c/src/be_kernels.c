@@ -84,6 +84,26 @@ const be_kernel be_kernel_table[] = {
     {"mac", BE_OP_DENSE, 0u, be_i8_mac_supports, be_dense_i8_mac, 1},
     {"mac", BE_OP_CONV2D, 0u, be_i8_mac_supports, be_conv2d_i8_mac, 1},
 #endif
+    /* elementwise and pooling ops (src/word/ on every target, src/arm/ *_dsp.c, *_mve.c; docs/kernels.md
+     * "Elementwise and pooling ops"): where a core has no 64-bit multiply (Cortex-M0) the 32-bit
+     * "w32" kernels go first, elsewhere the 64-bit "word" ones (the other is there when forced) */
+#ifdef BE_NO_MUL64
+    {"w32", BE_OP_ADD, 0u, NULL, be_add_i8_w32, 1},
+    {"w32", BE_OP_AVGPOOL2D, 0u, be_avgpool2d_i8_word_supports, be_avgpool2d_i8_w32, 1},
+    {"w32", BE_OP_MERGE, 0u, NULL, be_merge_w32, 1},
+#endif
+    {"word", BE_OP_ADD, 0u, NULL, be_add_i8_word, 1},
+    {"word", BE_OP_AVGPOOL2D, 0u, be_avgpool2d_i8_word_supports, be_avgpool2d_i8_word, 1},
+    {"word", BE_OP_MERGE, 0u, NULL, be_merge_word, 1},
+    {"word", BE_OP_REQUANTIZE, 0u, NULL, be_requantize_i8_word, 1},
+    {"word", BE_OP_THRESHOLD, 0u, NULL, be_threshold_i8_word, 1},
+    {"word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_i8_word_supports, be_maxpool2d_i8_word, 1},
+    {"word", BE_OP_CONCAT, 0u, NULL, be_concat_word, 1},
+#ifndef BE_NO_MUL64
+    {"w32", BE_OP_ADD, 0u, NULL, be_add_i8_w32, 1},
+    {"w32", BE_OP_AVGPOOL2D, 0u, be_avgpool2d_i8_word_supports, be_avgpool2d_i8_w32, 1},
+    {"w32", BE_OP_MERGE, 0u, NULL, be_merge_w32, 1},
+#endif
     /* portable word kernels (src/word/): MaxPool2d / Flatten a word at a time, every target */
     {"word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word, 0},
     {"word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word, 0},

@@ -152,6 +152,27 @@ int be_maxpool2d_bin_word_supports(const be_op *op);
 be_status be_maxpool2d_bin_word(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_flatten_bin_word(const be_op *op, const void *in, void *out, void *scratch);
 
+/* ---- elementwise and pooling ops (docs/kernels.md "Elementwise and pooling ops"; what they share:
+ * src/word/be_ew.h). "word": portable C with 64-bit products (one SMULL / SMLAL on ARMv7-M);
+ * "w32": portable C in 32-bit arithmetic only (the split-16 form), for cores without a 64-bit
+ * multiply (Cortex-M0), falling back to the 64-bit loop where the split does not apply. Each
+ * decides its path per call from fields the loader proved. ---- */
+#if defined(__arm__) && defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1 && !defined(__ARM_ARCH_ISA_ARM)
+#define BE_NO_MUL64 1 /* ARMv6-M: MULS is 32 x 32 -> 32; "w32" variants go first in the table */
+#endif
+be_status be_add_i8_word(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_add_i8_w32(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_requantize_i8_word(const be_op *op, const void *in, void *out, void *scratch);
+int be_avgpool2d_i8_word_supports(const be_op *op); /* windows of at most 2^23 positions (int32 sums) */
+be_status be_avgpool2d_i8_word(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_avgpool2d_i8_w32(const be_op *op, const void *in, void *out, void *scratch);
+int be_maxpool2d_i8_word_supports(const be_op *op); /* u8 / i8 codes */
+be_status be_maxpool2d_i8_word(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_threshold_i8_word(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_merge_word(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_merge_w32(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_concat_word(const be_op *op, const void *in, void *out, void *scratch);
+
 /* ---- the shared output stage (src/ref/be_threshold_ref.c) ---- */
 /* Zero one output pixel (threshold stages set bits only); no-op for score stages. */
 void be_stage_clear(const be_op *op, void *out_pixel);

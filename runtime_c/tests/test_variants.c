@@ -57,6 +57,23 @@ static const char *vnames[MAX_VARIANTS];
 static unsigned vruns[MAX_VARIANTS];
 static unsigned n_cases;
 
+/* Runs of the elementwise / pooling variants per (op, variant slot), printed on their own line
+ * ("test_variants ew: add/word=N ..."; tests/test_target_matrix.py checks them per board). Bytes,
+ * saturating at 255: the Cortex-M0's RAM has no room for more. */
+#define EW_SLOTS 5
+static const char *const ew_slot_name[EW_SLOTS] = {"word", "w32", "dsp", "mve", "avx2"};
+static uint8_t ew_runs[BE_OP_TYPES + 1][EW_SLOTS];
+static const char *const ew_op_name[BE_OP_TYPES + 1] = {"", "dense", "conv2d", "maxpool", "flatten", "avgpool", "add",
+                                                     "requantize", "threshold", "concat", "reshape", "merge"};
+
+static void count_ew(int type, const char *name)
+{
+    int i;
+    for (i = 0; i < EW_SLOTS; i++)
+        if (strcmp(ew_slot_name[i], name) == 0 && ew_runs[type][i] < 255u)
+            ew_runs[type][i]++;
+}
+
 static void count_run(const char *name)
 {
     int i;
@@ -197,6 +214,8 @@ static void check_op_at(const be_op *op, const void *in, void *scr, size_t scr_b
         memset(scr, 0x5A, scr_bytes);
         st = k->fn(op, in, out_var, scr);
         count_run(k->name);
+        if (op->type != BE_OP_DENSE && op->type != BE_OP_CONV2D)
+            count_ew(op->type, k->name);
         CHECK_EQ(st, st_ref);
         be_test_checks++;
         if (memcmp(out_ref, out_var, op->out.nbytes) != 0) {
@@ -844,6 +863,488 @@ static void test_int8(void)
     i8_extreme = 0;
 }
 
+/* ------------------------------------------------------------ elementwise and pooling (graph v2) */
+
+/* Add, Requantize, AvgPool2d, MaxPool2d on codes, Threshold, Merge and Concat (docs/kernels.md
+ * "Elementwise and pooling ops"): every variant against ref over channels 1, 3, 31, 33, 65, odd
+ * spatial sizes, u8 / i8 codes with zero points at the extremes, multipliers and shifts at their
+ * limits (INT32_MIN / INT32_MAX, shifts 0..62), outputs saturating at -128 / 127, thresholds at
+ * the INT32 / INT64 extremes, Merge over codes and accumulators (bounds 1 .. 2^31 - 1) with the
+ * loader's int64 bound met exactly, the first input at byte offsets 0..3 (it may be the graph
+ * input). No RAM of its own (the Cortex-M0 has none left): the first input lives in `input`, the
+ * second in `weights`, Merge thresholds in the last EW_T_BYTES of `weights`, per-channel
+ * parameters in the stage arrays. */
+#define EW_T_BYTES 1024u
+#define EW_B_BYTES (sizeof weights - EW_T_BYTES)
+#define EW_T ((int32_t *)((uint8_t *)weights + EW_B_BYTES))
+
+static void ew_put64(int32_t *p, int64_t v)
+{
+    const uint64_t u = (uint64_t)v;
+    p[0] = (int32_t)(uint32_t)(u & 0xFFFFFFFFu);
+    p[1] = u >> 63 ? -(int32_t)(~(uint32_t)(u >> 32)) - 1 : (int32_t)(u >> 32);
+}
+
+static int32_t ew_i32(uint32_t u)
+{
+    return u <= 0x7FFFFFFFu ? (int32_t)u : -(int32_t)(~u) - 1;
+}
+
+/* Largest |x - zp| (codes) or the bound (accumulators): what the loader bounds a Merge with. */
+static uint32_t ew_cmax(const be_value *v)
+{
+    int32_t a, b;
+    if (v->kind == BE_KIND_I32)
+        return v->bound;
+    a = (v->kind == BE_KIND_U8 ? 255 : 127) - v->zero_point;
+    b = v->zero_point - (v->kind == BE_KIND_U8 ? 0 : -128);
+    return (uint32_t)(a > b ? a : b);
+}
+
+static int64_t ew_rnd64(void)
+{
+    const uint64_t u = ((uint64_t)xs() << 32) | xs();
+    return u >> 63 ? -(int64_t)(~u) - 1 : (int64_t)u;
+}
+
+/* A u8 / i8 / acc value description (rank 1 when h = w = 1 and c is odd, for variety). */
+static void ew_value(be_value *v, int kind, uint32_t h, uint32_t w, uint32_t c, int32_t zp, uint32_t bound)
+{
+    const uint32_t rank = h == 1u && w == 1u && (c & 1u) ? 1u : 3u;
+    be_test_set_value(v, kind, rank, h, w, c, kind == BE_KIND_I32 ? BE_ENC_ACC : BE_ENC_NONE, 1u);
+    v->zero_point = kind == BE_KIND_I32 ? 0 : zp;
+    v->bound = kind == BE_KIND_I32 ? bound : 0u;
+}
+
+/* Contents: codes with an eighth at the extremes (0, 255, 127, 128); accumulators within
+ * +-bound, an eighth at +-bound. */
+static void ew_fill(const be_value *v, void *p)
+{
+    uint32_t i;
+    if (v->kind == BE_KIND_I32) {
+        int32_t *a = (int32_t *)p;
+        for (i = 0; i < v->nbytes / 4u; i++) {
+            const uint32_t r = xs();
+            const int32_t m = (int32_t)(r % (v->bound + 1u));
+            a[i] = (r & 0x700u) == 0u ? ((r & 1u) ? (int32_t)v->bound : -(int32_t)v->bound) : ((r >> 31) ? -m : m);
+        }
+        return;
+    }
+    if (v->kind == BE_KIND_BITS) {
+        fill_value(v, p);
+        return;
+    }
+    i8_fill_codes((uint8_t *)p, v->nbytes, v->kind == BE_KIND_I8);
+}
+
+static int32_t ew_zp(int kind, uint32_t n)
+{
+    static const int32_t zu[] = {0, 255, 128, 37}, zi[] = {-128, 127, 0, -37};
+    return kind == BE_KIND_U8 ? zu[n % 4u] : zi[n % 4u];
+}
+
+/* Multiplier and shift of a requantizing op, mode n % 6: 0 as the lowering makes them (|M| near
+ * 2^30, s 28..35), 1 INT32_MIN / INT32_MAX with a shift from the edges {0, 1, 15, 16, 17, 31, 32,
+ * 33, 47, 55, 56, 62}, 2 small M and shifts 0..23 (many exact halves), 3 M = 0, 4 s = 62, 5 anything. */
+static void ew_mult(uint32_t n, int32_t *m, int32_t *s)
+{
+    static const int32_t edges[] = {0, 1, 15, 16, 17, 31, 32, 33, 47, 55, 56, 62};
+    const uint32_t r = xs();
+    switch (n % 6u) {
+    case 0: *m = (int32_t)((1u << 29) + (xs() >> 2)); *s = 28 + (int32_t)(r % 8u); break;
+    case 1: *m = (r & 1u) ? INT32_MAX : INT32_MIN; *s = edges[(r >> 1) % 12u]; break;
+    case 2: *m = (int32_t)(r % 1024u); *s = (int32_t)((r >> 10) % 24u); break;
+    case 3: *m = 0; *s = (int32_t)(r % 63u); break;
+    case 4: *m = (int32_t)((1u << 29) + (xs() >> 2)); *s = 62; break;
+    default: *m = ew_i32(xs()); *s = (int32_t)(r % 63u); break;
+    }
+    if ((r >> 20) & 1u && *m != INT32_MIN)
+        *m = -*m;
+}
+
+static void ew_add(int ka, int kb, uint32_t h, uint32_t w, uint32_t c, uint32_t n, uint32_t off)
+{
+    be_op op;
+    be_value vb;
+    be_inputs io;
+    char what[96];
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_ADD;
+    op.n_inputs = 2u;
+    while (h * w * c + off > sizeof input || h * w * c > sizeof out_ref)
+        h > 1u ? h-- : w--;
+    ew_value(&op.in, ka, h, w, c, ew_zp(ka, n), 0u);
+    ew_value(&vb, kb, h, w, c, ew_zp(kb, n / 4u + 1u), 0u);
+    ew_mult(n, &op.mult_a, &op.shift);
+    ew_mult(n / 6u + (n & 1u) * 3u, &op.mult_b, &op.shift);
+    if (n % 5u == 0u)
+        ew_mult(n, &op.mult_a, &op.shift); /* the pair with the shift of a's mode */
+    op.zero_point = n % 7u == 0u ? -128 : n % 7u == 1u ? 127 : (int32_t)(xs() % 256u) - 128;
+    ew_value(&op.out, BE_KIND_I8, h, w, c, op.zero_point, 0u);
+    ew_fill(&op.in, (uint8_t *)input + off);
+    ew_fill(&vb, weights);
+    io.n = 2u;
+    io.data[0] = (uint8_t *)input + off;
+    io.data[1] = weights;
+    io.value[0] = &op.in;
+    io.value[1] = &vb;
+    sprintf(what, "add %dx%d %ux%ux%u Ma=%ld Mb=%ld s=%d zp=%d +%u", ka, kb, (unsigned)h, (unsigned)w, (unsigned)c,
+            (long)op.mult_a, (long)op.mult_b, (int)op.shift, (int)op.zero_point, (unsigned)off);
+    check_op_at(&op, &io, scratch, sizeof scratch, what);
+}
+
+static void ew_requantize(int kind, uint32_t h, uint32_t w, uint32_t c, uint32_t n, uint32_t off)
+{
+    be_op op;
+    char what[96];
+    uint8_t *src = (uint8_t *)weights + off; /* up to EW_B_BYTES: the table path of large values */
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_REQUANTIZE;
+    op.n_inputs = 1u;
+    while (h * w * c + off > EW_B_BYTES || h * w * c > sizeof out_ref)
+        h > 1u ? h-- : w--;
+    ew_value(&op.in, kind, h, w, c, ew_zp(kind, n), 0u);
+    ew_mult(n, &op.mult_a, &op.shift);
+    op.zero_point = n % 7u == 0u ? -128 : n % 7u == 1u ? 127 : (int32_t)(xs() % 256u) - 128;
+    ew_value(&op.out, BE_KIND_I8, h, w, c, op.zero_point, 0u);
+    ew_fill(&op.in, src);
+    sprintf(what, "requantize %d %ux%ux%u M=%ld s=%d zp=%d +%u", kind, (unsigned)h, (unsigned)w, (unsigned)c,
+            (long)op.mult_a, (int)op.shift, (int)op.zero_point, (unsigned)off);
+    check_op_at(&op, src, scratch, sizeof scratch, what);
+}
+
+/* Pooling over codes: AvgPool2d (avg = 1) or MaxPool2d, kernel (kh, kw), stride (sh, sw); kh = 0:
+ * global (the whole input). */
+static void ew_pool(int avg, int kind, uint32_t h, uint32_t w, uint32_t c, uint32_t kh, uint32_t kw, uint32_t sh,
+                    uint32_t sw, uint32_t n, uint32_t off)
+{
+    be_op op;
+    char what[112];
+    while (h * w * c + off > sizeof input && h > 1u && w > 1u) {
+        h--;
+        w--;
+    }
+    if (kh == 0u) {
+        kh = h;
+        kw = w;
+    }
+    if (kh > h || kw > w || h * w * c + off > sizeof input)
+        return;
+    memset(&op, 0, sizeof op);
+    op.type = avg ? BE_OP_AVGPOOL2D : BE_OP_MAXPOOL2D;
+    op.n_inputs = 1u;
+    op.kh = kh;
+    op.kw = kw;
+    op.sh = sh;
+    op.sw = sw;
+    be_test_set_value(&op.in, kind, 3u, h, w, c, BE_ENC_NONE, 1u);
+    op.in.zero_point = avg ? ew_zp(kind, n) : 0;
+    be_test_set_value(&op.out, avg ? BE_KIND_I8 : kind, 3u, (h - kh) / sh + 1u, (w - kw) / sw + 1u, c, BE_ENC_NONE, 1u);
+    if (avg) {
+        ew_mult(n, &op.mult_a, &op.shift);
+        op.zero_point = n % 7u == 0u ? -128 : n % 7u == 1u ? 127 : (int32_t)(xs() % 256u) - 128;
+        op.out.zero_point = op.zero_point;
+    }
+    if (op.out.nbytes > sizeof out_ref)
+        return;
+    ew_fill(&op.in, (uint8_t *)input + off);
+    sprintf(what, "%s %d %ux%ux%u k=%ux%u s=%ux%u M=%ld s=%d zp=%d +%u", avg ? "avgpool" : "maxpool", kind, (unsigned)h,
+            (unsigned)w, (unsigned)c, (unsigned)kh, (unsigned)kw, (unsigned)sh, (unsigned)sw, (long)op.mult_a,
+            (int)op.shift, (int)op.zero_point, (unsigned)off);
+    check_op_at(&op, (uint8_t *)input + off, scratch, sizeof scratch, what);
+}
+
+/* Threshold on codes: L thresholds per channel (sign when enc is BE_ENC_SIGN), drawn within the
+ * codes with channels at INT32_MIN / INT32_MAX, at +-2^20, repeated, just outside the codes. */
+static void ew_threshold(int kind, uint32_t h, uint32_t w, uint32_t c, int enc, uint32_t levels, uint32_t n,
+                         uint32_t off)
+{
+    be_op op;
+    char what[96];
+    const uint32_t planes = enc == BE_ENC_SIGN ? 1u : levels >= 8u ? 4u : levels >= 4u ? 3u : levels >= 2u ? 2u : 1u;
+    uint32_t ch, l;
+    while (c * levels > sizeof stage_b / sizeof stage_b[0] || c > MAX_CH)
+        c = c / 2u | 1u;
+    while (h * w * c + off > sizeof input || h * w * planes * be_words_for(c) * 4u > sizeof out_ref)
+        h > 1u ? h-- : w--;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_THRESHOLD;
+    op.n_inputs = 1u;
+    op.stage = BE_STAGE_THRESHOLD;
+    op.encoding = (uint8_t)enc;
+    op.levels = levels;
+    ew_value(&op.in, kind, h, w, c, ew_zp(kind, n), 0u);
+    be_test_set_value(&op.out, BE_KIND_BITS, op.in.rank, h, w, c, enc, planes);
+    for (ch = 0; ch < c; ch++) {
+        int32_t *t = stage_b + (size_t)ch * levels;
+        const uint32_t mode = (ch + n) % 9u;
+        stage_a8[ch] = (xs() & 1u) ? -1 : 1;
+        for (l = 0; l < levels; l++) {
+            int32_t v = (int32_t)(xs() % 420u) - 140; /* around the codes -128..255 and their negation */
+            uint32_t m;
+            if (mode == 1u)
+                v = (xs() & 1u) ? INT32_MAX : INT32_MIN;
+            else if (mode == 2u)
+                v = ((xs() & 1u) ? (1 << 20) : -(1 << 20)) + (int32_t)l;
+            else if (mode == 3u)
+                v = (int32_t)(xs() % 4u) + ((xs() & 1u) ? 254 : -130);
+            for (m = l; m > 0u && t[m - 1u] > v; m--) /* keep them sorted */
+                t[m] = t[m - 1u];
+            t[m] = v;
+        }
+        if (mode == 4u)
+            for (l = 1; l < levels; l++)
+                t[l] = t[0];
+    }
+    op.stage_a = stage_a8;
+    op.stage_b = stage_b;
+    ew_fill(&op.in, (uint8_t *)input + off);
+    sprintf(what, "threshold %d %ux%ux%u enc%d L=%u +%u", kind, (unsigned)h, (unsigned)w, (unsigned)c, enc,
+            (unsigned)levels, (unsigned)off);
+    check_op_at(&op, (uint8_t *)input + off, scratch, sizeof scratch, what);
+}
+
+/* Merge of a (kind ka, accumulator bound ba) and b: per channel multipliers in mode (ch + n) % 5
+ * (lowering-like near 2^30, INT32 extremes, zero, small, anything) scaled down until the loader's
+ * bound |Ma| max_a + |Mb| max_b + |B| + 2^(s-1) <= 2^63 - 1 holds, then the bias (and shift)
+ * within what is left, at its edge in every fourth channel; output: round (levels 0), sign
+ * thresholds (levels 1, enc sign) or unsigned (levels L), int64 thresholds from around the
+ * values to INT64_MIN / INT64_MAX. */
+static int ew_uniform; /* 1: every channel as the lowering makes them (the 32-bit forms apply to whole chunks) */
+
+static void ew_merge(int ka, uint32_t ba, int kb, uint32_t bb, uint32_t h, uint32_t w, uint32_t c, int enc,
+                     uint32_t levels, uint32_t n, uint32_t off)
+{
+    const uint64_t lim = 0x7FFFFFFFFFFFFFFFull;
+    be_op op;
+    be_value vb;
+    be_inputs io;
+    char what[128];
+    uint32_t ch, l, planes = 1u;
+    uint8_t *pa;
+    while (c > 72u || (levels > 0u && c * levels * 8u > EW_T_BYTES))
+        c = c / 2u | 1u;
+    for (;;) {
+        const uint32_t na = h * w * c * (ka == BE_KIND_I32 ? 4u : 1u), nb = h * w * c * (kb == BE_KIND_I32 ? 4u : 1u);
+        const uint32_t no = levels ? h * w * 4u * be_words_for(c) * (enc == BE_ENC_SIGN ? 1u : 2u) : h * w * c;
+        if ((na + off <= sizeof input && nb <= EW_B_BYTES && no <= sizeof out_ref) || (h == 1u && w == 1u))
+            break;
+        h > 1u ? h-- : w--;
+    }
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_MERGE;
+    op.n_inputs = 2u;
+    pa = (uint8_t *)input + (ka == BE_KIND_I32 ? 0u : off); /* accumulators live in the arena (aligned) */
+    ew_value(&op.in, ka, h, w, c, ew_zp(ka, n), ba);
+    ew_value(&vb, kb, h, w, c, ew_zp(kb, n / 4u + 1u), bb);
+    if (op.in.nbytes + (size_t)(pa - (uint8_t *)input) > sizeof input || vb.nbytes > EW_B_BYTES)
+        return;
+    for (ch = 0; ch < c; ch++) {
+        const uint32_t mode = ew_uniform ? ((ch + n) % 2u ? 0u : 3u) : (ch + n) % 5u;
+        const uint32_t ma_max = ew_cmax(&op.in), mb_max = ew_cmax(&vb);
+        int64_t ma, mb, bias = 0;
+        uint64_t used, rest, half = 0u;
+        uint32_t s = 0u;
+        if (mode == 0u) {
+            ma = (int64_t)((1u << 29) + (xs() >> 2));
+            mb = (int64_t)((1u << 27) + (xs() >> 4));
+        } else if (mode == 1u) {
+            ma = (xs() & 1u) ? INT32_MAX : INT32_MIN;
+            mb = (xs() & 1u) ? INT32_MAX : INT32_MIN;
+        } else if (mode == 2u) {
+            ma = 0;
+            mb = (int64_t)(xs() % 4096u);
+        } else if (mode == 3u) {
+            ma = (int64_t)(xs() % 65536u);
+            mb = (int64_t)(xs() % 300u);
+        } else {
+            ma = ew_i32(xs());
+            mb = ew_i32(xs());
+        }
+        if (xs() & 1u && ma != INT32_MIN)
+            ma = -ma;
+        if (xs() & 1u && mb != INT32_MIN)
+            mb = -mb;
+        while ((uint64_t)(ma < 0 ? -ma : ma) * ma_max + (uint64_t)(mb < 0 ? -mb : mb) * mb_max > lim)
+            mb /= 2; /* both at 2^31 with bounds near 2^31: scale one down */
+        used = (uint64_t)(ma < 0 ? -ma : ma) * ma_max + (uint64_t)(mb < 0 ? -mb : mb) * mb_max;
+        rest = lim - used;
+        if (levels == 0u) { /* a shift whose rounding term fits what is left */
+            s = (ch + n) % 4u == 0u ? 62u : xs() % 63u;
+            while (s > 0u && ((uint64_t)1u << (s - 1u)) > rest)
+                s--;
+            if (mode == 0u && (ch + n) % 4u != 0u)
+                s = 28u + xs() % 10u;
+            if (ew_uniform)
+                s = 16u + xs() % 25u;
+            while (s > 0u && ((uint64_t)1u << (s - 1u)) > rest)
+                s--;
+            half = s == 0u ? 0u : (uint64_t)1u << (s - 1u);
+        }
+        rest -= half;
+        if (ew_uniform)
+            bias = ew_rnd64() % ((int64_t)1 << (30u + (ch + n) % 14u));
+        else if ((ch + n) % 4u == 1u)
+            bias = (xs() & 1u) ? (int64_t)rest : -(int64_t)rest;
+        else if (rest > 0u)
+            bias = ew_rnd64() % (int64_t)(rest > 0x3FFFFFFFFFFull ? 0x3FFFFFFFFFFull : rest);
+        stage_a32[ch] = (int32_t)ma;
+        stage_b[ch] = (int32_t)mb; /* Mb: stage_b[0 .. c), the bias: stage_b[72 ..) (M0: 216 entries) */
+        ew_put64(stage_b + 72u + 2u * ch, bias);
+        if (levels == 0u) {
+            stage_a8[ch] = (int8_t)s;
+        } else {
+            const int64_t span = (int64_t)(used > 0x3FFFFFFFFFFFFFFull ? 0x3FFFFFFFFFFFFFFull : used) + 1;
+            stage_a8[ch] = (xs() & 1u) ? -1 : 1;
+            for (l = 0; l < levels; l++) {
+                const uint32_t tm = (ch + n + l) % 7u;
+                int64_t v = bias + ew_rnd64() % span;
+                uint32_t m;
+                int32_t *t = EW_T + 2u * ((size_t)ch * levels);
+                if (tm == 1u)
+                    v = (xs() & 1u) ? INT64_MAX : INT64_MIN;
+                else if (tm == 2u)
+                    v = (xs() & 1u) ? INT64_MAX - (int64_t)(xs() % 3u) : INT64_MIN + (int64_t)(xs() % 3u);
+                else if (tm == 3u)
+                    v = ew_rnd64();
+                else if (tm == 4u)
+                    v = (int64_t)(xs() % 5u) - 2;
+                for (m = l; m > 0u && be_rd_i64(t + 2u * (m - 1u)) > v; m--) /* sorted */
+                    ew_put64(t + 2u * m, be_rd_i64(t + 2u * (m - 1u)));
+                ew_put64(t + 2u * m, v);
+            }
+        }
+    }
+    op.stage_a = stage_a32;
+    op.stage_b = stage_b;
+    op.stage_c = stage_b + 72u;
+    op.stage_d = stage_a8;
+    if (levels == 0u) {
+        op.stage = BE_STAGE_ROUND;
+        op.zero_point = n % 7u == 0u ? -128 : n % 7u == 1u ? 127 : (int32_t)(xs() % 256u) - 128;
+        ew_value(&op.out, BE_KIND_I8, h, w, c, op.zero_point, 0u);
+        op.out.rank = op.in.rank;
+    } else {
+        op.stage = BE_STAGE_THRESHOLD;
+        op.encoding = (uint8_t)enc;
+        op.levels = levels;
+        op.stage_e = EW_T;
+        planes = enc == BE_ENC_SIGN ? 1u : levels >= 2u ? 2u : 1u;
+        be_test_set_value(&op.out, BE_KIND_BITS, op.in.rank, h, w, c, enc, planes);
+    }
+    ew_fill(&op.in, pa);
+    ew_fill(&vb, weights);
+    io.n = 2u;
+    io.data[0] = pa;
+    io.data[1] = weights;
+    io.value[0] = &op.in;
+    io.value[1] = &vb;
+    sprintf(what, "merge %d(%lu) + %d(%lu) %ux%ux%u enc%d L=%u n=%u +%u", ka, (unsigned long)ba, kb, (unsigned long)bb,
+            (unsigned)h, (unsigned)w, (unsigned)c, enc, (unsigned)levels, (unsigned)n, (unsigned)off);
+    check_op_at(&op, &io, scratch, sizeof scratch, what);
+}
+
+/* Concat of k inputs of one type: codes (kind, zero point shared) or bits (sign, or unsigned with
+ * 2 planes), channel counts from chs. */
+static void ew_concat(int kind, int enc, const uint32_t *chs, uint32_t k, uint32_t h, uint32_t w, uint32_t off)
+{
+    be_op op;
+    be_value v[4];
+    be_inputs io;
+    char what[96];
+    uint32_t j, ctot = 0u, used = 0u;
+    const uint32_t planes = enc == BE_ENC_UNSIGNED ? 2u : 1u;
+    for (;;) {
+        uint32_t in_bytes = 0u;
+        ctot = 0u;
+        for (j = 0; j < k; j++) {
+            ctot += chs[j];
+            in_bytes += kind == BE_KIND_BITS ? h * w * planes * be_words_for(chs[j]) * 4u : h * w * chs[j];
+        }
+        if ((in_bytes + 16u * k <= EW_B_BYTES &&
+             (kind == BE_KIND_BITS ? h * w * planes * be_words_for(ctot) * 4u : h * w * ctot) <= sizeof out_ref) ||
+            (h == 1u && w == 1u))
+            break;
+        h > 1u ? h-- : w--;
+    }
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_CONCAT;
+    op.n_inputs = k;
+    io.n = k;
+    for (j = 0; j < k; j++) {
+        uint8_t *p = (uint8_t *)weights + used;
+        if (kind == BE_KIND_BITS) {
+            be_test_set_value(&v[j], BE_KIND_BITS, 3u, h, w, chs[j], enc, planes);
+        } else {
+            be_test_set_value(&v[j], kind, 3u, h, w, chs[j], BE_ENC_NONE, 1u);
+            v[j].zero_point = ew_zp(kind, k);
+            if (j == 0u) /* the first one at an odd address (it may be the graph input) */
+                p = (uint8_t *)input + off;
+        }
+        if (p != (uint8_t *)input + off)
+            used += (v[j].nbytes + 15u) & ~15u;
+        if (used > EW_B_BYTES)
+            return;
+        ew_fill(&v[j], p);
+        io.data[j] = p;
+        io.value[j] = &v[j];
+    }
+    op.in = v[0];
+    if (kind == BE_KIND_BITS)
+        be_test_set_value(&op.out, BE_KIND_BITS, 3u, h, w, ctot, enc, planes);
+    else {
+        be_test_set_value(&op.out, kind, 3u, h, w, ctot, BE_ENC_NONE, 1u);
+        op.out.zero_point = v[0].zero_point;
+    }
+    if (op.out.nbytes > sizeof out_ref)
+        return;
+    sprintf(what, "concat %d enc%d k=%u %ux%u c0=%u +%u", kind, enc, (unsigned)k, (unsigned)h, (unsigned)w,
+            (unsigned)chs[0], (unsigned)off);
+    check_op_at(&op, &io, scratch, sizeof scratch, what);
+}
+
+static void test_elementwise(void)
+{
+    static const uint32_t chans[] = {1, 3, 31, 33, 65, 32, 7};
+    static const uint32_t hw[][2] = {{1, 1}, {3, 5}, {5, 3}, {1, 7}, {7, 7}, {2, 9}, {4, 4}};
+    static const uint32_t bounds[] = {288, 1, 1u << 20, 0x7FFFFFFFu, 127, 65535};
+    uint32_t i, n = 0;
+    for (i = 0; i < 7u * 7u; i++, n++) {
+        const uint32_t c = chans[i % 7u], h = hw[i / 7u][0], w = hw[i / 7u][1], off = i % 4u;
+        const int k1 = i % 3u == 1u ? BE_KIND_U8 : BE_KIND_I8, k2 = i % 5u == 2u ? BE_KIND_U8 : BE_KIND_I8;
+        ew_add(k1, k2, h, w, c, n, off);
+        ew_add(BE_KIND_I8, BE_KIND_I8, h + 1u, w, c, n + 1u, 3u - off); /* the lowering's case */
+        ew_requantize(k1, h, w, c, n, off);
+        ew_threshold(k1, h, w, c, BE_ENC_SIGN, 1u, n, off);
+        ew_threshold(k2, h, w, c, BE_ENC_UNSIGNED, i % 4u == 0u ? 1u : i % 4u == 1u ? 3u : i % 4u == 2u ? 7u : 15u, n, off);
+        ew_pool(1, k1, h + 2u, w + 1u, c, 2u, 2u, 2u, 2u, n, off);
+        ew_pool(0, k2, h + 2u, w + 1u, c, 2u, 2u, 2u, 2u, n, off);
+        ew_pool((int)(i & 1u), k1, h + 2u, w + 2u, c, i % 3u == 0u ? 0u : 3u, i % 3u == 0u ? 0u : 2u, 1u + i % 2u,
+                1u + (i / 2u) % 3u, n + 2u, 3u - off); /* global (kh = 0), 3x2 windows, strides 1..3 */
+        ew_merge(i % 2u ? BE_KIND_I32 : k1, bounds[i % 6u], k2, 0u, h, w, c, BE_ENC_NONE, 0u, n, off);
+        ew_merge(k1, 0u, i % 3u ? BE_KIND_I32 : k2, bounds[(i + 1u) % 6u], h, w, c, BE_ENC_SIGN, 1u, n, off);
+        ew_merge(i % 2u ? BE_KIND_I32 : k2, bounds[(i + 2u) % 6u], i % 5u ? BE_KIND_I32 : k1, bounds[(i + 3u) % 6u], h,
+                 w, c, i % 4u ? BE_ENC_SIGN : BE_ENC_UNSIGNED, i % 4u ? 1u : 3u, n + 3u, off);
+        ew_uniform = 1; /* as the lowering makes them: the 32-bit forms take whole chunks */
+        ew_merge(i % 2u ? BE_KIND_I32 : k1, bounds[i % 3u], k2, 0u, h, w, c, BE_ENC_NONE, 0u, n, off);
+        ew_merge(k1, 0u, i % 3u ? BE_KIND_I32 : k2, bounds[(i + 1u) % 3u], h, w, c, BE_ENC_SIGN, 1u, n, off);
+        ew_uniform = 0;
+        if (i % 7u == 0u) { /* the round stage of two accumulators at their largest bounds */
+            ew_merge(BE_KIND_I32, 0x7FFFFFFFu, BE_KIND_I32, 0x7FFFFFFFu, h, w, c, BE_ENC_NONE, 0u, n + 5u, 0u);
+            ew_merge(BE_KIND_I32, 288u, BE_KIND_I8, 0u, h, w, c, BE_ENC_SIGN, 1u, n + 1u, 0u); /* the ResNet block */
+        }
+    }
+    { /* Concat: codes, sign bits and unsigned planes, channel counts across word boundaries */
+        static const uint32_t cc[][3] = {{16, 16, 0}, {1, 3, 65}, {33, 31, 0}, {32, 32, 7}, {31, 1, 33}, {65, 65, 2}};
+        for (i = 0; i < 6u; i++) {
+            const uint32_t k = cc[i][2] ? 3u : 2u;
+            ew_concat(i % 2u ? BE_KIND_U8 : BE_KIND_I8, BE_ENC_NONE, cc[i], k, 3u + i % 2u, 5u, i % 4u);
+            ew_concat(BE_KIND_BITS, BE_ENC_SIGN, cc[i], k, 3u, 3u + i % 3u, 0u);
+            ew_concat(BE_KIND_BITS, BE_ENC_UNSIGNED, cc[i], k, 2u + i % 2u, 3u, 0u);
+        }
+    }
+}
+
 int main(void)
 {
     int i;
@@ -852,9 +1353,18 @@ int main(void)
     test_u8();
     test_int8();
     test_pool_flatten();
+    test_elementwise();
     printf("test_variants: isa 0x%lx, %u cases;", (unsigned long)be_isa_detect(), n_cases);
     for (i = 0; i < MAX_VARIANTS && vnames[i] != NULL; i++)
         printf(" %s=%u", vnames[i], vruns[i]);
+    printf("\n");
+    printf("test_variants ew:");
+    for (i = 1; i <= BE_OP_TYPES; i++) {
+        int j;
+        for (j = 0; j < EW_SLOTS; j++)
+            if (ew_runs[i][j] != 0u)
+                printf(" %s/%s=%u", ew_op_name[i], ew_slot_name[j], (unsigned)ew_runs[i][j]);
+    }
     printf("\n");
     return be_test_report("test_variants");
 }
