@@ -1,5 +1,5 @@
-"""Training throughput of `binedge train`: samples/s for the MLP, the VGG and the binary residual
-network (examples/custom_model: the "binary ResNet" the zoo does not have), one process vs two
+"""Training throughput of `binedge train`: samples/s for the MLP, the VGG and the binary
+ResNet (--model resnet, docs/resnet.md), one process vs two
 data-parallel processes (DDP over Gloo on this CPU), and on a GPU when one is present.
 
     .venv/bin/python benchmarks/bench_training.py [-o benchmarks/training.md] [--limit 1000] [--quick]
@@ -29,8 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = [  # (label, binedge train options)
     ("MLP 784-1024-1024-1024-10 (LAB weights, sign)", ["--model", "mlp"]),
     ("VGG 32-64-128, fc 256 (LAB weights, sign)", ["--model", "vgg"]),
-    ("binary residual net (examples/custom_model)", ["--model", f"{ROOT / 'examples/custom_model/model.py'}:build",
-                                                      "--lr", "0.005"]),
+    ("binary ResNet 16-32-64, blocks 0,2,3 (LAB weights, sign)", ["--model", "resnet", "--lr", "0.005"]),
 ]
 
 
@@ -128,7 +127,9 @@ def main(argv=None) -> int:
         "`binedge train --nproc N` (one process per GPU, NCCL), across machines torchrun (README).",
         "",
     ]
-    Path(a.out).write_text("\n".join(lines))
+    from binedge.fileio import atomic_write_bytes
+
+    atomic_write_bytes(a.out, "\n".join(lines).encode())
     print(f"wrote {a.out}")
     return 0
 
