@@ -79,22 +79,38 @@ EXPECTED_I8 = {"cortex-m0": "mac", "cortex-m3": "mac", "cortex-m4": "dsp", "cort
 
 # The elementwise and pooling ops (docs/kernels.md "Elementwise and pooling ops"): what auto picks
 # for each op on each target. "w32" (32-bit arithmetic only) goes first where the core has no
-# 64-bit multiply (Cortex-M0), "word" (portable C, 64-bit products) elsewhere; the DSP / MVE
-# variants where they exist.
+# 64-bit multiply (Cortex-M0), "word" (portable C, 64-bit products) elsewhere; the DSP variants
+# (byte SIMD: sign Threshold, MaxPool2d and AvgPool2d on codes) and the Helium ones (those and Add)
+# before them where the core has the extension.
 EW_OPS = ("add", "requantize", "threshold", "avgpool", "maxpool", "merge", "concat")
 _EW_W32 = {"add", "avgpool", "merge"}
+_EW_DSP = {"threshold", "maxpool", "avgpool"}
+_EW_MVE = {"threshold", "maxpool", "avgpool", "add"}
+_DSP_TARGETS = {"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux"}
 
 
-def expected_ew(target: str, op_name: str) -> str:
+def expected_ew(target: str, op_name: str, sign: bool = True) -> str:
+    """Auto's kernel for an elementwise / pooling op (sign: a Threshold's encoding is sign; the
+    SIMD Threshold kernels take only that one)."""
+    if op_name == "threshold" and not sign:
+        return "word"
+    if target == "cortex-m55" and op_name in _EW_MVE:
+        return "mve"
+    if target in _DSP_TARGETS and op_name in _EW_DSP:
+        return "dsp"
     if target == "cortex-m0" and op_name in _EW_W32:
         return "w32"
     return "word"
 
 
-# "op/variant" runs of test_variants.c's elementwise grid each board must show (its ew line):
-# every variant of the table that takes the op there.
 def expected_ew_runs(target: str) -> set[str]:
+    """"op/variant" runs of test_variants.c's elementwise grid a board must show (its ew line):
+    every variant of the table that takes the op there."""
     runs = {f"{op}/word" for op in EW_OPS} | {f"{op}/w32" for op in _EW_W32}
+    if target in _DSP_TARGETS:
+        runs |= {f"{op}/dsp" for op in _EW_DSP}
+    if target == "cortex-m55":
+        runs |= {f"{op}/mve" for op in _EW_MVE}
     return runs
 
 
@@ -616,7 +632,8 @@ def test_models_match_reference(name):
                         (isinstance(op, MaxPool2d) and spec.kind in ("u8", "i8")):
                     ew_name = {Add: "add", Requantize: "requantize", Threshold: "threshold", AvgPool2d: "avgpool",
                                Merge: "merge", Concat: "concat", MaxPool2d: "maxpool"}[type(op)]
-                    assert kname == expected_ew(name, ew_name), (case, line, ew_name)
+                    sign = not isinstance(op, Threshold) or op.stage.encoding == "sign"
+                    assert kname == expected_ew(name, ew_name, sign), (case, line, ew_name)
                 else:  # pooling on sign bits and flattening take the portable "word" kernels
                     word = isinstance(op, Flatten) or (isinstance(op, MaxPool2d) and spec.encoding == "sign")
                     assert kname == (best if bits_bin else "word" if word else "ref"), (case, line)

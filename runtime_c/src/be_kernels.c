@@ -87,6 +87,17 @@ const be_kernel be_kernel_table[] = {
     /* elementwise and pooling ops (src/word/ on every target, src/arm/ *_dsp.c, *_mve.c; docs/kernels.md
      * "Elementwise and pooling ops"): where a core has no 64-bit multiply (Cortex-M0) the 32-bit
      * "w32" kernels go first, elsewhere the 64-bit "word" ones (the other is there when forced) */
+#ifdef BE_ARM_HAVE_MVE
+    {"mve", BE_OP_THRESHOLD, BE_ISA_ARM_MVE, be_threshold_i8_mve_supports, be_threshold_i8_mve, 1},
+    {"mve", BE_OP_MAXPOOL2D, BE_ISA_ARM_MVE, be_maxpool2d_i8_mve_supports, be_maxpool2d_i8_mve, 1},
+    {"mve", BE_OP_AVGPOOL2D, BE_ISA_ARM_MVE, be_avgpool2d_i8_mve_supports, be_avgpool2d_i8_mve, 1},
+    {"mve", BE_OP_ADD, BE_ISA_ARM_MVE, NULL, be_add_i8_mve, 1},
+#endif
+#ifdef BE_ARM_HAVE_DSP
+    {"dsp", BE_OP_THRESHOLD, BE_ISA_ARM_DSP, be_threshold_i8_dsp_supports, be_threshold_i8_dsp, 1},
+    {"dsp", BE_OP_MAXPOOL2D, BE_ISA_ARM_DSP, be_maxpool2d_i8_dsp_supports, be_maxpool2d_i8_dsp, 1},
+    {"dsp", BE_OP_AVGPOOL2D, BE_ISA_ARM_DSP, be_avgpool2d_i8_dsp_supports, be_avgpool2d_i8_dsp, 1},
+#endif
 #ifdef BE_NO_MUL64
     {"w32", BE_OP_ADD, 0u, NULL, be_add_i8_w32, 1},
     {"w32", BE_OP_AVGPOOL2D, 0u, be_avgpool2d_i8_word_supports, be_avgpool2d_i8_w32, 1},

@@ -113,6 +113,26 @@ be_status be_dense_i8_mve(const be_op *op, const void *in, void *out, void *scra
 be_status be_conv2d_i8_mve(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 
+/* The elementwise and pooling ops (docs/kernels.md "Elementwise and pooling ops"; the portable
+ * "word" / "w32" kernels are in src/word/, what they share in src/word/be_ew.h). */
+#ifdef BE_ARM_HAVE_DSP
+int be_threshold_i8_dsp_supports(const be_op *op);
+be_status be_threshold_i8_dsp(const be_op *op, const void *in, void *out, void *scratch);
+int be_maxpool2d_i8_dsp_supports(const be_op *op);
+be_status be_maxpool2d_i8_dsp(const be_op *op, const void *in, void *out, void *scratch);
+int be_avgpool2d_i8_dsp_supports(const be_op *op);
+be_status be_avgpool2d_i8_dsp(const be_op *op, const void *in, void *out, void *scratch);
+#endif
+#ifdef BE_ARM_HAVE_MVE
+int be_threshold_i8_mve_supports(const be_op *op);
+be_status be_threshold_i8_mve(const be_op *op, const void *in, void *out, void *scratch);
+int be_maxpool2d_i8_mve_supports(const be_op *op);
+be_status be_maxpool2d_i8_mve(const be_op *op, const void *in, void *out, void *scratch);
+int be_avgpool2d_i8_mve_supports(const be_op *op);
+be_status be_avgpool2d_i8_mve(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_add_i8_mve(const be_op *op, const void *in, void *out, void *scratch);
+#endif
+
 #ifdef BE_ARM_HAVE_MVE
 be_status be_dense_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_bin_mve(const be_op *op, const void *in, void *out, void *scratch);

@@ -253,6 +253,37 @@ static inline int8_t be_ew_fast_code(int64_t x, uint32_t sh)
 #endif
 }
 
+/* ---- Threshold (sign) on codes as byte compares (the SIMD variants: USUB8 / SSUB8 + GE flags,
+ * MVE VCMP) ----
+ * Channel i's bit (level 0) is d x < T. With W = T (d = +1) or W = 1 - T (d = -1: -x < T <=>
+ * x >= 1 - T) it is (x >= W) XOR flip_i (flip for d = +1). W beyond the codes makes the bit
+ * constant: then keep_i = 0 and set_i holds it. A word of 32 bits is
+ * ((ge ^ flip) & keep) | set, ge the x >= W compare of every lane (unsigned for u8, signed
+ * for i8). Fills wb[0 .. n) (the W bytes) and the three masks for channels [c0, c0 + n). */
+static inline void be_ew_sign_table(const be_op *op, uint32_t c0, uint32_t n, uint8_t wb[32], uint32_t *flip,
+                                    uint32_t *keep, uint32_t *set)
+{
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *thr = (const int32_t *)op->stage_b;
+    const int64_t lo = op->in.kind == BE_KIND_I8 ? -128 : 0, hi = lo + 255;
+    uint32_t i;
+    *flip = *keep = *set = 0u;
+    for (i = 0; i < 32u; i++) {
+        const int up = i < n && dir[c0 + i] > 0;
+        const int64_t w = i >= n ? lo : up ? (int64_t)thr[c0 + i] : 1 - (int64_t)thr[c0 + i];
+        wb[i] = (uint8_t)(w <= lo ? lo : w > hi ? hi : w); /* (the byte of an i8 code is its two's complement) */
+        if (i >= n)
+            continue; /* padding channels: bit 0 */
+        if (w <= lo)
+            *set |= (uint32_t)!up << i; /* x >= W always: the bit is !flip */
+        else if (w > hi)
+            *set |= (uint32_t)up << i; /* never: the bit is flip */
+        else
+            *keep |= 1u << i;
+        *flip |= (uint32_t)up << i;
+    }
+}
+
 /* ---- the split-16 form (module comment) ---- */
 
 /* High / low parts of a multiplier: m = mh * 2^16 + ml, ml in [0, 65535]. (m int64: a negated
