@@ -34,7 +34,10 @@ from torch import nn
 from .nn import BinaryConv2d, BinaryLinear, QuantInt8, get_activation
 
 MODELS = ("mlp", "vgg", "ftprop4", "resnet")
-WEIGHT_METHODS = ("fp", "binaryconnect", "bwn", "lab")
+WEIGHT_METHODS = ("fp", "binaryconnect", "bwn", "lab", "int8")
+#: Weight methods whose layers are binary (α·sign(w)); "fp" is full precision, "int8" per-channel
+#: int8 weights (binedge.nn.Int8Weights), which lower exactly but are not binary.
+BINARY_WEIGHTS = ("binaryconnect", "bwn", "lab")
 
 #: Widest layer accepted (--hidden, --fc, each of --widths): far above anything that trains on
 #: one machine, low enough that a typo (--hidden 100000000) is caught before any allocation.
@@ -79,8 +82,8 @@ class ModelConfig:
     """Everything needed to rebuild a model (saved in every checkpoint)."""
 
     model: str = "mlp"
-    weights: str = "lab"  # fp | binaryconnect | bwn | lab
-    activation: str = "sign"  # sign | step | qrelu2 | qrelu3 | relu | srelu
+    weights: str = "lab"  # fp | binaryconnect | bwn | lab | int8
+    activation: str = "sign"  # sign | step | qrelu2 | qrelu3 | relu | srelu | int8
     rule: str = "sste"  # ste | sste | ftprop (hard-threshold activations only)
     weighted: bool = True  # FTPROP: weight the per-unit loss by |∂L/∂h|
     hidden: int = 1024  # MLP width
@@ -222,6 +225,13 @@ class ModelConfig:
         for option, v in (("--downsample", self.downsample), ("--classifier", self.classifier)):
             if v not in LAYER_WEIGHTS:
                 raise ModelError(f"unknown {option} {v!r}; choose one of {', '.join(LAYER_WEIGHTS)}")
+        if self.weights == "int8" and self.shortcut == "merge":
+            # An int8 conv's accumulator counts in units s_w·s_in, ~10^3 finer than the int8
+            # shortcut's: one int32 Merge cannot add them within float32's resolution
+            # (docs/numerics.md "Merge"), so the int8 twin quantizes the branch first (graph Add),
+            # as int8 ResNets on microcontrollers do.
+            raise ModelError("--weights int8 needs --shortcut add on the resnet: an int8 convolution's output "
+                             "is added to the shortcut as int8 codes (graph Add); merge adds binary accumulators only")
 
     def _validate_shape(self) -> list:
         shape = list(self.image_shape) if isinstance(self.image_shape, (list, tuple)) else []

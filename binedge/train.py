@@ -160,9 +160,9 @@ class TrainConfig:
         if self.two_stage and self.epochs < 2:
             raise TrainError(f"--two-stage splits the epochs into two stages: give --epochs 2 or more, not "
                              f"{self.epochs}")
-        if self.two_stage and not self.model.is_user and self.model.weights == "fp":
+        if self.two_stage and not self.model.is_user and self.model.weights in ("fp", "int8"):
             raise TrainError("--two-stage trains full-precision weights first, then binary ones: it needs binary "
-                             "--weights (lab, bwn or binaryconnect), not fp")
+                             f"--weights (lab, bwn or binaryconnect), not {self.model.weights}")
         for option, v in (("--epochs", self.epochs), ("--batch-size", self.batch_size)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise TrainError(f"{option} {v!r}: must be a positive integer")

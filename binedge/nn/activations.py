@@ -166,15 +166,17 @@ class RealActivation(nn.Module):
         return self.name
 
 
-ACTIVATIONS = ("sign", "step", "qrelu2", "qrelu3", "relu", "srelu")
+ACTIVATIONS = ("sign", "step", "qrelu2", "qrelu3", "relu", "srelu", "int8")
 
 
 def get_activation(spec, rule: str | None = None, *, weighted: bool = True) -> nn.Module | None:
     """Resolve ``None``, an activation module, or a name such as ``"sign"`` / ``"qrelu2:ftprop"``.
 
-    Names: sign, step, qrelu2 (n = 3), qrelu3 (n = 5), relu, srelu (clamp to [0, 1]).
-    ``rule`` (ste | sste | ftprop; default sste) applies to the hard-threshold ones; a
-    ``name:rule`` string sets it inline.
+    Names: sign, step, qrelu2 (n = 3), qrelu3 (n = 5), relu, srelu (clamp to [0, 1]), and
+    int8 = ``binedge.nn.QuantInt8(relu=True)``: an int8 quantized ReLU calibrated on [0, max]
+    (zero point −128), the activation of binedge's all-int8 twins; it lowers exactly to int8 codes.
+    ``rule`` (ste | sste | ftprop; default sste) applies to the hard-threshold ones (int8 has its
+    own straight-through gradient, ReLU's, and ignores it); a ``name:rule`` string sets it inline.
     """
     if spec is None or isinstance(spec, nn.Module):
         return spec
@@ -186,6 +188,10 @@ def get_activation(spec, rule: str | None = None, *, weighted: bool = True) -> n
         return None
     if name in ("relu", "srelu"):
         return RealActivation(name)
+    if name == "int8":
+        from .quant import QuantInt8  # quant -> quantizers; imported here to keep activations a leaf module
+
+        return QuantInt8(relu=True)
     if name == "sign":
         return Sign(rule, weighted=weighted)
     if name == "step":

@@ -26,8 +26,17 @@ maps, the outputs of int8 layers)::
 
         asymmetric (default): s = (hi − lo) / 255,        zp = clamp(round_half_up(−128 − lo / s), −128, 127)
         symmetric:            s = max(−lo, hi) / 127,     zp = 0
+        relu:                 s = hi / 255,               zp = −128   (lo := 0, whatever m_min is)
 
     (s at least 1e-8); the batch is then quantized with the new s and zp;
+  * ``relu=True`` — an int8 quantized ReLU: the range is [0, hi], so code −128 is real 0 and
+    every negative input saturates to it. The forward value is then
+    y = s·(clamp(round_half_up(x / s), 0, 255)) = s·round(clamp(x, 0, 255·s) / s), i.e.
+    ReLU(x) clipped at 255·s and rounded, and the straight-through gradient is ReLU's
+    (0 below −s/2, 1 in range, 0 above the top code). Nothing new lowers: it is an ordinary
+    (s, zp = −128) quantizer, which the graph's clamp to [−128, 127] applies exactly (the
+    RequantStage / Requantize / Add / Merge that make its codes). A fixed ``scale`` with
+    ``relu`` gets zero point −128 (another one is refused);
   * eval mode: the buffers are frozen. ``calibrated`` tells whether s and zp were ever set
     (binedge.convert refuses a quantizer that never saw data).
 
@@ -88,14 +97,24 @@ class QuantInt8(nn.Module):
             mapping, e.g. ``QuantInt8(scale=1/16)``.
         zero_point: the fixed zero point, in [-128, 127] (only with ``scale``).
         momentum: weight of each new batch in the running minimum / maximum.
+        relu: calibrate the range [0, max] (zero point −128): an int8 quantized ReLU that
+            clamps every negative input to 0 (module docstring). Not with ``symmetric``.
     """
 
     kind = "int8"
     pad_value = 0.0  # real 0 is the code zp: the value a convolution pads a quantized input with
 
     def __init__(self, symmetric: bool = False, *, scale: float | None = None, zero_point: int | None = None,
-                 momentum: float = 0.1):
+                 momentum: float = 0.1, relu: bool = False):
         super().__init__()
+        if relu and symmetric:
+            raise ValueError("QuantInt8: relu=True clamps at zero (zero point -128); it cannot be symmetric")
+        if relu and scale is not None:
+            if zero_point is None:
+                zero_point = CODE_MIN
+            elif int(zero_point) != CODE_MIN:
+                raise ValueError(f"QuantInt8: relu=True needs zero point -128 (real 0 = the lowest code), "
+                                 f"got {zero_point!r}")
         if scale is not None and not (float(scale) > 0 and float(scale) < float("inf")):
             raise ValueError(f"QuantInt8 scale must be a positive finite number, got {scale!r}")
         if zero_point is not None:
@@ -108,6 +127,7 @@ class QuantInt8(nn.Module):
         if not 0.0 < float(momentum) <= 1.0:
             raise ValueError(f"QuantInt8 momentum must lie in (0, 1], got {momentum!r}")
         self.symmetric = bool(symmetric)
+        self.relu = bool(relu)
         self.fixed = scale is not None
         self.momentum = float(momentum)
         self.register_buffer("scale", torch.tensor(float(scale) if self.fixed else 1.0))
@@ -125,7 +145,8 @@ class QuantInt8(nn.Module):
         else:
             self.running_min.copy_(lo_b)
             self.running_max.copy_(hi_b)
-        lo = torch.clamp(self.running_min, max=0.0)
+        # relu: the range starts at 0 whatever the inputs' minimum, so negatives saturate to zp = -128
+        lo = torch.zeros_like(self.running_min) if self.relu else torch.clamp(self.running_min, max=0.0)
         hi = torch.clamp(self.running_max, min=0.0)
         if self.symmetric:
             s = torch.clamp(torch.maximum(-lo, hi) / WEIGHT_MAX, min=MIN_SCALE)
@@ -150,6 +171,7 @@ class QuantInt8(nn.Module):
 
     def extra_repr(self) -> str:
         how = "fixed" if self.fixed else ("symmetric" if self.symmetric else "asymmetric")
+        how += ", relu" if self.relu else ""
         return f"{how}, scale={float(self.scale):.6g}, zero_point={int(self.zero_point)}"
 
 
