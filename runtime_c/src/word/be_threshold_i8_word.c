@@ -7,8 +7,10 @@
  *   m = -1, t = T - 1 for d = -1 (~x = -x - 1, so -x < T <=> ~x < T - 1). Per 32 channels a table
  *   {m, t} is made once per call, then per code: load, XOR, subtract, the sign bit into the word
  *   being built (32 channels per store; the reference clears the pixel and sets bits one by one).
- *   unsigned (L levels, P planes): level = sum_k [d x >= T_k], compared in int32 straight from
- *   the blob (d x is within +-255: no clamp needed), its bits into P words built in registers.
+ *   unsigned (L levels, P planes): for L <= 7 (qrelu2 / qrelu3: 3 / 7 levels) a table of clamped
+ *   int16 thresholds per 32 channels, the direction folded as above, level = L - #{k : x' < t_k};
+ *   more levels are compared in int32 straight from the blob (d x is within +-255: no clamp
+ *   needed). The level's bits go into P words built in registers.
  */
 #include "be_ew.h"
 
@@ -51,6 +53,49 @@ BE_EW_INLINE void sign_stage(const be_op *op, const uint8_t *in, be_word *out, i
     }
 }
 
+/* Unsigned, L <= 7 levels: per 32 channels a table of the clamped thresholds (int16) with the
+ * direction folded as for the sign stage (d = -1: -x >= T <=> ~x >= T - 1), then per code
+ * level = L - #{k : (x ^ m) < t_k}, each compare a subtract and its sign bit. */
+#define TL 7u
+
+BE_EW_INLINE void unsigned_small(const be_op *op, const uint8_t *in, be_word *out, int is_i8, uint32_t levels)
+{
+    const be_value *vi = &op->in, *vo = &op->out;
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *thr = (const int32_t *)op->stage_b;
+    const uint32_t npx = vo->h * vo->w, cw = vo->cw, planes = vo->planes;
+    int16_t tab[CHUNK][TL + 1u];
+    uint32_t px, c0, i, k;
+    for (c0 = 0; c0 < vi->c; c0 += CHUNK) {
+        const uint32_t n = vi->c - c0 < CHUNK ? vi->c - c0 : CHUNK;
+        for (i = 0; i < n; i++) {
+            const int neg = dir[c0 + i] < 0;
+            tab[i][0] = (int16_t)(neg ? -1 : 0);
+            for (k = 0; k < levels; k++)
+                tab[i][k + 1u] = (int16_t)(clamp_t(thr[(size_t)(c0 + i) * levels + k]) - neg);
+        }
+        for (px = 0; px < npx; px++) {
+            const uint8_t *x = in + (size_t)px * vi->c + c0;
+            be_word *o = out + (size_t)px * planes * cw + c0 / 32u;
+            be_word w0 = 0u, w1 = 0u, w2 = 0u;
+            for (i = n; i-- > 0u;) {
+                const int32_t v = (is_i8 ? (int32_t)((const int8_t *)x)[i] : (int32_t)x[i]) ^ tab[i][0];
+                uint32_t level = levels;
+                for (k = 0; k < levels; k++)
+                    level -= (uint32_t)(v - tab[i][k + 1u]) >> 31;
+                w0 = (w0 << 1) | (level & 1u);
+                w1 = (w1 << 1) | ((level >> 1) & 1u);
+                w2 = (w2 << 1) | (level >> 2);
+            }
+            o[0] = w0;
+            if (planes > 1u)
+                o[cw] = w1;
+            if (planes > 2u)
+                o[2u * cw] = w2;
+        }
+    }
+}
+
 static void unsigned_stage(const be_op *op, const uint8_t *in, be_word *out)
 {
     const be_value *vi = &op->in, *vo = &op->out;
@@ -87,6 +132,12 @@ be_status be_threshold_i8_word(const be_op *op, const void *in, void *out, void 
         sign_stage(op, (const uint8_t *)in, (be_word *)out, 1);
     else if (op->encoding == BE_ENC_SIGN)
         sign_stage(op, (const uint8_t *)in, (be_word *)out, 0);
+    else if (op->levels == 3u && op->in.kind == BE_KIND_I8) /* qrelu2: constant levels, an unrolled count */
+        unsigned_small(op, (const uint8_t *)in, (be_word *)out, 1, 3u);
+    else if (op->levels <= TL && op->in.kind == BE_KIND_I8)
+        unsigned_small(op, (const uint8_t *)in, (be_word *)out, 1, op->levels);
+    else if (op->levels <= TL)
+        unsigned_small(op, (const uint8_t *)in, (be_word *)out, 0, op->levels);
     else
         unsigned_stage(op, (const uint8_t *)in, (be_word *)out);
     return BE_OK;
