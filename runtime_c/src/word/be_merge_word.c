@@ -42,17 +42,20 @@ static int64_t folded(const be_op *op, const be_value *va, const be_value *vb, u
            (int64_t)mb * vb->zero_point;
 }
 
+/* mode: 1 every channel of the chunk scales its inputs (s <= 32), 2 every channel shifts the high
+ * word (s > 32), 0 mixed: constant modes drop the unused shift from the loop */
 BE_EW_INLINE void round_rows(const void *pa, const void *pb, int8_t *y, uint32_t npx, uint32_t cs, uint32_t c0,
-                             uint32_t n, const round_par *t, int ka, int kb, const be_value *va, const be_value *vb)
+                             uint32_t n, const round_par *t, int ka, int kb, const be_value *va, const be_value *vb,
+                             int mode)
 {
     uint32_t px, i;
     for (px = 0; px < npx; px++) {
         const size_t base = (size_t)px * cs + c0;
         for (i = 0; i < n; i++) {
-            const uint32_t k = t[i].k;
+            const uint32_t k = mode == 2 ? 0u : t[i].k, sh = mode == 1 ? 0u : t[i].sh;
             const int32_t a = be_ew_i32((uint32_t)ldk(pa, base + i, ka, va) << k);
             const int32_t b = be_ew_i32((uint32_t)ldk(pb, base + i, kb, vb) << k);
-            y[base + i] = be_ew_fast_code(t[i].c + (int64_t)t[i].ma * a + (int64_t)t[i].mb * b, t[i].sh);
+            y[base + i] = be_ew_fast_code(t[i].c + (int64_t)t[i].ma * a + (int64_t)t[i].mb * b, sh);
         }
     }
 }
@@ -145,9 +148,25 @@ void be_merge_word_chunk(const be_op *op, const be_inputs *io, void *out, uint32
             generic_rows(op, io, out, c0, n);
             return;
         }
-#define ROUND(A, B) round_rows(io->data[0], io->data[1], (int8_t *)out, npx, cs, c0, n, t, A, B, va, vb)
-        KIND_SWITCH(ROUND);
-#undef ROUND
+        {
+            int scaled = 1, high = 1;
+            for (i = 0; i < n; i++) {
+                scaled &= t[i].sh == 0u;
+                high &= t[i].k == 0u;
+            }
+#define ROUND1(A, B) round_rows(io->data[0], io->data[1], (int8_t *)out, npx, cs, c0, n, t, A, B, va, vb, 1)
+#define ROUND2(A, B) round_rows(io->data[0], io->data[1], (int8_t *)out, npx, cs, c0, n, t, A, B, va, vb, 2)
+#define ROUND0(A, B) round_rows(io->data[0], io->data[1], (int8_t *)out, npx, cs, c0, n, t, A, B, va, vb, 0)
+            if (scaled)
+                KIND_SWITCH(ROUND1);
+            else if (high)
+                KIND_SWITCH(ROUND2);
+            else
+                KIND_SWITCH(ROUND0);
+#undef ROUND0
+#undef ROUND1
+#undef ROUND2
+        }
     } else if (op->encoding == BE_ENC_SIGN) {
         sign_par t[CHUNK];
         for (i = 0; i < n; i++) {
