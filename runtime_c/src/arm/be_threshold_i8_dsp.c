@@ -59,17 +59,26 @@ BE_EW_INLINE void run(const be_op *op, const uint8_t *in, be_word *out, int is_i
         for (px = 0; px < npx; px++) {
             const uint8_t *x = in + (size_t)px * cs + c0;
             uint32_t bits = 0u;
-            if (ng == 8u) { /* a whole word: constant shifts */
-                bits = GE(x, wt[0]) | GE(x + 4, wt[1]) << 4 | GE(x + 8, wt[2]) << 8 | GE(x + 12, wt[3]) << 12 |
+            if (ng == 8u) { /* a whole word */
+                out[(size_t)px * cw + c0 / 32u] =
+                    (((GE(x, wt[0]) | GE(x + 4, wt[1]) << 4 | GE(x + 8, wt[2]) << 8 | GE(x + 12, wt[3]) << 12 |
                        GE(x + 16, wt[4]) << 16 | GE(x + 20, wt[5]) << 20 | GE(x + 24, wt[6]) << 24 |
-                       GE(x + 28, wt[7]) << 28;
-            } else {
-                for (i = 0; i < ng; i++)
-                    bits |= GE(x + 4u * i, wt[i]) << (4u * i);
-                for (i = 4u * ng; i < n; i++) { /* the last 1..3 channels: one byte each */
-                    const uint8_t wb = ((const uint8_t *)wt)[i];
-                    bits |= (uint32_t)(is_i8 ? (int8_t)x[i] >= (int8_t)wb : x[i] >= wb) << i;
-                }
+                       GE(x + 28, wt[7]) << 28) ^ flip) & keep) | set;
+                continue;
+            }
+            switch (ng) { /* the whole groups, with constant shifts (falling through) */
+            case 7: bits |= GE(x + 24, wt[6]) << 24; /* fall through */
+            case 6: bits |= GE(x + 20, wt[5]) << 20; /* fall through */
+            case 5: bits |= GE(x + 16, wt[4]) << 16; /* fall through */
+            case 4: bits |= GE(x + 12, wt[3]) << 12; /* fall through */
+            case 3: bits |= GE(x + 8, wt[2]) << 8;   /* fall through */
+            case 2: bits |= GE(x + 4, wt[1]) << 4;   /* fall through */
+            case 1: bits |= GE(x, wt[0]);            /* fall through */
+            default: break;
+            }
+            for (i = 4u * ng; i < n; i++) { /* the last 1..3 channels: one byte each */
+                const uint8_t wb = ((const uint8_t *)wt)[i];
+                bits |= (uint32_t)(is_i8 ? (int8_t)x[i] >= (int8_t)wb : x[i] >= wb) << i;
             }
             out[(size_t)px * cw + c0 / 32u] = ((bits ^ flip) & keep) | set;
         }
