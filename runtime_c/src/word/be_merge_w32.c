@@ -117,30 +117,41 @@ static int make_table(const be_op *op, const be_value *va, const be_value *vb, u
     return 1;
 }
 
-be_status be_merge_w32(const be_op *op, const void *in, void *out, void *scratch)
+/* Channels [c0, c0 + n) in the split form; 0 (nothing written) if a channel does not take it. Its
+ * own frame (not inlined), so that the 64-bit fallback's table is not on the stack beside this one. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int split_chunk(const be_op *op, const be_inputs *io, void *out, uint32_t c0, uint32_t n)
 {
-    const be_inputs *io = (const be_inputs *)in;
     const be_value *va = io->value[0], *vb = io->value[1], *vo = &op->out;
     const uint32_t npx = vo->h * vo->w, cs = vo->c;
     const int ka = be_ew_kind(va), kb = be_ew_kind(vb);
+    split_par t[CHUNK];
+    if ((op->stage == BE_STAGE_THRESHOLD && op->encoding != BE_ENC_SIGN) || !make_table(op, va, vb, c0, n, t))
+        return 0;
+    if (op->stage == BE_STAGE_ROUND) {
+#define ROUND(A, B) round_rows(io->data[0], io->data[1], (int8_t *)out, npx, cs, c0, n, t, A, B, va, vb)
+        BE_EW_KIND_SWITCH(ROUND);
+#undef ROUND
+    } else {
+#define SIGN(A, B) sign_rows(io->data[0], io->data[1], (be_word *)out, npx, cs, vo->cw, c0, n, t, A, B, va, vb)
+        BE_EW_KIND_SWITCH(SIGN);
+#undef SIGN
+    }
+    return 1;
+}
+
+be_status be_merge_w32(const be_op *op, const void *in, void *out, void *scratch)
+{
+    const be_inputs *io = (const be_inputs *)in;
+    const uint32_t cs = op->out.c;
     uint32_t c0;
     (void)scratch;
     for (c0 = 0; c0 < cs; c0 += CHUNK) {
         const uint32_t n = cs - c0 < CHUNK ? cs - c0 : CHUNK;
-        split_par t[CHUNK];
-        if ((op->stage == BE_STAGE_THRESHOLD && op->encoding != BE_ENC_SIGN) || !make_table(op, va, vb, c0, n, t)) {
+        if (!split_chunk(op, io, out, c0, n))
             be_merge_word_chunk(op, io, out, c0, n);
-            continue;
-        }
-        if (op->stage == BE_STAGE_ROUND) {
-#define ROUND(A, B) round_rows(io->data[0], io->data[1], (int8_t *)out, npx, cs, c0, n, t, A, B, va, vb)
-            BE_EW_KIND_SWITCH(ROUND);
-#undef ROUND
-        } else {
-#define SIGN(A, B) sign_rows(io->data[0], io->data[1], (be_word *)out, npx, cs, vo->cw, c0, n, t, A, B, va, vb)
-            BE_EW_KIND_SWITCH(SIGN);
-#undef SIGN
-        }
     }
     return BE_OK;
 }

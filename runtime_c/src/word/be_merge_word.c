@@ -126,9 +126,13 @@ void be_merge_word_chunk(const be_op *op, const be_inputs *io, void *out, uint32
     const uint32_t npx = vo->h * vo->w, cs = vo->c;
     const int ka = be_ew_kind(va), kb = be_ew_kind(vb);
     const uint64_t xmax = be_ew_raw_max(va) > be_ew_raw_max(vb) ? be_ew_raw_max(va) : be_ew_raw_max(vb);
+    union { /* one frame for either table (a Cortex-M0 has 4 KiB of stack) */
+        round_par r[CHUNK];
+        sign_par s[CHUNK];
+    } tab;
     uint32_t i;
     if (op->stage == BE_STAGE_ROUND) {
-        round_par t[CHUNK];
+        round_par *t = tab.r;
         int ok = 1;
         for (i = 0; i < n && ok; i++) {
             const uint32_t c = c0 + i, s = ((const uint8_t *)op->stage_d)[c];
@@ -168,7 +172,7 @@ void be_merge_word_chunk(const be_op *op, const be_inputs *io, void *out, uint32
 #undef ROUND2
         }
     } else if (op->encoding == BE_ENC_SIGN) {
-        sign_par t[CHUNK];
+        sign_par *t = tab.s;
         for (i = 0; i < n; i++) {
             const uint32_t c = c0 + i;
             const int neg = ((const int8_t *)op->stage_d)[c] < 0;
