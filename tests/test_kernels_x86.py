@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dags import random_dag, random_inputs
 from graphs import _Builder, random_graph, random_images
 
 from binedge import reference
 from binedge.blob import blob_bytes, read_blob
-from binedge.graph import Conv2d, Dense, Graph
+from binedge.graph import Add, AvgPool2d, Conv2d, Dense, Graph, Merge
 from binedge.runtime import Runtime, RuntimeStatusError, kernel_table, library
 
 ISA_NAMES = {0x1: "POPCNT", 0x2: "AVX2", 0x4: "AVX-512 F/BW/VPOPCNTDQ", 0x8: "AVX-512 BITALG"}
@@ -111,22 +112,27 @@ def test_variant_table_and_cpu():
 def test_forced_by_env_and_option(monkeypatch, variant):
     require(variant)
     rng = np.random.default_rng(1)
-    b = _Builder(rng, (6, 6, 3))
-    b.conv(33, (3, 3), (1, 1), (1, 1, 1, 1), weight_kind="binary")
-    b.conv(40, (3, 3), (1, 1), (1, 1, 1, 1))
-    b.pool((2, 2), (2, 2))
-    b.flatten()
-    b.dense(37)
-    b.dense(5, scores=True)
-    g = b.graph
-    x = images(rng, g, 4)
+    if variant == "w32":  # the 32-bit elementwise kernels (Add, AvgPool2d, Merge): a typed DAG with them
+        g = next(d for s in range(100) for d in [random_dag(np.random.default_rng(s))]
+                 if sum(isinstance(op, (Add, AvgPool2d, Merge)) for op in d.ops) >= 2)
+        x = random_inputs(rng, g, 4)
+    else:
+        b = _Builder(rng, (6, 6, 3))
+        b.conv(33, (3, 3), (1, 1), (1, 1, 1, 1), weight_kind="binary")
+        b.conv(40, (3, 3), (1, 1), (1, 1, 1, 1))
+        b.pool((2, 2), (2, 2))
+        b.flatten()
+        b.dense(37)
+        b.dense(5, scores=True)
+        g = b.graph
+        x = images(rng, g, 4)
     monkeypatch.setenv("BINEDGE_KERNEL", variant)
     rt = Runtime(g)
     assert rt.kernel == variant and variant in rt.kernel_names()
     np.testing.assert_array_equal(rt.run(x), reference.run(g, x))
     monkeypatch.setenv("BINEDGE_KERNEL", "ref")
-    assert Runtime(g).kernel_names() == ["ref"] * 6
-    assert Runtime(g, kernel=variant).kernel_names().count(variant) >= (2 if variant == "word" else 3)
+    assert Runtime(g).kernel_names() == ["ref"] * len(g.ops)
+    assert Runtime(g, kernel=variant).kernel_names().count(variant) >= (2 if variant in ("word", "w32") else 3)
 
 
 def test_auto_dispatch_prefers_widest():
