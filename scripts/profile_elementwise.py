@@ -15,6 +15,8 @@ the Cortex-M boards, to see what the elementwise and pooling ops cost (docs/kern
     .venv/bin/python scripts/profile_elementwise.py resnet --targets cortex-m0 cortex-m4 cortex-m55
     .venv/bin/python scripts/profile_elementwise.py runs/custom --targets cortex-m4 --samples 32
     ... --runtime-rev HEAD~3   # the C runtime of another git revision (a "before" measurement)
+    .venv/bin/python scripts/profile_elementwise.py seeds --out DIR  # fuzzer seeds (docs/fuzzing.md):
+                                                   # the resnet graph, 4 random typed DAGs with a Merge
 
 Prints per target the instructions per inference and the table of `binedge emulate` (kernel and
 instructions of every op); with --json FILE writes the emulate results. Firmware directories go
@@ -68,6 +70,26 @@ def resnet_graph(seed: int = 13):
     return g
 
 
+def write_seeds(directory: Path) -> list[Path]:
+    """Blobs for runtime_c/build/fuzz_blobs (docs/fuzzing.md) with elementwise ops: the resnet
+    graph and four random typed DAGs (tests/dags.py) that contain a Merge."""
+    from dags import random_dag
+
+    from binedge import blob as B
+
+    directory.mkdir(parents=True, exist_ok=True)
+    out = [directory / "resnet_ew.bnm"]
+    out[0].write_bytes(B.blob_bytes(resnet_graph()))
+    seed = 0
+    while len(out) < 5:
+        g = random_dag(np.random.default_rng(31000 + seed), channels=(3, 31, 33))
+        seed += 1
+        if any(type(op).__name__ == "Merge" for op in g.ops):
+            out.append(directory / f"merge_dag{len(out) - 1}.bnm")
+            out[-1].write_bytes(B.blob_bytes(g))
+    return out
+
+
 def _swap_runtime(fw: Path, rev: str) -> None:
     """Replace fw/runtime/src and include by runtime_c of git revision `rev` (a before measurement)."""
     data = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "runtime_c/src", "runtime_c/include"],
@@ -86,16 +108,20 @@ def _swap_runtime(fw: Path, rev: str) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("model", help="'resnet' or a run directory")
+    p.add_argument("model", help="'resnet', 'seeds' or a run directory")
     p.add_argument("--targets", nargs="+", default=["cortex-m4"])
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--runtime-rev", help="use runtime_c of this git revision")
     p.add_argument("--json", help="write the emulate results here")
+    p.add_argument("--out", default="build/fuzz-seeds", help="seeds: the folder for the blobs")
     a = p.parse_args(argv)
 
     from binedge.emulate import emulate, format_report
     from binedge.firmware import write_firmware
 
+    if a.model == "seeds":
+        print(" ".join(str(p) for p in write_seeds(Path(a.out))))
+        return 0
     if a.model == "resnet":
         from dags import random_inputs
 
