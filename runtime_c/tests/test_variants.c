@@ -10,9 +10,12 @@
  *            threshold and score stages;
  *   Conv2d:  kernel 1 / 3 / 5 (and 3x1), stride 1 / 2, padding 0 / 1 / 2 (and asymmetric),
  *            channels 1, 3, 31, 32, 33, 65; the same inputs and threshold stages;
- *   MaxPool2d and Flatten on sign and unsigned bit-planes.
+ *   MaxPool2d and Flatten on sign and unsigned bit-planes;
+ *   the elementwise and pooling ops (test_elementwise): Add, Requantize, Threshold, AvgPool2d,
+ *            MaxPool2d on codes, Merge, Concat at the edges of what the loader accepts.
  * Buffers are static and small (Cortex-M0: 16 KiB RAM); a case that would not fit gets fewer
- * output channels. Prints per-variant counts and "test_variants: N checks, M failures".
+ * output channels. Prints per-variant counts, the elementwise ones per op ("test_variants ew:") and
+ * "test_variants: N checks, M failures".
  */
 #include <stdint.h>
 #include <stdio.h>
