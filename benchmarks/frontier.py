@@ -218,9 +218,10 @@ def runtime_digest() -> str:
 
 
 def runtime_commit() -> str:
-    """The last commit that touched runtime_c/, '+dirty' if the working tree changes it."""
+    """The last commit that touched runtime_c/include or src, '+dirty' if the working tree changes them."""
     try:
-        rev = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h", "--", "runtime_c"],
+        rev = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h", "--", "runtime_c/include",
+                              "runtime_c/src"],
                              capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "runtime_c/include",
                                 "runtime_c/src"], capture_output=True, text=True, check=True).stdout.strip()
@@ -237,7 +238,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def deploy_one(run: Path, key: str, a, digest: str, log) -> dict:
+def deploy_one(run: Path, key: str, a, log) -> dict:
     """Export ``run`` for ``a.target``, emulate it and measure the PyTorch / reference agreement;
     cached in OUT/deploy/<key>.json (reused while the checkpoint, target, sample counts and
     runtime sources are unchanged). Raises the emulator's MismatchError if a score is not bit-exact."""
@@ -249,6 +250,7 @@ def deploy_one(run: Path, key: str, a, digest: str, log) -> dict:
 
     deploy_dir = Path(a.out) / "deploy"
     cache = deploy_dir / f"{key}.json"
+    digest = runtime_digest()  # now, not when the grid started: others may change runtime_c meanwhile
     ident = {"checkpoint_sha256": _sha256(run / "best.pt"), "target": a.target, "fw_samples": a.fw_samples,
              "agreement_samples": a.agreement_samples, "runtime_sha256": digest}
     if cache.is_file():
@@ -537,7 +539,9 @@ def reduced_reasons(a, archs: list[str], points: list[dict]) -> list[str]:
 def write_report(points: list[dict], a, argv: list[str], info: dict) -> str:
     import torch
 
-    cmd = "python benchmarks/frontier.py" + ("" if not argv else " " + shlex.join(argv))
+    # --no-train only re-reads finished runs: the command that reproduces them is the one without it
+    shown = [x for x in argv if x != "--no-train"]
+    cmd = "python benchmarks/frontier.py" + ("" if not shown else " " + shlex.join(shown))
     archs = [k for k in a.models if any(p["arch"] == k for p in points)]
     why = reduced_reasons(a, archs, points)
     missing = [f"{ARCHS[ak].label} {pk} seed {s}" for ak in a.models for pk in a.precisions for s in a.seeds
@@ -602,10 +606,11 @@ def write_report(points: list[dict], a, argv: list[str], info: dict) -> str:
         "bit-exactly against the reference executor. PyTorch (eval) vs the integer reference on "
         f"{'all' if a.agreement_samples is None else f'the first {a.agreement_samples:,}'} test images per "
         "deployed seed (binedge.agreement; ties are the only allowed difference).",
-        f"- C runtime: commit {info['runtime_commit']} (runtime_c/ sources SHA-256 {info['runtime_digest'][:12]}); "
+        f"- C runtime: commit {info['runtime_commit']} (runtime_c/ sources SHA-256 {info['runtime_digest']}); "
         "instruction counts change as kernels are added.",
         f"- {info['runs']} runs, {info['train_minutes']:.1f} min of training (sum of epoch times, evaluation "
         f"included); this invocation took {info['wall'] / 60:.1f} min wall"
+        + (" (with `--no-train`: it reported finished runs)" if a.no_train else "")
         + (f" and reused {info['reused']} finished runs" if info["reused"] else "")
         + f"; torch {torch.__version__}, {platform.machine()}, {a.threads or 'default'} thread(s) per run.",
         f"- Run directories: `{a.out}/<model>/<precision>/seed<k>`; firmware: `{a.out}/deploy/`.", "",
@@ -650,6 +655,27 @@ def write_report(points: list[dict], a, argv: list[str], info: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _cost_ticks(ax, values: list, metric: str) -> None:
+    """Readable ticks on a log cost axis: 1-2-5 steps in M instructions or powers of two in KiB."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    if not values:
+        return
+    lo, hi = min(values) / 1.3, max(values) * 1.3
+    if metric == "instructions":
+        steps = [m * 10.0**e for e in range(4, 11) for m in (1, 2, 5)]
+        name = lambda v: f"{v / 1e6:g} M"  # noqa: E731
+    else:
+        steps = [1024.0 * 2**e for e in range(0, 16)]
+        name = lambda v: f"{v / 1024:g} KiB"  # noqa: E731
+    ticks = [v for v in steps if lo <= v <= hi] or [lo, hi]
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.set_xticks(ticks, [name(v) for v in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def plot(points: list[dict], a, path: Path) -> None:
     """Accuracy (mean ± std) against instructions and against flash, log cost axes; float twins
     as dashed lines (they have no cost)."""
@@ -664,7 +690,7 @@ def plot(points: list[dict], a, path: Path) -> None:
     markers = {k: m for k, m in zip(ARCHS, "os^D")}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), squeeze=False)
     for ax, metric, xlabel in ((axes[0][0], "instructions", "Cortex-M4 instructions per inference (QEMU -icount)"),
-                               (axes[0][1], "flash", "flash, bytes (without test images)")):
+                               (axes[0][1], "flash", "flash without the test images")):
         for p in points:
             if p.get(metric) is None:
                 continue
@@ -674,22 +700,24 @@ def plot(points: list[dict], a, path: Path) -> None:
         for p in points:
             if p["precision"] == "float":
                 ax.axhline(p["mean"], ls="--", lw=1, color=colours["float"])
-                ax.annotate(f"{p['label']} {p['mean']:.2f} %", (0.01, p["mean"]), xycoords=("axes fraction", "data"),
+                # labelled mid-axis: the cheap and the expensive ends are where the deployed points sit
+                ax.annotate(f"{p['label']} {p['mean']:.2f} %", (0.32, p["mean"]), xycoords=("axes fraction", "data"),
                             textcoords="offset points", xytext=(0, 3), fontsize=7, color="0.35")
-        ax.axvline(FLASH_BUDGET if metric == "flash" else VGG_INSTRUCTIONS, ls=":", lw=1, color="0.5")
+        budget = FLASH_BUDGET if metric == "flash" else VGG_INSTRUCTIONS
+        ax.axvline(budget, ls=":", lw=1, color="0.5")
         ax.set_xscale("log")
+        _cost_ticks(ax, [p[metric] for p in points if p.get(metric) is not None] + [budget], metric)
         ax.set_xlabel(xlabel, fontsize=9)
         ax.set_ylabel("test accuracy % (mean ± std over seeds)", fontsize=9)
         ax.grid(alpha=0.3, which="both")
         ax.set_title({"instructions": "accuracy vs instructions (dotted: 9.48 M, the binary VGG of issue 13)",
                       "flash": "accuracy vs flash (dotted: 256 KiB)"}[metric], fontsize=9)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if handles:
-        axes[0][0].legend(handles, labels, fontsize=7, loc="lower right")
+    # every point is labelled where it sits, so no legend covers the data; the colours are in the title
     reduced = " — reduced run" if reduced_reasons(a, [p["arch"] for p in points], points) else ""
-    fig.suptitle(f"{a.dataset}: binary vs float / int8 twins{reduced} (seeds {','.join(map(str, a.seeds))}"
-                 + (f", {a.epochs} epochs" if a.epochs else "") + (f", limit {a.limit}" if a.limit else "") + ")",
-                 fontsize=10)
+    fig.suptitle(f"{a.dataset}: binary (blue) vs int8 twins (red) and float twins (grey dashed){reduced}\n"
+                 f"seeds {','.join(map(str, a.seeds))}" + (f", {a.epochs} epochs" if a.epochs else "")
+                 + (f", limit {a.limit}" if a.limit else "") + "; circles VGG, squares ResNet, triangles wide ResNet",
+                 fontsize=9)
     fig.tight_layout()
     import io
 
@@ -813,7 +841,6 @@ def run_grid(a, log) -> tuple[dict, dict]:
     (results[(model, precision)][seed] = record, counters)."""
     from binedge.train import TrainError
 
-    digest = runtime_digest()
     results: dict = {}
     counts = {"runs": 0, "reused": 0, "at_last": 0, "train_seconds": 0.0}
     cells = [(s, ak, pk) for s in a.seeds for ak in a.models for pk in a.precisions]
@@ -842,10 +869,20 @@ def run_grid(a, log) -> tuple[dict, dict]:
             f"val {best['val_acc']:.4f}, test {best['test_acc']:.4f} ({time.time() - t0:.0f} s)")
         rank = a.seeds.index(seed)
         if PRECISIONS[pk][3] and (a.deploy_seeds is None or rank < a.deploy_seeds):
-            rec["deploy"] = deploy_one(Path(tcfg.out), f"{ak}-{pk}-seed{seed}", a, digest, log)
+            rec["deploy"] = deploy_one(Path(tcfg.out), f"{ak}-{pk}-seed{seed}", a, log)
         results.setdefault((ak, pk), {})[seed] = rec
-    counts["runtime_digest"] = digest
     return results, counts
+
+
+def measured_runtime(points: list[dict]) -> tuple[str, str]:
+    """(commit, short SHA-256) of the runtime sources the deployments were measured with: today's
+    commit when every (possibly cached) deployment used today's sources, else the ones recorded."""
+    now = runtime_digest()
+    recorded = {d["ident"]["runtime_sha256"] for p in points for d in p["deploy"]}
+    if recorded <= {now}:
+        return runtime_commit(), now[:12]
+    commits = sorted({d["runtime_commit"] for p in points for d in p["deploy"]})
+    return ", ".join(commits), ", ".join(sorted(r[:12] for r in recorded))
 
 
 def main(argv=None, log=print) -> int:
@@ -875,9 +912,10 @@ def main(argv=None, log=print) -> int:
     if not points:
         print("error: no finished run to report (run without --no-train first)", file=sys.stderr)
         return 1
+    commit, digest = measured_runtime(points)
     info = {"sizes": sizes, "runs": counts["runs"], "reused": counts["reused"], "at_last": counts["at_last"],
             "train_minutes": counts["train_seconds"] / 60, "wall": time.time() - t0,
-            "runtime_commit": runtime_commit(), "runtime_digest": counts["runtime_digest"]}
+            "runtime_commit": commit, "runtime_digest": digest}
     report = write_report(points, a, argv, info)
     plot(points, a, Path(a.plot))
     atomic_write_bytes(Path(a.report), report.encode())
