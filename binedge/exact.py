@@ -113,6 +113,27 @@ def check_int64(worst: int, where: str, what: str, error: type[Exception] = Valu
         raise error(f"{where}: {what} may reach {int(worst)} > 2**63 - 1 in int64")
 
 
+def merge_constants(op, ins, where: str, error: type[Exception] = ValueError):
+    """(shift, half shifts, [Ma, Mb], bias) of a Merge as Python ints / int64 arrays for an
+    exporter, after checking every int64 partial result it forms per channel:
+    |Ma|·max_a, + |Mb|·max_b, + |B| + 2^(s−1) <= 2**63 − 1 (max: ``ins[i].max_centered``, the
+    largest |code − zp| or the accumulator's proved bound; the graph proved it, checked again)."""
+    from .graph import RoundStage
+
+    c = len(op.bias)
+    shift = op.output.shift.astype(np.int64) if isinstance(op.output, RoundStage) else np.zeros(c, np.int64)
+    hs = [int(v) for v in half(shift)]
+    mults = [[int(v) for v in op.multipliers_a], [int(v) for v in op.multipliers_b]]
+    bias = [int(v) for v in op.bias]
+    for ch in range(c):
+        partial = 0
+        for side, (mu, spec) in enumerate(zip(mults, ins)):
+            partial += abs(mu[ch]) * spec.max_centered
+            check_int64(partial, where, f"{'Ma * a' if side == 0 else 'Ma * a + Mb * b'} of channel {ch}", error)
+        check_int64(partial + abs(bias[ch]) + hs[ch], where, f"v + 2^(s-1) of channel {ch}", error)
+    return shift, hs, mults, bias
+
+
 # ----------------------------------------------------------------------------- the rounding rule
 
 

@@ -75,8 +75,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from . import __version__
 from . import bitformat as bf
-from .exact import (FLOAT_EXACT_BOUND, channel_cost, check_int64, exact_chunks, half, requant_constants,
-                    window_bands)
+from .exact import (FLOAT_EXACT_BOUND, channel_cost, check_int64, exact_chunks, half, merge_constants,
+                    requant_constants, window_bands)
 from .fileio import atomic_write_bytes
 from .graph import (FORMAT_ID, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, Merge,
                     RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold, ThresholdStage,
@@ -301,18 +301,7 @@ def _merge(b: _Onnx, op: Merge, xs: list, ins: list, spatial: bool, where: str, 
     |Ma| max_a + |Mb| max_b + |B| + 2^(s-1) (max: the largest |code - zp|, or the accumulator's
     proved bound), which the graph proved <= 2**63 - 1 and which is checked again."""
     st = op.output
-    c = len(op.bias)
-    shift = st.shift.astype(np.int64) if isinstance(st, RoundStage) else np.zeros(c, np.int64)
-    hs = [int(v) for v in half(shift)]
-    mults = [[int(v) for v in op.multipliers_a], [int(v) for v in op.multipliers_b]]
-    bias = [int(v) for v in op.bias]
-    for ch in range(c):
-        partial = 0
-        for side, (mu, spec) in enumerate(zip(mults, ins)):
-            partial += abs(mu[ch]) * spec.max_centered
-            check_int64(partial, where, f"{'Ma * a' if side == 0 else 'Ma * a + Mb * b'} of channel {ch}",
-                        OnnxExportError)
-        check_int64(partial + abs(bias[ch]) + hs[ch], where, f"v + 2^(s-1) of channel {ch}", OnnxExportError)
+    shift, hs, mults, bias = merge_constants(op, ins, where, OnnxExportError)
     w = None
     for mu, x, spec in zip(mults, xs, ins):
         if spec.kind != "i32":  # codes (float32): centred exactly, then int64

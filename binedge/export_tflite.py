@@ -74,8 +74,8 @@ import numpy as np
 
 from . import __version__
 from . import bitformat as bf
-from .exact import (FLOAT_EXACT_BOUND, channel_cost, check_int64, exact_chunks, half, requant_constants,
-                    window_bands)
+from .exact import (FLOAT_EXACT_BOUND, channel_cost, check_int64, exact_chunks, half, merge_constants,
+                    requant_constants, window_bands)
 from .graph import (FORMAT_ID, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, Merge,
                     RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold, acc_bound,
                     op_label)
@@ -424,18 +424,7 @@ def _merge(m: _Model, op: Merge, xs: list, ins: list, where: str, hint: str) -> 
     used (docs/tflite.md: MUL, ADD, GREATER_EQUAL, and for the rounding MAXIMUM, MINIMUM,
     FLOOR_MOD, SUB); the threshold comparisons stay in int64, never float."""
     st = op.output
-    c = len(op.bias)
-    shift = st.shift.astype(np.int64) if isinstance(st, RoundStage) else np.zeros(c, np.int64)
-    hs = [int(v) for v in half(shift)]
-    mults = [[int(v) for v in op.multipliers_a], [int(v) for v in op.multipliers_b]]
-    bias = [int(v) for v in op.bias]
-    for ch in range(c):
-        partial = 0
-        for side, (mu, spec) in enumerate(zip(mults, ins)):
-            partial += abs(mu[ch]) * spec.max_centered
-            check_int64(partial, where, f"{'Ma * a' if side == 0 else 'Ma * a + Mb * b'} of channel {ch}",
-                        TfliteExportError)
-        check_int64(partial + abs(bias[ch]) + hs[ch], where, f"v + 2^(s-1) of channel {ch}", TfliteExportError)
+    shift, hs, mults, bias = merge_constants(op, ins, where, TfliteExportError)
     w = None
     for mu, x, spec in zip(mults, xs, ins):
         if spec.kind != "i32":  # codes (float32): centred exactly, then int64
