@@ -67,6 +67,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from binedge.runs import config_differences, mean_std
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
@@ -147,28 +149,6 @@ def make_train_config(arch: Arch, precision: str, seed: int, a):
                        augment=augment, loss="ce", seed=seed, out=str(run_dir(a.out, arch.key, precision, seed)))
 
 
-# Fields training fills in or that do not change what is trained.
-_IGNORED = {("out",), ("data_dir",), ("data_info",), ("teacher_sha256",), ("model", "image_shape"),
-            ("model", "num_classes"), ("model", "source")}
-
-
-def differences(saved: dict, wanted: dict, prefix=()) -> list[str]:
-    """'key: saved vs now' for every setting of two TrainConfig dicts that differs (floats
-    compared to 1e-9 relative), ignoring the fields in _IGNORED."""
-    out = []
-    for k in sorted(set(saved) | set(wanted)):
-        path = prefix + (k,)
-        if path in _IGNORED:
-            continue
-        x, y = saved.get(k), wanted.get(k)
-        if isinstance(x, dict) and isinstance(y, dict):
-            out += differences(x, y, path)
-        elif x != y and not (isinstance(x, (int, float)) and isinstance(y, (int, float))
-                             and math.isclose(x, y, rel_tol=1e-9)):
-            out.append(f"{'.'.join(path)}: {x!r} (saved) vs {y!r} (now)")
-    return out
-
-
 def finished(out: Path, epochs: int) -> dict | None:
     """The metrics.json of a run that has trained ``epochs`` epochs, else None."""
     f = out / "metrics.json"
@@ -185,7 +165,7 @@ def train_one(tcfg, a, log) -> tuple[dict | None, str]:
 
     out = Path(tcfg.out)
     if (out / "config.json").is_file():
-        diffs = differences(json.loads((out / "config.json").read_text()), tcfg.to_dict())
+        diffs = config_differences(json.loads((out / "config.json").read_text()), tcfg.to_dict())
         if diffs:
             raise FrontierError(f"{out} holds a run with other settings ({'; '.join(diffs)}); choose another "
                                 "--out or delete that directory")
@@ -287,18 +267,6 @@ def deploy_one(run: Path, key: str, a, log) -> dict:
 # ------------------------------------------------------------------------------------------------
 # Statistics and sentences (pure functions; tests/test_frontier.py checks them on made-up numbers)
 # ------------------------------------------------------------------------------------------------
-
-
-def mean_std(values) -> tuple[float, float]:
-    """Mean and sample standard deviation s = sqrt(Σ(x − x̄)² / (n − 1)) (0.0 for one value,
-    NaN for none)."""
-    values = [float(v) for v in values]
-    if not values:
-        return math.nan, math.nan
-    m = sum(values) / len(values)
-    if len(values) < 2:
-        return m, 0.0
-    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
 
 
 def compare(b: dict, i: dict) -> dict:

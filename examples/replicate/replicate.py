@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from binedge.runs import config_differences, mean_std
+
 if TYPE_CHECKING:
     from binedge.train import TrainConfig
 
@@ -148,17 +150,6 @@ LAB2_COLUMN = {"mlp-sste": "MNIST", "vgg-sste": "CIFAR-10"}
 # ------------------------------------------------------------------------------------------------
 
 
-def mean_std(values) -> tuple[float, float]:
-    """Mean and sample standard deviation (n − 1 in the denominator; 0.0 for a single value)."""
-    values = [float(v) for v in values]
-    if not values:
-        return math.nan, math.nan
-    m = sum(values) / len(values)
-    if len(values) < 2:
-        return m, 0.0
-    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
-
-
 def compare(hi: dict, lo: dict) -> dict:
     """Compare two configurations' per-seed accuracies (dicts seed -> %) for the claim "hi ≥ lo".
 
@@ -269,25 +260,6 @@ def make_train_config(group: Group, cfg: Config, seed: int, a) -> TrainConfig:
                        out=str(Path(a.out) / group.key / cfg.key / f"seed{seed}"))
 
 
-# data_info is what training recorded about the data it read (binedge.train checks it on resume)
-_IGNORED = {("out",), ("data_dir",), ("data_info",), ("model", "image_shape"), ("model", "num_classes")}
-
-
-def _differences(saved: dict, wanted: dict, prefix=()) -> list[str]:
-    diffs = []
-    for k in sorted(set(saved) | set(wanted)):
-        path = prefix + (k,)
-        if path in _IGNORED:
-            continue
-        a, b = saved.get(k), wanted.get(k)
-        if isinstance(a, dict) and isinstance(b, dict):
-            diffs += _differences(a, b, path)
-        elif a != b and not (isinstance(a, (int, float)) and isinstance(b, (int, float))
-                             and math.isclose(a, b, rel_tol=1e-9)):
-            diffs.append(f"{'.'.join(path)}: {a!r} (saved) vs {b!r} (now)")
-    return diffs
-
-
 def run_one(tcfg, *, progress: bool, log) -> tuple[dict, str, list]:
     """Train one run, or reuse / resume it; returns (best, status, epoch records)."""
     from binedge.train import train
@@ -295,7 +267,7 @@ def run_one(tcfg, *, progress: bool, log) -> tuple[dict, str, list]:
     out = Path(tcfg.out)
     if (out / "config.json").is_file():
         saved = json.loads((out / "config.json").read_text())
-        diffs = _differences(saved, tcfg.to_dict())
+        diffs = config_differences(saved, tcfg.to_dict())
         if diffs:
             raise ReplicateError(f"{out} holds a run with other settings ({'; '.join(diffs)}); "
                                  "choose another --out or delete that directory")
