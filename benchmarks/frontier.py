@@ -58,7 +58,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import platform
 import shlex
 import subprocess
