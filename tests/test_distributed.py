@@ -270,4 +270,6 @@ def test_nproc_reports_a_killed_rank_in_one_line(tmp_path):
     assert r.returncode == 1
     assert "Error: training process rank 1 was killed by SIGKILL" in r.stderr and "--resume" in r.stderr
     assert "Traceback" not in r.stderr, r.stderr
-    assert textwrap.shorten(r.stderr, 2000).count("Error:") == 2  # rank 1 killed; rank 0 lost it
+    # rank 1 killed; rank 0 reports losing it unless the launcher's SIGTERM stops it first (a race):
+    # one or two one-line errors, never more
+    assert textwrap.shorten(r.stderr, 2000).count("Error:") in (1, 2)
