@@ -35,6 +35,7 @@ __all__ = [
     "CHANNELS",
     "value_max",
     "acc_bound",
+    "unprovable_graphs",
 ]
 
 
@@ -254,3 +255,27 @@ def random_images(rng: np.random.Generator, graph: Graph, n: int = 4) -> np.ndar
     mask = rng.random(x.shape) < 0.1
     x[mask] = rng.choice(np.array([0, 255]), size=int(mask.sum()))
     return x.astype(np.uint8)
+
+
+def unprovable_graphs() -> dict:
+    """Graphs no exporter may write (the hardening issue): name -> (graph factory, the GraphError's
+    text). An int8 layer over pixels that is also the last one, whose score multiplier fits the old
+    K * 255 bound (16,320 here) but not the real 255 * sum|q| (2,072,640): onnxruntime and LiteRT
+    once wrapped such scores silently. Zero-size layers: once exported, with [0, 0] scores or
+    shape errors at run time. Factories, since constructing a graph does not validate it."""
+    k = 64
+    q = np.full((2, k), 127, np.int8)
+    empty = (np.zeros(0, np.int8), np.zeros((0, 1), np.int32), "sign")
+    return {
+        "int8-last-layer-scores": (lambda: Graph(TensorSpec("u8", (k,)), [
+            Dense(q, k, 2, ScoreStage(np.array([1100, 1], np.int32), np.zeros(2, np.int32)), "int8")]),
+            "score 0 may reach"),
+        "zero-classes": (lambda: Graph(TensorSpec("u8", (k,)), [
+            Dense(np.zeros((0, 2), np.uint32), k, 0, ScoreStage.identity(0), "binary")]), "empty dimension"),
+        "zero-features": (lambda: Graph(TensorSpec("u8", (0,)), [
+            Dense(np.zeros((3, 0), np.int8), 0, 3, ScoreStage.identity(3), "int8")]), "empty dimension"),
+        "zero-channel-conv": (lambda: Graph(TensorSpec("u8", (4, 4, 1)), [
+            Conv2d(np.zeros((0, 3, 3, 1), np.int8), 1, 0, (3, 3), (1, 1), (0, 0, 0, 0), ThresholdStage(*empty),
+                   "int8"), Flatten(),
+            Dense(np.zeros((2, 0), np.int8), 0, 2, ScoreStage.identity(2), "int8")]), "empty dimension"),
+    }

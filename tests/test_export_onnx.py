@@ -17,7 +17,7 @@ from binedge.export_onnx import (OnnxExportError, OnnxModelError, build_onnx_mod
                                  load_onnx_checked)
 from binedge.graph import (FORMAT_ID, Conv2d, Dense, Flatten, Graph, GraphError, ScoreStage, TensorSpec,
                            ThresholdStage)
-from graphs import random_graph, random_images
+from graphs import random_graph, random_images, unprovable_graphs
 
 
 def session(path, optimize: bool = True) -> ort.InferenceSession:
@@ -191,6 +191,17 @@ def test_options_validated_early(tmp_path):
     graph.ops[-1].output = ScoreStage(np.ones(2, np.int32), np.zeros(2, np.int32))  # wrong class count
     with pytest.raises(GraphError):
         build_onnx_model(graph)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", list(unprovable_graphs()))
+def test_graphs_whose_exactness_is_not_proved_are_refused(tmp_path, name):
+    """Regression (hardening issue): an int8 last layer whose scores may leave int32 (onnxruntime
+    returned wrapped scores) and zero-size layers ([0, 0] scores, shape errors) were exported. The
+    graph's validation refuses them before anything is written."""
+    make, match = unprovable_graphs()[name]
+    with pytest.raises(GraphError, match=match):
+        export_onnx(make(), tmp_path / "m.onnx")
     assert os.listdir(tmp_path) == []
 
 

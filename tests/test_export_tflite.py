@@ -20,7 +20,7 @@ from binedge.blob import read_blob
 from binedge.export_tflite import (TfliteExportError, TfliteModelError, build_tflite, export_tflite,
                                    load_tflite_checked, make_interpreter, run_tflite)
 from binedge.graph import FORMAT_ID, Conv2d, Dense, Flatten, Graph, GraphError, ScoreStage, TensorSpec
-from graphs import random_graph, random_images, score_stage, threshold_stage
+from graphs import random_graph, random_images, score_stage, threshold_stage, unprovable_graphs
 
 DATA = Path(__file__).parent / "data"
 BLOBS = sorted(DATA.glob("fmnist-*.bnm"))
@@ -141,6 +141,17 @@ def test_scores_that_may_leave_int32_are_refused(tmp_path):
     with pytest.raises(GraphError, match="score 0 may reach"):
         export_tflite(graph, tmp_path / "m.tflite")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", list(unprovable_graphs()))
+def test_graphs_whose_exactness_is_not_proved_are_refused(tmp_path, name):
+    """Regression (hardening issue): an int8 last layer whose scores may leave int32 (LiteRT
+    returned wrapped scores) and zero-size layers (ZeroDivisionError, [0, 0] scores) were
+    exported. The graph's validation refuses them before anything is written."""
+    make, match = unprovable_graphs()[name]
+    with pytest.raises(GraphError, match=match):
+        export_tflite(make(), tmp_path / "m.tflite")
+    assert os.listdir(tmp_path) == []
 
 
 def test_layers_that_cannot_be_exact_are_refused(tmp_path):

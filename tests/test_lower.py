@@ -496,6 +496,9 @@ def test_merge_refuses_branches_at_incompatible_scales():
                            nn.BatchNorm1d(3, track_running_stats=False)), "track_running_stats"),
     (lambda: nn.Sequential(nn.Flatten(), BinaryLinear(4, 0, kernel_quantizer="lab")), "no outputs or no inputs"),
     (lambda: nn.Sequential(nn.Flatten(), BinaryLinear(0, 3, kernel_quantizer="lab")), "no outputs or no inputs"),
+    (lambda: nn.Sequential(BinaryConv2d(1, 0, 3, kernel_quantizer="lab"), nn.Flatten(),
+                           BinaryLinear(0, 2, kernel_quantizer="lab", input_quantizer="sign")),
+     "no outputs or no inputs"),
     (lambda: nn.Sequential(BinaryConv2d(1, 4, 5, kernel_quantizer="lab"), nn.Flatten(),
                            BinaryLinear(4, 2, kernel_quantizer="lab", input_quantizer="sign")), "larger than"),
     (lambda: nn.Sequential(BinaryConv2d(1, 4, 3, padding=1, kernel_quantizer="lab"), nn.MaxPool2d(4),
@@ -504,8 +507,8 @@ def test_merge_refuses_branches_at_incompatible_scales():
     (lambda: nn.Sequential(nn.Flatten(), BinaryLinear(4, 3, kernel_quantizer="lab"), nn.BatchNorm1d(5)),
      "normalises 5 features"),
     (lambda: nn.Sequential(nn.Flatten(0), BinaryLinear(4, 3, kernel_quantizer="lab")), "start_dim=1"),
-], ids=["overridden-layer", "custom-activation", "bn-no-stats", "zero-outputs", "zero-inputs", "kernel-too-big",
-        "pool-too-big", "bn-size", "flatten-dims"])
+], ids=["overridden-layer", "custom-activation", "bn-no-stats", "zero-outputs", "zero-inputs", "zero-channels",
+        "kernel-too-big", "pool-too-big", "bn-size", "flatten-dims"])
 @pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
 def test_unprovable_models_are_refused_with_the_layer_named(make, match):
     model = make().eval()
