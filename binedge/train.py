@@ -492,7 +492,9 @@ def _train(cfg: TrainConfig, ctx, *, resume, epochs, progress, log, explicit, wo
         cfg.out = str(out)  # the directory may have been moved since
         if epochs is not None:
             if epochs < state["epoch"]:
-                raise TrainError(f"--epochs {epochs} is below the {state['epoch']} epochs already trained")
+                raise TrainError(f"--epochs {epochs} is below the {state['epoch']} epochs already trained in {out}; "
+                                 f"with --resume, --epochs is the new total: give {state['epoch']} or more, or leave "
+                                 f"it out to keep the saved {saved.epochs}")
             cfg.epochs = epochs
     elif (out / "last.pt").exists():
         raise TrainError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
