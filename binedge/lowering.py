@@ -551,7 +551,8 @@ class Lowering:
         weight = m.weight
         if weight.shape[0] < 1 or weight[0].numel() < 1:
             raise LoweringError(f"{where}: a layer with no outputs or no inputs (shape {tuple(weight.shape)}) "
-                                "does not lower")
+                                "does not lower: give every layer at least one input and one output channel / "
+                                "feature (a classifier at least one class)")
         if isinstance(m.input_quantizer, RealActivation):
             raise LoweringError(f"{where}: its input activation is {m.input_quantizer!r}; only hard-threshold "
                                 "activations (sign, step, qrelu2, qrelu3) lower to integers — train with one of them")

@@ -512,8 +512,10 @@ def test_merge_refuses_branches_at_incompatible_scales():
 @pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
 def test_unprovable_models_are_refused_with_the_layer_named(make, match):
     model = make().eval()
-    with pytest.raises(LoweringError, match=match):
+    with pytest.raises(LoweringError, match=match) as e:
         lower(model, (3, 3, 1) if isinstance(model[0], BinaryConv2d) else (2, 2, 1))
+    if match == "no outputs or no inputs":
+        assert "give every layer at least one input and one output" in str(e.value)  # the fix, not only the problem
 
 
 def test_forward_hooks_are_refused():
