@@ -319,7 +319,49 @@ def _operands(graph) -> int:
     return sum(len(graph.op_inputs(i)) for i in range(len(graph.ops)))
 
 
-def _makefile(t, *, max_ops: int, max_operands: int, board_srcs: list[str]) -> str:
+# The kernel families of runtime_c/src/be_kernels.h, in the order of enum be_kernel_family
+# (family f is KERNEL_FAMILIES[f - 1]); tests check the order against be_kernel_family_name.
+KERNEL_FAMILIES = ("DENSE_BIN", "DENSE_U8", "DENSE_I8", "CONV2D_BIN", "CONV2D_U8", "CONV2D_I8",
+                   "MAXPOOL2D_BIN", "MAXPOOL2D_I8", "FLATTEN", "RESHAPE", "AVGPOOL2D", "ADD",
+                   "REQUANTIZE", "THRESHOLD", "CONCAT", "MERGE")
+
+
+def op_kernel_families(op, in_spec) -> frozenset[str]:
+    """The kernel families whose kernels may compute ``op`` (its first input of type
+    ``in_spec``): the C runtime's be_op_kernel_families, which dispatch obeys. Dense / Conv2d on
+    bits: ``*_BIN``; on u8 codes: ``*_U8``, plus ``*_I8`` with int8 weights; on i8 codes:
+    ``*_I8``; MaxPool2d on bits / on codes: ``MAXPOOL2D_BIN`` / ``MAXPOOL2D_I8``; every other op
+    the one family named by its type."""
+    from . import graph as G
+
+    if isinstance(op, (G.Dense, G.Conv2d)):
+        stem = "DENSE" if isinstance(op, G.Dense) else "CONV2D"
+        if in_spec.kind == "bits":
+            return frozenset({f"{stem}_BIN"})
+        fams = {f"{stem}_U8"} if in_spec.kind == "u8" else set()
+        if op.weight_kind == "int8" or in_spec.kind == "i8":
+            fams.add(f"{stem}_I8")
+        return frozenset(fams)
+    if isinstance(op, G.MaxPool2d):
+        return frozenset({"MAXPOOL2D_BIN" if in_spec.kind == "bits" else "MAXPOOL2D_I8"})
+    return frozenset({type(op).__name__.upper()})
+
+
+def kernel_families(graph) -> list[str]:
+    """The kernel families ``graph`` needs, in KERNEL_FAMILIES order: what its firmware compiles
+    (``-DBE_KERNEL_SUBSET -DBE_KEEP_<family>=1``; docs/firmware.md "Kernel subset")."""
+    specs = graph.value_specs()
+    used: set[str] = set()
+    for i, op in enumerate(graph.ops):
+        used |= op_kernel_families(op, specs[graph.op_inputs(i)[0]])
+    unknown = used - set(KERNEL_FAMILIES)
+    if unknown:
+        raise FirmwareError(f"no kernel family for {sorted(unknown)} (binedge.firmware.KERNEL_FAMILIES)")
+    return [f for f in KERNEL_FAMILIES if f in used]
+
+
+def _makefile(t, *, max_ops: int, max_operands: int, board_srcs: list[str],
+              kernels: list[str]) -> str:
     def sub(a: str) -> str:
         return a.replace("{common_dir}", "board").replace("{target_dir}", "board")
 
@@ -343,6 +385,7 @@ def _makefile(t, *, max_ops: int, max_operands: int, board_srcs: list[str]) -> s
     values = {"TARGET": t.name, "DESCRIPTION": t.description, "VERSION": __version__, "CC": cc, "SIZE": size,
               "CFLAGS": _make_var(cflags), "LDFLAGS": _make_var(ldflags), "TICK_HZ": str(t.tick_hz),
               "MAX_OPS": str(max_ops), "MAX_OPERANDS": str(max_operands), "BOARD_SRCS": " ".join(board_srcs),
+              "KERNELS": " ".join(kernels),
               "RUN_RULE": run_rule,
               "RUN_HINT": run_hint}
     return _fill(text, values)
@@ -500,8 +543,9 @@ def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
     lab = labels if labels is not None else np.full(len(images), -1, dtype=np.int64)
     with open(out / "test_inputs.npz", "wb") as f:
         np.savez(f, images=images, labels=lab)
+    kernels = kernel_families(graph)
     (out / "Makefile").write_text(_makefile(t, max_ops=max(ops, 1), max_operands=max(_operands(graph), 1),
-                                            board_srcs=board_srcs))
+                                            board_srcs=board_srcs, kernels=kernels))
 
     manifest = {
         "format": FORMAT, "version": FORMAT_VERSION, "binedge": __version__,
@@ -515,6 +559,7 @@ def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
         "params": int(tot["params"]), "binary_macs": int(tot["binary_macs"]),
         "bitpacked_lower_bound_bytes": int(tot["params"]) // 8,
         "test_input_bytes": plan.estimate["test_input_bytes"], "runtime_isa_dirs": runtime_dirs,
+        "kernel_families": kernels,
         "reference_accuracy": None if labels is None else float((scores.argmax(1) == labels).mean()),
         "files": {},  # path -> sha256, filled in when the directory is committed
     }

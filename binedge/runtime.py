@@ -143,6 +143,8 @@ def library() -> ctypes.CDLL:
         "be_isa_detect": (u32, []),
         "be_kernel_count": (sz, []),
         "be_kernel_info": (cp, [sz, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(u32)]),
+        "be_model_kernel_families": (u32, [vp, u32]),
+        "be_kernel_family_name": (cp, [ctypes.c_int]),
         "be_crc32": (u32, [u32, vp, sz]),
         "be_model_sizeof": (sz, []),
         "be_interpreter_sizeof": (sz, []),
@@ -234,6 +236,16 @@ class Runtime:
     def _check(self, status: int, where: str) -> None:
         if status != 0:
             raise RuntimeStatusError(status, where, self._lib.be_status_str(status).decode())
+
+    def kernel_families(self) -> list[frozenset[str]]:
+        """The kernel families every op may use (be_model_kernel_families: what a firmware that
+        runs this model compiles; docs/firmware.md "Kernel subset")."""
+        lib = self._lib
+        out = []
+        for i in range(self._n_ops):
+            mask = int(lib.be_model_kernel_families(self._model, i))
+            out.append(frozenset(lib.be_kernel_family_name(f).decode() for f in range(1, 32) if mask >> f & 1))
+        return out
 
     def kernel_names(self) -> list[str]:
         """The kernel variant selected for every op ("ref", "avx2", ...)."""

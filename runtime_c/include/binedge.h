@@ -99,6 +99,7 @@ typedef enum be_status {
                                     direction not +-1, decreasing thresholds, bad string table, ... */
     BE_ERR_SHAPE = 9,            /* tensor dtypes / shapes or the value chain do not fit the ops */
     BE_ERR_UNSUPPORTED = 10,     /* valid, but not supported here: too many ops (BE_MAX_OPS),
+                                    no kernel for an op in this build (a kernel subset),
                                     big-endian host, unknown or unavailable forced kernel variant */
     BE_ERR_ARENA_TOO_SMALL = 11, /* the arena given to be_prepare is smaller than required */
     BE_ERR_OVERFLOW = 12         /* a size does not fit 32 bits, an accumulator could exceed int32
@@ -327,6 +328,16 @@ uint32_t be_isa_detect(void);
  * ISA bits. Returns NULL if i is out of range. */
 size_t be_kernel_count(void);
 const char *be_kernel_info(size_t i, int *op_type, uint32_t *isa);
+
+/* Kernel families (docs/firmware.md "Kernel subset"): the kernels of a build come in families
+ * (binary Dense, Conv2d on u8 codes, Add, ...). be_model_kernel_families returns the families
+ * op i of m may use, bit f set for family f (0 if m is not loaded or i out of range); a build
+ * with -DBE_KERNEL_SUBSET compiles only the families given as -DBE_KEEP_<name>=1, where <name>
+ * is be_kernel_family_name(f) ("CONV2D_BIN"; NULL if f is not a family, 1 <= f < 32). An op
+ * whose families were left out gets the reference kernel of its type if that was kept, else
+ * be_prepare returns BE_ERR_UNSUPPORTED. */
+uint32_t be_model_kernel_families(const be_model *m, uint32_t i);
+const char *be_kernel_family_name(int f);
 
 /* ---------------------------------------------------------------------------------- misc */
 

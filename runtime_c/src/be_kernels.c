@@ -4,11 +4,16 @@
  * whose ISA bits are all available and whose `supports` accepts the op. Optimized variants
  * therefore go ABOVE the "ref" entry of their op; the "ref" entries are last and accept every
  * op, so dispatch always finds a kernel. See be_kernels.h for how to add a variant.
+ *
+ * Each entry is BE_ROW(<kernel family>, fields...) or, for the reference kernels,
+ * BE_REF(<op type>, fields...): under -DBE_KERNEL_SUBSET only the entries of the families given
+ * as -DBE_KEEP_<FAMILY>=1 are compiled (be_kernel_set.h; be_kernels.h "Kernel families").
  */
 #include <string.h>
 
 #include "be_kernels.h"
 #include "arm/be_arm_kernels.h" /* ARM variants: BE_ARM_HAVE_* and declarations (src/arm/) */
+#include "be_kernel_set.h"
 
 const be_kernel be_kernel_table[] = {
 /* name      op type           isa                     supports                        function */
@@ -17,119 +22,119 @@ const be_kernel be_kernel_table[] = {
      * to the next (e.g. a conv row too long for the stack buffers -> "popcnt"). The int8-layer
      * kernels (be_*_i8_*) follow the u8 ones of their ISA, which keep the format-v1 ops they
      * took before (u8 codes with zero point 0, int8 weights, threshold / score stages). */
-    {"avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_bin_avx512_supports, be_dense_bin_avx512, 0},
-    {"avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_u8_avx512_supports, be_dense_u8_avx512, 0},
-    {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_bin_avx2_supports, be_dense_bin_avx2, 0},
-    {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_u8_avx2_supports, be_dense_u8_avx2, 0},
-    {"avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_i8_avx2_supports, be_dense_i8_avx2, 1},
-    {"popcnt", BE_OP_DENSE, BE_ISA_POPCNT, be_dense_bin_popcnt_supports, be_dense_bin_popcnt, 0},
-    {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_bin_avx512_supports, be_conv2d_bin_avx512, 0},
-    {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_u8_avx512_supports, be_conv2d_u8_avx512, 0},
-    {"avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_i8_avx512_supports, be_conv2d_i8_avx512, 1},
-    {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_bin_avx2_supports, be_conv2d_bin_avx2, 0},
-    {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_u8_avx2_supports, be_conv2d_u8_avx2, 0},
-    {"avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_i8_avx2_supports, be_conv2d_i8_avx2, 1},
-    {"popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_bin_popcnt_supports, be_conv2d_bin_popcnt, 0},
+    BE_ROW(DENSE_BIN, "avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_bin_avx512_supports, be_dense_bin_avx512, 0)
+    BE_ROW(DENSE_U8, "avx512", BE_OP_DENSE, BE_ISA_AVX512_VPOPCNT, be_dense_u8_avx512_supports, be_dense_u8_avx512, 0)
+    BE_ROW(DENSE_BIN, "avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_bin_avx2_supports, be_dense_bin_avx2, 0)
+    BE_ROW(DENSE_U8, "avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_u8_avx2_supports, be_dense_u8_avx2, 0)
+    BE_ROW(DENSE_I8, "avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_i8_avx2_supports, be_dense_i8_avx2, 1)
+    BE_ROW(DENSE_BIN, "popcnt", BE_OP_DENSE, BE_ISA_POPCNT, be_dense_bin_popcnt_supports, be_dense_bin_popcnt, 0)
+    BE_ROW(CONV2D_BIN, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_bin_avx512_supports, be_conv2d_bin_avx512, 0)
+    BE_ROW(CONV2D_U8, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_u8_avx512_supports, be_conv2d_u8_avx512, 0)
+    BE_ROW(CONV2D_I8, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_i8_avx512_supports, be_conv2d_i8_avx512, 1)
+    BE_ROW(CONV2D_BIN, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_bin_avx2_supports, be_conv2d_bin_avx2, 0)
+    BE_ROW(CONV2D_U8, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_u8_avx2_supports, be_conv2d_u8_avx2, 0)
+    BE_ROW(CONV2D_I8, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_i8_avx2_supports, be_conv2d_i8_avx2, 1)
+    BE_ROW(CONV2D_BIN, "popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_bin_popcnt_supports, be_conv2d_bin_popcnt, 0)
 #endif
     /* ARM (src/arm/, docs/kernels.md): binary Dense / Conv2d (sign bits x binary weights);
      * Helium, then NEON, then DSP, then plain-C Thumb-2 / Thumb-1 counting */
 #ifdef BE_ARM_HAVE_MVE
-    {"mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_arm_bin_supports, be_dense_bin_mve, 0},
-    {"mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_arm_bin_supports, be_conv2d_bin_mve, 0},
+    BE_ROW(DENSE_BIN, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_arm_bin_supports, be_dense_bin_mve, 0)
+    BE_ROW(CONV2D_BIN, "mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_arm_bin_supports, be_conv2d_bin_mve, 0)
 #endif
 #ifdef BE_ARM_HAVE_NEON
-    {"neon", BE_OP_DENSE, BE_ISA_NEON, be_arm_bin_supports, be_dense_bin_neon, 0},
-    {"neon", BE_OP_CONV2D, BE_ISA_NEON, be_arm_bin_supports, be_conv2d_bin_neon, 0},
+    BE_ROW(DENSE_BIN, "neon", BE_OP_DENSE, BE_ISA_NEON, be_arm_bin_supports, be_dense_bin_neon, 0)
+    BE_ROW(CONV2D_BIN, "neon", BE_OP_CONV2D, BE_ISA_NEON, be_arm_bin_supports, be_conv2d_bin_neon, 0)
 #endif
 #ifdef BE_ARM_HAVE_DSP
-    {"dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_arm_bin_supports, be_dense_bin_dsp, 0},
-    {"dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_arm_bin_supports, be_conv2d_bin_dsp, 0},
+    BE_ROW(DENSE_BIN, "dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_arm_bin_supports, be_dense_bin_dsp, 0)
+    BE_ROW(CONV2D_BIN, "dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_arm_bin_supports, be_conv2d_bin_dsp, 0)
 #endif
 #ifdef BE_ARM_HAVE_SWAR
-    {"swar", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_swar, 0},
-    {"swar", BE_OP_CONV2D, 0u, be_arm_bin_supports, be_conv2d_bin_swar, 0},
+    BE_ROW(DENSE_BIN, "swar", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_swar, 0)
+    BE_ROW(CONV2D_BIN, "swar", BE_OP_CONV2D, 0u, be_arm_bin_supports, be_conv2d_bin_swar, 0)
 #endif
 #ifdef BE_ARM_HAVE_THUMB1
-    {"thumb1", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_thumb1, 0},
-    {"thumb1", BE_OP_CONV2D, 0u, be_arm_bin_supports, be_conv2d_bin_thumb1, 0},
+    BE_ROW(DENSE_BIN, "thumb1", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_thumb1, 0)
+    BE_ROW(CONV2D_BIN, "thumb1", BE_OP_CONV2D, 0u, be_arm_bin_supports, be_conv2d_bin_thumb1, 0)
 #endif
     /* ARM first layer (src/arm/be_u8_*.c, docs/kernels.md): uint8 pixels x binary weights */
 #ifdef BE_ARM_HAVE_MVE
-    {"mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_u8_mve_supports, be_dense_u8_mve, 0},
-    {"mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_u8_mve_supports, be_conv2d_u8_mve, 0},
+    BE_ROW(DENSE_U8, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_u8_mve_supports, be_dense_u8_mve, 0)
+    BE_ROW(CONV2D_U8, "mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_u8_mve_supports, be_conv2d_u8_mve, 0)
 #endif
 #ifdef BE_ARM_HAVE_U8
-    {"lut", BE_OP_DENSE, 0u, be_dense_u8_lut_supports, be_dense_u8_lut, 0},
-    {"mla", BE_OP_CONV2D, 0u, be_conv2d_u8_mla_supports, be_conv2d_u8_mla, 0},
+    BE_ROW(DENSE_U8, "lut", BE_OP_DENSE, 0u, be_dense_u8_lut_supports, be_dense_u8_lut, 0)
+    BE_ROW(CONV2D_U8, "mla", BE_OP_CONV2D, 0u, be_conv2d_u8_mla_supports, be_conv2d_u8_mla, 0)
 #endif
 #ifdef BE_ARM_HAVE_DSP
-    {"dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_dense_u8_dsp, 0},
-    {"dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_conv2d_u8_dsp, 0},
+    BE_ROW(DENSE_U8, "dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_dense_u8_dsp, 0)
+    BE_ROW(CONV2D_U8, "dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_conv2d_u8_dsp, 0)
 #endif
 #ifdef BE_ARM_HAVE_U8
-    {"planes", BE_OP_DENSE, 0u, be_u8_planes_supports, be_dense_u8_planes, 0},
-    {"planes", BE_OP_CONV2D, 0u, be_u8_planes_supports, be_conv2d_u8_planes, 0},
+    BE_ROW(DENSE_U8, "planes", BE_OP_DENSE, 0u, be_u8_planes_supports, be_dense_u8_planes, 0)
+    BE_ROW(CONV2D_U8, "planes", BE_OP_CONV2D, 0u, be_u8_planes_supports, be_conv2d_u8_planes, 0)
 #endif
     /* ARM int8 layers (src/arm/be_i8_*.c, docs/kernels.md "int8 layers"): int8 weights over u8 /
      * i8 codes, any zero point, groups and output stage */
 #ifdef BE_ARM_HAVE_MVE
-    {"mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_i8_mve_supports, be_dense_i8_mve, 1},
-    {"mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_i8_mve_supports, be_conv2d_i8_mve, 1},
+    BE_ROW(DENSE_I8, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_i8_mve_supports, be_dense_i8_mve, 1)
+    BE_ROW(CONV2D_I8, "mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_i8_mve_supports, be_conv2d_i8_mve, 1)
 #endif
 #ifdef BE_ARM_HAVE_DSP
-    {"dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_i8_dsp_supports, be_dense_i8_dsp, 1},
-    {"dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_i8_dsp_supports, be_conv2d_i8_dsp, 1},
+    BE_ROW(DENSE_I8, "dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_i8_dsp_supports, be_dense_i8_dsp, 1)
+    BE_ROW(CONV2D_I8, "dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_i8_dsp_supports, be_conv2d_i8_dsp, 1)
 #endif
 #ifdef BE_ARM_HAVE_I8
-    {"mac", BE_OP_DENSE, 0u, be_i8_mac_supports, be_dense_i8_mac, 1},
-    {"mac", BE_OP_CONV2D, 0u, be_i8_mac_supports, be_conv2d_i8_mac, 1},
+    BE_ROW(DENSE_I8, "mac", BE_OP_DENSE, 0u, be_i8_mac_supports, be_dense_i8_mac, 1)
+    BE_ROW(CONV2D_I8, "mac", BE_OP_CONV2D, 0u, be_i8_mac_supports, be_conv2d_i8_mac, 1)
 #endif
     /* elementwise and pooling ops (src/word/ on every target, src/arm/ *_dsp.c, *_mve.c; docs/kernels.md
      * "Elementwise and pooling ops"): where a core has no 64-bit multiply (Cortex-M0) the 32-bit
      * "w32" kernels go first, elsewhere the 64-bit "word" ones (the other is there when forced) */
 #ifdef BE_ARM_HAVE_MVE
-    {"mve", BE_OP_THRESHOLD, BE_ISA_ARM_MVE, be_threshold_i8_mve_supports, be_threshold_i8_mve, 1},
-    {"mve", BE_OP_MAXPOOL2D, BE_ISA_ARM_MVE, be_maxpool2d_i8_mve_supports, be_maxpool2d_i8_mve, 1},
-    {"mve", BE_OP_AVGPOOL2D, BE_ISA_ARM_MVE, be_avgpool2d_i8_mve_supports, be_avgpool2d_i8_mve, 1},
-    {"mve", BE_OP_ADD, BE_ISA_ARM_MVE, NULL, be_add_i8_mve, 1},
+    BE_ROW(THRESHOLD, "mve", BE_OP_THRESHOLD, BE_ISA_ARM_MVE, be_threshold_i8_mve_supports, be_threshold_i8_mve, 1)
+    BE_ROW(MAXPOOL2D_I8, "mve", BE_OP_MAXPOOL2D, BE_ISA_ARM_MVE, be_maxpool2d_i8_mve_supports, be_maxpool2d_i8_mve, 1)
+    BE_ROW(AVGPOOL2D, "mve", BE_OP_AVGPOOL2D, BE_ISA_ARM_MVE, be_avgpool2d_i8_mve_supports, be_avgpool2d_i8_mve, 1)
+    BE_ROW(ADD, "mve", BE_OP_ADD, BE_ISA_ARM_MVE, NULL, be_add_i8_mve, 1)
 #endif
 #ifdef BE_ARM_HAVE_DSP
-    {"dsp", BE_OP_THRESHOLD, BE_ISA_ARM_DSP, be_threshold_i8_dsp_supports, be_threshold_i8_dsp, 1},
-    {"dsp", BE_OP_MAXPOOL2D, BE_ISA_ARM_DSP, be_maxpool2d_i8_dsp_supports, be_maxpool2d_i8_dsp, 1},
-    {"dsp", BE_OP_AVGPOOL2D, BE_ISA_ARM_DSP, be_avgpool2d_i8_dsp_supports, be_avgpool2d_i8_dsp, 1},
+    BE_ROW(THRESHOLD, "dsp", BE_OP_THRESHOLD, BE_ISA_ARM_DSP, be_threshold_i8_dsp_supports, be_threshold_i8_dsp, 1)
+    BE_ROW(MAXPOOL2D_I8, "dsp", BE_OP_MAXPOOL2D, BE_ISA_ARM_DSP, be_maxpool2d_i8_dsp_supports, be_maxpool2d_i8_dsp, 1)
+    BE_ROW(AVGPOOL2D, "dsp", BE_OP_AVGPOOL2D, BE_ISA_ARM_DSP, be_avgpool2d_i8_dsp_supports, be_avgpool2d_i8_dsp, 1)
 #endif
 #ifdef BE_NO_MUL64
-    {"w32", BE_OP_ADD, 0u, NULL, be_add_i8_w32, 1},
-    {"w32", BE_OP_AVGPOOL2D, 0u, be_avgpool2d_i8_word_supports, be_avgpool2d_i8_w32, 1},
-    {"w32", BE_OP_MERGE, 0u, NULL, be_merge_w32, 1},
+    BE_ROW(ADD, "w32", BE_OP_ADD, 0u, NULL, be_add_i8_w32, 1)
+    BE_ROW(AVGPOOL2D, "w32", BE_OP_AVGPOOL2D, 0u, be_avgpool2d_i8_word_supports, be_avgpool2d_i8_w32, 1)
+    BE_ROW(MERGE, "w32", BE_OP_MERGE, 0u, NULL, be_merge_w32, 1)
 #endif
-    {"word", BE_OP_ADD, 0u, NULL, be_add_i8_word, 1},
-    {"word", BE_OP_AVGPOOL2D, 0u, be_avgpool2d_i8_word_supports, be_avgpool2d_i8_word, 1},
-    {"word", BE_OP_MERGE, 0u, NULL, be_merge_word, 1},
-    {"word", BE_OP_REQUANTIZE, 0u, NULL, be_requantize_i8_word, 1},
-    {"word", BE_OP_THRESHOLD, 0u, NULL, be_threshold_i8_word, 1},
-    {"word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_i8_word_supports, be_maxpool2d_i8_word, 1},
-    {"word", BE_OP_CONCAT, 0u, NULL, be_concat_word, 1},
+    BE_ROW(ADD, "word", BE_OP_ADD, 0u, NULL, be_add_i8_word, 1)
+    BE_ROW(AVGPOOL2D, "word", BE_OP_AVGPOOL2D, 0u, be_avgpool2d_i8_word_supports, be_avgpool2d_i8_word, 1)
+    BE_ROW(MERGE, "word", BE_OP_MERGE, 0u, NULL, be_merge_word, 1)
+    BE_ROW(REQUANTIZE, "word", BE_OP_REQUANTIZE, 0u, NULL, be_requantize_i8_word, 1)
+    BE_ROW(THRESHOLD, "word", BE_OP_THRESHOLD, 0u, NULL, be_threshold_i8_word, 1)
+    BE_ROW(MAXPOOL2D_I8, "word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_i8_word_supports, be_maxpool2d_i8_word, 1)
+    BE_ROW(CONCAT, "word", BE_OP_CONCAT, 0u, NULL, be_concat_word, 1)
 #ifndef BE_NO_MUL64
-    {"w32", BE_OP_ADD, 0u, NULL, be_add_i8_w32, 1},
-    {"w32", BE_OP_AVGPOOL2D, 0u, be_avgpool2d_i8_word_supports, be_avgpool2d_i8_w32, 1},
-    {"w32", BE_OP_MERGE, 0u, NULL, be_merge_w32, 1},
+    BE_ROW(ADD, "w32", BE_OP_ADD, 0u, NULL, be_add_i8_w32, 1)
+    BE_ROW(AVGPOOL2D, "w32", BE_OP_AVGPOOL2D, 0u, be_avgpool2d_i8_word_supports, be_avgpool2d_i8_w32, 1)
+    BE_ROW(MERGE, "w32", BE_OP_MERGE, 0u, NULL, be_merge_w32, 1)
 #endif
     /* portable word kernels (src/word/): MaxPool2d / Flatten a word at a time, every target */
-    {"word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word, 0},
-    {"word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word, 0},
+    BE_ROW(MAXPOOL2D_BIN, "word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word, 0)
+    BE_ROW(FLATTEN, "word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word, 0)
     /* the reference kernels (src/ref/): last, every op of every kind */
-    {"ref", BE_OP_DENSE, 0u, NULL, be_dense_ref, 1},
-    {"ref", BE_OP_CONV2D, 0u, NULL, be_conv2d_ref, 1},
-    {"ref", BE_OP_MAXPOOL2D, 0u, NULL, be_maxpool2d_ref, 1},
-    {"ref", BE_OP_FLATTEN, 0u, NULL, be_flatten_ref, 1},
-    {"ref", BE_OP_RESHAPE, 0u, NULL, be_reshape_ref, 1},
-    {"ref", BE_OP_AVGPOOL2D, 0u, NULL, be_avgpool2d_ref, 1},
-    {"ref", BE_OP_ADD, 0u, NULL, be_add_ref, 1},
-    {"ref", BE_OP_REQUANTIZE, 0u, NULL, be_requantize_ref, 1},
-    {"ref", BE_OP_THRESHOLD, 0u, NULL, be_threshold_op_ref, 1},
-    {"ref", BE_OP_CONCAT, 0u, NULL, be_concat_ref, 1},
-    {"ref", BE_OP_MERGE, 0u, NULL, be_merge_ref, 1},
+    BE_REF(DENSE, "ref", BE_OP_DENSE, 0u, NULL, be_dense_ref, 1)
+    BE_REF(CONV2D, "ref", BE_OP_CONV2D, 0u, NULL, be_conv2d_ref, 1)
+    BE_REF(MAXPOOL2D, "ref", BE_OP_MAXPOOL2D, 0u, NULL, be_maxpool2d_ref, 1)
+    BE_REF(FLATTEN, "ref", BE_OP_FLATTEN, 0u, NULL, be_flatten_ref, 1)
+    BE_REF(RESHAPE, "ref", BE_OP_RESHAPE, 0u, NULL, be_reshape_ref, 1)
+    BE_REF(AVGPOOL2D, "ref", BE_OP_AVGPOOL2D, 0u, NULL, be_avgpool2d_ref, 1)
+    BE_REF(ADD, "ref", BE_OP_ADD, 0u, NULL, be_add_ref, 1)
+    BE_REF(REQUANTIZE, "ref", BE_OP_REQUANTIZE, 0u, NULL, be_requantize_ref, 1)
+    BE_REF(THRESHOLD, "ref", BE_OP_THRESHOLD, 0u, NULL, be_threshold_op_ref, 1)
+    BE_REF(CONCAT, "ref", BE_OP_CONCAT, 0u, NULL, be_concat_ref, 1)
+    BE_REF(MERGE, "ref", BE_OP_MERGE, 0u, NULL, be_merge_ref, 1)
 };
 
 const size_t be_kernel_table_len = sizeof be_kernel_table / sizeof be_kernel_table[0];
@@ -156,10 +161,58 @@ int be_op_is_v1(const be_op *op)
     }
 }
 
-static int usable(const be_kernel *k, const be_op *op, uint32_t isa)
+uint32_t be_op_kernel_families(const be_op *op)
 {
-    return k->op_type == (int)op->type && (k->isa & ~isa) == 0u && (k->graph_v2 || be_op_is_v1(op)) &&
-           (k->supports == NULL || k->supports(op));
+    const int bits = op->in.kind == BE_KIND_BITS, u8 = op->in.kind == BE_KIND_U8;
+    const int int8 = op->weight_kind == BE_WK_INT8 || op->in.kind == BE_KIND_I8;
+    int bin_f, u8_f, i8_f;
+    switch (op->type) {
+    case BE_OP_DENSE:
+        bin_f = BE_KF_DENSE_BIN, u8_f = BE_KF_DENSE_U8, i8_f = BE_KF_DENSE_I8;
+        break;
+    case BE_OP_CONV2D:
+        bin_f = BE_KF_CONV2D_BIN, u8_f = BE_KF_CONV2D_U8, i8_f = BE_KF_CONV2D_I8;
+        break;
+    case BE_OP_MAXPOOL2D:
+        return 1u << (bits ? BE_KF_MAXPOOL2D_BIN : BE_KF_MAXPOOL2D_I8);
+    case BE_OP_FLATTEN:
+        return 1u << BE_KF_FLATTEN;
+    case BE_OP_RESHAPE:
+        return 1u << BE_KF_RESHAPE;
+    case BE_OP_AVGPOOL2D:
+        return 1u << BE_KF_AVGPOOL2D;
+    case BE_OP_ADD:
+        return 1u << BE_KF_ADD;
+    case BE_OP_REQUANTIZE:
+        return 1u << BE_KF_REQUANTIZE;
+    case BE_OP_THRESHOLD:
+        return 1u << BE_KF_THRESHOLD;
+    case BE_OP_CONCAT:
+        return 1u << BE_KF_CONCAT;
+    case BE_OP_MERGE:
+        return 1u << BE_KF_MERGE;
+    default:
+        return 0u;
+    }
+    if (bits)
+        return 1u << bin_f;
+    return (u8 ? 1u << u8_f : 0u) | (int8 ? 1u << i8_f : 0u);
+}
+
+const char *be_kernel_family_name(int f)
+{
+    static const char *const names[BE_KF_COUNT] = {
+        NULL,          "DENSE_BIN", "DENSE_U8",  "DENSE_I8",   "CONV2D_BIN", "CONV2D_U8",
+        "CONV2D_I8",   "MAXPOOL2D_BIN", "MAXPOOL2D_I8", "FLATTEN", "RESHAPE", "AVGPOOL2D",
+        "ADD",         "REQUANTIZE", "THRESHOLD", "CONCAT",     "MERGE"};
+    return f > BE_KF_ANY && f < BE_KF_COUNT ? names[f] : NULL;
+}
+
+int be_kernel_usable(const be_kernel *k, const be_op *op, uint32_t isa)
+{
+    return k->op_type == (int)op->type && (k->isa & ~isa) == 0u &&
+           (k->family == BE_KF_ANY || ((be_op_kernel_families(op) >> k->family) & 1u)) &&
+           (k->graph_v2 || be_op_is_v1(op)) && (k->supports == NULL || k->supports(op));
 }
 
 const be_kernel *be_select_kernel(const be_op *op, const char *variant, uint32_t isa)
@@ -167,7 +220,7 @@ const be_kernel *be_select_kernel(const be_op *op, const char *variant, uint32_t
     size_t i;
     if (variant != NULL && variant[0] != '\0' && strcmp(variant, "auto") != 0) {
         for (i = 0; i < be_kernel_table_len; i++)
-            if (strcmp(be_kernel_table[i].name, variant) == 0 && usable(&be_kernel_table[i], op, isa))
+            if (strcmp(be_kernel_table[i].name, variant) == 0 && be_kernel_usable(&be_kernel_table[i], op, isa))
                 return &be_kernel_table[i];
         variant = "ref"; /* the named variant does not cover this op */
     } else {
@@ -175,7 +228,7 @@ const be_kernel *be_select_kernel(const be_op *op, const char *variant, uint32_t
     }
     for (i = 0; i < be_kernel_table_len; i++)
         if ((variant == NULL || strcmp(be_kernel_table[i].name, variant) == 0) &&
-            usable(&be_kernel_table[i], op, isa))
+            be_kernel_usable(&be_kernel_table[i], op, isa))
             return &be_kernel_table[i];
     return NULL;
 }

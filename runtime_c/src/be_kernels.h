@@ -14,13 +14,49 @@
  * #if for its architecture so the file compiles to nothing elsewhere), declare it below and add
  * one line to be_kernel_table in be_kernels.c ABOVE the "ref" entry of its op: dispatch takes
  * the first entry whose ISA bits are available and whose `supports` accepts the op.
- * Every variant must be bit-exact with the reference kernel of its op.
+ * Every variant must be bit-exact with the reference kernel of its op. Tag the line with the
+ * kernel family of the ops it takes (below); the "ref" entries are BE_KF_ANY.
  */
 #ifndef BE_KERNELS_H
 #define BE_KERNELS_H
 
 #include "binedge.h"
 #include "be_bitformat.h"
+
+/* Kernel families: what a firmware keeps. Every table entry belongs to one family (the "ref"
+ * entries to BE_KF_ANY: every op of their type). Dispatch offers an op only the entries of the
+ * families in be_op_kernel_families(op) and the ref entry of its type, so a build that compiles
+ * the entries of some families only picks, for an op of those families, exactly the kernel a
+ * build with all of them picks. -DBE_KERNEL_SUBSET with -DBE_KEEP_<FAMILY>=1 per family (e.g.
+ * -DBE_KEEP_CONV2D_BIN=1) compiles only those entries and the ref entries of their op types; the
+ * linker's --gc-sections then drops every other kernel. binedge's firmware generator passes the
+ * families of its model (binedge.firmware.kernel_families mirrors be_op_kernel_families;
+ * docs/firmware.md "Kernel subset"). Without BE_KERNEL_SUBSET every entry is compiled. */
+enum be_kernel_family {
+    BE_KF_ANY = 0,
+    BE_KF_DENSE_BIN = 1,      /* Dense on bits (binary weights) */
+    BE_KF_DENSE_U8 = 2,       /* Dense on u8 codes (binary weights; x86 also int8 weights) */
+    BE_KF_DENSE_I8 = 3,       /* Dense with int8 weights or on i8 codes */
+    BE_KF_CONV2D_BIN = 4,
+    BE_KF_CONV2D_U8 = 5,
+    BE_KF_CONV2D_I8 = 6,
+    BE_KF_MAXPOOL2D_BIN = 7,  /* MaxPool2d on bits */
+    BE_KF_MAXPOOL2D_I8 = 8,   /* MaxPool2d on u8 / i8 codes */
+    BE_KF_FLATTEN = 9,
+    BE_KF_RESHAPE = 10,
+    BE_KF_AVGPOOL2D = 11,
+    BE_KF_ADD = 12,
+    BE_KF_REQUANTIZE = 13,
+    BE_KF_THRESHOLD = 14,
+    BE_KF_CONCAT = 15,
+    BE_KF_MERGE = 16,
+    BE_KF_COUNT = 17
+};
+
+/* The families whose entries may compute op (bit f = family f; never BE_KF_ANY): Dense / Conv2d
+ * on bits -> _BIN; on u8 codes -> _U8, plus _I8 with int8 weights; on i8 codes -> _I8; MaxPool2d
+ * on bits -> MAXPOOL2D_BIN, on codes -> MAXPOOL2D_I8; every other op its type's one family. */
+uint32_t be_op_kernel_families(const be_op *op);
 
 typedef be_status (*be_kernel_fn)(const be_op *op, const void *in, void *out, void *scratch);
 
@@ -34,6 +70,7 @@ typedef struct be_kernel {
                                           for format version 1, offered only ops within it
                                           (be_op_is_v1: no groups, no i8 / zero-point inputs,
                                           no requantization stage) */
+    int family;                        /* BE_KF_*: the ops it is offered (BE_KF_ANY: ref) */
 } be_kernel;
 
 extern const be_kernel be_kernel_table[];
@@ -41,6 +78,11 @@ extern const size_t be_kernel_table_len;
 
 /* Select the kernel of `op`: variant NULL = auto, "ref", or a name. NULL if none fits. */
 const be_kernel *be_select_kernel(const be_op *op, const char *variant, uint32_t isa);
+
+/* May dispatch offer op to k on a CPU with the ISA bits `isa`? Same op type, ISA available, op
+ * in k's family (ref: any), a format-v1 kernel only on a v1 op, and k->supports accepts it. The
+ * one predicate of dispatch, the variant tests and the kernel benchmark. */
+int be_kernel_usable(const be_kernel *k, const be_op *op, uint32_t isa);
 
 /* Does op stay within what the kernels written for format version 1 assume? Dense / Conv2d:
  * groups <= 1 and either bits input with binary weights and any output stage (those kernels

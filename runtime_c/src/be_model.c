@@ -9,6 +9,7 @@
 
 #include "binedge.h"
 #include "be_bitformat.h"
+#include "be_kernels.h"
 
 #define HEADER_SIZE 128u
 #define VALUE_RECORD 48u
@@ -1161,6 +1162,13 @@ const char *be_model_op_name(const be_model *m, uint32_t i)
     if (!ready(m) || i >= m->n_ops)
         return NULL;
     return nth_string(m, m->n_class_names + i);
+}
+
+uint32_t be_model_kernel_families(const be_model *m, uint32_t i)
+{
+    if (!ready(m) || i >= m->n_ops)
+        return 0u;
+    return be_op_kernel_families(&m->ops[i]);
 }
 
 const char *be_model_metadata(const be_model *m, size_t *size)

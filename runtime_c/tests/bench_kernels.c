@@ -189,8 +189,7 @@ static void run_all(const be_op *op, const char *what, const void *in, void *out
     for (i = 0; i < be_kernel_table_len; i++) {
         const be_kernel *k = &be_kernel_table[i];
         uint64_t ticks;
-        if (k->op_type != (int)op->type || strcmp(k->name, "ref") == 0 || (k->isa & ~isa) != 0u ||
-            (!k->graph_v2 && !be_op_is_v1(op)) || (k->supports != NULL && !k->supports(op)))
+        if (k->op_type != (int)op->type || strcmp(k->name, "ref") == 0 || !be_kernel_usable(k, op, isa))
             continue;
         memset(out, 0, op->out.nbytes);
         ticks = time_kernel(k, op, in, out, scratch);

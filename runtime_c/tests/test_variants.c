@@ -210,8 +210,7 @@ static void check_op_at(const be_op *op, const void *in, void *scr, size_t scr_b
     for (i = 0; i < be_kernel_table_len; i++) {
         const be_kernel *k = &be_kernel_table[i];
         be_status st;
-        if (k == ref || strcmp(k->name, "ref") == 0 || k->op_type != (int)op->type || (k->isa & ~isa) != 0u ||
-            (!k->graph_v2 && !be_op_is_v1(op)) || (k->supports != NULL && !k->supports(op)))
+        if (k == ref || strcmp(k->name, "ref") == 0 || k->op_type != (int)op->type || !be_kernel_usable(k, op, isa))
             continue;
         memset(out_var, 0xA5, sizeof out_var);
         memset(scr, 0x5A, scr_bytes);
@@ -481,8 +480,7 @@ static void dense_u8_rows300(void)
     ref->fn(&op, input, big_out_ref, scratch);
     for (i = 0; i < be_kernel_table_len; i++) {
         const be_kernel *kv = &be_kernel_table[i];
-        if (kv == ref || strcmp(kv->name, "ref") == 0 || kv->op_type != BE_OP_DENSE || (kv->isa & ~isa) != 0u ||
-            (kv->supports != NULL && !kv->supports(&op)))
+        if (kv == ref || strcmp(kv->name, "ref") == 0 || kv->op_type != BE_OP_DENSE || !be_kernel_usable(kv, &op, isa))
             continue;
         memset(big_out_var, 0xA5, sizeof big_out_var);
         CHECK_EQ(kv->fn(&op, input, big_out_var, scratch), BE_OK);

@@ -107,8 +107,7 @@ static void check_op(const be_op *op, const char *what)
     for (i = 0; i < be_kernel_table_len; i++) {
         const be_kernel *k = &be_kernel_table[i];
         be_status st;
-        if (k == ref || strcmp(k->name, "ref") == 0 || k->op_type != (int)op->type || (k->isa & ~isa) != 0u ||
-            (!k->graph_v2 && !be_op_is_v1(op)) || (k->supports != NULL && !k->supports(op)))
+        if (k == ref || strcmp(k->name, "ref") == 0 || k->op_type != (int)op->type || !be_kernel_usable(k, op, isa))
             continue;
         memset(out_var, 0xA5, sizeof out_var);
         memset(scratch, 0x5A, sizeof scratch);
