@@ -164,8 +164,8 @@ class ModelConfig:
             if not _is_int(v) or v < 1:
                 raise ModelError(f"{option} must be a positive integer, got {v!r}")
             if v > MAX_WIDTH:
-                raise ModelError(f"{option} {v:,} is wider than binedge's limit of {MAX_WIDTH:,} units per layer; "
-                                 f"choose a smaller {option}")
+                raise ModelError(f"{option}: {v} units is wider than binedge's limit of {MAX_WIDTH} units per layer; "
+                                 f"choose at most {MAX_WIDTH}")
 
         if self.model == "mlp":
             width("--hidden", self.hidden)
