@@ -1,11 +1,13 @@
 /* be_bin_mve.c -- "mve": binary Dense / Conv2d with Helium (MVE, Cortex-M55).
  *
  * MVE has no vector popcount (no VCNT), so each 128-bit XOR is counted with SWAR in byte
- * lanes: 2-bit fields (VSHR / VAND / VSUB), nibbles (<= 4); then the nibble trick of the DSP
- * kernel across 16 bytes: VADDVA.U8 (add all bytes to a scalar) of v gives sum(low) +
- * 16 * sum(high), of v & 0xF0 gives 16 * sum(high), so popcount = S(v) - 15/16 S(v & 0xF0).
- * Two channels share each input load. The last 1-3 words are a tail-predicated step (VCTP +
- * zeroing loads: inactive lanes read 0 and count 0). No __builtin_popcount.
+ * lanes: 2-bit fields (VSHR / VAND / VSUB), then nibbles (<= 4) with one VMLA by -3; the
+ * nibble vectors of three XORs are added (<= 12) before the sums: VADDVA.U8 (add all bytes
+ * to a scalar) of v gives sum(low) + 16 * sum(high), of v >> 4 gives sum(high), so
+ * popcount = S(v) - 15 S(v >> 4). Two channels share each input load. The row-pair loop is
+ * inline assembly (GCC's code for the intrinsics spilled Q registers and copied pointers);
+ * the last 1-11 words of a row are tail-predicated steps (VCTP + zeroing loads: inactive
+ * lanes read 0 and count 0). No __builtin_popcount.
  */
 #include "arm/be_arm_kernels.h"
 
@@ -15,55 +17,128 @@
 
 #include "arm/be_arm.h"
 
-/* nibble popcounts of x ^ w (each <= 4) */
-static inline uint8x16_t nib(uint32x4_t x, uint32x4_t w, uint8x16_t m1, uint8x16_t m2)
+/* SWAR of one XOR vector \v (temporary q2) to nibble popcounts (each <= 4): 2-bit fields
+ * t = v - ((v >> 1) & 0x55) (mask m1), then t - 3 * ((t >> 2) & 0x33) (mask m2) =
+ * (c0 + c1) + 16 (c2 + c3): one VMLA by the scalar -3 (0xFD, mod 256) instead of a mask, a
+ * shift and an add. */
+#define BE_MVE_NIB(v)                                                                            \
+    "vshr.u8 q2, " v ", #1\n\t"                                                                  \
+    "vand q2, q2, %q[m1]\n\t"                                                                        \
+    "vsub.i8 " v ", " v ", q2\n\t"                                                               \
+    "vshr.u8 q2, " v ", #2\n\t"                                                                  \
+    "vand q2, q2, %q[m2]\n\t"                                                                        \
+    "vmla.u8 " v ", q2, %[m3]\n\t"
+
+/* one vector of x (q0) against both rows: nibble counts of row 0 in \a, of row 1 in \b */
+#define BE_MVE_STEP(a, b, ld)                                                                    \
+    ld " q0, [%[px]], #16\n\t"                                                                   \
+    ld " " a ", [%[p0]], #16\n\t"                                                                \
+    ld " " b ", [%[p1]], #16\n\t"                                                                \
+    "veor " a ", " a ", q0\n\t"                                                                  \
+    "veor " b ", " b ", q0\n\t" BE_MVE_NIB(a) BE_MVE_NIB(b)
+
+/* add the nibble counts (<= 12) of q4 / q5 to the byte sums: S(v) = sum(low) + 16 sum(high),
+ * so popcount = S(v) - 15 S(v >> 4) */
+#define BE_MVE_FLUSH                                                                             \
+    "vaddva.u8 %[s0], q4\n\t"                                                                    \
+    "vshr.u8 q4, q4, #4\n\t"                                                                     \
+    "vaddva.u8 %[h0], q4\n\t"                                                                    \
+    "vaddva.u8 %[s1], q5\n\t"                                                                    \
+    "vshr.u8 q5, q5, #4\n\t"                                                                     \
+    "vaddva.u8 %[h1], q5\n\t"
+
+/* Two rows per pass, each x vector loaded once for both. Groups of three vectors (12 words)
+ * accumulate nibbles (<= 12) before the byte sums; the last 1-11 words are up to three more
+ * vectors, each tail-predicated (VCTP + VPST: zeroing loads, inactive lanes read 0 and count
+ * 0). The loop over the pairs is in the assembly too (its state in registers, the rest in a
+ * frame). Q registers: q0 x, q1 / q3 a vector of row 0 / 1, q2 temporary, q4 / q5 the rows'
+ * nibble sums, the masks in the two left. r7 (the Thumb frame pointer) is not used. */
+struct mve_args {
+    const be_word *x; /* [0] */
+    uint32_t stride;  /* [4] bytes from one row of a pair to the other (0: one row twice) */
+    uint32_t groups;  /* [8] nw / 12 */
+    uint32_t rest;    /* [12] nw % 12 */
+    const be_word *w; /* [16] the next pair's first row */
+};
+
+/* d[2k], d[2k + 1] = popcounts of rows 2k, 2k + 1 (at w + 2k stride, + stride) for k < pairs */
+static void mve_pairs(struct mve_args *a, uint32_t pairs, uint32_t *d)
 {
-    uint8x16_t v = vreinterpretq_u8_u32(veorq_u32(x, w));
-    v = vsubq_u8(v, vandq_u8(vshrq_n_u8(v, 1), m1));
-    return vaddq_u8(vandq_u8(v, m2), vandq_u8(vshrq_n_u8(v, 2), m2));
+    const uint8x16_t m1 = vdupq_n_u8(0x55), m2 = vdupq_n_u8(0x33);
+    register uint32_t s0 __asm__("r0"); /* VADDVA takes an even register */
+    register uint32_t h0 __asm__("r2");
+    register uint32_t s1 __asm__("r4");
+    register uint32_t h1 __asm__("r6");
+    register const be_word *px __asm__("r1");
+    register const be_word *p0 __asm__("r3");
+    register const be_word *p1 __asm__("r5");
+    register uint32_t cnt __asm__("r8") = pairs;
+    register uint32_t r __asm__("r9");
+    register uint32_t *dp __asm__("r10") = d;
+    register uint32_t m3 __asm__("r11") = 0xFDu;
+    register struct mve_args *ap __asm__("r12") = a;
+    __asm__ volatile("0:\n\t"
+                     "movs %[s0], #0\n\t"
+                     "movs %[h0], #0\n\t"
+                     "movs %[s1], #0\n\t"
+                     "movs %[h1], #0\n\t"
+                     "ldr %[p0], [%[ap], #16]\n\t"
+                     "ldr %[r], [%[ap], #4]\n\t"
+                     "add %[p1], %[p0], %[r]\n\t"
+                     "add %[r], %[p1], %[r]\n\t"
+                     "str %[r], [%[ap], #16]\n\t"
+                     "ldr %[px], [%[ap]]\n\t"
+                     "ldr %[r], [%[ap], #8]\n\t"
+                     "wls lr, %[r], 2f\n"
+                     "1:\n\t" BE_MVE_STEP("q4", "q5", "vldrw.32") BE_MVE_STEP("q1", "q3", "vldrw.32")
+                     "vadd.i8 q4, q4, q1\n\t"
+                     "vadd.i8 q5, q5, q3\n\t" BE_MVE_STEP("q1", "q3", "vldrw.32")
+                     "vadd.i8 q4, q4, q1\n\t"
+                     "vadd.i8 q5, q5, q3\n\t" BE_MVE_FLUSH
+                     "le lr, 1b\n"
+                     "2:\n\t"
+                     "ldr %[r], [%[ap], #12]\n\t"
+                     "cmp %[r], #0\n\t"
+                     "beq 4f\n\t"
+                     "vmov.i8 q4, #0\n\t"
+                     "vmov.i8 q5, #0\n"
+                     "3:\n\t"
+                     "vctp.32 %[r]\n\t"
+                     "vpsttt\n\t" BE_MVE_STEP("q1", "q3", "vldrwt.32")
+                     "vadd.i8 q4, q4, q1\n\t"
+                     "vadd.i8 q5, q5, q3\n\t"
+                     "subs %[r], %[r], #4\n\t"
+                     "bgt 3b\n\t" BE_MVE_FLUSH
+                     "4:\n\t"
+                     "rsb %[h0], %[h0], %[h0], lsl #4\n\t"
+                     "sub %[s0], %[s0], %[h0]\n\t"
+                     "rsb %[h1], %[h1], %[h1], lsl #4\n\t"
+                     "sub %[s1], %[s1], %[h1]\n\t"
+                     "strd %[s0], %[s1], [%[dp]], #8\n\t"
+                     "subs %[cnt], %[cnt], #1\n\t"
+                     "bne 0b\n\t"
+                     : [s0] "=&r"(s0), [h0] "=&r"(h0), [s1] "=&r"(s1), [h1] "=&r"(h1), [px] "=&r"(px),
+                       [p0] "=&r"(p0), [p1] "=&r"(p1), [r] "=&r"(r), [cnt] "+r"(cnt), [dp] "+r"(dp)
+                     : [ap] "r"(ap), [m3] "r"(m3), [m1] "w"(m1), [m2] "w"(m2)
+                     : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "memory", "cc");
 }
 
 static void popc_mve(const be_word *x, const be_word *w, uint32_t row_words, uint32_t nw, uint32_t n, uint32_t *d)
 {
-    const uint8x16_t m1 = vdupq_n_u8(0x55), m2 = vdupq_n_u8(0x33), mh = vdupq_n_u8(0xF0);
-    const uint32_t nv = nw / 4u, rest = nw % 4u;
-    uint32_t i, j;
-    for (i = 0; i < n; i += 2u) {
-        const be_word *w0 = w + (size_t)i * row_words;
-        const be_word *w1 = i + 1u < n ? w0 + row_words : w0; /* odd count: the last row twice */
-        uint32_t s0 = 0u, h0 = 0u, s1 = 0u, h1 = 0u;
-        for (j = 0; j + 2u <= nv; j += 2u) { /* two vectors: nibbles <= 8 */
-            const uint32x4_t xa = vld1q_u32(x + 4u * j), xb = vld1q_u32(x + 4u * j + 4u);
-            uint8x16_t v0 = vaddq_u8(nib(xa, vld1q_u32(w0 + 4u * j), m1, m2), nib(xb, vld1q_u32(w0 + 4u * j + 4u), m1, m2));
-            uint8x16_t v1 = vaddq_u8(nib(xa, vld1q_u32(w1 + 4u * j), m1, m2), nib(xb, vld1q_u32(w1 + 4u * j + 4u), m1, m2));
-            s0 = vaddvaq_u8(s0, v0);
-            h0 = vaddvaq_u8(h0, vandq_u8(v0, mh));
-            s1 = vaddvaq_u8(s1, v1);
-            h1 = vaddvaq_u8(h1, vandq_u8(v1, mh));
-        }
-        if (j < nv || rest != 0u) { /* one more vector, possibly partial (tail predication) */
-            const mve_pred16_t p = vctp32q(j < nv ? 4u : rest);
-            const uint32x4_t xa = vldrwq_z_u32(x + 4u * j, p);
-            uint8x16_t v0 = nib(xa, vldrwq_z_u32(w0 + 4u * j, p), m1, m2);
-            uint8x16_t v1 = nib(xa, vldrwq_z_u32(w1 + 4u * j, p), m1, m2);
-            s0 = vaddvaq_u8(s0, v0);
-            h0 = vaddvaq_u8(h0, vandq_u8(v0, mh));
-            s1 = vaddvaq_u8(s1, v1);
-            h1 = vaddvaq_u8(h1, vandq_u8(v1, mh));
-            if (j < nv && rest != 0u) {
-                const mve_pred16_t q = vctp32q(rest);
-                const uint32x4_t xr = vldrwq_z_u32(x + 4u * j + 4u, q);
-                v0 = nib(xr, vldrwq_z_u32(w0 + 4u * j + 4u, q), m1, m2);
-                v1 = nib(xr, vldrwq_z_u32(w1 + 4u * j + 4u, q), m1, m2);
-                s0 = vaddvaq_u8(s0, v0);
-                h0 = vaddvaq_u8(h0, vandq_u8(v0, mh));
-                s1 = vaddvaq_u8(s1, v1);
-                h1 = vaddvaq_u8(h1, vandq_u8(v1, mh));
-            }
-        }
-        d[i] = s0 - (h0 >> 4) * 15u;
-        if (i + 1u < n)
-            d[i + 1u] = s1 - (h1 >> 4) * 15u;
+    struct mve_args a;
+    a.x = x;
+    a.stride = row_words * (uint32_t)sizeof(be_word);
+    a.groups = nw / 12u;
+    a.rest = nw % 12u;
+    a.w = w;
+    if (n >= 2u)
+        mve_pairs(&a, n / 2u, d);
+    if (n & 1u) { /* the last row twice */
+        uint32_t e[2];
+        a.stride = 0u;
+        a.w = w + (size_t)(n - 1u) * row_words;
+        mve_pairs(&a, 1u, e);
+        d[n - 1u] = e[0];
     }
 }
 
