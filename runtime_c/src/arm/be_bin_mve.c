@@ -100,15 +100,18 @@ static void mve_pairs(struct mve_args *a, uint32_t pairs, uint32_t *d)
                      "ldr %[r], [%[ap], #12]\n\t"
                      "cmp %[r], #0\n\t"
                      "beq 4f\n\t"
-                     "vmov.i8 q4, #0\n\t"
-                     "vmov.i8 q5, #0\n"
+                     "vctp.32 %[r]\n\t" /* the first tail vector straight into the sums */
+                     "vpsttt\n\t" BE_MVE_STEP("q4", "q5", "vldrwt.32")
+                     "subs %[r], %[r], #4\n\t"
+                     "ble 5f\n"
                      "3:\n\t"
                      "vctp.32 %[r]\n\t"
                      "vpsttt\n\t" BE_MVE_STEP("q1", "q3", "vldrwt.32")
                      "vadd.i8 q4, q4, q1\n\t"
                      "vadd.i8 q5, q5, q3\n\t"
                      "subs %[r], %[r], #4\n\t"
-                     "bgt 3b\n\t" BE_MVE_FLUSH
+                     "bgt 3b\n"
+                     "5:\n\t" BE_MVE_FLUSH
                      "4:\n\t"
                      "rsb %[h0], %[h0], %[h0], lsl #4\n\t"
                      "sub %[s0], %[s0], %[h0]\n\t"
