@@ -210,6 +210,8 @@ static int read_file(const char *path, blob_buf *out)
     out->cap = out->len;
     out->b = malloc(out->len);
     if (out->b == NULL || fread(out->b, 1, out->len, f) != out->len) {
+        free(out->b);
+        out->b = NULL;
         fclose(f);
         return 0;
     }
@@ -222,7 +224,7 @@ int main(int argc, char **argv)
     blob_buf seeds[MAX_SEEDS];
     size_t n_seeds = 0;
     unsigned long iters = 20000, it;
-    int quiet = 0, a;
+    int quiet = 0, a, rc = 2; /* every exit goes through `done`, which frees what was allocated */
     be_model *model = malloc(sizeof *model);
     stats st;
 
@@ -239,20 +241,21 @@ int main(int argc, char **argv)
         } else if (argv[a][0] == '-' || n_seeds == MAX_SEEDS) {
             fprintf(stderr, "usage: %s [-n BLOBS] [-s SEED] [-w DIR] [-q] SEED.bnm... (at most %d seeds)\n", argv[0],
                     MAX_SEEDS);
-            return 2;
+            goto done;
         } else if (!read_file(argv[a], &seeds[n_seeds])) {
             fprintf(stderr, "fuzz_blobs: cannot read %s\n", argv[a]);
-            return 2;
-        } else if (be_model_init(model, seeds[n_seeds].b, seeds[n_seeds].len) != BE_OK) {
+            goto done;
+        } else if (model == NULL || be_model_init(model, seeds[n_seeds].b, seeds[n_seeds].len) != BE_OK) {
             fprintf(stderr, "fuzz_blobs: the seed %s does not load unmutated\n", argv[a]);
-            return 2;
+            n_seeds++; /* read: freed at `done` */
+            goto done;
         } else {
             n_seeds++;
         }
     }
     if (n_seeds == 0u || model == NULL) {
         fprintf(stderr, "usage: %s [-n BLOBS] [-s SEED] [-w DIR] [-q] SEED.bnm...\n", argv[0]);
-        return 2;
+        goto done;
     }
     collect_variants();
 
@@ -266,8 +269,10 @@ int main(int argc, char **argv)
         x.cap = seed->len + 64u;
         x.len = seed->len;
         x.b = malloc(x.cap);
-        if (x.b == NULL)
-            return 2;
+        if (x.b == NULL) {
+            fprintf(stderr, "fuzz_blobs: out of memory\n");
+            goto done;
+        }
         memcpy(x.b, seed->b, seed->len);
         memset(x.b + seed->len, 0, 64u);
         kinds = be_mutate(&x);
@@ -276,7 +281,8 @@ int main(int argc, char **argv)
         where = below(6);
         if (!place(&pl, x.len, where == 5u, where == 1u ? 1u : where == 2u ? 4u : where == 3u ? 8u : 0u)) {
             fprintf(stderr, "fuzz_blobs: out of memory\n");
-            return 2;
+            free(x.b);
+            goto done;
         }
         if (x.len)
             memcpy(pl.p, x.b, x.len);
@@ -311,8 +317,10 @@ int main(int argc, char **argv)
                 printf(" %s=%lu", it == 0u ? "OK" : be_status_str((be_status)it), st.status[it]);
         printf("\n");
     }
+    rc = st.mismatches ? 1 : 0;
+done:
     for (it = 0; it < n_seeds; it++)
         free(seeds[it].b);
     free(model);
-    return st.mismatches ? 1 : 0;
+    return rc;
 }
