@@ -5,6 +5,8 @@
     --data-dir FOLDER                   an image folder tree, one sub-folder per class (binedge.datasets.folder)
     --data FILE.npz                     arrays x_train, y_train, ... (binedge.datasets.tables)
     --data FILE.csv                     a table of feature vectors with a label column (binedge.datasets.tables)
+    --dataset text --data-file FILE     a character corpus for --model lstm (binedge.datasets.text; not a
+                                        Dataset of samples: binedge.lm reads it)
 
 A ``--data-dir`` holding the four IDX files is read as IDX, one holding class sub-folders of
 images as a folder tree. Each source has a fixed, documented train / validation / test split (see
@@ -22,7 +24,7 @@ from ..data import (DEFAULT_DIRS, IDX_FILES, Dataset, DatasetError, InputCoding,
                     synthetic_dataset)
 
 #: the values of TrainConfig.dataset: the IDX names, synthetic, and the formats found from the path
-FORMATS = ("fashion-mnist", "mnist", "synthetic", "folder", "npz", "csv")
+FORMATS = ("fashion-mnist", "mnist", "synthetic", "folder", "npz", "csv", "text")
 COLORS = ("auto", "gray", "rgb")
 DATA_SUFFIXES = {".csv": "csv", ".npz": "npz"}
 
@@ -100,6 +102,9 @@ def open_dataset(dataset: str = "fashion-mnist", data_dir=None, data=None, *, li
     elif fmt in DEFAULT_DIRS:
         ds = load_dataset(fmt, data_dir)
         ds.source = {"format": fmt, "path": str(Path(data_dir).resolve()) if data_dir else str(DEFAULT_DIRS[fmt])}
+    elif fmt == "text":
+        raise ValueError("a text corpus is not a dataset of samples: read it with binedge.datasets.text.load_text "
+                         "(binedge train --model lstm --dataset text --data-file FILE)")
     else:
         raise ValueError(f"unknown dataset {fmt!r}; choose one of {', '.join(FORMATS)}")
     now = ds.source.get("fingerprint")
