@@ -24,9 +24,11 @@ def main():
               help="The global batch: with N processes each takes about batch/N samples of it.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
               help="Adam learning rate (LAB's paper: 0.01 for the MLP).")
-@click.option("--schedule", type=click.Choice(["step", "cosine", "none"]), default="step", show_default=True,
+@click.option("--schedule", type=click.Choice(["step", "cosine", "exp", "none"]), default="step", show_default=True,
               help="step: multiply by --gamma at --milestones (default 30% and 50% of the epochs; LAB: epochs 15 "
-                   "and 25 of 50); cosine: lr * (1 + cos(pi * e / E)) / 2 in epoch e of E; none: constant.")
+                   "and 25 of 50); cosine: lr * (1 + cos(pi * e / E)) / 2 in epoch e of E; exp: lr * gamma^(e - M) "
+                   "in epoch e after the first milestone M (LAB's LSTM, the default of --model lstm: 0.98 after "
+                   "epoch 10); none: constant.")
 @click.option("--gamma", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True)
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Adam L2 weight decay of the real-valued weights only (full-precision and int8 layers' weights; "
@@ -34,6 +36,13 @@ def main():
 @click.option("--loss", type=click.Choice(["ce", "hinge"]), default="ce", show_default=True,
               help="ce: cross-entropy; hinge: LAB's squared hinge.")
 @recipe_options
+@click.option("--data-file", type=click.Path(dir_okay=True), default=None, metavar="FILE",
+              help="--dataset text: a UTF-8 (else byte) text file, split 90/5/5 in order; the vocabulary is the "
+                   "training split's characters plus an unknown id (docs/lstm.md).")
+@click.option("--bptt", type=click.IntRange(min=1), default=100, show_default=True,
+              help="--model lstm: truncated back-propagation through time over this many characters (LAB: 100).")
+@click.option("--grad-clip", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="--model lstm: clip the gradients' total L2 norm to this (LAB: 5; 0: no clipping).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--out", type=click.Path(file_okay=False), default="runs/run", show_default=True,
               help="Run directory (metrics.json, best.pt, last.pt, curves.png).")
@@ -51,7 +60,7 @@ def main():
 def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widths, fc, blocks, shortcut, downsample,
           classifier, dataset, data_dir, data, image_size, color, label_column, features, limit, device, nproc,
           workers, epochs, batch_size, lr, schedule, gamma, weight_decay, loss, augment, crop_pad, milestones, teacher,
-          kd_weight, kd_temperature, two_stage, seed, out, resume, threads, quiet):
+          kd_weight, kd_temperature, two_stage, data_file, bptt, grad_clip, seed, out, resume, threads, quiet):
     """Train a model (a zoo model, or your own: --model path/to/file.py:factory) on built-in or your own
     data (an image folder, a .npz or a .csv) and keep its best-validation checkpoint. With --nproc N (or
     under torchrun) data-parallel in N processes."""
@@ -62,6 +71,26 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
     given = [opt for p in ctx.command.params
              if ctx.get_parameter_source(p.name) == click.core.ParameterSource.COMMANDLINE for opt in p.opts]
     check_zoo_options(model, given)
+    from .lm import IMAGE_ONLY_OPTIONS, LSTM_DEFAULTS, TEXT_ONLY_OPTIONS
+
+    if model == "lstm":
+        wrong = [o for o in IMAGE_ONLY_OPTIONS if o in given]
+        if wrong:
+            raise click.UsageError(f"{', '.join(wrong)}: not for --model lstm, a character model trained on "
+                                   f"--dataset text --data-file FILE")
+        # LAB's LSTM values for the options not given (binedge.lm.LSTM_DEFAULTS)
+        hidden = hidden if "--hidden" in given else LSTM_DEFAULTS["--hidden"]
+        depth = depth if "--depth" in given else LSTM_DEFAULTS["--depth"]
+        lr = lr if "--lr" in given else LSTM_DEFAULTS["--lr"]
+        schedule = schedule if "--schedule" in given else LSTM_DEFAULTS["--schedule"]
+        gamma = gamma if "--gamma" in given else LSTM_DEFAULTS["--gamma"]
+        if milestones is None and schedule == "exp":
+            milestones = ",".join(str(m) for m in LSTM_DEFAULTS["--milestones"])
+    elif "--resume" not in given:
+        wrong = [o for o in TEXT_ONLY_OPTIONS if o in given]
+        if wrong or dataset == "text":
+            raise click.UsageError(f"{', '.join(wrong) or '--dataset text'}: for --model lstm (a character model) "
+                                   f"only")
     if data is not None and data_dir is not None:
         raise click.UsageError("--data (a .csv / .npz file) and --data-dir (a folder) name two data sources; give one")
     if data is not None and "--dataset" in given:
@@ -70,8 +99,9 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
         for option in ("--kd-weight", "--kd-temperature"):
             if option in given:
                 raise click.UsageError(f"{option} sets the distillation from --teacher RUN_DIR; give --teacher too")
-    if milestones is not None and schedule != "step":
-        raise click.UsageError(f"--milestones are the steps of --schedule step, not of --schedule {schedule}")
+    if milestones is not None and schedule not in ("step", "exp"):
+        raise click.UsageError(f"--milestones are the steps of --schedule step (or the start of --schedule exp), not "
+                               f"of --schedule {schedule}")
     if "--crop-pad" in given and augment == "none":
         raise click.UsageError("--crop-pad sets the random crop of --augment crop / crop+flip; give --augment too")
     resnet_only = [o for o in ("--blocks", "--shortcut", "--downsample", "--classifier") if o in given]
@@ -88,7 +118,7 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
                       features=features, limit=limit, epochs=epochs, batch_size=batch_size, lr=lr, schedule=schedule,
                       gamma=gamma, weight_decay=weight_decay, loss=loss, seed=seed, out=out, augment=augment,
                       crop_pad=crop_pad, teacher=teacher, kd_weight=kd_weight, kd_temperature=kd_temperature,
-                      two_stage=two_stage)
+                      two_stage=two_stage, data_file=data_file, bptt=bptt, grad_clip=grad_clip)
     if milestones is not None:
         cfg.milestones = parse_float_list(milestones, "--milestones")
     if nproc is not None and nproc > 1:
@@ -104,7 +134,10 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
                            threads=threads, progress=not quiet, explicit=given, device=device, workers=workers)
     import os
 
-    if os.environ.get("RANK", "0") in ("", "0"):
+    if os.environ.get("RANK", "0") in ("", "0") and "test_ce" in summary:
+        click.echo(f"test cross-entropy {summary['test_ce']:.4f} nats/char, {summary['test_bpc']:.4f} bits/char (best "
+                   f"validation epoch {summary['best_epoch']}, val {summary['val_ce']:.4f}); checkpoint {out}/best.pt")
+    elif os.environ.get("RANK", "0") in ("", "0"):
         click.echo(f"test accuracy {summary['test_acc']:.4f} (best validation epoch {summary['best_epoch']}, "
                    f"val {summary['val_acc']:.4f}); checkpoint {out}/best.pt")
 
@@ -130,7 +163,9 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
 def export(run_dir, formats, out, samples, no_check, target):
     """Lower a trained run to the integer graph and write deployable files."""
     from .export import FORMATS, export_run
+    from .lm import refuse_export
 
+    refuse_export(run_dir)  # recurrent models: not deployable yet, refused before anything is written
     chosen = FORMATS if formats == "all" else (formats,)
     report = export_run(run_dir, out, formats=chosen, samples=samples, check=not no_check, target=target)
     for name, info in report["files"].items():

@@ -12,10 +12,11 @@ from .nn.activations import ACTIVATIONS, RULES
 
 
 def data_options(f):
-    f = click.option("--dataset", type=click.Choice(["fashion-mnist", "mnist", "synthetic"]),
+    f = click.option("--dataset", type=click.Choice(["fashion-mnist", "mnist", "synthetic", "text"]),
                      default="fashion-mnist", show_default=True,
                      help="Built-in data: Fashion-MNIST or MNIST IDX files (the last 5,000 training images validate); "
-                          "synthetic is a small generated set for quick checks. --data / --data-dir read your own.")(f)
+                          "synthetic is a small generated set for quick checks. --data / --data-dir read your own. "
+                          "text: the character corpus --data-file of --model lstm (docs/lstm.md).")(f)
     f = click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                      help="A folder: the four MNIST-format IDX files (default: the Debian package's "
                           "/usr/share/datasets/fashion-mnist), or an image folder tree with one sub-folder of PNG / "
@@ -88,7 +89,9 @@ def command_line(ctx: click.Context, skip=()) -> list[str]:
 def model_options(f):
     f = click.option("--model", default="mlp", show_default=True, metavar="MODEL",
                      help="mlp: LAB's MLP; vgg: VGG-style convnet; ftprop4: FTPROP's 4-layer convnet; resnet: binary "
-                          "ResNet with int8 shortcuts (docs/resnet.md); or your own "
+                          "ResNet with int8 shortcuts (docs/resnet.md); lstm: LAB's character LSTM on --dataset text "
+                          "(docs/lstm.md; defaults --hidden 512 --depth 1 --lr 0.002 --schedule exp --gamma 0.98 "
+                          "--milestones 10); or your own "
                           "model: path/to/file.py:factory, package.module:factory or an installed 'binedge.models' "
                           "entry point, where factory(image_shape, num_classes) returns an nn.Module taking "
                           "(N, C, H, W) images scaled to [0, 1] (feature data: (N, F) vectors, image_shape (F,)) and "

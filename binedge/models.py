@@ -33,7 +33,11 @@ from torch import nn
 
 from .nn import BinaryConv2d, BinaryLinear, QuantInt8, get_activation
 
-MODELS = ("mlp", "vgg", "ftprop4", "resnet")
+MODELS = ("mlp", "vgg", "ftprop4", "resnet", "lstm")
+#: Character models (binedge.lm): train on --dataset text, not on images or feature vectors.
+TEXT_MODELS = ("lstm",)
+#: Most stacked LSTM layers accepted (--depth with --model lstm).
+MAX_LSTM_LAYERS = 16
 WEIGHT_METHODS = ("fp", "binaryconnect", "bwn", "lab", "int8")
 #: Weight methods whose layers are binary (α·sign(w)); "fp" is full precision, "int8" per-channel
 #: int8 weights (binedge.nn.Int8Weights), which lower exactly but are not binary.
@@ -154,6 +158,9 @@ class ModelConfig:
             return
         if self.weights not in WEIGHT_METHODS:
             raise ModelError(f"unknown --weights {self.weights!r}; choose one of {', '.join(WEIGHT_METHODS)}")
+        if self.model in TEXT_MODELS:
+            self._validate_lstm(shapes)
+            return
         try:
             _act(self)
         except (ValueError, TypeError) as e:
@@ -212,6 +219,22 @@ class ModelConfig:
             raise ModelError(f"--model ftprop4 needs images of at least 4x4 pixels (two 2x2 max-pools), "
                              f"these are {h}x{w}; choose --model mlp")
 
+    def _validate_lstm(self, shapes: bool) -> None:
+        """--model lstm (binedge.lm.CharLSTM): image_shape is [vocabulary], num_classes the vocabulary."""
+        if self.weights == "int8":
+            raise ModelError("--weights int8 is not built for --model lstm: choose fp, binaryconnect, bwn or lab")
+        if not _is_int(self.hidden) or not 1 <= self.hidden <= MAX_WIDTH:
+            raise ModelError(f"--hidden must be an integer from 1 to {MAX_WIDTH} LSTM cells, got {self.hidden!r}")
+        if not _is_int(self.depth) or not 1 <= self.depth <= MAX_LSTM_LAYERS:
+            raise ModelError(f"--depth (LSTM layers) must be an integer from 1 to {MAX_LSTM_LAYERS}, got "
+                             f"{self.depth!r}")
+        if not shapes:
+            return
+        shape = self._validate_shape()
+        if len(shape) != 1 or shape[0] != self.num_classes:
+            raise ModelError("--model lstm is a character model: it reads a text corpus (--dataset text --data-file "
+                             "FILE), not images or feature vectors")
+
     def _validate_resnet_options(self) -> None:
         bs = self.blocks if isinstance(self.blocks, (list, tuple)) else None
         if not bs or not all(_is_int(b) and 0 <= b <= MAX_DEPTH for b in bs) or sum(bs) < 1:
@@ -245,6 +268,12 @@ class ModelConfig:
     def _layers(self) -> list[tuple[int, int]]:
         """(parameters, output values per sample) of every weight layer (with its BatchNorm)."""
         k = self.num_classes
+        if self.model in TEXT_MODELS:  # per LSTM layer the 8 gate matrices and 4 biases; the softmax layer
+            out, fan = [], k
+            for _ in range(self.depth):
+                out.append((4 * self.hidden * (fan + self.hidden + 1), 6 * self.hidden))
+                fan = self.hidden
+            return out + [(fan * k + k, k)]
         if self.model == "mlp":
             fan, out = math.prod(self.image_shape), []
             for _ in range(self.depth):
@@ -285,7 +314,7 @@ class ModelConfig:
 
     def size_options(self) -> str:
         """The options that set this model's size, for messages."""
-        return {"mlp": "--hidden / --depth", "vgg": "--widths / --fc", "ftprop4": "--fc",
+        return {"mlp": "--hidden / --depth", "lstm": "--hidden / --depth", "vgg": "--widths / --fc", "ftprop4": "--fc",
                 "resnet": "--widths / --blocks"}.get(self.model, "--model")
 
 
@@ -465,6 +494,10 @@ def build_model(cfg: ModelConfig) -> nn.Module:
 
         return build(cfg.user_source(), cfg.image_shape, cfg.num_classes,
                      recorded_sha256=str(cfg.source.get("sha256", "")) if cfg.source else "")
+    if cfg.model in TEXT_MODELS:
+        from .lm import build_char_lstm
+
+        return build_char_lstm(cfg)  # LAB's LSTM initialisation (uniform ±0.08), not _lab_init's
     model = builders[cfg.model](cfg)
     _lab_init(model)
     return model

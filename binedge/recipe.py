@@ -17,6 +17,8 @@ that starts at epoch s, t = i − s:
     none:    lr
     step:    lr · γ^(number of milestones m ≤ t)    (milestones: fractions of L, or epochs)
     cosine:  lr · (1 + cos(π · min(t, L − 1) / L)) / 2       (Loshchilov & Hutter 2017, SGDR)
+    exp:     lr · γ^max(0, t + 1 − M), M the first milestone  (LAB's LSTM: γ = 0.98 per epoch after
+             epoch M = 10; keeps decaying when --resume --epochs extends the run)
 
 A run has one stage, a two-stage run two (each runs the whole schedule). The stages are fixed
 when a run starts and saved in its checkpoints: ``--resume --epochs`` extends the last stage,
@@ -50,7 +52,7 @@ import torch
 import torch.nn.functional as F
 
 AUGMENTS = ("none", "crop", "crop+flip")
-SCHEDULES = ("step", "cosine", "none")
+SCHEDULES = ("step", "cosine", "exp", "none")
 #: Default zero padding of --augment crop: 2 pixels, for 28×28 images (the CIFAR recipe pads 32×32 by 4).
 DEFAULT_CROP_PAD = 2
 
@@ -137,6 +139,9 @@ class Schedule:
         t = epoch - start
         if self.kind == "cosine":
             return self.lr * (1.0 + math.cos(math.pi * min(t, length - 1) / length)) / 2.0
+        if self.kind == "exp":  # LAB's LSTM: lr·γ^(e − M) in 1-based epoch e after the first mark M
+            start = self.marks(length)[0] if self.milestones else 0
+            return self.lr * self.gamma ** max(0, t + 1 - start)
         v = self.lr
         if self.kind == "step":
             for m in self.marks(length):

@@ -38,6 +38,9 @@ knowledge distillation from a ``teacher`` run (its path and checkpoint SHA-256 r
 weights from them with a new optimizer and the schedule restarted; last.pt records the "stage",
 and only second-stage epochs can become best.pt.
 
+Character models (``--model lstm --dataset text --data-file FILE``, LAB's LSTM experiment) train in
+binedge.lm with the same run directory, resume rule and optimizer; :func:`train` hands them over.
+
 Models: the zoo (binedge.models) or a user model, ``ModelConfig(model="path/to/file.py:factory")``
 (binedge.user_model): the run records the factory's file and its SHA-256 (config.json, model
 "source"), and ``--resume`` and ``binedge export`` rebuild the model from that file — refused, in
@@ -118,6 +121,9 @@ class TrainConfig:
     kd_temperature: float = 1.0  # its temperature T
     two_stage: bool = False  # first half: full-precision weights, binary activations; then binary weights
     loss: str = "ce"
+    data_file: str | None = None  # --dataset text: the character corpus (binedge.datasets.text, binedge.lm)
+    bptt: int = 100  # --model lstm: truncated back-propagation through time over this many steps
+    grad_clip: float = 5.0  # --model lstm: clip the gradients' total L2 norm (0: no clipping)
     seed: int = 0
     out: str = "runs/run"
     #: recorded when training starts: format, absolute path, fingerprint, input coding, sizes
@@ -193,7 +199,39 @@ class TrainConfig:
             if not ok:
                 raise TrainError(f"--image-size {self.image_size!r}: give HxW (or one number for a square), each from "
                                  f"1 to {MAX_IMAGE_SIDE:,} pixels")
+        self._validate_text()
         self.model.validate(shapes=False)  # the shapes once the data (its image size) is loaded
+
+    def _validate_text(self) -> None:
+        """Character models (--model lstm, binedge.lm) and text corpora go together."""
+        from .models import TEXT_MODELS
+
+        text_model = self.model.model in TEXT_MODELS
+        if not text_model and self.dataset != "text":
+            if self.data_file is not None:
+                raise TrainError("--data-file is the text corpus of --dataset text --model lstm; image and feature "
+                                 "data come with --data-dir or --data")
+            return
+        if not text_model:
+            raise TrainError(f"--dataset text trains a character model: give --model lstm, not --model "
+                             f"{self.model.model}")
+        if self.dataset != "text" or self.data_file is None:
+            raise TrainError("--model lstm reads a text corpus: give --dataset text --data-file FILE (e.g. "
+                             "examples/data/tiny_corpus.txt)")
+        if not isinstance(self.bptt, int) or isinstance(self.bptt, bool) or self.bptt < 1:
+            raise TrainError(f"--bptt {self.bptt!r}: must be a positive number of time steps (LAB: 100)")
+        ok = isinstance(self.grad_clip, (int, float)) and not isinstance(self.grad_clip, bool) \
+            and math.isfinite(self.grad_clip) and self.grad_clip >= 0
+        if not ok:
+            raise TrainError(f"--grad-clip {self.grad_clip!r}: must be a finite number >= 0 (LAB: 5; 0: no clipping)")
+        unused = [option for option, bad in (("--loss hinge", self.loss != "ce"), ("--augment", self.augment != "none"),
+                                             ("--teacher", self.teacher is not None), ("--two-stage", self.two_stage),
+                                             ("--data / --data-dir", self.data is not None or self.data_dir is not None),
+                                             ("--limit", self.limit is not None))
+                  if bad]
+        if unused:
+            raise TrainError(f"{', '.join(unused)}: not built for --model lstm (a character model trained with "
+                             f"cross-entropy on --data-file)")
 
     def training_bytes(self) -> int:
         """A rough lower bound of the memory training needs (call after the model's image shape is
@@ -374,7 +412,7 @@ RUN_OPTIONS = {
     "--seed": "seed", "--blocks": "model.blocks", "--shortcut": "model.shortcut", "--downsample": "model.downsample",
     "--classifier": "model.classifier", "--milestones": "milestones", "--augment": "augment", "--crop-pad": "crop_pad",
     "--teacher": "teacher", "--kd-weight": "kd_weight", "--kd-temperature": "kd_temperature",
-    "--two-stage": "two_stage",
+    "--two-stage": "two_stage", "--data-file": "data_file", "--bptt": "bptt", "--grad-clip": "grad_clip",
 }
 
 
@@ -396,7 +434,7 @@ def _shown(option: str, value) -> str:
 
 
 def _same(option: str, a, b) -> bool:
-    if option in ("--data-dir", "--data") and a is not None and b is not None:
+    if option in ("--data-dir", "--data", "--data-file") and a is not None and b is not None:
         return os.path.normpath(str(a)) == os.path.normpath(str(b))
     if option == "--teacher" and a is not None and b is not None:  # saved absolute, given as typed
         return os.path.abspath(str(a)) == os.path.abspath(str(b))
@@ -442,6 +480,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
     """
     ctx = dist_mod.setup(device, threads)
     try:
+        if _is_text_run(cfg, resume):
+            from .lm import train_lm
+
+            return train_lm(cfg, ctx, resume=resume, epochs=epochs, progress=progress and ctx.is_main, log=log,
+                            explicit=explicit)
         return _train(cfg, ctx, resume=resume, epochs=epochs, progress=progress, log=log, explicit=explicit,
                       workers=workers)
     except RuntimeError as e:
@@ -451,6 +494,18 @@ def train(cfg: TrainConfig, *, resume: bool = False, epochs: int | None = None, 
                                      f"directory keeps its last finished epoch: continue it with --resume") from None
     finally:
         dist_mod.teardown(ctx)
+
+
+def _is_text_run(cfg: TrainConfig, resume: bool) -> bool:
+    """Is this a character-model run (binedge.lm)? A resumed run says so in its config.json."""
+    from .models import TEXT_MODELS
+
+    if resume:
+        from .lm import is_text_run
+
+        if (Path(cfg.out) / "config.json").is_file() or (Path(cfg.out) / "last.pt").is_file():
+            return is_text_run(cfg.out)
+    return cfg.model.model in TEXT_MODELS or cfg.dataset == "text"
 
 
 #: Training data up to this share of the GPU's free memory is moved to the GPU once; larger sets
