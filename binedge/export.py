@@ -49,8 +49,10 @@ def lower_run(run_dir):
     (--model path/to/file.py:factory, rebuilt from the file the run recorded) and every model on
     feature vectors through binedge.convert, which refuses anything it cannot lower exactly (a
     zoo model's full-precision first layer is rounded to int8 weights, as binedge.lower does)."""
+    from .lm import refuse_export
     from .train import load_checkpoint
 
+    refuse_export(run_dir)  # recurrent models (--model lstm): one line, before any lowering
     model, cfg, ckpt = load_checkpoint(run_dir)
     coding = run_coding(cfg)
     meta = {"model": cfg.model.to_dict(), "dataset": cfg.dataset, "epoch": ckpt.get("epoch"),

@@ -325,12 +325,13 @@ def is_text_run(run_dir) -> bool:
     return False
 
 
-def refuse_export(run_dir, command: str = "binedge export") -> None:
-    """ExportError (one line, nothing written) for a run of a recurrent model: deployment of
-    recurrent models is not built yet (issue 15, items 5-6)."""
+def refuse_export(run_dir) -> None:
+    """ExportError (one line) for a run of a recurrent model: deployment of recurrent models is not
+    built yet (issue 15, items 5-6). ``binedge export`` calls it before anything is written, and
+    binedge.export.lower_run (``binedge inspect RUN``, ``export_run``) before any lowering."""
     if is_text_run(run_dir):
         from .export import ExportError
 
         raise ExportError(f"{run_dir}: this run is a recurrent model (--model lstm), and deployment of recurrent "
-                          f"models is not built yet ({command} lowers feed-forward models only; the integer LSTM, "
-                          f"its kernels, ONNX and firmware are still to come); nothing was written")
+                          f"models is not built yet (binedge lowers, exports and inspects feed-forward models only; "
+                          f"the integer LSTM, its kernels, ONNX and firmware are still to come); nothing was written")

@@ -195,3 +195,11 @@ def test_export_of_lstm_run_refused_cleanly(corpus, tmp_path):
         assert "deployment of recurrent models is not built yet" in text
         assert len([line for line in text.splitlines() if line.strip()]) == 1
         assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, not even a temporary
+    # binedge inspect RUN and the Python export_run refuse it the same way
+    text = clean_error(CliRunner().invoke(main, ["inspect", str(run_dir)]))
+    assert "deployment of recurrent models is not built yet" in text and "Traceback" not in text
+    from binedge.export import ExportError, export_run
+
+    with pytest.raises(ExportError, match="deployment of recurrent models is not built yet"):
+        export_run(run_dir, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
