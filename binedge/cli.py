@@ -122,6 +122,9 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
     if milestones is not None:
         cfg.milestones = parse_float_list(milestones, "--milestones")
     if nproc is not None and nproc > 1:
+        if model == "lstm":
+            raise click.UsageError("--nproc: data-parallel training of --model lstm is not built yet; train it in "
+                                   "one process")
         if in_torchrun():
             raise click.UsageError("--nproc starts the processes itself; under torchrun give --nproc-per-node to "
                                    "torchrun instead")

@@ -203,3 +203,16 @@ def test_export_of_lstm_run_refused_cleanly(corpus, tmp_path):
     with pytest.raises(ExportError, match="deployment of recurrent models is not built yet"):
         export_run(run_dir, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_cli_resume_needs_no_options(corpus, tmp_path):
+    run_dir = tmp_path / "run"
+    train(_cfg(corpus, run_dir, epochs=1, hidden=4), **QUIET)
+    r = CliRunner().invoke(main, ["train", "--resume", "-o", str(run_dir), "--epochs", "2", "--quiet",
+                                  "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    assert "nats/char" in r.output
+    assert [m["epoch"] for m in json.loads((run_dir / "metrics.json").read_text())["epochs"]] == [1, 2]
+    out = clean_error(CliRunner().invoke(main, ["train", "--model", "lstm", "--dataset", "text", "--data-file",
+                                                str(corpus), "--nproc", "2", "-o", str(tmp_path / "x")]), 2)
+    assert "not built yet" in out and not (tmp_path / "x").exists()
