@@ -68,11 +68,14 @@ def _strip_top(name: str) -> str | None:
 
 
 class Tree:
-    """The files of a source tarball (.tar, .tar.xz, ...) or of an unpacked directory, by relative path."""
+    """The files of a source tarball (.tar, .tar.xz, ...) or of an unpacked directory, by relative path.
 
-    def __init__(self, source: Path):
+    A tarball is read in one forward pass (an .xz stream cannot seek back cheaply): the names of
+    all its regular files are kept, and the contents of those ``want(rel)`` accepts."""
+
+    def __init__(self, source: Path, want=lambda rel: True):
         self.source = Path(source)
-        self._tar = None
+        self._data: dict[str, bytes] = {}
         if self.source.is_dir():
             root = self.source
             subdirs = [p for p in root.iterdir() if p.is_dir()]
@@ -83,23 +86,28 @@ class Tree:
             self.files = {p.relative_to(root).as_posix(): p for p in root.rglob("*")
                           if p.is_file() and not p.is_symlink()}
         else:
-            self._tar = tarfile.open(self.source)
             self.files = {}
-            for m in self._tar:
-                rel = _strip_top(m.name)
-                if rel is not None and m.isreg():
-                    self.files[rel] = m
+            with tarfile.open(self.source, "r|*") as tar:
+                for m in tar:
+                    rel = _strip_top(m.name)
+                    if rel is None or not m.isreg():
+                        continue
+                    self.files[rel] = None
+                    if want(rel):
+                        self._data[rel] = tar.extractfile(m).read()
 
     def read(self, rel: str) -> bytes:
+        if rel in self._data:
+            return self._data[rel]
         item = self.files[rel]
-        if self._tar is None:
-            return item.read_bytes()
-        return self._tar.extractfile(item).read()
+        if item is None:
+            raise KeyError(f"{rel} was not read from {self.source}")
+        return item.read_bytes()
 
 
 def build(source, characters: int = CHARACTERS, dirs=DIRS) -> tuple[str, dict]:
     """(corpus text, manifest) from ``source`` (module docstring)."""
-    tree = Tree(source)
+    tree = Tree(source, want=lambda rel: bool(select([rel], dirs)))
     chosen = select(tree.files, dirs)
     if not chosen:
         raise SystemExit(f"{source}: no .c / .h files under {', '.join(d + '/' for d in dirs)}; is it a Linux "
