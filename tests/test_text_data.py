@@ -109,7 +109,7 @@ def test_shipped_tiny_corpus_is_what_its_generator_writes(tmp_path):
 # ----------------------------------------------------------------------------- scripts/linux_corpus.py
 
 FAKE = {  # a fake tree: what is selected, and what is not
-    "Makefile": "all:\n",
+    "Makefile": "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\nall:\n",
     "kernel/fork.c": "int fork(void) { return 0; }\n",
     "kernel/Makefile": "obj-y += fork.o\n",
     "kernel/sched/core.c": "void schedule(void) {}\n",
@@ -143,7 +143,7 @@ def test_linux_corpus_selection_order_and_cut(tmp_path):
     tar = _fake_tar(tmp_path)
     corpus, manifest = lc.build(tar, characters=10_000)
     assert corpus == expect
-    assert manifest["skipped_not_utf8"] == ["kernel/latin1.c"]
+    assert manifest["skipped_not_utf8"] == ["kernel/latin1.c"] and manifest["kernel_version"] == "6.1.192"
     assert [f["file"] for f in manifest["files"]] == ["kernel/acct.c", "kernel/bpf/a.h", "kernel/fork.c",
                                                      "kernel/sched/core.c"]
     # cut at exactly --characters, part-way through a file
