@@ -216,3 +216,11 @@ def test_cli_resume_needs_no_options(corpus, tmp_path):
     out = clean_error(CliRunner().invoke(main, ["train", "--model", "lstm", "--dataset", "text", "--data-file",
                                                 str(corpus), "--nproc", "2", "-o", str(tmp_path / "x")]), 2)
     assert "not built yet" in out and not (tmp_path / "x").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the LSTM's GPU path is checked where one is")
+def test_cuda_training_agrees_with_cpu(corpus, tmp_path):
+    cpu = train(_cfg(corpus, tmp_path / "cpu", epochs=1), device="cpu", **QUIET)
+    gpu = train(_cfg(corpus, tmp_path / "gpu", epochs=1), device="cuda", **QUIET)
+    assert json.loads((tmp_path / "gpu" / "metrics.json").read_text())["epochs"][0]["device"] == "cuda"
+    assert gpu["test_ce"] == pytest.approx(cpu["test_ce"], abs=1e-3)  # float summation order differs
