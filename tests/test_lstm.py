@@ -127,7 +127,7 @@ def test_binaryconnect_and_bwn_latent_weights_clipped_by_lab():
     y, _ = model(torch.randn(4, 2, 2))
     (-y.sum()).backward()  # pushes weights up
     opt.step()
-    assert float(model.layers[0].w_ii.weight.max()) <= 1.0
+    assert float(model.layers[0].w_ii.weight.detach().max()) <= 1.0
 
 
 def test_bad_arguments():
