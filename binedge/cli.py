@@ -78,6 +78,8 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
         if wrong:
             raise click.UsageError(f"{', '.join(wrong)}: not for --model lstm, a character model trained on "
                                    f"--dataset text --data-file FILE")
+        if "--dataset" not in given:
+            dataset = "text"  # the only data of a character model
         # LAB's LSTM values for the options not given (binedge.lm.LSTM_DEFAULTS)
         hidden = hidden if "--hidden" in given else LSTM_DEFAULTS["--hidden"]
         depth = depth if "--depth" in given else LSTM_DEFAULTS["--depth"]

@@ -166,6 +166,8 @@ def test_cli_lstm_defaults_are_labs(monkeypatch, tmp_path):
     r = CliRunner().invoke(main, ["train", "--model", "lstm", "--dataset", "text", "--data-file", "f.txt",
                                   "--hidden", "64", "--lr", "0.01", "--schedule", "none", "-o", str(tmp_path / "r")])
     assert r.exit_code == 0 and (seen["cfg"].model.hidden, seen["cfg"].lr, seen["cfg"].schedule) == (64, 0.01, "none")
+    r = CliRunner().invoke(main, ["train", "--model", "lstm", "--data-file", "f.txt", "-o", str(tmp_path / "r")])
+    assert r.exit_code == 0 and seen["cfg"].dataset == "text" and seen["cfg"].data_file == "f.txt"
 
 
 def test_cli_errors(corpus, tmp_path):
