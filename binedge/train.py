@@ -94,6 +94,10 @@ class TrainError(Exception):
     """A user error in the training request (bad option, unusable run directory)."""
 
 
+#: TrainConfig fields of character models only (--model lstm)
+TEXT_FIELDS = ("data_file", "bptt", "grad_clip")
+
+
 @dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -130,8 +134,15 @@ class TrainConfig:
     data_info: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        from .models import TEXT_MODELS
+
         d = asdict(self)
         d["model"] = self.model.to_dict()
+        if self.model.model not in TEXT_MODELS and self.dataset != "text":
+            # character-model settings: left out of image runs, whose saved configs stay as before
+            # (binedge.runs.config_differences compares them key by key; from_dict fills defaults)
+            for key in TEXT_FIELDS:
+                d.pop(key, None)
         return d
 
     @classmethod

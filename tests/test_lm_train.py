@@ -226,3 +226,16 @@ def test_cuda_training_agrees_with_cpu(corpus, tmp_path):
     gpu = train(_cfg(corpus, tmp_path / "gpu", epochs=1), device="cuda", **QUIET)
     assert json.loads((tmp_path / "gpu" / "metrics.json").read_text())["epochs"][0]["device"] == "cuda"
     assert gpu["test_ce"] == pytest.approx(cpu["test_ce"], abs=1e-3)  # float summation order differs
+
+
+def test_image_run_configs_keep_their_keys():
+    """An image run's config.json has no character-model fields, so grid scripts comparing saved
+    configs key by key (binedge.runs.config_differences) still reuse runs saved before them."""
+    from binedge.runs import config_differences
+    from binedge.train import TEXT_FIELDS
+
+    image = TrainConfig().to_dict()
+    assert not set(TEXT_FIELDS) & set(image)
+    lstm = TrainConfig(model=ModelConfig(model="lstm"), dataset="text", data_file="f.txt").to_dict()
+    assert (lstm["data_file"], lstm["bptt"], lstm["grad_clip"]) == ("f.txt", 100, 5.0)
+    assert config_differences(image, TrainConfig.from_dict(image).to_dict()) == []
