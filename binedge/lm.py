@@ -68,11 +68,16 @@ class CharLSTM(nn.Module):
     """One-hot characters → BinaryLSTM → real linear softmax layer (module docstring).
 
     ``forward(ids, state=None)`` takes (B, T) int64 character ids and returns the (B, T, V)
-    logits of the next character and the LSTM state ((layers, B, hidden) h and c)."""
+    logits of the next character and the LSTM state ((layers, B, hidden) h and c).
+    With ``integer_eval = True``, eval mode computes the exact integer model instead."""
 
     def __init__(self, vocab_size: int, hidden: int, layers: int = 1, kernel_quantizer=None):
         super().__init__()
         self.vocab_size = int(vocab_size)
+        #: in eval mode, compute the exact integer model (binedge.lstm_quant; docs/numerics.md,
+        #: "Recurrent"): logits = int32 scores · 2^-S, state = integer codes. Training is unaffected.
+        self.integer_eval = False
+        self.integer_c_frac = 10  # the integer cell state's fraction bits (|c| < 2^(16 - c_frac))
         self.lstm = BinaryLSTM(self.vocab_size, hidden, layers, kernel_quantizer=kernel_quantizer, batch_first=True)
         self.out = nn.Linear(hidden, self.vocab_size)
         with torch.no_grad():
@@ -80,6 +85,10 @@ class CharLSTM(nn.Module):
             self.out.bias.zero_()
 
     def forward(self, ids: torch.Tensor, state=None):
+        if self.integer_eval and not self.training:
+            from .lstm_quant import integer_forward
+
+            return integer_forward(self, ids, state)
         x = F.one_hot(ids, self.vocab_size).to(self.out.weight.dtype)
         h, state = self.lstm(x, state)
         return self.out(h), state
