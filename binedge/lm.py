@@ -33,7 +33,8 @@ The run directory is that of image runs (binedge.train): config.json, metrics.js
 train_loss = training cross-entropy in nats per character, val_ce / test_ce in nats, val_bpc /
 test_bpc, lr, seconds, chars_per_second), best.pt (the epoch of lowest validation
 cross-entropy), last.pt (``--resume``), curves.png. Not built yet: data-parallel training of
-LSTMs, LAB2 (binary activations), and any deployment (``binedge export`` refuses: :func:`refuse_export`).
+LSTMs, LAB2 (binary activations), and any deployment (``binedge export`` refuses: :func:`refuse_export`)
+beyond the exact integer reference (binedge.lstm_integer; ``CharLSTM.integer_eval`` computes it in eval mode).
 """
 
 from __future__ import annotations

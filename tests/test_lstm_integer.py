@@ -188,3 +188,36 @@ def test_refusals():
         li.build_constants(m)
     with pytest.raises(li.IntegerLSTMError, match="c_frac must be an integer in \\[7, 14\\]"):
         li.build_constants(_random_model(0, vocab=7, hidden=8), c_frac=6)
+
+
+def test_reference_checks_int32_at_run_time():
+    """The reference refuses to continue when a value leaves int32 (constants tampered with after the proof)."""
+    m = _random_model(0, vocab=7, hidden=8, weights="binaryconnect")
+    k = li.build_constants(m)
+    k.layers[0].mh[:] = 2 ** 30
+    with pytest.raises(OverflowError, match="layer 0 gate pre-activation exceeds int32"):
+        li.run(k, [1, 2, 3, 4, 5, 6])
+
+
+def test_eval_script_on_a_trained_run(tmp_path, capsys):
+    """scripts/lstm_integer_eval.py end to end on a run trained by binedge.train (tiny sizes)."""
+    import importlib.util
+    import json
+
+    from binedge.models import ModelConfig
+    from binedge.train import TrainConfig, train
+
+    cfg = TrainConfig(model=ModelConfig(model="lstm", weights="lab", hidden=12, depth=1), dataset="text",
+                      data_file=str(CORPUS), batch_size=20, bptt=50, lr=0.01, schedule="none", epochs=1,
+                      out=str(tmp_path / "run"))
+    train(cfg, progress=False, log=lambda *_: None, threads=1)
+    path = Path(__file__).resolve().parents[1] / "scripts" / "lstm_integer_eval.py"
+    spec = importlib.util.spec_from_file_location("lstm_integer_eval", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main([str(tmp_path / "run"), "--json", str(tmp_path / "r.json")]) == 0
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert "next-character agreement" in capsys.readouterr().out
+    for split in ("val", "test"):
+        assert r[split]["chars_scored"] == r[split]["numpy_equal_steps"] == 1980
+        assert abs(r[split]["ce_integer"] - r[split]["ce_float"]) < 0.05 and r[split]["agreement"] > 0.9
