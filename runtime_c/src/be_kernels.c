@@ -28,13 +28,16 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(DENSE_U8, "avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_u8_avx2_supports, be_dense_u8_avx2, 0)
     BE_ROW(DENSE_I8, "avx2", BE_OP_DENSE, BE_ISA_AVX2, be_dense_i8_avx2_supports, be_dense_i8_avx2, 1)
     BE_ROW(DENSE_BIN, "popcnt", BE_OP_DENSE, BE_ISA_POPCNT, be_dense_bin_popcnt_supports, be_dense_bin_popcnt, 0)
+    BE_ROW(DENSE_BIN, "popcnt", BE_OP_DENSE, BE_ISA_POPCNT, be_dense_planes_popcnt_supports, be_dense_planes_popcnt, 0)
     BE_ROW(CONV2D_BIN, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_bin_avx512_supports, be_conv2d_bin_avx512, 0)
+    BE_ROW(CONV2D_BIN, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_planes_avx512_supports, be_conv2d_planes_avx512, 0)
     BE_ROW(CONV2D_U8, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_u8_avx512_supports, be_conv2d_u8_avx512, 0)
     BE_ROW(CONV2D_I8, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_i8_avx512_supports, be_conv2d_i8_avx512, 1)
     BE_ROW(CONV2D_BIN, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_bin_avx2_supports, be_conv2d_bin_avx2, 0)
     BE_ROW(CONV2D_U8, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_u8_avx2_supports, be_conv2d_u8_avx2, 0)
     BE_ROW(CONV2D_I8, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_i8_avx2_supports, be_conv2d_i8_avx2, 1)
     BE_ROW(CONV2D_BIN, "popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_bin_popcnt_supports, be_conv2d_bin_popcnt, 0)
+    BE_ROW(CONV2D_BIN, "popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_planes_popcnt_supports, be_conv2d_planes_popcnt, 0)
 #endif
     /* ARM (src/arm/, docs/kernels.md): binary Dense / Conv2d (sign bits x binary weights);
      * Helium, then NEON, then DSP, then plain-C Thumb-2 / Thumb-1 counting */

@@ -187,6 +187,13 @@ int be_conv2d_i8_avx512_supports(const be_op *op); /* also needs AVX-512 VNNI (c
 be_status be_conv2d_i8_avx512(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_i8_avx2(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_i8_avx2(const be_op *op, const void *in, void *out, void *scratch);
+/* unsigned bit-plane inputs (qrelu levels, P <= 8) with binary weights (be_x86_is_planes_binary) */
+int be_dense_planes_popcnt_supports(const be_op *op);
+int be_conv2d_planes_popcnt_supports(const be_op *op);
+int be_conv2d_planes_avx512_supports(const be_op *op); /* transposed weights within 32 KiB */
+be_status be_dense_planes_popcnt(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_planes_popcnt(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_planes_avx512(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 
 /* ---- portable word variants (src/word/, every target): MaxPool2d / Flatten on whole words ---- */

@@ -236,6 +236,10 @@ static void check_op(const be_op *op, const char *what)
 
 /* ---------------------------------------------------------------------------------- dense */
 
+/* Bit-planes P of the unsigned (in_kind 1) inputs of dense_case / conv_case: 2 in the main grids,
+ * 1, 3 and 8 in the extra passes of test_dense / test_conv. */
+static uint32_t unsigned_planes = 2u;
+
 static void dense_case(uint32_t k, uint32_t o, int in_kind, int wk, int stage)
 {
     be_op op;
@@ -249,7 +253,7 @@ static void dense_case(uint32_t k, uint32_t o, int in_kind, int wk, int stage)
     if (in_kind == 0)
         be_test_set_value(&op.in, BE_KIND_BITS, 1u, 1u, 1u, k, BE_ENC_SIGN, 1u);
     else if (in_kind == 1)
-        be_test_set_value(&op.in, BE_KIND_BITS, 1u, 1u, 1u, k, BE_ENC_UNSIGNED, 2u);
+        be_test_set_value(&op.in, BE_KIND_BITS, 1u, 1u, 1u, k, BE_ENC_UNSIGNED, unsigned_planes);
     else
         be_test_set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, k, BE_ENC_NONE, 1u);
     in_bytes = op.in.nbytes;
@@ -290,6 +294,15 @@ static void test_dense(void)
                 dense_case(ks[i], o, 1, BE_WK_BINARY, 7 - (int)j);
             }
         }
+    }
+    { /* unsigned planes with P = 1, 3 and 8: every stage, odd K and O, row tails */
+        static const uint32_t pl[] = {1, 3, 8};
+        for (i = 0; i < sizeof pl / sizeof pl[0]; i++) {
+            unsigned_planes = pl[i];
+            for (j = 0; j < sizeof ks / sizeof ks[0]; j++, n++)
+                dense_case(ks[j], os[n % (sizeof os / sizeof os[0])], 1, BE_WK_BINARY, (int)(n % 6u));
+        }
+        unsigned_planes = 2u;
     }
 }
 
@@ -337,7 +350,7 @@ static void conv_case(uint32_t c, uint32_t kh, uint32_t kw, uint32_t sh, uint32_
     if (in_kind == 0)
         be_test_set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_SIGN, 1u);
     else if (in_kind == 1)
-        be_test_set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_UNSIGNED, 2u);
+        be_test_set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_UNSIGNED, unsigned_planes);
     else
         be_test_set_value(&op.in, BE_KIND_U8, 3u, h, w, c, BE_ENC_NONE, 1u);
     op.w_row_bytes = wk == BE_WK_BINARY ? be_words_for(c) * 4u : c;
@@ -399,6 +412,22 @@ static void test_conv(void)
         conv_case(33, 3, 1, 2, 1, pad, 7, 5, 9, 0, BE_WK_BINARY, 0);
         conv_case(65, 1, 3, 1, 2, pad, 5, 6, 3, 0, BE_WK_BINARY, 2);
         conv_case(3, 3, 1, 2, 1, pad, 7, 5, 9, 2, BE_WK_INT8, 0);
+    }
+    { /* unsigned planes with P = 1, 3 and 8: odd channel counts, strides, padding, every stage */
+        static const uint32_t pl[] = {1, 3, 8}, pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1};
+        static const uint32_t pad2[4] = {2, 0, 1, 2};
+        uint32_t i;
+        for (i = 0; i < sizeof pl / sizeof pl[0]; i++) {
+            unsigned_planes = pl[i];
+            for (ci = 0; ci < sizeof chans / sizeof chans[0]; ci++, n++) {
+                const uint32_t c = chans[ci], o = os[n % (sizeof os / sizeof os[0])];
+                conv_case(c, 3, 3, 1, 1, pad1, 5, 6, o, 1, BE_WK_BINARY, (int)(n % 6u));
+                conv_case(c, 3, 3, 2, 2, pad1, 6, 5, o, 1, BE_WK_BINARY, (int)((n + 1u) % 6u));
+                conv_case(c, 1, 1, 1, 1, pad0, 4, 5, o, 1, BE_WK_BINARY, (int)((n + 2u) % 6u));
+                conv_case(c, 3, 1, 2, 1, pad2, 7, 5, o, 1, BE_WK_BINARY, (int)((n + 3u) % 6u));
+            }
+        }
+        unsigned_planes = 2u;
     }
 }
 

@@ -87,6 +87,40 @@ static inline void be_x86_im2col_bits(const be_op *op, const be_word *in, uint32
     }
 }
 
+/* Binary weights on unsigned bit-plane inputs (qrelu levels, P <= 8 planes): the planes kernels. */
+static inline int be_x86_is_planes_binary(const be_op *op)
+{
+    return op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS &&
+           op->in.encoding == BE_ENC_UNSIGNED && op->in.planes >= 1u && op->in.planes <= 8u;
+}
+
+/* im2col of unsigned bit-planes for output pixel p: P patches of KH*KW*cw words (plane q at
+ * dst + q * KH*KW*cw, weight-row order (ky, kx, word)), padding pixels as zero words (level 0).
+ * KH*KW*pixel_bytes bytes: the model's patch_bytes. */
+static inline void be_x86_im2col_planes(const be_op *op, const be_word *in, uint32_t p, be_word *dst)
+{
+    const be_value *vi = &op->in;
+    const uint32_t cw = vi->cw, planes = vi->planes, kwords = op->kh * op->kw * cw, ow = op->out.w;
+    const int32_t h = (int32_t)vi->h, w = (int32_t)vi->w;
+    const int32_t y0 = (int32_t)((p / ow) * op->sh) - (int32_t)op->pt, x0 = (int32_t)((p % ow) * op->sw) - (int32_t)op->pl;
+    uint32_t ky, kx, q;
+    for (ky = 0; ky < op->kh; ky++) {
+        const int32_t iy = y0 + (int32_t)ky;
+        for (kx = 0; kx < op->kw; kx++) {
+            const int32_t ix = x0 + (int32_t)kx;
+            be_word *d = dst + (ky * op->kw + kx) * cw;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+                for (q = 0; q < planes; q++)
+                    be_zero_words(d + (size_t)q * kwords, cw);
+            } else {
+                const be_word *s = in + ((size_t)iy * (size_t)w + (size_t)ix) * planes * cw;
+                for (q = 0; q < planes; q++)
+                    be_copy_words(d + (size_t)q * kwords, s + (size_t)q * cw, cw);
+            }
+        }
+    }
+}
+
 /* Words of one padded input row of a sign conv: (W + PL + PR) * cw. */
 static inline uint32_t be_x86_row_len(const be_op *op)
 {
