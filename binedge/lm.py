@@ -173,42 +173,18 @@ def train_lm(cfg, ctx, *, resume: bool, epochs, progress: bool, log, explicit) -
 
     from .data import DatasetError
     from .datasets.text import check_lengths, load_text, streams
-    from .fileio import atomic_torch_save, atomic_write_json, check_output_path, clean_stale_files, make_dirs
+    from .fileio import atomic_torch_save, atomic_write_json, clean_stale_files, make_dirs
     from .models import build_model, physical_memory_bytes
     from .optim import LAB
     from .recipe import Schedule
-    from .train import TrainConfig, TrainError, _cpu_state, _cpu_tree, _gib, make_schedule, resume_conflicts
+    from .train import TrainError, _cpu_state, _cpu_tree, _gib, make_schedule, open_run
 
     if ctx.distributed:
         raise TrainError("--model lstm trains in one process: data-parallel training (--nproc, torchrun) of "
                          "recurrent models is not built yet; run it without --nproc")
     cfg.validate()
+    cfg, state = open_run(cfg, resume=resume, epochs=epochs, explicit=explicit)
     out = Path(cfg.out)
-    check_output_path(out, "-o", kind="rundir")
-    state = None
-    if resume:
-        if not (out / "last.pt").is_file():
-            raise TrainError(f"cannot resume: {out / 'last.pt'} does not exist (start the run without --resume)")
-        try:
-            state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
-            saved = TrainConfig.from_dict(state["config"])
-        except Exception as e:
-            raise TrainError(f"cannot resume: {out / 'last.pt'} is unreadable ({type(e).__name__}: {e})") from None
-        conflicts = resume_conflicts(saved, cfg, explicit)
-        if conflicts:
-            raise TrainError(f"cannot resume {out} with other settings: {'; '.join(conflicts)}. --resume continues "
-                             f"the run with its saved settings (only --epochs may change, to extend it): drop "
-                             f"these options, or train a new run with another --out")
-        cfg = saved
-        cfg.out = str(out)
-        if epochs is not None:
-            if epochs < state["epoch"]:
-                raise TrainError(f"--epochs {epochs} is below the {state['epoch']} epochs already trained in {out}; "
-                                 f"with --resume, --epochs is the new total: give {state['epoch']} or more, or leave "
-                                 f"it out to keep the saved {saved.epochs}")
-            cfg.epochs = epochs
-    elif (out / "last.pt").exists():
-        raise TrainError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
 
     corpus = load_text(cfg.data_file)
     recorded = (cfg.data_info or {}).get("fingerprint")

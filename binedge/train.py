@@ -533,38 +533,49 @@ def _place(codes: torch.Tensor, device: torch.device) -> torch.Tensor:
     return codes.pin_memory()
 
 
+def open_run(cfg: TrainConfig, *, resume: bool, epochs: int | None, explicit) -> tuple[TrainConfig, dict | None]:
+    """Check the run directory ``cfg.out`` before any work (a file in the way, a read-only
+    parent) and, with ``resume``, load its last.pt: the saved config (options given explicitly
+    must match it; ``epochs`` may extend it) and the saved state. Without ``resume`` a directory
+    that already holds a run is refused. Returns (config to train with, state or None)."""
+    out = Path(cfg.out)
+    check_output_path(out, "-o", kind="rundir")
+    if not resume:
+        if (out / "last.pt").exists():
+            raise TrainError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        return cfg, None
+    if not (out / "last.pt").is_file():
+        raise TrainError(f"cannot resume: {out / 'last.pt'} does not exist (start the run without --resume)")
+    try:
+        state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+        saved = TrainConfig.from_dict(state["config"])
+    except Exception as e:
+        raise TrainError(f"cannot resume: {out / 'last.pt'} is unreadable ({type(e).__name__}: {e})") from None
+    conflicts = resume_conflicts(saved, cfg, explicit)
+    if conflicts:
+        raise TrainError(f"cannot resume {out} with other settings: {'; '.join(conflicts)}. --resume continues "
+                         f"the run with its saved settings (only --epochs may change, to extend it): drop "
+                         f"these options, or train a new run with another --out")
+    cfg = saved
+    cfg.out = str(out)  # the directory may have been moved since
+    if epochs is not None:
+        if epochs < state["epoch"]:
+            raise TrainError(f"--epochs {epochs} is below the {state['epoch']} epochs already trained in {out}; "
+                             f"with --resume, --epochs is the new total: give {state['epoch']} or more, or leave "
+                             f"it out to keep the saved {saved.epochs}")
+        cfg.epochs = epochs
+    return cfg, state
+
+
 def _train(cfg: TrainConfig, ctx, *, resume, epochs, progress, log, explicit, workers) -> dict:
     from tqdm import tqdm
 
     if not ctx.is_main:
         log = lambda *_: None  # noqa: E731 - process 0 alone reports
     cfg.validate()
+    cfg, state = open_run(cfg, resume=resume, epochs=epochs, explicit=explicit)
     out = Path(cfg.out)
-    check_output_path(out, "-o", kind="rundir")  # before any work: a file in the way, a read-only parent
-    if resume:
-        if not (out / "last.pt").is_file():
-            raise TrainError(f"cannot resume: {out / 'last.pt'} does not exist (start the run without --resume)")
-        try:
-            state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
-            saved = TrainConfig.from_dict(state["config"])
-        except Exception as e:
-            raise TrainError(f"cannot resume: {out / 'last.pt'} is unreadable ({type(e).__name__}: {e})") from None
-        conflicts = resume_conflicts(saved, cfg, explicit)
-        if conflicts:
-            raise TrainError(f"cannot resume {out} with other settings: {'; '.join(conflicts)}. --resume continues "
-                             f"the run with its saved settings (only --epochs may change, to extend it): drop "
-                             f"these options, or train a new run with another --out")
-        cfg = saved
-        cfg.out = str(out)  # the directory may have been moved since
-        if epochs is not None:
-            if epochs < state["epoch"]:
-                raise TrainError(f"--epochs {epochs} is below the {state['epoch']} epochs already trained in {out}; "
-                                 f"with --resume, --epochs is the new total: give {state['epoch']} or more, or leave "
-                                 f"it out to keep the saved {saved.epochs}")
-            cfg.epochs = epochs
-    elif (out / "last.pt").exists():
-        raise TrainError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    else:
+    if not resume:
         cfg.model.record_source()  # a user model: its factory's file and SHA-256, before the data is loaded
     dist_mod.barrier(ctx)  # every process has checked the run directory before process 0 writes to it
 
