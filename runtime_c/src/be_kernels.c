@@ -164,42 +164,27 @@ int be_op_is_v1(const be_op *op)
     }
 }
 
+/* The first family of each op type; Dense / Conv2d have _BIN, _U8, _I8 and MaxPool2d _BIN, _I8 at
+ * consecutive values (be_kernels.h). */
+static const uint8_t first_family[BE_OP_TYPES + 1] = {
+    [BE_OP_DENSE] = BE_KF_DENSE_BIN,   [BE_OP_CONV2D] = BE_KF_CONV2D_BIN,   [BE_OP_MAXPOOL2D] = BE_KF_MAXPOOL2D_BIN,
+    [BE_OP_FLATTEN] = BE_KF_FLATTEN,   [BE_OP_RESHAPE] = BE_KF_RESHAPE,     [BE_OP_AVGPOOL2D] = BE_KF_AVGPOOL2D,
+    [BE_OP_ADD] = BE_KF_ADD,           [BE_OP_REQUANTIZE] = BE_KF_REQUANTIZE, [BE_OP_THRESHOLD] = BE_KF_THRESHOLD,
+    [BE_OP_CONCAT] = BE_KF_CONCAT,     [BE_OP_MERGE] = BE_KF_MERGE};
+
 uint32_t be_op_kernel_families(const be_op *op)
 {
     const int bits = op->in.kind == BE_KIND_BITS, u8 = op->in.kind == BE_KIND_U8;
     const int int8 = op->weight_kind == BE_WK_INT8 || op->in.kind == BE_KIND_I8;
-    int bin_f, u8_f, i8_f;
-    switch (op->type) {
-    case BE_OP_DENSE:
-        bin_f = BE_KF_DENSE_BIN, u8_f = BE_KF_DENSE_U8, i8_f = BE_KF_DENSE_I8;
-        break;
-    case BE_OP_CONV2D:
-        bin_f = BE_KF_CONV2D_BIN, u8_f = BE_KF_CONV2D_U8, i8_f = BE_KF_CONV2D_I8;
-        break;
-    case BE_OP_MAXPOOL2D:
-        return 1u << (bits ? BE_KF_MAXPOOL2D_BIN : BE_KF_MAXPOOL2D_I8);
-    case BE_OP_FLATTEN:
-        return 1u << BE_KF_FLATTEN;
-    case BE_OP_RESHAPE:
-        return 1u << BE_KF_RESHAPE;
-    case BE_OP_AVGPOOL2D:
-        return 1u << BE_KF_AVGPOOL2D;
-    case BE_OP_ADD:
-        return 1u << BE_KF_ADD;
-    case BE_OP_REQUANTIZE:
-        return 1u << BE_KF_REQUANTIZE;
-    case BE_OP_THRESHOLD:
-        return 1u << BE_KF_THRESHOLD;
-    case BE_OP_CONCAT:
-        return 1u << BE_KF_CONCAT;
-    case BE_OP_MERGE:
-        return 1u << BE_KF_MERGE;
-    default:
+    uint32_t f;
+    if (op->type == 0u || op->type > BE_OP_TYPES)
         return 0u;
-    }
-    if (bits)
-        return 1u << bin_f;
-    return (u8 ? 1u << u8_f : 0u) | (int8 ? 1u << i8_f : 0u);
+    f = first_family[op->type];
+    if (op->type == BE_OP_MAXPOOL2D)
+        return 1u << (bits ? f : f + 1u); /* _BIN on bits, _I8 on codes */
+    if ((op->type != BE_OP_DENSE && op->type != BE_OP_CONV2D) || bits)
+        return 1u << f; /* the op's one family; Dense / Conv2d on bits: _BIN */
+    return (u8 ? 1u << (f + 1u) : 0u) | (int8 ? 1u << (f + 2u) : 0u); /* _U8, _I8 */
 }
 
 const char *be_kernel_family_name(int f)

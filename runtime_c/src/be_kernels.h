@@ -32,7 +32,7 @@
  * linker's --gc-sections then drops every other kernel. binedge's firmware generator passes the
  * families of its model (binedge.firmware.kernel_families mirrors be_op_kernel_families;
  * docs/firmware.md "Kernel subset"). Without BE_KERNEL_SUBSET every entry is compiled. */
-enum be_kernel_family {
+enum be_kernel_family { /* an op type's families are consecutive, in this order (be_kernels.c) */
     BE_KF_ANY = 0,
     BE_KF_DENSE_BIN = 1,      /* Dense on bits (binary weights) */
     BE_KF_DENSE_U8 = 2,       /* Dense on u8 codes (binary weights; x86 also int8 weights) */
