@@ -37,9 +37,9 @@ import numpy as np
 
 from . import bitformat as bf
 from .fileio import atomic_write_bytes
-from .graph import (INPUT_NAME, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, GraphError,
+from .graph import (INPUT_NAME, LSTM, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, GraphError,
                     MaxPool2d, Merge, RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold,
-                    ThresholdStage)
+                    ThresholdStage, lstm_state_bytes)
 
 __all__ = [
     "BlobError", "MAGIC", "VERSION", "ALIGN", "HEADER_SIZE", "VALUE_RECORD_SIZE", "OP_RECORD_SIZE",
@@ -118,9 +118,10 @@ DTYPES = {DT_U8: np.dtype("u1"), DT_I8: np.dtype("i1"), DT_U32: np.dtype("<u4"),
 DTYPE_NAMES = {DT_U8: "u8", DT_I8: "i8", DT_U32: "u32", DT_I32: "i32", DT_I64: "i64"}
 OP_DENSE, OP_CONV2D, OP_MAXPOOL2D, OP_FLATTEN, OP_AVGPOOL2D = 1, 2, 3, 4, 5
 OP_ADD, OP_REQUANTIZE, OP_THRESHOLD, OP_CONCAT, OP_RESHAPE, OP_MERGE = 6, 7, 8, 9, 10, 11
+OP_LSTM = 12
 OP_CODES = {Dense: OP_DENSE, Conv2d: OP_CONV2D, MaxPool2d: OP_MAXPOOL2D, Flatten: OP_FLATTEN,
             AvgPool2d: OP_AVGPOOL2D, Add: OP_ADD, Requantize: OP_REQUANTIZE, Threshold: OP_THRESHOLD,
-            Concat: OP_CONCAT, Reshape: OP_RESHAPE, Merge: OP_MERGE}
+            Concat: OP_CONCAT, Reshape: OP_RESHAPE, Merge: OP_MERGE, LSTM: OP_LSTM}
 OP_NAMES = {v: k.__name__ for k, v in OP_CODES.items()}
 WK_NONE, WK_BINARY, WK_INT8 = 0, 1, 2
 WEIGHT_KINDS = {"binary": WK_BINARY, "int8": WK_INT8}
@@ -146,7 +147,10 @@ def _align(n: int) -> int:
 def scratch_bytes(op, spec_in: TensorSpec) -> int:
     """Scratch op may use while it runs (docs/format.md §6): for a Conv2d, one receptive field
     KH * KW * (bytes of one input pixel), doubled for u8 / i8 inputs (room for int16 widening);
-    0 for every other op. The arena holds it, 16-byte aligned."""
+    for an LSTM, its persistent state (int32 c[H], then int8 h[H]; live at every op, kept between
+    invokes); 0 for every other op. The arena holds it, 16-byte aligned."""
+    if isinstance(op, LSTM):
+        return lstm_state_bytes(op.hidden)
     if not isinstance(op, Conv2d):
         return 0
     pixel = spec_in.nbytes() // (spec_in.shape[0] * spec_in.shape[1])
@@ -168,7 +172,8 @@ class ArenaPlan:
 
 def _lifetimes(graph: Graph) -> list[tuple[int, int, int, tuple]]:
     """(first op, last op, bytes, key) of every arena region: values (key ("value", v)) live from
-    the op that writes them to the last op that reads them; scratch (key ("scratch", i)) during op i."""
+    the op that writes them to the last op that reads them; scratch (key ("scratch", i)) during op i,
+    an LSTM's state (also key ("scratch", i)) during every op."""
     specs = graph.value_specs()
     names = graph.value_names()
     cons = graph.consumers()
@@ -179,8 +184,8 @@ def _lifetimes(graph: Graph) -> list[tuple[int, int, int, tuple]]:
         regions.append((v - 1, last, specs[names[v]].nbytes(), ("value", v)))
     for i, op in enumerate(graph.ops):
         s = scratch_bytes(op, specs[graph.op_inputs(i)[0]])
-        if s:
-            regions.append((i, i, s, ("scratch", i)))
+        if s:  # an LSTM's state lives across every op (and between invokes)
+            regions.append((0, n - 1, s, ("scratch", i)) if isinstance(op, LSTM) else (i, i, s, ("scratch", i)))
     return regions
 
 
@@ -336,6 +341,10 @@ def layout(graph: Graph) -> dict:
             shift, zp, ma = int(op.shift), int(op.zero_point), int(op.multiplier)
         elif isinstance(op, Threshold):
             stage, enc, levels, shift, zp, t[1], t[2], t[3] = stage_fields(op.stage)
+        elif isinstance(op, LSTM):
+            wk, ci, co, shift = WK_BINARY, op.in_features, op.hidden, int(op.c_frac)
+            t[0], t[1] = add(op.recurrent, DT_U32), add(op.input_weights, DT_U32)
+            t[2], t[3], t[4] = add(op.multipliers, DT_I32), add(op.bias, DT_I32), add(op.shifts, DT_U8)
         sc = plan.scratch.get(i, (NO_INDEX, 0))
         ops.append((OP_CODES[type(op)], wk, stage, enc, len(ins), first, ci, co) + tuple(geo)
                    + (groups, levels, shift, zp, ma, mb, sc[0], sc[1]) + tuple(t) + (bytes(4),))
@@ -592,8 +601,8 @@ def read_blob(blob) -> Graph:
         inputs = tuple(value_names[v] for v in ins)
         spec_in = specs[inputs[0]]
 
-        if code != OP_MERGE and (td, te) != (NO_INDEX, NO_INDEX):
-            raise _err(src, f"{where}: stage tensors d / e are used by Merge only")
+        if code not in (OP_MERGE, OP_LSTM) and (td, te) != (NO_INDEX, NO_INDEX):
+            raise _err(src, f"{where}: stage tensors d / e are used by Merge and LSTM only")
 
         def stage_of(c_out: int):
             if stage == STAGE_ACC:
@@ -625,7 +634,19 @@ def read_blob(blob) -> Graph:
         geo = (kh, kw, sh, sw, pt, pb, pl, pr)
         if any(geo[geo_used:]):
             raise _err(src, f"{where}: nonzero kernel / stride / padding fields this op does not use")
-        if code in (OP_DENSE, OP_CONV2D):
+        if code == OP_LSTM:
+            if wk != WK_BINARY or stage or enc or n_in != 1 or groups or levels or zp or ma or mb or te != NO_INDEX:
+                raise _err(src, f"{where}: an LSTM record has weight kind binary, one input and only the in, out, "
+                                f"shift (c_frac) and tensor fields set")
+            if not (1 <= co <= (1 << 22) and 1 <= ci <= (1 << 24)):
+                raise _err(src, f"{where}: in {ci} / hidden {co} out of range")
+            onehot = spec_in.kind == "u8"
+            wx_shape = (ci, bf.words_for(4 * co)) if onehot else (4 * co, bf.words_for(ci))
+            op = LSTM(tensor(where, tw, "recurrent weights", DT_U32, (4 * co, bf.words_for(co))),
+                      tensor(where, ta, "input weights", DT_U32, wx_shape), ci, co,
+                      tensor(where, tb, "multipliers", DT_I32, (2, 4)), tensor(where, tc, "bias", DT_I32, (4 * co,)),
+                      tensor(where, td, "shifts", DT_U8, (4,)), shift, name, inputs=inputs)
+        elif code in (OP_DENSE, OP_CONV2D):
             if wk not in (WK_BINARY, WK_INT8):
                 raise _err(src, f"{where}: bad weight kind code {wk}")
             if ci == 0 or co == 0 or (code == OP_CONV2D and (min(geo[:4]) < 1 or groups < 1 or ci % groups)):

@@ -335,8 +335,40 @@ class Reshape:
     inputs: tuple | None = None
 
 
-Op = Union[Dense, Conv2d, MaxPool2d, AvgPool2d, Add, Requantize, Threshold, Concat, Flatten, Reshape, Merge]
-OP_TYPES = (Dense, Conv2d, MaxPool2d, AvgPool2d, Add, Requantize, Threshold, Concat, Flatten, Reshape, Merge)
+@dataclass
+class LSTM:
+    """One time step of a binary-weight LSTM layer (docs/numerics.md "Recurrent", docs/graph.md).
+
+    A stateful op: it keeps its layer's state (h: int8 codes, c: int32 codes, H each) between
+    invokes, from zeros after a reset. Gate rows r = j·H + c, gates j = (i, f, g, o). With
+    rshift(v, s) = floor((v + 2^(s-1)) / 2^s) and the Q15 tables SIG / TANH of
+    :mod:`binedge.lstm_integer`:
+        acc_h[r] = Σ_k Wh[r, k] · h[k]                      (Wh = ±1, h the old state codes)
+        x-part[r] = Mx_j · Wx[r, x]                         (input u8 (1,): a character id x < V)
+                  = Mx_j · Σ_k Wx[r, k] · p[k]              (input i8 (I,): the h codes of an LSTM below)
+        z[r] = clamp(rshift(Mh_j · acc_h[r] + x-part[r] + B[r], s_j), -512, 511)
+        c' = clamp(rshift(f·c, 15) + rshift(i·g, 30 - c_frac), -65535, 65535)
+        h' = clamp(rshift(o · TANH[clamp(rshift(c', c_frac - 6), -512, 511)], 23), -127, 127)
+    The output value is h' (i8 (H,), scale 2^-7, zero point 0); the state becomes (h', c').
+    Storage: ``recurrent`` uint32 (4H, words(H)) packed signs of Wh; ``input_weights`` packed signs
+    of Wx: (V, words(4H)) for a character input (row x = column x of all 4H rows), else
+    (4H, words(I)); ``multipliers`` int32 (2, 4) = (Mh_j; Mx_j); ``bias`` int32 (4H,);
+    ``shifts`` uint8 (4,) in [1, 30]; ``c_frac`` in [7, 14]."""
+
+    recurrent: np.ndarray
+    input_weights: np.ndarray
+    in_features: int
+    hidden: int
+    multipliers: np.ndarray
+    bias: np.ndarray
+    shifts: np.ndarray
+    c_frac: int = 10
+    name: str = ""
+    inputs: tuple | None = None
+
+
+Op = Union[Dense, Conv2d, MaxPool2d, AvgPool2d, Add, Requantize, Threshold, Concat, Flatten, Reshape, Merge, LSTM]
+OP_TYPES = (Dense, Conv2d, MaxPool2d, AvgPool2d, Add, Requantize, Threshold, Concat, Flatten, Reshape, Merge, LSTM)
 
 
 def op_label(op, i: int) -> str:
@@ -386,6 +418,7 @@ class Graph:
         if not self.ops:
             raise GraphError("the graph has no ops")
         specs = {INPUT_NAME: self.input}
+        producer: dict = {}
         used: set[str] = set()
         for i, op in enumerate(self.ops):
             where = op_label(op, i)
@@ -403,6 +436,9 @@ class Graph:
                 raise GraphError(f"{where}: nothing may read the int32 scores")
             if any(s.kind == "i32" for s in ins) and not isinstance(op, Merge):
                 raise GraphError(f"{where}: an accumulator (AccStage) is read only by a Merge")
+            if isinstance(op, LSTM) and ins[0].kind == "i8" and not isinstance(producer.get(names[0]), LSTM):
+                raise GraphError(f"{where}: an LSTM's i8 input must be the h of an LSTM below (its codes are proved "
+                                 f"to lie in [-127, 127])")
             try:
                 out = infer(op, ins)
                 if out.nbytes() > INT32_MAX:
@@ -411,6 +447,7 @@ class Graph:
                 raise GraphError(f"{where}: {e}") from None
             used.update(names)
             specs[name] = out
+            producer[name] = op
         if not complete:
             return specs
         last = self.value_name(len(self.ops) - 1)
@@ -443,6 +480,10 @@ class Graph:
             for n in self.op_inputs(i):
                 out.setdefault(n, []).append(i)
         return out
+
+    def is_recurrent(self) -> bool:
+        """Does the graph keep state between invokes (an LSTM op)? Then its inputs are time steps."""
+        return any(isinstance(op, LSTM) for op in self.ops)
 
     def is_chain(self) -> bool:
         """Does every op read exactly the previous op's output (the v1 shape of a graph)?"""
@@ -622,6 +663,64 @@ def _codes(spec: TensorSpec, what: str) -> None:
         raise GraphError(f"{what} takes a u8 or i8 value, got {spec.kind}")
 
 
+#: a character id input (u8 (1,)) indexes a vocabulary of at most this many characters
+MAX_VOCAB = 256
+
+
+def lstm_state_bytes(hidden: int) -> int:
+    """Bytes of one LSTM layer's state in the arena: int32 c[H], then int8 h[H] 16 bytes aligned."""
+    return -(-4 * hidden // 16) * 16 + -(-hidden // 16) * 16
+
+
+def lstm_gate_bound(op: "LSTM", onehot: bool) -> list[int]:
+    """Per gate j, the proved max |v| + 2^(s_j-1) of the gate pre-activation (docs/numerics.md (1)):
+    |Mh_j|·127·H + |Mx_j|·(1 for a character input, else 127·I) + max_c |B_jc| + 2^(s_j-1)."""
+    from .lstm_integer import H_MAX
+
+    h = int(op.hidden)
+    x_bound = 1 if onehot else H_MAX * int(op.in_features)
+    b = np.abs(op.bias.astype(np.int64)).reshape(4, h).max(axis=1)
+    return [abs(int(op.multipliers[0, j])) * H_MAX * h + abs(int(op.multipliers[1, j])) * x_bound + int(b[j])
+            + (1 << (int(op.shifts[j]) - 1)) for j in range(4)]
+
+
+def _lstm_output(op: "LSTM", spec: TensorSpec) -> TensorSpec:
+    from .lstm_integer import C_FRAC_MAX, C_FRAC_MIN, GATE_SHIFT_MAX, H_FRAC
+
+    h, n_in = int(op.hidden), int(op.in_features)
+    if not 1 <= h <= MAX_CHANNELS // 4:
+        raise GraphError(f"LSTM hidden size {h} must lie in [1, {MAX_CHANNELS // 4}]")
+    if spec.kind == "u8":
+        if spec.shape != (1,) or spec.zero_point != 0:
+            raise GraphError(f"an LSTM reads a character id (u8 of shape (1,), zero point 0), got u8 {spec.shape}")
+        if not 1 <= n_in <= MAX_VOCAB:
+            raise GraphError(f"a character LSTM's vocabulary {n_in} must lie in [1, {MAX_VOCAB}]")
+        _check_weights(op, "binary", op.input_weights, (n_in,), 4 * h)
+    elif spec.kind == "i8":
+        if spec.shape != (n_in,) or spec.zero_point != 0:
+            raise GraphError(f"an LSTM expects ({n_in},) i8 codes with zero point 0 (the h of an LSTM below), "
+                             f"got {spec.shape} zero point {spec.zero_point}")
+        _check_weights(op, "binary", op.input_weights, (4 * h,), n_in)
+    else:
+        raise GraphError(f"an LSTM reads a character id (u8) or the h codes (i8) of an LSTM below, got {spec.kind}")
+    _check_weights(op, "binary", op.recurrent, (4 * h,), h)
+    for name, dtype, shape in (("multipliers", np.int32, (2, 4)), ("bias", np.int32, (4 * h,)),
+                               ("shifts", np.uint8, (4,))):
+        a = getattr(op, name)
+        if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape:
+            raise GraphError(f"LSTM.{name} must be {np.dtype(dtype)} of shape {shape}")
+    if op.shifts.min() < 1 or op.shifts.max() > GATE_SHIFT_MAX:
+        raise GraphError(f"LSTM gate shifts must lie in [1, {GATE_SHIFT_MAX}], got {op.shifts.tolist()}")
+    if not (isinstance(op.c_frac, (int, np.integer)) and C_FRAC_MIN <= int(op.c_frac) <= C_FRAC_MAX):
+        raise GraphError(f"LSTM c_frac must be an integer in [{C_FRAC_MIN}, {C_FRAC_MAX}], got {op.c_frac!r}")
+    worst = lstm_gate_bound(op, spec.kind == "u8")
+    if max(worst) > INT32_MAX:
+        j = int(np.argmax(worst))
+        raise GraphError(f"LSTM gate {'ifgo'[j]}'s pre-activation may reach {worst[j]} > 2**31 - 1 "
+                         f"(|Mh|·127·H + |Mx|·max|x-part| + max|B| + 2^(s-1)); use a smaller shift")
+    return TensorSpec("i8", (h,), scale=2.0 ** -H_FRAC, zero_point=0)
+
+
 def infer(op, ins) -> TensorSpec:
     """Output spec of ``op`` applied to values of specs ``ins`` (a list, or one TensorSpec);
     raises GraphError if it cannot apply."""
@@ -691,6 +790,8 @@ def infer(op, ins) -> TensorSpec:
         _check_code_type(out, "Add")
         return out
     spec = _one(ins, type(op).__name__)
+    if isinstance(op, LSTM):
+        return _lstm_output(op, spec)
     if isinstance(op, Flatten):
         flat = (int(np.prod(spec.shape, dtype=np.int64)),)
         _check_value_shape(flat, "the flattened value")

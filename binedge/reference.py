@@ -8,8 +8,13 @@ and an explicit im2col, applies its output stage or rounding rule exactly as doc
 as an integer matmul where every product and partial sum is an integer below 2**53 (checked), so
 the result is exact. The graph is a DAG: values are kept by name until the last op has run.
 
+A recurrent graph (an LSTM op, :meth:`Graph.is_recurrent`) keeps state between inputs: its N
+inputs are N successive time steps of one stream, run one at a time from the given state (zeros
+by default); :func:`run_stream` also returns the state after the last step.
+
 Public API:
     run(graph, inputs)          -> int32 scores (N, C)
+    run_stream(graph, inputs, state) -> (int32 scores (N, C), state after the last input)
     run_trace(graph, inputs)    -> stored value after every op (batch leading, storage layout)
     run_values(graph, inputs)   -> {value name: stored value}, the graph input included
     accumulators(graph, inputs) -> int64 acc of every Dense / Conv2d op (None for other ops)
@@ -20,13 +25,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import bitformat as bf
-from .graph import (INPUT_NAME, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, Merge,
+from .graph import (INPUT_NAME, LSTM, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, Merge,
                     RequantStage, Requantize, Reshape, RoundStage, TensorSpec, Threshold, ThresholdStage, requant)
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
-__all__ = ["run", "run_trace", "run_values", "accumulators", "check_images", "unpack_value", "pack_value"]
+__all__ = ["run", "run_stream", "zero_state", "run_trace", "run_values", "accumulators", "check_images", "unpack_value", "pack_value"]
 
 
 # ----------------------------------------------------------------------------- values
@@ -149,7 +154,42 @@ def _maxpool(op: MaxPool2d, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _step(op, specs_in: list, spec_out: TensorSpec, stored: list):
+def _lstm_step(op: LSTM, x: np.ndarray, onehot: bool, state: tuple) -> tuple[np.ndarray, tuple]:
+    """One LSTM step (graph.LSTM's formula) on one input x ((1,) id or (I,) codes) from state
+    (h, c) int64 (H,): returns (h', (h', c'))."""
+    from .lstm_integer import C_MAX, H_FRAC, H_MAX, LUT_FRAC, SIG, TANH, Z_FRAC, Z_MAX, Z_MIN, rshift
+
+    H = int(op.hidden)
+    h, c = state
+    wh = bf.unpack_sign(op.recurrent, H).astype(np.int64)                    # (4H, H)
+    mh, mx = (np.repeat(op.multipliers[k].astype(np.int64), H) for k in (0, 1))
+    if onehot:
+        xid = int(x[0])
+        if not 0 <= xid < op.in_features:
+            raise ValueError(f"character id {xid} is not below the vocabulary size {op.in_features}")
+        xpart = mx * bf.unpack_sign(op.input_weights[xid], 4 * H).astype(np.int64)
+    else:
+        wx = bf.unpack_sign(op.input_weights, int(op.in_features)).astype(np.int64)
+        xpart = mx * (wx @ x.astype(np.int64))
+    v = mh * (wh @ h) + xpart + op.bias.astype(np.int64)
+    if np.abs(v).max(initial=0) > INT32_MAX:  # pragma: no cover - Graph.value_specs() proved it
+        raise OverflowError("LSTM gate pre-activation beyond int32")
+    z = np.clip(rshift(v, np.repeat(op.shifts.astype(np.int64), H)), Z_MIN, Z_MAX) - Z_MIN
+    i, f, g, o = SIG[z[:H]], SIG[z[H:2 * H]], TANH[z[2 * H:3 * H]], SIG[z[3 * H:]]
+    cf = int(op.c_frac)
+    c = np.clip(rshift(f * c, LUT_FRAC) + rshift(i * g, 2 * LUT_FRAC - cf), -C_MAX, C_MAX)
+    t = TANH[np.clip(rshift(c, cf - Z_FRAC), Z_MIN, Z_MAX) - Z_MIN]
+    h = np.clip(rshift(o * t, 2 * LUT_FRAC - H_FRAC), -H_MAX, H_MAX)
+    return h, (h, c)
+
+
+def zero_state(graph: Graph) -> dict:
+    """The reset state of a recurrent graph: {op index: (h, c)} int64 zeros of the op's H."""
+    return {i: (np.zeros(op.hidden, np.int64), np.zeros(op.hidden, np.int64))
+            for i, op in enumerate(graph.ops) if isinstance(op, LSTM)}
+
+
+def _step(op, specs_in: list, spec_out: TensorSpec, stored: list, state: dict | None = None, index: int = -1):
     """One op on stored input values: returns (acc or None, stored output)."""
     xs = [unpack_value(v, s) for v, s in zip(stored, specs_in)]
     x, spec_in = xs[0], specs_in[0]
@@ -183,6 +223,11 @@ def _step(op, specs_in: list, spec_out: TensorSpec, stored: list):
         y = np.concatenate(xs, axis=-1)
     elif isinstance(op, (Flatten, Reshape)):
         y = x.reshape((x.shape[0],) + tuple(spec_out.shape))  # (H, W, C) order, C fastest
+    elif isinstance(op, LSTM):  # one time step: the batch holds one input (see _walk)
+        assert x.shape[0] <= 1 and state is not None
+        if x.shape[0]:
+            h, state[index] = _lstm_step(op, x[0], spec_in.kind == "u8", state[index])
+        y = h[None] if x.shape[0] else np.zeros((0, op.hidden), np.int64)
     else:  # pragma: no cover - Graph.value_specs() rejects unknown ops first
         raise TypeError(f"unsupported op {type(op).__name__}")
     return acc, pack_value(y, spec_out)
@@ -210,18 +255,25 @@ def check_images(graph: Graph, images) -> np.ndarray:
 BATCH_CHUNK = 128  # samples per pass: bounds the im2col memory; results do not depend on it
 
 
-def _walk(graph: Graph, images, want_acc: bool) -> tuple[list, dict]:
+def _walk(graph: Graph, images, want_acc: bool, state: dict | None = None) -> tuple[list, dict]:
     """(acc or None, stored output) for every op and the stored value of every name, computed in
-    batch chunks and concatenated."""
+    batch chunks and concatenated. A recurrent graph runs one input per chunk, in order, updating
+    ``state`` (see :func:`zero_state`) in place."""
     specs = graph.value_specs()  # validates the graph
     images = check_images(graph, images)
     names = graph.value_names()
     inputs = [graph.op_inputs(i) for i in range(len(graph.ops))]
+    chunk = BATCH_CHUNK
+    if graph.is_recurrent():
+        chunk = 1
+        if state is None:
+            state = zero_state(graph)
     chunks, values = [], []
-    for lo in range(0, max(len(images), 1), BATCH_CHUNK):
-        vals, rows = {INPUT_NAME: images[lo : lo + BATCH_CHUNK]}, []
+    for lo in range(0, max(len(images), 1), chunk):
+        vals, rows = {INPUT_NAME: images[lo : lo + chunk]}, []
         for i, op in enumerate(graph.ops):
-            acc, stored = _step(op, [specs[n] for n in inputs[i]], specs[names[i + 1]], [vals[n] for n in inputs[i]])
+            acc, stored = _step(op, [specs[n] for n in inputs[i]], specs[names[i + 1]], [vals[n] for n in inputs[i]],
+                                state, i)
             vals[names[i + 1]] = stored
             rows.append(acc if want_acc else None)
         chunks.append(rows)
@@ -249,5 +301,16 @@ def accumulators(graph: Graph, images: np.ndarray) -> list:
 
 
 def run(graph: Graph, images: np.ndarray) -> np.ndarray:
-    """int32 scores (N, C) of the graph on inputs (N,) + graph.input.shape (uint8 or int8)."""
+    """int32 scores (N, C) of the graph on inputs (N,) + graph.input.shape (uint8 or int8); a
+    recurrent graph runs them as N time steps from the zero state."""
     return run_trace(graph, images)[-1]
+
+
+def run_stream(graph: Graph, inputs: np.ndarray, state: dict | None = None) -> tuple[np.ndarray, dict]:
+    """(int32 scores (N, C), state after the last input) of a recurrent graph run over ``inputs``
+    (N time steps) from ``state`` (None: :func:`zero_state`; it is not modified)."""
+    if not graph.is_recurrent():
+        raise ValueError("run_stream runs a recurrent graph (one with an LSTM op)")
+    state = zero_state(graph) if state is None else {k: (h.copy(), c.copy()) for k, (h, c) in state.items()}
+    names = graph.value_names()
+    return _walk(graph, inputs, want_acc=False, state=state)[1][names[-1]], state
