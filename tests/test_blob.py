@@ -410,7 +410,7 @@ def test_nonzero_padding_bits():
 
 
 def test_bad_op_fields():
-    expect_error(patched("<B", OP(0, 0), 12), "unknown op type")
+    expect_error(patched("<B", OP(0, 0), 13), "unknown op type")
     expect_error(patched("<B", OP(0, 1), 3), "weight kind")
     expect_error(patched("<B", OP(0, 2), 4), "stage")
     expect_error(patched("<I", OP(1, 36), 1), "does not use")  # padding on MaxPool2d
@@ -420,7 +420,7 @@ def test_bad_op_fields():
     expect_error(patched("<I", OP(1, 20), 5), "inconsistent")  # pool kernel larger than the input
     expect_error(patched("<I", OP(0, 52), 0), "groups")  # Conv2d groups 0
     expect_error(patched("<I", OP(2, 72), 7), "does not use")  # a second multiplier on AvgPool2d
-    expect_error(patched("<I", OP(4, 100), 1), "Merge only")  # tensor d on a Concat
+    expect_error(patched("<I", OP(4, 100), 1), "Merge and LSTM only")  # tensor d on a Concat
     expect_error(patched("<B", OP(4, 108), 1), "reserved")
 
 
