@@ -168,9 +168,7 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
 def export(run_dir, formats, out, samples, no_check, target):
     """Lower a trained run to the integer graph and write deployable files."""
     from .export import FORMATS, export_run
-    from .lm import refuse_export
 
-    refuse_export(run_dir)  # recurrent models: not deployable yet, refused before anything is written
     chosen = FORMATS if formats == "all" else (formats,)
     report = export_run(run_dir, out, formats=chosen, samples=samples, check=not no_check, target=target)
     for name, info in report["files"].items():
@@ -180,7 +178,16 @@ def export(run_dir, formats, out, samples, no_check, target):
         if "scores_equal_reference" in info:
             extra += f"; scores equal reference: {info['scores_equal_reference']}"
         click.echo(f"{name}: {info['path']} {info['bytes']:,} B{extra}")
-    if "agreement" in report:
+    for name, why in report.get("notes", {}).items():
+        click.echo(f"{name}: {why}")
+    if "agreement" in report and "ce_float_nats" in report["agreement"]:
+        a = report["agreement"]
+        click.echo(f"PyTorch integer path vs reference on {a['samples']:,} test characters: int32 scores "
+                   f"{'equal' if a['pytorch_integer_scores_equal'] else 'DIFFER'}; float model vs integer model: "
+                   f"{100 * a['agreement']:.2f}% next-character agreement ({a['ties']} steps with tied best scores); "
+                   f"cross-entropy float {a['ce_float_nats']:.4f}, integer {a['ce_integer_nats']:.4f} nats/char; "
+                   f"integer accuracy {a['reference_accuracy']:.4f}")
+    elif "agreement" in report:
         a = report["agreement"]
         click.echo(f"PyTorch vs reference: {a['agree']}/{a['samples']} predictions agree "
                    f"({100 * a['agreement']:.2f}%); samples with a tie (a unit at a threshold or rounding boundary, "

@@ -20,6 +20,9 @@ import numpy as np
 from . import __version__
 
 FORMATS = ("blob", "onnx", "tflite")
+#: a character model's firmware: the first TEXT_SEED_CHARS test characters are its seed (each
+#: checked), then it generates TEXT_GENERATE_CHARS characters greedily (``--samples`` sets the seed)
+TEXT_SEED_CHARS, TEXT_GENERATE_CHARS = 64, 64
 FILE_NAMES = {"blob": "model.bnm", "onnx": "model.onnx", "tflite": "model.tflite"}
 REPORT = "report.json"  # also the manifest of a plain export (its "sha256" map, binedge.fileio)
 REPORT_FORMAT = "binedge-export"
@@ -49,10 +52,11 @@ def lower_run(run_dir):
     (--model path/to/file.py:factory, rebuilt from the file the run recorded) and every model on
     feature vectors through binedge.convert, which refuses anything it cannot lower exactly (a
     zoo model's full-precision first layer is rounded to int8 weights, as binedge.lower does)."""
-    from .lm import refuse_export
+    from .lm import is_text_run
     from .train import load_checkpoint
 
-    refuse_export(run_dir)  # recurrent models (--model lstm): one line, before any lowering
+    if is_text_run(run_dir):
+        return lower_text_run(run_dir)
     model, cfg, ckpt = load_checkpoint(run_dir)
     coding = run_coding(cfg)
     meta = {"model": cfg.model.to_dict(), "dataset": cfg.dataset, "epoch": ckpt.get("epoch"),
@@ -78,6 +82,43 @@ def lower_run(run_dir):
 
         graph = lower(model, cfg.model.image_shape, class_names=ckpt.get("class_names"), metadata=meta)
     return model, graph, cfg
+
+
+def lower_text_run(run_dir):
+    """(CharLSTM, recurrent graph, train config) of a ``--model lstm`` run's best checkpoint: the
+    exact integer LSTM of docs/numerics.md "Recurrent" (binedge.lstm_deploy). A model the integer
+    LSTM cannot represent (full-precision gate matrices, constants beyond the int32 proofs, a
+    vocabulary over 256 characters) is an ExportError naming the problem."""
+    from .graph import GraphError
+    from .lstm_deploy import load_text_run, lower_char_lstm
+    from .lstm_integer import IntegerLSTMError
+
+    try:
+        model, vocab, cfg, ck = load_text_run(run_dir)
+        meta = {"model": cfg.model.to_dict(), "dataset": "text", "epoch": ck.get("epoch"),
+                "input": "one character id per invoke (uint8); the LSTM state persists until be_reset",
+                "data_file": cfg.data_file}
+        graph = lower_char_lstm(model, vocab, meta)
+    except IntegerLSTMError as e:
+        raise ExportError(f"{run_dir}: {e}; nothing was written") from None
+    except (GraphError, ValueError) as e:
+        raise ExportError(f"{run_dir}: {e}") from None
+    return model, graph, cfg
+
+
+def load_text_stream(cfg, samples: int | None):
+    """The first ``samples`` characters (all by default) of a text run's test split as graph
+    inputs (N, 1) uint8 ids and their next characters (N,) as labels. The corpus must be the one
+    the run was trained on (its fingerprint)."""
+    from .datasets.text import load_text
+
+    corpus = load_text(cfg.data_file)
+    recorded = (cfg.data_info or {}).get("fingerprint")
+    if recorded and recorded != corpus.source["fingerprint"]:
+        raise ExportError(f"{cfg.data_file}: changed since the run was trained; restore the text the run was "
+                          f"trained on")
+    ids = corpus.test if samples is None else corpus.test[:samples + 1]
+    return np.ascontiguousarray(ids[:-1].reshape(-1, 1).astype(np.uint8)), ids[1:].astype(np.int64)
 
 
 def load_test_images(cfg, samples: int | None):
@@ -162,13 +203,28 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
     from .lower import agreement
 
     model, graph, cfg = lower_run(run_dir)
+    recurrent = graph.is_recurrent()
+    formats = tuple(formats)
+    notes = {}
+    if recurrent and "tflite" in formats:
+        if set(formats) != set(FORMATS):
+            raise ExportError("--format tflite: a recurrent (LSTM) model has no LiteRT export (binedge writes its "
+                              "exact integer step as the .bnm blob, ONNX and C firmware); choose blob or onnx")
+        formats = tuple(f for f in formats if f != "tflite")
+        notes["tflite"] = "not written: recurrent (LSTM) models are exported as blob, ONNX and firmware only"
+    test_inputs = load_text_stream if recurrent else load_test_images
     plan = None
     if target is not None:
         from . import firmware
 
-        n_fw = samples if samples is not None else firmware.DEFAULT_SAMPLES
-        fw_images, fw_labels = load_test_images(cfg, n_fw)
-        plan = firmware.plan_firmware(graph, target=target, images=fw_images, labels=fw_labels, source=run_dir)
+        if recurrent:
+            seed, seed_labels = load_text_stream(cfg, samples if samples is not None else TEXT_SEED_CHARS)
+            plan = firmware.plan_firmware(graph, target=target, images=seed, labels=seed_labels, source=run_dir,
+                                          generate=TEXT_GENERATE_CHARS)
+        else:
+            n_fw = samples if samples is not None else firmware.DEFAULT_SAMPLES
+            fw_images, fw_labels = load_test_images(cfg, n_fw)
+            plan = firmware.plan_firmware(graph, target=target, images=fw_images, labels=fw_labels, source=run_dir)
     final = final_dir if final_dir is not None else out
     out.mkdir(parents=True, exist_ok=True)  # only once lowering succeeded
 
@@ -177,7 +233,11 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
 
     rows = layer_table(graph)
     report: dict = {"format": REPORT_FORMAT, "version": 1, "binedge": __version__, "run": str(run_dir),
-                    "files": {}, "totals": totals(rows), "input": run_coding(cfg).to_dict()}
+                    "files": {}, "totals": totals(rows),
+                    "input": {"kind": "character id", "vocabulary": graph.class_names} if recurrent
+                    else run_coding(cfg).to_dict()}
+    if notes:
+        report["notes"] = notes
     if "blob" in formats:
         from .blob import write_blob
 
@@ -197,8 +257,13 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
         report["files"]["tflite"] = {"path": shown(info["path"]), "bytes": info["file_bytes"],
                                      "weight_bytes": info["weight_bytes"]}
     if check:
-        images, labels = load_test_images(cfg, samples)
-        report["agreement"] = agreement(model, graph, images, labels)
+        images, labels = test_inputs(cfg, samples)
+        if recurrent:
+            from .lstm_deploy import text_agreement
+
+            report["agreement"] = text_agreement(model, graph, images, labels)
+        else:
+            report["agreement"] = agreement(model, graph, images, labels)
         ref_scores = reference.run(graph, images)
         if "onnx" in formats:
             from .export_onnx import run_onnx

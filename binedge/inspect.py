@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import (AccStage, AvgPool2d, Conv2d, Dense, Graph, Merge, RequantStage, RoundStage, ScoreStage, Threshold,
+from .graph import (LSTM, AccStage, AvgPool2d, Conv2d, Dense, Graph, Merge, RequantStage, RoundStage, ScoreStage, Threshold,
                     ThresholdStage, TensorSpec)
 
 ONNX_SLACK_BYTES = 16 * 1024
@@ -55,6 +55,8 @@ def layer_table(graph: Graph) -> list[dict]:
         ins = graph.op_inputs(i)
         src, dst = specs[ins[0]], specs[names[i + 1]]
         weight_bytes = int(op.weights.nbytes) if isinstance(op, (Dense, Conv2d)) else 0
+        if isinstance(op, LSTM):  # gate matrices (bits) and the per-gate constants, biases, shifts
+            weight_bytes = int(op.recurrent.nbytes + op.input_weights.nbytes)
         stage = (op.output if isinstance(op, (Dense, Conv2d)) else op.stage if isinstance(op, Threshold)
                  else op if isinstance(op, Merge) else None)
         stage_bytes = _stage_bytes(stage) if stage is not None else 0
@@ -66,18 +68,24 @@ def layer_table(graph: Graph) -> list[dict]:
             macs = int(np.prod(dst.shape[:2])) * params
         elif isinstance(op, AvgPool2d):
             params, macs = 0, int(np.prod(dst.shape)) * op.kernel[0] * op.kernel[1]
+        elif isinstance(op, LSTM):  # a character input picks one column: no MACs on the input side
+            params = 4 * op.hidden * (op.hidden + op.in_features)
+            macs = 4 * op.hidden * (op.hidden + (0 if src.kind == "u8" else op.in_features))
+            stage_bytes = int(op.multipliers.nbytes + op.bias.nbytes + op.shifts.nbytes)
         else:
             macs = params = 0
         kind = type(op).__name__
         if isinstance(op, Merge):
             kind += f" [{type_label(src)} + {type_label(specs[ins[1]])} -> {_stage_label(op.output)}]"
+        if isinstance(op, LSTM):
+            kind += f" [binary w, {'character id' if src.kind == 'u8' else type_label(src)} in, state h+c]"
         if isinstance(op, (Dense, Conv2d)):
             groups = f", groups {op.groups}" if getattr(op, "groups", 1) > 1 else ""
             kind += f" [{op.weight_kind} w, {type_label(src)} in{groups} -> {_stage_label(op.output)}]"
         rows.append({"name": names[i + 1], "op": kind, "inputs": list(ins), "in": src.shape, "out": dst.shape,
                      "in_type": type_label(src), "out_type": type_label(dst), "params": params,
                      "weight_bytes": weight_bytes, "threshold_bytes": stage_bytes, "macs": macs,
-                     "binary_macs": macs if getattr(op, "weight_kind", "") == "binary" else 0,
+                     "binary_macs": macs if isinstance(op, LSTM) or getattr(op, "weight_kind", "") == "binary" else 0,
                      "activation_bytes": dst.nbytes()})
     return rows
 

@@ -32,9 +32,10 @@ number scored.
 The run directory is that of image runs (binedge.train): config.json, metrics.json (per epoch:
 train_loss = training cross-entropy in nats per character, val_ce / test_ce in nats, val_bpc /
 test_bpc, lr, seconds, chars_per_second), best.pt (the epoch of lowest validation
-cross-entropy), last.pt (``--resume``), curves.png. Not built yet: data-parallel training of
-LSTMs, LAB2 (binary activations), and any deployment (``binedge export`` refuses: :func:`refuse_export`)
-beyond the exact integer reference (binedge.lstm_integer; ``CharLSTM.integer_eval`` computes it in eval mode).
+cross-entropy), last.pt (``--resume``), curves.png. Deployment: ``binedge export RUN``
+lowers the run to the exact integer LSTM (binedge.lstm_integer, binedge.lstm_deploy; ``CharLSTM.integer_eval``
+computes the same integers in eval mode). Not built yet: data-parallel training of LSTMs, LAB2 (binary
+activations).
 """
 
 from __future__ import annotations
@@ -309,15 +310,3 @@ def is_text_run(run_dir) -> bool:
             except Exception:
                 return False
     return False
-
-
-def refuse_export(run_dir) -> None:
-    """ExportError (one line) for a run of a recurrent model: deployment of recurrent models is not
-    built yet (issue 15, items 5-6). ``binedge export`` calls it before anything is written, and
-    binedge.export.lower_run (``binedge inspect RUN``, ``export_run``) before any lowering."""
-    if is_text_run(run_dir):
-        from .export import ExportError
-
-        raise ExportError(f"{run_dir}: this run is a recurrent model (--model lstm), and deployment of recurrent "
-                          f"models is not built yet (binedge lowers, exports and inspects feed-forward models only; "
-                          f"the integer LSTM, its kernels, ONNX and firmware are still to come); nothing was written")

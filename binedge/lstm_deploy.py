@@ -165,5 +165,43 @@ def load_text_run(run_dir, checkpoint: str = "best.pt"):
     return model, list(vocab), cfg, ck
 
 
-__all__ = ["ID_INPUT", "MODEL_KIND", "generate", "graph_from_constants", "is_char_graph", "load_text_run",
+__all__ = ["ID_INPUT", "MODEL_KIND", "generate", "graph_from_constants", "is_char_graph", "load_text_run", "text_agreement",
            "lower_char_lstm", "random_lstm_graph"]
+
+
+def text_agreement(model, graph: Graph, inputs: np.ndarray, labels: np.ndarray) -> dict:
+    """The trained CharLSTM against the graph's reference over one stream of character ids
+    (``inputs`` (N, 1) uint8 from the zero state; ``labels`` the next characters):
+
+    - ``pytorch_integer_scores_equal``: the PyTorch model in eval mode with ``integer_eval``
+      (binedge.lstm_quant, the fake-quantized path) gives exactly the reference's int32 scores;
+    - ``agreement``: next-character argmax of the float model == of the integer scores (first
+      maximum), ``ties``: steps whose two best integer scores are equal;
+    - cross-entropy in nats per character of the float model and of the integer model (logit =
+      score / 2^S), and both accuracies."""
+    import torch
+    import torch.nn.functional as F
+
+    from .lstm_quant import integer_scores, model_constants
+    from .reference import run
+
+    ref = run(graph, inputs).astype(np.int64)
+    ids = torch.from_numpy(inputs[:, 0].astype(np.int64))[None]
+    y = torch.from_numpy(np.asarray(labels, np.int64))
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        logits, _ = model(ids)
+        k = model_constants(model)
+        scores, _ = integer_scores(model, ids, None, k)
+    model.train(was)
+    lf = logits[0].double()
+    si = scores[0].numpy().astype(np.int64)
+    li = torch.from_numpy(ref.astype(np.float64) * 2.0 ** -int(graph.ops[-1].output.shift))
+    pf, pi = lf.argmax(-1).numpy(), ref.argmax(-1)
+    top2 = np.sort(ref, axis=1)[:, -2:] if ref.shape[1] > 1 else np.zeros((len(ref), 2))
+    n = len(ref)
+    return {"samples": n, "agree": int((pf == pi).sum()), "agreement": float((pf == pi).mean()) if n else 1.0,
+            "ties": int((top2[:, 0] == top2[:, 1]).sum()), "pytorch_integer_scores_equal": bool(np.array_equal(si, ref)),
+            "ce_float_nats": float(F.cross_entropy(lf, y)), "ce_integer_nats": float(F.cross_entropy(li, y)),
+            "float_accuracy": float((pf == labels).mean()), "reference_accuracy": float((pi == labels).mean())}

@@ -187,24 +187,35 @@ def test_cli_errors(corpus, tmp_path):
     assert not (tmp_path / "r").exists() and not (tmp_path / "m").exists()
 
 
-def test_export_of_lstm_run_refused_cleanly(corpus, tmp_path):
+def test_export_of_lstm_run(corpus, tmp_path):
+    """A binary-weight run exports (blob; the integer path equals the reference), binedge inspect
+    reads it; a full-precision run is refused in one line and nothing is written."""
     run_dir = tmp_path / "run"
     train(_cfg(corpus, run_dir, epochs=1, hidden=4), **QUIET)
-    before = sorted(p.name for p in tmp_path.iterdir())
     out = tmp_path / "exported"
+    r = CliRunner().invoke(main, ["export", str(run_dir), "-o", str(out), "--format", "blob", "--samples", "100"])
+    assert r.exit_code == 0, r.output
+    assert "int32 scores equal" in r.output and (out / "model.bnm").is_file()
+    report = json.loads((out / "report.json").read_text())
+    assert report["agreement"]["samples"] == 100 and report["agreement"]["pytorch_integer_scores_equal"]
+    r = CliRunner().invoke(main, ["inspect", str(run_dir)])
+    assert r.exit_code == 0 and "LSTM [binary w, character id in" in r.output, r.output
+    text = clean_error(CliRunner().invoke(main, ["export", str(run_dir), "-o", str(tmp_path / "t"), "--format",
+                                                 "tflite"]))
+    assert "no LiteRT export" in text and not (tmp_path / "t").exists()
+
+    fp_dir = tmp_path / "fp"
+    train(_cfg(corpus, fp_dir, weights="fp", epochs=1, hidden=4), **QUIET)
+    before = sorted(p.name for p in tmp_path.iterdir())
     for extra in ([], ["--target", "cortex-m4"]):
-        text = clean_error(CliRunner().invoke(main, ["export", str(run_dir), "-o", str(out)] + extra))
-        assert "deployment of recurrent models is not built yet" in text
+        text = clean_error(CliRunner().invoke(main, ["export", str(fp_dir), "-o", str(tmp_path / "x")] + extra))
+        assert "is not binary (full precision)" in text and "--weights binaryconnect, bwn or lab" in text
         assert len([line for line in text.splitlines() if line.strip()]) == 1
         assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, not even a temporary
-    # binedge inspect RUN and the Python export_run refuse it the same way
-    text = clean_error(CliRunner().invoke(main, ["inspect", str(run_dir)]))
-    assert "deployment of recurrent models is not built yet" in text and "Traceback" not in text
     from binedge.export import ExportError, export_run
 
-    with pytest.raises(ExportError, match="deployment of recurrent models is not built yet"):
-        export_run(run_dir, out)
-    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    with pytest.raises(ExportError, match="is not binary"):
+        export_run(fp_dir, tmp_path / "x")
 
 
 def test_cli_resume_needs_no_options(corpus, tmp_path):
