@@ -93,6 +93,11 @@ def random_lstm_graph(rng: np.random.Generator, vocab: int, hidden: int, layers:
             mult[0, j] = mh * rng.choice([-1, 1]) if rng.random() < 0.1 else mh
             mult[1, j] = mx
             bias[j] = rng.integers(-bmax, bmax + 1, hidden)
+            if saturate:  # most cells: i, f → 1 and g → ±1 (beyond the table ends), so c runs into its clamp
+                pinned = rng.random(hidden) < 0.7
+                big = rng.integers(9 * 64 * step, 12 * 64 * step, hidden)
+                sign = np.ones(hidden, np.int64) if j in (0, 1) else rng.choice([-1, 1], hidden)
+                bias[j] = np.where(pinned, np.minimum(big, room // 3) * sign, bias[j])
         wh = rng.choice(np.array([-1, 1], np.int8), (4 * hidden, hidden))
         wx = rng.choice(np.array([-1, 1], np.int8), (4 * hidden, n_in))
         op = LSTM(recurrent=bf.pack_sign(wh), input_weights=bf.pack_sign(wx.T if onehot else wx), in_features=n_in,
