@@ -123,8 +123,10 @@ def arena_summary(graph: Graph) -> str:
     from .blob import plan_arena
 
     plan = plan_arena(graph)
+    state = sum(n for i, (_, n) in plan.scratch.items() if isinstance(graph.ops[i], LSTM))
+    kept = f"; {state:,} B of it LSTM state, kept between invokes until a reset" if state else ""
     return (f"arena {plan.size:,} B (lower bound {plan.lower_bound:,} B: the largest set of values and scratch "
-            f"live at one op)")
+            f"live at one op{kept})")
 
 
 def to_dot(graph: Graph) -> str:
