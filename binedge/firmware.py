@@ -323,15 +323,15 @@ def _operands(graph) -> int:
 # (family f is KERNEL_FAMILIES[f - 1]); tests check the order against be_kernel_family_name.
 KERNEL_FAMILIES = ("DENSE_BIN", "DENSE_U8", "DENSE_I8", "CONV2D_BIN", "CONV2D_U8", "CONV2D_I8",
                    "MAXPOOL2D_BIN", "MAXPOOL2D_I8", "FLATTEN", "RESHAPE", "AVGPOOL2D", "ADD",
-                   "REQUANTIZE", "THRESHOLD", "CONCAT", "MERGE")
+                   "REQUANTIZE", "THRESHOLD", "CONCAT", "MERGE", "LSTM_BIN")
 
 
 def op_kernel_families(op, in_spec) -> frozenset[str]:
     """The kernel families whose kernels may compute ``op`` (its first input of type
     ``in_spec``): the C runtime's be_op_kernel_families, which dispatch obeys. Dense / Conv2d on
     bits: ``*_BIN``; on u8 codes: ``*_U8``, plus ``*_I8`` with int8 weights; on i8 codes:
-    ``*_I8``; MaxPool2d on bits / on codes: ``MAXPOOL2D_BIN`` / ``MAXPOOL2D_I8``; every other op
-    the one family named by its type."""
+    ``*_I8``; MaxPool2d on bits / on codes: ``MAXPOOL2D_BIN`` / ``MAXPOOL2D_I8``; LSTM:
+    ``LSTM_BIN``; every other op the one family named by its type."""
     from . import graph as G
 
     if isinstance(op, (G.Dense, G.Conv2d)):
@@ -344,6 +344,8 @@ def op_kernel_families(op, in_spec) -> frozenset[str]:
         return frozenset(fams)
     if isinstance(op, G.MaxPool2d):
         return frozenset({"MAXPOOL2D_BIN" if in_spec.kind == "bits" else "MAXPOOL2D_I8"})
+    if isinstance(op, G.LSTM):
+        return frozenset({"LSTM_BIN"})
     return frozenset({type(op).__name__.upper()})
 
 

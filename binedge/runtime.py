@@ -5,6 +5,12 @@
     scores = rt.run(images_u8)                # int32 (N, classes), bit-exact with binedge.reference
     rt.arena_bytes, rt.kernel_names()
 
+A recurrent model (an LSTM op: ``rt.recurrent``) keeps its state between calls: ``rt.run(ids)``
+runs its N inputs (character ids, shape (N,) or (N, 1)) as N successive time steps from the
+current state, as ``binedge.reference.run_stream`` does; ``rt.reset()`` starts a new sequence
+(the state is zero after construction). An id not below the vocabulary raises
+:class:`InputRangeError` before any step runs (the state is unchanged).
+
 The shared library ``runtime_c/build/libbinedge.so`` is built with ``make -C runtime_c shared``
 on first use when it is missing or older than any runtime source (a file lock serialises
 concurrent builds). ``BINEDGE_LIB`` points at a prebuilt library instead (never rebuilt).
@@ -24,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Runtime", "RuntimeStatusError", "STATUS_NAMES", "library", "library_path", "kernel_table", "build_lock",
+__all__ = ["Runtime", "RuntimeStatusError", "InputRangeError", "STATUS_NAMES", "library", "library_path", "kernel_table", "build_lock",
            "RUNTIME_DIR"]
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime_c"
@@ -34,11 +40,11 @@ ISA_DETECT = 0xFFFFFFFF
 STATUS_NAMES = {
     0: "BE_OK", 1: "BE_ERR_ARG", 2: "BE_ERR_MAGIC", 3: "BE_ERR_VERSION", 4: "BE_ERR_TRUNCATED", 5: "BE_ERR_CRC",
     6: "BE_ERR_BOUNDS", 7: "BE_ERR_ALIGN", 8: "BE_ERR_FORMAT", 9: "BE_ERR_SHAPE", 10: "BE_ERR_UNSUPPORTED",
-    11: "BE_ERR_ARENA_TOO_SMALL", 12: "BE_ERR_OVERFLOW",
+    11: "BE_ERR_ARENA_TOO_SMALL", 12: "BE_ERR_OVERFLOW", 13: "BE_ERR_INPUT",
 }
 STATUS_CODES = {v: k for k, v in STATUS_NAMES.items()}
 OP_TYPES = {1: "dense", 2: "conv2d", 3: "maxpool2d", 4: "flatten", 5: "avgpool2d", 6: "add", 7: "requantize",
-            8: "threshold", 9: "concat", 10: "reshape", 11: "merge"}
+            8: "threshold", 9: "concat", 10: "reshape", 11: "merge", 12: "lstm"}
 
 
 class RuntimeStatusError(RuntimeError):
@@ -48,6 +54,11 @@ class RuntimeStatusError(RuntimeError):
         self.status = int(status)
         self.name = STATUS_NAMES.get(self.status, f"status {status}")
         super().__init__(f"{where}: {self.name}: {text}")
+
+
+class InputRangeError(RuntimeStatusError, ValueError):
+    """BE_ERR_INPUT: an input of a recurrent model is out of range (a character id not below the
+    vocabulary of the LSTM reading it). Nothing ran: the state is as it was."""
 
 
 class _Options(ctypes.Structure):
@@ -139,6 +150,8 @@ def library() -> ctypes.CDLL:
         "be_prepare": (ctypes.c_int, [vp, vp, vp, sz, ctypes.POINTER(_Options)]),
         "be_invoke": (ctypes.c_int, [vp, vp, vp]),
         "be_invoke_batch": (ctypes.c_int, [vp, vp, sz, vp]),
+        "be_reset": (ctypes.c_int, [vp]),
+        "be_model_is_recurrent": (ctypes.c_int, [vp]),
         "be_interpreter_kernel_name": (cp, [vp, u32]),
         "be_isa_detect": (u32, []),
         "be_kernel_count": (sz, []),
@@ -217,6 +230,8 @@ class Runtime:
         self.input_dtype = np.dtype(np.int8) if lib.be_model_input_kind(self._model) == 4 else np.dtype(np.uint8)
         self.num_classes = int(lib.be_model_class_count(self._model))
         self.output_shift = int(lib.be_model_output_shift(self._model))
+        self.recurrent = bool(lib.be_model_is_recurrent(self._model))
+        self._data = data if self.recurrent else None
         n_ops = int(lib.be_model_op_count(self._model))
         names = [lib.be_model_class_name(self._model, i) for i in range(self.num_classes)]
         self.class_names = [n.decode("utf-8", "replace") for n in names if n is not None]
@@ -235,7 +250,13 @@ class Runtime:
 
     def _check(self, status: int, where: str) -> None:
         if status != 0:
-            raise RuntimeStatusError(status, where, self._lib.be_status_str(status).decode())
+            cls = InputRangeError if status == STATUS_CODES["BE_ERR_INPUT"] else RuntimeStatusError
+            raise cls(status, where, self._lib.be_status_str(status).decode())
+
+    def reset(self) -> None:
+        """Zero the state of every LSTM op (be_reset): the next run starts a new sequence. A no-op
+        for a model without state."""
+        self._check(self._lib.be_reset(self._interp), "be_reset")
 
     def kernel_families(self) -> list[frozenset[str]]:
         """The kernel families every op may use (be_model_kernel_families: what a firmware that
@@ -253,20 +274,52 @@ class Runtime:
 
     def run(self, images) -> np.ndarray:
         """int32 scores (N, classes) of inputs (N,) + input shape ((N, H, W) if C == 1), uint8 or
-        int8 as the model's input is."""
+        int8 as the model's input is. A recurrent model: N time steps in order from the current
+        state (ids of shape (N,) or (N, 1)), which they advance; InputRangeError, before any
+        step, for an id not below the vocabulary."""
         x = np.asarray(images)
         if x.dtype != self.input_dtype:
             raise ValueError(f"inputs must have dtype {self.input_dtype}, got {x.dtype}")
         shape = self.input_shape
         if len(shape) == 3 and shape[2] == 1 and x.ndim == 3 and x.shape[1:] == shape[:2]:
             x = x[..., None]
+        if self.recurrent and shape == (1,) and x.ndim == 1:
+            x = x[:, None]
         if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
             raise ValueError(f"images must have shape (N,)+{shape}, got {tuple(x.shape)}")
         x = np.ascontiguousarray(x)
         out = np.zeros((x.shape[0], self.num_classes), dtype=np.int32)
+        if self.recurrent and x.shape[0]:  # every step or none: check every id against be_invoke's rule first
+            self._check_ids(x)
         if x.shape[0]:
             self._check(self._lib.be_invoke_batch(self._interp, x.ctypes.data, x.shape[0], out.ctypes.data),
                         "be_invoke")
         return out
+
+    def _check_ids(self, x: np.ndarray) -> None:
+        """InputRangeError naming the first step whose id be_invoke would refuse (BE_ERR_INPUT),
+        before any step runs (be_invoke_batch would stop there with the steps before it run). The
+        C check still decides: where the vocabulary cannot be read here, nothing is checked."""
+        vocab = self._vocab()
+        if vocab is not None and x.size and int(x[:, 0].max()) >= vocab:
+            t = int(np.argmax(x[:, 0] >= vocab))
+            status = STATUS_CODES["BE_ERR_INPUT"]
+            raise InputRangeError(status, f"be_invoke (step {t}: id {int(x[t, 0])}, vocabulary {vocab})",
+                                  self._lib.be_status_str(status).decode())
+
+    def _vocab(self) -> int | None:
+        """The smallest vocabulary of an LSTM reading the input id (None if none does)."""
+        from .blob import read_blob
+
+        if not hasattr(self, "_vocab_cache"):
+            self._vocab_cache = None
+            try:
+                g = read_blob(self._data)
+            except Exception:  # noqa: BLE001 - a blob only the C reader takes: be_invoke still checks
+                return None
+            sizes = [int(op.in_features) for i, op in enumerate(g.ops)
+                     if type(op).__name__ == "LSTM" and g.op_inputs(i)[0] == g.value_names()[0]]
+            self._vocab_cache = min(sizes) if sizes else None
+        return self._vocab_cache
 
     __call__ = run

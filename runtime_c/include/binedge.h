@@ -33,6 +33,10 @@
  *   - input: the caller's buffer of be_model_input_bytes(m) bytes (uint8 or int8 codes, HWC
  *     order), any alignment; scores: the caller's int32 buffer of be_model_class_count(m)
  *     entries (4-byte aligned). Neither is ever part of the arena.
+ *   - recurrent models (LSTM ops, be_model_is_recurrent): each LSTM op keeps its state (int32
+ *     c[H], then int8 h[H] at offset align16(4 H)) in its own arena region, live for the whole
+ *     graph. The state persists from one be_invoke to the next (one invoke = one time step);
+ *     be_prepare and be_reset zero it. Do not write the arena between invokes.
  *   - be_model holds a decoded copy of every op: sizeof(be_model) is about 190 * BE_MAX_OPS bytes
  *     (12 KiB on 32-bit targets with the default 64 ops; build with -DBE_MAX_OPS=16 for small
  *     RAM), be_interpreter about 4 * BE_MAX_OPS + 24 bytes. Both may live in .bss or on the stack.
@@ -102,8 +106,10 @@ typedef enum be_status {
                                     no kernel for an op in this build (a kernel subset),
                                     big-endian host, unknown or unavailable forced kernel variant */
     BE_ERR_ARENA_TOO_SMALL = 11, /* the arena given to be_prepare is smaller than required */
-    BE_ERR_OVERFLOW = 12         /* a size does not fit 32 bits, an accumulator could exceed int32
+    BE_ERR_OVERFLOW = 12,        /* a size does not fit 32 bits, an accumulator could exceed int32
                                     (be_model_init), or a score does not fit int32 (be_invoke) */
+    BE_ERR_INPUT = 13            /* be_invoke: an input value is out of range (a recurrent model's
+                                    character id not below its vocabulary); nothing was written */
 } be_status;
 
 /* A short English description of a status ("ok", "blob CRC32 mismatch ...", ...); never NULL. */
@@ -117,9 +123,9 @@ enum { BE_DT_U8 = 1, BE_DT_I8 = 2, BE_DT_U32 = 3, BE_DT_I32 = 4, BE_DT_I64 = 5 }
 enum {
     BE_OP_DENSE = 1, BE_OP_CONV2D = 2, BE_OP_MAXPOOL2D = 3, BE_OP_FLATTEN = 4, BE_OP_AVGPOOL2D = 5,
     BE_OP_ADD = 6, BE_OP_REQUANTIZE = 7, BE_OP_THRESHOLD = 8, BE_OP_CONCAT = 9, BE_OP_RESHAPE = 10,
-    BE_OP_MERGE = 11
+    BE_OP_MERGE = 11, BE_OP_LSTM = 12
 };
-#define BE_OP_TYPES 11
+#define BE_OP_TYPES 12
 enum { BE_WK_NONE = 0, BE_WK_BINARY = 1, BE_WK_INT8 = 2 };                           /* weight kinds */
 enum {                                                                              /* output stages */
     BE_STAGE_NONE = 0, BE_STAGE_THRESHOLD = 1, BE_STAGE_SCORE = 2, BE_STAGE_REQUANT = 3, BE_STAGE_ROUND = 4,
@@ -160,35 +166,41 @@ typedef struct be_value {
 /* One decoded op. Pointers point into the blob (weights are read in place). */
 typedef struct be_op {
     uint8_t type;          /* BE_OP_* */
-    uint8_t weight_kind;   /* Dense / Conv2d: BE_WK_BINARY or BE_WK_INT8 */
+    uint8_t weight_kind;   /* Dense / Conv2d: BE_WK_BINARY or BE_WK_INT8; LSTM: BE_WK_BINARY */
     uint8_t stage;         /* Dense / Conv2d: BE_STAGE_THRESHOLD, _SCORE or _REQUANT; Threshold: _THRESHOLD */
     uint8_t encoding;      /* threshold stage: BE_ENC_SIGN or BE_ENC_UNSIGNED */
-    uint32_t in_ch;        /* Dense: in_features; Conv2d: in_channels */
-    uint32_t out_ch;       /* Dense: out_features; Conv2d: out_channels */
+    uint32_t in_ch;        /* Dense: in_features; Conv2d: in_channels; LSTM: I (one-hot: the vocabulary V) */
+    uint32_t out_ch;       /* Dense: out_features; Conv2d: out_channels; LSTM: H (cells) */
     uint32_t kh, kw;       /* Conv2d / MaxPool2d / AvgPool2d kernel */
     uint32_t sh, sw;       /* Conv2d / MaxPool2d / AvgPool2d stride */
     uint32_t pt, pb, pl, pr; /* Conv2d padding: top, bottom, left, right */
     uint32_t groups;       /* Conv2d: groups (>= 1); else 0 */
     uint32_t levels;       /* threshold stages: thresholds per channel L */
     int32_t shift;         /* score: logit = score / 2^shift; Add / AvgPool2d / Requantize: the
-                              rounding shift s (docs/graph.md) */
+                              rounding shift s (docs/graph.md); LSTM: c_frac (7 .. 14) */
     int32_t zero_point;    /* i8 output of a requant stage, Add, AvgPool2d, Requantize */
     int32_t mult_a, mult_b; /* Add: M_a, M_b; AvgPool2d / Requantize: M (mult_a) */
-    uint32_t k;            /* Dense / Conv2d: dot length (in_features or kh * kw * in_channels / groups) */
-    uint32_t w_row_bytes;  /* Dense: bytes of one weight row; Conv2d: of one (o, ky, kx) row */
+    uint32_t k;            /* Dense / Conv2d: dot length (in_features or kh * kw * in_channels / groups);
+                              LSTM: H (the recurrent dot) */
+    uint32_t w_row_bytes;  /* Dense: bytes of one weight row; Conv2d: of one (o, ky, kx) row; LSTM: of
+                              one Wh row, 4 words(H) */
     const void *weights;   /* binary: uint32 words (O, words(K)) / (O, KH, KW, words(C / g));
-                              int8: int8 (O, K) / (O, KH, KW, C / g) */
+                              int8: int8 (O, K) / (O, KH, KW, C / g);
+                              LSTM: Wh, uint32 (4H, words(H)), row j H + c for gate j (i, f, g, o), cell c */
     const void *stage_a;   /* threshold: int8 direction (O); score / requant: int32 multiplier (O);
-                              Merge: int32 multipliers of input a (C) */
+                              Merge: int32 multipliers of input a (C); LSTM: Wx, uint32 (I, words(4H))
+                              transposed for a one-hot (u8) input, else (4H, words(I)) */
     const void *stage_b;   /* threshold: int32 thresholds (O, L); score: int32 offset (O);
                               requant: int64 bias (O) (read with be_rd_i64: 4-byte aligned only);
-                              Merge: int32 multipliers of input b (C) */
-    const void *stage_c;   /* requant: uint8 shift (O); Merge: int64 bias (C); else NULL */
-    const void *stage_d;   /* Merge: int8 direction (C) of its threshold stage, or uint8 shifts (C) */
+                              Merge: int32 multipliers of input b (C); LSTM: int32 (2, 4): Mh_j, Mx_j */
+    const void *stage_c;   /* requant: uint8 shift (O); Merge: int64 bias (C); LSTM: int32 B (4H); else NULL */
+    const void *stage_d;   /* Merge: int8 direction (C) of its threshold stage, or uint8 shifts (C);
+                              LSTM: uint8 gate shifts s_j (4), each 1 .. 30 */
     const void *stage_e;   /* Merge: int64 thresholds (C, L) of its threshold stage; else NULL */
     uint32_t n_inputs;     /* values read: 1; Add, Merge 2; Concat 2 .. BE_MAX_CONCAT */
     uint32_t first_operand; /* they are model->operands[first_operand .. + n_inputs) */
-    uint32_t scratch_offset, scratch_bytes; /* the op's scratch in the arena (bytes 0: none) */
+    uint32_t scratch_offset, scratch_bytes; /* the op's scratch in the arena (bytes 0: none); LSTM:
+                              its persistent state, align16(4H) + align16(H) bytes */
     uint32_t last_use;     /* the last op that reads this op's output (its lifetime in the arena) */
     be_value in, out;      /* the op's first input value and its output value */
 } be_op;
@@ -278,6 +290,10 @@ int32_t be_model_input_zero_point(const be_model *m);
 uint32_t be_model_class_count(const be_model *m);
 int32_t be_model_output_shift(const be_model *m);
 
+/* 1 if the model has an LSTM op (it keeps state between be_invoke calls: one call is one time
+ * step, be_reset starts a new sequence), else 0 (also for a model that is not ready). */
+int be_model_is_recurrent(const be_model *m);
+
 /* Number of ops; name of class i / op i (NUL-terminated, in the blob) or NULL if absent. */
 uint32_t be_model_op_count(const be_model *m);
 const char *be_model_class_name(const be_model *m, uint32_t i);
@@ -292,18 +308,25 @@ const char *be_model_metadata(const be_model *m, size_t *size);
 void be_options_default(be_options *opt);
 
 /* Prepare *it to run model m with the caller's arena: checks the arena (16-byte aligned,
- * at least be_model_arena_size(m) bytes; may be NULL if that is 0), selects a kernel per op.
- * opt may be NULL (defaults). Does no computation. */
+ * at least be_model_arena_size(m) bytes; may be NULL if that is 0), selects a kernel per op and
+ * zeroes the state of every LSTM op (as be_reset). opt may be NULL (defaults). */
 be_status be_prepare(be_interpreter *it, const be_model *m, void *arena, size_t arena_size,
                      const be_options *opt);
 
 /* Run one sample: input = be_model_input_bytes(m) bytes (uint8 codes, or int8 codes as bytes),
  * scores = class_count int32. Compute only. (BE_ERR_OVERFLOW if a score did not fit int32:
- * be_model_init proves that it cannot happen.) */
+ * be_model_init proves that it cannot happen.) A recurrent model runs one time step: its input
+ * is one character id, which must be below the vocabulary of the LSTM that reads it (else
+ * BE_ERR_INPUT before anything is written: the state is unchanged); the LSTM state advances. */
 be_status be_invoke(be_interpreter *it, const uint8_t *input, int32_t *scores);
 
-/* Run n samples stored back to back (inputs n * input_bytes, scores n * class_count).
- * Stops at the first error. */
+/* Zero the state of every LSTM op of a prepared interpreter (start a new sequence). BE_OK, and
+ * nothing to do, for a model without LSTM ops; BE_ERR_ARG if it is NULL or not prepared. */
+be_status be_reset(be_interpreter *it);
+
+/* Run n samples stored back to back (inputs n * input_bytes, scores n * class_count), in order
+ * (a recurrent model: n successive time steps, its state carried from one to the next).
+ * Stops at the first error (the samples before it have run). */
 be_status be_invoke_batch(be_interpreter *it, const uint8_t *inputs, size_t n, int32_t *scores);
 
 /* Name of the kernel variant selected for op i ("ref", "avx2", ...) or NULL. */

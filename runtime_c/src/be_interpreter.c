@@ -4,6 +4,8 @@
  * stores (planned over the values' lifetimes at export, proved safe by be_model_init; docs/
  * format.md §6). Op i reads its operands -- the caller's input for value 0, the arena for the
  * others -- and writes its output to the arena, or the caller's scores for the last op.
+ * An LSTM op's scratch is its state (be_lstm.h), live for the whole graph and kept from one
+ * be_invoke to the next: be_prepare and be_reset zero it.
  */
 #include <string.h>
 
@@ -68,6 +70,19 @@ be_status be_prepare(be_interpreter *it, const be_model *m, void *arena, size_t 
     it->arena = a;
     it->model = m;
     it->ready = INTERP_READY;
+    return be_reset(it);
+}
+
+be_status be_reset(be_interpreter *it)
+{
+    uint32_t i;
+    if (it == NULL || it->ready != INTERP_READY)
+        return BE_ERR_ARG;
+    for (i = 0; i < it->model->n_ops; i++) {
+        const be_op *op = &it->model->ops[i];
+        if (op->type == BE_OP_LSTM)
+            memset(it->arena + op->scratch_offset, 0, op->scratch_bytes);
+    }
     return BE_OK;
 }
 
@@ -84,6 +99,9 @@ be_status be_invoke(be_interpreter *it, const uint8_t *input, int32_t *scores)
     if (it == NULL || it->ready != INTERP_READY || input == NULL || scores == NULL)
         return BE_ERR_ARG;
     m = it->model;
+    for (i = 0; i < m->n_ops; i++) /* a character id beyond an LSTM's vocabulary: before anything runs */
+        if (m->ops[i].type == BE_OP_LSTM && m->ops[i].in.kind == BE_KIND_U8 && input[0] >= m->ops[i].in_ch)
+            return BE_ERR_INPUT;
     for (i = 0; i < m->n_ops; i++) {
         const be_op *op = &m->ops[i];
         void *dst = i + 1u == m->n_ops ? (void *)scores : (void *)(it->arena + op->out.offset);

@@ -126,6 +126,11 @@ const be_kernel be_kernel_table[] = {
     /* portable word kernels (src/word/): MaxPool2d / Flatten a word at a time, every target */
     BE_ROW(MAXPOOL2D_BIN, "word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word, 0)
     BE_ROW(FLATTEN, "word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word, 0)
+    /* LSTM (be_lstm.h): AVX2 byte masks on x86, nibble tables everywhere */
+#if defined(__x86_64__) || defined(__i386__)
+    BE_ROW(LSTM_BIN, "avx2", BE_OP_LSTM, BE_ISA_AVX2, be_lstm_avx2_supports, be_lstm_avx2, 1)
+#endif
+    BE_ROW(LSTM_BIN, "word", BE_OP_LSTM, 0u, be_lstm_word_supports, be_lstm_word, 1)
     /* the reference kernels (src/ref/): last, every op of every kind */
     BE_REF(DENSE, "ref", BE_OP_DENSE, 0u, NULL, be_dense_ref, 1)
     BE_REF(CONV2D, "ref", BE_OP_CONV2D, 0u, NULL, be_conv2d_ref, 1)
@@ -138,6 +143,7 @@ const be_kernel be_kernel_table[] = {
     BE_REF(THRESHOLD, "ref", BE_OP_THRESHOLD, 0u, NULL, be_threshold_op_ref, 1)
     BE_REF(CONCAT, "ref", BE_OP_CONCAT, 0u, NULL, be_concat_ref, 1)
     BE_REF(MERGE, "ref", BE_OP_MERGE, 0u, NULL, be_merge_ref, 1)
+    BE_REF(LSTM, "ref", BE_OP_LSTM, 0u, NULL, be_lstm_ref, 1)
 };
 
 const size_t be_kernel_table_len = sizeof be_kernel_table / sizeof be_kernel_table[0];
@@ -170,7 +176,7 @@ static const uint8_t first_family[BE_OP_TYPES + 1] = {
     [BE_OP_DENSE] = BE_KF_DENSE_BIN,   [BE_OP_CONV2D] = BE_KF_CONV2D_BIN,   [BE_OP_MAXPOOL2D] = BE_KF_MAXPOOL2D_BIN,
     [BE_OP_FLATTEN] = BE_KF_FLATTEN,   [BE_OP_RESHAPE] = BE_KF_RESHAPE,     [BE_OP_AVGPOOL2D] = BE_KF_AVGPOOL2D,
     [BE_OP_ADD] = BE_KF_ADD,           [BE_OP_REQUANTIZE] = BE_KF_REQUANTIZE, [BE_OP_THRESHOLD] = BE_KF_THRESHOLD,
-    [BE_OP_CONCAT] = BE_KF_CONCAT,     [BE_OP_MERGE] = BE_KF_MERGE};
+    [BE_OP_CONCAT] = BE_KF_CONCAT,     [BE_OP_MERGE] = BE_KF_MERGE,         [BE_OP_LSTM] = BE_KF_LSTM_BIN};
 
 uint32_t be_op_kernel_families(const be_op *op)
 {
@@ -192,7 +198,7 @@ const char *be_kernel_family_name(int f)
     static const char *const names[BE_KF_COUNT] = {
         NULL,          "DENSE_BIN", "DENSE_U8",  "DENSE_I8",   "CONV2D_BIN", "CONV2D_U8",
         "CONV2D_I8",   "MAXPOOL2D_BIN", "MAXPOOL2D_I8", "FLATTEN", "RESHAPE", "AVGPOOL2D",
-        "ADD",         "REQUANTIZE", "THRESHOLD", "CONCAT",     "MERGE"};
+        "ADD",         "REQUANTIZE", "THRESHOLD", "CONCAT",     "MERGE",     "LSTM_BIN"};
     return f > BE_KF_ANY && f < BE_KF_COUNT ? names[f] : NULL;
 }
 

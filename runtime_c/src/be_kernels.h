@@ -50,7 +50,8 @@ enum be_kernel_family { /* an op type's families are consecutive, in this order 
     BE_KF_THRESHOLD = 14,
     BE_KF_CONCAT = 15,
     BE_KF_MERGE = 16,
-    BE_KF_COUNT = 17
+    BE_KF_LSTM_BIN = 17,      /* LSTM (binary gate matrices over a one-hot or int8 input) */
+    BE_KF_COUNT = 18
 };
 
 /* The families whose entries may compute op (bit f = family f; never BE_KF_ANY): Dense / Conv2d
@@ -103,6 +104,7 @@ be_status be_requantize_ref(const be_op *op, const void *in, void *out, void *sc
 be_status be_threshold_op_ref(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_concat_ref(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_merge_ref(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_lstm_ref(const be_op *op, const void *in, void *out, void *scratch); /* scratch: the state */
 
 /* Exact sum_k x_k * w_k over the n elements of ONE input pixel (Dense: the whole input row;
  * a grouped Conv2d: the channels of one group): `x` is the pixel in op->in's storage (u8 / i8:
@@ -221,6 +223,15 @@ be_status be_threshold_i8_word(const be_op *op, const void *in, void *out, void 
 be_status be_merge_word(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_merge_w32(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_concat_word(const be_op *op, const void *in, void *out, void *scratch);
+
+/* ---- LSTM (src/word/be_lstm_word.c, src/x86/be_lstm_avx2.c; be_lstm.h): the binary x int8 dot
+ * products of the gate rows by nibble tables ("word", every target) or byte masks ("avx2") ---- */
+int be_lstm_word_supports(const be_op *op);
+be_status be_lstm_word(const be_op *op, const void *in, void *out, void *scratch);
+#if defined(__x86_64__) || defined(__i386__)
+int be_lstm_avx2_supports(const be_op *op);
+be_status be_lstm_avx2(const be_op *op, const void *in, void *out, void *scratch);
+#endif
 
 /* ---- the shared output stage (src/ref/be_threshold_ref.c) ---- */
 /* Zero one output pixel (threshold stages set bits only); no-op for score stages. */

@@ -10,6 +10,7 @@
 #include "binedge.h"
 #include "be_bitformat.h"
 #include "be_kernels.h"
+#include "be_lstm.h"
 
 #define HEADER_SIZE 128u
 #define VALUE_RECORD 48u
@@ -99,6 +100,7 @@ const char *be_status_str(be_status status)
     case BE_ERR_UNSUPPORTED: return "unsupported by this runtime build (op count, host or kernel variant)";
     case BE_ERR_ARENA_TOO_SMALL: return "arena too small for this model";
     case BE_ERR_OVERFLOW: return "integer overflow (size, accumulator or score exceeds 32 bits)";
+    case BE_ERR_INPUT: return "an input value is out of range (a character id not below the vocabulary)";
     }
     return "unknown status";
 }
@@ -529,10 +531,13 @@ static be_status check_value_record(const uint8_t *rec, be_value *v)
     return BE_OK;
 }
 
-/* Scratch an op may use (docs/format.md §6): a Conv2d's receptive field, widened for codes. */
+/* Scratch an op may use (docs/format.md §6): a Conv2d's receptive field, widened for codes; an
+ * LSTM's persistent state (int32 c[H], int8 h[H]). */
 static uint64_t scratch_need(const be_op *op)
 {
     uint64_t patch;
+    if (op->type == BE_OP_LSTM)
+        return align16(4u * (uint64_t)op->out_ch) + align16(op->out_ch);
     if (op->type != BE_OP_CONV2D)
         return 0u;
     patch = (uint64_t)op->kh * op->kw * op->in.pixel_bytes * (is_codes(&op->in) ? 2u : 1u);
@@ -622,6 +627,111 @@ static be_status load_merge(loader *L, be_model *m, be_op *op, const uint8_t *r)
             half > lim - sa - sb - abs64(rd_i64(bias + 8u * c)))
             return BE_ERR_OVERFLOW;
     }
+    return BE_OK;
+}
+
+/* Padding bits (beyond n in the last word of each of `rows` rows of words(n) words) all zero? */
+static int padding_zero(const uint8_t *w, uint64_t rows, uint32_t n)
+{
+    const uint32_t cw = be_words_for(n);
+    const be_word pad = (be_word)~be_last_word_mask(n);
+    uint64_t i;
+    for (i = 0; pad != 0u && i < rows; i++)
+        if (rd32(w + ((size_t)i * cw + cw - 1u) * 4u) & pad)
+            return 0;
+    return 1;
+}
+
+/* LSTM (binary gate matrices; be_lstm.h): one time step, state in the op's scratch. Input: a
+ * character id (the graph input, u8 (1,), zero point 0; one-hot over I = V <= 256) or the i8 (I,)
+ * output of an earlier LSTM; output i8 (H,), zero point 0, scale 2^-7. Tensors: Wh u32 (4H,
+ * words(H)); Wx u32 (I, words(4H)) one-hot (transposed), else (4H, words(I)); M i32 (2, 4);
+ * B i32 (4H); shifts u8 (4) in 1..30. Per gate j the bound of docs/numerics.md:
+ * |Mh_j| 127 H + |Mx_j| (one-hot: 1, else 127 I) + max_c |B_jc| + 2^(s_j - 1) <= 2^31 - 1. */
+static be_status load_lstm(loader *L, be_model *m, be_op *op, const uint8_t *r, const uint8_t *out_rec)
+{
+    const be_value *in = &op->in;
+    be_value *out = &op->out;
+    const uint32_t v_in = m->operands[op->first_operand];
+    const uint8_t *wh, *wx, *mul, *bias, *sh;
+    uint32_t dims[2], hid, n_in, rows, j, c;
+    int onehot;
+    if (op->weight_kind != BE_WK_BINARY || op->stage != BE_STAGE_NONE || op->encoding != BE_ENC_NONE ||
+        op->n_inputs != 1u || op->levels != 0u || op->groups != 0u || op->zero_point != 0 || op->mult_a != 0 ||
+        op->mult_b != 0)
+        return BE_ERR_FORMAT;
+    if (op->kh | op->kw | op->sh | op->sw | op->pt | op->pb | op->pl | op->pr)
+        return BE_ERR_FORMAT;
+    if (op->shift < BE_LSTM_C_FRAC_MIN || op->shift > BE_LSTM_C_FRAC_MAX || rd32(r + 104) != NO_INDEX)
+        return BE_ERR_FORMAT;
+    if (op->in_ch == 0u || op->out_ch == 0u)
+        return BE_ERR_SHAPE;
+    if (op->in_ch > BE_MAX_CHANNELS || op->out_ch > BE_MAX_CHANNELS / 4u)
+        return BE_ERR_FORMAT; /* 4H gate rows: at most BE_MAX_CHANNELS */
+    hid = op->out_ch;
+    n_in = op->in_ch;
+    rows = 4u * hid; /* <= 2^26 */
+    onehot = in->kind == BE_KIND_U8;
+    if (onehot) { /* the character id: the graph input itself, one byte */
+        if (v_in != 0u || in->rank != 1u || in->c != 1u || in->zero_point != 0 || n_in > 256u)
+            return BE_ERR_SHAPE;
+    } else if (in->kind == BE_KIND_I8) { /* the h codes of an earlier LSTM (|code| <= 127) */
+        if (v_in == 0u || m->ops[v_in - 1u].type != BE_OP_LSTM || in->rank != 1u || in->c != n_in ||
+            in->zero_point != 0)
+            return BE_ERR_SHAPE;
+    } else {
+        return BE_ERR_SHAPE;
+    }
+    op->k = hid;
+    op->w_row_bytes = be_words_for(hid) * 4u;
+
+    dims[0] = rows;
+    dims[1] = be_words_for(hid);
+    TRY(take_tensor(L, rd32(r + 84), BE_DT_U32, 2u, dims, &wh));
+    if (!padding_zero(wh, rows, hid))
+        return BE_ERR_FORMAT;
+    dims[0] = onehot ? n_in : rows;
+    dims[1] = be_words_for(onehot ? rows : n_in);
+    TRY(take_tensor(L, rd32(r + 88), BE_DT_U32, 2u, dims, &wx));
+    if (!padding_zero(wx, dims[0], onehot ? rows : n_in))
+        return BE_ERR_FORMAT;
+    dims[0] = 2u;
+    dims[1] = 4u;
+    TRY(take_tensor(L, rd32(r + 92), BE_DT_I32, 2u, dims, &mul));
+    dims[0] = rows;
+    TRY(take_tensor(L, rd32(r + 96), BE_DT_I32, 1u, dims, &bias));
+    dims[0] = 4u;
+    TRY(take_tensor(L, rd32(r + 100), BE_DT_U8, 1u, dims, &sh));
+    for (j = 0; j < 4u; j++) {
+        const uint64_t xmax = onehot ? 1u : (uint64_t)BE_LSTM_H_MAX * n_in;
+        uint64_t bmax = 0u, total;
+        if (sh[j] < 1u || sh[j] > BE_LSTM_SHIFT_MAX)
+            return BE_ERR_FORMAT;
+        for (c = 0; c < hid; c++) {
+            const uint64_t b = abs64(rd_i32(bias + 4u * ((size_t)j * hid + c)));
+            bmax = b > bmax ? b : bmax;
+        }
+        /* each product < 2^31 * 2^31: the sum of all four fits 64 bits */
+        total = abs64(rd_i32(mul + 4u * j)) * ((uint64_t)BE_LSTM_H_MAX * hid) + abs64(rd_i32(mul + 16u + 4u * j)) * xmax +
+                bmax + half_of(sh[j]);
+        if (total > INT32_LIMIT)
+            return BE_ERR_OVERFLOW;
+    }
+    op->weights = wh;
+    op->stage_a = wx;
+    op->stage_b = mul;
+    op->stage_c = bias;
+    op->stage_d = sh;
+    out->kind = BE_KIND_I8;
+    out->encoding = BE_ENC_NONE;
+    out->planes = 1u;
+    out->rank = 1u;
+    out->h = out->w = 1u;
+    out->c = hid;
+    out->zero_point = 0;
+    out->bound = 0u;
+    if (rd32(out_rec + 32) != 0u || rd32(out_rec + 36) != 0x3F800000u)
+        return BE_ERR_SHAPE; /* h codes are q / 2^7: the scale is exactly 2^-7 */
     return BE_OK;
 }
 
@@ -808,8 +918,8 @@ static be_status load_op(loader *L, be_model *m, uint32_t i, const uint8_t *r)
     for (j = 108; j < OP_RECORD; j++)
         if (r[j] != 0u)
             return BE_ERR_FORMAT; /* reserved */
-    if (op->type != BE_OP_MERGE && (rd32(r + 100) != NO_INDEX || rd32(r + 104) != NO_INDEX))
-        return BE_ERR_FORMAT; /* tensors d, e: Merge only */
+    if (op->type != BE_OP_MERGE && ((op->type != BE_OP_LSTM && rd32(r + 100) != NO_INDEX) || rd32(r + 104) != NO_INDEX))
+        return BE_ERR_FORMAT; /* tensor d: Merge, LSTM; e: Merge only */
 
     /* operands: values written before this op */
     if (op->n_inputs == 0u || op->n_inputs > BE_MAX_CONCAT || op->first_operand > m->n_operands ||
@@ -830,6 +940,7 @@ static be_status load_op(loader *L, be_model *m, uint32_t i, const uint8_t *r)
     op->in = *value_of(m, m->operands[op->first_operand]);
 
     st = (op->type == BE_OP_DENSE || op->type == BE_OP_CONV2D) ? load_linear(L, op, r, last)
+         : op->type == BE_OP_LSTM                               ? load_lstm(L, m, op, r, out_rec)
                                                                : load_other(L, m, op, r, out_rec);
     if (st != BE_OK)
         return st;
@@ -874,6 +985,10 @@ static int region(const be_model *m, uint32_t r, uint32_t *off, uint32_t *size, 
     *off = op->scratch_offset;
     *size = op->scratch_bytes;
     *first = *last = r - m->n_ops;
+    if (op->type == BE_OP_LSTM) { /* the state persists: live at every op */
+        *first = 0u;
+        *last = m->n_ops - 1u;
+    }
     return 1;
 }
 
@@ -1135,6 +1250,17 @@ uint32_t be_model_class_count(const be_model *m)
 int32_t be_model_output_shift(const be_model *m)
 {
     return ready(m) ? m->output_shift : 0;
+}
+
+int be_model_is_recurrent(const be_model *m)
+{
+    uint32_t i;
+    if (!ready(m))
+        return 0;
+    for (i = 0; i < m->n_ops; i++)
+        if (m->ops[i].type == BE_OP_LSTM)
+            return 1;
+    return 0;
 }
 
 uint32_t be_model_op_count(const be_model *m)

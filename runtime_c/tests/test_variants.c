@@ -12,7 +12,9 @@
  *            channels 1, 3, 31, 32, 33, 65; the same inputs and threshold stages;
  *   MaxPool2d and Flatten on sign and unsigned bit-planes;
  *   the elementwise and pooling ops (test_elementwise): Add, Requantize, Threshold, AvgPool2d,
- *            MaxPool2d on codes, Merge, Concat at the edges of what the loader accepts.
+ *            MaxPool2d on codes, Merge, Concat at the edges of what the loader accepts;
+ *   LSTM (test_lstm): hidden 1 .. 128, one-hot vocabularies 1 .. 256 and int8 inputs, several steps
+ *            each (the state carried), saturating constants, out-of-vocabulary ids.
  * Buffers are static and small (Cortex-M0: 16 KiB RAM); a case that would not fit gets fewer
  * output channels. Prints per-variant counts, the elementwise ones per op ("test_variants ew:") and
  * "test_variants: N checks, M failures".
@@ -23,6 +25,7 @@
 
 #include "be_bitformat.h"
 #include "be_kernels.h"
+#include "be_lstm.h"
 #include "be_test.h"
 #include "be_test_values.h"
 
@@ -67,7 +70,8 @@ static unsigned n_cases;
 static const char *const ew_slot_name[EW_SLOTS] = {"word", "w32", "dsp", "mve", "avx2"};
 static uint8_t ew_runs[BE_OP_TYPES + 1][EW_SLOTS];
 static const char *const ew_op_name[BE_OP_TYPES + 1] = {"", "dense", "conv2d", "maxpool", "flatten", "avgpool", "add",
-                                                     "requantize", "threshold", "concat", "reshape", "merge"};
+                                                     "requantize", "threshold", "concat", "reshape", "merge",
+                                                     "lstm"};
 
 static void count_ew(int type, const char *name)
 {
@@ -1375,6 +1379,146 @@ static void test_elementwise(void)
     }
 }
 
+/* ----------------------------------------------------------------------------------- lstm */
+
+/* LSTM (be_lstm.h): every variant along the reference's own trajectory. Each step runs ref from
+ * the current state, then every variant from a copy of the same state, and compares the status,
+ * the output h' and the new state (c and h); a character id beyond the vocabulary must return
+ * BE_ERR_INPUT and leave the state as it was. Hidden sizes 1 .. 128 (odd, 32 +- 1), one-hot
+ * vocabularies 1 .. 256 and int8 inputs 1 .. 128; constants moderate, at the int32 limit (every
+ * clamp reached) or all weight bits 1 with the codes at +-127. */
+#if defined(__ARM_ARCH_6M__)
+#define LSTM_MAX_H 40u
+#define LSTM_W_WORDS 800u
+#else
+#define LSTM_MAX_H 128u
+#define LSTM_W_WORDS 8192u
+#endif
+#define LSTM_STATE_WORDS ((LSTM_MAX_H * 5u + 32u) / 4u)
+
+static uint32_t lstm_wh[LSTM_W_WORDS], lstm_wx[LSTM_W_WORDS];
+static int32_t lstm_mul[8], lstm_bias[4u * LSTM_MAX_H];
+static uint8_t lstm_shift[4];
+static uint32_t lstm_ref_state[LSTM_STATE_WORDS], lstm_pre[LSTM_STATE_WORDS], lstm_var_state[LSTM_STATE_WORDS];
+static int8_t lstm_in[LSTM_MAX_H];
+
+static void lstm_bits(uint32_t *w, uint32_t rows, uint32_t n, int ones)
+{
+    const uint32_t cw = be_words_for(n);
+    uint32_t r, j;
+    for (r = 0; r < rows; r++)
+        for (j = 0; j < cw; j++)
+            w[r * cw + j] = (ones ? 0xFFFFFFFFu : xs()) & (j + 1u == cw ? be_last_word_mask(n) : 0xFFFFFFFFu);
+}
+
+static int lstm_state_equal(const void *a, const void *b, uint32_t hid)
+{
+    return memcmp(a, b, 4u * hid) == 0 &&
+           memcmp((const uint8_t *)a + be_lstm_h_offset(hid), (const uint8_t *)b + be_lstm_h_offset(hid), hid) == 0;
+}
+
+static void lstm_case(uint32_t hid, uint32_t n_in, int onehot, int mode, uint32_t steps)
+{
+    const uint32_t isa = be_isa_detect(), rows = 4u * hid;
+    const be_kernel *ref = be_test_ref_kernel(BE_OP_LSTM);
+    const uint32_t sbytes = be_lstm_state_bytes(hid);
+    be_op op;
+    uint32_t j, c, t;
+    if (hid > LSTM_MAX_H || (!onehot && n_in > LSTM_MAX_H) || rows * be_words_for(hid) > LSTM_W_WORDS ||
+        (onehot ? n_in * be_words_for(rows) : rows * be_words_for(n_in)) > LSTM_W_WORDS || hid > sizeof out_ref)
+        return;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_LSTM;
+    op.weight_kind = BE_WK_BINARY;
+    op.in_ch = n_in;
+    op.out_ch = hid;
+    op.k = hid;
+    op.w_row_bytes = be_words_for(hid) * 4u;
+    op.shift = (int32_t)(7u + xs() % 8u);
+    if (onehot)
+        be_test_set_value(&op.in, BE_KIND_U8, 1u, 1u, 1u, 1u, BE_ENC_NONE, 1u);
+    else
+        be_test_set_value(&op.in, BE_KIND_I8, 1u, 1u, 1u, n_in, BE_ENC_NONE, 1u);
+    be_test_set_value(&op.out, BE_KIND_I8, 1u, 1u, 1u, hid, BE_ENC_NONE, 1u);
+    lstm_bits(lstm_wh, rows, hid, mode == 2);
+    if (onehot)
+        lstm_bits(lstm_wx, n_in, rows, mode == 2);
+    else
+        lstm_bits(lstm_wx, rows, n_in, mode == 2);
+    for (j = 0; j < 4u; j++) { /* within the loader's bound: |Mh| 127 H + |Mx| xmax + |B| + 2^(s-1) */
+        const uint32_t s = mode == 0 ? 1u + xs() % 30u : 8u + xs() % 12u;
+        const uint32_t room = (0x7FFFFFFFu - (1u << (s - 1u))) / 3u;
+        const uint32_t xmax = onehot ? 1u : 127u * n_in, mh = room / (127u * hid), mx = room / xmax;
+        lstm_shift[j] = (uint8_t)s;
+        lstm_mul[j] = (int32_t)(mode ? mh : (xs() % (mh + 1u)) >> (xs() % 8u)) * ((xs() & 1u) ? -1 : 1);
+        lstm_mul[4u + j] = (int32_t)(mode ? mx : (xs() % (mx + 1u)) >> (xs() % 8u)) * ((xs() & 1u) ? -1 : 1);
+        for (c = 0; c < hid; c++)
+            lstm_bias[j * hid + c] = mode == 1 && c % 3u == 0u ? ((xs() & 1u) ? (int32_t)room : -(int32_t)room)
+                                                             : (int32_t)(xs() % (room + 1u)) - (int32_t)(room / 2u);
+    }
+    op.weights = lstm_wh;
+    op.stage_a = lstm_wx;
+    op.stage_b = lstm_mul;
+    op.stage_c = lstm_bias;
+    op.stage_d = lstm_shift;
+    memset(lstm_ref_state, 0, sizeof lstm_ref_state);
+    for (t = 0; t < steps; t++) {
+        const void *in = lstm_in;
+        be_status st_ref;
+        size_t i;
+        if (onehot) {
+            uint8_t *x = (uint8_t *)lstm_in;
+            *x = (uint8_t)(xs() % n_in);
+            if (t % 7u == 6u && n_in < 256u) /* out of the vocabulary: BE_ERR_INPUT, nothing written */
+                *x = (uint8_t)(n_in + xs() % (256u - n_in));
+        } else {
+            for (i = 0; i < n_in; i++)
+                lstm_in[i] = (int8_t)(mode == 2 ? ((xs() & 1u) ? 127 : -127) : (int32_t)(xs() % 255u) - 127);
+        }
+        memcpy(lstm_pre, lstm_ref_state, sbytes);
+        memset(out_ref, 0xA5, hid);
+        st_ref = ref->fn(&op, in, out_ref, lstm_ref_state);
+        n_cases++;
+        if (st_ref != BE_OK) {
+            CHECK(onehot && *(const uint8_t *)in >= n_in && st_ref == BE_ERR_INPUT);
+            CHECK(lstm_state_equal(lstm_pre, lstm_ref_state, hid));
+        }
+        for (i = 0; i < be_kernel_table_len; i++) {
+            const be_kernel *k = &be_kernel_table[i];
+            be_status st;
+            if (k == ref || strcmp(k->name, "ref") == 0 || k->op_type != BE_OP_LSTM || !be_kernel_usable(k, &op, isa))
+                continue;
+            memcpy(lstm_var_state, lstm_pre, sbytes);
+            memset(out_var, 0xA5, hid);
+            st = k->fn(&op, in, out_var, lstm_var_state);
+            count_run(k->name);
+            CHECK_EQ(st, st_ref);
+            be_test_checks++;
+            if ((st_ref == BE_OK && memcmp(out_ref, out_var, hid) != 0) ||
+                !lstm_state_equal(lstm_ref_state, lstm_var_state, hid)) {
+                be_test_failures++;
+                printf("MISMATCH variant %s on lstm H=%u I=%u onehot=%d mode=%d step %u\n", k->name, (unsigned)hid,
+                       (unsigned)n_in, onehot, mode, (unsigned)t);
+            }
+        }
+    }
+}
+
+static void test_lstm(void)
+{
+    static const uint32_t hs[] = {1, 5, 31, 32, 33, 64, 100, 128};
+    static const uint32_t vs[] = {1, 2, 7, 101, 256};
+    static const uint32_t is[] = {1, 5, 33, 100, 128};
+    uint32_t a, b;
+    int mode;
+    for (a = 0; a < sizeof hs / sizeof hs[0]; a++)
+        for (b = 0; b < 5u; b++)
+            for (mode = 0; mode < 3; mode++) {
+                lstm_case(hs[a], vs[b], 1, mode, 10u);
+                lstm_case(hs[a], is[b], 0, mode, 6u);
+            }
+}
+
 int main(void)
 {
     int i;
@@ -1384,6 +1528,7 @@ int main(void)
     test_int8();
     test_pool_flatten();
     test_elementwise();
+    test_lstm();
     printf("test_variants: isa 0x%lx, %u cases;", (unsigned long)be_isa_detect(), n_cases);
     for (i = 0; i < MAX_VARIANTS && vnames[i] != NULL; i++)
         printf(" %s=%u", vnames[i], vruns[i]);

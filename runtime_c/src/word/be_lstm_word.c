@@ -1,0 +1,93 @@
+/* be_lstm_word.c -- LSTM, "word": the binary x int8 dot products four elements per table lookup
+ * (portable C, every target; what auto picks where there is no SIMD variant).
+ *
+ * Once per step the kernel builds, for every group of four codes x[4g .. 4g + 3] (zeros beyond
+ * n), the 16 signed sums T[16 g + m] = sum_i (bit i of m ? -x[4g + i] : x[4g + i]) (15 additions
+ * per group, |T| <= 508: int16). A weight word then costs eight lookups, one per nibble:
+ * sum_k (bit k ? -x_k : x_k) = sum_g T[16 g + nibble g] (padding bits are zero and look up the
+ * zero codes). Tables of h (words(H) * 256 bytes) and of the input codes p (words(I) * 256
+ * bytes) live on the stack: at most TABLE_WORDS words in all (2 KiB on the Cortex-M0, 4 KiB
+ * elsewhere); longer rows fall through to the reference kernel. The rest of the step is
+ * be_lstm.h's, exactly as the reference.
+ */
+#include "be_kernels.h"
+#include "be_lstm.h"
+
+#ifdef BE_NO_MUL64 /* Cortex-M0: 16 KiB RAM parts */
+#define TABLE_WORDS 8u
+#else
+#define TABLE_WORDS 16u
+#endif
+
+int be_lstm_word_supports(const be_op *op)
+{
+    return op->type == BE_OP_LSTM &&
+           be_words_for(op->out_ch) + (be_lstm_onehot(op) ? 0u : be_words_for(op->in_ch)) <= TABLE_WORDS;
+}
+
+static void build_table(int16_t *t, const int8_t *x, uint32_t n)
+{
+    const uint32_t groups = be_words_for(n) * 8u;
+    uint32_t g, i, m;
+    for (g = 0; g < groups; g++, t += 16) {
+        int32_t e[4];
+        for (i = 0; i < 4u; i++)
+            e[i] = 4u * g + i < n ? (int32_t)x[4u * g + i] : 0;
+        t[0] = (int16_t)(e[0] + e[1] + e[2] + e[3]);
+        t[1] = (int16_t)(t[0] - 2 * e[0]);
+        for (m = 0; m < 2u; m++)
+            t[2u + m] = (int16_t)(t[m] - 2 * e[1]);
+        for (m = 0; m < 4u; m++)
+            t[4u + m] = (int16_t)(t[m] - 2 * e[2]);
+        for (m = 0; m < 8u; m++)
+            t[8u + m] = (int16_t)(t[m] - 2 * e[3]);
+    }
+}
+
+/* sum_k (bit k of w ? -x_k : x_k) over cw words, from x's table t. */
+static int32_t table_dot(const int16_t *t, const be_word *w, uint32_t cw)
+{
+    int32_t acc = 0;
+    uint32_t j;
+    for (j = 0; j < cw; j++, t += 128) {
+        const be_word b = w[j];
+        acc += t[b & 15u] + t[16u + ((b >> 4) & 15u)] + t[32u + ((b >> 8) & 15u)] + t[48u + ((b >> 12) & 15u)] +
+               t[64u + ((b >> 16) & 15u)] + t[80u + ((b >> 20) & 15u)] + t[96u + ((b >> 24) & 15u)] +
+               t[112u + (b >> 28)];
+    }
+    return acc;
+}
+
+be_status be_lstm_word(const be_op *op, const void *in, void *out, void *scratch)
+{
+    const uint32_t hid = op->out_ch, n_in = op->in_ch, cwh = be_words_for(hid), cwx = be_words_for(n_in);
+    const int32_t *mul = (const int32_t *)op->stage_b;
+    const int32_t *bias = (const int32_t *)op->stage_c;
+    const uint8_t *sh = (const uint8_t *)op->stage_d;
+    const be_word *wh = (const be_word *)op->weights, *wx = (const be_word *)op->stage_a;
+    int32_t *cst = (int32_t *)scratch;
+    int8_t *hst = (int8_t *)scratch + be_lstm_h_offset(hid), *hout = (int8_t *)out;
+    const int onehot = be_lstm_onehot(op);
+    const uint32_t x = onehot ? *(const uint8_t *)in : 0u;
+    int16_t table[TABLE_WORDS * 128u];
+    int16_t *tx = table + cwh * 128u;
+    uint32_t c, j;
+    if (onehot && x >= n_in)
+        return BE_ERR_INPUT;
+    build_table(table, hst, hid);
+    if (!onehot)
+        build_table(tx, (const int8_t *)in, n_in);
+    for (c = 0; c < hid; c++) {
+        int32_t v[4];
+        for (j = 0; j < 4u; j++) {
+            const uint32_t r = j * hid + c;
+            const int32_t acc = table_dot(table, wh + (size_t)r * cwh, cwh);
+            const int32_t xp = onehot ? be_lstm_onehot_x(op, x, r, mul[4u + j])
+                                      : mul[4u + j] * table_dot(tx, wx + (size_t)r * cwx, cwx);
+            v[j] = mul[j] * acc + xp + bias[r];
+        }
+        hout[c] = be_lstm_cell(v, sh, &cst[c], (uint32_t)op->shift);
+    }
+    be_lstm_copy_h(hst, hout, hid);
+    return BE_OK;
+}
