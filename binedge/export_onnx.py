@@ -8,6 +8,10 @@ Layout of the exported model:
     input  ``images``: uint8 or int8 (the graph input's kind) (N,) + graph.input.shape, NHWC or (N, F),
                        N dynamic
     output ``scores``: int32 (N, C), equal bit for bit to :func:`binedge.reference.run`
+A recurrent graph (LSTM ops) is one time step instead: input ``input`` uint8 (N, 1) (a character
+id per stream) and the state ``h{l}`` int8 / ``c{l}`` int32 (N, H) of every LSTM layer l; outputs
+``scores`` and the new state ``h{l}_out`` / ``c{l}_out`` (:mod:`binedge.export_onnx_lstm`,
+docs/onnx.md "Recurrent models"); :func:`run_onnx_stream` carries the state.
 
 Values. Every u8 / i8 / bits value of the graph is one float32 tensor holding small integers:
 codes (-128..255), ±1 for sign bits, levels 0..2^P-1 for unsigned bits; NCHW for (H, W, C)
@@ -78,20 +82,21 @@ from . import bitformat as bf
 from .exact import (FLOAT_EXACT_BOUND, channel_cost, check_int64, exact_chunks, half, merge_constants,
                     requant_constants, window_bands)
 from .fileio import atomic_write_bytes
-from .graph import (FORMAT_ID, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d, Merge,
-                    RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold, ThresholdStage,
-                    acc_bound, op_label)
+from .graph import (FORMAT_ID, LSTM, AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, Graph, MaxPool2d,
+                    Merge, RequantStage, Requantize, Reshape, RoundStage, ScoreStage, TensorSpec, Threshold,
+                    ThresholdStage, acc_bound, op_label)
 
-__all__ = ["export_onnx", "build_onnx_model", "load_onnx_checked", "run_onnx", "OnnxExportError", "OnnxModelError",
-           "MIN_OPSET", "FLOAT_EXACT_BOUND", "INPUT_NAME", "OUTPUT_NAME"]
+__all__ = ["export_onnx", "build_onnx_model", "load_onnx_checked", "run_onnx", "run_onnx_stream", "OnnxExportError",
+           "OnnxModelError", "MIN_OPSET", "FLOAT_EXACT_BOUND", "INPUT_NAME", "STEP_INPUT_NAME", "OUTPUT_NAME"]
 
 MIN_OPSET = 18
 
 INT32_MAX = 2**31 - 1
 INPUT_NAME = "images"
+STEP_INPUT_NAME = "input"  # a recurrent graph's input: one character id per stream and step (export_onnx_lstm)
 OUTPUT_NAME = "scores"
 REQUIRED_METADATA = ("bit_format", "binedge_version")  # binedge_version is written last
-RESERVED_METADATA = ("class_names", "score_shift", "input_quantization") + REQUIRED_METADATA
+RESERVED_METADATA = ("class_names", "score_shift", "input_quantization", "recurrent") + REQUIRED_METADATA
 INPUT_TYPES = {"u8": TensorProto.UINT8, "i8": TensorProto.INT8}
 
 
@@ -151,7 +156,12 @@ def _float_weights(b: _Onnx, op, hint: str) -> str:
     if op.weight_kind == "int8":
         return b.node("Cast", [b.init(op.weights, f"{hint}_w_int8")], hint, to=TensorProto.FLOAT)
     k = op.in_features if isinstance(op, Dense) else op.in_channels  # binary convolutions have groups = 1
-    words = np.ascontiguousarray(op.weights, dtype=bf.WORD_DTYPE)
+    return _unpack_signs(b, op.weights, k, hint)
+
+
+def _unpack_signs(b: _Onnx, words, k: int, hint: str) -> str:
+    """Packed sign words (..., words(k)) as a float32 ±1 tensor (..., k), unpacked in the graph."""
+    words = np.ascontiguousarray(words, dtype=bf.WORD_DTYPE)
     lead, nbytes = words.shape[:-1], words.shape[-1] * 4
     packed = b.init(words.view(np.uint8).reshape(lead + (nbytes,)), f"{hint}_w_packed")
     x = b.node("Unsqueeze", [packed, b.const([-1], np.int64)], hint)
@@ -229,16 +239,25 @@ def _rounding(b: _Onnx, w: str, shift, zero_point: int, spatial: bool, hint: str
     unsigned only), clamp to [-128 - zp, 127 - zp] in int64, Cast float32, Add zp. float32 codes."""
     s = np.asarray(shift, dtype=np.int64)
     k = requant_constants(s, zero_point)
-    if s.size and int(s.max()) > 0:  # with every shift 0, floor(w / 1) = w
-        neg = b.node("Less", [w, b.const(0, np.int64)], hint)
-        m = b.node("Neg", [b.node("Cast", [neg], hint, to=TensorProto.INT64)], hint)  # -1 where w < 0, else 0
-        u = b.node("Cast", [b.node("BitwiseXor", [w, m], hint)], hint, to=TensorProto.UINT64)  # w or -w-1: >= 0
-        u = b.node("BitShift", [u, b.channel_const(s, np.uint64, spatial)], hint, direction="RIGHT")
-        w = b.node("BitwiseXor", [b.node("Cast", [u], hint, to=TensorProto.INT64), m], hint)
+    w = _floor_shift(b, w, s, spatial, hint)
     q = b.node("Max", [w, b.const(int(k.lo.reshape(-1)[0]), np.int64)], hint)
     q = b.node("Min", [q, b.const(int(k.hi.reshape(-1)[0]), np.int64)], hint)
     y = b.node("Cast", [q], hint, to=TensorProto.FLOAT)
     return b.node("Add", [y, b.const(float(zero_point), np.float32)], hint) if zero_point else y
+
+
+def _floor_shift(b: _Onnx, w: str, shift, spatial: bool, hint: str) -> str:
+    """floor(w / 2^s) of the int64 tensor w, exactly, by the sign flip (BitShift is unsigned only):
+    m = -(w < 0), q = m XOR ((w XOR m) >>> s); per-channel shifts broadcast like
+    :meth:`_Onnx.channel_const`. With every shift 0 it is w itself."""
+    s = np.asarray(shift, dtype=np.int64)
+    if not (s.size and int(s.max()) > 0):  # with every shift 0, floor(w / 1) = w
+        return w
+    neg = b.node("Less", [w, b.const(0, np.int64)], hint)
+    m = b.node("Neg", [b.node("Cast", [neg], hint, to=TensorProto.INT64)], hint)  # -1 where w < 0, else 0
+    u = b.node("Cast", [b.node("BitwiseXor", [w, m], hint)], hint, to=TensorProto.UINT64)  # w or -w-1: >= 0
+    u = b.node("BitShift", [u, b.channel_const(s, np.uint64, spatial)], hint, direction="RIGHT")
+    return b.node("BitwiseXor", [b.node("Cast", [u], hint, to=TensorProto.INT64), m], hint)
 
 
 def _requant_stage(b: _Onnx, stage: RequantStage, acc: str, bound: np.ndarray, spatial: bool, where: str,
@@ -409,18 +428,29 @@ def _op(b: _Onnx, op, xs: list, ins: list, out: TensorSpec, where: str, hint: st
 
 
 def _metadata(graph: Graph) -> list[tuple[str, str]]:
+    """The graph's own metadata, then the exporter's entries (``binedge_version`` last). A graph
+    entry under a reserved key is refused unless it equals what the exporter writes there (a
+    character model's graph carries its ``score_shift``, for instance): then it is written once."""
+    last = graph.ops[-1].output
+    quant = {"kind": graph.input.kind, "scale": float(graph.input.scale), "zero_point": int(graph.input.zero_point)}
+    ours = [("class_names", json.dumps(list(graph.class_names))), ("score_shift", str(int(last.shift))),
+            ("input_quantization", json.dumps(quant, sort_keys=True))]
+    if graph.is_recurrent():  # the state inputs / outputs and how to step the model
+        from .export_onnx_lstm import RECURRENT_METADATA, recurrent_metadata
+
+        ours.append((RECURRENT_METADATA, json.dumps(recurrent_metadata(graph), sort_keys=True)))
+    ours += [("bit_format", FORMAT_ID), ("binedge_version", __version__)]  # binedge_version last: see loader
+    written = dict(ours)
     items = []
     for k, v in graph.metadata.items():
         k = str(k)
+        v = v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
         if k in RESERVED_METADATA:
+            if written.get(k) == v:
+                continue
             raise OnnxExportError(f"graph.metadata key {k!r} is reserved by the ONNX exporter")
-        items.append((k, v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)))
-    last = graph.ops[-1].output
-    quant = {"kind": graph.input.kind, "scale": float(graph.input.scale), "zero_point": int(graph.input.zero_point)}
-    items += [("class_names", json.dumps(list(graph.class_names))), ("score_shift", str(int(last.shift))),
-              ("input_quantization", json.dumps(quant, sort_keys=True)),
-              ("bit_format", FORMAT_ID), ("binedge_version", __version__)]  # binedge_version last: see loader
-    return items
+        items.append((k, v))
+    return items + ours
 
 
 def _check_options(opset, model_name, packed=True) -> None:
@@ -444,20 +474,34 @@ def build_onnx_model(graph: Graph, *, opset: int = MIN_OPSET, model_name: str = 
     out_spec = specs[names[-1]]
     if graph.class_names and len(graph.class_names) != out_spec.shape[0]:
         raise OnnxExportError(f"{len(graph.class_names)} class names for {out_spec.shape[0]} scores")
+    recurrent = graph.is_recurrent()
+    in_name = STEP_INPUT_NAME if recurrent else INPUT_NAME
     b = _Onnx()
-    x = b.node("Cast", [INPUT_NAME], "input", to=TensorProto.FLOAT)
+    x = b.node("Cast", [in_name], "input", to=TensorProto.FLOAT)
     if len(graph.input.shape) == 3:
         x = b.node("Transpose", [x], "input", perm=[0, 3, 1, 2])  # NHWC -> NCHW
     values = {names[0]: x}
+    state_in, state_out = [], []
     for i, op in enumerate(graph.ops):
         reads = graph.op_inputs(i)
         last = i == len(graph.ops) - 1
+        if isinstance(op, LSTM):  # one time step, the state in and out (binedge.export_onnx_lstm)
+            from .export_onnx_lstm import lstm_step
+
+            y, ins, outs = lstm_step(b, op, values[reads[0]], specs[reads[0]], len(state_in) // 2, op_label(op, i),
+                                     f"op{i}", packed)
+            values[names[i + 1]] = y
+            state_in += ins
+            state_out += outs
+            continue
         values[names[i + 1]] = _op(b, op, [values[n] for n in reads], [specs[n] for n in reads], specs[names[i + 1]],
                                    op_label(op, i), f"op{i}", packed, OUTPUT_NAME if last else None)
-    inp = helper.make_tensor_value_info(INPUT_NAME, INPUT_TYPES[graph.input.kind], ["N", *graph.input.shape])
+    inp = helper.make_tensor_value_info(in_name, INPUT_TYPES[graph.input.kind], ["N", *graph.input.shape])
     out = helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.INT32, ["N", out_spec.shape[0]])
-    g = helper.make_graph(b.nodes, model_name, [inp], [out], b.inits,
-                          doc_string="binedge deployment graph; scores equal binedge.reference.run exactly")
+    doc = ("binedge recurrent deployment graph, one time step: feed h{l}_out / c{l}_out back as h{l} / c{l}; "
+           "scores equal binedge.reference.run_stream exactly" if recurrent else
+           "binedge deployment graph; scores equal binedge.reference.run exactly")
+    g = helper.make_graph(b.nodes, model_name, [inp] + state_in, [out] + state_out, b.inits, doc_string=doc)
     opsets = [helper.make_opsetid("", opset)]
     model = helper.make_model(g, opset_imports=opsets, producer_name="binedge", producer_version=__version__,
                               ir_version=helper.find_min_ir_version_for(opsets))
@@ -468,11 +512,14 @@ def build_onnx_model(graph: Graph, *, opset: int = MIN_OPSET, model_name: str = 
 def _sizes(graph: Graph) -> tuple[int, int]:
     """(weight bytes as stored: packed words / int8, output-stage parameter bytes at their natural
     sizes: thresholds + directions, score multipliers + offsets, requantization multipliers +
-    biases + shifts, Merge multipliers + biases + shifts or thresholds + directions; an AccStage
-    has none)."""
+    biases + shifts, Merge multipliers + biases + shifts or thresholds + directions, LSTM
+    multipliers + biases + shifts (its packed sign words count as weights); an AccStage has none)."""
     weights = thresholds = 0
     for op in graph.ops:
-        if isinstance(op, (Conv2d, Dense)):
+        if isinstance(op, LSTM):  # packed sign words; per-gate multipliers and shifts, per-row biases
+            weights += op.recurrent.nbytes + op.input_weights.nbytes
+            thresholds += op.multipliers.nbytes + op.bias.nbytes + op.shifts.nbytes
+        elif isinstance(op, (Conv2d, Dense)):
             weights += op.weights.nbytes
             st = op.output
             if isinstance(st, ScoreStage):
@@ -500,9 +547,9 @@ def export_onnx(graph: Graph, path, *, opset: int = MIN_OPSET, model_name: str =
     ``packed=False`` stores the weights as float32 initializers (±1 / int8 values) instead of
     bit-packed words unpacked in the graph (see the module docstring); the scores are the same.
 
-    Every graph that validates is accepted (any DAG, every op and stage, u8 / i8 inputs), except a
-    Dense / Conv2d in which one input channel alone may exceed 2**24 (float32 cannot sum it
-    exactly): OnnxExportError naming the op.
+    Every graph that validates is accepted (any DAG, every op and stage, u8 / i8 inputs, recurrent
+    graphs as one step with the state in and out), except a Dense / Conv2d in which one input
+    channel alone may exceed 2**24 (float32 cannot sum it exactly): OnnxExportError naming the op.
 
     Returns {"path", "file_bytes", "packed_weight_bytes" (weights as stored in the graph: packed
     uint32 words / int8), "threshold_bytes" (output-stage parameters: thresholds + directions,
@@ -558,12 +605,16 @@ def load_onnx_checked(path, *, require_binedge: bool = True) -> onnx.ModelProto:
 def run_onnx(path, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     """Run a binedge ONNX file in onnxruntime (CPU, one thread) on inputs of the model's input type
     (uint8 or int8, (N,) + the graph's input shape; (N, H, W) is accepted for one channel);
-    returns int32 scores (N, C)."""
+    returns int32 scores (N, C). A recurrent model (one LSTM step) runs the N inputs ((N, 1) uint8
+    character ids) as N time steps of one stream from the zero state, like
+    :func:`binedge.reference.run` (``batch_size`` does not apply); see :func:`run_onnx_stream`."""
     import onnxruntime as ort
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     model = load_onnx_checked(path)
+    if any(p.key == "recurrent" for p in model.metadata_props):
+        return run_onnx_stream(path, images)[0]
     (inp,), (out,) = model.graph.input, model.graph.output
     dtype = np.dtype(helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type))
     shape = tuple(int(d.dim_value) for d in inp.type.tensor_type.shape.dim[1:])
@@ -584,3 +635,15 @@ def run_onnx(path, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     res = [sess.run([OUTPUT_NAME], {INPUT_NAME: images[i:i + batch_size]})[0]
            for i in range(0, len(images), batch_size)]
     return np.concatenate(res).astype(np.int32)
+
+
+def run_onnx_stream(path, inputs: np.ndarray, state: dict | None = None) -> tuple[np.ndarray, dict]:
+    """Run a recurrent binedge ONNX file (one LSTM step per call) over ``inputs`` ((N, 1) uint8
+    character ids, N time steps of one stream) in onnxruntime (CPU, one thread), carrying the state
+    from step to step; ``state``: {LSTM op index: (h, c)} as :func:`binedge.reference.zero_state`
+    makes it (None: zeros; it is not modified). Returns (int32 scores (N, V), the state after the
+    last step as int64 arrays), equal to :func:`binedge.reference.run_stream`. OnnxModelError for a
+    feed-forward model; an id >= V makes onnxruntime's Gather fail (an onnxruntime error)."""
+    from .export_onnx_lstm import run_stream
+
+    return run_stream(path, inputs, state)
