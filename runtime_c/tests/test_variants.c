@@ -1387,16 +1387,20 @@ static void test_elementwise(void)
  * BE_ERR_INPUT and leave the state as it was. Hidden sizes 1 .. 128 (odd, 32 +- 1), one-hot
  * vocabularies 1 .. 256 and int8 inputs 1 .. 128; constants moderate, at the int32 limit (every
  * clamp reached) or all weight bits 1 with the codes at +-127. */
-#if defined(__ARM_ARCH_6M__)
-#define LSTM_MAX_H 40u
-#define LSTM_W_WORDS 800u
+#if defined(__ARM_ARCH_6M__) /* Wh in `weights`; 33 cells, 1 KiB of Wx */
+#define LSTM_MAX_H 33u
+#define LSTM_WH_WORDS W_WORDS
+#define LSTM_WX_WORDS 256u
+#define lstm_wh weights
 #else
 #define LSTM_MAX_H 128u
-#define LSTM_W_WORDS 8192u
+#define LSTM_WH_WORDS 2048u
+#define LSTM_WX_WORDS 8192u
+static uint32_t lstm_wh[LSTM_WH_WORDS];
 #endif
 #define LSTM_STATE_WORDS ((LSTM_MAX_H * 5u + 32u) / 4u)
 
-static uint32_t lstm_wh[LSTM_W_WORDS], lstm_wx[LSTM_W_WORDS];
+static uint32_t lstm_wx[LSTM_WX_WORDS];
 static int32_t lstm_mul[8], lstm_bias[4u * LSTM_MAX_H];
 static uint8_t lstm_shift[4];
 static uint32_t lstm_ref_state[LSTM_STATE_WORDS], lstm_pre[LSTM_STATE_WORDS], lstm_var_state[LSTM_STATE_WORDS];
@@ -1424,8 +1428,8 @@ static void lstm_case(uint32_t hid, uint32_t n_in, int onehot, int mode, uint32_
     const uint32_t sbytes = be_lstm_state_bytes(hid);
     be_op op;
     uint32_t j, c, t;
-    if (hid > LSTM_MAX_H || (!onehot && n_in > LSTM_MAX_H) || rows * be_words_for(hid) > LSTM_W_WORDS ||
-        (onehot ? n_in * be_words_for(rows) : rows * be_words_for(n_in)) > LSTM_W_WORDS || hid > sizeof out_ref)
+    if (hid > LSTM_MAX_H || (!onehot && n_in > LSTM_MAX_H) || rows * be_words_for(hid) > LSTM_WH_WORDS ||
+        (onehot ? n_in * be_words_for(rows) : rows * be_words_for(n_in)) > LSTM_WX_WORDS || hid > sizeof out_ref)
         return;
     memset(&op, 0, sizeof op);
     op.type = BE_OP_LSTM;
