@@ -8,7 +8,11 @@ Steps: ``make -C fw`` (incremental), run the ELF with ``binedge.targets.run`` (C
 qemu-system-arm with ``-icount`` by default, so board ticks count executed instructions),
 parse the harness output (targets/common/fw/main.c, docs/firmware.md), compare every score
 with ``binedge.reference.run(read_blob(fw/model.bnm), images)`` and report accuracy,
-agreement, flash / RAM use and instructions per inference and per layer.
+agreement, flash / RAM use and instructions per inference and per layer. A recurrent character
+model (docs/firmware.md "Character models"): the test inputs are one seed sequence run from the
+zero state, the ``G`` lines of the generated characters are compared, id and every score, with
+``binedge.lstm_deploy.generate``, and the report gives the generated text and the instructions
+per character.
 
 Instruction counts come from QEMU's ``-icount`` (a fixed virtual time per executed
 instruction): they are **instructions, not cycles**, and say so wherever they are shown.
@@ -22,6 +26,7 @@ directory that a killed export left missing is first restored from its complete 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -102,9 +107,10 @@ def _kv(line: str) -> dict:
 def parse_output(text: str) -> dict:
     """The records of the harness output (see targets/common/fw/main.c) as a dict:
     header (dict), kernels [(op, variant, name)], scores {i: [..]}, ticks {i: (ticks, cycles)},
-    profile (dict), layers {op: (ticks, cycles)}, summary (dict), errors [str]."""
+    profile (dict), layers {op: (ticks, cycles)}, summary (dict), errors [str]; a recurrent
+    model's generated steps: generated {g: (id, [scores])}, generate_ticks {g: (ticks, cycles)}."""
     out: dict = {"header": None, "kernels": [], "scores": {}, "ticks": {}, "profile": None, "layers": {},
-                 "summary": None, "errors": []}
+                 "summary": None, "errors": [], "generated": {}, "generate_ticks": {}}
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
@@ -120,6 +126,12 @@ def parse_output(text: str) -> dict:
                 out["scores"][int(parts[0])] = [int(v) for v in parts[1:]]
             elif tag == "T":
                 out["ticks"][int(parts[0])] = (int(parts[1]), int(parts[2]))
+            elif tag == "G":
+                if len(parts) < 3:
+                    raise ValueError(raw)
+                out["generated"][int(parts[0])] = (int(parts[1]), [int(v) for v in parts[2:]])
+            elif tag == "GT":
+                out["generate_ticks"][int(parts[0])] = (int(parts[1]), int(parts[2]))
             elif tag == "P":
                 out["profile"] = {k: int(v) for k, v in _kv(rest).items()}
             elif tag == "L":
@@ -310,6 +322,8 @@ def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, k
     per_inf = [conv(v) for v in ticks]
     per_inference = {"mean": float(np.mean(per_inf)), "min": float(np.min(per_inf)), "max": float(np.max(per_inf)),
                      "ticks_mean": float(ticks.mean()), "tick_hz": int(z["tick_hz"])}
+    recurrent = graph.is_recurrent()
+    generation = _check_generation(graph, images, out, int(m.get("generate", 0)), conv, elf.name) if recurrent else None
 
     rows = layer_table(graph)
     kernels = {k[0]: (k[1], k[2]) for k in out["kernels"]}
@@ -335,6 +349,7 @@ def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, k
         "accuracy": accuracy, "labelled": int(labelled.sum()),
         "agreement": float(1.0 - len(mismatched) / n), "mismatched_samples": len(mismatched),
         "first_mismatch": first, "scores_equal_reference": not len(diff),
+        "recurrent": recurrent,
         "firmware_selfcheck_mismatches": int(z.get("selfcheck_mismatches", -1)),
         # the harness runs every input again from an odd address (binedge.h allows any)
         "misaligned_input_mismatches": int(z.get("misaligned_input_mismatches", -1)),
@@ -347,16 +362,36 @@ def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, k
         "build_seconds": round(build_seconds, 3), "run_seconds": round(res.seconds, 3),
         "command": list(res.cmd),
     }
+    if generation is not None:
+        result["generation"] = generation
+        result["firmware_generate_mismatches"] = int(z.get("generate_mismatches", -1))
+        # one invoke is one character: the median of the seed pass (T lines) and of the generated steps
+        result["per_character"] = {"seed_median": float(np.median(per_inf)),
+                                   "generate_median": generation.pop("_median"), "unit": unit}
+        if t.is_mcu and icount:
+            result["instructions_per_character"] = result["per_character"]["seed_median"]
+            result["instructions_per_generated_character"] = result["per_character"]["generate_median"]
     if t.is_mcu and icount:
         result["instructions_per_inference"] = per_inference["mean"]
         if result["total_binary_macs"]:
             result["instructions_per_binary_mac"] = per_inference["mean"] / result["total_binary_macs"]
     atomic_write_json(fw / RESULT_FILE, result)
     if first is not None:
+        what, one = ("seed steps (from the zero state)", "seed step") if recurrent else ("inputs", "input")
         raise MismatchError(
-            f"{len(mismatched)} of {n} inputs differ from the reference executor; first: input {first['sample']} "
+            f"{len(mismatched)} of {n} {what} differ from the reference executor; first: {one} {first['sample']} "
             f"class {first['class']}: firmware {first['got']}, reference {first['expected']}\n"
             f"  firmware  {first['got_scores']}\n  reference {first['expected_scores']}", result)
+    if generation is not None and generation["first_mismatch"] is not None:
+        g = generation["first_mismatch"]
+        if g["class"] is None:
+            detail = (f"firmware generated id {g['got_id']} {g['got_char']!r}, reference id {g['expected_id']} "
+                      f"{g['expected_char']!r}")
+        else:
+            detail = (f"id {g['got_id']} {g['got_char']!r}, class {g['class']}: firmware {g['got']}, reference "
+                      f"{g['expected']}\n  firmware  {g['got_scores']}\n  reference {g['expected_scores']}")
+        raise MismatchError(f"{generation['mismatched_steps']} of {generation['steps']} generated steps differ from "
+                            f"binedge.lstm_deploy.generate; first: generation step {g['step']}: {detail}", result)
     if result["misaligned_input_mismatches"] > 0:
         raise MismatchError(f"{result['misaligned_input_mismatches']} of {n} inputs gave other scores when read "
                             f"from an odd address (binedge.h allows any input address): a kernel bug, please "
@@ -365,6 +400,54 @@ def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, k
         raise EmulateError(f"{elf.name} on {t.name} exited with status {res.returncode} although its scores are "
                            f"right: {death_reason(res.stdout, res.stderr)}")
     return result
+
+
+def _check_generation(graph, seed: np.ndarray, out: dict, count: int, conv, elf_name: str) -> dict:
+    """Compare the firmware's generated steps (G lines) with binedge.lstm_deploy.generate from the
+    same seed: every id and every score after it (the reference scores come from running the
+    seed and the reference's ids from the zero state)."""
+    from . import reference
+    from .firmware import decode_ids
+    from .lstm_deploy import generate
+
+    if sorted(out["generated"]) != list(range(count)) or sorted(out["generate_ticks"]) != list(range(count)):
+        raise EmulateError(f"{elf_name} printed {len(out['generated'])} of the {count} generated steps of its "
+                           f"manifest (firmware.json \"generate\")")
+    names = [str(c) for c in graph.class_names]
+
+    def char(i: int) -> str:
+        return names[i] if 0 <= i < len(names) else f"<{i}>"
+
+    got_ids = np.array([out["generated"][g][0] for g in range(count)], dtype=np.int64)
+    first, mismatched, exp_ids = None, set(), np.zeros(0, np.int64)
+    if count:
+        exp_ids, _ = generate(graph, seed, count)
+        exp = reference.run(graph, np.concatenate([seed.reshape(-1, 1), exp_ids.reshape(-1, 1)]).astype(np.uint8))
+        exp = exp[len(seed):].astype(np.int64)
+        for g in range(count):
+            gid, sc = out["generated"][g]
+            if len(sc) != exp.shape[1]:
+                raise EmulateError(f"{elf_name} printed {len(sc)} scores for generated step {g}, the model has "
+                                   f"{exp.shape[1]}")
+            bad_id = gid != exp_ids[g]
+            bad = np.flatnonzero(np.asarray(sc, np.int64) != exp[g])
+            if bad_id or len(bad):
+                mismatched.add(g)
+                if first is None:
+                    j = None if bad_id else int(bad[0])
+                    first = {"step": g, "got_id": int(gid), "expected_id": int(exp_ids[g]),
+                             "got_char": char(int(gid)), "expected_char": char(int(exp_ids[g])), "class": j,
+                             "got": None if j is None else int(sc[j]),
+                             "expected": None if j is None else int(exp[g, j]),
+                             "got_scores": list(sc), "expected_scores": exp[g].tolist()}
+    gen_ticks = [conv(out["generate_ticks"][g][0]) for g in range(count)]
+    return {"steps": count,
+            "seed_text": decode_ids(names, seed.reshape(-1)) if names else None,
+            "text": decode_ids(names, got_ids) if names else None,
+            "expected_text": decode_ids(names, exp_ids) if names else None,
+            "ids": got_ids.tolist(), "expected_ids": exp_ids.tolist(),
+            "equal_reference": first is None, "mismatched_steps": len(mismatched), "first_mismatch": first,
+            "_median": float(np.median(gen_ticks)) if gen_ticks else None}
 
 
 # ----------------------------------------------------------------------------- report
@@ -377,11 +460,26 @@ def _b(v) -> str:
 def format_report(r: dict) -> str:
     mem, pi = r["memory"], r["per_inference"]
     icount = r["icount"] and r["kind"] == "mcu"
-    lines = [f"{r['firmware']}: {r['target']} ({r['kind']}), {r['samples']} test inputs, kernels {r['kernel']}"]
+    gen = r.get("generation")
+    if r.get("recurrent"):
+        lines = [f"{r['firmware']}: {r['target']} ({r['kind']}), recurrent model: a seed of {r['samples']} steps "
+                 f"from the zero state, kernels {r['kernel']}"]
+    else:
+        lines = [f"{r['firmware']}: {r['target']} ({r['kind']}), {r['samples']} test inputs, kernels {r['kernel']}"]
     acc = "n/a (no labels)" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}% ({r['labelled']} labelled)"
-    lines.append(f"accuracy on these inputs      {acc}")
+    lines.append(("next-character accuracy       " if r.get("recurrent") else "accuracy on these inputs      ") + acc)
     lines.append(f"agreement with the reference  {100 * r['agreement']:.2f}% "
                  f"({'scores bit-exact' if r['scores_equal_reference'] else 'MISMATCH'})")
+    if gen is not None:
+        if gen["seed_text"] is not None:
+            lines.append(f"seed                          {json.dumps(gen['seed_text'], ensure_ascii=False)}")
+        if gen["steps"]:
+            same = ("ids and scores bit-exact" if gen["equal_reference"]
+                    else f"{gen['mismatched_steps']} steps MISMATCH")
+            text = (json.dumps(gen["text"], ensure_ascii=False) if gen["text"] is not None
+                    else " ".join(str(i) for i in gen["ids"]))
+            head = f"generated ({gen['steps']} steps)"
+            lines.append(f"{head:<30}{text} ({same})")
     if r.get("misaligned_input_mismatches", -1) >= 0:
         lines.append("inputs at odd addresses       " + ("same scores" if r["misaligned_input_mismatches"] == 0 else
                                                         f"{r['misaligned_input_mismatches']} MISMATCHES"))
@@ -408,6 +506,12 @@ def format_report(r: dict) -> str:
                          f"inference ({r['total_binary_macs']:,} binary MACs; per layer below)")
     else:
         lines.append(f"per inference: {pi['mean']:,.0f} {r['unit']}")
+    if gen is not None:
+        pc = r["per_character"]
+        per = f"{pc['seed_median']:,.0f}"
+        if pc["generate_median"] is not None:
+            per += f" (median of the seed pass; of the generated steps {pc['generate_median']:,.0f})"
+        lines.append(f"per character: {per} " + (INSTRUCTIONS_LABEL if icount else r["unit"]))
     unit = "instructions" if icount else "time"
     head = ["op", "layer", "kind", "kernel", unit, "share", "binary MACs", "instr/bMAC" if icount else ""]
     body = []

@@ -8,7 +8,9 @@ The project holds everything ``make`` needs and nothing that points back at this
 
     fw/model.h, model.c        the .bnm blob as an aligned ``const uint8_t`` array (flash), its
                                size, the arena size and the model's shape constants
-    fw/test_inputs.h/.c        N test images, their labels and the reference scores
+    fw/test_inputs.h/.c        N test images, their labels and the reference scores (a recurrent
+                               character model: the seed's ids, the next characters, and the
+                               reference ids and scores of the ``generate`` characters after it)
     fw/main.c                  the harness (targets/common/fw/main.c): init, prepare with a static
                                arena, timed invokes, per-op profile, stack high-water mark
     fw/runtime/                the C runtime (runtime_c/include, runtime_c/src: the reference
@@ -48,6 +50,7 @@ __all__ = [
     "FirmwarePlan",
     "check_out_dir",
     "committed_dir",
+    "decode_ids",
     "plan_firmware",
     "read_manifest",
     "stage_firmware",
@@ -161,10 +164,43 @@ def _check_inputs(graph, images, labels) -> tuple[np.ndarray, np.ndarray | None]
     return np.ascontiguousarray(images), labels
 
 
+def _check_generate(graph, images, generate) -> int:
+    """The number of characters a recurrent character model's firmware generates after its seed
+    (``images``): an integer >= 0, 0 for every other graph. The seed ids must lie below the
+    vocabulary the model reads (be_invoke refuses others with BE_ERR_INPUT), and a generating
+    model's classes must be ids it can read back."""
+    from .graph import LSTM
+
+    if isinstance(generate, (bool, np.bool_)) or not isinstance(generate, (int, np.integer)) or generate < 0:
+        raise FirmwareError(f"generate must be a number of characters >= 0, got {generate!r}")
+    generate = int(generate)
+    if not graph.is_recurrent():
+        if generate:
+            raise FirmwareError("generate: only a recurrent character model (an LSTM reading one character id "
+                                "per step) can generate text; this graph has no LSTM op")
+        return 0
+    first = graph.ops[0]
+    if isinstance(first, LSTM) and graph.input.kind == "u8" and tuple(graph.input.shape) == (1,):
+        vocab = int(first.in_features)
+        if images.size and int(images.max()) >= vocab:
+            bad = int(np.argmax(images.reshape(len(images), -1).max(axis=1) >= vocab))
+            raise FirmwareError(f"test input {bad}: character id {int(images[bad].max())} is not below the "
+                                f"model's vocabulary of {vocab} (be_invoke would refuse it: BE_ERR_INPUT)")
+        classes = int(graph.specs()[-1].shape[0])
+        if generate and classes > vocab:
+            raise FirmwareError(f"generate: the model scores {classes} classes but reads ids below {vocab}; its "
+                                f"argmax cannot always be fed back")
+    elif generate:
+        raise FirmwareError(f"generate: the model's input is {graph.input.kind} {tuple(graph.input.shape)}, not one "
+                            f"character id (u8 (1,)) read by an LSTM: it cannot feed its output back")
+    return generate
+
+
 def _fit_check(t, *, blob: int, arena: int, ops: int, samples: int, input_bytes: int, classes: int,
-               operands: int = 0) -> dict:
+               operands: int = 0, generate: int = 0) -> dict:
     """Early estimate of flash and RAM; FirmwareError if it clearly cannot fit the board."""
-    inputs = samples * (input_bytes + 2 + 4 * classes)
+    # test inputs, labels and reference scores; the reference id and scores of every generated step
+    inputs = samples * (input_bytes + 2 + 4 * classes) + generate * (1 + 4 * classes)
     model_struct = _MODEL_STRUCT_BASE + _OP_STRUCT_BYTES * ops + _OPERAND_BYTES * max(operands, 1)
     # + the harness's copy of one input at an odd address (its misaligned-input pass)
     ram_need = arena + model_struct + (4 * ops + 28) + (16 * ops + 16) + 4 * classes + input_bytes + 3
@@ -175,7 +211,8 @@ def _fit_check(t, *, blob: int, arena: int, ops: int, samples: int, input_bytes:
         if need > int(mem["flash"]):
             raise FirmwareError(
                 f"does not fit {t.name}'s {int(mem['flash']) // 1024} KiB flash: model blob {blob:,} B + "
-                f"{samples} test inputs {inputs:,} B + at least {_CODE_FLOOR_BYTES // 1024} KiB of code; "
+                f"{samples} test inputs{f' and {generate} generated steps' if generate else ''} {inputs:,} B + "
+                f"at least {_CODE_FLOOR_BYTES // 1024} KiB of code; "
                 f"use fewer test inputs (--samples) or a smaller model")
     if "ram" in mem:
         stack = int(mem.get("stack", 0))
@@ -211,16 +248,27 @@ def _c_int32(v: int) -> str:
 
 
 def _model_h(*, blob: bytes, arena: int, ops: int, classes: int, input_shape, shift: int,
-             class_names, input_kind: str = "uint8") -> str:
-    names = ", ".join(str(n) for n in class_names) if class_names else "-"
-    names = names.replace("*/", "* /").replace("\n", " ")  # it goes into a C comment
+             class_names, input_kind: str = "uint8", recurrent: bool = False) -> str:
+    if recurrent:  # characters: show them as Python would write them (newlines, tabs, quotes)
+        names = ", ".join(ascii(str(n)) for n in class_names) if class_names else "-"
+    else:
+        names = ", ".join(str(n) for n in class_names) if class_names else "-"
+    names = names.replace("*/", "* /").replace("/*", "/ *").replace("\n", " ").replace("\r", " ")  # a C comment
+    what = ("one character id (uint8) per step" if recurrent
+            else f"{' x '.join(map(str, input_shape))} {input_kind} codes (HWC)")
+    if recurrent:
+        rec = ("\n * Recurrent: one be_invoke is one time step (input: one character id below the vocabulary),\n"
+               " * the LSTM state lives in the arena and persists between invokes; be_reset starts a new\n"
+               " * sequence from the zero state (be_prepare does too). Do not write the arena between steps.")
+    else:
+        rec = ""
     return f"""/* model.h -- the binedge model of this firmware (written by binedge {__version__}).
  *
  * binedge_model_blob is the .bnm blob (docs/format.md of binedge), a const array: it stays in
  * flash and the runtime reads the weights in place. Pass it to be_model_init; give be_prepare
  * a 16-byte aligned arena of BINEDGE_MODEL_ARENA_BYTES bytes.
- * Input: {' x '.join(map(str, input_shape))} {input_kind} codes (HWC); output: {classes} int32 scores
- * (logit = score / 2^{shift}). Classes: {names}
+ * Input: {what}; output: {classes} int32 scores
+ * (logit = score / 2^{shift}). Classes: {names}{rec}
  */
 #ifndef BINEDGE_MODEL_H
 #define BINEDGE_MODEL_H
@@ -235,6 +283,7 @@ def _model_h(*, blob: bytes, arena: int, ops: int, classes: int, input_shape, sh
 #define BINEDGE_MODEL_CLASSES {classes}u
 #define BINEDGE_MODEL_INPUT_BYTES {int(np.prod(input_shape))}u
 #define BINEDGE_MODEL_OUTPUT_SHIFT {shift}
+#define BINEDGE_MODEL_RECURRENT {1 if recurrent else 0} /* LSTM state kept between be_invoke calls */
 
 extern const uint8_t binedge_model_blob[BINEDGE_MODEL_BLOB_BYTES];
 extern const size_t binedge_model_blob_size;
@@ -262,7 +311,16 @@ const size_t binedge_model_blob_size = BINEDGE_MODEL_BLOB_BYTES;
 """
 
 
-def _test_inputs_h(n: int, input_bytes: int) -> str:
+def _test_inputs_h(n: int, input_bytes: int, generate: int = 0) -> str:
+    gen = ""
+    if generate:
+        gen = """
+/* Generation (recurrent model): after the seed (the test inputs, in order) the harness feeds
+   back the argmax of the last scores FW_GENERATE times; the reference's ids and the scores
+   after each (binedge.lstm_deploy.generate and binedge.reference.run on the host). */
+extern const uint8_t fw_ref_gen_ids[FW_GENERATE];
+extern const int32_t fw_ref_gen_scores[FW_GENERATE][BINEDGE_MODEL_CLASSES];
+"""
     return f"""/* test_inputs.h -- test images of the firmware harness (written by binedge {__version__}). */
 #ifndef FW_TEST_INPUTS_H
 #define FW_TEST_INPUTS_H
@@ -273,18 +331,20 @@ def _test_inputs_h(n: int, input_bytes: int) -> str:
 
 #define FW_SAMPLES {n}u
 #define FW_INPUT_BYTES {input_bytes}u
+#define FW_GENERATE {generate}u
 
 /* Pixels (uint8, HWC), label of each image (-1: unknown), and the reference scores
    (binedge.reference.run on the host): the harness checks every invoke against them. */
 extern const uint8_t fw_test_images[FW_SAMPLES][FW_INPUT_BYTES];
 extern const int16_t fw_test_labels[FW_SAMPLES];
 extern const int32_t fw_ref_scores[FW_SAMPLES][BINEDGE_MODEL_CLASSES];
-
+{gen}
 #endif /* FW_TEST_INPUTS_H */
 """
 
 
-def _test_inputs_c(images: np.ndarray, labels: np.ndarray | None, scores: np.ndarray) -> str:
+def _test_inputs_c(images: np.ndarray, labels: np.ndarray | None, scores: np.ndarray,
+                   gen_ids: np.ndarray | None = None, gen_scores: np.ndarray | None = None) -> str:
     n = len(images)
     flat = images.reshape(n, -1)
     parts = [f"/* test_inputs.c -- {n} test images, labels and reference scores (binedge {__version__}). */",
@@ -307,6 +367,17 @@ def _test_inputs_c(images: np.ndarray, labels: np.ndarray | None, scores: np.nda
     for i in range(n):
         parts.append("    {" + ", ".join(_c_int32(v) for v in scores[i]) + "},")
     parts.append("};")
+    if gen_ids is not None and len(gen_ids):
+        parts.append("")
+        parts.append("const uint8_t fw_ref_gen_ids[FW_GENERATE] = {")
+        for i in range(0, len(gen_ids), 20):
+            parts.append("    " + ", ".join(str(int(v)) for v in gen_ids[i:i + 20]) + ",")
+        parts.append("};")
+        parts.append("")
+        parts.append("const int32_t fw_ref_gen_scores[FW_GENERATE][BINEDGE_MODEL_CLASSES] = {")
+        for row in gen_scores:
+            parts.append("    {" + ", ".join(_c_int32(v) for v in row) + "},")
+        parts.append("};")
     return "\n".join(parts) + "\n"
 
 
@@ -408,8 +479,34 @@ def _readme(t, manifest: dict) -> str:
               "ARENA_BYTES": f"{manifest['arena_bytes']:,}", "OPS": str(manifest["ops"]),
               "CLASSES": str(manifest["classes"]), "INPUT": " x ".join(map(str, manifest["input_shape"])),
               "LOWER_BOUND": f"{manifest['bitpacked_lower_bound_bytes']:,}", "RUNNER": runner,
-              "SOURCE": str(manifest.get("source") or "a binedge graph")}
-    return _fill(text, values)
+              "SOURCE": str(manifest.get("source") or "a binedge graph"),
+              "CHARACTER_MODEL": "\0CHARACTER_MODEL\0"}
+    # the seed text may hold anything (even "@NAME@"): put it in after the template check
+    return _fill(text, values).replace("\0CHARACTER_MODEL\0", _readme_recurrent(manifest))
+
+
+def _readme_recurrent(m: Mapping) -> str:
+    if not m.get("recurrent"):
+        return ""
+    seed = m.get("seed_text")
+    gen = m.get("generated_text")
+    text = ("\n## A recurrent model\n\n"
+            f"The model keeps LSTM state between `be_invoke` calls: one call is one time step, its input one "
+            f"character id. The {m['samples']} test inputs are the steps of one seed sequence"
+            + (f" ({json.dumps(seed, ensure_ascii=False)})" if seed is not None else "") +
+            "; the harness calls `be_reset` before each pass over them (timing, misaligned input, profile), so "
+            "every pass starts from the zero state. ")
+    if m.get("generate"):
+        text += (f"After the seed it generates {m['generate']} characters greedily (the argmax of the last scores, "
+                 f"first maximum on ties, fed back as the next input), printing a `G <g> <id> <scores>` and a "
+                 f"`GT <g> <ticks> <cycles>` line per step and checking them against the reference compiled into "
+                 f"`test_inputs.c`")
+        if gen is not None:
+            text += f"; the reference generates {json.dumps(gen, ensure_ascii=False)}"
+        text += ". "
+    text += ("The `T` lines are the cost of one character. In your own firmware call `be_reset` to start a new "
+             "sequence and never write the arena between steps.\n")
+    return text
 
 
 def _fill(text: str, values: Mapping[str, str]) -> str:
@@ -492,24 +589,28 @@ class FirmwarePlan:
     arena: int
     estimate: dict
     source: str | None
+    generate: int = 0  # characters a recurrent character model generates after its seed (images)
 
 
-def plan_firmware(graph, *, target, images, labels=None, source=None) -> FirmwarePlan:
+def plan_firmware(graph, *, target, images, labels=None, source=None, generate: int = 0) -> FirmwarePlan:
     """Validate a firmware request without writing anything: the target name (TargetError
-    listing the known ones), the graph (GraphError), the images and labels, and that the model,
-    the arena and the test inputs can fit the board's flash and RAM (FirmwareError)."""
+    listing the known ones), the graph (GraphError), the images and labels, ``generate`` (only
+    a recurrent character model generates; its seed ids below its vocabulary), and that the
+    model, the arena and the test inputs can fit the board's flash and RAM (FirmwareError)."""
     from .blob import arena_bytes, blob_bytes
     from .targets import get_target
 
     t = get_target(target)
     specs = graph.specs()
     images, labels = _check_inputs(graph, images, labels)
+    generate = _check_generate(graph, images, generate)
     blob = blob_bytes(graph)
     arena = arena_bytes(graph)
     est = _fit_check(t, blob=len(blob), arena=arena, ops=len(graph.ops), samples=len(images),
                      input_bytes=int(np.prod(graph.input.shape)), classes=int(specs[-1].shape[0]),
-                     operands=_operands(graph))
-    return FirmwarePlan(t, graph, images, labels, blob, arena, est, None if source is None else str(source))
+                     operands=_operands(graph), generate=generate)
+    return FirmwarePlan(t, graph, images, labels, blob, arena, est, None if source is None else str(source),
+                        generate)
 
 
 def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
@@ -526,8 +627,17 @@ def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
     classes = int(specs[-1].shape[0])
     input_shape = [int(d) for d in graph.input.shape]
     input_bytes = int(np.prod(input_shape))
-    scores = reference.run(graph, images)
+    scores = reference.run(graph, images)  # a recurrent graph: the time steps, from the zero state
     tot = totals(layer_table(graph))
+    recurrent = graph.is_recurrent()
+    gen_ids = gen_scores = None
+    if plan.generate:
+        from .lstm_deploy import generate
+
+        gen_ids, _ = generate(graph, images, plan.generate)
+        # the scores after every generated id (the firmware also runs the last one)
+        steps = np.concatenate([images, gen_ids.reshape(-1, 1).astype(np.uint8)])
+        gen_scores = reference.run(graph, steps)[len(images):]
 
     out = Path(stage_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -537,11 +647,12 @@ def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
     shift = int(getattr(graph.ops[-1].output, "shift", 0))
     (out / "model.h").write_text(_model_h(blob=blob, arena=arena, ops=ops, classes=classes,
                                           input_shape=input_shape, shift=shift, class_names=graph.class_names,
-                                          input_kind="int8" if graph.input.kind == "i8" else "uint8"))
+                                          input_kind="int8" if graph.input.kind == "i8" else "uint8",
+                                          recurrent=recurrent))
     (out / "model.c").write_text(_model_c(blob))
     (out / "model.bnm").write_bytes(blob)
-    (out / "test_inputs.h").write_text(_test_inputs_h(len(images), input_bytes))
-    (out / "test_inputs.c").write_text(_test_inputs_c(images, labels, scores))
+    (out / "test_inputs.h").write_text(_test_inputs_h(len(images), input_bytes, plan.generate))
+    (out / "test_inputs.c").write_text(_test_inputs_c(images, labels, scores, gen_ids, gen_scores))
     lab = labels if labels is not None else np.full(len(images), -1, dtype=np.int64)
     with open(out / "test_inputs.npz", "wb") as f:
         np.savez(f, images=images, labels=lab)
@@ -563,30 +674,47 @@ def stage_firmware(plan: FirmwarePlan, stage_dir) -> dict:
         "test_input_bytes": plan.estimate["test_input_bytes"], "runtime_isa_dirs": runtime_dirs,
         "kernel_families": kernels,
         "reference_accuracy": None if labels is None else float((scores.argmax(1) == labels).mean()),
+        "recurrent": recurrent, "generate": plan.generate,
         "files": {},  # path -> sha256, filled in when the directory is committed
     }
+    if recurrent and graph.class_names:
+        manifest["seed_text"] = decode_ids(graph.class_names, images.reshape(-1))
+        if gen_ids is not None:
+            manifest["generated_text"] = decode_ids(graph.class_names, gen_ids)
     (out / "README.md").write_text(_readme(t, manifest))
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
-def write_firmware(graph, out_dir, *, target, images, labels=None, source=None) -> dict:
+def write_firmware(graph, out_dir, *, target, images, labels=None, source=None, generate: int = 0) -> dict:
     """Write a self-contained firmware project for ``graph`` on ``target`` into ``out_dir``.
 
     ``images``: uint8 test images (N,) + graph.input.shape (N >= 1; they go to flash:
-    input bytes each); ``labels``: their classes or None. Validates everything first (target
+    input bytes each); ``labels``: their classes or None. A recurrent graph runs the images as
+    N successive time steps from the zero state; a character model's (binedge.lstm_deploy)
+    images are a seed text's ids (N, 1), its labels the next characters, and ``generate`` > 0
+    makes the firmware generate that many characters greedily after the seed (FirmwareError
+    for any other graph; docs/firmware.md "Character models"). Validates everything first (target
     name, graph, images, labels, fit in the board's flash and RAM, that ``out_dir`` is absent,
     empty or a previous firmware directory) and raises TargetError / FirmwareError /
     GraphError before anything is written; then writes the directory as a whole (temporary
     folder beside it, renamed into place). Returns the manifest (fw/firmware.json).
     """
-    plan = plan_firmware(graph, target=target, images=images, labels=labels, source=source)
+    plan = plan_firmware(graph, target=target, images=images, labels=labels, source=source, generate=generate)
     check_out_dir(out_dir)
     with committed_dir(out_dir) as stage:
         stage_firmware(plan, stage)
     return read_manifest(out_dir)
 
 
+def decode_ids(class_names, ids) -> str:
+    """The text of character ids: each id's class name (id 0 is "<unk>" in a binedge vocabulary);
+    ids without a name as <id>."""
+    names = [str(c) for c in class_names]
+    return "".join(names[int(i)] if 0 <= int(i) < len(names) else f"<{int(i)}>" for i in ids)
+
+
 def manifest_summary(m: Mapping) -> str:
-    return (f"firmware for {m['target']}: {m['samples']} test inputs, blob {m['blob_bytes']:,} B, "
+    gen = f", {m['generate']} generated characters" if m.get("generate") else ""
+    return (f"firmware for {m['target']}: {m['samples']} test inputs{gen}, blob {m['blob_bytes']:,} B, "
             f"arena {m['arena_bytes']:,} B, {m['ops']} ops")

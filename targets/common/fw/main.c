@@ -7,17 +7,28 @@
  *
  *   BINEDGE-FW 1 target=<t> samples=<n> classes=<c> ops=<k> input_bytes=<b> arena=<a>
  *       model_struct=<bytes> interp_struct=<bytes> blob_bytes=<b> blob_crc=<hex> inputs_crc=<hex>
- *       cycle_counter=<dwt|none>                     (one line)
+ *       cycle_counter=<dwt|none> [recurrent=1 generate=<g>]   (one line)
  *   K <op> <kernel variant> <op name>                 kernel chosen for every op
  *   S <i> <score0> ... <score(c-1)>                   int32 scores of test input i
  *   T <i> <ticks> <cycles>                            board_ticks() / DWT cycles of that invoke
  *   P samples=<n> hook_overhead_ticks=<t> hook_overhead_cycles=<c>
  *   L <op> <ticks> <cycles>                           per-op sums over the n profiled invokes
  *   Z status=ok samples=<n> correct=<k> labelled=<l> selfcheck_mismatches=<m>
- *       misaligned_input_mismatches=<m2>
+ *       misaligned_input_mismatches=<m2> [generated=<g> generate_mismatches=<m3>]
  *       stack_used_inference=<b> stack_used=<b> stack_size=<b> total_ticks=<t> total_cycles=<c>
  *       tick_hz=<hz>                                 (one line, last)
  *   E <where> <status code> <message>                 on a runtime error (then exit != 0)
+ *
+ * A recurrent model (model.h: BINEDGE_MODEL_RECURRENT 1, an LSTM op keeping state between
+ * invokes; docs/firmware.md "Character models"): the test inputs are the successive time steps
+ * of one sequence (a seed text's character ids) and every pass that steps through them (timing,
+ * misaligned input, profile) starts with be_reset, from the zero state; the warm-up invoke is
+ * reset away too. After the timing pass the model generates FW_GENERATE (test_inputs.h)
+ * characters greedily: the argmax of the last scores (first maximum on ties) is fed back as the
+ * next input, one line each, then the Z line gains generated= and generate_mismatches=:
+ *
+ *   G <g> <id> <score0> ... <score(c-1)>             generated id g and the scores after it
+ *   GT <g> <ticks> <cycles>                           that invoke's ticks
  *
  * Exit status: 0 if every invoke returned BE_OK and every score equals the reference scores
  * compiled into test_inputs.c; 2 + be_status on a runtime error; 1 on a self-check mismatch.
@@ -54,6 +65,16 @@
 /* Kernel variant for be_options.kernel: NULL = automatic dispatch, "ref" = reference kernels. */
 #ifndef FW_KERNEL
 #define FW_KERNEL NULL
+#endif
+/* Recurrent model (model.h) and the number of characters to generate (test_inputs.h). */
+#ifndef BINEDGE_MODEL_RECURRENT
+#define BINEDGE_MODEL_RECURRENT 0
+#endif
+#ifndef FW_GENERATE
+#define FW_GENERATE 0
+#endif
+#if FW_GENERATE > 0 && !BINEDGE_MODEL_RECURRENT
+#error "FW_GENERATE needs a recurrent model (BINEDGE_MODEL_RECURRENT)"
 #endif
 /* DWT->CYCCNT cycle counter (real boards). */
 #ifndef FW_USE_DWT
@@ -163,6 +184,17 @@ static int fw_scores_match(uint32_t i)
     return 1;
 }
 
+#if BINEDGE_MODEL_RECURRENT
+/* Start a new sequence: every LSTM state back to zero. */
+#define FW_RESET(where)                                   \
+    do {                                                  \
+        st = be_reset(&fw_interp);                        \
+        if (st != BE_OK) return fw_fail((where), st);     \
+    } while (0)
+#else
+#define FW_RESET(where) ((void)0)
+#endif
+
 static uint32_t fw_argmax(void)
 {
     uint32_t j, best = 0;
@@ -177,6 +209,9 @@ int main(void)
     be_status st;
     uint32_t i, j, n = FW_N, correct = 0, labelled = 0, mismatches = 0, misaligned_mismatches = 0, stack_inference;
     uint32_t inputs_crc;
+#if BINEDGE_MODEL_RECURRENT
+    uint32_t generate_mismatches = 0;
+#endif
     uint64_t total_ticks = 0, total_cycles = 0;
     char b1[24], b2[24], b3[24];
 
@@ -186,7 +221,8 @@ int main(void)
     if (be_model_input_bytes(&fw_model) != FW_INPUT_BYTES ||
         be_model_class_count(&fw_model) != BINEDGE_MODEL_CLASSES ||
         be_model_op_count(&fw_model) != BINEDGE_MODEL_OPS ||
-        be_model_arena_size(&fw_model) != BINEDGE_MODEL_ARENA_BYTES)
+        be_model_arena_size(&fw_model) != BINEDGE_MODEL_ARENA_BYTES ||
+        (be_model_is_recurrent(&fw_model) != 0) != (BINEDGE_MODEL_RECURRENT != 0))
         return fw_fail("model.h_does_not_match_the_blob", BE_ERR_SHAPE);
     be_options_default(&opt);
     opt.kernel = FW_KERNEL;
@@ -198,17 +234,22 @@ int main(void)
     st = be_invoke(&fw_interp, fw_test_images[0], fw_scores);
     if (st != BE_OK) return fw_fail("be_invoke", st);
     stack_inference = be_target_stack_used();
+    FW_RESET("be_reset"); /* the warm-up step must not leak into the sequence */
 
     inputs_crc = be_crc32(0u, fw_test_images, (size_t)n * FW_INPUT_BYTES);
     printf("BINEDGE-FW 1 target=%s samples=%lu classes=%lu ops=%lu input_bytes=%lu arena=%lu "
            "model_struct=%lu interp_struct=%lu blob_bytes=%lu blob_crc=%08lx inputs_crc=%08lx "
-           "cycle_counter=%s\n",
+           "cycle_counter=%s",
            board_name(), (unsigned long)n, (unsigned long)BINEDGE_MODEL_CLASSES,
            (unsigned long)BINEDGE_MODEL_OPS, (unsigned long)FW_INPUT_BYTES,
            (unsigned long)BINEDGE_MODEL_ARENA_BYTES, (unsigned long)sizeof(be_model),
            (unsigned long)sizeof(be_interpreter), (unsigned long)binedge_model_blob_size,
            (unsigned long)be_crc32(0u, binedge_model_blob, binedge_model_blob_size),
            (unsigned long)inputs_crc, FW_HAVE_DWT ? "dwt" : "none");
+#if BINEDGE_MODEL_RECURRENT
+    printf(" recurrent=1 generate=%lu", (unsigned long)FW_GENERATE);
+#endif
+    printf("\n");
     for (j = 0; j < BINEDGE_MODEL_OPS; j++) {
         const char *name = be_model_op_name(&fw_model, j);
         printf("K %lu %s %s\n", (unsigned long)j, be_interpreter_kernel_name(&fw_interp, j),
@@ -241,8 +282,42 @@ int main(void)
         }
     }
 
+#if FW_GENERATE > 0
+    /* Generation: the state continues from the last seed step; each step feeds back the argmax
+       of the previous scores (first maximum on ties) and is timed like a seed step. The
+       reference ids and scores in test_inputs.c follow the whole seed: they are checked only
+       when every seed input ran. */
+    for (i = 0; i < FW_GENERATE; i++) {
+        uint64_t t0, t1;
+        uint32_t c0, c1;
+        uint8_t id = (uint8_t)fw_argmax();
+        BOARD_BARRIER();
+        c0 = fw_cycles();
+        t0 = board_ticks();
+        BOARD_BARRIER();
+        st = be_invoke(&fw_interp, &id, fw_scores);
+        BOARD_BARRIER();
+        t1 = board_ticks();
+        c1 = fw_cycles();
+        BOARD_BARRIER();
+        if (st != BE_OK) return fw_fail("be_invoke(generate)", st);
+        printf("G %lu %lu", (unsigned long)i, (unsigned long)id);
+        for (j = 0; j < BINEDGE_MODEL_CLASSES; j++) printf(" %ld", (long)fw_scores[j]);
+        printf("\nGT %lu %s %lu\n", (unsigned long)i, fw_u64(b1, t1 - t0), (unsigned long)(c1 - c0));
+        if (n == FW_SAMPLES) {
+            int same = id == fw_ref_gen_ids[i];
+            for (j = 0; j < BINEDGE_MODEL_CLASSES; j++) same &= fw_scores[j] == fw_ref_gen_scores[i][j];
+            if (!same) {
+                mismatches++;
+                generate_mismatches++;
+            }
+        }
+    }
+#endif
+
     /* Misalignment pass: the same inputs at odd addresses (untimed). An unaligned word access
        that the core does not allow would fault here (a failure), a wrong score is a mismatch. */
+    FW_RESET("be_reset(misaligned_input)");
     for (i = 0; i < n; i++) {
         uint8_t *at = fw_shifted + 1u + i % 3u;
         for (j = 0; j < FW_INPUT_BYTES; j++) at[j] = fw_test_images[i][j];
@@ -269,6 +344,7 @@ int main(void)
         }
         st = be_interpreter_set_op_hook(&fw_interp, fw_op_hook, &fw_prof);
         if (st != BE_OK) return fw_fail("be_interpreter_set_op_hook", st);
+        FW_RESET("be_reset(profile)");
         for (i = 0; i < n; i++) {
             st = be_invoke(&fw_interp, fw_test_images[i], fw_scores);
             if (st != BE_OK) return fw_fail("be_invoke(profile)", st);
@@ -284,11 +360,15 @@ int main(void)
 #endif
 
     printf("Z status=%s samples=%lu correct=%lu labelled=%lu selfcheck_mismatches=%lu "
-           "misaligned_input_mismatches=%lu "
-           "stack_used_inference=%lu stack_used=%lu stack_size=%lu total_ticks=%s total_cycles=%s "
-           "tick_hz=%s\n",
+           "misaligned_input_mismatches=%lu ",
            mismatches ? "mismatch" : "ok", (unsigned long)n, (unsigned long)correct,
-           (unsigned long)labelled, (unsigned long)mismatches, (unsigned long)misaligned_mismatches,
+           (unsigned long)labelled, (unsigned long)mismatches, (unsigned long)misaligned_mismatches);
+#if BINEDGE_MODEL_RECURRENT
+    printf("generated=%lu generate_mismatches=%lu ", (unsigned long)FW_GENERATE,
+           (unsigned long)generate_mismatches);
+#endif
+    printf("stack_used_inference=%lu stack_used=%lu stack_size=%lu total_ticks=%s total_cycles=%s "
+           "tick_hz=%s\n",
            (unsigned long)stack_inference,
            (unsigned long)be_target_stack_used(), (unsigned long)be_target_stack_size(),
            fw_u64(b1, total_ticks), fw_u64(b2, total_cycles), fw_u64(b3, (uint64_t)board_tick_hz()));
