@@ -1387,24 +1387,29 @@ static void test_elementwise(void)
  * BE_ERR_INPUT and leave the state as it was. Hidden sizes 1 .. 128 (odd, 32 +- 1), one-hot
  * vocabularies 1 .. 256 and int8 inputs 1 .. 128; constants moderate, at the int32 limit (every
  * clamp reached) or all weight bits 1 with the codes at +-127. */
-#if defined(__ARM_ARCH_6M__) /* Wh in `weights`; 33 cells, 1 KiB of Wx */
+#if defined(__ARM_ARCH_6M__) /* 16 KiB of RAM: every LSTM buffer is one of the other tests' */
 #define LSTM_MAX_H 33u
 #define LSTM_WH_WORDS W_WORDS
-#define LSTM_WX_WORDS 256u
+#define LSTM_WX_WORDS IO_WORDS
 #define lstm_wh weights
+#define lstm_wx input
+#define lstm_bias stage_b                           /* MAX_CH * 3 >= 4 * 33 int32 */
+#define lstm_ref_state ((uint32_t *)(void *)stage_a32) /* 288 bytes >= the state of 33 cells (192) */
+#define lstm_pre (out_ref + IO_WORDS / 2u)
+#define lstm_var_state (out_var + IO_WORDS / 2u)
+#define lstm_in ((int8_t *)(void *)scratch)
 #else
 #define LSTM_MAX_H 128u
 #define LSTM_WH_WORDS 2048u
 #define LSTM_WX_WORDS 8192u
-static uint32_t lstm_wh[LSTM_WH_WORDS];
-#endif
 #define LSTM_STATE_WORDS ((LSTM_MAX_H * 5u + 32u) / 4u)
-
-static uint32_t lstm_wx[LSTM_WX_WORDS];
-static int32_t lstm_mul[8], lstm_bias[4u * LSTM_MAX_H];
-static uint8_t lstm_shift[4];
+static uint32_t lstm_wh[LSTM_WH_WORDS], lstm_wx[LSTM_WX_WORDS];
+static int32_t lstm_bias[4u * LSTM_MAX_H];
 static uint32_t lstm_ref_state[LSTM_STATE_WORDS], lstm_pre[LSTM_STATE_WORDS], lstm_var_state[LSTM_STATE_WORDS];
 static int8_t lstm_in[LSTM_MAX_H];
+#endif
+static int32_t lstm_mul[8];
+static uint8_t lstm_shift[4];
 
 static void lstm_bits(uint32_t *w, uint32_t rows, uint32_t n, int ones)
 {
@@ -1465,7 +1470,7 @@ static void lstm_case(uint32_t hid, uint32_t n_in, int onehot, int mode, uint32_
     op.stage_b = lstm_mul;
     op.stage_c = lstm_bias;
     op.stage_d = lstm_shift;
-    memset(lstm_ref_state, 0, sizeof lstm_ref_state);
+    memset(lstm_ref_state, 0, sbytes);
     for (t = 0; t < steps; t++) {
         const void *in = lstm_in;
         be_status st_ref;

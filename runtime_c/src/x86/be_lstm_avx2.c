@@ -105,4 +105,6 @@ BE_X86_AVX2 be_status be_lstm_avx2(const be_op *op, const void *in, void *out, v
     return BE_OK;
 }
 
+#else
+typedef int be_lstm_avx2_unused; /* ISO C forbids an empty translation unit */
 #endif
