@@ -128,37 +128,47 @@ def lstm_step(b, op: LSTM, x: str, spec_in: TensorSpec, layer: int, where: str, 
               packed: bool) -> tuple[str, list, list]:
     """One step of ``op`` on the float32 value x (the id (N, 1), or the codes (N, I) of the layer
     below); returns (h' as float32 codes, [input value infos], [output value infos])."""
-    from .export_onnx import OnnxExportError, _floor_shift
+    from .export_onnx import OnnxExportError
     from .lstm_integer import C_MAX, H_FRAC, H_MAX, LUT_FRAC, Z_FRAC, Z_MAX, Z_MIN
 
     check_lstm(op, spec_in, where, OnnxExportError)
     H, K = int(op.hidden), int(op.in_features)
     cf = int(op.c_frac)
     names = state_names(layer)
-    rows = lambda a: np.repeat(np.asarray(a, np.int64), H)  # noqa: E731 - per gate -> per row (4H,)
-    # v = Mh·acc_h + x-part + (B + 2^(s-1)), int64 (N, 4H)
+    # gate-major (N, 4, H) from here on: per-gate constants are (4, 1) and broadcast over the cells
+    per_gate = lambda a: np.asarray(a, np.int64).reshape(4, 1)  # noqa: E731
+    gates_shape = b.const([-1, 4, H], np.int64)
+    # v = Mh·acc_h + x-part + (B + 2^(s-1)), int64 (N, 4, H)
     h_in = b.node("Cast", [names["h"]], hint, to=TensorProto.FLOAT)
-    acc_h = _sign_matmul(b, h_in, op.recurrent, H, f"{hint}_wh", packed)
-    v = b.node("Mul", [acc_h, b.const(rows(op.multipliers[0]), np.int64)], hint)
+    acc_h = b.node("Reshape", [_sign_matmul(b, h_in, op.recurrent, H, f"{hint}_wh", packed), gates_shape], hint)
+    v = b.node("Mul", [acc_h, b.const(per_gate(op.multipliers[0]), np.int64)], hint)
     if spec_in.kind == "u8":  # a character id: row x of the ±1 table (V, 4H)
         ids = b.node("Reshape", [b.node("Cast", [x], hint, to=TensorProto.INT64), b.const([-1], np.int64)], hint)
         table = _sign_matrix(b, op.input_weights, 4 * H, f"{hint}_wx", packed)
         col = b.node("Cast", [b.node("Gather", [table, ids], hint, axis=0)], hint, to=TensorProto.INT64)
     else:  # the h codes of the layer below
         col = _sign_matmul(b, x, op.input_weights, K, f"{hint}_wx", packed)
-    v = b.node("Add", [v, b.node("Mul", [col, b.const(rows(op.multipliers[1]), np.int64)], hint)], hint)
+    col = b.node("Reshape", [col, gates_shape], hint)
+    v = b.node("Add", [v, b.node("Mul", [col, b.const(per_gate(op.multipliers[1]), np.int64)], hint)], hint)
     shifts = op.shifts.astype(np.int64)
-    v = b.node("Add", [v, b.const(op.bias.astype(np.int64) + rows(1 << (shifts - 1)), np.int64)], hint)
-    # gate codes -> table indices -> Q15 gate values
-    z = _clamp(b, _floor_shift(b, v, rows(shifts), False, hint), Z_MIN, Z_MAX, hint)
-    offset = np.repeat(np.array([0, 0, 1024, 0], np.int64), H) - Z_MIN  # g rows read TANH
+    bias = b.node("Cast", [b.const(op.bias.astype(np.int32).reshape(4, H), np.int32)], hint, to=TensorProto.INT64)
+    v = b.node("Add", [b.node("Add", [v, bias], hint), b.const(per_gate(1 << (shifts - 1)), np.int64)], hint)
+    # gate codes -> table indices -> Q15 gate values; floor(v / 2^s) by the sign flip (BitShift is unsigned)
+    neg = b.node("Neg", [b.node("Cast", [b.node("Less", [v, b.const(0, np.int64)], hint)], hint,
+                                to=TensorProto.INT64)], hint)
+    u = b.node("Cast", [b.node("BitwiseXor", [v, neg], hint)], hint, to=TensorProto.UINT64)
+    u = b.node("BitShift", [u, b.const(per_gate(shifts).astype(np.uint64), np.uint64)], hint, direction="RIGHT")
+    z = _clamp(b, b.node("BitwiseXor", [b.node("Cast", [u], hint, to=TensorProto.INT64), neg], hint), Z_MIN, Z_MAX,
+               hint)
     tables = _tables(b)
+    offset = per_gate(np.array([0, 0, 1024, 0]) - Z_MIN)  # g rows read TANH
     gates = b.node("Gather", [tables, b.node("Add", [z, b.const(offset, np.int64)], hint)], hint, axis=0)
     gates = b.node("Cast", [gates], hint, to=TensorProto.INT64)
+    cells = b.const([-1, H], np.int64)
 
     def gate(j: int) -> str:
-        return b.node("Slice", [gates, b.const([j * H], np.int64), b.const([(j + 1) * H], np.int64),
-                                b.const([1], np.int64)], hint)
+        return b.node("Reshape", [b.node("Slice", [gates, b.const([j], np.int64), b.const([j + 1], np.int64),
+                                                   b.const([1], np.int64)], hint), cells], hint)
 
     i, f, g, o = (gate(j) for j in range(4))
     # c' = clamp(rshift(f·c, 15) + rshift(i·g, 30 - cf), ±C_MAX)
