@@ -19,6 +19,7 @@ from test_blob import GOLDEN_INPUTS, GOLDEN_SCORES, fix_crc, golden_expected_byt
 from binedge import blob as B
 from binedge import reference
 from binedge.graph import Dense, Flatten, Graph, GraphError, Merge, ScoreStage, TensorSpec
+from binedge.lstm_deploy import random_lstm_graph
 from binedge.runtime import RUNTIME_DIR, Runtime, RuntimeStatusError, build_lock, kernel_table
 
 
@@ -304,7 +305,8 @@ def test_c_unit_tests():
 
 def fuzz_seeds(directory) -> list:
     """Seed blobs of the structural fuzzer: the golden blob, the trained test blobs, random chain
-    graphs (odd channel counts, multi-word rows, strides, asymmetric padding) and random DAGs."""
+    graphs (odd channel counts, multi-word rows, strides, asymmetric padding), random DAGs and
+    random recurrent (LSTM) graphs."""
     blobs = {"golden": golden_expected_bytes()}
     for f in sorted((RUNTIME_DIR.parent / "tests" / "data").glob("*.bnm")):
         blobs[f.stem] = f.read_bytes()
@@ -315,6 +317,10 @@ def fuzz_seeds(directory) -> list:
     blobs["hand"] = B.blob_bytes(_hand_graphs()[0])
     for i in range(6):  # typed DAGs: int8 codes, residual adds, pooling, concat, thresholds
         blobs[f"dag{i}"] = B.blob_bytes(random_dag(np.random.default_rng(900 + i)))
+    for i in range(3):  # recurrent: character id -> LSTM layers (state in the arena) -> int8 Dense scores
+        g = random_lstm_graph(np.random.default_rng(950 + i), (7, 101, 256)[i], (5, 33, 3)[i], 1 + i % 2,
+                              saturate=i == 1)
+        blobs[f"lstm{i}"] = B.blob_bytes(g)
     paths = []
     for name, data in blobs.items():
         path = directory / f"{name}.bnm"

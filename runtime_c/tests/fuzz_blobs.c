@@ -13,7 +13,8 @@
  * placed in memory at a 16-byte aligned address, at +1 / +4 / +8, or so that it ends at a page
  * whose successor is unmapped (PROT_NONE), and loaded. Every accepted blob is prepared with an
  * arena of exactly the size it asks for and invoked on two inputs (random and extreme bytes),
- * placed at an odd address or against the guard page, with the reference kernels ("ref"),
+ * placed at an odd address or against the guard page (a recurrent model: 4 successive steps from
+ * the zero state, the character id changed between them), with the reference kernels ("ref"),
  * automatic dispatch and every variant of the kernel table this CPU runs; every run must return
  * the reference's status and scores exactly. Mismatches are printed (and written to DIR with
  * -w); the exit status is 1 if there was any, 2 on a usage error.
@@ -121,11 +122,30 @@ static void save(const blob_buf *x, unsigned long it)
     }
 }
 
+/* The scores of `steps` invokes from a fresh be_prepare (a recurrent model: successive time steps,
+ * the input's first byte, a character id, changed between them; scores and statuses of every
+ * step kept). */
+#define MAX_STEPS 4u
+
+static void run_steps(be_interpreter *it, uint8_t *in, int32_t *scores, uint32_t classes, unsigned steps,
+                      be_status *status)
+{
+    const uint8_t first = in[0];
+    unsigned t;
+    for (t = 0; t < steps; t++) {
+        in[0] = (uint8_t)(first + 3u * t);
+        status[t] = be_invoke(it, in, scores + (size_t)t * classes);
+    }
+    in[0] = first;
+}
+
 /* Run one accepted model: ref first, then auto and every variant; compare status and scores. */
 static void run_model(const be_model *m, const blob_buf *x, unsigned long it, stats *st)
 {
     const size_t asz = be_model_arena_size(m), ib = be_model_input_bytes(m);
     const uint32_t classes = be_model_class_count(m);
+    const unsigned steps = be_model_is_recurrent(m) ? MAX_STEPS : 1u; /* the LSTM state carried */
+    be_status sr[MAX_STEPS], sv[MAX_STEPS];
     be_interpreter interp;
     be_options opt;
     int32_t *ref = NULL, *got = NULL;
@@ -138,14 +158,13 @@ static void run_model(const be_model *m, const blob_buf *x, unsigned long it, st
         st->big++;
         return;
     }
-    ref = malloc(sizeof(int32_t) * classes);
-    got = malloc(sizeof(int32_t) * classes);
+    ref = malloc(sizeof(int32_t) * classes * steps);
+    got = malloc(sizeof(int32_t) * classes * steps);
     if (ref == NULL || got == NULL || !place(&arena, asz, 0, 0u)) {
         fprintf(stderr, "fuzz_blobs: out of memory\n");
         exit(2);
     }
     for (k = 0; k < 2u && !bad; k++) {
-        be_status s_ref;
         /* the input: an odd address, or ending against an unmapped page */
         if (!place(&input, ib, below(3) == 0, below(3) == 0 ? 0u : 1u + below(3))) {
             fprintf(stderr, "fuzz_blobs: out of memory\n");
@@ -153,32 +172,37 @@ static void run_model(const be_model *m, const blob_buf *x, unsigned long it, st
         }
         for (i = 0; i < ib; i++)
             input.p[i] = k == 0u ? (uint8_t)rnd() : (uint8_t)(below(3) == 0 ? rnd() : (below(2) ? 255u : 0u));
+        if (steps > 1u && k == 0u)
+            input.p[0] %= 8u; /* character ids mostly within small vocabularies too */
         be_options_default(&opt);
         opt.kernel = "ref";
         if (be_prepare(&interp, m, arena.p, asz, &opt) != BE_OK) {
             fprintf(stderr, "blob %lu: be_prepare(ref) failed on an accepted model\n", it);
             bad = 1;
         } else {
-            s_ref = be_invoke(&interp, input.p, ref);
+            run_steps(&interp, input.p, ref, classes, steps, sr);
             st->invoked++;
             for (v = 0; v < n_variants && !bad; v++) {
-                be_status s;
+                unsigned t;
                 opt.kernel = variants[v];
                 if (be_prepare(&interp, m, arena.p, asz, &opt) != BE_OK) {
                     fprintf(stderr, "blob %lu: be_prepare(%s) failed\n", it, variants[v]);
                     bad = 1;
                     break;
                 }
-                memset(got, 0x5A, sizeof(int32_t) * classes);
-                s = be_invoke(&interp, input.p, got);
+                memset(got, 0x5A, sizeof(int32_t) * classes * steps);
+                run_steps(&interp, input.p, got, classes, steps, sv);
                 st->runs++;
-                if (s != s_ref || (s == BE_OK && memcmp(got, ref, sizeof(int32_t) * classes) != 0)) {
-                    uint32_t c;
-                    fprintf(stderr, "blob %lu: variant %s differs from ref (status %d vs %d)\n", it, variants[v],
-                            (int)s, (int)s_ref);
-                    for (c = 0; c < classes && c < 8u; c++)
-                        fprintf(stderr, "  score %u: %ld vs %ld\n", (unsigned)c, (long)got[c], (long)ref[c]);
-                    bad = 1;
+                for (t = 0; t < steps && !bad; t++) {
+                    const int32_t *g = got + (size_t)t * classes, *r = ref + (size_t)t * classes;
+                    if (sv[t] != sr[t] || (sv[t] == BE_OK && memcmp(g, r, sizeof(int32_t) * classes) != 0)) {
+                        uint32_t c;
+                        fprintf(stderr, "blob %lu: variant %s differs from ref at step %u (status %d vs %d)\n", it,
+                                variants[v], t, (int)sv[t], (int)sr[t]);
+                        for (c = 0; c < classes && c < 8u; c++)
+                            fprintf(stderr, "  score %u: %ld vs %ld\n", (unsigned)c, (long)g[c], (long)r[c]);
+                        bad = 1;
+                    }
                 }
             }
         }
