@@ -1,0 +1,101 @@
+/* be_lstm_mve.c -- "mve": the LSTM step with Helium (Cortex-M55).
+ *
+ * A weight word's bits ARE Helium predicates: the low / high half of a word, moved to P0, selects
+ * the byte lanes of 16 codes, and one predicated VADDVA.S8 adds the selected codes to a scalar.
+ * So sum_k (bit k ? -x_k : x_k) = S - 2 sum_{bit k = 1} x_k with S = sum_k x_k (once per step):
+ * per 32 codes and row, two predicated byte sums. The four gate rows of a cell share every code
+ * load. The codes (the state h, and p for an int8 input) are copied to zero-padded stack buffers
+ * of words * 32 bytes first: H and I up to 1024 (2 x 1 KiB; longer rows fall through to "word"
+ * or "ref"). The rest of the step is be_lstm.h's, exactly as the reference.
+ */
+#include "be_arm_kernels.h"
+
+#ifdef BE_ARM_HAVE_MVE
+#include <arm_mve.h>
+
+#include "be_lstm.h"
+
+#define MAX_WORDS 32u
+
+int be_lstm_mve_supports(const be_op *op)
+{
+    return op->type == BE_OP_LSTM && be_words_for(op->out_ch) <= MAX_WORDS &&
+           (be_lstm_onehot(op) || be_words_for(op->in_ch) <= MAX_WORDS);
+}
+
+/* Copy n codes into dst (words(n) * 32 bytes, zero padded); returns their sum. */
+static int32_t pad_copy(int8_t *dst, const int8_t *src, uint32_t n)
+{
+    const uint32_t padded = be_words_for(n) * 32u;
+    int32_t sum = 0;
+    uint32_t k;
+    for (k = 0; k < n; k++) {
+        dst[k] = src[k];
+        sum += src[k];
+    }
+    for (; k < padded; k++)
+        dst[k] = 0;
+    return sum;
+}
+
+/* sum_k (bit k ? -x_k : x_k) of the four rows r0 + j step (cw words each), from the sum of x */
+static void dot4(const be_word *w, size_t r0, size_t step, uint32_t cw, const int8_t *x, int32_t sum, int32_t acc[4])
+{
+    const be_word *w0 = w + r0 * cw, *w1 = w0 + step * cw, *w2 = w1 + step * cw, *w3 = w2 + step * cw;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    uint32_t j;
+    for (j = 0; j < cw; j++) {
+        const int8x16_t lo = vld1q_s8(x + 32u * j), hi = vld1q_s8(x + 32u * j + 16u);
+        a0 = vaddvaq_p_s8(a0, lo, (mve_pred16_t)(w0[j] & 0xFFFFu));
+        a0 = vaddvaq_p_s8(a0, hi, (mve_pred16_t)(w0[j] >> 16));
+        a1 = vaddvaq_p_s8(a1, lo, (mve_pred16_t)(w1[j] & 0xFFFFu));
+        a1 = vaddvaq_p_s8(a1, hi, (mve_pred16_t)(w1[j] >> 16));
+        a2 = vaddvaq_p_s8(a2, lo, (mve_pred16_t)(w2[j] & 0xFFFFu));
+        a2 = vaddvaq_p_s8(a2, hi, (mve_pred16_t)(w2[j] >> 16));
+        a3 = vaddvaq_p_s8(a3, lo, (mve_pred16_t)(w3[j] & 0xFFFFu));
+        a3 = vaddvaq_p_s8(a3, hi, (mve_pred16_t)(w3[j] >> 16));
+    }
+    acc[0] = sum - 2 * a0;
+    acc[1] = sum - 2 * a1;
+    acc[2] = sum - 2 * a2;
+    acc[3] = sum - 2 * a3;
+}
+
+be_status be_lstm_mve(const be_op *op, const void *in, void *out, void *scratch)
+{
+    const uint32_t hid = op->out_ch, n_in = op->in_ch, cwh = be_words_for(hid), cwx = be_words_for(n_in);
+    const int32_t *mul = (const int32_t *)op->stage_b;
+    const int32_t *bias = (const int32_t *)op->stage_c;
+    const uint8_t *sh = (const uint8_t *)op->stage_d;
+    const be_word *wh = (const be_word *)op->weights, *wx = (const be_word *)op->stage_a;
+    int32_t *cst = (int32_t *)scratch;
+    int8_t *hst = (int8_t *)scratch + be_lstm_h_offset(hid), *hout = (int8_t *)out;
+    const int onehot = be_lstm_onehot(op);
+    const uint32_t x = onehot ? *(const uint8_t *)in : 0u;
+    int8x16_t hbuf[2u * MAX_WORDS], pbuf[2u * MAX_WORDS]; /* 32 codes per weight word, zero padded */
+    int32_t hsum, psum = 0;
+    uint32_t c, j;
+    if (onehot && x >= n_in)
+        return BE_ERR_INPUT;
+    hsum = pad_copy((int8_t *)(void *)hbuf, hst, hid);
+    if (!onehot)
+        psum = pad_copy((int8_t *)(void *)pbuf, (const int8_t *)in, n_in);
+    for (c = 0; c < hid; c++) {
+        int32_t v[4], ah[4], ax[4];
+        dot4(wh, c, hid, cwh, (const int8_t *)(const void *)hbuf, hsum, ah);
+        if (!onehot)
+            dot4(wx, c, hid, cwx, (const int8_t *)(const void *)pbuf, psum, ax);
+        for (j = 0; j < 4u; j++) {
+            const uint32_t r = j * hid + c;
+            const int32_t xp = onehot ? be_lstm_onehot_x(op, x, r, mul[4u + j]) : mul[4u + j] * ax[j];
+            v[j] = mul[j] * ah[j] + xp + bias[r];
+        }
+        hout[c] = be_lstm_cell(v, sh, &cst[c], (uint32_t)op->shift);
+    }
+    be_lstm_copy_h(hst, hout, hid);
+    return BE_OK;
+}
+
+#else
+typedef int be_lstm_mve_unused; /* ISO C forbids an empty translation unit */
+#endif
