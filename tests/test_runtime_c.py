@@ -148,7 +148,7 @@ def test_kernel_selection(monkeypatch):
     table = kernel_table()
     assert {op for name, op, isa in table if name == "ref"} == {
         "dense", "conv2d", "maxpool2d", "flatten", "avgpool2d", "add", "requantize", "threshold", "concat", "reshape",
-        "merge"}
+        "merge", "lstm"}
     data = golden_expected_bytes()
     assert Runtime(data, kernel="ref").kernel_names() == ["ref"] * 7
     assert len(Runtime(data, kernel="auto").kernel_names()) == 7
