@@ -72,7 +72,10 @@ TARGETS_DIR = REPO_DIR / "targets"
 COMMON_DIR = TARGETS_DIR / "common"
 BUILD_DIR = Path(os.environ.get("BINEDGE_TARGET_BUILD_DIR", REPO_DIR / "build" / "targets"))
 FAULT_EXIT_CODE = 250  # BE_TARGET_EXIT_FAULT in targets/common/board.h
-KINDS = ("mcu", "linux-user", "native")
+KINDS = ("mcu", "bare-metal", "linux-user", "native")
+# Kinds run bare metal under qemu-system-* (semihosting console and exit, linker script, board
+# startup, -icount): the Cortex-M boards ("mcu") and the Cortex-A virt boards ("bare-metal").
+SYSTEM_KINDS = ("mcu", "bare-metal")
 
 
 class TargetError(ValueError):
@@ -120,7 +123,9 @@ class Target:
 
     @property
     def is_mcu(self) -> bool:
-        return self.kind == "mcu"
+        """Bare metal under qemu-system-* (kind "mcu": the Cortex-M boards, or "bare-metal": the
+        Cortex-A virt boards): linker script, startup, semihosting, -icount instruction counts."""
+        return self.kind in SYSTEM_KINDS
 
     def expand(self, arg: str, elf: Path | None = None) -> str:
         arg = arg.replace("{target_dir}", str(self.dir)).replace("{common_dir}", str(COMMON_DIR))
@@ -175,17 +180,21 @@ TARGETS, ALIASES = _load_all()
 
 
 def all_target_names() -> list[str]:
-    """Every target, MCUs first (in the order of targets/, i.e. sorted), then hosted."""
+    """Every target: the bare-metal boards first (mcu_targets()), then the hosted ones."""
     return mcu_targets() + sorted(n for n, t in TARGETS.items() if not t.is_mcu)
 
 
 def mcu_targets() -> list[str]:
+    """The bare-metal targets under qemu-system-*: the Cortex-M boards by core number, then the
+    Cortex-A virt boards (kind "bare-metal") by name."""
     return sorted((n for n, t in TARGETS.items() if t.is_mcu), key=_mcu_key)
 
 
 def _mcu_key(name: str):
+    if TARGETS[name].kind != "mcu":
+        return (1, 0, name)
     digits = "".join(c for c in name if c.isdigit())
-    return (int(digits) if digits else 0, name)
+    return (0, int(digits) if digits else 0, name)
 
 
 def get_target(name: str | Target) -> Target:
@@ -400,11 +409,11 @@ def run_command(target: str | Target, elf: str | Path, *, icount: bool = False,
     if icount:
         if not t.icount_args:
             raise TargetError(f"target {t.name} ({t.kind}) has no deterministic instruction count (-icount); "
-                              f"only MCU targets under qemu-system-arm do")
+                              f"only the bare-metal targets under qemu-system-arm / qemu-system-aarch64 do")
         cmd += list(t.icount_args)
     if args:
         if t.is_mcu:
-            raise TargetError(f"target {t.name}: MCU programs take no command-line arguments "
+            raise TargetError(f"target {t.name}: bare-metal programs take no command-line arguments "
                               f"(main(void)); compile parameters in with defines=")
         cmd += list(args)
     return cmd

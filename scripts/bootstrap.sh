@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  gcc-arm-none-eabi libnewlib-arm-none-eabi picolibc-arm-none-eabi
+  gcc-arm-none-eabi libnewlib-arm-none-eabi picolibc-arm-none-eabi picolibc-aarch64-linux-gnu
   qemu-system-arm qemu-user
   gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
   libc6-dev-arm64-cross libc6-dev-armhf-cross

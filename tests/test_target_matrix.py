@@ -59,6 +59,8 @@ EXPECTED_VARIANTS = {
     "cortex-m55": ["mve", "dsp", "swar"],
     "aarch64-linux": ["neon"],
     "armv7-linux": ["neon", "dsp", "swar"],
+    "aarch64-virt": ["neon"],  # the same cores bare metal under qemu-system (-icount)
+    "armv7-virt": ["neon", "dsp", "swar"],
     "x86_64": [],  # run-time dispatch: whatever this CPU has (POPCNT / AVX2 / AVX-512)
 }
 
@@ -73,9 +75,12 @@ EXPECTED_U8 = {
     "cortex-m55": ("mve", "mve"),
     "aarch64-linux": ("lut", "mla"),
     "armv7-linux": ("lut", "mla"),
+    "aarch64-virt": ("lut", "mla"),
+    "armv7-virt": ("lut", "mla"),
 }
 EXPECTED_I8 = {"cortex-m0": "mac", "cortex-m3": "mac", "cortex-m4": "dsp", "cortex-m7": "dsp",
-               "cortex-m33": "dsp", "cortex-m55": "mve", "aarch64-linux": "mac", "armv7-linux": "dsp"}
+               "cortex-m33": "dsp", "cortex-m55": "mve", "aarch64-linux": "mac", "armv7-linux": "dsp",
+               "aarch64-virt": "mac", "armv7-virt": "dsp"}
 
 # The elementwise and pooling ops (docs/kernels.md "Elementwise and pooling ops"): what auto picks
 # for each op on each target. "w32" (32-bit arithmetic only) goes first where the core has no
@@ -86,7 +91,7 @@ EW_OPS = ("add", "requantize", "threshold", "avgpool", "maxpool", "merge", "conc
 _EW_W32 = {"add", "avgpool", "merge"}
 _EW_DSP = {"threshold", "maxpool", "avgpool"}
 _EW_MVE = {"threshold", "maxpool", "avgpool", "add"}
-_DSP_TARGETS = {"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux"}
+_DSP_TARGETS = {"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"}
 
 
 def expected_ew(target: str, op_name: str, sign: bool = True) -> str:

@@ -28,6 +28,8 @@ MACHINES = {
     "cortex-m0": "microbit", "cortex-m3": "mps2-an385", "cortex-m4": "mps2-an386",
     "cortex-m7": "mps2-an500", "cortex-m33": "mps2-an505", "cortex-m55": "mps3-an547",
 }
+# The Cortex-A cores bare metal on QEMU's virt board (kind "bare-metal"), with their CPU model.
+VIRT = {"aarch64-virt": "cortex-a53", "armv7-virt": "cortex-a15"}
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +51,16 @@ def elf():
 
 
 def test_target_set():
-    assert set(ALL) == set(MACHINES) | {"aarch64-linux", "armv7-linux", "x86_64"}
-    assert MCUS == ["cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"]
+    assert set(ALL) == set(MACHINES) | set(VIRT) | {"aarch64-linux", "armv7-linux", "x86_64"}
+    assert MCUS == ["cortex-m0", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", *sorted(VIRT)]
     for name, machine in MACHINES.items():
         t = T.get_target(name)
         assert t.kind == "mcu" and t.machine == machine
+        assert (t.dir / "link.ld").is_file() and (t.dir / "startup.c").is_file()
+    for name, cpu in VIRT.items():
+        t = T.get_target(name)
+        assert t.kind == "bare-metal" and t.is_mcu and t.machine == "virt" and "neon" in t.features
+        assert t.run_cmd[t.run_cmd.index("-cpu") + 1] == cpu and t.icount_args
         assert (t.dir / "link.ld").is_file() and (t.dir / "startup.c").is_file()
     assert T.get_target("aarch64-linux").kind == "linux-user"
     assert T.get_target("armv7-linux").kind == "linux-user"

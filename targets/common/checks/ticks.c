@@ -1,4 +1,4 @@
-/* binedge target check for the tick counter (Cortex-M only).
+/* binedge target check for the tick counter (the bare-metal targets under qemu-system-*).
  * Times a loop of exactly 2 instructions per iteration (subs + bne) for N
  * and 2N iterations; the difference is 2N instructions. Under
  * `-icount shift=S` QEMU advances virtual time 2^S ns per instruction, so the
@@ -21,7 +21,11 @@
 
 static void spin(uint32_t n)
 {
+#if defined(__aarch64__)
+    __asm__ __volatile__("1:\n\tsubs %w0, %w0, #1\n\tb.ne 1b" : "+r"(n) : : "cc");
+#else
     __asm__ __volatile__("1:\n\t" SUBS " %0, #1\n\tbne 1b" : "+l"(n) : : "cc");
+#endif
 }
 
 static uint64_t timed(uint32_t n)
