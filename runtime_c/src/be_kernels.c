@@ -126,9 +126,10 @@ const be_kernel be_kernel_table[] = {
     /* portable word kernels (src/word/): MaxPool2d / Flatten a word at a time, every target */
     BE_ROW(MAXPOOL2D_BIN, "word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word, 0)
     BE_ROW(FLATTEN, "word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word, 0)
-    /* LSTM (be_lstm.h): AVX2 byte masks on x86, weight bits as Helium predicates on the M55,
-     * nibble tables everywhere */
+    /* LSTM (be_lstm.h): AVX-512 mask registers / AVX2 byte masks on x86, weight bits as Helium
+     * predicates on the M55, nibble tables everywhere */
 #if defined(__x86_64__) || defined(__i386__)
+    BE_ROW(LSTM_BIN, "avx512", BE_OP_LSTM, BE_ISA_AVX512_VPOPCNT, be_lstm_avx512_supports, be_lstm_avx512, 1)
     BE_ROW(LSTM_BIN, "avx2", BE_OP_LSTM, BE_ISA_AVX2, be_lstm_avx2_supports, be_lstm_avx2, 1)
 #endif
 #ifdef BE_ARM_HAVE_MVE

@@ -224,13 +224,16 @@ be_status be_merge_word(const be_op *op, const void *in, void *out, void *scratc
 be_status be_merge_w32(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_concat_word(const be_op *op, const void *in, void *out, void *scratch);
 
-/* ---- LSTM (src/word/be_lstm_word.c, src/x86/be_lstm_avx2.c; be_lstm.h): the binary x int8 dot
- * products of the gate rows by nibble tables ("word", every target) or byte masks ("avx2") ---- */
+/* ---- LSTM (src/word/be_lstm_word.c, src/x86/be_lstm_avx*.c, src/arm/be_lstm_mve.c; be_lstm.h):
+ * the binary x int8 dot products of the gate rows by nibble tables ("word", every target), mask
+ * registers ("avx512"), byte masks ("avx2") or predicates ("mve") ---- */
 int be_lstm_word_supports(const be_op *op);
 be_status be_lstm_word(const be_op *op, const void *in, void *out, void *scratch);
 #if defined(__x86_64__) || defined(__i386__)
 int be_lstm_avx2_supports(const be_op *op);
 be_status be_lstm_avx2(const be_op *op, const void *in, void *out, void *scratch);
+int be_lstm_avx512_supports(const be_op *op);
+be_status be_lstm_avx512(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 
 /* ---- the shared output stage (src/ref/be_threshold_ref.c) ---- */

@@ -13,7 +13,7 @@
  *   MaxPool2d and Flatten on sign and unsigned bit-planes;
  *   the elementwise and pooling ops (test_elementwise): Add, Requantize, Threshold, AvgPool2d,
  *            MaxPool2d on codes, Merge, Concat at the edges of what the loader accepts;
- *   LSTM (test_lstm): hidden 1 .. 128, one-hot vocabularies 1 .. 256 and int8 inputs, several steps
+ *   LSTM (test_lstm): hidden 1 .. 128 (1 to 4 words), one-hot vocabularies 1 .. 256 and int8 inputs, several steps
  *            each (the state carried), saturating constants, out-of-vocabulary ids.
  * Buffers are static and small (Cortex-M0: 16 KiB RAM); a case that would not fit gets fewer
  * output channels. Prints per-variant counts, the elementwise ones per op ("test_variants ew:") and
@@ -1515,15 +1515,15 @@ static void lstm_case(uint32_t hid, uint32_t n_in, int onehot, int mode, uint32_
 
 static void test_lstm(void)
 {
-    static const uint32_t hs[] = {1, 5, 31, 32, 33, 64, 100, 128};
+    static const uint32_t hs[] = {1, 5, 31, 32, 33, 64, 65, 100, 128};
     static const uint32_t vs[] = {1, 2, 7, 101, 256};
-    static const uint32_t is[] = {1, 5, 33, 100, 128};
+    static const uint32_t is[] = {1, 5, 33, 65, 100, 128};
     uint32_t a, b;
     int mode;
     for (a = 0; a < sizeof hs / sizeof hs[0]; a++)
-        for (b = 0; b < 5u; b++)
+        for (b = 0; b < sizeof is / sizeof is[0]; b++)
             for (mode = 0; mode < 3; mode++) {
-                lstm_case(hs[a], vs[b], 1, mode, 10u);
+                lstm_case(hs[a], vs[b % (sizeof vs / sizeof vs[0])], 1, mode, 10u);
                 lstm_case(hs[a], is[b], 0, mode, 6u);
             }
 }
