@@ -38,9 +38,23 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
 
-import peers_worker  # noqa: E402 - pure-Python parts only (architecture, DIFFERENCES)
+
+def _load_worker_module():
+    """benchmarks/peers_worker.py as a module (its pure-Python parts: architecture, DIFFERENCES;
+    TensorFlow is imported only inside its functions), without putting benchmarks/ on sys.path."""
+    import importlib.util
+
+    if "peers_worker" in sys.modules:
+        return sys.modules["peers_worker"]
+    spec = importlib.util.spec_from_file_location("peers_worker", HERE / "peers_worker.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["peers_worker"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+peers_worker = _load_worker_module()
 
 DEFAULT_VENV = ROOT / ".venv-peers"
 DEFAULT_REQUIREMENTS = HERE / "peers-requirements.txt"
