@@ -161,7 +161,8 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
 @click.option("--no-check", is_flag=True, help="Skip the agreement / exactness checks.")
 @click.option("--target", default=None, metavar="TARGET",
               help="Also make OUT a self-contained firmware project for this target (cortex-m0/m3/m4/m7/m33/m55, "
-                   "'cortex-m' = cortex-m4, aarch64-linux, armv7-linux, x86_64): model.c, the runtime, the board "
+                   "'cortex-m' = cortex-m4, aarch64-virt, armv7-virt, aarch64-linux, armv7-linux, x86_64): model.c, the "
+                   "runtime, the board "
                    "files, a test harness with --samples test images (default 64) and a Makefile; "
                    "see docs/firmware.md. Run it with `binedge emulate OUT`.")
 @user_errors

@@ -220,7 +220,8 @@ def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, k
         icount = bool(t.icount_args)
     elif icount and not t.icount_args:
         raise targets.TargetError(f"target {t.name} ({t.kind}) has no deterministic instruction count "
-                                  f"(-icount exists for the Cortex-M targets under qemu-system-arm only); "
+                                  f"(-icount exists for the bare-metal targets under qemu-system-arm / "
+                                  f"qemu-system-aarch64 only); "
                                   f"use --no-icount")
     blob_path = fw / "model.bnm"
     graph = read_blob(blob_path)
@@ -458,8 +459,10 @@ def _b(v) -> str:
 
 
 def format_report(r: dict) -> str:
+    from . import targets
+
     mem, pi = r["memory"], r["per_inference"]
-    icount = r["icount"] and r["kind"] == "mcu"
+    icount = r["icount"] and r["kind"] in targets.SYSTEM_KINDS
     gen = r.get("generation")
     if r.get("recurrent"):
         lines = [f"{r['firmware']}: {r['target']} ({r['kind']}), recurrent model: a seed of {r['samples']} steps "
@@ -484,7 +487,8 @@ def format_report(r: dict) -> str:
         lines.append("inputs at odd addresses       " + ("same scores" if r["misaligned_input_mismatches"] == 0 else
                                                         f"{r['misaligned_input_mismatches']} MISMATCHES"))
     flash_size = f" of {mem['flash_size'] // 1024} KiB" if "flash_size" in mem else ""
-    image = "flash" if r["kind"] == "mcu" else "image (no flash on this target)"
+    image = ("flash" if r["kind"] == "mcu" else "image (read-only part, in RAM: no flash on this board)"
+             if r["kind"] in targets.SYSTEM_KINDS else "image (no flash on this target)")
     lines.append(f"{image} {_b(mem['flash'])}{flash_size}: text {_b(mem['text'])}, rodata {_b(mem['rodata'])}, "
                  f"data {_b(mem['data'])}")
     lines.append(f"  model blob {_b(mem['blob_bytes'])} (bit-packed lower bound {_b(mem['bitpacked_lower_bound_bytes'])}); "

@@ -467,7 +467,7 @@ def _makefile(t, *, max_ops: int, max_operands: int, board_srcs: list[str],
 def _readme(t, manifest: dict) -> str:
     text = (TEMPLATE_DIR / "README.md.in").read_text()
     if t.is_mcu:
-        runner = (f"`make run` starts it under `qemu-system-arm -M {t.machine}` with `-icount` (ticks then "
+        runner = (f"`make run` starts it under `{t.run_cmd[0]} -M {t.machine}` with `-icount` (ticks then "
                   f"count executed instructions, not cycles); on a real board flash `firmware.elf` with your "
                   f"probe (e.g. `openocd`/`pyocd`) and read the semihosting console.")
     elif t.kind == "linux-user":

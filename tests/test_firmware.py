@@ -311,6 +311,29 @@ def test_random_graph_firmware(tmp_path, target):
         assert res["memory"]["ram"] <= 16 * 1024
 
 
+@pytest.mark.parametrize("target", ["aarch64-virt", "armv7-virt"])
+def test_virt_board_firmware(tmp_path, target):
+    """A Cortex-A core bare metal on QEMU's virt board (kind "bare-metal"): the project carries
+    the virt board files and runs under qemu-system-* with -icount; emulate gives per-layer
+    instruction counts and the binary layers run the NEON kernels."""
+    g = random_graph(np.random.default_rng(20), "all")
+    x = random_images(np.random.default_rng(21), g, 6)
+    fw = tmp_path / "fw"
+    write_firmware(g, fw, target=target, images=x, labels=None)
+    t = T.get_target(target)
+    for f in ("board/startup.c", "board/board_virt.c", "board/link.ld", "board/virt.ld", "board/board.h"):
+        assert (fw / f).is_file(), f
+    make = (fw / "Makefile").read_text()
+    assert f"{t.run_cmd[0]} -M virt" in make and "-icount" in make
+    res = E.emulate(fw)
+    _check_result(fw, target, 6)
+    assert res["kind"] == "bare-metal" and t.is_mcu
+    assert any(layer["kernel"] == "neon" and layer["instructions_per_binary_mac"] > 0 for layer in res["layers"])
+    report = E.format_report(res)
+    assert "instr/bMAC" in report and E.INSTRUCTIONS_LABEL in report and "no flash on this board" in report
+    _independent_check(fw)
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_random_dag_firmware(tmp_path, target):
     """A typed DAG (int8 input with a zero point, residual add, pooling, concat, thresholds) as a
