@@ -50,11 +50,17 @@ static inline uint32_t be_lstm_state_bytes(uint32_t hidden)
 }
 
 /* rshift(v, s) = floor((v + 2^(s-1)) / 2^s) for s in [1, 30] where v + 2^(s-1) fits int32 (proved
- * by the caller); the arithmetic shift written portably (~(~t >> s) for negative t: one ASR). */
+ * by the caller), given half = 2^(s-1); the arithmetic shift written portably (~(~t >> s) for
+ * negative t: one ASR). */
+static inline int32_t be_lstm_rshift_h(int32_t v, uint32_t s, int32_t half)
+{
+    const int32_t t = v + half;
+    return t < 0 ? ~(~t >> s) : t >> s;
+}
+
 static inline int32_t be_lstm_rshift(int32_t v, uint32_t s)
 {
-    const int32_t t = v + (int32_t)(1u << (s - 1u));
-    return t < 0 ? ~(~t >> s) : t >> s;
+    return be_lstm_rshift_h(v, s, (int32_t)(1u << (s - 1u)));
 }
 
 static inline int32_t be_lstm_clamp(int32_t v, int32_t lo, int32_t hi)
@@ -62,24 +68,34 @@ static inline int32_t be_lstm_clamp(int32_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Table index of a gate pre-activation v with shift s. */
-static inline uint32_t be_lstm_z(int32_t v, uint32_t s)
+/* Table index of a gate pre-activation v with shift s (half = 2^(s-1)). */
+static inline uint32_t be_lstm_z(int32_t v, uint32_t s, int32_t half)
 {
-    return (uint32_t)(be_lstm_clamp(be_lstm_rshift(v, s), BE_LSTM_Z_MIN, BE_LSTM_Z_MAX) - BE_LSTM_Z_MIN);
+    return (uint32_t)(be_lstm_clamp(be_lstm_rshift_h(v, s, half), BE_LSTM_Z_MIN, BE_LSTM_Z_MAX) - BE_LSTM_Z_MIN);
 }
 
-/* One cell from its four pre-activations v[j] (gates i, f, g, o), shifts s[j]: updates *c and
- * returns h'. */
-static inline int8_t be_lstm_cell(const int32_t v[4], const uint8_t *s, int32_t *c, uint32_t cf)
+/* One cell from its four pre-activations v[j] (gates i, f, g, o), shifts s[j] with half[j] =
+ * 2^(s[j]-1): updates *c and returns h'. */
+static inline int8_t be_lstm_cell_h(const int32_t v[4], const uint32_t s[4], const int32_t half[4], int32_t *c,
+                                    uint32_t cf)
 {
-    const int32_t i = be_lstm_sig[be_lstm_z(v[0], s[0])], f = be_lstm_sig[be_lstm_z(v[1], s[1])];
-    const int32_t g = be_lstm_tanh[be_lstm_z(v[2], s[2])], o = be_lstm_sig[be_lstm_z(v[3], s[3])];
+    const int32_t i = be_lstm_sig[be_lstm_z(v[0], s[0], half[0])], f = be_lstm_sig[be_lstm_z(v[1], s[1], half[1])];
+    const int32_t g = be_lstm_tanh[be_lstm_z(v[2], s[2], half[2])], o = be_lstm_sig[be_lstm_z(v[3], s[3], half[3])];
     const int32_t cn = be_lstm_clamp(be_lstm_rshift(f * *c, 15u) + be_lstm_rshift(i * g, 30u - cf), -BE_LSTM_C_MAX,
                                      BE_LSTM_C_MAX);
     const int32_t t = be_lstm_tanh[be_lstm_clamp(be_lstm_rshift(cn, cf - 6u), BE_LSTM_Z_MIN, BE_LSTM_Z_MAX) -
                                    BE_LSTM_Z_MIN];
     *c = cn;
     return (int8_t)be_lstm_clamp(be_lstm_rshift(o * t, 23u), -BE_LSTM_H_MAX, BE_LSTM_H_MAX);
+}
+
+/* The same from the op's uint8 shifts (the reference kernel). */
+static inline int8_t be_lstm_cell(const int32_t v[4], const uint8_t *s, int32_t *c, uint32_t cf)
+{
+    const uint32_t sj[4] = {s[0], s[1], s[2], s[3]};
+    const int32_t half[4] = {(int32_t)(1u << (s[0] - 1u)), (int32_t)(1u << (s[1] - 1u)), (int32_t)(1u << (s[2] - 1u)),
+                             (int32_t)(1u << (s[3] - 1u))};
+    return be_lstm_cell_h(v, sj, half, c, cf);
 }
 
 /* Whether the op reads a character id (one-hot, a u8 input of shape (1,)) or int8 codes. */
@@ -102,6 +118,37 @@ static inline void be_lstm_copy_h(int8_t *dst, const int8_t *src, uint32_t n)
     uint32_t i;
     for (i = 0; i < n; i++)
         dst[i] = src[i];
+}
+
+/* What the optimized kernels load once per step: the multipliers, shifts and rounding terms, c_frac
+ * and, for a one-hot input, Wx's row x (an int8 store may alias anything, so a compiler would
+ * otherwise reload them from the op for every cell). */
+typedef struct be_lstm_k {
+    int32_t mh[4], mx[4], half[4];
+    uint32_t s[4], cf;
+    const be_word *xrow; /* one-hot: row x of Wx (bit r: the sign of Wx[r][x]); else NULL */
+} be_lstm_k;
+
+static inline void be_lstm_k_init(be_lstm_k *k, const be_op *op, uint32_t x)
+{
+    const int32_t *mul = (const int32_t *)op->stage_b;
+    const uint8_t *sh = (const uint8_t *)op->stage_d;
+    uint32_t j;
+    for (j = 0; j < 4u; j++) {
+        k->mh[j] = mul[j];
+        k->mx[j] = mul[4u + j];
+        k->s[j] = sh[j];
+        k->half[j] = (int32_t)(1u << (sh[j] - 1u));
+    }
+    k->cf = (uint32_t)op->shift;
+    k->xrow = be_lstm_onehot(op) ? (const be_word *)op->stage_a + (size_t)x * be_words_for(4u * op->out_ch) : NULL;
+}
+
+/* v of row r (gate j) from its recurrent dot ah and, for an int8 input, its input dot ax. */
+static inline int32_t be_lstm_v(const be_lstm_k *k, uint32_t j, uint32_t r, int32_t ah, int32_t ax, const int32_t *bias)
+{
+    const int32_t xp = k->xrow != NULL ? ((k->xrow[r / 32u] >> (r % 32u)) & 1u ? -k->mx[j] : k->mx[j]) : k->mx[j] * ax;
+    return k->mh[j] * ah + xp + bias[r];
 }
 
 #endif /* BE_LSTM_H */

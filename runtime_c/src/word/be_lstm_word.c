@@ -61,9 +61,7 @@ static int32_t table_dot(const int16_t *t, const be_word *w, uint32_t cw)
 be_status be_lstm_word(const be_op *op, const void *in, void *out, void *scratch)
 {
     const uint32_t hid = op->out_ch, n_in = op->in_ch, cwh = be_words_for(hid), cwx = be_words_for(n_in);
-    const int32_t *mul = (const int32_t *)op->stage_b;
     const int32_t *bias = (const int32_t *)op->stage_c;
-    const uint8_t *sh = (const uint8_t *)op->stage_d;
     const be_word *wh = (const be_word *)op->weights, *wx = (const be_word *)op->stage_a;
     int32_t *cst = (int32_t *)scratch;
     int8_t *hst = (int8_t *)scratch + be_lstm_h_offset(hid), *hout = (int8_t *)out;
@@ -71,9 +69,11 @@ be_status be_lstm_word(const be_op *op, const void *in, void *out, void *scratch
     const uint32_t x = onehot ? *(const uint8_t *)in : 0u;
     int16_t table[TABLE_WORDS * 128u];
     int16_t *tx = table + cwh * 128u;
+    be_lstm_k k;
     uint32_t c, j;
     if (onehot && x >= n_in)
         return BE_ERR_INPUT;
+    be_lstm_k_init(&k, op, x);
     build_table(table, hst, hid);
     if (!onehot)
         build_table(tx, (const int8_t *)in, n_in);
@@ -81,12 +81,10 @@ be_status be_lstm_word(const be_op *op, const void *in, void *out, void *scratch
         int32_t v[4];
         for (j = 0; j < 4u; j++) {
             const uint32_t r = j * hid + c;
-            const int32_t acc = table_dot(table, wh + (size_t)r * cwh, cwh);
-            const int32_t xp = onehot ? be_lstm_onehot_x(op, x, r, mul[4u + j])
-                                      : mul[4u + j] * table_dot(tx, wx + (size_t)r * cwx, cwx);
-            v[j] = mul[j] * acc + xp + bias[r];
+            const int32_t ax = onehot ? 0 : table_dot(tx, wx + (size_t)r * cwx, cwx);
+            v[j] = be_lstm_v(&k, j, r, table_dot(table, wh + (size_t)r * cwh, cwh), ax, bias);
         }
-        hout[c] = be_lstm_cell(v, sh, &cst[c], (uint32_t)op->shift);
+        hout[c] = be_lstm_cell_h(v, k.s, k.half, &cst[c], k.cf);
     }
     be_lstm_copy_h(hst, hout, hid);
     return BE_OK;
