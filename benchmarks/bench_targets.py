@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """The trained Fashion-MNIST models on every target in one run (writes benchmarks/targets.md).
 
-For each trained blob (tests/data/fmnist-*.bnm, benchmarks/models/*.bnm) and each QEMU Cortex-M board: export a firmware
+For each trained blob (tests/data/fmnist-*.bnm, benchmarks/models/*.bnm) and each bare-metal QEMU board
+(the Cortex-M boards and the Cortex-A virt boards aarch64-virt / armv7-virt): export a firmware
 project with 32 real test images (binedge.firmware.write_firmware; a board the model cannot fit
-gets a "does not fit" row), build it, run it under qemu-system-arm with -icount and check every
+gets a "does not fit" row), build it, run it under qemu-system-arm / qemu-system-aarch64 with -icount and check every
 score bit-exactly against binedge.reference (binedge.emulate.emulate); report flash and RAM,
 the blob size against the bit-packed lower bound (parameters / 8 B), accuracy and agreement on
 those images, executed instructions per inference, per layer and per binary MAC. The ARM
@@ -393,9 +394,9 @@ def write_report(out: Path, *, command: str, samples: int, models: dict, mcu_row
              f"advances its virtual clock by a fixed 64 ns per executed instruction, so the board's tick counter "
              f"counts instructions; real cores take a different number of cycles per instruction (loads, "
              f"branches, wait states)."), "",
-             (f"Per model and Cortex-M board: `binedge.firmware.write_firmware` with the first {samples} images of "
+             (f"Per model and bare-metal board: `binedge.firmware.write_firmware` with the first {samples} images of "
              f"the Fashion-MNIST test set (a self-contained C project: model blob as a const array in flash, "
-             f"static arena, harness), built with the board's toolchain, run under `qemu-system-arm` with "
+             f"static arena, harness), built with the board's toolchain, run under `qemu-system-arm` (`qemu-system-aarch64`) with "
              f"`-icount` by `binedge.emulate.emulate`, which compares **every score bit-exactly** with "
              f"`binedge.reference.run`. Flash = text + rodata + data (rodata holds the model blob and the test "
              f"images with their reference scores); RAM columns: bss (zeroed RAM: arena, be_model, harness), "
@@ -403,10 +404,11 @@ def write_report(out: Path, *, command: str, samples: int, models: dict, mcu_row
              f"from the runtime's op hook (its own overhead removed) and are averaged over the images."), ""]
     lines += _goals(mcu_rows, models)
     lines += _model_section(models)
-    lines += ["## Cortex-M boards under QEMU (-icount)", ""]
+    lines += ["## Bare-metal boards under QEMU (-icount): Cortex-M, and Cortex-A on the virt board", ""]
     for t in mcu_names:
+        flash = "flash" if T.get_target(t).kind == "mcu" else "image region (RAM: no flash)"
         lines.append(f"- {t}: {T.get_target(t).description} (`-M {T.get_target(t).machine}`), "
-                     f"{_kib(T.get_target(t).memory['flash'])} flash, {_kib(T.get_target(t).memory['ram'])} RAM")
+                     f"{_kib(T.get_target(t).memory['flash'])} {flash}, {_kib(T.get_target(t).memory['ram'])} RAM")
     lines.append("")
     lines += ["### Summary: one row per board and model", ""]
     lines += _summary_table(mcu_rows, models)
