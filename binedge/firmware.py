@@ -468,8 +468,14 @@ def _readme(t, manifest: dict) -> str:
     text = (TEMPLATE_DIR / "README.md.in").read_text()
     if t.is_mcu:
         runner = (f"`make run` starts it under `{t.run_cmd[0]} -M {t.machine}` with `-icount` (ticks then "
-                  f"count executed instructions, not cycles); on a real board flash `firmware.elf` with your "
-                  f"probe (e.g. `openocd`/`pyocd`) and read the semihosting console.")
+                  f"count executed instructions, not cycles); ")
+        if t.kind == "mcu":
+            runner += ("on a real board flash `firmware.elf` with your probe (e.g. `openocd`/`pyocd`) and read the "
+                       "semihosting console.")
+        else:
+            runner += ("QEMU's virt board is not a real board: on a real Cortex-A system the board files "
+                       "(`board/startup.c`, `board/board_virt.c`, `board/link.ld`) need that SoC's memory map, "
+                       "cache maintenance before the MMU is enabled, and its console.")
     elif t.kind == "linux-user":
         runner = f"`make run` runs it under `{t.run_cmd[0]}` (user-mode emulation; ticks are emulated ns)."
     else:
