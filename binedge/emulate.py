@@ -312,7 +312,8 @@ def emulate(fw_dir, *, samples: int | None = None, icount: bool | None = None, k
         unit = INSTRUCTIONS_LABEL
         conv = lambda v: float(targets.instructions_from_ticks(t, v))
     elif t.is_mcu:
-        unit = "SysTick ticks without -icount (host time, noisy): not instructions, not cycles"
+        unit = ("board ticks (SysTick / generic timer) without -icount (host time, noisy): not instructions, "
+                "not cycles")
         conv = float
     elif t.kind == "linux-user":
         unit = f"ns of emulated wall-clock time under {t.run_cmd[0]} (noisy; not instructions, not cycles)"
