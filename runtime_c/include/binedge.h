@@ -16,6 +16,12 @@
  *     if (st == BE_OK) st = be_invoke(&interp, input, scores);  // scores: int32[classes]
  *     if (st != BE_OK) printf("binedge: %s\n", be_status_str(st));
  *
+ * A recurrent model (be_model_is_recurrent: a character LSTM) runs one time step per be_invoke:
+ *
+ *     for (t = 0; t < n; t++)                  // input: one character id; scores: the next one's
+ *         st = be_invoke(&interp, &ids[t], scores);
+ *     be_reset(&interp);                       // a new sequence: the LSTM state back to zero
+ *
  * Lifetimes: the blob must stay valid (and unchanged) while the model is used: weights are
  * read in place. The model must outlive every interpreter prepared on it; the arena belongs to
  * one interpreter. Nothing is allocated; there is no global mutable state, so independent
