@@ -436,6 +436,9 @@ class Graph:
                 raise GraphError(f"{where}: nothing may read the int32 scores")
             if any(s.kind == "i32" for s in ins) and not isinstance(op, Merge):
                 raise GraphError(f"{where}: an accumulator (AccStage) is read only by a Merge")
+            if isinstance(op, LSTM) and ins[0].kind == "u8" and names[0] != INPUT_NAME:
+                raise GraphError(f"{where}: an LSTM reads a character id only from the graph input (the runtime "
+                                 f"checks the id there, before any op runs)")
             if isinstance(op, LSTM) and ins[0].kind == "i8" and not isinstance(producer.get(names[0]), LSTM):
                 raise GraphError(f"{where}: an LSTM's i8 input must be the h of an LSTM below (its codes are proved "
                                  f"to lie in [-127, 127])")

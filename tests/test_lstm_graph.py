@@ -190,6 +190,11 @@ def test_graph_refuses_what_it_cannot_prove():
         feat.validate()
     with pytest.raises(GraphError, match="reads a character id"):
         Graph(TensorSpec("u8", (2,)), g.ops).validate()
+    from binedge.graph import Reshape
+
+    reshaped = [Reshape((1,), name="r")] + [dataclasses.replace(g.ops[0], inputs=("r",))] + g.ops[1:]
+    with pytest.raises(GraphError, match="only from the graph input"):
+        Graph(g.input, reshaped).validate()
 
 
 def test_real_trained_model_refusals_and_agreement():
