@@ -1,19 +1,20 @@
 /* be_bin_neon.c -- "neon": binary Dense / Conv2d with Advanced SIMD (aarch64; armv7 -mfpu=neon).
  *
- * Four weight rows share each input load. Per 128 bits and row: VEOR, VCNT.8 (byte popcounts,
- * <= 8) and one pairwise widening add into 16-bit lanes (UADALP / VPADAL.U8). On aarch64 the
- * loop takes 512 bits per step with one LD1 {4 registers} per pointer and adds the four byte
- * counts first (<= 32 per byte) before the single widening add, so a step is 1 + 4 loads,
- * 4 x (4 EOR + 4 CNT + 3 ADD + 1 UADALP) and 2 loop instructions = 55 for 2048 MACs. armv7
- * has 16 Q registers and no multi-register load intrinsic in GCC 12: 128 bits per step there.
+ * A group of weight rows shares each input load: eight rows on aarch64 (32 vector registers),
+ * four on armv7 (16). Per 128 bits and row: VEOR, VCNT.8 (byte popcounts, <= 8) and one
+ * pairwise widening add into 16-bit lanes (UADALP / VPADAL.U8). On aarch64 the loop takes
+ * 512 bits per step with one LD1 {4 registers} per pointer and adds the four byte counts
+ * first (<= 32 per byte) before the single widening add: 1 + 8 loads, 8 x (4 EOR + 4 CNT +
+ * 3 ADD + 1 UADALP) and 2 loop instructions = 107 for 4096 MACs. armv7 has no multi-register
+ * load intrinsic in GCC 12: 128 bits per step there.
  *
  * The words left over (nw % 4: 3 x 3 x 32 channels is 9 words, 3 x 3 x 64 is 18) are not done
- * row by row. The four rows' accumulators are reduced pairwise to one vector whose lanes belong
- * to one row each, first [row 0: 4 lanes | row 1: 4 lanes] per pair, then [2 | 2 | 2 | 2]; a
- * 64-bit tail of two rows side by side in one Q register ([row 0: 8 bytes | row 1: 8 bytes])
- * and a 32-bit tail of all four rows ([4 | 4 | 4 | 4 bytes]) have exactly those layouts once
- * their byte counts are added pairwise, so each tail costs one VEOR, VCNT and pairwise add per
- * row pair / row quad. No scalar popcount, no __builtin_popcount.
+ * row by row. Each four rows' accumulators are reduced pairwise to one vector whose lanes
+ * belong to one row each, first [row 0: 4 lanes | row 1: 4 lanes] per pair, then
+ * [2 | 2 | 2 | 2]; a 64-bit tail of two rows side by side in one Q register ([row 0: 8 bytes |
+ * row 1: 8 bytes]) and a 32-bit tail of four rows ([4 | 4 | 4 | 4 bytes]) have exactly those
+ * layouts once their byte counts are added pairwise, so each tail costs one VEOR, VCNT and
+ * pairwise add per row pair / row quad. No scalar popcount, no __builtin_popcount.
  */
 #include "arm/be_arm_kernels.h"
 
@@ -23,11 +24,17 @@
 
 #include "arm/be_arm.h"
 
+#if defined(__aarch64__)
+#define GROUP 8u
+#else
+#define GROUP 4u
+#endif
+
 /* Rows are done in pieces of at most this many words, so that no 16-bit lane overflows: a
  * lane of an accumulator gains <= 16 per 128 bits, the two reductions add four of them, and
  * the tails add <= 2 x 16 + 16, so a piece of nw words ends with lanes <= 64 (nw / 4) + 48
- * <= 65535 for nw <= 4095. Longer rows (over 131,040 bits) are summed piece by piece in 32 bits. The
- * build can lower it (tests: -DBE_NEON_PIECE_WORDS=5 exercises the piecewise path). */
+ * <= 65535 for nw <= 4095. Longer rows (over 131,040 bits) are summed piece by piece in 32
+ * bits. The build can lower it (-DBE_NEON_PIECE_WORDS=5 exercises the piecewise path). */
 #ifndef BE_NEON_PIECE_WORDS
 #define BE_NEON_PIECE_WORDS 4095u
 #endif
@@ -51,91 +58,155 @@ static inline uint8x16_t cnt_xor(uint8x16_t x, uint8x16_t w)
 
 /* Byte pointers for the loads: vld1q_u8 needs no alignment beyond the words'. */
 #define B(p) ((const uint8_t *)(p))
+#define U32(p) ((const uint32_t *)(const void *)(p))
 
-/* popcount(x XOR w_r) for the four rows w_r = w + r * step, r < 4, over nw <= BE_NEON_PIECE_WORDS
- * words. */
-static inline __attribute__((always_inline)) uint32x4_t popc4(const be_word *x, const be_word *w, uint32_t step,
-                                                              uint32_t nw)
+/* 512 bits of row p against xv (aarch64): the four byte counts added (<= 32), then widened. */
+#define ROW512(a, p)                                                                                               \
+    do {                                                                                                           \
+        const uint8x16x4_t v = vld1q_u8_x4(p);                                                                     \
+        p += 64;                                                                                                   \
+        a = vpadalq_u8(a, vaddq_u8(vaddq_u8(cnt_xor(xv.val[0], v.val[0]), cnt_xor(xv.val[1], v.val[1])),          \
+                                   vaddq_u8(cnt_xor(xv.val[2], v.val[2]), cnt_xor(xv.val[3], v.val[3]))));        \
+    } while (0)
+/* GCC 12 would start all the rows' 64-byte loads first and run out of the 32 registers
+ * (accumulators spilled to the stack inside the loop), and would address the rows from one
+ * shared index (an ADD per row and step: LD1 {4 registers} has no register offset). This
+ * empty asm, which may read memory and change p, keeps each row's load after the previous
+ * row's sum and p a pointer of its own, advanced by the load (post-index). */
+#define IN_ORDER(a, p) __asm__("" : "+w"(a), "+r"(p) : : "memory")
+/* 128 bits of row p against xv. */
+#define ROW128(a, p)                                                                                               \
+    do {                                                                                                           \
+        a = vpadalq_u8(a, cnt_xor(xv, vld1q_u8(p)));                                                               \
+        p += 16;                                                                                                   \
+    } while (0)
+/* The 64-bit tails of rows p and q side by side: [p: 8 bytes | q: 8 bytes], into h = [p | q]. */
+#define TAIL64(h, p, q) h = vpadalq_u8(h, cnt_xor(x2, vcombine_u8(vld1_u8(p), vld1_u8(q))))
+/* The 32-bit tails of rows p, q, r, s in the four lanes, into h = [p | q | r | s]. */
+#define TAIL32(h, p, q, r, s)                                                                                      \
+    do {                                                                                                           \
+        uint32x4_t v = vld1q_dup_u32(U32(p));                                                                      \
+        v = vld1q_lane_u32(U32(q), v, 1);                                                                          \
+        v = vld1q_lane_u32(U32(r), v, 2);                                                                          \
+        v = vld1q_lane_u32(U32(s), v, 3);                                                                          \
+        h = vpadalq_u8(h, cnt_xor(x1, vreinterpretq_u8_u32(v)));                                                   \
+    } while (0)
+
+/* c[k] = popcount(x XOR row k) for the GROUP rows w + off[k], over nw <= BE_NEON_PIECE_WORDS
+ * words (c: GROUP / 4 vectors, one 32-bit lane per row). */
+static inline __attribute__((always_inline)) void popc_group(const be_word *x, const be_word *w, const size_t *off,
+                                                             uint32_t nw, uint32x4_t *c)
 {
-    const uint8_t *xp = B(x), *p0 = B(w), *p1 = B(w + step), *p2 = B(w + 2u * step), *p3 = B(w + 3u * step);
+    const uint8_t *xp = B(x), *p0 = B(w + off[0]), *p1 = B(w + off[1]), *p2 = B(w + off[2]), *p3 = B(w + off[3]);
     uint16x8_t a0 = vdupq_n_u16(0), a1 = a0, a2 = a0, a3 = a0, h01, h23;
+#if GROUP == 8u
+    const uint8_t *p4 = B(w + off[4]), *p5 = B(w + off[5]), *p6 = B(w + off[6]), *p7 = B(w + off[7]);
+    uint16x8_t a4 = a0, a5 = a0, a6 = a0, a7 = a0, h45, h67;
+#endif
     uint32_t j, t = nw / 4u; /* 128-bit steps */
 #if defined(__aarch64__)
     for (j = t / 4u; j > 0u; j--) { /* 512 bits per step */
         const uint8x16x4_t xv = vld1q_u8_x4(xp);
-        uint8x16x4_t v;
         xp += 64;
-#define ROW4(a, p)                                                                                                \
-    v = vld1q_u8_x4(p);                                                                                            \
-    p += 64;                                                                                                       \
-    a = vpadalq_u8(a, vaddq_u8(vaddq_u8(cnt_xor(xv.val[0], v.val[0]), cnt_xor(xv.val[1], v.val[1])),              \
-                               vaddq_u8(cnt_xor(xv.val[2], v.val[2]), cnt_xor(xv.val[3], v.val[3]))))
-        /* GCC 12 would start all five 64-byte loads first and run out of the 32 registers
-         * (accumulators spilled to the stack in the loop); the empty asm, which may read
-         * memory, keeps each row's load after the previous row's sum. */
-        ROW4(a0, p0);
-        __asm__("" : "+w"(a0) : : "memory");
-        ROW4(a1, p1);
-        __asm__("" : "+w"(a1) : : "memory");
-        ROW4(a2, p2);
-        __asm__("" : "+w"(a2) : : "memory");
-        ROW4(a3, p3);
-#undef ROW4
+        ROW512(a0, p0);
+        IN_ORDER(a0, p0);
+        ROW512(a1, p1);
+        IN_ORDER(a1, p1);
+        ROW512(a2, p2);
+        IN_ORDER(a2, p2);
+        ROW512(a3, p3);
+        IN_ORDER(a3, p3);
+        ROW512(a4, p4);
+        IN_ORDER(a4, p4);
+        ROW512(a5, p5);
+        IN_ORDER(a5, p5);
+        ROW512(a6, p6);
+        IN_ORDER(a6, p6);
+        ROW512(a7, p7);
+        IN_ORDER(a7, p7);
     }
     t %= 4u;
 #endif
     for (j = t; j > 0u; j--) { /* 128 bits per step */
         const uint8x16_t xv = vld1q_u8(xp);
         xp += 16;
-        a0 = vpadalq_u8(a0, cnt_xor(xv, vld1q_u8(p0)));
-        a1 = vpadalq_u8(a1, cnt_xor(xv, vld1q_u8(p1)));
-        a2 = vpadalq_u8(a2, cnt_xor(xv, vld1q_u8(p2)));
-        a3 = vpadalq_u8(a3, cnt_xor(xv, vld1q_u8(p3)));
-        p0 += 16;
-        p1 += 16;
-        p2 += 16;
-        p3 += 16;
+        ROW128(a0, p0);
+        ROW128(a1, p1);
+        ROW128(a2, p2);
+        ROW128(a3, p3);
+#if GROUP == 8u
+        ROW128(a4, p4);
+        ROW128(a5, p5);
+        ROW128(a6, p6);
+        ROW128(a7, p7);
+#endif
     }
     h01 = pair_sums(a0, a1); /* [row 0 | row 1] */
     h23 = pair_sums(a2, a3);
-    if (nw & 2u) { /* two words left: rows 0 and 1 side by side, then rows 2 and 3 */
+#if GROUP == 8u
+    h45 = pair_sums(a4, a5);
+    h67 = pair_sums(a6, a7);
+#endif
+    if (nw & 2u) { /* two words left */
         const uint8x8_t xd = vld1_u8(xp);
         const uint8x16_t x2 = vcombine_u8(xd, xd);
         xp += 8;
-        h01 = vpadalq_u8(h01, cnt_xor(x2, vcombine_u8(vld1_u8(p0), vld1_u8(p1))));
-        h23 = vpadalq_u8(h23, cnt_xor(x2, vcombine_u8(vld1_u8(p2), vld1_u8(p3))));
+        TAIL64(h01, p0, p1);
+        TAIL64(h23, p2, p3);
         p0 += 8;
         p1 += 8;
         p2 += 8;
         p3 += 8;
+#if GROUP == 8u
+        TAIL64(h45, p4, p5);
+        TAIL64(h67, p6, p7);
+        p4 += 8;
+        p5 += 8;
+        p6 += 8;
+        p7 += 8;
+#endif
     }
     h01 = pair_sums(h01, h23); /* [row 0 | row 1 | row 2 | row 3] */
-    if (nw & 1u) {             /* one word left: the four rows' words in the four 32-bit lanes */
-        uint32x4_t v = vld1q_dup_u32((const uint32_t *)(const void *)p0);
-        v = vld1q_lane_u32((const uint32_t *)(const void *)p1, v, 1);
-        v = vld1q_lane_u32((const uint32_t *)(const void *)p2, v, 2);
-        v = vld1q_lane_u32((const uint32_t *)(const void *)p3, v, 3);
-        h01 = vpadalq_u8(h01, cnt_xor(vreinterpretq_u8_u32(vld1q_dup_u32((const uint32_t *)(const void *)xp)),
-                                      vreinterpretq_u8_u32(v)));
+#if GROUP == 8u
+    h45 = pair_sums(h45, h67);
+#endif
+    if (nw & 1u) { /* one word left */
+        const uint8x16_t x1 = vreinterpretq_u8_u32(vld1q_dup_u32(U32(xp)));
+        TAIL32(h01, p0, p1, p2, p3);
+#if GROUP == 8u
+        TAIL32(h45, p4, p5, p6, p7);
+#endif
     }
-    return vpaddlq_u16(h01); /* one 32-bit lane per row */
+    c[0] = vpaddlq_u16(h01); /* one 32-bit lane per row */
+#if GROUP == 8u
+    c[1] = vpaddlq_u16(h45);
+#endif
 }
 
 /* The variant's core (be_arm_popc_fn) for nw <= BE_NEON_PIECE_WORDS. */
 static void popc_piece(const be_word *x, const be_word *w, uint32_t row_words, uint32_t nw, uint32_t n, uint32_t *d)
 {
-    /* Groups of four consecutive rows; the last group of n >= 4 rows moves back to end at row
-     * n - 1 (it recomputes up to three rows, with the same results). With n < 4 each row is its
-     * own group, taken four times (step 0). */
-    const uint32_t step = n >= 4u ? row_words : 0u, per = n >= 4u ? 4u : 1u;
-    uint32_t i;
-    for (i = 0; i < n; i += per) {
-        const uint32_t g = n - i < per ? n - per : i; /* first row of the group */
-        const uint32x4_t c = popc4(x, w + (size_t)g * row_words, step, nw);
-        if (step != 0u)
-            vst1q_u32(d + g, c);
-        else
-            d[g] = vgetq_lane_u32(c, 0);
+    /* Groups of GROUP consecutive rows; with n >= GROUP the last group moves back to end at
+     * row n - 1 (it recomputes some rows, with the same results); with n < GROUP the one group
+     * repeats row n - 1 and only n results are kept. */
+    size_t off[GROUP];
+    uint32x4_t c[GROUP / 4u];
+    uint32_t i, k;
+    for (k = 0; k < GROUP; k++)
+        off[k] = (size_t)(k < n ? k : n - 1u) * row_words;
+    for (i = 0; i < n; i += GROUP) {
+        const uint32_t g = n < GROUP ? 0u : n - i < GROUP ? n - GROUP : i; /* first row of the group */
+        popc_group(x, w + (size_t)g * row_words, off, nw, c);
+        if (n >= GROUP) {
+            for (k = 0; k < GROUP / 4u; k++)
+                vst1q_u32(d + g + 4u * k, c[k]);
+        } else {
+            uint32_t s[GROUP];
+            for (k = 0; k < GROUP / 4u; k++)
+                vst1q_u32(s + 4u * k, c[k]);
+            for (k = 0; k < n; k++)
+                d[k] = s[k];
+        }
     }
 }
 
