@@ -221,9 +221,55 @@ static void popc_neon(const be_word *x, const be_word *w, uint32_t row_words, ui
     }
 }
 
+/* The sign threshold stage of channels [o0, o0 + n) of a pixel from their popcounts d (n <= 32):
+ * bit i is 1 when direction * (K - 2 d) < t (level 0, value -1), as in the reference; four
+ * channels per step (about 4 instructions per channel, the shared driver's scalar loop for a
+ * layer without a threshold table takes 13). Directions are +-1 (loader), |K - 2 d| <= K. */
+static be_word sign_bits(const be_op *op, uint32_t o0, uint32_t n, const uint32_t *d)
+{
+    static const uint32_t first[4] = {1u, 2u, 4u, 8u};
+    const int8_t *dir = (const int8_t *)op->stage_a + o0; /* 16-byte aligned tensor, o0 % 32 == 0 */
+    const int32_t *t = (const int32_t *)op->stage_b + o0;
+    const int32_t k = (int32_t)op->k;
+    const int32x4_t kv = vdupq_n_s32(k);
+    uint32x4_t bit = vld1q_u32(first), ones = vdupq_n_u32(0);
+    uint32_t i, bits;
+    for (i = 0; i + 4u <= n; i += 4u, bit = vshlq_n_u32(bit, 4)) {
+        const int32x4_t acc = vsubq_s32(kv, vreinterpretq_s32_u32(vshlq_n_u32(vld1q_u32(d + i), 1)));
+        const int8x8_t d8 = vreinterpret_s8_u32(vld1_dup_u32(U32(dir + i))); /* 4 directions */
+        const int32x4_t dv = vmovl_s16(vget_low_s16(vmovl_s8(d8)));
+        ones = vorrq_u32(ones, vandq_u32(vcltq_s32(vmulq_s32(acc, dv), vld1q_s32(t + i)), bit));
+    }
+#if defined(__aarch64__)
+    bits = vaddvq_u32(ones); /* the lanes' bits are disjoint: the sum is their OR */
+#else
+    {
+        const uint32x2_t h = vpadd_u32(vget_low_u32(ones), vget_high_u32(ones));
+        bits = vget_lane_u32(h, 0) + vget_lane_u32(h, 1);
+    }
+#endif
+    for (; i < n; i++)
+        if ((k - 2 * (int32_t)d[i]) * (int32_t)dir[i] < t[i])
+            bits |= 1u << i;
+    return bits;
+}
+
+/* Dense with sign-bit input and a sign threshold stage: the popcounts of each 32 channels, then
+ * their output word (sign_bits). Other layers go through the shared driver. */
 be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *scratch)
 {
+    const uint32_t nw = op->in.cw;
     (void)scratch;
+    if (op->in.encoding == BE_ENC_SIGN && be_stage_is_sign(op) && nw <= BE_NEON_PIECE_WORDS) {
+        const be_word *w = (const be_word *)op->weights;
+        uint32_t d[32], o0;
+        for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
+            const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
+            popc_piece((const be_word *)in, w + (size_t)o0 * nw, nw, nw, n, d);
+            ((be_word *)out)[o0 / 32u] = sign_bits(op, o0, n, d);
+        }
+        return BE_OK;
+    }
     return be_arm_dense_bin(op, in, out, popc_neon);
 }
 
