@@ -94,7 +94,7 @@ static inline uint8x16_t cnt_xor(uint8x16_t x, uint8x16_t w)
 
 /* c[k] = popcount(x XOR row k) for the GROUP rows w + off[k], over nw <= BE_NEON_PIECE_WORDS
  * words (c: GROUP / 4 vectors, one 32-bit lane per row). */
-static inline __attribute__((always_inline)) void popc_group(const be_word *x, const be_word *w, const size_t *off,
+static inline __attribute__((always_inline)) void popc_group(const be_word *x, const be_word *w, const uint32_t *off,
                                                              uint32_t nw, uint32x4_t *c)
 {
     const uint8_t *xp = B(x), *p0 = B(w + off[0]), *p1 = B(w + off[1]), *p2 = B(w + off[2]), *p3 = B(w + off[3]);
@@ -189,11 +189,13 @@ static void popc_piece(const be_word *x, const be_word *w, uint32_t row_words, u
     /* Groups of GROUP consecutive rows; with n >= GROUP the last group moves back to end at
      * row n - 1 (it recomputes some rows, with the same results); with n < GROUP the one group
      * repeats row n - 1 and only n results are kept. */
-    size_t off[GROUP];
+    static const uint32_t rows[8] = {0u, 1u, 2u, 3u, 4u, 5u, 6u, 7u};
+    const uint32x4_t last = vdupq_n_u32(n - 1u);
+    uint32_t off[GROUP]; /* min(k, n - 1) * row_words (< 2^26: K < 2^28, loader) */
     uint32x4_t c[GROUP / 4u];
     uint32_t i, k;
-    for (k = 0; k < GROUP; k++)
-        off[k] = (size_t)(k < n ? k : n - 1u) * row_words;
+    for (k = 0; k < GROUP; k += 4u) /* (vectors: a scalar loop here costs a group's set-up) */
+        vst1q_u32(off + k, vmulq_n_u32(vminq_u32(vld1q_u32(rows + k), last), row_words));
     for (i = 0; i < n; i += GROUP) {
         const uint32_t g = n < GROUP ? 0u : n - i < GROUP ? n - GROUP : i; /* first row of the group */
         popc_group(x, w + (size_t)g * row_words, off, nw, c);
