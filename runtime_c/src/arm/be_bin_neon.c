@@ -223,6 +223,23 @@ static void popc_neon(const be_word *x, const be_word *w, uint32_t row_words, ui
     }
 }
 
+/* The OR of the four lanes, whose bits are disjoint (so their sum). */
+static inline uint32_t or_lanes(uint32x4_t v)
+{
+#if defined(__aarch64__)
+    return vaddvq_u32(v);
+#else
+    const uint32x2_t h = vpadd_u32(vget_low_u32(v), vget_high_u32(v));
+    return vget_lane_u32(h, 0) + vget_lane_u32(h, 1);
+#endif
+}
+
+/* All ones in the lanes where v >= 0 (VCGE against zero). */
+static inline uint32x4_t nonneg_lanes(int32x4_t v)
+{
+    return vcgeq_s32(v, vdupq_n_s32(0));
+}
+
 /* The sign threshold stage of channels [o0, o0 + n) of a pixel from their popcounts d (n <= 32):
  * bit i is 1 when direction * (K - 2 d) < t (level 0, value -1), as in the reference; four
  * channels per step (about 4 instructions per channel, the shared driver's scalar loop for a
@@ -242,14 +259,7 @@ static be_word sign_bits(const be_op *op, uint32_t o0, uint32_t n, const uint32_
         const int32x4_t dv = vmovl_s16(vget_low_s16(vmovl_s8(d8)));
         ones = vorrq_u32(ones, vandq_u32(vcltq_s32(vmulq_s32(acc, dv), vld1q_s32(t + i)), bit));
     }
-#if defined(__aarch64__)
-    bits = vaddvq_u32(ones); /* the lanes' bits are disjoint: the sum is their OR */
-#else
-    {
-        const uint32x2_t h = vpadd_u32(vget_low_u32(ones), vget_high_u32(ones));
-        bits = vget_lane_u32(h, 0) + vget_lane_u32(h, 1);
-    }
-#endif
+    bits = or_lanes(ones);
     for (; i < n; i++)
         if ((k - 2 * (int32_t)d[i]) * (int32_t)dir[i] < t[i])
             bits |= 1u << i;
@@ -275,9 +285,74 @@ be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *sc
     return be_arm_dense_bin(op, in, out, popc_neon);
 }
 
+/* Conv2d with sign-bit input and a sign threshold stage of up to CONV_TABLE channels: the
+ * thresholds moved into the popcount domain once per call, as the shared driver does
+ * (be_arm_common.c prepare_thresholds: the output bit is 1 when s d + c >= 0, s = +-2), then
+ * per output pixel the receptive field gathered (the shared driver's im2col), the popcounts
+ * of each 32 channels and their output word four channels at a time. */
+#define CONV_TABLE 128u /* channels: 1 KiB of stack */
+
 be_status be_conv2d_bin_neon(const be_op *op, const void *in, void *out, void *scratch)
 {
-    return be_arm_conv2d_bin(op, in, out, scratch, popc_neon);
+    const be_value *vi = &op->in, *vo = &op->out;
+    const uint32_t cw = vi->cw, run = op->kw * cw, nw = op->kh * run;
+    const be_word *w = (const be_word *)op->weights;
+    be_word *patch = (be_word *)scratch; /* KH * KW * cw words <= the model's patch_bytes */
+    int32_t s[CONV_TABLE], c[CONV_TABLE];
+    uint32_t oy, ox, ky, kx, o;
+    if (vi->encoding != BE_ENC_SIGN || !be_stage_is_sign(op) || op->out_ch > CONV_TABLE || op->k >= (1u << 28) ||
+        nw > BE_NEON_PIECE_WORDS)
+        return be_arm_conv2d_bin(op, in, out, scratch, popc_neon);
+    for (o = 0; o < op->out_ch; o++) {
+        const int32_t k = (int32_t)op->k, t = ((const int32_t *)op->stage_b)[o];
+        const int32_t tc = t < -k - 1 ? -k - 1 : t > k + 1 ? k + 1 : t; /* beyond: +-infinity, |acc| <= K */
+        const int dir = ((const int8_t *)op->stage_a)[o] > 0;
+        s[o] = dir ? 2 : -2;
+        c[o] = dir ? tc - k - 1 : k + tc - 1;
+    }
+    for (oy = 0; oy < vo->h; oy++) {
+        const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+        for (ox = 0; ox < vo->w; ox++) {
+            const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+            const int inside_x = x0 >= 0 && x0 + (int32_t)op->kw <= (int32_t)vi->w;
+            be_word *dst = patch, *px_out = (be_word *)((uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes);
+            uint32_t d[32], o0;
+            for (ky = 0; ky < op->kh; ky++, dst += run) {
+                const int32_t iy = y0 + (int32_t)ky;
+                if (iy < 0 || iy >= (int32_t)vi->h) {
+                    be_zero_words(dst, run); /* padding rows: zero words (+1) */
+                } else if (inside_x) {       /* KW neighbouring pixels: one contiguous run */
+                    be_copy_words(dst, (const be_word *)in + ((size_t)iy * vi->w + (size_t)x0) * cw, run);
+                } else {
+                    for (kx = 0; kx < op->kw; kx++) {
+                        const int32_t ix = x0 + (int32_t)kx;
+                        if (ix >= 0 && ix < (int32_t)vi->w)
+                            be_copy_words(dst + kx * cw, (const be_word *)in + ((size_t)iy * vi->w + (size_t)ix) * cw, cw);
+                        else
+                            be_zero_words(dst + kx * cw, cw);
+                    }
+                }
+            }
+            for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
+                const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
+                static const uint32_t first[4] = {1u, 2u, 4u, 8u};
+                uint32x4_t bit = vld1q_u32(first), ones = vdupq_n_u32(0);
+                uint32_t i, bits;
+                popc_piece(patch, w + (size_t)o0 * nw, nw, nw, n, d);
+                for (i = 0; i + 4u <= n; i += 4u, bit = vshlq_n_u32(bit, 4)) {
+                    const int32x4_t u = vmlaq_s32(vld1q_s32(c + o0 + i), vld1q_s32(s + o0 + i),
+                                                  vreinterpretq_s32_u32(vld1q_u32(d + i)));
+                    ones = vorrq_u32(ones, vandq_u32(nonneg_lanes(u), bit));
+                }
+                bits = or_lanes(ones);
+                for (; i < n; i++)
+                    if (s[o0 + i] * (int32_t)d[i] + c[o0 + i] >= 0)
+                        bits |= 1u << i;
+                px_out[o0 / 32u] = bits;
+            }
+        }
+    }
+    return BE_OK;
 }
 
 #else
