@@ -151,4 +151,48 @@ static inline int32_t be_lstm_v(const be_lstm_k *k, uint32_t j, uint32_t r, int3
     return k->mh[j] * ah + xp + bias[r];
 }
 
+/* The operands of one step as the optimized kernels read them (be_lstm_step_init). */
+typedef struct be_lstm_step {
+    uint32_t hid, n_in, cwh, cwx; /* H, the input width (one-hot: V), words of a Wh / Wx row */
+    int onehot;
+    const int32_t *bias;
+    const be_word *wh, *wx;
+    int32_t *c;    /* the state's cell codes, updated in place */
+    int8_t *h;     /* the state's h codes: the old h while the dots read it */
+    int8_t *hout;  /* the op's output: the new h */
+    be_lstm_k k;
+} be_lstm_step;
+
+/* Fill s for one step of op; BE_ERR_INPUT (nothing written) for a character id beyond the vocabulary. */
+static inline be_status be_lstm_step_init(be_lstm_step *s, const be_op *op, const void *in, void *out, void *scratch)
+{
+    const uint32_t x = be_lstm_onehot(op) ? *(const uint8_t *)in : 0u;
+    s->hid = op->out_ch;
+    s->n_in = op->in_ch;
+    s->cwh = be_words_for(s->hid);
+    s->cwx = be_words_for(s->n_in);
+    s->onehot = be_lstm_onehot(op);
+    s->bias = (const int32_t *)op->stage_c;
+    s->wh = (const be_word *)op->weights;
+    s->wx = (const be_word *)op->stage_a;
+    s->c = (int32_t *)scratch;
+    s->h = (int8_t *)scratch + be_lstm_h_offset(s->hid);
+    s->hout = (int8_t *)out;
+    if (s->onehot && x >= s->n_in)
+        return BE_ERR_INPUT;
+    be_lstm_k_init(&s->k, op, x);
+    return BE_OK;
+}
+
+/* Cell c from its four gates' recurrent dots ah and input dots ax (zeros for a one-hot input):
+ * the pre-activations, the cell update and the new h code. */
+static inline void be_lstm_finish_cell(const be_lstm_step *s, uint32_t c, const int32_t ah[4], const int32_t ax[4])
+{
+    int32_t v[4];
+    uint32_t j;
+    for (j = 0; j < 4u; j++)
+        v[j] = be_lstm_v(&s->k, j, j * s->hid + c, ah[j], ax[j], s->bias);
+    s->hout[c] = be_lstm_cell_h(v, s->k.s, s->k.half, &s->c[c], s->k.cf);
+}
+
 #endif /* BE_LSTM_H */

@@ -60,32 +60,25 @@ static int32_t table_dot(const int16_t *t, const be_word *w, uint32_t cw)
 
 be_status be_lstm_word(const be_op *op, const void *in, void *out, void *scratch)
 {
-    const uint32_t hid = op->out_ch, n_in = op->in_ch, cwh = be_words_for(hid), cwx = be_words_for(n_in);
-    const int32_t *bias = (const int32_t *)op->stage_c;
-    const be_word *wh = (const be_word *)op->weights, *wx = (const be_word *)op->stage_a;
-    int32_t *cst = (int32_t *)scratch;
-    int8_t *hst = (int8_t *)scratch + be_lstm_h_offset(hid), *hout = (int8_t *)out;
-    const int onehot = be_lstm_onehot(op);
-    const uint32_t x = onehot ? *(const uint8_t *)in : 0u;
-    int16_t table[TABLE_WORDS * 128u];
-    int16_t *tx = table + cwh * 128u;
-    be_lstm_k k;
+    int16_t table[TABLE_WORDS * 128u], *tx;
+    be_lstm_step s;
     uint32_t c, j;
-    if (onehot && x >= n_in)
-        return BE_ERR_INPUT;
-    be_lstm_k_init(&k, op, x);
-    build_table(table, hst, hid);
-    if (!onehot)
-        build_table(tx, (const int8_t *)in, n_in);
-    for (c = 0; c < hid; c++) {
+    const be_status st = be_lstm_step_init(&s, op, in, out, scratch);
+    if (st != BE_OK)
+        return st;
+    tx = table + s.cwh * 128u;
+    build_table(table, s.h, s.hid);
+    if (!s.onehot)
+        build_table(tx, (const int8_t *)in, s.n_in);
+    for (c = 0; c < s.hid; c++) {
         int32_t v[4];
         for (j = 0; j < 4u; j++) {
-            const uint32_t r = j * hid + c;
-            const int32_t ax = onehot ? 0 : table_dot(tx, wx + (size_t)r * cwx, cwx);
-            v[j] = be_lstm_v(&k, j, r, table_dot(table, wh + (size_t)r * cwh, cwh), ax, bias);
+            const size_t r = (size_t)j * s.hid + c;
+            const int32_t ax = s.onehot ? 0 : table_dot(tx, s.wx + r * s.cwx, s.cwx);
+            v[j] = be_lstm_v(&s.k, j, (uint32_t)r, table_dot(table, s.wh + r * s.cwh, s.cwh), ax, s.bias);
         }
-        hout[c] = be_lstm_cell_h(v, k.s, k.half, &cst[c], k.cf);
+        s.hout[c] = be_lstm_cell_h(v, s.k.s, s.k.half, &s.c[c], s.k.cf);
     }
-    be_lstm_copy_h(hst, hout, hid);
+    be_lstm_copy_h(s.h, s.hout, s.hid);
     return BE_OK;
 }

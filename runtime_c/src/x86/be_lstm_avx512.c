@@ -60,32 +60,23 @@ static void pad_copy(int8_t *dst, const int8_t *src, uint32_t n)
 
 BE_X86_AVX512 be_status be_lstm_avx512(const be_op *op, const void *in, void *out, void *scratch)
 {
-    const uint32_t hid = op->out_ch, n_in = op->in_ch, cwh = be_words_for(hid), cwx = be_words_for(n_in);
-    const int32_t *bias = (const int32_t *)op->stage_c;
-    const be_word *wh = (const be_word *)op->weights, *wx = (const be_word *)op->stage_a;
-    int32_t *cst = (int32_t *)scratch;
-    int8_t *hst = (int8_t *)scratch + be_lstm_h_offset(hid), *hout = (int8_t *)out;
-    const int onehot = be_lstm_onehot(op);
-    const uint32_t x = onehot ? *(const uint8_t *)in : 0u;
     __m512i hbuf[MAX_WORDS / 2u], pbuf[MAX_WORDS / 2u]; /* 64 codes per two weight words, zero padded */
-    be_lstm_k k;
-    uint32_t c, j;
-    if (onehot && x >= n_in)
-        return BE_ERR_INPUT;
-    be_lstm_k_init(&k, op, x);
-    pad_copy((int8_t *)(void *)hbuf, hst, hid);
-    if (!onehot)
-        pad_copy((int8_t *)(void *)pbuf, (const int8_t *)in, n_in);
-    for (c = 0; c < hid; c++) {
-        int32_t v[4], ah[4], ax[4] = {0, 0, 0, 0};
-        dot4(wh, c, hid, cwh, (const int8_t *)(const void *)hbuf, ah);
-        if (!onehot)
-            dot4(wx, c, hid, cwx, (const int8_t *)(const void *)pbuf, ax);
-        for (j = 0; j < 4u; j++)
-            v[j] = be_lstm_v(&k, j, j * hid + c, ah[j], ax[j], bias);
-        hout[c] = be_lstm_cell_h(v, k.s, k.half, &cst[c], k.cf);
+    be_lstm_step s;
+    uint32_t c;
+    const be_status st = be_lstm_step_init(&s, op, in, out, scratch);
+    if (st != BE_OK)
+        return st;
+    pad_copy((int8_t *)(void *)hbuf, s.h, s.hid);
+    if (!s.onehot)
+        pad_copy((int8_t *)(void *)pbuf, (const int8_t *)in, s.n_in);
+    for (c = 0; c < s.hid; c++) {
+        int32_t ah[4], ax[4] = {0, 0, 0, 0};
+        dot4(s.wh, c, s.hid, s.cwh, (const int8_t *)(const void *)hbuf, ah);
+        if (!s.onehot)
+            dot4(s.wx, c, s.hid, s.cwx, (const int8_t *)(const void *)pbuf, ax);
+        be_lstm_finish_cell(&s, c, ah, ax);
     }
-    be_lstm_copy_h(hst, hout, hid);
+    be_lstm_copy_h(s.h, s.hout, s.hid);
     return BE_OK;
 }
 
