@@ -24,17 +24,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from binedge import emulate as E
 from binedge import reference
 from binedge import targets as T
 from binedge.firmware import FirmwareError, decode_ids, plan_firmware, read_manifest, write_firmware
 from binedge.lstm_deploy import generate, lower_char_lstm, random_lstm_graph
+from char_models import CORPUS, train_char_lstm
 
 pytestmark = pytest.mark.xdist_group("firmware")
 
-CORPUS = Path(__file__).resolve().parents[1] / "examples" / "data" / "tiny_corpus.txt"
 TARGETS = ["x86_64", "cortex-m4", "cortex-m0"]
 CASES = [("trained", t) for t in TARGETS] + [("random1", t) for t in TARGETS] + [("random2", "cortex-m4")]
 SEED, GENERATE = 24, 16
@@ -44,26 +43,12 @@ def _trained():
     """A 128-cell, one-layer LAB CharLSTM after ~120 truncated-BPTT steps (~6 s on one thread):
     its greedy text is code-like, not noise. Returns (graph, test ids)."""
     from binedge.datasets.text import load_text
-    from binedge.lm import CharLSTM
-    from binedge.optim import LAB
 
     corpus = load_text(CORPUS)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        torch.manual_seed(0)
-        m = CharLSTM(corpus.vocab_size, 128, 1, "lab")
-        opt = LAB(m, lr=2e-2)
-        train = torch.from_numpy(corpus.train[:16 * 40 * 120].reshape(16, -1))
-        state = None
-        for s in range(0, train.shape[1] - 41, 40):
-            logits, state = m(train[:, s:s + 40], state)
-            state = tuple(x.detach() for x in state)
-            loss = F.cross_entropy(logits.reshape(-1, m.vocab_size), train[:, s + 1:s + 41].reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        m.eval()
+        m = train_char_lstm(corpus, 128, streams=16, chars=40 * 120, lr=2e-2)
         return lower_char_lstm(m, corpus.vocab), corpus.test
     finally:
         torch.set_num_threads(threads)

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from binedge import lstm_integer as li
 from binedge.lm import CharLSTM, evaluate_lm
 from binedge.lstm_quant import integer_scores
-from binedge.optim import LAB
+from char_models import train_char_lstm
 
 CORPUS = Path(__file__).resolve().parents[1] / "examples" / "data" / "tiny_corpus.txt"
 
@@ -118,19 +117,7 @@ def _corpus_ids():
 
 def test_trained_model_torch_equals_numpy_and_is_close_to_float():
     corpus = _corpus_ids()
-    torch.manual_seed(0)
-    m = CharLSTM(corpus.vocab_size, 32, 1, "lab")
-    opt = LAB(m, lr=5e-3)
-    train = torch.from_numpy(corpus.train[:20 * 41 * 30].reshape(20, -1))
-    state = None
-    for s in range(0, train.shape[1] - 41, 40):  # ~30 truncated-BPTT steps
-        logits, state = m(train[:, s:s + 40], state)
-        state = tuple(x.detach() for x in state)
-        loss = F.cross_entropy(logits.reshape(-1, m.vocab_size), train[:, s + 1:s + 41].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    m.eval()
+    m = train_char_lstm(corpus, 32, streams=20, chars=41 * 30)  # ~30 truncated-BPTT steps
     ids = torch.from_numpy(corpus.test[:2 * 250].reshape(2, 250))
     k, scores, _ = _compare(m, ids)
     # float64 check: the integer logits are close to the float model's (quantization only)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -21,8 +20,8 @@ from binedge.export_onnx import (OnnxExportError, OnnxModelError, build_onnx_mod
 from binedge.export_onnx_lstm import check_lstm
 from binedge.graph import LSTM, Dense, Graph, GraphError, ScoreStage, TensorSpec
 from binedge.lstm_deploy import ID_INPUT, lower_char_lstm, random_lstm_graph
+from char_models import CORPUS, train_char_lstm
 
-CORPUS = Path(__file__).resolve().parents[1] / "examples" / "data" / "tiny_corpus.txt"
 STEPS = 220
 
 
@@ -281,28 +280,6 @@ def test_unproved_bounds_are_refused_and_nothing_is_written(tmp_path, monkeypatc
     assert not path.exists() and os.listdir(tmp_path) == []
 
 
-def _trained_model(corpus, hidden: int, layers: int, seed: int):
-    import torch
-    import torch.nn.functional as F
-
-    from binedge.lm import CharLSTM
-    from binedge.optim import LAB
-
-    torch.manual_seed(seed)
-    m = CharLSTM(corpus.vocab_size, hidden, layers, "lab")
-    opt = LAB(m, lr=5e-3)
-    train = torch.from_numpy(corpus.train[:16 * 41 * 12].reshape(16, -1))
-    state = None
-    for s in range(0, train.shape[1] - 41, 40):  # ~12 truncated-BPTT steps
-        logits, state = m(train[:, s:s + 40], state)
-        state = tuple(x.detach() for x in state)
-        loss = F.cross_entropy(logits.reshape(-1, m.vocab_size), train[:, s + 1:s + 41].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return m.eval()
-
-
 @pytest.mark.parametrize("hidden,layers", [(32, 1), (16, 2)])
 def test_trained_character_model(tmp_path, hidden, layers):
     import torch
@@ -313,7 +290,7 @@ def test_trained_character_model(tmp_path, hidden, layers):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        model = _trained_model(corpus, hidden, layers, seed=layers)
+        model = train_char_lstm(corpus, hidden, layers, streams=16, chars=41 * 12, seed=layers)
     finally:
         torch.set_num_threads(threads)
     graph = lower_char_lstm(model, corpus.vocab)
