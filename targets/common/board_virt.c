@@ -82,43 +82,7 @@ static uintptr_t be_semihost(uintptr_t op, const void *arg)
 
 static void be_sh_write0(const char *s) { be_semihost(SH_SYS_WRITE0, s); }
 
-/* stdout/stderr: a line buffer flushed with one SYS_WRITE0 per line. */
-static char be_outbuf[128];
-static unsigned be_outlen;
-
-static void be_out_flush(void)
-{
-    if (be_outlen) {
-        be_outbuf[be_outlen] = '\0';
-        be_sh_write0(be_outbuf);
-        be_outlen = 0;
-    }
-}
-
-static void be_out_putc(char c)
-{
-    be_outbuf[be_outlen++] = c;
-    if (c == '\n' || be_outlen == sizeof be_outbuf - 1) be_out_flush();
-}
-
-#ifdef __PICOLIBC__
-static int be_stdio_put(char c, FILE *f)
-{
-    (void)f;
-    be_out_putc(c);
-    return (unsigned char)c;
-}
-static int be_stdio_flush(FILE *f)
-{
-    (void)f;
-    be_out_flush();
-    return 0;
-}
-static FILE be_stdio = FDEV_SETUP_STREAM(be_stdio_put, NULL, be_stdio_flush, _FDEV_SETUP_WRITE);
-FILE *const stdin = &be_stdio;
-FILE *const stdout = &be_stdio;
-FILE *const stderr = &be_stdio;
-#endif
+#include "semihost_stdio.h"
 
 /* SYS_EXIT_EXTENDED carries main's full return code (the parameter block holds two fields of
  * the register width: 64-bit on AArch64). */
