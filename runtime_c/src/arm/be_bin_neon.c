@@ -15,6 +15,11 @@
  * row 1: 8 bytes]) and a 32-bit tail of four rows ([4 | 4 | 4 | 4 bytes]) have exactly those
  * layouts once their byte counts are added pairwise, so each tail costs one VEOR, VCNT and
  * pairwise add per row pair / row quad. No scalar popcount, no __builtin_popcount.
+ *
+ * Layers with a sign threshold stage pack their output bits here too, four channels per NEON
+ * step (sign_bits, be_conv2d_bin_neon); every other stage goes through the shared driver
+ * (be_arm_common.c) with popc_neon as its popcount core. docs/kernels.md "NEON on the virt
+ * boards" has the instruction counts.
  */
 #include "arm/be_arm_kernels.h"
 
@@ -51,8 +56,9 @@ static inline uint16x8_t pair_sums(uint16x8_t a, uint16x8_t b)
 }
 
 /* a + the pairwise sums of c's bytes (UADALP / VPADAL.U8). On armv7 GCC 12 copies the
- * accumulator through other registers around each VPADAL (seven VMOVs in a 19-instruction
- * loop); the same instruction as inline assembly, accumulating in place, has none. */
+ * accumulator through other registers around each VPADAL (seven VMOVs per 128-bit step of
+ * four rows: 26 instructions instead of 19); the instruction as inline assembly, accumulating
+ * in place, has none. */
 static inline uint16x8_t padal(uint16x8_t a, uint8x16_t c)
 {
 #if defined(__aarch64__)
@@ -260,7 +266,7 @@ static inline uint32x4_t nonneg_lanes(int32x4_t v)
 static be_word sign_bits(const be_op *op, uint32_t o0, uint32_t n, const uint32_t *d)
 {
     static const uint32_t first[4] = {1u, 2u, 4u, 8u};
-    const int8_t *dir = (const int8_t *)op->stage_a + o0; /* 16-byte aligned tensor, o0 % 32 == 0 */
+    const int8_t *dir = (const int8_t *)op->stage_a + o0; /* a tensor (4-byte aligned), o0 % 32 == 0 */
     const int32_t *t = (const int32_t *)op->stage_b + o0;
     const int32_t k = (int32_t)op->k;
     const int32x4_t kv = vdupq_n_s32(k);
