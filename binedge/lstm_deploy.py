@@ -11,6 +11,7 @@ it one step per input, keeping the LSTM state between steps until a reset.
     random_lstm_graph(rng, ...)        random valid graphs for tests (saturating ones too)
     load_text_run(run_dir)             (model, vocab, config, checkpoint name) of a --model lstm run
     generate(graph, seed_ids, n)       greedy text generation with the numpy reference
+    text_agreement(model, graph, ...)  the trained model against the integer graph on a text stream
 """
 
 from __future__ import annotations
@@ -147,21 +148,13 @@ def generate(graph: Graph, seed_ids, n: int) -> tuple[np.ndarray, np.ndarray]:
 def load_text_run(run_dir, checkpoint: str = "best.pt"):
     """(CharLSTM in eval mode, vocabulary list, TrainConfig, checkpoint dict) of a ``--model lstm``
     run directory. ValueError naming the problem for a missing or unreadable checkpoint."""
-    import torch
-
-    from .models import build_model
-    from .train import TrainConfig
+    from .train import TrainError, load_checkpoint
 
     path = Path(run_dir) / checkpoint
-    if not path.is_file():
-        raise ValueError(f"{path}: no such checkpoint (train the run first, or name another with --checkpoint)")
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-        cfg = TrainConfig.from_dict(ck["config"])
-        model = build_model(cfg.model)
-        model.load_state_dict(ck["model"])
-    except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is one user error
-        raise ValueError(f"{path}: not a readable binedge character-model checkpoint ({e})") from None
+        model, cfg, ck = load_checkpoint(path)
+    except TrainError as e:
+        raise ValueError(str(e)) from None
     vocab = ck.get("vocab")
     if vocab is None or len(vocab) != model.vocab_size:
         raise ValueError(f"{path}: the checkpoint has no vocabulary of {model.vocab_size} characters "
@@ -169,9 +162,6 @@ def load_text_run(run_dir, checkpoint: str = "best.pt"):
     model.eval()
     return model, list(vocab), cfg, ck
 
-
-__all__ = ["ID_INPUT", "MODEL_KIND", "generate", "graph_from_constants", "is_char_graph", "load_text_run", "text_agreement",
-           "lower_char_lstm", "random_lstm_graph"]
 
 
 def text_agreement(model, graph: Graph, inputs: np.ndarray, labels: np.ndarray) -> dict:
@@ -210,3 +200,7 @@ def text_agreement(model, graph: Graph, inputs: np.ndarray, labels: np.ndarray) 
             "ties": int((top2[:, 0] == top2[:, 1]).sum()), "pytorch_integer_scores_equal": bool(np.array_equal(si, ref)),
             "ce_float_nats": float(F.cross_entropy(lf, y)), "ce_integer_nats": float(F.cross_entropy(li, y)),
             "float_accuracy": float((pf == labels).mean()), "reference_accuracy": float((pi == labels).mean())}
+
+
+__all__ = ["ID_INPUT", "MODEL_KIND", "generate", "graph_from_constants", "is_char_graph", "load_text_run",
+           "lower_char_lstm", "random_lstm_graph", "text_agreement"]
