@@ -182,15 +182,7 @@ def ensure_venv(venv, requirements, python=None, log=print) -> dict:
 # ----------------------------------------------------------------------------- runners
 
 
-class _Timed:
-    def time(self, iters: int) -> list:
-        call, clock = self.call, time.perf_counter_ns
-        out = []
-        for _ in range(iters):
-            t0 = clock()
-            call()
-            out.append(clock() - t0)
-        return out
+_Timed = _load_worker_module()._Timed  # one timing loop for both sides: each runner's call(), in ns
 
 
 class _PyRuntimeRunner(_Timed):
