@@ -478,8 +478,10 @@ def main() -> int:
                 r = run_char(read_blob(b), b, t, work, icount=T.get_target(t).is_mcu)
                 char_rows.append(r)
                 failures += r["status"] == "error"
-                what = (f"{r.get('instructions_per_character', 0):,.0f} instructions/character, generated "
-                        f"{r['generation']['text']!r}" if r["status"] == "ok" else r["status"] + ": " + r["error"])
+                cost = (f"{r['instructions_per_character']:,.0f} instructions/character"
+                        if r.get("instructions_per_character") else "no instruction count (not under -icount)")
+                what = (f"bit-exact={r['scores_equal_reference'] and r['generation']['equal_reference']}, {cost}, "
+                        f"generated {r['generation']['text']!r}" if r["status"] == "ok" else r["status"] + ": " + r["error"])
                 print(f"{t:14s} {b.stem:20s} {what}", flush=True)
         for t in T.all_target_names():
             is_mcu = T.get_target(t).is_mcu
