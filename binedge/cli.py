@@ -197,7 +197,9 @@ def export(run_dir, formats, out, samples, no_check, target):
                    f"{a.get('reference_accuracy', float('nan')):.4f}")
     if "firmware" in report:
         f = report["firmware"]
-        click.echo(f"firmware for {f['target']}: {f['path']} ({f['samples']} test inputs, blob {f['blob_bytes']:,} B, "
+        inputs = (f"a seed of {f['samples']} characters, then {f['generate']} generated" if f.get("generate")
+                  else f"{f['samples']} test inputs")
+        click.echo(f"firmware for {f['target']}: {f['path']} ({inputs}, blob {f['blob_bytes']:,} B, "
                    f"arena {f['arena_bytes']:,} B); build: {f['build']}; run and check: {f['emulate']}")
 
 

@@ -283,7 +283,7 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
         report["firmware"] = {"path": str(final), "target": m["target"], "samples": m["samples"],
                               "blob_bytes": m["blob_bytes"], "arena_bytes": m["arena_bytes"],
                               "bitpacked_lower_bound_bytes": m["bitpacked_lower_bound_bytes"],
-                              "reference_accuracy": m["reference_accuracy"],
+                              "reference_accuracy": m["reference_accuracy"], "generate": m.get("generate", 0),
                               "build": f"make -C {final}", "emulate": f"binedge emulate {final}"}
     atomic_write_json(out / REPORT, json.loads(json.dumps(report, default=str)))
     return report
