@@ -710,9 +710,9 @@ def test_cortex_m4_instructions_per_mac():
 def test_neon_instructions_per_mac_on_the_virt_boards():
     """NEON under QEMU -icount (bare metal on the virt board): deterministic counts, NEON well
     under the portable C, and no regression past today's figures (docs/kernels.md "NEON on the
-    virt boards": aarch64 dense 0.040, conv 0.054; the <= 0.05 goal is a benchmark goal)."""
+    virt boards": aarch64 dense 0.038, conv 0.046; the <= 0.05 goal is a benchmark goal)."""
     r = bench("aarch64-virt", ref=True)
-    assert r[("dense", "neon")] <= 0.045 and r[("conv", "neon")] <= 0.06, r
+    assert r[("dense", "neon")] <= 0.042 and r[("conv", "neon")] <= 0.05, r
     assert r[("conv", "neon")] < r[("conv", "ref")] / 5, r
 
 

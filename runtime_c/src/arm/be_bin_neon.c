@@ -111,20 +111,58 @@ static inline uint8x16_t cnt_xor(uint8x16_t x, uint8x16_t w)
         h = vpadalq_u8(h, cnt_xor(x1, vreinterpretq_u8_u32(v)));                                                   \
     } while (0)
 
-/* c[k] = popcount(x XOR row k) for the GROUP rows w + off[k], over nw <= BE_NEON_PIECE_WORDS
- * words (c: GROUP / 4 vectors, one 32-bit lane per row). */
+/* 512 bits of row p against xv, the first step: the accumulator starts from its widened sums. */
+#define FIRST512(a, p)                                                                                             \
+    do {                                                                                                           \
+        const uint8x16x4_t v = vld1q_u8_x4(p);                                                                     \
+        p += 64;                                                                                                   \
+        a = vpaddlq_u8(vaddq_u8(vaddq_u8(cnt_xor(xv.val[0], v.val[0]), cnt_xor(xv.val[1], v.val[1])),             \
+                                vaddq_u8(cnt_xor(xv.val[2], v.val[2]), cnt_xor(xv.val[3], v.val[3]))));           \
+    } while (0)
+
+/* c[k] = popcount(x XOR row k) for the g rows w + off[k] (g = 4, or 8 on aarch64; a constant
+ * where this is inlined), over nw <= BE_NEON_PIECE_WORDS words (c: g / 4 vectors, one 32-bit
+ * lane per row). On aarch64 the accumulators start from the first 512-bit step (no zeroing). */
 static inline __attribute__((always_inline)) void popc_group(const be_word *x, const be_word *w, const uint32_t *off,
-                                                             uint32_t nw, uint32x4_t *c)
+                                                             uint32_t nw, uint32_t g, uint32x4_t *c)
 {
     const uint8_t *xp = B(x), *p0 = B(w + off[0]), *p1 = B(w + off[1]), *p2 = B(w + off[2]), *p3 = B(w + off[3]);
-    uint16x8_t a0 = vdupq_n_u16(0), a1 = a0, a2 = a0, a3 = a0, h01, h23;
+    uint16x8_t a0, a1, a2, a3, h01, h23;
 #if GROUP == 8u
-    const uint8_t *p4 = B(w + off[4]), *p5 = B(w + off[5]), *p6 = B(w + off[6]), *p7 = B(w + off[7]);
-    uint16x8_t a4 = a0, a5 = a0, a6 = a0, a7 = a0, h45, h67;
+    const uint8_t *p4 = B(w + off[g > 4u ? 4 : 0]), *p5 = B(w + off[g > 4u ? 5 : 0]);
+    const uint8_t *p6 = B(w + off[g > 4u ? 6 : 0]), *p7 = B(w + off[g > 4u ? 7 : 0]);
+    uint16x8_t a4, a5, a6, a7, h45, h67;
 #endif
     uint32_t j, t = nw / 4u; /* 128-bit steps */
+    (void)g; /* armv7: always four rows */
 #if defined(__aarch64__)
-    for (j = t / 4u; j > 0u; j--) { /* 512 bits per step */
+    if (t >= 4u) { /* 512 bits per step */
+        const uint8x16x4_t xv = vld1q_u8_x4(xp);
+        xp += 64;
+        FIRST512(a0, p0);
+        IN_ORDER(a0, p0);
+        FIRST512(a1, p1);
+        IN_ORDER(a1, p1);
+        FIRST512(a2, p2);
+        IN_ORDER(a2, p2);
+        FIRST512(a3, p3);
+        IN_ORDER(a3, p3);
+        if (g > 4u) {
+            FIRST512(a4, p4);
+            IN_ORDER(a4, p4);
+            FIRST512(a5, p5);
+            IN_ORDER(a5, p5);
+            FIRST512(a6, p6);
+            IN_ORDER(a6, p6);
+            FIRST512(a7, p7);
+            IN_ORDER(a7, p7);
+        } else {
+            a4 = a5 = a6 = a7 = a0;
+        }
+    } else {
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = vdupq_n_u16(0);
+    }
+    for (j = t / 4u; j > 1u; j--) { /* the other 512-bit steps */
         const uint8x16x4_t xv = vld1q_u8_x4(xp);
         xp += 64;
         ROW512(a0, p0);
@@ -135,16 +173,20 @@ static inline __attribute__((always_inline)) void popc_group(const be_word *x, c
         IN_ORDER(a2, p2);
         ROW512(a3, p3);
         IN_ORDER(a3, p3);
-        ROW512(a4, p4);
-        IN_ORDER(a4, p4);
-        ROW512(a5, p5);
-        IN_ORDER(a5, p5);
-        ROW512(a6, p6);
-        IN_ORDER(a6, p6);
-        ROW512(a7, p7);
-        IN_ORDER(a7, p7);
+        if (g > 4u) {
+            ROW512(a4, p4);
+            IN_ORDER(a4, p4);
+            ROW512(a5, p5);
+            IN_ORDER(a5, p5);
+            ROW512(a6, p6);
+            IN_ORDER(a6, p6);
+            ROW512(a7, p7);
+            IN_ORDER(a7, p7);
+        }
     }
     t %= 4u;
+#else
+    a0 = a1 = a2 = a3 = vdupq_n_u16(0);
 #endif
     for (j = t; j > 0u; j--) { /* 128 bits per step */
         const uint8x16_t xv = vld1q_u8(xp);
@@ -154,10 +196,12 @@ static inline __attribute__((always_inline)) void popc_group(const be_word *x, c
         ROW128(a2, p2);
         ROW128(a3, p3);
 #if GROUP == 8u
-        ROW128(a4, p4);
-        ROW128(a5, p5);
-        ROW128(a6, p6);
-        ROW128(a7, p7);
+        if (g > 4u) {
+            ROW128(a4, p4);
+            ROW128(a5, p5);
+            ROW128(a6, p6);
+            ROW128(a7, p7);
+        }
 #endif
     }
     h01 = pair_sums(a0, a1); /* [row 0 | row 1] */
@@ -177,12 +221,14 @@ static inline __attribute__((always_inline)) void popc_group(const be_word *x, c
         p2 += 8;
         p3 += 8;
 #if GROUP == 8u
-        TAIL64(h45, p4, p5);
-        TAIL64(h67, p6, p7);
-        p4 += 8;
-        p5 += 8;
-        p6 += 8;
-        p7 += 8;
+        if (g > 4u) {
+            TAIL64(h45, p4, p5);
+            TAIL64(h67, p6, p7);
+            p4 += 8;
+            p5 += 8;
+            p6 += 8;
+            p7 += 8;
+        }
 #endif
     }
     h01 = pair_sums(h01, h23); /* [row 0 | row 1 | row 2 | row 3] */
@@ -193,41 +239,64 @@ static inline __attribute__((always_inline)) void popc_group(const be_word *x, c
         const uint8x16_t x1 = vreinterpretq_u8_u32(vld1q_dup_u32(U32(xp)));
         TAIL32(h01, p0, p1, p2, p3);
 #if GROUP == 8u
-        TAIL32(h45, p4, p5, p6, p7);
+        if (g > 4u)
+            TAIL32(h45, p4, p5, p6, p7);
 #endif
     }
     c[0] = vpaddlq_u16(h01); /* one 32-bit lane per row */
 #if GROUP == 8u
-    c[1] = vpaddlq_u16(h45);
+    if (g > 4u)
+        c[1] = vpaddlq_u16(h45);
 #endif
+}
+
+/* off[k] = min(k, n - 1) * row_words for k < GROUP (< 2^26: K < 2^28, loader); vector
+ * instructions (a scalar loop here costs a group's set-up). */
+static inline void row_offsets(uint32_t row_words, uint32_t n, uint32_t *off)
+{
+    static const uint32_t rows[8] = {0u, 1u, 2u, 3u, 4u, 5u, 6u, 7u};
+    const uint32x4_t last = vdupq_n_u32(n - 1u);
+    uint32_t k;
+    for (k = 0; k < GROUP; k += 4u)
+        vst1q_u32(off + k, vmulq_n_u32(vminq_u32(vld1q_u32(rows + k), last), row_words));
 }
 
 /* The variant's core (be_arm_popc_fn) for nw <= BE_NEON_PIECE_WORDS. */
 static void popc_piece(const be_word *x, const be_word *w, uint32_t row_words, uint32_t nw, uint32_t n, uint32_t *d)
 {
-    /* Groups of GROUP consecutive rows; with n >= GROUP the last group moves back to end at
-     * row n - 1 (it recomputes some rows, with the same results); with n < GROUP the one group
-     * repeats row n - 1 and only n results are kept. */
-    static const uint32_t rows[8] = {0u, 1u, 2u, 3u, 4u, 5u, 6u, 7u};
-    const uint32x4_t last = vdupq_n_u32(n - 1u);
-    uint32_t off[GROUP]; /* min(k, n - 1) * row_words (< 2^26: K < 2^28, loader) */
+    /* Groups of GROUP consecutive rows, then the rows left: on aarch64 up to four of them as a
+     * group of four ending at row n - 1 (n >= 4); otherwise, with n >= GROUP, a group moved back
+     * to end at row n - 1 (it recomputes some rows, with the same results); with n < GROUP one
+     * group that repeats row n - 1, of which only n results are kept. */
+    uint32_t off[GROUP];
     uint32x4_t c[GROUP / 4u];
     uint32_t i, k;
-    for (k = 0; k < GROUP; k += 4u) /* (vectors: a scalar loop here costs a group's set-up) */
-        vst1q_u32(off + k, vmulq_n_u32(vminq_u32(vld1q_u32(rows + k), last), row_words));
-    for (i = 0; i < n; i += GROUP) {
-        const uint32_t g = n < GROUP ? 0u : n - i < GROUP ? n - GROUP : i; /* first row of the group */
-        popc_group(x, w + (size_t)g * row_words, off, nw, c);
-        if (n >= GROUP) {
-            for (k = 0; k < GROUP / 4u; k++)
-                vst1q_u32(d + g + 4u * k, c[k]);
-        } else {
-            uint32_t s[GROUP];
-            for (k = 0; k < GROUP / 4u; k++)
-                vst1q_u32(s + 4u * k, c[k]);
-            for (k = 0; k < n; k++)
-                d[k] = s[k];
-        }
+    row_offsets(row_words, n, off);
+    for (i = 0; i + GROUP <= n; i += GROUP) {
+        popc_group(x, w + (size_t)i * row_words, off, nw, GROUP, c);
+        for (k = 0; k < GROUP / 4u; k++)
+            vst1q_u32(d + i + 4u * k, c[k]);
+    }
+    if (i == n)
+        return;
+#if GROUP == 8u
+    if (n >= 4u && n - i <= 4u) {
+        popc_group(x, w + (size_t)(n - 4u) * row_words, off, nw, 4u, c);
+        vst1q_u32(d + n - 4u, c[0]);
+        return;
+    }
+#endif
+    if (n >= GROUP) {
+        popc_group(x, w + (size_t)(n - GROUP) * row_words, off, nw, GROUP, c);
+        for (k = 0; k < GROUP / 4u; k++)
+            vst1q_u32(d + n - GROUP + 4u * k, c[k]);
+    } else {
+        uint32_t s[GROUP];
+        popc_group(x, w, off, nw, GROUP, c);
+        for (k = 0; k < GROUP / 4u; k++)
+            vst1q_u32(s + 4u * k, c[k]);
+        for (k = 0; k < n; k++)
+            d[k] = s[k];
     }
 }
 
@@ -307,8 +376,10 @@ be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *sc
 /* Conv2d with sign-bit input and a sign threshold stage of up to CONV_TABLE channels: the
  * thresholds moved into the popcount domain once per call, as the shared driver does
  * (be_arm_common.c prepare_thresholds: the output bit is 1 when s d + c >= 0, s = +-2), then
- * per output pixel the receptive field gathered (the shared driver's im2col), the popcounts
- * of each 32 channels and their output word four channels at a time. */
+ * per output pixel the receptive field gathered (the shared driver's im2col), then each 32
+ * channels' output word: with a whole number of groups, the threshold applied to each group's
+ * counts in registers (popc_group, four channels per step); otherwise popc_piece's stored
+ * counts, four channels per step and the rest one by one. */
 #define CONV_TABLE 128u /* channels: 1 KiB of stack */
 
 be_status be_conv2d_bin_neon(const be_op *op, const void *in, void *out, void *scratch)
@@ -318,6 +389,7 @@ be_status be_conv2d_bin_neon(const be_op *op, const void *in, void *out, void *s
     const be_word *w = (const be_word *)op->weights;
     be_word *patch = (be_word *)scratch; /* KH * KW * cw words <= the model's patch_bytes */
     int32_t s[CONV_TABLE], c[CONV_TABLE];
+    uint32_t off[GROUP]; /* the group's row offsets: k * nw */
     uint32_t oy, ox, ky, kx, o;
     if (vi->encoding != BE_ENC_SIGN || !be_stage_is_sign(op) || op->out_ch > CONV_TABLE || op->k >= (1u << 28) ||
         nw > BE_NEON_PIECE_WORDS)
@@ -329,6 +401,7 @@ be_status be_conv2d_bin_neon(const be_op *op, const void *in, void *out, void *s
         s[o] = dir ? 2 : -2;
         c[o] = dir ? tc - k - 1 : k + tc - 1;
     }
+    row_offsets(nw, GROUP, off);
     for (oy = 0; oy < vo->h; oy++) {
         const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
         for (ox = 0; ox < vo->w; ox++) {
@@ -357,6 +430,20 @@ be_status be_conv2d_bin_neon(const be_op *op, const void *in, void *out, void *s
                 static const uint32_t first[4] = {1u, 2u, 4u, 8u};
                 uint32x4_t bit = vld1q_u32(first), ones = vdupq_n_u32(0);
                 uint32_t i, bits;
+                if (n % GROUP == 0u) { /* the threshold applied to each group's counts in registers */
+                    for (i = 0; i < n; i += GROUP) {
+                        uint32x4_t cnt[GROUP / 4u];
+                        uint32_t k;
+                        popc_group(patch, w + (size_t)(o0 + i) * nw, off, nw, GROUP, cnt);
+                        for (k = 0; k < GROUP / 4u; k++, bit = vshlq_n_u32(bit, 4)) {
+                            const int32x4_t u = vmlaq_s32(vld1q_s32(c + o0 + i + 4u * k), vld1q_s32(s + o0 + i + 4u * k),
+                                                          vreinterpretq_s32_u32(cnt[k]));
+                            ones = vorrq_u32(ones, vandq_u32(nonneg_lanes(u), bit));
+                        }
+                    }
+                    px_out[o0 / 32u] = or_lanes(ones);
+                    continue;
+                }
                 popc_piece(patch, w + (size_t)o0 * nw, nw, nw, n, d);
                 for (i = 0; i + 4u <= n; i += 4u, bit = vshlq_n_u32(bit, 4)) {
                     const int32x4_t u = vmlaq_s32(vld1q_s32(c + o0 + i), vld1q_s32(s + o0 + i),
