@@ -284,7 +284,8 @@ static void test_dense(void)
 {
     /* the grid, then 1536 / 1537 / 2000: both sides of the DSP kernel's 48-word short-row limit */
     static const uint32_t ks[] = {1, 31, 32, 33, 63, 64, 65, 100, 255, 256, 257, 1000, 1536, 1537, 1600, 1601, 2000};
-    static const uint32_t os[] = {1, 3, 33, 7, 65, 32, 5, 64, 9};
+    /* 45, 61, 14, 29: a last 32-channel block of 13, 29, 14 and 29 rows (NEON's partial row groups) */
+    static const uint32_t os[] = {1, 3, 33, 7, 65, 32, 5, 64, 9, 45, 61, 14, 29};
     uint32_t i, j, n = 0;
     for (i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         for (j = 0; j < 4u; j++, n++) {
@@ -390,7 +391,7 @@ static void test_conv(void)
 {
     static const uint32_t chans[] = {1, 3, 31, 32, 33, 65};
     static const uint32_t ks[] = {1, 3, 5};
-    static const uint32_t os[] = {3, 33, 1, 7, 65, 5, 32};
+    static const uint32_t os[] = {3, 33, 1, 7, 65, 5, 32, 47, 63, 13, 30};
     uint32_t ci, ki, s, p, n = 0;
     for (ci = 0; ci < sizeof chans / sizeof chans[0]; ci++) {
         for (ki = 0; ki < 3u; ki++) {
