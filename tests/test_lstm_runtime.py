@@ -110,6 +110,26 @@ def test_out_of_vocabulary_id_is_refused_and_changes_nothing():
         R.run_stream(g, np.array([[vocab]], np.uint8))
 
 
+def test_lean_run_path_equals_checked_path():
+    """ids (N,) or (N, 1) through Runtime.run's lean path (N <= its staging capacity) advance the
+    state as the checked path does; an out-of-vocabulary id is refused by both before any step."""
+    vocab = 9
+    g = random_lstm_graph(np.random.default_rng(12), vocab, 7, 2)
+    ids = np.random.default_rng(13).integers(0, vocab, 40).astype(np.uint8)
+    want, _ = R.run_stream(g, ids[:, None])
+    lean, checked = Runtime(blob_bytes(g)), Runtime(blob_bytes(g))
+    assert lean._fast_cap >= 40
+    got_lean, got_checked = [], []
+    for lo, hi in ((0, 1), (1, 2), (2, 10), (10, 11), (11, 40)):
+        step = ids[lo:hi] if lo % 2 else ids[lo:hi, None]
+        got_lean.append(lean.run(step))
+        got_checked.append(checked._run_checked(step))
+        for rt in (lean, checked):
+            with pytest.raises(InputRangeError, match="not below the vocabulary"):
+                rt.run(np.array([1, vocab], np.uint8))
+    assert np.array_equal(np.concatenate(got_lean), want) and np.array_equal(np.concatenate(got_checked), want)
+
+
 def test_out_of_vocabulary_in_c_itself():
     """be_invoke's own check (BE_ERR_INPUT before any op writes): bypass the binding's pre-check."""
     g = random_lstm_graph(np.random.default_rng(5), 2, 3, 1)

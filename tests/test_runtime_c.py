@@ -171,6 +171,45 @@ def test_input_validation():
     assert np.array_equal(rt.run(np.asfortranarray(GOLDEN_INPUTS)), GOLDEN_SCORES)
 
 
+def test_lean_run_path_equals_checked_path():
+    """Runtime.run's lean path (an ndarray of the input dtype and shape, N <= the staging capacity)
+    gives the scores of the checked path and of the reference, in a fresh array every call, for
+    any strides and both accepted shapes; everything else still takes the checked path."""
+    rng = np.random.default_rng(17)
+    b = _Builder(rng, (7, 7, 1))  # C == 1: (N, H, W) is accepted too
+    b.conv(8, (3, 3), (1, 1), (1, 1, 1, 1), encoding="sign", weight_kind="int8")
+    b.flatten()
+    b.dense(5, scores=True)
+    g = b.graph
+    rt = Runtime(B.blob_bytes(g))
+    cap = rt._fast_cap
+    assert cap >= 2
+    images = random_images(rng, g, 2 * cap + 3)
+    want = reference.run(g, images)
+    for n in (1, 2, cap, cap + 1, 2 * cap + 3):
+        x = images[:n]
+        for variant in (x, x[..., 0], np.asfortranarray(x), x[::-1][::-1], np.ascontiguousarray(x[:, ::-1])[:, ::-1]):
+            got = rt.run(variant)
+            assert got.dtype == np.int32 and got.shape == (n, rt.num_classes)
+            assert np.array_equal(got, want[:n]) and np.array_equal(rt._run_checked(variant), want[:n])
+    a = rt.run(images[:1])
+    b2 = rt.run(images[1:2])
+    assert not np.shares_memory(a, b2) and np.array_equal(a, want[:1]) and np.array_equal(b2, want[1:2])
+    assert rt.run(images[:0]).shape == (0, rt.num_classes)
+    class Sub(np.ndarray):
+        pass
+
+    assert np.array_equal(rt.run(images[:3].view(Sub)), want[:3])  # not an ndarray itself: the checked path
+    # refused as before, by either path
+    for bad, match in ((images[:1].astype(np.int8), "dtype uint8"), (images[:1].astype(np.int32), "dtype uint8"),
+                       (np.zeros((1, 7, 6, 1), np.uint8), "shape"), (np.zeros((1, 7, 7, 2), np.uint8), "shape"),
+                       (np.zeros((7, 7), np.uint8), "shape"), (np.zeros((), np.uint8), "shape"),
+                       (np.zeros((1, 49), np.uint8), "shape"), (images[:3].tolist(), "dtype uint8")):
+        with pytest.raises(ValueError, match=match):
+            rt.run(bad)
+    assert np.array_equal(rt.run(images[:2]), want[:2])  # nothing of the refused calls stuck
+
+
 # ----------------------------------------------------------------------------- errors
 
 
