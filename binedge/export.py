@@ -110,14 +110,10 @@ def load_text_stream(cfg, samples: int | None):
     """The first ``samples`` characters (all by default) of a text run's test split as graph
     inputs (N, 1) uint8 ids and their next characters (N,) as labels. The corpus must be the one
     the run was trained on (its fingerprint)."""
-    from .datasets.text import load_text
+    from .lm import load_run_corpus
 
-    corpus = load_text(cfg.data_file)
-    recorded = (cfg.data_info or {}).get("fingerprint")
-    if recorded and recorded != corpus.source["fingerprint"]:
-        raise ExportError(f"{cfg.data_file}: changed since the run was trained; restore the text the run was "
-                          f"trained on")
-    ids = corpus.test if samples is None else corpus.test[:samples + 1]
+    test = load_run_corpus(cfg).test
+    ids = test if samples is None else test[:samples + 1]
     return np.ascontiguousarray(ids[:-1].reshape(-1, 1).astype(np.uint8)), ids[1:].astype(np.int64)
 
 

@@ -172,8 +172,7 @@ def train_lm(cfg, ctx, *, resume: bool, epochs, progress: bool, log, explicit) -
     in nats and bits per character."""
     from tqdm import tqdm
 
-    from .data import DatasetError
-    from .datasets.text import check_lengths, load_text, streams
+    from .datasets.text import check_lengths, streams
     from .fileio import atomic_torch_save, atomic_write_json, clean_stale_files, make_dirs
     from .models import build_model, physical_memory_bytes
     from .optim import LAB
@@ -187,12 +186,7 @@ def train_lm(cfg, ctx, *, resume: bool, epochs, progress: bool, log, explicit) -
     cfg, state = open_run(cfg, resume=resume, epochs=epochs, explicit=explicit)
     out = Path(cfg.out)
 
-    corpus = load_text(cfg.data_file)
-    recorded = (cfg.data_info or {}).get("fingerprint")
-    if recorded and recorded != corpus.source["fingerprint"]:
-        raise DatasetError(cfg.data_file, f"changed since the run was trained (fingerprint {recorded[:12]}… then, "
-                                          f"{corpus.source['fingerprint'][:12]}… now)",
-                           "restore the text the run was trained on, or train a new run")
+    corpus = load_run_corpus(cfg)
     check_lengths(corpus, cfg.batch_size, cfg.bptt, cfg.data_file)
     cfg.dataset = "text"
     if not cfg.data_info:
@@ -289,6 +283,21 @@ def train_lm(cfg, ctx, *, resume: bool, epochs, progress: bool, log, explicit) -
 
 def _json_safe(d: dict) -> dict:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def load_run_corpus(cfg):
+    """The text corpus of a character run (its ``data_file``); DatasetError if the file changed
+    since the run recorded its fingerprint (a resumed run, an export)."""
+    from .data import DatasetError
+    from .datasets.text import load_text
+
+    corpus = load_text(cfg.data_file)
+    recorded = (cfg.data_info or {}).get("fingerprint")
+    if recorded and recorded != corpus.source["fingerprint"]:
+        raise DatasetError(cfg.data_file, f"changed since the run was trained (fingerprint {recorded[:12]}… then, "
+                                          f"{corpus.source['fingerprint'][:12]}… now)",
+                           "restore the text the run was trained on, or train a new run")
+    return corpus
 
 
 def is_text_run(run_dir) -> bool:

@@ -154,22 +154,30 @@ def _maxpool(op: MaxPool2d, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _lstm_step(op: LSTM, x: np.ndarray, onehot: bool, state: tuple) -> tuple[np.ndarray, tuple]:
+def _lstm_weights(op: LSTM, onehot: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The ±1 int64 matrices of an LSTM op: Wh (4H, H) and Wx ((V, 4H) for a character input, else
+    (4H, I)); unpacked once per run, not per step."""
+    H = int(op.hidden)
+    wx_bits = 4 * H if onehot else int(op.in_features)
+    return (bf.unpack_sign(op.recurrent, H).astype(np.int64),
+            bf.unpack_sign(op.input_weights, wx_bits).astype(np.int64))
+
+
+def _lstm_step(op: LSTM, weights: tuple, x: np.ndarray, onehot: bool, state: tuple) -> tuple[np.ndarray, tuple]:
     """One LSTM step (graph.LSTM's formula) on one input x ((1,) id or (I,) codes) from state
-    (h, c) int64 (H,): returns (h', (h', c'))."""
+    (h, c) int64 (H,), with ``weights`` = :func:`_lstm_weights`: returns (h', (h', c'))."""
     from .lstm_integer import C_MAX, H_FRAC, H_MAX, LUT_FRAC, SIG, TANH, Z_FRAC, Z_MAX, Z_MIN, rshift
 
     H = int(op.hidden)
     h, c = state
-    wh = bf.unpack_sign(op.recurrent, H).astype(np.int64)                    # (4H, H)
+    wh, wx = weights
     mh, mx = (np.repeat(op.multipliers[k].astype(np.int64), H) for k in (0, 1))
     if onehot:
         xid = int(x[0])
         if not 0 <= xid < op.in_features:
             raise ValueError(f"character id {xid} is not below the vocabulary size {op.in_features}")
-        xpart = mx * bf.unpack_sign(op.input_weights[xid], 4 * H).astype(np.int64)
+        xpart = mx * wx[xid]
     else:
-        wx = bf.unpack_sign(op.input_weights, int(op.in_features)).astype(np.int64)
         xpart = mx * (wx @ x.astype(np.int64))
     v = mh * (wh @ h) + xpart + op.bias.astype(np.int64)
     if np.abs(v).max(initial=0) > INT32_MAX:  # pragma: no cover - Graph.value_specs() proved it
@@ -189,7 +197,8 @@ def zero_state(graph: Graph) -> dict:
             for i, op in enumerate(graph.ops) if isinstance(op, LSTM)}
 
 
-def _step(op, specs_in: list, spec_out: TensorSpec, stored: list, state: dict | None = None, index: int = -1):
+def _step(op, specs_in: list, spec_out: TensorSpec, stored: list, state: dict | None = None, index: int = -1,
+          lstm_weights: dict | None = None):
     """One op on stored input values: returns (acc or None, stored output)."""
     xs = [unpack_value(v, s) for v, s in zip(stored, specs_in)]
     x, spec_in = xs[0], specs_in[0]
@@ -226,7 +235,7 @@ def _step(op, specs_in: list, spec_out: TensorSpec, stored: list, state: dict | 
     elif isinstance(op, LSTM):  # one time step: the batch holds one input (see _walk)
         assert x.shape[0] <= 1 and state is not None
         if x.shape[0]:
-            h, state[index] = _lstm_step(op, x[0], spec_in.kind == "u8", state[index])
+            h, state[index] = _lstm_step(op, lstm_weights[index], x[0], spec_in.kind == "u8", state[index])
         y = h[None] if x.shape[0] else np.zeros((0, op.hidden), np.int64)
     else:  # pragma: no cover - Graph.value_specs() rejects unknown ops first
         raise TypeError(f"unsupported op {type(op).__name__}")
@@ -263,17 +272,19 @@ def _walk(graph: Graph, images, want_acc: bool, state: dict | None = None) -> tu
     images = check_images(graph, images)
     names = graph.value_names()
     inputs = [graph.op_inputs(i) for i in range(len(graph.ops))]
-    chunk = BATCH_CHUNK
+    chunk, lstm_weights = BATCH_CHUNK, None
     if graph.is_recurrent():
         chunk = 1
         if state is None:
             state = zero_state(graph)
+        lstm_weights = {i: _lstm_weights(op, specs[inputs[i][0]].kind == "u8")
+                        for i, op in enumerate(graph.ops) if isinstance(op, LSTM)}
     chunks, values = [], []
     for lo in range(0, max(len(images), 1), chunk):
         vals, rows = {INPUT_NAME: images[lo : lo + chunk]}, []
         for i, op in enumerate(graph.ops):
             acc, stored = _step(op, [specs[n] for n in inputs[i]], specs[names[i + 1]], [vals[n] for n in inputs[i]],
-                                state, i)
+                                state, i, lstm_weights)
             vals[names[i + 1]] = stored
             rows.append(acc if want_acc else None)
         chunks.append(rows)
