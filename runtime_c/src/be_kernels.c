@@ -75,6 +75,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_U8, "dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_u8_dsp_supports, be_conv2d_u8_dsp, 0)
 #endif
 #ifdef BE_ARM_HAVE_U8
+    BE_ROW(CONV2D_U8, "nib", BE_OP_CONV2D, 0u, be_conv2d_u8_nib_supports, be_conv2d_u8_nib, 0)
     BE_ROW(DENSE_U8, "planes", BE_OP_DENSE, 0u, be_u8_planes_supports, be_dense_u8_planes, 0)
     BE_ROW(CONV2D_U8, "planes", BE_OP_CONV2D, 0u, be_u8_planes_supports, be_conv2d_u8_planes, 0)
 #endif

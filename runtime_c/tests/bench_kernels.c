@@ -9,6 +9,8 @@
  *            const table (flash), so every board, the Cortex-M0 too, runs all 256 rows
  *   u8conv1: 28 x 28 x 1 pixels, 3x3 kernel, stride 1, padding 1 -> 28 x 28 x 32
  *   u8conv3: 16 x 16 x 3 pixels, 3x3 kernel, stride 1, padding 1 -> 16 x 16 x 32
+ *   u8conv7: 24 x 24 x 3 pixels, 7x7 kernel (K = 147), stride 2, padding 3 -> 12 x 12 x 32
+ *   u8conv7o8: the same with 8 output channels (the tables shared by fewer rows)
  *
  * and the int8 layers (int8 weights over u8 / i8 codes with a zero point, RequantStage output;
  * "instructions per MAC" = per int8 multiply-accumulate of the layer; shapes smaller on the
@@ -302,33 +304,43 @@ static void bench_u8_dense(void)
     run_all(&op, "u8dense", in, out, out_ref, NULL, U8D_K * U8D_OUT);
 }
 
-static void bench_u8_conv(const char *what, uint32_t hw, uint32_t c)
+/* A u8 first-layer Conv2d: hw x hw x c pixels, kxk kernel, stride st, padding pd on every side,
+ * o output channels, sign stage. */
+static void bench_u8_conv_k(const char *what, uint32_t hw, uint32_t c, uint32_t k, uint32_t st, uint32_t pd,
+                            uint32_t o)
 {
-    const uint32_t npx = (hw * hw * c + 3u) / 4u, nout = hw * hw * be_words_for(U8C_OUT), cw = be_words_for(c);
-    uint32_t *w = pool, *in = w + U8C_OUT * 9u * cw, *out = in + npx, *out_ref = out + nout;
+    const uint32_t ohw = (hw + 2u * pd - k) / st + 1u, taps = k * k, cw = be_words_for(c);
+    const uint32_t npx = (hw * hw * c + 3u) / 4u, nout = ohw * ohw * be_words_for(o);
+    uint32_t *w = pool, *in = w + o * taps * cw, *out = in + npx, *out_ref = out + nout;
     uint32_t *scratch = out_ref + nout;
-    int32_t *t = (int32_t *)(scratch + (9u * c + 15u) / 16u * 4u);
-    int8_t *dir = (int8_t *)(t + U8C_OUT);
+    int32_t *t = (int32_t *)(scratch + (taps * c + 15u) / 16u * 4u);
+    int8_t *dir = (int8_t *)(t + o);
     uint32_t i;
     be_op op;
     memset(&op, 0, sizeof op);
     op.type = BE_OP_CONV2D;
     op.weight_kind = BE_WK_BINARY;
     op.in_ch = c;
-    op.out_ch = U8C_OUT;
-    op.kh = op.kw = 3u;
-    op.sh = op.sw = 1u;
-    op.pt = op.pb = op.pl = op.pr = 1u;
-    op.k = 9u * c;
+    op.out_ch = o;
+    op.kh = op.kw = k;
+    op.sh = op.sw = st;
+    op.pt = op.pb = op.pl = op.pr = pd;
+    op.k = taps * c;
     op.w_row_bytes = cw * 4u;
     u8_value(&op.in, 3u, hw, hw, c);
-    bits_value(&op.out, 3u, hw, hw, U8C_OUT);
-    for (i = 0; i < U8C_OUT * 9u * cw; i++)
+    bits_value(&op.out, 3u, ohw, ohw, o);
+    for (i = 0; i < o * taps * cw; i++)
         w[i] = xs() & be_last_word_mask(c);
     fill_pixels((uint8_t *)in, hw * hw * c);
     op.weights = w;
-    stage_u8(&op, dir, t, 120u * c);
-    run_all(&op, what, in, out, out_ref, scratch, hw * hw * U8C_OUT * 9u * c);
+    stage_u8(&op, dir, t, 120u * taps * c / 9u);
+    run_all(&op, what, in, out, out_ref, scratch, ohw * ohw * o * taps * c);
+}
+
+/* 3x3, stride 1, padding 1 -> hw x hw x U8C_OUT */
+static void bench_u8_conv(const char *what, uint32_t hw, uint32_t c)
+{
+    bench_u8_conv_k(what, hw, c, 3u, 1u, 1u, U8C_OUT);
 }
 
 /* ---------------------------------------------------------------------------- int8 layers */
@@ -438,6 +450,8 @@ int main(void)
     bench_u8_dense();
     bench_u8_conv("u8conv1", 28u, 1u);
     bench_u8_conv("u8conv3", 16u, 3u);
+    bench_u8_conv_k("u8conv7", 24u, 3u, 7u, 2u, 3u, 32u);
+    bench_u8_conv_k("u8conv7o8", 24u, 3u, 7u, 2u, 3u, 8u);
     bench_int8();
     printf("bench: stack %lu of %lu bytes\n", (unsigned long)be_target_stack_used(),
            (unsigned long)be_target_stack_size());

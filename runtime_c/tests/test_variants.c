@@ -547,6 +547,8 @@ static void test_u8(void)
             conv_u8(8, 4, 4, 1, 2, 5, 6, 24, (int)st);    /* K = 128: the 16-bit sums at their limit */
             conv_u8(16, 3, 3, 1, 1, 6, 6, 33, (int)st);   /* K = 144: beyond the packed variants */
             conv_u8(32, 3, 3, 1, 1, 4, 4, 9, (int)st);    /* K = 288, rows stored whole (C % 32 == 0) */
+            conv_u8(3, 7, 7, 2, 3, 11, 10, 35, (int)st);  /* K = 147: "lut" in channel blocks on M0 */
+            conv_u8(5, 5, 5, 1, 0, 7, 6, 70, (int)st);    /* K = 125, C odd, 70 channels */
             conv_u8(2, 1, 3, 1, 1, 5, 7, 12, (int)st);    /* a 1x3 kernel (kernel rows of 6 bytes) */
         }
     }

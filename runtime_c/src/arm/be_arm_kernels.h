@@ -21,8 +21,9 @@
  *   ---------+-------------------+------------------+------------------------------------------
  *   "mve"    | as above          | BE_ISA_ARM_MVE   | Dense; Conv2d with K = KH KW C <= 128
  *   "lut"    | every ARM build   | none (plain C)   | Dense (subset-sum lookup tables)
- *   "mla"    | every ARM build   | none (C + asm)   | Conv2d, K <= 128 (two channels per MLA)
+ *   "mla"    | every ARM build   | none (C + asm)   | Conv2d, K <= 64 (M0), <= 256 (others)
  *   "dsp"    | as above          | BE_ISA_ARM_DSP   | Dense; Conv2d with K <= 64 (USADA8 masks)
+ *   "nib"    | every ARM build   | none (C; T1 asm) | Conv2d, any K (nibble tables per pixel)
  *   "planes" | every ARM build   | none             | Dense, K <= 1024; Conv2d, 64 <= K <= 1024
  *
  * Every other op falls through to "ref".
@@ -70,6 +71,8 @@ int be_arm_bin_supports(const be_op *op);
 #define BE_ARM_HAVE_U8 1
 int be_dense_u8_lut_supports(const be_op *op);
 be_status be_dense_u8_lut(const be_op *op, const void *in, void *out, void *scratch);
+int be_conv2d_u8_nib_supports(const be_op *op);
+be_status be_conv2d_u8_nib(const be_op *op, const void *in, void *out, void *scratch);
 int be_conv2d_u8_mla_supports(const be_op *op);
 be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scratch);
 int be_u8_planes_supports(const be_op *op);

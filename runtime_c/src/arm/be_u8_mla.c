@@ -25,7 +25,9 @@
  * t_a - 1 - A + 32768 in [63, 65471] (no borrow) and high half t_b - 1 - B: bit 15 of E is
  * (A < t_a) and bit 31 is (B >= t_b). Four words give the 8 bits with 12 instructions. Other
  * stages (and K > 64) decode A and B and use be_stage_put.
- * Takes Conv2d with K = KH * KW * C <= 128 (and 4 K <= PAIR_WORDS).
+ * Takes Conv2d with K = KH * KW * C <= 128 (and 4 K <= PAIR_WORDS); on the cores with room on
+ * the stack (not the Cortex-M0) also 128 < K <= 256 with kernel rows of KW * C <= 128 bytes
+ * (conv_big: one group per pass, the sums decoded every 128 taps, e.g. a 7x7x3 RGB stem).
  */
 #include "arm/be_arm_kernels.h"
 
@@ -42,12 +44,19 @@
 #define PAIR_WORDS 256u /* 1 KiB of stack (Cortex-M0: 4 KiB in all): K <= 64 */
 #else
 #define PAIR_WORDS 512u /* 2 KiB */
+#define KBIG 256u       /* conv_big: one group, its pairs (4 KiB) on the stack of that path only */
 #endif
 
 int be_conv2d_u8_mla_supports(const be_op *op)
 {
     const uint32_t k = op->kh * op->kw * op->in_ch;
-    return op->type == BE_OP_CONV2D && be_arm_u8_supports(op) && k <= KMAX && 4u * k <= PAIR_WORDS;
+    if (op->type != BE_OP_CONV2D || !be_arm_u8_supports(op))
+        return 0;
+#ifdef KBIG
+    if (k > KMAX)
+        return k <= KBIG && op->kw * op->in_ch <= KMAX;
+#endif
+    return k <= KMAX && 4u * k <= PAIR_WORDS;
 }
 
 /* pairs[(g * K + k) * 4 + q] = packed weights of channels o0 + 8g + 2q (low) and + 1 (high):
@@ -323,6 +332,82 @@ static void pixel_words(const uint8_t *patch, const uint32_t *pairs, const uint3
 }
 #endif
 
+#ifdef KBIG
+/* 128 < K <= KBIG (kernel rows of run = KW * C <= 128 bytes): one group of 8 channels per pass,
+ * its pairs made once per pass. Per output pixel each kernel row runs straight from the input,
+ * clipped to the pixels inside it: padding pixels are 0 and add nothing, so nothing is copied.
+ * The packed sums of up to 128 / run rows are added modulo 2^32 (exact: at most 128 taps)
+ * before they are decoded into int32 accumulators. */
+static __attribute__((noinline)) be_status conv_big(const be_op *op, const uint8_t *in, void *out)
+{
+    const be_value *vi = &op->in, *vo = &op->out;
+    const uint32_t c = vi->c, run = op->kw * c, k = op->kh * run, nout = op->out_ch, per = KMAX / run;
+    const int sign = op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u;
+    uint32_t pairs[4u * KBIG];
+    uint32_t o0, oy, ox, ky, i;
+    be_status st = BE_OK;
+    for (o0 = 0; o0 < nout; o0 += 8u) {
+        const uint32_t n = nout - o0 < 8u ? nout - o0 : 8u;
+        make_pairs(op, o0, 1u, k, sign, pairs);
+        for (oy = 0; oy < vo->h; oy++)
+            for (ox = 0; ox < vo->w; ox++) {
+                uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
+                const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+                const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+                /* the kernel columns [kx0, kx1) that fall inside the image */
+                const uint32_t kx0 = x0 < 0 ? (uint32_t)-x0 : 0u;
+                const int32_t right = (int32_t)vi->w - x0;
+                const uint32_t kx1 = right < (int32_t)op->kw ? (right > 0 ? (uint32_t)right : 0u) : op->kw;
+                const uint32_t len = kx1 > kx0 ? (kx1 - kx0) * c : 0u;
+                uint32_t psum[4] = {0u, 0u, 0u, 0u}, rows = 0u;
+                int32_t acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                if (o0 == 0u)
+                    be_stage_clear(op, px_out);
+                for (ky = 0; ky < op->kh && len != 0u; ky++) {
+                    const int32_t iy = y0 + (int32_t)ky;
+                    uint32_t p[4];
+                    if (iy < 0 || iy >= (int32_t)vi->h)
+                        continue;
+                    taps(in + ((size_t)iy * vi->w + (size_t)(x0 + (int32_t)kx0)) * c, pairs + 4u * (ky * run + kx0 * c),
+                         len, len % 3u == 0u, p);
+                    for (i = 0; i < 4u; i++)
+                        psum[i] += p[i];
+                    if (++rows == per) {
+                        for (i = 0; i < 4u; i++) {
+                            int32_t a, b;
+                            decode(psum[i], &a, &b);
+                            acc[2u * i] += a;
+                            acc[2u * i + 1u] += b;
+                            psum[i] = 0u;
+                        }
+                        rows = 0u;
+                    }
+                }
+                for (i = 0; i < 4u; i++) { /* the rows since the last decode (0 adds nothing) */
+                    int32_t a, b;
+                    decode(psum[i], &a, &b);
+                    acc[2u * i] += a;
+                    acc[2u * i + 1u] += b;
+                }
+                if (sign) { /* acc = direction * dot: bit 1 (-1) when below the threshold */
+                    const int32_t *t = (const int32_t *)op->stage_b + o0;
+                    uint32_t bits = 0u;
+                    for (i = 0; i < n; i++)
+                        bits |= (uint32_t)(acc[i] < t[i]) << i;
+                    ((be_word *)px_out)[o0 / 32u] |= bits << (o0 % 32u);
+                } else {
+                    for (i = 0; i < n; i++) {
+                        be_status s = be_stage_put(op, o0 + i, acc[i], px_out);
+                        if (s != BE_OK)
+                            st = s;
+                    }
+                }
+            }
+    }
+    return st;
+}
+#endif
+
 be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vi = &op->in, *vo = &op->out;
@@ -337,6 +422,10 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
     const uint32_t run = op->kw * op->in_ch;           /* bytes of one kernel row */
     const int rows = run == 3u || run == 9u;            /* the row loop: straight from the input */
     const uint32_t tail = vo->pixel_bytes - all;        /* output bytes no group writes */
+#endif
+#ifdef KBIG
+    if (k > KMAX)
+        return conv_big(op, (const uint8_t *)in, out);
 #endif
     if (per > GROUPS_MAX)
         per = GROUPS_MAX;
