@@ -1,13 +1,37 @@
 /* be_arm_common.c -- the driver shared by the ARM binary kernels (see be_arm.h). */
 #if defined(__arm__) || defined(__aarch64__)
 
+#include <string.h>
+
 #include "arm/be_arm.h"
+#include "arm/be_arm_u8.h"
 
 int be_arm_bin_supports(const be_op *op)
 {
     return (op->type == BE_OP_DENSE || op->type == BE_OP_CONV2D) && op->weight_kind == BE_WK_BINARY &&
            op->in.kind == BE_KIND_BITS &&
            (op->in.encoding == BE_ENC_SIGN || (op->in.encoding == BE_ENC_UNSIGNED && op->in.planes <= 8u));
+}
+
+void be_arm_compact_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst)
+{
+    const uint32_t c = op->in_ch, cw = be_words_for(c), taps = op->kh * op->kw;
+    const uint32_t rw = be_words_for(taps * c);
+    const be_word *src = (const be_word *)op->weights + (size_t)o0 * taps * cw;
+    uint32_t i, t, j;
+    memset(dst, 0, (size_t)n * rw * 4u);
+    for (i = 0; i < n; i++, dst += rw) {
+        uint32_t pos = 0u; /* bit position of the tap in the compacted row */
+        for (t = 0; t < taps; t++, src += cw) {
+            for (j = 0; j < cw; j++, pos += 32u) {
+                const uint32_t bits = src[j], sh = pos % 32u; /* padding bits of the tap are 0 */
+                dst[pos / 32u] |= bits << sh;
+                if (sh != 0u && pos / 32u + 1u < rw)
+                    dst[pos / 32u + 1u] |= bits >> (32u - sh);
+            }
+            pos -= cw * 32u - c;
+        }
+    }
 }
 
 /* A sign threshold moved into the popcount domain, for layers whose stage runs many times per
@@ -96,18 +120,19 @@ static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uin
     return st;
 }
 
+/* Channels [o_first, o_end) of one output pixel (o_first % 32 == 0) from the input row x of nw
+ * words and their weight rows at w (row o_first first, nw words each). */
 static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x, uint32_t nw, void *px_out,
-                      be_arm_popc_fn popc)
+                      be_arm_popc_fn popc, const be_word *w, uint32_t o_first, uint32_t o_end)
 {
-    const be_word *w = (const be_word *)op->weights;
     uint32_t d[32], o0;
     be_status st = BE_OK;
-    if (!be_stage_is_sign(op)) /* sign thresholds write whole words */
+    if (!be_stage_is_sign(op) && o_first == 0u) /* sign thresholds write whole words */
         be_stage_clear(op, px_out);
-    for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
-        const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
+    for (o0 = o_first; o0 < o_end; o0 += 32u) {
+        const uint32_t n = o_end - o0 < 32u ? o_end - o0 : 32u;
         be_status s;
-        popc(x, w + (size_t)o0 * nw, nw, nw, n, d);
+        popc(x, w + (size_t)(o0 - o_first) * nw, nw, nw, n, d);
         s = put(op, p, px_out, o0, n, d);
         if (s != BE_OK)
             st = s;
@@ -228,7 +253,96 @@ be_status be_arm_dense_bin(const be_op *op, const void *in, void *out, be_arm_po
 {
     if (op->in.encoding == BE_ENC_UNSIGNED)
         return plane_rows(op, NULL, (const be_word *)in, op->in.cw, op->in.cw, out, popc);
-    return rows(op, NULL, (const be_word *)in, op->in.cw, out, popc); /* each row once: no table */
+    return rows(op, NULL, (const be_word *)in, op->in.cw, out, popc, (const be_word *)op->weights, 0u,
+                op->out_ch); /* each row once: no table */
+}
+
+/* ---- Compacted rows for channel counts that are not multiples of 32 ----------------------------
+ * Stored, every tap of a C-channel pixel takes words(C) words: a 3x3 conv on 8 channels counts 288
+ * bits for 72 logical ones. When the K = KH * KW * C bits of a receptive field take fewer words
+ * back to back, the driver counts those instead: the weights compacted once per call into a stack
+ * buffer (be_arm_compact_rows; all channels, or blocks of 32 when they do not all fit) and each
+ * output pixel's receptive field gathered into the same layout in the scratch (it is never
+ * larger than the stored patch). Padding pixels are zero bits in both layouts, the row's padding
+ * bits are zero in both x and w, so popcount(x XOR w) and acc = K - 2d are unchanged. */
+
+/* dst (nw words, zeroed) |= the c bits of src (padding bits zero) at bit position pos */
+static void put_bits(be_word *dst, uint32_t nw, uint32_t pos, const be_word *src, uint32_t c)
+{
+    const uint32_t sh = pos % 32u, cw = be_words_for(c);
+    be_word *d = dst + pos / 32u;
+    uint32_t j;
+    if (sh == 0u) {
+        for (j = 0; j < cw; j++)
+            d[j] |= src[j];
+        return;
+    }
+    for (j = 0; j < cw; j++) {
+        d[j] |= src[j] << sh;
+        if (pos / 32u + j + 1u < nw)
+            d[j + 1u] |= src[j] >> (32u - sh);
+    }
+}
+
+/* The receptive field of output pixel (oy, ox) as one compacted row of nw words. */
+static void compact_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw)
+{
+    const be_value *vi = &op->in;
+    const uint32_t c = vi->c, cw = vi->cw;
+    const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+    uint32_t ky, kx, pos = 0u;
+    be_zero_words(dst, nw);
+    for (ky = 0; ky < op->kh; ky++) {
+        const int32_t iy = y0 + (int32_t)ky;
+        if (iy < 0 || iy >= (int32_t)vi->h) { /* padding pixels: zero bits */
+            pos += op->kw * c;
+            continue;
+        }
+        for (kx = 0; kx < op->kw; kx++, pos += c) {
+            const int32_t ix = x0 + (int32_t)kx;
+            if (ix >= 0 && ix < (int32_t)vi->w)
+                put_bits(dst, nw, pos, in + ((size_t)iy * vi->w + (size_t)ix) * cw, c);
+        }
+    }
+}
+
+#define BE_ARM_COMPACT_WORDS BE_ARM_U8_ROWBUF_WORDS /* 2 KiB of stack (Cortex-M0: 512 B) */
+
+/* Rows per block of compacted weights, or 0 when the stored layout is kept (C % 32 == 0, no
+ * word saved, or not even 32 rows fit the buffer). */
+static uint32_t compact_block(const be_op *op)
+{
+    const uint32_t nwc = be_words_for(op->kh * op->kw * op->in.c), nws = op->kh * op->kw * op->in.cw;
+    if (op->in.c % 32u == 0u || nwc >= nws)
+        return 0u;
+    if (op->out_ch * nwc <= BE_ARM_COMPACT_WORDS)
+        return op->out_ch;
+    return 32u * nwc <= BE_ARM_COMPACT_WORDS ? BE_ARM_COMPACT_WORDS / nwc / 32u * 32u : 0u;
+}
+
+static be_status conv2d_compact(const be_op *op, const popc_threshold *p, const void *in, void *out, void *scratch,
+                                be_arm_popc_fn popc, uint32_t block)
+{
+    const be_value *vo = &op->out;
+    const uint32_t nw = be_words_for(op->kh * op->kw * op->in.c);
+    be_word *patch = (be_word *)scratch; /* nw words <= the stored patch */
+    be_word w[BE_ARM_COMPACT_WORDS];
+    uint32_t o0, oy, ox;
+    be_status st = BE_OK;
+    for (o0 = 0; o0 < op->out_ch; o0 += block) {
+        const uint32_t end = op->out_ch - o0 < block ? op->out_ch : o0 + block;
+        be_arm_compact_rows(op, o0, end - o0, w);
+        for (oy = 0; oy < vo->h; oy++)
+            for (ox = 0; ox < vo->w; ox++) {
+                be_status s;
+                compact_patch(op, (const be_word *)in, oy, ox, patch, nw);
+                s = rows(op, p, patch, nw, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes, popc, w,
+                         o0, end);
+                if (s != BE_OK)
+                    st = s;
+            }
+    }
+    return st;
 }
 
 be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *scratch, be_arm_popc_fn popc)
@@ -238,11 +352,14 @@ be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *sc
     be_word *patch = (be_word *)scratch; /* KH * KW * cw words <= the model's patch_bytes */
     popc_threshold table[BE_ARM_THRESHOLD_TABLE];
     const popc_threshold *p;
-    uint32_t oy, ox, ky, kx;
+    uint32_t oy, ox, ky, kx, block;
     be_status st = BE_OK;
     if (vi->encoding == BE_ENC_UNSIGNED)
         return conv2d_planes(op, in, out, scratch, popc);
     p = prepare_thresholds(op, table) ? table : NULL;
+    block = compact_block(op);
+    if (block != 0u)
+        return conv2d_compact(op, p, in, out, scratch, popc, block);
     for (oy = 0; oy < vo->h; oy++) {
         const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
         for (ox = 0; ox < vo->w; ox++) {
@@ -266,7 +383,8 @@ be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *sc
                     }
                 }
             }
-            s = rows(op, p, patch, op->kh * run, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes, popc);
+            s = rows(op, p, patch, op->kh * run, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes, popc,
+                     (const be_word *)op->weights, 0u, op->out_ch);
             if (s != BE_OK)
                 st = s;
         }

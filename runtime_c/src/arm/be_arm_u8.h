@@ -22,6 +22,7 @@
 
 #include "be_bitformat.h"
 #include "be_kernels.h"
+#include "arm/be_arm.h"
 #include "arm/be_arm_kernels.h"
 
 /* Rows of compacted Conv2d weights that live on the stack at once (words); a conv whose K-bit
@@ -45,8 +46,6 @@ static inline uint32_t be_arm_u8_k(const be_op *op)
  * weights' order), pixel 0 for padding. */
 void be_arm_u8_im2col(const be_op *op, const uint8_t *in, uint32_t oy, uint32_t ox, uint8_t *patch);
 
-/* Conv2d: channels [o0, o0 + n) as K-bit rows of words(K) words each (padding bits 0) at dst. */
-void be_arm_u8_compact_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst);
 
 /* sum of n bytes (any alignment) */
 uint32_t be_arm_u8_sum(const uint8_t *x, uint32_t n);

@@ -72,27 +72,6 @@ void be_arm_u8_im2col(const be_op *op, const uint8_t *in, uint32_t oy, uint32_t 
     }
 }
 
-void be_arm_u8_compact_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst)
-{
-    const uint32_t c = op->in_ch, cw = be_words_for(c), taps = op->kh * op->kw;
-    const uint32_t rw = be_words_for(taps * c);
-    const be_word *src = (const be_word *)op->weights + (size_t)o0 * taps * cw;
-    uint32_t i, t, j;
-    memset(dst, 0, (size_t)n * rw * 4u);
-    for (i = 0; i < n; i++, dst += rw) {
-        uint32_t pos = 0u; /* bit position of the tap in the compacted row */
-        for (t = 0; t < taps; t++, src += cw) {
-            for (j = 0; j < cw; j++, pos += 32u) {
-                const uint32_t bits = src[j], sh = pos % 32u; /* padding bits of the tap are 0 */
-                dst[pos / 32u] |= bits << sh;
-                if (sh != 0u && pos / 32u + 1u < rw)
-                    dst[pos / 32u + 1u] |= bits >> (32u - sh);
-            }
-            pos -= cw * 32u - c;
-        }
-    }
-}
-
 uint32_t be_arm_u8_sum(const uint8_t *x, uint32_t n)
 {
     uint32_t i, s = 0u;
