@@ -140,6 +140,71 @@ static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x
     return st;
 }
 
+/* ---- Compacted rows for channel counts that are not multiples of 32 ----------------------------
+ * Stored, every tap of a C-channel pixel takes words(C) words: a 3x3 conv on 8 channels counts 288
+ * bits for 72 logical ones. When the K = KH * KW * C bits of a receptive field take fewer words
+ * back to back, the driver counts those instead: the weights compacted once per call into a stack
+ * buffer (be_arm_compact_rows; all channels, or blocks of 32 when they do not all fit) and each
+ * output pixel's receptive field gathered into the same layout in the scratch (it is never
+ * larger than the stored patch; bit-plane inputs: one row per plane). Padding pixels are zero bits in both layouts, the row's padding
+ * bits are zero in both x and w, so popcount(x XOR w) and acc = K - 2d are unchanged. */
+
+/* dst (nw words, zeroed) |= the c bits of src (padding bits zero) at bit position pos */
+static void put_bits(be_word *dst, uint32_t nw, uint32_t pos, const be_word *src, uint32_t c)
+{
+    const uint32_t sh = pos % 32u, cw = be_words_for(c);
+    be_word *d = dst + pos / 32u;
+    uint32_t j;
+    if (sh == 0u) {
+        for (j = 0; j < cw; j++)
+            d[j] |= src[j];
+        return;
+    }
+    for (j = 0; j < cw; j++) {
+        d[j] |= src[j] << sh;
+        if (pos / 32u + j + 1u < nw)
+            d[j + 1u] |= src[j] >> (32u - sh);
+    }
+}
+
+/* The receptive field of output pixel (oy, ox) as one compacted row of nw words: of plane
+ * `plane` for bit-plane inputs (pixels of px_words words, plane p at word p * cw), else 0 / cw. */
+static void compact_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw,
+                          uint32_t px_words, uint32_t plane)
+{
+    const be_value *vi = &op->in;
+    const uint32_t c = vi->c, cw = vi->cw;
+    const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+    uint32_t ky, kx, pos = 0u;
+    be_zero_words(dst, nw);
+    for (ky = 0; ky < op->kh; ky++) {
+        const int32_t iy = y0 + (int32_t)ky;
+        if (iy < 0 || iy >= (int32_t)vi->h) { /* padding pixels: zero bits */
+            pos += op->kw * c;
+            continue;
+        }
+        for (kx = 0; kx < op->kw; kx++, pos += c) {
+            const int32_t ix = x0 + (int32_t)kx;
+            if (ix >= 0 && ix < (int32_t)vi->w)
+                put_bits(dst, nw, pos, in + ((size_t)iy * vi->w + (size_t)ix) * px_words + plane * cw, c);
+        }
+    }
+}
+
+#define BE_ARM_COMPACT_WORDS BE_ARM_U8_ROWBUF_WORDS /* 2 KiB of stack (Cortex-M0: 512 B) */
+
+/* Rows per block of compacted weights, or 0 when the stored layout is kept (C % 32 == 0, no
+ * word saved, or not even 32 rows fit the buffer). */
+static uint32_t compact_block(const be_op *op)
+{
+    const uint32_t nwc = be_words_for(op->kh * op->kw * op->in.c), nws = op->kh * op->kw * op->in.cw;
+    if (op->in.c % 32u == 0u || nwc >= nws)
+        return 0u;
+    if (op->out_ch * nwc <= BE_ARM_COMPACT_WORDS)
+        return op->out_ch;
+    return 32u * nwc <= BE_ARM_COMPACT_WORDS ? BE_ARM_COMPACT_WORDS / nwc / 32u * 32u : 0u;
+}
+
 /* ---- Unsigned bit-plane inputs (levels 0 .. 2^P - 1, e.g. qrelu) ----------------------------
  * A level is x = sum_p 2^p b_p and a weight is +1 (bit 0) or -1 (bit 1), so per plane
  * sum_k b_k w_k = popcount(b) - 2 popcount(b AND w) = popcount(b XOR w) - popcount(w), and
@@ -170,20 +235,22 @@ static void weight_counts(const be_word *w, uint32_t nw, uint32_t n, uint32_t *p
     }
 }
 
-/* One output pixel from P planes of nw words, plane p at x + p * plane_step; counts = the
- * weight popcounts of all out_ch rows (a Conv2d's table) or NULL (computed per block). */
+/* Channels [o_first, o_end) (o_first % 32 == 0) of one output pixel from P planes of nw words,
+ * plane p at x + p * plane_step, weight rows at w (row o_first first); counts = the weight
+ * popcounts of all out_ch rows (a Conv2d's table) or NULL (computed per block). */
 static be_status plane_rows(const be_op *op, const uint32_t *counts, const be_word *x, uint32_t plane_step,
-                            uint32_t nw, void *px_out, be_arm_popc_fn popc)
+                            uint32_t nw, void *px_out, be_arm_popc_fn popc, const be_word *w, uint32_t o_first,
+                            uint32_t o_end)
 {
-    const be_word *w = (const be_word *)op->weights;
     const uint32_t planes = op->in.planes, top = (1u << planes) - 1u;
     uint32_t d[32], pw[32], o0, p, i;
     int32_t acc[32];
     be_status st = BE_OK;
-    be_stage_clear(op, px_out);
-    for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
-        const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
-        const be_word *wb = w + (size_t)o0 * nw;
+    if (o_first == 0u)
+        be_stage_clear(op, px_out);
+    for (o0 = o_first; o0 < o_end; o0 += 32u) {
+        const uint32_t n = o_end - o0 < 32u ? o_end - o0 : 32u;
+        const be_word *wb = w + (size_t)(o0 - o_first) * nw;
         const uint32_t *c = counts != NULL ? counts + o0 : pw;
         be_status s;
         if (counts == NULL)
@@ -198,6 +265,40 @@ static be_status plane_rows(const be_op *op, const uint32_t *counts, const be_wo
         s = be_stage_put_block(op, px_out, o0, n, acc);
         if (s != BE_OK)
             st = s;
+    }
+    return st;
+}
+
+/* Conv2d with compacted rows (compact_block(op) = block != 0): sign bits (p: the threshold table
+ * or NULL) or bit-planes (counts: their weight popcounts or NULL). */
+static be_status conv2d_compact(const be_op *op, const popc_threshold *p, const uint32_t *counts, const void *in,
+                                void *out, void *scratch, be_arm_popc_fn popc, uint32_t block)
+{
+    const be_value *vi = &op->in, *vo = &op->out;
+    const uint32_t nw = be_words_for(op->kh * op->kw * vi->c), px_words = vi->planes * vi->cw;
+    const int bit_planes = vi->encoding == BE_ENC_UNSIGNED;
+    be_word *patch = (be_word *)scratch; /* P * nw words <= the stored patches */
+    be_word w[BE_ARM_COMPACT_WORDS];
+    uint32_t o0, oy, ox, q;
+    be_status st = BE_OK;
+    for (o0 = 0; o0 < op->out_ch; o0 += block) {
+        const uint32_t end = op->out_ch - o0 < block ? op->out_ch : o0 + block;
+        be_arm_compact_rows(op, o0, end - o0, w);
+        for (oy = 0; oy < vo->h; oy++)
+            for (ox = 0; ox < vo->w; ox++) {
+                void *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
+                be_status s;
+                if (bit_planes) {
+                    for (q = 0; q < vi->planes; q++)
+                        compact_patch(op, (const be_word *)in, oy, ox, patch + (size_t)q * nw, nw, px_words, q);
+                    s = plane_rows(op, counts, patch, nw, nw, px_out, popc, w, o0, end);
+                } else {
+                    compact_patch(op, (const be_word *)in, oy, ox, patch, nw, px_words, 0u);
+                    s = rows(op, p, patch, nw, px_out, popc, w, o0, end);
+                }
+                if (s != BE_OK)
+                    st = s;
+            }
     }
     return st;
 }
@@ -219,6 +320,8 @@ static be_status conv2d_planes(const be_op *op, const void *in, void *out, void 
                           op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u, table + o0, popc);
         counts = table;
     }
+    if (compact_block(op) != 0u)
+        return conv2d_compact(op, NULL, counts, in, out, scratch, popc, compact_block(op));
     for (oy = 0; oy < vo->h; oy++) {
         const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
         for (ox = 0; ox < vo->w; ox++) {
@@ -241,7 +344,7 @@ static be_status conv2d_planes(const be_op *op, const void *in, void *out, void 
                 }
             }
             s = plane_rows(op, counts, patch, nw, nw, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes,
-                           popc);
+                           popc, (const be_word *)op->weights, 0u, op->out_ch);
             if (s != BE_OK)
                 st = s;
         }
@@ -252,97 +355,10 @@ static be_status conv2d_planes(const be_op *op, const void *in, void *out, void 
 be_status be_arm_dense_bin(const be_op *op, const void *in, void *out, be_arm_popc_fn popc)
 {
     if (op->in.encoding == BE_ENC_UNSIGNED)
-        return plane_rows(op, NULL, (const be_word *)in, op->in.cw, op->in.cw, out, popc);
+        return plane_rows(op, NULL, (const be_word *)in, op->in.cw, op->in.cw, out, popc, (const be_word *)op->weights,
+                          0u, op->out_ch);
     return rows(op, NULL, (const be_word *)in, op->in.cw, out, popc, (const be_word *)op->weights, 0u,
                 op->out_ch); /* each row once: no table */
-}
-
-/* ---- Compacted rows for channel counts that are not multiples of 32 ----------------------------
- * Stored, every tap of a C-channel pixel takes words(C) words: a 3x3 conv on 8 channels counts 288
- * bits for 72 logical ones. When the K = KH * KW * C bits of a receptive field take fewer words
- * back to back, the driver counts those instead: the weights compacted once per call into a stack
- * buffer (be_arm_compact_rows; all channels, or blocks of 32 when they do not all fit) and each
- * output pixel's receptive field gathered into the same layout in the scratch (it is never
- * larger than the stored patch). Padding pixels are zero bits in both layouts, the row's padding
- * bits are zero in both x and w, so popcount(x XOR w) and acc = K - 2d are unchanged. */
-
-/* dst (nw words, zeroed) |= the c bits of src (padding bits zero) at bit position pos */
-static void put_bits(be_word *dst, uint32_t nw, uint32_t pos, const be_word *src, uint32_t c)
-{
-    const uint32_t sh = pos % 32u, cw = be_words_for(c);
-    be_word *d = dst + pos / 32u;
-    uint32_t j;
-    if (sh == 0u) {
-        for (j = 0; j < cw; j++)
-            d[j] |= src[j];
-        return;
-    }
-    for (j = 0; j < cw; j++) {
-        d[j] |= src[j] << sh;
-        if (pos / 32u + j + 1u < nw)
-            d[j + 1u] |= src[j] >> (32u - sh);
-    }
-}
-
-/* The receptive field of output pixel (oy, ox) as one compacted row of nw words. */
-static void compact_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw)
-{
-    const be_value *vi = &op->in;
-    const uint32_t c = vi->c, cw = vi->cw;
-    const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
-    uint32_t ky, kx, pos = 0u;
-    be_zero_words(dst, nw);
-    for (ky = 0; ky < op->kh; ky++) {
-        const int32_t iy = y0 + (int32_t)ky;
-        if (iy < 0 || iy >= (int32_t)vi->h) { /* padding pixels: zero bits */
-            pos += op->kw * c;
-            continue;
-        }
-        for (kx = 0; kx < op->kw; kx++, pos += c) {
-            const int32_t ix = x0 + (int32_t)kx;
-            if (ix >= 0 && ix < (int32_t)vi->w)
-                put_bits(dst, nw, pos, in + ((size_t)iy * vi->w + (size_t)ix) * cw, c);
-        }
-    }
-}
-
-#define BE_ARM_COMPACT_WORDS BE_ARM_U8_ROWBUF_WORDS /* 2 KiB of stack (Cortex-M0: 512 B) */
-
-/* Rows per block of compacted weights, or 0 when the stored layout is kept (C % 32 == 0, no
- * word saved, or not even 32 rows fit the buffer). */
-static uint32_t compact_block(const be_op *op)
-{
-    const uint32_t nwc = be_words_for(op->kh * op->kw * op->in.c), nws = op->kh * op->kw * op->in.cw;
-    if (op->in.c % 32u == 0u || nwc >= nws)
-        return 0u;
-    if (op->out_ch * nwc <= BE_ARM_COMPACT_WORDS)
-        return op->out_ch;
-    return 32u * nwc <= BE_ARM_COMPACT_WORDS ? BE_ARM_COMPACT_WORDS / nwc / 32u * 32u : 0u;
-}
-
-static be_status conv2d_compact(const be_op *op, const popc_threshold *p, const void *in, void *out, void *scratch,
-                                be_arm_popc_fn popc, uint32_t block)
-{
-    const be_value *vo = &op->out;
-    const uint32_t nw = be_words_for(op->kh * op->kw * op->in.c);
-    be_word *patch = (be_word *)scratch; /* nw words <= the stored patch */
-    be_word w[BE_ARM_COMPACT_WORDS];
-    uint32_t o0, oy, ox;
-    be_status st = BE_OK;
-    for (o0 = 0; o0 < op->out_ch; o0 += block) {
-        const uint32_t end = op->out_ch - o0 < block ? op->out_ch : o0 + block;
-        be_arm_compact_rows(op, o0, end - o0, w);
-        for (oy = 0; oy < vo->h; oy++)
-            for (ox = 0; ox < vo->w; ox++) {
-                be_status s;
-                compact_patch(op, (const be_word *)in, oy, ox, patch, nw);
-                s = rows(op, p, patch, nw, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes, popc, w,
-                         o0, end);
-                if (s != BE_OK)
-                    st = s;
-            }
-    }
-    return st;
 }
 
 be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *scratch, be_arm_popc_fn popc)
@@ -359,7 +375,7 @@ be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *sc
     p = prepare_thresholds(op, table) ? table : NULL;
     block = compact_block(op);
     if (block != 0u)
-        return conv2d_compact(op, p, in, out, scratch, popc, block);
+        return conv2d_compact(op, p, NULL, in, out, scratch, popc, block);
     for (oy = 0; oy < vo->h; oy++) {
         const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
         for (ox = 0; ox < vo->w; ox++) {
