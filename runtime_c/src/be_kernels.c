@@ -40,7 +40,11 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_BIN, "popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_planes_popcnt_supports, be_conv2d_planes_popcnt, 0)
 #endif
     /* ARM (src/arm/, docs/kernels.md): binary Dense / Conv2d (sign bits x binary weights);
+     * nibble tables for Conv2d with fewer than 32 input channels ("tab", every core), then
      * Helium, then NEON, then DSP, then plain-C Thumb-2 / Thumb-1 counting */
+#ifdef BE_ARM_HAVE_U8
+    BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_supports, be_conv2d_bin_tab, 0)
+#endif
 #ifdef BE_ARM_HAVE_MVE
     BE_ROW(DENSE_BIN, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_arm_bin_supports, be_dense_bin_mve, 0)
     BE_ROW(CONV2D_BIN, "mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_arm_bin_supports, be_conv2d_bin_mve, 0)

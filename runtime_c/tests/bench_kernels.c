@@ -4,6 +4,9 @@
  *
  *   dense: 1024 sign bits -> BENCH_DENSE_OUT outputs (default 1024), binary weights, sign stage
  *   conv:  14 x 14 x 64 sign bits, 3x3 kernel, stride 1, padding 1 -> 14 x 14 x 64, sign stage
+ *   conv8, conv8o16, conv16, conv16o32: the small layers of the VGG models (3x3, stride 1,
+ *          padding 1, sign stage): 28 x 28 x 8 -> 8, 14 x 14 x 8 -> 16, 14 x 14 x 16 -> 16,
+ *          7 x 7 x 16 -> 32; conv8q2: 14 x 14 x 8 unsigned 2-bit levels (qrelu2) -> 8
  * and three first layers (uint8 pixels x binary weights, sign stage; "instructions per MAC"):
  *   u8dense: 784 pixels (28 x 28) -> 256 outputs (the MLP 784-256-256-10); the weights are a
  *            const table (flash), so every board, the Cortex-M0 too, runs all 256 rows
@@ -252,6 +255,49 @@ static void bench_conv(void)
     run_all(&op, "conv", in, out, out_ref, scratch, CONV_HW * CONV_HW * CONV_C * 9u * CONV_C);
 }
 
+/* A binary 3x3 conv (stride 1, padding 1) on C < 32 channels of P bit-planes (P = 1: sign bits;
+ * else unsigned levels), hw x hw -> hw x hw x o, sign stage: the small layers of real models.
+ * Each pixel (plane) is one word whose padding bits are zero. */
+static void bench_conv_small(const char *what, uint32_t hw, uint32_t c, uint32_t o, uint32_t planes)
+{
+    const uint32_t npx = hw * hw, mask = be_last_word_mask(c), ow = be_words_for(o);
+    uint32_t *w = pool, *in = w + o * 9u, *out = in + npx * planes, *out_ref = out + npx * ow;
+    uint32_t *scratch = out_ref + npx * ow, i;
+    int32_t *t = (int32_t *)(scratch + 9u * planes);
+    int8_t *dir = (int8_t *)(t + o);
+    be_op op;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_CONV2D;
+    op.weight_kind = BE_WK_BINARY;
+    op.in_ch = c;
+    op.out_ch = o;
+    op.kh = op.kw = 3u;
+    op.sh = op.sw = 1u;
+    op.pt = op.pb = op.pl = op.pr = 1u;
+    op.k = 9u * c;
+    op.w_row_bytes = 4u;
+    bits_value(&op.in, 3u, hw, hw, c);
+    if (planes > 1u) {
+        op.in.encoding = BE_ENC_UNSIGNED;
+        op.in.planes = (uint8_t)planes;
+        op.in.pixel_bytes = planes * 4u;
+        op.in.nbytes = npx * op.in.pixel_bytes;
+    }
+    bits_value(&op.out, 3u, hw, hw, o);
+    fill(w, o * 9u);
+    fill(in, npx * planes);
+    for (i = 0; i < o * 9u; i++)
+        w[i] &= mask;
+    for (i = 0; i < npx * planes; i++)
+        in[i] &= mask;
+    op.weights = w;
+    stage(&op, dir, t);
+    if (planes > 1u)
+        for (i = 0; i < o; i++)
+            t[i] = (int32_t)(xs() % 33u) - 16 - (int32_t)((1u << planes) - 1u) * (int32_t)op.k / 4; /* acc is offset */
+    run_all(&op, what, in, out, out_ref, scratch, npx * o * 9u * c);
+}
+
 static void u8_value(be_value *v, uint32_t rank, uint32_t h, uint32_t w, uint32_t c)
 {
     memset(v, 0, sizeof *v);
@@ -447,6 +493,11 @@ int main(void)
            (unsigned long)board_tick_hz());
     bench_dense();
     bench_conv();
+    bench_conv_small("conv8", 28u, 8u, 8u, 1u);
+    bench_conv_small("conv8o16", 14u, 8u, 16u, 1u);
+    bench_conv_small("conv16", 14u, 16u, 16u, 1u);
+    bench_conv_small("conv16o32", 7u, 16u, 32u, 1u);
+    bench_conv_small("conv8q2", 14u, 8u, 8u, 2u);
     bench_u8_dense();
     bench_u8_conv("u8conv1", 28u, 1u);
     bench_u8_conv("u8conv3", 16u, 3u);

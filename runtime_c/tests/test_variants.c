@@ -418,6 +418,24 @@ static void test_conv(void)
         conv_case(65, 1, 3, 1, 2, pad, 5, 6, 3, 0, BE_WK_BINARY, 2);
         conv_case(3, 3, 1, 2, 1, pad, 7, 5, 9, 2, BE_WK_INT8, 0);
     }
+    { /* the small channel counts of real models ("tab": nibble tables for C < 32 on maps of
+       * >= 64 output pixels; blocks of 8 and 4 output channels; a receptive field of more than
+       * 63 nibbles takes the unpacking path; the format-v1 stages it is offered) */
+        static const uint32_t cs[] = {8, 16, 24, 5, 12, 1, 3, 31};
+        static const uint32_t ob[] = {8, 16, 40, 3, 12, 36, 64};
+        static const uint32_t pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad3[4] = {3, 2, 3, 1};
+        uint32_t i, j;
+        for (i = 0; i < sizeof cs / sizeof cs[0]; i++)
+            for (j = 0; j < sizeof ob / sizeof ob[0]; j++, n++) {
+                conv_case(cs[i], 3, 3, 1, 1, pad1, 8, 9, ob[j], 0, BE_WK_BINARY, (int)(n % 4u));
+                conv_case(cs[i], 1, 1, 1, 1, pad0, 8, 8, ob[j], (int)(n % 2u), BE_WK_BINARY, (int)((n + 3u) % 4u));
+                conv_case(cs[i], 3, 3, 1, 1, pad1, 9, 8, ob[j], 1, BE_WK_BINARY, (int)((n + 1u) % 4u));
+                if (j % 2u == 0u)
+                    conv_case(cs[i], 3, 3, 2, 2, pad1, 15, 15, ob[j], (int)(n % 2u), BE_WK_BINARY, (int)((n + 2u) % 4u));
+                else
+                    conv_case(cs[i], 7, 5, 1, 2, pad3, 10, 16, ob[j], (int)(n % 2u), BE_WK_BINARY, (int)((n + 3u) % 4u));
+            }
+    }
     { /* unsigned planes with P = 1, 3 and 8: odd channel counts, strides, padding, every stage */
         static const uint32_t pl[] = {1, 3, 8}, pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1};
         static const uint32_t pad2[4] = {2, 0, 1, 2};

@@ -13,8 +13,11 @@
  *   "swar"   | 32-bit ARM with Thumb-2 or ARM state          | none (plain C)   | M3 and up, armv7
  *   "thumb1" | ARMv6-M (Thumb-1 only; inline assembly)      | none             | Cortex-M0 / M0+
  *
+ *   "tab"    | every ARM build                              | none (plain C)   | Conv2d, C < 32 only
+ *
  * All of them take the binary layers: Dense / Conv2d with sign-bit input and binary weights
- * (any output stage, see be_arm.h). The first layer, uint8 pixels x binary weights (be_arm_u8.h,
+ * (any output stage, see be_arm.h); "tab" (be_bin_tab.c: nibble tables built per call) goes
+ * first and takes the Conv2d layers with fewer than 32 input channels whose tables fit. The first layer, uint8 pixels x binary weights (be_arm_u8.h,
  * src/arm/be_u8_*.c), has its own variants, in dispatch order:
  *
  *   variant  | built when        | table ISA bits   | takes
@@ -71,6 +74,8 @@ int be_arm_bin_supports(const be_op *op);
 #define BE_ARM_HAVE_U8 1
 int be_dense_u8_lut_supports(const be_op *op);
 be_status be_dense_u8_lut(const be_op *op, const void *in, void *out, void *scratch);
+int be_conv2d_bin_tab_supports(const be_op *op);
+be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *scratch);
 int be_conv2d_u8_nib_supports(const be_op *op);
 be_status be_conv2d_u8_nib(const be_op *op, const void *in, void *out, void *scratch);
 int be_conv2d_u8_mla_supports(const be_op *op);

@@ -1,0 +1,404 @@
+/* be_bin_tab.c -- "tab": binary Conv2d with fewer than 32 input channels (sign bits or unsigned
+ * bit-planes x binary weights), plain C for every ARM core, with per-call nibble tables.
+ *
+ * With C < 32 a pixel's channel bits sit in one word and a popcount kernel wastes most of it
+ * (8 channels: 3 words per 72-bit receptive field after compaction, and on cores without a
+ * popcount instruction each word costs ~8 instructions per row). The tables turn the count
+ * around: for nibble j of tap t (4 channels) and every 4-bit input value v,
+ *     T[t, j, v][o] = popcount(v XOR w_o[t, j])            (0..4, one byte per output channel)
+ * packed four output channels to a word. A receptive field then costs, per nibble of input
+ * and per 4 output channels, one load and one add: the bytes of the sums d_o = popcount(x XOR
+ * w_o) grow by at most 4 per nibble, so they are unpacked into 32-bit sums every 63 nibbles.
+ * Built once per call (taps * ceil(C / 4) * 16 entries per 4 outputs, ~8 instructions each)
+ * and shared by every output pixel, so they pay on any map larger than a few pixels.
+ *
+ * Output channels go in blocks of 8 (4 when their tables do not fit BE_TAB_WORDS of stack),
+ * which never cross a 32-channel * word of the output). Padding pixels are zero bits (+1, or level 0 for bit-planes), the input's
+ * padding bits are zero, so only table entries with zero padding bits are ever used; exact like
+ * the reference: acc = K - 2 d (sign), acc = sum_p 2^p d_p - (2^P - 1) popcount(w) (bit-planes,
+ * be_arm.h). docs/kernels.md has the measurements.
+ */
+#include "arm/be_arm_kernels.h"
+
+#ifdef BE_ARM_HAVE_U8
+
+#include <string.h>
+
+#include "arm/be_arm.h"
+
+#if defined(BE_ARM_HAVE_THUMB1)
+#define BE_TAB_WORDS 320u /* 1,280 B of stack: the Cortex-M0 has 4 KiB in all */
+#else
+#define BE_TAB_WORDS 1152u /* 4.5 KiB of stack: a 3x3 conv on 16 channels in blocks of 8 */
+#endif
+#define BE_TAB_MIN_PIXELS 64u /* output pixels */
+#define BE_TAB_FLUSH 63u /* lookups between unpacks: 63 * 4 <= 255 */
+
+/* Output channels per block: 8 (two words of byte sums, the fastest on every core measured)
+ * or 4 when the tables of 8 do not fit BE_TAB_WORDS (or the layer has at most 4); 0 when not
+ * even 4 fit. */
+static uint32_t tab_block(const be_op *op)
+{
+    const uint32_t nb = op->kh * op->kw * ((op->in.c + 3u) / 4u); /* nibble positions */
+    if (op->out_ch > 4u && nb * 16u * 2u <= BE_TAB_WORDS)
+        return 8u;
+    return nb * 16u <= BE_TAB_WORDS ? 4u : 0u;
+}
+
+int be_conv2d_bin_tab_supports(const be_op *op)
+{
+    /* the tables pay off over many output pixels (a 7 x 7 map in blocks of 8 channels runs
+     * slower than the popcount kernels: docs/kernels.md) */
+    return op->type == BE_OP_CONV2D && be_arm_bin_supports(op) && op->in.c < 32u && op->in.cw == 1u &&
+           op->out.h * op->out.w >= BE_TAB_MIN_PIXELS && tab_block(op) != 0u;
+}
+
+/* The tables of output channels [o0, o0 + n) (n <= ob) as words of 4 byte counts: entry
+ * (pos, v) at tab + (pos * 16 + v) * ew; pw[i] = popcount(w_{o0 + i}) (for bit-planes). */
+static void build(const be_op *op, uint32_t o0, uint32_t n, uint32_t ew, be_word *tab, uint32_t *pw)
+{
+    const uint32_t taps = op->kh * op->kw, nj = (op->in.c + 3u) / 4u;
+    const be_word *w = (const be_word *)op->weights; /* (O, KH, KW, 1 word) */
+    uint32_t t, j, e, b, v, i;
+    for (i = 0; pw != NULL && i < n; i++)
+        pw[i] = 0u;
+    for (t = 0; t < taps; t++)
+        for (j = 0; j < nj; j++, tab += 16u * ew)
+            for (e = 0; e < ew; e++) {
+                uint32_t wn = 0u; /* the weight nibbles of 4 channels, one per byte */
+                for (b = 0; b < 4u; b++) {
+                    const uint32_t o = 4u * e + b;
+                    if (o < n)
+                        wn |= ((w[(size_t)(o0 + o) * taps + t] >> (4u * j)) & 15u) << (8u * b);
+                }
+                { /* T[v] = lo[v & 3] + hi[v >> 2]: per bit, a mismatch is w_b (v_b = 0) or 1 - w_b */
+                    const uint32_t ones = 0x01010101u;
+                    const uint32_t w0 = wn & ones, w1 = (wn >> 1) & ones, w2 = (wn >> 2) & ones, w3 = (wn >> 3) & ones;
+                    const uint32_t l0 = w0 + w1, l1 = (w0 ^ ones) + w1, l2 = w0 + (w1 ^ ones);
+                    const uint32_t l3 = (w0 ^ ones) + (w1 ^ ones);
+                    be_word *te = tab + e;
+                    for (v = 0; v < 4u; v++, te += 4u * ew) {
+                        const uint32_t h = (v & 1u ? w2 ^ ones : w2) + (v & 2u ? w3 ^ ones : w3);
+                        te[0] = l0 + h;
+                        te[ew] = l1 + h;
+                        te[2u * ew] = l2 + h;
+                        te[3u * ew] = l3 + h;
+                    }
+                }
+                if (pw != NULL) /* entry 0: popcount(0 XOR w) */
+                    for (b = 0; b < 4u && 4u * e + b < n; b++)
+                        pw[4u * e + b] += (tab[e] >> (8u * b)) & 255u;
+            }
+}
+
+/* d[4e + b] (+)= byte b of a[e] << shift (assigned when `set`); a[e] = 0 */
+static inline void unpack(uint32_t *a, uint32_t ew, uint32_t *d, uint32_t shift, int set)
+{
+    uint32_t e;
+    for (e = 0; e < ew; e++, d += 4) {
+        const uint32_t x = a[e];
+        const uint32_t b0 = (x & 255u) << shift, b1 = ((x >> 8) & 255u) << shift;
+        const uint32_t b2 = ((x >> 16) & 255u) << shift, b3 = (x >> 24) << shift;
+        if (set) {
+            d[0] = b0, d[1] = b1, d[2] = b2, d[3] = b3;
+        } else {
+            d[0] += b0, d[1] += b1, d[2] += b2, d[3] += b3;
+        }
+        a[e] = 0u;
+    }
+}
+
+/* The lookups of one tap: a[e] += T[j, nibble j of x][e] for j < nj, the tables of the tap at
+ * tab. Unrolled (a switch that falls through), so every table offset is a constant. */
+#define BE_TAB_NIB(j)                                                                                        \
+    do {                                                                                                     \
+        const be_word *en_ = tab + (((x >> (4u * (j))) & 15u) + 16u * (j)) * ew_c;                           \
+        for (e = 0; e < ew_c; e++)                                                                           \
+            a[e] += en_[e];                                                                                  \
+    } while (0)
+#define BE_TAB_TAP                                                                                           \
+    switch (nj) {                                                                                            \
+    default: BE_TAB_NIB(7); /* fall through */                                                               \
+    case 7: BE_TAB_NIB(6); /* fall through */                                                                \
+    case 6: BE_TAB_NIB(5); /* fall through */                                                                \
+    case 5: BE_TAB_NIB(4); /* fall through */                                                                \
+    case 4: BE_TAB_NIB(3); /* fall through */                                                                \
+    case 3: BE_TAB_NIB(2); /* fall through */                                                                \
+    case 2: BE_TAB_NIB(1); /* fall through */                                                                \
+    case 1: BE_TAB_NIB(0);                                                                                   \
+    }
+
+/* One plane of one output pixel: d[0 .. 4 * EW) (+)= (the sum over the receptive field of the
+ * table entries) << shift, d assigned when `set`. The receptive field: KH rows of KW words,
+ * word (ky, kx) at x0[ky * row_step + kx * col_step] (the input itself inside the image, else
+ * a gathered copy with padding words 0); nj nibbles per word. The byte sums stay in registers
+ * (EW is a constant in each instance) and are unpacked only every BE_TAB_FLUSH nibbles. */
+#define BE_TAB_PIXEL(EW)                                                                                     \
+    static void pixel_##EW(const be_word *tab, const be_word *x0, uint32_t row_step, uint32_t col_step,      \
+                           uint32_t kh, uint32_t kw, uint32_t nj, uint32_t *d, uint32_t shift, int set)      \
+    {                                                                                                        \
+        enum { ew_c = EW };                                                                                  \
+        uint32_t a[EW], ky, kx, e, left = BE_TAB_FLUSH;                                                      \
+        const uint32_t tap_words = 16u * EW * nj;                                                            \
+        for (e = 0; e < EW; e++)                                                                             \
+            a[e] = 0u;                                                                                       \
+        if (kh * kw * nj <= BE_TAB_FLUSH) {                                                                  \
+            for (ky = 0; ky < kh; ky++, x0 += row_step) {                                                    \
+                const be_word *xp = x0;                                                                      \
+                for (kx = 0; kx < kw; kx++, xp += col_step, tab += tap_words) {                              \
+                    const uint32_t x = *xp;                                                                  \
+                    BE_TAB_TAP                                                                               \
+                }                                                                                            \
+            }                                                                                                \
+        } else {                                                                                             \
+            for (ky = 0; ky < kh; ky++, x0 += row_step) {                                                    \
+                const be_word *xp = x0;                                                                      \
+                for (kx = 0; kx < kw; kx++, xp += col_step, tab += tap_words) {                              \
+                    const uint32_t x = *xp;                                                                  \
+                    if (left < nj) {                                                                         \
+                        unpack(a, EW, d, shift, set);                                                        \
+                        set = 0;                                                                             \
+                        left = BE_TAB_FLUSH;                                                                 \
+                    }                                                                                        \
+                    left -= nj;                                                                              \
+                    BE_TAB_TAP                                                                               \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+        unpack(a, EW, d, shift, set);                                                                        \
+    }
+BE_TAB_PIXEL(1)
+BE_TAB_PIXEL(2)
+
+typedef void (*tab_pixel_fn)(const be_word *, const be_word *, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t,
+                             uint32_t *, uint32_t, int);
+
+/* The fast path of a sign-bit receptive field of at most BE_TAB_FLUSH nibbles: out[e] = the
+ * byte sums themselves (d of channels 4e .. 4e + 3, one per byte). NJ = nj when nonzero (the
+ * instances for 8 and 16 channels have no per-tap dispatch), else the nj argument. */
+#define BE_TAB_SUMS(EW, NJ)                                                                                  \
+    static void sums_##EW##_##NJ(const be_word *tab, const be_word *x0, uint32_t row_step, uint32_t col_step, \
+                                 uint32_t kh, uint32_t kw, uint32_t nj_arg, uint32_t *out)                   \
+    {                                                                                                        \
+        enum { ew_c = EW };                                                                                  \
+        const uint32_t nj = (NJ) != 0 ? (uint32_t)(NJ) : nj_arg, tap_words = 16u * EW * nj;                  \
+        uint32_t a[EW], ky, kx, e;                                                                           \
+        for (e = 0; e < EW; e++)                                                                             \
+            a[e] = 0u;                                                                                       \
+        for (ky = 0; ky < kh; ky++, x0 += row_step) {                                                        \
+            const be_word *xp = x0;                                                                          \
+            for (kx = 0; kx < kw; kx++, xp += col_step, tab += tap_words) {                                  \
+                const uint32_t x = *xp;                                                                      \
+                BE_TAB_TAP                                                                                   \
+            }                                                                                                \
+        }                                                                                                    \
+        for (e = 0; e < EW; e++)                                                                             \
+            out[e] = a[e];                                                                                   \
+    }
+BE_TAB_SUMS(1, 0)
+BE_TAB_SUMS(1, 2)
+BE_TAB_SUMS(1, 4)
+BE_TAB_SUMS(2, 0)
+BE_TAB_SUMS(2, 2)
+BE_TAB_SUMS(2, 4)
+
+typedef void (*tab_sums_fn)(const be_word *, const be_word *, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t,
+                            uint32_t *);
+
+/* The same for a 3x3 kernel, fully unrolled: each lookup is one address (table base + nibble *
+ * 4 EW bytes) and loads at constant offsets; the input rows at x0, x0 + row_step, x0 + 2 row_step
+ * (col_step 1: sign bits, one word per pixel). */
+#define BE_TAB_N33(t, j, x)                                                                                  \
+    do {                                                                                                     \
+        const be_word *en_ = tab + (((x) >> (4u * (j))) & 15u) * ew33;                                      \
+        for (e = 0; e < ew33; e++)                                                                           \
+            a[e] += en_[((t) * nj33 + (j)) * 16u * ew33 + e];                                               \
+    } while (0)
+#define BE_TAB_T33(t, xv)                                                                                    \
+    do {                                                                                                     \
+        const uint32_t x_ = (xv);                                                                            \
+        BE_TAB_N33(t, 0u, x_);                                                                               \
+        if (nj33 > 1)                                                                                        \
+            BE_TAB_N33(t, 1u, x_);                                                                           \
+        if (nj33 > 2)                                                                                        \
+            BE_TAB_N33(t, 2u, x_);                                                                           \
+        if (nj33 > 3)                                                                                        \
+            BE_TAB_N33(t, 3u, x_);                                                                           \
+    } while (0)
+#define BE_TAB_SUMS33(EW, NJ)                                                                                \
+    static void sums33_##EW##_##NJ(const be_word *tab, const be_word *x0, uint32_t row_step,                  \
+                                   uint32_t col_step, uint32_t kh, uint32_t kw, uint32_t nj, uint32_t *out)  \
+    {                                                                                                        \
+        enum { ew33 = EW, nj33 = NJ };                                                                       \
+        const be_word *r1 = x0 + row_step, *r2 = r1 + row_step;                                              \
+        uint32_t a[EW], e;                                                                                   \
+        (void)col_step, (void)kh, (void)kw, (void)nj;                                                        \
+        for (e = 0; e < EW; e++)                                                                             \
+            a[e] = 0u;                                                                                       \
+        BE_TAB_T33(0, x0[0]);                                                                                \
+        BE_TAB_T33(1, x0[1]);                                                                                \
+        BE_TAB_T33(2, x0[2]);                                                                                \
+        BE_TAB_T33(3, r1[0]);                                                                                \
+        BE_TAB_T33(4, r1[1]);                                                                                \
+        BE_TAB_T33(5, r1[2]);                                                                                \
+        BE_TAB_T33(6, r2[0]);                                                                                \
+        BE_TAB_T33(7, r2[1]);                                                                                \
+        BE_TAB_T33(8, r2[2]);                                                                                \
+        for (e = 0; e < EW; e++)                                                                             \
+            out[e] = a[e];                                                                                   \
+    }
+BE_TAB_SUMS33(2, 2)
+BE_TAB_SUMS33(1, 4)
+BE_TAB_SUMS33(2, 4)
+
+static tab_sums_fn sums_for(uint32_t ew, uint32_t nj, uint32_t kh, uint32_t kw)
+{
+    if (kh == 3u && kw == 3u && (nj == 2u || nj == 4u))
+        return ew == 1u ? (nj == 2u ? sums_1_2 : sums33_1_4) : (nj == 2u ? sums33_2_2 : sums33_2_4);
+    if (ew == 1u)
+        return nj == 2u ? sums_1_2 : nj == 4u ? sums_1_4 : sums_1_0;
+    return nj == 2u ? sums_2_2 : nj == 4u ? sums_2_4 : sums_2_0;
+}
+
+/* The sign stage in the byte domain (fast path): with acc = K - 2d, the output bit is 1 when
+ *     direction +1:  K - 2d < t   <=>  d >= floor((K - t) / 2) + 1
+ *     direction -1:  t > 2d - K   <=>  NOT d >= ceil((K + t) / 2)
+ * so bit = (d >= T) XOR flip, T clamped to [0, 255] (d <= 4 * BE_TAB_FLUSH = 252, so T = 255
+ * is never reached and T = 0 always is). thr[c] = T of channel o0 + c of the block of n <= 8,
+ * flip[c] = 0xFF for direction -1, one byte per channel as in the sums. */
+static void byte_thresholds(const be_op *op, uint32_t o0, uint32_t n, uint8_t *thr, uint8_t *flip)
+{
+    const int8_t *dir = (const int8_t *)op->stage_a + o0;
+    const int32_t *t = (const int32_t *)op->stage_b + o0;
+    const int64_t k = (int64_t)op->k;
+    uint32_t o;
+    for (o = 0; o < 8u; o++) {
+        int64_t v = 255; /* channels beyond the block: masked off */
+        if (o < n && dir[o] > 0) { /* floor((K - t) / 2) + 1 */
+            const int64_t m = k - t[o];
+            v = (m >= 0 ? m / 2 : -((-m + 1) / 2)) + 1;
+        } else if (o < n) { /* ceil((K + t) / 2) */
+            const int64_t m = k + t[o];
+            v = m >= 0 ? (m + 1) / 2 : -((-m) / 2);
+        }
+        thr[o] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        flip[o] = o < n && dir[o] < 0 ? 0xFFu : 0u;
+    }
+}
+
+/* bits 0 .. 4 * ew - 1: (byte c of the sums >= thr[c]) XOR flip[c] */
+static uint32_t byte_bits(const uint32_t *sums, const uint8_t *thr, const uint8_t *flip, uint32_t ew)
+{
+    uint32_t bits = 0u, e;
+#if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
+    for (e = 0; e < ew; e++) { /* USUB8 sets the GE flags of the bytes with sum >= T; SEL picks */
+        uint32_t tw, fw, r;
+        memcpy(&tw, thr + 4u * e, 4u);
+        memcpy(&fw, flip + 4u * e, 4u);
+        __asm__("usub8 %0, %1, %2\n\tsel %0, %3, %4" : "=&r"(r) : "r"(sums[e]), "r"(tw), "r"(~fw), "r"(fw));
+        /* bytes 0x01 / 0x00 -> bits 21 .. 24 (lane i lands at 8i + 7(3 - i) = 21 + i) */
+        bits |= (((r & 0x01010101u) * 0x00204081u) >> 21 & 15u) << (4u * e);
+    }
+#else
+    for (e = 0; e < 4u * ew; e++)
+        bits |= ((uint32_t)(((sums[e / 4u] >> (8u * (e % 4u))) & 255u) >= thr[e]) ^ (flip[e] & 1u)) << e;
+#endif
+    return bits;
+}
+
+/* px[0 .. KH * KW) = the words of plane p of the receptive field whose top-left tap is input
+ * (y0, x0), row by row; 0 for padding pixels (the border pixels only). */
+static void gather(const be_op *op, const be_word *in, int32_t y0, int32_t x0, uint32_t p, uint32_t *px)
+{
+    const be_value *vi = &op->in;
+    const uint32_t planes = vi->planes;
+    uint32_t ky, kx;
+    for (ky = 0; ky < op->kh; ky++) {
+        const int32_t iy = y0 + (int32_t)ky;
+        const int inside_y = iy >= 0 && iy < (int32_t)vi->h;
+        const be_word *row = in + (size_t)(inside_y ? iy : 0) * vi->w * planes + p;
+        for (kx = 0; kx < op->kw; kx++) {
+            const int32_t ix = x0 + (int32_t)kx;
+            *px++ = inside_y && ix >= 0 && ix < (int32_t)vi->w ? row[(size_t)ix * planes] : 0u;
+        }
+    }
+}
+
+be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *scratch)
+{
+    const be_value *vi = &op->in, *vo = &op->out;
+    const uint32_t nj = (vi->c + 3u) / 4u, planes = vi->planes;
+    const uint32_t ob = tab_block(op), top = (1u << planes) - 1u;
+    const int bit_planes = vi->encoding == BE_ENC_UNSIGNED;
+    uint32_t *px = (uint32_t *)scratch; /* taps words: the model's patch is taps * P words */
+    be_word tab[BE_TAB_WORDS];
+    /* the fast path: sign thresholds on the byte sums themselves (receptive field <= 63 nibbles) */
+    const int bytes = !bit_planes && be_stage_is_sign(op) && op->kh * op->kw * nj <= BE_TAB_FLUSH;
+    uint8_t thr8[8], flip8[8];
+    uint32_t sums[2];
+    uint32_t d[8], pw[8];
+    int32_t acc[8];
+    uint32_t o0, oy, ox, p, i;
+    be_status st = BE_OK;
+    for (o0 = 0; o0 < op->out_ch; o0 += ob) {
+        const uint32_t n = op->out_ch - o0 < ob ? op->out_ch - o0 : ob;
+        const uint32_t ew = n <= 4u ? 1u : 2u;
+        const tab_pixel_fn pixel = ew == 1u ? pixel_1 : pixel_2;
+        const tab_sums_fn sum = sums_for(ew, nj, op->kh, op->kw);
+        const uint32_t mask = n == 32u ? 0xFFFFFFFFu : (1u << n) - 1u;
+        build(op, o0, n, ew, tab, bit_planes ? pw : NULL);
+        if (bytes) {
+            byte_thresholds(op, o0, n, thr8, flip8);
+            for (oy = 0; oy < vo->h; oy++) {
+                const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+                be_word *word = (be_word *)((uint8_t *)out + (size_t)oy * vo->w * vo->pixel_bytes) + o0 / 32u;
+                for (ox = 0; ox < vo->w; ox++, word += vo->pixel_bytes / 4u) {
+                    const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+                    uint32_t bits;
+                    if (y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h &&
+                        x0 + (int32_t)op->kw <= (int32_t)vi->w) {
+                        sum(tab, (const be_word *)in + (size_t)y0 * vi->w + (size_t)x0, vi->w, 1u, op->kh, op->kw, nj,
+                            sums);
+                    } else {
+                        gather(op, (const be_word *)in, y0, x0, 0u, px);
+                        sum(tab, px, op->kw, 1u, op->kh, op->kw, nj, sums);
+                    }
+                    bits = byte_bits(sums, thr8, flip8, ew) & mask;
+                    *word = o0 % 32u == 0u ? bits : *word | bits << (o0 % 32u);
+                }
+            }
+            continue;
+        }
+        for (oy = 0; oy < vo->h; oy++) {
+            const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+            for (ox = 0; ox < vo->w; ox++) {
+                const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+                void *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
+                be_status s;
+                const int inside = y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h &&
+                                   x0 + (int32_t)op->kw <= (int32_t)vi->w;
+                for (p = 0; p < planes; p++) {
+                    if (inside) { /* straight from the input: rows of W pixels of P words */
+                        pixel(tab, (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes + p,
+                              vi->w * planes, planes, op->kh, op->kw, nj, d, bit_planes ? p : 0u, p == 0u);
+                    } else {
+                        gather(op, (const be_word *)in, y0, x0, p, px);
+                        pixel(tab, px, op->kw, 1u, op->kh, op->kw, nj, d, bit_planes ? p : 0u, p == 0u);
+                    }
+                }
+                for (i = 0; i < n; i++)
+                    acc[i] = bit_planes ? (int32_t)(d[i] - top * pw[i]) : (int32_t)op->k - 2 * (int32_t)d[i];
+                if (o0 == 0u)
+                    be_stage_clear(op, px_out);
+                s = be_stage_put_block(op, px_out, o0, n, acc);
+                if (s != BE_OK)
+                    st = s;
+            }
+        }
+    }
+    return st;
+}
+
+#else
+typedef int be_bin_tab_unused; /* ISO C forbids an empty translation unit */
+#endif
