@@ -40,9 +40,11 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_BIN, "popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_planes_popcnt_supports, be_conv2d_planes_popcnt, 0)
 #endif
     /* ARM (src/arm/, docs/kernels.md): binary Dense / Conv2d (sign bits x binary weights);
-     * nibble tables for Conv2d with fewer than 32 input channels ("tab", every core), then
-     * Helium, then NEON, then DSP, then plain-C Thumb-2 / Thumb-1 counting */
-#ifdef BE_ARM_HAVE_U8
+     * nibble tables for Conv2d with fewer than 32 input channels ("tab") first on the cores
+     * without NEON, then Helium, then NEON (which beats "tab" on aarch64 and armv7: there "tab"
+     * comes after it and is only reached when forced), then DSP, then plain-C Thumb-2 / Thumb-1
+     * counting */
+#if defined(BE_ARM_HAVE_U8) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_supports, be_conv2d_bin_tab, 0)
 #endif
 #ifdef BE_ARM_HAVE_MVE
@@ -52,6 +54,9 @@ const be_kernel be_kernel_table[] = {
 #ifdef BE_ARM_HAVE_NEON
     BE_ROW(DENSE_BIN, "neon", BE_OP_DENSE, BE_ISA_NEON, be_arm_bin_supports, be_dense_bin_neon, 0)
     BE_ROW(CONV2D_BIN, "neon", BE_OP_CONV2D, BE_ISA_NEON, be_arm_bin_supports, be_conv2d_bin_neon, 0)
+#ifdef BE_ARM_HAVE_U8
+    BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_supports, be_conv2d_bin_tab, 0)
+#endif
 #endif
 #ifdef BE_ARM_HAVE_DSP
     BE_ROW(DENSE_BIN, "dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_arm_bin_supports, be_dense_bin_dsp, 0)
