@@ -142,27 +142,17 @@ static inline void unpack(uint32_t *a, uint32_t ew, uint32_t *d, uint32_t shift,
         const uint32_t tap_words = 16u * EW * nj;                                                            \
         for (e = 0; e < EW; e++)                                                                             \
             a[e] = 0u;                                                                                       \
-        if (kh * kw * nj <= BE_TAB_FLUSH) {                                                                  \
-            for (ky = 0; ky < kh; ky++, x0 += row_step) {                                                    \
-                const be_word *xp = x0;                                                                      \
-                for (kx = 0; kx < kw; kx++, xp += col_step, tab += tap_words) {                              \
-                    const uint32_t x = *xp;                                                                  \
-                    BE_TAB_TAP                                                                               \
+        for (ky = 0; ky < kh; ky++, x0 += row_step) {                                                        \
+            const be_word *xp = x0;                                                                          \
+            for (kx = 0; kx < kw; kx++, xp += col_step, tab += tap_words) {                                  \
+                const uint32_t x = *xp;                                                                      \
+                if (left < nj) {                                                                             \
+                    unpack(a, EW, d, shift, set);                                                            \
+                    set = 0;                                                                                 \
+                    left = BE_TAB_FLUSH;                                                                     \
                 }                                                                                            \
-            }                                                                                                \
-        } else {                                                                                             \
-            for (ky = 0; ky < kh; ky++, x0 += row_step) {                                                    \
-                const be_word *xp = x0;                                                                      \
-                for (kx = 0; kx < kw; kx++, xp += col_step, tab += tap_words) {                              \
-                    const uint32_t x = *xp;                                                                  \
-                    if (left < nj) {                                                                         \
-                        unpack(a, EW, d, shift, set);                                                        \
-                        set = 0;                                                                             \
-                        left = BE_TAB_FLUSH;                                                                 \
-                    }                                                                                        \
-                    left -= nj;                                                                              \
-                    BE_TAB_TAP                                                                               \
-                }                                                                                            \
+                left -= nj;                                                                                  \
+                BE_TAB_TAP                                                                                   \
             }                                                                                                \
         }                                                                                                    \
         unpack(a, EW, d, shift, set);                                                                        \
@@ -174,8 +164,8 @@ typedef void (*tab_pixel_fn)(const be_word *, const be_word *, uint32_t, uint32_
                              uint32_t *, uint32_t, int);
 
 /* The fast path of a sign-bit receptive field of at most BE_TAB_FLUSH nibbles: out[e] = the
- * byte sums themselves (d of channels 4e .. 4e + 3, one per byte). NJ = nj when nonzero (the
- * instances for 8 and 16 channels have no per-tap dispatch), else the nj argument. */
+ * byte sums themselves (d of channels 4e .. 4e + 3, one per byte). NJ = nj when nonzero, else
+ * the nj argument (the instances kept: NJ = 0). */
 #define BE_TAB_SUMS(EW, NJ)                                                                                  \
     static void sums_##EW##_##NJ(const be_word *tab, const be_word *x0, uint32_t row_step, uint32_t col_step, \
                                  uint32_t kh, uint32_t kw, uint32_t nj_arg, uint32_t *out)                   \
@@ -196,18 +186,14 @@ typedef void (*tab_pixel_fn)(const be_word *, const be_word *, uint32_t, uint32_
             out[e] = a[e];                                                                                   \
     }
 BE_TAB_SUMS(1, 0)
-BE_TAB_SUMS(1, 2)
-BE_TAB_SUMS(1, 4)
 BE_TAB_SUMS(2, 0)
-BE_TAB_SUMS(2, 2)
-BE_TAB_SUMS(2, 4)
 
 typedef void (*tab_sums_fn)(const be_word *, const be_word *, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t,
                             uint32_t *);
 
 /* The same for a 3x3 kernel, fully unrolled: each lookup is one address (table base + nibble *
  * 4 EW bytes) and loads at constant offsets; the input rows at x0, x0 + row_step, x0 + 2 row_step
- * (col_step 1: sign bits, one word per pixel). */
+ * (col_step must be 1: one word per pixel, i.e. sign bits or a gathered field). */
 #define BE_TAB_N33(t, j, x)                                                                                  \
     do {                                                                                                     \
         const be_word *en_ = tab + (((x) >> (4u * (j))) & 15u) * ew33;                                      \
@@ -248,30 +234,28 @@ typedef void (*tab_sums_fn)(const be_word *, const be_word *, uint32_t, uint32_t
             out[e] = a[e];                                                                                   \
     }
 BE_TAB_SUMS33(2, 2)
-BE_TAB_SUMS33(1, 4)
 BE_TAB_SUMS33(2, 4)
 
 static tab_sums_fn sums_for(uint32_t ew, uint32_t nj, uint32_t kh, uint32_t kw)
 {
-    if (kh == 3u && kw == 3u && (nj == 2u || nj == 4u))
-        return ew == 1u ? (nj == 2u ? sums_1_2 : sums33_1_4) : (nj == 2u ? sums33_2_2 : sums33_2_4);
-    if (ew == 1u)
-        return nj == 2u ? sums_1_2 : nj == 4u ? sums_1_4 : sums_1_0;
-    return nj == 2u ? sums_2_2 : nj == 4u ? sums_2_4 : sums_2_0;
+    if (kh == 3u && kw == 3u && ew == 2u && (nj == 2u || nj == 4u))
+        return nj == 2u ? sums33_2_2 : sums33_2_4;
+    return ew == 1u ? sums_1_0 : sums_2_0;
 }
 
 /* The sign stage in the byte domain (fast path): with acc = K - 2d, the output bit is 1 when
  *     direction +1:  K - 2d < t   <=>  d >= floor((K - t) / 2) + 1
  *     direction -1:  t > 2d - K   <=>  NOT d >= ceil((K + t) / 2)
  * so bit = (d >= T) XOR flip, T clamped to [0, 255] (d <= 4 * BE_TAB_FLUSH = 252, so T = 255
- * is never reached and T = 0 always is). thr[c] = T of channel o0 + c of the block of n <= 8,
- * flip[c] = 0xFF for direction -1, one byte per channel as in the sums. */
-static void byte_thresholds(const be_op *op, uint32_t o0, uint32_t n, uint8_t *thr, uint8_t *flip)
+ * is never reached and T = 0 always is). Byte c of tw[c / 4] = T of channel o0 + c of the block
+ * of n <= 8, of fw[c / 4] = 0xFF for direction -1: the layout of the sums. */
+static void byte_thresholds(const be_op *op, uint32_t o0, uint32_t n, uint32_t *tw, uint32_t *fw)
 {
     const int8_t *dir = (const int8_t *)op->stage_a + o0;
     const int32_t *t = (const int32_t *)op->stage_b + o0;
     const int64_t k = (int64_t)op->k;
     uint32_t o;
+    tw[0] = tw[1] = fw[0] = fw[1] = 0u;
     for (o = 0; o < 8u; o++) {
         int64_t v = 255; /* channels beyond the block: masked off */
         if (o < n && dir[o] > 0) { /* floor((K - t) / 2) + 1 */
@@ -281,46 +265,88 @@ static void byte_thresholds(const be_op *op, uint32_t o0, uint32_t n, uint8_t *t
             const int64_t m = k + t[o];
             v = m >= 0 ? (m + 1) / 2 : -((-m) / 2);
         }
-        thr[o] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-        flip[o] = o < n && dir[o] < 0 ? 0xFFu : 0u;
+        tw[o / 4u] |= (uint32_t)(v < 0 ? 0 : v > 255 ? 255 : v) << (8u * (o % 4u));
+        fw[o / 4u] |= (o < n && dir[o] < 0 ? 0xFFu : 0u) << (8u * (o % 4u));
     }
 }
 
-/* bits 0 .. 4 * ew - 1: (byte c of the sums >= thr[c]) XOR flip[c] */
-static uint32_t byte_bits(const uint32_t *sums, const uint8_t *thr, const uint8_t *flip, uint32_t ew)
+/* bits 0 .. 3: (byte c of sums >= byte c of tw) XOR bit 0 of byte c of fw */
+static inline uint32_t bits4(uint32_t sums, uint32_t tw, uint32_t fw)
 {
-    uint32_t bits = 0u, e;
 #if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
-    for (e = 0; e < ew; e++) { /* USUB8 sets the GE flags of the bytes with sum >= T; SEL picks */
-        uint32_t tw, fw, r;
-        memcpy(&tw, thr + 4u * e, 4u);
-        memcpy(&fw, flip + 4u * e, 4u);
-        __asm__("usub8 %0, %1, %2\n\tsel %0, %3, %4" : "=&r"(r) : "r"(sums[e]), "r"(tw), "r"(~fw), "r"(fw));
-        /* bytes 0x01 / 0x00 -> bits 21 .. 24 (lane i lands at 8i + 7(3 - i) = 21 + i) */
-        bits |= (((r & 0x01010101u) * 0x00204081u) >> 21 & 15u) << (4u * e);
-    }
+    uint32_t r; /* USUB8 sets the GE flags of the bytes with sum >= T; SEL picks ~flip or flip */
+    __asm__("usub8 %0, %1, %2\n\tsel %0, %3, %4" : "=&r"(r) : "r"(sums), "r"(tw), "r"(~fw), "r"(fw));
+    /* bytes 0x01 / 0x00 -> bits 21 .. 24 (lane i lands at 8i + 7(3 - i) = 21 + i) */
+    return ((r & 0x01010101u) * 0x00204081u) >> 21 & 15u;
 #else
-    for (e = 0; e < 4u * ew; e++)
-        bits |= ((uint32_t)(((sums[e / 4u] >> (8u * (e % 4u))) & 255u) >= thr[e]) ^ (flip[e] & 1u)) << e;
-#endif
+    uint32_t bits = 0u, c;
+    for (c = 0; c < 4u; c++)
+        bits |= ((uint32_t)(((sums >> (8u * c)) & 255u) >= ((tw >> (8u * c)) & 255u)) ^ ((fw >> (8u * c)) & 1u)) << c;
     return bits;
+#endif
 }
+
+/* bits 0 .. 4 * ew - 1 of a block from its byte sums (thresholds as words: byte_thresholds) */
+static inline uint32_t byte_bits(const uint32_t *sums, const uint32_t *tw, const uint32_t *fw, uint32_t ew)
+{
+    return ew == 1u ? bits4(sums[0], tw[0], fw[0]) : bits4(sums[0], tw[0], fw[0]) | bits4(sums[1], tw[1], fw[1]) << 4;
+}
+
+/* A run of interior output pixels of one output row of a 3x3 sign layer with 8 or 16 input
+ * channels, a block of 8 output channels: BE_TAB_SUMS33 and the thresholds pixel after pixel,
+ * without a call per pixel. */
+typedef struct {
+    const be_word *tab;
+    uint32_t row_step, sw;           /* input words per image row; per output column */
+    uint32_t word_step, shift, mask; /* output words per pixel; the block's bit offset, its mask */
+    uint32_t tw[2], fw[2];           /* byte thresholds and flips */
+} tab_row;
+
+#define BE_TAB_ROW33(NJ)                                                                                     \
+    static void row33_##NJ(const tab_row *rw, const be_word *x0, be_word *word, uint32_t count)              \
+    {                                                                                                        \
+        enum { ew33 = 2, nj33 = NJ };                                                                        \
+        const be_word *tab = rw->tab;                                                                        \
+        const uint32_t rs = rw->row_step;                                                                    \
+        for (; count != 0u; count--, x0 += rw->sw, word += rw->word_step) {                                  \
+            const be_word *r1 = x0 + rs, *r2 = r1 + rs;                                                      \
+            uint32_t a[2], e, bits;                                                                          \
+            a[0] = a[1] = 0u;                                                                                \
+            BE_TAB_T33(0, x0[0]);                                                                            \
+            BE_TAB_T33(1, x0[1]);                                                                            \
+            BE_TAB_T33(2, x0[2]);                                                                            \
+            BE_TAB_T33(3, r1[0]);                                                                            \
+            BE_TAB_T33(4, r1[1]);                                                                            \
+            BE_TAB_T33(5, r1[2]);                                                                            \
+            BE_TAB_T33(6, r2[0]);                                                                            \
+            BE_TAB_T33(7, r2[1]);                                                                            \
+            BE_TAB_T33(8, r2[2]);                                                                            \
+            bits = (bits4(a[0], rw->tw[0], rw->fw[0]) | bits4(a[1], rw->tw[1], rw->fw[1]) << 4) & rw->mask;  \
+            *word = rw->shift == 0u ? bits : *word | bits << rw->shift;                                      \
+        }                                                                                                    \
+    }
+BE_TAB_ROW33(2)
+BE_TAB_ROW33(4)
 
 /* px[0 .. KH * KW) = the words of plane p of the receptive field whose top-left tap is input
  * (y0, x0), row by row; 0 for padding pixels (the border pixels only). */
 static void gather(const be_op *op, const be_word *in, int32_t y0, int32_t x0, uint32_t p, uint32_t *px)
 {
     const be_value *vi = &op->in;
-    const uint32_t planes = vi->planes;
+    const uint32_t planes = vi->planes, kw = op->kw;
+    /* the taps kx in [kx_lo, kx_hi) fall inside the image's columns */
+    const uint32_t kx_lo = x0 < 0 ? (uint32_t)-x0 : 0u;
+    const int32_t room = (int32_t)vi->w - x0;
+    const uint32_t kx_hi = room < 0 ? 0u : (uint32_t)room < kw ? (uint32_t)room : kw;
     uint32_t ky, kx;
-    for (ky = 0; ky < op->kh; ky++) {
+    for (ky = 0; ky < op->kh; ky++, px += kw) {
         const int32_t iy = y0 + (int32_t)ky;
-        const int inside_y = iy >= 0 && iy < (int32_t)vi->h;
-        const be_word *row = in + (size_t)(inside_y ? iy : 0) * vi->w * planes + p;
-        for (kx = 0; kx < op->kw; kx++) {
-            const int32_t ix = x0 + (int32_t)kx;
-            *px++ = inside_y && ix >= 0 && ix < (int32_t)vi->w ? row[(size_t)ix * planes] : 0u;
-        }
+        const int row_in = iy >= 0 && iy < (int32_t)vi->h;
+        const be_word *row = in + (size_t)(row_in ? iy : 0) * vi->w * planes + p;
+        const uint32_t lo = row_in ? kx_lo : kw, hi = row_in ? kx_hi : 0u;
+        /* one loop (a separate zero-fill loop becomes a memset call: a byte loop in picolibc) */
+        for (kx = 0; kx < kw; kx++)
+            px[kx] = kx >= lo && kx < hi ? row[(size_t)((int32_t)kx + x0) * planes] : 0u;
     }
 }
 
@@ -334,7 +360,6 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
     be_word tab[BE_TAB_WORDS];
     /* the fast path: sign thresholds on the byte sums themselves (receptive field <= 63 nibbles) */
     const int bytes = !bit_planes && be_stage_is_sign(op) && op->kh * op->kw * nj <= BE_TAB_FLUSH;
-    uint8_t thr8[8], flip8[8];
     uint32_t sums[2];
     uint32_t d[8], pw[8];
     int32_t acc[8];
@@ -348,22 +373,40 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
         const uint32_t mask = n == 32u ? 0xFFFFFFFFu : (1u << n) - 1u;
         build(op, o0, n, ew, tab, bit_planes ? pw : NULL);
         if (bytes) {
-            byte_thresholds(op, o0, n, thr8, flip8);
+            tab_row rw;
+            const int32_t lo_x = ((int32_t)op->pl + (int32_t)op->sw - 1) / (int32_t)op->sw; /* x0 >= 0 */
+            const int32_t hi_x = ((int32_t)vi->w - (int32_t)op->kw + (int32_t)op->pl) / (int32_t)op->sw + 1;
+            const uint32_t xa = lo_x < (int32_t)vo->w ? (uint32_t)lo_x : vo->w;
+            const uint32_t xb = hi_x < (int32_t)xa ? xa : hi_x > (int32_t)vo->w ? vo->w : (uint32_t)hi_x;
+            const int rows33 = sum == sums33_2_2 || sum == sums33_2_4;
+            byte_thresholds(op, o0, n, rw.tw, rw.fw);
+            rw.tab = tab;
+            rw.row_step = vi->w;
+            rw.sw = op->sw;
+            rw.word_step = vo->pixel_bytes / 4u;
+            rw.shift = o0 % 32u;
+            rw.mask = mask;
             for (oy = 0; oy < vo->h; oy++) {
                 const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+                const int inside_y = y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h;
                 be_word *word = (be_word *)((uint8_t *)out + (size_t)oy * vo->w * vo->pixel_bytes) + o0 / 32u;
-                for (ox = 0; ox < vo->w; ox++, word += vo->pixel_bytes / 4u) {
+                for (ox = 0; ox < vo->w; ox++, word += rw.word_step) {
                     const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
                     uint32_t bits;
-                    if (y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h &&
-                        x0 + (int32_t)op->kw <= (int32_t)vi->w) {
-                        sum(tab, (const be_word *)in + (size_t)y0 * vi->w + (size_t)x0, vi->w, 1u, op->kh, op->kw, nj,
-                            sums);
+                    if (inside_y && ox >= xa && ox < xb) {
+                        const be_word *at = (const be_word *)in + (size_t)y0 * vi->w + (size_t)x0;
+                        if (rows33) { /* the interior run in one call */
+                            (nj == 2u ? row33_2 : row33_4)(&rw, at, word, xb - ox);
+                            word += (xb - ox - 1u) * rw.word_step;
+                            ox = xb - 1u;
+                            continue;
+                        }
+                        sum(tab, at, vi->w, 1u, op->kh, op->kw, nj, sums);
                     } else {
                         gather(op, (const be_word *)in, y0, x0, 0u, px);
                         sum(tab, px, op->kw, 1u, op->kh, op->kw, nj, sums);
                     }
-                    bits = byte_bits(sums, thr8, flip8, ew) & mask;
+                    bits = byte_bits(sums, rw.tw, rw.fw, ew) & mask;
                     *word = o0 % 32u == 0u ? bits : *word | bits << (o0 % 32u);
                 }
             }
@@ -378,6 +421,17 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
                 const int inside = y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h &&
                                    x0 + (int32_t)op->kw <= (int32_t)vi->w;
                 for (p = 0; p < planes; p++) {
+                    if (op->kh * op->kw * nj <= BE_TAB_FLUSH) { /* byte sums of the plane, unpacked once */
+                        if (inside) /* the 3x3 instances read words 1 apart: P = 1 only */
+                            (planes == 1u ? sum : ew == 1u ? sums_1_0 : sums_2_0)(tab, (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes + p,
+                                vi->w * planes, planes, op->kh, op->kw, nj, sums);
+                        else {
+                            gather(op, (const be_word *)in, y0, x0, p, px);
+                            sum(tab, px, op->kw, 1u, op->kh, op->kw, nj, sums);
+                        }
+                        unpack(sums, ew, d, bit_planes ? p : 0u, p == 0u);
+                        continue;
+                    }
                     if (inside) { /* straight from the input: rows of W pixels of P words */
                         pixel(tab, (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes + p,
                               vi->w * planes, planes, op->kh, op->kw, nj, d, bit_planes ? p : 0u, p == 0u);
