@@ -657,7 +657,7 @@ def test_models_match_reference(name):
                 elif bits_bin and tab_takes(name, op, spec, specs[g.value_name(i)]):
                     assert kname == "tab", (case, line)
                 else:  # pooling on sign bits and flattening take the portable "word" kernels
-                    word = isinstance(op, Flatten) or (isinstance(op, MaxPool2d) and spec.encoding == "sign")
+                    word = isinstance(op, Flatten) or (isinstance(op, MaxPool2d) and spec.kind == "bits")
                     assert kname == (best if bits_bin else "word" if word else "ref"), (case, line)
 
 

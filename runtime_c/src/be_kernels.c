@@ -135,6 +135,7 @@ const be_kernel be_kernel_table[] = {
 #endif
     /* portable word kernels (src/word/): MaxPool2d / Flatten a word at a time, every target */
     BE_ROW(MAXPOOL2D_BIN, "word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_bin_word_supports, be_maxpool2d_bin_word, 0)
+    BE_ROW(MAXPOOL2D_BIN, "word", BE_OP_MAXPOOL2D, 0u, be_maxpool2d_planes_word_supports, be_maxpool2d_planes_word, 0)
     BE_ROW(FLATTEN, "word", BE_OP_FLATTEN, 0u, NULL, be_flatten_bin_word, 0)
     /* LSTM (be_lstm.h): AVX-512 mask registers / AVX2 byte masks on x86, weight bits as Helium
      * predicates on the M55, nibble tables everywhere */

@@ -201,6 +201,8 @@ be_status be_conv2d_planes_avx512(const be_op *op, const void *in, void *out, vo
 /* ---- portable word variants (src/word/, every target): MaxPool2d / Flatten on whole words ---- */
 int be_maxpool2d_bin_word_supports(const be_op *op);
 be_status be_maxpool2d_bin_word(const be_op *op, const void *in, void *out, void *scratch);
+int be_maxpool2d_planes_word_supports(const be_op *op);
+be_status be_maxpool2d_planes_word(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_flatten_bin_word(const be_op *op, const void *in, void *out, void *scratch);
 
 /* ---- elementwise and pooling ops (docs/kernels.md "Elementwise and pooling ops"; what they share:
@@ -253,7 +255,9 @@ static inline int be_stage_is_sign(const be_op *op)
 
 /* Store channels [o0, o0 + n) of one output pixel (cleared by be_stage_clear) from their exact
  * accumulators. The sign stage packs its bits straight into the pixel's word (o0 % 32 + n <= 32
- * required); any other stage goes through be_stage_put. Returns the last non-OK status. */
+ * required); unsigned thresholds (the qrelu levels) count their levels and set the plane bits
+ * inline, as be_stage_put does; any other stage goes through be_stage_put. Returns the last
+ * non-OK status. */
 static inline be_status be_stage_put_block(const be_op *op, void *out_pixel, uint32_t o0, uint32_t n,
                                            const int32_t *acc)
 {
@@ -268,6 +272,41 @@ static inline be_status be_stage_put_block(const be_op *op, void *out_pixel, uin
             bits |= (uint32_t)(x < t[i]) << i;             /* level 0 -> -1 -> bit 1 */
         }
         ((be_word *)out_pixel)[o0 / 32u] |= bits << (o0 % 32u);
+        return BE_OK;
+    }
+    if (op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && op->out.planes <= 8u) {
+        const int8_t *d = (const int8_t *)op->stage_a;
+        const uint32_t levels = op->levels, planes = op->out.planes, cw = op->out.cw;
+        const int32_t *t = (const int32_t *)op->stage_b;
+        be_word *words = (be_word *)out_pixel;
+        uint32_t c = o0, end = o0 + n, k, q;
+        while (c < end) { /* runs of channels within one word of each plane */
+            const uint32_t stop = end - c < 32u - c % 32u ? end : c + (32u - c % 32u), w = c / 32u, sh = c % 32u;
+            be_word pb[8] = {0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u}; /* the run's bits of plane q */
+            const int32_t *a = acc + (c - o0);
+            uint32_t r;
+            if (levels == 3u && planes == 2u) { /* 2-bit levels (qrelu2): no inner loops */
+                for (r = 0; c < stop; c++, r++) {
+                    const int32_t x = d[c] < 0 ? -a[r] : a[r]; /* |acc| <= INT32_MAX (loader) */
+                    const int32_t *tc = t + (size_t)c * 3u;
+                    const uint32_t level = (uint32_t)(x >= tc[0]) + (uint32_t)(x >= tc[1]) + (uint32_t)(x >= tc[2]);
+                    pb[0] |= (level & 1u) << r;
+                    pb[1] |= (level >> 1) << r;
+                }
+            } else {
+                for (r = 0; c < stop; c++, r++) {
+                    const int32_t x = d[c] < 0 ? -a[r] : a[r];
+                    const int32_t *tc = t + (size_t)c * levels;
+                    uint32_t level = 0u;
+                    for (k = 0; k < levels; k++)
+                        level += (uint32_t)(x >= tc[k]);
+                    for (q = 0; q < planes; q++)
+                        pb[q] |= ((level >> q) & 1u) << r;
+                }
+            }
+            for (q = 0; q < planes; q++)
+                words[(size_t)q * cw + w] |= pb[q] << sh;
+        }
         return BE_OK;
     }
     for (i = 0; i < n; i++) {

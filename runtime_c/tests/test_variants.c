@@ -10,7 +10,7 @@
  *            threshold and score stages;
  *   Conv2d:  kernel 1 / 3 / 5 (and 3x1), stride 1 / 2, padding 0 / 1 / 2 (and asymmetric),
  *            channels 1, 3, 31, 32, 33, 65; the same inputs and threshold stages;
- *   MaxPool2d and Flatten on sign and unsigned bit-planes;
+ *   MaxPool2d and Flatten on sign and unsigned bit-planes (P = 1, 2, 3, 8);
  *   the elementwise and pooling ops (test_elementwise): Add, Requantize, Threshold, AvgPool2d,
  *            MaxPool2d on codes, Merge, Concat at the edges of what the loader accepts;
  *   LSTM (test_lstm): hidden 1 .. 128 (1 to 4 words), one-hot vocabularies 1 .. 256 and int8 inputs, several steps
@@ -583,13 +583,14 @@ static void test_pool_flatten(void)
     static const uint32_t chans[] = {1, 31, 32, 33, 65};
     uint32_t ci, e, n = 0;
     for (ci = 0; ci < sizeof chans / sizeof chans[0]; ci++) {
-        for (e = 0; e < 2u; e++, n++) {
+        for (e = 0; e < 5u; e++, n++) { /* e = 0: sign bits; 1 .. 4: unsigned levels of 3, 1, 2, 8 planes */
+            static const uint32_t plane_counts[5] = {1, 3, 1, 2, 8};
             be_op op;
-            const uint32_t c = chans[ci], planes = e ? 3u : 1u, h = 5u, w = 4u + n % 2u;
+            const uint32_t c = chans[ci], planes = plane_counts[e], h = 5u, w = 4u + n % 2u;
             memset(&op, 0, sizeof op);
             op.type = BE_OP_MAXPOOL2D;
             op.kh = 1u + n % 3u;
-            op.kw = 2u;
+            op.kw = 2u + (e == 4u);
             op.sh = 1u + n % 2u;
             op.sw = 2u;
             be_test_set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, e ? BE_ENC_UNSIGNED : BE_ENC_SIGN, planes);

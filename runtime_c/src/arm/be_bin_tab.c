@@ -192,8 +192,8 @@ typedef void (*tab_sums_fn)(const be_word *, const be_word *, uint32_t, uint32_t
                             uint32_t *);
 
 /* The same for a 3x3 kernel, fully unrolled: each lookup is one address (table base + nibble *
- * 4 EW bytes) and loads at constant offsets; the input rows at x0, x0 + row_step, x0 + 2 row_step
- * (col_step must be 1: one word per pixel, i.e. sign bits or a gathered field). */
+ * 4 EW bytes) and loads at constant offsets; the input rows at x0, x0 + row_step, x0 + 2 row_step,
+ * their taps col_step words apart. */
 #define BE_TAB_N33(t, j, x)                                                                                  \
     do {                                                                                                     \
         const be_word *en_ = tab + (((x) >> (4u * (j))) & 15u) * ew33;                                      \
@@ -217,19 +217,20 @@ typedef void (*tab_sums_fn)(const be_word *, const be_word *, uint32_t, uint32_t
     {                                                                                                        \
         enum { ew33 = EW, nj33 = NJ };                                                                       \
         const be_word *r1 = x0 + row_step, *r2 = r1 + row_step;                                              \
+        const uint32_t c2 = 2u * col_step;                                                                   \
         uint32_t a[EW], e;                                                                                   \
-        (void)col_step, (void)kh, (void)kw, (void)nj;                                                        \
+        (void)kh, (void)kw, (void)nj;                                                                        \
         for (e = 0; e < EW; e++)                                                                             \
             a[e] = 0u;                                                                                       \
         BE_TAB_T33(0, x0[0]);                                                                                \
-        BE_TAB_T33(1, x0[1]);                                                                                \
-        BE_TAB_T33(2, x0[2]);                                                                                \
+        BE_TAB_T33(1, x0[col_step]);                                                                         \
+        BE_TAB_T33(2, x0[c2]);                                                                               \
         BE_TAB_T33(3, r1[0]);                                                                                \
-        BE_TAB_T33(4, r1[1]);                                                                                \
-        BE_TAB_T33(5, r1[2]);                                                                                \
+        BE_TAB_T33(4, r1[col_step]);                                                                         \
+        BE_TAB_T33(5, r1[c2]);                                                                               \
         BE_TAB_T33(6, r2[0]);                                                                                \
-        BE_TAB_T33(7, r2[1]);                                                                                \
-        BE_TAB_T33(8, r2[2]);                                                                                \
+        BE_TAB_T33(7, r2[col_step]);                                                                         \
+        BE_TAB_T33(8, r2[c2]);                                                                               \
         for (e = 0; e < EW; e++)                                                                             \
             out[e] = a[e];                                                                                   \
     }
@@ -422,8 +423,8 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
                                    x0 + (int32_t)op->kw <= (int32_t)vi->w;
                 for (p = 0; p < planes; p++) {
                     if (op->kh * op->kw * nj <= BE_TAB_FLUSH) { /* byte sums of the plane, unpacked once */
-                        if (inside) /* the 3x3 instances read words 1 apart: P = 1 only */
-                            (planes == 1u ? sum : ew == 1u ? sums_1_0 : sums_2_0)(tab, (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes + p,
+                        if (inside)
+                            sum(tab, (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes + p,
                                 vi->w * planes, planes, op->kh, op->kw, nj, sums);
                         else {
                             gather(op, (const be_word *)in, y0, x0, p, px);
