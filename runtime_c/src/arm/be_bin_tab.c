@@ -59,18 +59,17 @@ static void build(const be_op *op, uint32_t o0, uint32_t n, uint32_t ew, be_word
 {
     const uint32_t taps = op->kh * op->kw, nj = (op->in.c + 3u) / 4u;
     const be_word *w = (const be_word *)op->weights; /* (O, KH, KW, 1 word) */
-    uint32_t t, j, e, b, v, i;
+    uint32_t t, j, e, b, v, i, wt[8]; /* wt: the tap's weight words of the block, shifted per nibble */
     for (i = 0; pw != NULL && i < n; i++)
         pw[i] = 0u;
-    for (t = 0; t < taps; t++)
-        for (j = 0; j < nj; j++, tab += 16u * ew)
+    for (t = 0; t < taps; t++) {
+        for (i = 0; i < 4u * ew; i++)
+            wt[i] = i < n ? w[(size_t)(o0 + i) * taps + t] : 0u;
+        for (j = 0; j < nj; j++, tab += 16u * ew) {
             for (e = 0; e < ew; e++) {
-                uint32_t wn = 0u; /* the weight nibbles of 4 channels, one per byte */
-                for (b = 0; b < 4u; b++) {
-                    const uint32_t o = 4u * e + b;
-                    if (o < n)
-                        wn |= ((w[(size_t)(o0 + o) * taps + t] >> (4u * j)) & 15u) << (8u * b);
-                }
+                /* the weight nibbles of 4 channels, one per byte */
+                const uint32_t wn = (wt[4u * e] & 15u) | (wt[4u * e + 1u] & 15u) << 8 | (wt[4u * e + 2u] & 15u) << 16 |
+                                    (wt[4u * e + 3u] & 15u) << 24;
                 { /* T[v] = lo[v & 3] + hi[v >> 2]: per bit, a mismatch is w_b (v_b = 0) or 1 - w_b */
                     const uint32_t ones = 0x01010101u;
                     const uint32_t w0 = wn & ones, w1 = (wn >> 1) & ones, w2 = (wn >> 2) & ones, w3 = (wn >> 3) & ones;
@@ -89,6 +88,10 @@ static void build(const be_op *op, uint32_t o0, uint32_t n, uint32_t ew, be_word
                     for (b = 0; b < 4u && 4u * e + b < n; b++)
                         pw[4u * e + b] += (tab[e] >> (8u * b)) & 255u;
             }
+            for (i = 0; i < 4u * ew; i++)
+                wt[i] >>= 4;
+        }
+    }
 }
 
 /* d[4e + b] (+)= byte b of a[e] << shift (assigned when `set`); a[e] = 0 */
