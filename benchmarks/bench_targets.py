@@ -45,6 +45,8 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 MODELS = REPO / "benchmarks" / "models"  # bigger trained models (benchmarks/models/README.md)
 GOAL_TARGET = "cortex-m4"
+#: issue 16's goal for EVERY binary layer of the committed models (8- and 16-channel ones included)
+GOAL_EVERY_LAYER = 0.5
 GOAL_INSTR_PER_BMAC = 0.35
 SMALL_TARGET = "cortex-m0"
 MLP = "fmnist-mlp-sign"
@@ -287,12 +289,19 @@ def _goals(mcu_rows: list[dict], models: dict) -> list[str]:
               "stores each pixel's channel bits in whole 32-bit words (and P words for P bit-planes), so a kernel "
               "processes 32·⌈C/32⌉·P bits per C logical MACs: a conv with 8 input channels does 4× the bit "
               "work its MAC count says, a 2-bit qrelu2 input 2× more. The \"per stored bit-MAC\" column divides "
-              "by that work instead (same instructions); the verdict uses the logical count, as the goal does."),
+              "by that work instead (same instructions); the verdicts use the logical count, as the goals do. "
+              "The kernels for fewer than 32 channels do not count the stored padding bits (`tab`: nibble tables "
+              "over the C channel bits; the popcount kernels: compacted receptive fields), so there the stored "
+              "column describes the blob layout, not the kernel's work. "
+              f"The last column is issue 16's goal: every binary layer at or under {GOAL_EVERY_LAYER} per logical "
+              "binary MAC."),
              "",
              (f"| model | layer | kind | kernel | binary MACs | stored bit-MACs (÷ logical) | {IL} | {IPM} | "
-              f"instructions per stored bit-MAC (QEMU -icount), not cycles | ≤ {GOAL_INSTR_PER_BMAC}? |"),
-             "|---|---|---|---|---|---|---|---|---|---|"]
+              f"instructions per stored bit-MAC (QEMU -icount), not cycles | ≤ {GOAL_INSTR_PER_BMAC}? | "
+              f"≤ {GOAL_EVERY_LAYER}? |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     met = missed = 0
+    every_met, every_missed = 0, []
     scored = []
     ref_layers = []
     for r in mcu_rows:
@@ -308,13 +317,18 @@ def _goals(mcu_rows: list[dict], models: dict) -> list[str]:
             if _is_binary_in(layer["op"]):
                 ok = ipm <= GOAL_INSTR_PER_BMAC
                 verdict = "**yes**" if ok else "no"
+                ok_every = ipm <= GOAL_EVERY_LAYER
+                verdict += " | **yes**" if ok_every else " | no"
+                every_met += ok_every
+                if not ok_every:
+                    every_missed.append(f"{r['model']}/{layer['name']} {ipm:.3f}")
                 met += ok
                 missed += not ok
                 scored.append((ipm, layer["value"] / stored, r["model"], layer["name"], layer["kernel"]))
                 if layer["kernel"] == "ref":
                     ref_layers.append(f"{r['model']}/{layer['name']}")
             else:
-                verdict = "n/a (u8 input)"
+                verdict = "n/a (u8 input) | n/a"
             lines.append(f"| {r['model']} | {layer['name']} | {layer['op']} | {layer['kernel']} | "
                          f"{_b(layer['binary_macs'])} | {_b(stored)} ({f:g}×) | {layer['value']:,.0f} | {ipm:.3f} | "
                          f"{layer['value'] / stored:.3f} | {verdict} |")
@@ -325,6 +339,9 @@ def _goals(mcu_rows: list[dict], models: dict) -> list[str]:
         lines.append(f"**Binary layers at or under {GOAL_INSTR_PER_BMAC} instructions per binary MAC: {met} of {met + missed}.** "
                      f"Lowest per logical binary MAC: {best[2]}/{best[3]} ({best[4]}) {best[0]:.3f}; lowest per stored "
                      f"bit-MAC: {best_stored[2]}/{best_stored[3]} ({best_stored[4]}) {best_stored[1]:.3f}.")
+        lines.append("")
+        lines.append(f"**Binary layers at or under {GOAL_EVERY_LAYER} per logical binary MAC (issue 16: every layer): "
+                     f"{every_met} of {every_met + len(every_missed)}.** Not yet: {', '.join(every_missed) or 'none'}.")
         if ref_layers:
             lines.append(f" Layers on the portable `ref` kernel (no ARM variant was selected for them): "
                          f"{', '.join(ref_layers)}.")
