@@ -253,6 +253,42 @@ static inline int be_stage_is_sign(const be_op *op)
     return op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u;
 }
 
+/* ---- word copies for the kernels ---- */
+/* Copy / clear n words (4-byte aligned buffers) without a C library call: kernels copy runs of a
+ * few words, where a call costs more than the copy, and on Cortex-M builds the C library's
+ * memcpy / memset are byte loops (picolibc, size optimised). The empty asm (no instruction) keeps
+ * GCC / Clang from turning the loops back into library calls; three words move as one struct
+ * (one LDM / STM pair on ARM). */
+#if defined(__GNUC__)
+#define BE_OPAQUE_PTR(p) __asm__("" : "+r"(p))
+#else
+#define BE_OPAQUE_PTR(p) ((void)0)
+#endif
+
+typedef struct {
+    be_word w[3];
+} be_three_words;
+
+static inline void be_copy_words(be_word *dst, const be_word *src, uint32_t n)
+{
+    for (; n >= 3u; n -= 3u, dst += 3, src += 3) {
+        *(be_three_words *)dst = *(const be_three_words *)src;
+        BE_OPAQUE_PTR(dst);
+    }
+    while (n-- > 0u) {
+        *dst++ = *src++;
+        BE_OPAQUE_PTR(dst);
+    }
+}
+
+static inline void be_zero_words(be_word *dst, uint32_t n)
+{
+    while (n-- > 0u) {
+        *dst++ = 0u;
+        BE_OPAQUE_PTR(dst);
+    }
+}
+
 /* Store channels [o0, o0 + n) of one output pixel (cleared by be_stage_clear) from their exact
  * accumulators. The sign stage packs its bits straight into the pixel's word (o0 % 32 + n <= 32
  * required); unsigned thresholds (the qrelu levels) count their levels and set the plane bits
@@ -282,9 +318,10 @@ static inline be_status be_stage_put_block(const be_op *op, void *out_pixel, uin
         uint32_t c = o0, end = o0 + n, k, q;
         while (c < end) { /* runs of channels within one word of each plane */
             const uint32_t stop = end - c < 32u - c % 32u ? end : c + (32u - c % 32u), w = c / 32u, sh = c % 32u;
-            be_word pb[8] = {0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u}; /* the run's bits of plane q */
+            be_word pb[8]; /* the run's bits of plane q */
             const int32_t *a = acc + (c - o0);
             uint32_t r;
+            be_zero_words(pb, planes); /* not an initializer: that is a memset call (a byte loop in picolibc) */
             if (levels == 3u && planes == 2u) { /* 2-bit levels (qrelu2): no inner loops */
                 for (r = 0; c < stop; c++, r++) {
                     const int32_t x = d[c] < 0 ? -a[r] : a[r]; /* |acc| <= INT32_MAX (loader) */
@@ -377,42 +414,6 @@ static inline be_status be_int8_put_block(const be_op *op, void *out_pixel, uint
         return BE_OK;
     }
     return be_stage_put_block(op, out_pixel, o0, n, acc);
-}
-
-/* ---- word copies for the kernels ---- */
-/* Copy / clear n words (4-byte aligned buffers) without a C library call: kernels copy runs of a
- * few words, where a call costs more than the copy, and on Cortex-M builds the C library's
- * memcpy / memset are byte loops (picolibc, size optimised). The empty asm (no instruction) keeps
- * GCC / Clang from turning the loops back into library calls; three words move as one struct
- * (one LDM / STM pair on ARM). */
-#if defined(__GNUC__)
-#define BE_OPAQUE_PTR(p) __asm__("" : "+r"(p))
-#else
-#define BE_OPAQUE_PTR(p) ((void)0)
-#endif
-
-typedef struct {
-    be_word w[3];
-} be_three_words;
-
-static inline void be_copy_words(be_word *dst, const be_word *src, uint32_t n)
-{
-    for (; n >= 3u; n -= 3u, dst += 3, src += 3) {
-        *(be_three_words *)dst = *(const be_three_words *)src;
-        BE_OPAQUE_PTR(dst);
-    }
-    while (n-- > 0u) {
-        *dst++ = *src++;
-        BE_OPAQUE_PTR(dst);
-    }
-}
-
-static inline void be_zero_words(be_word *dst, uint32_t n)
-{
-    while (n-- > 0u) {
-        *dst++ = 0u;
-        BE_OPAQUE_PTR(dst);
-    }
 }
 
 #endif /* BE_KERNELS_H */
