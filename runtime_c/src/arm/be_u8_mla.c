@@ -396,11 +396,9 @@ static __attribute__((noinline)) be_status conv_big(const be_op *op, const uint8
                         bits |= (uint32_t)(acc[i] < t[i]) << i;
                     ((be_word *)px_out)[o0 / 32u] |= bits << (o0 % 32u);
                 } else {
-                    for (i = 0; i < n; i++) {
-                        be_status s = be_stage_put(op, o0 + i, acc[i], px_out);
-                        if (s != BE_OK)
-                            st = s;
-                    }
+                    be_status s = be_stage_put_block(op, px_out, o0, n, acc); /* o0 % 8 == 0, n <= 8 */
+                    if (s != BE_OK)
+                        st = s;
                 }
             }
     }
@@ -487,11 +485,9 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                             bits |= (uint32_t)(acc[i] < t[i]) << i;
                         ((be_word *)px_out)[o0 / 32u] |= bits << (o0 % 32u);
                     } else {
-                        for (i = 0; i < n; i++) {
-                            be_status s = be_stage_put(op, o0 + i, acc[i], px_out);
-                            if (s != BE_OK)
-                                st = s;
-                        }
+                        be_status s = be_stage_put_block(op, px_out, o0, n, acc); /* o0 % 8 == 0, n <= 8 */
+                        if (s != BE_OK)
+                            st = s;
                     }
                 }
             }
