@@ -112,11 +112,16 @@ static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uin
         ((be_word *)px_out)[o0 / 32u] = bits;
         return BE_OK;
     }
-    {
+    if (op->stage == BE_STAGE_THRESHOLD) { /* unsigned levels: counted inline by be_stage_put_block */
         int32_t acc[32];
         for (i = 0; i < n; i++)
             acc[i] = (int32_t)op->k - 2 * (int32_t)d[i];
-        st = be_stage_put_block(op, px_out, o0, n, acc); /* o0 % 32 == 0, n <= 32 */
+        return be_stage_put_block(op, px_out, o0, n, acc); /* o0 % 32 == 0, n <= 32 */
+    }
+    for (i = 0; i < n; i++) { /* scores, accumulators, requantization: one call each, no copy */
+        be_status s = be_stage_put(op, o0 + i, (int32_t)op->k - 2 * (int32_t)d[i], px_out);
+        if (s != BE_OK)
+            st = s;
     }
     return st;
 }
