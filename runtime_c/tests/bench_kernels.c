@@ -228,6 +228,23 @@ static void bench_dense(void)
     run_all(&op, "dense", in, out, out_ref, NULL, DENSE_K * BENCH_DENSE_OUT);
 }
 
+/* op = a binary 3x3 conv, stride 1, padding 1, hw x hw x c sign bits -> hw x hw x o (sign bits) */
+static void conv3x3_op(be_op *op, uint32_t hw, uint32_t c, uint32_t o)
+{
+    memset(op, 0, sizeof *op);
+    op->type = BE_OP_CONV2D;
+    op->weight_kind = BE_WK_BINARY;
+    op->in_ch = c;
+    op->out_ch = o;
+    op->kh = op->kw = 3u;
+    op->sh = op->sw = 1u;
+    op->pt = op->pb = op->pl = op->pr = 1u;
+    op->k = 9u * c;
+    op->w_row_bytes = be_words_for(c) * 4u;
+    bits_value(&op->in, 3u, hw, hw, c);
+    bits_value(&op->out, 3u, hw, hw, o);
+}
+
 static void bench_conv(void)
 {
     const uint32_t npx = CONV_HW * CONV_HW * CONV_WORDS;
@@ -236,18 +253,7 @@ static void bench_conv(void)
     int32_t *t = (int32_t *)(scratch + 9u * CONV_WORDS);
     int8_t *dir = (int8_t *)(t + CONV_C);
     be_op op;
-    memset(&op, 0, sizeof op);
-    op.type = BE_OP_CONV2D;
-    op.weight_kind = BE_WK_BINARY;
-    op.in_ch = CONV_C;
-    op.out_ch = CONV_C;
-    op.kh = op.kw = 3u;
-    op.sh = op.sw = 1u;
-    op.pt = op.pb = op.pl = op.pr = 1u;
-    op.k = 9u * CONV_C;
-    op.w_row_bytes = CONV_WORDS * 4u;
-    bits_value(&op.in, 3u, CONV_HW, CONV_HW, CONV_C);
-    bits_value(&op.out, 3u, CONV_HW, CONV_HW, CONV_C);
+    conv3x3_op(&op, CONV_HW, CONV_C, CONV_C);
     fill(w, CONV_C * 9u * CONV_WORDS);
     fill(in, npx);
     op.weights = w;
@@ -266,24 +272,13 @@ static void bench_conv_small(const char *what, uint32_t hw, uint32_t c, uint32_t
     int32_t *t = (int32_t *)(scratch + 9u * planes);
     int8_t *dir = (int8_t *)(t + o);
     be_op op;
-    memset(&op, 0, sizeof op);
-    op.type = BE_OP_CONV2D;
-    op.weight_kind = BE_WK_BINARY;
-    op.in_ch = c;
-    op.out_ch = o;
-    op.kh = op.kw = 3u;
-    op.sh = op.sw = 1u;
-    op.pt = op.pb = op.pl = op.pr = 1u;
-    op.k = 9u * c;
-    op.w_row_bytes = 4u;
-    bits_value(&op.in, 3u, hw, hw, c);
+    conv3x3_op(&op, hw, c, o);
     if (planes > 1u) {
         op.in.encoding = BE_ENC_UNSIGNED;
         op.in.planes = (uint8_t)planes;
         op.in.pixel_bytes = planes * 4u;
         op.in.nbytes = npx * op.in.pixel_bytes;
     }
-    bits_value(&op.out, 3u, hw, hw, o);
     fill(w, o * 9u);
     fill(in, npx * planes);
     for (i = 0; i < o * 9u; i++)
