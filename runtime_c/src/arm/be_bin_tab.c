@@ -131,6 +131,26 @@ static inline void unpack(uint32_t *a, uint32_t ew, uint32_t *d, uint32_t shift,
     case 1: BE_TAB_NIB(0);                                                                                   \
     }
 
+/* The receptive field's taps, row by row (KH rows of KW words, row_step / col_step apart), each
+ * looked up after the statement BEFORE (a macro name: unpacking when due, or nothing). */
+#define BE_TAB_FIELD(BEFORE)                                                                                 \
+    for (ky = 0; ky < kh; ky++, x0 += row_step) {                                                            \
+        const be_word *xp = x0;                                                                              \
+        for (kx = 0; kx < kw; kx++, xp += col_step, tab += tap_words) {                                      \
+            const uint32_t x = *xp;                                                                          \
+            BEFORE                                                                                           \
+            BE_TAB_TAP                                                                                       \
+        }                                                                                                    \
+    }
+#define BE_TAB_UNPACK_DUE                                                                                    \
+    if (left < nj) {                                                                                         \
+        unpack(a, ew_c, d, shift, set);                                                                      \
+        set = 0;                                                                                             \
+        left = BE_TAB_FLUSH;                                                                                 \
+    }                                                                                                        \
+    left -= nj;
+#define BE_TAB_NOTHING
+
 /* One plane of one output pixel: d[0 .. 4 * EW) (+)= (the sum over the receptive field of the
  * table entries) << shift, d assigned when `set`. The receptive field: KH rows of KW words,
  * word (ky, kx) at x0[ky * row_step + kx * col_step] (the input itself inside the image, else
@@ -145,19 +165,7 @@ static inline void unpack(uint32_t *a, uint32_t ew, uint32_t *d, uint32_t shift,
         const uint32_t tap_words = 16u * EW * nj;                                                            \
         for (e = 0; e < EW; e++)                                                                             \
             a[e] = 0u;                                                                                       \
-        for (ky = 0; ky < kh; ky++, x0 += row_step) {                                                        \
-            const be_word *xp = x0;                                                                          \
-            for (kx = 0; kx < kw; kx++, xp += col_step, tab += tap_words) {                                  \
-                const uint32_t x = *xp;                                                                      \
-                if (left < nj) {                                                                             \
-                    unpack(a, EW, d, shift, set);                                                            \
-                    set = 0;                                                                                 \
-                    left = BE_TAB_FLUSH;                                                                     \
-                }                                                                                            \
-                left -= nj;                                                                                  \
-                BE_TAB_TAP                                                                                   \
-            }                                                                                                \
-        }                                                                                                    \
+        BE_TAB_FIELD(BE_TAB_UNPACK_DUE)                                                                      \
         unpack(a, EW, d, shift, set);                                                                        \
     }
 BE_TAB_PIXEL(1)
@@ -178,13 +186,7 @@ typedef void (*tab_pixel_fn)(const be_word *, const be_word *, uint32_t, uint32_
         uint32_t a[EW], ky, kx, e;                                                                           \
         for (e = 0; e < EW; e++)                                                                             \
             a[e] = 0u;                                                                                       \
-        for (ky = 0; ky < kh; ky++, x0 += row_step) {                                                        \
-            const be_word *xp = x0;                                                                          \
-            for (kx = 0; kx < kw; kx++, xp += col_step, tab += tap_words) {                                  \
-                const uint32_t x = *xp;                                                                      \
-                BE_TAB_TAP                                                                                   \
-            }                                                                                                \
-        }                                                                                                    \
+        BE_TAB_FIELD(BE_TAB_NOTHING)                                                                         \
         for (e = 0; e < EW; e++)                                                                             \
             out[e] = a[e];                                                                                   \
     }

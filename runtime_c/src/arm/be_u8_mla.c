@@ -305,6 +305,22 @@ static void pixel_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
 #endif
 
 /* A and B of a packed sum */
+/* The output stage of channels [o0, o0 + n) (o0 % 8 == 0, n <= 8) of one output pixel: with
+ * `sign`, acc holds direction * dot and a bit is 1 (-1) below the threshold; otherwise acc is
+ * the accumulator itself, through be_stage_put_block. */
+static be_status put_group(const be_op *op, void *px_out, uint32_t o0, uint32_t n, const int32_t *acc, int sign)
+{
+    if (sign) {
+        const int32_t *t = (const int32_t *)op->stage_b + o0;
+        uint32_t bits = 0u, i;
+        for (i = 0; i < n; i++)
+            bits |= (uint32_t)(acc[i] < t[i]) << i;
+        ((be_word *)px_out)[o0 / 32u] |= bits << (o0 % 32u);
+        return BE_OK;
+    }
+    return be_stage_put_block(op, px_out, o0, n, acc);
+}
+
 static inline void decode(uint32_t p, int32_t *a, int32_t *b)
 {
     const int32_t lo = (int32_t)(p & 0xFFFFu) - (int32_t)((p & 0x8000u) << 1); /* sign-extend */
@@ -389,14 +405,8 @@ static __attribute__((noinline)) be_status conv_big(const be_op *op, const uint8
                     acc[2u * i] += a;
                     acc[2u * i + 1u] += b;
                 }
-                if (sign) { /* acc = direction * dot: bit 1 (-1) when below the threshold */
-                    const int32_t *t = (const int32_t *)op->stage_b + o0;
-                    uint32_t bits = 0u;
-                    for (i = 0; i < n; i++)
-                        bits |= (uint32_t)(acc[i] < t[i]) << i;
-                    ((be_word *)px_out)[o0 / 32u] |= bits << (o0 % 32u);
-                } else {
-                    be_status s = be_stage_put_block(op, px_out, o0, n, acc); /* o0 % 8 == 0, n <= 8 */
+                {
+                    const be_status s = put_group(op, px_out, o0, n, acc, sign);
                     if (s != BE_OK)
                         st = s;
                 }
@@ -478,14 +488,8 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                     taps(patch, pairs + (size_t)g * k * 4u, k, by3, p);
                     for (i = 0; i < 4u; i++)
                         decode(p[i], &acc[2u * i], &acc[2u * i + 1u]);
-                    if (sign) { /* acc = direction * dot: bit 1 (-1) when below the threshold */
-                        const int32_t *t = (const int32_t *)op->stage_b + o0;
-                        uint32_t bits = 0u;
-                        for (i = 0; i < n; i++)
-                            bits |= (uint32_t)(acc[i] < t[i]) << i;
-                        ((be_word *)px_out)[o0 / 32u] |= bits << (o0 % 32u);
-                    } else {
-                        be_status s = be_stage_put_block(op, px_out, o0, n, acc); /* o0 % 8 == 0, n <= 8 */
+                    {
+                        const be_status s = put_group(op, px_out, o0, n, acc, sign);
                         if (s != BE_OK)
                             st = s;
                     }
