@@ -9,11 +9,11 @@
  * packed four output channels to a word. A receptive field then costs, per nibble of input
  * and per 4 output channels, one load and one add: the bytes of the sums d_o = popcount(x XOR
  * w_o) grow by at most 4 per nibble, so they are unpacked into 32-bit sums every 63 nibbles.
- * Built once per call (taps * ceil(C / 4) * 16 entries per 4 outputs, ~8 instructions each)
- * and shared by every output pixel, so they pay on any map larger than a few pixels.
+ * Built once per call (taps * ceil(C / 4) * 16 entries per 4 outputs) and shared by every
+ * output pixel, so they pay on maps of BE_TAB_MIN_PIXELS output pixels or more.
  *
  * Output channels go in blocks of 8 (4 when their tables do not fit BE_TAB_WORDS of stack),
- * which never cross a 32-channel * word of the output). Padding pixels are zero bits (+1, or level 0 for bit-planes), the input's
+ * which never cross a 32-channel word of the output. Padding pixels are zero bits (+1, or level 0 for bit-planes), the input's
  * padding bits are zero, so only table entries with zero padding bits are ever used; exact like
  * the reference: acc = K - 2 d (sign), acc = sum_p 2^p d_p - (2^P - 1) popcount(w) (bit-planes,
  * be_arm.h). docs/kernels.md has the measurements.
@@ -21,8 +21,6 @@
 #include "arm/be_arm_kernels.h"
 
 #ifdef BE_ARM_HAVE_U8
-
-#include <string.h>
 
 #include "arm/be_arm.h"
 
@@ -175,14 +173,13 @@ typedef void (*tab_pixel_fn)(const be_word *, const be_word *, uint32_t, uint32_
                              uint32_t *, uint32_t, int);
 
 /* The fast path of a sign-bit receptive field of at most BE_TAB_FLUSH nibbles: out[e] = the
- * byte sums themselves (d of channels 4e .. 4e + 3, one per byte). NJ = nj when nonzero, else
- * the nj argument (the instances kept: NJ = 0). */
-#define BE_TAB_SUMS(EW, NJ)                                                                                  \
-    static void sums_##EW##_##NJ(const be_word *tab, const be_word *x0, uint32_t row_step, uint32_t col_step, \
-                                 uint32_t kh, uint32_t kw, uint32_t nj_arg, uint32_t *out)                   \
+ * byte sums themselves (d of channels 4e .. 4e + 3, one per byte), any kernel and nj. */
+#define BE_TAB_SUMS(EW)                                                                                      \
+    static void sums_##EW(const be_word *tab, const be_word *x0, uint32_t row_step, uint32_t col_step,      \
+                                 uint32_t kh, uint32_t kw, uint32_t nj, uint32_t *out)                       \
     {                                                                                                        \
         enum { ew_c = EW };                                                                                  \
-        const uint32_t nj = (NJ) != 0 ? (uint32_t)(NJ) : nj_arg, tap_words = 16u * EW * nj;                  \
+        const uint32_t tap_words = 16u * EW * nj;                                                            \
         uint32_t a[EW], ky, kx, e;                                                                           \
         for (e = 0; e < EW; e++)                                                                             \
             a[e] = 0u;                                                                                       \
@@ -190,8 +187,8 @@ typedef void (*tab_pixel_fn)(const be_word *, const be_word *, uint32_t, uint32_
         for (e = 0; e < EW; e++)                                                                             \
             out[e] = a[e];                                                                                   \
     }
-BE_TAB_SUMS(1, 0)
-BE_TAB_SUMS(2, 0)
+BE_TAB_SUMS(1)
+BE_TAB_SUMS(2)
 
 typedef void (*tab_sums_fn)(const be_word *, const be_word *, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t,
                             uint32_t *);
@@ -246,7 +243,7 @@ static tab_sums_fn sums_for(uint32_t ew, uint32_t nj, uint32_t kh, uint32_t kw)
 {
     if (kh == 3u && kw == 3u && ew == 2u && (nj == 2u || nj == 4u))
         return nj == 2u ? sums33_2_2 : sums33_2_4;
-    return ew == 1u ? sums_1_0 : sums_2_0;
+    return ew == 1u ? sums_1 : sums_2;
 }
 
 /* The sign stage in the byte domain (fast path): with acc = K - 2d, the output bit is 1 when
@@ -376,7 +373,7 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
         const uint32_t ew = n <= 4u ? 1u : 2u;
         const tab_pixel_fn pixel = ew == 1u ? pixel_1 : pixel_2;
         const tab_sums_fn sum = sums_for(ew, nj, op->kh, op->kw);
-        const uint32_t mask = n == 32u ? 0xFFFFFFFFu : (1u << n) - 1u;
+        const uint32_t mask = (1u << n) - 1u; /* n <= 8 */
         build(op, o0, n, ew, tab, bit_planes ? pw : NULL);
         if (bytes) {
             tab_row rw;
@@ -413,7 +410,7 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
                         sum(tab, px, op->kw, 1u, op->kh, op->kw, nj, sums);
                     }
                     bits = byte_bits(sums, rw.tw, rw.fw, ew) & mask;
-                    *word = o0 % 32u == 0u ? bits : *word | bits << (o0 % 32u);
+                    *word = rw.shift == 0u ? bits : *word | bits << rw.shift;
                 }
             }
             continue;
