@@ -52,17 +52,18 @@ MAX_OPS = 16
 
 # The ARM variants each target must run (test_variants.c and the models); dispatch order
 # of the table: the first one is what "auto" picks for a binary layer.
-EXPECTED_VARIANTS = {  # "tab": binary Conv2d with C < 32 (nibble tables), every ARM build
-    "cortex-m0": ["thumb1", "tab"],
-    "cortex-m3": ["swar", "tab"],
-    "cortex-m4": ["dsp", "swar", "tab"],
-    "cortex-m7": ["dsp", "swar", "tab"],
-    "cortex-m33": ["dsp", "swar", "tab"],
-    "cortex-m55": ["mve", "dsp", "swar", "tab"],
-    "aarch64-linux": ["neon", "tab"],
-    "armv7-linux": ["neon", "dsp", "swar", "tab"],
-    "aarch64-virt": ["neon", "tab"],  # the same cores bare metal under qemu-system (-icount)
-    "armv7-virt": ["neon", "dsp", "swar", "tab"],
+EXPECTED_VARIANTS = {  # "tab": binary Conv2d with C < 32 (nibble tables), "short": binary Dense with
+    # K <= 128 (one pass per output), every ARM build
+    "cortex-m0": ["thumb1", "tab", "short"],
+    "cortex-m3": ["swar", "tab", "short"],
+    "cortex-m4": ["dsp", "swar", "tab", "short"],
+    "cortex-m7": ["dsp", "swar", "tab", "short"],
+    "cortex-m33": ["dsp", "swar", "tab", "short"],
+    "cortex-m55": ["mve", "dsp", "swar", "tab", "short"],
+    "aarch64-linux": ["neon", "tab", "short"],
+    "armv7-linux": ["neon", "dsp", "swar", "tab", "short"],
+    "aarch64-virt": ["neon", "tab", "short"],  # the same cores bare metal under qemu-system (-icount)
+    "armv7-virt": ["neon", "dsp", "swar", "tab", "short"],
     "x86_64": [],  # run-time dispatch: whatever this CPU has (POPCNT / AVX2 / AVX-512)
 }
 
@@ -75,6 +76,14 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
         return False
     nibbles = op.kernel[0] * op.kernel[1] * ((spec.shape[2] + 3) // 4)
     return nibbles * 16 <= (320 if target == "cortex-m0" else 1152)
+
+
+def short_takes(target: str, op, spec) -> bool:
+    """Does the ARM "short" kernel (runtime_c/src/arm/be_dense_bin_short.c) take this bits x
+    binary layer? A Dense over sign bits with K <= 128 (at most 4 words). On the NEON targets it
+    comes after "neon" (forced only)."""
+    return not target.startswith(("aarch64", "armv7")) and isinstance(op, Dense) and \
+        spec.encoding == "sign" and spec.shape[-1] <= 128
 
 
 # The first layer, uint8 pixels x binary weights (runtime_c/src/arm/be_u8_*.c): what "auto" picks
@@ -656,6 +665,8 @@ def test_models_match_reference(name):
                     assert kname == expected_ew(name, ew_name, sign), (case, line, ew_name)
                 elif bits_bin and tab_takes(name, op, spec, specs[g.value_name(i)]):
                     assert kname == "tab", (case, line)
+                elif bits_bin and short_takes(name, op, spec):
+                    assert kname == "short", (case, line)
                 else:  # pooling on sign bits and flattening take the portable "word" kernels
                     word = isinstance(op, Flatten) or (isinstance(op, MaxPool2d) and spec.kind == "bits")
                     assert kname == (best if bits_bin else "word" if word else "ref"), (case, line)

@@ -6,7 +6,8 @@
  *   conv:  14 x 14 x 64 sign bits, 3x3 kernel, stride 1, padding 1 -> 14 x 14 x 64, sign stage
  *   conv8, conv8o16, conv16, conv16o32: the small layers of the VGG models (3x3, stride 1,
  *          padding 1, sign stage): 28 x 28 x 8 -> 8, 14 x 14 x 8 -> 16, 14 x 14 x 16 -> 16,
- *          7 x 7 x 16 -> 32; conv8q2: 14 x 14 x 8 unsigned 2-bit levels (qrelu2) -> 8
+ *          7 x 7 x 16 -> 32; conv8q2: 14 x 14 x 8 unsigned 2-bit levels (qrelu2) -> 8;
+ *          conv8q2l: the same -> 16 channels of 2-bit levels (3 thresholds each: the qrelu2 VGG)
  * and three first layers (uint8 pixels x binary weights, sign stage; "instructions per MAC"):
  *   u8dense: 784 pixels (28 x 28) -> 256 outputs (the MLP 784-256-256-10); the weights are a
  *            const table (flash), so every board, the Cortex-M0 too, runs all 256 rows
@@ -229,6 +230,52 @@ static void bench_dense(void)
 }
 
 /* op = a binary 3x3 conv, stride 1, padding 1, hw x hw x c sign bits -> hw x hw x o (sign bits) */
+/* A small Dense (a classifier head): k sign bits -> o outputs, sign thresholds or scores (int32
+ * multiplier * acc + offset). Per-call and per-output costs dominate these. */
+static void bench_dense_small(const char *what, uint32_t k, uint32_t o, int scores)
+{
+    const uint32_t kw = be_words_for(k);
+    uint32_t *w = pool, *in = w + o * kw, *out = in + kw, *out_ref = out + o + 1u;
+    int32_t *t = (int32_t *)(out_ref + o + 1u), *off = t + o;
+    int8_t *dir = (int8_t *)(off + o);
+    uint32_t i, j;
+    be_op op;
+    memset(&op, 0, sizeof op);
+    op.type = BE_OP_DENSE;
+    op.weight_kind = BE_WK_BINARY;
+    op.in_ch = op.k = k;
+    op.out_ch = o;
+    op.w_row_bytes = kw * 4u;
+    bits_value(&op.in, 1u, 1u, 1u, k);
+    fill(w, o * kw);
+    fill(in, kw);
+    for (i = 0; i < o; i++) /* padding bits of each row zero */
+        for (j = k; j < kw * 32u; j++)
+            w[i * kw + j / 32u] &= ~(1u << (j % 32u));
+    for (j = k; j < kw * 32u; j++)
+        in[j / 32u] &= ~(1u << (j % 32u));
+    op.weights = w;
+    if (scores) {
+        memset(&op.out, 0, sizeof op.out);
+        op.out.kind = BE_KIND_I32;
+        op.out.rank = 1u;
+        op.out.h = op.out.w = 1u;
+        op.out.c = o;
+        op.out.pixel_bytes = op.out.nbytes = o * 4u;
+        op.stage = BE_STAGE_SCORE;
+        for (i = 0; i < o; i++) {
+            t[i] = (int32_t)(xs() % 1000u) + 1;
+            off[i] = (int32_t)(xs() % 100000u) - 50000;
+        }
+        op.stage_a = t;
+        op.stage_b = off;
+    } else {
+        bits_value(&op.out, 1u, 1u, 1u, o);
+        stage(&op, dir, t);
+    }
+    run_all(&op, what, in, out, out_ref, NULL, k * o);
+}
+
 static void conv3x3_op(be_op *op, uint32_t hw, uint32_t c, uint32_t o)
 {
     memset(op, 0, sizeof *op);
@@ -264,13 +311,15 @@ static void bench_conv(void)
 /* A binary 3x3 conv (stride 1, padding 1) on C < 32 channels of P bit-planes (P = 1: sign bits;
  * else unsigned levels), hw x hw -> hw x hw x o, sign stage: the small layers of real models.
  * Each pixel (plane) is one word whose padding bits are zero. */
-static void bench_conv_small(const char *what, uint32_t hw, uint32_t c, uint32_t o, uint32_t planes)
+static void bench_conv_small(const char *what, uint32_t hw, uint32_t c, uint32_t o, uint32_t planes, uint32_t levels)
 {
+    /* levels 0: the sign stage; else unsigned levels 0 .. levels in bit_length(levels) planes */
     const uint32_t npx = hw * hw, mask = be_last_word_mask(c), ow = be_words_for(o);
-    uint32_t *w = pool, *in = w + o * 9u, *out = in + npx * planes, *out_ref = out + npx * ow;
-    uint32_t *scratch = out_ref + npx * ow, i;
+    const uint32_t oq = levels == 0u ? 1u : levels == 1u ? 1u : levels <= 3u ? 2u : 3u;
+    uint32_t *w = pool, *in = w + o * 9u, *out = in + npx * planes, *out_ref = out + npx * ow * oq;
+    uint32_t *scratch = out_ref + npx * ow * oq, i, k;
     int32_t *t = (int32_t *)(scratch + 9u * planes);
-    int8_t *dir = (int8_t *)(t + o);
+    int8_t *dir = (int8_t *)(t + o * (levels == 0u ? 1u : levels));
     be_op op;
     conv3x3_op(&op, hw, c, o);
     if (planes > 1u) {
@@ -290,6 +339,19 @@ static void bench_conv_small(const char *what, uint32_t hw, uint32_t c, uint32_t
     if (planes > 1u)
         for (i = 0; i < o; i++)
             t[i] = (int32_t)(xs() % 33u) - 16 - (int32_t)((1u << planes) - 1u) * (int32_t)op.k / 4; /* acc is offset */
+    if (levels != 0u) { /* ascending thresholds around the mean accumulator */
+        op.encoding = BE_ENC_UNSIGNED;
+        op.levels = levels;
+        op.out.encoding = BE_ENC_UNSIGNED;
+        op.out.planes = (uint8_t)oq;
+        op.out.pixel_bytes = oq * ow * 4u;
+        op.out.nbytes = npx * op.out.pixel_bytes;
+        for (i = 0; i < o; i++) {
+            int32_t base = -8 - (int32_t)(xs() % 9u); /* acc is about 0 +- 10 */
+            for (k = 0; k < levels; k++, base += 1 + (int32_t)(xs() % 8u))
+                t[i * levels + k] = base;
+        }
+    }
     run_all(&op, what, in, out, out_ref, scratch, npx * o * 9u * c);
 }
 
@@ -487,12 +549,15 @@ int main(void)
     printf("bench: target %s, isa 0x%lx, tick_hz %lu\n", board_name(), (unsigned long)be_isa_detect(),
            (unsigned long)board_tick_hz());
     bench_dense();
+    bench_dense_small("dense256o16", 256u, 16u, 0);
+    bench_dense_small("dense64o10", 64u, 10u, 1);
     bench_conv();
-    bench_conv_small("conv8", 28u, 8u, 8u, 1u);
-    bench_conv_small("conv8o16", 14u, 8u, 16u, 1u);
-    bench_conv_small("conv16", 14u, 16u, 16u, 1u);
-    bench_conv_small("conv16o32", 7u, 16u, 32u, 1u);
-    bench_conv_small("conv8q2", 14u, 8u, 8u, 2u);
+    bench_conv_small("conv8", 28u, 8u, 8u, 1u, 0u);
+    bench_conv_small("conv8o16", 14u, 8u, 16u, 1u, 0u);
+    bench_conv_small("conv16", 14u, 16u, 16u, 1u, 0u);
+    bench_conv_small("conv16o32", 7u, 16u, 32u, 1u, 0u);
+    bench_conv_small("conv8q2", 14u, 8u, 8u, 2u, 0u);
+    bench_conv_small("conv8q2l", 14u, 8u, 16u, 2u, 3u);
     bench_u8_dense();
     bench_u8_conv("u8conv1", 28u, 1u);
     bench_u8_conv("u8conv3", 16u, 3u);

@@ -7,7 +7,8 @@
  *   Dense:   K = 1, 31, 32, 33, 63, 64, 65, 100, 255, 256, 257, 1000 (and 1536, 1537, 1600,
  *            1601, 2000: "dsp" unrolls rows of up to 50 words); odd output counts (and 32, 64);
  *            sign / unsigned-plane / u8 inputs; binary / int8 weights; sign, unsigned (L = 1, 3)
- *            threshold and score stages;
+ *            threshold and score stages; short rows (K <= 128) with every stage and scores
+ *            that overflow int32;
  *   Conv2d:  kernel 1 / 3 / 5 (and 3x1), stride 1 / 2, padding 0 / 1 / 2 (and asymmetric),
  *            channels 1, 3, 31, 32, 33, 65; the same inputs and threshold stages;
  *   MaxPool2d and Flatten on sign and unsigned bit-planes (P = 1, 2, 3, 8);
@@ -134,6 +135,8 @@ static void i8_requant(be_op *op, uint32_t base);
  * 4 requant (i8_requant's modes), 5 accumulators (AccStage). Thresholds are drawn around 0 within
  * +-spread (acc of random data is of that order), with a constant channel at INT32_MIN /
  * INT32_MAX, channels at +-2^20 and a repeated threshold. */
+static int score_overflow; /* set_stage: score multipliers and offsets that overflow int32 */
+
 static void set_stage(be_op *op, int stage, uint32_t spread)
 {
     uint32_t c, l;
@@ -157,6 +160,10 @@ static void set_stage(be_op *op, int stage, uint32_t spread)
         for (c = 0; c < op->out_ch; c++) {
             stage_a32[c] = (int32_t)(xs() % 11u) - 5;
             stage_b[c] = (int32_t)(xs() % 2001u) - 1000;
+            if (score_overflow && c % 3u != 2u) { /* scores that leave int32 (BE_ERR_OVERFLOW, wrapped) */
+                stage_a32[c] = (c & 1u) ? (1 << 29) + (int32_t)c : -(1 << 29) - (int32_t)c;
+                stage_b[c] = (c & 2u) ? INT32_MAX - (int32_t)c : INT32_MIN + (int32_t)c;
+            }
         }
         op->stage_a = stage_a32;
         op->stage_b = stage_b;
@@ -298,6 +305,17 @@ static void test_dense(void)
                 dense_case(ks[i], o, 0, BE_WK_BINARY, (int)j + 2);
                 dense_case(ks[i], o, 1, BE_WK_BINARY, 7 - (int)j);
             }
+        }
+    }
+    { /* short rows (K <= 128, the ARM "short" variant): sign bits, every stage, then scores that
+       * overflow int32 (the status and the wrapped values must match ref) */
+        static const uint32_t kss[] = {1, 2, 7, 16, 31, 32, 33, 47, 64, 65, 96, 97, 127, 128};
+        for (i = 0; i < sizeof kss / sizeof kss[0]; i++) {
+            for (j = 0; j < 6u; j++, n++)
+                dense_case(kss[i], os[n % (sizeof os / sizeof os[0])], 0, BE_WK_BINARY, (int)j);
+            score_overflow = 1;
+            dense_case(kss[i], os[n++ % (sizeof os / sizeof os[0])], 0, BE_WK_BINARY, 3);
+            score_overflow = 0;
         }
     }
     { /* unsigned planes with P = 1, 3 and 8: every stage, odd K and O, row tails */

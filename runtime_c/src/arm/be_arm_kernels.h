@@ -74,6 +74,8 @@ int be_arm_bin_supports(const be_op *op);
 #define BE_ARM_HAVE_U8 1
 int be_dense_u8_lut_supports(const be_op *op);
 be_status be_dense_u8_lut(const be_op *op, const void *in, void *out, void *scratch);
+int be_dense_bin_short_supports(const be_op *op);
+be_status be_dense_bin_short(const be_op *op, const void *in, void *out, void *scratch);
 int be_conv2d_bin_tab_supports(const be_op *op);
 be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *scratch);
 int be_conv2d_u8_nib_supports(const be_op *op);

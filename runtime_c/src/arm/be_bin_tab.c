@@ -193,6 +193,48 @@ BE_TAB_SUMS(2)
 typedef void (*tab_sums_fn)(const be_word *, const be_word *, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t,
                             uint32_t *);
 
+/* The byte sums of one 3x3 receptive field (one plane), blocks of 8 channels (2 words per table
+ * entry), in Thumb-2 assembly: GCC's code for BE_TAB_T33 computes all 18 - 36 entry addresses
+ * first and spills them (about 11 instructions per lookup). Here a lookup is UBFX (the nibble),
+ * ADD (entry address), LDRD (the two words) and two ADDs, and the table pointer steps one tap
+ * at a time so every LDRD offset stays under 1020. The taps of row r are at rows[r] + (kx * CS
+ * + PL) words: OFFS gives the three byte offsets of a row as string literals. */
+#if defined(BE_ARM_T2_ASM)
+#define BE_TAB_ASM_NIB(SH, OFF)                                                                              \
+    "ubfx %[t], %[x], #" SH ", #4\n\t"                                                                       \
+    "add %[t], %[tb], %[t], lsl #3\n\t"                                                                      \
+    "ldrd %[p], %[q], [%[t], #" OFF "]\n\t"                                                                  \
+    "add %[a0], %[a0], %[p]\n\t"                                                                             \
+    "add %[a1], %[a1], %[q]\n\t"
+#define BE_TAB_ASM_TAP2(ROW, OFF)                                                                            \
+    "ldr %[x], [%[" ROW "], #" OFF "]\n\t" BE_TAB_ASM_NIB("0", "0") BE_TAB_ASM_NIB("4", "128")                \
+    "add %[tb], %[tb], #256\n\t"
+#define BE_TAB_ASM_TAP4(ROW, OFF)                                                                            \
+    "ldr %[x], [%[" ROW "], #" OFF "]\n\t" BE_TAB_ASM_NIB("0", "0") BE_TAB_ASM_NIB("4", "128")                \
+    BE_TAB_ASM_NIB("8", "256") BE_TAB_ASM_NIB("12", "384") "add %[tb], %[tb], #512\n\t"
+#define BE_TAB_ASM_ROWS(TAP, O0, O1, O2)                                                                     \
+    TAP("r0", O0) TAP("r0", O1) TAP("r0", O2) TAP("r1", O0) TAP("r1", O1) TAP("r1", O2) TAP("r2", O0)        \
+    TAP("r2", O1) TAP("r2", O2)
+#define BE_TAB_ASM33(NAME, TAP, O0, O1, O2)                                                                  \
+    static inline __attribute__((always_inline)) void NAME(const be_word *tab, const be_word *x0,            \
+                                                           uint32_t row_words, uint32_t *s)                  \
+    {                                                                                                        \
+        const be_word *tb = tab, *r0 = x0, *r1 = x0 + row_words, *r2 = r1 + row_words;                       \
+        uint32_t a0 = 0u, a1 = 0u, x, t, p, q;                                                               \
+        __asm__(BE_TAB_ASM_ROWS(TAP, O0, O1, O2)                                                             \
+                : [a0] "+&r"(a0), [a1] "+&r"(a1), [tb] "+&r"(tb), [x] "=&r"(x), [t] "=&r"(t), [p] "=&r"(p),   \
+                  [q] "=&r"(q)                                                                               \
+                : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2)                                                   \
+                : "memory");                                                                                 \
+        s[0] = a0;                                                                                           \
+        s[1] = a1;                                                                                           \
+    }
+BE_TAB_ASM33(field33_2, BE_TAB_ASM_TAP2, "0", "4", "8")   /* sign bits, 8 channels */
+BE_TAB_ASM33(field33_4, BE_TAB_ASM_TAP4, "0", "4", "8")   /* sign bits, 16 channels */
+BE_TAB_ASM33(field33_p0, BE_TAB_ASM_TAP2, "0", "8", "16") /* plane 0 of 2, 8 channels */
+BE_TAB_ASM33(field33_p1, BE_TAB_ASM_TAP2, "4", "12", "20") /* plane 1 of 2 */
+#endif
+
 /* The same for a 3x3 kernel, fully unrolled: each lookup is one address (table base + nibble *
  * 4 EW bytes) and loads at constant offsets; the input rows at x0, x0 + row_step, x0 + 2 row_step,
  * their taps col_step words apart. */
@@ -213,6 +255,16 @@ typedef void (*tab_sums_fn)(const be_word *, const be_word *, uint32_t, uint32_t
         if (nj33 > 3)                                                                                        \
             BE_TAB_N33(t, 3u, x_);                                                                           \
     } while (0)
+/* with the assembly, a field whose taps are one word apart (sign bits; gathered border pixels) */
+#if defined(BE_ARM_T2_ASM)
+#define BE_TAB_SUMS33_ASM(NJ)                                                                                \
+    if (col_step == 1u) {                                                                                    \
+        field33_##NJ(tab, x0, row_step, out);                                                                \
+        return;                                                                                              \
+    }
+#else
+#define BE_TAB_SUMS33_ASM(NJ)
+#endif
 #define BE_TAB_SUMS33(EW, NJ)                                                                                \
     static void sums33_##EW##_##NJ(const be_word *tab, const be_word *x0, uint32_t row_step,                  \
                                    uint32_t col_step, uint32_t kh, uint32_t kw, uint32_t nj, uint32_t *out)  \
@@ -222,6 +274,7 @@ typedef void (*tab_sums_fn)(const be_word *, const be_word *, uint32_t, uint32_t
         const uint32_t c2 = 2u * col_step;                                                                   \
         uint32_t a[EW], e;                                                                                   \
         (void)kh, (void)kw, (void)nj;                                                                        \
+        BE_TAB_SUMS33_ASM(NJ)                                                                                \
         for (e = 0; e < EW; e++)                                                                             \
             a[e] = 0u;                                                                                       \
         BE_TAB_T33(0, x0[0]);                                                                                \
@@ -305,31 +358,167 @@ typedef struct {
     uint32_t tw[2], fw[2];           /* byte thresholds and flips */
 } tab_row;
 
+#if defined(BE_ARM_T2_ASM)
+#define BE_TAB_FIELD33_2(tab, x0, rs, a) field33_2(tab, x0, rs, a)
+#define BE_TAB_FIELD33_4(tab, x0, rs, a) field33_4(tab, x0, rs, a)
+#else
+#define BE_TAB_FIELD33_2(tab, x0, rs, a) sums33_2_2(tab, x0, rs, 1u, 3u, 3u, 2u, a)
+#define BE_TAB_FIELD33_4(tab, x0, rs, a) sums33_2_4(tab, x0, rs, 1u, 3u, 3u, 4u, a)
+#endif
+
 #define BE_TAB_ROW33(NJ)                                                                                     \
     static void row33_##NJ(const tab_row *rw, const be_word *x0, be_word *word, uint32_t count)              \
     {                                                                                                        \
-        enum { ew33 = 2, nj33 = NJ };                                                                        \
         const be_word *tab = rw->tab;                                                                        \
         const uint32_t rs = rw->row_step;                                                                    \
         for (; count != 0u; count--, x0 += rw->sw, word += rw->word_step) {                                  \
-            const be_word *r1 = x0 + rs, *r2 = r1 + rs;                                                      \
-            uint32_t a[2], e, bits;                                                                          \
-            a[0] = a[1] = 0u;                                                                                \
-            BE_TAB_T33(0, x0[0]);                                                                            \
-            BE_TAB_T33(1, x0[1]);                                                                            \
-            BE_TAB_T33(2, x0[2]);                                                                            \
-            BE_TAB_T33(3, r1[0]);                                                                            \
-            BE_TAB_T33(4, r1[1]);                                                                            \
-            BE_TAB_T33(5, r1[2]);                                                                            \
-            BE_TAB_T33(6, r2[0]);                                                                            \
-            BE_TAB_T33(7, r2[1]);                                                                            \
-            BE_TAB_T33(8, r2[2]);                                                                            \
+            uint32_t a[2], bits;                                                                             \
+            BE_TAB_FIELD33_##NJ(tab, x0, rs, a);                                                             \
             bits = (bits4(a[0], rw->tw[0], rw->fw[0]) | bits4(a[1], rw->tw[1], rw->fw[1]) << 4) & rw->mask;  \
             *word = rw->shift == 0u ? bits : *word | bits << rw->shift;                                      \
         }                                                                                                    \
     }
 BE_TAB_ROW33(2)
 BE_TAB_ROW33(4)
+
+/* ---- Bit-plane inputs with the threshold stage in the byte domain ----------------------------
+ * For P planes, S = sum_p 2^p d_p with d_p = popcount(b_p XOR w) per channel and acc = S - (2^P - 1)
+ * popcount(w) (be_arm.h). When (2^P - 1) * 4 * (nibbles of the receptive field) <= 254 (qrelu2
+ * input, 3x3 kernel, 8 channels: 3 * 4 * 18 = 216), S fits a byte lane: the planes' byte sums
+ * are added shifted (S = s_0 + 2 s_1 + ...) and compared with per-lane thresholds, like the sign
+ * fast path. Level k holds when direction * acc >= T_k:
+ *     direction +1:  S >= T_k + top * pw                         (ge_k)
+ *     direction -1:  S <= top * pw - T_k  =  NOT S >= top * pw - T_k + 1
+ * so with G = the number of lanes' ge_k, the level is G (direction +1) or L - G (direction -1),
+ * and L - G = G XOR L when L = 2^Q - 1 (the unsigned output of Q planes). The sign output (L =
+ * 1) wants bit = 1 - level = G XOR (1 for direction +1). Thresholds clamp to [0, 255]: S <= 254,
+ * so 0 always holds and 255 never does. */
+#define BE_TAB_MAX_LEVELS 3u
+
+typedef struct {
+    const be_word *tab;
+    uint32_t row_step, col_step, sw; /* input words per image row, per pixel; pixels per output column */
+    uint32_t word_step, plane_step;  /* output words per pixel, per output plane */
+    uint32_t shift, mask;            /* the block's bit offset in its output word, its channel mask */
+    uint32_t levels, out_planes;
+    uint32_t u[BE_TAB_MAX_LEVELS][2], f[2]; /* per-lane thresholds of each level; the XOR of G */
+} tab_levels;
+
+/* Whether a bit-plane layer's threshold stage can run in the byte domain (see above). */
+static int levels_in_bytes(const be_op *op, uint32_t nj)
+{
+    const uint32_t top = (1u << op->in.planes) - 1u, q = op->out.planes;
+    if (op->in.encoding != BE_ENC_UNSIGNED || op->stage != BE_STAGE_THRESHOLD ||
+        top * 4u * op->kh * op->kw * nj > 254u)
+        return 0;
+    return be_stage_is_sign(op) ||
+           (op->encoding == BE_ENC_UNSIGNED && op->levels <= BE_TAB_MAX_LEVELS && op->levels == (1u << q) - 1u);
+}
+
+/* The lanes of channels [o0, o0 + n) (n <= 8): lv->u, lv->f; pw = the channels' weight popcounts. */
+static void level_thresholds(const be_op *op, uint32_t o0, uint32_t n, const uint32_t *pw, tab_levels *lv)
+{
+    const int8_t *dir = (const int8_t *)op->stage_a + o0;
+    const int32_t *t = (const int32_t *)op->stage_b + (size_t)o0 * op->levels;
+    const int64_t top = (int64_t)((1u << op->in.planes) - 1u);
+    const int sign = be_stage_is_sign(op);
+    uint32_t o, k, e;
+    for (e = 0; e < 2u; e++) {
+        lv->f[e] = 0u;
+        for (k = 0; k < BE_TAB_MAX_LEVELS; k++)
+            lv->u[k][e] = 0u;
+    }
+    for (o = 0; o < n; o++) {
+        const uint32_t sh = 8u * (o % 4u);
+        const uint32_t flip = sign ? (dir[o] > 0 ? 1u : 0u) : (dir[o] < 0 ? op->levels : 0u);
+        for (k = 0; k < op->levels; k++) {
+            const int64_t base = top * (int64_t)pw[o], tk = t[(size_t)o * op->levels + k];
+            const int64_t v = dir[o] > 0 ? tk + base : base - tk + 1;
+            lv->u[k][o / 4u] |= (uint32_t)(v < 0 ? 0 : v > 255 ? 255 : v) << sh;
+        }
+        lv->f[o / 4u] |= flip << sh;
+    }
+}
+
+/* lanes 0x01 where byte s >= byte u (unsigned), else 0x00 */
+static inline uint32_t ge_lanes(uint32_t s, uint32_t u)
+{
+#if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
+    uint32_t r; /* USUB8: GE flag of each lane with no borrow; SEL picks 1 or 0 per lane */
+    __asm__("usub8 %0, %1, %2\n\tsel %0, %3, %4" : "=&r"(r) : "r"(s), "r"(u), "r"(0x01010101u), "r"(0u));
+    return r;
+#else
+    uint32_t r = 0u, c;
+    for (c = 0; c < 32u; c += 8u)
+        r |= (uint32_t)(((s >> c) & 255u) >= ((u >> c) & 255u)) << c;
+    return r;
+#endif
+}
+
+/* bit 0 of each byte lane -> bits 0 .. 3 (lane i lands at 8i + 7(3 - i) = 21 + i) */
+static inline uint32_t lane_bits(uint32_t v)
+{
+    return ((v & 0x01010101u) * 0x00204081u) >> 21 & 15u;
+}
+
+/* The output of one pixel's block from its byte sums S (ew = 2 words: channels 0-3, 4-7 of the
+ * block; the second is 0 for blocks of 4): the levels' planes into word[q * plane_step]. */
+static inline void put_levels(const tab_levels *lv, uint32_t s0, uint32_t s1, be_word *word)
+{
+    uint32_t g0 = 0u, g1 = 0u, k, q;
+    for (k = 0; k < lv->levels; k++) {
+        g0 += ge_lanes(s0, lv->u[k][0]);
+        g1 += ge_lanes(s1, lv->u[k][1]);
+    }
+    g0 ^= lv->f[0];
+    g1 ^= lv->f[1];
+    for (q = 0; q < lv->out_planes; q++, word += lv->plane_step) {
+        const uint32_t bits = (lane_bits(g0 >> q) | lane_bits(g1 >> q) << 4) & lv->mask;
+        *word = lv->shift == 0u ? bits : *word | bits << lv->shift;
+    }
+}
+
+/* A run of interior output pixels of one output row, 3x3 kernel, 8 input channels in 2 planes
+ * (qrelu2), a block of 8 output channels: the taps of both planes unrolled, S = s_0 + 2 s_1. */
+static __attribute__((noinline)) void row33_planes2(const tab_levels *lv, const be_word *x0, be_word *word,
+                                                     uint32_t count)
+{
+    const be_word *tab = lv->tab;
+    const uint32_t rs = lv->row_step, step = lv->sw * 2u;
+    for (; count != 0u; count--, x0 += step, word += lv->word_step) {
+        uint32_t a[2], b[2];
+#if defined(BE_ARM_T2_ASM)
+        field33_p0(tab, x0, rs, b);
+        field33_p1(tab, x0, rs, a);
+#else
+        enum { ew33 = 2, nj33 = 2 };
+        const be_word *r1 = x0 + rs, *r2 = r1 + rs;
+        uint32_t e;
+        a[0] = a[1] = 0u;
+        BE_TAB_T33(0, x0[0]);
+        BE_TAB_T33(1, x0[2]);
+        BE_TAB_T33(2, x0[4]);
+        BE_TAB_T33(3, r1[0]);
+        BE_TAB_T33(4, r1[2]);
+        BE_TAB_T33(5, r1[4]);
+        BE_TAB_T33(6, r2[0]);
+        BE_TAB_T33(7, r2[2]);
+        BE_TAB_T33(8, r2[4]);
+        b[0] = a[0], b[1] = a[1];
+        a[0] = a[1] = 0u;
+        BE_TAB_T33(0, x0[1]);
+        BE_TAB_T33(1, x0[3]);
+        BE_TAB_T33(2, x0[5]);
+        BE_TAB_T33(3, r1[1]);
+        BE_TAB_T33(4, r1[3]);
+        BE_TAB_T33(5, r1[5]);
+        BE_TAB_T33(6, r2[1]);
+        BE_TAB_T33(7, r2[3]);
+        BE_TAB_T33(8, r2[5]);
+#endif
+        put_levels(lv, b[0] + (a[0] << 1), b[1] + (a[1] << 1), word);
+    }
+}
 
 /* px[0 .. KH * KW) = the words of plane p of the receptive field whose top-left tap is input
  * (y0, x0), row by row; 0 for padding pixels (the border pixels only). */
@@ -363,6 +552,8 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
     be_word tab[BE_TAB_WORDS];
     /* the fast path: sign thresholds on the byte sums themselves (receptive field <= 63 nibbles) */
     const int bytes = !bit_planes && be_stage_is_sign(op) && op->kh * op->kw * nj <= BE_TAB_FLUSH;
+    /* bit-plane inputs whose thresholds fit the byte domain (see levels_in_bytes) */
+    const int lv_bytes = bit_planes && levels_in_bytes(op, nj);
     uint32_t sums[2];
     uint32_t d[8], pw[8];
     int32_t acc[8];
@@ -375,6 +566,55 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
         const tab_sums_fn sum = sums_for(ew, nj, op->kh, op->kw);
         const uint32_t mask = (1u << n) - 1u; /* n <= 8 */
         build(op, o0, n, ew, tab, bit_planes ? pw : NULL);
+        if (lv_bytes) {
+            tab_levels lv;
+            const int32_t lo_x = ((int32_t)op->pl + (int32_t)op->sw - 1) / (int32_t)op->sw; /* x0 >= 0 */
+            const int32_t hi_x = ((int32_t)vi->w - (int32_t)op->kw + (int32_t)op->pl) / (int32_t)op->sw + 1;
+            const uint32_t xa = lo_x < (int32_t)vo->w ? (uint32_t)lo_x : vo->w;
+            const uint32_t xb = hi_x < (int32_t)xa ? xa : hi_x > (int32_t)vo->w ? vo->w : (uint32_t)hi_x;
+            const int rows33 = sum == sums33_2_2 && planes == 2u;
+            level_thresholds(op, o0, n, pw, &lv);
+            lv.tab = tab;
+            lv.row_step = vi->w * planes;
+            lv.col_step = planes;
+            lv.sw = op->sw;
+            lv.word_step = vo->pixel_bytes / 4u;
+            lv.plane_step = vo->cw;
+            lv.shift = o0 % 32u;
+            lv.mask = mask;
+            lv.levels = op->levels;
+            lv.out_planes = vo->planes;
+            for (oy = 0; oy < vo->h; oy++) {
+                const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+                const int inside_y = y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h;
+                be_word *word = (be_word *)((uint8_t *)out + (size_t)oy * vo->w * vo->pixel_bytes) + o0 / 32u;
+                for (ox = 0; ox < vo->w; ox++, word += lv.word_step) {
+                    const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+                    const int inside = inside_y && ox >= xa && ox < xb;
+                    const be_word *at = (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes;
+                    uint32_t s0 = 0u, s1 = 0u;
+                    if (inside && rows33) { /* the interior run in one call */
+                        row33_planes2(&lv, at, word, xb - ox);
+                        word += (xb - ox - 1u) * lv.word_step;
+                        ox = xb - 1u;
+                        continue;
+                    }
+                    for (p = 0; p < planes; p++) {
+                        sums[1] = 0u;
+                        if (inside) {
+                            sum(tab, at + p, lv.row_step, planes, op->kh, op->kw, nj, sums);
+                        } else {
+                            gather(op, (const be_word *)in, y0, x0, p, px);
+                            sum(tab, px, op->kw, 1u, op->kh, op->kw, nj, sums);
+                        }
+                        s0 += sums[0] << p; /* lanes: S <= 254 (levels_in_bytes), no carry */
+                        s1 += sums[1] << p;
+                    }
+                    put_levels(&lv, s0, s1, word);
+                }
+            }
+            continue;
+        }
         if (bytes) {
             tab_row rw;
             const int32_t lo_x = ((int32_t)op->pl + (int32_t)op->sw - 1) / (int32_t)op->sw; /* x0 >= 0 */
