@@ -7,7 +7,8 @@
  *   conv8, conv8o16, conv16, conv16o32: the small layers of the VGG models (3x3, stride 1,
  *          padding 1, sign stage): 28 x 28 x 8 -> 8, 14 x 14 x 8 -> 16, 14 x 14 x 16 -> 16,
  *          7 x 7 x 16 -> 32; conv8q2: 14 x 14 x 8 unsigned 2-bit levels (qrelu2) -> 8;
- *          conv8q2l: the same -> 16 channels of 2-bit levels (3 thresholds each: the qrelu2 VGG)
+ *          conv8q2l: the same -> 16 channels of 2-bit levels (3 thresholds each: the qrelu2 VGG);
+ *          conv16q2l: 14 x 14 x 16 2-bit levels -> 16 channels of 2-bit levels
  * and three first layers (uint8 pixels x binary weights, sign stage; "instructions per MAC"):
  *   u8dense: 784 pixels (28 x 28) -> 256 outputs (the MLP 784-256-256-10); the weights are a
  *            const table (flash), so every board, the Cortex-M0 too, runs all 256 rows
@@ -558,6 +559,7 @@ int main(void)
     bench_conv_small("conv16o32", 7u, 16u, 32u, 1u, 0u);
     bench_conv_small("conv8q2", 14u, 8u, 8u, 2u, 0u);
     bench_conv_small("conv8q2l", 14u, 8u, 16u, 2u, 3u);
+    bench_conv_small("conv16q2l", 14u, 16u, 16u, 2u, 3u);
     bench_u8_dense();
     bench_u8_conv("u8conv1", 28u, 1u);
     bench_u8_conv("u8conv3", 16u, 3u);

@@ -448,6 +448,11 @@ static void test_conv(void)
                 conv_case(cs[i], 3, 3, 1, 1, pad1, 8, 9, ob[j], 0, BE_WK_BINARY, (int)(n % 4u));
                 conv_case(cs[i], 1, 1, 1, 1, pad0, 8, 8, ob[j], (int)(n % 2u), BE_WK_BINARY, (int)((n + 3u) % 4u));
                 conv_case(cs[i], 3, 3, 1, 1, pad1, 9, 8, ob[j], 1, BE_WK_BINARY, (int)((n + 1u) % 4u));
+                if (j < 2u) { /* P = 1 and 3 (the byte-domain levels where they fit: C <= 4 for P = 3) */
+                    unsigned_planes = j == 0u ? 1u : 3u;
+                    conv_case(cs[i], 3, 3, 1, 1, pad1, 9, 8, ob[j], 1, BE_WK_BINARY, (int)(n % 3u));
+                    unsigned_planes = 2u;
+                }
                 if (j % 2u == 0u)
                     conv_case(cs[i], 3, 3, 2, 2, pad1, 15, 15, ob[j], (int)(n % 2u), BE_WK_BINARY, (int)((n + 2u) % 4u));
                 else

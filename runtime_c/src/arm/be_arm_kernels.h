@@ -14,10 +14,12 @@
  *   "thumb1" | ARMv6-M (Thumb-1 only; inline assembly)      | none             | Cortex-M0 / M0+
  *
  *   "tab"    | every ARM build                              | none (plain C)   | Conv2d, C < 32 only
+ *   "short"  | every ARM build                              | none (plain C)   | Dense, sign, K <= 128
  *
  * All of them take the binary layers: Dense / Conv2d with sign-bit input and binary weights
  * (any output stage, see be_arm.h); "tab" (be_bin_tab.c: nibble tables built per call) goes
- * first and takes the Conv2d layers with fewer than 32 input channels whose tables fit. The first layer, uint8 pixels x binary weights (be_arm_u8.h,
+ * first and takes the Conv2d layers with fewer than 32 input channels whose tables fit; "short"
+ * (be_dense_bin_short.c) goes first for Dense over sign bits with rows of at most 4 words. The first layer, uint8 pixels x binary weights (be_arm_u8.h,
  * src/arm/be_u8_*.c), has its own variants, in dispatch order:
  *
  *   variant  | built when        | table ISA bits   | takes

@@ -233,6 +233,8 @@ BE_TAB_ASM33(field33_2, BE_TAB_ASM_TAP2, "0", "4", "8")   /* sign bits, 8 channe
 BE_TAB_ASM33(field33_4, BE_TAB_ASM_TAP4, "0", "4", "8")   /* sign bits, 16 channels */
 BE_TAB_ASM33(field33_p0, BE_TAB_ASM_TAP2, "0", "8", "16") /* plane 0 of 2, 8 channels */
 BE_TAB_ASM33(field33_p1, BE_TAB_ASM_TAP2, "4", "12", "20") /* plane 1 of 2 */
+BE_TAB_ASM33(field33_4p0, BE_TAB_ASM_TAP4, "0", "8", "16") /* plane 0 of 2, 16 channels */
+BE_TAB_ASM33(field33_4p1, BE_TAB_ASM_TAP4, "4", "12", "20") /* plane 1 of 2, 16 channels */
 #endif
 
 /* The same for a 3x3 kernel, fully unrolled: each lookup is one address (table base + nibble *
@@ -402,6 +404,7 @@ typedef struct {
     uint32_t shift, mask;            /* the block's bit offset in its output word, its channel mask */
     uint32_t levels, out_planes;
     uint32_t u[BE_TAB_MAX_LEVELS][2], f[2]; /* per-lane thresholds of each level; the XOR of G */
+    uint32_t hu[BE_TAB_MAX_LEVELS][4], hf[4]; /* the same in halfword lanes (see levels_in_halves) */
 } tab_levels;
 
 /* Whether a bit-plane layer's threshold stage can run in the byte domain (see above). */
@@ -410,6 +413,20 @@ static int levels_in_bytes(const be_op *op, uint32_t nj)
     const uint32_t top = (1u << op->in.planes) - 1u, q = op->out.planes;
     if (op->in.encoding != BE_ENC_UNSIGNED || op->stage != BE_STAGE_THRESHOLD ||
         top * 4u * op->kh * op->kw * nj > 254u)
+        return 0;
+    return be_stage_is_sign(op) ||
+           (op->encoding == BE_ENC_UNSIGNED && op->levels <= BE_TAB_MAX_LEVELS && op->levels == (1u << q) - 1u);
+}
+
+/* The same in halfword lanes, for fields too large for a byte but whose per-plane byte sums fit
+ * (at most BE_TAB_FLUSH nibbles; 16 channels of qrelu2, 3x3: S <= 3 * 4 * 36 = 432): the planes'
+ * byte sums widened (UXTB16 lanes: channels 0 and 2, 1 and 3 of each word), added shifted, and
+ * compared with USUB16 / SEL; thresholds clamp to [0, 65535] (S <= 65534). */
+static int levels_in_halves(const be_op *op, uint32_t nj)
+{
+    const uint32_t top = (1u << op->in.planes) - 1u, nibbles = op->kh * op->kw * nj, q = op->out.planes;
+    if (op->in.encoding != BE_ENC_UNSIGNED || op->stage != BE_STAGE_THRESHOLD || nibbles > BE_TAB_FLUSH ||
+        top * 4u * nibbles > 65534u)
         return 0;
     return be_stage_is_sign(op) ||
            (op->encoding == BE_ENC_UNSIGNED && op->levels <= BE_TAB_MAX_LEVELS && op->levels == (1u << q) - 1u);
@@ -428,15 +445,24 @@ static void level_thresholds(const be_op *op, uint32_t o0, uint32_t n, const uin
         for (k = 0; k < BE_TAB_MAX_LEVELS; k++)
             lv->u[k][e] = 0u;
     }
+    for (e = 0; e < 4u; e++) {
+        lv->hf[e] = 0u;
+        for (k = 0; k < BE_TAB_MAX_LEVELS; k++)
+            lv->hu[k][e] = 0u;
+    }
     for (o = 0; o < n; o++) {
         const uint32_t sh = 8u * (o % 4u);
+        /* halfword lanes: word 2 (o / 4) + (o % 2), lane (o % 4) / 2 */
+        const uint32_t hw = 2u * (o / 4u) + o % 2u, hs = 16u * ((o % 4u) / 2u);
         const uint32_t flip = sign ? (dir[o] > 0 ? 1u : 0u) : (dir[o] < 0 ? op->levels : 0u);
         for (k = 0; k < op->levels; k++) {
             const int64_t base = top * (int64_t)pw[o], tk = t[(size_t)o * op->levels + k];
             const int64_t v = dir[o] > 0 ? tk + base : base - tk + 1;
             lv->u[k][o / 4u] |= (uint32_t)(v < 0 ? 0 : v > 255 ? 255 : v) << sh;
+            lv->hu[k][hw] |= (uint32_t)(v < 0 ? 0 : v > 65535 ? 65535 : v) << hs;
         }
         lv->f[o / 4u] |= flip << sh;
+        lv->hf[hw] |= flip << hs;
     }
 }
 
@@ -475,6 +501,74 @@ static inline void put_levels(const tab_levels *lv, uint32_t s0, uint32_t s1, be
     for (q = 0; q < lv->out_planes; q++, word += lv->plane_step) {
         const uint32_t bits = (lane_bits(g0 >> q) | lane_bits(g1 >> q) << 4) & lv->mask;
         *word = lv->shift == 0u ? bits : *word | bits << lv->shift;
+    }
+}
+
+/* lanes 0x0001 where halfword s >= halfword u (unsigned), else 0 */
+static inline uint32_t ge_halves(uint32_t s, uint32_t u)
+{
+#if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
+    uint32_t r;
+    __asm__("usub16 %0, %1, %2\n\tsel %0, %3, %4" : "=&r"(r) : "r"(s), "r"(u), "r"(0x00010001u), "r"(0u));
+    return r;
+#else
+    return (uint32_t)((s & 0xFFFFu) >= (u & 0xFFFFu)) | (uint32_t)((s >> 16) >= (u >> 16)) << 16;
+#endif
+}
+
+/* bit 0 of the halfword lanes of a (channels 0, 2) and b (channels 1, 3) -> bits 0 .. 3 */
+static inline uint32_t half_bits(uint32_t a, uint32_t b)
+{
+    a &= 0x00010001u;
+    b &= 0x00010001u;
+    return ((a | a >> 14) & 5u) | ((b | b >> 14) & 5u) << 1;
+}
+
+/* s[4] (+)= the byte sums of one plane (w0: channels 0-3, w1: 4-7) widened, << shift */
+static inline void widen_add(uint32_t *s, uint32_t w0, uint32_t w1, uint32_t shift)
+{
+    s[0] += (w0 & 0x00FF00FFu) << shift;
+    s[1] += ((w0 >> 8) & 0x00FF00FFu) << shift;
+    s[2] += (w1 & 0x00FF00FFu) << shift;
+    s[3] += ((w1 >> 8) & 0x00FF00FFu) << shift;
+}
+
+/* put_levels for the halfword sums S[4] */
+static inline void put_levels_halves(const tab_levels *lv, const uint32_t *sv, be_word *word)
+{
+    uint32_t g[4], k, q, e;
+    for (e = 0; e < 4u; e++) {
+        g[e] = 0u;
+        for (k = 0; k < lv->levels; k++)
+            g[e] += ge_halves(sv[e], lv->hu[k][e]);
+        g[e] ^= lv->hf[e];
+    }
+    for (q = 0; q < lv->out_planes; q++, word += lv->plane_step) {
+        const uint32_t bits = (half_bits(g[0] >> q, g[1] >> q) | half_bits(g[2] >> q, g[3] >> q) << 4) & lv->mask;
+        *word = lv->shift == 0u ? bits : *word | bits << lv->shift;
+    }
+}
+
+/* A run of interior output pixels, 3x3 kernel, 16 input channels in 2 planes (qrelu2), a block
+ * of 8 output channels, levels in halfwords. */
+static __attribute__((noinline)) void row33_planes2_halves(const tab_levels *lv, const be_word *x0, be_word *word,
+                                                            uint32_t count)
+{
+    const be_word *tab = lv->tab;
+    const uint32_t rs = lv->row_step, step = lv->sw * 2u;
+    for (; count != 0u; count--, x0 += step, word += lv->word_step) {
+        uint32_t a[2], b[2], sv[4];
+        sv[0] = sv[1] = sv[2] = sv[3] = 0u;
+#if defined(BE_ARM_T2_ASM)
+        field33_4p0(tab, x0, rs, b);
+        field33_4p1(tab, x0, rs, a);
+#else
+        sums33_2_4(tab, x0, rs, 2u, 3u, 3u, 4u, b);
+        sums33_2_4(tab, x0 + 1, rs, 2u, 3u, 3u, 4u, a);
+#endif
+        widen_add(sv, b[0], b[1], 0u);
+        widen_add(sv, a[0], a[1], 1u);
+        put_levels_halves(lv, sv, word);
     }
 }
 
@@ -542,6 +636,38 @@ static void gather(const be_op *op, const be_word *in, int32_t y0, int32_t x0, u
     }
 }
 
+/* One output pixel of a bit-plane layer with its levels in bytes (`bytes`) or halfwords: each
+ * plane's byte sums over the receptive field (in place when `inside`, else gathered into px),
+ * added shifted, then the levels (put_levels / put_levels_halves). */
+static __attribute__((noinline)) void levels_pixel(const be_op *op, const tab_levels *lv, tab_sums_fn sum,
+                                                    const be_word *in, int32_t y0, int32_t x0, int inside, int bytes,
+                                                    uint32_t *px, be_word *word)
+{
+    const uint32_t planes = op->in.planes, nj = (op->in.c + 3u) / 4u;
+    uint32_t sums[2], s0 = 0u, s1 = 0u, sv[4], p;
+    sv[0] = sv[1] = sv[2] = sv[3] = 0u;
+    for (p = 0; p < planes; p++) {
+        sums[1] = 0u;
+        if (inside) {
+            sum(lv->tab, in + ((size_t)y0 * op->in.w + (size_t)x0) * planes + p, lv->row_step, planes, op->kh,
+                op->kw, nj, sums);
+        } else {
+            gather(op, in, y0, x0, p, px);
+            sum(lv->tab, px, op->kw, 1u, op->kh, op->kw, nj, sums);
+        }
+        if (bytes) {
+            s0 += sums[0] << p; /* lanes: S <= 254 (levels_in_bytes), no carry */
+            s1 += sums[1] << p;
+        } else {
+            widen_add(sv, sums[0], sums[1], p); /* S <= 65534 (levels_in_halves) */
+        }
+    }
+    if (bytes)
+        put_levels(lv, s0, s1, word);
+    else
+        put_levels_halves(lv, sv, word);
+}
+
 be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vi = &op->in, *vo = &op->out;
@@ -554,6 +680,7 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
     const int bytes = !bit_planes && be_stage_is_sign(op) && op->kh * op->kw * nj <= BE_TAB_FLUSH;
     /* bit-plane inputs whose thresholds fit the byte domain (see levels_in_bytes) */
     const int lv_bytes = bit_planes && levels_in_bytes(op, nj);
+    const int lv_halves = bit_planes && !lv_bytes && levels_in_halves(op, nj);
     uint32_t sums[2];
     uint32_t d[8], pw[8];
     int32_t acc[8];
@@ -566,13 +693,14 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
         const tab_sums_fn sum = sums_for(ew, nj, op->kh, op->kw);
         const uint32_t mask = (1u << n) - 1u; /* n <= 8 */
         build(op, o0, n, ew, tab, bit_planes ? pw : NULL);
-        if (lv_bytes) {
+        if (lv_bytes || lv_halves) {
             tab_levels lv;
             const int32_t lo_x = ((int32_t)op->pl + (int32_t)op->sw - 1) / (int32_t)op->sw; /* x0 >= 0 */
             const int32_t hi_x = ((int32_t)vi->w - (int32_t)op->kw + (int32_t)op->pl) / (int32_t)op->sw + 1;
             const uint32_t xa = lo_x < (int32_t)vo->w ? (uint32_t)lo_x : vo->w;
             const uint32_t xb = hi_x < (int32_t)xa ? xa : hi_x > (int32_t)vo->w ? vo->w : (uint32_t)hi_x;
-            const int rows33 = sum == sums33_2_2 && planes == 2u;
+            const int rows33 = lv_bytes && sum == sums33_2_2 && planes == 2u;
+            const int rows33h = !lv_bytes && sum == sums33_2_4 && planes == 2u;
             level_thresholds(op, o0, n, pw, &lv);
             lv.tab = tab;
             lv.row_step = vi->w * planes;
@@ -591,26 +719,14 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
                 for (ox = 0; ox < vo->w; ox++, word += lv.word_step) {
                     const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
                     const int inside = inside_y && ox >= xa && ox < xb;
-                    const be_word *at = (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes;
-                    uint32_t s0 = 0u, s1 = 0u;
-                    if (inside && rows33) { /* the interior run in one call */
-                        row33_planes2(&lv, at, word, xb - ox);
+                    if (inside && (rows33 || rows33h)) { /* the interior run in one call */
+                        const be_word *at = (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes;
+                        (rows33 ? row33_planes2 : row33_planes2_halves)(&lv, at, word, xb - ox);
                         word += (xb - ox - 1u) * lv.word_step;
                         ox = xb - 1u;
                         continue;
                     }
-                    for (p = 0; p < planes; p++) {
-                        sums[1] = 0u;
-                        if (inside) {
-                            sum(tab, at + p, lv.row_step, planes, op->kh, op->kw, nj, sums);
-                        } else {
-                            gather(op, (const be_word *)in, y0, x0, p, px);
-                            sum(tab, px, op->kw, 1u, op->kh, op->kw, nj, sums);
-                        }
-                        s0 += sums[0] << p; /* lanes: S <= 254 (levels_in_bytes), no carry */
-                        s1 += sums[1] << p;
-                    }
-                    put_levels(&lv, s0, s1, word);
+                    levels_pixel(op, &lv, sum, (const be_word *)in, y0, x0, inside, lv_bytes, px, word);
                 }
             }
             continue;
