@@ -321,25 +321,29 @@ static inline be_status be_stage_put_block(const be_op *op, void *out_pixel, uin
             be_word pb[8]; /* the run's bits of plane q */
             const int32_t *a = acc + (c - o0);
             uint32_t r;
-            be_zero_words(pb, planes); /* not an initializer: that is a memset call (a byte loop in picolibc) */
-            if (levels == 3u && planes == 2u) { /* 2-bit levels (qrelu2): no inner loops */
+            if (levels == 3u && planes == 2u) { /* 2-bit levels (qrelu2): no inner loops, the plane
+                                                  * words in registers (pb would live in memory) */
+                uint32_t b0 = 0u, b1 = 0u;
                 for (r = 0; c < stop; c++, r++) {
                     const int32_t x = d[c] < 0 ? -a[r] : a[r]; /* |acc| <= INT32_MAX (loader) */
                     const int32_t *tc = t + (size_t)c * 3u;
                     const uint32_t level = (uint32_t)(x >= tc[0]) + (uint32_t)(x >= tc[1]) + (uint32_t)(x >= tc[2]);
-                    pb[0] |= (level & 1u) << r;
-                    pb[1] |= (level >> 1) << r;
+                    b0 |= (level & 1u) << r;
+                    b1 |= (level >> 1) << r;
                 }
-            } else {
-                for (r = 0; c < stop; c++, r++) {
-                    const int32_t x = d[c] < 0 ? -a[r] : a[r];
-                    const int32_t *tc = t + (size_t)c * levels;
-                    uint32_t level = 0u;
-                    for (k = 0; k < levels; k++)
-                        level += (uint32_t)(x >= tc[k]);
-                    for (q = 0; q < planes; q++)
-                        pb[q] |= ((level >> q) & 1u) << r;
-                }
+                words[w] |= b0 << sh;
+                words[(size_t)cw + w] |= b1 << sh;
+                continue;
+            }
+            be_zero_words(pb, planes); /* not an initializer: that is a memset call (a byte loop in picolibc) */
+            for (r = 0; c < stop; c++, r++) {
+                const int32_t x = d[c] < 0 ? -a[r] : a[r];
+                const int32_t *tc = t + (size_t)c * levels;
+                uint32_t level = 0u;
+                for (k = 0; k < levels; k++)
+                    level += (uint32_t)(x >= tc[k]);
+                for (q = 0; q < planes; q++)
+                    pb[q] |= ((level >> q) & 1u) << r;
             }
             for (q = 0; q < planes; q++)
                 words[(size_t)q * cw + w] |= pb[q] << sh;

@@ -8,11 +8,14 @@
  *          padding 1, sign stage): 28 x 28 x 8 -> 8, 14 x 14 x 8 -> 16, 14 x 14 x 16 -> 16,
  *          7 x 7 x 16 -> 32; conv8q2: 14 x 14 x 8 unsigned 2-bit levels (qrelu2) -> 8;
  *          conv8q2l: the same -> 16 channels of 2-bit levels (3 thresholds each: the qrelu2 VGG);
- *          conv16q2l: 14 x 14 x 16 2-bit levels -> 16 channels of 2-bit levels
+ *          conv16q2l: 14 x 14 x 16 2-bit levels -> 16 channels of 2-bit levels; conv16q2o32:
+ *          7 x 7 x 16 2-bit levels -> 32 channels of 2-bit levels (the qrelu2 VGG's conv10)
  * and three first layers (uint8 pixels x binary weights, sign stage; "instructions per MAC"):
  *   u8dense: 784 pixels (28 x 28) -> 256 outputs (the MLP 784-256-256-10); the weights are a
  *            const table (flash), so every board, the Cortex-M0 too, runs all 256 rows
  *   u8conv1: 28 x 28 x 1 pixels, 3x3 kernel, stride 1, padding 1 -> 28 x 28 x 32
+ *   u8conv1q2: the same -> 28 x 28 x 8 unsigned 2-bit levels (the qrelu2 VGG's first layer;
+ *            Cortex-M0: 14 x 14 x 1 -> 8)
  *   u8conv3: 16 x 16 x 3 pixels, 3x3 kernel, stride 1, padding 1 -> 16 x 16 x 32
  *   u8conv7: 24 x 24 x 3 pixels, 7x7 kernel (K = 147), stride 2, padding 3 -> 12 x 12 x 32
  *   u8conv7o8: the same with 8 output channels (the tables shared by fewer rows)
@@ -410,16 +413,17 @@ static void bench_u8_dense(void)
 
 /* A u8 first-layer Conv2d: hw x hw x c pixels, kxk kernel, stride st, padding pd on every side,
  * o output channels, sign stage. */
-static void bench_u8_conv_k(const char *what, uint32_t hw, uint32_t c, uint32_t k, uint32_t st, uint32_t pd,
-                            uint32_t o)
+/* levels 0: the sign stage; 3: unsigned 2-bit levels (3 ascending thresholds, 2 output planes) */
+static void bench_u8_conv_levels(const char *what, uint32_t hw, uint32_t c, uint32_t k, uint32_t st, uint32_t pd,
+                                 uint32_t o, uint32_t levels)
 {
     const uint32_t ohw = (hw + 2u * pd - k) / st + 1u, taps = k * k, cw = be_words_for(c);
-    const uint32_t npx = (hw * hw * c + 3u) / 4u, nout = ohw * ohw * be_words_for(o);
+    const uint32_t npx = (hw * hw * c + 3u) / 4u, nout = ohw * ohw * be_words_for(o) * (levels != 0u ? 2u : 1u);
     uint32_t *w = pool, *in = w + o * taps * cw, *out = in + npx, *out_ref = out + nout;
     uint32_t *scratch = out_ref + nout;
     int32_t *t = (int32_t *)(scratch + (taps * c + 15u) / 16u * 4u);
-    int8_t *dir = (int8_t *)(t + o);
-    uint32_t i;
+    int8_t *dir = (int8_t *)(t + o * (levels != 0u ? levels : 1u));
+    uint32_t i, l;
     be_op op;
     memset(&op, 0, sizeof op);
     op.type = BE_OP_CONV2D;
@@ -438,7 +442,27 @@ static void bench_u8_conv_k(const char *what, uint32_t hw, uint32_t c, uint32_t 
     fill_pixels((uint8_t *)in, hw * hw * c);
     op.weights = w;
     stage_u8(&op, dir, t, 120u * taps * c / 9u);
+    if (levels != 0u) {
+        const uint32_t spread = 120u * taps * c / 9u;
+        op.encoding = BE_ENC_UNSIGNED;
+        op.levels = levels;
+        op.out.encoding = BE_ENC_UNSIGNED;
+        op.out.planes = 2u;
+        op.out.pixel_bytes = 2u * be_words_for(o) * 4u;
+        op.out.nbytes = ohw * ohw * op.out.pixel_bytes;
+        for (i = 0; i < o; i++) {
+            int32_t base = (int32_t)(xs() % (spread + 1u)) - (int32_t)spread;
+            for (l = 0; l < levels; l++, base += 1 + (int32_t)(xs() % spread))
+                t[i * levels + l] = base;
+        }
+    }
     run_all(&op, what, in, out, out_ref, scratch, ohw * ohw * o * taps * c);
+}
+
+static void bench_u8_conv_k(const char *what, uint32_t hw, uint32_t c, uint32_t k, uint32_t st, uint32_t pd,
+                            uint32_t o)
+{
+    bench_u8_conv_levels(what, hw, c, k, st, pd, o, 0u);
 }
 
 /* 3x3, stride 1, padding 1 -> hw x hw x U8C_OUT */
@@ -560,8 +584,14 @@ int main(void)
     bench_conv_small("conv8q2", 14u, 8u, 8u, 2u, 0u);
     bench_conv_small("conv8q2l", 14u, 8u, 16u, 2u, 3u);
     bench_conv_small("conv16q2l", 14u, 16u, 16u, 2u, 3u);
+    bench_conv_small("conv16q2o32", 7u, 16u, 32u, 2u, 3u);
     bench_u8_dense();
     bench_u8_conv("u8conv1", 28u, 1u);
+#if defined(__ARM_ARCH_6M__) /* Cortex-M0: 16 KiB RAM, the 28 x 28 output planes do not fit the pool */
+    bench_u8_conv_levels("u8conv1q2", 14u, 1u, 3u, 1u, 1u, 8u, 3u);
+#else
+    bench_u8_conv_levels("u8conv1q2", 28u, 1u, 3u, 1u, 1u, 8u, 3u);
+#endif
     bench_u8_conv("u8conv3", 16u, 3u);
     bench_u8_conv_k("u8conv7", 24u, 3u, 7u, 2u, 3u, 32u);
     bench_u8_conv_k("u8conv7o8", 24u, 3u, 7u, 2u, 3u, 8u);

@@ -452,6 +452,9 @@ static void test_conv(void)
                     unsigned_planes = j == 0u ? 1u : 3u;
                     conv_case(cs[i], 3, 3, 1, 1, pad1, 9, 8, ob[j], 1, BE_WK_BINARY, (int)(n % 3u));
                     unsigned_planes = 2u;
+                    /* 7 x 7 maps (49 output pixels: "tab" on the Thumb-2 cores without Helium) */
+                    conv_case(cs[i], 3, 3, 1, 1, pad1, 7, 7, ob[j + 4u], (int)((n + j) % 2u), BE_WK_BINARY,
+                              (int)((n + 1u) % 4u));
                 }
                 if (j % 2u == 0u)
                     conv_case(cs[i], 3, 3, 2, 2, pad1, 15, 15, ob[j], (int)(n % 2u), BE_WK_BINARY, (int)((n + 2u) % 4u));
