@@ -9,7 +9,9 @@
  *          7 x 7 x 16 -> 32; conv8q2: 14 x 14 x 8 unsigned 2-bit levels (qrelu2) -> 8;
  *          conv8q2l: the same -> 16 channels of 2-bit levels (3 thresholds each: the qrelu2 VGG);
  *          conv16q2l: 14 x 14 x 16 2-bit levels -> 16 channels of 2-bit levels; conv16q2o32:
- *          7 x 7 x 16 2-bit levels -> 32 channels of 2-bit levels (the qrelu2 VGG's conv10)
+ *          7 x 7 x 16 2-bit levels -> 32 channels of 2-bit levels (the qrelu2 VGG's conv10);
+ *          conv40acc, conv80acc: 14 x 14 x 40 -> 40 and 7 x 7 x 80 -> 80, AccStage (int32
+ *          accumulators): the residual convs of the ResNet with widths 16, 40, 80 (not on M0)
  * and three first layers (uint8 pixels x binary weights, sign stage; "instructions per MAC"):
  *   u8dense: 784 pixels (28 x 28) -> 256 outputs (the MLP 784-256-256-10); the weights are a
  *            const table (flash), so every board, the Cortex-M0 too, runs all 256 rows
@@ -317,33 +319,42 @@ static void bench_conv(void)
  * Each pixel (plane) is one word whose padding bits are zero. */
 static void bench_conv_small(const char *what, uint32_t hw, uint32_t c, uint32_t o, uint32_t planes, uint32_t levels)
 {
-    /* levels 0: the sign stage; else unsigned levels 0 .. levels in bit_length(levels) planes */
-    const uint32_t npx = hw * hw, mask = be_last_word_mask(c), ow = be_words_for(o);
-    const uint32_t oq = levels == 0u ? 1u : levels == 1u ? 1u : levels <= 3u ? 2u : 3u;
-    uint32_t *w = pool, *in = w + o * 9u, *out = in + npx * planes, *out_ref = out + npx * ow * oq;
-    uint32_t *scratch = out_ref + npx * ow * oq, i, k;
-    int32_t *t = (int32_t *)(scratch + 9u * planes);
+    /* levels 0: the sign stage; 99: AccStage; else unsigned levels 0 .. levels in bit_length(levels)
+     * planes */
+    const uint32_t npx = hw * hw, mask = be_last_word_mask(c), ow = be_words_for(o), cw = be_words_for(c);
+    const uint32_t oq = levels == 99u ? 32u : levels == 0u ? 1u : levels == 1u ? 1u : levels <= 3u ? 2u : 3u;
+    uint32_t *w = pool, *in = w + o * 9u * cw, *out = in + npx * planes * cw;
+    uint32_t *out_ref = out + npx * ow * oq, *scratch = out_ref + npx * ow * oq, i, k;
+    int32_t *t = (int32_t *)(scratch + 9u * planes * cw);
     int8_t *dir = (int8_t *)(t + o * (levels == 0u ? 1u : levels));
     be_op op;
     conv3x3_op(&op, hw, c, o);
     if (planes > 1u) {
         op.in.encoding = BE_ENC_UNSIGNED;
         op.in.planes = (uint8_t)planes;
-        op.in.pixel_bytes = planes * 4u;
+        op.in.pixel_bytes = planes * cw * 4u;
         op.in.nbytes = npx * op.in.pixel_bytes;
     }
-    fill(w, o * 9u);
-    fill(in, npx * planes);
-    for (i = 0; i < o * 9u; i++)
+    fill(w, o * 9u * cw);
+    fill(in, npx * planes * cw);
+    for (i = cw - 1u; i < o * 9u * cw; i += cw) /* the padding bits of each tap's last word */
         w[i] &= mask;
-    for (i = 0; i < npx * planes; i++)
+    for (i = cw - 1u; i < npx * planes * cw; i += cw)
         in[i] &= mask;
     op.weights = w;
     stage(&op, dir, t);
     if (planes > 1u)
         for (i = 0; i < o; i++)
             t[i] = (int32_t)(xs() % 33u) - 16 - (int32_t)((1u << planes) - 1u) * (int32_t)op.k / 4; /* acc is offset */
-    if (levels != 0u) { /* ascending thresholds around the mean accumulator */
+    if (levels == 99u) { /* AccStage: the exact int32 accumulators (a residual block's conv) */
+        op.stage = BE_STAGE_ACC;
+        op.encoding = BE_ENC_NONE;
+        op.out.kind = BE_KIND_I32;
+        op.out.encoding = BE_ENC_ACC;
+        op.out.planes = 1u;
+        op.out.pixel_bytes = o * 4u;
+        op.out.nbytes = npx * op.out.pixel_bytes;
+    } else if (levels != 0u) { /* ascending thresholds around the mean accumulator */
         op.encoding = BE_ENC_UNSIGNED;
         op.levels = levels;
         op.out.encoding = BE_ENC_UNSIGNED;
@@ -585,6 +596,10 @@ int main(void)
     bench_conv_small("conv8q2l", 14u, 8u, 16u, 2u, 3u);
     bench_conv_small("conv16q2l", 14u, 16u, 16u, 2u, 3u);
     bench_conv_small("conv16q2o32", 7u, 16u, 32u, 2u, 3u);
+#if !defined(__ARM_ARCH_6M__) /* the int32 outputs do not fit the Cortex-M0's pool */
+    bench_conv_small("conv40acc", 14u, 40u, 40u, 1u, 99u);
+    bench_conv_small("conv80acc", 7u, 80u, 80u, 1u, 99u);
+#endif
     bench_u8_dense();
     bench_u8_conv("u8conv1", 28u, 1u);
 #if defined(__ARM_ARCH_6M__) /* Cortex-M0: 16 KiB RAM, the 28 x 28 output planes do not fit the pool */

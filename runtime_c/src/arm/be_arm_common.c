@@ -118,7 +118,14 @@ static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uin
             acc[i] = (int32_t)op->k - 2 * (int32_t)d[i];
         return be_stage_put_block(op, px_out, o0, n, acc); /* o0 % 32 == 0, n <= 32 */
     }
-    for (i = 0; i < n; i++) { /* scores, accumulators, requantization: one call each, no copy */
+    if (op->stage == BE_STAGE_ACC) { /* the accumulators themselves (a residual block's conv) */
+        int32_t *y = (int32_t *)px_out + o0;
+        const int32_t k = (int32_t)op->k;
+        for (i = 0; i < n; i++)
+            y[i] = k - 2 * (int32_t)d[i];
+        return BE_OK;
+    }
+    for (i = 0; i < n; i++) { /* scores, requantization: one call each, no copy */
         be_status s = be_stage_put(op, o0 + i, (int32_t)op->k - 2 * (int32_t)d[i], px_out);
         if (s != BE_OK)
             st = s;
@@ -155,46 +162,61 @@ static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x
  * larger than the stored patch; bit-plane inputs: one row per plane). Padding pixels are zero bits in both layouts, the row's padding
  * bits are zero in both x and w, so popcount(x XOR w) and acc = K - 2d are unchanged. */
 
-/* dst (nw words, zeroed) |= the c bits of src (padding bits zero) at bit position pos */
-static void put_bits(be_word *dst, uint32_t nw, uint32_t pos, const be_word *src, uint32_t c)
+/* A bit-stream writer for the compacted receptive field: `cur` holds the `fill` (< 32) bits not
+ * yet written, each tap's bits are appended after the previous tap's. */
+typedef struct {
+    be_word *out;
+    uint32_t cur, fill;
+} bit_writer;
+
+/* append the r (1..32) low bits of v (its other bits zero) */
+static inline void put_run(bit_writer *bw, uint32_t v, uint32_t r)
 {
-    const uint32_t sh = pos % 32u, cw = be_words_for(c);
-    be_word *d = dst + pos / 32u;
-    uint32_t j;
-    if (sh == 0u) {
-        for (j = 0; j < cw; j++)
-            d[j] |= src[j];
+    const uint32_t f = bw->fill;
+    bw->cur |= v << f; /* f < 32 */
+    if (f + r < 32u) {
+        bw->fill = f + r;
         return;
     }
-    for (j = 0; j < cw; j++) {
-        d[j] |= src[j] << sh;
-        if (pos / 32u + j + 1u < nw)
-            d[j + 1u] |= src[j] >> (32u - sh);
-    }
+    *bw->out++ = bw->cur;
+    bw->fill = f + r - 32u;
+    bw->cur = f == 0u ? 0u : v >> (32u - f); /* the bits of v that did not fit */
 }
 
 /* The receptive field of output pixel (oy, ox) as one compacted row of nw words: of plane
- * `plane` for bit-plane inputs (pixels of px_words words, plane p at word p * cw), else 0 / cw. */
+ * `plane` for bit-plane inputs (pixels of px_words words, plane p at word p * cw), else 0 / cw.
+ * Padding pixels are zero bits; the row's bits after the K of the field are zero. */
 static void compact_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw,
                           uint32_t px_words, uint32_t plane)
 {
     const be_value *vi = &op->in;
-    const uint32_t c = vi->c, cw = vi->cw;
+    const uint32_t c = vi->c, cw = vi->cw, last = c - 32u * (cw - 1u); /* bits of a pixel's last word */
     const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
-    uint32_t ky, kx, pos = 0u;
-    be_zero_words(dst, nw);
+    bit_writer bw;
+    uint32_t ky, kx, j;
+    bw.out = dst;
+    bw.cur = 0u;
+    bw.fill = 0u;
     for (ky = 0; ky < op->kh; ky++) {
         const int32_t iy = y0 + (int32_t)ky;
-        if (iy < 0 || iy >= (int32_t)vi->h) { /* padding pixels: zero bits */
-            pos += op->kw * c;
-            continue;
-        }
-        for (kx = 0; kx < op->kw; kx++, pos += c) {
+        const int row_in = iy >= 0 && iy < (int32_t)vi->h;
+        for (kx = 0; kx < op->kw; kx++) {
             const int32_t ix = x0 + (int32_t)kx;
-            if (ix >= 0 && ix < (int32_t)vi->w)
-                put_bits(dst, nw, pos, in + ((size_t)iy * vi->w + (size_t)ix) * px_words + plane * cw, c);
+            if (row_in && ix >= 0 && ix < (int32_t)vi->w) {
+                const be_word *src = in + ((size_t)iy * vi->w + (size_t)ix) * px_words + plane * cw;
+                for (j = 0; j + 1u < cw; j++)
+                    put_run(&bw, src[j], 32u);
+                put_run(&bw, src[cw - 1u], last);
+            } else { /* padding pixel: zero bits */
+                for (j = 0; j + 1u < cw; j++)
+                    put_run(&bw, 0u, 32u);
+                put_run(&bw, 0u, last);
+            }
         }
     }
+    if (bw.fill != 0u)
+        *bw.out++ = bw.cur;
+    be_zero_words(bw.out, nw - (uint32_t)(bw.out - dst)); /* none when K fills the row */
 }
 
 #define BE_ARM_COMPACT_WORDS BE_ARM_U8_ROWBUF_WORDS /* 2 KiB of stack (Cortex-M0: 512 B) */
