@@ -162,61 +162,49 @@ static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x
  * larger than the stored patch; bit-plane inputs: one row per plane). Padding pixels are zero bits in both layouts, the row's padding
  * bits are zero in both x and w, so popcount(x XOR w) and acc = K - 2d are unchanged. */
 
-/* A bit-stream writer for the compacted receptive field: `cur` holds the `fill` (< 32) bits not
- * yet written, each tap's bits are appended after the previous tap's. */
-typedef struct {
-    be_word *out;
-    uint32_t cur, fill;
-} bit_writer;
-
-/* append the r (1..32) low bits of v (its other bits zero) */
-static inline void put_run(bit_writer *bw, uint32_t v, uint32_t r)
-{
-    const uint32_t f = bw->fill;
-    bw->cur |= v << f; /* f < 32 */
-    if (f + r < 32u) {
-        bw->fill = f + r;
-        return;
-    }
-    *bw->out++ = bw->cur;
-    bw->fill = f + r - 32u;
-    bw->cur = f == 0u ? 0u : v >> (32u - f); /* the bits of v that did not fit */
-}
+#define BE_ARM_ZERO_ROW 64u        /* words; rows up to 2048 bits take their popcounts from the core */
+static const be_word zero_row[BE_ARM_ZERO_ROW]; /* const: in flash on a microcontroller */
 
 /* The receptive field of output pixel (oy, ox) as one compacted row of nw words: of plane
  * `plane` for bit-plane inputs (pixels of px_words words, plane p at word p * cw), else 0 / cw.
- * Padding pixels are zero bits; the row's bits after the K of the field are zero. */
+ * A bit stream: `cur` holds the `fill` (< 32) bits not yet written and each tap's C bits follow
+ * the previous tap's (a pixel's full words, then the `last` bits of its last word; padding bits
+ * are zero, padding pixels read zero_row: compact_block keeps cw <= BE_ARM_ZERO_ROW). `(v >> 1) >> (31 -
+ * f)` is v >> (32 - f) for f in 0 .. 31 without a shift by 32. The row's bits after K are zero. */
 static void compact_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw,
                           uint32_t px_words, uint32_t plane)
 {
     const be_value *vi = &op->in;
-    const uint32_t c = vi->c, cw = vi->cw, last = c - 32u * (cw - 1u); /* bits of a pixel's last word */
+    const uint32_t cw = vi->cw, last = vi->c - 32u * (cw - 1u), kw = op->kw;
     const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
-    bit_writer bw;
-    uint32_t ky, kx, j;
-    bw.out = dst;
-    bw.cur = 0u;
-    bw.fill = 0u;
+    be_word *out = dst;
+    uint32_t cur = 0u, fill = 0u, ky, kx, j;
     for (ky = 0; ky < op->kh; ky++) {
         const int32_t iy = y0 + (int32_t)ky;
-        const int row_in = iy >= 0 && iy < (int32_t)vi->h;
-        for (kx = 0; kx < op->kw; kx++) {
+        const be_word *row = iy >= 0 && iy < (int32_t)vi->h ? in + (size_t)iy * vi->w * px_words + plane * cw : NULL;
+        for (kx = 0; kx < kw; kx++) {
             const int32_t ix = x0 + (int32_t)kx;
-            if (row_in && ix >= 0 && ix < (int32_t)vi->w) {
-                const be_word *src = in + ((size_t)iy * vi->w + (size_t)ix) * px_words + plane * cw;
-                for (j = 0; j + 1u < cw; j++)
-                    put_run(&bw, src[j], 32u);
-                put_run(&bw, src[cw - 1u], last);
-            } else { /* padding pixel: zero bits */
-                for (j = 0; j + 1u < cw; j++)
-                    put_run(&bw, 0u, 32u);
-                put_run(&bw, 0u, last);
+            const be_word *src = row != NULL && ix >= 0 && ix < (int32_t)vi->w ? row + (size_t)ix * px_words : zero_row;
+            uint32_t v;
+            for (j = 0; j + 1u < cw; j++) { /* full words: fill unchanged */
+                v = src[j];
+                *out++ = cur | v << fill;
+                cur = (v >> 1) >> (31u - fill);
+            }
+            v = src[cw - 1u];
+            cur |= v << fill;
+            if (fill + last < 32u) {
+                fill += last;
+            } else {
+                *out++ = cur;
+                cur = (v >> 1) >> (31u - fill);
+                fill = fill + last - 32u;
             }
         }
     }
-    if (bw.fill != 0u)
-        *bw.out++ = bw.cur;
-    be_zero_words(bw.out, nw - (uint32_t)(bw.out - dst)); /* none when K fills the row */
+    if (fill != 0u)
+        *out++ = cur;
+    be_zero_words(out, nw - (uint32_t)(out - dst)); /* none when K fills the row */
 }
 
 #define BE_ARM_COMPACT_WORDS BE_ARM_U8_ROWBUF_WORDS /* 2 KiB of stack (Cortex-M0: 512 B) */
@@ -226,7 +214,7 @@ static void compact_patch(const be_op *op, const be_word *in, uint32_t oy, uint3
 static uint32_t compact_block(const be_op *op)
 {
     const uint32_t nwc = be_words_for(op->kh * op->kw * op->in.c), nws = op->kh * op->kw * op->in.cw;
-    if (op->in.c % 32u == 0u || nwc >= nws)
+    if (op->in.c % 32u == 0u || nwc >= nws || op->in.cw > BE_ARM_ZERO_ROW) /* zero_row: padding pixels */
         return 0u;
     if (op->out_ch * nwc <= BE_ARM_COMPACT_WORDS)
         return op->out_ch;
@@ -242,10 +230,7 @@ static uint32_t compact_block(const be_op *op)
  * (level 0) is zero words, so it adds popcount(w) - popcount(w) = 0. The loader bounds
  * (2^P - 1) K, so no partial sum overflows int32. */
 
-#define BE_ARM_ZERO_ROW 64u        /* words; rows up to 2048 bits take their popcounts from the core */
 #define BE_ARM_WEIGHT_COUNTS 128u /* channels; a Conv2d's weight popcounts, 512 B of stack */
-
-static const be_word zero_row[BE_ARM_ZERO_ROW]; /* const: in flash on a microcontroller */
 
 /* pw[i] = popcount(w_i) for the n <= 32 rows of nw words at w. */
 static void weight_counts(const be_word *w, uint32_t nw, uint32_t n, uint32_t *pw, be_arm_popc_fn popc)
