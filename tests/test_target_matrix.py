@@ -39,8 +39,8 @@ from graphs import _Builder, random_graph, random_images
 from binedge import blob as B
 from binedge import reference
 from binedge import targets as T
-from binedge.graph import (Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, MaxPool2d, Merge, Requantize,
-                           ScoreStage, Threshold, ThresholdStage, infer)
+from binedge.graph import (AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, MaxPool2d, Merge,
+                           Requantize, ScoreStage, Threshold, ThresholdStage, infer)
 
 ALL = T.all_target_names()
 MCUS = T.mcu_targets()
@@ -83,10 +83,13 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
 
 def short_takes(target: str, op, spec) -> bool:
     """Does the ARM "short" kernel (runtime_c/src/arm/be_dense_bin_short.c) take this bits x
-    binary layer? A Dense over sign bits with K <= 128 (at most 4 words). On the NEON targets it
-    comes after "neon" (forced only)."""
-    return not target.startswith(("aarch64", "armv7")) and isinstance(op, Dense) and \
-        spec.encoding == "sign" and spec.shape[-1] <= 128
+    binary layer? A Dense over sign bits with K <= 128 (at most 4 words); on the cores with the
+    DSP extension only with a score or accumulator stage. On the NEON targets it comes after
+    "neon" (forced only)."""
+    if target.startswith(("aarch64", "armv7")) or not isinstance(op, Dense) or spec.encoding != "sign" or \
+            spec.shape[-1] > 128:
+        return False
+    return target in ("cortex-m0", "cortex-m3") or isinstance(op.output, (ScoreStage, AccStage))
 
 
 # The first layer, uint8 pixels x binary weights (runtime_c/src/arm/be_u8_*.c): what "auto" picks

@@ -587,6 +587,8 @@ int main(void)
     bench_dense();
     bench_dense_small("dense256o16", 256u, 16u, 0);
     bench_dense_small("dense64o10", 64u, 10u, 1);
+    bench_dense_small("dense64o64", 64u, 64u, 0);
+    bench_dense_small("dense128o128", 128u, 128u, 0);
     bench_conv();
     bench_conv_small("conv8", 28u, 8u, 8u, 1u, 0u);
     bench_conv_small("conv8o16", 14u, 8u, 16u, 1u, 0u);

@@ -125,7 +125,20 @@ static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uin
             y[i] = k - 2 * (int32_t)d[i];
         return BE_OK;
     }
-    for (i = 0; i < n; i++) { /* scores, requantization: one call each, no copy */
+    if (op->stage == BE_STAGE_SCORE) { /* multiplier * acc + offset in 64 bits, as the reference */
+        const int32_t *mult = (const int32_t *)op->stage_a + o0, *offset = (const int32_t *)op->stage_b + o0;
+        int32_t *y = (int32_t *)px_out + o0;
+        const int32_t k = (int32_t)op->k;
+        for (i = 0; i < n; i++) {
+            const int64_t v = (int64_t)mult[i] * (k - 2 * (int32_t)d[i]) + offset[i];
+            const uint32_t u = (uint32_t)(uint64_t)v; /* modulo 2^32 */
+            y[i] = u <= 0x7FFFFFFFu ? (int32_t)u : -(int32_t)(~u) - 1;
+            if (v < INT32_MIN || v > INT32_MAX)
+                st = BE_ERR_OVERFLOW;
+        }
+        return st;
+    }
+    for (i = 0; i < n; i++) { /* requantization: one call each, no copy */
         be_status s = be_stage_put(op, o0 + i, (int32_t)op->k - 2 * (int32_t)d[i], px_out);
         if (s != BE_OK)
             st = s;

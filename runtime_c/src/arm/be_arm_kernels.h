@@ -15,6 +15,7 @@
  *
  *   "tab"    | every ARM build                              | none (plain C)   | Conv2d, C < 32 only
  *   "short"  | every ARM build                              | none (plain C)   | Dense, sign, K <= 128
+ *            |   (DSP builds: score / accumulator stages only)
  *
  * All of them take the binary layers: Dense / Conv2d with sign-bit input and binary weights
  * (any output stage, see be_arm.h); "tab" (be_bin_tab.c: nibble tables built per call) goes

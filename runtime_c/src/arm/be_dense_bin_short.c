@@ -13,7 +13,8 @@
  *     (multiplier * acc + offset in 64 bits, BE_ERR_OVERFLOW when it leaves int32, as the
  *     reference), accumulators; any other stage (unsigned levels, requantization) goes through
  *     be_stage_put.
- * No __builtin_popcount (libgcc), no stack buffers.
+ * On the cores with the DSP extension it only takes the score and accumulator stages (their
+ * carry-save counting is as fast on these rows: docs/kernels.md). No __builtin_popcount (libgcc).
  */
 #include "arm/be_arm_kernels.h"
 
@@ -25,6 +26,12 @@
 
 int be_dense_bin_short_supports(const be_op *op)
 {
+#if defined(BE_ARM_HAVE_DSP)
+    /* the DSP cores' carry-save counting ("dsp", "mve") is as fast on these rows: only the score and
+     * accumulator stages, which the driver hands out per channel, gain (docs/kernels.md) */
+    if (op->stage != BE_STAGE_SCORE && op->stage != BE_STAGE_ACC)
+        return 0;
+#endif
     return op->type == BE_OP_DENSE && op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS &&
            op->in.encoding == BE_ENC_SIGN && op->in.cw >= 1u && op->in.cw <= BE_SHORT_MAX_WORDS;
 }
