@@ -38,6 +38,9 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_I8, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_i8_avx2_supports, be_conv2d_i8_avx2, 1)
     BE_ROW(CONV2D_BIN, "popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_bin_popcnt_supports, be_conv2d_bin_popcnt, 0)
     BE_ROW(CONV2D_BIN, "popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_planes_popcnt_supports, be_conv2d_planes_popcnt, 0)
+    /* the first layer without AVX2: plain C (any x86) */
+    BE_ROW(DENSE_U8, "scalar", BE_OP_DENSE, 0u, be_u8_scalar_supports, be_dense_u8_scalar, 0)
+    BE_ROW(CONV2D_U8, "scalar", BE_OP_CONV2D, 0u, be_u8_scalar_supports, be_conv2d_u8_scalar, 0)
 #endif
     /* ARM (src/arm/, docs/kernels.md): binary Dense / Conv2d (sign bits x binary weights);
      * nibble tables for Conv2d with fewer than 32 input channels ("tab") first on the cores

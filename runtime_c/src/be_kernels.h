@@ -176,6 +176,10 @@ be_status be_dense_bin_popcnt(const be_op *op, const void *in, void *out, void *
 be_status be_dense_bin_avx2(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_bin_avx512(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_u8_avx2(const be_op *op, const void *in, void *out, void *scratch);
+/* uint8 pixels x binary weights in plain C (x86 without AVX2: be_u8_scalar.c) */
+int be_u8_scalar_supports(const be_op *op);
+be_status be_dense_u8_scalar(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_u8_scalar(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_u8_avx512(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_bin_popcnt(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_bin_avx2(const be_op *op, const void *in, void *out, void *scratch);
