@@ -28,10 +28,6 @@ typedef void (*be_arm_popc_fn)(const be_word *x, const be_word *w, uint32_t row_
 be_status be_arm_dense_bin(const be_op *op, const void *in, void *out, be_arm_popc_fn popc);
 be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *scratch, be_arm_popc_fn popc);
 
-/* Conv2d weights (O, KH, KW, words(C)), each tap padded to a whole word, as "compacted" K-bit
- * rows (K = KH * KW * C bits, the taps back to back, padding bits only at the end): channels
- * [o0, o0 + n) into n rows of words(K) words at dst. */
-void be_arm_compact_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst);
 
 /* Hide a value from the optimiser so that it stays in a register (GCC and Clang). Used for the
  * SWAR masks: ARM data-processing instructions take a shifted REGISTER operand, so

@@ -1,7 +1,6 @@
 /* be_arm_common.c -- the driver shared by the ARM binary kernels (see be_arm.h). */
 #if defined(__arm__) || defined(__aarch64__)
 
-#include <string.h>
 
 #include "arm/be_arm.h"
 #include "arm/be_arm_u8.h"
@@ -11,27 +10,6 @@ int be_arm_bin_supports(const be_op *op)
     return (op->type == BE_OP_DENSE || op->type == BE_OP_CONV2D) && op->weight_kind == BE_WK_BINARY &&
            op->in.kind == BE_KIND_BITS &&
            (op->in.encoding == BE_ENC_SIGN || (op->in.encoding == BE_ENC_UNSIGNED && op->in.planes <= 8u));
-}
-
-void be_arm_compact_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst)
-{
-    const uint32_t c = op->in_ch, cw = be_words_for(c), taps = op->kh * op->kw;
-    const uint32_t rw = be_words_for(taps * c);
-    const be_word *src = (const be_word *)op->weights + (size_t)o0 * taps * cw;
-    uint32_t i, t, j;
-    memset(dst, 0, (size_t)n * rw * 4u);
-    for (i = 0; i < n; i++, dst += rw) {
-        uint32_t pos = 0u; /* bit position of the tap in the compacted row */
-        for (t = 0; t < taps; t++, src += cw) {
-            for (j = 0; j < cw; j++, pos += 32u) {
-                const uint32_t bits = src[j], sh = pos % 32u; /* padding bits of the tap are 0 */
-                dst[pos / 32u] |= bits << sh;
-                if (sh != 0u && pos / 32u + 1u < rw)
-                    dst[pos / 32u + 1u] |= bits >> (32u - sh);
-            }
-            pos -= cw * 32u - c;
-        }
-    }
 }
 
 /* A sign threshold moved into the popcount domain, for layers whose stage runs many times per
@@ -167,58 +145,11 @@ static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x
 }
 
 /* ---- Compacted rows for channel counts that are not multiples of 32 ----------------------------
- * Stored, every tap of a C-channel pixel takes words(C) words: a 3x3 conv on 8 channels counts 288
- * bits for 72 logical ones. When the K = KH * KW * C bits of a receptive field take fewer words
- * back to back, the driver counts those instead: the weights compacted once per call into a stack
- * buffer (be_arm_compact_rows; all channels, or blocks of 32 when they do not all fit) and each
- * output pixel's receptive field gathered into the same layout in the scratch (it is never
- * larger than the stored patch; bit-plane inputs: one row per plane). Padding pixels are zero bits in both layouts, the row's padding
- * bits are zero in both x and w, so popcount(x XOR w) and acc = K - 2d are unchanged. */
-
-#define BE_ARM_ZERO_ROW 64u        /* words; rows up to 2048 bits take their popcounts from the core */
-static const be_word zero_row[BE_ARM_ZERO_ROW]; /* const: in flash on a microcontroller */
-
-/* The receptive field of output pixel (oy, ox) as one compacted row of nw words: of plane
- * `plane` for bit-plane inputs (pixels of px_words words, plane p at word p * cw), else 0 / cw.
- * A bit stream: `cur` holds the `fill` (< 32) bits not yet written and each tap's C bits follow
- * the previous tap's (a pixel's full words, then the `last` bits of its last word; padding bits
- * are zero, padding pixels read zero_row: compact_block keeps cw <= BE_ARM_ZERO_ROW). `(v >> 1) >> (31 -
- * f)` is v >> (32 - f) for f in 0 .. 31 without a shift by 32. The row's bits after K are zero. */
-static void compact_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw,
-                          uint32_t px_words, uint32_t plane)
-{
-    const be_value *vi = &op->in;
-    const uint32_t cw = vi->cw, last = vi->c - 32u * (cw - 1u), kw = op->kw;
-    const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
-    be_word *out = dst;
-    uint32_t cur = 0u, fill = 0u, ky, kx, j;
-    for (ky = 0; ky < op->kh; ky++) {
-        const int32_t iy = y0 + (int32_t)ky;
-        const be_word *row = iy >= 0 && iy < (int32_t)vi->h ? in + (size_t)iy * vi->w * px_words + plane * cw : NULL;
-        for (kx = 0; kx < kw; kx++) {
-            const int32_t ix = x0 + (int32_t)kx;
-            const be_word *src = row != NULL && ix >= 0 && ix < (int32_t)vi->w ? row + (size_t)ix * px_words : zero_row;
-            uint32_t v;
-            for (j = 0; j + 1u < cw; j++) { /* full words: fill unchanged */
-                v = src[j];
-                *out++ = cur | v << fill;
-                cur = (v >> 1) >> (31u - fill);
-            }
-            v = src[cw - 1u];
-            cur |= v << fill;
-            if (fill + last < 32u) {
-                fill += last;
-            } else {
-                *out++ = cur;
-                cur = (v >> 1) >> (31u - fill);
-                fill = fill + last - 32u;
-            }
-        }
-    }
-    if (fill != 0u)
-        *out++ = cur;
-    be_zero_words(out, nw - (uint32_t)(out - dst)); /* none when K fills the row */
-}
+ * When the K = KH * KW * C bits of a receptive field take fewer words back to back than as stored
+ * (word/be_compact_bits.c), the driver counts those instead: the weights compacted once per call
+ * into a stack buffer (be_compact_rows; all channels, or blocks of 32 when they do not all fit)
+ * and each output pixel's receptive field into the same layout in the scratch (be_compact_patch;
+ * never larger than the stored patch; bit-plane inputs: one row per plane). */
 
 #define BE_ARM_COMPACT_WORDS BE_ARM_U8_ROWBUF_WORDS /* 2 KiB of stack (Cortex-M0: 512 B) */
 
@@ -227,7 +158,7 @@ static void compact_patch(const be_op *op, const be_word *in, uint32_t oy, uint3
 static uint32_t compact_block(const be_op *op)
 {
     const uint32_t nwc = be_words_for(op->kh * op->kw * op->in.c), nws = op->kh * op->kw * op->in.cw;
-    if (op->in.c % 32u == 0u || nwc >= nws || op->in.cw > BE_ARM_ZERO_ROW) /* zero_row: padding pixels */
+    if (op->in.c % 32u == 0u || nwc >= nws || op->in.cw > BE_COMPACT_MAX_CW)
         return 0u;
     if (op->out_ch * nwc <= BE_ARM_COMPACT_WORDS)
         return op->out_ch;
@@ -243,7 +174,10 @@ static uint32_t compact_block(const be_op *op)
  * (level 0) is zero words, so it adds popcount(w) - popcount(w) = 0. The loader bounds
  * (2^P - 1) K, so no partial sum overflows int32. */
 
+#define BE_ARM_ZERO_ROW 64u        /* words; rows up to 2048 bits take their popcounts from the core */
 #define BE_ARM_WEIGHT_COUNTS 128u /* channels; a Conv2d's weight popcounts, 512 B of stack */
+
+static const be_word zero_row[BE_ARM_ZERO_ROW]; /* const: in flash on a microcontroller */
 
 /* pw[i] = popcount(w_i) for the n <= 32 rows of nw words at w. */
 static void weight_counts(const be_word *w, uint32_t nw, uint32_t n, uint32_t *pw, be_arm_popc_fn popc)
@@ -309,17 +243,17 @@ static be_status conv2d_compact(const be_op *op, const popc_threshold *p, const 
     be_status st = BE_OK;
     for (o0 = 0; o0 < op->out_ch; o0 += block) {
         const uint32_t end = op->out_ch - o0 < block ? op->out_ch : o0 + block;
-        be_arm_compact_rows(op, o0, end - o0, w);
+        be_compact_rows(op, o0, end - o0, w);
         for (oy = 0; oy < vo->h; oy++)
             for (ox = 0; ox < vo->w; ox++) {
                 void *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
                 be_status s;
                 if (bit_planes) {
                     for (q = 0; q < vi->planes; q++)
-                        compact_patch(op, (const be_word *)in, oy, ox, patch + (size_t)q * nw, nw, px_words, q);
+                        be_compact_patch(op, (const be_word *)in, oy, ox, patch + (size_t)q * nw, nw, px_words, q);
                     s = plane_rows(op, counts, patch, nw, nw, px_out, popc, w, o0, end);
                 } else {
-                    compact_patch(op, (const be_word *)in, oy, ox, patch, nw, px_words, 0u);
+                    be_compact_patch(op, (const be_word *)in, oy, ox, patch, nw, px_words, 0u);
                     s = rows(op, p, patch, nw, px_out, popc, w, o0, end);
                 }
                 if (s != BE_OK)

@@ -13,7 +13,7 @@
  *       for each row: s += one table entry per weight nibble (shift, mask, load, add)
  *
  * The total is the sum of the tables' last entries (T[15] = x_0 + x_1 + x_2 + x_3). Rows are the
- * weights as stored when C % 32 == 0, else compacted (be_arm_compact_rows) into a stack
+ * weights as stored when C % 32 == 0, else compacted (be_compact_rows) into a stack
  * buffer in blocks. Stack: 512 B of tables + 4 * ROWS + the row buffer. Exact: uint32 sums of
  * uint16 entries. It takes the convolutions "mla" cannot (K > 64 on the Cortex-M0, K > 256
  * elsewhere); docs/kernels.md has the measurements.
@@ -187,7 +187,7 @@ be_status be_conv2d_u8_nib(const be_op *op, const void *in, void *out, void *scr
         const uint32_t nb = nout - o0 < per ? nout - o0 : per;
         const be_word *rows = (const be_word *)op->weights + (size_t)o0 * rw;
         if (!stored) {
-            be_arm_compact_rows(op, o0, nb, rowbuf);
+            be_compact_rows(op, o0, nb, rowbuf);
             rows = rowbuf;
         }
         for (oy = 0; oy < vo->h; oy++)

@@ -155,7 +155,7 @@ be_status be_conv2d_u8_planes(const be_op *op, const void *in, void *out, void *
         const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
         const be_word *w = (const be_word *)op->weights + (size_t)o0 * nw; /* C % 32 == 0: as stored */
         if (!direct) {
-            be_arm_compact_rows(op, o0, n, buf);
+            be_compact_rows(op, o0, n, buf);
             w = buf;
         }
         for (oy = 0; oy < vo->h; oy++) {
