@@ -410,6 +410,7 @@ typedef struct {
     uint32_t levels, out_planes;
     uint32_t u[BE_TAB_MAX_LEVELS][2], f[2]; /* per-lane thresholds of each level; the XOR of G */
     uint32_t hu[BE_TAB_MAX_LEVELS][4], hf[4]; /* the same in halfword lanes (see levels_in_halves) */
+    uint32_t ue[BE_TAB_MAX_LEVELS][2], uo[BE_TAB_MAX_LEVELS][2], fe[2], fo[2]; /* u, f split (no DSP) */
 } tab_levels;
 
 /* Whether a bit-plane layer's threshold stage can run in the byte domain (see above). */
@@ -469,6 +470,14 @@ static void level_thresholds(const be_op *op, uint32_t o0, uint32_t n, const uin
         lv->f[o / 4u] |= flip << sh;
         lv->hf[hw] |= flip << hs;
     }
+    for (e = 0; e < 2u; e++) { /* even / odd byte lanes in halfwords, the flips moved to bit 8 */
+        for (k = 0; k < BE_TAB_MAX_LEVELS; k++) {
+            lv->ue[k][e] = lv->u[k][e] & 0x00FF00FFu;
+            lv->uo[k][e] = (lv->u[k][e] >> 8) & 0x00FF00FFu;
+        }
+        lv->fe[e] = (lv->f[e] & 0x00FF00FFu) << 8;
+        lv->fo[e] = ((lv->f[e] >> 8) & 0x00FF00FFu) << 8;
+    }
 }
 
 /* lanes 0x01 where byte s >= byte u (unsigned), else 0x00 */
@@ -496,6 +505,7 @@ static inline uint32_t lane_bits(uint32_t v)
  * block; the second is 0 for blocks of 4): the levels' planes into word[q * plane_step]. */
 static inline void put_levels(const tab_levels *lv, uint32_t s0, uint32_t s1, be_word *word)
 {
+#if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
     uint32_t g0 = 0u, g1 = 0u, k, q;
     for (k = 0; k < lv->levels; k++) {
         g0 += ge_lanes(s0, lv->u[k][0]);
@@ -507,6 +517,31 @@ static inline void put_levels(const tab_levels *lv, uint32_t s0, uint32_t s1, be
         const uint32_t bits = (lane_bits(g0 >> q) | lane_bits(g1 >> q) << 4) & lv->mask;
         *word = lv->shift == 0u ? bits : *word | bits << lv->shift;
     }
+#else
+    /* No USUB8: the byte lanes split into even and odd ones in halfwords (channels 0 and 2, 1 and
+     * 3 of each word); ((s | 0x100) - u) & 0x100 per halfword is 0x100 when s >= u (256 + s - u is
+     * in 1 .. 511: no borrow between halfwords). G counts in bits 8-9 and 24-25. */
+    const uint32_t m = 0x00FF00FFu, one = 0x01000100u;
+    const uint32_t e0 = (s0 & m) | one, o0 = ((s0 >> 8) & m) | one, e1 = (s1 & m) | one, o1 = ((s1 >> 8) & m) | one;
+    uint32_t ge0 = 0u, go0 = 0u, ge1 = 0u, go1 = 0u, k, q;
+    for (k = 0; k < lv->levels; k++) {
+        ge0 += (e0 - lv->ue[k][0]) & one;
+        go0 += (o0 - lv->uo[k][0]) & one;
+        ge1 += (e1 - lv->ue[k][1]) & one;
+        go1 += (o1 - lv->uo[k][1]) & one;
+    }
+    ge0 ^= lv->fe[0];
+    go0 ^= lv->fo[0];
+    ge1 ^= lv->fe[1];
+    go1 ^= lv->fo[1];
+    for (q = 0; q < lv->out_planes; q++, word += lv->plane_step) {
+        /* channel 4e + 2h + j: bit 8 + 16h + q of (j ? go : ge) -> bit 16h + j, then 2h + j */
+        const uint32_t v0 = ((ge0 >> (8u + q)) & 0x00010001u) | ((go0 >> (8u + q)) & 0x00010001u) << 1;
+        const uint32_t v1 = ((ge1 >> (8u + q)) & 0x00010001u) | ((go1 >> (8u + q)) & 0x00010001u) << 1;
+        const uint32_t bits = (((v0 | v0 >> 14) & 15u) | ((v1 | v1 >> 14) & 15u) << 4) & lv->mask;
+        *word = lv->shift == 0u ? bits : *word | bits << lv->shift;
+    }
+#endif
 }
 
 /* lanes 0x0001 where halfword s >= halfword u (unsigned), else 0 */
