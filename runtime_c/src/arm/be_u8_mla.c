@@ -89,14 +89,17 @@ static uint32_t clamp_t(int32_t t)
     return (uint32_t)(t < -16384 ? -16384 : t > 16384 ? 16384 : t);
 }
 
-/* tpack[g * 4 + q] for the packed sign test of channels o0 + 8g + 2q and + 1 */
-static void make_tpack(const be_op *op, uint32_t o0, uint32_t groups, uint32_t *tpack)
+/* tpack[g * 4 + q] for the packed test of channels o0 + 8g + 2q and + 1 against their threshold
+ * `level` (of op->levels per channel; the sign stage has one) */
+static void make_tpack(const be_op *op, uint32_t o0, uint32_t groups, uint32_t level, uint32_t *tpack)
 {
     const int32_t *t = (const int32_t *)op->stage_b;
+    const uint32_t l = op->levels;
     uint32_t i;
     for (i = 0; i < 4u * groups; i++) {
         const uint32_t a = o0 + 2u * i, b = a + 1u;
-        const uint32_t ta = a < op->out_ch ? clamp_t(t[a]) : 0u, tb = b < op->out_ch ? clamp_t(t[b]) : 0u;
+        const uint32_t ta = a < op->out_ch ? clamp_t(t[a * l + level]) : 0u;
+        const uint32_t tb = b < op->out_ch ? clamp_t(t[b * l + level]) : 0u;
         tpack[i] = (ta - 1u + 32768u) + ((tb - 1u) << 16);
     }
 }
@@ -206,6 +209,25 @@ static inline uint32_t sign_bits(const uint32_t *p, const uint32_t *tp)
     const uint32_t e2 = (tp[2] - p[2]) & 0x80008000u, e3 = (tp[3] - p[3]) & 0x80008000u;
     const uint32_t g = e3 | (e2 >> 2) | (e1 >> 4) | (e0 >> 6); /* a_q at 9 + 2q, b_q at 25 + 2q */
     return (((g >> 9) & 0x55u) | ((g >> 24) & 0xAAu)) ^ 0xAAu;
+}
+
+/* Unsigned levels (qrelu: L = 1 or 3 thresholds, Q = 1 or 2 output planes), K <= 64: with the
+ * direction folded into the weights the level is #{k : acc' >= t_k} (the reference's count), so
+ * each threshold is one packed test (sign_bits: bit i = channel i below t_k) and the level is
+ * L - (the number of tests below) = (below count) XOR L for L = 2^Q - 1: bit-sliced, with b_k the
+ * tests' bits, plane 0 = NOT (b_0 ^ b_1 ^ b_2) and plane 1 = NOT majority(b_0, b_1, b_2). */
+static inline void level_bits(const uint32_t *p, const uint32_t *tp, uint32_t levels, uint32_t stride,
+                              uint32_t *plane0, uint32_t *plane1)
+{
+    const uint32_t b0 = sign_bits(p, tp);
+    if (levels == 1u) {
+        *plane0 = ~b0 & 0xFFu;
+        *plane1 = 0u;
+    } else {
+        const uint32_t b1 = sign_bits(p, tp + stride), b2 = sign_bits(p, tp + 2u * stride);
+        *plane0 = ~(b0 ^ b1 ^ b2) & 0xFFu;
+        *plane1 = ~((b0 & b1) | (b2 & (b0 ^ b1))) & 0xFFu;
+    }
 }
 
 #if defined(BE_ARM_T2_ASM)
@@ -422,8 +444,11 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
     const uint32_t k = op->kh * op->kw * op->in_ch, nout = op->out_ch, all = (nout + 7u) / 8u;
     const int sign = op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u;
     const int fast = sign && k <= KFAST, by3 = k % 3u == 0u;
+    /* unsigned levels L = 1 / 3 in Q = 1 / 2 planes, K <= 64: packed tests per threshold */
+    const int lvl = op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && k <= KFAST &&
+                    ((op->levels == 1u && vo->planes == 1u) || (op->levels == 3u && vo->planes == 2u));
     uint8_t *patch = (uint8_t *)scratch; /* K bytes <= the model's patch_bytes */
-    uint32_t pairs[PAIR_WORDS], tpack[4u * GROUPS_MAX];
+    uint32_t pairs[PAIR_WORDS], tpack[3u * 4u * GROUPS_MAX];
     uint32_t per = PAIR_WORDS / (4u * k), g0, ng, oy, ox, g, i;
     be_status st = BE_OK;
 #if defined(BE_ARM_T2_ASM)
@@ -441,9 +466,11 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
         per -= per % 4u; /* passes of whole 32-channel words */
     for (g0 = 0; g0 < all; g0 += ng) {
         ng = all - g0 < per ? all - g0 : per;
-        make_pairs(op, 8u * g0, ng, k, sign, pairs);
+        make_pairs(op, 8u * g0, ng, k, sign || lvl, pairs);
         if (fast)
-            make_tpack(op, 8u * g0, ng, tpack);
+            make_tpack(op, 8u * g0, ng, 0u, tpack);
+        for (i = 0; lvl && i < op->levels; i++) /* threshold i of every group at tpack + 4 ng i */
+            make_tpack(op, 8u * g0, ng, i, tpack + 4u * ng * i);
         for (oy = 0; oy < vo->h; oy++) {
             for (ox = 0; ox < vo->w; ox++) {
                 uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
@@ -481,6 +508,23 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                 if (g0 == 0u)
                     be_stage_clear(op, px_out);
                 be_arm_u8_im2col(op, (const uint8_t *)in, oy, ox, patch);
+                if (lvl) {
+                    be_word *words = (be_word *)px_out;
+                    for (g = 0; g < ng; g++) {
+                        const uint32_t o0 = 8u * (g0 + g);
+                        uint32_t p[4], q0, q1;
+                        taps(patch, pairs + (size_t)g * k * 4u, k, by3, p);
+                        level_bits(p, tpack + 4u * g, op->levels, 4u * ng, &q0, &q1);
+                        if (nout - o0 < 8u) { /* channels beyond out_ch: no bits */
+                            q0 &= (1u << (nout - o0)) - 1u;
+                            q1 &= (1u << (nout - o0)) - 1u;
+                        }
+                        words[o0 / 32u] |= q0 << (o0 % 32u);
+                        if (op->levels == 3u)
+                            words[vo->cw + o0 / 32u] |= q1 << (o0 % 32u);
+                    }
+                    continue;
+                }
                 for (g = 0; g < ng; g++) {
                     const uint32_t o0 = 8u * (g0 + g), n = nout - o0 < 8u ? nout - o0 : 8u;
                     uint32_t p[4];
