@@ -10,6 +10,8 @@
  *          conv8q2l: the same -> 16 channels of 2-bit levels (3 thresholds each: the qrelu2 VGG);
  *          conv16q2l: 14 x 14 x 16 2-bit levels -> 16 channels of 2-bit levels; conv16q2o32:
  *          7 x 7 x 16 2-bit levels -> 32 channels of 2-bit levels (the qrelu2 VGG's conv10);
+ *          conv32q2: 7 x 7 x 32 2-bit levels -> 32 of 2-bit levels (the qrelu2 VGG's conv12), conv32s7:
+ *          the same with sign bits in and out (the sign VGG's conv12);
  *          conv40acc, conv80acc: 14 x 14 x 40 -> 40 and 7 x 7 x 80 -> 80, AccStage (int32
  *          accumulators): the residual convs of the ResNet with widths 16, 40, 80 (not on M0)
  * and three first layers (uint8 pixels x binary weights, sign stage; "instructions per MAC"):
@@ -598,6 +600,8 @@ int main(void)
     bench_conv_small("conv8q2l", 14u, 8u, 16u, 2u, 3u);
     bench_conv_small("conv16q2l", 14u, 16u, 16u, 2u, 3u);
     bench_conv_small("conv16q2o32", 7u, 16u, 32u, 2u, 3u);
+    bench_conv_small("conv32q2", 7u, 32u, 32u, 2u, 3u);
+    bench_conv_small("conv32s7", 7u, 32u, 32u, 1u, 0u);
 #if !defined(__ARM_ARCH_6M__) /* the int32 outputs do not fit the Cortex-M0's pool */
     bench_conv_small("conv40acc", 14u, 40u, 40u, 1u, 99u);
     bench_conv_small("conv80acc", 7u, 80u, 80u, 1u, 99u);
