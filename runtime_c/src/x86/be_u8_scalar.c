@@ -118,6 +118,36 @@ static void block_masks(const uint8_t *x, uint32_t k, uint32_t k16, const uint8_
         acc[i] = u8_acc(total, (uint32_t)_mm_cvtsi128_si32(s) + (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(s, 8)));
     }
 }
+
+/* Dense with SSE2: 16 weight bits at a time become byte masks in registers (three unpacks spread
+ * each byte of the 16 bits over 8 lanes, AND with 1, 2, ..., 128 and compare), then AND with 16
+ * input bytes and PSADBW; the last K % 16 pixels bit by bit (the input is the caller's buffer:
+ * nothing past its K bytes is read). */
+static void block_dense_sse2(const be_op *op, const uint8_t *x, uint32_t o0, uint32_t n, int32_t *acc)
+{
+    const uint32_t k = op->in_ch, cw = be_words_for(k), k16 = k / 16u * 16u, total = byte_sum(x, k);
+    const __m128i sel = _mm_set_epi8((char)0x80, 0x40, 0x20, 0x10, 0x08, 0x04, 0x02, 0x01, (char)0x80, 0x40, 0x20,
+                                     0x10, 0x08, 0x04, 0x02, 0x01);
+    uint32_t i, j;
+    for (i = 0; i < n; i++) {
+        const be_word *w = (const be_word *)op->weights + (size_t)(o0 + i) * cw;
+        __m128i sum = _mm_setzero_si128();
+        uint32_t s;
+        for (j = 0; j < k16; j += 16u) {
+            __m128i m = _mm_cvtsi32_si128((int)((w[j / 32u] >> (j % 32u)) & 0xFFFFu));
+            m = _mm_unpacklo_epi8(m, m);
+            m = _mm_unpacklo_epi16(m, m);
+            m = _mm_unpacklo_epi32(m, m); /* lanes 0-7: bits 0-7, lanes 8-15: bits 8-15 */
+            m = _mm_cmpeq_epi8(_mm_and_si128(m, sel), sel);
+            sum = _mm_add_epi64(sum, _mm_sad_epu8(_mm_and_si128(_mm_loadu_si128((const __m128i *)(x + j)), m),
+                                                  _mm_setzero_si128()));
+        }
+        s = (uint32_t)_mm_cvtsi128_si32(sum) + (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(sum, 8));
+        if (k16 < k)
+            s += masked_sum(x + k16, w[k16 / 32u] >> (k16 % 32u), k - k16);
+        acc[i] = u8_acc(total, s);
+    }
+}
 #endif
 
 /* the stage of channels [o0, o0 + n) (n <= 32, not crossing a 32-channel word) */
@@ -127,11 +157,10 @@ static be_status put(const be_op *op, void *px_out, uint32_t o0, uint32_t n, con
     return s != BE_OK ? s : st;
 }
 
-/* Dense: every weight row is used once per call, so no masks (expanding them costs more than
- * the bit-by-bit sum) */
+/* Dense: every weight row is used once per call, so no stored masks (expanding them costs more
+ * than the bit-by-bit sum): with SSE2 they are made in registers 16 bits at a time */
 be_status be_dense_u8_scalar(const be_op *op, const void *in, void *out, void *scratch)
 {
-    const uint32_t k = op->in_ch;
     int32_t acc[32];
     uint32_t o0;
     be_status st = BE_OK;
@@ -139,7 +168,11 @@ be_status be_dense_u8_scalar(const be_op *op, const void *in, void *out, void *s
     be_stage_clear(op, out);
     for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
         const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
-        block_bits(op, (const uint8_t *)in, 1u, k, o0, n, acc);
+#if defined(__SSE2__)
+        block_dense_sse2(op, (const uint8_t *)in, o0, n, acc);
+#else
+        block_bits(op, (const uint8_t *)in, 1u, op->in_ch, o0, n, acc);
+#endif
         st = put(op, out, o0, n, acc, st);
     }
     return st;
