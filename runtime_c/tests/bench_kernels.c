@@ -68,7 +68,7 @@
 #define CONV_C 64u
 #define CONV_WORDS (CONV_C / 32u)
 
-#define DENSE_POOL (BENCH_DENSE_OUT * (DENSE_K / 32u) + 2u * (DENSE_K / 32u) + BENCH_DENSE_OUT * 2u + 2u * BENCH_DENSE_OUT / 32u)
+#define DENSE_POOL (BENCH_DENSE_OUT * (DENSE_K / 32u) + DENSE_K / 32u + 2u * BENCH_DENSE_OUT / 32u + BENCH_DENSE_OUT + BENCH_DENSE_OUT / 4u)
 #define CONV_POOL (CONV_C * 9u * CONV_WORDS + 3u * CONV_HW * CONV_HW * CONV_WORDS + 9u * CONV_WORDS + 2u * CONV_C)
 #define POOL_WORDS (DENSE_POOL > CONV_POOL ? DENSE_POOL : CONV_POOL)
 
@@ -215,37 +215,14 @@ static void run_all(const be_op *op, const char *what, const void *in, void *out
     }
 }
 
-static void bench_dense(void)
+/* A Dense: k sign bits -> o outputs, sign thresholds or scores (int32 multiplier * acc + offset).
+ * The small ones (classifier heads) are dominated by per-call and per-output costs. */
+static void bench_dense_shape(const char *what, uint32_t k, uint32_t o, int scores)
 {
-    const uint32_t kw = DENSE_K / 32u;
-    uint32_t *w = pool, *in = w + BENCH_DENSE_OUT * kw, *out = in + kw, *out_ref = out + BENCH_DENSE_OUT / 32u + 1u;
-    int32_t *t = (int32_t *)(out_ref + BENCH_DENSE_OUT / 32u + 1u);
-    int8_t *dir = (int8_t *)(t + BENCH_DENSE_OUT);
-    be_op op;
-    memset(&op, 0, sizeof op);
-    op.type = BE_OP_DENSE;
-    op.weight_kind = BE_WK_BINARY;
-    op.in_ch = op.k = DENSE_K;
-    op.out_ch = BENCH_DENSE_OUT;
-    op.w_row_bytes = kw * 4u;
-    bits_value(&op.in, 1u, 1u, 1u, DENSE_K);
-    bits_value(&op.out, 1u, 1u, 1u, BENCH_DENSE_OUT);
-    fill(w, BENCH_DENSE_OUT * kw);
-    fill(in, kw);
-    op.weights = w;
-    stage(&op, dir, t);
-    run_all(&op, "dense", in, out, out_ref, NULL, DENSE_K * BENCH_DENSE_OUT);
-}
-
-/* op = a binary 3x3 conv, stride 1, padding 1, hw x hw x c sign bits -> hw x hw x o (sign bits) */
-/* A small Dense (a classifier head): k sign bits -> o outputs, sign thresholds or scores (int32
- * multiplier * acc + offset). Per-call and per-output costs dominate these. */
-static void bench_dense_small(const char *what, uint32_t k, uint32_t o, int scores)
-{
-    const uint32_t kw = be_words_for(k);
-    uint32_t *w = pool, *in = w + o * kw, *out = in + kw, *out_ref = out + o + 1u;
-    int32_t *t = (int32_t *)(out_ref + o + 1u), *off = t + o;
-    int8_t *dir = (int8_t *)(off + o);
+    const uint32_t kw = be_words_for(k), ow = scores ? o : be_words_for(o);
+    uint32_t *w = pool, *in = w + o * kw, *out = in + kw, *out_ref = out + ow;
+    int32_t *t = (int32_t *)(out_ref + ow), *off = t + o;
+    int8_t *dir = (int8_t *)(off + (scores ? o : 0u));
     uint32_t i, j;
     be_op op;
     memset(&op, 0, sizeof op);
@@ -284,6 +261,12 @@ static void bench_dense_small(const char *what, uint32_t k, uint32_t o, int scor
     run_all(&op, what, in, out, out_ref, NULL, k * o);
 }
 
+static void bench_dense(void)
+{
+    bench_dense_shape("dense", DENSE_K, BENCH_DENSE_OUT, 0);
+}
+
+/* op = a binary 3x3 conv, stride 1, padding 1, hw x hw x c sign bits -> hw x hw x o (sign bits) */
 static void conv3x3_op(be_op *op, uint32_t hw, uint32_t c, uint32_t o)
 {
     memset(op, 0, sizeof *op);
@@ -587,10 +570,10 @@ int main(void)
     printf("bench: target %s, isa 0x%lx, tick_hz %lu\n", board_name(), (unsigned long)be_isa_detect(),
            (unsigned long)board_tick_hz());
     bench_dense();
-    bench_dense_small("dense256o16", 256u, 16u, 0);
-    bench_dense_small("dense64o10", 64u, 10u, 1);
-    bench_dense_small("dense64o64", 64u, 64u, 0);
-    bench_dense_small("dense128o128", 128u, 128u, 0);
+    bench_dense_shape("dense256o16", 256u, 16u, 0);
+    bench_dense_shape("dense64o10", 64u, 10u, 1);
+    bench_dense_shape("dense64o64", 64u, 64u, 0);
+    bench_dense_shape("dense128o128", 128u, 128u, 0);
     bench_conv();
     bench_conv_small("conv8", 28u, 8u, 8u, 1u, 0u);
     bench_conv_small("conv8o16", 14u, 8u, 16u, 1u, 0u);
