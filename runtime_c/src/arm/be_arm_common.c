@@ -43,6 +43,8 @@ static int prepare_thresholds(const be_op *op, popc_threshold *p)
     return 1;
 }
 
+static be_status put_values(const be_op *op, void *px_out, uint32_t o0, uint32_t n, const uint32_t *d);
+
 /* Output stage of channels [o0, o0 + n) of one output pixel; o0 % 32 == 0, n <= 32. With a
  * table p (sign thresholds), the word of bits is written whole; otherwise the pixel must have
  * been cleared (be_stage_clear) and the stage goes through the direct compare or be_stage_put,
@@ -51,7 +53,6 @@ static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uin
                      const uint32_t *d)
 {
     uint32_t i;
-    be_status st = BE_OK;
     if (p != NULL) {
         uint32_t zeros = 0u; /* bit i: channel i's u < 0, i.e. its output bit is 0 */
         p += o0;
@@ -96,7 +97,17 @@ static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uin
             acc[i] = (int32_t)op->k - 2 * (int32_t)d[i];
         return be_stage_put_block(op, px_out, o0, n, acc); /* o0 % 32 == 0, n <= 32 */
     }
-    if (op->stage == BE_STAGE_ACC) { /* the accumulators themselves (a residual block's conv) */
+    return put_values(op, px_out, o0, n, d);
+}
+
+/* The stages put() does not pack: the accumulators themselves (a residual block's conv), scores
+ * and requantization (out of line, so that put() stays small enough to inline into rows()). */
+static __attribute__((noinline)) be_status put_values(const be_op *op, void *px_out, uint32_t o0, uint32_t n,
+                                                      const uint32_t *d)
+{
+    uint32_t i;
+    be_status st = BE_OK;
+    if (op->stage == BE_STAGE_ACC) {
         int32_t *y = (int32_t *)px_out + o0;
         const int32_t k = (int32_t)op->k;
         for (i = 0; i < n; i++)

@@ -448,7 +448,7 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
     const int lvl = op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && k <= KFAST &&
                     ((op->levels == 1u && vo->planes == 1u) || (op->levels == 3u && vo->planes == 2u));
     uint8_t *patch = (uint8_t *)scratch; /* K bytes <= the model's patch_bytes */
-    uint32_t pairs[PAIR_WORDS], tpack[3u * 4u * GROUPS_MAX];
+    uint32_t pairs[PAIR_WORDS], tpack[4u * GROUPS_MAX]; /* levels: L blocks of 4 words per group */
     uint32_t per = PAIR_WORDS / (4u * k), g0, ng, oy, ox, g, i;
     be_status st = BE_OK;
 #if defined(BE_ARM_T2_ASM)
@@ -462,6 +462,8 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
 #endif
     if (per > GROUPS_MAX)
         per = GROUPS_MAX;
+    if (lvl && per > GROUPS_MAX / op->levels) /* the levels' packed thresholds share tpack */
+        per = GROUPS_MAX / op->levels;
     if (per >= 4u)
         per -= per % 4u; /* passes of whole 32-channel words */
     for (g0 = 0; g0 < all; g0 += ng) {
