@@ -71,14 +71,18 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
     """Does the ARM "tab" kernel (runtime_c/src/arm/be_bin_tab.c: nibble tables) take this
     bits x binary layer? A Conv2d with fewer than 32 input channels, at least 64 output pixels
     (32 on the Thumb-2 cores without Helium) and the tables of 4 output channels within its
-    stack budget (320 words on the Cortex-M0, 1152 elsewhere). On the NEON targets it comes
-    after "neon" (forced only)."""
+    stack budget (320 words on the Cortex-M0, 1152 elsewhere). On the NEON targets it goes first
+    only for at most 8 sign channels or bit-plane inputs on 64+ output pixels, else after "neon"
+    (forced only)."""
     min_pixels = 64 if target in ("cortex-m0", "cortex-m55") else 32
-    if target.startswith(("aarch64", "armv7")) or not isinstance(op, Conv2d) or spec.shape[2] >= 32 or \
-            out_spec.shape[0] * out_spec.shape[1] < min_pixels:
+    if not isinstance(op, Conv2d) or spec.shape[2] >= 32 or out_spec.shape[0] * out_spec.shape[1] < min_pixels:
         return False
     nibbles = op.kernel[0] * op.kernel[1] * ((spec.shape[2] + 3) // 4)
-    return nibbles * 16 <= (320 if target == "cortex-m0" else 1152)
+    if nibbles * 16 > (320 if target == "cortex-m0" else 1152):
+        return False
+    if target.startswith(("aarch64", "armv7")):  # NEON wins elsewhere: "tab" comes after it there
+        return spec.shape[2] <= 8 if spec.encoding == "sign" else out_spec.shape[0] * out_spec.shape[1] >= 64
+    return True
 
 
 def short_takes(target: str, op, spec) -> bool:
