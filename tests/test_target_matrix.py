@@ -664,7 +664,12 @@ def test_models_match_reference(name):
                     spec.kind in ("u8", "i8")
                 if u8_bin:  # larger conv K may fall through to other variants: exactness only
                     if isinstance(op, Dense) or op.kernel[0] * op.kernel[1] * spec.shape[2] <= 64:
-                        assert kname == EXPECTED_U8[name][isinstance(op, Conv2d)], (case, line)
+                        expected = EXPECTED_U8[name][isinstance(op, Conv2d)]
+                        if name == "cortex-m55" and isinstance(op, Conv2d) and \
+                                isinstance(op.output, ThresholdStage) and op.output.encoding == "unsigned" and \
+                                op.output.levels in (1, 3):
+                            expected = "mla"  # its packed level tests beat "mve" there
+                        assert kname == expected, (case, line)
                 elif int8_codes:
                     assert kname == EXPECTED_I8[name], (case, line)
                 elif isinstance(op, (Add, Requantize, Threshold, AvgPool2d, Merge, Concat)) or \
