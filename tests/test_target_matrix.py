@@ -87,13 +87,15 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
 
 def short_takes(target: str, op, spec) -> bool:
     """Does the ARM "short" kernel (runtime_c/src/arm/be_dense_bin_short.c) take this bits x
-    binary layer? A Dense over sign bits with K <= 128 (at most 4 words); on the cores with the
-    DSP extension only with a score or accumulator stage. On the NEON targets it comes after
-    "neon" (forced only)."""
+    binary layer? A Dense over sign bits with K <= 128 (at most 4 words; at most 2 on the
+    Cortex-M55, where Helium wins from 3 words on) and a sign-threshold, score or accumulator
+    stage. On the NEON targets it comes after "neon" (forced only)."""
     if target.startswith(("aarch64", "armv7")) or not isinstance(op, Dense) or spec.encoding != "sign" or \
-            spec.shape[-1] > 128:
+            spec.shape[-1] > (64 if target == "cortex-m55" else 128):
         return False
-    return target in ("cortex-m0", "cortex-m3") or isinstance(op.output, (ScoreStage, AccStage))
+    out = op.output
+    return isinstance(out, (ScoreStage, AccStage)) or (isinstance(out, ThresholdStage) and out.encoding == "sign"
+                                                       and out.levels == 1)
 
 
 # The first layer, uint8 pixels x binary weights (runtime_c/src/arm/be_u8_*.c): what "auto" picks

@@ -573,6 +573,8 @@ int main(void)
     bench_dense_shape("dense256o16", 256u, 16u, 0);
     bench_dense_shape("dense64o10", 64u, 10u, 1);
     bench_dense_shape("dense64o64", 64u, 64u, 0);
+    bench_dense_shape("dense96o32", 96u, 32u, 0);
+    bench_dense_shape("dense128o10", 128u, 10u, 1);
     bench_dense_shape("dense128o128", 128u, 128u, 0);
     bench_conv();
     bench_conv_small("conv8", 28u, 8u, 8u, 1u, 0u);

@@ -311,10 +311,10 @@ static void test_dense(void)
        * overflow int32 (the status and the wrapped values must match ref) */
         static const uint32_t kss[] = {1, 2, 7, 16, 31, 32, 33, 47, 64, 65, 96, 97, 127, 128};
         for (i = 0; i < sizeof kss / sizeof kss[0]; i++) {
-            for (j = 0; j < 10u; j++, n++) /* every stage, then scores and accumulators (the stages
-                                            * "short" takes on the cores with DSP) more often */
+            for (j = 0; j < 15u; j++, n++) /* every stage, then the sign, score and accumulator
+                                            * stages (the ones "short" takes) more often */
                 dense_case(kss[i], os[n % (sizeof os / sizeof os[0])], 0, BE_WK_BINARY,
-                           j < 6u ? (int)j : (j % 2u ? 3 : 5));
+                           j < 6u ? (int)j : j % 3u == 0u ? 0 : j % 3u == 1u ? 3 : 5);
             score_overflow = 1;
             dense_case(kss[i], os[n++ % (sizeof os / sizeof os[0])], 0, BE_WK_BINARY, 3);
             score_overflow = 0;

@@ -1,20 +1,20 @@
 /* be_dense_bin_short.c -- "short": binary Dense with short rows (K <= 128 bits, at most 4 words),
  * the classifier heads and small hidden layers, on every ARM core.
  *
- * In such a layer the popcount itself is a few dozen instructions per output, so what the
+ * In such a layer the popcount itself is a couple of dozen instructions per output, so what the
  * general driver adds around it (a call into the variant's counting core per block of 32 rows,
  * a row-end sequence built for long rows, one be_stage_put call per score) costs as much as
- * the counting. Here each output is one pass, everything in registers:
+ * the counting. Here each output is one pass, everything in registers, one instance per row
+ * length (1..4 words) so the input words are loaded once per layer and stay in registers:
  *   - d = popcount(x XOR w) by SWAR: 2-bit fields, then nibbles (<= 4 per word), the nibbles of
- *     up to three words added (<= 12), folded to byte lanes; the byte lanes of the row (<= 32
- *     each for 4 words) summed once at the end;
+ *     up to three words added (<= 12), folded to byte lanes (<= 32 each for 4 words), and the
+ *     four lanes summed by one multiply, (lanes * 0x01010101) >> 24 (the sum is <= 128);
  *   - acc = K - 2d, exactly the reference's accumulator;
- *   - the output stage inline: sign thresholds (bit 1 where direction * acc < T), scores
- *     (multiplier * acc + offset in 64 bits, BE_ERR_OVERFLOW when it leaves int32, as the
- *     reference), accumulators; any other stage (unsigned levels, requantization) goes through
- *     be_stage_put.
- * On the cores with the DSP extension it only takes the score and accumulator stages (their
- * carry-save counting is as fast on these rows: docs/kernels.md). No __builtin_popcount (libgcc).
+ *   - the output stage in the same loop: sign thresholds (bit 1 where direction * acc < T, the
+ *     word built in a register and stored once per 32 outputs), scores (multiplier * acc +
+ *     offset in 64 bits, BE_ERR_OVERFLOW when it leaves int32, as the reference), accumulators;
+ *     the other stages (unsigned levels, requantization) stay with the general driver.
+ * No __builtin_popcount (libgcc).
  */
 #include "arm/be_arm_kernels.h"
 
@@ -22,112 +22,181 @@
 
 #include "arm/be_arm.h"
 
+#ifdef BE_ARM_HAVE_DSP
+#include <arm_acle.h>
+#endif
+
 #define BE_SHORT_MAX_WORDS 4u /* from 5 words on, the dsp variant's carry-save loop is faster (M4) */
+#ifdef BE_ARM_HAVE_MVE
+#define BE_SHORT_TAKES_WORDS 2u /* Helium's 128-bit counting wins from 3 words on (docs/kernels.md) */
+#else
+#define BE_SHORT_TAKES_WORDS BE_SHORT_MAX_WORDS
+#endif
 
 int be_dense_bin_short_supports(const be_op *op)
 {
-#if defined(BE_ARM_HAVE_DSP)
-    /* the DSP cores' carry-save counting ("dsp", "mve") is as fast on these rows: only the score and
-     * accumulator stages, which the driver hands out per channel, gain (docs/kernels.md) */
-    if (op->stage != BE_STAGE_SCORE && op->stage != BE_STAGE_ACC)
-        return 0;
-#endif
+    /* the unsigned-level and requant stages are left to the general driver (its inline stage) */
     return op->type == BE_OP_DENSE && op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS &&
-           op->in.encoding == BE_ENC_SIGN && op->in.cw >= 1u && op->in.cw <= BE_SHORT_MAX_WORDS;
+           op->in.encoding == BE_ENC_SIGN && op->in.cw >= 1u && op->in.cw <= BE_SHORT_TAKES_WORDS &&
+           op->w_row_bytes == op->in.cw * 4u &&
+           (be_stage_is_sign(op) || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_ACC);
 }
 
-/* popcount(a) as 8 nibbles (each <= 4). The masks come in registers (BE_ARM_OPAQUE): on Thumb-2
- * `m & (v >> s)` is then one instruction. */
-static inline uint32_t nibbles(uint32_t a, uint32_t m1, uint32_t m2)
+/* popcount(a) as 8 nibbles (each <= 4), and nibble sums v as byte lanes. On Thumb-2 as BIC with
+ * the complement mask, then SUB / ADD with the shift folded in ((a & 0xAAAAAAAA) >> 1 rather than
+ * (a >> 1) & 0x55555555): every mask is a modified immediate, so none lives in a register and
+ * none costs a separate shift (GCC canonicalises the C back to shift-then-mask, two instructions
+ * each, hence the asm). Elsewhere the plain SWAR. */
+#if defined(__thumb2__)
+static inline uint32_t nibbles(uint32_t a)
 {
-    a = a - ((a >> 1) & m1);
-    return (a & m2) + ((a >> 2) & m2);
+    uint32_t t;
+    __asm__("bic %1, %0, #0x55555555\n\t"
+            "sub %0, %0, %1, lsr #1\n\t"
+            "bic %1, %0, #0x33333333\n\t"
+            "and %0, %0, #0x33333333\n\t"
+            "add %0, %0, %1, lsr #2"
+            : "+r"(a), "=&r"(t));
+    return a;
 }
 
-/* popcount(x XOR w) over nw (1..4) words; inlined with a constant nw (count_rows_N) the loops
- * unroll and the x words stay in registers across rows where they fit */
-static inline __attribute__((always_inline)) uint32_t row_count(const be_word *x, const be_word *w, uint32_t nw,
-                                                                 uint32_t m1, uint32_t m2, uint32_t m4)
+static inline uint32_t bytes_of(uint32_t v)
 {
-    uint32_t lanes = 0u, v;
-    for (; nw >= 3u; nw -= 3u, x += 3, w += 3) {
-        v = nibbles(x[0] ^ w[0], m1, m2) + nibbles(x[1] ^ w[1], m1, m2) + nibbles(x[2] ^ w[2], m1, m2);
-        lanes += (v & m4) + ((v >> 4) & m4);
-    }
-    if (nw != 0u) {
-        v = nibbles(x[0] ^ w[0], m1, m2);
-        if (nw == 2u)
-            v += nibbles(x[1] ^ w[1], m1, m2);
-        lanes += (v & m4) + ((v >> 4) & m4);
-    }
-    /* byte lanes <= 32 each: halfword lanes, then their sum (<= 128) */
-    lanes = (lanes & 0x00FF00FFu) + ((lanes >> 8) & 0x00FF00FFu);
-    return (lanes + (lanes >> 16)) & 0xFFFFu;
+    uint32_t t;
+    __asm__("bic %1, %0, #0x0F0F0F0F\n\t"
+            "and %0, %0, #0x0F0F0F0F\n\t"
+            "add %0, %0, %1, lsr #4"
+            : "+r"(v), "=&r"(t));
+    return v;
+}
+#else
+static inline uint32_t nibbles(uint32_t a)
+{
+    a = a - ((a >> 1) & 0x55555555u);
+    return (a & 0x33333333u) + ((a >> 2) & 0x33333333u);
 }
 
-/* d[i] = popcount(x XOR w_i), w_i = w + i * rw, for i < n; one instance per row length */
-typedef void (*count_fn)(const be_word *x, const be_word *w, uint32_t rw, uint32_t n, uint32_t *d);
+static inline uint32_t bytes_of(uint32_t v)
+{
+    return (v & 0x0F0F0F0Fu) + ((v >> 4) & 0x0F0F0F0Fu);
+}
+#endif
 
-#define BE_SHORT_COUNT(NW)                                                                                 \
-    static void count_rows_##NW(const be_word *x, const be_word *w, uint32_t rw, uint32_t n, uint32_t *d) \
-    {                                                                                                      \
-        uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;                                     \
-        BE_ARM_OPAQUE(m1);                                                                                 \
-        BE_ARM_OPAQUE(m2);                                                                                 \
-        BE_ARM_OPAQUE(m4);                                                                                 \
-        for (; n > 0u; n--, w += rw)                                                                       \
-            *d++ = row_count(x, w, NW##u, m1, m2, m4);                                                     \
+/* The next row's nw words into w0..w3, *p advanced past them. On Thumb-2 as LDRD / LDR with
+ * post-increment (GCC emits two LDRs and a separate pointer add for the C). */
+#if defined(__thumb2__)
+#define BE_LD2(p, a, b) __asm__("ldrd %0, %1, [%2], #8" : "=&r"(a), "=&r"(b), "+r"(p) : : "memory")
+#define BE_LD1(p, a) __asm__("ldr %0, [%1], #4" : "=&r"(a), "+r"(p) : : "memory")
+#else
+#define BE_LD2(p, a, b) ((a) = (p)[0], (b) = (p)[1], (p) += 2)
+#define BE_LD1(p, a) ((a) = *(p)++)
+#endif
+
+static inline __attribute__((always_inline)) void load_row(const be_word **p, uint32_t nw, be_word *w)
+{
+    const be_word *q = *p;
+    if (nw >= 2u)
+        BE_LD2(q, w[0], w[1]);
+    else
+        BE_LD1(q, w[0]);
+    if (nw == 3u)
+        BE_LD1(q, w[2]);
+    if (nw == 4u)
+        BE_LD2(q, w[2], w[3]);
+    *p = q;
+}
+
+/* acc = K - 2 popcount(x XOR w) of the row at *p (advanced past it) of nw (1..4, a constant after
+ * inlining) words, x in registers. The nibble sums (<= 12 for up to three words) are summed
+ * across the word: with the DSP extension by two USAD8 (the low nibbles as bytes, the high ones
+ * in place, i.e. 16 times their sum, which the final subtraction shifts back: one instruction
+ * fewer than folding), else folded to byte lanes and summed by a multiply,
+ * (lanes * 0x01010101) >> 24. */
+static inline __attribute__((always_inline)) int32_t row_acc(const be_word **p, uint32_t nw, be_word x0, be_word x1,
+                                                              be_word x2, be_word x3, int32_t k)
+{
+    be_word w[4];
+    uint32_t v, lanes;
+    load_row(p, nw, w);
+    v = nibbles(x0 ^ w[0]);
+    if (nw >= 2u)
+        v += nibbles(x1 ^ w[1]);
+    if (nw >= 3u)
+        v += nibbles(x2 ^ w[2]);
+#ifdef BE_ARM_HAVE_DSP
+    if (nw <= 3u)
+        return k - 2 * (int32_t)__usad8(v & 0x0F0F0F0Fu, 0u) - (int32_t)(__usad8(v & 0xF0F0F0F0u, 0u) >> 3);
+    lanes = bytes_of(v) + bytes_of(nibbles(x3 ^ w[3])); /* byte lanes <= 32 */
+    return k - 2 * (int32_t)__usad8(lanes, 0u);
+#else
+    lanes = bytes_of(v);
+    if (nw == 4u)
+        lanes += bytes_of(nibbles(x3 ^ w[3]));
+    return k - 2 * (int32_t)((lanes * 0x01010101u) >> 24); /* byte lanes <= 32: their sum in the top byte */
+#endif
+}
+
+/* The whole layer for rows of NW words: outputs in blocks of 32 (one sign word each). */
+static inline __attribute__((always_inline)) be_status short_layer(const be_op *op, const be_word *x, void *out,
+                                                                   uint32_t nw)
+{
+    const uint32_t nout = op->out_ch; /* rows of nw words back to back: supports */
+    const int32_t k = (int32_t)op->k;
+    const be_word *w = (const be_word *)op->weights;
+    const be_word x0 = x[0], x1 = nw >= 2u ? x[1] : 0u, x2 = nw >= 3u ? x[2] : 0u, x3 = nw >= 4u ? x[3] : 0u;
+    uint32_t o, i;
+    be_status st = BE_OK;
+    if (be_stage_is_sign(op)) {
+        const int8_t *dir = (const int8_t *)op->stage_a;
+        const int32_t *t = (const int32_t *)op->stage_b;
+        be_word *dst = (be_word *)out;
+        for (o = nout; o > 0u; o -= i) {
+            uint32_t word = 0u, bit;
+            i = o < 32u ? o : 32u;
+            bit = 1u << (32u - i); /* the loop ends when the bit leaves the word: then word >> (32 - i) */
+            do { /* direction * acc < T -> level 0 -> -1 -> bit 1 (direction is +-1: loader) */
+                const int32_t acc = row_acc(&w, nw, x0, x1, x2, x3, k) * *dir++;
+                if (acc < *t++)
+                    word |= bit;
+                bit <<= 1;
+            } while (bit != 0u);
+            *dst++ = word >> (32u - i);
+        }
+    } else if (op->stage == BE_STAGE_SCORE) {
+        const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
+        int32_t *y = (int32_t *)out, *const y_end = y + nout;
+        uint32_t wrapped = 0u; /* nonzero once a score left int32 */
+        for (; y != y_end; y++) {
+            const int64_t s = (int64_t)*mult++ * row_acc(&w, nw, x0, x1, x2, x3, k) + *offset++;
+            const uint32_t lo = (uint32_t)(uint64_t)s, hi = (uint32_t)((uint64_t)s >> 32);
+            *y = lo <= 0x7FFFFFFFu ? (int32_t)lo : -(int32_t)(~lo) - 1; /* modulo 2^32, as the reference */
+            wrapped |= hi ^ (uint32_t)-(lo >> 31); /* s fits int32 iff hi is lo's sign extension */
+        }
+        if (wrapped != 0u)
+            st = BE_ERR_OVERFLOW;
+    } else { /* BE_STAGE_ACC: supports */
+        int32_t *y = (int32_t *)out, *const y_end = y + nout;
+        for (; y != y_end; y++)
+            *y = row_acc(&w, nw, x0, x1, x2, x3, k);
     }
-BE_SHORT_COUNT(1)
-BE_SHORT_COUNT(2)
-BE_SHORT_COUNT(3)
-BE_SHORT_COUNT(4)
+    return st;
+}
 
-static const count_fn count_rows[BE_SHORT_MAX_WORDS] = {count_rows_1, count_rows_2, count_rows_3, count_rows_4};
+typedef be_status (*layer_fn)(const be_op *op, const be_word *x, void *out);
+
+#define BE_SHORT_LAYER(NW) \
+    static be_status layer_##NW(const be_op *op, const be_word *x, void *out) { return short_layer(op, x, out, NW##u); }
+BE_SHORT_LAYER(1)
+BE_SHORT_LAYER(2)
+BE_SHORT_LAYER(3)
+BE_SHORT_LAYER(4)
+
+static const layer_fn layers[BE_SHORT_MAX_WORDS] = {layer_1, layer_2, layer_3, layer_4};
 
 be_status be_dense_bin_short(const be_op *op, const void *in, void *out, void *scratch)
 {
-    const uint32_t rw = op->w_row_bytes / 4u, nout = op->out_ch;
-    const int32_t k = (int32_t)op->k;
-    const count_fn count = count_rows[op->in.cw - 1u]; /* 1 <= cw <= 4: supports */
-    const be_word *x = (const be_word *)in, *w = (const be_word *)op->weights;
-    uint32_t d[32], o0, i;
-    be_status st = BE_OK;
     (void)scratch;
-    if (!be_stage_is_sign(op))
-        be_stage_clear(op, out);
-    for (o0 = 0; o0 < nout; o0 += 32u, w += 32u * rw) {
-        const uint32_t n = nout - o0 < 32u ? nout - o0 : 32u;
-        count(x, w, rw, n, d);
-        if (be_stage_is_sign(op)) {
-            const int8_t *dir = (const int8_t *)op->stage_a + o0;
-            const int32_t *t = (const int32_t *)op->stage_b + o0;
-            uint32_t word = 0u;
-            for (i = 0; i < n; i++) {
-                const int32_t acc = k - 2 * (int32_t)d[i];
-                /* direction * acc < T -> level 0 -> -1 -> bit 1 (|acc| <= K: -acc cannot overflow) */
-                word |= (uint32_t)((dir[i] < 0 ? -acc : acc) < t[i]) << i;
-            }
-            ((be_word *)out)[o0 / 32u] = word;
-        } else if (op->stage == BE_STAGE_SCORE) {
-            const int32_t *mult = (const int32_t *)op->stage_a + o0, *offset = (const int32_t *)op->stage_b + o0;
-            int32_t *y = (int32_t *)out + o0;
-            for (i = 0; i < n; i++) {
-                const int64_t s = (int64_t)mult[i] * (k - 2 * (int32_t)d[i]) + offset[i];
-                const uint32_t u = (uint32_t)(uint64_t)s; /* modulo 2^32, as the reference */
-                y[i] = u <= 0x7FFFFFFFu ? (int32_t)u : -(int32_t)(~u) - 1;
-                if (s < INT32_MIN || s > INT32_MAX)
-                    st = BE_ERR_OVERFLOW;
-            }
-        } else {
-            for (i = 0; i < n; i++) {
-                const be_status s = be_stage_put(op, o0 + i, k - 2 * (int32_t)d[i], out);
-                if (s != BE_OK)
-                    st = s;
-            }
-        }
-    }
-    return st;
+    return layers[op->in.cw - 1u](op, (const be_word *)in, out); /* 1 <= cw <= 4: supports */
 }
 
 #else
