@@ -69,12 +69,12 @@ EXPECTED_VARIANTS = {  # "tab": binary Conv2d with C < 32 (nibble tables), "shor
 
 def tab_takes(target: str, op, spec, out_spec) -> bool:
     """Does the ARM "tab" kernel (runtime_c/src/arm/be_bin_tab.c: nibble tables) take this
-    bits x binary layer? A Conv2d with fewer than 32 input channels, at least 64 output pixels
-    (32 on the Thumb-2 cores without Helium) and the tables of 4 output channels within its
+    bits x binary layer? A Conv2d with fewer than 32 input channels, at least 32 output pixels
+    (64 on the Cortex-M0, and on the Cortex-M55 for sign inputs) and the tables of 4 output channels within its
     stack budget (320 words on the Cortex-M0, 1152 elsewhere). On the NEON targets it goes first
     only for at most 8 sign channels or bit-plane inputs on 64+ output pixels, else after "neon"
     (forced only)."""
-    min_pixels = 64 if target in ("cortex-m0", "cortex-m55") else 32
+    min_pixels = 64 if target == "cortex-m0" or (target == "cortex-m55" and spec.encoding == "sign") else 32
     if not isinstance(op, Conv2d) or spec.shape[2] >= 32 or out_spec.shape[0] * out_spec.shape[1] < min_pixels:
         return False
     nibbles = op.kernel[0] * op.kernel[1] * ((spec.shape[2] + 3) // 4)

@@ -444,6 +444,7 @@ static void test_conv(void)
         static const uint32_t cs[] = {8, 16, 24, 5, 12, 1, 3, 31};
         static const uint32_t ob[] = {8, 16, 40, 3, 12, 36, 64};
         static const uint32_t pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad3[4] = {3, 2, 3, 1};
+        static const uint32_t pad_tl[4] = {1, 0, 1, 0};
         uint32_t i, j;
         for (i = 0; i < sizeof cs / sizeof cs[0]; i++)
             for (j = 0; j < sizeof ob / sizeof ob[0]; j++, n++) {
@@ -458,6 +459,9 @@ static void test_conv(void)
                     conv_case(cs[i], 3, 3, 1, 1, pad1, 7, 7, ob[j + 4u], (int)((n + j) % 2u), BE_WK_BINARY,
                               (int)((n + 1u) % 4u));
                 }
+                if (j == 3u) /* stride 3, padding top / left only: the windows stop short of the last
+                              * rows and columns ("tab" copies only what they reach) */
+                    conv_case(cs[i], 3, 3, 3, 3, pad_tl, 22, 22, ob[j + 1u], 0, BE_WK_BINARY, (int)(n % 4u));
                 if (j % 2u == 0u)
                     conv_case(cs[i], 3, 3, 2, 2, pad1, 15, 15, ob[j], (int)(n % 2u), BE_WK_BINARY, (int)((n + 2u) % 4u));
                 else

@@ -29,11 +29,21 @@
 #else
 #define BE_TAB_WORDS 1152u /* 4.5 KiB of stack: a 3x3 conv on 16 channels in blocks of 8 */
 #endif
-#if defined(BE_ARM_HAVE_MVE) || defined(BE_ARM_HAVE_THUMB1)
-#define BE_TAB_MIN_PIXELS 64u /* output pixels: below, "mve" wins on 16 channels (7 x 7 x 16 -> 32:
-                               * 0.485 vs 0.578); the Cortex-M0 is not measured there */
+#if defined(BE_ARM_HAVE_THUMB1)
+#define BE_TAB_MIN_PIXELS 64u /* output pixels: the Cortex-M0 is not measured below */
 #else
-#define BE_TAB_MIN_PIXELS 32u /* output pixels: 7 x 7 x 16 -> 32 on cortex-m4 0.544 vs dsp 0.640 */
+#define BE_TAB_MIN_PIXELS 32u /* output pixels: 7 x 7 x 16 -> 32 on cortex-m4 0.449 vs dsp 0.620 (with
+                               * the padded copy); on the M55 only for bit-planes, where it beats
+                               * mve (0.933 vs 1.132): on sign bits they tie (0.468 vs 0.465) */
+#endif
+/* Stack words past the tables for the padded copy of the input (pad_input): it takes what the
+ * tables of a layer leave of BE_TAB_WORDS + BE_TAB_PAD_EXTRA. On the Thumb-2 cores 2 KiB more
+ * (6.5 KiB in all) covers every tab layer of the benchmark models but the qrelu2 VGG's
+ * 28 x 28 x 8 one (1,800 words of 2 bit-planes); on the Cortex-M0 a 7 x 7 map. */
+#if defined(BE_ARM_HAVE_THUMB1)
+#define BE_TAB_PAD_EXTRA 100u
+#else
+#define BE_TAB_PAD_EXTRA 512u
 #endif
 #define BE_TAB_FLUSH 63u /* lookups between unpacks: 63 * 4 <= 255 */
 
@@ -53,7 +63,11 @@ int be_conv2d_bin_tab_supports(const be_op *op)
     /* the tables pay off over many output pixels (a 7 x 7 map in blocks of 8 channels runs
      * slower than the popcount kernels: docs/kernels.md) */
     return op->type == BE_OP_CONV2D && be_arm_bin_supports(op) && op->in.c < 32u && op->in.cw == 1u &&
-           op->out.h * op->out.w >= BE_TAB_MIN_PIXELS && tab_block(op) != 0u;
+           op->out.h * op->out.w >= BE_TAB_MIN_PIXELS && tab_block(op) != 0u
+#ifdef BE_ARM_HAVE_MVE
+           && (op->out.h * op->out.w >= 64u || op->in.encoding == BE_ENC_UNSIGNED)
+#endif
+        ;
 }
 
 /* On NEON builds "tab" also comes first where it beats "neon" (docs/kernels.md, aarch64-virt:
@@ -677,7 +691,7 @@ static __attribute__((noinline)) void levels_pixel(const be_op *op, const tab_le
     for (p = 0; p < planes; p++) {
         sums[1] = 0u;
         if (inside) {
-            sum(lv->tab, in + ((size_t)y0 * op->in.w + (size_t)x0) * planes + p, lv->row_step, planes, op->kh,
+            sum(lv->tab, in + (size_t)y0 * lv->row_step + (size_t)x0 * planes + p, lv->row_step, planes, op->kh,
                 op->kw, nj, sums);
         } else {
             gather(op, in, y0, x0, p, px);
@@ -696,6 +710,42 @@ static __attribute__((noinline)) void levels_pixel(const be_op *op, const tab_le
         put_levels_halves(lv, sv, word);
 }
 
+/* The input with its padding made explicit, for layers whose border pixels would otherwise
+ * gather their taps one by one (a quarter to a half of the pixels of a 14 x 14 or 7 x 7 map):
+ * hp = (OH - 1) SH + KH rows of wp = (OW - 1) SW + KW pixels of P words, zero words (+1, level 0:
+ * the padding of the numerics contract) outside the image. Then every output pixel is an
+ * interior one. Returns 0 (nothing written) when the layer has no padding or the copy does not
+ * fit cap words. */
+static int pad_input(const be_op *op, const be_word *in, be_word *pad, uint32_t cap, uint32_t *wp_out,
+                     uint32_t *hp_out)
+{
+    const be_value *vi = &op->in;
+    const uint32_t planes = vi->planes;
+    uint32_t wp, hp, py, lead, n;
+    if ((op->pt | op->pb | op->pl | op->pr) == 0u || op->out.w > cap || op->out.h > cap || op->kw > cap ||
+        op->kh > cap || op->sw > cap || op->sh > cap)
+        return 0;
+    wp = (op->out.w - 1u) * op->sw + op->kw; /* cap < 2^16: the products below fit */
+    hp = (op->out.h - 1u) * op->sh + op->kh;
+    if (wp > cap || hp > cap || wp * hp > cap || wp * hp * planes > cap)
+        return 0;
+    lead = op->pl < wp ? op->pl : wp;                 /* padding columns on the left */
+    n = vi->w < wp - lead ? vi->w : wp - lead;        /* image columns the windows reach */
+    for (py = 0; py < hp; py++, pad += wp * planes) {
+        const int32_t iy = (int32_t)py - (int32_t)op->pt;
+        if (iy < 0 || iy >= (int32_t)vi->h) {
+            be_zero_words(pad, wp * planes);
+            continue;
+        }
+        be_zero_words(pad, lead * planes);
+        be_copy_words(pad + lead * planes, in + (size_t)iy * vi->w * planes, n * planes);
+        be_zero_words(pad + (lead + n) * planes, (wp - lead - n) * planes);
+    }
+    *wp_out = wp;
+    *hp_out = hp;
+    return 1;
+}
+
 be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vi = &op->in, *vo = &op->out;
@@ -703,7 +753,7 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
     const uint32_t ob = tab_block(op), top = (1u << planes) - 1u;
     const int bit_planes = vi->encoding == BE_ENC_UNSIGNED;
     uint32_t *px = (uint32_t *)scratch; /* taps words: the model's patch is taps * P words */
-    be_word tab[BE_TAB_WORDS];
+    be_word tab[BE_TAB_WORDS + BE_TAB_PAD_EXTRA]; /* the tables, then the padded input */
     /* the fast path: sign thresholds on the byte sums themselves (receptive field <= 63 nibbles) */
     const int bytes = !bit_planes && be_stage_is_sign(op) && op->kh * op->kw * nj <= BE_TAB_FLUSH;
     /* bit-plane inputs whose thresholds fit the byte domain (see levels_in_bytes) */
@@ -714,6 +764,16 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
     int32_t acc[8];
     uint32_t o0, oy, ox, p, i;
     be_status st = BE_OK;
+    /* the input and its geometry as the loops see them: the padded copy when it fits (every
+     * output pixel interior), else the input itself (border pixels gathered from `in`) */
+    const uint32_t tab_words = op->kh * op->kw * nj * 16u * (ob / 4u); /* <= BE_TAB_WORDS: tab_block */
+    const be_word *src = (const be_word *)in;
+    uint32_t in_w = vi->w, in_h = vi->h;
+    int32_t pt = (int32_t)op->pt, pl = (int32_t)op->pl;
+    if (pad_input(op, src, tab + tab_words, BE_TAB_WORDS + BE_TAB_PAD_EXTRA - tab_words, &in_w, &in_h)) {
+        src = tab + tab_words;
+        pt = pl = 0;
+    }
     for (o0 = 0; o0 < op->out_ch; o0 += ob) {
         const uint32_t n = op->out_ch - o0 < ob ? op->out_ch - o0 : ob;
         const uint32_t ew = n <= 4u ? 1u : 2u;
@@ -723,15 +783,15 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
         build(op, o0, n, ew, tab, bit_planes ? pw : NULL);
         if (lv_bytes || lv_halves) {
             tab_levels lv;
-            const int32_t lo_x = ((int32_t)op->pl + (int32_t)op->sw - 1) / (int32_t)op->sw; /* x0 >= 0 */
-            const int32_t hi_x = ((int32_t)vi->w - (int32_t)op->kw + (int32_t)op->pl) / (int32_t)op->sw + 1;
+            const int32_t lo_x = (pl + (int32_t)op->sw - 1) / (int32_t)op->sw; /* x0 >= 0 */
+            const int32_t hi_x = ((int32_t)in_w - (int32_t)op->kw + pl) / (int32_t)op->sw + 1;
             const uint32_t xa = lo_x < (int32_t)vo->w ? (uint32_t)lo_x : vo->w;
             const uint32_t xb = hi_x < (int32_t)xa ? xa : hi_x > (int32_t)vo->w ? vo->w : (uint32_t)hi_x;
             const int rows33 = lv_bytes && sum == sums33_2_2 && planes == 2u;
             const int rows33h = !lv_bytes && sum == sums33_2_4 && planes == 2u;
             level_thresholds(op, o0, n, pw, &lv);
             lv.tab = tab;
-            lv.row_step = vi->w * planes;
+            lv.row_step = in_w * planes;
             lv.col_step = planes;
             lv.sw = op->sw;
             lv.word_step = vo->pixel_bytes / 4u;
@@ -741,54 +801,54 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
             lv.levels = op->levels;
             lv.out_planes = vo->planes;
             for (oy = 0; oy < vo->h; oy++) {
-                const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
-                const int inside_y = y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h;
+                const int32_t y0 = (int32_t)(oy * op->sh) - pt;
+                const int inside_y = y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)in_h;
                 be_word *word = (be_word *)((uint8_t *)out + (size_t)oy * vo->w * vo->pixel_bytes) + o0 / 32u;
                 for (ox = 0; ox < vo->w; ox++, word += lv.word_step) {
-                    const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+                    const int32_t x0 = (int32_t)(ox * op->sw) - pl;
                     const int inside = inside_y && ox >= xa && ox < xb;
                     if (inside && (rows33 || rows33h)) { /* the interior run in one call */
-                        const be_word *at = (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes;
+                        const be_word *at = src + ((size_t)y0 * in_w + (size_t)x0) * planes;
                         (rows33 ? row33_planes2 : row33_planes2_halves)(&lv, at, word, xb - ox);
                         word += (xb - ox - 1u) * lv.word_step;
                         ox = xb - 1u;
                         continue;
                     }
-                    levels_pixel(op, &lv, sum, (const be_word *)in, y0, x0, inside, lv_bytes, px, word);
+                    levels_pixel(op, &lv, sum, inside ? src : (const be_word *)in, y0, x0, inside, lv_bytes, px, word);
                 }
             }
             continue;
         }
         if (bytes) {
             tab_row rw;
-            const int32_t lo_x = ((int32_t)op->pl + (int32_t)op->sw - 1) / (int32_t)op->sw; /* x0 >= 0 */
-            const int32_t hi_x = ((int32_t)vi->w - (int32_t)op->kw + (int32_t)op->pl) / (int32_t)op->sw + 1;
+            const int32_t lo_x = (pl + (int32_t)op->sw - 1) / (int32_t)op->sw; /* x0 >= 0 */
+            const int32_t hi_x = ((int32_t)in_w - (int32_t)op->kw + pl) / (int32_t)op->sw + 1;
             const uint32_t xa = lo_x < (int32_t)vo->w ? (uint32_t)lo_x : vo->w;
             const uint32_t xb = hi_x < (int32_t)xa ? xa : hi_x > (int32_t)vo->w ? vo->w : (uint32_t)hi_x;
             const int rows33 = sum == sums33_2_2 || sum == sums33_2_4;
             byte_thresholds(op, o0, n, rw.tw, rw.fw);
             rw.tab = tab;
-            rw.row_step = vi->w;
+            rw.row_step = in_w;
             rw.sw = op->sw;
             rw.word_step = vo->pixel_bytes / 4u;
             rw.shift = o0 % 32u;
             rw.mask = mask;
             for (oy = 0; oy < vo->h; oy++) {
-                const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
-                const int inside_y = y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h;
+                const int32_t y0 = (int32_t)(oy * op->sh) - pt;
+                const int inside_y = y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)in_h;
                 be_word *word = (be_word *)((uint8_t *)out + (size_t)oy * vo->w * vo->pixel_bytes) + o0 / 32u;
                 for (ox = 0; ox < vo->w; ox++, word += rw.word_step) {
-                    const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+                    const int32_t x0 = (int32_t)(ox * op->sw) - pl;
                     uint32_t bits;
                     if (inside_y && ox >= xa && ox < xb) {
-                        const be_word *at = (const be_word *)in + (size_t)y0 * vi->w + (size_t)x0;
+                        const be_word *at = src + (size_t)y0 * in_w + (size_t)x0;
                         if (rows33) { /* the interior run in one call */
                             (nj == 2u ? row33_2 : row33_4)(&rw, at, word, xb - ox);
                             word += (xb - ox - 1u) * rw.word_step;
                             ox = xb - 1u;
                             continue;
                         }
-                        sum(tab, at, vi->w, 1u, op->kh, op->kw, nj, sums);
+                        sum(tab, at, in_w, 1u, op->kh, op->kw, nj, sums);
                     } else {
                         gather(op, (const be_word *)in, y0, x0, 0u, px);
                         sum(tab, px, op->kw, 1u, op->kh, op->kw, nj, sums);
@@ -800,18 +860,18 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
             continue;
         }
         for (oy = 0; oy < vo->h; oy++) {
-            const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+            const int32_t y0 = (int32_t)(oy * op->sh) - pt;
             for (ox = 0; ox < vo->w; ox++) {
-                const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+                const int32_t x0 = (int32_t)(ox * op->sw) - pl;
                 void *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
                 be_status s;
-                const int inside = y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h &&
-                                   x0 + (int32_t)op->kw <= (int32_t)vi->w;
+                const int inside = y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)in_h &&
+                                   x0 + (int32_t)op->kw <= (int32_t)in_w;
                 for (p = 0; p < planes; p++) {
                     if (op->kh * op->kw * nj <= BE_TAB_FLUSH) { /* byte sums of the plane, unpacked once */
                         if (inside)
-                            sum(tab, (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes + p,
-                                vi->w * planes, planes, op->kh, op->kw, nj, sums);
+                            sum(tab, src + ((size_t)y0 * in_w + (size_t)x0) * planes + p,
+                                in_w * planes, planes, op->kh, op->kw, nj, sums);
                         else {
                             gather(op, (const be_word *)in, y0, x0, p, px);
                             sum(tab, px, op->kw, 1u, op->kh, op->kw, nj, sums);
@@ -820,8 +880,8 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
                         continue;
                     }
                     if (inside) { /* straight from the input: rows of W pixels of P words */
-                        pixel(tab, (const be_word *)in + ((size_t)y0 * vi->w + (size_t)x0) * planes + p,
-                              vi->w * planes, planes, op->kh, op->kw, nj, d, bit_planes ? p : 0u, p == 0u);
+                        pixel(tab, src + ((size_t)y0 * in_w + (size_t)x0) * planes + p,
+                              in_w * planes, planes, op->kh, op->kw, nj, d, bit_planes ? p : 0u, p == 0u);
                     } else {
                         gather(op, (const be_word *)in, y0, x0, p, px);
                         pixel(tab, px, op->kw, 1u, op->kh, op->kw, nj, d, bit_planes ? p : 0u, p == 0u);
