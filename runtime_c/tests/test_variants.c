@@ -438,6 +438,13 @@ static void test_conv(void)
         conv_case(65, 1, 3, 1, 2, pad, 5, 6, 3, 0, BE_WK_BINARY, 2);
         conv_case(3, 3, 1, 2, 1, pad, 7, 5, 9, 2, BE_WK_INT8, 0);
     }
+    { /* u8 pixels, stride 3, padding top / left only: the windows stop short of the last rows and
+       * columns (the first-layer kernels that copy the padded input copy only what they reach) */
+        static const uint32_t pad_tl[4] = {1, 0, 1, 0};
+        conv_case(1, 3, 3, 3, 3, pad_tl, 9, 9, 13, 2, BE_WK_BINARY, 0);
+        conv_case(3, 3, 3, 3, 3, pad_tl, 10, 11, 8, 2, BE_WK_BINARY, 0);
+        conv_case(1, 3, 3, 3, 3, pad_tl, 11, 10, 16, 2, BE_WK_BINARY, 2);
+    }
     { /* the small channel counts of real models ("tab": nibble tables for C < 32 on maps of
        * >= 64 output pixels; blocks of 8 and 4 output channels; a receptive field of more than
        * 63 nibbles takes the unpacking path; the format-v1 stages it is offered) */

@@ -240,6 +240,13 @@ struct mla_args {
     const uint32_t *tp; /* +12: packed thresholds of the next group */
     uint8_t *out;       /* +16: output byte of the next group (8 channels) */
     uint32_t groups;    /* +20: groups left (>= 1) */
+    /* row_fast only: the next pixel of the run */
+    uint32_t pixels;     /* +24: output pixels left in the run (>= 1) */
+    uint32_t step;       /* +28: bytes from one pixel's window to the next (SW * C) */
+    uint32_t out_skip;   /* +32: output bytes from after a pixel's last group to the next pixel's first */
+    const uint32_t *tp0; /* +36: packed thresholds of the first group */
+    uint32_t groups0;    /* +40: groups per pixel */
+    const uint32_t *w0;  /* +44: pairs of the first group */
 };
 
 /* One output pixel, fast sign path, Thumb-2: for every group of 8 channels the taps (kernel
@@ -265,7 +272,7 @@ struct mla_args {
     "mov %[a2], #0\n\t"                                                                        \
     "mov %[a3], #0\n"                                                                          \
     "1:\n\t"
-#define MLA_GROUP_END                                                                          \
+#define MLA_GROUP_END_KEEP                                                                     \
     "add %[x], %[x], lr\n\t"                                                                   \
     "cmp %[x], %[end]\n\t"                                                                     \
     "bne 1b\n\t"                                                                               \
@@ -296,8 +303,8 @@ struct mla_args {
     "ldr lr, [%[v], #20]\n\t"                                                                  \
     "subs lr, lr, #1\n\t"                                                                      \
     "str lr, [%[v], #20]\n\t"                                                                  \
-    "bne 2b\n\t"                                                                               \
-    "add sp, sp, #4\n\t"
+    "bne 2b\n\t"
+#define MLA_GROUP_END MLA_GROUP_END_KEEP "add sp, sp, #4\n\t"
 #define MLA_OPERANDS                                                                           \
     : [x] "=&r"(xp), [w] "+r"(wp), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), \
       [v] "+r"(v), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [end] "=&r"(end) \
@@ -320,9 +327,54 @@ static void pixel_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
     else
         __asm__ volatile(MLA_GROUP_START MLA_TAP(0) MLA_GROUP_END MLA_OPERANDS);
 }
+
+/* After a pixel's groups: the next pixel of the run (window and output moved on, the groups'
+ * state reset) while --pixels; the accumulators and weight registers are free here. */
+#define MLA_PIXEL_END                                                                          \
+    "ldr %[v], [sp]\n\t"                                                                       \
+    "ldr lr, [%[v], #24]\n\t"                                                                  \
+    "subs lr, lr, #1\n\t"                                                                      \
+    "str lr, [%[v], #24]\n\t"                                                                  \
+    "beq 3f\n\t"                                                                               \
+    "ldrd %[w0], %[w1], [%[v]]\n\t"                                                            \
+    "ldr %[w2], [%[v], #28]\n\t"                                                               \
+    "add %[w0], %[w0], %[w2]\n\t"                                                              \
+    "add %[w1], %[w1], %[w2]\n\t"                                                              \
+    "strd %[w0], %[w1], [%[v]]\n\t"                                                            \
+    "ldr %[w0], [%[v], #16]\n\t"                                                               \
+    "ldr %[w1], [%[v], #32]\n\t"                                                               \
+    "add %[w0], %[w0], %[w1]\n\t"                                                              \
+    "str %[w0], [%[v], #16]\n\t"                                                               \
+    "ldrd %[w0], %[w1], [%[v], #36]\n\t"                                                       \
+    "str %[w0], [%[v], #12]\n\t"                                                               \
+    "str %[w1], [%[v], #20]\n\t"                                                               \
+    "ldr %[w], [%[v], #44]\n\t"                                                                \
+    "b 2b\n"                                                                                    \
+    "3:\n\t"
+
+/* A run of args->pixels output pixels of one output row, every one straight from the input
+ * (kernel rows of run = 3 or 9 bytes; the caller fills every field of args). */
+static void row_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
+{
+    register const uint8_t *xp __asm__("r0");
+    register const uint32_t *wp __asm__("r1") = w;
+    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5");
+    register uint32_t v __asm__("r6") = (uint32_t)(uintptr_t)args;
+    register uint32_t a0 __asm__("r8"), a1 __asm__("r9"), a2 __asm__("r10"), a3 __asm__("r11");
+    register const uint8_t *end __asm__("r12");
+    if (run == 3u)
+        __asm__ volatile(MLA_GROUP_START MLA_TAP(0) MLA_TAP(1) MLA_TAP(2) MLA_GROUP_END_KEEP MLA_PIXEL_END
+                         "add sp, sp, #4\n\t" MLA_OPERANDS);
+    else
+        __asm__ volatile(MLA_GROUP_START MLA_TAP(0) MLA_TAP(1) MLA_TAP(2) MLA_TAP(3) MLA_TAP(4) MLA_TAP(5)
+                         MLA_TAP(6) MLA_TAP(7) MLA_TAP(8) MLA_GROUP_END_KEEP MLA_PIXEL_END
+                         "add sp, sp, #4\n\t" MLA_OPERANDS);
+}
+#undef MLA_PIXEL_END
 #undef MLA_TAP
 #undef MLA_GROUP_START
 #undef MLA_GROUP_END
+#undef MLA_GROUP_END_KEEP
 #undef MLA_OPERANDS
 #endif
 
@@ -438,6 +490,56 @@ static __attribute__((noinline)) be_status conv_big(const be_op *op, const uint8
 }
 #endif
 
+#if defined(BE_ARM_T2_ASM)
+#define PAD_BYTES 1024u /* the fast sign path's padded input: 28 x 28 x 1 -> 30 x 30, 16 x 16 x 3 -> 18 x 18 */
+
+/* The input as the fast sign path's windows see it, every output pixel an interior one: the
+ * input itself when the layer has no padding, else a copy in pad (hp = (OH - 1) SH + KH rows of
+ * wp = (OW - 1) SW + KW pixels, padding pixels 0 as the reference's im2col). *src / *stride:
+ * the first row and the bytes from one row to the next. Returns 0 (nothing written) when the
+ * copy does not fit PAD_BYTES. Byte loops: the input may sit at any address. */
+static int padded_input(const be_op *op, const uint8_t *in, uint8_t *pad, const uint8_t **src, uint32_t *stride)
+{
+    const be_value *vi = &op->in;
+    const uint32_t c = vi->c;
+    uint32_t wp, hp, py, lead, n, i;
+    if ((op->pt | op->pb | op->pl | op->pr) == 0u) {
+        *src = in;
+        *stride = vi->w * c;
+        return 1;
+    }
+    if (op->out.w > PAD_BYTES || op->out.h > PAD_BYTES || op->sw > PAD_BYTES || op->sh > PAD_BYTES ||
+        op->kw > PAD_BYTES || op->kh > PAD_BYTES || c > PAD_BYTES)
+        return 0;
+    wp = (op->out.w - 1u) * op->sw + op->kw; /* < 2^21: the products below fit */
+    hp = (op->out.h - 1u) * op->sh + op->kh;
+    if (wp > PAD_BYTES || hp > PAD_BYTES || wp * hp > PAD_BYTES || wp * hp * c > PAD_BYTES)
+        return 0;
+    lead = op->pl < wp ? op->pl : wp;          /* padding columns on the left */
+    n = vi->w < wp - lead ? vi->w : wp - lead; /* image columns the windows reach */
+    *src = pad;
+    *stride = wp * c;
+    for (py = 0; py < hp; py++) {
+        const int32_t iy = (int32_t)py - (int32_t)op->pt;
+        const uint8_t *row = in + (size_t)(iy < 0 ? 0 : iy) * vi->w * c;
+        const uint32_t a = iy < 0 || iy >= (int32_t)vi->h ? wp * c : lead * c, b = a == wp * c ? a : a + n * c;
+        for (i = 0; i < a; i++) { /* (not memset / memcpy: byte loops behind a call in picolibc) */
+            *pad++ = 0u;
+            BE_OPAQUE_PTR(pad);
+        }
+        for (; i < b; i++, row++) {
+            *pad++ = *row;
+            BE_OPAQUE_PTR(pad);
+        }
+        for (; i < wp * c; i++) {
+            *pad++ = 0u;
+            BE_OPAQUE_PTR(pad);
+        }
+    }
+    return 1;
+}
+#endif
+
 be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vi = &op->in, *vo = &op->out;
@@ -455,6 +557,10 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
     const uint32_t run = op->kw * op->in_ch;           /* bytes of one kernel row */
     const int rows = run == 3u || run == 9u;            /* the row loop: straight from the input */
     const uint32_t tail = vo->pixel_bytes - all;        /* output bytes no group writes */
+    uint8_t pad[PAD_BYTES];
+    const uint8_t *src = NULL;
+    uint32_t src_stride = 0u;
+    const int whole = fast && rows && padded_input(op, (const uint8_t *)in, pad, &src, &src_stride);
 #endif
 #ifdef KBIG
     if (k > KMAX)
@@ -473,6 +579,29 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
             make_tpack(op, 8u * g0, ng, 0u, tpack);
         for (i = 0; lvl && i < op->levels; i++) /* threshold i of every group at tpack + 4 ng i */
             make_tpack(op, 8u * g0, ng, i, tpack + 4u * ng * i);
+#if defined(BE_ARM_T2_ASM)
+        if (whole) { /* every output pixel straight from src: one run per output row */
+            struct mla_args args;
+            if (g0 == 0u && tail != 0u) /* the bytes after the last group are 0 */
+                be_zero_words((be_word *)out, vo->h * vo->w * (vo->pixel_bytes / 4u));
+            args.stride = src_stride;
+            args.step = op->sw * vi->c;
+            args.out_skip = vo->pixel_bytes - ng;
+            args.tp0 = tpack;
+            args.groups0 = ng;
+            args.w0 = pairs;
+            for (oy = 0; oy < vo->h; oy++) {
+                args.x0 = src + (size_t)(oy * op->sh) * src_stride;
+                args.end = args.x0 + op->kh * src_stride;
+                args.tp = tpack;
+                args.out = (uint8_t *)out + (size_t)oy * vo->w * vo->pixel_bytes + g0;
+                args.groups = ng;
+                args.pixels = vo->w;
+                row_fast(&args, pairs, run);
+            }
+            continue;
+        }
+#endif
         for (oy = 0; oy < vo->h; oy++) {
             for (ox = 0; ox < vo->w; ox++) {
                 uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
@@ -496,8 +625,8 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                     args.tp = tpack;
                     args.out = px_out + g0;
                     args.groups = ng;
-                    if (g0 == 0u && tail != 0u)
-                        memset(px_out + all, 0, tail);
+                    if (g0 == 0u && tail != 0u) /* the bytes after the last group are 0 */
+                        be_zero_words((be_word *)px_out, vo->pixel_bytes / 4u);
                     pixel_fast(&args, pairs, rows ? run : 1u);
 #else
                     if (g0 == 0u)
