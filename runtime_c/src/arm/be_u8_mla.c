@@ -490,7 +490,6 @@ static __attribute__((noinline)) be_status conv_big(const be_op *op, const uint8
 }
 #endif
 
-#if defined(BE_ARM_T2_ASM)
 #define PAD_BYTES 1024u /* the fast sign path's padded input: 28 x 28 x 1 -> 30 x 30, 16 x 16 x 3 -> 18 x 18 */
 
 /* The input as the fast sign path's windows see it, every output pixel an interior one: the
@@ -538,7 +537,6 @@ static int padded_input(const be_op *op, const uint8_t *in, uint8_t *pad, const 
     }
     return 1;
 }
-#endif
 
 be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scratch)
 {
@@ -557,10 +555,14 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
     const uint32_t run = op->kw * op->in_ch;           /* bytes of one kernel row */
     const int rows = run == 3u || run == 9u;            /* the row loop: straight from the input */
     const uint32_t tail = vo->pixel_bytes - all;        /* output bytes no group writes */
+#endif
     uint8_t pad[PAD_BYTES];
     const uint8_t *src = NULL;
     uint32_t src_stride = 0u;
+#if defined(BE_ARM_T2_ASM)
     const int whole = fast && rows && padded_input(op, (const uint8_t *)in, pad, &src, &src_stride);
+#else
+    const int whole = fast && padded_input(op, (const uint8_t *)in, pad, &src, &src_stride);
 #endif
 #ifdef KBIG
     if (k > KMAX)
@@ -598,6 +600,27 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                 args.groups = ng;
                 args.pixels = vo->w;
                 row_fast(&args, pairs, run);
+            }
+            continue;
+        }
+#else
+        if (whole) { /* every window straight from src: copied to the patch without checks */
+            const uint32_t step = op->sw * vi->c, run = op->kw * vi->c;
+            uint8_t *px_out = (uint8_t *)out;
+            if (g0 == 0u)
+                be_zero_words((be_word *)out, vo->h * vo->w * (vo->pixel_bytes / 4u));
+            for (oy = 0; oy < vo->h; oy++) {
+                const uint8_t *x = src + (size_t)(oy * op->sh) * src_stride;
+                for (ox = 0; ox < vo->w; ox++, x += step, px_out += vo->pixel_bytes) {
+                    const uint8_t *r = x;
+                    uint8_t *d = patch;
+                    for (g = 0; g < op->kh; g++, r += src_stride) /* (no memcpy: a byte-loop call) */
+                        for (i = 0; i < run; i++) {
+                            *d++ = r[i];
+                            BE_OPAQUE_PTR(d);
+                        }
+                    pixel_words(patch, pairs, tpack, k, by3, g0, ng, px_out);
+                }
             }
             continue;
         }
