@@ -445,6 +445,16 @@ static void test_conv(void)
         conv_case(3, 3, 3, 3, 3, pad_tl, 10, 11, 8, 2, BE_WK_BINARY, 0);
         conv_case(1, 3, 3, 3, 3, pad_tl, 11, 10, 16, 2, BE_WK_BINARY, 2);
     }
+    { /* u8 pixels into sign bits and qrelu2 levels (L = 3, 2 planes) with one group of 8 channels
+       * or several, 3x3 x 1 and 3x3 x 3 (the row loops of "mla" on Thumb-2) */
+        static const uint32_t pad1[4] = {1, 1, 1, 1};
+        conv_case(1, 3, 3, 1, 1, pad1, 8, 8, 8, 2, BE_WK_BINARY, 2);
+        conv_case(1, 3, 3, 1, 1, pad1, 9, 7, 6, 2, BE_WK_BINARY, 0);
+        conv_case(3, 3, 3, 2, 2, pad1, 9, 9, 5, 2, BE_WK_BINARY, 2);
+        conv_case(3, 3, 3, 1, 1, pad1, 7, 7, 8, 2, BE_WK_BINARY, 0);
+        conv_case(3, 3, 3, 1, 1, pad1, 7, 7, 12, 2, BE_WK_BINARY, 2);
+        conv_case(1, 3, 3, 1, 1, pad1, 6, 9, 24, 2, BE_WK_BINARY, 2);
+    }
     { /* the small channel counts of real models ("tab": nibble tables for C < 32 on maps of
        * >= 64 output pixels; blocks of 8 and 4 output channels; a receptive field of more than
        * 63 nibbles takes the unpacking path; the format-v1 stages it is offered) */

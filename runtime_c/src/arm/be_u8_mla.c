@@ -89,18 +89,21 @@ static uint32_t clamp_t(int32_t t)
     return (uint32_t)(t < -16384 ? -16384 : t > 16384 ? 16384 : t);
 }
 
-/* tpack[g * 4 + q] for the packed test of channels o0 + 8g + 2q and + 1 against their threshold
- * `level` (of op->levels per channel; the sign stage has one) */
-static void make_tpack(const be_op *op, uint32_t o0, uint32_t groups, uint32_t level, uint32_t *tpack)
+/* The packed tests of channels o0 + 8g + 2q and + 1 against their threshold `level` (of
+ * op->levels per channel; the sign stage has one) at tpack[(g * nlev + level) * 4 + q]: a group's
+ * nlev thresholds one block of 4 words after the other. Channels past out_ch get the threshold
+ * pad_t (with their zero weights: 0 keeps their sign bits 0, 16384 puts their levels at 0). */
+static void make_tpack(const be_op *op, uint32_t o0, uint32_t groups, uint32_t level, uint32_t nlev, int32_t pad_t,
+                       uint32_t *tpack)
 {
     const int32_t *t = (const int32_t *)op->stage_b;
     const uint32_t l = op->levels;
     uint32_t i;
     for (i = 0; i < 4u * groups; i++) {
         const uint32_t a = o0 + 2u * i, b = a + 1u;
-        const uint32_t ta = a < op->out_ch ? clamp_t(t[a * l + level]) : 0u;
-        const uint32_t tb = b < op->out_ch ? clamp_t(t[b * l + level]) : 0u;
-        tpack[i] = (ta - 1u + 32768u) + ((tb - 1u) << 16);
+        const uint32_t ta = clamp_t(a < op->out_ch ? t[a * l + level] : pad_t);
+        const uint32_t tb = clamp_t(b < op->out_ch ? t[b * l + level] : pad_t);
+        tpack[((i / 4u) * nlev + level) * 4u + i % 4u] = (ta - 1u + 32768u) + ((tb - 1u) << 16);
     }
 }
 
@@ -247,6 +250,7 @@ struct mla_args {
     const uint32_t *tp0; /* +36: packed thresholds of the first group */
     uint32_t groups0;    /* +40: groups per pixel */
     const uint32_t *w0;  /* +44: pairs of the first group */
+    uint32_t plane_bytes; /* +48: row_levels: bytes from output plane 0 to plane 1 */
 };
 
 /* One output pixel, fast sign path, Thumb-2: for every group of 8 channels the taps (kernel
@@ -272,10 +276,12 @@ struct mla_args {
     "mov %[a2], #0\n\t"                                                                        \
     "mov %[a3], #0\n"                                                                          \
     "1:\n\t"
-#define MLA_GROUP_END_KEEP                                                                     \
+#define MLA_ROW_LOOP                                                                           \
     "add %[x], %[x], lr\n\t"                                                                   \
     "cmp %[x], %[end]\n\t"                                                                     \
-    "bne 1b\n\t"                                                                               \
+    "bne 1b\n\t"
+#define MLA_GROUP_END_KEEP MLA_ROW_LOOP MLA_SIGN_END
+#define MLA_SIGN_END                                                                           \
     "ldr %[v], [sp]\n\t" /* E_q = tp_q - a_q; bit 15 = (A < t_a), bit 31 = (B >= t_b) */       \
     "ldr lr, [%[v], #12]\n\t"                                                                  \
     "ldmia lr!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                              \
@@ -291,11 +297,8 @@ struct mla_args {
     "orr %[w3], %[w3], %[w2], lsr #2\n\t"                                                      \
     "orr %[w3], %[w3], %[w1], lsr #4\n\t"                                                      \
     "orr %[w3], %[w3], %[w0], lsr #6\n\t" /* a_q at 9 + 2q, b_q at 25 + 2q */                 \
-    "lsr %[x], %[w3], #9\n\t"                                                                  \
-    "and %[x], %[x], #0x55\n\t"                                                                \
-    "lsr %[w3], %[w3], #24\n\t"                                                                \
-    "and %[w3], %[w3], #0xAA\n\t"                                                              \
-    "orr %[x], %[x], %[w3]\n\t"                                                                \
+    "orr %[w3], %[w3], %[w3], lsr #15\n\t" /* b_q next to a_q: bits 9 .. 16 */                 \
+    "ubfx %[x], %[w3], #9, #8\n\t"                                                             \
     "eor %[x], %[x], #0xAA\n\t"                                                                \
     "ldr lr, [%[v], #16]\n\t"                                                                  \
     "strb %[x], [lr], #1\n\t"                                                                  \
@@ -352,9 +355,83 @@ static void pixel_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
     "b 2b\n"                                                                                    \
     "3:\n\t"
 
+/* A 3-row kernel unrolled (3x3 x 1 and 3x3 x 3: rows of 3 or 9 bytes): the first tap's MULs
+ * start the sums (no zeroing), the rows are two ADDs apart (no loop). */
+#define MLA_START3                                                                             \
+    "push {%[v]}\n"                                                                             \
+    "2:\n\t"                                                                                   \
+    "ldr %[v], [sp]\n\t"                                                                       \
+    "ldr %[x], [%[v]]\n\t"                                                                     \
+    "ldr lr, [%[v], #8]\n\t"
+#define MLA_TAPF(n)                                                                            \
+    "ldrb %[v], [%[x], #" #n "]\n\t"                                                           \
+    "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
+    "mul %[a0], %[v], %[w0]\n\t"                                                               \
+    "mul %[a1], %[v], %[w1]\n\t"                                                               \
+    "mul %[a2], %[v], %[w2]\n\t"                                                               \
+    "mul %[a3], %[v], %[w3]\n\t"
+#define MLA_NEXT_ROW "add %[x], %[x], lr\n\t"
+#define MLA_ROW3 MLA_TAP(0) MLA_TAP(1) MLA_TAP(2)
+#define MLA_ROW9 MLA_TAP(0) MLA_TAP(1) MLA_TAP(2) MLA_TAP(3) MLA_TAP(4) MLA_TAP(5) MLA_TAP(6) MLA_TAP(7) MLA_TAP(8)
+#define MLA_3X3                                                                                \
+    MLA_START3 MLA_TAPF(0) MLA_TAP(1) MLA_TAP(2) MLA_NEXT_ROW MLA_ROW3 MLA_NEXT_ROW MLA_ROW3
+#define MLA_3X9                                                                                \
+    MLA_START3 MLA_TAPF(0) MLA_TAP(1) MLA_TAP(2) MLA_TAP(3) MLA_TAP(4) MLA_TAP(5) MLA_TAP(6) MLA_TAP(7) \
+    MLA_TAP(8) MLA_NEXT_ROW MLA_ROW9 MLA_NEXT_ROW MLA_ROW9
+
+/* One threshold's packed test of the four sums into %[dst] as the raw gathered word (bit
+ * 9 + 2q: channel 2q below its threshold; bit 25 + 2q: channel 2q + 1 at or above its own),
+ * the thresholds read from lr (advanced by 16). */
+#define MLA_TEST(dst)                                                                          \
+    "ldmia lr!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                              \
+    "sub %[w0], %[w0], %[a0]\n\t"                                                              \
+    "sub %[w1], %[w1], %[a1]\n\t"                                                              \
+    "sub %[w2], %[w2], %[a2]\n\t"                                                              \
+    "sub %[w3], %[w3], %[a3]\n\t"                                                              \
+    "and %[w0], %[w0], #0x80008000\n\t"                                                        \
+    "and %[w1], %[w1], #0x80008000\n\t"                                                        \
+    "and %[w2], %[w2], #0x80008000\n\t"                                                        \
+    "and %[w3], %[w3], #0x80008000\n\t"                                                        \
+    "orr %[w3], %[w3], %[w2], lsr #2\n\t"                                                      \
+    "orr %[w3], %[w3], %[w1], lsr #4\n\t"                                                      \
+    "orr " dst ", %[w3], %[w0], lsr #6\n\t"
+/* The byte of the 8 channels from a raw gathered word r (only bits 9 + 2q and 25 + 2q set):
+ * r | r >> 15 puts channel 2q + 1 next to 2q (bits 9 .. 16), one UBFX takes them; XOR m. */
+#define MLA_EXTRACT(r, m)                                                                      \
+    "orr " r ", " r ", " r ", lsr #15\n\t"                                                     \
+    "ubfx " r ", " r ", #9, #8\n\t"                                                            \
+    "eor " r ", " r ", #" m "\n\t"
+
+/* Unsigned levels L = 3 in 2 planes (qrelu2) after a group's taps: three packed tests (the
+ * group's thresholds 0, 1, 2 one block of 4 words after the other), then on the raw gathered
+ * words r_k (the tests' bits XOR 0xAA, see sign_bits) plane 0 = (r0 ^ r1 ^ r2) ^ 0x55 and
+ * plane 1 = majority(r0, r1, r2) ^ 0x55 (level_bits, complemented once: majority commutes with
+ * complementing all three), one byte into each plane. */
+#define MLA_LEVELS_END                                                                         \
+    "ldr %[v], [sp]\n\t"                                                                       \
+    "ldr lr, [%[v], #12]\n\t"                                                                  \
+    MLA_TEST("%[x]") MLA_TEST("%[end]") MLA_TEST("%[w3]")                                      \
+    "eor %[w0], %[x], %[end]\n\t"                                                              \
+    "and %[w1], %[x], %[end]\n\t"                                                              \
+    "and %[w2], %[w3], %[w0]\n\t"                                                              \
+    "orr %[w1], %[w1], %[w2]\n\t"                                                              \
+    "eor %[w0], %[w0], %[w3]\n\t"                                                              \
+    MLA_EXTRACT("%[w0]", "0x55") MLA_EXTRACT("%[w1]", "0x55")                                   \
+    "str lr, [%[v], #12]\n\t"                                                                  \
+    "ldr lr, [%[v], #16]\n\t"                                                                  \
+    "ldr %[w2], [%[v], #48]\n\t"                                                               \
+    "strb %[w1], [lr, %[w2]]\n\t"                                                              \
+    "strb %[w0], [lr], #1\n\t"                                                                 \
+    "str lr, [%[v], #16]\n\t"                                                                  \
+    "ldr lr, [%[v], #20]\n\t"                                                                  \
+    "subs lr, lr, #1\n\t"                                                                      \
+    "str lr, [%[v], #20]\n\t"                                                                  \
+    "bne 2b\n\t"
+
 /* A run of args->pixels output pixels of one output row, every one straight from the input
- * (kernel rows of run = 3 or 9 bytes; the caller fills every field of args). */
-static void row_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
+ * (kernel rows of run = 3 or 9 bytes; the caller fills every field of args): the sign bits, or
+ * (levels) the two planes of qrelu2 levels. */
+static void row_levels(struct mla_args *args, const uint32_t *w, uint32_t run, uint32_t kh)
 {
     register const uint8_t *xp __asm__("r0");
     register const uint32_t *wp __asm__("r1") = w;
@@ -362,15 +439,114 @@ static void row_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
     register uint32_t v __asm__("r6") = (uint32_t)(uintptr_t)args;
     register uint32_t a0 __asm__("r8"), a1 __asm__("r9"), a2 __asm__("r10"), a3 __asm__("r11");
     register const uint8_t *end __asm__("r12");
-    if (run == 3u)
-        __asm__ volatile(MLA_GROUP_START MLA_TAP(0) MLA_TAP(1) MLA_TAP(2) MLA_GROUP_END_KEEP MLA_PIXEL_END
+    if (kh == 3u && run == 3u)
+        __asm__ volatile(MLA_3X3 MLA_LEVELS_END MLA_PIXEL_END "add sp, sp, #4\n\t" MLA_OPERANDS);
+    else if (kh == 3u)
+        __asm__ volatile(MLA_3X9 MLA_LEVELS_END MLA_PIXEL_END "add sp, sp, #4\n\t" MLA_OPERANDS);
+    else if (run == 3u)
+        __asm__ volatile(MLA_GROUP_START MLA_ROW3 MLA_ROW_LOOP MLA_LEVELS_END MLA_PIXEL_END
                          "add sp, sp, #4\n\t" MLA_OPERANDS);
     else
-        __asm__ volatile(MLA_GROUP_START MLA_TAP(0) MLA_TAP(1) MLA_TAP(2) MLA_TAP(3) MLA_TAP(4) MLA_TAP(5)
-                         MLA_TAP(6) MLA_TAP(7) MLA_TAP(8) MLA_GROUP_END_KEEP MLA_PIXEL_END
+        __asm__ volatile(MLA_GROUP_START MLA_ROW9 MLA_ROW_LOOP MLA_LEVELS_END MLA_PIXEL_END
                          "add sp, sp, #4\n\t" MLA_OPERANDS);
 }
+
+/* One group of 8 channels per pixel (out_ch <= 8: one output word per plane), 3-row kernels:
+ * the thresholds are always the first group's, the whole word is stored (its other bytes 0: no
+ * clearing), no group loop; the pixel end moves the window by step and the output by out_skip
+ * (= the pixel's bytes). */
+#define MLA_SIGN_END1                                                                          \
+    "ldr %[v], [sp]\n\t"                                                                       \
+    "ldr lr, [%[v], #36]\n\t"                                                                  \
+    MLA_TEST("%[w3]")                                                                          \
+    "orr %[w3], %[w3], %[w3], lsr #15\n\t"                                                     \
+    "ubfx %[x], %[w3], #9, #8\n\t"                                                             \
+    "eor %[x], %[x], #0xAA\n\t"                                                                \
+    "ldr lr, [%[v], #16]\n\t"                                                                  \
+    "str %[x], [lr]\n\t"
+#define MLA_LEVELS_END1                                                                        \
+    "ldr %[v], [sp]\n\t"                                                                       \
+    "ldr lr, [%[v], #36]\n\t"                                                                  \
+    MLA_TEST("%[x]") MLA_TEST("%[end]") MLA_TEST("%[w3]")                                      \
+    "eor %[w0], %[x], %[end]\n\t"                                                              \
+    "and %[w1], %[x], %[end]\n\t"                                                              \
+    "and %[w2], %[w3], %[w0]\n\t"                                                              \
+    "orr %[w1], %[w1], %[w2]\n\t"                                                              \
+    "eor %[w0], %[w0], %[w3]\n\t"                                                              \
+    MLA_EXTRACT("%[w0]", "0x55") MLA_EXTRACT("%[w1]", "0x55")                                   \
+    "ldr lr, [%[v], #16]\n\t"                                                                  \
+    "str %[w0], [lr]\n\t"                                                                      \
+    "str %[w1], [lr, #4]\n\t"
+#define MLA_PIXEL_END1                                                                         \
+    "ldr lr, [%[v], #24]\n\t"                                                                  \
+    "subs lr, lr, #1\n\t"                                                                      \
+    "str lr, [%[v], #24]\n\t"                                                                  \
+    "beq 3f\n\t"                                                                               \
+    "ldrd %[w0], %[w1], [%[v], #28]\n\t"                                                       \
+    "ldr %[w2], [%[v]]\n\t"                                                                    \
+    "add %[w2], %[w2], %[w0]\n\t"                                                              \
+    "str %[w2], [%[v]]\n\t"                                                                    \
+    "ldr %[w2], [%[v], #16]\n\t"                                                               \
+    "add %[w2], %[w2], %[w1]\n\t"                                                              \
+    "str %[w2], [%[v], #16]\n\t"                                                               \
+    "ldr %[w], [%[v], #44]\n\t"                                                                \
+    "b 2b\n"                                                                                    \
+    "3:\n\t"
+
+/* row_fast / row_levels for one group of 8 channels and a 3-row kernel (run 3 or 9) */
+static void row_one(struct mla_args *args, const uint32_t *w, uint32_t run, int levels)
+{
+    register const uint8_t *xp __asm__("r0");
+    register const uint32_t *wp __asm__("r1") = w;
+    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5");
+    register uint32_t v __asm__("r6") = (uint32_t)(uintptr_t)args;
+    register uint32_t a0 __asm__("r8"), a1 __asm__("r9"), a2 __asm__("r10"), a3 __asm__("r11");
+    register const uint8_t *end __asm__("r12");
+    if (levels && run == 3u)
+        __asm__ volatile(MLA_3X3 MLA_LEVELS_END1 MLA_PIXEL_END1 "add sp, sp, #4\n\t" MLA_OPERANDS);
+    else if (levels)
+        __asm__ volatile(MLA_3X9 MLA_LEVELS_END1 MLA_PIXEL_END1 "add sp, sp, #4\n\t" MLA_OPERANDS);
+    else if (run == 3u)
+        __asm__ volatile(MLA_3X3 MLA_SIGN_END1 MLA_PIXEL_END1 "add sp, sp, #4\n\t" MLA_OPERANDS);
+    else
+        __asm__ volatile(MLA_3X9 MLA_SIGN_END1 MLA_PIXEL_END1 "add sp, sp, #4\n\t" MLA_OPERANDS);
+}
+
+static void row_fast(struct mla_args *args, const uint32_t *w, uint32_t run, uint32_t kh)
+{
+    register const uint8_t *xp __asm__("r0");
+    register const uint32_t *wp __asm__("r1") = w;
+    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5");
+    register uint32_t v __asm__("r6") = (uint32_t)(uintptr_t)args;
+    register uint32_t a0 __asm__("r8"), a1 __asm__("r9"), a2 __asm__("r10"), a3 __asm__("r11");
+    register const uint8_t *end __asm__("r12");
+    if (kh == 3u && run == 3u)
+        __asm__ volatile(MLA_3X3 MLA_SIGN_END MLA_PIXEL_END "add sp, sp, #4\n\t" MLA_OPERANDS);
+    else if (kh == 3u)
+        __asm__ volatile(MLA_3X9 MLA_SIGN_END MLA_PIXEL_END "add sp, sp, #4\n\t" MLA_OPERANDS);
+    else if (run == 3u)
+        __asm__ volatile(MLA_GROUP_START MLA_ROW3 MLA_GROUP_END_KEEP MLA_PIXEL_END "add sp, sp, #4\n\t"
+                         MLA_OPERANDS);
+    else
+        __asm__ volatile(MLA_GROUP_START MLA_ROW9 MLA_GROUP_END_KEEP MLA_PIXEL_END "add sp, sp, #4\n\t"
+                         MLA_OPERANDS);
+}
 #undef MLA_PIXEL_END
+#undef MLA_START3
+#undef MLA_TAPF
+#undef MLA_NEXT_ROW
+#undef MLA_ROW3
+#undef MLA_ROW9
+#undef MLA_3X3
+#undef MLA_3X9
+#undef MLA_TEST
+#undef MLA_EXTRACT
+#undef MLA_LEVELS_END
+#undef MLA_SIGN_END1
+#undef MLA_LEVELS_END1
+#undef MLA_PIXEL_END1
+#undef MLA_ROW_LOOP
+#undef MLA_SIGN_END
 #undef MLA_TAP
 #undef MLA_GROUP_START
 #undef MLA_GROUP_END
@@ -560,7 +736,9 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
     const uint8_t *src = NULL;
     uint32_t src_stride = 0u;
 #if defined(BE_ARM_T2_ASM)
-    const int whole = fast && rows && padded_input(op, (const uint8_t *)in, pad, &src, &src_stride);
+    /* the sign stage, and qrelu2's L = 3 levels in 2 planes, in assembly over whole rows */
+    const int lv2 = lvl && op->levels == 3u;
+    const int whole = (fast || lv2) && rows && padded_input(op, (const uint8_t *)in, pad, &src, &src_stride);
 #else
     const int whole = fast && padded_input(op, (const uint8_t *)in, pad, &src, &src_stride);
 #endif
@@ -578,17 +756,20 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
         ng = all - g0 < per ? all - g0 : per;
         make_pairs(op, 8u * g0, ng, k, sign || lvl, pairs);
         if (fast)
-            make_tpack(op, 8u * g0, ng, 0u, tpack);
-        for (i = 0; lvl && i < op->levels; i++) /* threshold i of every group at tpack + 4 ng i */
-            make_tpack(op, 8u * g0, ng, i, tpack + 4u * ng * i);
+            make_tpack(op, 8u * g0, ng, 0u, 1u, 0, tpack);
+        for (i = 0; lvl && i < op->levels; i++) /* group g's threshold i at tpack + 4 (L g + i) */
+            make_tpack(op, 8u * g0, ng, i, op->levels, 16384, tpack);
 #if defined(BE_ARM_T2_ASM)
         if (whole) { /* every output pixel straight from src: one run per output row */
             struct mla_args args;
-            if (g0 == 0u && tail != 0u) /* the bytes after the last group are 0 */
+            /* one group of a 3-row kernel: whole words stored, nothing to clear */
+            const int one = all == 1u && op->kh == 3u;
+            if (!one && g0 == 0u && (tail != 0u || lv2)) /* the bytes no group writes are 0 */
                 be_zero_words((be_word *)out, vo->h * vo->w * (vo->pixel_bytes / 4u));
             args.stride = src_stride;
+            args.plane_bytes = vo->cw * 4u;
             args.step = op->sw * vi->c;
-            args.out_skip = vo->pixel_bytes - ng;
+            args.out_skip = one ? vo->pixel_bytes : vo->pixel_bytes - ng;
             args.tp0 = tpack;
             args.groups0 = ng;
             args.w0 = pairs;
@@ -599,7 +780,10 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                 args.out = (uint8_t *)out + (size_t)oy * vo->w * vo->pixel_bytes + g0;
                 args.groups = ng;
                 args.pixels = vo->w;
-                row_fast(&args, pairs, run);
+                if (one)
+                    row_one(&args, pairs, run, lv2);
+                else
+                    (lv2 ? row_levels : row_fast)(&args, pairs, run, op->kh);
             }
             continue;
         }
@@ -668,7 +852,7 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                         const uint32_t o0 = 8u * (g0 + g);
                         uint32_t p[4], q0, q1;
                         taps(patch, pairs + (size_t)g * k * 4u, k, by3, p);
-                        level_bits(p, tpack + 4u * g, op->levels, 4u * ng, &q0, &q1);
+                        level_bits(p, tpack + 4u * op->levels * g, op->levels, 4u, &q0, &q1);
                         if (nout - o0 < 8u) { /* channels beyond out_ch: no bits */
                             q0 &= (1u << (nout - o0)) - 1u;
                             q1 &= (1u << (nout - o0)) - 1u;
