@@ -233,6 +233,29 @@ static inline void level_bits(const uint32_t *p, const uint32_t *tp, uint32_t le
     }
 }
 
+/* The unsigned levels of groups [g0, g0 + ng) of one output pixel (cleared) from its patch:
+ * the packed tests per threshold (level_bits), plane bits ORed into the pixel's words. */
+static void pixel_levels(const be_op *op, const uint8_t *patch, const uint32_t *pairs, const uint32_t *tpack,
+                         uint32_t k, int by3, uint32_t g0, uint32_t ng, void *px_out)
+{
+    be_word *words = (be_word *)px_out;
+    const uint32_t nout = op->out_ch;
+    uint32_t g;
+    for (g = 0; g < ng; g++) {
+        const uint32_t o0 = 8u * (g0 + g);
+        uint32_t p[4], q0, q1;
+        taps(patch, pairs + (size_t)g * k * 4u, k, by3, p);
+        level_bits(p, tpack + 4u * op->levels * g, op->levels, 4u, &q0, &q1);
+        if (nout - o0 < 8u) { /* channels beyond out_ch: no bits */
+            q0 &= (1u << (nout - o0)) - 1u;
+            q1 &= (1u << (nout - o0)) - 1u;
+        }
+        words[o0 / 32u] |= q0 << (o0 % 32u);
+        if (op->levels == 3u)
+            words[op->out.cw + o0 / 32u] |= q1 << (o0 % 32u);
+    }
+}
+
 #if defined(BE_ARM_T2_ASM)
 /* What the Thumb-2 pixel loop reads between groups (all 14 registers are taken by the tap
  * loop; the address of this is pushed on the stack while the loop runs). */
@@ -740,7 +763,7 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
     const int lv2 = lvl && op->levels == 3u;
     const int whole = (fast || lv2) && rows && padded_input(op, (const uint8_t *)in, pad, &src, &src_stride);
 #else
-    const int whole = fast && padded_input(op, (const uint8_t *)in, pad, &src, &src_stride);
+    const int whole = (fast || lvl) && padded_input(op, (const uint8_t *)in, pad, &src, &src_stride);
 #endif
 #ifdef KBIG
     if (k > KMAX)
@@ -803,7 +826,10 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                             *d++ = r[i];
                             BE_OPAQUE_PTR(d);
                         }
-                    pixel_words(patch, pairs, tpack, k, by3, g0, ng, px_out);
+                    if (fast)
+                        pixel_words(patch, pairs, tpack, k, by3, g0, ng, px_out);
+                    else
+                        pixel_levels(op, patch, pairs, tpack, k, by3, g0, ng, px_out);
                 }
             }
             continue;
@@ -847,20 +873,7 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                     be_stage_clear(op, px_out);
                 be_arm_u8_im2col(op, (const uint8_t *)in, oy, ox, patch);
                 if (lvl) {
-                    be_word *words = (be_word *)px_out;
-                    for (g = 0; g < ng; g++) {
-                        const uint32_t o0 = 8u * (g0 + g);
-                        uint32_t p[4], q0, q1;
-                        taps(patch, pairs + (size_t)g * k * 4u, k, by3, p);
-                        level_bits(p, tpack + 4u * op->levels * g, op->levels, 4u, &q0, &q1);
-                        if (nout - o0 < 8u) { /* channels beyond out_ch: no bits */
-                            q0 &= (1u << (nout - o0)) - 1u;
-                            q1 &= (1u << (nout - o0)) - 1u;
-                        }
-                        words[o0 / 32u] |= q0 << (o0 % 32u);
-                        if (op->levels == 3u)
-                            words[vo->cw + o0 / 32u] |= q1 << (o0 % 32u);
-                    }
+                    pixel_levels(op, patch, pairs, tpack, k, by3, g0, ng, px_out);
                     continue;
                 }
                 for (g = 0; g < ng; g++) {
