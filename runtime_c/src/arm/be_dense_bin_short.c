@@ -146,7 +146,19 @@ static inline __attribute__((always_inline)) be_status short_layer(const be_op *
     const be_word x0 = x[0], x1 = nw >= 2u ? x[1] : 0u, x2 = nw >= 3u ? x[2] : 0u, x3 = nw >= 4u ? x[3] : 0u;
     uint32_t o, i;
     be_status st = BE_OK;
-    if (be_stage_is_sign(op)) {
+    if (op->stage == BE_STAGE_SCORE) { /* first: the heads, the layers with fewest rows */
+        const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
+        int32_t *y = (int32_t *)out, *const y_end = y + nout;
+        uint32_t wrapped = 0u; /* nonzero once a score left int32 */
+        for (; y != y_end; y++) {
+            const int64_t s = (int64_t)*mult++ * row_acc(&w, nw, x0, x1, x2, x3, k) + *offset++;
+            const uint32_t lo = (uint32_t)(uint64_t)s, hi = (uint32_t)((uint64_t)s >> 32);
+            *y = lo <= 0x7FFFFFFFu ? (int32_t)lo : -(int32_t)(~lo) - 1; /* modulo 2^32, as the reference */
+            wrapped |= hi ^ (uint32_t)-(lo >> 31); /* s fits int32 iff hi is lo's sign extension */
+        }
+        if (wrapped != 0u)
+            st = BE_ERR_OVERFLOW;
+    } else if (be_stage_is_sign(op)) {
         const int8_t *dir = (const int8_t *)op->stage_a;
         const int32_t *t = (const int32_t *)op->stage_b;
         be_word *dst = (be_word *)out;
@@ -162,18 +174,6 @@ static inline __attribute__((always_inline)) be_status short_layer(const be_op *
             } while (bit != 0u);
             *dst++ = word >> (32u - i);
         }
-    } else if (op->stage == BE_STAGE_SCORE) {
-        const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
-        int32_t *y = (int32_t *)out, *const y_end = y + nout;
-        uint32_t wrapped = 0u; /* nonzero once a score left int32 */
-        for (; y != y_end; y++) {
-            const int64_t s = (int64_t)*mult++ * row_acc(&w, nw, x0, x1, x2, x3, k) + *offset++;
-            const uint32_t lo = (uint32_t)(uint64_t)s, hi = (uint32_t)((uint64_t)s >> 32);
-            *y = lo <= 0x7FFFFFFFu ? (int32_t)lo : -(int32_t)(~lo) - 1; /* modulo 2^32, as the reference */
-            wrapped |= hi ^ (uint32_t)-(lo >> 31); /* s fits int32 iff hi is lo's sign extension */
-        }
-        if (wrapped != 0u)
-            st = BE_ERR_OVERFLOW;
     } else { /* BE_STAGE_ACC: supports */
         int32_t *y = (int32_t *)out, *const y_end = y + nout;
         for (; y != y_end; y++)
