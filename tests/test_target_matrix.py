@@ -671,6 +671,9 @@ def test_models_match_reference(name):
                                 isinstance(op.output, ThresholdStage) and op.output.encoding == "unsigned" and \
                                 op.output.levels in (1, 3):
                             expected = "mla"  # its packed level tests beat "mve" there
+                        if name == "cortex-m55" and isinstance(op, Conv2d) and op.out_channels <= 16 and \
+                                isinstance(op.output, ThresholdStage) and op.output.encoding == "sign":
+                            expected = "mla"  # its row loop beats "mve" on few channels
                         assert kname == expected, (case, line)
                 elif int8_codes:
                     assert kname == EXPECTED_I8[name], (case, line)

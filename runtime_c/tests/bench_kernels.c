@@ -20,6 +20,7 @@
  *   u8conv1: 28 x 28 x 1 pixels, 3x3 kernel, stride 1, padding 1 -> 28 x 28 x 32
  *   u8conv1q2: the same -> 28 x 28 x 8 unsigned 2-bit levels (the qrelu2 VGG's first layer;
  *            Cortex-M0: 14 x 14 x 1 -> 8)
+ *   u8conv1o8, u8conv1o16: u8conv1 with 8 and 16 output channels (the small VGGs' first layer)
  *   u8conv3: 16 x 16 x 3 pixels, 3x3 kernel, stride 1, padding 1 -> 16 x 16 x 32
  *   u8conv7: 24 x 24 x 3 pixels, 7x7 kernel (K = 147), stride 2, padding 3 -> 12 x 12 x 32
  *   u8conv7o8: the same with 8 output channels (the tables shared by fewer rows)
@@ -598,6 +599,8 @@ int main(void)
 #else
     bench_u8_conv_levels("u8conv1q2", 28u, 1u, 3u, 1u, 1u, 8u, 3u);
 #endif
+    bench_u8_conv_k("u8conv1o8", 28u, 1u, 3u, 1u, 1u, 8u);   /* the small VGGs' first layer */
+    bench_u8_conv_k("u8conv1o16", 28u, 1u, 3u, 1u, 1u, 16u);
     bench_u8_conv("u8conv3", 16u, 3u);
     bench_u8_conv_k("u8conv7", 24u, 3u, 7u, 2u, 3u, 32u);
     bench_u8_conv_k("u8conv7o8", 24u, 3u, 7u, 2u, 3u, 8u);
