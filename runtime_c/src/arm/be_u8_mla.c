@@ -10,13 +10,15 @@
  * pass of channels (on the stack, at most PAIR_WORDS words) and reused at every output pixel.
  * Per output pixel and 8 channels the tap loop: LDRB, LDM of 4 packed words, 4 MLA (Thumb-1:
  * MULS + ADD, accumulators in high registers), 7 instructions per tap when unrolled.
- *   Thumb-2, sign stage (below): one assembly block per output pixel runs every group of 8
- *   channels and writes one output byte per group (its state between groups in a small struct
- *   on the stack: all 14 registers are taken); kernel rows of 3 or 9 bytes (3x3 x 1 or 3
- *   channels) are one loop iteration each, read straight from the input for interior pixels
- *   (x += input row stride), so only border pixels are copied (im2col into the scratch).
- *   Otherwise: the receptive field to the scratch (im2col, K bytes = the model's patch
- *   scratch), and the tap loop per group (unrolled x3 when 3 | K).
+ *   The input is first copied with its padding made explicit (padded_input: at most PAD_BYTES
+ *   on the stack; used in place without padding), so every window is an interior one.
+ *   Thumb-2, sign stage and qrelu2 levels (below): one assembly call per output row runs every
+ *   pixel and every group of 8 channels and writes one output byte per group and plane (its
+ *   state between groups and pixels in a small struct on the stack: all 14 registers are
+ *   taken); kernel rows of 3 or 9 bytes (3x3 x 1 or 3 channels) read straight from the padded
+ *   input, 3-row kernels unrolled; one-group layers store whole words (row_one).
+ *   Otherwise: each window copied to the scratch (from the padded input without checks, or by
+ *   im2col when the copy does not fit), and the tap loop per group (unrolled x3 when 3 | K).
  *
  * Sign threshold stage, K <= 64 (3x3x1, 3x3x3, 5x5x1): the direction is folded into the
  * weights (acc' = direction * acc, the stage bit is acc' < t) and the test is done on the packed
