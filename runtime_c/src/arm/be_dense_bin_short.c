@@ -150,7 +150,7 @@ static inline __attribute__((always_inline)) be_status short_layer(const be_op *
         const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
         int32_t *y = (int32_t *)out, *const y_end = y + nout;
         uint32_t wrapped = 0u; /* nonzero once a score left int32 */
-        for (; y != y_end; y++) {
+        for (; y != y_end; y++) { /* (two rows per loop test measured slower: GCC spills) */
             const int64_t s = (int64_t)*mult++ * row_acc(&w, nw, x0, x1, x2, x3, k) + *offset++;
             const uint32_t lo = (uint32_t)(uint64_t)s, hi = (uint32_t)((uint64_t)s >> 32);
             *y = lo <= 0x7FFFFFFFu ? (int32_t)lo : -(int32_t)(~lo) - 1; /* modulo 2^32, as the reference */
@@ -182,21 +182,26 @@ static inline __attribute__((always_inline)) be_status short_layer(const be_op *
     return st;
 }
 
-typedef be_status (*layer_fn)(const be_op *op, const be_word *x, void *out);
-
-#define BE_SHORT_LAYER(NW) \
-    static be_status layer_##NW(const be_op *op, const be_word *x, void *out) { return short_layer(op, x, out, NW##u); }
+/* one out-of-line instance per row length, tail-called below */
+#define BE_SHORT_LAYER(NW)                                                                                 \
+    static __attribute__((noinline)) be_status layer_##NW(const be_op *op, const be_word *x, void *out)    \
+    {                                                                                                      \
+        return short_layer(op, x, out, NW##u);                                                            \
+    }
 BE_SHORT_LAYER(1)
 BE_SHORT_LAYER(2)
 BE_SHORT_LAYER(3)
 BE_SHORT_LAYER(4)
 
-static const layer_fn layers[BE_SHORT_MAX_WORDS] = {layer_1, layer_2, layer_3, layer_4};
-
 be_status be_dense_bin_short(const be_op *op, const void *in, void *out, void *scratch)
 {
+    const uint32_t cw = op->in.cw; /* 1 <= cw <= 4: supports */
     (void)scratch;
-    return layers[op->in.cw - 1u](op, (const be_word *)in, out); /* 1 <= cw <= 4: supports */
+    if (cw == 2u) /* the heads of the small VGGs first */
+        return layer_2(op, (const be_word *)in, out);
+    if (cw == 4u)
+        return layer_4(op, (const be_word *)in, out);
+    return cw == 1u ? layer_1(op, (const be_word *)in, out) : layer_3(op, (const be_word *)in, out);
 }
 
 #else
