@@ -208,30 +208,45 @@ static void taps(const uint8_t *x, const uint32_t *w, uint32_t k, int by3, uint3
 }
 
 /* The 8 stage bits of one group from its packed sums (see the top of the file). */
-static inline uint32_t sign_bits(const uint32_t *p, const uint32_t *tp)
+/* The packed test's raw gathered word: only bits 9 + 2q (channel 2q below its threshold) and
+ * 25 + 2q (channel 2q + 1 at or above its own) set. */
+static inline uint32_t test_raw(const uint32_t *p, const uint32_t *tp)
 {
     const uint32_t e0 = (tp[0] - p[0]) & 0x80008000u, e1 = (tp[1] - p[1]) & 0x80008000u;
     const uint32_t e2 = (tp[2] - p[2]) & 0x80008000u, e3 = (tp[3] - p[3]) & 0x80008000u;
-    const uint32_t g = e3 | (e2 >> 2) | (e1 >> 4) | (e0 >> 6); /* a_q at 9 + 2q, b_q at 25 + 2q */
-    return (((g >> 9) & 0x55u) | ((g >> 24) & 0xAAu)) ^ 0xAAu;
+    return e3 | (e2 >> 2) | (e1 >> 4) | (e0 >> 6);
+}
+
+/* The 8 bits of a raw gathered word (g | g >> 15 puts channel 2q + 1 next to 2q at bits 9 .. 16),
+ * XOR 0xAA: bit i = channel i below its threshold. */
+static inline uint32_t raw_bits(uint32_t g)
+{
+    return ((g | g >> 15) >> 9) & 0xFFu;
+}
+
+static inline uint32_t sign_bits(const uint32_t *p, const uint32_t *tp)
+{
+    return raw_bits(test_raw(p, tp)) ^ 0xAAu;
 }
 
 /* Unsigned levels (qrelu: L = 1 or 3 thresholds, Q = 1 or 2 output planes), K <= 64: with the
  * direction folded into the weights the level is #{k : acc' >= t_k} (the reference's count), so
  * each threshold is one packed test (sign_bits: bit i = channel i below t_k) and the level is
  * L - (the number of tests below) = (below count) XOR L for L = 2^Q - 1: bit-sliced, with b_k the
- * tests' bits, plane 0 = NOT (b_0 ^ b_1 ^ b_2) and plane 1 = NOT majority(b_0, b_1, b_2). */
+ * tests' bits, plane 0 = NOT (b_0 ^ b_1 ^ b_2) and plane 1 = NOT majority(b_0, b_1, b_2); on the
+ * raw words r_k = b_k ^ 0xAA (majority commutes with complementing all three): plane 0 =
+ * (r_0 ^ r_1 ^ r_2) ^ 0x55, plane 1 = majority(r) ^ 0x55, one extraction each. */
 static inline void level_bits(const uint32_t *p, const uint32_t *tp, uint32_t levels, uint32_t stride,
                               uint32_t *plane0, uint32_t *plane1)
 {
-    const uint32_t b0 = sign_bits(p, tp);
+    const uint32_t r0 = test_raw(p, tp);
     if (levels == 1u) {
-        *plane0 = ~b0 & 0xFFu;
+        *plane0 = raw_bits(r0) ^ 0x55u;
         *plane1 = 0u;
     } else {
-        const uint32_t b1 = sign_bits(p, tp + stride), b2 = sign_bits(p, tp + 2u * stride);
-        *plane0 = ~(b0 ^ b1 ^ b2) & 0xFFu;
-        *plane1 = ~((b0 & b1) | (b2 & (b0 ^ b1))) & 0xFFu;
+        const uint32_t r1 = test_raw(p, tp + stride), r2 = test_raw(p, tp + 2u * stride);
+        *plane0 = raw_bits(r0 ^ r1 ^ r2) ^ 0x55u;
+        *plane1 = raw_bits((r0 & r1) | (r2 & (r0 ^ r1))) ^ 0x55u;
     }
 }
 
