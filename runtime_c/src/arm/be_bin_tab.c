@@ -40,10 +40,12 @@
  * tables of a layer leave of BE_TAB_WORDS + BE_TAB_PAD_EXTRA. On the Thumb-2 cores 2 KiB more
  * (6.5 KiB in all) covers every tab layer of the benchmark models but the qrelu2 VGG's
  * 28 x 28 x 8 one (1,800 words of 2 bit-planes); on the Cortex-M0 a 7 x 7 map. */
+#ifndef BE_TAB_PAD_EXTRA /* a RAM-tight build may set it (0: border pixels gather, no extra stack) */
 #if defined(BE_ARM_HAVE_THUMB1)
 #define BE_TAB_PAD_EXTRA 100u
 #else
 #define BE_TAB_PAD_EXTRA 512u
+#endif
 #endif
 #define BE_TAB_FLUSH 63u /* lookups between unpacks: 63 * 4 <= 255 */
 

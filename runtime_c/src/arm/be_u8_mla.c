@@ -706,7 +706,12 @@ static __attribute__((noinline)) be_status conv_big(const be_op *op, const uint8
 }
 #endif
 
-#define PAD_BYTES 1024u /* the fast sign path's padded input: 28 x 28 x 1 -> 30 x 30, 16 x 16 x 3 -> 18 x 18 */
+/* The padded input's stack bytes: 28 x 28 x 1 -> 30 x 30, 16 x 16 x 3 -> 18 x 18. A RAM-tight
+ * build may set BE_U8_PAD_BYTES (0: padded layers copy each window with im2col instead). */
+#ifndef BE_U8_PAD_BYTES
+#define BE_U8_PAD_BYTES 1024u
+#endif
+#define PAD_BYTES BE_U8_PAD_BYTES
 
 /* The input as the fast sign path's windows see it, every output pixel an interior one: the
  * input itself when the layer has no padding, else a copy in pad (hp = (OH - 1) SH + KH rows of
@@ -772,7 +777,7 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
     const int rows = run == 3u || run == 9u;            /* the row loop: straight from the input */
     const uint32_t tail = vo->pixel_bytes - all;        /* output bytes no group writes */
 #endif
-    uint8_t pad[PAD_BYTES];
+    uint8_t pad[PAD_BYTES > 0u ? PAD_BYTES : 1u];
     const uint8_t *src = NULL;
     uint32_t src_stride = 0u;
 #if defined(BE_ARM_T2_ASM)
