@@ -304,6 +304,22 @@ struct mla_args {
     "mla %[a1], %[v], %[w1], %[a1]\n\t"                                                        \
     "mla %[a2], %[v], %[w2], %[a2]\n\t"                                                        \
     "mla %[a3], %[v], %[w3], %[a3]\n\t"
+/* One threshold's packed test of the four sums into %[dst] as the raw gathered word (bit
+ * 9 + 2q: channel 2q below its threshold; bit 25 + 2q: channel 2q + 1 at or above its own),
+ * the thresholds read from lr (advanced by 16). */
+#define MLA_TEST(dst)                                                                          \
+    "ldmia lr!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                              \
+    "sub %[w0], %[w0], %[a0]\n\t"                                                              \
+    "sub %[w1], %[w1], %[a1]\n\t"                                                              \
+    "sub %[w2], %[w2], %[a2]\n\t"                                                              \
+    "sub %[w3], %[w3], %[a3]\n\t"                                                              \
+    "and %[w0], %[w0], #0x80008000\n\t"                                                        \
+    "and %[w1], %[w1], #0x80008000\n\t"                                                        \
+    "and %[w2], %[w2], #0x80008000\n\t"                                                        \
+    "and %[w3], %[w3], #0x80008000\n\t"                                                        \
+    "orr %[w3], %[w3], %[w2], lsr #2\n\t"                                                      \
+    "orr %[w3], %[w3], %[w1], lsr #4\n\t"                                                      \
+    "orr " dst ", %[w3], %[w0], lsr #6\n\t"
 #define MLA_GROUP_START                                                                        \
     "push {%[v]}\n"                                                                            \
     "2:\n\t"                                                                                   \
@@ -324,19 +340,8 @@ struct mla_args {
 #define MLA_SIGN_END                                                                           \
     "ldr %[v], [sp]\n\t" /* E_q = tp_q - a_q; bit 15 = (A < t_a), bit 31 = (B >= t_b) */       \
     "ldr lr, [%[v], #12]\n\t"                                                                  \
-    "ldmia lr!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                              \
+    MLA_TEST("%[w3]") /* a_q at 9 + 2q, b_q at 25 + 2q */                                      \
     "str lr, [%[v], #12]\n\t"                                                                  \
-    "sub %[w0], %[w0], %[a0]\n\t"                                                              \
-    "sub %[w1], %[w1], %[a1]\n\t"                                                              \
-    "sub %[w2], %[w2], %[a2]\n\t"                                                              \
-    "sub %[w3], %[w3], %[a3]\n\t"                                                              \
-    "and %[w0], %[w0], #0x80008000\n\t"                                                        \
-    "and %[w1], %[w1], #0x80008000\n\t"                                                        \
-    "and %[w2], %[w2], #0x80008000\n\t"                                                        \
-    "and %[w3], %[w3], #0x80008000\n\t"                                                        \
-    "orr %[w3], %[w3], %[w2], lsr #2\n\t"                                                      \
-    "orr %[w3], %[w3], %[w1], lsr #4\n\t"                                                      \
-    "orr %[w3], %[w3], %[w0], lsr #6\n\t" /* a_q at 9 + 2q, b_q at 25 + 2q */                 \
     "orr %[w3], %[w3], %[w3], lsr #15\n\t" /* b_q next to a_q: bits 9 .. 16 */                 \
     "ubfx %[x], %[w3], #9, #8\n\t"                                                             \
     "eor %[x], %[x], #0xAA\n\t"                                                                \
@@ -354,14 +359,19 @@ struct mla_args {
     :                                                                                          \
     : "lr", "cc", "memory"
 
+/* The registers the assembly blocks name (pinned: the tap loops need all 14), w = the pairs of
+ * the first group, args = the mla_args. */
+#define MLA_REGISTERS(W, ARGS)                                                                 \
+    register const uint8_t *xp __asm__("r0");                                                  \
+    register const uint32_t *wp __asm__("r1") = (W);                                           \
+    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5");  \
+    register uint32_t v __asm__("r6") = (uint32_t)(uintptr_t)(ARGS);                           \
+    register uint32_t a0 __asm__("r8"), a1 __asm__("r9"), a2 __asm__("r10"), a3 __asm__("r11"); \
+    register const uint8_t *end __asm__("r12")
+
 static void pixel_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
 {
-    register const uint8_t *xp __asm__("r0");
-    register const uint32_t *wp __asm__("r1") = w;
-    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5");
-    register uint32_t v __asm__("r6") = (uint32_t)(uintptr_t)args;
-    register uint32_t a0 __asm__("r8"), a1 __asm__("r9"), a2 __asm__("r10"), a3 __asm__("r11");
-    register const uint8_t *end __asm__("r12");
+    MLA_REGISTERS(w, args);
     if (run == 3u)
         __asm__ volatile(MLA_GROUP_START MLA_TAP(0) MLA_TAP(1) MLA_TAP(2) MLA_GROUP_END MLA_OPERANDS);
     else if (run == 9u)
@@ -419,28 +429,23 @@ static void pixel_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
     MLA_START3 MLA_TAPF(0) MLA_TAP(1) MLA_TAP(2) MLA_TAP(3) MLA_TAP(4) MLA_TAP(5) MLA_TAP(6) MLA_TAP(7) \
     MLA_TAP(8) MLA_NEXT_ROW MLA_ROW9 MLA_NEXT_ROW MLA_ROW9
 
-/* One threshold's packed test of the four sums into %[dst] as the raw gathered word (bit
- * 9 + 2q: channel 2q below its threshold; bit 25 + 2q: channel 2q + 1 at or above its own),
- * the thresholds read from lr (advanced by 16). */
-#define MLA_TEST(dst)                                                                          \
-    "ldmia lr!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                              \
-    "sub %[w0], %[w0], %[a0]\n\t"                                                              \
-    "sub %[w1], %[w1], %[a1]\n\t"                                                              \
-    "sub %[w2], %[w2], %[a2]\n\t"                                                              \
-    "sub %[w3], %[w3], %[a3]\n\t"                                                              \
-    "and %[w0], %[w0], #0x80008000\n\t"                                                        \
-    "and %[w1], %[w1], #0x80008000\n\t"                                                        \
-    "and %[w2], %[w2], #0x80008000\n\t"                                                        \
-    "and %[w3], %[w3], #0x80008000\n\t"                                                        \
-    "orr %[w3], %[w3], %[w2], lsr #2\n\t"                                                      \
-    "orr %[w3], %[w3], %[w1], lsr #4\n\t"                                                      \
-    "orr " dst ", %[w3], %[w0], lsr #6\n\t"
 /* The byte of the 8 channels from a raw gathered word r (only bits 9 + 2q and 25 + 2q set):
  * r | r >> 15 puts channel 2q + 1 next to 2q (bits 9 .. 16), one UBFX takes them; XOR m. */
 #define MLA_EXTRACT(r, m)                                                                      \
     "orr " r ", " r ", " r ", lsr #15\n\t"                                                     \
     "ubfx " r ", " r ", #9, #8\n\t"                                                            \
     "eor " r ", " r ", #" m "\n\t"
+
+/* The three packed tests of a group (thresholds from lr, advanced by 48) and its two plane
+ * bytes: plane 0 in w0, plane 1 in w1 (see MLA_LEVELS_END). */
+#define MLA_LEVELS_PLANES                                                                      \
+    MLA_TEST("%[x]") MLA_TEST("%[end]") MLA_TEST("%[w3]")                                      \
+    "eor %[w0], %[x], %[end]\n\t"                                                              \
+    "and %[w1], %[x], %[end]\n\t"                                                              \
+    "and %[w2], %[w3], %[w0]\n\t"                                                              \
+    "orr %[w1], %[w1], %[w2]\n\t"                                                              \
+    "eor %[w0], %[w0], %[w3]\n\t"                                                              \
+    MLA_EXTRACT("%[w0]", "0x55") MLA_EXTRACT("%[w1]", "0x55")
 
 /* Unsigned levels L = 3 in 2 planes (qrelu2) after a group's taps: three packed tests (the
  * group's thresholds 0, 1, 2 one block of 4 words after the other), then on the raw gathered
@@ -450,13 +455,7 @@ static void pixel_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
 #define MLA_LEVELS_END                                                                         \
     "ldr %[v], [sp]\n\t"                                                                       \
     "ldr lr, [%[v], #12]\n\t"                                                                  \
-    MLA_TEST("%[x]") MLA_TEST("%[end]") MLA_TEST("%[w3]")                                      \
-    "eor %[w0], %[x], %[end]\n\t"                                                              \
-    "and %[w1], %[x], %[end]\n\t"                                                              \
-    "and %[w2], %[w3], %[w0]\n\t"                                                              \
-    "orr %[w1], %[w1], %[w2]\n\t"                                                              \
-    "eor %[w0], %[w0], %[w3]\n\t"                                                              \
-    MLA_EXTRACT("%[w0]", "0x55") MLA_EXTRACT("%[w1]", "0x55")                                   \
+    MLA_LEVELS_PLANES                                                                          \
     "str lr, [%[v], #12]\n\t"                                                                  \
     "ldr lr, [%[v], #16]\n\t"                                                                  \
     "ldr %[w2], [%[v], #48]\n\t"                                                               \
@@ -469,26 +468,30 @@ static void pixel_fast(struct mla_args *args, const uint32_t *w, uint32_t run)
     "bne 2b\n\t"
 
 /* A run of args->pixels output pixels of one output row, every one straight from the input
- * (kernel rows of run = 3 or 9 bytes; the caller fills every field of args): the sign bits, or
- * (levels) the two planes of qrelu2 levels. */
+ * (kernel rows of run = 3 or 9 bytes; the caller fills every field of args), each group ending
+ * in END: the sign bits (row_fast), or the two planes of qrelu2 levels (row_levels). */
+#define MLA_ROW_VARIANTS(END)                                                                  \
+    if (kh == 3u && run == 3u)                                                                 \
+        __asm__ volatile(MLA_3X3 END MLA_PIXEL_END "add sp, sp, #4\n\t" MLA_OPERANDS);          \
+    else if (kh == 3u)                                                                         \
+        __asm__ volatile(MLA_3X9 END MLA_PIXEL_END "add sp, sp, #4\n\t" MLA_OPERANDS);          \
+    else if (run == 3u)                                                                        \
+        __asm__ volatile(MLA_GROUP_START MLA_ROW3 MLA_ROW_LOOP END MLA_PIXEL_END                \
+                         "add sp, sp, #4\n\t" MLA_OPERANDS);                                    \
+    else                                                                                       \
+        __asm__ volatile(MLA_GROUP_START MLA_ROW9 MLA_ROW_LOOP END MLA_PIXEL_END                \
+                         "add sp, sp, #4\n\t" MLA_OPERANDS)
+
 static void row_levels(struct mla_args *args, const uint32_t *w, uint32_t run, uint32_t kh)
 {
-    register const uint8_t *xp __asm__("r0");
-    register const uint32_t *wp __asm__("r1") = w;
-    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5");
-    register uint32_t v __asm__("r6") = (uint32_t)(uintptr_t)args;
-    register uint32_t a0 __asm__("r8"), a1 __asm__("r9"), a2 __asm__("r10"), a3 __asm__("r11");
-    register const uint8_t *end __asm__("r12");
-    if (kh == 3u && run == 3u)
-        __asm__ volatile(MLA_3X3 MLA_LEVELS_END MLA_PIXEL_END "add sp, sp, #4\n\t" MLA_OPERANDS);
-    else if (kh == 3u)
-        __asm__ volatile(MLA_3X9 MLA_LEVELS_END MLA_PIXEL_END "add sp, sp, #4\n\t" MLA_OPERANDS);
-    else if (run == 3u)
-        __asm__ volatile(MLA_GROUP_START MLA_ROW3 MLA_ROW_LOOP MLA_LEVELS_END MLA_PIXEL_END
-                         "add sp, sp, #4\n\t" MLA_OPERANDS);
-    else
-        __asm__ volatile(MLA_GROUP_START MLA_ROW9 MLA_ROW_LOOP MLA_LEVELS_END MLA_PIXEL_END
-                         "add sp, sp, #4\n\t" MLA_OPERANDS);
+    MLA_REGISTERS(w, args);
+    MLA_ROW_VARIANTS(MLA_LEVELS_END);
+}
+
+static void row_fast(struct mla_args *args, const uint32_t *w, uint32_t run, uint32_t kh)
+{
+    MLA_REGISTERS(w, args);
+    MLA_ROW_VARIANTS(MLA_SIGN_END);
 }
 
 /* One group of 8 channels per pixel (out_ch <= 8: one output word per plane), 3-row kernels:
@@ -507,13 +510,7 @@ static void row_levels(struct mla_args *args, const uint32_t *w, uint32_t run, u
 #define MLA_LEVELS_END1                                                                        \
     "ldr %[v], [sp]\n\t"                                                                       \
     "ldr lr, [%[v], #36]\n\t"                                                                  \
-    MLA_TEST("%[x]") MLA_TEST("%[end]") MLA_TEST("%[w3]")                                      \
-    "eor %[w0], %[x], %[end]\n\t"                                                              \
-    "and %[w1], %[x], %[end]\n\t"                                                              \
-    "and %[w2], %[w3], %[w0]\n\t"                                                              \
-    "orr %[w1], %[w1], %[w2]\n\t"                                                              \
-    "eor %[w0], %[w0], %[w3]\n\t"                                                              \
-    MLA_EXTRACT("%[w0]", "0x55") MLA_EXTRACT("%[w1]", "0x55")                                   \
+    MLA_LEVELS_PLANES                                                                          \
     "ldr lr, [%[v], #16]\n\t"                                                                  \
     "str %[w0], [lr]\n\t"                                                                      \
     "str %[w1], [lr, #4]\n\t"
@@ -536,12 +533,7 @@ static void row_levels(struct mla_args *args, const uint32_t *w, uint32_t run, u
 /* row_fast / row_levels for one group of 8 channels and a 3-row kernel (run 3 or 9) */
 static void row_one(struct mla_args *args, const uint32_t *w, uint32_t run, int levels)
 {
-    register const uint8_t *xp __asm__("r0");
-    register const uint32_t *wp __asm__("r1") = w;
-    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5");
-    register uint32_t v __asm__("r6") = (uint32_t)(uintptr_t)args;
-    register uint32_t a0 __asm__("r8"), a1 __asm__("r9"), a2 __asm__("r10"), a3 __asm__("r11");
-    register const uint8_t *end __asm__("r12");
+    MLA_REGISTERS(w, args);
     if (levels && run == 3u)
         __asm__ volatile(MLA_3X3 MLA_LEVELS_END1 MLA_PIXEL_END1 "add sp, sp, #4\n\t" MLA_OPERANDS);
     else if (levels)
@@ -552,26 +544,8 @@ static void row_one(struct mla_args *args, const uint32_t *w, uint32_t run, int 
         __asm__ volatile(MLA_3X9 MLA_SIGN_END1 MLA_PIXEL_END1 "add sp, sp, #4\n\t" MLA_OPERANDS);
 }
 
-static void row_fast(struct mla_args *args, const uint32_t *w, uint32_t run, uint32_t kh)
-{
-    register const uint8_t *xp __asm__("r0");
-    register const uint32_t *wp __asm__("r1") = w;
-    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5");
-    register uint32_t v __asm__("r6") = (uint32_t)(uintptr_t)args;
-    register uint32_t a0 __asm__("r8"), a1 __asm__("r9"), a2 __asm__("r10"), a3 __asm__("r11");
-    register const uint8_t *end __asm__("r12");
-    if (kh == 3u && run == 3u)
-        __asm__ volatile(MLA_3X3 MLA_SIGN_END MLA_PIXEL_END "add sp, sp, #4\n\t" MLA_OPERANDS);
-    else if (kh == 3u)
-        __asm__ volatile(MLA_3X9 MLA_SIGN_END MLA_PIXEL_END "add sp, sp, #4\n\t" MLA_OPERANDS);
-    else if (run == 3u)
-        __asm__ volatile(MLA_GROUP_START MLA_ROW3 MLA_GROUP_END_KEEP MLA_PIXEL_END "add sp, sp, #4\n\t"
-                         MLA_OPERANDS);
-    else
-        __asm__ volatile(MLA_GROUP_START MLA_ROW9 MLA_GROUP_END_KEEP MLA_PIXEL_END "add sp, sp, #4\n\t"
-                         MLA_OPERANDS);
-}
 #undef MLA_PIXEL_END
+#undef MLA_ROW_VARIANTS
 #undef MLA_START3
 #undef MLA_TAPF
 #undef MLA_NEXT_ROW
@@ -582,6 +556,8 @@ static void row_fast(struct mla_args *args, const uint32_t *w, uint32_t run, uin
 #undef MLA_TEST
 #undef MLA_EXTRACT
 #undef MLA_LEVELS_END
+#undef MLA_LEVELS_PLANES
+#undef MLA_REGISTERS
 #undef MLA_SIGN_END1
 #undef MLA_LEVELS_END1
 #undef MLA_PIXEL_END1
