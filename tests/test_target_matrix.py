@@ -89,11 +89,15 @@ def short_takes(target: str, op, spec) -> bool:
     """Does the ARM "short" kernel (runtime_c/src/arm/be_dense_bin_short.c) take this bits x
     binary layer? A Dense over sign bits with K <= 128 (at most 4 words; at most 2 on the
     Cortex-M55, where Helium wins from 3 words on) and a sign-threshold, score or accumulator
+    stage, or over 2 unsigned bit-planes with K <= 64 and any threshold, score or accumulator
     stage. On the NEON targets it comes after "neon" (forced only)."""
-    if target.startswith(("aarch64", "armv7")) or not isinstance(op, Dense) or spec.encoding != "sign" or \
-            spec.shape[-1] > (64 if target == "cortex-m55" else 128):
+    if target.startswith(("aarch64", "armv7")) or not isinstance(op, Dense):
         return False
     out = op.output
+    if spec.encoding == "unsigned":  # 2-bit levels (qrelu2 heads), K <= 64: any threshold stage
+        return spec.planes == 2 and spec.shape[-1] <= 64 and isinstance(out, (ThresholdStage, ScoreStage, AccStage))
+    if spec.shape[-1] > (64 if target == "cortex-m55" else 128):
+        return False
     return isinstance(out, (ScoreStage, AccStage)) or (isinstance(out, ThresholdStage) and out.encoding == "sign"
                                                        and out.levels == 1)
 

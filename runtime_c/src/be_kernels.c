@@ -49,6 +49,7 @@ const be_kernel be_kernel_table[] = {
      * after "neon", forced only), then DSP, then plain-C Thumb-2 / Thumb-1 counting */
 #if defined(BE_ARM_HAVE_U8) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_supports, be_dense_bin_short, 0)
+    BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_planes_short_supports, be_dense_planes_short, 0)
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_supports, be_conv2d_bin_tab, 0)
 #endif
 #if defined(BE_ARM_HAVE_U8) && defined(BE_ARM_HAVE_NEON)
@@ -63,6 +64,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_BIN, "neon", BE_OP_CONV2D, BE_ISA_NEON, be_arm_bin_supports, be_conv2d_bin_neon, 0)
 #ifdef BE_ARM_HAVE_U8
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_supports, be_dense_bin_short, 0)
+    BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_planes_short_supports, be_dense_planes_short, 0)
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_supports, be_conv2d_bin_tab, 0)
 #endif
 #endif

@@ -317,7 +317,11 @@ static void test_dense(void)
                            j < 6u ? (int)j : j % 3u == 0u ? 0 : j % 3u == 1u ? 3 : 5);
             score_overflow = 1;
             dense_case(kss[i], os[n++ % (sizeof os / sizeof os[0])], 0, BE_WK_BINARY, 3);
+            if (kss[i] <= 64u) /* 2 unsigned bit-planes (the qrelu2 heads): "short" takes them too */
+                dense_case(kss[i], os[n++ % (sizeof os / sizeof os[0])], 1, BE_WK_BINARY, 3);
             score_overflow = 0;
+            for (j = 0; kss[i] <= 64u && j < 6u; j++, n++) /* sign, unsigned L = 1 / 3, score, acc */
+                dense_case(kss[i], os[n % (sizeof os / sizeof os[0])], 1, BE_WK_BINARY, j == 4u ? 5 : (int)(j % 4u));
         }
     }
     { /* unsigned planes with P = 1, 3 and 8: every stage, odd K and O, row tails */

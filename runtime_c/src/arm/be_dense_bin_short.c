@@ -14,7 +14,8 @@
  *     word built in a register and stored once per 32 outputs), scores (multiplier * acc +
  *     offset in 64 bits, BE_ERR_OVERFLOW when it leaves int32, as the reference), accumulators;
  *     the other stages (unsigned levels, requantization) stay with the general driver.
- * No __builtin_popcount (libgcc).
+ * A second entry (be_dense_planes_short) takes Dense over 2 unsigned bit-planes (qrelu2 levels)
+ * with K <= 64 the same way (planes_layer). No __builtin_popcount (libgcc).
  */
 #include "arm/be_arm_kernels.h"
 
@@ -40,6 +41,16 @@ int be_dense_bin_short_supports(const be_op *op)
            op->in.encoding == BE_ENC_SIGN && op->in.cw >= 1u && op->in.cw <= BE_SHORT_TAKES_WORDS &&
            op->w_row_bytes == op->in.cw * 4u &&
            (be_stage_is_sign(op) || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_ACC);
+}
+
+int be_dense_planes_short_supports(const be_op *op)
+{
+    /* 2-bit unsigned levels (the qrelu2 heads), K <= 64: any threshold stage (through the shared
+     * inline stage), scores, accumulators */
+    return op->type == BE_OP_DENSE && op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS &&
+           op->in.encoding == BE_ENC_UNSIGNED && op->in.planes == 2u && op->in.cw >= 1u && op->in.cw <= 2u &&
+           op->w_row_bytes == op->in.cw * 4u &&
+           (op->stage == BE_STAGE_THRESHOLD || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_ACC);
 }
 
 /* popcount(a) as 8 nibbles (each <= 4), and nibble sums v as byte lanes. On Thumb-2 as BIC with
@@ -180,6 +191,72 @@ static inline __attribute__((always_inline)) be_status short_layer(const be_op *
             *y = row_acc(&w, nw, x0, x1, x2, x3, k);
     }
     return st;
+}
+
+/* Rows of nw (1 or 2) words over 2 unsigned bit-planes x0, x1 (levels x = x0 + 2 x1, plane 1
+ * at x + cw): with w bit 1 = -1,
+ *     acc = sum_i w_i x_i = C - 2 (popcount(x0 AND w) + 2 popcount(x1 AND w)),
+ *     C = popcount(x0) + 2 popcount(x1)   (once per layer; be_dense_ref.c's formula),
+ * the two planes' nibbles added as n0 + 2 n1 (<= 12), folded to byte lanes (<= 48 for 2 words)
+ * and summed once. Scores and accumulators inline; thresholds (sign or levels) per 32 rows
+ * through be_stage_put_block. */
+static inline __attribute__((always_inline)) be_status planes_layer(const be_op *op, const be_word *x, void *out,
+                                                                    uint32_t nw)
+{
+    const uint32_t nout = op->out_ch, cw = op->in.cw;
+    const be_word *w = (const be_word *)op->weights;
+    const be_word a0 = x[0], a1 = nw >= 2u ? x[1] : 0u, b0 = x[cw], b1 = nw >= 2u ? x[cw + 1u] : 0u;
+    const int32_t c = (int32_t)(be_arm_popcount32(a0) + be_arm_popcount32(a1) +
+                                2u * (be_arm_popcount32(b0) + be_arm_popcount32(b1)));
+    int32_t acc[32];
+    uint32_t o, i, n;
+    be_status st = BE_OK;
+    if (op->stage == BE_STAGE_THRESHOLD)
+        be_stage_clear(op, out);
+    for (o = 0; o < nout; o += n) {
+        n = nout - o < 32u ? nout - o : 32u;
+        for (i = 0; i < n; i++) {
+            be_word r[4];
+            uint32_t lanes;
+            load_row(&w, nw, r);
+            lanes = bytes_of(nibbles(a0 & r[0]) + (nibbles(b0 & r[0]) << 1));
+            if (nw == 2u)
+                lanes += bytes_of(nibbles(a1 & r[1]) + (nibbles(b1 & r[1]) << 1));
+#ifdef BE_ARM_HAVE_DSP
+            acc[i] = c - 2 * (int32_t)__usad8(lanes, 0u);
+#else
+            acc[i] = c - 2 * (int32_t)((lanes * 0x01010101u) >> 24); /* lanes <= 48: sum <= 192 */
+#endif
+        }
+        if (op->stage == BE_STAGE_SCORE) {
+            const int32_t *mult = (const int32_t *)op->stage_a + o, *offset = (const int32_t *)op->stage_b + o;
+            int32_t *y = (int32_t *)out + o;
+            uint32_t wrapped = 0u;
+            for (i = 0; i < n; i++) { /* as the sign rows' scores (short_layer) */
+                const int64_t s = (int64_t)mult[i] * acc[i] + offset[i];
+                const uint32_t lo = (uint32_t)(uint64_t)s, hi = (uint32_t)((uint64_t)s >> 32);
+                y[i] = lo <= 0x7FFFFFFFu ? (int32_t)lo : -(int32_t)(~lo) - 1;
+                wrapped |= hi ^ (uint32_t)-(lo >> 31);
+            }
+            if (wrapped != 0u)
+                st = BE_ERR_OVERFLOW;
+        } else if (op->stage == BE_STAGE_ACC) {
+            for (i = 0; i < n; i++)
+                ((int32_t *)out)[o + i] = acc[i];
+        } else {
+            const be_status s = be_stage_put_block(op, out, o, n, acc);
+            if (s != BE_OK)
+                st = s;
+        }
+    }
+    return st;
+}
+
+be_status be_dense_planes_short(const be_op *op, const void *in, void *out, void *scratch)
+{
+    (void)scratch;
+    return op->in.cw == 1u ? planes_layer(op, (const be_word *)in, out, 1u) /* cw <= 2: supports */
+                           : planes_layer(op, (const be_word *)in, out, 2u);
 }
 
 /* one out-of-line instance per row length, tail-called below */
