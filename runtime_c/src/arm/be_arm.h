@@ -43,4 +43,28 @@ static inline uint32_t be_arm_popcount32(uint32_t x)
     return (x * 0x01010101u) >> 24;
 }
 
+/* The geometry of an input copied with its padding made explicit, so that every output pixel of
+ * a convolution is an interior one (the padded copies of be_bin_tab.c and be_u8_mla.c): hp =
+ * (OH - 1) SH + KH rows of wp = (OW - 1) SW + KW pixels of `elems` elements each; in every image
+ * row, `lead` padding pixels on the left, then the n image pixels the windows reach, then padding.
+ * Returns 0 when the copy would exceed cap elements. Every factor is checked against cap first,
+ * so with cap < 2^16 no product below can wrap. */
+typedef struct {
+    uint32_t wp, hp, lead, n;
+} be_arm_padded;
+
+static inline int be_arm_padded_geometry(const be_op *op, uint32_t elems, uint32_t cap, be_arm_padded *g)
+{
+    if (op->out.w > cap || op->out.h > cap || op->sw > cap || op->sh > cap || op->kw > cap || op->kh > cap ||
+        elems > cap)
+        return 0;
+    g->wp = (op->out.w - 1u) * op->sw + op->kw;
+    g->hp = (op->out.h - 1u) * op->sh + op->kh;
+    if (g->wp > cap || g->hp > cap || g->wp * g->hp > cap || g->wp * g->hp * elems > cap)
+        return 0;
+    g->lead = op->pl < g->wp ? op->pl : g->wp;
+    g->n = op->in.w < g->wp - g->lead ? op->in.w : g->wp - g->lead;
+    return 1;
+}
+
 #endif /* BE_ARM_H */

@@ -47,6 +47,9 @@
 #define BE_TAB_PAD_EXTRA 512u
 #endif
 #endif
+#if BE_TAB_PAD_EXTRA >= 65536
+#error "BE_TAB_PAD_EXTRA must be below 65536 (be_arm_padded_geometry's bound)"
+#endif
 #define BE_TAB_FLUSH 63u /* lookups between unpacks: 63 * 4 <= 255 */
 
 /* Output channels per block: 8 (two words of byte sums, the fastest on every core measured)
@@ -723,28 +726,22 @@ static int pad_input(const be_op *op, const be_word *in, be_word *pad, uint32_t 
 {
     const be_value *vi = &op->in;
     const uint32_t planes = vi->planes;
-    uint32_t wp, hp, py, lead, n;
-    if ((op->pt | op->pb | op->pl | op->pr) == 0u || op->out.w > cap || op->out.h > cap || op->kw > cap ||
-        op->kh > cap || op->sw > cap || op->sh > cap)
+    be_arm_padded g;
+    uint32_t py;
+    if ((op->pt | op->pb | op->pl | op->pr) == 0u || !be_arm_padded_geometry(op, planes, cap, &g))
         return 0;
-    wp = (op->out.w - 1u) * op->sw + op->kw; /* cap < 2^16: the products below fit */
-    hp = (op->out.h - 1u) * op->sh + op->kh;
-    if (wp > cap || hp > cap || wp * hp > cap || wp * hp * planes > cap)
-        return 0;
-    lead = op->pl < wp ? op->pl : wp;                 /* padding columns on the left */
-    n = vi->w < wp - lead ? vi->w : wp - lead;        /* image columns the windows reach */
-    for (py = 0; py < hp; py++, pad += wp * planes) {
+    for (py = 0; py < g.hp; py++, pad += g.wp * planes) {
         const int32_t iy = (int32_t)py - (int32_t)op->pt;
         if (iy < 0 || iy >= (int32_t)vi->h) {
-            be_zero_words(pad, wp * planes);
+            be_zero_words(pad, g.wp * planes);
             continue;
         }
-        be_zero_words(pad, lead * planes);
-        be_copy_words(pad + lead * planes, in + (size_t)iy * vi->w * planes, n * planes);
-        be_zero_words(pad + (lead + n) * planes, (wp - lead - n) * planes);
+        be_zero_words(pad, g.lead * planes);
+        be_copy_words(pad + g.lead * planes, in + (size_t)iy * vi->w * planes, g.n * planes);
+        be_zero_words(pad + (g.lead + g.n) * planes, (g.wp - g.lead - g.n) * planes);
     }
-    *wp_out = wp;
-    *hp_out = hp;
+    *wp_out = g.wp;
+    *hp_out = g.hp;
     return 1;
 }
 

@@ -147,6 +147,17 @@ static inline __attribute__((always_inline)) int32_t row_acc(const be_word **p, 
 #endif
 }
 
+/* *y = mult * acc + offset modulo 2^32, as the reference writes it; the result is nonzero when the
+ * exact score left int32 (the caller ORs these and reports BE_ERR_OVERFLOW). */
+static inline __attribute__((always_inline)) uint32_t put_score(int32_t *y, int32_t mult, int32_t acc,
+                                                                int32_t offset)
+{
+    const int64_t s = (int64_t)mult * acc + offset;
+    const uint32_t lo = (uint32_t)(uint64_t)s, hi = (uint32_t)((uint64_t)s >> 32);
+    *y = lo <= 0x7FFFFFFFu ? (int32_t)lo : -(int32_t)(~lo) - 1;
+    return hi ^ (uint32_t)-(lo >> 31); /* s fits int32 iff hi is lo's sign extension */
+}
+
 /* The whole layer for rows of NW words: outputs in blocks of 32 (one sign word each). */
 static inline __attribute__((always_inline)) be_status short_layer(const be_op *op, const be_word *x, void *out,
                                                                    uint32_t nw)
@@ -161,12 +172,8 @@ static inline __attribute__((always_inline)) be_status short_layer(const be_op *
         const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
         int32_t *y = (int32_t *)out, *const y_end = y + nout;
         uint32_t wrapped = 0u; /* nonzero once a score left int32 */
-        for (; y != y_end; y++) { /* (two rows per loop test measured slower: GCC spills) */
-            const int64_t s = (int64_t)*mult++ * row_acc(&w, nw, x0, x1, x2, x3, k) + *offset++;
-            const uint32_t lo = (uint32_t)(uint64_t)s, hi = (uint32_t)((uint64_t)s >> 32);
-            *y = lo <= 0x7FFFFFFFu ? (int32_t)lo : -(int32_t)(~lo) - 1; /* modulo 2^32, as the reference */
-            wrapped |= hi ^ (uint32_t)-(lo >> 31); /* s fits int32 iff hi is lo's sign extension */
-        }
+        for (; y != y_end; y++) /* (two rows per loop test measured slower: GCC spills) */
+            wrapped |= put_score(y, *mult++, row_acc(&w, nw, x0, x1, x2, x3, k), *offset++);
         if (wrapped != 0u)
             st = BE_ERR_OVERFLOW;
     } else if (be_stage_is_sign(op)) {
@@ -232,12 +239,8 @@ static inline __attribute__((always_inline)) be_status planes_layer(const be_op 
             const int32_t *mult = (const int32_t *)op->stage_a + o, *offset = (const int32_t *)op->stage_b + o;
             int32_t *y = (int32_t *)out + o;
             uint32_t wrapped = 0u;
-            for (i = 0; i < n; i++) { /* as the sign rows' scores (short_layer) */
-                const int64_t s = (int64_t)mult[i] * acc[i] + offset[i];
-                const uint32_t lo = (uint32_t)(uint64_t)s, hi = (uint32_t)((uint64_t)s >> 32);
-                y[i] = lo <= 0x7FFFFFFFu ? (int32_t)lo : -(int32_t)(~lo) - 1;
-                wrapped |= hi ^ (uint32_t)-(lo >> 31);
-            }
+            for (i = 0; i < n; i++)
+                wrapped |= put_score(&y[i], mult[i], acc[i], offset[i]);
             if (wrapped != 0u)
                 st = BE_ERR_OVERFLOW;
         } else if (op->stage == BE_STAGE_ACC) {

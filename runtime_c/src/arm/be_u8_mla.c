@@ -688,6 +688,9 @@ static __attribute__((noinline)) be_status conv_big(const be_op *op, const uint8
 #define BE_U8_PAD_BYTES 1024u
 #endif
 #define PAD_BYTES BE_U8_PAD_BYTES
+#if BE_U8_PAD_BYTES >= 65536
+#error "BE_U8_PAD_BYTES must be below 65536 (be_arm_padded_geometry's bound)"
+#endif
 
 /* The input as the fast sign path's windows see it, every output pixel an interior one: the
  * input itself when the layer has no padding, else a copy in pad (hp = (OH - 1) SH + KH rows of
@@ -698,27 +701,22 @@ static int padded_input(const be_op *op, const uint8_t *in, uint8_t *pad, const 
 {
     const be_value *vi = &op->in;
     const uint32_t c = vi->c;
-    uint32_t wp, hp, py, lead, n, i;
+    be_arm_padded g;
+    uint32_t py, i;
     if ((op->pt | op->pb | op->pl | op->pr) == 0u) {
         *src = in;
         *stride = vi->w * c;
         return 1;
     }
-    if (op->out.w > PAD_BYTES || op->out.h > PAD_BYTES || op->sw > PAD_BYTES || op->sh > PAD_BYTES ||
-        op->kw > PAD_BYTES || op->kh > PAD_BYTES || c > PAD_BYTES)
+    if (!be_arm_padded_geometry(op, c, PAD_BYTES, &g))
         return 0;
-    wp = (op->out.w - 1u) * op->sw + op->kw; /* < 2^21: the products below fit */
-    hp = (op->out.h - 1u) * op->sh + op->kh;
-    if (wp > PAD_BYTES || hp > PAD_BYTES || wp * hp > PAD_BYTES || wp * hp * c > PAD_BYTES)
-        return 0;
-    lead = op->pl < wp ? op->pl : wp;          /* padding columns on the left */
-    n = vi->w < wp - lead ? vi->w : wp - lead; /* image columns the windows reach */
     *src = pad;
-    *stride = wp * c;
-    for (py = 0; py < hp; py++) {
+    *stride = g.wp * c;
+    for (py = 0; py < g.hp; py++) {
         const int32_t iy = (int32_t)py - (int32_t)op->pt;
         const uint8_t *row = in + (size_t)(iy < 0 ? 0 : iy) * vi->w * c;
-        const uint32_t a = iy < 0 || iy >= (int32_t)vi->h ? wp * c : lead * c, b = a == wp * c ? a : a + n * c;
+        const uint32_t a = iy < 0 || iy >= (int32_t)vi->h ? g.wp * c : g.lead * c;
+        const uint32_t b = a == g.wp * c ? a : a + g.n * c;
         for (i = 0; i < a; i++) { /* (not memset / memcpy: byte loops behind a call in picolibc) */
             *pad++ = 0u;
             BE_OPAQUE_PTR(pad);
@@ -727,7 +725,7 @@ static int padded_input(const be_op *op, const uint8_t *in, uint8_t *pad, const 
             *pad++ = *row;
             BE_OPAQUE_PTR(pad);
         }
-        for (; i < wp * c; i++) {
+        for (; i < g.wp * c; i++) {
             *pad++ = 0u;
             BE_OPAQUE_PTR(pad);
         }
