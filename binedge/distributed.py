@@ -184,6 +184,10 @@ def setup(device: str | None = "auto", threads: int | None = None) -> Context:
         torch.cuda.set_device(dev)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
+        # float32 means float32, as on the CPU: cuDNN would otherwise run convolutions in TF32
+        # (10-bit mantissas) on Ampere and later GPUs.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
         torch.use_deterministic_algorithms(True, warn_only=True)
     ctx = Context(rank, world, local_rank, local_world, dev)
     if world > 1:
