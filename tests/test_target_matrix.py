@@ -90,10 +90,15 @@ def short_takes(target: str, op, spec) -> bool:
     binary layer? A Dense over sign bits with K <= 128 (at most 4 words; at most 2 on the
     Cortex-M55, where Helium wins from 3 words on) and a sign-threshold, score or accumulator
     stage, or over 2 unsigned bit-planes with K <= 64 and any threshold, score or accumulator
-    stage. On the NEON targets it comes after "neon" (forced only)."""
-    if target.startswith(("aarch64", "armv7")) or not isinstance(op, Dense):
+    stage. On the NEON targets it goes first only for sign heads of at most 64 inputs and
+    16 outputs, else after "neon" (forced only)."""
+    if not isinstance(op, Dense):
         return False
     out = op.output
+    if target.startswith(("aarch64", "armv7")):
+        return (spec.encoding == "sign" and spec.shape[-1] <= 64 and op.out_features <= 16
+                and (isinstance(out, (ScoreStage, AccStage))
+                     or (isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1)))
     if spec.encoding == "unsigned":  # 2-bit levels (qrelu2 heads), K <= 64: any threshold stage
         return spec.planes == 2 and spec.shape[-1] <= 64 and isinstance(out, (ThresholdStage, ScoreStage, AccStage))
     if spec.shape[-1] > (64 if target == "cortex-m55" else 128):

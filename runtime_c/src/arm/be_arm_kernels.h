@@ -78,6 +78,7 @@ int be_arm_bin_supports(const be_op *op);
 int be_dense_u8_lut_supports(const be_op *op);
 be_status be_dense_u8_lut(const be_op *op, const void *in, void *out, void *scratch);
 int be_dense_bin_short_supports(const be_op *op);
+int be_dense_bin_short_head_supports(const be_op *op); /* NEON builds: where "short" beats "neon" */
 be_status be_dense_bin_short(const be_op *op, const void *in, void *out, void *scratch);
 int be_dense_planes_short_supports(const be_op *op);
 be_status be_dense_planes_short(const be_op *op, const void *in, void *out, void *scratch);

@@ -43,6 +43,15 @@ int be_dense_bin_short_supports(const be_op *op)
            (be_stage_is_sign(op) || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_ACC);
 }
 
+/* On NEON builds "short" also comes first for the small heads it beats "neon" on (docs/kernels.md,
+ * 64 -> 10: aarch64-virt 0.613 vs 0.758, armv7-virt 0.512 vs 0.803 instructions per MAC; NEON
+ * wins from 64 outputs and at 128 inputs): at most 2 words of sign bits and 16 outputs, where
+ * the per-call cost of the NEON driver is most of the layer. */
+int be_dense_bin_short_head_supports(const be_op *op)
+{
+    return be_dense_bin_short_supports(op) && op->in.cw <= 2u && op->out_ch <= 16u;
+}
+
 int be_dense_planes_short_supports(const be_op *op)
 {
     /* 2-bit unsigned levels (the qrelu2 heads), K <= 64: any threshold stage (through the shared
