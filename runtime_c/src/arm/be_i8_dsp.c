@@ -15,6 +15,7 @@
 
 #include <arm_acle.h>
 
+#include "arm/be_arm.h"
 #include "arm/be_arm_i8.h"
 
 int be_i8_dsp_supports(const be_op *op)
@@ -449,6 +450,140 @@ static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, ui
     }
 }
 
+/* ---------------------------------------------------- few input channels: "first" rows */
+
+/* Conv2d with groups = 1, a window of 3 rows of at most 4 bytes (3x3 over 1 channel: the
+ * pixel layer, K = 9; also 3x1 over up to 4 channels, 3x2 over 2). The im2col patch and its
+ * quads cost more than the 9 MACs per channel there; instead the input is copied once per call
+ * with its padding made explicit (zero-point codes) and 4 slack bytes, and per output pixel each
+ * window row is one word read (LDR; the bytes past the row's KW * C get weight 0), which gives
+ * two int16 pairs: UXTB16 / SXTB16 (bytes 0, 2) and its ROR 8 form (bytes 1, 3). The weights of
+ * up to 32 channels are widened once per chunk into the same 6 pairs: a channel is then SMUAD +
+ * 5 SMLAD over the pixel's 6 pair words, which stay in registers (i8first on the Cortex-M4:
+ * 6.09 -> 3.64 instructions per MAC, the requant stage 11 of them per output). Larger windows
+ * keep the table path below (a loop over more pairs costs more than its quads). */
+#define FIRST_PAIRS 6u
+#ifndef BE_I8_PAD_BYTES
+#define BE_I8_PAD_BYTES 1024u /* the padded input's stack bytes: 28 x 28 x 1 -> 30 x 30 */
+#endif
+#if BE_I8_PAD_BYTES >= 65536
+#error "BE_I8_PAD_BYTES must be below 65536 (be_arm_padded_geometry's bound)"
+#endif
+#if BE_I8_PAD_BYTES >= 8 /* 0: a RAM-tight build without the copy, the table path for every layer */
+#define BE_I8_FIRST 1
+
+static int first_takes(const be_op *op, be_arm_padded *g)
+{
+    return op->groups <= 1u && op->kh == 3u && op->kw * op->in.c <= 4u &&
+           be_arm_padded_geometry(op, op->in.c, BE_I8_PAD_BYTES - 4u, g);
+}
+
+/* The padded input: g->hp rows of g->wp pixels of C bytes, padding pixels the zero point, then
+ * 4 zero bytes (the last window's word reads reach at most 3 bytes past its row). */
+static void first_pad(const be_op *op, const uint8_t *in, const be_arm_padded *g, uint8_t *pad)
+{
+    const be_value *vi = &op->in;
+    const uint32_t c = vi->c, rs = g->wp * c;
+    const uint8_t zp = (uint8_t)vi->zero_point;
+    uint32_t py, i;
+    for (py = 0; py < g->hp; py++, pad += rs) {
+        const int32_t iy = (int32_t)py - (int32_t)op->pt;
+        const uint32_t a = iy < 0 || iy >= (int32_t)vi->h ? rs : g->lead * c, b = a == rs ? a : a + g->n * c;
+        const uint8_t *row = in + (size_t)(iy < 0 ? 0 : iy) * vi->w * c;
+        for (i = 0; i < a; i++)
+            pad[i] = zp;
+        for (; i < b; i++)
+            pad[i] = row[i - a];
+        for (; i < rs; i++)
+            pad[i] = zp;
+    }
+    for (i = 0; i < 4u; i++)
+        pad[i] = 0u;
+}
+
+/* The pair words of channels [o0, o0 + n): tbl[o * np + j] in the order the pixel's pairs are
+ * made (per window row, per word: bytes (0, 2), then (1, 3)). */
+static void first_table(const be_op *op, uint32_t o0, uint32_t n, uint32_t np, uint32_t *tbl)
+{
+    const uint32_t rb = op->kw * op->in.c, nw = (rb + 3u) / 4u;
+    const int8_t *w = (const int8_t *)op->weights;
+    uint32_t o, ky, q, h;
+    for (o = 0; o < n; o++) {
+        const int8_t *wr = w + (size_t)(o0 + o) * op->k;
+        uint32_t *d = tbl + (size_t)o * np;
+        for (ky = 0; ky < op->kh; ky++, wr += rb)
+            for (q = 0; q < nw; q++)
+                for (h = 0; h < 2u; h++) {
+                    const uint32_t b0 = 4u * q + h, b1 = b0 + 2u;
+                    const int32_t lo = b0 < rb ? wr[b0] : 0, hi = b1 < rb ? wr[b1] : 0;
+                    *d++ = ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+                }
+    }
+}
+
+/* 3 window rows of one word each (3x3 over 1 channel, K = 9: the pixel layer): the 6 pair words
+ * made from the 3 row words in registers, GCC's loop unrolled by hand (it keeps a 6-step inner
+ * loop otherwise: 5 instructions per pair) */
+#define FIRST_DOTS6(NAME, EXT, EXT_HI)                                                                     \
+    static __attribute__((noinline)) void NAME(const uint32_t *tbl, const uint8_t *win, uint32_t rs,     \
+                                               uint32_t n, int32_t *acc)                                  \
+    {                                                                                                      \
+        const uint32_t v0 = ld32(win), v1 = ld32(win + rs), v2 = ld32(win + 2u * rs);                      \
+        const int16x2_t x0 = (int16x2_t)EXT(v0), x1 = (int16x2_t)EXT_HI(v0), x2 = (int16x2_t)EXT(v1),      \
+                        x3 = (int16x2_t)EXT_HI(v1), x4 = (int16x2_t)EXT(v2), x5 = (int16x2_t)EXT_HI(v2);   \
+        int32_t *const end = acc + n;                                                                      \
+        for (; acc != end; tbl += 6) {                                                                     \
+            int32_t a = __smuad((int16x2_t)tbl[0], x0);                                                    \
+            a = __smlad((int16x2_t)tbl[1], x1, a);                                                         \
+            a = __smlad((int16x2_t)tbl[2], x2, a);                                                         \
+            a = __smlad((int16x2_t)tbl[3], x3, a);                                                         \
+            a = __smlad((int16x2_t)tbl[4], x4, a);                                                         \
+            *acc++ = __smlad((int16x2_t)tbl[5], x5, a);                                                    \
+        }                                                                                                  \
+    }
+#define UXT_LO(v) ((uint32_t)__uxtb16(v))
+#define SXT_LO(v) ((uint32_t)__sxtb16(v))
+FIRST_DOTS6(first_dots6_u8, UXT_LO, uxtb16_hi)
+FIRST_DOTS6(first_dots6_i8, SXT_LO, sxtb16_hi)
+
+static be_status conv_first(const be_op *op, const void *in, void *out, const be_arm_padded *g)
+{
+    const be_value *vo = &op->out;
+    const uint32_t c = op->in.c, rs = g->wp * c, np = FIRST_PAIRS;
+    const int is_i8 = op->in.kind == BE_KIND_I8;
+    uint8_t pad[BE_I8_PAD_BYTES];
+    uint32_t tbl[BE_I8_BLOCK * FIRST_PAIRS];
+    be_i8_rq rq[BE_I8_BLOCK];
+    int32_t acc[BE_I8_BLOCK];
+    uint32_t o0, oy, ox;
+    be_status st = BE_OK;
+    first_pad(op, (const uint8_t *)in, g, pad);
+    be_i8_clear_out(op, out);
+    for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
+        const uint32_t n = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
+        const int high = op->stage == BE_STAGE_REQUANT ? be_i8_rq_prepare(op, o0, n, rq) : 0;
+        first_table(op, o0, n, np, tbl);
+        for (oy = 0; oy < vo->h; oy++) {
+            const uint8_t *top = pad + (size_t)oy * op->sh * rs;
+            for (ox = 0; ox < vo->w; ox++) {
+                const uint8_t *win = top + (size_t)ox * op->sw * c;
+                be_status s;
+                if (is_i8)
+                    first_dots6_i8(tbl, win, rs, n, acc);
+                else
+                    first_dots6_u8(tbl, win, rs, n, acc);
+                s = be_i8_put(op, rq, high, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes, o0, n,
+                              acc);
+                if (s != BE_OK)
+                    st = s;
+            }
+        }
+    }
+    return st;
+}
+
+#endif /* BE_I8_FIRST */
+
 /* ------------------------------------------------------------------------ entries */
 
 be_status be_conv2d_i8_dsp(const be_op *op, const void *in, void *out, void *scratch)
@@ -460,6 +595,13 @@ be_status be_conv2d_i8_dsp(const be_op *op, const void *in, void *out, void *scr
         }
         return be_i8_dw(op, in, out, NULL, NULL, NULL);
     }
+#ifdef BE_I8_FIRST
+    {
+        be_arm_padded g;
+        if (first_takes(op, &g))
+            return conv_first(op, in, out, &g);
+    }
+#endif
     if (op->groups <= 1u && ((op->k + 3u) & ~3u) <= TBL_K)
         return conv_table(op, in, out, scratch);
     return be_i8_conv2d(op, in, out, scratch, BE_I8_S16Q, copy_q, fill_q, dot_q);
