@@ -207,6 +207,70 @@ static void taps(const uint8_t *x, const uint32_t *w, uint32_t k, int by3, uint3
 #endif
 }
 
+#if !defined(BE_ARM_T2_ASM)
+/* taps() over a 3x3 window of one channel read in place: rows x, x + stride, x + 2 stride of 3
+ * bytes (the padded input: no patch copy per pixel). */
+static void taps33(const uint8_t *x, uint32_t stride, const uint32_t *w, uint32_t *p)
+{
+#if defined(BE_ARM_T1_ASM)
+    register const uint8_t *xp __asm__("r0") = x;
+    register const uint32_t *wp __asm__("r1") = w;
+    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5"), v __asm__("r6");
+    register uint32_t a0 __asm__("r8") = 0u, a1 __asm__("r9") = 0u, a2 __asm__("r10") = 0u, a3 __asm__("r11") = 0u;
+    register uint32_t st __asm__("r12") = stride;
+#define MLA_TAP(n)                                                                             \
+    "ldrb %[v], [%[x], #" #n "]\n\t"                                                           \
+    "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
+    "muls %[w0], %[v], %[w0]\n\t"                                                              \
+    "add %[a0], %[w0]\n\t"                                                                     \
+    "muls %[w1], %[v], %[w1]\n\t"                                                              \
+    "add %[a1], %[w1]\n\t"                                                                     \
+    "muls %[w2], %[v], %[w2]\n\t"                                                              \
+    "add %[a2], %[w2]\n\t"                                                                     \
+    "muls %[w3], %[v], %[w3]\n\t"                                                              \
+    "add %[a3], %[w3]\n\t"
+#define MLA_ROW MLA_TAP(0) MLA_TAP(1) MLA_TAP(2)
+    __asm__ volatile(".syntax unified\n\t" MLA_ROW "add %[x], %[st]\n\t" MLA_ROW "add %[x], %[st]\n\t" MLA_ROW
+                     : [x] "+l"(xp), [w] "+l"(wp), [w0] "=&l"(w0), [w1] "=&l"(w1), [w2] "=&l"(w2), [w3] "=&l"(w3),
+                       [v] "=&l"(v), [a0] "+h"(a0), [a1] "+h"(a1), [a2] "+h"(a2), [a3] "+h"(a3)
+                     : [st] "h"(st)
+                     : "cc", "memory");
+#undef MLA_ROW
+#undef MLA_TAP
+    p[0] = a0;
+    p[1] = a1;
+    p[2] = a2;
+    p[3] = a3;
+#else
+    uint32_t a0 = 0u, a1 = 0u, a2 = 0u, a3 = 0u, r, i;
+    for (r = 0; r < 3u; r++, x += stride)
+        for (i = 0; i < 3u; i++, w += 4) {
+            const uint32_t v = x[i];
+            a0 += v * w[0];
+            a1 += v * w[1];
+            a2 += v * w[2];
+            a3 += v * w[3];
+        }
+    p[0] = a0;
+    p[1] = a1;
+    p[2] = a2;
+    p[3] = a3;
+#endif
+}
+
+/* The group sums of a window: the patch (stride 0) or a 3x3 one-channel window in place. */
+static inline void taps_at(const uint8_t *x, uint32_t stride, const uint32_t *w, uint32_t k, int by3, uint32_t *p)
+{
+    if (stride != 0u)
+        taps33(x, stride, w, p);
+    else
+        taps(x, w, k, by3, p);
+}
+#define BE_MLA_TAPS(x, stride, w, k, by3, p) taps_at(x, stride, w, k, by3, p)
+#else
+#define BE_MLA_TAPS(x, stride, w, k, by3, p) ((void)(stride), taps(x, w, k, by3, p))
+#endif
+
 /* The 8 stage bits of one group from its packed sums (see the top of the file). */
 /* The packed test's raw gathered word: only bits 9 + 2q (channel 2q below its threshold) and
  * 25 + 2q (channel 2q + 1 at or above its own) set. */
@@ -252,8 +316,8 @@ static inline void level_bits(const uint32_t *p, const uint32_t *tp, uint32_t le
 
 /* The unsigned levels of groups [g0, g0 + ng) of one output pixel (cleared) from its patch:
  * the packed tests per threshold (level_bits), plane bits ORed into the pixel's words. */
-static void pixel_levels(const be_op *op, const uint8_t *patch, const uint32_t *pairs, const uint32_t *tpack,
-                         uint32_t k, int by3, uint32_t g0, uint32_t ng, void *px_out)
+static void pixel_levels(const be_op *op, const uint8_t *patch, uint32_t stride, const uint32_t *pairs,
+                         const uint32_t *tpack, uint32_t k, int by3, uint32_t g0, uint32_t ng, void *px_out)
 {
     be_word *words = (be_word *)px_out;
     const uint32_t nout = op->out_ch;
@@ -261,7 +325,7 @@ static void pixel_levels(const be_op *op, const uint8_t *patch, const uint32_t *
     for (g = 0; g < ng; g++) {
         const uint32_t o0 = 8u * (g0 + g);
         uint32_t p[4], q0, q1;
-        taps(patch, pairs + (size_t)g * k * 4u, k, by3, p);
+        BE_MLA_TAPS(patch, stride, pairs + (size_t)g * k * 4u, k, by3, p);
         level_bits(p, tpack + 4u * op->levels * g, op->levels, 4u, &q0, &q1);
         if (nout - o0 < 8u) { /* channels beyond out_ch: no bits */
             q0 &= (1u << (nout - o0)) - 1u;
@@ -597,14 +661,14 @@ static inline void decode(uint32_t p, int32_t *a, int32_t *b)
 
 /* The fast sign path of one output pixel on the other cores: 32 channels at a time in a word. */
 #if !defined(BE_ARM_T2_ASM)
-static void pixel_words(const uint8_t *patch, const uint32_t *pairs, const uint32_t *tpack, uint32_t k, int by3,
-                        uint32_t g0, uint32_t ng, uint8_t *px_out)
+static void pixel_words(const uint8_t *patch, uint32_t stride, const uint32_t *pairs, const uint32_t *tpack,
+                        uint32_t k, int by3, uint32_t g0, uint32_t ng, uint8_t *px_out)
 {
     uint32_t g, word = 0u;
     for (g = 0; g < ng; g++) {
         uint32_t p[4];
         const uint32_t o0 = 8u * (g0 + g);
-        taps(patch, pairs + (size_t)g * k * 4u, k, by3, p);
+        BE_MLA_TAPS(patch, stride, pairs + (size_t)g * k * 4u, k, by3, p);
         word |= sign_bits(p, tpack + 4u * g) << (o0 % 32u);
         if (o0 % 32u == 24u || g + 1u == ng) {
             ((be_word *)px_out)[o0 / 32u] |= word;
@@ -809,6 +873,7 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
 #else
         if (whole) { /* every window straight from src: copied to the patch without checks */
             const uint32_t step = op->sw * vi->c, run = op->kw * vi->c;
+            const int in_place = op->kh == 3u && run == 3u;
             uint8_t *px_out = (uint8_t *)out;
             if (g0 == 0u)
                 be_zero_words((be_word *)out, vo->h * vo->w * (vo->pixel_bytes / 4u));
@@ -817,15 +882,22 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                 for (ox = 0; ox < vo->w; ox++, x += step, px_out += vo->pixel_bytes) {
                     const uint8_t *r = x;
                     uint8_t *d = patch;
+                    if (in_place) { /* 3x3 over one channel: the window read where it is */
+                        if (fast)
+                            pixel_words(x, src_stride, pairs, tpack, k, by3, g0, ng, px_out);
+                        else
+                            pixel_levels(op, x, src_stride, pairs, tpack, k, by3, g0, ng, px_out);
+                        continue;
+                    }
                     for (g = 0; g < op->kh; g++, r += src_stride) /* (no memcpy: a byte-loop call) */
                         for (i = 0; i < run; i++) {
                             *d++ = r[i];
                             BE_OPAQUE_PTR(d);
                         }
                     if (fast)
-                        pixel_words(patch, pairs, tpack, k, by3, g0, ng, px_out);
+                        pixel_words(patch, 0u, pairs, tpack, k, by3, g0, ng, px_out);
                     else
-                        pixel_levels(op, patch, pairs, tpack, k, by3, g0, ng, px_out);
+                        pixel_levels(op, patch, 0u, pairs, tpack, k, by3, g0, ng, px_out);
                 }
             }
             continue;
@@ -861,7 +933,7 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                     if (g0 == 0u)
                         be_stage_clear(op, px_out);
                     be_arm_u8_im2col(op, (const uint8_t *)in, oy, ox, patch);
-                    pixel_words(patch, pairs, tpack, k, by3, g0, ng, px_out);
+                    pixel_words(patch, 0u, pairs, tpack, k, by3, g0, ng, px_out);
 #endif
                     continue;
                 }
@@ -869,7 +941,7 @@ be_status be_conv2d_u8_mla(const be_op *op, const void *in, void *out, void *scr
                     be_stage_clear(op, px_out);
                 be_arm_u8_im2col(op, (const uint8_t *)in, oy, ox, patch);
                 if (lvl) {
-                    pixel_levels(op, patch, pairs, tpack, k, by3, g0, ng, px_out);
+                    pixel_levels(op, patch, 0u, pairs, tpack, k, by3, g0, ng, px_out);
                     continue;
                 }
                 for (g = 0; g < ng; g++) {
