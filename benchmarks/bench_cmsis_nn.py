@@ -607,25 +607,25 @@ def run_target(target: str, cmsis: Path, *, jobs: int, timeout: float, opt: str 
 BINEDGE_SOURCE = "docs/kernels.md"
 BINEDGE: dict[str, dict[str, tuple[float, str]]] = {
     "cortex-m3": {"dense": (0.417, "swar"), "conv": (0.434, "swar"), "u8dense": (0.728, "lut"),
-                  "u8conv1": (1.75, "mla"), "u8conv3": (1.23, "mla"), "i8c16": (3.26, "mac"),
+                  "u8conv1": (1.322, "mla"), "u8conv3": (1.063, "mla"), "i8c16": (3.26, "mac"),
                   "i8c32": (2.85, "mac"), "i8c64": (2.74, "mac"), "i8dw": (8.84, "mac"),
                   "i8dw2": (8.88, "mac"), "i8first": (10.89, "mac"), "i8dense": (2.74, "mac")},
     "cortex-m4": {"dense": (0.282, "dsp"), "conv": (0.295, "dsp"), "u8dense": (0.728, "lut"),
-                  "u8conv1": (1.75, "mla"), "u8conv3": (1.23, "mla"), "i8c16": (1.371, "dsp"),
+                  "u8conv1": (1.325, "mla"), "u8conv3": (1.066, "mla"), "i8c16": (1.371, "dsp"),
                   "i8c32": (1.535, "dsp"), "i8c64": (1.541, "dsp"), "i8dw": (5.51, "dsp"),
-                  "i8dw2": (8.83, "dsp"), "i8first": (6.12, "dsp"), "i8dense": (1.654, "dsp")},
+                  "i8dw2": (8.83, "dsp"), "i8first": (3.64, "dsp"), "i8dense": (1.654, "dsp")},
     "cortex-m7": {"dense": (0.282, "dsp"), "conv": (0.295, "dsp"), "u8dense": (0.728, "lut"),
-                  "u8conv1": (1.75, "mla"), "u8conv3": (1.23, "mla"), "i8c16": (1.364, "dsp"),
+                  "u8conv1": (1.321, "mla"), "u8conv3": (1.062, "mla"), "i8c16": (1.364, "dsp"),
                   "i8c32": (1.533, "dsp"), "i8c64": (1.540, "dsp"), "i8dw": (5.55, "dsp"),
-                  "i8dw2": (8.93, "dsp"), "i8first": (6.00, "dsp"), "i8dense": (1.652, "dsp")},
+                  "i8dw2": (8.93, "dsp"), "i8first": (4.58, "dsp"), "i8dense": (1.652, "dsp")},
     "cortex-m33": {"dense": (0.282, "dsp"), "conv": (0.295, "dsp"), "u8dense": (0.728, "lut"),
-                   "u8conv1": (1.75, "mla"), "u8conv3": (1.23, "mla"), "i8c16": (1.370, "dsp"),
+                   "u8conv1": (1.324, "mla"), "u8conv3": (1.066, "mla"), "i8c16": (1.370, "dsp"),
                    "i8c32": (1.535, "dsp"), "i8c64": (1.542, "dsp"), "i8dw": (5.51, "dsp"),
-                   "i8dw2": (8.83, "dsp"), "i8first": (6.10, "dsp"), "i8dense": (1.654, "dsp")},
+                   "i8dw2": (8.83, "dsp"), "i8first": (4.02, "dsp"), "i8dense": (1.654, "dsp")},
     "cortex-m55": {"dense": (0.110, "mve"), "conv": (0.139, "mve"), "u8dense": (0.335, "mve"),
                    "u8conv1": (0.706, "mve"), "u8conv3": (0.620, "mve"), "i8c16": (0.672, "mve"),
                    "i8c32": (0.383, "mve"), "i8c64": (0.275, "mve"), "i8dw": (4.13, "mve"),
-                   "i8dw2": (8.39, "mve"), "i8first": (6.29, "mve"), "i8dense": (0.484, "mve")},
+                   "i8dw2": (8.39, "mve"), "i8first": (3.71, "dsp"), "i8dense": (0.484, "mve")},
 }
 BINEDGE_UNIT = {"binary": "per binary MAC", "first": "per u8 × binary MAC", "int8": "per int8 MAC"}
 
