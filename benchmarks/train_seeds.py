@@ -6,10 +6,11 @@ Small binary networks leave a GPU mostly idle (docs/resnet.md, "Three seeds on a
 of the ResNet-40 at batch 100 is ~2,000 small launches), so independent seeds run side by side
 at nearly their single-run speed; a lent GPU is also time-boxed. This script starts one process
 per seed (``python -m binedge train ... --seed S --epochs E -o RUNS/seedS``) and, unless
-``--epochs`` is given, sizes E with a probe: every seed trains one epoch (the first epoch of a
-run is the same whatever its epoch count: the step, cosine and exp schedules all start at
-``--lr``), the slowest epoch time and start-up time give E, the probe runs are deleted and the
-real ones start. The budget counts from the script's start.
+``--epochs`` is given, sizes E with a probe (its runs only time epochs; they are deleted): every
+seed trains until each has finished its first epoch and then at least 2 more over at least 2 s;
+the wall-clock time per epoch (with the checkpoints written after each) and the start-up time
+give E, sized for 10 % slower epochs and capped by ``--max-epochs``; then the real runs start.
+The budget counts from the script's start.
 
     python benchmarks/train_seeds.py --seeds 0,1,2 --budget 450 --runs runs/kd -- \\
         --model resnet --weights lab --activation sign --widths 16,40,80 --blocks 0,2,4 \\
@@ -41,6 +42,8 @@ from pathlib import Path
 OWN_OPTIONS = ("--seed", "--epochs", "-o", "--out", "--resume")
 PROBE_EPOCHS = 1000  # the probe's epoch count: only its first epoch runs
 MARGIN_S = 10.0  # seconds kept free at the end of the budget
+PROBE_S = 2.0  # the probe measures epochs over at least this long
+SAFETY = 1.1  # epochs are sized for 10 % slower epochs than the probe saw
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -53,6 +56,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     p.add_argument("--budget", type=float, default=None, help="seconds for the whole script (with the probe)")
     p.add_argument("--epochs", type=int, default=None, help="epochs of every run (no probe)")
+    p.add_argument("--max-epochs", type=int, default=None, help="with --budget: at most this many epochs")
     p.add_argument("--runs", required=True, help="directory of the runs: RUNS/seedS")
     p.add_argument("--pack", default=None, help="also keep .tar.gz copies of the results here")
     p.add_argument("--pack-every", type=float, default=45.0)
@@ -69,6 +73,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         p.error("give exactly one of --budget (epochs sized by a probe) and --epochs")
     if a.epochs is not None and a.epochs < 1:
         p.error("--epochs must be at least 1")
+    if a.max_epochs is not None and (a.max_epochs < 1 or a.budget is None):
+        p.error("--max-epochs must be at least 1 and goes with --budget")
     if a.budget is not None and a.budget <= MARGIN_S:
         p.error(f"--budget must exceed {MARGIN_S:.0f} s")
     own = [o for o in train if o.split("=")[0] in OWN_OPTIONS]
@@ -170,23 +176,38 @@ def main(argv: list[str]) -> int:
     epochs = a.epochs
     try:
         if epochs is None:
+            # The probe: wall-clock time per epoch (training, evaluation and the checkpoints the
+            # trainer writes after each epoch) over at least PROBE_S seconds and 2 epochs of every
+            # seed, once each has finished its first; start-up is the time to that first epoch.
             seeds.launch(PROBE_EPOCHS)
             started = time.time()
-            while not all(seeds.epochs_of(s) for s in a.seeds):
+            first: dict[int, tuple[float, int]] = {}
+            while True:
                 if seeds.failed():
                     seeds.stop()
                     return report_failures()
                 if time.time() - t0 > a.budget:
                     seeds.stop()
-                    say("the probe's first epoch did not finish within the budget: give a larger --budget")
+                    say("the probe did not finish within the budget: give a larger --budget")
                     return 1
-                time.sleep(0.5)
-            per_epoch = max(seeds.epochs_of(s)[0]["seconds"] for s in a.seeds)
-            startup = max(0.0, time.time() - started - per_epoch)
+                now = time.time()
+                counts = {s: len(seeds.epochs_of(s)) for s in a.seeds}
+                for s, n in counts.items():
+                    if n and s not in first:
+                        first[s] = (now, n)
+                if len(first) == len(a.seeds) and now - max(t for t, _ in first.values()) >= PROBE_S and \
+                        all(counts[s] - first[s][1] >= 2 for s in a.seeds):
+                    break
+                time.sleep(0.1)
+            per_epoch = max((now - first[s][0]) / (counts[s] - first[s][1]) for s in a.seeds)
+            per_epoch = max(per_epoch, max(seeds.epochs_of(s)[0]["seconds"] for s in a.seeds))
+            startup = max(0.0, max(t for t, _ in first.values()) - started - per_epoch)
             seeds.stop()
             left = a.budget - (time.time() - t0) - startup - MARGIN_S
-            epochs = int(left // (per_epoch * 1.04))
-            say(f"probe: {per_epoch:.1f} s per epoch with {len(a.seeds)} runs at once, start-up {startup:.1f} s, "
+            epochs = int(left // (per_epoch * SAFETY))
+            if a.max_epochs is not None:
+                epochs = min(epochs, a.max_epochs)
+            say(f"probe: {per_epoch:.2f} s per epoch with {len(a.seeds)} runs at once, start-up {startup:.1f} s, "
                 f"{left:.0f} s left: {epochs} epochs")
             if epochs < 1:
                 say("no whole epoch fits the rest of the budget: give a larger --budget")

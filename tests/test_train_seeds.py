@@ -24,12 +24,12 @@ def run(*args, timeout=240):
 
 def test_probe_sizes_the_runs_and_the_summary_matches_the_trainers_own_records(tmp_path):
     runs, pack = tmp_path / "runs", tmp_path / "pack"
-    r = run("--seeds", "3,5", "--budget", 40, "--runs", runs, "--pack", pack, "--", *TINY)
+    r = run("--seeds", "3,5", "--budget", 40, "--max-epochs", 4, "--runs", runs, "--pack", pack, "--", *TINY)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "probe:" in r.stdout and "mean of 2 finished seed(s)" in r.stdout
     summary = json.loads((runs / "summary.json").read_text())
     planned = summary["planned_epochs"]
-    assert planned >= 2 and summary["finished"] == 2
+    assert 2 <= planned <= 4 and summary["finished"] == 2
     tests = []
     for seed in (3, 5):
         metrics = json.loads((runs / f"seed{seed}" / "metrics.json").read_text())
@@ -52,6 +52,7 @@ def test_probe_sizes_the_runs_and_the_summary_matches_the_trainers_own_records(t
     (["--runs", "x", "--", "--model", "mlp"], "exactly one of --budget"),
     (["--budget", 30, "--epochs", 3, "--runs", "x", "--", "--model", "mlp"], "exactly one of --budget"),
     (["--seeds", "1,1", "--epochs", 3, "--runs", "x", "--", "--model", "mlp"], "different seeds"),
+    (["--epochs", 3, "--max-epochs", 2, "--runs", "x", "--", "--model", "mlp"], "goes with --budget"),
 ])
 def test_bad_arguments_exit_2_with_a_message(args, needle):
     r = run(*args)

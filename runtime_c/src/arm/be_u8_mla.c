@@ -109,6 +109,22 @@ static void make_tpack(const be_op *op, uint32_t o0, uint32_t groups, uint32_t l
     }
 }
 
+#if defined(BE_ARM_T1_ASM)
+/* One tap on Thumb-1 (taps, taps33): the pixel byte times the 4 packed weight words of the tap,
+ * MULS into the weight registers, ADD to the accumulators in high registers. */
+#define MLA_TAP_T1(n)                                                                          \
+    "ldrb %[v], [%[x], #" #n "]\n\t"                                                           \
+    "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
+    "muls %[w0], %[v], %[w0]\n\t"                                                              \
+    "add %[a0], %[w0]\n\t"                                                                     \
+    "muls %[w1], %[v], %[w1]\n\t"                                                              \
+    "add %[a1], %[w1]\n\t"                                                                     \
+    "muls %[w2], %[v], %[w2]\n\t"                                                              \
+    "add %[a2], %[w2]\n\t"                                                                     \
+    "muls %[w3], %[v], %[w3]\n\t"                                                              \
+    "add %[a3], %[w3]\n\t"
+#endif
+
 /* p[q] = sum_k x[k] * w[4k + q] modulo 2^32, q < 4 (k >= 1; by3: 3 divides k). Nothing may run
  * between setting the register variables and the asm (a call would clobber them). */
 static void taps(const uint8_t *x, const uint32_t *w, uint32_t k, int by3, uint32_t *p)
@@ -154,17 +170,7 @@ static void taps(const uint8_t *x, const uint32_t *w, uint32_t k, int by3, uint3
     register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5"), v __asm__("r6");
     register uint32_t a0 __asm__("r8") = 0u, a1 __asm__("r9") = 0u, a2 __asm__("r10") = 0u, a3 __asm__("r11") = 0u;
     register const uint8_t *end __asm__("r12") = x + k;
-#define MLA_TAP(n)                                                                             \
-    "ldrb %[v], [%[x], #" #n "]\n\t"                                                           \
-    "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
-    "muls %[w0], %[v], %[w0]\n\t"                                                              \
-    "add %[a0], %[w0]\n\t"                                                                     \
-    "muls %[w1], %[v], %[w1]\n\t"                                                              \
-    "add %[a1], %[w1]\n\t"                                                                     \
-    "muls %[w2], %[v], %[w2]\n\t"                                                              \
-    "add %[a2], %[w2]\n\t"                                                                     \
-    "muls %[w3], %[v], %[w3]\n\t"                                                              \
-    "add %[a3], %[w3]\n\t"
+#define MLA_TAP(n) MLA_TAP_T1(n)
 #define MLA_OPERANDS                                                                           \
     : [x] "+l"(xp), [w] "+l"(wp), [w0] "=&l"(w0), [w1] "=&l"(w1), [w2] "=&l"(w2), [w3] "=&l"(w3), \
       [v] "=&l"(v), [a0] "+h"(a0), [a1] "+h"(a1), [a2] "+h"(a2), [a3] "+h"(a3)                 \
@@ -218,17 +224,7 @@ static void taps33(const uint8_t *x, uint32_t stride, const uint32_t *w, uint32_
     register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5"), v __asm__("r6");
     register uint32_t a0 __asm__("r8") = 0u, a1 __asm__("r9") = 0u, a2 __asm__("r10") = 0u, a3 __asm__("r11") = 0u;
     register uint32_t st __asm__("r12") = stride;
-#define MLA_TAP(n)                                                                             \
-    "ldrb %[v], [%[x], #" #n "]\n\t"                                                           \
-    "ldmia %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                            \
-    "muls %[w0], %[v], %[w0]\n\t"                                                              \
-    "add %[a0], %[w0]\n\t"                                                                     \
-    "muls %[w1], %[v], %[w1]\n\t"                                                              \
-    "add %[a1], %[w1]\n\t"                                                                     \
-    "muls %[w2], %[v], %[w2]\n\t"                                                              \
-    "add %[a2], %[w2]\n\t"                                                                     \
-    "muls %[w3], %[v], %[w3]\n\t"                                                              \
-    "add %[a3], %[w3]\n\t"
+#define MLA_TAP(n) MLA_TAP_T1(n)
 #define MLA_ROW MLA_TAP(0) MLA_TAP(1) MLA_TAP(2)
     __asm__ volatile(".syntax unified\n\t" MLA_ROW "add %[x], %[st]\n\t" MLA_ROW "add %[x], %[st]\n\t" MLA_ROW
                      : [x] "+l"(xp), [w] "+l"(wp), [w0] "=&l"(w0), [w1] "=&l"(w1), [w2] "=&l"(w2), [w3] "=&l"(w3),
