@@ -50,17 +50,22 @@ def main():
               help="Continue the run in --out after its last epoch with its saved settings. An explicit "
                    "--epochs extends it; any other run option given (--model, --hidden, --lr, ...) must "
                    "equal the saved value, else the resume is refused listing each difference; --threads, "
-                   "--quiet, --device, --nproc and --workers are free.")
+                   "--quiet, --device, --nproc, --workers and --cuda-graphs are free.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch threads per process (default: all cores, shared among the processes of a --nproc / "
                    "torchrun run; use 1 when several trainings share the machine).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--cuda-graphs/--no-cuda-graphs", default=True, show_default=True,
+              help="On a single-process CUDA run, replay each full-batch training step from a CUDA graph "
+                   "(the same kernels, launched at once instead of one by one from Python; "
+                   "docs/training.md). Ignored on the CPU and under --nproc.")
 @click.pass_context
 @user_errors
 def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widths, fc, blocks, shortcut, downsample,
           classifier, dataset, data_dir, data, image_size, color, label_column, features, limit, device, nproc,
           workers, epochs, batch_size, lr, schedule, gamma, weight_decay, loss, augment, crop_pad, milestones, teacher,
-          kd_weight, kd_temperature, two_stage, data_file, bptt, grad_clip, seed, out, resume, threads, quiet):
+          kd_weight, kd_temperature, two_stage, data_file, bptt, grad_clip, seed, out, resume, threads, quiet,
+          cuda_graphs):
     """Train a model (a zoo model, or your own: --model path/to/file.py:factory) on built-in or your own
     data (an image folder, a .npz or a .csv) and keep its best-validation checkpoint. With --nproc N (or
     under torchrun) data-parallel in N processes."""
@@ -136,7 +141,8 @@ def train(ctx, model, weights, activation, rule, unweighted, hidden, depth, widt
         code = launch(nproc, command_line(ctx, skip=("nproc",)), err=lambda msg: click.echo(msg, err=True))
         ctx.exit(code)
     summary = run_training(cfg, resume=resume, epochs=epochs if resume and "--epochs" in given else None,
-                           threads=threads, progress=not quiet, explicit=given, device=device, workers=workers)
+                           threads=threads, progress=not quiet, explicit=given, device=device, workers=workers,
+                           cuda_graphs=cuda_graphs)
     import os
 
     if os.environ.get("RANK", "0") in ("", "0") and "test_ce" in summary:

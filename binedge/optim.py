@@ -56,11 +56,14 @@ class LAB(torch.optim.Adam):
         clip: clip latent binary weights to [-clip, clip] after each step (LAB's code: 1).
         update_scale: refresh α of ``lab`` layers after each step (False keeps α fixed,
             which with α = 1 is BinaryConnect; used by the reduction tests).
+        capturable: Adam's ``capturable`` (CUDA only): the step count lives on the device and
+            every update, LAB's α included, is made of device operations, so that a whole
+            training step can be captured and replayed as a CUDA graph (binedge.step_graph).
     """
 
     def __init__(self, model: nn.Module, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, *, clip: float | None = 1.0, update_scale: bool = True,
-                 decay=None):
+                 decay=None, capturable: bool = False):
         if not isinstance(model, nn.Module):
             raise TypeError("LAB takes the whole model (an nn.Module), not a group of its parameters: its α is a "
                             "reduction over each whole weight tensor and Adam's second moment of it, so a sharded "
@@ -79,7 +82,7 @@ class LAB(torch.optim.Adam):
         # instead of ~12 per parameter, which bound the GPU step of these small models), the
         # per-parameter loop on the CPU (the CPU results binedge always had).
         super().__init__([g for g in groups if g["params"]] or params, lr=lr, betas=betas, eps=eps,
-                         weight_decay=0.0, foreach=None)
+                         weight_decay=0.0, foreach=None, capturable=capturable)
         self._layers = list(binary_layers(model))
         self.clip = clip
         self.update_scale = update_scale
@@ -92,10 +95,14 @@ class LAB(torch.optim.Adam):
         state = self.state.get(param)
         if not state or "exp_avg_sq" not in state:
             return None
-        step = float(state["step"])
         group = next(g for g in self.param_groups if any(p is param for p in g["params"]))
         beta2 = group["betas"][1]
-        v_hat = state["exp_avg_sq"] / (1.0 - beta2 ** step)
+        if group.get("capturable"):
+            # the count is a device tensor: read it on the device (a CUDA graph cannot sync)
+            bias = 1.0 - beta2 ** state["step"].to(state["exp_avg_sq"].dtype)
+        else:
+            bias = 1.0 - beta2 ** float(state["step"])
+        v_hat = state["exp_avg_sq"] / bias
         return v_hat.sqrt() + group["eps"]
 
     def scales(self) -> torch.Tensor:

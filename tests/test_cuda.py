@@ -81,3 +81,114 @@ def test_cuda_auto_device_and_resume(tmp_path):
     train(_cfg(tmp_path, "r"), resume=True, epochs=2, device="cuda:0", progress=False, log=lambda *_: None)
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())["epochs"]
     assert [m["epoch"] for m in metrics] == [1, 2] and all(m["device"] == "cuda" for m in metrics)
+
+
+def _step_setup(device, *, teacher=True, seed=0):
+    """A small binary ResNet with LAB (capturable on CUDA), a float teacher, and the trainer's
+    own step function (binedge.train._step_fn)."""
+    from binedge.models import build_model
+    from binedge.optim import LAB
+    from binedge.train import _step_fn, loss_sum_fn
+
+    torch.manual_seed(seed)
+    shape = dict(image_shape=[12, 12, 1], num_classes=4)
+    model = build_model(ModelConfig(model="resnet", widths=[8, 16], blocks=[1, 1], **shape)).to(device).train()
+    t = build_model(ModelConfig(model="resnet", weights="fp", activation="relu", widths=[8, 16], blocks=[1, 1],
+                                **shape)).to(device).eval() if teacher else None
+    opt = LAB(model, lr=0.01, capturable=device == "cuda")
+    cfg = TrainConfig(kd_weight=0.7, kd_temperature=2.0)
+    return model, opt, _step_fn(model, opt, loss_sum_fn("ce"), t, cfg, 1)
+
+
+def _batches(n, device, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.rand(16, 1, 12, 12, generator=g).to(device), torch.randint(0, 4, (16,), generator=g).to(device))
+             for _ in range(n)]
+
+
+def _state(model, opt):
+    s = {f"m.{k}": v.detach().clone() for k, v in model.state_dict().items()}
+    for i, st in enumerate(opt.state.values()):
+        s.update({f"o{i}.{k}": v.detach().clone() for k, v in st.items() if torch.is_tensor(v)})
+    return s
+
+
+@needs_cuda
+def test_cuda_graph_replays_exactly_the_eager_step():
+    """binedge.step_graph: the same batches through the eager step and through GraphedStep
+    (warm-up, capture, replays, a re-capture after reset, a smaller batch run eagerly in
+    between) leave bitwise the same weights, BatchNorm and quantizer buffers, LAB scales and
+    Adam moments and step counts; and the outputs (loss sums, hits) are the same."""
+    from binedge.step_graph import GraphedStep
+
+    batches = _batches(12, "cuda")
+    batches[7] = (batches[7][0][:9], batches[7][1][:9])  # an epoch's last, smaller batch: eager
+    model_a, opt_a, step_a = _step_setup("cuda")
+    model_b, opt_b, step_b = _step_setup("cuda")
+    runner = GraphedStep(batch_size=16, warmup=2)
+    runner.reset(step_b)
+    outs_a, outs_b = [], []
+    for k, (x, y) in enumerate(batches):
+        if k == 9:
+            runner.reset(step_b)  # what the trainer does at each epoch (a new learning rate)
+        outs_a.append([None if t is None else t.clone() for t in step_a(x, y)])
+        outs_b.append([None if t is None else t.clone() for t in runner(x, y)])
+    torch.cuda.synchronize()
+    assert runner.failure is None and runner.captures == 2 and runner.replays == 12 - 2 - 1
+    for k, (a, b) in enumerate(zip(outs_a, outs_b)):
+        assert all(torch.equal(u, v) for u, v in zip(a, b)), f"step {k}: outputs differ"
+    sa, sb = _state(model_a, opt_a), _state(model_b, opt_b)
+    assert sa.keys() == sb.keys() and len(sa) > 40
+    differ = [k for k in sa if not torch.equal(sa[k], sb[k])]
+    assert not differ, f"graph vs eager: {differ[:5]} differ"
+    assert any(not torch.equal(sa[k], _state(*_step_setup("cuda")[:2])[k]) for k in sa)  # it trained
+
+
+@needs_cuda
+def test_cuda_training_uses_graphs_and_resumes(tmp_path):
+    """binedge train on CUDA replays its full batches from graphs (metrics say how many), with
+    distillation; --no-cuda-graphs trains eagerly; a resumed graphed run continues."""
+    teacher = _cfg(tmp_path, "teacher", "resnet", epochs=1)
+    teacher.model.weights, teacher.model.activation, teacher.model.widths = "fp", "relu", [8, 16]
+    teacher.model.blocks = [1, 1]
+    train(teacher, device="cuda", progress=False, log=lambda *_: None)
+    logs = []
+    cfg = _cfg(tmp_path, "g", "resnet", epochs=2)
+    cfg.model.widths, cfg.model.blocks, cfg.teacher = [8, 16], [1, 1], str(tmp_path / "teacher")
+    cfg.augment = "crop"
+    train(cfg, device="cuda", progress=False, log=logs.append)
+    steps = [m.get("cuda_graph_steps") for m in json.loads((tmp_path / "g" / "metrics.json").read_text())["epochs"]]
+    assert steps[0] > 0 and steps[1] > steps[0], steps
+    assert not any("capture failed" in line for line in logs), logs
+    eager = _cfg(tmp_path, "e", "resnet", epochs=1)
+    eager.model.widths, eager.model.blocks = [8, 16], [1, 1]
+    train(eager, device="cuda", progress=False, log=lambda *_: None, cuda_graphs=False)
+    assert "cuda_graph_steps" not in json.loads((tmp_path / "e" / "metrics.json").read_text())["epochs"][0]
+    cfg2 = TrainConfig(out=str(tmp_path / "g"))
+    s = train(cfg2, resume=True, epochs=3, device="cuda", progress=False, log=lambda *_: None)
+    assert s["best_epoch"] >= 1
+    last = json.loads((tmp_path / "g" / "metrics.json").read_text())["epochs"]
+    assert len(last) == 3 and last[2]["cuda_graph_steps"] > 0
+
+
+@needs_cuda
+def test_cuda_graph_capture_failure_falls_back_to_eager():
+    """A step that synchronises with the host cannot be captured: GraphedStep says why and runs
+    it eagerly from then on, with the results an eager step gives. (Last in this file: it
+    leaves a failed capture behind, which must not disturb the CUDA context, but the other
+    tests need not depend on that.)"""
+    from binedge.step_graph import GraphedStep
+
+    model, opt, step = _step_setup("cuda", teacher=False)
+
+    def syncing(x, y):
+        out = step(x, y)
+        float(out[0])  # a host read: not allowed while capturing
+        return out
+
+    runner = GraphedStep(batch_size=16, warmup=1)
+    runner.reset(syncing)
+    for x, y in _batches(4, "cuda"):
+        part, _, hits = runner(x, y)
+        assert torch.isfinite(part) and 0 <= int(hits) <= 16
+    assert runner.failure and "captur" in runner.failure.lower() and runner.replays == 0

@@ -114,6 +114,28 @@ def test_lab_scale_after_one_step_matches_hand_computation():
     assert math.isclose(float(model[0].kernel_scale), alpha, rel_tol=1e-5)
 
 
+def test_lab_curvature_on_the_device_equals_the_host_formula():
+    """A capturable LAB (CUDA graphs) computes d = √(v / (1 − β₂^t)) + ε with the step count t
+    as a tensor, on the device; the host path reads t as a float. Independent oracle: the
+    bias-corrected second moment computed by hand from the gradients of three steps."""
+    torch.manual_seed(4)
+    w = torch.rand(3, 5) * 2 - 1
+    model = _lab_layer(w)
+    opt = LAB(model, lr=0.01, betas=(0.9, 0.99), eps=1e-8)
+    grads = [torch.randn(3, 5) for _ in range(3)]
+    v = torch.zeros(3, 5, dtype=torch.float64)
+    for g in grads:
+        model[0].weight.grad = g.clone()
+        opt.step()
+        v = 0.99 * v + 0.01 * g.double() ** 2
+    expect = (v / (1 - 0.99 ** 3)).sqrt() + 1e-8
+    host = opt.curvature(model[0].weight)
+    for group in opt.param_groups:
+        group["capturable"] = True  # the device formula, here on CPU tensors
+    device = opt.curvature(model[0].weight)
+    assert torch.allclose(host.double(), expect, rtol=1e-5) and torch.allclose(device.double(), expect, rtol=1e-5)
+
+
 def test_lab_with_constant_curvature_is_bwn():
     torch.manual_seed(0)
     w = torch.rand(4, 6) * 2 - 1

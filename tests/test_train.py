@@ -250,3 +250,25 @@ def test_resume_conflicts_lists_each_difference():
     assert resume_conflicts(saved, given, ["--widths", "--lr", "--data-dir", "--epochs", "--threads"]) == []
     assert resume_conflicts(saved, given, ["--fc", "--seed", "--model"]) == ["--fc (saved 256, given 64)",
                                                                              "--seed (saved 0, given 3)"]
+
+
+def test_cuda_graphs_option_on_the_cpu_trains_eagerly_and_equally(tmp_path):
+    """--cuda-graphs (the default) only applies to single-process CUDA runs: on the CPU the run
+    with it and the run with --no-cuda-graphs are bitwise the same, and GraphedStep hands CPU
+    batches to the eager step without capturing (the CUDA side: tests/test_cuda.py)."""
+    from binedge.step_graph import GraphedStep
+
+    base = ["train", "--dataset", "synthetic", "--limit", "200", "--hidden", "16", "--depth", "1", "--epochs", "2",
+            "--quiet", "--device", "cpu"]
+    for name, flag in (("on", "--cuda-graphs"), ("off", "--no-cuda-graphs")):
+        r = CliRunner().invoke(main, base + [flag, "-o", str(tmp_path / name)])
+        assert r.exit_code == 0, r.output
+    a = torch.load(tmp_path / "on" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "off" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert "cuda_graph_steps" not in json.loads((tmp_path / "on" / "metrics.json").read_text())["epochs"][0]
+    calls = []
+    runner = GraphedStep(batch_size=4, warmup=0)
+    runner.reset(lambda x, y: calls.append(len(x)) or (x.sum(), None, y.sum()))
+    out = runner(torch.ones(4, 3), torch.ones(4))
+    assert calls == [4] and float(out[0]) == 12 and runner.captures == 0 and runner.replays == 0

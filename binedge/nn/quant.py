@@ -139,18 +139,19 @@ class QuantInt8(nn.Module):
     @torch.no_grad()
     def _observe(self, x: torch.Tensor) -> None:
         lo_b, hi_b = x.min().to(self.running_min.dtype), x.max().to(self.running_max.dtype)
-        if bool(self.calibrated):
-            self.running_min.mul_(1.0 - self.momentum).add_(self.momentum * lo_b)
-            self.running_max.mul_(1.0 - self.momentum).add_(self.momentum * hi_b)
-        else:
-            self.running_min.copy_(lo_b)
-            self.running_max.copy_(hi_b)
+        # The first batch sets the range, later ones move it by ``momentum``. Chosen on the device
+        # (torch.where), not by reading ``calibrated`` into Python: no host synchronisation, so a
+        # training step stays capturable as a CUDA graph (binedge.step_graph). Same float32
+        # operations as the in-place update, so the same bits.
+        m = self.momentum
+        self.running_min.copy_(torch.where(self.calibrated, self.running_min * (1.0 - m) + m * lo_b, lo_b))
+        self.running_max.copy_(torch.where(self.calibrated, self.running_max * (1.0 - m) + m * hi_b, hi_b))
         # relu: the range starts at 0 whatever the inputs' minimum, so negatives saturate to zp = -128
         lo = torch.zeros_like(self.running_min) if self.relu else torch.clamp(self.running_min, max=0.0)
         hi = torch.clamp(self.running_max, min=0.0)
         if self.symmetric:
             s = torch.clamp(torch.maximum(-lo, hi) / WEIGHT_MAX, min=MIN_SCALE)
-            zp = torch.zeros((), dtype=torch.int64)
+            zp = torch.zeros((), dtype=torch.int64, device=self.zero_point.device)
         else:
             s = torch.clamp((hi - lo) / (CODE_MAX - CODE_MIN), min=MIN_SCALE)
             zp = round_half_up(CODE_MIN - lo / s).clamp(CODE_MIN, CODE_MAX).to(torch.int64)
