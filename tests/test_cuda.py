@@ -88,8 +88,11 @@ def _step_setup(device, *, teacher=True, seed=0):
     own step function (binedge.train._step_fn)."""
     from binedge.models import build_model
     from binedge.optim import LAB
+    from binedge.distributed import setup
     from binedge.train import _step_fn, loss_sum_fn
 
+    if device == "cuda":
+        setup("cuda")  # the trainer's numerics: deterministic cuDNN, no TF32
     torch.manual_seed(seed)
     shape = dict(image_shape=[12, 12, 1], num_classes=4)
     model = build_model(ModelConfig(model="resnet", widths=[8, 16], blocks=[1, 1], **shape)).to(device).train()
@@ -127,13 +130,17 @@ def test_cuda_graph_replays_exactly_the_eager_step():
     model_b, opt_b, step_b = _step_setup("cuda")
     runner = GraphedStep(batch_size=16, warmup=2)
     runner.reset(step_b)
-    outs_a, outs_b = [], []
+    outs_a, outs_b, first = [], [], None
     for k, (x, y) in enumerate(batches):
         if k == 9:
             runner.reset(step_b)  # what the trainer does at each epoch (a new learning rate)
         outs_a.append([None if t is None else t.clone() for t in step_a(x, y)])
         outs_b.append([None if t is None else t.clone() for t in runner(x, y)])
+        sa, sb = _state(model_a, opt_a), _state(model_b, opt_b)
+        if first is None and any(not torch.equal(sa[n], sb[n]) for n in sa):
+            first = (k, runner.replays, [n for n in sa if not torch.equal(sa[n], sb[n])][:6])
     torch.cuda.synchronize()
+    assert first is None, f"state differs first after step {first[0]} ({first[1]} replays so far): {first[2]}"
     assert runner.failure is None and runner.captures == 2 and runner.replays == 12 - 2 - 1
     for k, (a, b) in enumerate(zip(outs_a, outs_b)):
         assert all(torch.equal(u, v) for u, v in zip(a, b)), f"step {k}: outputs differ"
