@@ -5,6 +5,7 @@ twins, trained on the same data and (where they lower) measured on the same Cort
         [--seeds 3] [--epochs E] [--limit N] [--threads 1] [--out runs/frontier]
         [--report benchmarks/frontier.md] [--plot benchmarks/frontier.png] [--target cortex-m4]
         [--fw-samples 8] [--deploy-seeds K] [--agreement-samples N] [--no-train]
+        [--device cuda] [--jobs N] [--train-only]
 
 The grid is models × precisions × seeds. A model is one topology (``--models``):
 
@@ -29,6 +30,12 @@ finished runs and resumes interrupted ones (their last.pt); a directory holding 
 settings is an error, never silently reused. Runs go seed-major (every configuration's seed 0, then
 every seed 1, ...), so an interrupted grid has about as many seeds everywhere; ``--no-train``
 writes the report from whatever runs are finished.
+
+On a GPU the grid trains faster in parallel: ``--jobs N`` trains the unfinished cells N at a time,
+each in its own process (a GPU is mostly idle under one small network's steps; docs/training.md),
+before the deployments; ``--train-only`` stops after training, so that a lent GPU trains the grid
+(``--device cuda --jobs 6 --train-only``) and this machine deploys and reports it later from the
+run directories (``--no-train``; deployment needs the QEMU toolchain, training does not).
 
 The binary and int8 runs are then deployed as binedge would for a user: ``binedge export RUN
 --target cortex-m4`` (binedge.export.export_run) and ``binedge emulate`` (binedge.emulate: QEMU
@@ -763,6 +770,11 @@ def parse_args(argv):
                    help="test images for PyTorch vs reference agreement per deployed run (the numpy reference "
                         "executor is slow on int8 convolutions: the int8 VGG takes minutes per thousand)")
     p.add_argument("--no-train", action="store_true", help="report the finished runs only; train nothing")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train up to this many unfinished cells at once, one process each (on a GPU: several)")
+    p.add_argument("--train-only", action="store_true",
+                   help="train (or resume) the grid and stop: no deployment, no report")
+    p.add_argument("--only", default=None, help=argparse.SUPPRESS)  # MODEL/PRECISION/SEED: one cell (--jobs)
     p.add_argument("--vgg-widths", type=_ints, default=None, help=argparse.SUPPRESS)  # tests: tiny models
     p.add_argument("--resnet-widths", type=_ints, default=None, help=argparse.SUPPRESS)
     p.add_argument("--resnet-blocks", type=_ints, default=None, help=argparse.SUPPRESS)
@@ -774,6 +786,10 @@ def parse_args(argv):
             p.error(f"--{name.replace('_', '-')} must be a positive integer, got {v}")
     if a.threads < 0:
         p.error(f"--threads must be 0 (torch's default) or more, got {a.threads}")
+    if a.jobs < 1:
+        p.error(f"--jobs must be a positive integer, got {a.jobs}")
+    if a.no_train and a.train_only:
+        p.error("--no-train and --train-only exclude each other")
     a.plot = a.plot or str(Path(a.report).with_suffix(".png"))
     return a
 
@@ -803,6 +819,44 @@ def _apply_overrides(a) -> None:
     ARCHS = new
 
 
+def train_parallel(a, cells, log) -> None:
+    """Train the unfinished ``cells`` ``a.jobs`` at a time: one process per cell (this script with
+    ``--only CELL --train-only``, so each trains exactly as the sequential grid would), its log in
+    OUT/logs/. A failed cell raises FrontierError with the tail of its log."""
+    todo = []
+    for seed, ak, pk in cells:
+        tcfg = make_train_config(ARCHS[ak], pk, seed, a)
+        if finished(Path(tcfg.out), tcfg.epochs) is None:
+            todo.append((seed, ak, pk))
+    if not todo:
+        return
+    logs = Path(a.out) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    base = [sys.executable, str(Path(__file__).resolve()), *a.argv, "--jobs", "1", "--train-only"]
+    log(f"training {len(todo)} run(s), {a.jobs} at a time (logs in {logs})")
+    running: dict = {}
+    failed: list[str] = []
+    while todo or running:
+        while todo and len(running) < a.jobs:
+            seed, ak, pk = todo.pop(0)
+            cell = f"{ak}/{pk}/{seed}"
+            path = logs / f"{ak}-{pk}-seed{seed}.log"
+            with open(path, "w") as f:
+                running[cell] = (subprocess.Popen(base + ["--only", cell], stdout=f, stderr=subprocess.STDOUT), path)
+        time.sleep(0.5)
+        for cell, (proc, path) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[cell]
+            if proc.returncode != 0:
+                tail = path.read_text(errors="replace").strip().splitlines()[-3:]
+                failed.append(f"{cell} (exit {proc.returncode}: {' / '.join(tail)})")
+            else:
+                log(f"trained {cell}")
+    if failed:
+        raise FrontierError(f"{len(failed)} training run(s) failed: {'; '.join(failed)}")
+
+
 def run_grid(a, log) -> tuple[dict, dict]:
     """Train (or reuse) every cell seed-major and deploy the deployable ones; returns
     (results[(model, precision)][seed] = record, counters)."""
@@ -811,6 +865,10 @@ def run_grid(a, log) -> tuple[dict, dict]:
     results: dict = {}
     counts = {"runs": 0, "reused": 0, "at_last": 0, "train_seconds": 0.0}
     cells = [(s, ak, pk) for s in a.seeds for ak in a.models for pk in a.precisions]
+    if a.only is not None:
+        cells = [c for c in cells if f"{c[1]}/{c[2]}/{c[0]}" == a.only]
+    elif a.jobs > 1 and not a.no_train:
+        train_parallel(a, cells, log)
     for n, (seed, ak, pk) in enumerate(cells, 1):
         tcfg = make_train_config(ARCHS[ak], pk, seed, a)
         try:
@@ -835,7 +893,7 @@ def run_grid(a, log) -> tuple[dict, dict]:
         log(f"({n}/{len(cells)}) {ak}/{pk}/seed{seed}: {status}, best epoch {best['epoch']}, "
             f"val {best['val_acc']:.4f}, test {best['test_acc']:.4f} ({time.time() - t0:.0f} s)")
         rank = a.seeds.index(seed)
-        if PRECISIONS[pk][3] and (a.deploy_seeds is None or rank < a.deploy_seeds):
+        if PRECISIONS[pk][3] and not a.train_only and (a.deploy_seeds is None or rank < a.deploy_seeds):
             rec["deploy"] = deploy_one(Path(tcfg.out), f"{ak}-{pk}-seed{seed}", a, log)
         results.setdefault((ak, pk), {})[seed] = rec
     return results, counts
@@ -855,6 +913,7 @@ def measured_runtime(points: list[dict]) -> tuple[str, str]:
 def main(argv=None, log=print) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     a = parse_args(argv)
+    a.argv = argv
     _apply_overrides(a)
     from binedge.data import DatasetError
     from binedge.emulate import EmulateError
@@ -871,6 +930,9 @@ def main(argv=None, log=print) -> int:
         sizes = {"train": len(ds.train.labels), "val": len(ds.val.labels), "test": len(ds.test.labels)}
         del ds
         results, counts = run_grid(a, log)
+        if a.train_only:
+            log(f"trained the grid in {a.out} ({counts['runs']} runs); deploy and report with --no-train")
+            return 0
     except (FrontierError, DatasetError, TargetError, FirmwareError, ExportError, EmulateError, BuildError,
             ToolchainError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -224,3 +224,40 @@ def test_tiny_grid_end_to_end(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error: ") and "holds a run with other settings" in err[0]
     assert "augment: 'none' (saved) vs 'crop' (now)" in err[0]
     assert report.read_bytes() == before
+
+
+def test_parallel_training_then_report(tmp_path, capsys):
+    """--jobs 3 --train-only trains every cell in its own process (as the sequential grid would:
+    the same run directories, logs in OUT/logs/) and deploys nothing; --no-train then deploys and
+    reports them, reusing all 6 runs. --no-train with --train-only is a usage error."""
+    out, report = tmp_path / "runs", tmp_path / "frontier.md"
+    args = TINY + ["--out", str(out), "--report", str(report)]
+    logs: list[str] = []
+    assert fr.main(args + ["--jobs", "3", "--train-only"], log=logs.append) == 0
+    for prec in ("binary", "float", "int8"):
+        for s in (0, 1):
+            m = json.loads((out / "vgg" / prec / f"seed{s}" / "metrics.json").read_text())
+            assert m["epochs"][-1]["epoch"] == 1
+            assert (out / "logs" / f"vgg-{prec}-seed{s}.log").is_file()
+    assert sum(line.startswith("trained vgg/") for line in logs) == 6
+    assert not (out / "deploy").exists() and not report.exists()
+    logs.clear()
+    assert fr.main(args + ["--no-train"], log=logs.append) == 0
+    assert sum(": reused," in line for line in logs) == 6 and "reused 6 finished runs" in report.read_text()
+    with pytest.raises(SystemExit) as e:
+        fr.main(args + ["--no-train", "--train-only"])
+    assert e.value.code == 2
+
+    # a cell that fails in its process fails the whole command, naming the cell and its error
+    other = tmp_path / "other"
+    cfg = json.loads((out / "vgg" / "float" / "seed1" / "config.json").read_text())
+    cfg["lr"] = 0.5
+    (other / "vgg" / "float" / "seed1").mkdir(parents=True)
+    (other / "vgg" / "float" / "seed1" / "config.json").write_text(json.dumps(cfg))
+    bad = TINY + ["--out", str(other), "--report", str(tmp_path / "r2.md"), "--precisions", "float"]
+    capsys.readouterr()
+    assert fr.main(bad + ["--jobs", "2", "--train-only"], log=logs.append) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "1 training run(s) failed: vgg/float/1 (exit 1" in err[0], err
+    assert "holds a run with other settings" in err[0], err
+    assert (other / "vgg" / "float" / "seed0" / "metrics.json").is_file()  # the other cell trained
