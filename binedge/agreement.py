@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from .graph import Graph, ScoreStage, TensorSpec
-from .nn.activations import ThresholdActivation
+from .nn.activations import RSign, ThresholdActivation
 from .nn.quant import CODE_MAX, CODE_MIN, QuantInt8
 
 #: Relative slack added to every tie margin: float32's unit roundoff. It covers float64's own error
@@ -65,7 +65,10 @@ def _units(model: nn.Module):
 
 def _position(m, x: torch.Tensor) -> torch.Tensor:
     """Where a unit stands on its decision scale: z for activations, x / s (code units) for quantizers."""
-    x = x.double().flatten(1)
+    x = x.double()
+    if isinstance(m, RSign):  # it thresholds z − b_c
+        x = x - m.shift.detach().double().view(1, -1, *([1] * (x.dim() - 2)))
+    x = x.flatten(1)
     return x / float(m.scale) if isinstance(m, QuantInt8) else x
 
 

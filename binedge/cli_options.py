@@ -103,7 +103,8 @@ def model_options(f):
                           "lab (loss-aware, Adam-curvature-weighted scale), int8 (per-channel int8 weights; with "
                           "--activation int8 the all-int8 twin of a zoo model, docs/resnet.md).")(f)
     f = click.option("--activation", type=click.Choice(ACTIVATIONS), default="sign", show_default=True,
-                     help="sign (±1), step (0/1), qrelu2 / qrelu3 (2- / 3-bit quantized ReLU) are hard "
+                     help="sign (±1), rsign (sign of x − b with a learned shift b per channel, ReActNet's "
+                          "RSign; --model resnet), step (0/1), qrelu2 / qrelu3 (2- / 3-bit quantized ReLU) are hard "
                           "thresholds and deployable; int8 is an int8 quantized ReLU (range [0, max], deployable); "
                           "relu / srelu (clamped to [0,1]) are real-valued baselines.")(f)
     f = click.option("--rule", type=click.Choice(RULES), default="sste", show_default=True,

@@ -357,10 +357,10 @@ class _Runner:
         if isinstance(m, (nn.Dropout, nn.Identity)):
             return v
         if isinstance(m, RealActivation):
-            low.fail(f"{m!r} is a real-valued activation; only hard-threshold activations (sign, step, qrelu2, "
+            low.fail(f"{m!r} is a real-valued activation; only hard-threshold activations (sign, rsign, step, qrelu2, "
                      "qrelu3) lower to integers")
         low.fail(f"unsupported module {type(m).__name__}; binedge lowers BinaryLinear, BinaryConv2d (binary or int8 "
-                 "weights), Sign / Step / QReLU, QuantInt8, BatchNorm, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
+                 "weights), Sign / RSign / Step / QReLU, QuantInt8, BatchNorm, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, "
                  "Flatten, Dropout and Identity (and any module whose forward is made of these)")
 
 

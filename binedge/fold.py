@@ -86,19 +86,34 @@ def bn_affine(bn) -> tuple[np.ndarray, np.ndarray]:
     return s, beta - mean * s
 
 
-def thresholds(a: np.ndarray, b: np.ndarray, act, bound) -> ThresholdStage:
+def channel_thresholds(act, channels: int, perm=None) -> np.ndarray:
+    """The real thresholds of ``act`` for each of ``channels`` graph channels, float64 (C, L): the
+    same row for every channel, or an activation's own per channel (binedge.nn.RSign: t_k + b_c),
+    those of a flattened value reordered by ``perm`` (PyTorch's feature index of every graph
+    position, binedge.lowering)."""
+    if not hasattr(act, "channel_thresholds"):
+        return np.tile(np.asarray(act.thresholds, np.float64), (channels, 1))
+    rows = np.asarray(act.channel_thresholds(), np.float64)
+    if rows.shape[0] != channels:
+        raise FoldError(f"the activation has {rows.shape[0]} per-channel thresholds but the value it reads has "
+                        f"{channels} channels in the integer graph (which thresholds per channel, before a pending "
+                        f"flatten): give it one shift per channel of the map, applied before the flatten")
+    return rows if perm is None else rows[np.asarray(perm)]
+
+
+def thresholds(a: np.ndarray, b: np.ndarray, act, bound, perm=None) -> ThresholdStage:
     """Integer thresholds on acc for the activation ``act`` (its ``thresholds``, ``strict`` and
     ``encoding``) of z = a·acc + b per channel. ``bound[c]`` must be at least the largest |acc|
     of channel c: a threshold beyond ±(bound + 1) behaves like ±infinity and is clamped there
     (an int32 always holds it)."""
-    ts = np.asarray(act.thresholds, dtype=np.float64)
     c = a.shape[0]
+    tss = channel_thresholds(act, c, perm)
     direction = np.ones(c, np.int8)
-    out = np.zeros((c, ts.size), np.int64)
+    out = np.zeros((c, tss.shape[1]), np.int64)
     lims = np.broadcast_to(np.asarray(bound, np.int64), (c,)) + 1
     for ch in range(c):
         lim = int(lims[ch])
-        for k, t in enumerate(ts):
+        for k, t in enumerate(tss[ch]):
             if a[ch] == 0:
                 hit = (b[ch] > t) if act.strict else (b[ch] >= t)
                 out[ch, k] = INT32_MIN if hit else INT32_MAX
@@ -119,7 +134,7 @@ def thresholds(a: np.ndarray, b: np.ndarray, act, bound) -> ThresholdStage:
     return ThresholdStage(direction, out.astype(np.int32), act.encoding)
 
 
-def code_thresholds(spec, act) -> ThresholdStage:
+def code_thresholds(spec, act, perm=None) -> ThresholdStage:
     """Thresholds on the codes q of a u8 / i8 value (real s·(q − zp)) for the activation ``act``:
 
         s·(q − zp) >= t  <=>  q >= zp + ceil(t / s)          s·(q − zp) > t  <=>  q >= zp + floor(t / s) + 1
@@ -129,17 +144,17 @@ def code_thresholds(spec, act) -> ThresholdStage:
     s, zp = float(spec.scale), int(spec.zero_point)
     lo, hi = CODE_RANGE[spec.kind]
     inv = 1.0 / s
-    row = []
-    for t in act.thresholds:
-        u = float(t) * inv if inv.is_integer() else float(t) / s
-        if not math.isfinite(u):
-            raise FoldError("a threshold divided by the value's scale is not finite")
-        u = min(max(u, lo - zp - 2.0), hi - zp + 2.0)
-        k = math.floor(u) + 1 if act.strict else math.ceil(u)
-        row.append(min(max(zp + k, lo - 1), hi + 1))
     c = spec.shape[-1]
-    return ThresholdStage(np.ones(c, np.int8), np.tile(np.array(row, np.int64), (c, 1)).astype(np.int32),
-                          act.encoding)
+    out = np.zeros((c, len(act.thresholds)), np.int64)
+    for ch, ts in enumerate(channel_thresholds(act, c, perm)):
+        for j, t in enumerate(ts):
+            u = float(t) * inv if inv.is_integer() else float(t) / s
+            if not math.isfinite(u):
+                raise FoldError("a threshold divided by the value's scale is not finite")
+            u = min(max(u, lo - zp - 2.0), hi - zp + 2.0)
+            k = math.floor(u) + 1 if act.strict else math.ceil(u)
+            out[ch, j] = min(max(zp + k, lo - 1), hi + 1)
+    return ThresholdStage(np.ones(c, np.int8), out.astype(np.int32), act.encoding)
 
 
 def scores(a: np.ndarray, b: np.ndarray, bound) -> ScoreStage:
@@ -295,17 +310,17 @@ def _finite(*arrays) -> None:
         raise FoldError("a coefficient of the sum is not finite (NaN or infinite BatchNorm statistics?)")
 
 
-def merge_thresholds(ca: np.ndarray, cb: np.ndarray, const: np.ndarray, max_a: int, max_b: int, act):
+def merge_thresholds(ca: np.ndarray, cb: np.ndarray, const: np.ndarray, max_a: int, max_b: int, act, perm=None):
     """Merge parameters (Ma int32, Mb int32, bias int64, ThresholdStage with int64 thresholds) for
     the activation ``act`` of z_c = ca_c·x_a + cb_c·x_b + const_c, where |x_a| <= max_a and
     |x_b| <= max_b are the Merge's centred inputs (module docstring: v >= T_c,k <=> ẑ >= t_k
     exactly, direction +1, bias 0, error at most 2^-31·max(|ca|, |cb|)·(|x_a| + |x_b|))."""
     _finite(ca, cb, const)
-    ts = [Fraction(float(t)) for t in act.thresholds]
     c = len(const)
+    rows = [[Fraction(float(t)) for t in row] for row in channel_thresholds(act, c, perm)]
     ma = np.zeros(c, np.int64)
     mb = np.zeros(c, np.int64)
-    out = np.zeros((c, len(ts)), np.int64)
+    out = np.zeros((c, len(act.thresholds)), np.int64)
     for ch in range(c):
         A, B, C = float(ca[ch]), float(cb[ch]), Fraction(float(const[ch]))
         big = max(abs(A), abs(B))
@@ -321,7 +336,7 @@ def merge_thresholds(ca: np.ndarray, cb: np.ndarray, const: np.ndarray, max_a: i
                                (int(ma[ch]), int(mb[ch])), (A, B), (max_a, max_b), "real units")
         lim = abs(int(ma[ch])) * max_a + abs(int(mb[ch])) * max_b + 1
         scale = Fraction(2) ** k
-        for j, t in enumerate(ts):
+        for j, t in enumerate(rows[ch]):
             u = (t - C) * scale  # exact: v >= u <=> ẑ >= t
             fl = u.numerator // u.denominator
             thr = fl + 1 if act.strict else (fl if u.denominator == 1 else fl + 1)

@@ -25,7 +25,7 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from .nn.activations import QReLU, RealActivation, Sign, Step, ThresholdActivation
+from .nn.activations import QReLU, RealActivation, RSign, Sign, Step, ThresholdActivation
 from .nn.layers import BinaryConv2d, BinaryLinear
 from .nn.quant import QuantInt8
 
@@ -36,7 +36,7 @@ class LoweringError(ValueError):
 
 
 #: Leaf classes binedge lowers from their attributes, each with the forward it must keep.
-LEAVES = (BinaryLinear, BinaryConv2d, QuantInt8, ThresholdActivation, RealActivation,
+LEAVES = (BinaryLinear, BinaryConv2d, QuantInt8, RSign, ThresholdActivation, RealActivation,
           nn.BatchNorm1d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
           nn.Flatten, nn.Dropout, nn.Identity)
 HARD_FORWARDS = {Sign.hard_forward, Step.hard_forward, QReLU.hard_forward}

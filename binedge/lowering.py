@@ -391,7 +391,8 @@ class Lowering:
         if isinstance(act, QReLU) and tuple(act.thresholds) != tuple((k - 1) / (act.n - 1)
                                                                      for k in range(1, act.n + 1)):
             self.fail(f"qrelu thresholds were changed; they must match its n={act.n}")
-        what = ("act", tuple(act.thresholds), act.strict, act.encoding, float(act.level_scale))
+        what = ("act", tuple(act.thresholds), act.strict, act.encoding, float(act.level_scale),
+                tuple(act.channel_thresholds()) if hasattr(act, "channel_thresholds") else None)
         return self.remember(v, what, lambda: self._activate(v, act, base))
 
     def _activate(self, v, act: ThresholdActivation, base: str):
@@ -399,20 +400,21 @@ class Lowering:
         top = 1 if act.encoding == "sign" else len(act.thresholds)
         try:
             if isinstance(v, Affine):
-                name, spec = self.emit_stage(v, fold.thresholds(v.a, v.b, act, v.bound))
+                name, spec = self.emit_stage(v, fold.thresholds(v.a, v.b, act, v.bound, v.perm))
                 name, spec = self.emit_after(name, spec, v.after)
                 return Bits(name, spec, scale, top, v.perm)
             if _pair_sum(v):
                 v = _as_real_sum(v)
             if isinstance(v, RealSum):
-                name, spec = self.merge(v, lambda ca, cb, c, xa, xb: fold.merge_thresholds(ca, cb, c, xa, xb, act))
+                name, spec = self.merge(v, lambda ca, cb, c, xa, xb: fold.merge_thresholds(ca, cb, c, xa, xb, act,
+                                                                                          v.perm))
                 return Bits(name, spec, scale, top, v.perm)
             if isinstance(v, Codes):
-                stage = fold.code_thresholds(v.spec, act)
+                stage = fold.code_thresholds(v.spec, act, v.perm)
                 name, spec = self.emit(Threshold(stage), (v.name,), base)
                 return Bits(name, spec, scale, top, v.perm)
             if isinstance(v, Bits) and act.encoding == "sign" and v.spec.encoding == "sign" and not act.strict \
-                    and tuple(act.thresholds) == (0.0,):
+                    and tuple(act.thresholds) == (0.0,) and not hasattr(act, "channel_thresholds"):
                 return v  # sign(±1) = ±1
             if isinstance(v, Cat):
                 return self.finish_cat(v, [self.activate(p, act, base) for p in v.parts])
@@ -437,8 +439,8 @@ class Lowering:
                 v = self.quantize(v, float(iq.scale), int(iq.zero_point))
             else:
                 raise LoweringError(f"{where}: its input activation is {iq!r}; only hard-threshold activations "
-                                    "(sign, step, qrelu2, qrelu3) lower to integers — train with one of them — or "
-                                    "a binedge.nn.QuantInt8 (int8 inputs)")
+                                    "(sign, rsign, step, qrelu2, qrelu3) lower to integers — train with one of "
+                                    "them — or a binedge.nn.QuantInt8 (int8 inputs)")
         if not isinstance(v, (Codes, Bits)):
             hint = ("put a hard-threshold activation (e.g. input_quantizer='sign') or a binedge.nn.QuantInt8 between "
                     "them" if isinstance(v, (Affine, RealSum)) or _pair_sum(v) else
@@ -555,7 +557,8 @@ class Lowering:
                                 "feature (a classifier at least one class)")
         if isinstance(m.input_quantizer, RealActivation):
             raise LoweringError(f"{where}: its input activation is {m.input_quantizer!r}; only hard-threshold "
-                                "activations (sign, step, qrelu2, qrelu3) lower to integers — train with one of them")
+                                "activations (sign, rsign, step, qrelu2, qrelu3) lower to integers — train with one "
+                                "of them")
 
     def check_quantizer(self, q: QuantInt8, where: str) -> None:
         if not bool(q.calibrated):

@@ -87,7 +87,7 @@ class ModelConfig:
 
     model: str = "mlp"
     weights: str = "lab"  # fp | binaryconnect | bwn | lab | int8
-    activation: str = "sign"  # sign | step | qrelu2 | qrelu3 | relu | srelu | int8
+    activation: str = "sign"  # sign | rsign (resnet) | step | qrelu2 | qrelu3 | relu | srelu | int8
     rule: str = "sste"  # ste | sste | ftprop (hard-threshold activations only)
     weighted: bool = True  # FTPROP: weight the per-unit loss by |∂L/∂h|
     hidden: int = 1024  # MLP width
@@ -162,9 +162,13 @@ class ModelConfig:
             self._validate_lstm(shapes)
             return
         try:
-            _act(self)
+            _act(self, 1)
         except (ValueError, TypeError) as e:
             raise ModelError(f"--activation / --rule: {e}") from None
+        if self.activation.partition(":")[0].lower() == "rsign" and self.model != "resnet":
+            raise ModelError(f"--activation rsign learns a shift before each sign, for activations that read a value "
+                             f"with no BatchNorm before them: the ResNet's int8 shortcuts. In --model {self.model} "
+                             f"every activation follows a BatchNorm, whose bias is that shift: use --activation sign")
         shape = self._validate_shape()
 
         def width(option: str, v) -> None:
@@ -328,8 +332,10 @@ def _kq(cfg: ModelConfig):
     return None if cfg.weights == "fp" else cfg.weights
 
 
-def _act(cfg: ModelConfig):
-    return get_activation(cfg.activation, cfg.rule, weighted=cfg.weighted)
+def _act(cfg: ModelConfig, channels: int):
+    """The activation of a layer whose input has ``channels`` channels (features); rsign learns a
+    shift per channel."""
+    return get_activation(cfg.activation, cfg.rule, weighted=cfg.weighted, channels=channels)
 
 
 def _lab_init(module: nn.Module) -> None:
@@ -353,10 +359,11 @@ def build_mlp(cfg: ModelConfig) -> nn.Sequential:
     fan_in = math.prod(cfg.image_shape)
     for i in range(cfg.depth):
         layers += [BinaryLinear(fan_in, cfg.hidden, bias=False, kernel_quantizer=kq,
-                                input_quantizer=_act(cfg) if i else None),
+                                input_quantizer=_act(cfg, fan_in) if i else None),
                    nn.BatchNorm1d(cfg.hidden)]
         fan_in = cfg.hidden
-    layers += [BinaryLinear(fan_in, cfg.num_classes, bias=False, kernel_quantizer=kq, input_quantizer=_act(cfg)),
+    layers += [BinaryLinear(fan_in, cfg.num_classes, bias=False, kernel_quantizer=kq,
+                            input_quantizer=_act(cfg, fan_in)),
                nn.BatchNorm1d(cfg.num_classes)]
     return nn.Sequential(*layers)
 
@@ -369,7 +376,7 @@ def build_vgg(cfg: ModelConfig) -> nn.Sequential:
     for width in cfg.widths:
         for _ in range(2):
             layers += [BinaryConv2d(c, width, 3, padding=1, bias=False, kernel_quantizer=kq,
-                                    input_quantizer=None if first else _act(cfg)),
+                                    input_quantizer=None if first else _act(cfg, c)),
                        nn.BatchNorm2d(width)]
             c, first = width, False
         layers.append(nn.MaxPool2d(2))
@@ -377,10 +384,11 @@ def build_vgg(cfg: ModelConfig) -> nn.Sequential:
     layers.append(Flatten())
     fan_in = h * w * c
     for _ in range(2):
-        layers += [BinaryLinear(fan_in, cfg.fc, bias=False, kernel_quantizer=kq, input_quantizer=_act(cfg)),
+        layers += [BinaryLinear(fan_in, cfg.fc, bias=False, kernel_quantizer=kq, input_quantizer=_act(cfg, fan_in)),
                    nn.BatchNorm1d(cfg.fc)]
         fan_in = cfg.fc
-    layers += [BinaryLinear(fan_in, cfg.num_classes, bias=False, kernel_quantizer=kq, input_quantizer=_act(cfg)),
+    layers += [BinaryLinear(fan_in, cfg.num_classes, bias=False, kernel_quantizer=kq,
+                            input_quantizer=_act(cfg, fan_in)),
                nn.BatchNorm1d(cfg.num_classes)]
     return nn.Sequential(*layers)
 
@@ -392,10 +400,11 @@ def build_ftprop4(cfg: ModelConfig) -> nn.Sequential:
     h, w, c = cfg.image_shape
     kq = _kq(cfg)
     layers = [BinaryConv2d(c, 32, 5, padding=2, kernel_quantizer=kq), nn.MaxPool2d(2),
-              BinaryConv2d(32, 64, 5, padding=2, kernel_quantizer=kq, input_quantizer=_act(cfg)), nn.MaxPool2d(2),
+              BinaryConv2d(32, 64, 5, padding=2, kernel_quantizer=kq, input_quantizer=_act(cfg, 32)), nn.MaxPool2d(2),
               Flatten(),
-              BinaryLinear((h // 4) * (w // 4) * 64, cfg.fc, kernel_quantizer=kq, input_quantizer=_act(cfg)),
-              BinaryLinear(cfg.fc, cfg.num_classes, kernel_quantizer=kq, input_quantizer=_act(cfg))]
+              BinaryLinear((h // 4) * (w // 4) * 64, cfg.fc, kernel_quantizer=kq,
+                           input_quantizer=_act(cfg, (h // 4) * (w // 4) * 64)),
+              BinaryLinear(cfg.fc, cfg.num_classes, kernel_quantizer=kq, input_quantizer=_act(cfg, cfg.fc))]
     return nn.Sequential(*layers)
 
 
@@ -463,7 +472,7 @@ class BinaryResNet(nn.Module):
         stages, cin = [], w0
         for i, (width, nb) in enumerate(zip(cfg.widths, cfg.blocks)):
             layers: list[nn.Module] = [Downsample(cin, width, side[cfg.downsample])] if i else []
-            layers += [ResidualBlock(width, kq, _act(cfg), cfg.shortcut) for _ in range(nb)]
+            layers += [ResidualBlock(width, kq, _act(cfg, width), cfg.shortcut) for _ in range(nb)]
             stages.append(nn.Sequential(*layers))
             cin = width
         self.stages = nn.Sequential(*stages)

@@ -108,6 +108,44 @@ class Sign(ThresholdActivation):
         return torch.where(z >= 0, torch.ones_like(z), -torch.ones_like(z))
 
 
+class RSign(Sign):
+    """ReActNet's RSign (Liu et al., ECCV 2020, "ReActNet", eq. 3): h = sign(z − b_c) with a
+    learnable shift b_c per channel (sign(0) = +1, so h = +1 iff z >= b_c). The gradient of the
+    training rule flows to z and, negated, to b (b starts at 0: RSign starts as sign).
+
+    In a binary ResNet the activation reads the int8 shortcut value directly, with no
+    BatchNorm before it, so b is the only per-channel threshold there; after a BatchNorm it
+    folds into the BatchNorm's bias. It lowers to the same integer thresholds as sign, one per
+    channel (t_c = b_c on z).
+
+    Args:
+        channels: the number of channels (dimension 1 of the input: NCHW maps or (N, F)
+            feature vectors).
+        rule, weighted: as :class:`ThresholdActivation`.
+    """
+
+    name = "rsign"
+
+    def __init__(self, channels: int, rule: str = "sste", *, weighted: bool = True):
+        super().__init__(rule, weighted=weighted)
+        if int(channels) < 1:
+            raise ValueError(f"RSign needs a positive channel count, got {channels!r}")
+        self.shift = nn.Parameter(torch.zeros(int(channels)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() < 2 or z.shape[1] != self.shift.numel():
+            raise ValueError(f"RSign({self.shift.numel()}) got an input of shape {tuple(z.shape)}: dimension 1 "
+                             f"must hold its {self.shift.numel()} channels")
+        return _HardThreshold.apply(z - self.shift.view(1, -1, *([1] * (z.dim() - 2))), self)
+
+    def channel_thresholds(self) -> list[tuple[float, ...]]:
+        """The real threshold(s) on z of every channel: (b_c,) for sign(z − b_c)."""
+        return [tuple(float(b) + t for t in self.thresholds) for b in self.shift.detach().double().cpu()]
+
+    def extra_repr(self) -> str:
+        return f"channels={self.shift.numel()}, " + super().extra_repr()
+
+
 class Step(ThresholdActivation):
     """h = 1 if z > 0 else 0 (step(0) = 0, as in FTPROP's code)."""
 
@@ -166,13 +204,15 @@ class RealActivation(nn.Module):
         return self.name
 
 
-ACTIVATIONS = ("sign", "step", "qrelu2", "qrelu3", "relu", "srelu", "int8")
+ACTIVATIONS = ("sign", "rsign", "step", "qrelu2", "qrelu3", "relu", "srelu", "int8")
 
 
-def get_activation(spec, rule: str | None = None, *, weighted: bool = True) -> nn.Module | None:
+def get_activation(spec, rule: str | None = None, *, weighted: bool = True,
+                   channels: int | None = None) -> nn.Module | None:
     """Resolve ``None``, an activation module, or a name such as ``"sign"`` / ``"qrelu2:ftprop"``.
 
-    Names: sign, step, qrelu2 (n = 3), qrelu3 (n = 5), relu, srelu (clamp to [0, 1]), and
+    Names: sign, rsign (sign with a learnable per-channel shift, :class:`RSign`; needs
+    ``channels``), step, qrelu2 (n = 3), qrelu3 (n = 5), relu, srelu (clamp to [0, 1]), and
     int8 = ``binedge.nn.QuantInt8(relu=True)``: an int8 quantized ReLU calibrated on [0, max]
     (zero point −128), the activation of binedge's all-int8 twins; it lowers exactly to int8 codes.
     ``rule`` (ste | sste | ftprop; default sste) applies to the hard-threshold ones (int8 has its
@@ -194,6 +234,10 @@ def get_activation(spec, rule: str | None = None, *, weighted: bool = True) -> n
         return QuantInt8(relu=True)
     if name == "sign":
         return Sign(rule, weighted=weighted)
+    if name == "rsign":
+        if channels is None:
+            raise ValueError("rsign learns one shift per channel: give channels=, or build binedge.nn.RSign(channels)")
+        return RSign(channels, rule, weighted=weighted)
     if name == "step":
         return Step(rule, weighted=weighted)
     if name == "qrelu2":
