@@ -577,6 +577,7 @@ int main(void)
     bench_dense_shape("dense96o32", 96u, 32u, 0);
     bench_dense_shape("dense128o10", 128u, 10u, 1);
     bench_dense_shape("dense128o128", 128u, 128u, 0);
+    bench_dense_shape("dense256o256", 256u, BENCH_DENSE_OUT < 256u ? BENCH_DENSE_OUT : 256u, 0); /* the VGG's dense18 */
     bench_conv();
     bench_conv_small("conv8", 28u, 8u, 8u, 1u, 0u);
     bench_conv_small("conv8o16", 14u, 8u, 16u, 1u, 0u);

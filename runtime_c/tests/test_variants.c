@@ -307,6 +307,14 @@ static void test_dense(void)
             }
         }
     }
+    { /* rows of three 128-bit vectors (K 353..384: the aarch64 NEON short-row Dense), sign stage
+       * and others, O with and without a partial group of eight */
+        static const uint32_t k3[] = {353, 383, 384};
+        static const uint32_t o3[] = {64, 45, 7, 256, 33};
+        for (i = 0; i < sizeof k3 / sizeof k3[0]; i++)
+            for (j = 0; j < sizeof o3 / sizeof o3[0]; j++)
+                dense_case(k3[i], o3[j], 0, BE_WK_BINARY, j < 3u ? 0 : (int)j);
+    }
     { /* short rows (K <= 128, the ARM "short" variant): sign bits, every stage, then scores that
        * overflow int32 (the status and the wrapped values must match ref) */
         static const uint32_t kss[] = {1, 2, 7, 16, 31, 32, 33, 47, 64, 65, 96, 97, 127, 128};

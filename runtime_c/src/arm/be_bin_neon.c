@@ -311,6 +311,98 @@ static void popc_neon(const be_word *x, const be_word *w, uint32_t row_words, ui
     }
 }
 
+#if defined(__aarch64__)
+/* Short rows on aarch64: Dense rows of nv = 1..3 whole 128-bit vectors (K <= 384 bits, e.g. the
+ * VGG's 256 -> 256 layer). popc_piece's set-up per group of rows (eight row pointers, zeroed
+ * 16-bit accumulators, the widening and reduction tree) costs as much as the counting itself
+ * there. Rows follow each other in memory, so one pointer walks them; per row and vector one
+ * load, EOR and CNT, the vectors' byte counts added (<= 8 nv per byte); eight rows' byte counts
+ * are reduced with three levels of pairwise ADDP (row k ends in bytes 2k, 2k + 1, each <= 64 nv
+ * <= 192: no byte overflows) and one UADDLP into eight 16-bit row sums. Rows past the last
+ * group of eight: one UADDLV each. */
+#define SHORT_MAX_VECS 3u
+
+#define SHORT_ROW(s, p)                                                                                        \
+    do {                                                                                                       \
+        s = vcntq_u8(veorq_u8(x0, vld1q_u8(p)));                                                               \
+        if (nv > 1u)                                                                                           \
+            s = vaddq_u8(s, vcntq_u8(veorq_u8(x1, vld1q_u8((p) + 16))));                                       \
+        if (nv > 2u)                                                                                           \
+            s = vaddq_u8(s, vcntq_u8(veorq_u8(x2, vld1q_u8((p) + 32))));                                       \
+        (p) += step;                                                                                           \
+    } while (0)
+
+/* The sign stage on eight rows' counts h (row k in lane k): bit k is 1 when
+ * dir_k (K - 2 d_k) < t_k, as in sign_bits, in 16-bit lanes: |K - 2 d| <= K <= 384 and dir = +-1
+ * (loader), so the product fits, and a threshold narrowed with saturation (SQXTN) to
+ * [-32768, 32767] compares the same with a value in [-384, 384]. */
+static inline uint32_t short_bits8(uint16x8_t h, int16x8_t kv, const int8_t *dir, const int32_t *t)
+{
+    static const uint16_t lane_bit[8] = {1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u};
+    const int16x8_t acc = vsubq_s16(kv, vreinterpretq_s16_u16(vshlq_n_u16(h, 1)));
+    const int16x8_t tv = vcombine_s16(vqmovn_s32(vld1q_s32(t)), vqmovn_s32(vld1q_s32(t + 4)));
+    const uint16x8_t lt = vcltq_s16(vmulq_s16(acc, vmovl_s8(vld1_s8(dir))), tv);
+    return vaddvq_u16(vandq_u16(lt, vld1q_u16(lane_bit)));
+}
+
+/* Dense with sign bits in, a sign stage out and rows of nv whole vectors: the counts of each
+ * eight rows go straight into the threshold (short_bits8) and their eight output bits into the
+ * output word (groups of eight never straddle a 32-bit word); rows past the last group of
+ * eight one by one. */
+static inline __attribute__((always_inline)) void dense_short_n(const be_op *op, const be_word *x, be_word *out,
+                                                                uint32_t nv)
+{
+    const uint8_t *xp = B(x), *p = B(op->weights);
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *t = (const int32_t *)op->stage_b;
+    const int32_t k = (int32_t)op->k;
+    const int16x8_t kv = vdupq_n_s16((int16_t)k);
+    const uint32_t step = 16u * nv, n = op->out_ch;
+    const uint8x16_t x0 = vld1q_u8(xp), x1 = nv > 1u ? vld1q_u8(xp + 16) : x0, x2 = nv > 2u ? vld1q_u8(xp + 32) : x0;
+    be_word word = 0u;
+    uint32_t o;
+    for (o = 0; o + 8u <= n; o += 8u) {
+        uint8x16_t r0, r1, r2, r3, r4, r5, r6, r7;
+        SHORT_ROW(r0, p);
+        SHORT_ROW(r1, p);
+        SHORT_ROW(r2, p);
+        SHORT_ROW(r3, p);
+        SHORT_ROW(r4, p);
+        SHORT_ROW(r5, p);
+        SHORT_ROW(r6, p);
+        SHORT_ROW(r7, p);
+        word |= short_bits8(vpaddlq_u8(vpaddq_u8(vpaddq_u8(vpaddq_u8(r0, r1), vpaddq_u8(r2, r3)),
+                                                 vpaddq_u8(vpaddq_u8(r4, r5), vpaddq_u8(r6, r7)))),
+                            kv, dir + o, t + o)
+                << (o % 32u);
+        if (o % 32u == 24u) {
+            out[o / 32u] = word;
+            word = 0u;
+        }
+    }
+    for (; o < n; o++) {
+        uint8x16_t r;
+        SHORT_ROW(r, p);
+        if ((k - 2 * (int32_t)vaddlvq_u8(r)) * (int32_t)dir[o] < t[o])
+            word |= 1u << (o % 32u);
+    }
+    if (n % 32u != 0u)
+        out[n / 32u] = word;
+}
+
+/* One copy per vector count, so that the row loop holds no test on nv. */
+static void dense_short(const be_op *op, const be_word *x, be_word *out)
+{
+    const uint32_t nv = op->in.cw / 4u;
+    if (nv == 1u)
+        dense_short_n(op, x, out, 1u);
+    else if (nv == 2u)
+        dense_short_n(op, x, out, 2u);
+    else
+        dense_short_n(op, x, out, 3u);
+}
+#endif
+
 /* The OR of the four lanes, whose bits are disjoint (so their sum). */
 static inline uint32_t or_lanes(uint32x4_t v)
 {
@@ -363,6 +455,12 @@ be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *sc
     if (op->in.encoding == BE_ENC_SIGN && be_stage_is_sign(op) && nw <= BE_NEON_PIECE_WORDS) {
         const be_word *w = (const be_word *)op->weights;
         uint32_t d[32], o0;
+#if defined(__aarch64__)
+        if (nw % 4u == 0u && nw / 4u <= SHORT_MAX_VECS) {
+            dense_short(op, (const be_word *)in, (be_word *)out);
+            return BE_OK;
+        }
+#endif
         for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
             const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
             popc_piece((const be_word *)in, w + (size_t)o0 * nw, nw, nw, n, d);
