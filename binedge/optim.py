@@ -90,6 +90,18 @@ class LAB(torch.optim.Adam):
             for layer in self._layers:
                 layer.kernel_scale.copy_(layer.weight.abs().mean())
 
+    def set_capturable(self, on: bool) -> None:
+        """Make the update capturable (CUDA graphs) or not, whatever a loaded state said: torch's
+        ``load_state_dict`` keeps the saved groups' ``capturable``, so a run trained with CUDA
+        graphs would otherwise resume on the CPU with a device-only setting (and a CPU run on
+        a GPU without it). Adam's step counts follow: on the parameter's device when
+        capturable, on the CPU otherwise, float32 as torch keeps them."""
+        for group in self.param_groups:
+            group["capturable"] = bool(on)
+        for p, state in self.state.items():
+            if torch.is_tensor(state.get("step")):
+                state["step"] = state["step"].to(device=p.device if on else "cpu", dtype=torch.float32)
+
     def curvature(self, param: torch.Tensor) -> torch.Tensor | None:
         """d = √v̂ + ε for ``param`` from Adam's state, or None before the first step."""
         state = self.state.get(param)

@@ -626,6 +626,7 @@ def _train(cfg: TrainConfig, ctx, *, resume, epochs, progress, log, explicit, wo
     if resume:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
+        opt.set_capturable(graphed)  # the saved run may have trained on another device / with(out) graphs
         if "schedule" in state:
             schedule = Schedule.from_state(state["schedule"])
         else:  # a checkpoint from before binedge.recipe: the torch scheduler's state

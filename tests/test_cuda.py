@@ -176,6 +176,18 @@ def test_cuda_training_uses_graphs_and_resumes(tmp_path):
     assert s["best_epoch"] >= 1
     last = json.loads((tmp_path / "g" / "metrics.json").read_text())["epochs"]
     assert len(last) == 3 and last[2]["cuda_graph_steps"] > 0
+    # across devices: the graphed run resumes on the CPU, and a CPU run resumes graphed on CUDA
+    train(TrainConfig(out=str(tmp_path / "g")), resume=True, epochs=4, device="cpu", progress=False,
+          log=lambda *_: None)
+    cpu = _cfg(tmp_path, "c", "resnet", epochs=1)
+    cpu.model.widths, cpu.model.blocks = [8, 16], [1, 1]
+    train(cpu, device="cpu", progress=False, log=lambda *_: None)
+    logs.clear()
+    train(TrainConfig(out=str(tmp_path / "c")), resume=True, epochs=2, device="cuda", progress=False,
+          log=logs.append)
+    epochs = json.loads((tmp_path / "c" / "metrics.json").read_text())["epochs"]
+    assert epochs[1]["device"] == "cuda" and epochs[1]["cuda_graph_steps"] > 0
+    assert not any("capture failed" in line for line in logs), logs
 
 
 @needs_cuda

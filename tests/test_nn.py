@@ -233,3 +233,29 @@ def test_qrelu_backward_rules():
     _, g = _grad(QReLU(3, "ftprop"), Z, G)
     expect = [gi * (1 / math.cosh(2 * z - 1)) ** 2 for z, gi in zip(Z[0].tolist(), G[0].tolist())]
     assert torch.allclose(g[0], torch.tensor(expect))
+
+
+def test_lab_resumes_a_capturable_state_on_the_cpu():
+    """A run trained with CUDA graphs saves Adam groups with capturable=True (and step counts
+    that lived on the GPU); torch's load_state_dict keeps that setting, which cannot step CPU
+    tensors. LAB.set_capturable(False) after loading makes the CPU step work and equal to
+    the step of an optimizer that never was capturable."""
+    torch.manual_seed(3)
+    w = torch.rand(2, 3) * 2 - 1
+    a, b = _lab_layer(w), _lab_layer(w)
+    opt_a, opt_b = LAB(a, lr=0.01), LAB(b, lr=0.01)
+    g = torch.randn(2, 3)
+    for m, o in ((a, opt_a), (b, opt_b)):
+        m[0].weight.grad = g.clone()
+        o.step()
+    saved = opt_b.state_dict()
+    for group in saved["param_groups"]:
+        group["capturable"] = True
+    opt_b = LAB(b, lr=0.01)
+    opt_b.load_state_dict(saved)
+    assert all(group["capturable"] for group in opt_b.param_groups)  # what torch does
+    opt_b.set_capturable(False)
+    for m, o in ((a, opt_a), (b, opt_b)):
+        m[0].weight.grad = g.clone() * 0.5
+        o.step()
+    assert torch.equal(a[0].weight, b[0].weight) and torch.equal(a[0].kernel_scale, b[0].kernel_scale)
