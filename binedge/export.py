@@ -245,7 +245,7 @@ def _export(run_dir, out: Path, *, formats, samples, check, target=None, final_d
         info = export_onnx(graph, out / FILE_NAMES["onnx"], model_name=Path(run_dir).name or "binedge")
         bound = onnx_size_bound(rows)
         report["files"]["onnx"] = {"path": shown(info["path"]), "bytes": info["file_bytes"], "size_bound": bound,
-                                   "within_bound": info["file_bytes"] <= bound}
+                                   "within_bound": info["file_bytes"] <= bound, "nodes": info["nodes"]}
     if "tflite" in formats:
         from .export_tflite import export_tflite
 

@@ -554,7 +554,7 @@ def export_onnx(graph: Graph, path, *, opset: int = MIN_OPSET, model_name: str =
     Returns {"path", "file_bytes", "packed_weight_bytes" (weights as stored in the graph: packed
     uint32 words / int8), "threshold_bytes" (output-stage parameters: thresholds + directions,
     score multipliers / offsets, requantization multipliers / biases / shifts, Merge multipliers /
-    biases / shifts or thresholds / directions)}.
+    biases / shifts or thresholds / directions), "nodes" (ONNX nodes in the graph)}.
     Raises OnnxExportError for bad options or a layer that cannot be computed exactly,
     GraphError for an invalid graph.
     """
@@ -568,7 +568,8 @@ def export_onnx(graph: Graph, path, *, opset: int = MIN_OPSET, model_name: str =
     data = model.SerializeToString()
     atomic_write_bytes(path, data)  # temp file + rename, the usual file mode (binedge.fileio)
     weights, thresholds = _sizes(graph)
-    return {"path": path, "file_bytes": len(data), "packed_weight_bytes": weights, "threshold_bytes": thresholds}
+    return {"path": path, "file_bytes": len(data), "packed_weight_bytes": weights, "threshold_bytes": thresholds,
+            "nodes": len(model.graph.node)}
 
 
 def load_onnx_checked(path, *, require_binedge: bool = True) -> onnx.ModelProto:

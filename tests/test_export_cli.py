@@ -28,6 +28,10 @@ def test_export_all_formats_and_report(request, tmp_path, which):
     report = json.loads((out / "report.json").read_text())
     assert report["files"]["onnx"]["scores_equal_reference"] is True
     assert report["files"]["onnx"]["within_bound"] is True
+    import onnx
+
+    assert report["files"]["onnx"]["nodes"] == len(onnx.load(out / "model.onnx").graph.node) > 0
+    assert f"(size bound {report['files']['onnx']['size_bound']:,} B: ok)" in r.output
     assert report["agreement"]["samples"] == 200
     assert report["agreement"]["disagree_without_tie"] == 0
     assert (out / "model.bnm").stat().st_size == report["files"]["blob"]["bytes"]
@@ -105,3 +109,11 @@ def test_inspect_dag_blob_with_dot_file(tmp_path):
     want = [(src, g.value_names()[i + 1]) for i in range(len(g.ops)) for src in g.op_inputs(i)]
     assert sorted(edges) == sorted(want)
     assert [p.name for p in dot.parent.iterdir()] == ["dag.dot"]  # no temporary left behind
+
+
+def test_onnx_size_note_says_by_how_much_and_why():
+    from binedge.cli import onnx_size_note
+
+    assert onnx_size_note({"within_bound": True, "size_bound": 89_151, "bytes": 80_000}) == " (size bound 89,151 B: ok)"
+    note = onnx_size_note({"within_bound": False, "size_bound": 89_151, "bytes": 93_210, "nodes": 373})
+    assert "4,059 B over" in note and "373 nodes" in note and "EXCEEDED" not in note
