@@ -8,7 +8,10 @@
  * The graph input may sit at any address (binedge.h): a kernel that can read it (any op whose
  * first input is a u8 / i8 value) reads bytes, or words only where it checked the alignment.
  * Kernels only run on ops the loader validated, so they do not re-check shapes. They return
- * BE_OK (BE_ERR_OVERFLOW when a score does not fit int32, which the loader proves impossible).
+ * BE_OK. The reference reports BE_ERR_OVERFLOW when a score does not fit int32, which the loader
+ * proves impossible (|multiplier| * bound + |offset| <= INT32_MAX per channel), so a variant may
+ * compute a score as one 32-bit multiply-add modulo 2^32 without that test (the ARM ones do);
+ * test_variants still compares the wrapped values of such unloadable ops with the reference.
  *
  * Adding a variant (e.g. AVX2): put it in its own file (src/x86/be_dense_avx2.c, guarded by
  * #if for its architecture so the file compiles to nothing elsewhere), declare it below and add

@@ -229,7 +229,8 @@ static void check_op_at(const be_op *op, const void *in, void *scr, size_t scr_b
         count_run(k->name);
         if (op->type != BE_OP_DENSE && op->type != BE_OP_CONV2D)
             count_ew(op->type, k->name);
-        CHECK_EQ(st, st_ref);
+        if (!(score_overflow && st_ref == BE_ERR_OVERFLOW && st == BE_OK)) /* be_kernels.h: a variant may */
+            CHECK_EQ(st, st_ref); /* skip the overflow test the loader makes redundant; values still equal */
         be_test_checks++;
         if (memcmp(out_ref, out_var, op->out.nbytes) != 0) {
             be_test_failures++;
@@ -316,7 +317,7 @@ static void test_dense(void)
                 dense_case(k3[i], o3[j], 0, BE_WK_BINARY, j < 3u ? 0 : (int)j);
     }
     { /* short rows (K <= 128, the ARM "short" variant): sign bits, every stage, then scores that
-       * overflow int32 (the status and the wrapped values must match ref) */
+       * overflow int32 (the wrapped values must match ref; be_kernels.h: a variant may return BE_OK) */
         static const uint32_t kss[] = {1, 2, 7, 16, 31, 32, 33, 47, 64, 65, 96, 97, 127, 128};
         for (i = 0; i < sizeof kss / sizeof kss[0]; i++) {
             for (j = 0; j < 15u; j++, n++) /* every stage, then the sign, score and accumulator

@@ -114,18 +114,13 @@ static __attribute__((noinline)) be_status put_values(const be_op *op, void *px_
             y[i] = k - 2 * (int32_t)d[i];
         return BE_OK;
     }
-    if (op->stage == BE_STAGE_SCORE) { /* multiplier * acc + offset in 64 bits, as the reference */
-        const int32_t *mult = (const int32_t *)op->stage_a + o0, *offset = (const int32_t *)op->stage_b + o0;
-        int32_t *y = (int32_t *)px_out + o0;
-        const int32_t k = (int32_t)op->k;
-        for (i = 0; i < n; i++) {
-            const int64_t v = (int64_t)mult[i] * (k - 2 * (int32_t)d[i]) + offset[i];
-            const uint32_t u = (uint32_t)(uint64_t)v; /* modulo 2^32 */
-            y[i] = u <= 0x7FFFFFFFu ? (int32_t)u : -(int32_t)(~u) - 1;
-            if (v < INT32_MIN || v > INT32_MAX)
-                st = BE_ERR_OVERFLOW;
-        }
-        return st;
+    if (op->stage == BE_STAGE_SCORE) { /* multiplier * acc + offset modulo 2^32: exact, the loader
+                                        * proved no score leaves int32 (be_kernels.h) */
+        const uint32_t *mult = (const uint32_t *)op->stage_a + o0, *offset = (const uint32_t *)op->stage_b + o0;
+        uint32_t *y = (uint32_t *)px_out + o0;
+        for (i = 0; i < n; i++)
+            y[i] = mult[i] * (op->k - 2u * d[i]) + offset[i];
+        return BE_OK;
     }
     for (i = 0; i < n; i++) { /* requantization: one call each, no copy */
         be_status s = be_stage_put(op, o0 + i, (int32_t)op->k - 2 * (int32_t)d[i], px_out);

@@ -12,7 +12,7 @@
  *   - acc = K - 2d, exactly the reference's accumulator;
  *   - the output stage in the same loop: sign thresholds (bit 1 where direction * acc < T, the
  *     word built in a register and stored once per 32 outputs), scores (multiplier * acc +
- *     offset in 64 bits, BE_ERR_OVERFLOW when it leaves int32, as the reference), accumulators;
+ *     offset: one 32-bit MLA, exact because the loader proved no score leaves int32), accumulators;
  *     the other stages (unsigned levels, requantization) stay with the general driver.
  * A second entry (be_dense_planes_short) takes Dense over 2 unsigned bit-planes (qrelu2 levels)
  * with K <= 64 the same way (planes_layer). No __builtin_popcount (libgcc).
@@ -156,15 +156,13 @@ static inline __attribute__((always_inline)) int32_t row_acc(const be_word **p, 
 #endif
 }
 
-/* *y = mult * acc + offset modulo 2^32, as the reference writes it; the result is nonzero when the
- * exact score left int32 (the caller ORs these and reports BE_ERR_OVERFLOW). */
-static inline __attribute__((always_inline)) uint32_t put_score(int32_t *y, int32_t mult, int32_t acc,
-                                                                int32_t offset)
+/* *y = mult * acc + offset modulo 2^32 (one MLA). The loader proved that no score of a loaded
+ * op leaves int32 (be_model.c: |mult| * bound + |offset| <= INT32_MAX), so this is the exact
+ * score and no overflow test is needed; on an op built by hand that breaks the proof the value is
+ * still the reference's wrapped one (only its BE_ERR_OVERFLOW status is not reported). */
+static inline __attribute__((always_inline)) void put_score(int32_t *y, int32_t mult, int32_t acc, int32_t offset)
 {
-    const int64_t s = (int64_t)mult * acc + offset;
-    const uint32_t lo = (uint32_t)(uint64_t)s, hi = (uint32_t)((uint64_t)s >> 32);
-    *y = lo <= 0x7FFFFFFFu ? (int32_t)lo : -(int32_t)(~lo) - 1;
-    return hi ^ (uint32_t)-(lo >> 31); /* s fits int32 iff hi is lo's sign extension */
+    *y = (int32_t)((uint32_t)mult * (uint32_t)acc + (uint32_t)offset);
 }
 
 /* The whole layer for rows of NW words: outputs in blocks of 32 (one sign word each). */
@@ -180,11 +178,8 @@ static inline __attribute__((always_inline)) be_status short_layer(const be_op *
     if (op->stage == BE_STAGE_SCORE) { /* first: the heads, the layers with fewest rows */
         const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
         int32_t *y = (int32_t *)out, *const y_end = y + nout;
-        uint32_t wrapped = 0u; /* nonzero once a score left int32 */
         for (; y != y_end; y++) /* (two rows per loop test measured slower: GCC spills) */
-            wrapped |= put_score(y, *mult++, row_acc(&w, nw, x0, x1, x2, x3, k), *offset++);
-        if (wrapped != 0u)
-            st = BE_ERR_OVERFLOW;
+            put_score(y, *mult++, row_acc(&w, nw, x0, x1, x2, x3, k), *offset++);
     } else if (be_stage_is_sign(op)) {
         const int8_t *dir = (const int8_t *)op->stage_a;
         const int32_t *t = (const int32_t *)op->stage_b;
@@ -247,11 +242,8 @@ static inline __attribute__((always_inline)) be_status planes_layer(const be_op 
         if (op->stage == BE_STAGE_SCORE) {
             const int32_t *mult = (const int32_t *)op->stage_a + o, *offset = (const int32_t *)op->stage_b + o;
             int32_t *y = (int32_t *)out + o;
-            uint32_t wrapped = 0u;
             for (i = 0; i < n; i++)
-                wrapped |= put_score(&y[i], mult[i], acc[i], offset[i]);
-            if (wrapped != 0u)
-                st = BE_ERR_OVERFLOW;
+                put_score(&y[i], mult[i], acc[i], offset[i]);
         } else if (op->stage == BE_STAGE_ACC) {
             for (i = 0; i < n; i++)
                 ((int32_t *)out)[o + i] = acc[i];
