@@ -312,9 +312,15 @@ static void test_dense(void)
        * and others, O with and without a partial group of eight */
         static const uint32_t k3[] = {353, 383, 384};
         static const uint32_t o3[] = {64, 45, 7, 256, 33};
+        /* score heads of 1..3 whole vectors (aarch64 NEON scores_short): groups of eight rows
+         * and the rows past them */
+        static const uint32_t kh3[] = {128, 256, 384, 127, 383}, oh3[] = {10, 1, 8, 17};
         for (i = 0; i < sizeof k3 / sizeof k3[0]; i++)
             for (j = 0; j < sizeof o3 / sizeof o3[0]; j++)
                 dense_case(k3[i], o3[j], 0, BE_WK_BINARY, j < 3u ? 0 : (int)j);
+        for (i = 0; i < sizeof kh3 / sizeof kh3[0]; i++)
+            for (j = 0; j < sizeof oh3 / sizeof oh3[0]; j++)
+                dense_case(kh3[i], oh3[j], 0, BE_WK_BINARY, 3);
     }
     { /* short rows (K <= 128, the ARM "short" variant): sign bits, every stage, then scores that
        * overflow int32 (the wrapped values must match ref; be_kernels.h: a variant may return BE_OK) */

@@ -17,7 +17,8 @@
  * pairwise add per row pair / row quad. No scalar popcount, no __builtin_popcount.
  *
  * Layers with a sign threshold stage pack their output bits here too, four channels per NEON
- * step (sign_bits, be_conv2d_bin_neon); every other stage goes through the shared driver
+ * step (sign_bits, be_conv2d_bin_neon), and on aarch64 a Dense of short rows computes its
+ * scores eight at a time (scores_short); every other stage goes through the shared driver
  * (be_arm_common.c) with popc_neon as its popcount core. docs/kernels.md "NEON on the virt
  * boards" has the instruction counts.
  */
@@ -319,7 +320,8 @@ static void popc_neon(const be_word *x, const be_word *w, uint32_t row_words, ui
  * load, EOR and CNT, the vectors' byte counts added (<= 8 nv per byte); eight rows' byte counts
  * are reduced with three levels of pairwise ADDP (row k ends in bytes 2k, 2k + 1, each <= 64 nv
  * <= 192: no byte overflows) and one UADDLP into eight 16-bit row sums. Rows past the last
- * group of eight: one UADDLV each. */
+ * group of eight: one UADDLV each. The same rows serve the sign stage (dense_short) and the
+ * score stage of a classifier head (scores_short: 256 -> 10 went 570 -> 196 instructions). */
 #define SHORT_MAX_VECS 3u
 
 #define SHORT_ROW(s, p)                                                                                        \
@@ -330,6 +332,22 @@ static void popc_neon(const be_word *x, const be_word *w, uint32_t row_words, ui
         if (nv > 2u)                                                                                           \
             s = vaddq_u8(s, vcntq_u8(veorq_u8(x2, vld1q_u8((p) + 32))));                                       \
         (p) += step;                                                                                           \
+    } while (0)
+
+/* h = the counts of the next eight rows at p (row k in lane k), p advanced past them. */
+#define SHORT_COUNTS8(h, p)                                                                                    \
+    do {                                                                                                       \
+        uint8x16_t r0, r1, r2, r3, r4, r5, r6, r7;                                                             \
+        SHORT_ROW(r0, p);                                                                                      \
+        SHORT_ROW(r1, p);                                                                                      \
+        SHORT_ROW(r2, p);                                                                                      \
+        SHORT_ROW(r3, p);                                                                                      \
+        SHORT_ROW(r4, p);                                                                                      \
+        SHORT_ROW(r5, p);                                                                                      \
+        SHORT_ROW(r6, p);                                                                                      \
+        SHORT_ROW(r7, p);                                                                                      \
+        h = vpaddlq_u8(vpaddq_u8(vpaddq_u8(vpaddq_u8(r0, r1), vpaddq_u8(r2, r3)),                              \
+                                 vpaddq_u8(vpaddq_u8(r4, r5), vpaddq_u8(r6, r7))));                            \
     } while (0)
 
 /* The sign stage on eight rows' counts h (row k in lane k): bit k is 1 when
@@ -362,19 +380,9 @@ static inline __attribute__((always_inline)) void dense_short_n(const be_op *op,
     be_word word = 0u;
     uint32_t o;
     for (o = 0; o + 8u <= n; o += 8u) {
-        uint8x16_t r0, r1, r2, r3, r4, r5, r6, r7;
-        SHORT_ROW(r0, p);
-        SHORT_ROW(r1, p);
-        SHORT_ROW(r2, p);
-        SHORT_ROW(r3, p);
-        SHORT_ROW(r4, p);
-        SHORT_ROW(r5, p);
-        SHORT_ROW(r6, p);
-        SHORT_ROW(r7, p);
-        word |= short_bits8(vpaddlq_u8(vpaddq_u8(vpaddq_u8(vpaddq_u8(r0, r1), vpaddq_u8(r2, r3)),
-                                                 vpaddq_u8(vpaddq_u8(r4, r5), vpaddq_u8(r6, r7)))),
-                            kv, dir + o, t + o)
-                << (o % 32u);
+        uint16x8_t h;
+        SHORT_COUNTS8(h, p);
+        word |= short_bits8(h, kv, dir + o, t + o) << (o % 32u);
         if (o % 32u == 24u) {
             out[o / 32u] = word;
             word = 0u;
@@ -390,8 +398,49 @@ static inline __attribute__((always_inline)) void dense_short_n(const be_op *op,
         out[n / 32u] = word;
 }
 
+/* Dense with sign bits in, a score stage out (the classifier head) and rows of nv whole vectors:
+ * eight rows' counts h as in dense_short_n, then their eight scores multiplier * (K - 2 d) +
+ * offset in two 4-lane multiply-adds (modulo 2^32, exact: the loader proved no score leaves
+ * int32, be_kernels.h); rows past the last group of eight one by one. */
+static inline __attribute__((always_inline)) void scores_short_n(const be_op *op, const be_word *x, int32_t *y,
+                                                                 uint32_t nv)
+{
+    const uint8_t *xp = B(x), *p = B(op->weights);
+    const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
+    const int32_t k = (int32_t)op->k;
+    const int16x8_t kv = vdupq_n_s16((int16_t)k); /* |K - 2 d| <= K <= 384 */
+    const uint32_t step = 16u * nv, n = op->out_ch;
+    const uint8x16_t x0 = vld1q_u8(xp), x1 = nv > 1u ? vld1q_u8(xp + 16) : x0, x2 = nv > 2u ? vld1q_u8(xp + 32) : x0;
+    uint32_t o;
+    for (o = 0; o + 8u <= n; o += 8u) {
+        uint16x8_t h;
+        int16x8_t acc;
+        SHORT_COUNTS8(h, p);
+        acc = vsubq_s16(kv, vreinterpretq_s16_u16(vshlq_n_u16(h, 1)));
+        vst1q_s32(y + o, vmlaq_s32(vld1q_s32(offset + o), vld1q_s32(mult + o), vmovl_s16(vget_low_s16(acc))));
+        vst1q_s32(y + o + 4, vmlaq_s32(vld1q_s32(offset + o + 4), vld1q_s32(mult + o + 4), vmovl_high_s16(acc)));
+    }
+    for (; o < n; o++) {
+        uint8x16_t r;
+        SHORT_ROW(r, p);
+        y[o] = (int32_t)((uint32_t)mult[o] * (uint32_t)(k - 2 * (int32_t)vaddlvq_u8(r)) + (uint32_t)offset[o]);
+    }
+}
+
+/* Out of line: the classifier head then pays none of the sign path's stack frame. */
+static __attribute__((noinline)) void scores_short(const be_op *op, const be_word *x, int32_t *y)
+{
+    const uint32_t nv = op->in.cw / 4u;
+    if (nv == 1u)
+        scores_short_n(op, x, y, 1u);
+    else if (nv == 2u)
+        scores_short_n(op, x, y, 2u);
+    else
+        scores_short_n(op, x, y, 3u);
+}
+
 /* One copy per vector count, so that the row loop holds no test on nv. */
-static void dense_short(const be_op *op, const be_word *x, be_word *out)
+static __attribute__((noinline)) void dense_short(const be_op *op, const be_word *x, be_word *out)
 {
     const uint32_t nv = op->in.cw / 4u;
     if (nv == 1u)
@@ -448,25 +497,42 @@ static be_word sign_bits(const be_op *op, uint32_t o0, uint32_t n, const uint32_
 
 /* Dense with sign-bit input and a sign threshold stage: the popcounts of each 32 channels, then
  * their output word (sign_bits). Other layers go through the shared driver. */
+/* The sign-stage Dense of rows up to BE_NEON_PIECE_WORDS: the popcounts of each 32 channels,
+ * then their output word (sign_bits); out of line like scores_short, so that the entry below
+ * stays a frameless dispatch. */
+static __attribute__((noinline)) void dense_sign(const be_op *op, const be_word *x, be_word *out)
+{
+    const uint32_t nw = op->in.cw;
+    const be_word *w = (const be_word *)op->weights;
+    uint32_t d[32], o0;
+    for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
+        const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
+        popc_piece(x, w + (size_t)o0 * nw, nw, nw, n, d);
+        out[o0 / 32u] = sign_bits(op, o0, n, d);
+    }
+}
+
 be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *scratch)
 {
     const uint32_t nw = op->in.cw;
     (void)scratch;
-    if (op->in.encoding == BE_ENC_SIGN && be_stage_is_sign(op) && nw <= BE_NEON_PIECE_WORDS) {
-        const be_word *w = (const be_word *)op->weights;
-        uint32_t d[32], o0;
+    if (op->in.encoding == BE_ENC_SIGN) {
 #if defined(__aarch64__)
-        if (nw % 4u == 0u && nw / 4u <= SHORT_MAX_VECS) {
-            dense_short(op, (const be_word *)in, (be_word *)out);
-            return BE_OK;
+        if (nw % 4u == 0u && nw / 4u <= SHORT_MAX_VECS) { /* rows of 1..3 whole vectors */
+            if (be_stage_is_sign(op)) {
+                dense_short(op, (const be_word *)in, (be_word *)out);
+                return BE_OK;
+            }
+            if (op->stage == BE_STAGE_SCORE) {
+                scores_short(op, (const be_word *)in, (int32_t *)out);
+                return BE_OK;
+            }
         }
 #endif
-        for (o0 = 0; o0 < op->out_ch; o0 += 32u) {
-            const uint32_t n = op->out_ch - o0 < 32u ? op->out_ch - o0 : 32u;
-            popc_piece((const be_word *)in, w + (size_t)o0 * nw, nw, nw, n, d);
-            ((be_word *)out)[o0 / 32u] = sign_bits(op, o0, n, d);
+        if (be_stage_is_sign(op) && nw <= BE_NEON_PIECE_WORDS) {
+            dense_sign(op, (const be_word *)in, (be_word *)out);
+            return BE_OK;
         }
-        return BE_OK;
     }
     return be_arm_dense_bin(op, in, out, popc_neon);
 }
