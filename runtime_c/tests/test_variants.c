@@ -322,6 +322,14 @@ static void test_dense(void)
             for (j = 0; j < sizeof oh3 / sizeof oh3[0]; j++)
                 dense_case(kh3[i], oh3[j], 0, BE_WK_BINARY, 3);
     }
+    { /* rows of 13..24 words (Cortex-M55 mve_short_F_T with a second group of three vectors: F = 3..6
+       * whole vectors, with and without a partial one), odd and even row counts, every stage */
+        static const uint32_t kl[] = {385, 416, 480, 512, 520, 608, 640, 700, 736, 768};
+        static const uint32_t ol[] = {7, 8, 33, 2};
+        for (i = 0; i < sizeof kl / sizeof kl[0]; i++)
+            for (j = 0; j < sizeof ol / sizeof ol[0]; j++, n++)
+                dense_case(kl[i], ol[j], (int)(n % 2u), BE_WK_BINARY, (int)(n % 6u));
+    }
     { /* short rows (K <= 128, the ARM "short" variant): sign bits, every stage, then scores that
        * overflow int32 (the wrapped values must match ref; be_kernels.h: a variant may return BE_OK) */
         static const uint32_t kss[] = {1, 2, 7, 16, 31, 32, 33, 47, 64, 65, 96, 97, 127, 128};

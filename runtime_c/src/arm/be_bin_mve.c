@@ -137,13 +137,14 @@ static void mve_pairs(struct mve_args *a, uint32_t pairs, uint32_t *d)
     "veor " a ", " a ", q0\n\t"                                                                  \
     "veor " b ", " b ", q0\n\t" BE_MVE_NIB(a) BE_MVE_NIB(b)
 
-/* Short rows (nw <= 12 words: F = nw / 4 whole vectors, then, when TAIL, one vector of the
+/* Short rows (nw <= 24 words: F = nw / 4 whole vectors, then, when TAIL, one vector of the
  * nw % 4 last words under the predicate VCTP sets once per call). The body of a pair is
- * straight code: no group loop, no tail counter, no row state in memory, and the byte sums
- * written by VADDV (no accumulators to clear). With rows stride bytes apart, both row
- * pointers move on by adv = 2 stride - 16 F after a pair; the x pointer goes back. F + TAIL <= 3
- * vectors keep every nibble sum <= 12. 71 instructions per pair of 9-word rows (the 3x3 conv
- * on 32 channels) where mve_pairs takes about 95. */
+ * straight code: no group loop, no tail counter, no row state in memory; the nibbles of at most
+ * three vectors are added (<= 12) before their byte sums, which the first three vectors write
+ * (VADDV: no accumulators to clear) and the next three add (VADDVA). With rows stride bytes
+ * apart, both row pointers move on by adv = 2 stride - 16 F after a pair; the x pointer goes
+ * back. 71 instructions per pair of 9-word rows (the 3x3 conv on 32 channels) where
+ * mve_pairs takes about 95; 18-word rows (64 channels) about 113 instead of 134. */
 #define BE_MVE_SHORT(F, TAIL)                                                                    \
     static void mve_short_##F##_##TAIL(const be_word *x, const be_word *w, uint32_t stride, uint32_t tail, \
                                        uint32_t pairs, uint32_t *d)                              \
@@ -165,12 +166,6 @@ static void mve_pairs(struct mve_args *a, uint32_t pairs, uint32_t *d)
                          "dls lr, %[cnt]\n"                                                      \
                          "0:\n\t"                                                                \
                          BE_MVE_SHORT_BODY(F, TAIL)                                              \
-                         "vaddv.u8 %[s0], q4\n\t"                                                \
-                         "vshr.u8 q4, q4, #4\n\t"                                                \
-                         "vaddv.u8 %[h0], q4\n\t"                                                \
-                         "vaddv.u8 %[s1], q5\n\t"                                                \
-                         "vshr.u8 q5, q5, #4\n\t"                                                \
-                         "vaddv.u8 %[h1], q5\n\t"                                                \
                          "rsb %[h0], %[h0], %[h0], lsl #4\n\t"                                   \
                          "sub %[s0], %[s0], %[h0]\n\t"                                           \
                          "rsb %[h1], %[h1], %[h1], lsl #4\n\t"                                   \
@@ -187,18 +182,38 @@ static void mve_pairs(struct mve_args *a, uint32_t pairs, uint32_t *d)
     }
 
 #define BE_MVE_ADD13 "vadd.i8 q4, q4, q1\n\tvadd.i8 q5, q5, q3\n\t"
-#define BE_MVE_LAST "vpsttt\n\t" BE_MVE_STEP_AT("q1", "q3", "vldrwt.32") BE_MVE_ADD13
-#define BE_MVE_BODY_0_1 "vpsttt\n\t" BE_MVE_STEP_AT("q4", "q5", "vldrwt.32")
-#define BE_MVE_BODY_1_0 BE_MVE_STEP("q4", "q5", "vldrw.32")
-#define BE_MVE_BODY_1_1 BE_MVE_BODY_1_0 BE_MVE_LAST
-#define BE_MVE_BODY_2_0 BE_MVE_BODY_1_0 BE_MVE_STEP("q1", "q3", "vldrw.32") BE_MVE_ADD13
-#define BE_MVE_BODY_2_1 BE_MVE_BODY_2_0 BE_MVE_LAST
-#define BE_MVE_BODY_3_0 BE_MVE_BODY_2_0 BE_MVE_STEP("q1", "q3", "vldrw.32") BE_MVE_ADD13
+#define BE_MVE_V1 BE_MVE_STEP("q4", "q5", "vldrw.32")                      /* first vector of 3 */
+#define BE_MVE_VN BE_MVE_STEP("q1", "q3", "vldrw.32") BE_MVE_ADD13         /* second or third */
+#define BE_MVE_T1 "vpsttt\n\t" BE_MVE_STEP_AT("q4", "q5", "vldrwt.32")     /* partial, first */
+#define BE_MVE_TN "vpsttt\n\t" BE_MVE_STEP_AT("q1", "q3", "vldrwt.32") BE_MVE_ADD13
+/* the byte sums of up to three vectors' nibbles: written (the first three), then added */
+#define BE_MVE_SUMS(op)                                                                          \
+    op " %[s0], q4\n\t"                                                                          \
+    "vshr.u8 q4, q4, #4\n\t" op " %[h0], q4\n\t" op " %[s1], q5\n\t"                             \
+    "vshr.u8 q5, q5, #4\n\t" op " %[h1], q5\n\t"
+#define BE_MVE_S1 BE_MVE_SUMS("vaddv.u8")
+#define BE_MVE_SA BE_MVE_SUMS("vaddva.u8")
+#define BE_MVE_BODY_0_1 BE_MVE_T1 BE_MVE_S1
+#define BE_MVE_BODY_1_0 BE_MVE_V1 BE_MVE_S1
+#define BE_MVE_BODY_1_1 BE_MVE_V1 BE_MVE_TN BE_MVE_S1
+#define BE_MVE_BODY_2_0 BE_MVE_V1 BE_MVE_VN BE_MVE_S1
+#define BE_MVE_BODY_2_1 BE_MVE_V1 BE_MVE_VN BE_MVE_TN BE_MVE_S1
+#define BE_MVE_THREE BE_MVE_V1 BE_MVE_VN BE_MVE_VN
+#define BE_MVE_BODY_3_0 BE_MVE_THREE BE_MVE_S1
+#define BE_MVE_BODY_3_1 BE_MVE_THREE BE_MVE_S1 BE_MVE_T1 BE_MVE_SA
+#define BE_MVE_BODY_4_0 BE_MVE_THREE BE_MVE_S1 BE_MVE_V1 BE_MVE_SA
+#define BE_MVE_BODY_4_1 BE_MVE_THREE BE_MVE_S1 BE_MVE_V1 BE_MVE_TN BE_MVE_SA
+#define BE_MVE_BODY_5_0 BE_MVE_THREE BE_MVE_S1 BE_MVE_V1 BE_MVE_VN BE_MVE_SA
+#define BE_MVE_BODY_5_1 BE_MVE_THREE BE_MVE_S1 BE_MVE_V1 BE_MVE_VN BE_MVE_TN BE_MVE_SA
+#define BE_MVE_BODY_6_0 BE_MVE_THREE BE_MVE_S1 BE_MVE_THREE BE_MVE_SA
 #define BE_MVE_SHORT_BODY(F, T) BE_MVE_BODY_##F##_##T
 #define BE_MVE_BACK_0 ""
 #define BE_MVE_BACK_1 "sub %[px], %[px], #16\n\t"
 #define BE_MVE_BACK_2 "sub %[px], %[px], #32\n\t"
 #define BE_MVE_BACK_3 "sub %[px], %[px], #48\n\t"
+#define BE_MVE_BACK_4 "sub %[px], %[px], #64\n\t"
+#define BE_MVE_BACK_5 "sub %[px], %[px], #80\n\t"
+#define BE_MVE_BACK_6 "sub %[px], %[px], #96\n\t"
 #define BE_MVE_SHORT_BACK(F) BE_MVE_BACK_##F
 
 
@@ -208,19 +223,28 @@ BE_MVE_SHORT(1, 1)
 BE_MVE_SHORT(2, 0)
 BE_MVE_SHORT(2, 1)
 BE_MVE_SHORT(3, 0)
+BE_MVE_SHORT(3, 1)
+BE_MVE_SHORT(4, 0)
+BE_MVE_SHORT(4, 1)
+BE_MVE_SHORT(5, 0)
+BE_MVE_SHORT(5, 1)
+BE_MVE_SHORT(6, 0)
 
 typedef void (*mve_short_fn)(const be_word *x, const be_word *w, uint32_t stride, uint32_t tail, uint32_t pairs,
                              uint32_t *d);
 
-/* the instance for rows of nw words, nw = 1 .. 12 */
-static const mve_short_fn mve_short_for[13] = {
-    NULL,         mve_short_0_1, mve_short_0_1, mve_short_0_1, mve_short_1_0, mve_short_1_1, mve_short_1_1,
-    mve_short_1_1, mve_short_2_0, mve_short_2_1, mve_short_2_1, mve_short_2_1, mve_short_3_0};
+/* the instance for rows of nw words, nw = 1 .. BE_MVE_SHORT_WORDS */
+#define BE_MVE_SHORT_WORDS 24u
+static const mve_short_fn mve_short_for[BE_MVE_SHORT_WORDS + 1u] = {
+    NULL,          mve_short_0_1, mve_short_0_1, mve_short_0_1, mve_short_1_0, mve_short_1_1, mve_short_1_1,
+    mve_short_1_1, mve_short_2_0, mve_short_2_1, mve_short_2_1, mve_short_2_1, mve_short_3_0, mve_short_3_1,
+    mve_short_3_1, mve_short_3_1, mve_short_4_0, mve_short_4_1, mve_short_4_1, mve_short_4_1, mve_short_5_0,
+    mve_short_5_1, mve_short_5_1, mve_short_5_1, mve_short_6_0};
 
 static void popc_mve(const be_word *x, const be_word *w, uint32_t row_words, uint32_t nw, uint32_t n, uint32_t *d)
 {
     struct mve_args a;
-    if (nw <= 12u) { /* short rows: straight pair bodies */
+    if (nw <= BE_MVE_SHORT_WORDS) { /* short rows: straight pair bodies */
         const mve_short_fn f = mve_short_for[nw];
         if (n >= 2u)
             f(x, w, row_words * (uint32_t)sizeof(be_word), nw % 4u, n / 2u, d);
