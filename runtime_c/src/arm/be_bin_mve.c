@@ -4,12 +4,15 @@
  * lanes: 2-bit fields (VSHR / VAND / VSUB), then nibbles (<= 4) with one VMLA by -3; the
  * nibble vectors of three XORs are added (<= 12) before the sums: VADDVA.U8 (add all bytes
  * to a scalar) of v gives sum(low) + 16 * sum(high), of v >> 4 gives sum(high), so
- * popcount = S(v) - 15 S(v >> 4). Two channels share each input load. The row-pair loop is
- * inline assembly (GCC's code for the intrinsics spilled Q registers and copied pointers);
- * the last 1-11 words of a row are tail-predicated steps (VCTP + zeroing loads: inactive
- * lanes read 0 and count 0). Rows of at most 12 words (a 3x3 conv on 32 channels: 9; Dense
- * with K <= 384) take straight pair bodies instead, one instance per shape of row
- * (mve_short_F_T). No __builtin_popcount.
+ * popcount = S(v) - 15 S(v >> 4). Two channels share each input load. The loop over row pairs
+ * is inline assembly (GCC's code for the intrinsics spilled Q registers and copied pointers),
+ * one instance per shape of row, so that a pair runs straight code: rows of at most 24 words
+ * (a 3x3 conv on 32 channels: 9, on 64: 18) entirely (mve_short_F_T), longer rows as a first
+ * group of three vectors, a loop over the other groups and a straight tail (mve_long_F_T). The
+ * last nw % 4 words are one vector under the predicate VCTP sets once per call (zeroing
+ * loads: inactive lanes read 0 and count 0). Q registers: q0 x, q1 / q3 a vector of row 0 / 1,
+ * q2 temporary, q4 / q5 the rows' nibble sums, the masks in the two left; r7 (the Thumb frame
+ * pointer) is not used. No __builtin_popcount.
  */
 #include "arm/be_arm_kernels.h"
 
@@ -39,95 +42,6 @@
     "veor " a ", " a ", q0\n\t"                                                                  \
     "veor " b ", " b ", q0\n\t" BE_MVE_NIB(a) BE_MVE_NIB(b)
 
-/* add the nibble counts (<= 12) of q4 / q5 to the byte sums: S(v) = sum(low) + 16 sum(high),
- * so popcount = S(v) - 15 S(v >> 4) */
-#define BE_MVE_FLUSH                                                                             \
-    "vaddva.u8 %[s0], q4\n\t"                                                                    \
-    "vshr.u8 q4, q4, #4\n\t"                                                                     \
-    "vaddva.u8 %[h0], q4\n\t"                                                                    \
-    "vaddva.u8 %[s1], q5\n\t"                                                                    \
-    "vshr.u8 q5, q5, #4\n\t"                                                                     \
-    "vaddva.u8 %[h1], q5\n\t"
-
-/* Two rows per pass, each x vector loaded once for both. Groups of three vectors (12 words)
- * accumulate nibbles (<= 12) before the byte sums; the last 1-11 words are up to three more
- * vectors, each tail-predicated (VCTP + VPST: zeroing loads, inactive lanes read 0 and count
- * 0). The loop over the pairs is in the assembly too (its state in registers, the rest in a
- * frame). Q registers: q0 x, q1 / q3 a vector of row 0 / 1, q2 temporary, q4 / q5 the rows'
- * nibble sums, the masks in the two left. r7 (the Thumb frame pointer) is not used. */
-struct mve_args {
-    const be_word *x; /* [0] */
-    uint32_t stride;  /* [4] bytes from one row of a pair to the other (0: one row twice) */
-    uint32_t groups;  /* [8] nw / 12 */
-    uint32_t rest;    /* [12] nw % 12 */
-    const be_word *w; /* [16] the next pair's first row */
-};
-
-/* d[2k], d[2k + 1] = popcounts of rows 2k, 2k + 1 (at w + 2k stride, + stride) for k < pairs */
-static void mve_pairs(struct mve_args *a, uint32_t pairs, uint32_t *d)
-{
-    const uint8x16_t m1 = vdupq_n_u8(0x55), m2 = vdupq_n_u8(0x33);
-    register uint32_t s0 __asm__("r0"); /* VADDVA takes an even register */
-    register uint32_t h0 __asm__("r2");
-    register uint32_t s1 __asm__("r4");
-    register uint32_t h1 __asm__("r6");
-    register const be_word *px __asm__("r1");
-    register const be_word *p0 __asm__("r3");
-    register const be_word *p1 __asm__("r5");
-    register uint32_t cnt __asm__("r8") = pairs;
-    register uint32_t r __asm__("r9");
-    register uint32_t *dp __asm__("r10") = d;
-    register uint32_t m3 __asm__("r11") = 0xFDu;
-    register struct mve_args *ap __asm__("r12") = a;
-    __asm__ volatile("0:\n\t"
-                     "movs %[s0], #0\n\t"
-                     "movs %[h0], #0\n\t"
-                     "movs %[s1], #0\n\t"
-                     "movs %[h1], #0\n\t"
-                     "ldr %[p0], [%[ap], #16]\n\t"
-                     "ldr %[r], [%[ap], #4]\n\t"
-                     "add %[p1], %[p0], %[r]\n\t"
-                     "add %[r], %[p1], %[r]\n\t"
-                     "str %[r], [%[ap], #16]\n\t"
-                     "ldr %[px], [%[ap]]\n\t"
-                     "ldr %[r], [%[ap], #8]\n\t"
-                     "wls lr, %[r], 2f\n"
-                     "1:\n\t" BE_MVE_STEP("q4", "q5", "vldrw.32") BE_MVE_STEP("q1", "q3", "vldrw.32")
-                     "vadd.i8 q4, q4, q1\n\t"
-                     "vadd.i8 q5, q5, q3\n\t" BE_MVE_STEP("q1", "q3", "vldrw.32")
-                     "vadd.i8 q4, q4, q1\n\t"
-                     "vadd.i8 q5, q5, q3\n\t" BE_MVE_FLUSH
-                     "le lr, 1b\n"
-                     "2:\n\t"
-                     "ldr %[r], [%[ap], #12]\n\t"
-                     "cmp %[r], #0\n\t"
-                     "beq 4f\n\t"
-                     "vctp.32 %[r]\n\t" /* the first tail vector straight into the sums */
-                     "vpsttt\n\t" BE_MVE_STEP("q4", "q5", "vldrwt.32")
-                     "subs %[r], %[r], #4\n\t"
-                     "ble 5f\n"
-                     "3:\n\t"
-                     "vctp.32 %[r]\n\t"
-                     "vpsttt\n\t" BE_MVE_STEP("q1", "q3", "vldrwt.32")
-                     "vadd.i8 q4, q4, q1\n\t"
-                     "vadd.i8 q5, q5, q3\n\t"
-                     "subs %[r], %[r], #4\n\t"
-                     "bgt 3b\n"
-                     "5:\n\t" BE_MVE_FLUSH
-                     "4:\n\t"
-                     "rsb %[h0], %[h0], %[h0], lsl #4\n\t"
-                     "sub %[s0], %[s0], %[h0]\n\t"
-                     "rsb %[h1], %[h1], %[h1], lsl #4\n\t"
-                     "sub %[s1], %[s1], %[h1]\n\t"
-                     "strd %[s0], %[s1], [%[dp]], #8\n\t"
-                     "subs %[cnt], %[cnt], #1\n\t"
-                     "bne 0b\n\t"
-                     : [s0] "=&r"(s0), [h0] "=&r"(h0), [s1] "=&r"(s1), [h1] "=&r"(h1), [px] "=&r"(px),
-                       [p0] "=&r"(p0), [p1] "=&r"(p1), [r] "=&r"(r), [cnt] "+r"(cnt), [dp] "+r"(dp)
-                     : [ap] "r"(ap), [m3] "r"(m3), [m1] "w"(m1), [m2] "w"(m2)
-                     : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "memory", "cc");
-}
-
 /* One vector of x (q0) against both rows without moving the pointers (the last, partial vector
  * of a short row: loads under the predicate, VPSTTT before them). */
 #define BE_MVE_STEP_AT(a, b, ld)                                                                 \
@@ -143,8 +57,9 @@ static void mve_pairs(struct mve_args *a, uint32_t pairs, uint32_t *d)
  * three vectors are added (<= 12) before their byte sums, which the first three vectors write
  * (VADDV: no accumulators to clear) and the next three add (VADDVA). With rows stride bytes
  * apart, both row pointers move on by adv = 2 stride - 16 F after a pair; the x pointer goes
- * back. 71 instructions per pair of 9-word rows (the 3x3 conv on 32 channels) where
- * mve_pairs takes about 95; 18-word rows (64 channels) about 113 instead of 134. */
+ * back. 71 instructions per pair of 9-word rows (the 3x3 conv on 32 channels) where the former
+ * generic loop (group loop, tail loop, row state in memory) took about 95; 18-word rows (64
+ * channels) about 113 instead of 134. */
 #define BE_MVE_SHORT(F, TAIL)                                                                    \
     static void mve_short_##F##_##TAIL(const be_word *x, const be_word *w, uint32_t stride, uint32_t tail, \
                                        uint32_t pairs, uint32_t *d)                              \
@@ -230,6 +145,75 @@ BE_MVE_SHORT(5, 0)
 BE_MVE_SHORT(5, 1)
 BE_MVE_SHORT(6, 0)
 
+/* Long rows (nw > 24 words): the first group of three vectors writes the byte sums (VADDV), the
+ * other nw / 12 - 1 groups add theirs in a WLS / LE loop, then the last nw % 12 words (F whole
+ * vectors, then when TAIL a partial one under the predicate set once per call) as straight
+ * code. The x pointer is reloaded from the frame, the row pointers move on by one add each. */
+#define BE_MVE_TAIL_0_0 ""
+#define BE_MVE_TAIL_0_1 BE_MVE_T1 BE_MVE_SA
+#define BE_MVE_TAIL_1_0 BE_MVE_V1 BE_MVE_SA
+#define BE_MVE_TAIL_1_1 BE_MVE_V1 BE_MVE_TN BE_MVE_SA
+#define BE_MVE_TAIL_2_0 BE_MVE_V1 BE_MVE_VN BE_MVE_SA
+#define BE_MVE_TAIL_2_1 BE_MVE_V1 BE_MVE_VN BE_MVE_TN BE_MVE_SA
+#define BE_MVE_LONG_TAIL(F, T) BE_MVE_TAIL_##F##_##T
+#define BE_MVE_LONG(F, TAIL)                                                                     \
+    static void mve_long_##F##_##TAIL(const be_word *x, const be_word *w, uint32_t stride, uint32_t tail, \
+                                      uint32_t nw, uint32_t pairs, uint32_t *d)                  \
+    {                                                                                            \
+        const uint8x16_t m1 = vdupq_n_u8(0x55), m2 = vdupq_n_u8(0x33);                           \
+        const be_word *xb = x;                                                                   \
+        const uint32_t tm = tail;                                                                \
+        register uint32_t s0 __asm__("r0"); /* VADDV takes an even register */                  \
+        register uint32_t h0 __asm__("r2");                                                      \
+        register uint32_t s1 __asm__("r4");                                                      \
+        register uint32_t h1 __asm__("r6");                                                      \
+        register const be_word *px __asm__("r1") = x;                                            \
+        register const be_word *p0 __asm__("r3") = w;                                            \
+        register const be_word *p1 __asm__("r5") = (const be_word *)((const uint8_t *)w + stride); \
+        register uint32_t adv __asm__("r8") = 2u * stride - 48u * (nw / 12u) - 16u * (F);         \
+        register uint32_t cnt __asm__("r9") = pairs;                                             \
+        register uint32_t *dp __asm__("r10") = d;                                                \
+        register uint32_t m3 __asm__("r11") = 0xFDu;                                             \
+        register uint32_t g __asm__("r12") = nw / 12u - 1u;                                      \
+        __asm__ volatile("ldr %[s0], %[tm]\n\t"                                                   \
+                         "vctp.32 %[s0]\n"                                                       \
+                         "0:\n\t" BE_MVE_THREE BE_MVE_S1                                          \
+                         "wls lr, %[g], 2f\n"                                                    \
+                         "1:\n\t" BE_MVE_THREE BE_MVE_SA                                          \
+                         "le lr, 1b\n"                                                           \
+                         "2:\n\t" BE_MVE_LONG_TAIL(F, TAIL)                                       \
+                         "rsb %[h0], %[h0], %[h0], lsl #4\n\t"                                   \
+                         "sub %[s0], %[s0], %[h0]\n\t"                                           \
+                         "rsb %[h1], %[h1], %[h1], lsl #4\n\t"                                   \
+                         "sub %[s1], %[s1], %[h1]\n\t"                                           \
+                         "strd %[s0], %[s1], [%[dp]], #8\n\t"                                    \
+                         "ldr %[px], %[xb]\n\t"                                                   \
+                         "add %[p0], %[p0], %[adv]\n\t"                                          \
+                         "add %[p1], %[p1], %[adv]\n\t"                                          \
+                         "subs %[cnt], %[cnt], #1\n\t"                                           \
+                         "bne 0b\n\t"                                                            \
+                         : [s0] "=&r"(s0), [h0] "=&r"(h0), [s1] "=&r"(s1), [h1] "=&r"(h1), [px] "+r"(px), \
+                           [p0] "+r"(p0), [p1] "+r"(p1), [dp] "+r"(dp), [cnt] "+r"(cnt)           \
+                         : [adv] "r"(adv), [g] "r"(g), [m3] "r"(m3), [m1] "w"(m1), [m2] "w"(m2),  \
+                           [xb] "m"(xb), [tm] "m"(tm)                                            \
+                         : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "memory", "cc");           \
+    }
+
+BE_MVE_LONG(0, 0)
+BE_MVE_LONG(0, 1)
+BE_MVE_LONG(1, 0)
+BE_MVE_LONG(1, 1)
+BE_MVE_LONG(2, 0)
+BE_MVE_LONG(2, 1)
+
+typedef void (*mve_long_fn)(const be_word *x, const be_word *w, uint32_t stride, uint32_t tail, uint32_t nw,
+                            uint32_t pairs, uint32_t *d);
+
+/* the instance for rows of nw > 24 words, by nw % 12 */
+static const mve_long_fn mve_long_for[12] = {mve_long_0_0, mve_long_0_1, mve_long_0_1, mve_long_0_1,
+                                             mve_long_1_0, mve_long_1_1, mve_long_1_1, mve_long_1_1,
+                                             mve_long_2_0, mve_long_2_1, mve_long_2_1, mve_long_2_1};
+
 typedef void (*mve_short_fn)(const be_word *x, const be_word *w, uint32_t stride, uint32_t tail, uint32_t pairs,
                              uint32_t *d);
 
@@ -241,34 +225,28 @@ static const mve_short_fn mve_short_for[BE_MVE_SHORT_WORDS + 1u] = {
     mve_short_3_1, mve_short_3_1, mve_short_4_0, mve_short_4_1, mve_short_4_1, mve_short_4_1, mve_short_5_0,
     mve_short_5_1, mve_short_5_1, mve_short_5_1, mve_short_6_0};
 
+/* d[i] = popcount(x XOR w_i) for n rows (row_words apart) of nw words: pairs of rows through
+ * the instance for their length, an odd last row as a pair with itself. */
 static void popc_mve(const be_word *x, const be_word *w, uint32_t row_words, uint32_t nw, uint32_t n, uint32_t *d)
 {
-    struct mve_args a;
-    if (nw <= BE_MVE_SHORT_WORDS) { /* short rows: straight pair bodies */
+    const uint32_t stride = row_words * (uint32_t)sizeof(be_word), tail = nw % 4u;
+    const be_word *last = w + (size_t)(n - 1u) * row_words;
+    uint32_t e[2];
+    if (nw <= BE_MVE_SHORT_WORDS) {
         const mve_short_fn f = mve_short_for[nw];
         if (n >= 2u)
-            f(x, w, row_words * (uint32_t)sizeof(be_word), nw % 4u, n / 2u, d);
-        if (n & 1u) { /* the last row twice */
-            uint32_t e[2];
-            f(x, w + (size_t)(n - 1u) * row_words, 0u, nw % 4u, 1u, e);
-            d[n - 1u] = e[0];
-        }
-        return;
+            f(x, w, stride, tail, n / 2u, d);
+        if (n & 1u)
+            f(x, last, 0u, tail, 1u, e);
+    } else {
+        const mve_long_fn f = mve_long_for[nw % 12u];
+        if (n >= 2u)
+            f(x, w, stride, tail, nw, n / 2u, d);
+        if (n & 1u)
+            f(x, last, 0u, tail, nw, 1u, e);
     }
-    a.x = x;
-    a.stride = row_words * (uint32_t)sizeof(be_word);
-    a.groups = nw / 12u;
-    a.rest = nw % 12u;
-    a.w = w;
-    if (n >= 2u)
-        mve_pairs(&a, n / 2u, d);
-    if (n & 1u) { /* the last row twice */
-        uint32_t e[2];
-        a.stride = 0u;
-        a.w = w + (size_t)(n - 1u) * row_words;
-        mve_pairs(&a, 1u, e);
+    if (n & 1u)
         d[n - 1u] = e[0];
-    }
 }
 
 be_status be_dense_bin_mve(const be_op *op, const void *in, void *out, void *scratch)
