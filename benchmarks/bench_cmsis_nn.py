@@ -622,7 +622,7 @@ BINEDGE: dict[str, dict[str, tuple[float, str]]] = {
                    "u8conv1": (1.324, "mla"), "u8conv3": (1.066, "mla"), "i8c16": (1.370, "dsp"),
                    "i8c32": (1.535, "dsp"), "i8c64": (1.542, "dsp"), "i8dw": (5.51, "dsp"),
                    "i8dw2": (8.83, "dsp"), "i8first": (4.02, "dsp"), "i8dense": (1.654, "dsp")},
-    "cortex-m55": {"dense": (0.110, "mve"), "conv": (0.139, "mve"), "u8dense": (0.335, "mve"),
+    "cortex-m55": {"dense": (0.103, "mve"), "conv": (0.128, "mve"), "u8dense": (0.335, "mve"),
                    "u8conv1": (0.706, "mve"), "u8conv3": (0.620, "mve"), "i8c16": (0.672, "mve"),
                    "i8c32": (0.383, "mve"), "i8c64": (0.275, "mve"), "i8dw": (4.13, "mve"),
                    "i8dw2": (8.39, "mve"), "i8first": (3.71, "dsp"), "i8dense": (0.484, "mve")},

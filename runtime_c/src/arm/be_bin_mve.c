@@ -6,9 +6,9 @@
  * to a scalar) of v gives sum(low) + 16 * sum(high), of v >> 4 gives sum(high), so
  * popcount = S(v) - 15 S(v >> 4). Two channels share each input load. The loop over row pairs
  * is inline assembly (GCC's code for the intrinsics spilled Q registers and copied pointers),
- * one instance per shape of row, so that a pair runs straight code: rows of at most 24 words
- * (a 3x3 conv on 32 channels: 9, on 64: 18) entirely (mve_short_F_T), longer rows as a first
- * group of three vectors, a loop over the other groups and a straight tail (mve_long_F_T). The
+ * one instance per shape of row, so that a pair runs straight code: rows of at most 12 words
+ * (a 3x3 conv on 32 channels: 9) entirely (mve_short_F_T), longer rows as a first group of
+ * three vectors, a loop over the other groups and a straight tail (mve_long_F_T). The
  * last nw % 4 words are one vector under the predicate VCTP sets once per call (zeroing
  * loads: inactive lanes read 0 and count 0). Q registers: q0 x, q1 / q3 a vector of row 0 / 1,
  * q2 temporary, q4 / q5 the rows' nibble sums, the masks in the two left; r7 (the Thumb frame
@@ -51,15 +51,14 @@
     "veor " a ", " a ", q0\n\t"                                                                  \
     "veor " b ", " b ", q0\n\t" BE_MVE_NIB(a) BE_MVE_NIB(b)
 
-/* Short rows (nw <= 24 words: F = nw / 4 whole vectors, then, when TAIL, one vector of the
+/* Short rows (nw <= 12 words: F = nw / 4 whole vectors, then, when TAIL, one vector of the
  * nw % 4 last words under the predicate VCTP sets once per call). The body of a pair is
- * straight code: no group loop, no tail counter, no row state in memory; the nibbles of at most
- * three vectors are added (<= 12) before their byte sums, which the first three vectors write
- * (VADDV: no accumulators to clear) and the next three add (VADDVA). With rows stride bytes
- * apart, both row pointers move on by adv = 2 stride - 16 F after a pair; the x pointer goes
- * back. 71 instructions per pair of 9-word rows (the 3x3 conv on 32 channels) where the former
- * generic loop (group loop, tail loop, row state in memory) took about 95; 18-word rows (64
- * channels) about 113 instead of 134. */
+ * straight code: no group loop, no tail counter, no row state in memory; the nibbles of the (at
+ * most three) vectors are added (<= 12) before their byte sums, written by VADDV (no
+ * accumulators to clear). With rows stride bytes apart, both row pointers move on by
+ * adv = 2 stride - 16 F after a pair; the x pointer goes back. 71 instructions per pair of
+ * 9-word rows (the 3x3 conv on 32 channels) where the former generic loop (group loop, tail
+ * loop, row state in memory) took about 95. */
 #define BE_MVE_SHORT(F, TAIL)                                                                    \
     static void mve_short_##F##_##TAIL(const be_word *x, const be_word *w, uint32_t stride, uint32_t tail, \
                                        uint32_t pairs, uint32_t *d)                              \
@@ -115,20 +114,11 @@
 #define BE_MVE_BODY_2_1 BE_MVE_V1 BE_MVE_VN BE_MVE_TN BE_MVE_S1
 #define BE_MVE_THREE BE_MVE_V1 BE_MVE_VN BE_MVE_VN
 #define BE_MVE_BODY_3_0 BE_MVE_THREE BE_MVE_S1
-#define BE_MVE_BODY_3_1 BE_MVE_THREE BE_MVE_S1 BE_MVE_T1 BE_MVE_SA
-#define BE_MVE_BODY_4_0 BE_MVE_THREE BE_MVE_S1 BE_MVE_V1 BE_MVE_SA
-#define BE_MVE_BODY_4_1 BE_MVE_THREE BE_MVE_S1 BE_MVE_V1 BE_MVE_TN BE_MVE_SA
-#define BE_MVE_BODY_5_0 BE_MVE_THREE BE_MVE_S1 BE_MVE_V1 BE_MVE_VN BE_MVE_SA
-#define BE_MVE_BODY_5_1 BE_MVE_THREE BE_MVE_S1 BE_MVE_V1 BE_MVE_VN BE_MVE_TN BE_MVE_SA
-#define BE_MVE_BODY_6_0 BE_MVE_THREE BE_MVE_S1 BE_MVE_THREE BE_MVE_SA
 #define BE_MVE_SHORT_BODY(F, T) BE_MVE_BODY_##F##_##T
 #define BE_MVE_BACK_0 ""
 #define BE_MVE_BACK_1 "sub %[px], %[px], #16\n\t"
 #define BE_MVE_BACK_2 "sub %[px], %[px], #32\n\t"
 #define BE_MVE_BACK_3 "sub %[px], %[px], #48\n\t"
-#define BE_MVE_BACK_4 "sub %[px], %[px], #64\n\t"
-#define BE_MVE_BACK_5 "sub %[px], %[px], #80\n\t"
-#define BE_MVE_BACK_6 "sub %[px], %[px], #96\n\t"
 #define BE_MVE_SHORT_BACK(F) BE_MVE_BACK_##F
 
 
@@ -138,17 +128,13 @@ BE_MVE_SHORT(1, 1)
 BE_MVE_SHORT(2, 0)
 BE_MVE_SHORT(2, 1)
 BE_MVE_SHORT(3, 0)
-BE_MVE_SHORT(3, 1)
-BE_MVE_SHORT(4, 0)
-BE_MVE_SHORT(4, 1)
-BE_MVE_SHORT(5, 0)
-BE_MVE_SHORT(5, 1)
-BE_MVE_SHORT(6, 0)
 
-/* Long rows (nw > 24 words): the first group of three vectors writes the byte sums (VADDV), the
- * other nw / 12 - 1 groups add theirs in a WLS / LE loop, then the last nw % 12 words (F whole
- * vectors, then when TAIL a partial one under the predicate set once per call) as straight
- * code. The x pointer is reloaded from the frame, the row pointers move on by one add each. */
+/* Long rows (nw > 12 words): the nw / 12 groups of three vectors in a DLS / LE loop, then the
+ * last nw % 12 words (F whole vectors, then when TAIL a partial one under the predicate set
+ * once per call) as straight code. The x pointer is reloaded from the frame, the row pointers
+ * move on by one add each: 119 instructions per pair of 18-word rows (the 3x3 conv on 64
+ * channels) where the generic loop took about 134. (Peeling the first group to write the sums
+ * with VADDV saves the four clears per pair but doubles the code of each instance.) */
 #define BE_MVE_TAIL_0_0 ""
 #define BE_MVE_TAIL_0_1 BE_MVE_T1 BE_MVE_SA
 #define BE_MVE_TAIL_1_0 BE_MVE_V1 BE_MVE_SA
@@ -174,14 +160,17 @@ BE_MVE_SHORT(6, 0)
         register uint32_t cnt __asm__("r9") = pairs;                                             \
         register uint32_t *dp __asm__("r10") = d;                                                \
         register uint32_t m3 __asm__("r11") = 0xFDu;                                             \
-        register uint32_t g __asm__("r12") = nw / 12u - 1u;                                      \
+        register uint32_t g __asm__("r12") = nw / 12u;                                           \
         __asm__ volatile("ldr %[s0], %[tm]\n\t"                                                   \
                          "vctp.32 %[s0]\n"                                                       \
-                         "0:\n\t" BE_MVE_THREE BE_MVE_S1                                          \
-                         "wls lr, %[g], 2f\n"                                                    \
+                         "0:\n\t"                                                                \
+                         "movs %[s0], #0\n\t"                                                    \
+                         "movs %[h0], #0\n\t"                                                    \
+                         "movs %[s1], #0\n\t"                                                    \
+                         "movs %[h1], #0\n\t"                                                    \
+                         "dls lr, %[g]\n"                                                        \
                          "1:\n\t" BE_MVE_THREE BE_MVE_SA                                          \
-                         "le lr, 1b\n"                                                           \
-                         "2:\n\t" BE_MVE_LONG_TAIL(F, TAIL)                                       \
+                         "le lr, 1b\n\t" BE_MVE_LONG_TAIL(F, TAIL)                                 \
                          "rsb %[h0], %[h0], %[h0], lsl #4\n\t"                                   \
                          "sub %[s0], %[s0], %[h0]\n\t"                                           \
                          "rsb %[h1], %[h1], %[h1], lsl #4\n\t"                                   \
@@ -209,7 +198,7 @@ BE_MVE_LONG(2, 1)
 typedef void (*mve_long_fn)(const be_word *x, const be_word *w, uint32_t stride, uint32_t tail, uint32_t nw,
                             uint32_t pairs, uint32_t *d);
 
-/* the instance for rows of nw > 24 words, by nw % 12 */
+/* the instance for rows of nw > 12 words, by nw % 12 */
 static const mve_long_fn mve_long_for[12] = {mve_long_0_0, mve_long_0_1, mve_long_0_1, mve_long_0_1,
                                              mve_long_1_0, mve_long_1_1, mve_long_1_1, mve_long_1_1,
                                              mve_long_2_0, mve_long_2_1, mve_long_2_1, mve_long_2_1};
@@ -218,12 +207,10 @@ typedef void (*mve_short_fn)(const be_word *x, const be_word *w, uint32_t stride
                              uint32_t *d);
 
 /* the instance for rows of nw words, nw = 1 .. BE_MVE_SHORT_WORDS */
-#define BE_MVE_SHORT_WORDS 24u
+#define BE_MVE_SHORT_WORDS 12u
 static const mve_short_fn mve_short_for[BE_MVE_SHORT_WORDS + 1u] = {
     NULL,          mve_short_0_1, mve_short_0_1, mve_short_0_1, mve_short_1_0, mve_short_1_1, mve_short_1_1,
-    mve_short_1_1, mve_short_2_0, mve_short_2_1, mve_short_2_1, mve_short_2_1, mve_short_3_0, mve_short_3_1,
-    mve_short_3_1, mve_short_3_1, mve_short_4_0, mve_short_4_1, mve_short_4_1, mve_short_4_1, mve_short_5_0,
-    mve_short_5_1, mve_short_5_1, mve_short_5_1, mve_short_6_0};
+    mve_short_1_1, mve_short_2_0, mve_short_2_1, mve_short_2_1, mve_short_2_1, mve_short_3_0};
 
 /* d[i] = popcount(x XOR w_i) for n rows (row_words apart) of nw words: pairs of rows through
  * the instance for their length, an odd last row as a pair with itself. */
