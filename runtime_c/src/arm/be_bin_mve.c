@@ -51,6 +51,33 @@
     "veor " a ", " a ", q0\n\t"                                                                  \
     "veor " b ", " b ", q0\n\t" BE_MVE_NIB(a) BE_MVE_NIB(b)
 
+/* What both pair loops below share: the registers (x, w, stride, pairs, d are the function's
+ * arguments; the row pointers move on by `advance` bytes after a pair), the results of a pair,
+ * popcount = S(v) - 15 S(v >> 4) per row, stored, and the asm outputs. r7 (the Thumb frame
+ * pointer) is not used; r12 and lr are each loop's own. */
+#define BE_MVE_PAIR_REGS(advance)                                                                \
+    const uint8x16_t m1 = vdupq_n_u8(0x55), m2 = vdupq_n_u8(0x33);                               \
+    register uint32_t s0 __asm__("r0"); /* VADDV takes an even register */                      \
+    register uint32_t h0 __asm__("r2");                                                          \
+    register uint32_t s1 __asm__("r4");                                                          \
+    register uint32_t h1 __asm__("r6");                                                          \
+    register const be_word *px __asm__("r1") = x;                                                \
+    register const be_word *p0 __asm__("r3") = w;                                                \
+    register const be_word *p1 __asm__("r5") = (const be_word *)((const uint8_t *)w + stride);   \
+    register uint32_t adv __asm__("r8") = (advance);                                             \
+    register uint32_t cnt __asm__("r9") = pairs;                                                 \
+    register uint32_t *dp __asm__("r10") = d;                                                    \
+    register uint32_t m3 __asm__("r11") = 0xFDu;
+#define BE_MVE_PAIR_STORE                                                                        \
+    "rsb %[h0], %[h0], %[h0], lsl #4\n\t"                                                         \
+    "sub %[s0], %[s0], %[h0]\n\t"                                                                 \
+    "rsb %[h1], %[h1], %[h1], lsl #4\n\t"                                                         \
+    "sub %[s1], %[s1], %[h1]\n\t"                                                                 \
+    "strd %[s0], %[s1], [%[dp]], #8\n\t"
+#define BE_MVE_PAIR_OUTS                                                                         \
+    [s0] "=&r"(s0), [h0] "=&r"(h0), [s1] "=&r"(s1), [h1] "=&r"(h1), [px] "+r"(px), [p0] "+r"(p0), \
+        [p1] "+r"(p1), [dp] "+r"(dp)
+
 /* Short rows (nw <= 12 words: F = nw / 4 whole vectors, then, when TAIL, one vector of the
  * nw % 4 last words under the predicate VCTP sets once per call). The body of a pair is
  * straight code: no group loop, no tail counter, no row state in memory; the nibbles of the (at
@@ -63,34 +90,18 @@
     static void mve_short_##F##_##TAIL(const be_word *x, const be_word *w, uint32_t stride, uint32_t tail, \
                                        uint32_t pairs, uint32_t *d)                              \
     {                                                                                            \
-        const uint8x16_t m1 = vdupq_n_u8(0x55), m2 = vdupq_n_u8(0x33);                           \
-        register uint32_t s0 __asm__("r0"); /* VADDV takes an even register */                  \
-        register uint32_t h0 __asm__("r2");                                                      \
-        register uint32_t s1 __asm__("r4");                                                      \
-        register uint32_t h1 __asm__("r6");                                                      \
-        register const be_word *px __asm__("r1") = x;                                            \
-        register const be_word *p0 __asm__("r3") = w;                                            \
-        register const be_word *p1 __asm__("r5") = (const be_word *)((const uint8_t *)w + stride); \
-        register uint32_t adv __asm__("r8") = 2u * stride - 16u * (F);                           \
-        register uint32_t cnt __asm__("r9") = pairs;                                             \
-        register uint32_t *dp __asm__("r10") = d;                                                \
-        register uint32_t m3 __asm__("r11") = 0xFDu;                                             \
+        BE_MVE_PAIR_REGS(2u * stride - 16u * (F))                                               \
         register uint32_t t __asm__("r12") = tail;                                               \
         __asm__ volatile("vctp.32 %[t]\n\t"                                                      \
                          "dls lr, %[cnt]\n"                                                      \
                          "0:\n\t"                                                                \
                          BE_MVE_SHORT_BODY(F, TAIL)                                              \
-                         "rsb %[h0], %[h0], %[h0], lsl #4\n\t"                                   \
-                         "sub %[s0], %[s0], %[h0]\n\t"                                           \
-                         "rsb %[h1], %[h1], %[h1], lsl #4\n\t"                                   \
-                         "sub %[s1], %[s1], %[h1]\n\t"                                           \
-                         "strd %[s0], %[s1], [%[dp]], #8\n\t"                                    \
+                         BE_MVE_PAIR_STORE                                                       \
                          BE_MVE_SHORT_BACK(F)                                                    \
                          "add %[p0], %[p0], %[adv]\n\t"                                          \
                          "add %[p1], %[p1], %[adv]\n\t"                                          \
                          "le lr, 0b\n\t"                                                         \
-                         : [s0] "=&r"(s0), [h0] "=&r"(h0), [s1] "=&r"(s1), [h1] "=&r"(h1), [px] "+r"(px), \
-                           [p0] "+r"(p0), [p1] "+r"(p1), [dp] "+r"(dp)                           \
+                         : BE_MVE_PAIR_OUTS                                                      \
                          : [adv] "r"(adv), [cnt] "r"(cnt), [t] "r"(t), [m3] "r"(m3), [m1] "w"(m1), [m2] "w"(m2) \
                          : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "memory", "cc");           \
     }
@@ -146,20 +157,9 @@ BE_MVE_SHORT(3, 0)
     static void mve_long_##F##_##TAIL(const be_word *x, const be_word *w, uint32_t stride, uint32_t tail, \
                                       uint32_t nw, uint32_t pairs, uint32_t *d)                  \
     {                                                                                            \
-        const uint8x16_t m1 = vdupq_n_u8(0x55), m2 = vdupq_n_u8(0x33);                           \
         const be_word *xb = x;                                                                   \
         const uint32_t tm = tail;                                                                \
-        register uint32_t s0 __asm__("r0"); /* VADDV takes an even register */                  \
-        register uint32_t h0 __asm__("r2");                                                      \
-        register uint32_t s1 __asm__("r4");                                                      \
-        register uint32_t h1 __asm__("r6");                                                      \
-        register const be_word *px __asm__("r1") = x;                                            \
-        register const be_word *p0 __asm__("r3") = w;                                            \
-        register const be_word *p1 __asm__("r5") = (const be_word *)((const uint8_t *)w + stride); \
-        register uint32_t adv __asm__("r8") = 2u * stride - 48u * (nw / 12u) - 16u * (F);         \
-        register uint32_t cnt __asm__("r9") = pairs;                                             \
-        register uint32_t *dp __asm__("r10") = d;                                                \
-        register uint32_t m3 __asm__("r11") = 0xFDu;                                             \
+        BE_MVE_PAIR_REGS(2u * stride - 48u * (nw / 12u) - 16u * (F))                            \
         register uint32_t g __asm__("r12") = nw / 12u;                                           \
         __asm__ volatile("ldr %[s0], %[tm]\n\t"                                                   \
                          "vctp.32 %[s0]\n"                                                       \
@@ -171,18 +171,13 @@ BE_MVE_SHORT(3, 0)
                          "dls lr, %[g]\n"                                                        \
                          "1:\n\t" BE_MVE_THREE BE_MVE_SA                                          \
                          "le lr, 1b\n\t" BE_MVE_LONG_TAIL(F, TAIL)                                 \
-                         "rsb %[h0], %[h0], %[h0], lsl #4\n\t"                                   \
-                         "sub %[s0], %[s0], %[h0]\n\t"                                           \
-                         "rsb %[h1], %[h1], %[h1], lsl #4\n\t"                                   \
-                         "sub %[s1], %[s1], %[h1]\n\t"                                           \
-                         "strd %[s0], %[s1], [%[dp]], #8\n\t"                                    \
+                         BE_MVE_PAIR_STORE                                                       \
                          "ldr %[px], %[xb]\n\t"                                                   \
                          "add %[p0], %[p0], %[adv]\n\t"                                          \
                          "add %[p1], %[p1], %[adv]\n\t"                                          \
                          "subs %[cnt], %[cnt], #1\n\t"                                           \
                          "bne 0b\n\t"                                                            \
-                         : [s0] "=&r"(s0), [h0] "=&r"(h0), [s1] "=&r"(s1), [h1] "=&r"(h1), [px] "+r"(px), \
-                           [p0] "+r"(p0), [p1] "+r"(p1), [dp] "+r"(dp), [cnt] "+r"(cnt)           \
+                         : BE_MVE_PAIR_OUTS, [cnt] "+r"(cnt)                                    \
                          : [adv] "r"(adv), [g] "r"(g), [m3] "r"(m3), [m1] "w"(m1), [m2] "w"(m2),  \
                            [xb] "m"(xb), [tm] "m"(tm)                                            \
                          : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "memory", "cc");           \

@@ -427,28 +427,19 @@ static inline __attribute__((always_inline)) void scores_short_n(const be_op *op
     }
 }
 
-/* Out of line: the classifier head then pays none of the sign path's stack frame. */
+/* f(..., nv) with nv = 1, 2 or 3 a constant: one copy per vector count, so that the row loop
+ * holds no test on nv. */
+#define BY_VECTORS(nv, f, ...) ((nv) == 1u ? f(__VA_ARGS__, 1u) : (nv) == 2u ? f(__VA_ARGS__, 2u) : f(__VA_ARGS__, 3u))
+
+/* Out of line, both: the classifier head then pays none of the sign paths' stack frames. */
 static __attribute__((noinline)) void scores_short(const be_op *op, const be_word *x, int32_t *y)
 {
-    const uint32_t nv = op->in.cw / 4u;
-    if (nv == 1u)
-        scores_short_n(op, x, y, 1u);
-    else if (nv == 2u)
-        scores_short_n(op, x, y, 2u);
-    else
-        scores_short_n(op, x, y, 3u);
+    BY_VECTORS(op->in.cw / 4u, scores_short_n, op, x, y);
 }
 
-/* One copy per vector count, so that the row loop holds no test on nv. */
 static __attribute__((noinline)) void dense_short(const be_op *op, const be_word *x, be_word *out)
 {
-    const uint32_t nv = op->in.cw / 4u;
-    if (nv == 1u)
-        dense_short_n(op, x, out, 1u);
-    else if (nv == 2u)
-        dense_short_n(op, x, out, 2u);
-    else
-        dense_short_n(op, x, out, 3u);
+    BY_VECTORS(op->in.cw / 4u, dense_short_n, op, x, out);
 }
 #endif
 
