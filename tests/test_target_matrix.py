@@ -611,7 +611,7 @@ def build_program(target: str, kind: str) -> Path:
     extra = unit_sources() if kind.startswith("unit") else [hostile_source()] if kind == "hostile" else [model_source()]
     defines = [("BE_MAX_OPS", MAX_OPS), *(NO_PAD_DEFINES if kind == "unit-nopad" else [])]
     return T.build(target, [*extra[::-1], *runtime_sources()], include_dirs=[*INCLUDES, GEN],
-                   defines=defines, cflags=STRICT)
+                   defines=defines, cflags=STRICT, opt="-Os" if kind == "unit-os" else "-O2")
 
 
 _elfs: dict[tuple[str, str], Path] = {}
@@ -628,6 +628,21 @@ def _run(target: str, elf: Path, timeout: float = 300):
 
 
 # ----------------------------------------------------------------------------- tests
+
+
+#: the boards whose kernels are mostly inline assembly with pinned registers (DSP, Helium): their
+#: unit tests also run built with -Os, the size-first flag firmware is often built with, where
+#: GCC allocates and aligns differently around the asm
+OS_BOARDS = ["cortex-m4", "cortex-m55"]
+
+
+@pytest.mark.parametrize("name", OS_BOARDS)
+def test_unit_tests_built_with_os(name):
+    res = _run(name, program(name, "unit-os"))
+    m = re.search(r"^unit: (\d+) passed, (\d+) failed$", res.stdout, re.MULTILINE)
+    assert m, f"{name} -Os: no summary line\n{res.stdout}\n{res.stderr}"
+    n_tests = len(list((RUNTIME / "tests").glob("test_*.c")))
+    assert (int(m[1]), int(m[2])) == (n_tests, 0) and res.returncode == 0, res.stdout
 
 
 @pytest.mark.parametrize("name", ALL)

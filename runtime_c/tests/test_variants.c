@@ -1381,7 +1381,7 @@ static void ew_merge(int ka, uint32_t ba, int kb, uint32_t bb, uint32_t h, uint3
 static void ew_concat(int kind, int enc, const uint32_t *chs, uint32_t k, uint32_t h, uint32_t w, uint32_t off)
 {
     be_op op;
-    be_value v[4];
+    be_value v[4] = {{0}}; /* (GCC -Os cannot see that k >= 1 inputs are set) */
     be_inputs io;
     char what[96];
     uint32_t j, ctot = 0u, used = 0u;
