@@ -7,9 +7,8 @@
  * popcount = S(v) - 15 S(v >> 4). Two channels share each input load. The loop over row pairs
  * is inline assembly (GCC's code for the intrinsics spilled Q registers and copied pointers),
  * one instance per shape of row, so that a pair runs straight code: rows of at most 12 words
- * (a 3x3 conv on 32 channels: 9) entirely (mve_short_F_T), longer rows as a first group of
- * three vectors, a loop over the other groups and a straight tail (mve_long_F_T). The
- * last nw % 4 words are one vector under the predicate VCTP sets once per call (zeroing
+ * (a 3x3 conv on 32 channels: 9) entirely (mve_short_F_T), longer rows as a loop over their
+ * groups of three vectors and a straight tail (mve_long_F_T). The last nw % 4 words are one vector under the predicate VCTP sets once per call (zeroing
  * loads: inactive lanes read 0 and count 0). Q registers: q0 x, q1 / q3 a vector of row 0 / 1,
  * q2 temporary, q4 / q5 the rows' nibble sums, the masks in the two left; r7 (the Thumb frame
  * pointer) is not used. No __builtin_popcount.
@@ -132,7 +131,6 @@
 #define BE_MVE_BACK_3 "sub %[px], %[px], #48\n\t"
 #define BE_MVE_SHORT_BACK(F) BE_MVE_BACK_##F
 
-
 BE_MVE_SHORT(0, 1)
 BE_MVE_SHORT(1, 0)
 BE_MVE_SHORT(1, 1)
@@ -212,7 +210,7 @@ static const mve_short_fn mve_short_for[BE_MVE_SHORT_WORDS + 1u] = {
 static void popc_mve(const be_word *x, const be_word *w, uint32_t row_words, uint32_t nw, uint32_t n, uint32_t *d)
 {
     const uint32_t stride = row_words * (uint32_t)sizeof(be_word), tail = nw % 4u;
-    const be_word *last = w + (size_t)(n - 1u) * row_words;
+    const be_word *last = w + (size_t)(n & ~1u) * row_words; /* the odd row, if any */
     uint32_t e[2];
     if (nw <= BE_MVE_SHORT_WORDS) {
         const mve_short_fn f = mve_short_for[nw];
