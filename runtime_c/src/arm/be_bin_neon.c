@@ -423,7 +423,7 @@ static inline __attribute__((always_inline)) void scores_short_n(const be_op *op
     for (; o < n; o++) {
         uint8x16_t r;
         SHORT_ROW(r, p);
-        y[o] = (int32_t)((uint32_t)mult[o] * (uint32_t)(k - 2 * (int32_t)vaddlvq_u8(r)) + (uint32_t)offset[o]);
+        ((uint32_t *)y)[o] = (uint32_t)mult[o] * (uint32_t)(k - 2 * (int32_t)vaddlvq_u8(r)) + (uint32_t)offset[o];
     }
 }
 

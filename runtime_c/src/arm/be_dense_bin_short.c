@@ -162,7 +162,7 @@ static inline __attribute__((always_inline)) int32_t row_acc(const be_word **p, 
  * still the reference's wrapped one (only its BE_ERR_OVERFLOW status is not reported). */
 static inline __attribute__((always_inline)) void put_score(int32_t *y, int32_t mult, int32_t acc, int32_t offset)
 {
-    *y = (int32_t)((uint32_t)mult * (uint32_t)acc + (uint32_t)offset);
+    *(uint32_t *)y = (uint32_t)mult * (uint32_t)acc + (uint32_t)offset; /* unsigned: wraps, defined */
 }
 
 /* The whole layer for rows of NW words: outputs in blocks of 32 (one sign word each). */
