@@ -133,7 +133,7 @@ EXPECTED_I8 = {"cortex-m0": "mac", "cortex-m3": "mac", "cortex-m4": "dsp", "cort
 EW_OPS = ("add", "requantize", "threshold", "avgpool", "maxpool", "merge", "concat")
 _EW_W32 = {"add", "avgpool", "merge"}
 _EW_DSP = {"threshold", "maxpool", "avgpool"}
-_EW_MVE = {"threshold", "maxpool", "avgpool", "add"}
+_EW_MVE = {"threshold", "maxpool", "avgpool", "add", "merge"}
 _DSP_TARGETS = {"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"}
 
 

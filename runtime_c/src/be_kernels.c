@@ -122,6 +122,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(MAXPOOL2D_I8, "mve", BE_OP_MAXPOOL2D, BE_ISA_ARM_MVE, be_maxpool2d_i8_mve_supports, be_maxpool2d_i8_mve, 1)
     BE_ROW(AVGPOOL2D, "mve", BE_OP_AVGPOOL2D, BE_ISA_ARM_MVE, be_avgpool2d_i8_mve_supports, be_avgpool2d_i8_mve, 1)
     BE_ROW(ADD, "mve", BE_OP_ADD, BE_ISA_ARM_MVE, NULL, be_add_i8_mve, 1)
+    BE_ROW(MERGE, "mve", BE_OP_MERGE, BE_ISA_ARM_MVE, NULL, be_merge_mve, 1)
 #endif
 #ifdef BE_ARM_HAVE_DSP
     BE_ROW(THRESHOLD, "dsp", BE_OP_THRESHOLD, BE_ISA_ARM_DSP, be_threshold_i8_dsp_supports, be_threshold_i8_dsp, 1)

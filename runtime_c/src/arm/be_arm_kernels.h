@@ -148,6 +148,7 @@ be_status be_maxpool2d_i8_mve(const be_op *op, const void *in, void *out, void *
 int be_avgpool2d_i8_mve_supports(const be_op *op);
 be_status be_avgpool2d_i8_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_add_i8_mve(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_merge_mve(const be_op *op, const void *in, void *out, void *scratch); /* round stage, split form */
 int be_lstm_mve_supports(const be_op *op); /* the LSTM step: weight bits as byte-lane predicates */
 be_status be_lstm_mve(const be_op *op, const void *in, void *out, void *scratch);
 #endif

@@ -306,4 +306,30 @@ static inline int be_ew_split_ok(uint64_t xmax, uint64_t cmax)
     return xmax <= 16384u && (cmax >> 16) < 0x40000000ull;
 }
 
+/* ---- Merge in the split form, shared by "w32" (be_merge_w32.c) and the M55's "mve" ---- */
+
+/* One channel: M_a, M_b as (Mh, Ml), the folded constant c' (round) or threshold T' (sign) as
+ * (ch, cl) = (c' >> 16, c' & 0xFFFF), and sh = min(s - 16, 31) (round). */
+typedef struct {
+    int32_t mha, mla, mhb, mlb, ch, cl; /* sign: ch, cl are th, tl */
+    uint32_t sh;
+} be_merge_split;
+
+/* The split table of channels [c0, c0 + n) of a Merge with a round or sign stage; 0 if a channel
+ * does not take the split form (then nothing is promised about t). */
+int be_merge_split_table(const be_op *op, const be_value *va, const be_value *vb, uint32_t c0, uint32_t n,
+                         be_merge_split *t);
+
+/* Channels [c0, c0 + n) (n <= 32, c0 a multiple of 32) in the 64-bit arithmetic of "word" (any
+ * stage, any kinds): the fallback of the 32-bit variants. */
+void be_merge_word_chunk(const be_op *op, const be_inputs *io, void *out, uint32_t c0, uint32_t n);
+
+/* A 32-bit variant's chunk: channels [c0, c0 + n) written, or 0 (nothing written) if it does not
+ * take them. */
+typedef int (*be_merge_chunk_fn)(const be_op *op, const be_inputs *io, void *out, uint32_t c0, uint32_t n);
+
+/* The Merge in chunks of 32 channels: each through split, or be_merge_word_chunk where split
+ * declines. */
+be_status be_merge_by_chunks(const be_op *op, const void *in, void *out, be_merge_chunk_fn split);
+
 #endif /* BE_EW_H */

@@ -19,12 +19,7 @@
 
 #define CHUNK 32u
 
-void be_merge_word_chunk(const be_op *op, const be_inputs *io, void *out, uint32_t c0, uint32_t n); /* be_merge_word.c */
-
-typedef struct {
-    int32_t mha, mla, mhb, mlb, ch, cl; /* sign: ch, cl are th, tl */
-    uint32_t sh;
-} split_par;
+typedef be_merge_split split_par;
 
 BE_EW_INLINE void round_rows(const void *pa, const void *pb, int8_t *y, uint32_t npx, uint32_t cs, uint32_t c0,
                              uint32_t n, const split_par *t, int ka, int kb, const be_value *va, const be_value *vb)
@@ -69,9 +64,9 @@ static int64_t add_sat64(int64_t a, int64_t b)
     return a + b;
 }
 
-/* The table of channels [c0, c0 + n); 0 if a channel does not take the split form. */
-static int make_table(const be_op *op, const be_value *va, const be_value *vb, uint32_t c0, uint32_t n,
-                      split_par *t)
+/* The table of channels [c0, c0 + n); 0 if a channel does not take the split form (be_ew.h). */
+int be_merge_split_table(const be_op *op, const be_value *va, const be_value *vb, uint32_t c0, uint32_t n,
+                         be_merge_split *t)
 {
     const int32_t *ma = (const int32_t *)op->stage_a, *mb = (const int32_t *)op->stage_b;
     const uint64_t xa = be_ew_raw_max(va), xb = be_ew_raw_max(vb);
@@ -128,7 +123,7 @@ static int split_chunk(const be_op *op, const be_inputs *io, void *out, uint32_t
     const uint32_t npx = vo->h * vo->w, cs = vo->c;
     const int ka = be_ew_kind(va), kb = be_ew_kind(vb);
     split_par t[CHUNK];
-    if ((op->stage == BE_STAGE_THRESHOLD && op->encoding != BE_ENC_SIGN) || !make_table(op, va, vb, c0, n, t))
+    if ((op->stage == BE_STAGE_THRESHOLD && op->encoding != BE_ENC_SIGN) || !be_merge_split_table(op, va, vb, c0, n, t))
         return 0;
     if (op->stage == BE_STAGE_ROUND) {
 #define ROUND(A, B) round_rows(io->data[0], io->data[1], (int8_t *)out, npx, cs, c0, n, t, A, B, va, vb)
@@ -142,16 +137,21 @@ static int split_chunk(const be_op *op, const be_inputs *io, void *out, uint32_t
     return 1;
 }
 
-be_status be_merge_w32(const be_op *op, const void *in, void *out, void *scratch)
+be_status be_merge_by_chunks(const be_op *op, const void *in, void *out, be_merge_chunk_fn split)
 {
     const be_inputs *io = (const be_inputs *)in;
     const uint32_t cs = op->out.c;
     uint32_t c0;
-    (void)scratch;
     for (c0 = 0; c0 < cs; c0 += CHUNK) {
         const uint32_t n = cs - c0 < CHUNK ? cs - c0 : CHUNK;
-        if (!split_chunk(op, io, out, c0, n))
+        if (!split(op, io, out, c0, n))
             be_merge_word_chunk(op, io, out, c0, n);
     }
     return BE_OK;
+}
+
+be_status be_merge_w32(const be_op *op, const void *in, void *out, void *scratch)
+{
+    (void)scratch;
+    return be_merge_by_chunks(op, in, out, split_chunk);
 }
