@@ -91,11 +91,14 @@ def short_takes(target: str, op, spec) -> bool:
     Cortex-M55, where Helium wins from 3 words on) and a sign-threshold, score or accumulator
     stage, or over 2 unsigned bit-planes with K <= 64 and any threshold, score or accumulator
     stage. On the NEON targets it goes first only for sign heads of at most 64 inputs and
-    16 outputs, else after "neon" (forced only)."""
+    16 outputs and 2-plane heads of at most 64 outputs, else after "neon" (forced only)."""
     if not isinstance(op, Dense):
         return False
     out = op.output
     if target.startswith(("aarch64", "armv7")):
+        if spec.encoding == "unsigned":
+            return (spec.planes == 2 and spec.shape[-1] <= 64 and op.out_features <= 64
+                    and isinstance(out, (ThresholdStage, ScoreStage, AccStage)))
         return (spec.encoding == "sign" and spec.shape[-1] <= 64 and op.out_features <= 16
                 and (isinstance(out, (ScoreStage, AccStage))
                      or (isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1)))

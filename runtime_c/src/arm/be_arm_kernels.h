@@ -81,6 +81,7 @@ int be_dense_bin_short_supports(const be_op *op);
 int be_dense_bin_short_head_supports(const be_op *op); /* NEON builds: where "short" beats "neon" */
 be_status be_dense_bin_short(const be_op *op, const void *in, void *out, void *scratch);
 int be_dense_planes_short_supports(const be_op *op);
+int be_dense_planes_short_head_supports(const be_op *op); /* NEON builds: up to 64 outputs */
 be_status be_dense_planes_short(const be_op *op, const void *in, void *out, void *scratch);
 int be_conv2d_bin_tab_supports(const be_op *op);
 int be_conv2d_bin_tab_first_supports(const be_op *op); /* NEON builds: where "tab" beats "neon" */

@@ -52,6 +52,15 @@ int be_dense_bin_short_head_supports(const be_op *op)
     return be_dense_bin_short_supports(op) && op->in.cw <= 2u && op->out_ch <= 16u;
 }
 
+/* On NEON builds the 2-plane heads too: there "neon" takes bit-planes through the shared driver
+ * (weight popcounts, one pass per plane), slower on the qrelu2 VGG's heads (aarch64-virt 64 -> 64
+ * 1.551 vs 1.257, 64 -> 10 scores 2.214 vs 1.081 per logical MAC; armv7-virt 1.622 vs 1.171,
+ * 2.202 vs 0.930); measured up to 64 outputs, so taken up to 64. */
+int be_dense_planes_short_head_supports(const be_op *op)
+{
+    return be_dense_planes_short_supports(op) && op->out_ch <= 64u;
+}
+
 int be_dense_planes_short_supports(const be_op *op)
 {
     /* 2-bit unsigned levels (the qrelu2 heads), K <= 64: any threshold stage (through the shared
