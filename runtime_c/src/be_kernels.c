@@ -47,8 +47,7 @@ const be_kernel be_kernel_table[] = {
      * without NEON, then Helium, then NEON (which beats "tab" on 16 sign channels: on NEON
      * builds "tab" goes first only for bit-plane inputs and at most 8 sign channels, and "short"
      * only for Dense heads of at most 64 inputs and 16 outputs (2 bit-planes: 64 outputs); the
-     * rest after "neon", forced
-     * only), then DSP, then plain-C Thumb-2 / Thumb-1 counting */
+     * rest after "neon", forced only), then DSP, then plain-C Thumb-2 / Thumb-1 counting */
 #if defined(BE_ARM_HAVE_U8) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_supports, be_dense_bin_short, 0)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_planes_short_supports, be_dense_planes_short, 0)

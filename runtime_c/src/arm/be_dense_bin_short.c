@@ -183,7 +183,6 @@ static inline __attribute__((always_inline)) be_status short_layer(const be_op *
     const be_word *w = (const be_word *)op->weights;
     const be_word x0 = x[0], x1 = nw >= 2u ? x[1] : 0u, x2 = nw >= 3u ? x[2] : 0u, x3 = nw >= 4u ? x[3] : 0u;
     uint32_t o, i;
-    be_status st = BE_OK;
     if (op->stage == BE_STAGE_SCORE) { /* first: the heads, the layers with fewest rows */
         const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
         int32_t *y = (int32_t *)out, *const y_end = y + nout;
@@ -210,7 +209,7 @@ static inline __attribute__((always_inline)) be_status short_layer(const be_op *
         for (; y != y_end; y++)
             *y = row_acc(&w, nw, x0, x1, x2, x3, k);
     }
-    return st;
+    return BE_OK; /* no stage here can fail: scores cannot wrap (the loader) */
 }
 
 /* Rows of nw (1 or 2) words over 2 unsigned bit-planes x0, x1 (levels x = x0 + 2 x1, plane 1

@@ -8,9 +8,10 @@
  * shifts negated for VSHL), and per pixel each four channels take two widening loads of the
  * inputs (VLDRB.S32 for codes, VLDRW for accumulators), four VMUL and four VADD against the
  * table's vectors, the shifts, a clamp and a narrowing store (VSTRB.32), the last vector of a
- * chunk tail-predicated (VCTP: nothing past the channels is read or written). Exact where the split form is (its lanes cannot overflow: inputs
- * together <= 2^14, s >= 16, |c'| < 2^45); other chunks, sign or level stages and u8 inputs take
- * the 64-bit code of "word" (be_merge_word_chunk).
+ * chunk tail-predicated (VCTP: nothing past the channels is read or written). Exact where the
+ * split form is (its lanes cannot overflow: inputs together <= 2^14, s >= 16, |c'| < 2^45);
+ * other chunks, sign or level stages and u8 inputs take the 64-bit code of "word"
+ * (be_merge_word_chunk, through be_merge_by_chunks).
  */
 #include "be_arm_kernels.h"
 
@@ -86,6 +87,7 @@ static int chunk(const be_op *op, const be_inputs *io, void *out, uint32_t c0, u
         g[P_CL][l] = in ? s[i].cl : 0;
         g[P_NSH][l] = in ? -(int32_t)s[i].sh : 0; /* VSHL by a negative count: arithmetic right shift */
     }
+    /* BE_EW_KIND_SWITCH without its kind-generic case (declined above: u8 codes) */
 #define ROUND(A, B) round_rows(io->data[0], io->data[1], (int8_t *)out, vo->h * vo->w, vo->c, c0, n, &t, A, B)
     if (ka == BE_EW_K_I8 && kb == BE_EW_K_I32)
         ROUND(BE_EW_K_I8, BE_EW_K_I32);

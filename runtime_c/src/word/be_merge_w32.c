@@ -19,10 +19,8 @@
 
 #define CHUNK 32u
 
-typedef be_merge_split split_par;
-
 BE_EW_INLINE void round_rows(const void *pa, const void *pb, int8_t *y, uint32_t npx, uint32_t cs, uint32_t c0,
-                             uint32_t n, const split_par *t, int ka, int kb, const be_value *va, const be_value *vb)
+                             uint32_t n, const be_merge_split *t, int ka, int kb, const be_value *va, const be_value *vb)
 {
     uint32_t px, i;
     for (px = 0; px < npx; px++) {
@@ -37,7 +35,7 @@ BE_EW_INLINE void round_rows(const void *pa, const void *pb, int8_t *y, uint32_t
 }
 
 BE_EW_INLINE void sign_rows(const void *pa, const void *pb, be_word *out, uint32_t npx, uint32_t cs, uint32_t cw,
-                            uint32_t c0, uint32_t n, const split_par *t, int ka, int kb, const be_value *va,
+                            uint32_t c0, uint32_t n, const be_merge_split *t, int ka, int kb, const be_value *va,
                             const be_value *vb)
 {
     uint32_t px, i;
@@ -122,7 +120,7 @@ static int split_chunk(const be_op *op, const be_inputs *io, void *out, uint32_t
     const be_value *va = io->value[0], *vb = io->value[1], *vo = &op->out;
     const uint32_t npx = vo->h * vo->w, cs = vo->c;
     const int ka = be_ew_kind(va), kb = be_ew_kind(vb);
-    split_par t[CHUNK];
+    be_merge_split t[CHUNK];
     if ((op->stage == BE_STAGE_THRESHOLD && op->encoding != BE_ENC_SIGN) || !be_merge_split_table(op, va, vb, c0, n, t))
         return 0;
     if (op->stage == BE_STAGE_ROUND) {
