@@ -125,6 +125,15 @@ static inline int32_t be_i8_rq_one(const be_i8_rq *q, int32_t acc, int32_t zp)
     return BE_I8_SAT8(r + zp); /* |r| <= 32768: r + zp cannot overflow */
 }
 
+/* A variant may requantize a block whose shifts are all >= 32 in vector lanes: it defines
+ * BE_I8_PUT_HIGH as the name of its function before including this header (and defines the
+ * function after it): dst[i] = the code of acc[i] with constants q[i], for i < n <= BE_I8_BLOCK
+ * (q and acc are arrays of BE_I8_BLOCK entries: whole vectors may be read, only n bytes are
+ * written). */
+#ifdef BE_I8_PUT_HIGH
+static void BE_I8_PUT_HIGH(const struct be_i8_rq *q, const int32_t *acc, uint32_t n, int32_t zp, int8_t *dst);
+#endif
+
 /* Channels [o0, o0 + n) of one output pixel (threshold stages: cleared before) from their exact
  * accumulators; q: the chunk's prepared requant constants (q[0] is channel o0), all_high from
  * be_i8_rq_prepare. Other stages: be_stage_put_block (sign: o0 % 32 + n <= 32). */
@@ -136,6 +145,10 @@ static inline be_status be_i8_put(const be_op *op, const be_i8_rq *q, int all_hi
         const int32_t zp = op->zero_point;
         uint32_t i;
         if (all_high) {
+#ifdef BE_I8_PUT_HIGH
+            BE_I8_PUT_HIGH(q, acc, n, zp, dst);
+            return BE_OK;
+#endif
             for (i = 0; i < n; i++) {
                 const int64_t v = (int64_t)q[i].m * acc[i] + q[i].bh;
                 const int32_t r = BE_I8_SAT16(be_i8_sar32((int32_t)be_i8_sar64(v, 32u), q[i].s));

@@ -15,7 +15,32 @@
 
 #include <arm_mve.h>
 
+#define BE_I8_PUT_HIGH be_i8_put_high_mve
 #include "arm/be_arm_i8.h"
+
+/* RequantStage when every shift of the block is >= 32, four channels per vector. The
+ * prepared constants {Bh (int64), M, s - 32} of four channels are one VLD4 (be_i8_rq is four
+ * words: Bh's low and high word, M, s - 32). v = M * acc + Bh in two words: lo = M * acc mod
+ * 2^32 (VMUL) and the high word of the product (VMULH.S32); that plus Bh's high word plus the
+ * carry of lo + Bh_lo is the high word of v exactly (v fits int64: loader), then shifted right
+ * by s - 32 (VSHL by a negative lane), the zero point added with saturation and clamped to
+ * int8: clamp(zp + (v >> s)) equals the reference's sat8(sat16(v >> s) + zp) for every v. */
+static inline int32x4_t rq_high4(const be_i8_rq *q, int32x4_t a, int32_t zp)
+{
+    const int32x4x4_t c = vld4q_s32((const int32_t *)(const void *)q); /* Bh lo, Bh hi, M, s - 32 */
+    const uint32x4_t lo = vreinterpretq_u32_s32(vaddq_s32(vmulq_s32(a, c.val[2]), c.val[0]));
+    int32x4_t hi = vmulhq_s32(a, c.val[2]);
+    hi = vaddq_m_n_s32(hi, hi, 1, vcmphiq_u32(vreinterpretq_u32_s32(c.val[0]), lo)); /* lo wrapped */
+    hi = vshlq_s32(vaddq_s32(hi, c.val[1]), vnegq_s32(c.val[3]));
+    return vminq_s32(vmaxq_s32(vqaddq_n_s32(hi, zp), vdupq_n_s32(-128)), vdupq_n_s32(127));
+}
+
+static void be_i8_put_high_mve(const be_i8_rq *q, const int32_t *acc, uint32_t n, int32_t zp, int8_t *dst)
+{
+    uint32_t i;
+    for (i = 0; i < n; i += 4u)
+        vstrbq_p_s32(dst + i, rq_high4(q + i, vld1q_s32(acc + i), zp), vctp32q(n - i));
+}
 
 int be_i8_mve_supports(const be_op *op)
 {
@@ -130,54 +155,150 @@ static void dot_s8(const int8_t *w, uint32_t rb, const void *xp, uint32_t n, uin
 
 /* ------------------------------------------------------------------ Conv2d, groups = 1 */
 
-/* a[r] += the dot products of rows w + r * k (r < rows <= 4) with the patch x (K = k int8),
- * one VLDRB of the patch per 4 rows; the last partial vector predicated. */
-__attribute__((noinline)) static void rows_s8(const int8_t *w, uint32_t k, const int8_t *x, uint32_t rows, int32_t *a)
+/* The patch of output pixel (oy, ox) as int8 (u8 codes XOR 0x80; padding: the zero point's
+ * code), element e = (ky * KW + kx) * C + ci; a window row inside the image is one run of
+ * KW * C bytes. Vector copies, the last partial vector predicated. */
+static void patch_run(int8_t *d, const uint8_t *src, uint32_t n, uint8x16_t flip)
 {
-    const uint32_t nf = k / 16u, t = k & 15u;
-    const int8_t *w0 = w, *w1 = rows > 1u ? w + k : w, *w2 = rows > 2u ? w + 2u * k : w;
-    const int8_t *w3 = rows > 3u ? w + 3u * k : w;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    uint32_t i;
-    for (i = 0; i < nf; i++) {
-        const int8x16_t xv = vld1q_s8(x);
-        a0 = vmladavaq_s8(a0, xv, vld1q_s8(w0));
-        a1 = vmladavaq_s8(a1, xv, vld1q_s8(w1));
-        a2 = vmladavaq_s8(a2, xv, vld1q_s8(w2));
-        a3 = vmladavaq_s8(a3, xv, vld1q_s8(w3));
-        x += 16;
-        w0 += 16;
-        w1 += 16;
-        w2 += 16;
-        w3 += 16;
+    for (; n >= 16u; n -= 16u, d += 16, src += 16)
+        vst1q_u8((uint8_t *)d, veorq_u8(vld1q_u8(src), flip));
+    if (n > 0u) {
+        const mve_pred16_t p = vctp8q(n);
+        vst1q_p_u8((uint8_t *)d, veorq_u8(vld1q_z_u8(src, p), flip), p);
     }
-    if (t != 0u) {
-        const mve_pred16_t p = vctp8q(t);
-        const int8x16_t xv = vld1q_z_s8(x, p);
-        a0 = vmladavaq_s8(a0, xv, vld1q_z_s8(w0, p));
-        a1 = vmladavaq_s8(a1, xv, vld1q_z_s8(w1, p));
-        a2 = vmladavaq_s8(a2, xv, vld1q_z_s8(w2, p));
-        a3 = vmladavaq_s8(a3, xv, vld1q_z_s8(w3, p));
+}
+
+static void patch_fill(int8_t *d, uint32_t n, uint8x16_t v)
+{
+    for (; n >= 16u; n -= 16u, d += 16)
+        vst1q_u8((uint8_t *)d, v);
+    if (n > 0u)
+        vst1q_p_u8((uint8_t *)d, v, vctp8q(n));
+}
+
+static void patch_s8(const be_op *op, const uint8_t *in, uint32_t oy, uint32_t ox, int8_t *d)
+{
+    const be_value *vi = &op->in;
+    const uint32_t c = vi->c, kw = op->kw, run = kw * c;
+    const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+    const int32_t w = (int32_t)vi->w;
+    const int is_i8 = vi->kind == BE_KIND_I8;
+    const uint8x16_t flip = vdupq_n_u8(is_i8 ? 0u : 0x80u);
+    const uint8x16_t pad = vdupq_n_u8((uint8_t)(is_i8 ? vi->zero_point : vi->zero_point - 128));
+    const int inside_x = x0 >= 0 && x0 + (int32_t)kw <= w;
+    uint32_t ky, kx;
+    for (ky = 0; ky < op->kh; ky++, d += run) {
+        const int32_t iy = y0 + (int32_t)ky;
+        const uint8_t *row = in + (size_t)iy * (uint32_t)w * c;
+        if (iy < 0 || iy >= (int32_t)vi->h) {
+            patch_fill(d, run, pad);
+        } else if (inside_x) {
+            patch_run(d, row + (size_t)x0 * c, run, flip);
+        } else {
+            for (kx = 0; kx < kw; kx++) {
+                const int32_t ix = x0 + (int32_t)kx;
+                if (ix < 0 || ix >= w)
+                    patch_fill(d + kx * c, c, pad);
+                else
+                    patch_run(d + kx * c, row + (size_t)ix * c, c, flip);
+            }
+        }
     }
-    a[0] += a0;
-    if (rows > 1u)
-        a[1] += a1;
-    if (rows > 2u)
-        a[2] += a2;
-    if (rows > 3u)
-        a[3] += a3;
+}
+
+/* Groups of four weight rows (w0..w3, K = k int8 each) dotted with the patch x: per group
+ * nv = K / 16 steps of one VLDRB of the patch and four (VLDRB + VMLADAVA.S8) of the rows in a
+ * DLS / LE loop, then with TAIL the last K % 16 bytes as one predicated vector (VCTP once per
+ * call: no byte past a row or the patch is read), and the four sums stored (STM) at d. The
+ * next group's rows follow the last one's (rows contiguous, stride k): w0 = the end of row 3.
+ * The loop constants live in memory (sp-relative operands): every core register is in use. */
+#define BE_I8_ROWS4(TAIL)                                                                         \
+    __asm__ volatile("ldr r0, %[tm]\n\t"                                                         \
+                     "vctp.8 r0\n"                                                               \
+                     "0:\n\t"                                                                    \
+                     "ldr lr, %[nvm]\n\t"                                                        \
+                     "ldr %[xp], %[xm]\n\t"                                                      \
+                     "ldm %[b]!, {r0, r2, r4, r6}\n\t"                                            \
+                     "dls lr, lr\n"                                                              \
+                     "1:\n\t"                                                                    \
+                     "vldrb.u8 q0, [%[xp]], #16\n\t"                                             \
+                     "vldrb.u8 q1, [%[w0]], #16\n\t"                                             \
+                     "vmladava.s8 r0, q0, q1\n\t"                                                \
+                     "vldrb.u8 q2, [%[w1]], #16\n\t"                                             \
+                     "vmladava.s8 r2, q0, q2\n\t"                                                \
+                     "vldrb.u8 q3, [%[w2]], #16\n\t"                                             \
+                     "vmladava.s8 r4, q0, q3\n\t"                                                \
+                     "vldrb.u8 q4, [%[w3]], #16\n\t"                                             \
+                     "vmladava.s8 r6, q0, q4\n\t"                                                \
+                     "le lr, 1b\n\t" BE_I8_ROWS4_TAIL_##TAIL                                     \
+                     "stm %[d]!, {r0, r2, r4, r6}\n\t"                                           \
+                     "ldr r0, %[tm]\n\t"                                                         \
+                     "ldr r2, %[km]\n\t"                                                         \
+                     "add %[w0], %[w3], r0\n\t"                                                  \
+                     "add %[w1], %[w0], r2\n\t"                                                  \
+                     "add %[w2], %[w1], r2\n\t"                                                  \
+                     "add %[w3], %[w2], r2\n\t"                                                  \
+                     "ldr r0, %[em]\n\t"                                                         \
+                     "cmp %[d], r0\n\t"                                                          \
+                     "bne 0b\n\t"                                                                \
+                     : [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [d] "+r"(d),   \
+                       [b] "+r"(init), [xp] "=&r"(xp)                                            \
+                     : [tm] "m"(t), [nvm] "m"(nv), [xm] "m"(x), [km] "m"(k), [em] "m"(end)         \
+                     : "r0", "r2", "r4", "r6", "lr", "q0", "q1", "q2", "q3", "q4", "memory", "cc")
+#define BE_I8_ROWS4_TAIL_0
+#define BE_I8_ROWS4_TAIL_1                                                                        \
+    "vpstttt\n\t"                                                                                \
+    "vldrbt.u8 q0, [%[xp]]\n\t"                                                                  \
+    "vldrbt.u8 q1, [%[w0]]\n\t"                                                                  \
+    "vldrbt.u8 q2, [%[w1]]\n\t"                                                                  \
+    "vldrbt.u8 q3, [%[w2]]\n\t"                                                                  \
+    "vpst\n\t"                                                                                   \
+    "vldrbt.u8 q4, [%[w3]]\n\t"                                                                  \
+    "vmladava.s8 r0, q0, q1\n\t"                                                                 \
+    "vmladava.s8 r2, q0, q2\n\t"                                                                 \
+    "vmladava.s8 r4, q0, q3\n\t"                                                                 \
+    "vmladava.s8 r6, q0, q4\n\t"
+
+/* d[g * 4 + r] = init[g * 4 + r] + the dot product of row 4 g + r (from w0..w3, K > 16) with
+ * the patch x for the `groups` groups. */
+__attribute__((noinline)) static void rows4_s8(const int8_t *w0, const int8_t *w1, const int8_t *w2,
+                                               const int8_t *w3, uint32_t k, const int8_t *x, uint32_t groups,
+                                               const int32_t *init, int32_t *d)
+{
+    const uint32_t nv = k / 16u, t = k & 15u;
+    const int32_t *end = d + 4u * groups;
+    const int8_t *xp;
+    if (t != 0u)
+        BE_I8_ROWS4(1);
+    else
+        BE_I8_ROWS4(0);
+}
+
+/* acc[o] = init[o] + the dot product of weight row o (rows of K = k > 16 int8 from w,
+ * contiguous) with the patch x, for o < n: whole groups of four rows in one call, then the last
+ * 1-3 rows as a group whose extra rows repeat the last one (their sums land in
+ * acc[n .. roundup4(n)), which the caller's arrays hold, as init does). */
+static void rows_s8(const int8_t *w, uint32_t k, const int8_t *x, uint32_t n, const int32_t *init, int32_t *acc)
+{
+    const uint32_t g = n / 4u, left = n & 3u;
+    if (g > 0u)
+        rows4_s8(w, w + k, w + 2u * k, w + 3u * k, k, x, g, init, acc);
+    if (left > 0u) {
+        const int8_t *w0 = w + (size_t)(4u * g) * k, *w1 = left > 1u ? w0 + k : w0, *w2 = left > 2u ? w1 + k : w1;
+        rows4_s8(w0, w1, w2, w2, k, x, 1u, init + 4u * g, acc + 4u * g);
+    }
 }
 
 /* K <= 16: the patch is one predicated vector, loaded once for all n rows: per row a
  * predicated VLDRB and one VMLADAVA. */
 __attribute__((noinline)) static void rows_small(const int8_t *w, uint32_t k, const int8_t *x, uint32_t n,
-                                                 int32_t *a)
+                                                 const int32_t *init, int32_t *a)
 {
     const mve_pred16_t p = vctp8q(k);
     const int8x16_t xv = vld1q_z_s8(x, p);
     uint32_t o;
     for (o = 0; o < n; o++, w += k)
-        a[o] = vmladavaq_s8(a[o], xv, vld1q_z_s8(w, p));
+        a[o] = vmladavaq_s8(init[o], xv, vld1q_z_s8(w, p));
 }
 
 /* sum_k w_k of row w (K = k) */
@@ -192,36 +313,35 @@ static int32_t row_sum(const int8_t *w, uint32_t k)
 }
 
 /* Chunks of 32 output channels; over u8 codes the chunk's weight sums once (the patch holds
- * x - 128: acc = dot + 128 * sum_k w_k); per pixel the patch, 4 rows per pass over it. */
-static be_status conv_s8(const be_op *op, const void *in, void *out, void *scratch)
+ * x - 128: acc = dot + 128 * sum_k w_k, the rows' starting values); per pixel the patch, then
+ * all rows of the chunk in one call, then the stage (RequantStage with every shift >= 32 in
+ * lanes, else be_i8_put). */
+__attribute__((noinline)) static be_status conv_s8(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vo = &op->out;
     const uint32_t k = op->k;
     const int is_u8 = op->in.kind == BE_KIND_U8;
     const int8_t *wts = (const int8_t *)op->weights;
     be_i8_rq rq[BE_I8_BLOCK];
-    int32_t acc[BE_I8_BLOCK], base[BE_I8_BLOCK];
+    int32_t acc[BE_I8_BLOCK], base[BE_I8_BLOCK]; /* BE_I8_BLOCK is a multiple of 4 (rows_s8) */
     uint32_t o0, oy, ox, o;
     be_status st = BE_OK;
     be_i8_clear_out(op, out);
     for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
         const uint32_t nb = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
         const int high = op->stage == BE_STAGE_REQUANT ? be_i8_rq_prepare(op, o0, nb, rq) : 0;
+        const int8_t *w = wts + (size_t)o0 * k;
         for (o = 0; o < nb; o++) /* |128 * sum w| <= 255 * sum |w| <= INT32_MAX (loader) */
-            base[o] = is_u8 ? 128 * row_sum(wts + (size_t)(o0 + o) * k, k) : 0;
+            base[o] = is_u8 ? 128 * row_sum(w + (size_t)o * k, k) : 0;
         for (oy = 0; oy < vo->h; oy++) {
             for (ox = 0; ox < vo->w; ox++) {
                 uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
+                patch_s8(op, (const uint8_t *)in, oy, ox, (int8_t *)scratch);
                 be_status s;
-                be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_S8, copy_s8, fill_s8);
-                for (o = 0; o < nb; o++)
-                    acc[o] = base[o];
                 if (k <= 16u)
-                    rows_small(wts + (size_t)o0 * k, k, (const int8_t *)scratch, nb, acc);
+                    rows_small(w, k, (const int8_t *)scratch, nb, base, acc);
                 else
-                    for (o = 0; o < nb; o += 4u)
-                        rows_s8(wts + (size_t)(o0 + o) * k, k, (const int8_t *)scratch, nb - o < 4u ? nb - o : 4u,
-                                acc + o);
+                    rows_s8(w, k, (const int8_t *)scratch, nb, base, acc);
                 s = be_i8_put(op, rq, high, px_out, o0, nb, acc);
                 if (s != BE_OK)
                     st = s;
@@ -291,15 +411,23 @@ static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, ui
 
 /* ------------------------------------------------------------------------ entries */
 
+/* Each driver in its own frame (and each instance of the depthwise driver compiled on its own:
+ * inlined together, GCC's code for the plain-C lane core got slower). */
+__attribute__((noinline)) static be_status dw_lanes(const be_op *op, const void *in, void *out)
+{
+    int16_t wt[DW_WT];
+    return be_i8_dw(op, in, out, dw_core, dw_weights, wt);
+}
+
+__attribute__((noinline)) static be_status dw_generic(const be_op *op, const void *in, void *out)
+{
+    return be_i8_dw(op, in, out, NULL, NULL, NULL);
+}
+
 be_status be_conv2d_i8_mve(const be_op *op, const void *in, void *out, void *scratch)
 {
-    if (be_i8_is_depthwise(op) && op->kh * op->kw <= BE_I8_DW_TAPS) {
-        if (op->out_ch == op->in_ch) {
-            int16_t wt[DW_WT];
-            return be_i8_dw(op, in, out, dw_core, dw_weights, wt);
-        }
-        return be_i8_dw(op, in, out, NULL, NULL, NULL);
-    }
+    if (be_i8_is_depthwise(op) && op->kh * op->kw <= BE_I8_DW_TAPS)
+        return op->out_ch == op->in_ch ? dw_lanes(op, in, out) : dw_generic(op, in, out);
     if (op->groups <= 1u)
         return conv_s8(op, in, out, scratch);
     return be_i8_conv2d(op, in, out, scratch, BE_I8_S8, copy_s8, fill_s8, dot_s8);
