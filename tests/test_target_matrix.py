@@ -725,11 +725,7 @@ def test_models_match_reference(name):
                             expected = "mla"  # its row loop beats "mve" on few channels
                         assert kname == expected, (case, line)
                 elif int8_codes:
-                    expected = EXPECTED_I8[name]
-                    if name == "cortex-m55" and isinstance(op, Conv2d) and op.groups == 1 and op.kernel[0] == 3 and \
-                            op.kernel[1] * spec.shape[2] <= 4:
-                        expected = "dsp"  # the DSP kernel's pixel-layer path beats "mve" there
-                    assert kname == expected, (case, line)
+                    assert kname == EXPECTED_I8[name], (case, line)
                 elif isinstance(op, (Add, Requantize, Threshold, AvgPool2d, Merge, Concat)) or \
                         (isinstance(op, MaxPool2d) and spec.kind in ("u8", "i8")):
                     ew_name = {Add: "add", Requantize: "requantize", Threshold: "threshold", AvgPool2d: "avgpool",

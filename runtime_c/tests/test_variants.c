@@ -129,7 +129,7 @@ static void fill_weights(int kind, uint32_t rows, uint32_t n)
             weights[r * be_words_for(n) + j] = xs() & (j + 1u == be_words_for(n) ? be_last_word_mask(n) : 0xFFFFFFFFu);
 }
 
-static void i8_requant(be_op *op, uint32_t base);
+static void i8_requant(be_op *op, uint32_t base, int high);
 
 /* Output stage: 0 sign threshold, 1 unsigned L = 1, 2 unsigned L = 3, 3 score (Dense only),
  * 4 requant (i8_requant's modes), 5 accumulators (AccStage). Thresholds are drawn around 0 within
@@ -141,7 +141,7 @@ static void set_stage(be_op *op, int stage, uint32_t spread)
 {
     uint32_t c, l;
     if (stage == 4) {
-        i8_requant(op, n_cases);
+        i8_requant(op, n_cases, n_cases % 4u == 3u);
         return;
     }
     if (stage == 5) {
@@ -748,8 +748,10 @@ static uint32_t bit_length64(uint64_t v)
  * c in mode (c + base) % 6: 0 realistic (outputs spread over the codes), 1 extreme multiplier
  * with the largest bias of either sign and any shift, 2 shift 0 (every value saturates or is
  * exact), 3 shift 62 with extreme multiplier and bias, 4 multiplier 0, 5 small values with
- * small shifts (many exact halves: the round-half-up rule on both signs). */
-static void i8_requant(be_op *op, uint32_t base)
+ * small shifts (many exact halves: the round-half-up rule on both signs). With `high` every
+ * shift is >= 32 (modes 0, 1, 3 and 4 only, shifts raised to 32..62): the blocks the kernels
+ * requantize from the high word alone (the M55's lanes, be_arm_i8.h's all_high). */
+static void i8_requant(be_op *op, uint32_t base, int high)
 {
     uint32_t c;
     uint8_t *shift = (uint8_t *)stage_a8;
@@ -759,7 +761,8 @@ static void i8_requant(be_op *op, uint32_t base)
     op->zero_point = (base & 3u) == 1u ? -128 : (base & 3u) == 2u ? 127 : (int32_t)(xs() % 256u) - 128;
     for (c = 0; c < op->out_ch; c++) {
         const uint64_t bound = i8_bound(op, c), lim = 0x7FFFFFFFFFFFFFFFull;
-        const uint32_t mode = (c + base) % 6u;
+        static const uint8_t high_modes[6] = {0u, 1u, 3u, 4u, 1u, 0u};
+        const uint32_t mode = high ? high_modes[(c + base) % 6u] : (c + base) % 6u;
         int64_t m = 0, b = 0;
         uint32_t s = 0u;
         uint64_t half, maxb;
@@ -768,17 +771,17 @@ static void i8_requant(be_op *op, uint32_t base)
             m = (int64_t)((1u << 24) + xs() % (1u << 30));
             bl = bit_length64((uint64_t)m * (bound / 8u + 1u));
             s = bl > 8u + 3u ? bl - 8u - xs() % 4u : 0u;
-            s = s > 62u ? 62u : s;
+            s = s > 62u ? 62u : high && s < 32u ? 32u + xs() % 8u : s;
             b = (int64_t)(xs() % 2001u) - 1000;
             b *= (int64_t)1 << (s > 10u ? s - 10u : 0u);
         } else if (mode == 1u || mode == 3u) {
             m = (xs() & 1u) ? 2147483647 : -2147483647 - 1;
-            s = mode == 3u ? 62u : xs() % 63u;
+            s = mode == 3u ? 62u : high ? 32u + xs() % 31u : xs() % 63u;
         } else if (mode == 2u) {
             m = (int64_t)(xs() % 7u) - 3;
             b = (int64_t)(xs() % 401u) - 200;
         } else if (mode == 4u) {
-            s = xs() % 63u;
+            s = high ? 32u + xs() % 31u : xs() % 63u;
             b = ((int64_t)(xs() % 2001u) - 1000) * ((int64_t)1 << 30);
         } else {
             s = 1u + xs() % 6u;
@@ -822,7 +825,8 @@ static void i8_fill_weights(uint32_t rows, uint32_t k)
 }
 
 /* The output stage: 0 requant (modes from `base`), 1 sign threshold, 2 unsigned L = 3, 3 score
- * (Dense). Thresholds within +-40 K (some channels constant: see set_stage). */
+ * (Dense), 4 accumulators, 5 requant with every shift >= 32. Thresholds within +-40 K (some
+ * channels constant: see set_stage). */
 static void i8_stage(be_op *op, int stage, uint32_t base)
 {
     if (stage == 4) { /* accumulators (AccStage) */
@@ -830,8 +834,8 @@ static void i8_stage(be_op *op, int stage, uint32_t base)
         set_out(op, op->type == BE_OP_DENSE ? 1u : 3u, op->out.h, op->out.w);
         return;
     }
-    if (stage == 0) {
-        i8_requant(op, base);
+    if (stage == 0 || stage == 5) {
+        i8_requant(op, base, stage == 5);
         be_test_set_value(&op->out, BE_KIND_I8, op->type == BE_OP_DENSE ? 1u : 3u, op->out.h, op->out.w, op->out_ch,
                           BE_ENC_NONE, 1u);
         op->out.zero_point = op->zero_point;
@@ -947,12 +951,14 @@ static void test_int8(void)
                     const uint32_t pad[4] = {p == 0u ? 0u : p == 1u ? k / 2u : k - 1u, p == 1u ? k / 2u : 0u,
                                              p == 1u ? k / 2u : p == 2u ? k / 2u : 0u, p == 2u ? k - 1u : p == 1u ? k / 2u : 0u};
                     const uint32_t h = 3u + n % 4u, w = 4u + n % 3u, off = n % 4u;
-                    const int stage = i8_extreme ? 0 : (int)(n % 4u == 3u ? 0u : n % 4u);
+                    /* requant (every shift >= 32 in every other case: stage 5), thresholds */
+                    const int stage = i8_extreme ? (n % 2u ? 5 : 0) : (int)(n % 4u == 3u ? (n / 4u) % 2u * 5u : n % 4u);
                     if (i8_extreme && n % 3u != 0u)
                         continue;
                     i8_conv(kind, zp, h, w, c, chans[(ci + n) % 8u], 1u, k, k, s, s, pad, stage, off);
                     /* depthwise, channel multiplier 1..3 */
-                    i8_conv(kind, zp, h + 1u, w, c, c * (1u + n % 3u), c, k, k, s, 3u - s, pad, (int)(n % 3u), 3u - off);
+                    i8_conv(kind, zp, h + 1u, w, c, c * (1u + n % 3u), c, k, k, s, 3u - s, pad,
+                            n % 3u == 0u && n % 2u ? 5 : (int)(n % 3u), 3u - off);
                     if (!i8_extreme && n % 4u == 1u) /* accumulator stage: plain and depthwise */
                         i8_conv(kind, zp, h, w, c, n % 8u == 1u ? c : chans[(ci + n) % 8u], n % 8u == 1u ? c : 1u, k, k,
                                 s, s, pad, 4, off);
@@ -981,11 +987,23 @@ static void test_int8(void)
             static const uint32_t pad[4] = {1, 1, 1, 1};
             i8_conv(BE_KIND_U8, 0, 12, 12, 1, 16, 1, 3, 3, 1, 1, pad, 0, 1);
             i8_conv(BE_KIND_U8, 0, 11, 9, 1, 8, 1, 3, 3, 1, 1, pad, 1, 0);
+            /* every shift >= 32 (the lane requant), 24 channels (a partial group of 16) */
+            i8_conv(BE_KIND_I8, -7, 10, 13, 1, 24, 1, 3, 3, 1, 1, pad, 5, 2);
+            i8_conv(BE_KIND_U8, 9, 9, 8, 1, 37, 1, 3, 3, 2, 1, pad, 5, 1);
+        }
+        /* 1x1 over 16 channels (the ResNet's downsampling conv: K = 16, channel lanes on the M55)
+         * and over 40 (K = 40: four rows per pass), every shift >= 32 */
+        {
+            static const uint32_t pad0[4] = {0, 0, 0, 0};
+            i8_conv(BE_KIND_I8, 3, 6, 5, 16, 40, 1, 1, 1, 1, 1, pad0, 5, 0);
+            i8_conv(BE_KIND_I8, -2, 5, 4, 40, 80, 1, 1, 1, 1, 1, pad0, 5, 3);
+            i8_conv(BE_KIND_U8, 130, 5, 6, 16, 13, 1, 1, 1, 2, 2, pad0, 0, 1);
         }
         for (j = 0; j < sizeof dks / sizeof dks[0]; j++, n++) {
             const int kind = n % 2u ? BE_KIND_U8 : BE_KIND_I8;
             const int32_t zp = kind == BE_KIND_U8 ? zp_u8[(n / 2u) % 4u] : zp_i8[(n / 2u) % 4u];
-            i8_dense(kind, zp, dks[j], chans[n % 8u], i8_extreme ? 0 : (int)(n % 4u), n % 4u);
+            i8_dense(kind, zp, dks[j], chans[n % 8u], i8_extreme ? (int)(n % 2u) * 5 : n % 8u == 4u ? 5 : (int)(n % 4u),
+                     n % 4u);
             if (!i8_extreme) {
                 i8_dense(kind == BE_KIND_U8 ? BE_KIND_I8 : BE_KIND_U8, zp < 0 ? -zp : zp, dks[j], 33u, 0, 3u - n % 4u);
                 i8_dense(kind, zp, dks[j], chans[(n + 3u) % 8u], 4, n % 4u); /* accumulator stage */

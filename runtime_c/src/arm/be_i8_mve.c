@@ -25,30 +25,33 @@
  * carry of lo + Bh_lo is the high word of v exactly (v fits int64: loader), then shifted right
  * by s - 32 (VSHL by a negative lane), the zero point added with saturation and clamped to
  * int8: clamp(zp + (v >> s)) equals the reference's sat8(sat16(v >> s) + zp) for every v. */
+static inline int32x4_t rq_high(int32x4_t a, int32x4_t m, int32x4_t bl, int32x4_t bh, int32x4_t s, int32_t zp)
+{
+    const uint32x4_t lo = vreinterpretq_u32_s32(vaddq_s32(vmulq_s32(a, m), bl));
+    int32x4_t hi = vmulhq_s32(a, m);
+    hi = vaddq_m_n_s32(hi, hi, 1, vcmphiq_u32(vreinterpretq_u32_s32(bl), lo)); /* lo wrapped */
+    hi = vshlq_s32(vaddq_s32(hi, bh), vnegq_s32(s));
+    /* zp + r saturated to int8: shifted up by 24 with saturation and back */
+    return vshrq_n_s32(vqshlq_n_s32(vqaddq_n_s32(hi, zp), 24), 24);
+}
+
 static inline int32x4_t rq_high4(const be_i8_rq *q, int32x4_t a, int32_t zp)
 {
     const int32x4x4_t c = vld4q_s32((const int32_t *)(const void *)q); /* Bh lo, Bh hi, M, s - 32 */
-    const uint32x4_t lo = vreinterpretq_u32_s32(vaddq_s32(vmulq_s32(a, c.val[2]), c.val[0]));
-    int32x4_t hi = vmulhq_s32(a, c.val[2]);
-    hi = vaddq_m_n_s32(hi, hi, 1, vcmphiq_u32(vreinterpretq_u32_s32(c.val[0]), lo)); /* lo wrapped */
-    hi = vshlq_s32(vaddq_s32(hi, c.val[1]), vnegq_s32(c.val[3]));
-    return vminq_s32(vmaxq_s32(vqaddq_n_s32(hi, zp), vdupq_n_s32(-128)), vdupq_n_s32(127));
+    return rq_high(a, c.val[2], c.val[0], c.val[1], c.val[3], zp);
 }
 
 static void be_i8_put_high_mve(const be_i8_rq *q, const int32_t *acc, uint32_t n, int32_t zp, int8_t *dst)
 {
     uint32_t i;
-    for (i = 0; i < n; i += 4u)
+    for (i = 0; i + 4u <= n; i += 4u)
+        vstrbq_s32(dst + i, rq_high4(q + i, vld1q_s32(acc + i), zp));
+    if (i < n)
         vstrbq_p_s32(dst + i, rq_high4(q + i, vld1q_s32(acc + i), zp), vctp32q(n - i));
 }
 
 int be_i8_mve_supports(const be_op *op)
 {
-    /* a window of 3 rows of at most 4 bytes (3x3 over one channel: the pixel layer) is the DSP
-     * kernel's register path, faster than the 16-lane dot here (i8first on cortex-m55: dsp 3.71
-     * vs mve 6.28 instructions per MAC, docs/kernels.md) */
-    if (op->type == BE_OP_CONV2D && op->groups <= 1u && op->kh == 3u && op->kw * op->in.c <= 4u)
-        return 0;
     return be_op_is_int8_layer(op);
 }
 
@@ -155,9 +158,10 @@ static void dot_s8(const int8_t *w, uint32_t rb, const void *xp, uint32_t n, uin
 
 /* ------------------------------------------------------------------ Conv2d, groups = 1 */
 
-/* The patch of output pixel (oy, ox) as int8 (u8 codes XOR 0x80; padding: the zero point's
- * code), element e = (ky * KW + kx) * C + ci; a window row inside the image is one run of
- * KW * C bytes. Vector copies, the last partial vector predicated. */
+/* The patch of output pixel (oy, ox), element e = (ky * KW + kx) * C + ci: as int8 (u8 codes
+ * XOR 0x80; padding: the zero point's code) or, with raw, the code bytes as stored (padding:
+ * the zero point); a window row inside the image is one run of KW * C bytes. Vector copies,
+ * the last partial vector predicated. */
 static void patch_run(int8_t *d, const uint8_t *src, uint32_t n, uint8x16_t flip)
 {
     for (; n >= 16u; n -= 16u, d += 16, src += 16)
@@ -176,15 +180,15 @@ static void patch_fill(int8_t *d, uint32_t n, uint8x16_t v)
         vst1q_p_u8((uint8_t *)d, v, vctp8q(n));
 }
 
-static void patch_s8(const be_op *op, const uint8_t *in, uint32_t oy, uint32_t ox, int8_t *d)
+static void patch_bytes(const be_op *op, const uint8_t *in, uint32_t oy, uint32_t ox, int8_t *d, int raw)
 {
     const be_value *vi = &op->in;
     const uint32_t c = vi->c, kw = op->kw, run = kw * c;
     const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
     const int32_t w = (int32_t)vi->w;
     const int is_i8 = vi->kind == BE_KIND_I8;
-    const uint8x16_t flip = vdupq_n_u8(is_i8 ? 0u : 0x80u);
-    const uint8x16_t pad = vdupq_n_u8((uint8_t)(is_i8 ? vi->zero_point : vi->zero_point - 128));
+    const uint8x16_t flip = vdupq_n_u8(is_i8 || raw ? 0u : 0x80u);
+    const uint8x16_t pad = vdupq_n_u8((uint8_t)(is_i8 || raw ? vi->zero_point : vi->zero_point - 128));
     const int inside_x = x0 >= 0 && x0 + (int32_t)kw <= w;
     uint32_t ky, kx;
     for (ky = 0; ky < op->kh; ky++, d += run) {
@@ -336,7 +340,7 @@ __attribute__((noinline)) static be_status conv_s8(const be_op *op, const void *
         for (oy = 0; oy < vo->h; oy++) {
             for (ox = 0; ox < vo->w; ox++) {
                 uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
-                patch_s8(op, (const uint8_t *)in, oy, ox, (int8_t *)scratch);
+                patch_bytes(op, (const uint8_t *)in, oy, ox, (int8_t *)scratch, 0);
                 be_status s;
                 if (k <= 16u)
                     rows_small(w, k, (const int8_t *)scratch, nb, base, acc);
@@ -345,6 +349,130 @@ __attribute__((noinline)) static be_status conv_s8(const be_op *op, const void *
                 s = be_i8_put(op, rq, high, px_out, o0, nb, acc);
                 if (s != BE_OK)
                     st = s;
+            }
+        }
+    }
+    return st;
+}
+
+/* ------------------------------------------------- Conv2d with few taps: channel lanes */
+
+/* Conv2d (groups 1) with K = KH * KW * C <= BE_I8_LANES_K (the pixel layer: 3x3 over one
+ * channel, K = 9): a 16-lane dot over K bytes would leave most lanes empty, so the output
+ * channels go in the lanes instead. The chunk's weights are transposed once into int32
+ * (wt[t * 32 + o] = w(o0 + o, t), 2 KiB of stack), and per output pixel and 16 channels the K
+ * codes of the patch (raw bytes: u8 or i8 as stored, padding = the zero point) are scalars:
+ * per tap one LDRB / LDRSB and four VLDRW + VMLA.S32 (vector += vector * scalar) into four
+ * accumulator vectors, exact in int32 (every partial sum within the loader's bound). A
+ * RequantStage with every shift >= 32 is applied in the registers (rq_high4) and stored as
+ * bytes; other stages go through be_i8_put. */
+#define BE_I8_LANES_K 16u
+
+/* Four vectors of channel sums (16 channels from wp) over the K codes x[off[t]]. */
+#define BE_I8_LANES16(CODE)                                                                       \
+    do {                                                                                          \
+        const int32_t *wp_ = wt + o;                                                              \
+        for (t = 0; t < k; t++, wp_ += BE_I8_BLOCK) {                                             \
+            const int32_t v_ = (CODE);                                                            \
+            a0 = vmlaq_n_s32(a0, vld1q_s32(wp_), v_);                                             \
+            a1 = vmlaq_n_s32(a1, vld1q_s32(wp_ + 4), v_);                                         \
+            a2 = vmlaq_n_s32(a2, vld1q_s32(wp_ + 8), v_);                                         \
+            a3 = vmlaq_n_s32(a3, vld1q_s32(wp_ + 12), v_);                                        \
+        }                                                                                         \
+    } while (0)
+
+/* A chunk's RequantStage constants as arrays (one vector load each, not one VLD4 into four
+ * registers: the lane kernel keeps four accumulators live). */
+typedef struct rq_soa {
+    int32_t m[BE_I8_BLOCK], lo[BE_I8_BLOCK], hi[BE_I8_BLOCK], s[BE_I8_BLOCK];
+} rq_soa;
+
+static void rq_soa_prepare(const be_i8_rq *q, rq_soa *r)
+{
+    uint32_t i;
+    for (i = 0; i < BE_I8_BLOCK; i++) {
+        const int32_t *w = (const int32_t *)(const void *)(q + i); /* Bh lo, Bh hi, M, s - 32 */
+        r->lo[i] = w[0];
+        r->hi[i] = w[1];
+        r->m[i] = w[2];
+        r->s[i] = w[3];
+    }
+}
+
+/* Channels [c, c + 4) of the pixel's 16 from lane vector a: requantized into dst, or into acc. */
+static inline void lanes_put4(const rq_soa *r, int high, int32_t zp, int8_t *dst, int32_t *acc, uint32_t c,
+                              uint32_t nb, int32x4_t a)
+{
+    if (c >= nb)
+        return;
+    if (high) {
+        const int32x4_t v =
+            rq_high(a, vld1q_s32(r->m + c), vld1q_s32(r->lo + c), vld1q_s32(r->hi + c), vld1q_s32(r->s + c), zp);
+        if (nb - c >= 4u) /* a whole vector: no predicate live across the carry's compare */
+            vstrbq_s32(dst + c, v);
+        else
+            vstrbq_p_s32(dst + c, v, vctp32q(nb - c));
+    } else
+        vst1q_s32(acc + c, a);
+}
+
+__attribute__((noinline)) static be_status conv_lanes(const be_op *op, const void *in, void *out, void *scratch)
+{
+    const be_value *vo = &op->out, *vi = &op->in;
+    const uint32_t k = op->k, c = vi->c;
+    const int is_i8 = vi->kind == BE_KIND_I8;
+    const int8_t *wts = (const int8_t *)op->weights;
+    int32_t wt[BE_I8_LANES_K * BE_I8_BLOCK];
+    uint32_t off[BE_I8_LANES_K]; /* tap t of a window inside the image: its byte offset */
+    be_i8_rq rq[BE_I8_BLOCK];
+    rq_soa soa;
+    int32_t acc[BE_I8_BLOCK];
+    uint32_t o0, oy, ox, o, t;
+    be_status st = BE_OK;
+    for (t = 0; t < k; t++) {
+        const uint32_t ci = t % c, kx = (t / c) % op->kw, ky = t / (c * op->kw);
+        off[t] = (ky * vi->w + kx) * c + ci;
+    }
+    be_i8_clear_out(op, out);
+    for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
+        const uint32_t nb = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
+        const int high = op->stage == BE_STAGE_REQUANT ? be_i8_rq_prepare(op, o0, nb, rq) : 0;
+        if (high)
+            rq_soa_prepare(rq, &soa);
+        for (t = 0; t < k; t++)
+            for (o = 0; o < BE_I8_BLOCK; o++)
+                wt[t * BE_I8_BLOCK + o] = o < nb ? wts[(size_t)(o0 + o) * k + t] : 0;
+        for (oy = 0; oy < vo->h; oy++) {
+            const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+            const int inside_y = y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h;
+            for (ox = 0; ox < vo->w; ox++) {
+                const int32_t x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+                int8_t *dst = (int8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes + o0;
+                const uint8_t *x = (const uint8_t *)scratch;
+                const uint32_t *offs = off;
+                static const uint32_t seq[BE_I8_LANES_K] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+                if (inside_y && x0 >= 0 && x0 + (int32_t)op->kw <= (int32_t)vi->w) {
+                    x = (const uint8_t *)in + ((size_t)y0 * vi->w + (uint32_t)x0) * c; /* read in place */
+                } else {
+                    patch_bytes(op, (const uint8_t *)in, oy, ox, (int8_t *)scratch, 1);
+                    offs = seq;
+                }
+                for (o = 0; o < nb; o += 16u) {
+                    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+                    if (is_i8)
+                        BE_I8_LANES16((int8_t)x[offs[t]]);
+                    else
+                        BE_I8_LANES16(x[offs[t]]);
+                    lanes_put4(&soa, high, op->zero_point, dst, acc, o, nb, a0);
+                    lanes_put4(&soa, high, op->zero_point, dst, acc, o + 4u, nb, a1);
+                    lanes_put4(&soa, high, op->zero_point, dst, acc, o + 8u, nb, a2);
+                    lanes_put4(&soa, high, op->zero_point, dst, acc, o + 12u, nb, a3);
+                }
+                if (!high) {
+                    const be_status s = be_i8_put(op, rq, high, dst - o0, o0, nb, acc);
+                    if (s != BE_OK)
+                        st = s;
+                }
             }
         }
     }
@@ -429,7 +557,7 @@ be_status be_conv2d_i8_mve(const be_op *op, const void *in, void *out, void *scr
     if (be_i8_is_depthwise(op) && op->kh * op->kw <= BE_I8_DW_TAPS)
         return op->out_ch == op->in_ch ? dw_lanes(op, in, out) : dw_generic(op, in, out);
     if (op->groups <= 1u)
-        return conv_s8(op, in, out, scratch);
+        return op->k <= BE_I8_LANES_K ? conv_lanes(op, in, out, scratch) : conv_s8(op, in, out, scratch);
     return be_i8_conv2d(op, in, out, scratch, BE_I8_S8, copy_s8, fill_s8, dot_s8);
 }
 
