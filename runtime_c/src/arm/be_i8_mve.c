@@ -360,13 +360,16 @@ __attribute__((noinline)) static be_status conv_s8(const be_op *op, const void *
 /* Conv2d (groups 1) with K = KH * KW * C <= BE_I8_LANES_K (the pixel layer: 3x3 over one
  * channel, K = 9): a 16-lane dot over K bytes would leave most lanes empty, so the output
  * channels go in the lanes instead. The chunk's weights are transposed once into int32
- * (wt[t * 32 + o] = w(o0 + o, t), 2 KiB of stack), and per output pixel and 16 channels the K
- * codes of the patch (raw bytes: u8 or i8 as stored, padding = the zero point) are scalars:
- * per tap one LDRB / LDRSB and four VLDRW + VMLA.S32 (vector += vector * scalar) into four
- * accumulator vectors, exact in int32 (every partial sum within the loader's bound). A
- * RequantStage with every shift >= 32 is applied in the registers (rq_high4) and stored as
- * bytes; other stages go through be_i8_put. */
-#define BE_I8_LANES_K 16u
+ * (wt[t * 32 + o] = w(o0 + o, t), 1.5 KiB of stack), and per output pixel and 16 channels the
+ * K codes are scalars (a window inside the image read in place through a table of tap offsets,
+ * others from a patch of the raw bytes, padding = the zero point): per tap one LDRB / LDRSB
+ * and four VLDRW + VMLA.S32 (vector += vector * scalar) into four accumulator vectors, exact in
+ * int32 (every partial sum within the loader's bound). A RequantStage with every shift >= 32 is
+ * applied in the registers (rq_high, constants as arrays: rq_soa) and stored as bytes; other
+ * stages go through be_i8_put. About 0.75 K instructions per output against about 9 for the
+ * one-vector dot (rows_small): lanes up to K = 12 (cortex-m55, the 1x1 conv over 16 channels
+ * of the ResNet: lanes 239 k, rows_small 188 k instructions). */
+#define BE_I8_LANES_K 12u
 
 /* Four vectors of channel sums (16 channels from wp) over the K codes x[off[t]]. */
 #define BE_I8_LANES16(CODE)                                                                       \
@@ -450,7 +453,7 @@ __attribute__((noinline)) static be_status conv_lanes(const be_op *op, const voi
                 int8_t *dst = (int8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes + o0;
                 const uint8_t *x = (const uint8_t *)scratch;
                 const uint32_t *offs = off;
-                static const uint32_t seq[BE_I8_LANES_K] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+                static const uint32_t seq[BE_I8_LANES_K] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
                 if (inside_y && x0 >= 0 && x0 + (int32_t)op->kw <= (int32_t)vi->w) {
                     x = (const uint8_t *)in + ((size_t)y0 * vi->w + (uint32_t)x0) * c; /* read in place */
                 } else {
