@@ -55,26 +55,33 @@ int be_i8_mve_supports(const be_op *op)
     return be_op_is_int8_layer(op);
 }
 
-static void copy_s8(void *patch, uint32_t e, const uint8_t *src, uint32_t n, int is_i8)
+static void patch_run(int8_t *d, const uint8_t *src, uint32_t n, uint8x16_t flip)
 {
-    uint8_t *d = (uint8_t *)patch + e;
-    const uint8x16_t flip = vdupq_n_u8(is_i8 ? 0u : 0x80u);
     for (; n >= 16u; n -= 16u, d += 16, src += 16)
-        vst1q_u8(d, veorq_u8(vld1q_u8(src), flip));
+        vst1q_u8((uint8_t *)d, veorq_u8(vld1q_u8(src), flip));
     if (n > 0u) {
         const mve_pred16_t p = vctp8q(n);
-        vst1q_p_u8(d, veorq_u8(vld1q_z_u8(src, p), flip), p);
+        vst1q_p_u8((uint8_t *)d, veorq_u8(vld1q_z_u8(src, p), flip), p);
     }
+}
+
+static void patch_fill(int8_t *d, uint32_t n, uint8x16_t v)
+{
+    for (; n >= 16u; n -= 16u, d += 16)
+        vst1q_u8((uint8_t *)d, v);
+    if (n > 0u)
+        vst1q_p_u8((uint8_t *)d, v, vctp8q(n));
+}
+
+/* The be_i8_copy_fn / be_i8_fill_fn of the generic drivers (grouped Conv2d, Dense). */
+static void copy_s8(void *patch, uint32_t e, const uint8_t *src, uint32_t n, int is_i8)
+{
+    patch_run((int8_t *)patch + e, src, n, vdupq_n_u8(is_i8 ? 0u : 0x80u));
 }
 
 static void fill_s8(void *patch, uint32_t e, uint32_t n, int32_t code)
 {
-    uint8_t *d = (uint8_t *)patch + e;
-    const uint8x16_t v = vdupq_n_u8((uint8_t)code);
-    for (; n >= 16u; n -= 16u, d += 16)
-        vst1q_u8(d, v);
-    if (n > 0u)
-        vst1q_p_u8(d, v, vctp8q(n));
+    patch_fill((int8_t *)patch + e, n, vdupq_n_u8((uint8_t)code));
 }
 
 #define ROW(a, wr)  a = vmladavaq_s8(a, xv, vld1q_s8(wr))
@@ -162,24 +169,6 @@ static void dot_s8(const int8_t *w, uint32_t rb, const void *xp, uint32_t n, uin
  * XOR 0x80; padding: the zero point's code) or, with raw, the code bytes as stored (padding:
  * the zero point); a window row inside the image is one run of KW * C bytes. Vector copies,
  * the last partial vector predicated. */
-static void patch_run(int8_t *d, const uint8_t *src, uint32_t n, uint8x16_t flip)
-{
-    for (; n >= 16u; n -= 16u, d += 16, src += 16)
-        vst1q_u8((uint8_t *)d, veorq_u8(vld1q_u8(src), flip));
-    if (n > 0u) {
-        const mve_pred16_t p = vctp8q(n);
-        vst1q_p_u8((uint8_t *)d, veorq_u8(vld1q_z_u8(src, p), flip), p);
-    }
-}
-
-static void patch_fill(int8_t *d, uint32_t n, uint8x16_t v)
-{
-    for (; n >= 16u; n -= 16u, d += 16)
-        vst1q_u8((uint8_t *)d, v);
-    if (n > 0u)
-        vst1q_p_u8((uint8_t *)d, v, vctp8q(n));
-}
-
 static void patch_bytes(const be_op *op, const uint8_t *in, uint32_t oy, uint32_t ox, int8_t *d, int raw)
 {
     const be_value *vi = &op->in;
