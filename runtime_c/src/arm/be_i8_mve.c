@@ -199,6 +199,26 @@ static void patch_bytes(const be_op *op, const uint8_t *in, uint32_t oy, uint32_
     }
 }
 
+/* The int8 patch of output pixel px (row-major index): a window inside the image is KH runs
+ * of KW * C bytes copied straight (the most pixels: no bounds tests, no per-tap work), others
+ * through patch_bytes. */
+static inline void patch_s8(const be_op *op, const uint8_t *in, uint32_t px, int8_t *d)
+{
+    const be_value *vi = &op->in;
+    const uint32_t oy = px / op->out.w, ox = px - oy * op->out.w;
+    const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+    if (y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h && x0 + (int32_t)op->kw <= (int32_t)vi->w) {
+        const uint32_t run = op->kw * vi->c, pitch = vi->w * vi->c;
+        const uint8x16_t flip = vdupq_n_u8(vi->kind == BE_KIND_I8 ? 0u : 0x80u);
+        const uint8_t *src = in + ((size_t)y0 * vi->w + (uint32_t)x0) * vi->c;
+        uint32_t ky;
+        for (ky = 0; ky < op->kh; ky++, src += pitch, d += run)
+            patch_run(d, src, run, flip);
+    } else {
+        patch_bytes(op, in, oy, ox, d, 0);
+    }
+}
+
 /* Groups of four weight rows (w0..w3, K = k int8 each) dotted with the patch x: per group
  * nv = K / 16 steps of one VLDRB of the patch and four (VLDRB + VMLADAVA.S8) of the rows in a
  * DLS / LE loop, then with TAIL the last K % 16 bytes as one predicated vector (VCTP once per
@@ -282,6 +302,99 @@ static void rows_s8(const int8_t *w, uint32_t k, const int8_t *x, uint32_t n, co
     }
 }
 
+/* Two pixels at once: groups of three weight rows (w0..w2, K = k int8 each) dotted with the
+ * patches xa and xa + K, each weight vector loaded once for both: per step two VLDRB of the
+ * patches and three (VLDRB + 2 VMLADAVA.S8) of the rows, 12 instructions per 96 MACs (the
+ * four-row pass of one pixel: 10 per 64). The six sums start from init (the rows' weight sums
+ * term: the same for both pixels) and are stored at d (pixel a) and d + BE_I8_PAIR (pixel b).
+ * Every core register but sp and pc is in use: the loop constants are memory operands. */
+#define BE_I8_PAIR 40 /* entries between the two pixels' sums: 32 rows + 2 of a partial group */
+typedef char be_i8_pair_is_160_bytes[BE_I8_PAIR == 40 ? 1 : -1]; /* the asm's "str rN, [d, #160]" */
+#define BE_I8_ROWS3X2(TAIL)                                                                       \
+    __asm__ volatile("ldr r0, %[tm]\n\t"                                                         \
+                     "vctp.8 r0\n"                                                               \
+                     "0:\n\t"                                                                    \
+                     "ldr lr, %[nvm]\n\t"                                                        \
+                     "ldr %[xa], %[xm]\n\t"                                                      \
+                     "ldr r0, %[km]\n\t"                                                         \
+                     "add %[xb], %[xa], r0\n\t"                                                  \
+                     "ldm %[b], {r0, r2, r4}\n\t"                                                 \
+                     "ldm %[b]!, {r6, r8, r10}\n\t"                                               \
+                     "dls lr, lr\n"                                                              \
+                     "1:\n\t"                                                                    \
+                     "vldrb.u8 q0, [%[xa]], #16\n\t"                                             \
+                     "vldrb.u8 q1, [%[xb]], #16\n\t"                                             \
+                     "vldrb.u8 q2, [%[w0]], #16\n\t"                                             \
+                     "vmladava.s8 r0, q0, q2\n\t"                                                \
+                     "vmladava.s8 r6, q1, q2\n\t"                                                \
+                     "vldrb.u8 q3, [%[w1]], #16\n\t"                                             \
+                     "vmladava.s8 r2, q0, q3\n\t"                                                \
+                     "vmladava.s8 r8, q1, q3\n\t"                                                \
+                     "vldrb.u8 q4, [%[w2]], #16\n\t"                                             \
+                     "vmladava.s8 r4, q0, q4\n\t"                                                \
+                     "vmladava.s8 r10, q1, q4\n\t"                                               \
+                     "le lr, 1b\n\t" BE_I8_ROWS3X2_TAIL_##TAIL                                   \
+                     "str r6, [%[d], #160]\n\t"                                                  \
+                     "str r8, [%[d], #164]\n\t"                                                  \
+                     "str r10, [%[d], #168]\n\t"                                                 \
+                     "stm %[d]!, {r0, r2, r4}\n\t"                                               \
+                     "ldr r0, %[tm]\n\t"                                                         \
+                     "ldr r2, %[km]\n\t"                                                         \
+                     "add %[w0], %[w2], r0\n\t"                                                  \
+                     "add %[w1], %[w0], r2\n\t"                                                  \
+                     "add %[w2], %[w1], r2\n\t"                                                  \
+                     "ldr r0, %[em]\n\t"                                                         \
+                     "cmp %[d], r0\n\t"                                                          \
+                     "bne 0b\n\t"                                                                \
+                     : [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [d] "+r"(d), [b] "+r"(init),  \
+                       [xa] "=&r"(xa), [xb] "=&r"(xb)                                            \
+                     : [tm] "m"(t), [nvm] "m"(nv), [xm] "m"(x), [km] "m"(k), [em] "m"(end)         \
+                     : "r0", "r2", "r4", "r6", "r8", "r10", "lr", "q0", "q1", "q2", "q3", "q4", "memory", \
+                       "cc")
+#define BE_I8_ROWS3X2_TAIL_0
+#define BE_I8_ROWS3X2_TAIL_1                                                                      \
+    "vpstttt\n\t"                                                                                \
+    "vldrbt.u8 q0, [%[xa]]\n\t"                                                                  \
+    "vldrbt.u8 q1, [%[xb]]\n\t"                                                                  \
+    "vldrbt.u8 q2, [%[w0]]\n\t"                                                                  \
+    "vldrbt.u8 q3, [%[w1]]\n\t"                                                                  \
+    "vpst\n\t"                                                                                   \
+    "vldrbt.u8 q4, [%[w2]]\n\t"                                                                  \
+    "vmladava.s8 r0, q0, q2\n\t"                                                                 \
+    "vmladava.s8 r6, q1, q2\n\t"                                                                 \
+    "vmladava.s8 r2, q0, q3\n\t"                                                                 \
+    "vmladava.s8 r8, q1, q3\n\t"                                                                 \
+    "vmladava.s8 r4, q0, q4\n\t"                                                                 \
+    "vmladava.s8 r10, q1, q4\n\t"
+
+/* d[g * 3 + r] and d[BE_I8_PAIR + g * 3 + r] = init[g * 3 + r] + the dot products of row 3 g + r
+ * (from w0..w2, K > 16) with the patches x and x + K, for the `groups` groups. */
+__attribute__((noinline)) static void rows3x2_s8(const int8_t *w0, const int8_t *w1, const int8_t *w2, uint32_t k,
+                                                 const int8_t *x, uint32_t groups, const int32_t *init, int32_t *d)
+{
+    const uint32_t nv = k / 16u, t = k & 15u;
+    const int32_t *end = d + 3u * groups;
+    const int8_t *xa, *xb;
+    if (t != 0u)
+        BE_I8_ROWS3X2(1);
+    else
+        BE_I8_ROWS3X2(0);
+}
+
+/* acc[o] and acc[BE_I8_PAIR + o] for o < n: the two pixels' sums (as rows_s8), whole groups of
+ * three rows, then the last 1-2 rows as a group whose extra rows repeat the last one. */
+static void rows_pair_s8(const int8_t *w, uint32_t k, const int8_t *x, uint32_t n, const int32_t *init,
+                         int32_t *acc)
+{
+    const uint32_t g = n / 3u, left = n - 3u * g;
+    if (g > 0u)
+        rows3x2_s8(w, w + k, w + 2u * k, k, x, g, init, acc);
+    if (left > 0u) {
+        const int8_t *w0 = w + (size_t)(3u * g) * k, *w1 = left > 1u ? w0 + k : w0;
+        rows3x2_s8(w0, w1, w1, k, x, 1u, init + 3u * g, acc + 3u * g);
+    }
+}
+
 /* K <= 16: the patch is one predicated vector, loaded once for all n rows: per row a
  * predicated VLDRB and one VMLADAVA. */
 __attribute__((noinline)) static void rows_small(const int8_t *w, uint32_t k, const int8_t *x, uint32_t n,
@@ -312,12 +425,14 @@ static int32_t row_sum(const int8_t *w, uint32_t k)
 __attribute__((noinline)) static be_status conv_s8(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vo = &op->out;
-    const uint32_t k = op->k;
+    const uint32_t k = op->k, npx = vo->h * vo->w;
     const int is_u8 = op->in.kind == BE_KIND_U8;
     const int8_t *wts = (const int8_t *)op->weights;
+    int8_t *patch = (int8_t *)scratch;
     be_i8_rq rq[BE_I8_BLOCK];
-    int32_t acc[BE_I8_BLOCK], base[BE_I8_BLOCK]; /* BE_I8_BLOCK is a multiple of 4 (rows_s8) */
-    uint32_t o0, oy, ox, o;
+    /* the sums of up to two pixels (BE_I8_PAIR apart), with room for a partial group of rows */
+    int32_t acc[2u * BE_I8_PAIR], base[BE_I8_BLOCK + 4u];
+    uint32_t o0, px, o;
     be_status st = BE_OK;
     be_i8_clear_out(op, out);
     for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
@@ -326,16 +441,23 @@ __attribute__((noinline)) static be_status conv_s8(const be_op *op, const void *
         const int8_t *w = wts + (size_t)o0 * k;
         for (o = 0; o < nb; o++) /* |128 * sum w| <= 255 * sum |w| <= INT32_MAX (loader) */
             base[o] = is_u8 ? 128 * row_sum(w + (size_t)o * k, k) : 0;
-        for (oy = 0; oy < vo->h; oy++) {
-            for (ox = 0; ox < vo->w; ox++) {
-                uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
-                patch_bytes(op, (const uint8_t *)in, oy, ox, (int8_t *)scratch, 0);
-                be_status s;
-                if (k <= 16u)
-                    rows_small(w, k, (const int8_t *)scratch, nb, base, acc);
-                else
-                    rows_s8(w, k, (const int8_t *)scratch, nb, base, acc);
-                s = be_i8_put(op, rq, high, px_out, o0, nb, acc);
+        for (px = 0; px < npx;) {
+            /* K > 16 and two pixels left: both patches (2 K bytes: the scratch holds
+             * align16(2 K)), one pass over the rows */
+            const uint32_t two = k > 16u && px + 1u < npx;
+            uint32_t i;
+            patch_s8(op, (const uint8_t *)in, px, patch);
+            if (two) {
+                patch_s8(op, (const uint8_t *)in, px + 1u, patch + k);
+                rows_pair_s8(w, k, patch, nb, base, acc);
+            } else if (k <= 16u) {
+                rows_small(w, k, patch, nb, base, acc);
+            } else {
+                rows_s8(w, k, patch, nb, base, acc);
+            }
+            for (i = 0; i <= two; i++, px++) {
+                const be_status s = be_i8_put(op, rq, high, (uint8_t *)out + (size_t)px * vo->pixel_bytes, o0, nb,
+                                              acc + i * BE_I8_PAIR);
                 if (s != BE_OK)
                     st = s;
             }
