@@ -407,6 +407,21 @@ __attribute__((noinline)) static void rows_small(const int8_t *w, uint32_t k, co
         a[o] = vmladavaq_s8(init[o], xv, vld1q_z_s8(w, p));
 }
 
+/* rows_small for two pixels (patches x and x + 16: K <= 16 bytes each): one predicated weight
+ * load per row for both, sums at a[o] and a[BE_I8_PAIR + o]. */
+__attribute__((noinline)) static void rows_small2(const int8_t *w, uint32_t k, const int8_t *x, uint32_t n,
+                                                  const int32_t *init, int32_t *a)
+{
+    const mve_pred16_t p = vctp8q(k);
+    const int8x16_t xa = vld1q_z_s8(x, p), xb = vld1q_z_s8(x + 16, p);
+    uint32_t o;
+    for (o = 0; o < n; o++, w += k) {
+        const int8x16_t wv = vld1q_z_s8(w, p);
+        a[o] = vmladavaq_s8(init[o], xa, wv);
+        a[BE_I8_PAIR + o] = vmladavaq_s8(init[o], xb, wv);
+    }
+}
+
 /* sum_k w_k of row w (K = k) */
 static int32_t row_sum(const int8_t *w, uint32_t k)
 {
@@ -442,14 +457,17 @@ __attribute__((noinline)) static be_status conv_s8(const be_op *op, const void *
         for (o = 0; o < nb; o++) /* |128 * sum w| <= 255 * sum |w| <= INT32_MAX (loader) */
             base[o] = is_u8 ? 128 * row_sum(w + (size_t)o * k, k) : 0;
         for (px = 0; px < npx;) {
-            /* K > 16 and two pixels left: both patches (2 K bytes: the scratch holds
-             * align16(2 K)), one pass over the rows */
-            const uint32_t two = k > 16u && px + 1u < npx;
+            /* two pixels left: both patches (K > 16: 2 K bytes, the scratch holds align16(2 K);
+             * K <= 16: 16 bytes apart, within the 32 bytes it holds), one pass over the rows */
+            const uint32_t two = px + 1u < npx;
             uint32_t i;
             patch_s8(op, (const uint8_t *)in, px, patch);
             if (two) {
-                patch_s8(op, (const uint8_t *)in, px + 1u, patch + k);
-                rows_pair_s8(w, k, patch, nb, base, acc);
+                patch_s8(op, (const uint8_t *)in, px + 1u, patch + (k <= 16u ? 16u : k));
+                if (k <= 16u)
+                    rows_small2(w, k, patch, nb, base, acc);
+                else
+                    rows_pair_s8(w, k, patch, nb, base, acc);
             } else if (k <= 16u) {
                 rows_small(w, k, patch, nb, base, acc);
             } else {
