@@ -991,13 +991,16 @@ static void test_int8(void)
             i8_conv(BE_KIND_I8, -7, 10, 13, 1, 24, 1, 3, 3, 1, 1, pad, 5, 2);
             i8_conv(BE_KIND_U8, 9, 9, 8, 1, 37, 1, 3, 3, 2, 1, pad, 5, 1);
         }
-        /* 1x1 over 16 channels (the ResNet's downsampling conv: K = 16, channel lanes on the M55)
-         * and over 40 (K = 40: four rows per pass), every shift >= 32 */
+        /* 1x1 over 16 channels (the ResNet's downsampling conv: K = 16) and over 40 (K = 40),
+         * every shift >= 32 (the M55: two pixels per pass over the rows) */
         {
             static const uint32_t pad0[4] = {0, 0, 0, 0};
             i8_conv(BE_KIND_I8, 3, 6, 5, 16, 40, 1, 1, 1, 1, 1, pad0, 5, 0);
             i8_conv(BE_KIND_I8, -2, 5, 4, 40, 80, 1, 1, 1, 1, 1, pad0, 5, 3);
             i8_conv(BE_KIND_U8, 130, 5, 6, 16, 13, 1, 1, 1, 2, 2, pad0, 0, 1);
+            /* K = 14: two pixels per pass, an odd number of pixels (the last one alone) */
+            i8_conv(BE_KIND_U8, 77, 5, 7, 14, 19, 1, 1, 1, 1, 1, pad0, 5, 2);
+            i8_conv(BE_KIND_I8, -77, 5, 7, 14, 33, 1, 1, 1, 1, 1, pad0, 1, 1);
         }
         for (j = 0; j < sizeof dks / sizeof dks[0]; j++, n++) {
             const int kind = n % 2u ? BE_KIND_U8 : BE_KIND_I8;
