@@ -25,12 +25,12 @@
  * carry of lo + Bh_lo is the high word of v exactly (v fits int64: loader), then shifted right
  * by s - 32 (VSHL by a negative lane), the zero point added with saturation and clamped to
  * int8: clamp(zp + (v >> s)) equals the reference's sat8(sat16(v >> s) + zp) for every v. */
-static inline int32x4_t rq_high(int32x4_t a, int32x4_t m, int32x4_t bl, int32x4_t bh, int32x4_t s, int32_t zp)
+static inline int32x4_t rq_high(int32x4_t a, int32x4_t m, int32x4_t bl, int32x4_t bh, int32x4_t ns, int32_t zp)
 {
     const uint32x4_t lo = vreinterpretq_u32_s32(vaddq_s32(vmulq_s32(a, m), bl));
     int32x4_t hi = vmulhq_s32(a, m);
     hi = vaddq_m_n_s32(hi, hi, 1, vcmphiq_u32(vreinterpretq_u32_s32(bl), lo)); /* lo wrapped */
-    hi = vshlq_s32(vaddq_s32(hi, bh), vnegq_s32(s));
+    hi = vshlq_s32(vaddq_s32(hi, bh), ns); /* ns = 32 - s <= 0 */
     /* zp + r saturated to int8: shifted up by 24 with saturation and back */
     return vshrq_n_s32(vqshlq_n_s32(vqaddq_n_s32(hi, zp), 24), 24);
 }
@@ -38,7 +38,7 @@ static inline int32x4_t rq_high(int32x4_t a, int32x4_t m, int32x4_t bl, int32x4_
 static inline int32x4_t rq_high4(const be_i8_rq *q, int32x4_t a, int32_t zp)
 {
     const int32x4x4_t c = vld4q_s32((const int32_t *)(const void *)q); /* Bh lo, Bh hi, M, s - 32 */
-    return rq_high(a, c.val[2], c.val[0], c.val[1], c.val[3], zp);
+    return rq_high(a, c.val[2], c.val[0], c.val[1], vnegq_s32(c.val[3]), zp);
 }
 
 static void be_i8_put_high_mve(const be_i8_rq *q, const int32_t *acc, uint32_t n, int32_t zp, int8_t *dst)
@@ -516,8 +516,61 @@ __attribute__((noinline)) static be_status conv_s8(const be_op *op, const void *
 /* A chunk's RequantStage constants as arrays (one vector load each, not one VLD4 into four
  * registers: the lane kernel keeps four accumulators live). */
 typedef struct rq_soa {
-    int32_t m[BE_I8_BLOCK], lo[BE_I8_BLOCK], hi[BE_I8_BLOCK], s[BE_I8_BLOCK];
+    int32_t m[BE_I8_BLOCK], lo[BE_I8_BLOCK], hi[BE_I8_BLOCK], s[BE_I8_BLOCK]; /* s: 32 - shift */
 } rq_soa;
+
+/* 16 channels of one pixel, every shift >= 32, in assembly (GCC's code for the intrinsics moved
+ * the predicate and reloaded constants: about 30 instructions per 4 outputs, 16 here): the K
+ * taps (LDRB / LDRSB of x[off[t]], then four VLDRW + VMLA.S32 into q0-q3, 11 per tap), then
+ * each vector requantized as rq_high does from the chunk's arrays (offsets 0 / 128 / 256 / 384
+ * of the rq_soa: M, Bh lo, Bh hi, 32 - s) and stored as four bytes (VSTRB.32). wp: the
+ * transposed weights of channel c (wt + c), r: &soa + c words, d: the pixel's output + c. */
+#define BE_I8_RQ_VEC(Q, OFF)                                                                      \
+    "vldrw.u32 q4, [%[r], #" #OFF "]\n\t"                                                        \
+    "vmulh.s32 q5, " Q ", q4\n\t"                                                                \
+    "vmul.i32 " Q ", " Q ", q4\n\t"                                                              \
+    "vldrw.u32 q4, [%[r], #128 + " #OFF "]\n\t"                                                  \
+    "vadd.i32 " Q ", " Q ", q4\n\t"                                                              \
+    "vcmp.u32 hi, q4, " Q "\n\t"                                                                 \
+    "vpst\n\t"                                                                                   \
+    "vaddt.i32 q5, q5, %[one]\n\t"                                                               \
+    "vldrw.u32 q4, [%[r], #256 + " #OFF "]\n\t"                                                  \
+    "vadd.i32 q5, q5, q4\n\t"                                                                    \
+    "vldrw.u32 q4, [%[r], #384 + " #OFF "]\n\t"                                                  \
+    "vshl.s32 q5, q5, q4\n\t"                                                                    \
+    "vqadd.s32 q5, q5, %[zp]\n\t"                                                                \
+    "vqshl.s32 q5, q5, #24\n\t"                                                                  \
+    "vshr.s32 q5, q5, #24\n\t"                                                                   \
+    "vstrb.32 q5, [%[d], #" #OFF " / 4]\n\t"
+#define BE_I8_LANES16_RQ(LDB)                                                                     \
+    do {                                                                                          \
+        const uint32_t *op_ = offs;                                                               \
+        const int32_t *wp_ = wt + o;                                                              \
+        uint32_t v_;                                                                              \
+        __asm__ volatile("vmov.i32 q0, #0\n\t"                                                   \
+                         "vmov.i32 q1, #0\n\t"                                                   \
+                         "vmov.i32 q2, #0\n\t"                                                   \
+                         "vmov.i32 q3, #0\n\t"                                                   \
+                         "dls lr, %[k]\n"                                                         \
+                         "0:\n\t"                                                                \
+                         "ldr %[v], [%[op]], #4\n\t"                                             \
+                         LDB " %[v], [%[x], %[v]]\n\t"                                           \
+                         "vldrw.u32 q4, [%[wp], #16]\n\t"                                        \
+                         "vmla.s32 q1, q4, %[v]\n\t"                                             \
+                         "vldrw.u32 q5, [%[wp], #32]\n\t"                                        \
+                         "vmla.s32 q2, q5, %[v]\n\t"                                             \
+                         "vldrw.u32 q4, [%[wp], #48]\n\t"                                        \
+                         "vmla.s32 q3, q4, %[v]\n\t"                                             \
+                         "vldrw.u32 q5, [%[wp]], #128\n\t"                                       \
+                         "vmla.s32 q0, q5, %[v]\n\t"                                             \
+                         "le lr, 0b\n\t"                                                         \
+                         BE_I8_RQ_VEC("q0", 0) BE_I8_RQ_VEC("q1", 16) BE_I8_RQ_VEC("q2", 32)         \
+                         BE_I8_RQ_VEC("q3", 48)                                                   \
+                         : [op] "+r"(op_), [wp] "+r"(wp_), [v] "=&r"(v_)                           \
+                         : [k] "r"(k), [x] "r"(x), [r] "r"(soa.m + o), [d] "r"(dst + o), [zp] "r"(zp), \
+                           [one] "r"(1)                                                           \
+                         : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "memory", "cc");             \
+    } while (0)
 
 static void rq_soa_prepare(const be_i8_rq *q, rq_soa *r)
 {
@@ -527,7 +580,7 @@ static void rq_soa_prepare(const be_i8_rq *q, rq_soa *r)
         r->lo[i] = w[0];
         r->hi[i] = w[1];
         r->m[i] = w[2];
-        r->s[i] = w[3];
+        r->s[i] = -w[3]; /* VSHL by a negative amount: the right shift by s - 32 */
     }
 }
 
@@ -553,6 +606,7 @@ __attribute__((noinline)) static be_status conv_lanes(const be_op *op, const voi
     const be_value *vo = &op->out, *vi = &op->in;
     const uint32_t k = op->k, c = vi->c;
     const int is_i8 = vi->kind == BE_KIND_I8;
+    const int32_t zp = op->zero_point;
     const int8_t *wts = (const int8_t *)op->weights;
     int32_t wt[BE_I8_LANES_K * BE_I8_BLOCK];
     uint32_t off[BE_I8_LANES_K]; /* tap t of a window inside the image: its byte offset */
@@ -591,14 +645,21 @@ __attribute__((noinline)) static be_status conv_lanes(const be_op *op, const voi
                 }
                 for (o = 0; o < nb; o += 16u) {
                     int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+                    if (high && o + 16u <= nb) {
+                        if (is_i8)
+                            BE_I8_LANES16_RQ("ldrsb");
+                        else
+                            BE_I8_LANES16_RQ("ldrb");
+                        continue;
+                    }
                     if (is_i8)
                         BE_I8_LANES16((int8_t)x[offs[t]]);
                     else
                         BE_I8_LANES16(x[offs[t]]);
-                    lanes_put4(&soa, high, op->zero_point, dst, acc, o, nb, a0);
-                    lanes_put4(&soa, high, op->zero_point, dst, acc, o + 4u, nb, a1);
-                    lanes_put4(&soa, high, op->zero_point, dst, acc, o + 8u, nb, a2);
-                    lanes_put4(&soa, high, op->zero_point, dst, acc, o + 12u, nb, a3);
+                    lanes_put4(&soa, high, zp, dst, acc, o, nb, a0);
+                    lanes_put4(&soa, high, zp, dst, acc, o + 4u, nb, a1);
+                    lanes_put4(&soa, high, zp, dst, acc, o + 8u, nb, a2);
+                    lanes_put4(&soa, high, zp, dst, acc, o + 12u, nb, a3);
                 }
                 if (!high) {
                     const be_status s = be_i8_put(op, rq, high, dst - o0, o0, nb, acc);
