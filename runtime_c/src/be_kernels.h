@@ -298,14 +298,17 @@ static inline void be_zero_words(be_word *dst, uint32_t n)
 
 /* ---- compacted receptive fields (word/be_compact_bits.c): binary layers with C % 32 != 0 ----
  * be_compact_rows: Conv2d weights (O, KH, KW, words(C)) of channels [o0, o0 + n) as n rows of
- * words(K) words, K = KH * KW * C bits back to back (zero after K).
- * be_compact_patch: the receptive field of output pixel (oy, ox) the same way into dst (nw =
+ * words(K) words, K = KH * KW * C bits back to back (zero after K): bit k = element k.
+ * be_split_rows: the same rows in the split layout (every tap's full words, then the bits of
+ * every tap's last word back to back; words(K) words, zero after).
+ * be_split_patch: the receptive field of output pixel (oy, ox) in the split layout into dst (nw =
  * words(K) words): plane `plane` of pixels of px_words words (plane p at word p * cw). Padding
  * pixels are zero bits; needs cw <= BE_COMPACT_MAX_CW. */
 #define BE_COMPACT_MAX_CW 64u
 void be_compact_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst);
-void be_compact_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw,
-                      uint32_t px_words, uint32_t plane);
+void be_split_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst);
+void be_split_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw,
+                    uint32_t px_words, uint32_t plane);
 
 /* Store channels [o0, o0 + n) of one output pixel (cleared by be_stage_clear) from their exact
  * accumulators. The sign stage packs its bits straight into the pixel's word (o0 % 32 + n <= 32

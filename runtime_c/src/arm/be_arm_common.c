@@ -153,11 +153,15 @@ static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x
 /* ---- Compacted rows for channel counts that are not multiples of 32 ----------------------------
  * When the K = KH * KW * C bits of a receptive field take fewer words back to back than as stored
  * (word/be_compact_bits.c), the driver counts those instead: the weights compacted once per call
- * into a stack buffer (be_compact_rows; all channels, or blocks of 32 when they do not all fit)
- * and each output pixel's receptive field into the same layout in the scratch (be_compact_patch;
- * never larger than the stored patch; bit-plane inputs: one row per plane). */
+ * into a stack buffer (be_split_rows: the split layout, every tap's full words and then the bits
+ * of the taps' last words; all channels, or blocks of 32 when they do not all fit) and each
+ * output pixel's receptive field into the same layout in the scratch (be_split_patch; never
+ * larger than the stored patch; bit-plane inputs: one row per plane). */
 
-#define BE_ARM_COMPACT_WORDS BE_ARM_U8_ROWBUF_WORDS /* 2 KiB of stack (Cortex-M0: 512 B) */
+/* 2 KiB of stack (Cortex-M0: 512 B). 3 KiB, which would take the 80-channel 3x3 convs in blocks
+ * of 32 rows (23 words instead of 27), measured slower: cortex-m4 conv80acc 0.335 -> 0.340,
+ * cortex-m55 0.131 -> 0.155 instructions per binary MAC. */
+#define BE_ARM_COMPACT_WORDS BE_ARM_U8_ROWBUF_WORDS
 
 /* Rows per block of compacted weights, or 0 when the stored layout is kept (C % 32 == 0, no
  * word saved, or not even 32 rows fit the buffer). */
@@ -249,17 +253,17 @@ static be_status conv2d_compact(const be_op *op, const popc_threshold *p, const 
     be_status st = BE_OK;
     for (o0 = 0; o0 < op->out_ch; o0 += block) {
         const uint32_t end = op->out_ch - o0 < block ? op->out_ch : o0 + block;
-        be_compact_rows(op, o0, end - o0, w);
+        be_split_rows(op, o0, end - o0, w);
         for (oy = 0; oy < vo->h; oy++)
             for (ox = 0; ox < vo->w; ox++) {
                 void *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
                 be_status s;
                 if (bit_planes) {
                     for (q = 0; q < vi->planes; q++)
-                        be_compact_patch(op, (const be_word *)in, oy, ox, patch + (size_t)q * nw, nw, px_words, q);
+                        be_split_patch(op, (const be_word *)in, oy, ox, patch + (size_t)q * nw, nw, px_words, q);
                     s = plane_rows(op, counts, patch, nw, nw, px_out, popc, w, o0, end);
                 } else {
-                    be_compact_patch(op, (const be_word *)in, oy, ox, patch, nw, px_words, 0u);
+                    be_split_patch(op, (const be_word *)in, oy, ox, patch, nw, px_words, 0u);
                     s = rows(op, p, patch, nw, px_out, popc, w, o0, end);
                 }
                 if (s != BE_OK)

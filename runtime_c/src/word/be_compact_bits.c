@@ -1,12 +1,14 @@
-/* be_compact_bits.c -- compacted receptive fields for binary layers with C % 32 != 0 (every
- * target; the ARM popcount driver, the ARM first-layer kernels and the x86 POPCNT conv use it).
+/* be_compact_bits.c -- compacted receptive fields for binary layers with C % 32 != 0 (the ARM
+ * popcount driver and the ARM first-layer kernels).
  *
  * Stored, every tap of a C-channel pixel takes words(C) words (bit-planes: one group per plane),
  * so a 3x3 conv on 8 channels counts 288 bits for 72 logical ones. Compacted, the K = KH * KW * C
- * bits of a receptive field follow each other in words(K) words: the weights once per call
- * (be_compact_rows), each output pixel's field into the scratch (be_compact_patch, never larger
- * than the stored patch). Padding pixels are zero bits in both layouts and the row's bits after K
- * are zero in x and w, so popcount(x XOR w), popcount(x AND w) and acc are unchanged.
+ * bits of a receptive field take words(K) words: the weights once per call, each output pixel's
+ * field into the scratch (never larger than the stored patch). Two layouts: the stream (bit k of
+ * the row is element k of the receptive field: be_compact_rows, for the first-layer kernels,
+ * which pair weight bit k with pixel k) and the split layout below (the popcount driver:
+ * be_split_rows / be_split_patch). Padding pixels are zero bits in both and the row's bits after
+ * K are zero in x and w, so popcount(x XOR w), popcount(x AND w) and acc are unchanged.
  */
 #include "be_bitformat.h"
 #include "be_kernels.h"
@@ -34,43 +36,91 @@ void be_compact_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst)
 
 static const be_word zero_pixel[BE_COMPACT_MAX_CW]; /* const: in flash on a microcontroller */
 
-/* A bit stream: `cur` holds the `fill` (< 32) bits not yet written and each tap's C bits follow
- * the previous tap's (a pixel's full words, then the `last` bits of its last word; padding bits
- * are zero, padding pixels read zero_pixel). `(v >> 1) >> (31 - f)` is v >> (32 - f) for f in
- * 0 .. 31 without a shift by 32. */
-void be_compact_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw,
-                      uint32_t px_words, uint32_t plane)
+/* ---- The split layout (the popcount driver: only popcount(x XOR w) and popcount(x AND w) are
+ * taken, so any order of the bits serves, the same for x and w) ----
+ * With T taps, cw words per pixel and `last` = C - 32 (cw - 1) bits in a pixel's last word: the
+ * cw - 1 full words of every tap in tap order, then the `last` bits of every tap back to back (tap
+ * t from bit t * last of word T (cw - 1)), zero up to the row's words(T * C) words: as many words
+ * as the stream layout, but a pixel's full words are copied whole, and when `last` is a multiple
+ * of 8 its bits are bytes (a 40-channel pixel: one word and one byte). */
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define BE_SPLIT_BYTES 1 /* bit 8 i + b of a word stream is bit b of byte i */
+#else
+#define BE_SPLIT_BYTES 0
+#endif
+
+/* The last-word bits of tap t, v (zero above `last`), into the stream at s (words). */
+static void split_put(be_word *s, uint32_t t, uint32_t last, uint32_t v)
+{
+    const uint32_t pos = t * last, sh = pos % 32u;
+    s[pos / 32u] |= v << sh;
+    if (sh + last > 32u)
+        s[pos / 32u + 1u] |= v >> (32u - sh);
+}
+
+void be_split_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst)
+{
+    const uint32_t c = op->in_ch, cw = be_words_for(c), taps = op->kh * op->kw, last = c - 32u * (cw - 1u);
+    const uint32_t rw = be_words_for(taps * c), full = taps * (cw - 1u);
+    const be_word *src = (const be_word *)op->weights + (size_t)o0 * taps * cw;
+    uint32_t i, t, j;
+    be_zero_words(dst, n * rw);
+    for (i = 0; i < n; i++, dst += rw)
+        for (t = 0; t < taps; t++, src += cw) {
+            for (j = 0; j + 1u < cw; j++)
+                dst[t * (cw - 1u) + j] = src[j];
+            split_put(dst + full, t, last, src[cw - 1u]);
+        }
+}
+
+/* One tap: its full words at *fw (advanced), its last bits into the stream. */
+#define BE_SPLIT_TAP(src)                                                                         \
+    do {                                                                                          \
+        const be_word *s_ = (src);                                                                \
+        for (j = 0; j + 1u < cw; j++)                                                             \
+            *fw++ = s_[j];                                                                        \
+        if (bytes) {                                                                              \
+            uint32_t v_ = s_[cw - 1u], b_;                                                        \
+            if (last == 16u) { /* halfwords: the stream starts on a word */                        \
+                *ph++ = (uint16_t)v_;                                                             \
+            } else {                                                                              \
+                for (b_ = 0; b_ < last; b_ += 8u, v_ >>= 8)                                       \
+                    *pb++ = (uint8_t)v_;                                                          \
+            }                                                                                     \
+        } else {                                                                                  \
+            split_put(stream, t, last, s_[cw - 1u]);                                              \
+        }                                                                                         \
+        t++;                                                                                      \
+    } while (0)
+
+void be_split_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw,
+                    uint32_t px_words, uint32_t plane)
 {
     const be_value *vi = &op->in;
-    const uint32_t cw = vi->cw, last = vi->c - 32u * (cw - 1u), kw = op->kw;
+    const uint32_t cw = vi->cw, last = vi->c - 32u * (cw - 1u), kw = op->kw, taps = op->kh * kw;
+    const uint32_t full = taps * (cw - 1u);
     const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
-    be_word *out = dst;
-    uint32_t cur = 0u, fill = 0u, ky, kx, j;
+    const size_t pitch = (size_t)vi->w * px_words;
+    const int bytes = BE_SPLIT_BYTES && last % 8u == 0u;
+    be_word *fw = dst, *stream = dst + full;
+    uint8_t *pb = (uint8_t *)stream;
+    uint16_t *ph = (uint16_t *)(void *)stream;
+    uint32_t ky, kx, j, t = 0u;
+    be_zero_words(stream, nw - full); /* the stream's words (ORed into) and the row's tail */
+    if (y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h && x0 + (int32_t)kw <= (int32_t)vi->w) {
+        const be_word *row = in + (size_t)y0 * pitch + (size_t)x0 * px_words + plane * cw;
+        for (ky = 0; ky < op->kh; ky++, row += pitch)
+            for (kx = 0; kx < kw; kx++)
+                BE_SPLIT_TAP(row + (size_t)kx * px_words);
+        return;
+    }
     for (ky = 0; ky < op->kh; ky++) {
         const int32_t iy = y0 + (int32_t)ky;
-        const be_word *row = iy >= 0 && iy < (int32_t)vi->h ? in + (size_t)iy * vi->w * px_words + plane * cw : NULL;
+        const be_word *row = iy >= 0 && iy < (int32_t)vi->h ? in + (size_t)iy * pitch + plane * cw : NULL;
         for (kx = 0; kx < kw; kx++) {
             const int32_t ix = x0 + (int32_t)kx;
-            const be_word *src =
-                row != NULL && ix >= 0 && ix < (int32_t)vi->w ? row + (size_t)ix * px_words : zero_pixel;
-            uint32_t v;
-            for (j = 0; j + 1u < cw; j++) { /* full words: fill unchanged */
-                v = src[j];
-                *out++ = cur | v << fill;
-                cur = (v >> 1) >> (31u - fill);
-            }
-            v = src[cw - 1u];
-            cur |= v << fill;
-            if (fill + last < 32u) {
-                fill += last;
-            } else {
-                *out++ = cur;
-                cur = (v >> 1) >> (31u - fill);
-                fill = fill + last - 32u;
-            }
+            BE_SPLIT_TAP(row != NULL && ix >= 0 && ix < (int32_t)vi->w ? row + (size_t)ix * px_words : zero_pixel);
         }
     }
-    if (fill != 0u)
-        *out++ = cur;
-    be_zero_words(out, nw - (uint32_t)(out - dst)); /* none when K fills the row */
 }
