@@ -188,9 +188,10 @@ static inline int32_t be_i8_code(const uint8_t *src, uint32_t i, int is_i8)
 }
 
 /* The patch of group g (C/g channels from channel g * C/g) of output pixel (oy, ox): KH * KW *
- * C/g elements; S16Q: the elements after them up to a whole quad get code 0. */
-static inline void be_i8_im2col(const be_op *op, const uint8_t *in, uint32_t oy, uint32_t ox, uint32_t g,
-                                void *patch, int layout, be_i8_copy_fn copy, be_i8_fill_fn fill)
+ * C/g elements; S16Q: the elements after them up to a whole quad get code 0 (be_i8_im2col: a
+ * window of groups = 1 inside the image as KH runs, anything else here). */
+static inline void be_i8_im2col_any(const be_op *op, const uint8_t *in, uint32_t oy, uint32_t ox, uint32_t g,
+                                    void *patch, int layout, be_i8_copy_fn copy, be_i8_fill_fn fill)
 {
     const be_value *vi = &op->in;
     const uint32_t c = vi->c, groups = op->groups > 1u ? op->groups : 1u, cg = c / groups, kw = op->kw;
@@ -227,6 +228,26 @@ static inline void be_i8_im2col(const be_op *op, const uint8_t *in, uint32_t oy,
             ((int16_t *)patch)[be_i8_q(e)] = 0;
 }
 
+static inline void be_i8_im2col(const be_op *op, const uint8_t *in, uint32_t oy, uint32_t ox, uint32_t g,
+                                void *patch, int layout, be_i8_copy_fn copy, be_i8_fill_fn fill)
+{
+    if (op->groups <= 1u) { /* the window inside the image: KH straight runs */
+        const be_value *v = &op->in;
+        const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+        if (y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)v->h && x0 + (int32_t)op->kw <= (int32_t)v->w) {
+            const uint32_t run = op->kw * v->c, pitch = v->w * v->c;
+            const uint8_t *src = in + ((size_t)y0 * v->w + (uint32_t)x0) * v->c;
+            uint32_t ky, e = 0u;
+            for (ky = 0; ky < op->kh; ky++, e += run, src += pitch)
+                copy(patch, e, src, run, v->kind == BE_KIND_I8);
+            if (layout == BE_I8_S16Q)
+                for (; (e & 3u) != 0u; e++)
+                    ((int16_t *)patch)[be_i8_q(e)] = 0;
+            return;
+        }
+    }
+    be_i8_im2col_any(op, in, oy, ox, g, patch, layout, copy, fill);
+}
 /* Threshold stages OR bits into the output: clear all of it first (the chunks run pixels in
  * their inner loop). */
 static inline void be_i8_clear_out(const be_op *op, void *out)
