@@ -219,6 +219,20 @@ static inline void patch_s8(const be_op *op, const uint8_t *in, uint32_t px, int
     }
 }
 
+/* The rows' group loops (asm below): the next group's rows follow the last row of this one
+ * (rows contiguous, stride k): w0 = LAST's end + K % 16 (LAST advanced by 16 * (K / 16)), then
+ * w1, w2 (and w3) k apart; the loop ends when d reaches end. */
+#define BE_I8_NEXT_ROWS(LAST)                                                                     \
+    "ldr r0, %[tm]\n\t"                                                                          \
+    "ldr r2, %[km]\n\t"                                                                          \
+    "add %[w0], %[" LAST "], r0\n\t"                                                             \
+    "add %[w1], %[w0], r2\n\t"                                                                   \
+    "add %[w2], %[w1], r2\n\t"
+#define BE_I8_NEXT_GROUP                                                                          \
+    "ldr r0, %[em]\n\t"                                                                          \
+    "cmp %[d], r0\n\t"                                                                           \
+    "bne 0b\n\t"
+
 /* Groups of four weight rows (w0..w3, K = k int8 each) dotted with the patch x: per group
  * nv = K / 16 steps of one VLDRB of the patch and four (VLDRB + VMLADAVA.S8) of the rows in a
  * DLS / LE loop, then with TAIL the last K % 16 bytes as one predicated vector (VCTP once per
@@ -245,15 +259,7 @@ static inline void patch_s8(const be_op *op, const uint8_t *in, uint32_t px, int
                      "vmladava.s8 r6, q0, q4\n\t"                                                \
                      "le lr, 1b\n\t" BE_I8_ROWS4_TAIL_##TAIL                                     \
                      "stm %[d]!, {r0, r2, r4, r6}\n\t"                                           \
-                     "ldr r0, %[tm]\n\t"                                                         \
-                     "ldr r2, %[km]\n\t"                                                         \
-                     "add %[w0], %[w3], r0\n\t"                                                  \
-                     "add %[w1], %[w0], r2\n\t"                                                  \
-                     "add %[w2], %[w1], r2\n\t"                                                  \
-                     "add %[w3], %[w2], r2\n\t"                                                  \
-                     "ldr r0, %[em]\n\t"                                                         \
-                     "cmp %[d], r0\n\t"                                                          \
-                     "bne 0b\n\t"                                                                \
+                     BE_I8_NEXT_ROWS("w3") "add %[w3], %[w2], r2\n\t" BE_I8_NEXT_GROUP          \
                      : [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [d] "+r"(d),   \
                        [b] "+r"(init), [xp] "=&r"(xp)                                            \
                      : [tm] "m"(t), [nvm] "m"(nv), [xm] "m"(x), [km] "m"(k), [em] "m"(end)         \
@@ -338,14 +344,7 @@ typedef char be_i8_pair_is_160_bytes[BE_I8_PAIR == 40 ? 1 : -1]; /* the asm's "s
                      "str r8, [%[d], #164]\n\t"                                                  \
                      "str r10, [%[d], #168]\n\t"                                                 \
                      "stm %[d]!, {r0, r2, r4}\n\t"                                               \
-                     "ldr r0, %[tm]\n\t"                                                         \
-                     "ldr r2, %[km]\n\t"                                                         \
-                     "add %[w0], %[w2], r0\n\t"                                                  \
-                     "add %[w1], %[w0], r2\n\t"                                                  \
-                     "add %[w2], %[w1], r2\n\t"                                                  \
-                     "ldr r0, %[em]\n\t"                                                         \
-                     "cmp %[d], r0\n\t"                                                          \
-                     "bne 0b\n\t"                                                                \
+                     BE_I8_NEXT_ROWS("w2") BE_I8_NEXT_GROUP                                       \
                      : [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [d] "+r"(d), [b] "+r"(init),  \
                        [xa] "=&r"(xa), [xb] "=&r"(xb)                                            \
                      : [tm] "m"(t), [nvm] "m"(nv), [xm] "m"(x), [km] "m"(k), [em] "m"(end)         \
