@@ -1,13 +1,19 @@
 /* be_i8_mve.c -- "mve": the int8 layers (int8 weights over u8 / i8 codes) with Helium (MVE,
- * Cortex-M55).
+ * Cortex-M55). docs/kernels.md "int8 layers" (the "Cortex-M55 mve v4" steps) has the numbers.
  *
- * The drivers of be_arm_i8.h with an int8 patch (BE_I8_S8): i8 codes as they are, u8 codes as
- * x - 128 (XOR 0x80; the padding as zero point - 128). A row of 16 MACs is one VLDRB of the
- * weights and one VMLADAVA.S8 (16 products summed into a scalar), the patch vector (one
- * VLDRB) shared by 4 rows; the last partial vector is predicated (VCTP: lanes past the row are
- * neither loaded nor counted). Over u8 codes each row also sums its weights (VADDVA.S8) and
- * adds 128 * sum_k w_k: sum_k w_k x_k = sum_k w_k (x_k - 128) + 128 sum_k w_k, exact in int32
- * (every partial sum within the loader's bound).
+ * Conv2d, groups = 1:
+ *   K = KH KW C <= 12 (the pixel layer): channel lanes (conv_lanes): int32 weights transposed
+ *     once per chunk, per tap one code and four VMLA.S32 (vector by scalar) for 16 channels;
+ *   K > 12: an int8 patch per pixel (i8 codes as they are, u8 codes as x - 128, XOR 0x80; the
+ *     padding as the zero point's code), VMLADAVA.S8 (16 products summed into a scalar), two
+ *     pixels per pass over the rows (rows3x2_s8 for K > 16, rows_small2 up to 16), a last odd
+ *     pixel four rows per patch load (rows4_s8 / rows_small); over u8 codes the rows start from
+ *     128 * sum_k w_k (sum_k w_k x_k = sum_k w_k (x_k - 128) + 128 sum_k w_k, exact in int32:
+ *     every partial sum within the loader's bound).
+ * Depthwise with channel multiplier 1: channel lanes of int16 products (dw_core). Grouped convs,
+ * other multipliers and Dense: the generic drivers of be_arm_i8.h. A RequantStage whose shifts
+ * are all >= 32 is computed four channels per vector (be_i8_put_high_mve / rq_high). Last
+ * partial vectors are predicated (VCTP): nothing past a row, a patch or a value is read.
  */
 #include "arm/be_arm_kernels.h"
 
@@ -394,8 +400,8 @@ static void rows_pair_s8(const int8_t *w, uint32_t k, const int8_t *x, uint32_t 
     }
 }
 
-/* K <= 16: the patch is one predicated vector, loaded once for all n rows: per row a
- * predicated VLDRB and one VMLADAVA. */
+/* K <= 16 (conv_s8's last odd pixel when 12 < K <= 16): the patch is one predicated vector,
+ * loaded once for all n rows: per row a predicated VLDRB and one VMLADAVA. */
 __attribute__((noinline)) static void rows_small(const int8_t *w, uint32_t k, const int8_t *x, uint32_t n,
                                                  const int32_t *init, int32_t *a)
 {
