@@ -154,6 +154,17 @@ static inline int8_t be_requant(int64_t v, uint32_t s, int32_t zp)
     return (int8_t)(r + zp);
 }
 
+/* The input position (*y0, *x0) of output pixel (oy, ox)'s window (negative in the padding), and
+ * whether the KH x KW window lies inside the input (no padding tap): the fast path of the
+ * kernels that gather receptive fields. */
+static inline int be_window_inside(const be_op *op, uint32_t oy, uint32_t ox, int32_t *y0, int32_t *x0)
+{
+    *y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
+    *x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+    return *y0 >= 0 && *x0 >= 0 && *y0 + (int32_t)op->kh <= (int32_t)op->in.h &&
+           *x0 + (int32_t)op->kw <= (int32_t)op->in.w;
+}
+
 /* Code x of a u8 / i8 value at byte i of `data` (any alignment). */
 static inline int32_t be_code_at(const be_value *v, const void *data, size_t i)
 {

@@ -147,13 +147,13 @@ static inline be_status be_i8_put(const be_op *op, const be_i8_rq *q, int all_hi
         if (all_high) {
 #ifdef BE_I8_PUT_HIGH
             BE_I8_PUT_HIGH(q, acc, n, zp, dst);
-            return BE_OK;
-#endif
+#else
             for (i = 0; i < n; i++) {
                 const int64_t v = (int64_t)q[i].m * acc[i] + q[i].bh;
                 const int32_t r = BE_I8_SAT16(be_i8_sar32((int32_t)be_i8_sar64(v, 32u), q[i].s));
                 dst[i] = (int8_t)BE_I8_SAT8(r + zp);
             }
+#endif
         } else {
             for (i = 0; i < n; i++)
                 dst[i] = (int8_t)be_i8_rq_one(q + i, acc[i], zp);

@@ -212,8 +212,8 @@ static inline void patch_s8(const be_op *op, const uint8_t *in, uint32_t px, int
 {
     const be_value *vi = &op->in;
     const uint32_t oy = px / op->out.w, ox = px - oy * op->out.w;
-    const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
-    if (y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h && x0 + (int32_t)op->kw <= (int32_t)vi->w) {
+    int32_t y0, x0;
+    if (be_window_inside(op, oy, ox, &y0, &x0)) {
         const uint32_t run = op->kw * vi->c, pitch = vi->w * vi->c;
         const uint8x16_t flip = vdupq_n_u8(vi->kind == BE_KIND_I8 ? 0u : 0x80u);
         const uint8_t *src = in + ((size_t)y0 * vi->w + (uint32_t)x0) * vi->c;
@@ -634,6 +634,7 @@ __attribute__((noinline)) static be_status conv_lanes(const be_op *op, const voi
             for (o = 0; o < BE_I8_BLOCK; o++)
                 wt[t * BE_I8_BLOCK + o] = o < nb ? wts[(size_t)(o0 + o) * k + t] : 0;
         for (oy = 0; oy < vo->h; oy++) {
+            /* be_window_inside's test, its row half hoisted out of the pixel loop */
             const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
             const int inside_y = y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h;
             for (ox = 0; ox < vo->w; ox++) {

@@ -49,6 +49,12 @@ static const be_word zero_pixel[BE_COMPACT_MAX_CW]; /* const: in flash on a micr
 #else
 #define BE_SPLIT_BYTES 0
 #endif
+#if BE_SPLIT_BYTES && defined(__GNUC__)
+typedef uint16_t split_half __attribute__((may_alias)); /* a halfword of the stream's words */
+#define BE_SPLIT_HALVES 1
+#else
+#define BE_SPLIT_HALVES 0
+#endif
 
 /* The last-word bits of tap t, v (zero above `last`), into the stream at s (words). */
 static void split_put(be_word *s, uint32_t t, uint32_t last, uint32_t v)
@@ -74,45 +80,55 @@ void be_split_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst)
         }
 }
 
-/* One tap: its full words at *fw (advanced), its last bits into the stream. */
-#define BE_SPLIT_TAP(src)                                                                         \
-    do {                                                                                          \
-        const be_word *s_ = (src);                                                                \
-        for (j = 0; j + 1u < cw; j++)                                                             \
-            *fw++ = s_[j];                                                                        \
-        if (bytes) {                                                                              \
-            uint32_t v_ = s_[cw - 1u], b_;                                                        \
-            if (last == 16u) { /* halfwords: the stream starts on a word */                        \
-                *ph++ = (uint16_t)v_;                                                             \
-            } else {                                                                              \
-                for (b_ = 0; b_ < last; b_ += 8u, v_ >>= 8)                                       \
-                    *pb++ = (uint8_t)v_;                                                          \
-            }                                                                                     \
-        } else {                                                                                  \
-            split_put(stream, t, last, s_[cw - 1u]);                                              \
-        }                                                                                         \
-        t++;                                                                                      \
-    } while (0)
+/* Writes one pixel's bits after another into a row of the split layout. */
+typedef struct {
+    be_word *full;   /* where the next tap's full words go */
+    be_word *stream; /* the stream of the taps' last words */
+    uint8_t *bytes;  /* byte_aligned: where the next tap's last bits go */
+    uint32_t cw, last, t, byte_aligned;
+} split_writer;
+
+static inline void split_tap(split_writer *w, const be_word *src)
+{
+    uint32_t j, v = src[w->cw - 1u];
+    for (j = 0; j + 1u < w->cw; j++)
+        *w->full++ = src[j];
+    if (!w->byte_aligned) {
+        split_put(w->stream, w->t, w->last, v);
+#if BE_SPLIT_HALVES
+    } else if (w->last == 16u) { /* one STRH: the stream starts on a word, so halfwords align */
+        *(split_half *)(void *)w->bytes = (uint16_t)v;
+        w->bytes += 2;
+#endif
+    } else {
+        for (j = 0; j < w->last; j += 8u, v >>= 8)
+            *w->bytes++ = (uint8_t)v;
+    }
+    w->t++;
+}
 
 void be_split_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw,
                     uint32_t px_words, uint32_t plane)
 {
     const be_value *vi = &op->in;
-    const uint32_t cw = vi->cw, last = vi->c - 32u * (cw - 1u), kw = op->kw, taps = op->kh * kw;
-    const uint32_t full = taps * (cw - 1u);
-    const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt, x0 = (int32_t)(ox * op->sw) - (int32_t)op->pl;
+    const uint32_t cw = vi->cw, last = vi->c - 32u * (cw - 1u), kw = op->kw, full = op->kh * kw * (cw - 1u);
     const size_t pitch = (size_t)vi->w * px_words;
-    const int bytes = BE_SPLIT_BYTES && last % 8u == 0u;
-    be_word *fw = dst, *stream = dst + full;
-    uint8_t *pb = (uint8_t *)stream;
-    uint16_t *ph = (uint16_t *)(void *)stream;
-    uint32_t ky, kx, j, t = 0u;
-    be_zero_words(stream, nw - full); /* the stream's words (ORed into) and the row's tail */
-    if (y0 >= 0 && x0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)vi->h && x0 + (int32_t)kw <= (int32_t)vi->w) {
+    split_writer w;
+    uint32_t ky, kx;
+    int32_t y0, x0;
+    w.full = dst;
+    w.stream = dst + full;
+    w.bytes = (uint8_t *)w.stream;
+    w.cw = cw;
+    w.last = last;
+    w.t = 0u;
+    w.byte_aligned = BE_SPLIT_BYTES && last % 8u == 0u && (BE_SPLIT_HALVES || last != 16u);
+    be_zero_words(w.stream, nw - full); /* the stream's words (ORed into) and the row's tail */
+    if (be_window_inside(op, oy, ox, &y0, &x0)) {
         const be_word *row = in + (size_t)y0 * pitch + (size_t)x0 * px_words + plane * cw;
         for (ky = 0; ky < op->kh; ky++, row += pitch)
             for (kx = 0; kx < kw; kx++)
-                BE_SPLIT_TAP(row + (size_t)kx * px_words);
+                split_tap(&w, row + (size_t)kx * px_words);
         return;
     }
     for (ky = 0; ky < op->kh; ky++) {
@@ -120,7 +136,7 @@ void be_split_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox
         const be_word *row = iy >= 0 && iy < (int32_t)vi->h ? in + (size_t)iy * pitch + plane * cw : NULL;
         for (kx = 0; kx < kw; kx++) {
             const int32_t ix = x0 + (int32_t)kx;
-            BE_SPLIT_TAP(row != NULL && ix >= 0 && ix < (int32_t)vi->w ? row + (size_t)ix * px_words : zero_pixel);
+            split_tap(&w, row != NULL && ix >= 0 && ix < (int32_t)vi->w ? row + (size_t)ix * px_words : zero_pixel);
         }
     }
 }
