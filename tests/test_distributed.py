@@ -263,6 +263,31 @@ def test_two_node_rendezvous_kill_one_rank_then_resume(tmp_path):
     assert _max_diff(_weights(whole), _weights(run)) < 1e-3
 
 
+def _run_module(args, marker: Path, env: dict) -> subprocess.CompletedProcess:
+    """``python -m binedge ARGS`` with an atexit handler that writes ``marker``: the file exists
+    only if the interpreter shut down normally."""
+    code = (f"import atexit, runpy, sys; atexit.register(lambda: open({str(marker)!r}, 'w').close()); "
+            f"sys.argv = ['binedge', *{list(args)!r}]; runpy.run_module('binedge', run_name='__main__')")
+    return subprocess.run([PY, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_a_worker_process_ends_without_interpreter_shutdown(tmp_path):
+    """A process of a multi-process run (WORLD_SIZE > 1) ends through os._exit after flushing its
+    output (binedge.distributed.end_worker): the interpreter's shutdown raced Gloo's threads and
+    aborted finished runs with SIGABRT. Its exit status and messages are those of the command; a
+    single process still shuts down normally."""
+    worker = _env(WORLD_SIZE="2", RANK="1", LOCAL_RANK="1")
+    r = _run_module(["--version"], tmp_path / "w_ok", worker)
+    assert r.returncode == 0 and "binedge, version" in r.stdout, r.stdout + r.stderr  # flushed into a pipe
+    assert not (tmp_path / "w_ok").exists(), "a worker process ran the interpreter's shutdown"
+    r = _run_module(["export", str(tmp_path / "missing"), "-o", str(tmp_path / "x")], tmp_path / "w_err", worker)
+    assert r.returncode == 2 and "does not exist" in r.stderr, r.stderr
+    assert not (tmp_path / "w_err").exists()
+    r = _run_module(["--version"], tmp_path / "single", _env())
+    assert r.returncode == 0 and "binedge, version" in r.stdout
+    assert (tmp_path / "single").exists(), "one process must shut down normally (atexit handlers run)"
+
+
 def test_nproc_reports_a_killed_rank_in_one_line(tmp_path):
     (tmp_path / "killer.py").write_text(KILLER)
     r = _binedge("train", "--nproc", "2", "--model", f"{tmp_path / 'killer.py'}:build", "--epochs", "2", *DATA,
