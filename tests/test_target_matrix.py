@@ -125,8 +125,8 @@ EXPECTED_U8 = {
     "armv7-virt": ("lut", "mla"),
 }
 EXPECTED_I8 = {"cortex-m0": "mac", "cortex-m3": "mac", "cortex-m4": "dsp", "cortex-m7": "dsp",
-               "cortex-m33": "dsp", "cortex-m55": "mve", "aarch64-linux": "mac", "armv7-linux": "dsp",
-               "aarch64-virt": "mac", "armv7-virt": "dsp"}
+               "cortex-m33": "dsp", "cortex-m55": "mve", "aarch64-linux": "neon", "armv7-linux": "neon",
+               "aarch64-virt": "neon", "armv7-virt": "neon"}
 
 # The elementwise and pooling ops (docs/kernels.md "Elementwise and pooling ops"): what auto picks
 # for each op on each target. "w32" (32-bit arithmetic only) goes first where the core has no

@@ -107,6 +107,10 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(DENSE_I8, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_i8_mve_supports, be_dense_i8_mve, 1)
     BE_ROW(CONV2D_I8, "mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_i8_mve_supports, be_conv2d_i8_mve, 1)
 #endif
+#ifdef BE_ARM_HAVE_NEON
+    BE_ROW(DENSE_I8, "neon", BE_OP_DENSE, BE_ISA_NEON, be_i8_neon_supports, be_dense_i8_neon, 1)
+    BE_ROW(CONV2D_I8, "neon", BE_OP_CONV2D, BE_ISA_NEON, be_i8_neon_supports, be_conv2d_i8_neon, 1)
+#endif
 #ifdef BE_ARM_HAVE_DSP
     BE_ROW(DENSE_I8, "dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_i8_dsp_supports, be_dense_i8_dsp, 1)
     BE_ROW(CONV2D_I8, "dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_i8_dsp_supports, be_conv2d_i8_dsp, 1)

@@ -111,6 +111,7 @@ be_status be_conv2d_u8_mve(const be_op *op, const void *in, void *out, void *scr
  *   variant  | built when        | table ISA bits   | core
  *   ---------+-------------------+------------------+------------------------------------------
  *   "mve"    | as above          | BE_ISA_ARM_MVE   | VMLADAVA.S8 over an int8 patch
+ *   "neon"   | as above          | BE_ISA_NEON      | SMULL + SADALP over an int8 patch
  *   "dsp"    | as above          | BE_ISA_ARM_DSP   | SMLAD over an int16 patch (SXTB16 weights)
  *   "mac"    | every ARM build   | none (plain C)   | MLA over an int16 patch
  */
@@ -124,6 +125,11 @@ be_status be_conv2d_i8_mac(const be_op *op, const void *in, void *out, void *scr
 int be_i8_dsp_supports(const be_op *op);
 be_status be_dense_i8_dsp(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_i8_dsp(const be_op *op, const void *in, void *out, void *scratch);
+#endif
+#ifdef BE_ARM_HAVE_NEON
+int be_i8_neon_supports(const be_op *op);
+be_status be_dense_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 #ifdef BE_ARM_HAVE_MVE
 int be_i8_mve_supports(const be_op *op);
