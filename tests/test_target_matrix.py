@@ -138,6 +138,8 @@ _EW_W32 = {"add", "avgpool", "merge"}
 _EW_DSP = {"threshold", "maxpool", "avgpool", "merge"}
 _EW_MVE = {"threshold", "maxpool", "avgpool", "add", "merge"}
 _DSP_TARGETS = {"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"}
+_EW_NEON = {"threshold", "merge"}
+_NEON_TARGETS = {"aarch64-linux", "armv7-linux", "aarch64-virt", "armv7-virt"}
 
 
 def expected_ew(target: str, op_name: str, sign: bool = True) -> str:
@@ -147,6 +149,8 @@ def expected_ew(target: str, op_name: str, sign: bool = True) -> str:
         return "word"
     if target == "cortex-m55" and op_name in _EW_MVE:
         return "mve"
+    if target in _NEON_TARGETS and op_name in _EW_NEON:
+        return "neon"
     if target in _DSP_TARGETS and op_name in _EW_DSP:
         return "dsp"
     if target == "cortex-m0" and op_name in _EW_W32:
@@ -162,6 +166,8 @@ def expected_ew_runs(target: str) -> set[str]:
         runs |= {f"{op}/dsp" for op in _EW_DSP}
     if target == "cortex-m55":
         runs |= {f"{op}/mve" for op in _EW_MVE}
+    if target in _NEON_TARGETS:
+        runs |= {f"{op}/neon" for op in _EW_NEON}
     return runs
 
 

@@ -119,7 +119,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(DENSE_I8, "mac", BE_OP_DENSE, 0u, be_i8_mac_supports, be_dense_i8_mac, 1)
     BE_ROW(CONV2D_I8, "mac", BE_OP_CONV2D, 0u, be_i8_mac_supports, be_conv2d_i8_mac, 1)
 #endif
-    /* elementwise and pooling ops (src/word/ on every target, src/arm/ *_dsp.c, *_mve.c; docs/kernels.md
+    /* elementwise and pooling ops (src/word/ on every target, src/arm/ *_dsp.c, *_mve.c, *_neon.c; docs/kernels.md
      * "Elementwise and pooling ops"): where a core has no 64-bit multiply (Cortex-M0) the 32-bit
      * "w32" kernels go first, elsewhere the 64-bit "word" ones (the other is there when forced) */
 #ifdef BE_ARM_HAVE_MVE
@@ -128,6 +128,10 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(AVGPOOL2D, "mve", BE_OP_AVGPOOL2D, BE_ISA_ARM_MVE, be_avgpool2d_i8_mve_supports, be_avgpool2d_i8_mve, 1)
     BE_ROW(ADD, "mve", BE_OP_ADD, BE_ISA_ARM_MVE, NULL, be_add_i8_mve, 1)
     BE_ROW(MERGE, "mve", BE_OP_MERGE, BE_ISA_ARM_MVE, NULL, be_merge_mve, 1)
+#endif
+#ifdef BE_ARM_HAVE_NEON
+    BE_ROW(THRESHOLD, "neon", BE_OP_THRESHOLD, BE_ISA_NEON, be_threshold_i8_neon_supports, be_threshold_i8_neon, 1)
+    BE_ROW(MERGE, "neon", BE_OP_MERGE, BE_ISA_NEON, NULL, be_merge_neon, 1)
 #endif
 #ifdef BE_ARM_HAVE_DSP
     BE_ROW(THRESHOLD, "dsp", BE_OP_THRESHOLD, BE_ISA_ARM_DSP, be_threshold_i8_dsp_supports, be_threshold_i8_dsp, 1)

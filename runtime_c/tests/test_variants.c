@@ -67,8 +67,8 @@ static unsigned n_cases;
 /* Runs of the elementwise / pooling variants per (op, variant slot), printed on their own line
  * ("test_variants ew: add/word=N ..."; tests/test_target_matrix.py checks them per board). Bytes,
  * saturating at 255: the Cortex-M0's RAM has no room for more. */
-#define EW_SLOTS 5
-static const char *const ew_slot_name[EW_SLOTS] = {"word", "w32", "dsp", "mve", "avx2"};
+#define EW_SLOTS 6
+static const char *const ew_slot_name[EW_SLOTS] = {"word", "w32", "dsp", "mve", "neon", "avx2"};
 static uint8_t ew_runs[BE_OP_TYPES + 1][EW_SLOTS];
 static const char *const ew_op_name[BE_OP_TYPES + 1] = {"", "dense", "conv2d", "maxpool", "flatten", "avgpool", "add",
                                                      "requantize", "threshold", "concat", "reshape", "merge",

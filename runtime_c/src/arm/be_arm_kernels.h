@@ -130,6 +130,9 @@ be_status be_conv2d_i8_dsp(const be_op *op, const void *in, void *out, void *scr
 int be_i8_neon_supports(const be_op *op);
 be_status be_dense_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
+int be_threshold_i8_neon_supports(const be_op *op);
+be_status be_threshold_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_merge_neon(const be_op *op, const void *in, void *out, void *scratch); /* round stage, split form */
 #endif
 #ifdef BE_ARM_HAVE_MVE
 int be_i8_mve_supports(const be_op *op);
