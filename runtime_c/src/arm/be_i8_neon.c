@@ -13,7 +13,8 @@
  *        low word, SHRN #32, ADD), exact because v fits in 64 bits; then SSHL by -(s - 32),
  *        SQXTN to int16, SQADD of the zero point (saturating there first cannot change the int8
  *        result: |r| <= 32768, |zp| <= 128) and SQXTN to int8.
- *   Conv2d with K = KH * KW * C <= 16 (groups 1; the pixel layer): channel lanes (conv_lanes).
+ *   Conv2d with K = KH * KW * C <= 32 (groups 1: the pixel layer, 1x1 convs over <= 32 channels):
+ *        channel lanes (conv_lanes).
  *   Depthwise with channel multiplier 1: 8 channels per tap load, int16 weights prepared per
  *        chunk (dw_core); other multipliers: the generic lane driver's plain-C core.
  */
@@ -224,19 +225,52 @@ static void fill_raw(void *patch, uint32_t e, uint32_t n, int32_t code)
         *d++ = (uint8_t)code;
 }
 
-/* Conv2d (groups 1) with K = KH * KW * C <= BE_I8_LANES_K (the pixel layer: 3x3 over one
- * channel, K = 9): a dot over K elements would leave most of a 16-byte vector empty and pay its
- * reductions per row, so the output channels go in the lanes instead. Per 32-channel chunk the
- * weights are transposed once into int16 (wt[k * 32 + o] = w(o0 + o, k), zero beyond the
- * chunk's channels; 1 KiB of stack); per output pixel the K codes are read from the patch and
- * each is multiplied into 8 channels' accumulators at a time (SMLAL / SMLAL2 by a scalar lane:
- * 2 instructions per 8 MACs). The products are exact in 32 bits (|code| <= 255, |w| <= 128). */
-#define BE_I8_LANES_K 16u
+/* Conv2d (groups 1) with K = KH * KW * C <= BE_I8_LANES_K (the pixel layer, 3x3 over one
+ * channel, K = 9; the 1x1 convs of a ResNet over 16 or 32 channels): a dot over K elements would
+ * pay its per-row reductions and call for few products, so the output channels go in the lanes
+ * instead. Per 32-channel chunk the weights are transposed once into int16 (wt[j * 32 + o] =
+ * w(o0 + o, j), zero beyond K and beyond the chunk's channels: at most 2 KiB of stack); per
+ * output pixel the K codes are widened into x (8 at a time) and every 8 of them are multiplied
+ * into 8 channels' accumulators by lane (SMLAL / SMLAL2 by element: 3 instructions per 8 MACs
+ * with the weight load), the last K % 8 one by one. The products are exact in 32 bits (|code| <= 255,
+ * |w| <= 128). */
+#define BE_I8_LANES_K 32u
+
+/* 8 code bytes as int16 */
+static inline int16x8_t widen8(const uint8_t *p, int is_i8)
+{
+    const uint8x8_t b = vld1_u8(p);
+    return is_i8 ? vmovl_s8(vreinterpret_s8_u8(b)) : vreinterpretq_s16_u16(vmovl_u8(b));
+}
+
+#ifdef __aarch64__
+#define LANE_MLA(L)                                                                                      \
+    do {                                                                                                 \
+        const int16x8_t w_ = vld1q_s16(wr + (L) * BE_I8_BLOCK);                                          \
+        lo = vmlal_laneq_s16(lo, vget_low_s16(w_), xv, L);                                               \
+        hi = vmlal_high_laneq_s16(hi, w_, xv, L);                                                        \
+    } while (0)
+#define LANE_MLA8                                                                                        \
+    LANE_MLA(0); LANE_MLA(1); LANE_MLA(2); LANE_MLA(3); LANE_MLA(4); LANE_MLA(5); LANE_MLA(6); LANE_MLA(7)
+#else
+#define LANE_MLA(H, L, XH)                                                                               \
+    do {                                                                                                 \
+        const int16x8_t w_ = vld1q_s16(wr + (H + L) * BE_I8_BLOCK);                                      \
+        lo = vmlal_lane_s16(lo, vget_low_s16(w_), XH, L);                                                \
+        hi = vmlal_lane_s16(hi, vget_high_s16(w_), XH, L);                                               \
+    } while (0)
+#define LANE_MLA8                                                                                        \
+    do {                                                                                                 \
+        const int16x4_t xl = vget_low_s16(xv), xh = vget_high_s16(xv);                                   \
+        LANE_MLA(0, 0, xl); LANE_MLA(0, 1, xl); LANE_MLA(0, 2, xl); LANE_MLA(0, 3, xl);                  \
+        LANE_MLA(4, 0, xh); LANE_MLA(4, 1, xh); LANE_MLA(4, 2, xh); LANE_MLA(4, 3, xh);                  \
+    } while (0)
+#endif
 
 static be_status conv_lanes(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vo = &op->out;
-    const uint32_t k = op->k;
+    const uint32_t k = op->k, k8 = (k + 7u) & ~7u, kf = k & ~7u;
     const int is_i8 = op->in.kind == BE_KIND_I8;
     const int8_t *wts = (const int8_t *)op->weights;
     int16_t wt[BE_I8_LANES_K * BE_I8_BLOCK];
@@ -251,20 +285,27 @@ static be_status conv_lanes(const be_op *op, const void *in, void *out, void *sc
         const uint32_t nb = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
         const uint32_t n8 = (nb + 7u) & ~7u;
         const int high = op->stage == BE_STAGE_REQUANT ? be_i8_rq_prepare(op, o0, nb, rq) : 0;
-        for (j = 0; j < k; j++)
+        for (j = 0; j < k8; j++)
             for (o = 0; o < n8; o++)
-                wt[j * BE_I8_BLOCK + o] = (int16_t)(o < nb ? wts[(size_t)(o0 + o) * k + j] : 0);
+                wt[j * BE_I8_BLOCK + o] = (int16_t)(j < k && o < nb ? wts[(size_t)(o0 + o) * k + j] : 0);
         for (oy = 0; oy < vo->h; oy++) {
             for (ox = 0; ox < vo->w; ox++) {
                 uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
                 be_status s;
                 be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_RAW, copy_raw, fill_raw);
-                for (j = 0; j < k; j++)
-                    x[j] = (int16_t)(is_i8 ? (int32_t)(int8_t)patch[j] : (int32_t)patch[j]);
+                /* widened 8 at a time; the bytes beyond K (the scratch holds align16(2K) >= K8 of
+                 * them) meet zero weights */
+                for (j = 0; j < k8; j += 8u)
+                    vst1q_s16(x + j, widen8(patch + j, is_i8));
                 for (o = 0; o < n8; o += 8u) {
                     int32x4_t lo = vdupq_n_s32(0), hi = lo;
-                    for (j = 0; j < k; j++) {
-                        const int16x8_t w = vld1q_s16(wt + j * BE_I8_BLOCK + o);
+                    const int16_t *wr = wt + o;
+                    for (j = 0; j < kf; j += 8u, wr += 8u * BE_I8_BLOCK) {
+                        const int16x8_t xv = vld1q_s16(x + j);
+                        LANE_MLA8;
+                    }
+                    for (; j < k; j++, wr += BE_I8_BLOCK) { /* the last K % 8 codes */
+                        const int16x8_t w = vld1q_s16(wr);
                         lo = vmlal_n_s16(lo, vget_low_s16(w), x[j]);
                         hi = vmlal_n_s16(hi, vget_high_s16(w), x[j]);
                     }
@@ -296,13 +337,6 @@ static void dw_weights(const be_op *op, uint32_t o0, uint32_t n, void *wt)
                 d[l] = (int16_t)(8u * j8 + l < n ? w[(size_t)(8u * j8 + l) * nt + t] : 0);
 }
 
-/* 8 codes of a tap (taps[t] + j: input channels c0 + j .. + 7), widened to int16. */
-static inline int16x8_t dw_codes(const uint8_t *p, int is_i8)
-{
-    const uint8x8_t b = vld1_u8(p);
-    return is_i8 ? vmovl_s8(vreinterpret_s8_u8(b)) : vreinterpretq_s16_u16(vmovl_u8(b));
-}
-
 /* The lane core (be_i8_dw_fn): 8 channels per tap load while 8 remain in the chunk (two
  * accumulators, SMLAL / SMLAL2 against the tap's 8 weights), the last n % 8 channels in C. A
  * chunk reads input channels c0 .. c0 + n - 1 only (never past the pixel), padding taps read
@@ -316,7 +350,7 @@ static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, ui
     for (j = 0; j + 8u <= n; j += 8u, w += 8u * nt) {
         int32x4_t lo = vdupq_n_s32(0), hi = lo;
         for (t = 0; t < nt; t++) {
-            const int16x8_t x = dw_codes(taps[t] + j, is_i8), wv = vld1q_s16(w + 8u * t);
+            const int16x8_t x = widen8(taps[t] + j, is_i8), wv = vld1q_s16(w + 8u * t);
             lo = vmlal_s16(lo, vget_low_s16(x), vget_low_s16(wv));
             hi = vmlal_s16(hi, vget_high_s16(x), vget_high_s16(wv));
         }
