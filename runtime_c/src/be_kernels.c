@@ -131,6 +131,7 @@ const be_kernel be_kernel_table[] = {
 #endif
 #ifdef BE_ARM_HAVE_NEON
     BE_ROW(THRESHOLD, "neon", BE_OP_THRESHOLD, BE_ISA_NEON, be_threshold_i8_neon_supports, be_threshold_i8_neon, 1)
+    BE_ROW(AVGPOOL2D, "neon", BE_OP_AVGPOOL2D, BE_ISA_NEON, be_avgpool2d_i8_neon_supports, be_avgpool2d_i8_neon, 1)
     BE_ROW(MERGE, "neon", BE_OP_MERGE, BE_ISA_NEON, NULL, be_merge_neon, 1)
 #endif
 #ifdef BE_ARM_HAVE_DSP

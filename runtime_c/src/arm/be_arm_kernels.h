@@ -133,6 +133,8 @@ be_status be_conv2d_i8_neon(const be_op *op, const void *in, void *out, void *sc
 int be_threshold_i8_neon_supports(const be_op *op);
 be_status be_threshold_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_merge_neon(const be_op *op, const void *in, void *out, void *scratch); /* round stage, split form */
+int be_avgpool2d_i8_neon_supports(const be_op *op);
+be_status be_avgpool2d_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 #ifdef BE_ARM_HAVE_MVE
 int be_i8_mve_supports(const be_op *op);
