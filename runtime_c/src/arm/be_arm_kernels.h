@@ -187,4 +187,15 @@ be_status be_dense_bin_thumb1(const be_op *op, const void *in, void *out, void *
 be_status be_conv2d_bin_thumb1(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 
+/* An AvgPool2d on codes outside the split-16 form (the Helium and NEON pools' fallback): "dsp"
+ * where the build has it and it takes the op, else "word". */
+static inline be_status be_avgpool2d_i8_unsplit(const be_op *op, const void *in, void *out, void *scratch)
+{
+#ifdef BE_ARM_HAVE_DSP
+    if (be_avgpool2d_i8_dsp_supports(op))
+        return be_avgpool2d_i8_dsp(op, in, out, scratch);
+#endif
+    return be_avgpool2d_i8_word(op, in, out, scratch);
+}
+
 #endif /* BE_ARM_KERNELS_H */

@@ -75,37 +75,13 @@ BE_EW_INLINE void run(const be_op *op, const uint8_t *in, int8_t *out, const int
 
 be_status be_avgpool2d_i8_neon(const be_op *op, const void *in, void *out, void *scratch)
 {
-    const be_value *vi = &op->in;
-    const uint32_t n = op->kh * op->kw, s = (uint32_t)op->shift;
-    const int32_t m = op->mult_a;
-    int64_t c;
     int32_t k[4];
-    if (n > 64u || s < 16u || s > 45u) {
-#ifdef BE_ARM_HAVE_DSP
-        if (be_avgpool2d_i8_dsp_supports(op))
-            return be_avgpool2d_i8_dsp(op, in, out, scratch);
-#endif
-        return be_avgpool2d_i8_word(op, in, out, scratch);
-    }
-    c = be_ew_half(s) - (int64_t)m * ((int32_t)n * vi->zero_point) + (int64_t)op->zero_point * ((int64_t)1 << s);
-    if (!be_ew_split_ok((uint64_t)n * 255u, be_ew_abs64(c)))
-        return be_avgpool2d_i8_word(op, in, out, scratch);
-    k[0] = be_ew_mh(m);
-    k[1] = be_ew_ml(m);
-    k[2] = (int32_t)be_ew_asr64(c, 16u);
-    k[3] = be_ew_ml(c);
-    {
-        const int32_t sh = s - 16u > 31u ? 31 : (int32_t)(s - 16u);
-        const int i8 = vi->kind == BE_KIND_I8, k22 = op->kh == 2u && op->kw == 2u;
-        if (i8 && k22)
-            run(op, (const uint8_t *)in, (int8_t *)out, k, sh, 1, 1);
-        else if (i8)
-            run(op, (const uint8_t *)in, (int8_t *)out, k, sh, 1, 0);
-        else if (k22)
-            run(op, (const uint8_t *)in, (int8_t *)out, k, sh, 0, 1);
-        else
-            run(op, (const uint8_t *)in, (int8_t *)out, k, sh, 0, 0);
-    }
+    uint32_t sh;
+    if (!be_ew_avgpool_split(op, k, &sh))
+        return be_avgpool2d_i8_unsplit(op, in, out, scratch);
+#define RUN(I8, K22) run(op, (const uint8_t *)in, (int8_t *)out, k, (int32_t)sh, I8, K22)
+    BE_EW_POOL_SWITCH(op, RUN);
+#undef RUN
     return BE_OK;
 }
 

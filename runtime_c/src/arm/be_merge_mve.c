@@ -87,16 +87,8 @@ static int chunk(const be_op *op, const be_inputs *io, void *out, uint32_t c0, u
         g[P_CL][l] = in ? s[i].cl : 0;
         g[P_NSH][l] = in ? -(int32_t)s[i].sh : 0; /* VSHL by a negative count: arithmetic right shift */
     }
-    /* BE_EW_KIND_SWITCH without its kind-generic case (declined above: u8 codes) */
 #define ROUND(A, B) round_rows(io->data[0], io->data[1], (int8_t *)out, vo->h * vo->w, vo->c, c0, n, &t, A, B)
-    if (ka == BE_EW_K_I8 && kb == BE_EW_K_I32)
-        ROUND(BE_EW_K_I8, BE_EW_K_I32);
-    else if (ka == BE_EW_K_I32 && kb == BE_EW_K_I8)
-        ROUND(BE_EW_K_I32, BE_EW_K_I8);
-    else if (ka == BE_EW_K_I8)
-        ROUND(BE_EW_K_I8, BE_EW_K_I8);
-    else
-        ROUND(BE_EW_K_I32, BE_EW_K_I32);
+    BE_EW_CODED_KIND_SWITCH(ROUND);
 #undef ROUND
     return 1;
 }

@@ -101,14 +101,7 @@ static int split_chunk(const be_op *op, const be_inputs *io, void *out, uint32_t
         s.nsh[i] = -(int32_t)t[i].sh;
     }
 #define ROUND(A, B) round_rows(io->data[0], io->data[1], (int8_t *)out, npx, cs, c0, n, &s, A, B)
-    if (ka == BE_EW_K_I8 && kb == BE_EW_K_I32)
-        ROUND(BE_EW_K_I8, BE_EW_K_I32);
-    else if (ka == BE_EW_K_I32 && kb == BE_EW_K_I8)
-        ROUND(BE_EW_K_I32, BE_EW_K_I8);
-    else if (ka == BE_EW_K_I8)
-        ROUND(BE_EW_K_I8, BE_EW_K_I8);
-    else
-        ROUND(BE_EW_K_I32, BE_EW_K_I32);
+    BE_EW_CODED_KIND_SWITCH(ROUND);
 #undef ROUND
     return 1;
 }

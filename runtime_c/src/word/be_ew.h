@@ -181,6 +181,20 @@ BE_EW_INLINE int32_t be_ew_ld(const void *p, size_t i, int k, const be_value *v)
             CALL(BE_EW_K_ANY, BE_EW_K_ANY);                                                                       \
     } while (0)
 
+/* CALL(ka, kb) with constant kinds for inputs that hold i8 codes or i32 accumulators only (the
+ * SIMD Merges, which decline u8 codes before). */
+#define BE_EW_CODED_KIND_SWITCH(CALL)                                                                             \
+    do {                                                                                                          \
+        if (ka == BE_EW_K_I8 && kb == BE_EW_K_I32)                                                                \
+            CALL(BE_EW_K_I8, BE_EW_K_I32);                                                                        \
+        else if (ka == BE_EW_K_I32 && kb == BE_EW_K_I8)                                                           \
+            CALL(BE_EW_K_I32, BE_EW_K_I8);                                                                        \
+        else if (ka == BE_EW_K_I8)                                                                                \
+            CALL(BE_EW_K_I8, BE_EW_K_I8);                                                                         \
+        else                                                                                                      \
+            CALL(BE_EW_K_I32, BE_EW_K_I32);                                                                       \
+    } while (0)
+
 /* The window sum of raw codes at p (one channel: row pitch rp bytes, channel stride cs), kh x kw
  * (k22: the 2 x 2 window in one expression); the caller bounds kh kw 255 below 2^31. */
 BE_EW_INLINE int32_t be_ew_code(const uint8_t *p, size_t i, int is_i8)
@@ -305,6 +319,43 @@ static inline int be_ew_split_ok(uint64_t xmax, uint64_t cmax)
 {
     return xmax <= 16384u && (cmax >> 16) < 0x40000000ull;
 }
+
+/* ---- AvgPool2d in the split-16 form ("mve", "neon"; "w32" computes the same inline) ----
+ * For a window of n <= 64 codes (|sum| <= 64 * 255: int16 lanes), X = c' + M S with
+ * c' = 2^(s-1) - M n zp_x + zp 2^s, and the code clamp((ch + Mh S + ((cl + Ml S) >> 16)) >> sh):
+ * k = {Mh, Ml, ch, cl}, sh = min(s - 16, 31). 0 (nothing promised) when s is outside [16, 45],
+ * the window is larger or c' fails be_ew_split_ok; then the caller takes another kernel. */
+static inline int be_ew_avgpool_split(const be_op *op, int32_t k[4], uint32_t *sh)
+{
+    const uint32_t n = op->kh * op->kw, s = (uint32_t)op->shift;
+    const int32_t m = op->mult_a;
+    int64_t c;
+    if (n > 64u || s < 16u || s > 45u)
+        return 0;
+    c = be_ew_half(s) - (int64_t)m * ((int32_t)n * op->in.zero_point) + (int64_t)op->zero_point * ((int64_t)1 << s);
+    if (!be_ew_split_ok((uint64_t)n * 255u, be_ew_abs64(c)))
+        return 0;
+    k[0] = be_ew_mh(m);
+    k[1] = be_ew_ml(m);
+    k[2] = (int32_t)be_ew_asr64(c, 16u);
+    k[3] = be_ew_ml(c);
+    *sh = s - 16u > 31u ? 31u : s - 16u;
+    return 1;
+}
+
+/* CALL(is_i8, k22) with both constant: i8 (else u8) codes, a 2 x 2 window (else any). */
+#define BE_EW_POOL_SWITCH(op, CALL)                                                                               \
+    do {                                                                                                          \
+        const int i8_ = (op)->in.kind == BE_KIND_I8, k22_ = (op)->kh == 2u && (op)->kw == 2u;                     \
+        if (i8_ && k22_)                                                                                          \
+            CALL(1, 1);                                                                                           \
+        else if (i8_)                                                                                             \
+            CALL(1, 0);                                                                                           \
+        else if (k22_)                                                                                            \
+            CALL(0, 1);                                                                                           \
+        else                                                                                                      \
+            CALL(0, 0);                                                                                           \
+    } while (0)
 
 /* ---- Merge in the split form, shared by "w32" (be_merge_w32.c) and the M55's "mve" ---- */
 
