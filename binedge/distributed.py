@@ -466,7 +466,10 @@ def launch(nproc: int, args: list[str], *, err=None) -> int:
         elastic_launch(config, sys.executable)("-m", "binedge", "train", *args)
         return 0
     except ChildFailedError as e:
-        rank, failure = e.get_first_failure()
+        # A process killed by a signal is the cause; the others then fail on their own, losing
+        # it (and, since end_worker, may be seen to fail first): report the killed one.
+        killed = sorted((r, f) for r, f in e.failures.items() if int(f.exitcode) < 0)
+        rank, failure = killed[0] if killed else e.get_first_failure()
         code = int(failure.exitcode)
         if code < 0:
             try:
