@@ -175,6 +175,26 @@ typedef void (*be_i8_dot_fn)(const int8_t *w, uint32_t rb, const void *x, uint32
 typedef void (*be_i8_copy_fn)(void *patch, uint32_t e, const uint8_t *src, uint32_t n, int is_i8);
 typedef void (*be_i8_fill_fn)(void *patch, uint32_t e, uint32_t n, int32_t code);
 
+/* The be_i8_copy_fn / be_i8_fill_fn of the BE_I8_RAW layout: the code bytes as they are. */
+static inline void be_i8_copy_raw(void *patch, uint32_t e, const uint8_t *src, uint32_t n, int is_i8)
+{
+    uint8_t *d = (uint8_t *)patch + e, *end = d + n;
+    (void)is_i8;
+    while (d != end) {
+        BE_OPAQUE_PTR(d); /* no memcpy call: the runs are short */
+        *d++ = *src++;
+    }
+}
+
+static inline void be_i8_fill_raw(void *patch, uint32_t e, uint32_t n, int32_t code)
+{
+    uint8_t *d = (uint8_t *)patch + e, *end = d + n;
+    while (d != end) {
+        BE_OPAQUE_PTR(d);
+        *d++ = (uint8_t)code;
+    }
+}
+
 /* Position of element e in an S16Q patch (int16 units): quads stored (x0, x2, x1, x3). */
 static inline uint32_t be_i8_q(uint32_t e)
 {

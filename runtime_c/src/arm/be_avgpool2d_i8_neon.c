@@ -13,19 +13,13 @@
 #include "be_arm_kernels.h"
 
 #ifdef BE_ARM_HAVE_NEON
-#include <arm_neon.h>
+#include "arm/be_arm_neon.h"
 
 #include "word/be_ew.h"
 
 int be_avgpool2d_i8_neon_supports(const be_op *op)
 {
     return be_avgpool2d_i8_word_supports(op);
-}
-
-BE_EW_INLINE int16x8_t load8(const uint8_t *p, int is_i8)
-{
-    const uint8x8_t b = vld1_u8(p);
-    return is_i8 ? vmovl_s8(vreinterpret_s8_u8(b)) : vreinterpretq_s16_u16(vmovl_u8(b));
 }
 
 /* the codes of four int32 window sums (k: Mh, Ml, ch, cl; nsh = -(s - 16)) */
@@ -51,14 +45,14 @@ BE_EW_INLINE void run(const be_op *op, const uint8_t *in, int8_t *out, const int
                 const uint8_t *q = p + c;
                 int16x8_t sum;
                 if (k22) {
-                    sum = vaddq_s16(vaddq_s16(load8(q, is_i8), load8(q + cs, is_i8)),
-                                    vaddq_s16(load8(q + rp, is_i8), load8(q + rp + cs, is_i8)));
+                    sum = vaddq_s16(vaddq_s16(be_neon_codes8(q, is_i8), be_neon_codes8(q + cs, is_i8)),
+                                    vaddq_s16(be_neon_codes8(q + rp, is_i8), be_neon_codes8(q + rp + cs, is_i8)));
                 } else {
                     sum = vdupq_n_s16(0);
                     for (ky = 0; ky < op->kh; ky++, q += rp) {
                         const uint8_t *r = q;
                         for (kx = 0; kx < op->kw; kx++, r += cs)
-                            sum = vaddq_s16(sum, load8(r, is_i8));
+                            sum = vaddq_s16(sum, be_neon_codes8(r, is_i8));
                     }
                 }
                 vst1_s8(out + c, vqmovn_s16(vcombine_s16(rq4(vmovl_s16(vget_low_s16(sum)), k, nsh),

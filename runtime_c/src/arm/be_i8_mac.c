@@ -24,25 +24,6 @@ int be_i8_mac_supports(const be_op *op)
     return be_op_is_int8_layer(op);
 }
 
-static void copy_raw(void *patch, uint32_t e, const uint8_t *src, uint32_t n, int is_i8)
-{
-    uint8_t *d = (uint8_t *)patch + e, *end = d + n;
-    (void)is_i8;
-    while (d != end) {
-        BE_OPAQUE_PTR(d); /* no memcpy call: the runs are short */
-        *d++ = *src++;
-    }
-}
-
-static void fill_raw(void *patch, uint32_t e, uint32_t n, int32_t code)
-{
-    uint8_t *d = (uint8_t *)patch + e, *end = d + n;
-    while (d != end) {
-        BE_OPAQUE_PTR(d);
-        *d++ = (uint8_t)code;
-    }
-}
-
 /* One row: sum_j w[j] * x[j] (X: uint8_t or int8_t codes). */
 #define DOT1(X)                                                                                         \
     static int32_t dot1_##X(const int8_t *w, const X *x, uint32_t n)                                    \
@@ -221,16 +202,16 @@ be_status be_conv2d_i8_mac(const be_op *op, const void *in, void *out, void *scr
     if (be_i8_is_depthwise(op) && op->kh * op->kw <= BE_I8_DW_TAPS)
         return be_i8_dw(op, in, out, NULL, NULL, NULL);
     if (op->in.kind == BE_KIND_I8)
-        return be_i8_conv2d(op, in, out, scratch, BE_I8_RAW, copy_raw, fill_raw, dot_int8_t);
-    return be_i8_conv2d(op, in, out, scratch, BE_I8_RAW, copy_raw, fill_raw, dot_uint8_t);
+        return be_i8_conv2d(op, in, out, scratch, BE_I8_RAW, be_i8_copy_raw, be_i8_fill_raw, dot_int8_t);
+    return be_i8_conv2d(op, in, out, scratch, BE_I8_RAW, be_i8_copy_raw, be_i8_fill_raw, dot_uint8_t);
 }
 
 be_status be_dense_i8_mac(const be_op *op, const void *in, void *out, void *scratch)
 {
     (void)scratch;
     if (op->in.kind == BE_KIND_I8)
-        return be_i8_dense(op, in, out, BE_I8_RAW, copy_raw, dot_int8_t);
-    return be_i8_dense(op, in, out, BE_I8_RAW, copy_raw, dot_uint8_t);
+        return be_i8_dense(op, in, out, BE_I8_RAW, be_i8_copy_raw, dot_int8_t);
+    return be_i8_dense(op, in, out, BE_I8_RAW, be_i8_copy_raw, dot_uint8_t);
 }
 
 #else

@@ -22,7 +22,7 @@
 
 #ifdef BE_ARM_HAVE_NEON
 
-#include <arm_neon.h>
+#include "arm/be_arm_neon.h"
 
 #define BE_I8_PUT_HIGH be_i8_put_high_neon
 #include "arm/be_arm_i8.h"
@@ -209,22 +209,6 @@ static void dot_s8(const int8_t *w, uint32_t rb, const void *xp, uint32_t n, uin
 
 /* ------------------------------------------------- Conv2d with few taps: channel lanes */
 
-/* The code bytes as they are (the lane paths widen them to int16 themselves). */
-static void copy_raw(void *patch, uint32_t e, const uint8_t *src, uint32_t n, int is_i8)
-{
-    uint8_t *d = (uint8_t *)patch + e;
-    (void)is_i8;
-    for (; n > 0u; n--)
-        *d++ = *src++;
-}
-
-static void fill_raw(void *patch, uint32_t e, uint32_t n, int32_t code)
-{
-    uint8_t *d = (uint8_t *)patch + e;
-    for (; n > 0u; n--)
-        *d++ = (uint8_t)code;
-}
-
 /* Conv2d (groups 1) with K = KH * KW * C <= BE_I8_LANES_K (the pixel layer, 3x3 over one
  * channel, K = 9; the 1x1 convs of a ResNet over 16 or 32 channels): a dot over K elements would
  * pay its per-row reductions and call for few products, so the output channels go in the lanes
@@ -235,13 +219,6 @@ static void fill_raw(void *patch, uint32_t e, uint32_t n, int32_t code)
  * with the weight load), the last K % 8 one by one. The products are exact in 32 bits (|code| <= 255,
  * |w| <= 128). */
 #define BE_I8_LANES_K 32u
-
-/* 8 code bytes as int16 */
-static inline int16x8_t widen8(const uint8_t *p, int is_i8)
-{
-    const uint8x8_t b = vld1_u8(p);
-    return is_i8 ? vmovl_s8(vreinterpret_s8_u8(b)) : vreinterpretq_s16_u16(vmovl_u8(b));
-}
 
 #ifdef __aarch64__
 #define LANE_MLA(L)                                                                                      \
@@ -292,11 +269,12 @@ static be_status conv_lanes(const be_op *op, const void *in, void *out, void *sc
             for (ox = 0; ox < vo->w; ox++) {
                 uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
                 be_status s;
-                be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_RAW, copy_raw, fill_raw);
+                be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_RAW, be_i8_copy_raw,
+                             be_i8_fill_raw);
                 /* widened 8 at a time; the bytes beyond K (the scratch holds align16(2K) >= K8 of
                  * them) meet zero weights */
                 for (j = 0; j < k8; j += 8u)
-                    vst1q_s16(x + j, widen8(patch + j, is_i8));
+                    vst1q_s16(x + j, be_neon_codes8(patch + j, is_i8));
                 for (o = 0; o < n8; o += 8u) {
                     int32x4_t lo = vdupq_n_s32(0), hi = lo;
                     const int16_t *wr = wt + o;
@@ -350,7 +328,7 @@ static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, ui
     for (j = 0; j + 8u <= n; j += 8u, w += 8u * nt) {
         int32x4_t lo = vdupq_n_s32(0), hi = lo;
         for (t = 0; t < nt; t++) {
-            const int16x8_t x = widen8(taps[t] + j, is_i8), wv = vld1q_s16(w + 8u * t);
+            const int16x8_t x = be_neon_codes8(taps[t] + j, is_i8), wv = vld1q_s16(w + 8u * t);
             lo = vmlal_s16(lo, vget_low_s16(x), vget_low_s16(wv));
             hi = vmlal_s16(hi, vget_high_s16(x), vget_high_s16(wv));
         }
