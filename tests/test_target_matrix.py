@@ -56,14 +56,14 @@ EXPECTED_VARIANTS = {  # "tab": binary Conv2d with C < 32 (nibble tables), "shor
     # K <= 128 (one pass per output), every ARM build
     "cortex-m0": ["thumb1", "tab", "short"],
     "cortex-m3": ["swar", "tab", "short"],
-    "cortex-m4": ["dsp", "swar", "tab", "short"],
-    "cortex-m7": ["dsp", "swar", "tab", "short"],
-    "cortex-m33": ["dsp", "swar", "tab", "short"],
-    "cortex-m55": ["mve", "dsp", "swar", "tab", "short"],
+    "cortex-m4": ["dsp", "swar", "tab", "short", "sad"],
+    "cortex-m7": ["dsp", "swar", "tab", "short", "sad"],
+    "cortex-m33": ["dsp", "swar", "tab", "short", "sad"],
+    "cortex-m55": ["mve", "dsp", "swar", "tab", "short", "sad"],
     "aarch64-linux": ["neon", "tab", "short"],
-    "armv7-linux": ["neon", "dsp", "swar", "tab", "short"],
+    "armv7-linux": ["neon", "dsp", "swar", "tab", "short", "sad"],
     "aarch64-virt": ["neon", "tab", "short"],  # the same cores bare metal under qemu-system (-icount)
-    "armv7-virt": ["neon", "dsp", "swar", "tab", "short"],
+    "armv7-virt": ["neon", "dsp", "swar", "tab", "short", "sad"],
     "x86_64": [],  # run-time dispatch: whatever this CPU has (POPCNT / AVX2 / AVX-512)
 }
 
@@ -83,6 +83,28 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
     if target.startswith(("aarch64", "armv7")):  # NEON wins elsewhere: "tab" comes after it there
         return spec.shape[2] <= 8 if spec.encoding == "sign" else out_spec.shape[0] * out_spec.shape[1] >= 64
     return True
+
+
+def sad_takes(target: str, op, spec, out_spec) -> bool:
+    """Does the ARM "sad" kernel (runtime_c/src/arm/be_conv2d_planes_dsp.c: the levels as bytes,
+    USADA8) take this bits x binary layer first? A Conv2d over 2 .. 8 unsigned bit-planes with at
+    least 16 input channels (fewer than 32 on the Cortex-M55, where Helium wins on 32), on the
+    DSP cores without NEON, when its padded input as bytes fits 3,072 B (768 words, also every
+    dimension) and one receptive field 576 B (C rounded up to 4 bytes per tap)."""
+    if target not in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55") or not isinstance(op, Conv2d):
+        return False
+    if spec.encoding != "unsigned" or not 2 <= spec.planes <= 8 or getattr(op, "groups", 1) != 1:
+        return False
+    c = spec.shape[2]
+    if c < 16 or (target == "cortex-m55" and c >= 32):
+        return False
+    c4 = (c + 3) // 4 * 4
+    (kh, kw), (sh, sw) = op.kernel, op.stride
+    oh, ow = out_spec.shape[0], out_spec.shape[1]
+    wp, hp = (ow - 1) * sw + kw, (oh - 1) * sh + kh
+    if max(ow, oh, sw, sh, kw, kh, wp, hp, c4 // 4) > 768 or wp * hp * (c4 // 4) > 768:
+        return False
+    return kh * kw * c4 <= 576
 
 
 def short_takes(target: str, op, spec) -> bool:
@@ -738,6 +760,8 @@ def test_models_match_reference(name):
                                Merge: "merge", Concat: "concat", MaxPool2d: "maxpool"}[type(op)]
                     sign = not isinstance(op, Threshold) or op.stage.encoding == "sign"
                     assert kname == expected_ew(name, ew_name, sign), (case, line, ew_name)
+                elif bits_bin and sad_takes(name, op, spec, specs[g.value_name(i)]):
+                    assert kname == "sad", (case, line)
                 elif bits_bin and tab_takes(name, op, spec, specs[g.value_name(i)]):
                     assert kname == "tab", (case, line)
                 elif bits_bin and short_takes(name, op, spec):

@@ -47,7 +47,12 @@ const be_kernel be_kernel_table[] = {
      * without NEON, then Helium, then NEON (which beats "tab" on 16 sign channels: on NEON
      * builds "tab" goes first only for bit-plane inputs and at most 8 sign channels, and "short"
      * only for Dense heads of at most 64 inputs and 16 outputs (2 bit-planes: 64 outputs); the
-     * rest after "neon", forced only), then DSP, then plain-C Thumb-2 / Thumb-1 counting */
+     * rest after "neon", forced only), then DSP, then plain-C Thumb-2 / Thumb-1 counting.
+     * Conv2d over 2 .. 8 bit-planes with 16 or more channels goes to "sad" (levels as bytes,
+     * USADA8) first on the DSP cores without NEON; otherwise it is forced only (after "dsp") */
+#if defined(BE_ARM_HAVE_DSP) && !defined(BE_ARM_HAVE_NEON)
+    BE_ROW(CONV2D_BIN, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_first_supports, be_conv2d_planes_dsp, 0)
+#endif
 #if defined(BE_ARM_HAVE_U8) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_supports, be_dense_bin_short, 0)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_planes_short_supports, be_dense_planes_short, 0)
@@ -74,6 +79,7 @@ const be_kernel be_kernel_table[] = {
 #ifdef BE_ARM_HAVE_DSP
     BE_ROW(DENSE_BIN, "dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_arm_bin_supports, be_dense_bin_dsp, 0)
     BE_ROW(CONV2D_BIN, "dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_arm_bin_supports, be_conv2d_bin_dsp, 0)
+    BE_ROW(CONV2D_BIN, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_supports, be_conv2d_planes_dsp, 0)
 #endif
 #ifdef BE_ARM_HAVE_SWAR
     BE_ROW(DENSE_BIN, "swar", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_swar, 0)

@@ -13,6 +13,8 @@
  *   "swar"   | 32-bit ARM with Thumb-2 or ARM state          | none (plain C)   | M3 and up, armv7
  *   "thumb1" | ARMv6-M (Thumb-1 only; inline assembly)      | none             | Cortex-M0 / M0+
  *
+ *   "sad"    | as "dsp"                                     | BE_ISA_ARM_DSP   | Conv2d over 2..8 unsigned
+ *            |   (levels as bytes, USADA8)                  |                  |   bit-planes only
  *   "tab"    | every ARM build                              | none (plain C)   | Conv2d, C < 32 only
  *   "short"  | every ARM build                              | none (plain C)   | Dense, sign, K <= 128
  *            |   (DSP builds: score / accumulator stages only)
@@ -95,6 +97,10 @@ be_status be_dense_u8_planes(const be_op *op, const void *in, void *out, void *s
 be_status be_conv2d_u8_planes(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 #ifdef BE_ARM_HAVE_DSP
+/* "sad": Conv2d over 2 .. 8 unsigned bit-planes as byte levels, USADA8 (be_conv2d_planes_dsp.c) */
+int be_conv2d_planes_dsp_supports(const be_op *op);
+int be_conv2d_planes_dsp_first_supports(const be_op *op); /* where it beats "tab" / "dsp": C >= 16 */
+be_status be_conv2d_planes_dsp(const be_op *op, const void *in, void *out, void *scratch);
 int be_u8_dsp_supports(const be_op *op);
 be_status be_dense_u8_dsp(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_u8_dsp(const be_op *op, const void *in, void *out, void *scratch);
