@@ -51,7 +51,7 @@ const be_kernel be_kernel_table[] = {
      * Conv2d over 2 .. 8 bit-planes with 16 or more channels goes to "sad" (levels as bytes,
      * USADA8) first on the DSP cores without NEON; otherwise it is forced only (after "dsp") */
 #if defined(BE_ARM_HAVE_DSP) && !defined(BE_ARM_HAVE_NEON)
-    BE_ROW(CONV2D_BIN, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_first_supports, be_conv2d_planes_dsp, 0)
+    BE_ROW(CONV2D_PLANES, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_first_supports, be_conv2d_planes_dsp, 0)
 #endif
 #if defined(BE_ARM_HAVE_U8) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_supports, be_dense_bin_short, 0)
@@ -79,7 +79,7 @@ const be_kernel be_kernel_table[] = {
 #ifdef BE_ARM_HAVE_DSP
     BE_ROW(DENSE_BIN, "dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_arm_bin_supports, be_dense_bin_dsp, 0)
     BE_ROW(CONV2D_BIN, "dsp", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_arm_bin_supports, be_conv2d_bin_dsp, 0)
-    BE_ROW(CONV2D_BIN, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_supports, be_conv2d_planes_dsp, 0)
+    BE_ROW(CONV2D_PLANES, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_supports, be_conv2d_planes_dsp, 0)
 #endif
 #ifdef BE_ARM_HAVE_SWAR
     BE_ROW(DENSE_BIN, "swar", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_swar, 0)
@@ -234,6 +234,8 @@ uint32_t be_op_kernel_families(const be_op *op)
     f = first_family[op->type];
     if (op->type == BE_OP_MAXPOOL2D)
         return 1u << (bits ? f : f + 1u); /* _BIN on bits, _I8 on codes */
+    if (op->type == BE_OP_CONV2D && bits && op->in.encoding == BE_ENC_UNSIGNED && op->in.planes >= 2u)
+        return (1u << f) | (1u << BE_KF_CONV2D_PLANES); /* 2 .. 8 bit-planes: _BIN and _PLANES */
     if ((op->type != BE_OP_DENSE && op->type != BE_OP_CONV2D) || bits)
         return 1u << f; /* the op's one family; Dense / Conv2d on bits: _BIN */
     return (u8 ? 1u << (f + 1u) : 0u) | (int8 ? 1u << (f + 2u) : 0u); /* _U8, _I8 */
@@ -244,7 +246,8 @@ const char *be_kernel_family_name(int f)
     static const char *const names[BE_KF_COUNT] = {
         NULL,          "DENSE_BIN", "DENSE_U8",  "DENSE_I8",   "CONV2D_BIN", "CONV2D_U8",
         "CONV2D_I8",   "MAXPOOL2D_BIN", "MAXPOOL2D_I8", "FLATTEN", "RESHAPE", "AVGPOOL2D",
-        "ADD",         "REQUANTIZE", "THRESHOLD", "CONCAT",     "MERGE",     "LSTM_BIN"};
+        "ADD",         "REQUANTIZE", "THRESHOLD", "CONCAT",     "MERGE",     "LSTM_BIN",
+        "CONV2D_PLANES"};
     return f > BE_KF_ANY && f < BE_KF_COUNT ? names[f] : NULL;
 }
 
