@@ -88,19 +88,20 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
 def sad_takes(target: str, op, spec, out_spec) -> bool:
     """Does the ARM "sad" kernel (runtime_c/src/arm/be_conv2d_planes_dsp.c: the levels as bytes,
     USADA8) take this bits x binary layer first? A Conv2d over 2 .. 8 unsigned bit-planes with at
-    least 16 input channels (fewer than 32 on the Cortex-M55, where Helium wins on 32), on the
-    DSP cores without NEON, when its padded input as bytes fits 3,072 B (768 words, also every
-    dimension) and one receptive field 576 B (C rounded up to 4 bytes per tap)."""
+    least 32 input channels, or 16 to 31 on maps of at most 64 output pixels (fewer than 32
+    channels only on the Cortex-M55, where Helium wins on 32), on the DSP cores without NEON,
+    when its padded input as bytes fits 3,072 B (768 words, also every dimension) and one
+    receptive field 576 B (C rounded up to 4 bytes per tap)."""
     if target not in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55") or not isinstance(op, Conv2d):
         return False
     if spec.encoding != "unsigned" or not 2 <= spec.planes <= 8 or getattr(op, "groups", 1) != 1:
         return False
     c = spec.shape[2]
-    if c < 16 or (target == "cortex-m55" and c >= 32):
+    oh, ow = out_spec.shape[0], out_spec.shape[1]
+    if c < 16 or (target == "cortex-m55" and c >= 32) or (c < 32 and oh * ow > 64):
         return False
     c4 = (c + 3) // 4 * 4
     (kh, kw), (sh, sw) = op.kernel, op.stride
-    oh, ow = out_spec.shape[0], out_spec.shape[1]
     wp, hp = (ow - 1) * sw + kw, (oh - 1) * sh + kh
     if max(ow, oh, sw, sh, kw, kh, wp, hp, c4 // 4) > 768 or wp * hp * (c4 // 4) > 768:
         return False

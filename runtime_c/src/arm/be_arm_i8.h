@@ -175,22 +175,31 @@ typedef void (*be_i8_dot_fn)(const int8_t *w, uint32_t rb, const void *x, uint32
 typedef void (*be_i8_copy_fn)(void *patch, uint32_t e, const uint8_t *src, uint32_t n, int is_i8);
 typedef void (*be_i8_fill_fn)(void *patch, uint32_t e, uint32_t n, int32_t code);
 
-/* The be_i8_copy_fn / be_i8_fill_fn of the BE_I8_RAW layout: the code bytes as they are. */
+/* The be_i8_copy_fn / be_i8_fill_fn of the BE_I8_RAW layout: the code bytes as they are. On
+ * NEON builds GCC vectorises the plain loops (the ResNet's int8 layers on armv7-virt: stem
+ * 354,674 -> 342,380 instructions with them); elsewhere the pointer is hidden from the optimiser
+ * so that the short runs do not become calls to picolibc's byte-loop memcpy / memset. */
+#if defined(BE_ARM_HAVE_NEON)
+#define BE_I8_RAW_STEP(d)
+#else
+#define BE_I8_RAW_STEP(d) BE_OPAQUE_PTR(d)
+#endif
+
 static inline void be_i8_copy_raw(void *patch, uint32_t e, const uint8_t *src, uint32_t n, int is_i8)
 {
-    uint8_t *d = (uint8_t *)patch + e, *end = d + n;
+    uint8_t *d = (uint8_t *)patch + e;
     (void)is_i8;
-    while (d != end) {
-        BE_OPAQUE_PTR(d); /* no memcpy call: the runs are short */
+    for (; n > 0u; n--) {
+        BE_I8_RAW_STEP(d);
         *d++ = *src++;
     }
 }
 
 static inline void be_i8_fill_raw(void *patch, uint32_t e, uint32_t n, int32_t code)
 {
-    uint8_t *d = (uint8_t *)patch + e, *end = d + n;
-    while (d != end) {
-        BE_OPAQUE_PTR(d);
+    uint8_t *d = (uint8_t *)patch + e;
+    for (; n > 0u; n--) {
+        BE_I8_RAW_STEP(d);
         *d++ = (uint8_t)code;
     }
 }

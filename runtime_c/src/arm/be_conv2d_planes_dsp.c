@@ -68,18 +68,21 @@ int be_conv2d_planes_dsp_supports(const be_op *op)
            op->in.cw == be_words_for(op->in.c) && geometry(op, &g);
 }
 
-/* Where it goes first (before "tab" and the popcount kernels): 16 or more input channels, on
- * the Cortex-M55 fewer than 32 (docs/kernels.md, instructions per MAC): on 8 channels "tab"'s
- * nibble tables win (cortex-m4 conv8q2: tab 0.624, sad 1.420: the stage and the patch cost as
- * much per channel as a 72-byte field's counting); on 7 x 7 x 32 Helium wins on the M55 (mve
- * 0.528, sad 0.675; cortex-m4 sad 0.689, dsp 0.891). */
+/* Where it goes first (before "tab" and the popcount kernels; docs/kernels.md, cortex-m4
+ * instructions per MAC): 32 or more input channels (7 x 7 x 32: sad 0.681, dsp 0.891), and 16 to
+ * 31 on maps of at most 64 output pixels, where "tab"'s tables serve few pixels (7 x 7 x 16: sad
+ * 0.813, tab 0.926; 14 x 14 x 16: tab 0.690, sad 0.771). On 8 channels "tab" wins (conv8q2: tab
+ * 0.624, sad 1.399: the stage and the patch cost as much per channel as a 72-byte field's
+ * counting). On the Cortex-M55 Helium wins on 32 channels (mve 0.528, sad 0.680). */
 int be_conv2d_planes_dsp_first_supports(const be_op *op)
 {
 #ifdef BE_ARM_HAVE_MVE
     if (op->in.c >= 32u)
         return 0;
 #endif
-    return op->in.c >= 16u && be_conv2d_planes_dsp_supports(op);
+    if (op->in.c < 16u || (op->in.c < 32u && op->out.h * op->out.w > 64u))
+        return 0;
+    return be_conv2d_planes_dsp_supports(op);
 }
 
 /* 4 bits -> 4 bytes of 0 / 1 */
