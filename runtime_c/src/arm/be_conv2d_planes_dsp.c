@@ -78,7 +78,8 @@ int be_conv2d_planes_dsp_supports(const be_op *op)
  * 31 on maps of at most 64 output pixels, where "tab"'s tables serve few pixels (7 x 7 x 16: sad
  * 0.813, tab 0.926; 14 x 14 x 16: tab 0.690, sad 0.771). On 8 channels "tab" wins (conv8q2: tab
  * 0.624, sad 1.399: the stage and the patch cost as much per channel as a 72-byte field's
- * counting). On the Cortex-M55 Helium wins on 32 channels (mve 0.528, sad 0.680). */
+ * counting). On the Cortex-M55 Helium's popcount keeps 32 channels (mve 0.528, sad with VABAV
+ * 0.531). */
 int be_conv2d_planes_dsp_first_supports(const be_op *op)
 {
 #ifdef BE_ARM_HAVE_MVE
