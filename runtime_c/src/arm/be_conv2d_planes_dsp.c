@@ -57,7 +57,7 @@ static int geometry(const be_op *op, sad_geometry *g)
     g->row = op->kw * g->c4;
     g->kb = op->kh * g->row;
     g->k16 = (g->kb + 15u) & ~15u;
-    if (g->kb > SAD_PATCH_BYTES || g->k16 > SAD_PATCH_BYTES)
+    if (g->k16 > SAD_PATCH_BYTES) /* kb <= k16 */
         return 0;
     for (b = 32u; b >= 2u && b * g->k16 > SAD_WEIGHT_BYTES; b /= 2u)
         ;
