@@ -467,9 +467,11 @@ def launch(nproc: int, args: list[str], *, err=None) -> int:
         return 0
     except ChildFailedError as e:
         # A process killed by a signal is the cause; the others then fail on their own, losing
-        # it (and, since end_worker, may be seen to fail first): report the killed one.
-        killed = sorted((r, f) for r, f in e.failures.items() if int(f.exitcode) < 0)
-        rank, failure = killed[0] if killed else e.get_first_failure()
+        # it (and, since end_worker, may be seen to fail first): report the killed one. The agent
+        # stops the survivors with SIGTERM, so a rank killed by another signal comes first.
+        killed = sorted(((int(f.exitcode) == -signal.SIGTERM, r), r, f) for r, f in e.failures.items()
+                        if int(f.exitcode) < 0)
+        rank, failure = (killed[0][1], killed[0][2]) if killed else e.get_first_failure()
         code = int(failure.exitcode)
         if code < 0:
             try:
