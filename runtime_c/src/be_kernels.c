@@ -30,6 +30,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(DENSE_BIN, "popcnt", BE_OP_DENSE, BE_ISA_POPCNT, be_dense_bin_popcnt_supports, be_dense_bin_popcnt, 0)
     BE_ROW(DENSE_BIN, "popcnt", BE_OP_DENSE, BE_ISA_POPCNT, be_dense_planes_popcnt_supports, be_dense_planes_popcnt, 0)
     BE_ROW(CONV2D_BIN, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_bin_avx512_supports, be_conv2d_bin_avx512, 0)
+    BE_ROW(CONV2D_BIN, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_planes_px_avx512_supports, be_conv2d_planes_px_avx512, 0)
     BE_ROW(CONV2D_BIN, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_planes_avx512_supports, be_conv2d_planes_avx512, 0)
     BE_ROW(CONV2D_U8, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_u8_avx512_supports, be_conv2d_u8_avx512, 0)
     BE_ROW(CONV2D_I8, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_i8_avx512_supports, be_conv2d_i8_avx512, 1)

@@ -50,13 +50,22 @@ static uint32_t xs(void)
     return rng;
 }
 
-/* stage 0: sign threshold; 1: unsigned L = 1; 2: unsigned L = 3 */
+static uint32_t in_planes = 2u; /* bit-planes of the unsigned (in_kind 1) inputs */
+
+/* bit-planes of a threshold stage's output: 1 (sign), or the bits of L */
+static uint32_t out_planes(const be_op *op)
+{
+    return op->levels >= 7u ? 3u : op->levels >= 2u ? 2u : 1u;
+}
+
+/* stage 0: sign threshold; 1: unsigned L = 1; 2: unsigned L = 3 (2 planes); 3: unsigned L = 7
+ * (3 planes) */
 static void set_stage(be_op *op, int stage, int32_t spread)
 {
     uint32_t c, l;
     op->stage = BE_STAGE_THRESHOLD;
     op->encoding = stage == 0 ? BE_ENC_SIGN : BE_ENC_UNSIGNED;
-    op->levels = stage == 2 ? 3u : 1u;
+    op->levels = stage == 3 ? 7u : stage == 2 ? 3u : 1u;
     for (c = 0; c < op->out_ch; c++) {
         int32_t *t = stage_b + (size_t)c * op->levels;
         stage_a8[c] = (xs() & 1u) ? -1 : 1;
@@ -76,7 +85,7 @@ static void set_stage(be_op *op, int stage, int32_t spread)
     }
     op->stage_a = stage_a8;
     op->stage_b = stage_b;
-    be_test_set_value(&op->out, BE_KIND_BITS, 3u, 1u, 1u, op->out_ch, op->encoding, op->levels >= 2u ? 2u : 1u);
+    be_test_set_value(&op->out, BE_KIND_BITS, 3u, 1u, 1u, op->out_ch, op->encoding, out_planes(op));
 }
 
 static void fill_bits(const be_value *v, void *data)
@@ -122,8 +131,8 @@ static void check_op(const be_op *op, const char *what)
     }
 }
 
-/* Conv2d; in_kind 0: sign bits, 2: uint8 pixels (binary weights). saturate: pixels 255 and
- * weights all ones. */
+/* Conv2d; in_kind 0: sign bits, 1: unsigned levels on in_planes bit-planes, 2: uint8 pixels
+ * (binary weights). saturate: pixels 255 (all level bits set) and weights all ones. */
 static void conv_case(uint32_t c, uint32_t kh, uint32_t kw, uint32_t s, const uint32_t pad[4], uint32_t h,
                       uint32_t w, uint32_t o, int in_kind, int stage, int saturate)
 {
@@ -148,17 +157,25 @@ static void conv_case(uint32_t c, uint32_t kh, uint32_t kw, uint32_t s, const ui
     ow = (w + op.pl + op.pr - kw) / s + 1u;
     if (in_kind == 0)
         be_test_set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_SIGN, 1u);
+    else if (in_kind == 1)
+        be_test_set_value(&op.in, BE_KIND_BITS, 3u, h, w, c, BE_ENC_UNSIGNED, in_planes);
     else
         be_test_set_value(&op.in, BE_KIND_U8, 3u, h, w, c, BE_ENC_NONE, 1u);
-    set_stage(&op, stage, in_kind == 2 ? (int32_t)(40u * op.k) : (int32_t)(4u + op.k / 8u));
-    be_test_set_value(&op.out, BE_KIND_BITS, 3u, oh, ow, o, op.encoding, op.levels >= 2u ? 2u : 1u);
+    set_stage(&op, stage,
+              in_kind == 2 ? (int32_t)(40u * op.k)
+                           : (int32_t)((4u + op.k / 8u) * (in_kind == 1 ? (1u << in_planes) - 1u : 1u)));
+    be_test_set_value(&op.out, BE_KIND_BITS, 3u, oh, ow, o, op.encoding, out_planes(&op));
     if (op.in.nbytes > sizeof input || op.out.nbytes > sizeof out_ref || o * kh * kw * be_words_for(c) > W_WORDS ||
         o > MAX_CH || kh * kw * op.in.pixel_bytes > sizeof scratch) {
         printf("test_x86_kernels: case too large for the buffers\n");
         CHECK(0);
         return;
     }
-    if (in_kind == 0) {
+    if (in_kind == 1 && saturate) {
+        uint32_t i;
+        for (i = 0; i < op.in.h * op.in.w * op.in.planes; i++)
+            input[i] = be_last_word_mask(c); /* one word per plane row (c <= 32 here) */
+    } else if (in_kind <= 1) {
         fill_bits(&op.in, input);
     } else {
         uint32_t i;
@@ -167,9 +184,9 @@ static void conv_case(uint32_t c, uint32_t kh, uint32_t kw, uint32_t s, const ui
     }
     fill_weights(o * kh * kw, c, saturate);
     op.weights = weights;
-    sprintf(what, "conv C=%u k=%ux%u s=%u p=%u,%u,%u,%u %ux%u O=%u in%d stage%d sat%d", (unsigned)c, (unsigned)kh,
-            (unsigned)kw, (unsigned)s, (unsigned)pad[0], (unsigned)pad[1], (unsigned)pad[2], (unsigned)pad[3],
-            (unsigned)h, (unsigned)w, (unsigned)o, in_kind, stage, saturate);
+    sprintf(what, "conv C=%u k=%ux%u s=%u p=%u,%u,%u,%u %ux%u O=%u in%d P=%u stage%d sat%d", (unsigned)c,
+            (unsigned)kh, (unsigned)kw, (unsigned)s, (unsigned)pad[0], (unsigned)pad[1], (unsigned)pad[2],
+            (unsigned)pad[3], (unsigned)h, (unsigned)w, (unsigned)o, in_kind, (unsigned)in_planes, stage, saturate);
     check_op(&op, what);
 }
 
@@ -420,6 +437,34 @@ int main(void)
     conv_case(8, 4, 4, 1, nopad, 7, 7, 31, 2, 0, 1); /* K = 128: the int16 limit */
     conv_case(1, 3, 3, 1, pad1, 12, 12, 40, 2, 2, 0);
     conv_case(3, 3, 3, 2, pad1, 11, 10, 33, 2, 0, 1);
+    /* first layer into qrelu levels (pixel lanes): L = 3 on 2 planes, L = 7 on 3, several words */
+    conv_case(1, 3, 3, 1, pad1, 28, 28, 8, 2, 2, 0);
+    conv_case(1, 3, 3, 1, pad1, 28, 28, 8, 2, 2, 1);
+    conv_case(3, 3, 3, 1, asym, 13, 17, 45, 2, 3, 0);
+    conv_case(2, 5, 5, 1, pad1, 9, 8, 33, 2, 1, 0);
+    /* unsigned bit-plane inputs with at most 32 channels (the pixel-lane kernel, stride 1) and its
+     * neighbours: P = 1, 2, 3, 8; 3x3 (its instances), 1x1, 5x3; up to 64 output channels (two
+     * words); sign, L = 1, 3, 7 outputs; every level bit set with every weight bit 1 */
+    {
+        static const uint32_t pls[] = {2, 1, 3, 8};
+        static const uint32_t cs[] = {8, 32, 1, 17, 16, 31};
+        static const uint32_t outs[] = {8, 33, 16, 64, 5, 32};
+        for (i = 0; i < 4u; i++) {
+            in_planes = pls[i];
+            for (j = 0; j < 6u; j++, n++) {
+                const uint32_t c = cs[j], o = outs[(i + j) % 6u];
+                conv_case(c, 3, 3, 1, pad1, 14 + j, 14 + i, o, 1, (int)(n % 4u), 0);
+                conv_case(c, 3, 3, 1, (j & 1u) ? asym : nopad, 7, 9 + j, o, 1, (int)((n + 1u) % 4u), j == 2u);
+            }
+            conv_case(9, 1, 1, 1, nopad, 6, 5, 12, 1, 2, 0);
+            conv_case(20, 5, 3, 1, asym, 9, 7, 21, 1, 3, 0);
+            conv_case(8, 3, 3, 2, pad1, 11, 10, 8, 1, 2, 0); /* stride 2: the next variant */
+        }
+        in_planes = 2u;
+        conv_case(8, 3, 3, 1, pad1, 28, 28, 8, 1, 2, 0); /* the qrelu2 VGG's second layer */
+        conv_case(16, 3, 3, 1, pad1, 14, 14, 16, 1, 2, 1);
+        conv_case(32, 3, 3, 1, pad1, 40, 40, 32, 1, 2, 0); /* a large image: 2 x 42 x 42 words */
+    }
     test_int8();
     printf("test_x86_kernels: %u variant runs\n", runs);
     return be_test_report("test_x86_kernels");

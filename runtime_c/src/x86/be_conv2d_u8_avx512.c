@@ -70,7 +70,8 @@ pixels(const uint16_t *buf, const size_t *base, uint32_t kh, size_t rl, uint32_t
 
 /* ------------------------------------------------------------------ binary weights, pixel lanes */
 
-/* Stride 1, binary weights, one-threshold sign stage, K <= 128: 32 output pixels per zmm (int16
+/* Stride 1, binary weights, a threshold stage (sign, or unsigned levels: qrelu), K <= 128: 32
+ * output pixels per zmm (int16
  * lanes). The input is widened once into zero-padded int16 planes, one per input channel, with
  * row pitch WP = W + PL + PR; lane q of a vector is the output position (q / WP, q % WP), so tap
  * (ky, kx, c) of 32 consecutive positions is ONE unaligned load at plane_c + q + ky*WP + kx
@@ -78,12 +79,16 @@ pixels(const uint16_t *buf, const size_t *base, uint32_t kh, size_t rl, uint32_t
  * (a, b, c): the 8 signed sums +-a +-b +-c are built once per vector (12 additions), after which
  * every output channel costs one table load and one add per group (weights used as table
  * indices, prepared once per call), one VPCMPW against its threshold and two masked ORs that set
- * its bit in the 32 output words of the vector. |acc| <= 255 * K <= 32640: int16 is exact. */
+ * its bit in the 32 output words of the vector; with L unsigned levels, L compares count the
+ * level and each output plane takes its bit (VPTESTMW, two masked ORs). |acc| <= 255 * K <=
+ * 32640: int16 is exact, and thresholds clamped to the int16 range compare the same. */
 
 #define PL_K_MAX 128u
 #define PL_GROUPS_MAX 43u      /* ceil(128 / 3) */
 #define PL_ELEMS 6144u         /* int16 plane elements, all channels (12 KiB) */
-#define PL_OUT_WORDS 2048u     /* output words of all positions, all 32-channel groups (8 KiB) */
+#define PL_OUT_WORDS 4096u     /* output words of all positions, 32-channel groups, planes (16 KiB) */
+#define PL_THR_MAX 1024u       /* channels x thresholds */
+#define PL_OUT_PLANES 8u
 #define PL_TIX_MAX 1024u       /* channels x groups */
 
 typedef struct plane_geom {
@@ -102,21 +107,26 @@ static int plane_geometry(const be_op *op, plane_geom *g)
         g->psz = g->hp * g->wp;
     g->psz = (g->psz + 31u) & ~31u;
     return (uint64_t)g->psz * op->in.c <= PL_ELEMS && (uint64_t)op->out_ch * ((op->k + 2u) / 3u) <= PL_TIX_MAX &&
-           (uint64_t)g->nvec * 32u * ((op->out_ch + 31u) / 32u) <= PL_OUT_WORDS;
+           (uint64_t)g->nvec * 32u * ((op->out_ch + 31u) / 32u) * op->out.planes <= PL_OUT_WORDS;
 }
 
 static int plane_path(const be_op *op)
 {
     plane_geom g;
+    const int levels = op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && op->levels >= 1u &&
+                       (uint64_t)op->out_ch * op->levels <= PL_THR_MAX && op->out.planes >= 1u &&
+                       op->out.planes <= PL_OUT_PLANES && op->out.kind == BE_KIND_BITS;
     return op->weight_kind == BE_WK_BINARY && op->k <= PL_K_MAX && op->sh == 1u && op->sw == 1u &&
-           be_stage_is_sign(op) && plane_geometry(op, &g);
+           (be_stage_is_sign(op) || levels) && plane_geometry(op, &g);
 }
 
 BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, void *out)
 {
     const be_value *vi = &op->in, *vo = &op->out;
     const uint32_t c = vi->c, k = op->k, ng = (k + 2u) / 3u, nout = op->out_ch, ngrp = (nout + 31u) / 32u;
-    const uint32_t taps = op->kh * op->kw, cwo = vo->pixel_bytes / 4u;
+    const uint32_t taps = op->kh * op->kw, cwo = vo->pixel_bytes / 4u, ocw = vo->cw;
+    const int sign = be_stage_is_sign(op);
+    const uint32_t levels = sign ? 1u : op->levels, oplanes = sign ? 1u : vo->planes;
     __attribute__((aligned(64))) int16_t planes[PL_ELEMS];
     __attribute__((aligned(64))) be_word owords[PL_OUT_WORDS];
     __attribute__((aligned(64))) __m512i tbl[8u * PL_GROUPS_MAX];
@@ -125,9 +135,10 @@ BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, v
     uint32_t tword[3u * PL_GROUPS_MAX]; /* weight word of each tap within a channel's weights */
     uint8_t tbit[3u * PL_GROUPS_MAX];   /* and its bit */
     uint16_t tix[PL_TIX_MAX];           /* per channel and group: byte offset of its table entry */
-    int32_t thr[PL_TIX_MAX];            /* per channel: t (clamped to int16) in both halves */
+    int32_t thr[PL_TIX_MAX];            /* sign: per channel, t (clamped to int16) in both halves */
+    int16_t thl[PL_THR_MAX];            /* levels: per channel and k, T_k clamped to int16 */
     plane_geom g;
-    uint32_t y, x, ch, t, v, o, gi;
+    uint32_t y, x, ch, t, v, o, gi, qp, kk;
     plane_geometry(op, &g);
     /* widened, zero-padded planes */
     memset(planes, 0, (size_t)g.psz * c * 2u);
@@ -170,6 +181,10 @@ BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, v
         const uint32_t neg = ((const int8_t *)op->stage_a)[o] < 0 ? 7u : 0u;
         const int32_t tc = th < -32768 ? -32768 : th > 32767 ? 32767 : th;
         thr[o] = (int32_t)(((uint32_t)(uint16_t)(int16_t)tc) * 0x10001u);
+        for (kk = 0; !sign && kk < levels; kk++) {
+            const int32_t tk = ((const int32_t *)op->stage_b)[(size_t)o * levels + kk];
+            thl[(size_t)o * levels + kk] = (int16_t)(tk < -32768 ? -32768 : tk > 32767 ? 32767 : tk);
+        }
         for (gi = 0; gi < ng; gi++) {
             uint32_t m = 0u, i;
             for (i = 0; i < 3u; i++) {
@@ -206,7 +221,9 @@ BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, v
         }
         for (gi = 0; gi < ngrp; gi++) { /* 32 channels: bits 0-15 in lo, 16-31 in hi (int16 lanes) */
             const uint32_t o0 = gi * 32u, n = nout - o0 < 32u ? nout - o0 : 32u;
-            __m512i lo = _mm512_setzero_si512(), hi = lo, w0, w1;
+            __m512i lo = _mm512_setzero_si512(), hi = lo, w0, w1, lq[PL_OUT_PLANES], hq[PL_OUT_PLANES];
+            for (qp = 0; qp < PL_OUT_PLANES; qp++)
+                lq[qp] = hq[qp] = lo;
             for (o = 0; o < n; o++) {
                 const uint16_t *ti = tix + (size_t)(o0 + o) * ng;
                 const char *tb = (const char *)tbl;
@@ -220,25 +237,50 @@ BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, v
                     for (j = 1; j < ng; j++)
                         acc = _mm512_add_epi16(acc, _mm512_load_si512((const void *)(tb + ti[j])));
                 }
-                mk = _mm512_cmplt_epi16_mask(acc, _mm512_set1_epi32(thr[o0 + o]));
-                if (o < 16u)
-                    lo = _mm512_mask_add_epi16(lo, mk, lo, bitv[o]);
-                else
-                    hi = _mm512_mask_add_epi16(hi, mk, hi, bitv[o - 16u]);
+                if (sign) {
+                    mk = _mm512_cmplt_epi16_mask(acc, _mm512_set1_epi32(thr[o0 + o]));
+                    if (o < 16u)
+                        lo = _mm512_mask_add_epi16(lo, mk, lo, bitv[o]);
+                    else
+                        hi = _mm512_mask_add_epi16(hi, mk, hi, bitv[o - 16u]);
+                    continue;
+                }
+                { /* level = #{k : direction * acc >= T_k}; its bit qp -> plane qp */
+                    const int16_t *tk = thl + (size_t)(o0 + o) * levels;
+                    __m512i lvl = _mm512_setzero_si512();
+                    for (kk = 0; kk < levels; kk++)
+                        lvl = _mm512_mask_add_epi16(lvl, _mm512_cmpge_epi16_mask(acc, _mm512_set1_epi16(tk[kk])), lvl,
+                                                    bitv[0]);
+                    for (qp = 0; qp < oplanes; qp++) {
+                        mk = _mm512_test_epi16_mask(lvl, bitv[qp]);
+                        if (o < 16u)
+                            lq[qp] = _mm512_mask_add_epi16(lq[qp], mk, lq[qp], bitv[o]);
+                        else
+                            hq[qp] = _mm512_mask_add_epi16(hq[qp], mk, hq[qp], bitv[o - 16u]);
+                    }
+                }
             }
-            w0 = _mm512_or_si512(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(lo)),
-                                 _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(hi)), 16));
-            w1 = _mm512_or_si512(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(lo, 1)),
-                                 _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(hi, 1)), 16));
-            _mm512_store_si512((void *)(owords + ((size_t)gi * g.nvec + v) * 32u), w0);
-            _mm512_store_si512((void *)(owords + ((size_t)gi * g.nvec + v) * 32u + 16u), w1);
+            for (qp = 0; qp < oplanes; qp++) { /* plane qp of 32 channels: owords[qp][gi][position] */
+                be_word *ov = owords + (((size_t)qp * ngrp + gi) * g.nvec + v) * 32u;
+                if (!sign) {
+                    lo = lq[qp];
+                    hi = hq[qp];
+                }
+                w0 = _mm512_or_si512(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(lo)),
+                                     _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(hi)), 16));
+                w1 = _mm512_or_si512(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(lo, 1)),
+                                     _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(hi, 1)), 16));
+                _mm512_store_si512((void *)ov, w0);
+                _mm512_store_si512((void *)(ov + 16u), w1);
+            }
         }
     }
     /* positions -> output pixels (x < OW) */
     for (y = 0; y < vo->h; y++) {
         be_word *dst = (be_word *)out + (size_t)y * vo->w * cwo;
-        for (gi = 0; gi < ngrp; gi++) {
+        for (gi = 0; gi < ngrp * oplanes; gi++) { /* plane gi / ngrp, word gi % ngrp of the plane */
             const be_word *src = owords + (size_t)gi * g.nvec * 32u + (size_t)y * g.wp;
+            const uint32_t wi = gi / ngrp * ocw + gi % ngrp;
             if (cwo == 1u) {
                 for (x = 0; x < vo->w; x += 16u) {
                     const uint32_t n = vo->w - x < 16u ? vo->w - x : 16u;
@@ -247,7 +289,7 @@ BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, v
                 }
             } else {
                 for (x = 0; x < vo->w; x++)
-                    dst[(size_t)x * cwo + gi] = src[x];
+                    dst[(size_t)x * cwo + wi] = src[x];
             }
         }
     }
