@@ -222,7 +222,7 @@ BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, v
         for (gi = 0; gi < ngrp; gi++) { /* 32 channels: bits 0-15 in lo, 16-31 in hi (int16 lanes) */
             const uint32_t o0 = gi * 32u, n = nout - o0 < 32u ? nout - o0 : 32u;
             __m512i lo = _mm512_setzero_si512(), hi = lo, w0, w1, lq[PL_OUT_PLANES], hq[PL_OUT_PLANES];
-            for (qp = 0; qp < PL_OUT_PLANES; qp++)
+            for (qp = 0; qp < PL_OUT_PLANES; qp++) /* the sign stage uses lo / hi only */
                 lq[qp] = hq[qp] = lo;
             for (o = 0; o < n; o++) {
                 const uint16_t *ti = tix + (size_t)(o0 + o) * ng;
