@@ -35,6 +35,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_U8, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_u8_avx512_supports, be_conv2d_u8_avx512, 0)
     BE_ROW(CONV2D_I8, "avx512", BE_OP_CONV2D, BE_ISA_AVX512_VPOPCNT, be_conv2d_i8_avx512_supports, be_conv2d_i8_avx512, 1)
     BE_ROW(CONV2D_BIN, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_bin_avx2_supports, be_conv2d_bin_avx2, 0)
+    BE_ROW(CONV2D_BIN, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_planes_px_avx2_supports, be_conv2d_planes_px_avx2, 0)
     BE_ROW(CONV2D_U8, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_u8_avx2_supports, be_conv2d_u8_avx2, 0)
     BE_ROW(CONV2D_I8, "avx2", BE_OP_CONV2D, BE_ISA_AVX2, be_conv2d_i8_avx2_supports, be_conv2d_i8_avx2, 1)
     BE_ROW(CONV2D_BIN, "popcnt", BE_OP_CONV2D, BE_ISA_POPCNT, be_conv2d_bin_popcnt_supports, be_conv2d_bin_popcnt, 0)

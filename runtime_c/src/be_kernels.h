@@ -215,10 +215,12 @@ int be_dense_planes_popcnt_supports(const be_op *op);
 int be_conv2d_planes_popcnt_supports(const be_op *op);
 int be_conv2d_planes_avx512_supports(const be_op *op); /* transposed weights within 32 KiB */
 int be_conv2d_planes_px_avx512_supports(const be_op *op); /* <= 32 channels, stride 1, thresholds */
+int be_conv2d_planes_px_avx2_supports(const be_op *op);   /* <= 32 channels, stride 1, thresholds */
 be_status be_dense_planes_popcnt(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_planes_popcnt(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_planes_avx512(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_planes_px_avx512(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_planes_px_avx2(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 
 /* ---- portable word variants (src/word/, every target): MaxPool2d / Flatten on whole words ---- */

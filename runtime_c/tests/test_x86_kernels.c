@@ -464,6 +464,8 @@ int main(void)
         conv_case(8, 3, 3, 1, pad1, 28, 28, 8, 1, 2, 0); /* the qrelu2 VGG's second layer */
         conv_case(16, 3, 3, 1, pad1, 14, 14, 16, 1, 2, 1);
         conv_case(32, 3, 3, 1, pad1, 40, 40, 32, 1, 2, 0); /* a large image: 2 x 42 x 42 words */
+        conv_case(32, 7, 7, 1, asym, 9, 9, 5, 1, 2, 0); /* 49 groups per plane: past AVX2's 31 */
+        conv_case(4, 7, 7, 1, pad1, 8, 9, 7, 1, 3, 0);  /* G = 7: one group per kernel row */
     }
     test_int8();
     printf("test_x86_kernels: %u variant runs\n", runs);

@@ -31,6 +31,14 @@
 #define BE_X86_ROW_WORDS 4096u  /* words of padded input rows kept at once */
 #define BE_X86_GROUP_MAX 16u    /* output-channel blocks whose weights are transposed at once */
 
+/* Fully unroll the next loop (constant trip counts over register arrays, which then stay in
+ * registers; GCC's -O2 would keep them in memory). */
+#if defined(__GNUC__)
+#define BE_X86_UNROLL _Pragma("GCC unroll 16")
+#else
+#define BE_X86_UNROLL
+#endif
+
 /* Binary weights on sign-encoded bit inputs: the XOR / popcount kernels. */
 static inline int be_x86_is_sign_binary(const be_op *op)
 {

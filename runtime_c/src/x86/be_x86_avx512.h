@@ -13,14 +13,6 @@
 
 #define BE_X86_AVX512 __attribute__((target("avx512f,avx512bw,avx512vpopcntdq")))
 
-/* Fully unroll the next loop (constant trip counts over register arrays, which then stay in
- * registers; GCC's -O2 would keep them in memory). */
-#if defined(__GNUC__)
-#define BE_X86_UNROLL _Pragma("GCC unroll 16")
-#else
-#define BE_X86_UNROLL
-#endif
-
 /* Sign-stage constants of output channels [o0, o0 + n), n <= 16: thresholds, lanes whose
  * direction is -1, valid lanes; the bits are then (direction * acc < t) on the valid lanes.
  * (Unused by other stages.) */

@@ -1,0 +1,172 @@
+/* be_conv2d_planes_px_avx2.c -- Conv2d, unsigned bit-plane input with at most 32 channels, stride
+ * 1, binary weights, threshold output stage: AVX2 with 8 output positions in the lanes
+ * (be_x86_planes_px.h: which ops, the packed images and weights; the method is that of
+ * be_conv2d_planes_px_avx512.c).
+ *
+ * acc = sum_p 2^p * (popcount(b_p) - 2 * popcount(b_p AND w)) (weight bit 1 = -1), exactly the
+ * reference. Without these layers AVX2 CPUs ran the qrelu VGG's small layers on `popcnt` (scalar
+ * 64-bit POPCNT over im2col patches). AVX2 has no vector popcount: per vector of 8 positions and
+ * output channel, each group vector (G kernel columns of one plane) is ANDed with the broadcast
+ * packed weight word and counted per byte (two VPSHUFB nibble lookups); the byte counts of a
+ * plane's groups are added (at most 31 groups: <= 248) and folded into 32-bit lanes
+ * (VPMADDUBSW, VPMADDWD) once per plane. popcount(b_p) likewise, once per vector. The threshold
+ * stage runs on the 8 positions at once: level = L - #{k : direction * acc < T_k} by VPCMPGTD,
+ * each output plane's bit tested and ORed into the output words of 32 channels.
+ *
+ * Stack: the plane images (at most IMG_WORDS words, 64 KiB), the packed weights (at most
+ * WPK_WORDS, 16 KiB) and the group vectors (at most XV_MAX ymm, 2 KiB); no scratch.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+
+#include "be_x86_avx2.h"
+#include "be_x86_planes_px.h"
+
+#define LANES 8u
+#define IMG_WORDS 16384u
+#define XV_MAX 64u
+#define WPK_WORDS 4096u
+#define TAPS_MAX 31u /* groups per plane whose byte counts one byte holds (31 * 8 <= 255) */
+
+int be_conv2d_planes_px_avx2_supports(const be_op *op)
+{
+    be_px_geom g;
+    return be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX);
+}
+
+/* sum over the planes p of 2^p * sum over the groups t of popcount(x[p][t] AND m_t) in 32-bit
+ * lanes, m_t = wo[t] (taps (groups) and planes are constants after inlining) */
+BE_X86_AVX2 static inline __attribute__((always_inline)) __m256i count_and(const __m256i *xv, const be_word *wo,
+                                                                          const uint32_t taps, const uint32_t planes)
+{
+    __m256i s = _mm256_setzero_si256();
+    uint32_t p, t;
+    for (p = 0; p < planes; p++) {
+        __m256i a = _mm256_setzero_si256();
+        BE_X86_UNROLL
+        for (t = 0; t < taps; t++)
+            a = _mm256_add_epi8(a, be_x86_popcnt8(_mm256_and_si256(xv[p * taps + t], _mm256_set1_epi32((int)wo[t]))));
+        s = _mm256_add_epi32(s, _mm256_slli_epi32(be_x86_bytes_to_dwords(a), (int)p));
+    }
+    return s;
+}
+
+BE_X86_AVX2 static inline __attribute__((always_inline)) void
+px_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk, const be_word *vmask,
+       be_word *out, const uint32_t taps, const uint32_t planes, const int sign, const uint32_t levels,
+       const uint32_t oplanes)
+{
+    const uint32_t nout = op->out_ch, ngrp = (nout + 31u) / 32u;
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *thr = (const int32_t *)op->stage_b;
+    __m256i xv[XV_MAX];
+    be_word res[BE_PX_OUT_PLANES * LANES];
+    uint32_t tofs[XV_MAX];
+    uint32_t q0, t, p, gi, o, k, qp, y0 = 0u, x0 = 0u;
+    be_px_offsets(op, g, tofs);
+    for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
+        __m256i ones = _mm256_setzero_si256();
+        for (p = 0; p < planes; p++) {
+            __m256i a = _mm256_setzero_si256();
+            BE_X86_UNROLL
+            for (t = 0; t < taps; t++) {
+                xv[p * taps + t] = _mm256_loadu_si256((const __m256i *)(const void *)(img + tofs[p * taps + t] + q0));
+                a = _mm256_add_epi8(a, be_x86_popcnt8(_mm256_and_si256(xv[p * taps + t],
+                                                                       _mm256_set1_epi32((int)vmask[t]))));
+            }
+            ones = _mm256_add_epi32(ones, _mm256_slli_epi32(be_x86_bytes_to_dwords(a), (int)p));
+        }
+        for (gi = 0; gi < ngrp; gi++) {
+            const uint32_t o0 = gi * 32u, n = nout - o0 < 32u ? nout - o0 : 32u;
+            __m256i ov[BE_PX_OUT_PLANES];
+            for (qp = 0; qp < BE_PX_OUT_PLANES; qp++)
+                ov[qp] = _mm256_setzero_si256();
+            for (o = 0; o < n; o++) {
+                const uint32_t c = o0 + o;
+                const __m256i bit = _mm256_set1_epi32((int)(1u << o));
+                const __m256i acc =
+                    _mm256_sub_epi32(ones, _mm256_slli_epi32(count_and(xv, wk + (size_t)c * taps, taps, planes), 1));
+                /* |acc| <= INT32_MAX (the loader's bound), so the negation does not overflow */
+                const __m256i x = dir[c] < 0 ? _mm256_sub_epi32(_mm256_setzero_si256(), acc) : acc;
+                const int32_t *tc = thr + (size_t)c * levels;
+                if (sign) { /* x < T: level 0 -> -1 -> bit 1 */
+                    ov[0] = _mm256_or_si256(ov[0], _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(tc[0]), x), bit));
+                } else {
+                    /* level = L + sum over k of (T_k > x ? -1 : 0) */
+                    __m256i level = _mm256_set1_epi32((int)levels);
+                    BE_X86_UNROLL
+                    for (k = 0; k < levels; k++)
+                        level = _mm256_add_epi32(level, _mm256_cmpgt_epi32(_mm256_set1_epi32(tc[k]), x));
+                    BE_X86_UNROLL
+                    for (qp = 0; qp < oplanes; qp++) {
+                        const __m256i b = _mm256_set1_epi32((int)(1u << qp));
+                        ov[qp] = _mm256_or_si256(
+                            ov[qp], _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_and_si256(level, b), b), bit));
+                    }
+                }
+            }
+            for (qp = 0; qp < oplanes; qp++)
+                _mm256_storeu_si256((__m256i *)(void *)(res + qp * LANES), ov[qp]);
+            be_px_store(op, g, res, LANES, q0, y0, x0, gi, out);
+        }
+    }
+}
+
+/* Instances as in the AVX-512 variant: the qrelu2 VGG's 3x3 layers (3, 6 or 9 groups, 2 planes,
+ * 3 thresholds on 2 planes), anything else with every count read at run time. */
+#define PX_QRELU2(T)                                                                                     \
+    BE_X86_AVX2 static void px_g##T##_p2_l3(const be_op *op, const be_px_geom *g, const be_word *img,     \
+                                            const be_word *wk, const be_word *vmask, be_word *out)       \
+    {                                                                                                    \
+        px_run(op, g, img, wk, vmask, out, T##u, 2u, 0, 3u, 2u);                                         \
+    }
+PX_QRELU2(3)
+PX_QRELU2(6)
+PX_QRELU2(9)
+
+BE_X86_AVX2 static void px_any(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                               const be_word *vmask, be_word *out)
+{
+    px_run(op, g, img, wk, vmask, out, g->taps, g->planes, op->encoding == BE_ENC_SIGN, op->levels, op->out.planes);
+}
+
+/* words x .. x + n - 1 of a row: word |= word (x + j) << (j * C), j < G (be_px_pack_rows) */
+BE_X86_AVX2 static inline void pack8(be_word *row, uint32_t x, uint32_t n, uint32_t gw, uint32_t c)
+{
+    static const int32_t first[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(row + x));
+    uint32_t j;
+    for (j = 1u; j < gw; j++)
+        v = _mm256_or_si256(v, _mm256_sllv_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(row + x + j)),
+                                                 _mm256_set1_epi32((int)(j * c))));
+    _mm256_maskstore_epi32((int *)(void *)(row + x),
+                           _mm256_loadu_si256((const __m256i *)(const void *)(first + 8u - n)), v);
+}
+
+BE_X86_AVX2 be_status be_conv2d_planes_px_avx2(const be_op *op, const void *in, void *out, void *scratch)
+{
+    be_word img[IMG_WORDS], wpk[WPK_WORDS], vmask[XV_MAX];
+    const be_word *wk;
+    be_px_geom g;
+    (void)scratch;
+    if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX))
+        return BE_ERR_ARG; /* not reached: supports() checked it */
+    be_px_copy_images(op, &g, (const be_word *)in, img);
+    be_px_pack_rows(op, &g, img, LANES, pack8);
+    wk = be_px_weights(op, &g, wpk, vmask);
+    if (g.planes == 2u && op->encoding == BE_ENC_UNSIGNED && op->levels == 3u && op->out.planes == 2u &&
+        op->kh == 3u && op->kw == 3u && (g.taps == 3u || g.taps == 6u || g.taps == 9u)) {
+        if (g.taps == 3u)
+            px_g3_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        else if (g.taps == 6u)
+            px_g6_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        else
+            px_g9_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+    } else {
+        px_any(op, &g, img, wk, vmask, (be_word *)out);
+    }
+    return BE_OK;
+}
+
+#else
+typedef int be_conv2d_planes_px_avx2_unused; /* ISO C forbids an empty translation unit */
+#endif

@@ -1,0 +1,154 @@
+/*
+ * be_x86_planes_px.h -- internal: what the position-lane Conv2d kernels on unsigned bit-planes
+ * (be_conv2d_planes_px_avx512.c, be_conv2d_planes_px_avx2.c) share: which ops they take, the
+ * packed plane images, the packed weights, the group masks and the store of a vector's
+ * positions. Plain C (no SIMD); only x86 files include it.
+ *
+ * An op they take: binary weights over unsigned bit-planes (P <= 8) with C <= 32 channels (one
+ * word per plane and pixel), groups 1, stride 1, a threshold stage (sign, or L unsigned levels on
+ * at most 8 output planes). The input goes once per call into zero-padded plane images (row pitch
+ * WP = W + PL + PR) whose word (y, x) packs G = min(floor(32 / C), KW) horizontal neighbours:
+ * the C channel bits of padded pixel (y, x + j) at bit j * C. Output position q = y * WP + x
+ * reads kernel-row group (ky, g), columns g*G .. g*G + G - 1, at q + ky * WP + g * G: a run of
+ * consecutive positions is one unaligned vector load, for every row alike (the positions
+ * x >= OW of a row are computed and dropped). The weights are packed the same way (zero past KW;
+ * with G = 1 they are read as stored), and a group's mask keeps the bits of its real columns.
+ */
+#ifndef BE_X86_PLANES_PX_H
+#define BE_X86_PLANES_PX_H
+
+#include "be_x86.h"
+
+#define BE_PX_OUT_PLANES 8u
+#define BE_PX_SLACK 64u /* zero words after the images: a vector (<= 16) plus G - 1 <= 31 */
+
+typedef struct be_px_geom {
+    uint32_t wp, hp, planes, npos; /* pitch, padded rows, P, positions computed */
+    uint32_t gw, ng, taps;         /* columns per group G, groups per kernel row, groups KH * ng */
+} be_px_geom;
+
+/* The geometry of an op the position-lane kernels take, or 0: img_words bounds the images (with
+ * the slack), xv_max the group vectors KH * ng * P, wpk_words the packed weights O * KH * ng,
+ * taps_max the groups KH * ng of one plane. */
+static inline int be_px_geometry(const be_op *op, be_px_geom *g, uint32_t img_words, uint32_t xv_max,
+                                 uint32_t wpk_words, uint32_t taps_max)
+{
+    const int sign = be_stage_is_sign(op);
+    const int levels = op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && op->levels >= 1u &&
+                       op->out.planes >= 1u && op->out.planes <= BE_PX_OUT_PLANES;
+    if (!(op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS && op->in.encoding == BE_ENC_UNSIGNED &&
+          op->in.planes >= 1u && op->in.planes <= 8u && op->type == BE_OP_CONV2D && op->groups <= 1u &&
+          op->in.cw == 1u && op->w_row_bytes == 4u && op->sh == 1u && op->sw == 1u && op->out.kind == BE_KIND_BITS &&
+          (sign || levels)))
+        return 0;
+    g->wp = op->in.w + op->pl + op->pr;
+    g->hp = op->in.h + op->pt + op->pb;
+    g->planes = op->in.planes;
+    if (op->in.c == 0u || op->in.c > 32u || op->kh == 0u || op->kw == 0u || op->kh > g->hp || op->kw > g->wp ||
+        op->out.h != g->hp - op->kh + 1u || op->out.w != g->wp - op->kw + 1u || op->out.h == 0u || op->out.w == 0u)
+        return 0;
+    g->npos = (op->out.h - 1u) * g->wp + op->out.w;
+    g->gw = 32u / op->in.c < op->kw ? 32u / op->in.c : op->kw;
+    g->ng = (op->kw + g->gw - 1u) / g->gw;
+    g->taps = op->kh * g->ng;
+    return (uint64_t)g->planes * g->hp * g->wp + BE_PX_SLACK <= img_words && (uint64_t)g->taps * g->planes <= xv_max &&
+           (uint64_t)op->out_ch * g->taps <= wpk_words && g->taps <= taps_max;
+}
+
+/* The padded plane images (g->planes * g->hp * g->wp words, then BE_PX_SLACK zero words), not
+ * yet packed: each variant then packs the real rows in place with its vectors, from the left,
+ * word (y, x) |= word (y, x + j) << (j * C) for j < G (be_px_pack_rows). Plain stores only: ORing
+ * into the words pixel by pixel would chain every store to the next load. */
+static inline void be_px_copy_images(const be_op *op, const be_px_geom *g, const be_word *in, be_word *img)
+{
+    const be_value *vi = &op->in;
+    const be_word cmask = be_last_word_mask(vi->c);
+    uint32_t y, x, p;
+    memset(img, 0, ((size_t)g->planes * g->hp * g->wp + BE_PX_SLACK) * sizeof(be_word));
+    for (y = 0; y < vi->h; y++) {
+        const be_word *s = in + (size_t)y * vi->w * g->planes;
+        for (p = 0; p < g->planes; p++) {
+            be_word *d = img + (size_t)p * g->hp * g->wp + (size_t)(y + op->pt) * g->wp + op->pl;
+            const be_word *sp = s + p;
+            for (x = 0; x < vi->w; x++, sp += g->planes)
+                d[x] = *sp & cmask;
+        }
+    }
+}
+
+/* Pack the real rows of the images in place, V words at a time (a vector reads words x .. x + V
+ * - 1 + G - 1 and writes x .. x + V - 1 (< WP), so the words it reads past x + V - 1 are not
+ * rewritten yet; past the row end it reads the next row's or the slack's words into slots of
+ * columns >= WP, which only positions x >= OW and weight-0 / masked columns see).
+ * pack(row, x, n) packs words x .. x + n - 1 (n <= V) of one row. */
+#define be_px_pack_rows(op, g, img, V, pack)                                                                do {                                                                                                        uint32_t p_, y_, x_;                                                                                    if ((g)->gw > 1u)                                                                                           for (p_ = 0; p_ < (g)->planes; p_++)                                                                        for (y_ = (op)->pt; y_ < (op)->pt + (op)->in.h; y_++) {                                                     be_word *row_ = (img) + (size_t)p_ * (g)->hp * (g)->wp + (size_t)y_ * (g)->wp;                          for (x_ = 0; x_ < (g)->wp; x_ += (V))                                                                       pack(row_, x_, (g)->wp - x_ < (V) ? (g)->wp - x_ : (V), (g)->gw, (op)->in.c);                   }                                                                                           } while (0)
+
+/* The weights, packed like the images into wpk[(o * KH + ky) * ng + gr] (G > 1), or as stored
+ * (G = 1: their bits past C meet zero input bits); and vmask[t], the bits of group t's real
+ * columns. Returns the weights to read. */
+static inline const be_word *be_px_weights(const be_op *op, const be_px_geom *g, be_word *wpk, be_word *vmask)
+{
+    const uint32_t c = op->in.c;
+    const be_word cmask = be_last_word_mask(c);
+    uint32_t o, ky, t, j;
+    for (t = 0; t < g->taps; t++) {
+        const uint32_t ncol = op->kw - t % g->ng * g->gw < g->gw ? op->kw - t % g->ng * g->gw : g->gw;
+        vmask[t] = ncol * c >= 32u ? 0xFFFFFFFFu : (1u << (ncol * c)) - 1u;
+    }
+    if (g->gw == 1u)
+        return (const be_word *)op->weights;
+    for (o = 0; o < op->out_ch; o++)
+        for (ky = 0; ky < op->kh; ky++) {
+            const be_word *w = (const be_word *)op->weights + ((size_t)o * op->kh + ky) * op->kw;
+            for (t = 0; t < g->ng; t++) {
+                be_word v = 0u;
+                for (j = 0; j < g->gw && t * g->gw + j < op->kw; j++)
+                    v |= (w[t * g->gw + j] & cmask) << (j * c);
+                wpk[((size_t)o * op->kh + ky) * g->ng + t] = v;
+            }
+        }
+    return wpk;
+}
+
+/* Word offsets of the group vectors of plane p, group t: tofs[p * taps + t]. */
+static inline void be_px_offsets(const be_op *op, const be_px_geom *g, uint32_t *tofs)
+{
+    uint32_t p, t;
+    (void)op;
+    for (p = 0; p < g->planes; p++)
+        for (t = 0; t < g->taps; t++)
+            tofs[p * g->taps + t] = p * g->hp * g->wp + (t / g->ng) * g->wp + t % g->ng * g->gw;
+}
+
+/* Store output word gi of each plane for the valid positions among lanes q0 .. q0 + lanes - 1
+ * (res[qp * lanes + i]: plane qp of lane i); (y0, x0) is position q0's row and column. */
+static inline void be_px_store(const be_op *op, const be_px_geom *g, const be_word *res, uint32_t lanes, uint32_t q0,
+                               uint32_t y0, uint32_t x0, uint32_t gi, be_word *out)
+{
+    const be_value *vo = &op->out;
+    const uint32_t ow = vo->w, pxw = vo->pixel_bytes / 4u, oplanes = vo->planes;
+    uint32_t i, qp, y = y0, x = x0;
+    for (i = 0; i < lanes && q0 + i < g->npos; i++) {
+        if (x < ow) {
+            be_word *d = out + ((size_t)y * ow + x) * pxw + gi;
+            for (qp = 0; qp < oplanes; qp++)
+                d[(size_t)qp * vo->cw] = res[qp * lanes + i];
+        }
+        if (++x == g->wp) {
+            x = 0u;
+            y++;
+        }
+    }
+}
+
+/* (y, x) of position q0 + lanes, from (y, x) of q0 (no division per vector) */
+static inline void be_px_advance(const be_px_geom *g, uint32_t lanes, uint32_t *y, uint32_t *x)
+{
+    *x += lanes;
+    while (*x >= g->wp) {
+        *x -= g->wp;
+        (*y)++;
+    }
+}
+
+#endif
