@@ -60,10 +60,10 @@ EXPECTED_VARIANTS = {  # "tab": binary Conv2d with C < 32 (nibble tables), "shor
     "cortex-m7": ["dsp", "swar", "tab", "short", "sad"],
     "cortex-m33": ["dsp", "swar", "tab", "short", "sad"],
     "cortex-m55": ["mve", "dsp", "swar", "tab", "short", "sad"],
-    "aarch64-linux": ["neon", "tab", "short"],
-    "armv7-linux": ["neon", "dsp", "swar", "tab", "short", "sad"],
-    "aarch64-virt": ["neon", "tab", "short"],  # the same cores bare metal under qemu-system (-icount)
-    "armv7-virt": ["neon", "dsp", "swar", "tab", "short", "sad"],
+    "aarch64-linux": ["neon", "lanes", "tab", "short"],
+    "armv7-linux": ["neon", "lanes", "dsp", "swar", "tab", "short", "sad"],
+    "aarch64-virt": ["neon", "lanes", "tab", "short"],  # the same cores bare metal under qemu-system (-icount)
+    "armv7-virt": ["neon", "lanes", "dsp", "swar", "tab", "short", "sad"],
     "x86_64": [],  # run-time dispatch: whatever this CPU has (POPCNT / AVX2 / AVX-512)
 }
 
@@ -106,6 +106,32 @@ def sad_takes(target: str, op, spec, out_spec) -> bool:
     if max(ow, oh, sw, sh, kw, kh, wp, hp, c4 // 4) > 768 or wp * hp * (c4 // 4) > 768:
         return False
     return kh * kw * c4 <= 576
+
+
+def px_takes(target: str, op, spec, out_spec) -> bool:
+    """Does the NEON position-lane kernel "lanes" (runtime_c/src/arm/be_conv2d_planes_px_neon.c)
+    take this bits x binary layer first? On the NEON targets, a Conv2d over 1 .. 8
+    unsigned bit-planes with at most 32 input channels, groups 1, stride 1 and a threshold stage
+    (sign, or unsigned levels on at most 8 planes), when its padded plane images fit 4,096 words
+    with 64 to spare, its groups (G = min(32 // C, KW) kernel columns per word) number at most 31
+    per plane and 64 over the planes, and its packed weights 2,048 words (be_planes_px.h)."""
+    if not target.startswith(("aarch64", "armv7")) or not isinstance(op, Conv2d):
+        return False
+    if spec.encoding != "unsigned" or not 1 <= spec.planes <= 8 or getattr(op, "groups", 1) != 1:
+        return False
+    out = op.output
+    if not isinstance(out, ThresholdStage) or (out.encoding == "unsigned" and out_spec.planes > 8):
+        return False
+    c = spec.shape[2]
+    (kh, kw), (sh, sw) = op.kernel, op.stride
+    if c > 32 or (sh, sw) != (1, 1):
+        return False
+    pt, pb, pl, pr = op.padding
+    hp, wp = spec.shape[0] + pt + pb, spec.shape[1] + pl + pr
+    gw = min(32 // c, kw)
+    taps = kh * ((kw + gw - 1) // gw)
+    return (spec.planes * hp * wp + 64 <= 4096 and taps <= 31 and taps * spec.planes <= 64
+            and op.out_channels * taps <= 2048)
 
 
 def short_takes(target: str, op, spec) -> bool:
@@ -763,6 +789,8 @@ def test_models_match_reference(name):
                     assert kname == expected_ew(name, ew_name, sign), (case, line, ew_name)
                 elif bits_bin and sad_takes(name, op, spec, specs[g.value_name(i)]):
                     assert kname == "sad", (case, line)
+                elif bits_bin and px_takes(name, op, spec, specs[g.value_name(i)]):
+                    assert kname == "lanes", (case, line)
                 elif bits_bin and tab_takes(name, op, spec, specs[g.value_name(i)]):
                     assert kname == "tab", (case, line)
                 elif bits_bin and short_takes(name, op, spec):

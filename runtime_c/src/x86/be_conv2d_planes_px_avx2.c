@@ -1,6 +1,6 @@
 /* be_conv2d_planes_px_avx2.c -- Conv2d, unsigned bit-plane input with at most 32 channels, stride
  * 1, binary weights, threshold output stage: AVX2 with 8 output positions in the lanes
- * (be_x86_planes_px.h: which ops, the packed images and weights; the method is that of
+ * (be_planes_px.h: which ops, the packed images and weights; the method is that of
  * be_conv2d_planes_px_avx512.c).
  *
  * acc = sum_p 2^p * (popcount(b_p) - 2 * popcount(b_p AND w)) (weight bit 1 = -1), exactly the
@@ -19,7 +19,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 
 #include "be_x86_avx2.h"
-#include "be_x86_planes_px.h"
+#include "be_planes_px.h"
 
 #define LANES 8u
 #define IMG_WORDS 16384u
@@ -40,6 +40,16 @@ BE_X86_AVX2 static inline __attribute__((always_inline)) __m256i count_and(const
 {
     __m256i s = _mm256_setzero_si256();
     uint32_t p, t;
+    if (planes == 2u && taps <= 10u) { /* a0 + 2 a1 <= 3 * 8 * 10 in bytes: one fold for both */
+        __m256i a = _mm256_setzero_si256();
+        BE_X86_UNROLL
+        for (t = 0; t < taps; t++) {
+            const __m256i w = _mm256_set1_epi32((int)wo[t]);
+            const __m256i c1 = be_x86_popcnt8(_mm256_and_si256(xv[taps + t], w));
+            a = _mm256_add_epi8(_mm256_add_epi8(a, be_x86_popcnt8(_mm256_and_si256(xv[t], w))), _mm256_add_epi8(c1, c1));
+        }
+        return be_x86_bytes_to_dwords(a);
+    }
     for (p = 0; p < planes; p++) {
         __m256i a = _mm256_setzero_si256();
         BE_X86_UNROLL
@@ -153,15 +163,17 @@ BE_X86_AVX2 be_status be_conv2d_planes_px_avx2(const be_op *op, const void *in, 
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack8);
     wk = be_px_weights(op, &g, wpk, vmask);
-    if (g.planes == 2u && op->encoding == BE_ENC_UNSIGNED && op->levels == 3u && op->out.planes == 2u &&
-        op->kh == 3u && op->kw == 3u && (g.taps == 3u || g.taps == 6u || g.taps == 9u)) {
-        if (g.taps == 3u)
-            px_g3_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
-        else if (g.taps == 6u)
-            px_g6_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
-        else
-            px_g9_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
-    } else {
+    switch (be_px_qrelu2_groups(op, &g)) {
+    case 3u:
+        px_g3_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        break;
+    case 6u:
+        px_g6_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        break;
+    case 9u:
+        px_g9_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        break;
+    default:
         px_any(op, &g, img, wk, vmask, (be_word *)out);
     }
     return BE_OK;

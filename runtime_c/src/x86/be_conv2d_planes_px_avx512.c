@@ -1,6 +1,6 @@
 /* be_conv2d_planes_px_avx512.c -- Conv2d, unsigned bit-plane input with at most 32 channels, stride
  * 1, binary weights, threshold output stage: AVX-512 VPOPCNTDQ with 16 output positions in the
- * lanes (be_x86_planes_px.h: which ops, the packed images and weights).
+ * lanes (be_planes_px.h: which ops, the packed images and weights).
  *
  * acc = sum_p 2^p * (popcount(b_p) - 2 * popcount(b_p AND w)) (weight bit 1 = -1), exactly the
  * reference. The channel-lane kernel (be_conv2d_planes_avx512.c) puts 16 output channels in a
@@ -21,7 +21,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 
 #include "be_x86_avx512.h"
-#include "be_x86_planes_px.h"
+#include "be_planes_px.h"
 
 #define LANES 16u
 #define IMG_WORDS 16384u
@@ -161,15 +161,17 @@ BE_X86_AVX512 be_status be_conv2d_planes_px_avx512(const be_op *op, const void *
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack16);
     wk = be_px_weights(op, &g, wpk, vmask);
-    if (g.planes == 2u && op->encoding == BE_ENC_UNSIGNED && op->levels == 3u && op->out.planes == 2u &&
-        op->kh == 3u && op->kw == 3u && (g.taps == 3u || g.taps == 6u || g.taps == 9u)) {
-        if (g.taps == 3u)
-            px_g3_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
-        else if (g.taps == 6u)
-            px_g6_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
-        else
-            px_g9_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
-    } else {
+    switch (be_px_qrelu2_groups(op, &g)) {
+    case 3u:
+        px_g3_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        break;
+    case 6u:
+        px_g6_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        break;
+    case 9u:
+        px_g9_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        break;
+    default:
         px_any(op, &g, img, wk, vmask, (be_word *)out);
     }
     return BE_OK;

@@ -1,8 +1,8 @@
 /*
- * be_x86_planes_px.h -- internal: what the position-lane Conv2d kernels on unsigned bit-planes
- * (be_conv2d_planes_px_avx512.c, be_conv2d_planes_px_avx2.c) share: which ops they take, the
- * packed plane images, the packed weights, the group masks and the store of a vector's
- * positions. Plain C (no SIMD); only x86 files include it.
+ * be_planes_px.h -- internal: what the position-lane Conv2d kernels on unsigned bit-planes
+ * (x86/be_conv2d_planes_px_avx512.c, x86/be_conv2d_planes_px_avx2.c, arm/be_conv2d_planes_px_neon.c)
+ * share: which ops they take, the packed plane images, the packed weights, the group masks and
+ * the store of a vector's positions. Plain C (no SIMD).
  *
  * An op they take: binary weights over unsigned bit-planes (P <= 8) with C <= 32 channels (one
  * word per plane and pixel), groups 1, stride 1, a threshold stage (sign, or L unsigned levels on
@@ -14,10 +14,14 @@
  * x >= OW of a row are computed and dropped). The weights are packed the same way (zero past KW;
  * with G = 1 they are read as stored), and a group's mask keeps the bits of its real columns.
  */
-#ifndef BE_X86_PLANES_PX_H
-#define BE_X86_PLANES_PX_H
+#ifndef BE_PLANES_PX_H
+#define BE_PLANES_PX_H
 
-#include "be_x86.h"
+#include <stdint.h>
+#include <string.h>
+
+#include "be_bitformat.h"
+#include "be_kernels.h"
 
 #define BE_PX_OUT_PLANES 8u
 #define BE_PX_SLACK 64u /* zero words after the images: a vector (<= 16) plus G - 1 <= 31 */
@@ -64,7 +68,11 @@ static inline void be_px_copy_images(const be_op *op, const be_px_geom *g, const
     const be_value *vi = &op->in;
     const be_word cmask = be_last_word_mask(vi->c);
     uint32_t y, x, p;
+#if defined(__x86_64__) || defined(__i386__)
     memset(img, 0, ((size_t)g->planes * g->hp * g->wp + BE_PX_SLACK) * sizeof(be_word));
+#else
+    be_zero_words(img, g->planes * g->hp * g->wp + BE_PX_SLACK); /* picolibc's memset is a byte loop */
+#endif
     for (y = 0; y < vi->h; y++) {
         const be_word *s = in + (size_t)y * vi->w * g->planes;
         for (p = 0; p < g->planes; p++) {
@@ -139,6 +147,15 @@ static inline void be_px_store(const be_op *op, const be_px_geom *g, const be_wo
             y++;
         }
     }
+}
+
+/* The instance of a qrelu2 3x3 layer (2 planes in, 3 thresholds on 2 planes out) by its groups
+ * per plane (3 for 8 channels, 6 for 9 .. 16, 9 for 17 .. 32), or 0: the generic instance. */
+static inline uint32_t be_px_qrelu2_groups(const be_op *op, const be_px_geom *g)
+{
+    const int qrelu2 = g->planes == 2u && op->encoding == BE_ENC_UNSIGNED && op->levels == 3u &&
+                       op->out.planes == 2u && op->kh == 3u && op->kw == 3u;
+    return qrelu2 && (g->taps == 3u || g->taps == 6u || g->taps == 9u) ? g->taps : 0u;
 }
 
 /* (y, x) of position q0 + lanes, from (y, x) of q0 (no division per vector) */

@@ -1,0 +1,208 @@
+/* be_conv2d_planes_px_neon.c -- "lanes": Conv2d, unsigned bit-plane input with at most 32 channels,
+ * stride 1, binary weights, threshold output stage, with 4 output positions in the lanes
+ * (aarch64, or 32-bit ARM with NEON; be_planes_px.h: which ops, the packed images and weights;
+ * the method of x86/be_conv2d_planes_px_avx512.c).
+ *
+ * acc = sum_p 2^p * (popcount(b_p) - 2 * popcount(b_p AND w)) (weight bit 1 = -1), exactly the
+ * reference. On the NEON targets these layers (the qrelu2 VGG's 8- and 16-channel ones) ran
+ * "tab" (nibble tables, 0.71-0.78 instructions per binary MAC) or the channel-major "neon". Per
+ * vector of 4 positions: the KH * ceil(KW / G) * P group vectors (G kernel columns per word: 3
+ * groups per plane for a 3x3 kernel on 8 channels) are loaded once and popcount(b_p) counted under
+ * each group's mask; per output channel each group vector is ANDed with the weight word (VDUP),
+ * counted per byte (VCNT), the byte counts of a plane added over its groups (at most 31: <= 248)
+ * and folded into the 32-bit lanes once per plane (two pairwise widening adds). The threshold
+ * stage runs on the 4 positions at once: level = #{k : direction * acc >= T_k} (compare masks
+ * subtracted), each output plane's bit tested (VTST) and ORed into the output words of 32
+ * channels; then the valid positions are stored.
+ *
+ * Stack: the plane images (at most IMG_WORDS words, 16 KiB), the packed weights (at most WPK_WORDS,
+ * 8 KiB) and the group vectors (at most XV_MAX, 1 KiB); no scratch.
+ */
+#include "arm/be_arm_kernels.h"
+
+#ifdef BE_ARM_HAVE_NEON
+
+#include <arm_neon.h>
+
+#include "be_planes_px.h"
+
+#define LANES 4u
+#define IMG_WORDS 4096u
+#define XV_MAX 64u
+#define WPK_WORDS 2048u
+#define TAPS_MAX 31u /* groups per plane whose byte counts one byte holds (31 * 8 <= 255) */
+
+/* Fully unroll the next loop (constant trip counts in the instances: the group vectors then stay
+ * in registers) */
+#if defined(__GNUC__)
+#define PX_UNROLL _Pragma("GCC unroll 16")
+#else
+#define PX_UNROLL
+#endif
+
+int be_conv2d_planes_px_neon_supports(const be_op *op)
+{
+    be_px_geom g;
+    return be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX);
+}
+
+/* popcount of the bytes of a, added over a plane's groups, to 32-bit lanes */
+static inline uint32x4_t bytes_to_words(uint8x16_t a)
+{
+    return vpaddlq_u16(vpaddlq_u8(a));
+}
+
+/* sum over the planes p of 2^p * sum over the groups t of popcount(x[p][t] AND m_t) per lane,
+ * m_t = wo[t] (taps (groups) and planes are constants after inlining) */
+static inline __attribute__((always_inline)) uint32x4_t count_and(const uint32x4_t *xv, const be_word *wo,
+                                                                  const uint32_t taps, const uint32_t planes)
+{
+    uint32x4_t s = vdupq_n_u32(0u);
+    uint32_t p, t;
+    PX_UNROLL
+    for (p = 0; p < planes; p++) {
+        uint8x16_t a = vdupq_n_u8(0u);
+        PX_UNROLL
+        for (t = 0; t < taps; t++)
+            a = vaddq_u8(a, vcntq_u8(vreinterpretq_u8_u32(vandq_u32(xv[p * taps + t], vdupq_n_u32(wo[t])))));
+        s = vaddq_u32(s, vshlq_u32(bytes_to_words(a), vdupq_n_s32((int32_t)p)));
+    }
+    return s;
+}
+
+static inline __attribute__((always_inline)) void px_run(const be_op *op, const be_px_geom *g, const be_word *img,
+                                                         const be_word *wk, const be_word *vmask, be_word *out,
+                                                         const uint32_t taps, const uint32_t planes, const int sign,
+                                                         const uint32_t levels, const uint32_t oplanes)
+{
+    const uint32_t nout = op->out_ch, ngrp = (nout + 31u) / 32u;
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *thr = (const int32_t *)op->stage_b;
+    uint32x4_t xv[XV_MAX];
+    be_word res[BE_PX_OUT_PLANES * LANES];
+    uint32_t tofs[XV_MAX];
+    uint32_t q0, t, p, gi, o, k, qp, y0 = 0u, x0 = 0u;
+    be_px_offsets(op, g, tofs);
+    for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
+        uint32x4_t ones = vdupq_n_u32(0u);
+        PX_UNROLL
+        for (p = 0; p < planes; p++) {
+            uint8x16_t a = vdupq_n_u8(0u);
+            PX_UNROLL
+            for (t = 0; t < taps; t++) {
+                xv[p * taps + t] = vld1q_u32(img + tofs[p * taps + t] + q0);
+                a = vaddq_u8(a, vcntq_u8(vreinterpretq_u8_u32(vandq_u32(xv[p * taps + t], vdupq_n_u32(vmask[t])))));
+            }
+            ones = vaddq_u32(ones, vshlq_u32(bytes_to_words(a), vdupq_n_s32((int32_t)p)));
+        }
+        for (gi = 0; gi < ngrp; gi++) {
+            const uint32_t o0 = gi * 32u, n = nout - o0 < 32u ? nout - o0 : 32u;
+            uint32x4_t ov[BE_PX_OUT_PLANES];
+            PX_UNROLL
+            for (qp = 0; qp < BE_PX_OUT_PLANES; qp++)
+                ov[qp] = vdupq_n_u32(0u);
+            for (o = 0; o < n; o++) {
+                const uint32_t c = o0 + o;
+                const uint32x4_t bit = vdupq_n_u32(1u << o);
+                const int32x4_t acc = vreinterpretq_s32_u32(
+                    vsubq_u32(ones, vshlq_n_u32(count_and(xv, wk + (size_t)c * taps, taps, planes), 1)));
+                /* |acc| <= INT32_MAX (the loader's bound), so the negation does not overflow */
+                const int32x4_t x = dir[c] < 0 ? vnegq_s32(acc) : acc;
+                const int32_t *tc = thr + (size_t)c * levels;
+                if (sign) { /* x < T: level 0 -> -1 -> bit 1 */
+                    ov[0] = vorrq_u32(ov[0], vandq_u32(vcltq_s32(x, vdupq_n_s32(tc[0])), bit));
+                } else {
+                    uint32x4_t level = vdupq_n_u32(0u); /* minus the number of thresholds met */
+                    PX_UNROLL
+                    for (k = 0; k < levels; k++)
+                        level = vaddq_u32(level, vcgeq_s32(x, vdupq_n_s32(tc[k])));
+                    level = vreinterpretq_u32_s32(vnegq_s32(vreinterpretq_s32_u32(level)));
+                    PX_UNROLL
+                    for (qp = 0; qp < oplanes; qp++)
+                        ov[qp] = vorrq_u32(ov[qp], vandq_u32(vtstq_u32(level, vdupq_n_u32(1u << qp)), bit));
+                }
+            }
+            PX_UNROLL
+            for (qp = 0; qp < oplanes; qp++)
+                vst1q_u32(res + qp * LANES, ov[qp]);
+            be_px_store(op, g, res, LANES, q0, y0, x0, gi, out);
+        }
+    }
+}
+
+/* Instances: the qrelu2 VGG's 3x3 layers (3, 6 or 9 groups, 2 planes, 3 thresholds on 2 planes),
+ * anything else with every count read at run time. */
+static void px_g3_p2_l3(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                        const be_word *vmask, be_word *out)
+{
+    px_run(op, g, img, wk, vmask, out, 3u, 2u, 0, 3u, 2u);
+}
+
+static void px_g6_p2_l3(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                        const be_word *vmask, be_word *out)
+{
+    px_run(op, g, img, wk, vmask, out, 6u, 2u, 0, 3u, 2u);
+}
+
+static void px_g9_p2_l3(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                        const be_word *vmask, be_word *out)
+{
+    px_run(op, g, img, wk, vmask, out, 9u, 2u, 0, 3u, 2u);
+}
+
+static void px_any(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk, const be_word *vmask,
+                   be_word *out)
+{
+    px_run(op, g, img, wk, vmask, out, g->taps, g->planes, op->encoding == BE_ENC_SIGN, op->levels, op->out.planes);
+}
+
+/* words x .. x + n - 1 of a row: word |= word (x + j) << (j * C), j < G (be_px_pack_rows); a
+ * partial last vector word by word */
+static inline void pack4(be_word *row, uint32_t x, uint32_t n, uint32_t gw, uint32_t c)
+{
+    uint32_t j;
+    if (n == LANES) {
+        uint32x4_t v = vld1q_u32(row + x);
+        for (j = 1u; j < gw; j++)
+            v = vorrq_u32(v, vshlq_u32(vld1q_u32(row + x + j), vdupq_n_s32((int32_t)(j * c))));
+        vst1q_u32(row + x, v);
+        return;
+    }
+    for (; n > 0u; n--, x++) {
+        be_word v = row[x];
+        for (j = 1u; j < gw; j++)
+            v |= row[x + j] << (j * c);
+        row[x] = v;
+    }
+}
+
+be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, void *scratch)
+{
+    be_word img[IMG_WORDS], wpk[WPK_WORDS], vmask[XV_MAX];
+    const be_word *wk;
+    be_px_geom g;
+    (void)scratch;
+    if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX))
+        return BE_ERR_ARG; /* not reached: supports() checked it */
+    be_px_copy_images(op, &g, (const be_word *)in, img);
+    be_px_pack_rows(op, &g, img, LANES, pack4);
+    wk = be_px_weights(op, &g, wpk, vmask);
+    switch (be_px_qrelu2_groups(op, &g)) {
+    case 3u:
+        px_g3_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        break;
+    case 6u:
+        px_g6_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        break;
+    case 9u:
+        px_g9_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
+        break;
+    default:
+        px_any(op, &g, img, wk, vmask, (be_word *)out);
+    }
+    return BE_OK;
+}
+
+#else
+typedef int be_conv2d_planes_px_neon_unused; /* ISO C forbids an empty translation unit */
+#endif
