@@ -52,8 +52,8 @@ const be_kernel be_kernel_table[] = {
      * rest after "neon", forced only), then DSP, then plain-C Thumb-2 / Thumb-1 counting.
      * Conv2d over 2 .. 8 bit-planes with 16 or more channels goes to "sad" (levels as bytes,
      * USADA8) first on the DSP cores without NEON; otherwise it is forced only (after "dsp").
-     * On NEON builds a Conv2d over unsigned bit-planes with at most 32 channels, stride 1 and a
-     * threshold stage goes first to "lanes" (be_conv2d_planes_px_neon.c: output positions in the
+     * On NEON builds a Conv2d over 2 .. 8 unsigned bit-planes with at most 32 channels, stride 1
+     * and a threshold stage goes first to "lanes" (be_conv2d_planes_px_neon.c: output positions in the
      * NEON lanes) */
 #if defined(BE_ARM_HAVE_DSP) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(CONV2D_PLANES, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_first_supports, be_conv2d_planes_dsp, 0)
@@ -64,7 +64,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_supports, be_conv2d_bin_tab, 0)
 #endif
 #ifdef BE_ARM_HAVE_NEON
-    BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_NEON, be_conv2d_planes_px_neon_supports, be_conv2d_planes_px_neon, 0)
+    BE_ROW(CONV2D_PLANES, "lanes", BE_OP_CONV2D, BE_ISA_NEON, be_conv2d_planes_px_neon_supports, be_conv2d_planes_px_neon, 0)
 #endif
 #if defined(BE_ARM_HAVE_U8) && defined(BE_ARM_HAVE_NEON)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_head_supports, be_dense_bin_short, 0)

@@ -1,4 +1,4 @@
-/* be_conv2d_planes_px_neon.c -- "lanes": Conv2d, unsigned bit-plane input with at most 32 channels,
+/* be_conv2d_planes_px_neon.c -- "lanes": Conv2d, 2 .. 8 unsigned bit-planes with at most 32 channels,
  * stride 1, binary weights, threshold output stage, with 4 output positions in the lanes
  * (aarch64, or 32-bit ARM with NEON; be_planes_px.h: which ops, the packed images and weights;
  * the method of x86/be_conv2d_planes_px_avx512.c).
@@ -40,10 +40,12 @@
 #define PX_UNROLL
 #endif
 
+/* 2 .. 8 planes: the kernel family CONV2D_PLANES, so that firmware without such a layer does not
+ * link it (one plane: "tab" / "neon") */
 int be_conv2d_planes_px_neon_supports(const be_op *op)
 {
     be_px_geom g;
-    return be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX);
+    return op->in.planes >= 2u && be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX);
 }
 
 /* popcount of the bytes of a, added over a plane's groups, to 32-bit lanes */

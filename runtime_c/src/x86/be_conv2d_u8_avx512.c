@@ -120,12 +120,14 @@ static int plane_path(const be_op *op)
            (be_stage_is_sign(op) || levels) && plane_geometry(op, &g);
 }
 
-BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, void *out)
+/* sign: the sign stage (a constant in the two instances below, so that the sign path does not
+ * carry the level planes' registers) */
+BE_X86_AVX512 static inline __attribute__((always_inline)) be_status conv_planes_body(const be_op *op, const uint8_t *in,
+                                                                                    void *out, const int sign)
 {
     const be_value *vi = &op->in, *vo = &op->out;
     const uint32_t c = vi->c, k = op->k, ng = (k + 2u) / 3u, nout = op->out_ch, ngrp = (nout + 31u) / 32u;
     const uint32_t taps = op->kh * op->kw, cwo = vo->pixel_bytes / 4u, ocw = vo->cw;
-    const int sign = be_stage_is_sign(op);
     const uint32_t levels = sign ? 1u : op->levels, oplanes = sign ? 1u : vo->planes;
     __attribute__((aligned(64))) int16_t planes[PL_ELEMS];
     __attribute__((aligned(64))) be_word owords[PL_OUT_WORDS];
@@ -222,7 +224,7 @@ BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, v
         for (gi = 0; gi < ngrp; gi++) { /* 32 channels: bits 0-15 in lo, 16-31 in hi (int16 lanes) */
             const uint32_t o0 = gi * 32u, n = nout - o0 < 32u ? nout - o0 : 32u;
             __m512i lo = _mm512_setzero_si512(), hi = lo, w0, w1, lq[PL_OUT_PLANES], hq[PL_OUT_PLANES];
-            for (qp = 0; qp < PL_OUT_PLANES; qp++) /* the sign stage uses lo / hi only */
+            for (qp = 0; !sign && qp < PL_OUT_PLANES; qp++) /* the sign stage uses lo / hi only */
                 lq[qp] = hq[qp] = lo;
             for (o = 0; o < n; o++) {
                 const uint16_t *ti = tix + (size_t)(o0 + o) * ng;
@@ -294,6 +296,21 @@ BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, v
         }
     }
     return BE_OK;
+}
+
+BE_X86_AVX512 static be_status conv_planes_sign(const be_op *op, const uint8_t *in, void *out)
+{
+    return conv_planes_body(op, in, out, 1);
+}
+
+BE_X86_AVX512 static be_status conv_planes_levels(const be_op *op, const uint8_t *in, void *out)
+{
+    return conv_planes_body(op, in, out, 0);
+}
+
+BE_X86_AVX512 static be_status conv_planes(const be_op *op, const uint8_t *in, void *out)
+{
+    return be_stage_is_sign(op) ? conv_planes_sign(op, in, out) : conv_planes_levels(op, in, out);
 }
 
 /* ------------------------------------------------------------------ binary weights, bytes */
