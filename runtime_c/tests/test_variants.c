@@ -528,6 +528,24 @@ static void test_conv(void)
         }
         unsigned_planes = 2u;
     }
+    { /* 2 and 3 bit-planes into levels (L = 1, 3), stride 1, at most 32 channels: the position-lane
+       * kernels ("lanes", the x86 px rows) with their instances (3x3: 3, 6 or 9 groups per plane),
+       * the generic one (5x3, 1x1, 3 planes), row tails and padding */
+        static const uint32_t cs[] = {8, 16, 32, 5, 12, 31, 1, 20};
+        static const uint32_t pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad2[4] = {2, 0, 1, 2};
+        uint32_t i;
+        for (i = 0; i < sizeof cs / sizeof cs[0]; i++, n++) {
+            const uint32_t o = os[n % (sizeof os / sizeof os[0])];
+            unsigned_planes = 2u;
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 7 + i % 3u, 9 + i % 4u, o, 1, BE_WK_BINARY, 2);
+            conv_case(cs[i], 3, 3, 1, 1, pad0, 6, 11, o, 1, BE_WK_BINARY, 1);
+            conv_case(cs[i], 5, 3, 1, 1, pad2, 8, 7, o, 1, BE_WK_BINARY, 2);
+            conv_case(cs[i], 1, 1, 1, 1, pad0, 5, 9, o, 1, BE_WK_BINARY, (int)(1u + n % 2u));
+            unsigned_planes = 3u;
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 6, 7, o, 1, BE_WK_BINARY, 2);
+        }
+        unsigned_planes = 2u;
+    }
 }
 
 /* ------------------------------------------------------------------- the first layer (u8) */

@@ -41,11 +41,13 @@
 #endif
 
 /* 2 .. 8 planes: the kernel family CONV2D_PLANES, so that firmware without such a layer does not
- * link it (one plane: "tab" / "neon") */
+ * link it (one plane: "tab" / "neon"); unsigned levels out (a sign stage runs the generic
+ * instance: 0.73 instructions per MAC against "tab"'s 0.64 on 14x14x8 -> 8, aarch64-virt) */
 int be_conv2d_planes_px_neon_supports(const be_op *op)
 {
     be_px_geom g;
-    return op->in.planes >= 2u && be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX);
+    return op->in.planes >= 2u && op->encoding == BE_ENC_UNSIGNED &&
+           be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX);
 }
 
 /* popcount of the bytes of a, added over a plane's groups, to 32-bit lanes */
