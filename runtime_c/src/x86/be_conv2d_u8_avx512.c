@@ -86,7 +86,7 @@ pixels(const uint16_t *buf, const size_t *base, uint32_t kh, size_t rl, uint32_t
 #define PL_K_MAX 128u
 #define PL_GROUPS_MAX 43u      /* ceil(128 / 3) */
 #define PL_ELEMS 6144u         /* int16 plane elements, all channels (12 KiB) */
-#define PL_OUT_WORDS 4096u     /* output words of all positions, 32-channel groups, planes (16 KiB) */
+#define PL_OUT_WORDS 2048u     /* output words of all positions, 32-channel groups, planes (8 KiB) */
 #define PL_THR_MAX 1024u       /* channels x thresholds */
 #define PL_OUT_PLANES 8u
 #define PL_TIX_MAX 1024u       /* channels x groups */
