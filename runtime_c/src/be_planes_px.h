@@ -158,6 +158,17 @@ static inline uint32_t be_px_qrelu2_groups(const be_op *op, const be_px_geom *g)
     return qrelu2 && (g->taps == 3u || g->taps == 6u || g->taps == 9u) ? g->taps : 0u;
 }
 
+/* One instance of a variant's work once the images and weights are ready. */
+typedef void (*be_px_run_fn)(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                             const be_word *vmask, be_word *out);
+
+/* The instance for the op among a variant's four: inst[0] the generic one (every count read at
+ * run time), inst[1 .. 3] the qrelu2 3x3 layers of 3, 6 and 9 groups per plane. */
+static inline be_px_run_fn be_px_pick(const be_op *op, const be_px_geom *g, const be_px_run_fn inst[4])
+{
+    return inst[be_px_qrelu2_groups(op, g) / 3u]; /* 0, 3, 6, 9 -> 0 .. 3 */
+}
+
 /* (y, x) of position q0 + lanes, from (y, x) of q0 (no division per vector) */
 static inline void be_px_advance(const be_px_geom *g, uint32_t lanes, uint32_t *y, uint32_t *x)
 {

@@ -139,6 +139,8 @@ BE_X86_AVX2 static void px_any(const be_op *op, const be_px_geom *g, const be_wo
     px_run(op, g, img, wk, vmask, out, g->taps, g->planes, op->encoding == BE_ENC_SIGN, op->levels, op->out.planes);
 }
 
+static const be_px_run_fn instances[4] = {px_any, px_g3_p2_l3, px_g6_p2_l3, px_g9_p2_l3};
+
 /* words x .. x + n - 1 of a row: word |= word (x + j) << (j * C), j < G (be_px_pack_rows) */
 BE_X86_AVX2 static inline void pack8(be_word *row, uint32_t x, uint32_t n, uint32_t gw, uint32_t c)
 {
@@ -163,19 +165,7 @@ BE_X86_AVX2 be_status be_conv2d_planes_px_avx2(const be_op *op, const void *in, 
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack8);
     wk = be_px_weights(op, &g, wpk, vmask);
-    switch (be_px_qrelu2_groups(op, &g)) {
-    case 3u:
-        px_g3_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
-        break;
-    case 6u:
-        px_g6_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
-        break;
-    case 9u:
-        px_g9_p2_l3(op, &g, img, wk, vmask, (be_word *)out);
-        break;
-    default:
-        px_any(op, &g, img, wk, vmask, (be_word *)out);
-    }
+    be_px_pick(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
     return BE_OK;
 }
 
