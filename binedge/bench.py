@@ -67,6 +67,8 @@ def _bench_lib():
     vp, u32, u64 = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint64
     lib.be_bench_invoke.restype = ctypes.c_int
     lib.be_bench_invoke.argtypes = [vp, vp, vp, u32, vp]
+    lib.be_bench_ops.restype = ctypes.c_int
+    lib.be_bench_ops.argtypes = [vp, vp, vp, u32, vp]
     lib.be_bench_gemm.restype = ctypes.c_int
     lib.be_bench_gemm.argtypes = [ctypes.c_char_p, u32, u32, u32, u32, vp, vp, vp, vp, vp, vp, u32, vp,
                                   ctypes.POINTER(ctypes.c_char_p)]
@@ -189,6 +191,18 @@ class _CRunner:
         return [int(v) for v in ns]
 
 
+def op_medians(runner: "_CRunner", iters: int) -> list[float]:
+    """Median µs of each op over `iters` invokes (be_bench_ops: the clock read on entry to and exit
+    from every op, the work exactly be_invoke's), the first tenth of the invokes dropped (warm-up)."""
+    n_ops = len(runner.rt.op_names)
+    ns = np.zeros((iters, n_ops), np.uint64)
+    st = runner.lib.be_bench_ops(runner.rt._interp, runner.x.ctypes.data, runner.out.ctypes.data, iters,
+                                 ns.ctypes.data)
+    if st != 0:
+        raise RuntimeError(f"be_bench_ops failed with status {st}")
+    return [float(v) / 1000.0 for v in np.median(ns[iters // 10:], axis=0)]
+
+
 class _OrtRunner:
     def __init__(self, path, x: np.ndarray, output="scores"):
         import onnxruntime as ort
@@ -303,8 +317,12 @@ def bench_model(name: str, graph: Graph, x: np.ndarray, machine: Machine, workdi
             raise AssertionError(f"{name}: {label} scores differ from binedge.reference.run")
     samples = _interleaved(runners, budget_s, rounds)
     rows = totals(layer_table(graph))
+    c_tiers = [k for k in runners if k.startswith("C ") and k != "C ref"]
+    per_op = {k: (runners[k].rt.kernel_names(), op_medians(runners[k], 300 if budget_s >= 1.0 else 60))
+              for k in c_tiers}
     return {"name": name, "timings": [Timing(k, details[k], v) for k, v in samples.items()],
-            "binary_macs": rows["binary_macs"], "macs": rows["macs"], "ops": len(graph.ops)}
+            "binary_macs": rows["binary_macs"], "macs": rows["macs"], "ops": len(graph.ops),
+            "op_names": list(runners["C ref"].rt.op_names), "per_op": per_op}
 
 
 # ----------------------------------------------------------------------------- GEMM microbenchmark
@@ -480,6 +498,15 @@ def format_report(r: dict) -> str:
         ov = tim["ORT call overhead"]
         lines += ["", f"onnxruntime's per-call cost (one Identity node on the same input): median "
                   f"{_fmt(ov.median_us)} µs; it is included in the ORT rows.", ""]
+        if res.get("per_op"):
+            tiers = list(res["per_op"])
+            lines += ["Per op (`be_bench_ops`, median µs of 300 invokes after the first 30; kernel in "
+                      "brackets), for each ISA tier of automatic dispatch:", "",
+                      "| op | " + " | ".join(tiers) + " |", "|---|" + "---:|" * len(tiers)]
+            for i, op in enumerate(res["op_names"]):
+                cells = [f"{_fmt(res['per_op'][t][1][i])} ({res['per_op'][t][0][i]})" for t in tiers]
+                lines.append(f"| {i} {op} | " + " | ".join(cells) + " |")
+            lines.append("")
     lines += ["## Binary GEMM kernels", "",
               "x: M rows of K sign bits, w: N = 1024 rows of K bits, output: N sign bits per row through "
               "a threshold; M = 1 runs the variant's Dense kernel, M > 1 its 1x1 Conv2d kernel (the M rows "
