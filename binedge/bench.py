@@ -317,12 +317,12 @@ def bench_model(name: str, graph: Graph, x: np.ndarray, machine: Machine, workdi
             raise AssertionError(f"{name}: {label} scores differ from binedge.reference.run")
     samples = _interleaved(runners, budget_s, rounds)
     rows = totals(layer_table(graph))
-    c_tiers = [k for k in runners if k.startswith("C ") and k != "C ref"]
-    per_op = {k: (runners[k].rt.kernel_names(), op_medians(runners[k], 300 if budget_s >= 1.0 else 60))
-              for k in c_tiers}
+    op_iters = 300 if budget_s >= 1.0 else 60
+    per_op = {k: (r.rt.kernel_names(), op_medians(r, op_iters))
+              for k, r in runners.items() if k.startswith("C ") and k != "C ref"}
     return {"name": name, "timings": [Timing(k, details[k], v) for k, v in samples.items()],
             "binary_macs": rows["binary_macs"], "macs": rows["macs"], "ops": len(graph.ops),
-            "op_names": list(runners["C ref"].rt.op_names), "per_op": per_op}
+            "op_names": list(runners["C ref"].rt.op_names), "per_op": per_op, "op_iters": op_iters}
 
 
 # ----------------------------------------------------------------------------- GEMM microbenchmark
@@ -500,8 +500,9 @@ def format_report(r: dict) -> str:
                   f"{_fmt(ov.median_us)} µs; it is included in the ORT rows.", ""]
         if res.get("per_op"):
             tiers = list(res["per_op"])
-            lines += ["Per op (`be_bench_ops`, median µs of 300 invokes after the first 30; kernel in "
-                      "brackets), for each ISA tier of automatic dispatch:", "",
+            n = res["op_iters"]
+            lines += [f"Per op (`be_bench_ops`, median µs of {n - n // 10} invokes after the first {n // 10}; "
+                      "kernel in brackets), for each ISA tier of automatic dispatch:", "",
                       "| op | " + " | ".join(tiers) + " |", "|---|" + "---:|" * len(tiers)]
             for i, op in enumerate(res["op_names"]):
                 cells = [f"{_fmt(res['per_op'][t][1][i])} ({res['per_op'][t][0][i]})" for t in tiers]

@@ -210,7 +210,7 @@ int be_conv2d_i8_avx512_supports(const be_op *op); /* also needs AVX-512 VNNI (c
 be_status be_conv2d_i8_avx512(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_i8_avx2(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_i8_avx2(const be_op *op, const void *in, void *out, void *scratch);
-/* unsigned bit-plane inputs (qrelu levels, P <= 8) with binary weights (be_x86_is_planes_binary) */
+/* unsigned bit-plane inputs (qrelu levels, P <= 8) with binary weights (be_op_is_planes_binary) */
 int be_dense_planes_popcnt_supports(const be_op *op);
 int be_conv2d_planes_popcnt_supports(const be_op *op);
 int be_conv2d_planes_avx512_supports(const be_op *op); /* transposed weights within 32 KiB */
@@ -276,6 +276,21 @@ be_status be_stage_put(const be_op *op, uint32_t c, int32_t acc, void *out_pixel
 static inline int be_stage_is_sign(const be_op *op)
 {
     return op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_SIGN && op->levels == 1u;
+}
+
+/* Whether the op's output stage is an unsigned threshold stage: L >= 1 levels on bit-planes
+ * (qrelu). */
+static inline int be_stage_is_levels(const be_op *op)
+{
+    return op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && op->levels >= 1u &&
+           op->out.kind == BE_KIND_BITS;
+}
+
+/* Binary weights on unsigned bit-plane inputs (qrelu levels, P <= 8 planes): the planes kernels. */
+static inline int be_op_is_planes_binary(const be_op *op)
+{
+    return op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS &&
+           op->in.encoding == BE_ENC_UNSIGNED && op->in.planes >= 1u && op->in.planes <= 8u;
 }
 
 /* ---- word copies for the kernels ---- */

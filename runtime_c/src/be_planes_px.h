@@ -38,12 +38,9 @@ static inline int be_px_geometry(const be_op *op, be_px_geom *g, uint32_t img_wo
                                  uint32_t wpk_words, uint32_t taps_max)
 {
     const int sign = be_stage_is_sign(op);
-    const int levels = op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && op->levels >= 1u &&
-                       op->out.planes >= 1u && op->out.planes <= BE_PX_OUT_PLANES;
-    if (!(op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS && op->in.encoding == BE_ENC_UNSIGNED &&
-          op->in.planes >= 1u && op->in.planes <= 8u && op->type == BE_OP_CONV2D && op->groups <= 1u &&
-          op->in.cw == 1u && op->w_row_bytes == 4u && op->sh == 1u && op->sw == 1u && op->out.kind == BE_KIND_BITS &&
-          (sign || levels)))
+    const int levels = be_stage_is_levels(op) && op->out.planes >= 1u && op->out.planes <= BE_PX_OUT_PLANES;
+    if (!(be_op_is_planes_binary(op) && op->type == BE_OP_CONV2D && op->groups <= 1u && op->in.cw == 1u &&
+          op->w_row_bytes == 4u && op->sh == 1u && op->sw == 1u && op->out.kind == BE_KIND_BITS && (sign || levels)))
         return 0;
     g->wp = op->in.w + op->pl + op->pr;
     g->hp = op->in.h + op->pt + op->pb;

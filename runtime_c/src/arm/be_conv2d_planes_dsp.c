@@ -68,8 +68,7 @@ static int geometry(const be_op *op, sad_geometry *g)
 int be_conv2d_planes_dsp_supports(const be_op *op)
 {
     sad_geometry g;
-    return op->type == BE_OP_CONV2D && op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS &&
-           op->in.encoding == BE_ENC_UNSIGNED && op->in.planes >= 2u && op->in.planes <= 8u && op->groups <= 1u &&
+    return op->type == BE_OP_CONV2D && be_op_is_planes_binary(op) && op->in.planes >= 2u && op->groups <= 1u &&
            op->in.cw == be_words_for(op->in.c) && geometry(op, &g);
 }
 

@@ -34,7 +34,7 @@ static uint32_t wt_words(const be_op *op)
 
 int be_conv2d_planes_avx512_supports(const be_op *op)
 {
-    return be_x86_is_planes_binary(op) && wt_words(op) <= WT_WORDS;
+    return be_op_is_planes_binary(op) && wt_words(op) <= WT_WORDS;
 }
 
 /* wt[(b * kwords + t) * 16 + l] = word t of weight row 16 b + l (0 beyond out_ch). */

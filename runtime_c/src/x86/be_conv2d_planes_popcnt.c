@@ -13,7 +13,7 @@
 
 int be_conv2d_planes_popcnt_supports(const be_op *op)
 {
-    return be_x86_is_planes_binary(op);
+    return be_op_is_planes_binary(op);
 }
 
 __attribute__((target("popcnt"))) be_status be_conv2d_planes_popcnt(const be_op *op, const void *in, void *out,

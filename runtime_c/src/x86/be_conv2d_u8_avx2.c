@@ -30,7 +30,6 @@ BE_X86_AVX2 be_status be_conv2d_u8_avx2(const be_op *op, const void *in, void *o
     const uint32_t gmax = BE_X86_KWORDS_MAX / kpairs < BE_X86_GROUP_MAX ? BE_X86_KWORDS_MAX / kpairs : BE_X86_GROUP_MAX;
     const size_t rl = be_x86_row_len(op), ystep = op->sh * rl, xstep = (size_t)op->sw * op->in_ch;
     const uint32_t band = be_x86_band_rows(op, ROW_ELEMS), ow = vo->w;
-    const int levels = be_x86_levels8_stage(op);
     int32_t tl[BE_X86_LEVELS8_MAX * LANES];
     __attribute__((aligned(32))) uint32_t wt[BE_X86_KWORDS_MAX * LANES];
     __attribute__((aligned(32))) uint16_t rows[2u * BE_X86_ROW_WORDS];
@@ -51,9 +50,7 @@ BE_X86_AVX2 be_status be_conv2d_u8_avx2(const be_op *op, const void *in, void *o
                 const uint32_t *wg = wt + (size_t)g * kpairs * LANES;
                 __m256i t, d;
                 uint32_t valid;
-                be_x86_stage8(op, o0, nl, &t, &d, &valid);
-                if (levels)
-                    be_x86_levels8(op, o0, nl, tl);
+                be_x86_stage8(op, o0, nl, &t, &d, &valid, tl);
                 for (p0 = 0; p0 < npx; p0 += PX) {
                     const uint32_t nv = npx - p0 < PX ? npx - p0 : PX;
                     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, acc[PX];
@@ -70,12 +67,7 @@ BE_X86_AVX2 be_status be_conv2d_u8_avx2(const be_op *op, const void *in, void *o
                     acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
                     for (i = 0; i < nv; i++) {
                         uint8_t *px_out = (uint8_t *)out + ((size_t)oy0 * ow + p0 + i) * vo->pixel_bytes;
-                        be_status s;
-                        if (levels) {
-                            be_x86_put_levels8(op, px_out, o0, acc[i], d, tl, valid);
-                            continue;
-                        }
-                        s = be_x86_put8(op, px_out, o0, nl, acc[i], t, d, valid);
+                        const be_status s = be_x86_put8(op, px_out, o0, nl, acc[i], t, d, tl, valid);
                         if (s != BE_OK)
                             st = s;
                     }

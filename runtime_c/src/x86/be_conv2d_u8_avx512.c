@@ -113,9 +113,8 @@ static int plane_geometry(const be_op *op, plane_geom *g)
 static int plane_path(const be_op *op)
 {
     plane_geom g;
-    const int levels = op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && op->levels >= 1u &&
-                       (uint64_t)op->out_ch * op->levels <= PL_THR_MAX && op->out.planes >= 1u &&
-                       op->out.planes <= PL_OUT_PLANES && op->out.kind == BE_KIND_BITS;
+    const int levels = be_stage_is_levels(op) && (uint64_t)op->out_ch * op->levels <= PL_THR_MAX &&
+                       op->out.planes >= 1u && op->out.planes <= PL_OUT_PLANES;
     return op->weight_kind == BE_WK_BINARY && op->k <= PL_K_MAX && op->sh == 1u && op->sw == 1u &&
            (be_stage_is_sign(op) || levels) && plane_geometry(op, &g);
 }

@@ -11,7 +11,7 @@
 
 int be_dense_planes_popcnt_supports(const be_op *op)
 {
-    return be_x86_is_planes_binary(op);
+    return be_op_is_planes_binary(op);
 }
 
 __attribute__((target("popcnt"))) be_status be_dense_planes_popcnt(const be_op *op, const void *in, void *out,

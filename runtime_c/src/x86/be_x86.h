@@ -95,12 +95,6 @@ static inline void be_x86_im2col_bits(const be_op *op, const be_word *in, uint32
     }
 }
 
-/* Binary weights on unsigned bit-plane inputs (qrelu levels, P <= 8 planes): the planes kernels. */
-static inline int be_x86_is_planes_binary(const be_op *op)
-{
-    return op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS &&
-           op->in.encoding == BE_ENC_UNSIGNED && op->in.planes >= 1u && op->in.planes <= 8u;
-}
 
 /* im2col of unsigned bit-planes for output pixel p: P patches of KH*KW*cw words (plane q at
  * dst + q * KH*KW*cw, weight-row order (ky, kx, word)), padding pixels as zero words (level 0).

@@ -40,13 +40,23 @@ BE_X86_AVX2 static inline uint64_t be_x86_hsum64(__m256i v)
     return a[0] + a[1] + a[2] + a[3];
 }
 
+/* Unsigned threshold stages (qrelu levels) that be_x86_put8 applies in vector form: at most
+ * BE_X86_LEVELS8_MAX thresholds. */
+#define BE_X86_LEVELS8_MAX 15u
+static inline int be_x86_levels8_stage(const be_op *op)
+{
+    return be_stage_is_levels(op) && op->levels <= BE_X86_LEVELS8_MAX;
+}
+
 /* Threshold-stage constants of output channels [o0, o0 + n), n <= 8: the sign stage's thresholds,
- * the directions (+-1; 0 in lanes beyond n; any threshold stage), valid-lane mask. */
+ * the directions (+-1; 0 in lanes beyond n; any threshold stage), valid-lane mask, and for a
+ * be_x86_levels8_stage tl[k * 8 + l] = T_k of channel o0 + l (0 beyond n; BE_X86_LEVELS8_MAX * 8
+ * entries). */
 BE_X86_AVX2 static inline void be_x86_stage8(const be_op *op, uint32_t o0, uint32_t n, __m256i *t, __m256i *d,
-                                              uint32_t *valid)
+                                              uint32_t *valid, int32_t *tl)
 {
     int32_t tt[8], dd[8];
-    uint32_t l;
+    uint32_t l, k;
     memset(tt, 0, sizeof tt);
     memset(dd, 0, sizeof dd);
     if (op->stage == BE_STAGE_THRESHOLD) /* directions: the sign and the unsigned stages */
@@ -54,6 +64,10 @@ BE_X86_AVX2 static inline void be_x86_stage8(const be_op *op, uint32_t o0, uint3
             tt[l] = be_stage_is_sign(op) ? ((const int32_t *)op->stage_b)[o0 + l] : 0;
             dd[l] = ((const int8_t *)op->stage_a)[o0 + l] < 0 ? -1 : 1;
         }
+    if (be_x86_levels8_stage(op))
+        for (k = 0; k < op->levels; k++)
+            for (l = 0; l < 8u; l++)
+                tl[k * 8u + l] = l < n ? ((const int32_t *)op->stage_b)[(size_t)(o0 + l) * op->levels + k] : 0;
     *t = _mm256_loadu_si256((const __m256i *)(const void *)tt);
     *d = _mm256_loadu_si256((const __m256i *)(const void *)dd);
     *valid = n >= 8u ? 0xFFu : (1u << n) - 1u;
@@ -78,56 +92,36 @@ BE_X86_AVX2 static inline void be_x86_diff_stage8(const be_op *op, uint32_t o0, 
 }
 
 /* Output stage of channels [o0, o0 + n) of one output pixel (cleared before) from the 8
- * accumulators in acc (lane l = channel o0 + l). o0 must be a multiple of 8. */
+ * accumulators in acc (lane l = channel o0 + l), with be_x86_stage8's constants. o0 must be a
+ * multiple of 8. A sign stage: bit = direction * acc < t. A be_x86_levels8_stage: level =
+ * L - #{k : direction * acc < T_k} per lane, bit q of it into plane q. Other stages per channel. */
 BE_X86_AVX2 static inline be_status be_x86_put8(const be_op *op, void *px_out, uint32_t o0, uint32_t n, __m256i acc,
-                                                 __m256i t, __m256i d, uint32_t valid)
+                                                 __m256i t, __m256i d, const int32_t *tl, uint32_t valid)
 {
     if (be_stage_is_sign(op)) {
         __m256i x = _mm256_sign_epi32(acc, d); /* direction * acc */
         uint32_t bits = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(t, x))) & valid;
         ((be_word *)px_out)[o0 / 32u] |= bits << (o0 % 32u);
         return BE_OK;
+    } else if (be_x86_levels8_stage(op)) {
+        const __m256i x = _mm256_sign_epi32(acc, d); /* |acc| <= INT32_MAX: no overflow */
+        __m256i level = _mm256_set1_epi32((int)op->levels);
+        uint32_t k, q;
+        for (k = 0; k < op->levels; k++)
+            level = _mm256_add_epi32(level,
+                                     _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(tl + 8u * k)), x));
+        for (q = 0; q < op->out.planes; q++) {
+            const __m256i b = _mm256_set1_epi32((int)(1u << q));
+            const uint32_t bits =
+                (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(level, b), b))) &
+                valid;
+            ((be_word *)px_out)[(size_t)q * op->out.cw + o0 / 32u] |= bits << (o0 % 32u);
+        }
+        return BE_OK;
     } else {
         int32_t a[8];
         _mm256_storeu_si256((__m256i *)(void *)a, acc);
         return be_stage_put_block(op, px_out, o0, n, a);
-    }
-}
-
-/* Unsigned threshold stages (qrelu levels) with at most BE_X86_LEVELS8_MAX thresholds: whether
- * the op has one, and the constants of channels [o0, o0 + n), n <= 8: tl[k] holds T_k of the 8
- * channels (0 beyond n). */
-#define BE_X86_LEVELS8_MAX 15u
-static inline int be_x86_levels8_stage(const be_op *op)
-{
-    return op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && op->levels >= 1u &&
-           op->levels <= BE_X86_LEVELS8_MAX && op->out.kind == BE_KIND_BITS;
-}
-
-static inline void be_x86_levels8(const be_op *op, uint32_t o0, uint32_t n, int32_t *tl)
-{
-    uint32_t k, l;
-    for (k = 0; k < op->levels; k++)
-        for (l = 0; l < 8u; l++)
-            tl[k * 8u + l] = l < n ? ((const int32_t *)op->stage_b)[(size_t)(o0 + l) * op->levels + k] : 0;
-}
-
-/* The unsigned stage of channels [o0, o0 + 8) of one output pixel (cleared before; o0 a multiple
- * of 8): level = L - #{k : direction * acc < T_k} per lane, bit q of it into plane q. d: the
- * directions (be_x86_stage8), tl: be_x86_levels8's thresholds. */
-BE_X86_AVX2 static inline void be_x86_put_levels8(const be_op *op, void *px_out, uint32_t o0, __m256i acc, __m256i d,
-                                                   const int32_t *tl, uint32_t valid)
-{
-    const __m256i x = _mm256_sign_epi32(acc, d); /* |acc| <= INT32_MAX: no overflow */
-    __m256i level = _mm256_set1_epi32((int)op->levels);
-    uint32_t k, q;
-    for (k = 0; k < op->levels; k++)
-        level = _mm256_add_epi32(level, _mm256_cmpgt_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(tl + 8u * k)), x));
-    for (q = 0; q < op->out.planes; q++) {
-        const __m256i b = _mm256_set1_epi32((int)(1u << q));
-        const uint32_t bits =
-            (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(level, b), b))) & valid;
-        ((be_word *)px_out)[(size_t)q * op->out.cw + o0 / 32u] |= bits << (o0 % 32u);
     }
 }
 
