@@ -85,45 +85,110 @@ int be_conv2d_bin_tab_first_supports(const be_op *op)
            (op->in.encoding == BE_ENC_UNSIGNED ? op->out.h * op->out.w >= 64u : op->in.c <= 8u);
 }
 
-/* The tables of output channels [o0, o0 + n) (n <= ob) as words of 4 byte counts: entry
- * (pos, v) at tab + (pos * 16 + v) * ew; pw[i] = popcount(w_{o0 + i}) (for bit-planes). */
-static void build(const be_op *op, uint32_t o0, uint32_t n, uint32_t ew, be_word *tab, uint32_t *pw)
+/* The 16 entries of one nibble position for 4 output channels (one per byte), EW words apart: with
+ * w_b the lanes' weight bits b (0 / 1 per byte) and W = w_0 + .. + w_3 (entry 0),
+ *     T[v] = W + sum over the bits b set in v of d_b,   d_b = 1 - 2 w_b,
+ * a mismatch gained (w_b = 0) or lost (w_b = 1). Every lane stays in 0 .. 4, so adding d_b as one
+ * 32-bit number (lanes of -1 borrow from the next, which gives it back) is exact. Returns W. */
+static inline uint32_t entries(uint32_t wn, be_word *te, uint32_t ew)
+{
+    const uint32_t ones = 0x01010101u;
+    const uint32_t w0 = wn & ones, w1 = (wn >> 1) & ones, w2 = (wn >> 2) & ones, w3 = (wn >> 3) & ones;
+    const uint32_t t0 = w0 + w1 + w2 + w3;
+    const uint32_t d0 = ones - 2u * w0, d1 = ones - 2u * w1, d2 = ones - 2u * w2, d3 = ones - 2u * w3;
+    const uint32_t t1 = t0 + d0, t2 = t0 + d1, t3 = t1 + d1;
+    const uint32_t t4 = t0 + d2, t5 = t1 + d2, t6 = t2 + d2, t7 = t3 + d2;
+    te[0] = t0, te[ew] = t1, te[2u * ew] = t2, te[3u * ew] = t3;
+    te[4u * ew] = t4, te[5u * ew] = t5, te[6u * ew] = t6, te[7u * ew] = t7;
+    te[8u * ew] = t0 + d3, te[9u * ew] = t1 + d3, te[10u * ew] = t2 + d3, te[11u * ew] = t3 + d3;
+    te[12u * ew] = t4 + d3, te[13u * ew] = t5 + d3, te[14u * ew] = t6 + d3, te[15u * ew] = t7 + d3;
+    return t0;
+}
+
+/* The tables of output channels [o0, o0 + n) (n <= 4 EW) as words of 4 byte counts: entry
+ * (pos, v) at tab + (pos * 16 + v) * EW; pw[i] = popcount(w_{o0 + i}) (for bit-planes). Channels
+ * past n get weights 0 (their lanes are masked off by the callers). */
+#define BE_TAB_BUILD(EW)                                                                                     \
+    static __attribute__((noinline)) void build_##EW(const be_op *op, uint32_t o0, uint32_t n, be_word *tab, \
+                                                    uint32_t *pw)                                            \
+    {                                                                                                        \
+        const uint32_t taps = op->kh * op->kw, nj = (op->in.c + 3u) / 4u;                                   \
+        const be_word *w = (const be_word *)op->weights + (size_t)o0 * taps; /* (O, KH, KW, 1 word) */       \
+        uint32_t t, j, e, i, wt[4 * (EW)], pl[EW], left = BE_TAB_FLUSH;                                      \
+        for (i = 0; i < 4u * (EW); i++)                                                                      \
+            pw[i] = 0u;                                                                                      \
+        for (e = 0; e < (EW); e++)                                                                           \
+            pl[e] = 0u;                                                                                      \
+        for (t = 0; t < taps; t++) {                                                                         \
+            for (i = 0; i < 4u * (EW); i++)                                                                  \
+                wt[i] = i < n ? w[(size_t)i * taps + t] : 0u;                                                \
+            for (j = 0; j < nj; j++, tab += 16u * (EW)) {                                                    \
+                for (e = 0; e < (EW); e++) {                                                                 \
+                    const uint32_t *we = wt + 4u * e;                                                        \
+                    const uint32_t wn = (we[0] & 15u) | (we[1] & 15u) << 8 | (we[2] & 15u) << 16 |           \
+                                        (we[3] & 15u) << 24;                                                 \
+                    pl[e] += entries(wn, tab + e, (EW));                                                     \
+                }                                                                                            \
+                for (i = 0; i < 4u * (EW); i++)                                                              \
+                    wt[i] >>= 4;                                                                             \
+                if (--left == 0u) { /* the lanes' counts grow by <= 4 per position */                        \
+                    for (i = 0; i < 4u * (EW); i++)                                                          \
+                        pw[i] += (pl[i / 4u] >> (8u * (i % 4u))) & 255u;                                     \
+                    for (e = 0; e < (EW); e++)                                                               \
+                        pl[e] = 0u;                                                                          \
+                    left = BE_TAB_FLUSH;                                                                     \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+        for (i = 0; i < 4u * (EW); i++)                                                                      \
+            pw[i] += (pl[i / 4u] >> (8u * (i % 4u))) & 255u;                                                 \
+    }
+BE_TAB_BUILD(1)
+
+/* the nibbles at bit sh of four weight words, one per byte */
+static inline uint32_t nibbles4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t sh)
+{
+    return ((a >> sh) & 15u) | ((b >> sh) & 15u) << 8 | ((c >> sh) & 15u) << 16 | ((d >> sh) & 15u) << 24;
+}
+
+/* build_1's work for blocks of 8 (EW = 2), the tap's eight weight words in registers */
+static __attribute__((noinline)) void build_2(const be_op *op, uint32_t o0, uint32_t n, be_word *tab, uint32_t *pw)
 {
     const uint32_t taps = op->kh * op->kw, nj = (op->in.c + 3u) / 4u;
-    const be_word *w = (const be_word *)op->weights; /* (O, KH, KW, 1 word) */
-    uint32_t t, j, e, b, v, i, wt[8]; /* wt: the tap's weight words of the block, shifted per nibble */
-    for (i = 0; pw != NULL && i < n; i++)
+    const be_word *w = (const be_word *)op->weights + (size_t)o0 * taps; /* (O, KH, KW, 1 word) */
+    uint32_t t, j, i, pl0 = 0u, pl1 = 0u, left = BE_TAB_FLUSH;
+    for (i = 0; i < 8u; i++)
         pw[i] = 0u;
     for (t = 0; t < taps; t++) {
-        for (i = 0; i < 4u * ew; i++)
-            wt[i] = i < n ? w[(size_t)(o0 + i) * taps + t] : 0u;
-        for (j = 0; j < nj; j++, tab += 16u * ew) {
-            for (e = 0; e < ew; e++) {
-                /* the weight nibbles of 4 channels, one per byte */
-                const uint32_t wn = (wt[4u * e] & 15u) | (wt[4u * e + 1u] & 15u) << 8 | (wt[4u * e + 2u] & 15u) << 16 |
-                                    (wt[4u * e + 3u] & 15u) << 24;
-                { /* T[v] = lo[v & 3] + hi[v >> 2]: per bit, a mismatch is w_b (v_b = 0) or 1 - w_b */
-                    const uint32_t ones = 0x01010101u;
-                    const uint32_t w0 = wn & ones, w1 = (wn >> 1) & ones, w2 = (wn >> 2) & ones, w3 = (wn >> 3) & ones;
-                    const uint32_t l0 = w0 + w1, l1 = (w0 ^ ones) + w1, l2 = w0 + (w1 ^ ones);
-                    const uint32_t l3 = (w0 ^ ones) + (w1 ^ ones);
-                    be_word *te = tab + e;
-                    for (v = 0; v < 4u; v++, te += 4u * ew) {
-                        const uint32_t h = (v & 1u ? w2 ^ ones : w2) + (v & 2u ? w3 ^ ones : w3);
-                        te[0] = l0 + h;
-                        te[ew] = l1 + h;
-                        te[2u * ew] = l2 + h;
-                        te[3u * ew] = l3 + h;
-                    }
+        const uint32_t c0 = w[t], c1 = n > 1u ? w[taps + t] : 0u, c2 = n > 2u ? w[2u * taps + t] : 0u;
+        const uint32_t c3 = n > 3u ? w[3u * taps + t] : 0u, c4 = n > 4u ? w[4u * taps + t] : 0u;
+        const uint32_t c5 = n > 5u ? w[5u * taps + t] : 0u, c6 = n > 6u ? w[6u * taps + t] : 0u;
+        const uint32_t c7 = n > 7u ? w[7u * taps + t] : 0u;
+        for (j = 0; j < nj; j++, tab += 32u) {
+            pl0 += entries(nibbles4(c0, c1, c2, c3, 4u * j), tab, 2u);
+            pl1 += entries(nibbles4(c4, c5, c6, c7, 4u * j), tab + 1, 2u);
+            if (--left == 0u) { /* the lanes' counts grow by <= 4 per position */
+                for (i = 0; i < 4u; i++) {
+                    pw[i] += (pl0 >> (8u * i)) & 255u;
+                    pw[4u + i] += (pl1 >> (8u * i)) & 255u;
                 }
-                if (pw != NULL) /* entry 0: popcount(0 XOR w) */
-                    for (b = 0; b < 4u && 4u * e + b < n; b++)
-                        pw[4u * e + b] += (tab[e] >> (8u * b)) & 255u;
+                pl0 = pl1 = 0u;
+                left = BE_TAB_FLUSH;
             }
-            for (i = 0; i < 4u * ew; i++)
-                wt[i] >>= 4;
         }
     }
+    for (i = 0; i < 4u; i++) {
+        pw[i] += (pl0 >> (8u * i)) & 255u;
+        pw[4u + i] += (pl1 >> (8u * i)) & 255u;
+    }
+}
+
+static void build(const be_op *op, uint32_t o0, uint32_t n, uint32_t ew, be_word *tab, uint32_t *pw)
+{
+    if (ew == 1u)
+        build_1(op, o0, n, tab, pw);
+    else
+        build_2(op, o0, n, tab, pw);
 }
 
 /* d[4e + b] (+)= byte b of a[e] << shift (assigned when `set`); a[e] = 0 */
@@ -468,7 +533,7 @@ static int levels_in_halves(const be_op *op, uint32_t nj)
 }
 
 /* The lanes of channels [o0, o0 + n) (n <= 8): lv->u, lv->f; pw = the channels' weight popcounts. */
-static void level_thresholds(const be_op *op, uint32_t o0, uint32_t n, const uint32_t *pw, tab_levels *lv)
+static __attribute__((noinline)) void level_thresholds(const be_op *op, uint32_t o0, uint32_t n, const uint32_t *pw, tab_levels *lv)
 {
     const int8_t *dir = (const int8_t *)op->stage_a + o0;
     const int32_t *t = (const int32_t *)op->stage_b + (size_t)o0 * op->levels;
@@ -524,10 +589,23 @@ static inline uint32_t ge_lanes(uint32_t s, uint32_t u)
 #endif
 }
 
-/* bit 0 of each byte lane -> bits 0 .. 3 (lane i lands at 8i + 7(3 - i) = 21 + i) */
-static inline uint32_t lane_bits(uint32_t v)
+/* The output planes of one pixel's block from its levels v: byte i holds channel i's level in bits
+ * 0-1 and channel 4 + i's in bits 4-5 (levels <= 3, BE_TAB_MAX_LEVELS). Plane q's bits 8i + q and
+ * 8i + 4 + q land at 21 + i and 25 + i under the multiply (no two partial products meet). */
+static inline void store_planes(const tab_levels *lv, uint32_t v, be_word *word)
 {
-    return ((v & 0x01010101u) * 0x00204081u) >> 21 & 15u;
+    const uint32_t mask = lv->mask, shift = lv->shift, step = lv->plane_step, planes = lv->out_planes;
+    const uint32_t b0 = ((v & 0x11111111u) * 0x00204081u) >> 21 & mask;
+    const uint32_t b1 = (((v >> 1) & 0x11111111u) * 0x00204081u) >> 21 & mask;
+    if (shift == 0u) {
+        word[0] = b0;
+        if (planes > 1u)
+            word[step] = b1;
+    } else {
+        word[0] |= b0 << shift;
+        if (planes > 1u)
+            word[step] |= b1 << shift;
+    }
 }
 
 /* The output of one pixel's block from its byte sums S (ew = 2 words: channels 0-3, 4-7 of the
@@ -535,17 +613,14 @@ static inline uint32_t lane_bits(uint32_t v)
 static inline void put_levels(const tab_levels *lv, uint32_t s0, uint32_t s1, be_word *word)
 {
 #if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
-    uint32_t g0 = 0u, g1 = 0u, k, q;
-    for (k = 0; k < lv->levels; k++) {
-        g0 += ge_lanes(s0, lv->u[k][0]);
-        g1 += ge_lanes(s1, lv->u[k][1]);
+    /* L is 1 or 3 (2^Q - 1, BE_TAB_MAX_LEVELS), so G and G XOR f fit 2 bits per lane */
+    uint32_t g0 = ge_lanes(s0, lv->u[0][0]), g1 = ge_lanes(s1, lv->u[0][1]), v;
+    if (lv->levels > 1u) {
+        g0 += ge_lanes(s0, lv->u[1][0]) + ge_lanes(s0, lv->u[2][0]);
+        g1 += ge_lanes(s1, lv->u[1][1]) + ge_lanes(s1, lv->u[2][1]);
     }
-    g0 ^= lv->f[0];
-    g1 ^= lv->f[1];
-    for (q = 0; q < lv->out_planes; q++, word += lv->plane_step) {
-        const uint32_t bits = (lane_bits(g0 >> q) | lane_bits(g1 >> q) << 4) & lv->mask;
-        *word = lv->shift == 0u ? bits : *word | bits << lv->shift;
-    }
+    v = (g0 ^ lv->f[0]) | (g1 ^ lv->f[1]) << 4;
+    store_planes(lv, v, word);
 #else
     /* No USUB8: the byte lanes split into even and odd ones in halfwords (channels 0 and 2, 1 and
      * 3 of each word); ((s | 0x100) - u) & 0x100 per halfword is 0x100 when s >= u (256 + s - u is
@@ -585,14 +660,6 @@ static inline uint32_t ge_halves(uint32_t s, uint32_t u)
 #endif
 }
 
-/* bit 0 of the halfword lanes of a (channels 0, 2) and b (channels 1, 3) -> bits 0 .. 3 */
-static inline uint32_t half_bits(uint32_t a, uint32_t b)
-{
-    a &= 0x00010001u;
-    b &= 0x00010001u;
-    return ((a | a >> 14) & 5u) | ((b | b >> 14) & 5u) << 1;
-}
-
 /* s[4] (+)= the byte sums of one plane (w0: channels 0-3, w1: 4-7) widened, << shift */
 static inline void widen_add(uint32_t *s, uint32_t w0, uint32_t w1, uint32_t shift)
 {
@@ -603,19 +670,27 @@ static inline void widen_add(uint32_t *s, uint32_t w0, uint32_t w1, uint32_t shi
 }
 
 /* put_levels for the halfword sums S[4] */
+/* One halfword-lane word of levels: the lanes' count of thresholds reached (L is 1 or 3), XOR f */
+static inline uint32_t levels_halves(const tab_levels *lv, uint32_t s, uint32_t e)
+{
+    uint32_t g = ge_halves(s, lv->hu[0][e]);
+    if (lv->levels > 1u)
+        g += ge_halves(s, lv->hu[1][e]) + ge_halves(s, lv->hu[2][e]);
+    return g ^ lv->hf[e];
+}
+
+/* put_levels for the halfword sums of channels (0, 2), (1, 3), (4, 6), (5, 7) */
+static inline void put_levels_halves4(const tab_levels *lv, uint32_t s0, uint32_t s1, uint32_t s2, uint32_t s3,
+                                      be_word *word)
+{
+    const uint32_t g0 = levels_halves(lv, s0, 0u), g1 = levels_halves(lv, s1, 1u);
+    const uint32_t g2 = levels_halves(lv, s2, 2u), g3 = levels_halves(lv, s3, 3u);
+    store_planes(lv, g0 | g1 << 8 | g2 << 4 | g3 << 12, word); /* -> store_planes' byte lanes */
+}
+
 static inline void put_levels_halves(const tab_levels *lv, const uint32_t *sv, be_word *word)
 {
-    uint32_t g[4], k, q, e;
-    for (e = 0; e < 4u; e++) {
-        g[e] = 0u;
-        for (k = 0; k < lv->levels; k++)
-            g[e] += ge_halves(sv[e], lv->hu[k][e]);
-        g[e] ^= lv->hf[e];
-    }
-    for (q = 0; q < lv->out_planes; q++, word += lv->plane_step) {
-        const uint32_t bits = (half_bits(g[0] >> q, g[1] >> q) | half_bits(g[2] >> q, g[3] >> q) << 4) & lv->mask;
-        *word = lv->shift == 0u ? bits : *word | bits << lv->shift;
-    }
+    put_levels_halves4(lv, sv[0], sv[1], sv[2], sv[3], word);
 }
 
 /* A run of interior output pixels, 3x3 kernel, 16 input channels in 2 planes (qrelu2), a block
@@ -660,6 +735,169 @@ static __attribute__((noinline)) void row33_planes2(const tab_levels *lv, const 
         put_levels(lv, b[0] + (a[0] << 1), b[1] + (a[1] << 1), word);
     }
 }
+
+/* ---- Two bit-planes as table offsets (Thumb-2 with DSP: UXTAB) ---------------------------------
+ * The plane path above spends 5 instructions per lookup (UBFX, ADD, LDRD, ADD, ADD), loads each
+ * plane's word per tap, and needs the padded copy for its border pixels. Here the input is first
+ * rewritten once, padded, as an "offset image": every nibble j of plane p of a pixel becomes the
+ * byte 8 v (v the nibble's value: the byte offset of its entry, 8 output channels = 2 words per
+ * entry) at byte p NB + j of the pixel (NB = 2 bytes per plane for C <= 8: one word per pixel;
+ * NB = 4 for C <= 16: two words). A lookup is then UXTAB (table base + that byte), LDRD at the
+ * entry's constant offset and two ADDs, and one word load serves both planes (C <= 8). Plane 1
+ * adds its entries shifted (ADD ..., LSL #1: S = s_0 + 2 s_1 in the byte lanes, levels_in_bytes)
+ * for C <= 8; for 9 .. 16 channels the planes keep their own byte sums (<= 4 * 36 = 144 each) and
+ * meet in halfwords (levels_in_halves). 3x3 kernels, any stride and padding, blocks of 8 output
+ * channels (a last block of fewer takes entries of 8 with zero weights beyond it, masked off). */
+#if defined(BE_ARM_T2_ASM) && defined(BE_ARM_HAVE_DSP) && BE_TAB_PAD_EXTRA > 0
+#define BE_TAB_OFFSETS 1
+
+/* bytes 0 and 2 of m (0x00FF00FF lanes) as their nibbles in bytes 0 .. 3, each times 8 */
+static inline uint32_t nibble_offsets(uint32_t m)
+{
+    return ((m & 0x000F000Fu) | (m & 0x00F000F0u) << 4) << 3;
+}
+
+/* Whether a layer takes the offset image: 2 planes, 3x3, C <= 16, blocks of 8, its stage in bytes
+ * (C <= 8) or halfwords (C <= 16). */
+static int offsets_fit(const be_op *op, uint32_t nj, uint32_t ob, int lv_bytes, int lv_halves)
+{
+    return op->in.encoding == BE_ENC_UNSIGNED && op->in.planes == 2u && op->kh == 3u && op->kw == 3u &&
+           ob == 8u && (nj <= 2u ? lv_bytes : nj <= 4u && lv_halves);
+}
+
+/* The offset image of the input: hp = (OH - 1) SH + 3 rows of wp = (OW - 1) SW + 3 pixels of 1
+ * (C <= 8) or 2 words, padding pixels all zero bytes (offset 0: level 0, the contract's padding).
+ * Returns 0 (nothing written) when it does not fit cap words. */
+static __attribute__((noinline)) int offset_image(const be_op *op, const be_word *in, be_word *img, uint32_t cap, uint32_t *wp_out)
+{
+    const be_value *vi = &op->in;
+    const uint32_t wpp = vi->c <= 8u ? 1u : 2u;
+    be_arm_padded g;
+    uint32_t py;
+    if (!be_arm_padded_geometry(op, wpp, cap, &g))
+        return 0;
+    for (py = 0; py < g.hp; py++, img += g.wp * wpp) {
+        const int32_t iy = (int32_t)py - (int32_t)op->pt;
+        const be_word *row = in + (size_t)(iy < 0 ? 0 : iy) * vi->w * 2u;
+        if (iy < 0 || iy >= (int32_t)vi->h) {
+            be_zero_words(img, g.wp * wpp);
+            continue;
+        }
+        be_zero_words(img, g.lead * wpp);
+        {
+            be_word *o = img + g.lead * wpp;
+            const be_word *r = row, *end = row + 2u * g.n;
+            if (wpp == 1u) {
+                for (; r != end; r += 2) /* bytes: plane 0 nibbles 0, 1; plane 1 nibbles 0, 1 */
+                    *o++ = nibble_offsets((r[0] | r[1] << 16) & 0x00FF00FFu);
+            } else {
+                for (; r != end; r++) /* nibbles 0 .. 3 of the plane */
+                    *o++ = nibble_offsets((*r | *r << 8) & 0x00FF00FFu);
+            }
+        }
+        be_zero_words(img + (g.lead + g.n) * wpp, (g.wp - g.lead - g.n) * wpp);
+    }
+    *wp_out = g.wp;
+    return 1;
+}
+
+/* One lookup: t = the table row base + byte (ROR) of x; A0, A1 += the entry's words at IMM (an
+ * expression the assembler evaluates), shifted by SH. */
+#define BE_OT_LOOK(ROR, IMM, A0, A1, SH)                                                                     \
+    "uxtab %[t], %[tr], %[x]" ROR "\n\t"                                                                     \
+    "ldrd %[p], %[q], [%[t], #" IMM "]\n\t"                                                                  \
+    "add %[" A0 "], %[" A0 "], %[p]" SH "\n\t"                                                               \
+    "add %[" A1 "], %[" A1 "], %[q]" SH "\n\t"
+/* tap KX of a row: entry (KX, J) at (KX * NJ + J) * 128 bytes past the row's tables, less BIAS */
+#define BE_OT_E(KX, NJ, J, BIAS) "((" KX ")*" NJ "+" J ")*128-" BIAS
+/* C <= 4 (1 nibble: bytes 0 and 2) and C <= 8 (bytes 0, 1 and 2, 3), one word per pixel */
+#define BE_OT_TAP1(KX)                                                                                       \
+    "ldr %[x], [%[rp], #(" KX ")*4]\n\t" BE_OT_LOOK("", BE_OT_E(KX, "1", "0", "0"), "a0", "a1", "")            \
+    BE_OT_LOOK(", ror #16", BE_OT_E(KX, "1", "0", "0"), "a0", "a1", ", lsl #1")
+#define BE_OT_TAP2(KX)                                                                                       \
+    "ldr %[x], [%[rp], #(" KX ")*4]\n\t" BE_OT_LOOK("", BE_OT_E(KX, "2", "0", "0"), "a0", "a1", "")            \
+    BE_OT_LOOK(", ror #8", BE_OT_E(KX, "2", "1", "0"), "a0", "a1", "")                                         \
+    BE_OT_LOOK(", ror #16", BE_OT_E(KX, "2", "0", "0"), "a0", "a1", ", lsl #1")                                \
+    BE_OT_LOOK(", ror #24", BE_OT_E(KX, "2", "1", "0"), "a0", "a1", ", lsl #1")
+/* C <= 12 / 16 (3 / 4 nibbles per plane), two words per pixel, plane 1 into a2, a3 */
+#define BE_OT_PLANE3(KX, A0, A1)                                                                             \
+    BE_OT_LOOK("", BE_OT_E(KX, "3", "0", "512"), A0, A1, "")                                                 \
+    BE_OT_LOOK(", ror #8", BE_OT_E(KX, "3", "1", "512"), A0, A1, "")                                          \
+    BE_OT_LOOK(", ror #16", BE_OT_E(KX, "3", "2", "512"), A0, A1, "")
+#define BE_OT_PLANE4(KX, A0, A1)                                                                             \
+    BE_OT_LOOK("", BE_OT_E(KX, "4", "0", "512"), A0, A1, "")                                                 \
+    BE_OT_LOOK(", ror #8", BE_OT_E(KX, "4", "1", "512"), A0, A1, "")                                          \
+    BE_OT_LOOK(", ror #16", BE_OT_E(KX, "4", "2", "512"), A0, A1, "")                                         \
+    BE_OT_LOOK(", ror #24", BE_OT_E(KX, "4", "3", "512"), A0, A1, "")
+#define BE_OT_TAP3(KX)                                                                                       \
+    "ldr %[x], [%[rp], #(" KX ")*8]\n\t" BE_OT_PLANE3(KX, "a0", "a1")                                          \
+    "ldr %[x], [%[rp], #(" KX ")*8+4]\n\t" BE_OT_PLANE3(KX, "a2", "a3")
+#define BE_OT_TAP4(KX)                                                                                       \
+    "ldr %[x], [%[rp], #(" KX ")*8]\n\t" BE_OT_PLANE4(KX, "a0", "a1")                                          \
+    "ldr %[x], [%[rp], #(" KX ")*8+4]\n\t" BE_OT_PLANE4(KX, "a2", "a3")
+/* a kernel row, then the next image row and the next row's tables (ROWB bytes on) */
+#define BE_OT_ROW(TAP, ROWB) TAP("0") TAP("1") TAP("2") "add %[rp], %[rp], %[rs]\n\t" "addw %[tr], %[tr], #" ROWB "\n\t"
+#define BE_OT_FIELD(TAP, ROWB) BE_OT_ROW(TAP, ROWB) BE_OT_ROW(TAP, ROWB) TAP("0") TAP("1") TAP("2")
+
+/* The byte sums of one 3x3 receptive field whose top-left pixel is at x0 (rs bytes per image row):
+ * s[0], s[1] = S of channels 0-3, 4-7 (NJ <= 2), or plane 0's sums, then plane 1's in s[2], s[3]. */
+#define BE_OT_FIELD_FN(NJ, TAP, ROWB, BIAS)                                                                  \
+    static inline __attribute__((always_inline)) void ofield_##NJ(const be_word *tab, const be_word *x0,     \
+                                                                  uint32_t rs, uint32_t *s)                  \
+    {                                                                                                        \
+        const uint8_t *rp = (const uint8_t *)x0, *tr = (const uint8_t *)tab + (BIAS);                        \
+        uint32_t a0 = 0u, a1 = 0u, a2 = 0u, a3 = 0u, x, t, p, q;                                             \
+        __asm__(BE_OT_FIELD(TAP, ROWB)                                                                       \
+                : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [x] "=&r"(x), [t] "=&r"(t), \
+                  [p] "=&r"(p), [q] "=&r"(q), [rp] "+&r"(rp), [tr] "+&r"(tr)                                  \
+                : [rs] "r"(rs)                                                                               \
+                : "memory");                                                                                 \
+        s[0] = a0;                                                                                           \
+        s[1] = a1;                                                                                           \
+        s[2] = a2;                                                                                           \
+        s[3] = a3;                                                                                           \
+    }
+BE_OT_FIELD_FN(1, BE_OT_TAP1, "384", 0)
+BE_OT_FIELD_FN(2, BE_OT_TAP2, "768", 0)
+BE_OT_FIELD_FN(3, BE_OT_TAP3, "1152", 512)
+BE_OT_FIELD_FN(4, BE_OT_TAP4, "1536", 512)
+
+/* All output pixels of one block from the offset image (wp pixels per row): the field sums, then
+ * the levels (put_levels on S, or put_levels_halves on the planes' sums widened). */
+#define BE_OT_ROWS_FN(NJ)                                                                                    \
+    static __attribute__((noinline)) void orows_##NJ(const be_op *op, const tab_levels *lv, const be_word *img, \
+                                                     uint32_t wp, be_word *out)                              \
+    {                                                                                                        \
+        const uint32_t wpp = (NJ) <= 2 ? 1u : 2u, rs = wp * wpp * 4u;                                        \
+        const uint32_t cstep = op->sw * wpp, rstep = op->sh * wp * wpp, ow = op->out.w;                     \
+        const uint32_t row_words = ow * lv->word_step;                                                       \
+        uint32_t oy, ox;                                                                                     \
+        for (oy = 0; oy < op->out.h; oy++, img += rstep, out += row_words) {                                 \
+            const be_word *x0 = img;                                                                         \
+            be_word *word = out;                                                                             \
+            for (ox = 0; ox < ow; ox++, x0 += cstep, word += lv->word_step) {                                \
+                uint32_t s[4];                                                                               \
+                ofield_##NJ(lv->tab, x0, rs, s);                                                             \
+                if ((NJ) <= 2) {                                                                             \
+                    put_levels(lv, s[0], s[1], word);                                                        \
+                } else { /* S = s_0 + 2 s_1 in halfword lanes (<= 432) */                                   \
+                    const uint32_t m = 0x00FF00FFu;                                                          \
+                    put_levels_halves4(lv, (s[0] & m) + ((s[2] & m) << 1),                                   \
+                                       ((s[0] >> 8) & m) + (((s[2] >> 8) & m) << 1),                         \
+                                       (s[1] & m) + ((s[3] & m) << 1),                                       \
+                                       ((s[1] >> 8) & m) + (((s[3] >> 8) & m) << 1), word);                  \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
+    }
+BE_OT_ROWS_FN(1)
+BE_OT_ROWS_FN(2)
+BE_OT_ROWS_FN(3)
+BE_OT_ROWS_FN(4)
+
+typedef void (*orows_fn)(const be_op *, const tab_levels *, const be_word *, uint32_t, be_word *);
+static const orows_fn orows[4] = {orows_1, orows_2, orows_3, orows_4};
+#endif /* offsets */
 
 /* px[0 .. KH * KW) = the words of plane p of the receptive field whose top-left tap is input
  * (y0, x0), row by row; 0 for padding pixels (the border pixels only). */
@@ -769,17 +1007,24 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
     const be_word *src = (const be_word *)in;
     uint32_t in_w = vi->w, in_h = vi->h;
     int32_t pt = (int32_t)op->pt, pl = (int32_t)op->pl;
-    if (pad_input(op, src, tab + tab_words, BE_TAB_WORDS + BE_TAB_PAD_EXTRA - tab_words, &in_w, &in_h)) {
+#ifdef BE_TAB_OFFSETS
+    uint32_t img_w = 0u; /* the offset image's pixels per row, when the layer takes it */
+    const int offsets = offsets_fit(op, nj, ob, lv_bytes, lv_halves) &&
+                        offset_image(op, src, tab + tab_words, BE_TAB_WORDS + BE_TAB_PAD_EXTRA - tab_words, &img_w);
+#else
+    const int offsets = 0;
+#endif
+    if (!offsets && pad_input(op, src, tab + tab_words, BE_TAB_WORDS + BE_TAB_PAD_EXTRA - tab_words, &in_w, &in_h)) {
         src = tab + tab_words;
         pt = pl = 0;
     }
     for (o0 = 0; o0 < op->out_ch; o0 += ob) {
         const uint32_t n = op->out_ch - o0 < ob ? op->out_ch - o0 : ob;
-        const uint32_t ew = n <= 4u ? 1u : 2u;
+        const uint32_t ew = n <= 4u && !offsets ? 1u : 2u; /* the offset image's entries are 2 words */
         const tab_pixel_fn pixel = ew == 1u ? pixel_1 : pixel_2;
         const tab_sums_fn sum = sums_for(ew, nj, op->kh, op->kw);
         const uint32_t mask = (1u << n) - 1u; /* n <= 8 */
-        build(op, o0, n, ew, tab, bit_planes ? pw : NULL);
+        build(op, o0, n, ew, tab, pw); /* pw: used by the bit-plane paths */
         if (lv_bytes || lv_halves) {
             tab_levels lv;
             const int32_t lo_x = (pl + (int32_t)op->sw - 1) / (int32_t)op->sw; /* x0 >= 0 */
@@ -799,6 +1044,12 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
             lv.mask = mask;
             lv.levels = op->levels;
             lv.out_planes = vo->planes;
+#ifdef BE_TAB_OFFSETS
+            if (offsets) {
+                orows[nj - 1u](op, &lv, tab + tab_words, img_w, (be_word *)out + o0 / 32u);
+                continue;
+            }
+#endif
             for (oy = 0; oy < vo->h; oy++) {
                 const int32_t y0 = (int32_t)(oy * op->sh) - pt;
                 const int inside_y = y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)in_h;
