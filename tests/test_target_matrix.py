@@ -85,13 +85,40 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
     return True
 
 
+def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
+    """Does "tab" take this layer from its offset image (be_conv2d_bin_tab_offsets: the Thumb-2
+    cores with DSP)? 2 unsigned bit-planes, a 3x3 kernel, at most 16 channels, blocks of 8 output
+    channels, a threshold stage in bytes (C <= 8) or halfwords (sign, or L = 1 / 3 levels on
+    as many planes), and the padded image (1 word per pixel for C <= 8, else 2) within the
+    6.5 KiB that its tables leave."""
+    if target not in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"):
+        return False
+    if not tab_takes(target, op, spec, out_spec) or spec.encoding != "unsigned" or spec.planes != 2:
+        return False
+    c = spec.shape[2]
+    if tuple(op.kernel) != (3, 3) or c > 16 or op.out_channels <= 4:
+        return False
+    out = op.output
+    if not isinstance(out, ThresholdStage):
+        return False
+    if not (out.encoding == "sign" and out.levels == 1) and not (
+            out.encoding == "unsigned" and out.levels in (1, 3) and out.levels == 2 ** out_spec.planes - 1):
+        return False
+    nj = (c + 3) // 4
+    (sh, sw) = op.stride
+    oh, ow = out_spec.shape[0], out_spec.shape[1]
+    wp, hp = (ow - 1) * sw + 3, (oh - 1) * sh + 3
+    return wp * hp * (1 if c <= 8 else 2) <= 1152 + 512 - 9 * nj * 32
+
+
 def sad_takes(target: str, op, spec, out_spec) -> bool:
     """Does the ARM "sad" kernel (runtime_c/src/arm/be_conv2d_planes_dsp.c: the levels as bytes,
     USADA8) take this bits x binary layer first? A Conv2d over 2 .. 8 unsigned bit-planes with at
     least 32 input channels, or 16 to 31 on maps of at most 64 output pixels (fewer than 32
     channels only on the Cortex-M55, where Helium wins on 32), on the DSP cores without NEON,
     when its padded input as bytes fits 3,072 B (768 words, also every dimension) and one
-    receptive field 576 B (C rounded up to 4 bytes per tap)."""
+    receptive field 576 B (C rounded up to 4 bytes per tap), unless "tab" reads the layer from
+    its offset image (tab_offsets_take)."""
     if target not in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55") or not isinstance(op, Conv2d):
         return False
     if spec.encoding != "unsigned" or not 2 <= spec.planes <= 8 or getattr(op, "groups", 1) != 1:
@@ -99,6 +126,8 @@ def sad_takes(target: str, op, spec, out_spec) -> bool:
     c = spec.shape[2]
     oh, ow = out_spec.shape[0], out_spec.shape[1]
     if c < 16 or (target == "cortex-m55" and c >= 32) or (c < 32 and oh * ow > 64):
+        return False
+    if tab_offsets_take(target, op, spec, out_spec):  # "tab" beats it there
         return False
     c4 = (c + 3) // 4 * 4
     (kh, kw), (sh, sw) = op.kernel, op.stride

@@ -92,6 +92,58 @@ int be_conv2d_bin_tab_first_supports(const be_op *op)
  * 32-bit number (lanes of -1 borrow from the next, which gives it back) is exact. Returns W. */
 static inline uint32_t entries(uint32_t wn, be_word *te, uint32_t ew)
 {
+#if defined(BE_ARM_T2_ASM)
+    if (ew == 2u) { /* GCC spills the 8 partial sums: 86 instructions per call; here 42 */
+        uint32_t d0, d1, d2, d3, t0, t1, t2, t3, x;
+        __asm__("and %[d0], %[wn], %[ones]\n\t"
+                "and %[d1], %[ones], %[wn], lsr #1\n\t"
+                "and %[d2], %[ones], %[wn], lsr #2\n\t"
+                "and %[d3], %[ones], %[wn], lsr #3\n\t"
+                "add %[t0], %[d0], %[d1]\n\t"
+                "add %[t0], %[t0], %[d2]\n\t"
+                "add %[t0], %[t0], %[d3]\n\t"
+                "sub %[d0], %[ones], %[d0], lsl #1\n\t"
+                "sub %[d1], %[ones], %[d1], lsl #1\n\t"
+                "sub %[d2], %[ones], %[d2], lsl #1\n\t"
+                "sub %[d3], %[ones], %[d3], lsl #1\n\t"
+                "add %[t1], %[t0], %[d0]\n\t"
+                "add %[t2], %[t0], %[d1]\n\t"
+                "add %[t3], %[t1], %[d1]\n\t"
+                "str %[t0], [%[te], #0]\n\t"
+                "str %[t1], [%[te], #8]\n\t"
+                "str %[t2], [%[te], #16]\n\t"
+                "str %[t3], [%[te], #24]\n\t"
+                "add %[x], %[t0], %[d3]\n\t"
+                "str %[x], [%[te], #64]\n\t"
+                "add %[x], %[t1], %[d3]\n\t"
+                "str %[x], [%[te], #72]\n\t"
+                "add %[x], %[t2], %[d3]\n\t"
+                "str %[x], [%[te], #80]\n\t"
+                "add %[x], %[t3], %[d3]\n\t"
+                "str %[x], [%[te], #88]\n\t"
+                "add %[d0], %[t0], %[d2]\n\t" /* t4 .. t7 in d0, t1, t2, t3 */
+                "add %[t1], %[t1], %[d2]\n\t"
+                "add %[t2], %[t2], %[d2]\n\t"
+                "add %[t3], %[t3], %[d2]\n\t"
+                "str %[d0], [%[te], #32]\n\t"
+                "str %[t1], [%[te], #40]\n\t"
+                "str %[t2], [%[te], #48]\n\t"
+                "str %[t3], [%[te], #56]\n\t"
+                "add %[d0], %[d0], %[d3]\n\t"
+                "add %[t1], %[t1], %[d3]\n\t"
+                "add %[t2], %[t2], %[d3]\n\t"
+                "add %[t3], %[t3], %[d3]\n\t"
+                "str %[d0], [%[te], #96]\n\t"
+                "str %[t1], [%[te], #104]\n\t"
+                "str %[t2], [%[te], #112]\n\t"
+                "str %[t3], [%[te], #120]"
+                : [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2), [d3] "=&r"(d3), [t0] "=&r"(t0), [t1] "=&r"(t1),
+                  [t2] "=&r"(t2), [t3] "=&r"(t3), [x] "=&r"(x)
+                : [wn] "r"(wn), [te] "r"(te), [ones] "r"(0x01010101u)
+                : "memory");
+        return t0;
+    }
+#endif
     const uint32_t ones = 0x01010101u;
     const uint32_t w0 = wn & ones, w1 = (wn >> 1) & ones, w2 = (wn >> 2) & ones, w3 = (wn >> 3) & ones;
     const uint32_t t0 = w0 + w1 + w2 + w3;
@@ -145,10 +197,11 @@ static inline uint32_t entries(uint32_t wn, be_word *te, uint32_t ew)
     }
 BE_TAB_BUILD(1)
 
-/* the nibbles at bit sh of four weight words, one per byte */
-static inline uint32_t nibbles4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t sh)
+/* byte k of four weight words, one per byte: nibble 2k of each in bits 0-3 of its byte, and
+ * nibble 2k + 1 there after a shift by 4 (entries reads bits 0-3 of each byte only) */
+static inline uint32_t bytes4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t sh)
 {
-    return ((a >> sh) & 15u) | ((b >> sh) & 15u) << 8 | ((c >> sh) & 15u) << 16 | ((d >> sh) & 15u) << 24;
+    return ((a >> sh) & 255u) | ((b >> sh) & 255u) << 8 | ((c >> sh) & 255u) << 16 | (d >> sh) << 24;
 }
 
 /* build_1's work for blocks of 8 (EW = 2), the tap's eight weight words in registers */
@@ -156,7 +209,7 @@ static __attribute__((noinline)) void build_2(const be_op *op, uint32_t o0, uint
 {
     const uint32_t taps = op->kh * op->kw, nj = (op->in.c + 3u) / 4u;
     const be_word *w = (const be_word *)op->weights + (size_t)o0 * taps; /* (O, KH, KW, 1 word) */
-    uint32_t t, j, i, pl0 = 0u, pl1 = 0u, left = BE_TAB_FLUSH;
+    uint32_t t, j, i, pl0 = 0u, pl1 = 0u, left = BE_TAB_FLUSH / 2u;
     for (i = 0; i < 8u; i++)
         pw[i] = 0u;
     for (t = 0; t < taps; t++) {
@@ -164,16 +217,23 @@ static __attribute__((noinline)) void build_2(const be_op *op, uint32_t o0, uint
         const uint32_t c3 = n > 3u ? w[3u * taps + t] : 0u, c4 = n > 4u ? w[4u * taps + t] : 0u;
         const uint32_t c5 = n > 5u ? w[5u * taps + t] : 0u, c6 = n > 6u ? w[6u * taps + t] : 0u;
         const uint32_t c7 = n > 7u ? w[7u * taps + t] : 0u;
-        for (j = 0; j < nj; j++, tab += 32u) {
-            pl0 += entries(nibbles4(c0, c1, c2, c3, 4u * j), tab, 2u);
-            pl1 += entries(nibbles4(c4, c5, c6, c7, 4u * j), tab + 1, 2u);
-            if (--left == 0u) { /* the lanes' counts grow by <= 4 per position */
+        for (j = 0; j < nj; j += 2u) { /* nibbles j and j + 1 */
+            const uint32_t b0 = bytes4(c0, c1, c2, c3, 4u * j), b1 = bytes4(c4, c5, c6, c7, 4u * j);
+            pl0 += entries(b0, tab, 2u);
+            pl1 += entries(b1, tab + 1, 2u);
+            tab += 32u;
+            if (j + 1u < nj) {
+                pl0 += entries(b0 >> 4, tab, 2u);
+                pl1 += entries(b1 >> 4, tab + 1, 2u);
+                tab += 32u;
+            }
+            if (--left == 0u) { /* the lanes' counts grow by <= 8 per pair of positions */
                 for (i = 0; i < 4u; i++) {
                     pw[i] += (pl0 >> (8u * i)) & 255u;
                     pw[4u + i] += (pl1 >> (8u * i)) & 255u;
                 }
                 pl0 = pl1 = 0u;
-                left = BE_TAB_FLUSH;
+                left = BE_TAB_FLUSH / 2u;
             }
         }
     }
@@ -532,38 +592,46 @@ static int levels_in_halves(const be_op *op, uint32_t nj)
            (op->encoding == BE_ENC_UNSIGNED && op->levels <= BE_TAB_MAX_LEVELS && op->levels == (1u << q) - 1u);
 }
 
-/* The lanes of channels [o0, o0 + n) (n <= 8): lv->u, lv->f; pw = the channels' weight popcounts. */
-static __attribute__((noinline)) void level_thresholds(const be_op *op, uint32_t o0, uint32_t n, const uint32_t *pw, tab_levels *lv)
+/* The lanes of channels [o0, o0 + n) (n <= 8): lv->u, lv->f (bytes) or lv->hu, lv->hf (`halves`);
+ * pw = the channels' weight popcounts. */
+static __attribute__((noinline)) void level_thresholds(const be_op *op, uint32_t o0, uint32_t n, const uint32_t *pw,
+                                                       tab_levels *lv, int halves)
 {
     const int8_t *dir = (const int8_t *)op->stage_a + o0;
     const int32_t *t = (const int32_t *)op->stage_b + (size_t)o0 * op->levels;
-    const int64_t top = (int64_t)((1u << op->in.planes) - 1u);
+    const uint32_t top = (1u << op->in.planes) - 1u, levels = op->levels;
     const int sign = be_stage_is_sign(op);
     uint32_t o, k, e;
-    for (e = 0; e < 2u; e++) {
-        lv->f[e] = 0u;
-        for (k = 0; k < BE_TAB_MAX_LEVELS; k++)
-            lv->u[k][e] = 0u;
-    }
     for (e = 0; e < 4u; e++) {
         lv->hf[e] = 0u;
         for (k = 0; k < BE_TAB_MAX_LEVELS; k++)
             lv->hu[k][e] = 0u;
     }
-    for (o = 0; o < n; o++) {
-        const uint32_t sh = 8u * (o % 4u);
-        /* halfword lanes: word 2 (o / 4) + (o % 2), lane (o % 4) / 2 */
-        const uint32_t hw = 2u * (o / 4u) + o % 2u, hs = 16u * ((o % 4u) / 2u);
-        const uint32_t flip = sign ? (dir[o] > 0 ? 1u : 0u) : (dir[o] < 0 ? op->levels : 0u);
-        for (k = 0; k < op->levels; k++) {
-            const int64_t base = top * (int64_t)pw[o], tk = t[(size_t)o * op->levels + k];
-            const int64_t v = dir[o] > 0 ? tk + base : base - tk + 1;
-            lv->u[k][o / 4u] |= (uint32_t)(v < 0 ? 0 : v > 255 ? 255 : v) << sh;
-            lv->hu[k][hw] |= (uint32_t)(v < 0 ? 0 : v > 65535 ? 65535 : v) << hs;
-        }
-        lv->f[o / 4u] |= flip << sh;
-        lv->hf[hw] |= flip << hs;
+    for (e = 0; e < 2u; e++) {
+        lv->f[e] = 0u;
+        for (k = 0; k < BE_TAB_MAX_LEVELS; k++)
+            lv->u[k][e] = 0u;
     }
+    for (o = 0; o < n; o++) {
+        /* top * pw <= 255 * 4 * 72 (tab_block's tables), so with t clamped to +-2^20 the sums fit
+         * 32 bits and clamp to [0, 255] / [0, 65535] exactly as the unclamped ones would */
+        const int32_t base = (int32_t)(top * pw[o]), lim = 1 << 20;
+        const uint32_t flip = sign ? (dir[o] > 0 ? 1u : 0u) : (dir[o] < 0 ? levels : 0u);
+        /* bytes: word o / 4, lane o % 4; halfwords: word 2 (o / 4) + (o % 2), lane (o % 4) / 2 */
+        uint32_t *u = halves ? &lv->hu[0][2u * (o / 4u) + o % 2u] : &lv->u[0][o / 4u];
+        const uint32_t sh = halves ? 16u * ((o % 4u) / 2u) : 8u * (o % 4u), hi = halves ? 65535u : 255u;
+        const uint32_t ustep = halves ? 4u : 2u; /* words between levels */
+        for (k = 0; k < levels; k++, u += ustep) {
+            const int32_t t0 = t[(size_t)o * levels + k], tk = t0 > lim ? lim : t0 < -lim ? -lim : t0;
+            const int32_t v = dir[o] > 0 ? tk + base : base - tk + 1;
+            *u |= (uint32_t)(v < 0 ? 0 : (uint32_t)v > hi ? (int32_t)hi : v) << sh;
+        }
+        if (halves)
+            lv->hf[2u * (o / 4u) + o % 2u] |= flip << sh;
+        else
+            lv->f[o / 4u] |= flip << sh;
+    }
+#if !(defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__))
     for (e = 0; e < 2u; e++) { /* even / odd byte lanes in halfwords, the flips moved to bit 8 */
         for (k = 0; k < BE_TAB_MAX_LEVELS; k++) {
             lv->ue[k][e] = lv->u[k][e] & 0x00FF00FFu;
@@ -572,6 +640,7 @@ static __attribute__((noinline)) void level_thresholds(const be_op *op, uint32_t
         lv->fe[e] = (lv->f[e] & 0x00FF00FFu) << 8;
         lv->fo[e] = ((lv->f[e] >> 8) & 0x00FF00FFu) << 8;
     }
+#endif
 }
 
 /* lanes 0x01 where byte s >= byte u (unsigned), else 0x00 */
@@ -808,9 +877,38 @@ static __attribute__((noinline)) int offset_image(const be_op *op, const be_word
     "ldrd %[p], %[q], [%[t], #" IMM "]\n\t"                                                                  \
     "add %[" A0 "], %[" A0 "], %[p]" SH "\n\t"                                                               \
     "add %[" A1 "], %[" A1 "], %[q]" SH "\n\t"
+/* the first lookup into A0, A1: the entry itself */
+#define BE_OT_SET(ROR, IMM, A0, A1)                                                                          \
+    "uxtab %[t], %[tr], %[x]" ROR "\n\t"                                                                     \
+    "ldrd %[" A0 "], %[" A1 "], [%[t], #" IMM "]\n\t"
 /* tap KX of a row: entry (KX, J) at (KX * NJ + J) * 128 bytes past the row's tables, less BIAS */
 #define BE_OT_E(KX, NJ, J, BIAS) "((" KX ")*" NJ "+" J ")*128-" BIAS
 /* C <= 4 (1 nibble: bytes 0 and 2) and C <= 8 (bytes 0, 1 and 2, 3), one word per pixel */
+/* the field's first tap (KX = 0 of row 0), which sets the sums instead of adding to them */
+#define BE_OT_TAP1F                                                                                          \
+    "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "1", "0", "0"), "a0", "a1")                          \
+    BE_OT_LOOK(", ror #16", BE_OT_E("0", "1", "0", "0"), "a0", "a1", ", lsl #1")
+#define BE_OT_TAP2F                                                                                          \
+    "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "2", "0", "0"), "a0", "a1")                          \
+    BE_OT_LOOK(", ror #8", BE_OT_E("0", "2", "1", "0"), "a0", "a1", "")                                        \
+    BE_OT_LOOK(", ror #16", BE_OT_E("0", "2", "0", "0"), "a0", "a1", ", lsl #1")                               \
+    BE_OT_LOOK(", ror #24", BE_OT_E("0", "2", "1", "0"), "a0", "a1", ", lsl #1")
+#define BE_OT_TAP3F                                                                                          \
+    "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "3", "0", "512"), "a0", "a1")                        \
+    BE_OT_LOOK(", ror #8", BE_OT_E("0", "3", "1", "512"), "a0", "a1", "")                                      \
+    BE_OT_LOOK(", ror #16", BE_OT_E("0", "3", "2", "512"), "a0", "a1", "")                                     \
+    "ldr %[x], [%[rp], #4]\n\t" BE_OT_SET("", BE_OT_E("0", "3", "0", "512"), "a2", "a3")                    \
+    BE_OT_LOOK(", ror #8", BE_OT_E("0", "3", "1", "512"), "a2", "a3", "")                                      \
+    BE_OT_LOOK(", ror #16", BE_OT_E("0", "3", "2", "512"), "a2", "a3", "")
+#define BE_OT_TAP4F                                                                                          \
+    "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "4", "0", "512"), "a0", "a1")                        \
+    BE_OT_LOOK(", ror #8", BE_OT_E("0", "4", "1", "512"), "a0", "a1", "")                                      \
+    BE_OT_LOOK(", ror #16", BE_OT_E("0", "4", "2", "512"), "a0", "a1", "")                                     \
+    BE_OT_LOOK(", ror #24", BE_OT_E("0", "4", "3", "512"), "a0", "a1", "")                                     \
+    "ldr %[x], [%[rp], #4]\n\t" BE_OT_SET("", BE_OT_E("0", "4", "0", "512"), "a2", "a3")                    \
+    BE_OT_LOOK(", ror #8", BE_OT_E("0", "4", "1", "512"), "a2", "a3", "")                                      \
+    BE_OT_LOOK(", ror #16", BE_OT_E("0", "4", "2", "512"), "a2", "a3", "")                                     \
+    BE_OT_LOOK(", ror #24", BE_OT_E("0", "4", "3", "512"), "a2", "a3", "")
 #define BE_OT_TAP1(KX)                                                                                       \
     "ldr %[x], [%[rp], #(" KX ")*4]\n\t" BE_OT_LOOK("", BE_OT_E(KX, "1", "0", "0"), "a0", "a1", "")            \
     BE_OT_LOOK(", ror #16", BE_OT_E(KX, "1", "0", "0"), "a0", "a1", ", lsl #1")
@@ -836,19 +934,20 @@ static __attribute__((noinline)) int offset_image(const be_op *op, const be_word
     "ldr %[x], [%[rp], #(" KX ")*8]\n\t" BE_OT_PLANE4(KX, "a0", "a1")                                          \
     "ldr %[x], [%[rp], #(" KX ")*8+4]\n\t" BE_OT_PLANE4(KX, "a2", "a3")
 /* a kernel row, then the next image row and the next row's tables (ROWB bytes on) */
-#define BE_OT_ROW(TAP, ROWB) TAP("0") TAP("1") TAP("2") "add %[rp], %[rp], %[rs]\n\t" "addw %[tr], %[tr], #" ROWB "\n\t"
-#define BE_OT_FIELD(TAP, ROWB) BE_OT_ROW(TAP, ROWB) BE_OT_ROW(TAP, ROWB) TAP("0") TAP("1") TAP("2")
+#define BE_OT_NEXT(ROWB) "add %[rp], %[rp], %[rs]\n\t" "addw %[tr], %[tr], #" ROWB "\n\t"
+#define BE_OT_FIELD(TAP, FIRST, ROWB)                                                                        \
+    FIRST TAP("1") TAP("2") BE_OT_NEXT(ROWB) TAP("0") TAP("1") TAP("2") BE_OT_NEXT(ROWB) TAP("0") TAP("1") TAP("2")
 
 /* The byte sums of one 3x3 receptive field whose top-left pixel is at x0 (rs bytes per image row):
  * s[0], s[1] = S of channels 0-3, 4-7 (NJ <= 2), or plane 0's sums, then plane 1's in s[2], s[3]. */
-#define BE_OT_FIELD_FN(NJ, TAP, ROWB, BIAS)                                                                  \
+#define BE_OT_FIELD_FN(NJ, TAP, FIRST, ROWB, BIAS)                                                           \
     static inline __attribute__((always_inline)) void ofield_##NJ(const be_word *tab, const be_word *x0,     \
                                                                   uint32_t rs, uint32_t *s)                  \
     {                                                                                                        \
         const uint8_t *rp = (const uint8_t *)x0, *tr = (const uint8_t *)tab + (BIAS);                        \
-        uint32_t a0 = 0u, a1 = 0u, a2 = 0u, a3 = 0u, x, t, p, q;                                             \
-        __asm__(BE_OT_FIELD(TAP, ROWB)                                                                       \
-                : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [x] "=&r"(x), [t] "=&r"(t), \
+        uint32_t a0, a1, a2, a3, x, t, p, q; /* a2, a3: set (and read) only for NJ > 2 */                    \
+        __asm__(BE_OT_FIELD(TAP, FIRST, ROWB)                                                                \
+                : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [x] "=&r"(x), [t] "=&r"(t), \
                   [p] "=&r"(p), [q] "=&r"(q), [rp] "+&r"(rp), [tr] "+&r"(tr)                                  \
                 : [rs] "r"(rs)                                                                               \
                 : "memory");                                                                                 \
@@ -857,10 +956,10 @@ static __attribute__((noinline)) int offset_image(const be_op *op, const be_word
         s[2] = a2;                                                                                           \
         s[3] = a3;                                                                                           \
     }
-BE_OT_FIELD_FN(1, BE_OT_TAP1, "384", 0)
-BE_OT_FIELD_FN(2, BE_OT_TAP2, "768", 0)
-BE_OT_FIELD_FN(3, BE_OT_TAP3, "1152", 512)
-BE_OT_FIELD_FN(4, BE_OT_TAP4, "1536", 512)
+BE_OT_FIELD_FN(1, BE_OT_TAP1, BE_OT_TAP1F, "384", 0)
+BE_OT_FIELD_FN(2, BE_OT_TAP2, BE_OT_TAP2F, "768", 0)
+BE_OT_FIELD_FN(3, BE_OT_TAP3, BE_OT_TAP3F, "1152", 512)
+BE_OT_FIELD_FN(4, BE_OT_TAP4, BE_OT_TAP4F, "1536", 512)
 
 /* All output pixels of one block from the offset image (wp pixels per row): the field sums, then
  * the levels (put_levels on S, or put_levels_halves on the planes' sums widened). */
@@ -898,6 +997,20 @@ BE_OT_ROWS_FN(4)
 typedef void (*orows_fn)(const be_op *, const tab_levels *, const be_word *, uint32_t, be_word *);
 static const orows_fn orows[4] = {orows_1, orows_2, orows_3, orows_4};
 #endif /* offsets */
+
+int be_conv2d_bin_tab_offsets(const be_op *op)
+{
+#ifdef BE_TAB_OFFSETS
+    const uint32_t nj = (op->in.c + 3u) / 4u, ob = tab_block(op);
+    const uint32_t tab_words = op->kh * op->kw * nj * 16u * (ob / 4u);
+    be_arm_padded g;
+    return be_conv2d_bin_tab_supports(op) && offsets_fit(op, nj, ob, levels_in_bytes(op, nj), levels_in_halves(op, nj)) &&
+           be_arm_padded_geometry(op, op->in.c <= 8u ? 1u : 2u, BE_TAB_WORDS + BE_TAB_PAD_EXTRA - tab_words, &g);
+#else
+    (void)op;
+    return 0;
+#endif
+}
 
 /* px[0 .. KH * KW) = the words of plane p of the receptive field whose top-left tap is input
  * (y0, x0), row by row; 0 for padding pixels (the border pixels only). */
@@ -1033,7 +1146,7 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
             const uint32_t xb = hi_x < (int32_t)xa ? xa : hi_x > (int32_t)vo->w ? vo->w : (uint32_t)hi_x;
             const int rows33 = lv_bytes && sum == sums33_2_2 && planes == 2u;
             const int rows33h = !lv_bytes && sum == sums33_2_4 && planes == 2u;
-            level_thresholds(op, o0, n, pw, &lv);
+            level_thresholds(op, o0, n, pw, &lv, !lv_bytes);
             lv.tab = tab;
             lv.row_step = in_w * planes;
             lv.col_step = planes;

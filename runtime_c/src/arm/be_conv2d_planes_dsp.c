@@ -74,18 +74,18 @@ int be_conv2d_planes_dsp_supports(const be_op *op)
 
 /* Where it goes first (before "tab" and the popcount kernels; docs/kernels.md, cortex-m4
  * instructions per MAC): 32 or more input channels (7 x 7 x 32: sad 0.681, dsp 0.891), and 16 to
- * 31 on maps of at most 64 output pixels, where "tab"'s tables serve few pixels (7 x 7 x 16: sad
- * 0.813, tab 0.926; 14 x 14 x 16: tab 0.690, sad 0.771). On 8 channels "tab" wins (conv8q2: tab
- * 0.624, sad 1.399: the stage and the patch cost as much per channel as a 72-byte field's
- * counting). On the Cortex-M55 Helium's popcount keeps 32 channels (mve 0.528, sad with VABAV
- * 0.531). */
+ * 31 on maps of at most 64 output pixels, where "tab"'s tables serve few pixels, except where
+ * "tab" reads an offset image (2 planes, 3x3, C <= 16: 7 x 7 x 16 -> 32 tab 0.531, sad 0.813;
+ * without it tab 0.926). On 8 channels "tab" wins (conv8q2: tab 0.437, sad 1.399: the stage and
+ * the patch cost as much per channel as a 72-byte field's counting). On the Cortex-M55 Helium's
+ * popcount keeps 32 channels (mve 0.528, sad with VABAV 0.531). */
 int be_conv2d_planes_dsp_first_supports(const be_op *op)
 {
 #ifdef BE_ARM_HAVE_MVE
     if (op->in.c >= 32u)
         return 0;
 #endif
-    if (op->in.c < 16u || (op->in.c < 32u && op->out.h * op->out.w > 64u))
+    if (op->in.c < 16u || (op->in.c < 32u && op->out.h * op->out.w > 64u) || be_conv2d_bin_tab_offsets(op))
         return 0;
     return be_conv2d_planes_dsp_supports(op);
 }
