@@ -36,15 +36,17 @@
                                * the padded copy); on the M55 only for bit-planes, where it beats
                                * mve (0.933 vs 1.132): on sign bits they tie (0.468 vs 0.465) */
 #endif
-/* Stack words past the tables for the padded copy of the input (pad_input): it takes what the
- * tables of a layer leave of BE_TAB_WORDS + BE_TAB_PAD_EXTRA. On the Thumb-2 cores 2 KiB more
- * (6.5 KiB in all) covers every tab layer of the benchmark models but the qrelu2 VGG's
- * 28 x 28 x 8 one (1,800 words of 2 bit-planes); on the Cortex-M0 a 7 x 7 map. */
+/* Stack words past the tables for the padded copy of the input (pad_input) or the offset image: it
+ * takes what the tables of a layer leave of BE_TAB_WORDS + BE_TAB_PAD_EXTRA. On the Thumb-2 cores
+ * 2.25 KiB more (6.75 KiB in all) covers every tab layer of the benchmark models (the padded copy
+ * but for the qrelu2 VGG's 28 x 28 x 8 one, 1,800 words of 2 bit-planes, whose offset image is
+ * 900 words; the 7 x 7 x 32 one's image and first-pass sums take 520 words past its tables); on
+ * the Cortex-M0 a 7 x 7 map. */
 #ifndef BE_TAB_PAD_EXTRA /* a RAM-tight build may set it (0: border pixels gather, no extra stack) */
 #if defined(BE_ARM_HAVE_THUMB1)
 #define BE_TAB_PAD_EXTRA 100u
 #else
-#define BE_TAB_PAD_EXTRA 512u
+#define BE_TAB_PAD_EXTRA 576u
 #endif
 #endif
 #if BE_TAB_PAD_EXTRA >= 65536
@@ -67,12 +69,13 @@ int be_conv2d_bin_tab_supports(const be_op *op)
 {
     /* the tables pay off over many output pixels (a 7 x 7 map in blocks of 8 channels runs
      * slower than the popcount kernels: docs/kernels.md) */
-    return op->type == BE_OP_CONV2D && be_arm_bin_supports(op) && op->in.c < 32u && op->in.cw == 1u &&
-           op->out.h * op->out.w >= BE_TAB_MIN_PIXELS && tab_block(op) != 0u
+    return (op->type == BE_OP_CONV2D && be_arm_bin_supports(op) && op->in.c < 32u && op->in.cw == 1u &&
+            op->out.h * op->out.w >= BE_TAB_MIN_PIXELS && tab_block(op) != 0u
 #ifdef BE_ARM_HAVE_MVE
-           && (op->out.h * op->out.w >= 64u || op->in.encoding == BE_ENC_UNSIGNED)
+            && (op->out.h * op->out.w >= 64u || op->in.encoding == BE_ENC_UNSIGNED)
 #endif
-        ;
+                ) ||
+           be_conv2d_bin_tab_offsets(op); /* 32 channels too, from the offset image */
 }
 
 /* On NEON builds "tab" also comes first where it beats "neon" (docs/kernels.md, aarch64-virt:
@@ -205,9 +208,10 @@ static inline uint32_t bytes4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, ui
 }
 
 /* build_1's work for blocks of 8 (EW = 2), the tap's eight weight words in registers */
-static __attribute__((noinline)) void build_2(const be_op *op, uint32_t o0, uint32_t n, be_word *tab, uint32_t *pw)
+static __attribute__((noinline)) void build_2j(const be_op *op, uint32_t o0, uint32_t n, be_word *tab, uint32_t *pw,
+                                               uint32_t j0, uint32_t nj_tab)
 {
-    const uint32_t taps = op->kh * op->kw, nj = (op->in.c + 3u) / 4u;
+    const uint32_t taps = op->kh * op->kw, nj = j0 + nj_tab; /* the tables of nibbles j0 .. nj - 1 */
     const be_word *w = (const be_word *)op->weights + (size_t)o0 * taps; /* (O, KH, KW, 1 word) */
     uint32_t t, j, i, pl0 = 0u, pl1 = 0u, left = BE_TAB_FLUSH / 2u;
     for (i = 0; i < 8u; i++)
@@ -217,7 +221,7 @@ static __attribute__((noinline)) void build_2(const be_op *op, uint32_t o0, uint
         const uint32_t c3 = n > 3u ? w[3u * taps + t] : 0u, c4 = n > 4u ? w[4u * taps + t] : 0u;
         const uint32_t c5 = n > 5u ? w[5u * taps + t] : 0u, c6 = n > 6u ? w[6u * taps + t] : 0u;
         const uint32_t c7 = n > 7u ? w[7u * taps + t] : 0u;
-        for (j = 0; j < nj; j += 2u) { /* nibbles j and j + 1 */
+        for (j = j0; j < nj; j += 2u) { /* nibbles j and j + 1 */
             const uint32_t b0 = bytes4(c0, c1, c2, c3, 4u * j), b1 = bytes4(c4, c5, c6, c7, 4u * j);
             pl0 += entries(b0, tab, 2u);
             pl1 += entries(b1, tab + 1, 2u);
@@ -248,7 +252,7 @@ static void build(const be_op *op, uint32_t o0, uint32_t n, uint32_t ew, be_word
     if (ew == 1u)
         build_1(op, o0, n, tab, pw);
     else
-        build_2(op, o0, n, tab, pw);
+        build_2j(op, o0, n, tab, pw, 0u, (op->in.c + 3u) / 4u);
 }
 
 /* d[4e + b] (+)= byte b of a[e] << shift (assigned when `set`); a[e] = 0 */
@@ -826,25 +830,48 @@ static inline uint32_t nibble_offsets(uint32_t m)
     return ((m & 0x000F000Fu) | (m & 0x00F000F0u) << 4) << 3;
 }
 
-/* Whether a layer takes the offset image: 2 planes, 3x3, C <= 16, blocks of 8, its stage in bytes
- * (C <= 8) or halfwords (C <= 16). */
-static int offsets_fit(const be_op *op, uint32_t nj, uint32_t ob, int lv_bytes, int lv_halves)
+/* How a layer takes the offset image: its words per pixel (1 for C <= 8, 2 for C <= 16, 4 for
+ * C <= 32: [plane 0 nibbles 0-3, plane 1 nibbles 0-3, plane 0 nibbles 4-7, plane 1 ...]), passes
+ * (2 for C > 16: the tables of nibbles 0-3, then 4-7, which would not fit together), and the
+ * words of its tables, image and (2 passes) the first pass's sums, 4 words per output pixel. */
+typedef struct {
+    uint32_t wpp, passes, tab_words, img_words, part_words, wp;
+} offsets_plan;
+
+/* Whether a layer takes the offset image: 2 planes, 3x3, C <= 32, more than 4 output channels, its
+ * stage in bytes (C <= 8) or halfwords (more: at most 36 nibbles per pass), and tables, image and
+ * sums within the stack budget. */
+static int offsets_layer(const be_op *op, offsets_plan *pl)
 {
-    return op->in.encoding == BE_ENC_UNSIGNED && op->in.planes == 2u && op->kh == 3u && op->kw == 3u &&
-           ob == 8u && (nj <= 2u ? lv_bytes : nj <= 4u && lv_halves);
+    const uint32_t nj = (op->in.c + 3u) / 4u, njp = nj < 4u ? nj : 4u; /* nibble positions per pass */
+    const uint32_t total = BE_TAB_WORDS + BE_TAB_PAD_EXTRA;
+    be_arm_padded g;
+    if (op->type != BE_OP_CONV2D || !be_arm_bin_supports(op) || op->in.encoding != BE_ENC_UNSIGNED ||
+        op->in.planes != 2u || op->in.c > 32u || op->in.cw != 1u || op->kh != 3u || op->kw != 3u ||
+        op->out_ch <= 4u || op->out.h * op->out.w < BE_TAB_MIN_PIXELS)
+        return 0;
+    if (nj <= 2u ? !levels_in_bytes(op, nj) : !levels_in_halves(op, njp))
+        return 0; /* (2 passes: S <= 3 * 4 * 72 = 864, a halfword) */
+    pl->wpp = nj <= 2u ? 1u : nj <= 4u ? 2u : 4u;
+    pl->passes = nj <= 4u ? 1u : 2u;
+    pl->tab_words = 9u * njp * 32u;
+    if (!be_arm_padded_geometry(op, pl->wpp, total - pl->tab_words, &g))
+        return 0;
+    pl->img_words = g.wp * g.hp * pl->wpp;
+    pl->part_words = pl->passes == 2u ? op->out.h * op->out.w * 4u : 0u;
+    pl->wp = g.wp;
+    return pl->tab_words + pl->img_words + pl->part_words <= total;
 }
 
-/* The offset image of the input: hp = (OH - 1) SH + 3 rows of wp = (OW - 1) SW + 3 pixels of 1
- * (C <= 8) or 2 words, padding pixels all zero bytes (offset 0: level 0, the contract's padding).
- * Returns 0 (nothing written) when it does not fit cap words. */
-static __attribute__((noinline)) int offset_image(const be_op *op, const be_word *in, be_word *img, uint32_t cap, uint32_t *wp_out)
+/* The offset image of the input (offsets_plan): hp = (OH - 1) SH + 3 rows of wp = (OW - 1) SW + 3
+ * pixels, padding pixels all zero bytes (offset 0: level 0, the contract's padding). */
+static __attribute__((noinline)) void offset_image(const be_op *op, const be_word *in, be_word *img, uint32_t wpp)
 {
     const be_value *vi = &op->in;
-    const uint32_t wpp = vi->c <= 8u ? 1u : 2u;
     be_arm_padded g;
     uint32_t py;
-    if (!be_arm_padded_geometry(op, wpp, cap, &g))
-        return 0;
+    if (!be_arm_padded_geometry(op, wpp, BE_TAB_WORDS + BE_TAB_PAD_EXTRA, &g)) /* offsets_layer checked it */
+        return;
     for (py = 0; py < g.hp; py++, img += g.wp * wpp) {
         const int32_t iy = (int32_t)py - (int32_t)op->pt;
         const be_word *row = in + (size_t)(iy < 0 ? 0 : iy) * vi->w * 2u;
@@ -859,15 +886,21 @@ static __attribute__((noinline)) int offset_image(const be_op *op, const be_word
             if (wpp == 1u) {
                 for (; r != end; r += 2) /* bytes: plane 0 nibbles 0, 1; plane 1 nibbles 0, 1 */
                     *o++ = nibble_offsets((r[0] | r[1] << 16) & 0x00FF00FFu);
-            } else {
+            } else if (wpp == 2u) {
                 for (; r != end; r++) /* nibbles 0 .. 3 of the plane */
                     *o++ = nibble_offsets((*r | *r << 8) & 0x00FF00FFu);
+            } else {
+                for (; r != end; r += 2, o += 4) { /* nibbles 0 .. 3 of both planes, then 4 .. 7 */
+                    const uint32_t x0 = r[0] & 0xFFFFu, x1 = r[1] & 0xFFFFu, y0 = r[0] >> 16, y1 = r[1] >> 16;
+                    o[0] = nibble_offsets((x0 | x0 << 8) & 0x00FF00FFu);
+                    o[1] = nibble_offsets((x1 | x1 << 8) & 0x00FF00FFu);
+                    o[2] = nibble_offsets((y0 | y0 << 8) & 0x00FF00FFu);
+                    o[3] = nibble_offsets((y1 | y1 << 8) & 0x00FF00FFu);
+                }
             }
         }
         be_zero_words(img + (g.lead + g.n) * wpp, (g.wp - g.lead - g.n) * wpp);
     }
-    *wp_out = g.wp;
-    return 1;
 }
 
 /* One lookup: t = the table row base + byte (ROR) of x; A0, A1 += the entry's words at IMM (an
@@ -930,9 +963,11 @@ static __attribute__((noinline)) int offset_image(const be_op *op, const be_word
 #define BE_OT_TAP3(KX)                                                                                       \
     "ldr %[x], [%[rp], #(" KX ")*8]\n\t" BE_OT_PLANE3(KX, "a0", "a1")                                          \
     "ldr %[x], [%[rp], #(" KX ")*8+4]\n\t" BE_OT_PLANE3(KX, "a2", "a3")
-#define BE_OT_TAP4(KX)                                                                                       \
-    "ldr %[x], [%[rp], #(" KX ")*8]\n\t" BE_OT_PLANE4(KX, "a0", "a1")                                          \
-    "ldr %[x], [%[rp], #(" KX ")*8+4]\n\t" BE_OT_PLANE4(KX, "a2", "a3")
+#define BE_OT_TAP4S(KX, PS)                                                                                  \
+    "ldr %[x], [%[rp], #(" KX ")*" PS "]\n\t" BE_OT_PLANE4(KX, "a0", "a1")                                     \
+    "ldr %[x], [%[rp], #(" KX ")*" PS "+4]\n\t" BE_OT_PLANE4(KX, "a2", "a3")
+#define BE_OT_TAP4(KX) BE_OT_TAP4S(KX, "8")
+#define BE_OT_TAP8(KX) BE_OT_TAP4S(KX, "16") /* C <= 32: 4 words per pixel, a pass reads 2 of them */
 /* a kernel row, then the next image row and the next row's tables (ROWB bytes on) */
 #define BE_OT_NEXT(ROWB) "add %[rp], %[rp], %[rs]\n\t" "addw %[tr], %[tr], #" ROWB "\n\t"
 #define BE_OT_FIELD(TAP, FIRST, ROWB)                                                                        \
@@ -960,6 +995,7 @@ BE_OT_FIELD_FN(1, BE_OT_TAP1, BE_OT_TAP1F, "384", 0)
 BE_OT_FIELD_FN(2, BE_OT_TAP2, BE_OT_TAP2F, "768", 0)
 BE_OT_FIELD_FN(3, BE_OT_TAP3, BE_OT_TAP3F, "1152", 512)
 BE_OT_FIELD_FN(4, BE_OT_TAP4, BE_OT_TAP4F, "1536", 512)
+BE_OT_FIELD_FN(8, BE_OT_TAP8, BE_OT_TAP4F, "1536", 512)
 
 /* All output pixels of one block from the offset image (wp pixels per row): the field sums, then
  * the levels (put_levels on S, or put_levels_halves on the planes' sums widened). */
@@ -996,16 +1032,46 @@ BE_OT_ROWS_FN(4)
 
 typedef void (*orows_fn)(const be_op *, const tab_levels *, const be_word *, uint32_t, be_word *);
 static const orows_fn orows[4] = {orows_1, orows_2, orows_3, orows_4};
+
+/* C <= 32 in two passes over the image (words 0-1, then 2-3 of each pixel, with the tables of
+ * nibbles 0-3, then 4-7): the first stores each pixel's halfword sums in part, the second adds
+ * its own and puts the levels. */
+static __attribute__((noinline)) void orows_8(const be_op *op, const tab_levels *lv, const be_word *img, uint32_t wp,
+                                              be_word *out, uint32_t *part, uint32_t pass)
+{
+    const uint32_t rs = wp * 16u, cstep = op->sw * 4u, rstep = op->sh * wp * 4u, ow = op->out.w;
+    const uint32_t row_words = ow * lv->word_step, m = 0x00FF00FFu;
+    uint32_t oy, ox;
+    img += 2u * pass;
+    for (oy = 0; oy < op->out.h; oy++, img += rstep, out += row_words) {
+        const be_word *x0 = img;
+        be_word *word = out;
+        for (ox = 0; ox < ow; ox++, x0 += cstep, word += lv->word_step, part += 4) {
+            uint32_t s[4], h0, h1, h2, h3;
+            ofield_8(lv->tab, x0, rs, s);
+            h0 = (s[0] & m) + ((s[2] & m) << 1); /* S of channels (0, 2), (1, 3), (4, 6), (5, 7) */
+            h1 = ((s[0] >> 8) & m) + (((s[2] >> 8) & m) << 1);
+            h2 = (s[1] & m) + ((s[3] & m) << 1);
+            h3 = ((s[1] >> 8) & m) + (((s[3] >> 8) & m) << 1);
+            if (pass == 0u) {
+                part[0] = h0, part[1] = h1, part[2] = h2, part[3] = h3;
+                continue;
+            }
+            put_levels_halves4(lv, h0 + part[0], h1 + part[1], h2 + part[2], h3 + part[3], word);
+        }
+    }
+}
 #endif /* offsets */
 
 int be_conv2d_bin_tab_offsets(const be_op *op)
 {
 #ifdef BE_TAB_OFFSETS
-    const uint32_t nj = (op->in.c + 3u) / 4u, ob = tab_block(op);
-    const uint32_t tab_words = op->kh * op->kw * nj * 16u * (ob / 4u);
-    be_arm_padded g;
-    return be_conv2d_bin_tab_supports(op) && offsets_fit(op, nj, ob, levels_in_bytes(op, nj), levels_in_halves(op, nj)) &&
-           be_arm_padded_geometry(op, op->in.c <= 8u ? 1u : 2u, BE_TAB_WORDS + BE_TAB_PAD_EXTRA - tab_words, &g);
+    offsets_plan pl;
+    return offsets_layer(op, &pl)
+#ifdef BE_ARM_HAVE_MVE
+           && (op->out.h * op->out.w >= 64u || op->in.encoding == BE_ENC_UNSIGNED)
+#endif
+        ;
 #else
     (void)op;
     return 0;
@@ -1100,7 +1166,13 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
 {
     const be_value *vi = &op->in, *vo = &op->out;
     const uint32_t nj = (vi->c + 3u) / 4u, planes = vi->planes;
-    const uint32_t ob = tab_block(op), top = (1u << planes) - 1u;
+#ifdef BE_TAB_OFFSETS
+    offsets_plan opl;
+    const int offsets = offsets_layer(op, &opl); /* the offset image (blocks of 8) */
+#else
+    const int offsets = 0;
+#endif
+    const uint32_t ob = offsets ? 8u : tab_block(op), top = (1u << planes) - 1u;
     const int bit_planes = vi->encoding == BE_ENC_UNSIGNED;
     uint32_t *px = (uint32_t *)scratch; /* taps words: the model's patch is taps * P words */
     be_word tab[BE_TAB_WORDS + BE_TAB_PAD_EXTRA]; /* the tables, then the padded input */
@@ -1121,19 +1193,46 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
     uint32_t in_w = vi->w, in_h = vi->h;
     int32_t pt = (int32_t)op->pt, pl = (int32_t)op->pl;
 #ifdef BE_TAB_OFFSETS
-    uint32_t img_w = 0u; /* the offset image's pixels per row, when the layer takes it */
-    const int offsets = offsets_fit(op, nj, ob, lv_bytes, lv_halves) &&
-                        offset_image(op, src, tab + tab_words, BE_TAB_WORDS + BE_TAB_PAD_EXTRA - tab_words, &img_w);
-#else
-    const int offsets = 0;
+    if (offsets) { /* tables, then the offset image, then (2 passes) the first pass's sums */
+        be_word *img = tab + opl.tab_words;
+        uint32_t *part = img + opl.img_words;
+        offset_image(op, src, img, opl.wpp);
+        for (o0 = 0; o0 < op->out_ch; o0 += 8u) {
+            const uint32_t n = op->out_ch - o0 < 8u ? op->out_ch - o0 : 8u;
+            be_word *word = (be_word *)out + o0 / 32u;
+            tab_levels lv;
+            lv.tab = tab;
+            lv.word_step = vo->pixel_bytes / 4u;
+            lv.plane_step = vo->cw;
+            lv.shift = o0 % 32u;
+            lv.mask = (1u << n) - 1u;
+            lv.levels = op->levels;
+            lv.out_planes = vo->planes;
+            if (opl.passes == 1u) {
+                build_2j(op, o0, n, tab, pw, 0u, nj);
+                level_thresholds(op, o0, n, pw, &lv, nj > 2u);
+                orows[nj - 1u](op, &lv, img, opl.wp, word);
+            } else {
+                uint32_t pw1[8];
+                build_2j(op, o0, n, tab, pw, 0u, 4u); /* nibbles 0 .. 3 */
+                orows_8(op, &lv, img, opl.wp, word, part, 0u);
+                build_2j(op, o0, n, tab, pw1, 4u, 4u); /* nibbles 4 .. 7 (zero weights past C) */
+                for (i = 0; i < 8u; i++)
+                    pw[i] += pw1[i];
+                level_thresholds(op, o0, n, pw, &lv, 1);
+                orows_8(op, &lv, img, opl.wp, word, part, 1u);
+            }
+        }
+        return BE_OK;
+    }
 #endif
-    if (!offsets && pad_input(op, src, tab + tab_words, BE_TAB_WORDS + BE_TAB_PAD_EXTRA - tab_words, &in_w, &in_h)) {
+    if (pad_input(op, src, tab + tab_words, BE_TAB_WORDS + BE_TAB_PAD_EXTRA - tab_words, &in_w, &in_h)) {
         src = tab + tab_words;
         pt = pl = 0;
     }
     for (o0 = 0; o0 < op->out_ch; o0 += ob) {
         const uint32_t n = op->out_ch - o0 < ob ? op->out_ch - o0 : ob;
-        const uint32_t ew = n <= 4u && !offsets ? 1u : 2u; /* the offset image's entries are 2 words */
+        const uint32_t ew = n <= 4u ? 1u : 2u;
         const tab_pixel_fn pixel = ew == 1u ? pixel_1 : pixel_2;
         const tab_sums_fn sum = sums_for(ew, nj, op->kh, op->kw);
         const uint32_t mask = (1u << n) - 1u; /* n <= 8 */
@@ -1157,12 +1256,6 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
             lv.mask = mask;
             lv.levels = op->levels;
             lv.out_planes = vo->planes;
-#ifdef BE_TAB_OFFSETS
-            if (offsets) {
-                orows[nj - 1u](op, &lv, tab + tab_words, img_w, (be_word *)out + o0 / 32u);
-                continue;
-            }
-#endif
             for (oy = 0; oy < vo->h; oy++) {
                 const int32_t y0 = (int32_t)(oy * op->sh) - pt;
                 const int inside_y = y0 >= 0 && y0 + (int32_t)op->kh <= (int32_t)in_h;
