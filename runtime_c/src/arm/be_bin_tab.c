@@ -93,58 +93,66 @@ int be_conv2d_bin_tab_first_supports(const be_op *op)
  *     T[v] = W + sum over the bits b set in v of d_b,   d_b = 1 - 2 w_b,
  * a mismatch gained (w_b = 0) or lost (w_b = 1). Every lane stays in 0 .. 4, so adding d_b as one
  * 32-bit number (lanes of -1 borrow from the next, which gives it back) is exact. Returns W. */
+#if defined(BE_ARM_T2_ASM)
+/* The 16 entries of entries() (EW = 2) from the nibbles in bits 0-3 of wn's bytes, at te + B bytes,
+ * W added to pl: 41 instructions (GCC spills the partial sums: 86). */
+#define BE_TAB_ENTRIES2(B) \
+    "and %[d0], %[wn], %[ones]\n\t" \
+    "and %[d1], %[ones], %[wn], lsr #1\n\t" \
+    "and %[d2], %[ones], %[wn], lsr #2\n\t" \
+    "and %[d3], %[ones], %[wn], lsr #3\n\t" \
+    "add %[t0], %[d0], %[d1]\n\t" \
+    "add %[t0], %[t0], %[d2]\n\t" \
+    "add %[t0], %[t0], %[d3]\n\t" \
+    "add %[pl], %[pl], %[t0]\n\t" \
+    "sub %[d0], %[ones], %[d0], lsl #1\n\t" \
+    "sub %[d1], %[ones], %[d1], lsl #1\n\t" \
+    "sub %[d2], %[ones], %[d2], lsl #1\n\t" \
+    "sub %[d3], %[ones], %[d3], lsl #1\n\t" \
+    "add %[t1], %[t0], %[d0]\n\t" \
+    "add %[t2], %[t0], %[d1]\n\t" \
+    "add %[t3], %[t1], %[d1]\n\t" \
+    "str %[t0], [%[te], #" B "+0]\n\t" \
+    "str %[t1], [%[te], #" B "+8]\n\t" \
+    "str %[t2], [%[te], #" B "+16]\n\t" \
+    "str %[t3], [%[te], #" B "+24]\n\t" \
+    "add %[d0], %[t0], %[d3]\n\t" \
+    "str %[d0], [%[te], #" B "+64]\n\t" \
+    "add %[d0], %[t1], %[d3]\n\t" \
+    "str %[d0], [%[te], #" B "+72]\n\t" \
+    "add %[d0], %[t2], %[d3]\n\t" \
+    "str %[d0], [%[te], #" B "+80]\n\t" \
+    "add %[d0], %[t3], %[d3]\n\t" \
+    "str %[d0], [%[te], #" B "+88]\n\t" \
+    "add %[d0], %[t0], %[d2]\n\t" \
+    "add %[t1], %[t1], %[d2]\n\t" \
+    "add %[t2], %[t2], %[d2]\n\t" \
+    "add %[t3], %[t3], %[d2]\n\t" \
+    "str %[d0], [%[te], #" B "+32]\n\t" \
+    "str %[t1], [%[te], #" B "+40]\n\t" \
+    "str %[t2], [%[te], #" B "+48]\n\t" \
+    "str %[t3], [%[te], #" B "+56]\n\t" \
+    "add %[d0], %[d0], %[d3]\n\t" \
+    "add %[t1], %[t1], %[d3]\n\t" \
+    "add %[t2], %[t2], %[d3]\n\t" \
+    "add %[t3], %[t3], %[d3]\n\t" \
+    "str %[d0], [%[te], #" B "+96]\n\t" \
+    "str %[t1], [%[te], #" B "+104]\n\t" \
+    "str %[t2], [%[te], #" B "+112]\n\t" \
+    "str %[t3], [%[te], #" B "+120]\n\t"
+#define BE_TAB_ENTRIES2_OUT                                                                                  \
+    [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2), [d3] "=&r"(d3), [t0] "=&r"(t0), [t1] "=&r"(t1),          \
+        [t2] "=&r"(t2), [t3] "=&r"(t3), [pl] "+&r"(pl)
+#endif
+
 static inline uint32_t entries(uint32_t wn, be_word *te, uint32_t ew)
 {
 #if defined(BE_ARM_T2_ASM)
-    if (ew == 2u) { /* GCC spills the 8 partial sums: 86 instructions per call; here 42 */
-        uint32_t d0, d1, d2, d3, t0, t1, t2, t3, x;
-        __asm__("and %[d0], %[wn], %[ones]\n\t"
-                "and %[d1], %[ones], %[wn], lsr #1\n\t"
-                "and %[d2], %[ones], %[wn], lsr #2\n\t"
-                "and %[d3], %[ones], %[wn], lsr #3\n\t"
-                "add %[t0], %[d0], %[d1]\n\t"
-                "add %[t0], %[t0], %[d2]\n\t"
-                "add %[t0], %[t0], %[d3]\n\t"
-                "sub %[d0], %[ones], %[d0], lsl #1\n\t"
-                "sub %[d1], %[ones], %[d1], lsl #1\n\t"
-                "sub %[d2], %[ones], %[d2], lsl #1\n\t"
-                "sub %[d3], %[ones], %[d3], lsl #1\n\t"
-                "add %[t1], %[t0], %[d0]\n\t"
-                "add %[t2], %[t0], %[d1]\n\t"
-                "add %[t3], %[t1], %[d1]\n\t"
-                "str %[t0], [%[te], #0]\n\t"
-                "str %[t1], [%[te], #8]\n\t"
-                "str %[t2], [%[te], #16]\n\t"
-                "str %[t3], [%[te], #24]\n\t"
-                "add %[x], %[t0], %[d3]\n\t"
-                "str %[x], [%[te], #64]\n\t"
-                "add %[x], %[t1], %[d3]\n\t"
-                "str %[x], [%[te], #72]\n\t"
-                "add %[x], %[t2], %[d3]\n\t"
-                "str %[x], [%[te], #80]\n\t"
-                "add %[x], %[t3], %[d3]\n\t"
-                "str %[x], [%[te], #88]\n\t"
-                "add %[d0], %[t0], %[d2]\n\t" /* t4 .. t7 in d0, t1, t2, t3 */
-                "add %[t1], %[t1], %[d2]\n\t"
-                "add %[t2], %[t2], %[d2]\n\t"
-                "add %[t3], %[t3], %[d2]\n\t"
-                "str %[d0], [%[te], #32]\n\t"
-                "str %[t1], [%[te], #40]\n\t"
-                "str %[t2], [%[te], #48]\n\t"
-                "str %[t3], [%[te], #56]\n\t"
-                "add %[d0], %[d0], %[d3]\n\t"
-                "add %[t1], %[t1], %[d3]\n\t"
-                "add %[t2], %[t2], %[d3]\n\t"
-                "add %[t3], %[t3], %[d3]\n\t"
-                "str %[d0], [%[te], #96]\n\t"
-                "str %[t1], [%[te], #104]\n\t"
-                "str %[t2], [%[te], #112]\n\t"
-                "str %[t3], [%[te], #120]"
-                : [d0] "=&r"(d0), [d1] "=&r"(d1), [d2] "=&r"(d2), [d3] "=&r"(d3), [t0] "=&r"(t0), [t1] "=&r"(t1),
-                  [t2] "=&r"(t2), [t3] "=&r"(t3), [x] "=&r"(x)
-                : [wn] "r"(wn), [te] "r"(te), [ones] "r"(0x01010101u)
+    if (ew == 2u) {
+        uint32_t d0, d1, d2, d3, t0, t1, t2, t3, pl = 0u;
+        __asm__(BE_TAB_ENTRIES2("0") : BE_TAB_ENTRIES2_OUT : [wn] "r"(wn), [te] "r"(te), [ones] "r"(0x01010101u)
                 : "memory");
-        return t0;
+        return pl;
     }
 #endif
     const uint32_t ones = 0x01010101u;
@@ -158,6 +166,22 @@ static inline uint32_t entries(uint32_t wn, be_word *te, uint32_t ew)
     te[8u * ew] = t0 + d3, te[9u * ew] = t1 + d3, te[10u * ew] = t2 + d3, te[11u * ew] = t3 + d3;
     te[12u * ew] = t4 + d3, te[13u * ew] = t5 + d3, te[14u * ew] = t6 + d3, te[15u * ew] = t7 + d3;
     return t0;
+}
+
+/* entries() (EW = 2) of two nibble positions: bits 0-3 of wn's bytes at te, bits 4-7 at te + 32
+ * words; returns the sum of both W */
+static inline uint32_t entries_pair(uint32_t wn, be_word *te)
+{
+#if defined(BE_ARM_T2_ASM)
+    uint32_t d0, d1, d2, d3, t0, t1, t2, t3, pl = 0u;
+    __asm__(BE_TAB_ENTRIES2("0") "lsr %[wn], %[wn], #4\n\t" BE_TAB_ENTRIES2("128")
+            : BE_TAB_ENTRIES2_OUT, [wn] "+&r"(wn)
+            : [te] "r"(te), [ones] "r"(0x01010101u)
+            : "memory");
+    return pl;
+#else
+    return entries(wn, te, 2u) + entries(wn >> 4, te + 32, 2u);
+#endif
 }
 
 /* The tables of output channels [o0, o0 + n) (n <= 4 EW) as words of 4 byte counts: entry
@@ -223,12 +247,13 @@ static __attribute__((noinline)) void build_2j(const be_op *op, uint32_t o0, uin
         const uint32_t c7 = n > 7u ? w[7u * taps + t] : 0u;
         for (j = j0; j < nj; j += 2u) { /* nibbles j and j + 1 */
             const uint32_t b0 = bytes4(c0, c1, c2, c3, 4u * j), b1 = bytes4(c4, c5, c6, c7, 4u * j);
-            pl0 += entries(b0, tab, 2u);
-            pl1 += entries(b1, tab + 1, 2u);
-            tab += 32u;
             if (j + 1u < nj) {
-                pl0 += entries(b0 >> 4, tab, 2u);
-                pl1 += entries(b1 >> 4, tab + 1, 2u);
+                pl0 += entries_pair(b0, tab);
+                pl1 += entries_pair(b1, tab + 1);
+                tab += 64u;
+            } else {
+                pl0 += entries(b0, tab, 2u);
+                pl1 += entries(b1, tab + 1, 2u);
                 tab += 32u;
             }
             if (--left == 0u) { /* the lanes' counts grow by <= 8 per pair of positions */
@@ -665,7 +690,7 @@ static inline uint32_t ge_lanes(uint32_t s, uint32_t u)
 /* The output planes of one pixel's block from its levels v: byte i holds channel i's level in bits
  * 0-1 and channel 4 + i's in bits 4-5 (levels <= 3, BE_TAB_MAX_LEVELS). Plane q's bits 8i + q and
  * 8i + 4 + q land at 21 + i and 25 + i under the multiply (no two partial products meet). */
-static inline void store_planes(const tab_levels *lv, uint32_t v, be_word *word)
+static inline __attribute__((always_inline)) void store_planes(const tab_levels *lv, uint32_t v, be_word *word)
 {
     const uint32_t mask = lv->mask, shift = lv->shift, step = lv->plane_step, planes = lv->out_planes;
     const uint32_t b0 = ((v & 0x11111111u) * 0x00204081u) >> 21 & mask;
@@ -744,7 +769,7 @@ static inline void widen_add(uint32_t *s, uint32_t w0, uint32_t w1, uint32_t shi
 
 /* put_levels for the halfword sums S[4] */
 /* One halfword-lane word of levels: the lanes' count of thresholds reached (L is 1 or 3), XOR f */
-static inline uint32_t levels_halves(const tab_levels *lv, uint32_t s, uint32_t e)
+static inline __attribute__((always_inline)) uint32_t levels_halves(const tab_levels *lv, uint32_t s, uint32_t e)
 {
     uint32_t g = ge_halves(s, lv->hu[0][e]);
     if (lv->levels > 1u)
@@ -753,7 +778,7 @@ static inline uint32_t levels_halves(const tab_levels *lv, uint32_t s, uint32_t 
 }
 
 /* put_levels for the halfword sums of channels (0, 2), (1, 3), (4, 6), (5, 7) */
-static inline void put_levels_halves4(const tab_levels *lv, uint32_t s0, uint32_t s1, uint32_t s2, uint32_t s3,
+static inline __attribute__((always_inline)) void put_levels_halves4(const tab_levels *lv, uint32_t s0, uint32_t s1, uint32_t s2, uint32_t s3,
                                       be_word *word)
 {
     const uint32_t g0 = levels_halves(lv, s0, 0u), g1 = levels_halves(lv, s1, 1u);
@@ -1005,12 +1030,12 @@ BE_OT_FIELD_FN(8, BE_OT_TAP8, BE_OT_TAP4F, "1536", 512)
     {                                                                                                        \
         const uint32_t wpp = (NJ) <= 2 ? 1u : 2u, rs = wp * wpp * 4u;                                        \
         const uint32_t cstep = op->sw * wpp, rstep = op->sh * wp * wpp, ow = op->out.w;                     \
-        const uint32_t row_words = ow * lv->word_step;                                                       \
-        uint32_t oy, ox;                                                                                     \
+        const uint32_t ws = lv->word_step, row_words = ow * ws;                                              \
+        uint32_t oy;                                                                                         \
         for (oy = 0; oy < op->out.h; oy++, img += rstep, out += row_words) {                                 \
-            const be_word *x0 = img;                                                                         \
+            const be_word *x0 = img, *const x_end = img + ow * cstep;                                        \
             be_word *word = out;                                                                             \
-            for (ox = 0; ox < ow; ox++, x0 += cstep, word += lv->word_step) {                                \
+            for (; x0 != x_end; x0 += cstep, word += ws) {                                                   \
                 uint32_t s[4];                                                                               \
                 ofield_##NJ(lv->tab, x0, rs, s);                                                             \
                 if ((NJ) <= 2) {                                                                             \
@@ -1040,13 +1065,13 @@ static __attribute__((noinline)) void orows_8(const be_op *op, const tab_levels 
                                               be_word *out, uint32_t *part, uint32_t pass)
 {
     const uint32_t rs = wp * 16u, cstep = op->sw * 4u, rstep = op->sh * wp * 4u, ow = op->out.w;
-    const uint32_t row_words = ow * lv->word_step, m = 0x00FF00FFu;
-    uint32_t oy, ox;
+    const uint32_t ws = lv->word_step, row_words = ow * ws, m = 0x00FF00FFu;
+    uint32_t oy;
     img += 2u * pass;
     for (oy = 0; oy < op->out.h; oy++, img += rstep, out += row_words) {
-        const be_word *x0 = img;
+        const be_word *x0 = img, *const x_end = img + ow * cstep;
         be_word *word = out;
-        for (ox = 0; ox < ow; ox++, x0 += cstep, word += lv->word_step, part += 4) {
+        for (; x0 != x_end; x0 += cstep, word += ws, part += 4) {
             uint32_t s[4], h0, h1, h2, h3;
             ofield_8(lv->tab, x0, rs, s);
             h0 = (s[0] & m) + ((s[2] & m) << 1); /* S of channels (0, 2), (1, 3), (4, 6), (5, 7) */
