@@ -528,6 +528,29 @@ static void test_conv(void)
         }
         unsigned_planes = 2u;
     }
+    { /* 2 bit-planes, 3x3: "tab" from its offset image on the Thumb-2 cores with DSP, in its three
+       * forms: the byte sums (C <= 8), the planes' sums in halfwords (C <= 16) and two passes over
+       * nibbles 0-3 and 4-7 (C <= 32, maps of 32 to 56 output pixels: its image and first-pass
+       * sums must fit beside the tables); strides 1 and 2, padding none, 1 and asymmetric, partial
+       * blocks of 8 output channels, sign and unsigned (L = 1, 3) stages */
+        static const uint32_t cs[] = {1, 4, 6, 8, 9, 13, 16, 17, 20, 24, 28, 31, 32};
+        static const uint32_t ob[] = {8, 12, 16, 5, 40, 24};
+        static const uint32_t pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad2[4] = {2, 0, 1, 2};
+        uint32_t i;
+        unsigned_planes = 2u;
+        for (i = 0; i < sizeof cs / sizeof cs[0]; i++, n++) {
+            const uint32_t o = ob[i % (sizeof ob / sizeof ob[0])];
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 8, 8, o, 1, BE_WK_BINARY, (int)(n % 3u));
+            conv_case(cs[i], 3, 3, 2, 2, pad1, 15, 15, o, 1, BE_WK_BINARY, (int)((n + 1u) % 3u));
+            conv_case(cs[i], 3, 3, 1, 1, pad0, 9, 10, o, 1, BE_WK_BINARY, (int)((n + 2u) % 3u));
+            conv_case(cs[i], 3, 3, 1, 2, pad2, 9, 14, o, 1, BE_WK_BINARY, 2);
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 7, 7, o, 1, BE_WK_BINARY, (int)((n + 1u) % 3u));
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 6, 8, o + 3u, 1, BE_WK_BINARY, (int)(n % 3u));
+            conv_case(cs[i], 3, 3, 2, 1, pad0, 13, 8, o, 1, BE_WK_BINARY, (int)((n + 2u) % 3u));
+            conv_case(cs[i], 3, 3, 1, 2, pad0, 8, 13, o, 1, BE_WK_BINARY, (int)(n % 3u));
+            conv_case(cs[i], 3, 3, 1, 1, pad2, 6, 6, o, 1, BE_WK_BINARY, 2);
+        }
+    }
     { /* 2 and 3 bit-planes into levels (L = 1, 3), stride 1, at most 32 channels: the position-lane
        * kernels ("lanes", the x86 px rows) with their instances (3x3: 3, 6 or 9 groups per plane),
        * the generic one (5x3, 1x1, 3 planes), row tails and padding */
