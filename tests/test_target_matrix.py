@@ -71,9 +71,12 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
     """Does the ARM "tab" kernel (runtime_c/src/arm/be_bin_tab.c: nibble tables) take this
     bits x binary layer? A Conv2d with fewer than 32 input channels, at least 32 output pixels
     (64 on the Cortex-M0, and on the Cortex-M55 for sign inputs) and the tables of 4 output channels within its
-    stack budget (320 words on the Cortex-M0, 1152 elsewhere). On the NEON targets it goes first
+    stack budget (320 words on the Cortex-M0, 1152 elsewhere), or one it reads from its offset
+    image (tab_offsets_take: up to 32 channels). On the NEON targets it goes first
     only for at most 8 sign channels or bit-plane inputs on 64+ output pixels, else after "neon"
     (forced only)."""
+    if tab_offsets_take(target, op, spec, out_spec) and not target.startswith(("aarch64", "armv7")):
+        return True
     min_pixels = 64 if target == "cortex-m0" or (target == "cortex-m55" and spec.encoding == "sign") else 32
     if not isinstance(op, Conv2d) or spec.shape[2] >= 32 or out_spec.shape[0] * out_spec.shape[1] < min_pixels:
         return False
@@ -87,28 +90,38 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
 
 def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     """Does "tab" take this layer from its offset image (be_conv2d_bin_tab_offsets: the Thumb-2
-    cores with DSP)? 2 unsigned bit-planes, a 3x3 kernel, at most 16 channels, blocks of 8 output
-    channels, a threshold stage in bytes (C <= 8) or halfwords (sign, or L = 1 / 3 levels on
-    as many planes), and the padded image (1 word per pixel for C <= 8, else 2) within the
-    6.5 KiB that its tables leave."""
+    cores with DSP)? A 3x3 Conv2d over at most 32 channels of 2 unsigned bit-planes or of sign
+    bits, more than 4 output channels, at least 32 output pixels, a threshold stage in bytes
+    (bit-planes, C <= 8) or halfwords (sign, or L = 1 / 3 levels on as many planes; sign bits:
+    the sign stage only), and its tables (9 x 32 words per nibble position: 2 or 4 positions for
+    sign bits, else min(C / 4, 4)), image (1, 2 or 4 words per padded pixel) and, past 16
+    channels, the first of two passes' sums (4 words per output pixel, 2 for sign bits) within
+    6.75 KiB. On the Cortex-M55 sign bits past 16 channels stay with Helium."""
     if target not in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"):
         return False
-    if not tab_takes(target, op, spec, out_spec) or spec.encoding != "unsigned" or spec.planes != 2:
+    if not isinstance(op, Conv2d) or getattr(op, "groups", 1) != 1:
         return False
-    c = spec.shape[2]
-    if tuple(op.kernel) != (3, 3) or c > 16 or op.out_channels <= 4:
+    c, sign = spec.shape[2], spec.encoding == "sign"
+    oh, ow = out_spec.shape[0], out_spec.shape[1]
+    if spec.planes != (1 if sign else 2) or tuple(op.kernel) != (3, 3) or c > 32 or op.out_channels <= 4 \
+            or oh * ow < 32 or (target == "cortex-m55" and sign and c > 16):
         return False
     out = op.output
     if not isinstance(out, ThresholdStage):
         return False
-    if not (out.encoding == "sign" and out.levels == 1) and not (
+    sign_stage = out.encoding == "sign" and out.levels == 1
+    if sign and not sign_stage:
+        return False
+    if not sign and not sign_stage and not (
             out.encoding == "unsigned" and out.levels in (1, 3) and out.levels == 2 ** out_spec.planes - 1):
         return False
     nj = (c + 3) // 4
+    njt = (2 if nj <= 2 else 4) if sign else min(nj, 4)
+    wpp = (1 if nj <= 4 else 2) if sign else (1 if nj <= 2 else 2 if nj <= 4 else 4)
+    part = oh * ow * (2 if sign else 4) if nj > 4 else 0
     (sh, sw) = op.stride
-    oh, ow = out_spec.shape[0], out_spec.shape[1]
     wp, hp = (ow - 1) * sw + 3, (oh - 1) * sh + 3
-    return wp * hp * (1 if c <= 8 else 2) <= 1152 + 512 - 9 * nj * 32
+    return 9 * njt * 32 + wp * hp * wpp + part <= 1152 + 576
 
 
 def sad_takes(target: str, op, spec, out_spec) -> bool:

@@ -532,7 +532,8 @@ static void test_conv(void)
        * forms: the byte sums (C <= 8), the planes' sums in halfwords (C <= 16) and two passes over
        * nibbles 0-3 and 4-7 (C <= 32, maps of 32 to 56 output pixels: its image and first-pass
        * sums must fit beside the tables); strides 1 and 2, padding none, 1 and asymmetric, partial
-       * blocks of 8 output channels, sign and unsigned (L = 1, 3) stages */
+       * blocks of 8 output channels, sign and unsigned (L = 1, 3) stages; and sign bits into the
+       * sign stage, one pass to 16 channels and two beyond */
         static const uint32_t cs[] = {1, 4, 6, 8, 9, 13, 16, 17, 20, 24, 28, 31, 32};
         static const uint32_t ob[] = {8, 12, 16, 5, 40, 24};
         static const uint32_t pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad2[4] = {2, 0, 1, 2};
@@ -549,6 +550,11 @@ static void test_conv(void)
             conv_case(cs[i], 3, 3, 2, 1, pad0, 13, 8, o, 1, BE_WK_BINARY, (int)((n + 2u) % 3u));
             conv_case(cs[i], 3, 3, 1, 2, pad0, 8, 13, o, 1, BE_WK_BINARY, (int)(n % 3u));
             conv_case(cs[i], 3, 3, 1, 1, pad2, 6, 6, o, 1, BE_WK_BINARY, 2);
+            /* sign bits into the sign stage (one plane: one pass to C = 16, two beyond) */
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 8, 8, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 2, 2, pad1, 15, 13, o + 1u, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 1, 2, pad2, 9, 14, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 2, 1, pad0, 13, 8, o, 0, BE_WK_BINARY, 0);
         }
     }
     { /* 2 and 3 bit-planes into levels (L = 1, 3), stride 1, at most 32 channels: the position-lane

@@ -860,7 +860,7 @@ static inline uint32_t nibble_offsets(uint32_t m)
  * (2 for C > 16: the tables of nibbles 0-3, then 4-7, which would not fit together), and the
  * words of its tables, image and (2 passes) the first pass's sums, 4 words per output pixel. */
 typedef struct {
-    uint32_t wpp, passes, tab_words, img_words, part_words, wp;
+    uint32_t wpp, passes, njt, tab_words, img_words, part_words, wp; /* njt: table positions per tap */
 } offsets_plan;
 
 /* Whether a layer takes the offset image: 2 planes, 3x3, C <= 32, more than 4 output channels, its
@@ -870,20 +870,23 @@ static int offsets_layer(const be_op *op, offsets_plan *pl)
 {
     const uint32_t nj = (op->in.c + 3u) / 4u, njp = nj < 4u ? nj : 4u; /* nibble positions per pass */
     const uint32_t total = BE_TAB_WORDS + BE_TAB_PAD_EXTRA;
+    const int sign = op->in.encoding == BE_ENC_SIGN;
     be_arm_padded g;
-    if (op->type != BE_OP_CONV2D || !be_arm_bin_supports(op) || op->in.encoding != BE_ENC_UNSIGNED ||
-        op->in.planes != 2u || op->in.c > 32u || op->in.cw != 1u || op->kh != 3u || op->kw != 3u ||
-        op->out_ch <= 4u || op->out.h * op->out.w < BE_TAB_MIN_PIXELS)
+    if (op->type != BE_OP_CONV2D || !be_arm_bin_supports(op) || op->in.planes != (sign ? 1u : 2u) ||
+        op->in.c > 32u || op->in.cw != 1u || op->kh != 3u || op->kw != 3u || op->out_ch <= 4u ||
+        op->out.h * op->out.w < BE_TAB_MIN_PIXELS)
         return 0;
-    if (nj <= 2u ? !levels_in_bytes(op, nj) : !levels_in_halves(op, njp))
-        return 0; /* (2 passes: S <= 3 * 4 * 72 = 864, a halfword) */
-    pl->wpp = nj <= 2u ? 1u : nj <= 4u ? 2u : 4u;
+    if (sign ? !be_stage_is_sign(op) : nj <= 2u ? !levels_in_bytes(op, nj) : !levels_in_halves(op, njp))
+        return 0; /* (2 passes: S <= 3 * 4 * 72 = 864, a halfword; sign: d <= 4 * 72) */
+    /* sign bits: one word per pixel and pass (a pass's nibbles as bytes); 2 planes as above */
+    pl->wpp = sign ? (nj <= 4u ? 1u : 2u) : nj <= 2u ? 1u : nj <= 4u ? 2u : 4u;
     pl->passes = nj <= 4u ? 1u : 2u;
-    pl->tab_words = 9u * njp * 32u;
+    pl->njt = sign ? (nj <= 2u ? 2u : 4u) : njp; /* sign bits: the fields of 2 or 4 positions */
+    pl->tab_words = 9u * pl->njt * 32u;
     if (!be_arm_padded_geometry(op, pl->wpp, total - pl->tab_words, &g))
         return 0;
     pl->img_words = g.wp * g.hp * pl->wpp;
-    pl->part_words = pl->passes == 2u ? op->out.h * op->out.w * 4u : 0u;
+    pl->part_words = pl->passes == 2u ? op->out.h * op->out.w * (sign ? 2u : 4u) : 0u;
     pl->wp = g.wp;
     return pl->tab_words + pl->img_words + pl->part_words <= total;
 }
@@ -899,7 +902,7 @@ static __attribute__((noinline)) void offset_image(const be_op *op, const be_wor
         return;
     for (py = 0; py < g.hp; py++, img += g.wp * wpp) {
         const int32_t iy = (int32_t)py - (int32_t)op->pt;
-        const be_word *row = in + (size_t)(iy < 0 ? 0 : iy) * vi->w * 2u;
+        const be_word *row = in + (size_t)(iy < 0 ? 0 : iy) * vi->w * vi->planes;
         if (iy < 0 || iy >= (int32_t)vi->h) {
             be_zero_words(img, g.wp * wpp);
             continue;
@@ -907,8 +910,15 @@ static __attribute__((noinline)) void offset_image(const be_op *op, const be_wor
         be_zero_words(img, g.lead * wpp);
         {
             be_word *o = img + g.lead * wpp;
-            const be_word *r = row, *end = row + 2u * g.n;
-            if (wpp == 1u) {
+            const be_word *r = row, *end = row + vi->planes * g.n;
+            if (vi->encoding == BE_ENC_SIGN) { /* nibbles 0 .. 3 (and 4 .. 7 in a second word) */
+                for (; r != end; r++) {
+                    const uint32_t lo = *r & 0xFFFFu, hi = *r >> 16;
+                    *o++ = nibble_offsets((lo | lo << 8) & 0x00FF00FFu);
+                    if (wpp == 2u)
+                        *o++ = nibble_offsets((hi | hi << 8) & 0x00FF00FFu);
+                }
+            } else if (wpp == 1u) {
                 for (; r != end; r += 2) /* bytes: plane 0 nibbles 0, 1; plane 1 nibbles 0, 1 */
                     *o++ = nibble_offsets((r[0] | r[1] << 16) & 0x00FF00FFu);
             } else if (wpp == 2u) {
@@ -1086,6 +1096,98 @@ static __attribute__((noinline)) void orows_8(const be_op *op, const tab_levels 
         }
     }
 }
+
+/* Sign bits (one plane): the same lookups, a pass's nibbles in one word per pixel (PS bytes apart) */
+#define BE_OS_TAP2(KX)                                                                                       \
+    "ldr %[x], [%[rp], #(" KX ")*4]\n\t" BE_OT_LOOK("", BE_OT_E(KX, "2", "0", "0"), "a0", "a1", "")            \
+    BE_OT_LOOK(", ror #8", BE_OT_E(KX, "2", "1", "0"), "a0", "a1", "")
+#define BE_OS_TAP2F                                                                                          \
+    "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "2", "0", "0"), "a0", "a1")                          \
+    BE_OT_LOOK(", ror #8", BE_OT_E("0", "2", "1", "0"), "a0", "a1", "")
+#define BE_OS_TAP4S(KX, PS)                                                                                  \
+    "ldr %[x], [%[rp], #(" KX ")*" PS "]\n\t" BE_OT_PLANE4(KX, "a0", "a1")
+#define BE_OS_TAP4(KX) BE_OS_TAP4S(KX, "4")
+#define BE_OS_TAP8(KX) BE_OS_TAP4S(KX, "8")
+#define BE_OS_TAP4F                                                                                          \
+    "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "4", "0", "512"), "a0", "a1")                        \
+    BE_OT_LOOK(", ror #8", BE_OT_E("0", "4", "1", "512"), "a0", "a1", "")                                      \
+    BE_OT_LOOK(", ror #16", BE_OT_E("0", "4", "2", "512"), "a0", "a1", "")                                     \
+    BE_OT_LOOK(", ror #24", BE_OT_E("0", "4", "3", "512"), "a0", "a1", "")
+BE_OT_FIELD_FN(s2, BE_OS_TAP2, BE_OS_TAP2F, "768", 0)
+BE_OT_FIELD_FN(s4, BE_OS_TAP4, BE_OS_TAP4F, "1536", 512)
+BE_OT_FIELD_FN(s8, BE_OS_TAP8, BE_OS_TAP4F, "1536", 512)
+
+/* Sign bits, C <= 16: the mismatch counts d (bytes, <= 4 * 36) against the byte thresholds */
+static __attribute__((noinline)) void orows_sign(const be_op *op, const tab_levels *lv, const uint32_t *tw,
+                                                 const uint32_t *fw, const be_word *img, uint32_t wp, be_word *out)
+{
+    const uint32_t nj = (op->in.c + 3u) / 4u, rs = wp * 4u, cstep = op->sw, rstep = op->sh * wp;
+    const uint32_t ow = op->out.w, ws = lv->word_step, row_words = ow * ws, mask = lv->mask, shift = lv->shift;
+    uint32_t oy;
+    for (oy = 0; oy < op->out.h; oy++, img += rstep, out += row_words) {
+        const be_word *x0 = img, *const x_end = img + ow * cstep;
+        be_word *word = out;
+        for (; x0 != x_end; x0 += cstep, word += ws) {
+            uint32_t s[4], bits;
+            if (nj <= 2u)
+                ofield_s2(lv->tab, x0, rs, s);
+            else
+                ofield_s4(lv->tab, x0, rs, s);
+            bits = (bits4(s[0], tw[0], fw[0]) | bits4(s[1], tw[1], fw[1]) << 4) & mask;
+            *word = shift == 0u ? bits : *word | bits << shift;
+        }
+    }
+}
+
+/* Sign bits, C <= 32, in two passes (words 0 and 1 of each pixel): the first stores its byte
+ * counts, the second adds its own in halfwords (d <= 288) against the halfword thresholds. */
+static __attribute__((noinline)) void orows_sign8(const be_op *op, const tab_levels *lv, const be_word *img,
+                                                  uint32_t wp, be_word *out, uint32_t *part, uint32_t pass)
+{
+    const uint32_t rs = wp * 8u, cstep = op->sw * 2u, rstep = op->sh * wp * 2u, ow = op->out.w;
+    const uint32_t ws = lv->word_step, row_words = ow * ws, m = 0x00FF00FFu;
+    uint32_t oy;
+    img += pass;
+    for (oy = 0; oy < op->out.h; oy++, img += rstep, out += row_words) {
+        const be_word *x0 = img, *const x_end = img + ow * cstep;
+        be_word *word = out;
+        for (; x0 != x_end; x0 += cstep, word += ws, part += 2) {
+            uint32_t s[4];
+            ofield_s8(lv->tab, x0, rs, s);
+            if (pass == 0u) {
+                part[0] = s[0], part[1] = s[1];
+                continue;
+            }
+            put_levels_halves4(lv, (s[0] & m) + (part[0] & m), ((s[0] >> 8) & m) + ((part[0] >> 8) & m),
+                               (s[1] & m) + (part[1] & m), ((s[1] >> 8) & m) + ((part[1] >> 8) & m), word);
+        }
+    }
+}
+
+/* The sign stage as one level in halfword lanes (put_levels_halves4): bit = (d >= T) XOR flip,
+ * with T as in byte_thresholds, clamped to [0, 65535] (d <= 288). */
+static __attribute__((noinline)) void sign_thresholds_halves(const be_op *op, uint32_t o0, uint32_t n, tab_levels *lv)
+{
+    const int8_t *dir = (const int8_t *)op->stage_a + o0;
+    const int32_t *t = (const int32_t *)op->stage_b + o0;
+    const int64_t k = (int64_t)op->k;
+    uint32_t o, e;
+    for (e = 0; e < 4u; e++)
+        lv->hu[0][e] = lv->hf[e] = 0u;
+    for (o = 0; o < n; o++) {
+        const uint32_t hw = 2u * (o / 4u) + o % 2u, hs = 16u * ((o % 4u) / 2u);
+        int64_t v;
+        if (dir[o] > 0) { /* floor((K - t) / 2) + 1 */
+            const int64_t m = k - t[o];
+            v = (m >= 0 ? m / 2 : -((-m + 1) / 2)) + 1;
+        } else { /* ceil((K + t) / 2) */
+            const int64_t m = k + t[o];
+            v = m >= 0 ? (m + 1) / 2 : -((-m) / 2);
+        }
+        lv->hu[0][hw] |= (uint32_t)(v < 0 ? 0 : v > 65535 ? 65535 : v) << hs;
+        lv->hf[hw] |= (dir[o] < 0 ? 1u : 0u) << hs;
+    }
+}
 #endif /* offsets */
 
 int be_conv2d_bin_tab_offsets(const be_op *op)
@@ -1094,7 +1196,9 @@ int be_conv2d_bin_tab_offsets(const be_op *op)
     offsets_plan pl;
     return offsets_layer(op, &pl)
 #ifdef BE_ARM_HAVE_MVE
-           && (op->out.h * op->out.w >= 64u || op->in.encoding == BE_ENC_UNSIGNED)
+           /* Helium's popcount keeps 17 - 32 sign channels (7 x 7 x 32: mve 0.185, tab 0.285);
+            * fewer go to the tables (7 x 7 x 16 -> 32: tab 0.28, mve 0.378) */
+           && (op->in.encoding == BE_ENC_UNSIGNED || op->in.c <= 16u)
 #endif
         ;
 #else
@@ -1233,7 +1337,20 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
             lv.mask = (1u << n) - 1u;
             lv.levels = op->levels;
             lv.out_planes = vo->planes;
-            if (opl.passes == 1u) {
+            if (vi->encoding == BE_ENC_SIGN && opl.passes == 1u) {
+                uint32_t tw[2], fw[2];
+                build_2j(op, o0, n, tab, pw, 0u, opl.njt); /* positions past C: zero weights, inputs */
+                byte_thresholds(op, o0, n, tw, fw);
+                orows_sign(op, &lv, tw, fw, img, opl.wp, word);
+            } else if (vi->encoding == BE_ENC_SIGN) {
+                build_2j(op, o0, n, tab, pw, 0u, 4u);
+                orows_sign8(op, &lv, img, opl.wp, word, part, 0u);
+                build_2j(op, o0, n, tab, pw, 4u, 4u);
+                sign_thresholds_halves(op, o0, n, &lv);
+                lv.levels = 1u;
+                lv.out_planes = 1u;
+                orows_sign8(op, &lv, img, opl.wp, word, part, 1u);
+            } else if (opl.passes == 1u) {
                 build_2j(op, o0, n, tab, pw, 0u, nj);
                 level_thresholds(op, o0, n, pw, &lv, nj > 2u);
                 orows[nj - 1u](op, &lv, img, opl.wp, word);
