@@ -73,8 +73,8 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
     (64 on the Cortex-M0, and on the Cortex-M55 for sign inputs) and the tables of 4 output channels within its
     stack budget (320 words on the Cortex-M0, 1152 elsewhere), or one it reads from its offset
     image (tab_offsets_take: up to 32 channels). On the NEON targets it goes first
-    only for at most 8 sign channels or bit-plane inputs on 64+ output pixels, else after "neon"
-    (forced only)."""
+    only for at most 8 sign channels (16 on armv7 from the offset image on 64+ output pixels) or
+    bit-plane inputs on 64+ output pixels, else after "neon" (forced only)."""
     if tab_offsets_take(target, op, spec, out_spec) and not target.startswith(("aarch64", "armv7")):
         return True
     min_pixels = 64 if target == "cortex-m0" or (target == "cortex-m55" and spec.encoding == "sign") else 32
@@ -84,7 +84,11 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
     if nibbles * 16 > (320 if target == "cortex-m0" else 1152):
         return False
     if target.startswith(("aarch64", "armv7")):  # NEON wins elsewhere: "tab" comes after it there
-        return spec.shape[2] <= 8 if spec.encoding == "sign" else out_spec.shape[0] * out_spec.shape[1] >= 64
+        pixels = out_spec.shape[0] * out_spec.shape[1]
+        if spec.encoding == "sign":  # armv7: up to 16 from the offset image on 64+ pixels
+            return spec.shape[2] <= 8 or (spec.shape[2] <= 16 and pixels >= 64
+                                          and tab_offsets_take(target, op, spec, out_spec))
+        return pixels >= 64
     return True
 
 
