@@ -97,8 +97,8 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     cores with DSP)? A 3x3 Conv2d over at most 32 channels of 2 unsigned bit-planes or of sign
     bits, more than 4 output channels, at least 32 output pixels, a threshold stage in bytes
     (bit-planes, C <= 8) or halfwords (sign, or L = 1 / 3 levels on as many planes; sign bits:
-    the sign stage only), and its tables (9 x 32 words per nibble position: 2 or 4 positions for
-    sign bits, else min(C / 4, 4)), image (1, 2 or 4 words per padded pixel) and, past 16
+    the sign stage only), and its tables (9 x 32 words per nibble position, 2 or 4 positions),
+    image (1, 2 or 4 words per padded pixel) and, past 16
     channels, the first of two passes' sums (4 words per output pixel, 2 for sign bits) within
     6.75 KiB. On the Cortex-M55 sign bits past 16 channels stay with Helium."""
     if target not in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"):
@@ -120,7 +120,7 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
             out.encoding == "unsigned" and out.levels in (1, 3) and out.levels == 2 ** out_spec.planes - 1):
         return False
     nj = (c + 3) // 4
-    njt = (2 if nj <= 2 else 4) if sign else min(nj, 4)
+    njt = 2 if nj <= 2 else 4
     wpp = (1 if nj <= 4 else 2) if sign else (1 if nj <= 2 else 2 if nj <= 4 else 4)
     part = oh * ow * (2 if sign else 4) if nj > 4 else 0
     (sh, sw) = op.stride

@@ -886,7 +886,7 @@ static int offsets_layer(const be_op *op, offsets_plan *pl)
     /* sign bits: one word per pixel and pass (a pass's nibbles as bytes); 2 planes as above */
     pl->wpp = sign ? (nj <= 4u ? 1u : 2u) : nj <= 2u ? 1u : nj <= 4u ? 2u : 4u;
     pl->passes = nj <= 4u ? 1u : 2u;
-    pl->njt = sign ? (nj <= 2u ? 2u : 4u) : njp; /* sign bits: the fields of 2 or 4 positions */
+    pl->njt = nj <= 2u ? 2u : 4u; /* the fields of 2 or 4 positions (past C: zero weights and inputs) */
     pl->tab_words = 9u * pl->njt * 32u;
     if (!be_arm_padded_geometry(op, pl->wpp, total - pl->tab_words, &g))
         return 0;
@@ -956,53 +956,32 @@ static __attribute__((noinline)) void offset_image(const be_op *op, const be_wor
     "ldrd %[" A0 "], %[" A1 "], [%[t], #" IMM "]\n\t"
 /* tap KX of a row: entry (KX, J) at (KX * NJ + J) * 128 bytes past the row's tables, less BIAS */
 #define BE_OT_E(KX, NJ, J, BIAS) "((" KX ")*" NJ "+" J ")*128-" BIAS
-/* C <= 4 (1 nibble: bytes 0 and 2) and C <= 8 (bytes 0, 1 and 2, 3), one word per pixel */
+/* C <= 8 (bytes 0, 1 and 2, 3), one word per pixel (C <= 4: nibble 1 is zero) */
 /* the field's first tap (KX = 0 of row 0), which sets the sums instead of adding to them */
-#define BE_OT_TAP1F                                                                                          \
-    "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "1", "0", "0"), "a0", "a1")                          \
-    BE_OT_LOOK(", ror #16", BE_OT_E("0", "1", "0", "0"), "a0", "a1", ", lsl #1")
 #define BE_OT_TAP2F                                                                                          \
     "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "2", "0", "0"), "a0", "a1")                          \
     BE_OT_LOOK(", ror #8", BE_OT_E("0", "2", "1", "0"), "a0", "a1", "")                                        \
     BE_OT_LOOK(", ror #16", BE_OT_E("0", "2", "0", "0"), "a0", "a1", ", lsl #1")                               \
     BE_OT_LOOK(", ror #24", BE_OT_E("0", "2", "1", "0"), "a0", "a1", ", lsl #1")
-#define BE_OT_TAP3F                                                                                          \
-    "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "3", "0", "512"), "a0", "a1")                        \
-    BE_OT_LOOK(", ror #8", BE_OT_E("0", "3", "1", "512"), "a0", "a1", "")                                      \
-    BE_OT_LOOK(", ror #16", BE_OT_E("0", "3", "2", "512"), "a0", "a1", "")                                     \
-    "ldr %[x], [%[rp], #4]\n\t" BE_OT_SET("", BE_OT_E("0", "3", "0", "512"), "a2", "a3")                    \
-    BE_OT_LOOK(", ror #8", BE_OT_E("0", "3", "1", "512"), "a2", "a3", "")                                      \
-    BE_OT_LOOK(", ror #16", BE_OT_E("0", "3", "2", "512"), "a2", "a3", "")
+/* plane P's first lookups of the first tap, into A0, A1 (4 nibbles: C <= 16, or a pass of 32) */
+#define BE_OT_PLANE4F(A0, A1)                                                                                \
+    BE_OT_SET("", BE_OT_E("0", "4", "0", "512"), A0, A1)                                                     \
+    BE_OT_LOOK(", ror #8", BE_OT_E("0", "4", "1", "512"), A0, A1, "")                                          \
+    BE_OT_LOOK(", ror #16", BE_OT_E("0", "4", "2", "512"), A0, A1, "")                                         \
+    BE_OT_LOOK(", ror #24", BE_OT_E("0", "4", "3", "512"), A0, A1, "")
 #define BE_OT_TAP4F                                                                                          \
-    "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "4", "0", "512"), "a0", "a1")                        \
-    BE_OT_LOOK(", ror #8", BE_OT_E("0", "4", "1", "512"), "a0", "a1", "")                                      \
-    BE_OT_LOOK(", ror #16", BE_OT_E("0", "4", "2", "512"), "a0", "a1", "")                                     \
-    BE_OT_LOOK(", ror #24", BE_OT_E("0", "4", "3", "512"), "a0", "a1", "")                                     \
-    "ldr %[x], [%[rp], #4]\n\t" BE_OT_SET("", BE_OT_E("0", "4", "0", "512"), "a2", "a3")                    \
-    BE_OT_LOOK(", ror #8", BE_OT_E("0", "4", "1", "512"), "a2", "a3", "")                                      \
-    BE_OT_LOOK(", ror #16", BE_OT_E("0", "4", "2", "512"), "a2", "a3", "")                                     \
-    BE_OT_LOOK(", ror #24", BE_OT_E("0", "4", "3", "512"), "a2", "a3", "")
-#define BE_OT_TAP1(KX)                                                                                       \
-    "ldr %[x], [%[rp], #(" KX ")*4]\n\t" BE_OT_LOOK("", BE_OT_E(KX, "1", "0", "0"), "a0", "a1", "")            \
-    BE_OT_LOOK(", ror #16", BE_OT_E(KX, "1", "0", "0"), "a0", "a1", ", lsl #1")
+    "ldr %[x], [%[rp]]\n\t" BE_OT_PLANE4F("a0", "a1") "ldr %[x], [%[rp], #4]\n\t" BE_OT_PLANE4F("a2", "a3")
 #define BE_OT_TAP2(KX)                                                                                       \
     "ldr %[x], [%[rp], #(" KX ")*4]\n\t" BE_OT_LOOK("", BE_OT_E(KX, "2", "0", "0"), "a0", "a1", "")            \
     BE_OT_LOOK(", ror #8", BE_OT_E(KX, "2", "1", "0"), "a0", "a1", "")                                         \
     BE_OT_LOOK(", ror #16", BE_OT_E(KX, "2", "0", "0"), "a0", "a1", ", lsl #1")                                \
     BE_OT_LOOK(", ror #24", BE_OT_E(KX, "2", "1", "0"), "a0", "a1", ", lsl #1")
-/* C <= 12 / 16 (3 / 4 nibbles per plane), two words per pixel, plane 1 into a2, a3 */
-#define BE_OT_PLANE3(KX, A0, A1)                                                                             \
-    BE_OT_LOOK("", BE_OT_E(KX, "3", "0", "512"), A0, A1, "")                                                 \
-    BE_OT_LOOK(", ror #8", BE_OT_E(KX, "3", "1", "512"), A0, A1, "")                                          \
-    BE_OT_LOOK(", ror #16", BE_OT_E(KX, "3", "2", "512"), A0, A1, "")
+/* C <= 16 (4 nibbles per plane), two words per pixel, plane 1 into a2, a3 */
 #define BE_OT_PLANE4(KX, A0, A1)                                                                             \
     BE_OT_LOOK("", BE_OT_E(KX, "4", "0", "512"), A0, A1, "")                                                 \
     BE_OT_LOOK(", ror #8", BE_OT_E(KX, "4", "1", "512"), A0, A1, "")                                          \
     BE_OT_LOOK(", ror #16", BE_OT_E(KX, "4", "2", "512"), A0, A1, "")                                         \
     BE_OT_LOOK(", ror #24", BE_OT_E(KX, "4", "3", "512"), A0, A1, "")
-#define BE_OT_TAP3(KX)                                                                                       \
-    "ldr %[x], [%[rp], #(" KX ")*8]\n\t" BE_OT_PLANE3(KX, "a0", "a1")                                          \
-    "ldr %[x], [%[rp], #(" KX ")*8+4]\n\t" BE_OT_PLANE3(KX, "a2", "a3")
 #define BE_OT_TAP4S(KX, PS)                                                                                  \
     "ldr %[x], [%[rp], #(" KX ")*" PS "]\n\t" BE_OT_PLANE4(KX, "a0", "a1")                                     \
     "ldr %[x], [%[rp], #(" KX ")*" PS "+4]\n\t" BE_OT_PLANE4(KX, "a2", "a3")
@@ -1031,9 +1010,7 @@ static __attribute__((noinline)) void offset_image(const be_op *op, const be_wor
         s[2] = a2;                                                                                           \
         s[3] = a3;                                                                                           \
     }
-BE_OT_FIELD_FN(1, BE_OT_TAP1, BE_OT_TAP1F, "384", 0)
 BE_OT_FIELD_FN(2, BE_OT_TAP2, BE_OT_TAP2F, "768", 0)
-BE_OT_FIELD_FN(3, BE_OT_TAP3, BE_OT_TAP3F, "1152", 512)
 BE_OT_FIELD_FN(4, BE_OT_TAP4, BE_OT_TAP4F, "1536", 512)
 BE_OT_FIELD_FN(8, BE_OT_TAP8, BE_OT_TAP4F, "1536", 512)
 
@@ -1065,13 +1042,9 @@ BE_OT_FIELD_FN(8, BE_OT_TAP8, BE_OT_TAP4F, "1536", 512)
             }                                                                                                \
         }                                                                                                    \
     }
-BE_OT_ROWS_FN(1)
 BE_OT_ROWS_FN(2)
-BE_OT_ROWS_FN(3)
 BE_OT_ROWS_FN(4)
 
-typedef void (*orows_fn)(const be_op *, const tab_levels *, const be_word *, uint32_t, be_word *);
-static const orows_fn orows[4] = {orows_1, orows_2, orows_3, orows_4};
 
 /* C <= 32 in two passes over the image (words 0-1, then 2-3 of each pixel, with the tables of
  * nibbles 0-3, then 4-7): the first stores each pixel's halfword sums in part, the second adds
@@ -1113,11 +1086,7 @@ static __attribute__((noinline)) void orows_8(const be_op *op, const tab_levels 
     "ldr %[x], [%[rp], #(" KX ")*" PS "]\n\t" BE_OT_PLANE4(KX, "a0", "a1")
 #define BE_OS_TAP4(KX) BE_OS_TAP4S(KX, "4")
 #define BE_OS_TAP8(KX) BE_OS_TAP4S(KX, "8")
-#define BE_OS_TAP4F                                                                                          \
-    "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "4", "0", "512"), "a0", "a1")                        \
-    BE_OT_LOOK(", ror #8", BE_OT_E("0", "4", "1", "512"), "a0", "a1", "")                                      \
-    BE_OT_LOOK(", ror #16", BE_OT_E("0", "4", "2", "512"), "a0", "a1", "")                                     \
-    BE_OT_LOOK(", ror #24", BE_OT_E("0", "4", "3", "512"), "a0", "a1", "")
+#define BE_OS_TAP4F "ldr %[x], [%[rp]]\n\t" BE_OT_PLANE4F("a0", "a1")
 BE_OT_FIELD_FN(s2, BE_OS_TAP2, BE_OS_TAP2F, "768", 0)
 BE_OT_FIELD_FN(s4, BE_OS_TAP4, BE_OS_TAP4F, "1536", 512)
 BE_OT_FIELD_FN(s8, BE_OS_TAP8, BE_OS_TAP4F, "1536", 512)
@@ -1356,9 +1325,9 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
                 lv.out_planes = 1u;
                 orows_sign8(op, &lv, img, opl.wp, word, part, 1u);
             } else if (opl.passes == 1u) {
-                build_2j(op, o0, n, tab, pw, 0u, nj);
+                build_2j(op, o0, n, tab, pw, 0u, opl.njt); /* positions past C: zero weights, inputs */
                 level_thresholds(op, o0, n, pw, &lv, nj > 2u);
-                orows[nj - 1u](op, &lv, img, opl.wp, word);
+                (nj <= 2u ? orows_2 : orows_4)(op, &lv, img, opl.wp, word);
             } else {
                 uint32_t pw1[8];
                 build_2j(op, o0, n, tab, pw, 0u, 4u); /* nibbles 0 .. 3 */
