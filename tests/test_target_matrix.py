@@ -94,18 +94,20 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
 
 def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     """Does "tab" take this layer from its offset image (be_conv2d_bin_tab_offsets: the Thumb-2
-    cores with DSP)? A 3x3 Conv2d over at most 32 channels of 2 unsigned bit-planes or of sign
+    cores; on the Cortex-M3, without DSP, not sign bits with C <= 16)? A 3x3 Conv2d over at most 32 channels of 2 unsigned bit-planes or of sign
     bits, more than 4 output channels, at least 32 output pixels, a threshold stage in bytes
     (bit-planes, C <= 8) or halfwords (sign, or L = 1 / 3 levels on as many planes; sign bits:
     the sign stage only), and its tables (9 x 32 words per nibble position, 2 or 4 positions),
     image (1, 2 or 4 words per padded pixel) and, past 16
     channels, the first of two passes' sums (4 words per output pixel, 2 for sign bits) within
     6.75 KiB. On the Cortex-M55 sign bits past 16 channels stay with Helium."""
-    if target not in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"):
+    if target not in ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"):
         return False
     if not isinstance(op, Conv2d) or getattr(op, "groups", 1) != 1:
         return False
     c, sign = spec.shape[2], spec.encoding == "sign"
+    if target == "cortex-m3" and sign and c <= 16:  # no DSP: its sign path keeps those
+        return False
     oh, ow = out_spec.shape[0], out_spec.shape[1]
     if spec.planes != (1 if sign else 2) or tuple(op.kernel) != (3, 3) or c > 32 or op.out_channels <= 4 \
             or oh * ow < 32 or (target == "cortex-m55" and sign and c > 16):

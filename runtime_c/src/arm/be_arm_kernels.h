@@ -87,8 +87,8 @@ int be_dense_planes_short_head_supports(const be_op *op); /* NEON builds: up to 
 be_status be_dense_planes_short(const be_op *op, const void *in, void *out, void *scratch);
 int be_conv2d_bin_tab_supports(const be_op *op);
 int be_conv2d_bin_tab_first_supports(const be_op *op); /* NEON builds: where "tab" beats "neon" */
-/* Whether "tab" takes this Conv2d from its offset image (2 bit-planes, 3x3, C <= 16, Thumb-2 with
- * DSP): the fastest kernel there, "sad" included (docs/kernels.md) */
+/* Whether "tab" takes this Conv2d from its offset image (3x3 over 2 bit-planes or sign bits, C <= 32,
+ * Thumb-2 builds): the fastest kernel there, "sad" and "dsp" included (docs/kernels.md) */
 int be_conv2d_bin_tab_offsets(const be_op *op);
 be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *scratch);
 int be_conv2d_u8_nib_supports(const be_op *op);

@@ -85,7 +85,7 @@ int be_conv2d_bin_tab_supports(const be_op *op)
 int be_conv2d_bin_tab_first_supports(const be_op *op)
 {
     const uint32_t pixels = op->out.h * op->out.w;
-    /* armv7 (Thumb-2 with DSP) reads up to 16 sign channels from the offset image on 64+ pixels:
+    /* armv7 (Thumb-2) reads up to 16 sign channels from the offset image on 64+ pixels:
      * armv7-virt conv16 tab 0.207, neon 0.282 (on 7 x 7 neon keeps them: 0.236 vs 0.281) */
     return be_conv2d_bin_tab_supports(op) &&
            (op->in.encoding == BE_ENC_UNSIGNED ? pixels >= 64u
@@ -839,19 +839,21 @@ static __attribute__((noinline)) void row33_planes2(const tab_levels *lv, const 
     }
 }
 
-/* ---- Two bit-planes as table offsets (Thumb-2 with DSP: UXTAB) ---------------------------------
+/* ---- The offset image (Thumb-2: UXTAB with DSP, else UXTB + ADD) ----------------------------
  * The plane path above spends 5 instructions per lookup (UBFX, ADD, LDRD, ADD, ADD), loads each
  * plane's word per tap, and needs the padded copy for its border pixels. Here the input is first
  * rewritten once, padded, as an "offset image": every nibble j of plane p of a pixel becomes the
  * byte 8 v (v the nibble's value: the byte offset of its entry, 8 output channels = 2 words per
  * entry) at byte p NB + j of the pixel (NB = 2 bytes per plane for C <= 8: one word per pixel;
- * NB = 4 for C <= 16: two words). A lookup is then UXTAB (table base + that byte), LDRD at the
- * entry's constant offset and two ADDs, and one word load serves both planes (C <= 8). Plane 1
+ * NB = 4 for C <= 16: two words; 4 words for C <= 32, and sign bits one word per pass). A lookup
+ * is then UXTAB (table base + that byte; UXTB and ADD without DSP), LDRD at the entry's constant
+ * offset and two ADDs, and one word load serves both planes (C <= 8). Plane 1
  * adds its entries shifted (ADD ..., LSL #1: S = s_0 + 2 s_1 in the byte lanes, levels_in_bytes)
  * for C <= 8; for 9 .. 16 channels the planes keep their own byte sums (<= 4 * 36 = 144 each) and
- * meet in halfwords (levels_in_halves). 3x3 kernels, any stride and padding, blocks of 8 output
- * channels (a last block of fewer takes entries of 8 with zero weights beyond it, masked off). */
-#if defined(BE_ARM_T2_ASM) && defined(BE_ARM_HAVE_DSP) && BE_TAB_PAD_EXTRA > 0
+ * meet in halfwords (levels_in_halves); 17 .. 32 run two passes (orows_8). 3x3 kernels, any
+ * stride and padding, blocks of 8 output channels (a last block of fewer takes entries of 8 with
+ * zero weights beyond it, masked off). docs/kernels.md "`tab` from an offset image". */
+#if defined(BE_ARM_T2_ASM) && BE_TAB_PAD_EXTRA > 0
 #define BE_TAB_OFFSETS 1
 
 /* bytes 0 and 2 of m (0x00FF00FF lanes) as their nibbles in bytes 0 .. 3, each times 8 */
@@ -883,6 +885,10 @@ static int offsets_layer(const be_op *op, offsets_plan *pl)
         return 0;
     if (sign ? !be_stage_is_sign(op) : nj <= 2u ? !levels_in_bytes(op, nj) : !levels_in_halves(op, njp))
         return 0; /* (2 passes: S <= 3 * 4 * 72 = 864, a halfword; sign: d <= 4 * 72) */
+#if !defined(BE_ARM_HAVE_DSP)
+    if (sign && nj <= 4u) /* cortex-m3: the row33 sign path wins there (conv8 0.460 vs 0.487) */
+        return 0;
+#endif
     /* sign bits: one word per pixel and pass (a pass's nibbles as bytes); 2 planes as above */
     pl->wpp = sign ? (nj <= 4u ? 1u : 2u) : nj <= 2u ? 1u : nj <= 4u ? 2u : 4u;
     pl->passes = nj <= 4u ? 1u : 2u;
@@ -945,14 +951,19 @@ static __attribute__((noinline)) void offset_image(const be_op *op, const be_wor
 
 /* One lookup: t = the table row base + byte (ROR) of x; A0, A1 += the entry's words at IMM (an
  * expression the assembler evaluates), shifted by SH. */
+#if defined(BE_ARM_HAVE_DSP)
+#define BE_OT_ADDR(ROR) "uxtab %[t], %[tr], %[x]" ROR "\n\t"
+#else /* ARMv7-M without DSP (Cortex-M3): UXTB and ADD */
+#define BE_OT_ADDR(ROR) "uxtb %[t], %[x]" ROR "\n\t" "add %[t], %[tr], %[t]\n\t"
+#endif
 #define BE_OT_LOOK(ROR, IMM, A0, A1, SH)                                                                     \
-    "uxtab %[t], %[tr], %[x]" ROR "\n\t"                                                                     \
+    BE_OT_ADDR(ROR)                                                                                          \
     "ldrd %[p], %[q], [%[t], #" IMM "]\n\t"                                                                  \
     "add %[" A0 "], %[" A0 "], %[p]" SH "\n\t"                                                               \
     "add %[" A1 "], %[" A1 "], %[q]" SH "\n\t"
 /* the first lookup into A0, A1: the entry itself */
 #define BE_OT_SET(ROR, IMM, A0, A1)                                                                          \
-    "uxtab %[t], %[tr], %[x]" ROR "\n\t"                                                                     \
+    BE_OT_ADDR(ROR)                                                                                          \
     "ldrd %[" A0 "], %[" A1 "], [%[t], #" IMM "]\n\t"
 /* tap KX of a row: entry (KX, J) at (KX * NJ + J) * 128 bytes past the row's tables, less BIAS */
 #define BE_OT_E(KX, NJ, J, BIAS) "((" KX ")*" NJ "+" J ")*128-" BIAS
