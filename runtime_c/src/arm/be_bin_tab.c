@@ -1,5 +1,7 @@
 /* be_bin_tab.c -- "tab": binary Conv2d with fewer than 32 input channels (sign bits or unsigned
- * bit-planes x binary weights), plain C for every ARM core, with per-call nibble tables.
+ * bit-planes x binary weights), plain C for every ARM core, with per-call nibble tables; on the
+ * Thumb-2 cores also 3x3 layers with up to 32 channels of 2 bit-planes or sign bits, read from an
+ * "offset image" of the input (the section "The offset image" below).
  *
  * With C < 32 a pixel's channel bits sit in one word and a popcount kernel wastes most of it
  * (8 channels: 3 words per 72-bit receptive field after compaction, and on cores without a
