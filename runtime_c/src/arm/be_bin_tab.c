@@ -191,46 +191,6 @@ static inline uint32_t entries_pair(uint32_t wn, be_word *te)
 #endif
 }
 
-/* The tables of output channels [o0, o0 + n) (n <= 4 EW) as words of 4 byte counts: entry
- * (pos, v) at tab + (pos * 16 + v) * EW; pw[i] = popcount(w_{o0 + i}) (for bit-planes). Channels
- * past n get weights 0 (their lanes are masked off by the callers). */
-#define BE_TAB_BUILD(EW)                                                                                     \
-    static __attribute__((noinline)) void build_##EW(const be_op *op, uint32_t o0, uint32_t n, be_word *tab, \
-                                                    uint32_t *pw)                                            \
-    {                                                                                                        \
-        const uint32_t taps = op->kh * op->kw, nj = (op->in.c + 3u) / 4u;                                   \
-        const be_word *w = (const be_word *)op->weights + (size_t)o0 * taps; /* (O, KH, KW, 1 word) */       \
-        uint32_t t, j, e, i, wt[4 * (EW)], pl[EW], left = BE_TAB_FLUSH;                                      \
-        for (i = 0; i < 4u * (EW); i++)                                                                      \
-            pw[i] = 0u;                                                                                      \
-        for (e = 0; e < (EW); e++)                                                                           \
-            pl[e] = 0u;                                                                                      \
-        for (t = 0; t < taps; t++) {                                                                         \
-            for (i = 0; i < 4u * (EW); i++)                                                                  \
-                wt[i] = i < n ? w[(size_t)i * taps + t] : 0u;                                                \
-            for (j = 0; j < nj; j++, tab += 16u * (EW)) {                                                    \
-                for (e = 0; e < (EW); e++) {                                                                 \
-                    const uint32_t *we = wt + 4u * e;                                                        \
-                    const uint32_t wn = (we[0] & 15u) | (we[1] & 15u) << 8 | (we[2] & 15u) << 16 |           \
-                                        (we[3] & 15u) << 24;                                                 \
-                    pl[e] += entries(wn, tab + e, (EW));                                                     \
-                }                                                                                            \
-                for (i = 0; i < 4u * (EW); i++)                                                              \
-                    wt[i] >>= 4;                                                                             \
-                if (--left == 0u) { /* the lanes' counts grow by <= 4 per position */                        \
-                    for (i = 0; i < 4u * (EW); i++)                                                          \
-                        pw[i] += (pl[i / 4u] >> (8u * (i % 4u))) & 255u;                                     \
-                    for (e = 0; e < (EW); e++)                                                               \
-                        pl[e] = 0u;                                                                          \
-                    left = BE_TAB_FLUSH;                                                                     \
-                }                                                                                            \
-            }                                                                                                \
-        }                                                                                                    \
-        for (i = 0; i < 4u * (EW); i++)                                                                      \
-            pw[i] += (pl[i / 4u] >> (8u * (i % 4u))) & 255u;                                                 \
-    }
-BE_TAB_BUILD(1)
-
 /* byte k of four weight words, one per byte: nibble 2k of each in bits 0-3 of its byte, and
  * nibble 2k + 1 there after a shift by 4 (entries reads bits 0-3 of each byte only) */
 static inline uint32_t bytes4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t sh)
@@ -238,7 +198,35 @@ static inline uint32_t bytes4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, ui
     return ((a >> sh) & 255u) | ((b >> sh) & 255u) << 8 | ((c >> sh) & 255u) << 16 | (d >> sh) << 24;
 }
 
-/* build_1's work for blocks of 8 (EW = 2), the tap's eight weight words in registers */
+/* The tables of output channels [o0, o0 + n) (n <= 4) as words of 4 byte counts: entry
+ * (pos, v) at tab + pos * 16 + v; pw[i] = popcount(w_{o0 + i}) (for bit-planes). Channels past n
+ * get weights 0 (their lanes are masked off by the callers). */
+static __attribute__((noinline)) void build_1(const be_op *op, uint32_t o0, uint32_t n, be_word *tab, uint32_t *pw)
+{
+    const uint32_t taps = op->kh * op->kw, nj = (op->in.c + 3u) / 4u;
+    const be_word *w = (const be_word *)op->weights + (size_t)o0 * taps; /* (O, KH, KW, 1 word) */
+    uint32_t t, j, i, pl = 0u, left = BE_TAB_FLUSH;
+    for (i = 0; i < 4u; i++)
+        pw[i] = 0u;
+    for (t = 0; t < taps; t++) {
+        const uint32_t c0 = w[t], c1 = n > 1u ? w[taps + t] : 0u, c2 = n > 2u ? w[2u * taps + t] : 0u;
+        const uint32_t c3 = n > 3u ? w[3u * taps + t] : 0u;
+        for (j = 0; j < nj; j++, tab += 16u) {
+            pl += entries(bytes4(c0, c1, c2, c3, 4u * j), tab, 1u);
+            if (--left == 0u) { /* the lanes' counts grow by <= 4 per position */
+                for (i = 0; i < 4u; i++)
+                    pw[i] += (pl >> (8u * i)) & 255u;
+                pl = 0u;
+                left = BE_TAB_FLUSH;
+            }
+        }
+    }
+    for (i = 0; i < 4u; i++)
+        pw[i] += (pl >> (8u * i)) & 255u;
+}
+
+/* The same for blocks of 8 (EW = 2) and the nibbles j0 .. j0 + nj_tab - 1 only (tables of nj_tab
+ * positions per tap), the tap's eight weight words in registers */
 static __attribute__((noinline)) void build_2j(const be_op *op, uint32_t o0, uint32_t n, be_word *tab, uint32_t *pw,
                                                uint32_t j0, uint32_t nj_tab)
 {
@@ -502,22 +490,27 @@ static tab_sums_fn sums_for(uint32_t ew, uint32_t nj, uint32_t kh, uint32_t kw)
  * so bit = (d >= T) XOR flip, T clamped to [0, 255] (d <= 4 * BE_TAB_FLUSH = 252, so T = 255
  * is never reached and T = 0 always is). Byte c of tw[c / 4] = T of channel o0 + c of the block
  * of n <= 8, of fw[c / 4] = 0xFF for direction -1: the layout of the sums. */
+/* T of the sign stage on d (bit = (d >= T) XOR (direction < 0)), unclamped */
+static int64_t sign_threshold(int64_t k, int8_t dir, int32_t t)
+{
+    if (dir > 0) { /* floor((K - t) / 2) + 1 */
+        const int64_t m = k - t;
+        return (m >= 0 ? m / 2 : -((-m + 1) / 2)) + 1;
+    } else { /* ceil((K + t) / 2) */
+        const int64_t m = k + t;
+        return m >= 0 ? (m + 1) / 2 : -((-m) / 2);
+    }
+}
+
 static void byte_thresholds(const be_op *op, uint32_t o0, uint32_t n, uint32_t *tw, uint32_t *fw)
 {
     const int8_t *dir = (const int8_t *)op->stage_a + o0;
     const int32_t *t = (const int32_t *)op->stage_b + o0;
-    const int64_t k = (int64_t)op->k;
     uint32_t o;
     tw[0] = tw[1] = fw[0] = fw[1] = 0u;
     for (o = 0; o < 8u; o++) {
-        int64_t v = 255; /* channels beyond the block: masked off */
-        if (o < n && dir[o] > 0) { /* floor((K - t) / 2) + 1 */
-            const int64_t m = k - t[o];
-            v = (m >= 0 ? m / 2 : -((-m + 1) / 2)) + 1;
-        } else if (o < n) { /* ceil((K + t) / 2) */
-            const int64_t m = k + t[o];
-            v = m >= 0 ? (m + 1) / 2 : -((-m) / 2);
-        }
+        /* channels beyond the block: 255, masked off */
+        const int64_t v = o < n ? sign_threshold((int64_t)op->k, dir[o], t[o]) : 255;
         tw[o / 4u] |= (uint32_t)(v < 0 ? 0 : v > 255 ? 255 : v) << (8u * (o % 4u));
         fw[o / 4u] |= (o < n && dir[o] < 0 ? 0xFFu : 0u) << (8u * (o % 4u));
     }
@@ -1152,25 +1145,17 @@ static __attribute__((noinline)) void orows_sign8(const be_op *op, const tab_lev
 }
 
 /* The sign stage as one level in halfword lanes (put_levels_halves4): bit = (d >= T) XOR flip,
- * with T as in byte_thresholds, clamped to [0, 65535] (d <= 288). */
+ * with T = sign_threshold, clamped to [0, 65535] (d <= 288). */
 static __attribute__((noinline)) void sign_thresholds_halves(const be_op *op, uint32_t o0, uint32_t n, tab_levels *lv)
 {
     const int8_t *dir = (const int8_t *)op->stage_a + o0;
     const int32_t *t = (const int32_t *)op->stage_b + o0;
-    const int64_t k = (int64_t)op->k;
     uint32_t o, e;
     for (e = 0; e < 4u; e++)
         lv->hu[0][e] = lv->hf[e] = 0u;
     for (o = 0; o < n; o++) {
         const uint32_t hw = 2u * (o / 4u) + o % 2u, hs = 16u * ((o % 4u) / 2u);
-        int64_t v;
-        if (dir[o] > 0) { /* floor((K - t) / 2) + 1 */
-            const int64_t m = k - t[o];
-            v = (m >= 0 ? m / 2 : -((-m + 1) / 2)) + 1;
-        } else { /* ceil((K + t) / 2) */
-            const int64_t m = k + t[o];
-            v = m >= 0 ? (m + 1) / 2 : -((-m) / 2);
-        }
+        const int64_t v = sign_threshold((int64_t)op->k, dir[o], t[o]);
         lv->hu[0][hw] |= (uint32_t)(v < 0 ? 0 : v > 65535 ? 65535 : v) << hs;
         lv->hf[hw] |= (dir[o] < 0 ? 1u : 0u) << hs;
     }
@@ -1285,10 +1270,8 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
 #ifdef BE_TAB_OFFSETS
     offsets_plan opl;
     const int offsets = offsets_layer(op, &opl); /* the offset image (blocks of 8) */
-#else
-    const int offsets = 0;
 #endif
-    const uint32_t ob = offsets ? 8u : tab_block(op), top = (1u << planes) - 1u;
+    const uint32_t ob = tab_block(op), top = (1u << planes) - 1u; /* (the offset image: blocks of 8) */
     const int bit_planes = vi->encoding == BE_ENC_UNSIGNED;
     uint32_t *px = (uint32_t *)scratch; /* taps words: the model's patch is taps * P words */
     be_word tab[BE_TAB_WORDS + BE_TAB_PAD_EXTRA]; /* the tables, then the padded input */
