@@ -72,7 +72,7 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
     bits x binary layer? A Conv2d with fewer than 32 input channels, at least 32 output pixels
     (64 on the Cortex-M0, and on the Cortex-M55 for sign inputs) and the tables of 4 output channels within its
     stack budget (320 words on the Cortex-M0, 1152 elsewhere), or one it reads from its offset
-    image (tab_offsets_take: up to 32 channels). On the NEON targets it goes first
+    image (tab_offsets_take: up to 32 channels, 128 sign channels). On the NEON targets it goes first
     only for at most 8 sign channels (16 on armv7 from the offset image on 64+ output pixels) or
     bit-plane inputs on 64+ output pixels, else after "neon" (forced only)."""
     if tab_offsets_take(target, op, spec, out_spec) and not target.startswith(("aarch64", "armv7")):
@@ -94,13 +94,17 @@ def tab_takes(target: str, op, spec, out_spec) -> bool:
 
 def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     """Does "tab" take this layer from its offset image (be_conv2d_bin_tab_offsets: the Thumb-2
-    cores; on the Cortex-M3, without DSP, not sign bits with C <= 16)? A 3x3 Conv2d over at most 32 channels of 2 unsigned bit-planes or of sign
-    bits, more than 4 output channels, at least 32 output pixels, a threshold stage in bytes
-    (bit-planes, C <= 8) or halfwords (sign, or L = 1 / 3 levels on as many planes; sign bits:
-    the sign stage only), and its tables (9 x 32 words per nibble position, 2 or 4 positions),
-    image (1, 2 or 4 words per padded pixel) and, past 16
-    channels, the first of two passes' sums (4 words per output pixel, 2 for sign bits) within
-    6.75 KiB. On the Cortex-M55 sign bits past 16 channels stay with Helium."""
+    cores; on the Cortex-M3, without DSP, not sign bits with C <= 16)? A 3x3 Conv2d over at most
+    32 channels of 2 unsigned bit-planes or 128 of sign bits, more than 4 output channels, at
+    least 32 output pixels, a threshold stage in bytes (bit-planes, C <= 8) or halfwords (sign, or
+    L = 1 / 3 levels on as many planes; sign bits: the sign stage only), and its tables (9 x 32
+    words per nibble position, 2 or 4 positions), image (1, 2 or 4 words per padded pixel) and,
+    past 16 channels of bit-planes, the first of two passes' sums (4 words per output pixel)
+    within 6.75 KiB. Sign bits past 16 channels, into the accumulator stage (past 8 channels), or
+    9 to 16 whose one-pass image does not fit run ceil(C / 16) passes (sign_passes) in bands of
+    output rows: it takes them when one output row's image plane (3 padded rows) and, past 16
+    channels, sums (4 words per output pixel) fit beside the tables. On the Cortex-M55 sign bits
+    past 16 channels stay with Helium."""
     if target not in ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"):
         return False
     if not isinstance(op, Conv2d) or getattr(op, "groups", 1) != 1:
@@ -109,25 +113,32 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     if target == "cortex-m3" and sign and c <= 16:  # no DSP: its sign path keeps those
         return False
     oh, ow = out_spec.shape[0], out_spec.shape[1]
-    if spec.planes != (1 if sign else 2) or tuple(op.kernel) != (3, 3) or c > 32 or op.out_channels <= 4 \
-            or oh * ow < 32 or (target == "cortex-m55" and sign and c > 16):
+    if spec.planes != (1 if sign else 2) or tuple(op.kernel) != (3, 3) or c > (128 if sign else 32) \
+            or op.out_channels <= 4 or oh * ow < 32 or (target == "cortex-m55" and sign and c > 16):
         return False
     out = op.output
-    if not isinstance(out, ThresholdStage):
+    nj = (c + 3) // 4
+    acc = isinstance(out, AccStage)
+    if not isinstance(out, ThresholdStage) and not (sign and acc and nj > 2):
         return False
-    sign_stage = out.encoding == "sign" and out.levels == 1
-    if sign and not sign_stage:
+    sign_stage = not acc and out.encoding == "sign" and out.levels == 1
+    if sign and not sign_stage and not acc:
         return False
     if not sign and not sign_stage and not (
             out.encoding == "unsigned" and out.levels in (1, 3) and out.levels == 2 ** out_spec.planes - 1):
         return False
-    nj = (c + 3) // 4
     njt = 2 if nj <= 2 else 4
-    wpp = (1 if nj <= 4 else 2) if sign else (1 if nj <= 2 else 2 if nj <= 4 else 4)
-    part = oh * ow * (2 if sign else 4) if nj > 4 else 0
     (sh, sw) = op.stride
     wp, hp = (ow - 1) * sw + 3, (oh - 1) * sh + 3
-    return 9 * njt * 32 + wp * hp * wpp + part <= 1152 + 576
+    room = 1152 + 576 - 9 * njt * 32
+    if not sign or (nj <= 4 and not acc):  # the whole image, one or two passes
+        wpp = 1 if sign else (1 if nj <= 2 else 2 if nj <= 4 else 4)
+        part = oh * ow * 4 if nj > 4 else 0
+        if wp * hp * wpp + part <= room:
+            return True
+        if not sign or nj <= 2:
+            return False
+    return 3 * wp + (4 * ow if nj > 4 else 0) <= 1152 + 576 - 9 * 4 * 32  # bands: one output row at least
 
 
 def sad_takes(target: str, op, spec, out_spec) -> bool:
@@ -906,13 +917,16 @@ def bench(target: str, ref: bool = True, src: Path = BENCH_SRC) -> dict[tuple[st
 def test_cortex_m4_instructions_per_mac():
     """The goal: <= 0.35 executed instructions per binary MAC inside binary dense / conv on M4;
     and the dispatch order of the 3x3 layers "tab" reads from its offset image: it beats "sad"
-    on the qrelu2 VGG's 7 x 7 layers and "dsp" on the sign VGG's 32-channel one."""
+    on the qrelu2 VGG's 7 x 7 layers and "dsp" on the sign VGG's 32-channel one, on 64 sign
+    channels (passes in bands of output rows) and into the accumulator stage."""
     r = bench("cortex-m4", ref=True)
     assert r[("dense", "dsp")] <= 0.35 and r[("conv", "dsp")] <= 0.35, r
     assert r[("conv", "dsp")] < r[("conv", "swar")] < r[("conv", "ref")], r
     assert r[("conv16q2o32", "tab")] < r[("conv16q2o32", "sad")], r
     assert r[("conv32q2", "tab")] < r[("conv32q2", "sad")] < r[("conv32q2", "dsp")], r
     assert r[("conv32s7", "tab")] < r[("conv32s7", "dsp")], r
+    assert r[("conv", "tab")] < r[("conv", "dsp")], r  # 64 sign channels: "tab" in four passes
+    assert r[("conv40acc", "tab")] < r[("conv40acc", "dsp")], r  # the accumulator stage
 
 
 def test_neon_instructions_per_mac_on_the_virt_boards():

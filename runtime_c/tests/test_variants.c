@@ -557,6 +557,37 @@ static void test_conv(void)
             conv_case(cs[i], 3, 3, 2, 1, pad0, 13, 8, o, 0, BE_WK_BINARY, 0);
         }
     }
+    { /* sign bits over 17 .. 128 channels into the sign stage, 9 .. 64 into the accumulators, and
+       * 9 .. 16 on maps whose one-pass image does not fit: "tab" in P = ceil(C / 16) passes on
+       * the Thumb-2 cores (sign_passes): the whole image resident (small maps) or bands of
+       * output rows, each pass rebuilding its plane (these maps need 2 to 4 bands); odd channel
+       * counts (the last pass's nibbles past C), partial blocks of 8 and of the 32-bit output
+       * word, strides 1, 2 and 3 in either direction, padding none, 1 and asymmetric */
+        static const uint32_t cs[] = {17, 33, 48, 64, 65, 96, 100, 127, 128, 32};
+        static const uint32_t ob[] = {8, 13, 40, 5, 64, 24, 37};
+        static const uint32_t pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad2[4] = {2, 0, 1, 2};
+        uint32_t i;
+        for (i = 0; i < sizeof cs / sizeof cs[0]; i++, n++) {
+            const uint32_t o = ob[i % (sizeof ob / sizeof ob[0])], big = cs[i] <= 64u ? 14u : 10u;
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 7, 7, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 1, 1, pad1, big, big + 1u, o + 3u, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 2, 2, pad1, 15, 15, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 1, 2, pad2, 9, 14, o + 1u, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 2, 1, pad0, 13, 8, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 1, 1, pad0, big, big, o, 0, BE_WK_BINARY, 0);
+        }
+        for (i = 0; i < 8u; i++, n++) { /* the accumulator stage (a residual block's conv), C > 8 */
+            static const uint32_t ca[] = {9, 12, 16, 17, 20, 33, 40, 64}, oa[] = {8, 13, 6, 16};
+            conv_case(ca[i], 3, 3, 1, 1, pad1, 6, 6, oa[i % 4u], 0, BE_WK_BINARY, 5);
+            conv_case(ca[i], 3, 3, 3, 3, pad1, 16, 16, oa[(i + 1u) % 4u], 0, BE_WK_BINARY, 5);
+            conv_case(ca[i], 3, 3, 1, 2, pad2, 8, 11, oa[(i + 2u) % 4u], 0, BE_WK_BINARY, 5);
+        }
+        conv_case(16, 3, 3, 1, 1, pad1, 22, 22, 12, 0, BE_WK_BINARY, 0); /* one pass, 2 bands */
+        conv_case(12, 3, 3, 1, 1, pad0, 24, 21, 9, 0, BE_WK_BINARY, 0);
+        conv_case(32, 3, 3, 1, 1, pad1, 20, 20, 16, 0, BE_WK_BINARY, 0); /* 4 bands */
+        conv_case(20, 3, 3, 2, 2, pad1, 21, 21, 12, 0, BE_WK_BINARY, 0); /* stride 2, 2 bands */
+        conv_case(24, 3, 3, 2, 2, pad2, 22, 21, 9, 0, BE_WK_BINARY, 0);
+    }
     { /* 2 and 3 bit-planes into levels (L = 1, 3), stride 1, at most 32 channels: the position-lane
        * kernels ("lanes", the x86 px rows) with their instances (3x3: 3, 6 or 9 groups per plane),
        * the generic one (5x3, 1x1, 3 planes), row tails and padding */

@@ -226,21 +226,23 @@ static __attribute__((noinline)) void build_1(const be_op *op, uint32_t o0, uint
 }
 
 /* The same for blocks of 8 (EW = 2) and the nibbles j0 .. j0 + nj_tab - 1 only (tables of nj_tab
- * positions per tap), the tap's eight weight words in registers */
+ * positions per tap, all in one weight word of the tap: j0 % 8 + nj_tab <= 8), the tap's eight
+ * weight words in registers */
 static __attribute__((noinline)) void build_2j(const be_op *op, uint32_t o0, uint32_t n, be_word *tab, uint32_t *pw,
                                                uint32_t j0, uint32_t nj_tab)
 {
-    const uint32_t taps = op->kh * op->kw, nj = j0 + nj_tab; /* the tables of nibbles j0 .. nj - 1 */
-    const be_word *w = (const be_word *)op->weights + (size_t)o0 * taps; /* (O, KH, KW, 1 word) */
+    const uint32_t taps = op->kh * op->kw, cw = op->in.cw, row = taps * cw; /* (O, KH, KW, cw words) */
+    const uint32_t jb = j0 % 8u, nj = jb + nj_tab; /* the tables of nibbles jb .. nj - 1 of word j0 / 8 */
+    const be_word *w = (const be_word *)op->weights + (size_t)o0 * row + j0 / 8u;
     uint32_t t, j, i, pl0 = 0u, pl1 = 0u, left = BE_TAB_FLUSH / 2u;
     for (i = 0; i < 8u; i++)
         pw[i] = 0u;
-    for (t = 0; t < taps; t++) {
-        const uint32_t c0 = w[t], c1 = n > 1u ? w[taps + t] : 0u, c2 = n > 2u ? w[2u * taps + t] : 0u;
-        const uint32_t c3 = n > 3u ? w[3u * taps + t] : 0u, c4 = n > 4u ? w[4u * taps + t] : 0u;
-        const uint32_t c5 = n > 5u ? w[5u * taps + t] : 0u, c6 = n > 6u ? w[6u * taps + t] : 0u;
-        const uint32_t c7 = n > 7u ? w[7u * taps + t] : 0u;
-        for (j = j0; j < nj; j += 2u) { /* nibbles j and j + 1 */
+    for (t = 0; t < taps; t++, w += cw) {
+        const uint32_t c0 = w[0], c1 = n > 1u ? w[row] : 0u, c2 = n > 2u ? w[2u * row] : 0u;
+        const uint32_t c3 = n > 3u ? w[3u * row] : 0u, c4 = n > 4u ? w[4u * row] : 0u;
+        const uint32_t c5 = n > 5u ? w[5u * row] : 0u, c6 = n > 6u ? w[6u * row] : 0u;
+        const uint32_t c7 = n > 7u ? w[7u * row] : 0u;
+        for (j = jb; j < nj; j += 2u) { /* nibbles j and j + 1 */
             const uint32_t b0 = bytes4(c0, c1, c2, c3, 4u * j), b1 = bytes4(c4, c5, c6, c7, 4u * j);
             if (j + 1u < nj) {
                 pl0 += entries_pair(b0, tab);
@@ -860,41 +862,87 @@ static inline uint32_t nibble_offsets(uint32_t m)
 /* How a layer takes the offset image: its words per pixel (1 for C <= 8, 2 for C <= 16, 4 for
  * C <= 32: [plane 0 nibbles 0-3, plane 1 nibbles 0-3, plane 0 nibbles 4-7, plane 1 ...]), passes
  * (2 for C > 16: the tables of nibbles 0-3, then 4-7, which would not fit together), and the
- * words of its tables, image and (2 passes) the first pass's sums, 4 words per output pixel. */
+ * words of its tables, image and (2 passes) the first pass's sums, 4 words per output pixel.
+ * Sign bits over more than 16 channels, into the accumulator stage, or on maps whose one-pass image
+ * does not fit, take P = ceil(C / 16) passes instead (sign_passes): one image plane per pass
+ * (one word per pixel), in bands of `rows` output rows; `resident` when the whole map's P planes
+ * fit (built once), else each pass rebuilds its plane of the band. */
 typedef struct {
     uint32_t wpp, passes, njt, tab_words, img_words, part_words, wp; /* njt: table positions per tap */
+    uint32_t banded, rows, resident;                                 /* sign_passes */
 } offsets_plan;
 
-/* Whether a layer takes the offset image: 2 planes, 3x3, C <= 32, more than 4 output channels, its
- * stage in bytes (C <= 8) or halfwords (more: at most 36 nibbles per pass), and tables, image and
+/* The band of sign_passes: the most output rows whose image rows (one plane, or all P planes when
+ * the whole map fits: resident) and, for P > 1, halfword sums (4 words per output pixel) fit
+ * `room` words. */
+static int sign_bands(const be_op *op, uint32_t room, offsets_plan *pl)
+{
+    const uint32_t ow = op->out.w, oh = op->out.h, sh = op->sh, wp = pl->wp;
+    const uint32_t sums = pl->passes > 1u ? 4u * ow : 0u; /* words per output row */
+    const uint32_t whole = pl->passes * ((oh - 1u) * sh + 3u) * wp + oh * sums;
+    uint32_t r;
+    pl->banded = 1u;
+    if (whole <= room) {
+        pl->rows = oh;
+        pl->resident = 1u;
+        pl->img_words = whole - oh * sums;
+    } else { /* the largest R with (R - 1) SH wp + 3 wp + R sums <= room (sh <= room: no wrap) */
+        r = sh > room || room + sh * wp < 3u * wp ? 1u : (room + sh * wp - 3u * wp) / (sh * wp + sums);
+        pl->rows = r == 0u ? 1u : r < oh ? r : oh;
+        pl->resident = 0u;
+        pl->img_words = ((pl->rows - 1u) * sh + 3u) * wp; /* (rows - 1) SH <= the map's hp */
+    }
+    pl->part_words = pl->rows * sums;
+    return pl->img_words + pl->part_words <= room;
+}
+
+/* Whether a layer takes the offset image: 2 planes (C <= 32) or sign bits (C <= 128), 3x3, more
+ * than 4 output channels, its stage in bytes (C <= 8) or halfwords (more: at most 36 nibbles per
+ * pass; sign bits: the sign stage, or the accumulators past 8 channels), and tables, image and
  * sums within the stack budget. */
 static int offsets_layer(const be_op *op, offsets_plan *pl)
 {
     const uint32_t nj = (op->in.c + 3u) / 4u, njp = nj < 4u ? nj : 4u; /* nibble positions per pass */
     const uint32_t total = BE_TAB_WORDS + BE_TAB_PAD_EXTRA;
-    const int sign = op->in.encoding == BE_ENC_SIGN;
+    const int sign = op->in.encoding == BE_ENC_SIGN, acc = op->stage == BE_STAGE_ACC;
     be_arm_padded g;
     if (op->type != BE_OP_CONV2D || !be_arm_bin_supports(op) || op->in.planes != (sign ? 1u : 2u) ||
-        op->in.c > 32u || op->in.cw != 1u || op->kh != 3u || op->kw != 3u || op->out_ch <= 4u ||
-        op->out.h * op->out.w < BE_TAB_MIN_PIXELS)
+        op->in.c > (sign ? 128u : 32u) || op->in.cw != (op->in.c + 31u) / 32u || op->kh != 3u || op->kw != 3u ||
+        op->out_ch <= 4u || op->out.h * op->out.w < BE_TAB_MIN_PIXELS)
         return 0;
-    if (sign ? !be_stage_is_sign(op) : nj <= 2u ? !levels_in_bytes(op, nj) : !levels_in_halves(op, njp))
-        return 0; /* (2 passes: S <= 3 * 4 * 72 = 864, a halfword; sign: d <= 4 * 72) */
+    if (sign ? !be_stage_is_sign(op) && !(acc && nj > 2u)
+             : nj <= 2u ? !levels_in_bytes(op, nj) : !levels_in_halves(op, njp))
+        return 0; /* (2 passes: S <= 3 * 4 * 72 = 864, a halfword; sign: d <= 4 * 36 per pass) */
 #if !defined(BE_ARM_HAVE_DSP)
     if (sign && nj <= 4u) /* cortex-m3: the row33 sign path wins there (conv8 0.460 vs 0.487) */
         return 0;
 #endif
-    /* sign bits: one word per pixel and pass (a pass's nibbles as bytes); 2 planes as above */
-    pl->wpp = sign ? (nj <= 4u ? 1u : 2u) : nj <= 2u ? 1u : nj <= 4u ? 2u : 4u;
-    pl->passes = nj <= 4u ? 1u : 2u;
     pl->njt = nj <= 2u ? 2u : 4u; /* the fields of 2 or 4 positions (past C: zero weights and inputs) */
     pl->tab_words = 9u * pl->njt * 32u;
-    if (!be_arm_padded_geometry(op, pl->wpp, total - pl->tab_words, &g))
+    /* sign bits: one word per pixel (a pass's nibbles as bytes); 2 planes as above */
+    pl->wpp = sign ? 1u : nj <= 2u ? 1u : nj <= 4u ? 2u : 4u;
+    pl->passes = nj <= 4u ? 1u : sign ? (nj + 3u) / 4u : 2u;
+    pl->banded = 0u;
+    pl->rows = op->out.h;
+    pl->resident = 1u;
+    if (!sign || (nj <= 4u && !acc)) { /* the whole image, one or (2 planes) two passes */
+        pl->part_words = pl->passes == 2u ? op->out.h * op->out.w * 4u : 0u;
+        if (be_arm_padded_geometry(op, pl->wpp, total - pl->tab_words, &g)) {
+            pl->img_words = g.wp * g.hp * pl->wpp;
+            pl->wp = g.wp;
+            if (pl->tab_words + pl->img_words + pl->part_words <= total)
+                return 1;
+        }
+        if (!sign || nj <= 2u) /* C <= 8 sign bits: the image of a map this large does not fit */
+            return 0;
+    }
+    /* sign_passes (d <= 9 * 128 in halfword lanes): 4 table positions, one plane per pass */
+    pl->njt = 4u;
+    pl->tab_words = 9u * 4u * 32u;
+    if (!be_arm_padded_geometry(op, 1u, 0xFFFFu, &g))
         return 0;
-    pl->img_words = g.wp * g.hp * pl->wpp;
-    pl->part_words = pl->passes == 2u ? op->out.h * op->out.w * (sign ? 2u : 4u) : 0u;
     pl->wp = g.wp;
-    return pl->tab_words + pl->img_words + pl->part_words <= total;
+    return sign_bands(op, total - pl->tab_words, pl);
 }
 
 /* The offset image of the input (offsets_plan): hp = (OH - 1) SH + 3 rows of wp = (OW - 1) SW + 3
@@ -917,19 +965,12 @@ static __attribute__((noinline)) void offset_image(const be_op *op, const be_wor
         {
             be_word *o = img + g.lead * wpp;
             const be_word *r = row, *end = row + vi->planes * g.n;
-            if (vi->encoding == BE_ENC_SIGN) { /* nibbles 0 .. 3 (and 4 .. 7 in a second word) */
-                for (; r != end; r++) {
-                    const uint32_t lo = *r & 0xFFFFu, hi = *r >> 16;
-                    *o++ = nibble_offsets((lo | lo << 8) & 0x00FF00FFu);
-                    if (wpp == 2u)
-                        *o++ = nibble_offsets((hi | hi << 8) & 0x00FF00FFu);
-                }
+            if (vi->encoding == BE_ENC_SIGN || wpp == 2u) { /* nibbles 0 .. 3 (of each plane) */
+                for (; r != end; r++)
+                    *o++ = nibble_offsets((*r | *r << 8) & 0x00FF00FFu);
             } else if (wpp == 1u) {
                 for (; r != end; r += 2) /* bytes: plane 0 nibbles 0, 1; plane 1 nibbles 0, 1 */
                     *o++ = nibble_offsets((r[0] | r[1] << 16) & 0x00FF00FFu);
-            } else if (wpp == 2u) {
-                for (; r != end; r++) /* nibbles 0 .. 3 of the plane */
-                    *o++ = nibble_offsets((*r | *r << 8) & 0x00FF00FFu);
             } else {
                 for (; r != end; r += 2, o += 4) { /* nibbles 0 .. 3 of both planes, then 4 .. 7 */
                     const uint32_t x0 = r[0] & 0xFFFFu, x1 = r[1] & 0xFFFFu, y0 = r[0] >> 16, y1 = r[1] >> 16;
@@ -1088,14 +1129,10 @@ static __attribute__((noinline)) void orows_8(const be_op *op, const tab_levels 
 #define BE_OS_TAP2F                                                                                          \
     "ldr %[x], [%[rp]]\n\t" BE_OT_SET("", BE_OT_E("0", "2", "0", "0"), "a0", "a1")                          \
     BE_OT_LOOK(", ror #8", BE_OT_E("0", "2", "1", "0"), "a0", "a1", "")
-#define BE_OS_TAP4S(KX, PS)                                                                                  \
-    "ldr %[x], [%[rp], #(" KX ")*" PS "]\n\t" BE_OT_PLANE4(KX, "a0", "a1")
-#define BE_OS_TAP4(KX) BE_OS_TAP4S(KX, "4")
-#define BE_OS_TAP8(KX) BE_OS_TAP4S(KX, "8")
+#define BE_OS_TAP4(KX) "ldr %[x], [%[rp], #(" KX ")*4]\n\t" BE_OT_PLANE4(KX, "a0", "a1")
 #define BE_OS_TAP4F "ldr %[x], [%[rp]]\n\t" BE_OT_PLANE4F("a0", "a1")
 BE_OT_FIELD_FN(s2, BE_OS_TAP2, BE_OS_TAP2F, "768", 0)
 BE_OT_FIELD_FN(s4, BE_OS_TAP4, BE_OS_TAP4F, "1536", 512)
-BE_OT_FIELD_FN(s8, BE_OS_TAP8, BE_OS_TAP4F, "1536", 512)
 
 /* Sign bits, C <= 16: the mismatch counts d (bytes, <= 4 * 36) against the byte thresholds */
 static __attribute__((noinline)) void orows_sign(const be_op *op, const tab_levels *lv, const uint32_t *tw,
@@ -1119,31 +1156,6 @@ static __attribute__((noinline)) void orows_sign(const be_op *op, const tab_leve
     }
 }
 
-/* Sign bits, C <= 32, in two passes (words 0 and 1 of each pixel): the first stores its byte
- * counts, the second adds its own in halfwords (d <= 288) against the halfword thresholds. */
-static __attribute__((noinline)) void orows_sign8(const be_op *op, const tab_levels *lv, const be_word *img,
-                                                  uint32_t wp, be_word *out, uint32_t *part, uint32_t pass)
-{
-    const uint32_t rs = wp * 8u, cstep = op->sw * 2u, rstep = op->sh * wp * 2u, ow = op->out.w;
-    const uint32_t ws = lv->word_step, row_words = ow * ws, m = 0x00FF00FFu;
-    uint32_t oy;
-    img += pass;
-    for (oy = 0; oy < op->out.h; oy++, img += rstep, out += row_words) {
-        const be_word *x0 = img, *const x_end = img + ow * cstep;
-        be_word *word = out;
-        for (; x0 != x_end; x0 += cstep, word += ws, part += 2) {
-            uint32_t s[4];
-            ofield_s8(lv->tab, x0, rs, s);
-            if (pass == 0u) {
-                part[0] = s[0], part[1] = s[1];
-                continue;
-            }
-            put_levels_halves4(lv, (s[0] & m) + (part[0] & m), ((s[0] >> 8) & m) + ((part[0] >> 8) & m),
-                               (s[1] & m) + (part[1] & m), ((s[1] >> 8) & m) + ((part[1] >> 8) & m), word);
-        }
-    }
-}
-
 /* The sign stage as one level in halfword lanes (put_levels_halves4): bit = (d >= T) XOR flip,
  * with T = sign_threshold, clamped to [0, 65535] (d <= 288). */
 static __attribute__((noinline)) void sign_thresholds_halves(const be_op *op, uint32_t o0, uint32_t n, tab_levels *lv)
@@ -1158,6 +1170,137 @@ static __attribute__((noinline)) void sign_thresholds_halves(const be_op *op, ui
         const int64_t v = sign_threshold((int64_t)op->k, dir[o], t[o]);
         lv->hu[0][hw] |= (uint32_t)(v < 0 ? 0 : v > 65535 ? 65535 : v) << hs;
         lv->hf[hw] |= (dir[o] < 0 ? 1u : 0u) << hs;
+    }
+}
+
+/* ---- Sign bits over 17 .. 128 channels: P = ceil(C / 16) passes ------------------------------
+ * Pass p reads the tables of nibbles 4p .. 4p + 3 (channels 16p .. 16p + 15) and its own plane of
+ * the offset image: one word per pixel, those 4 nibbles as byte offsets (sign_plane), so every
+ * pass is the one-word field of orows_sign (ofield_s4). A pass's byte counts (<= 4 * 36) are
+ * widened to halfword lanes, channels (0, 2), (1, 3), (4, 6), (5, 7), and summed per output pixel
+ * in `part` (d <= 9 * 128); the last pass puts the sign bits (sign_thresholds_halves). When the
+ * image of all P planes and the sums of the whole map do not fit, the map runs in bands of output
+ * rows and each (block, pass) rebuilds its plane of the band (offsets_plan). */
+
+/* Plane `pass` of the offset image of the output rows [oy0, oy0 + rows) at img: (rows - 1) SH + 3
+ * image rows from input row oy0 SH - pt, g->wp pixels each, padding pixels zero (offset 0). */
+static __attribute__((noinline)) void sign_plane(const be_op *op, const be_word *in, be_word *img, uint32_t pass,
+                                                 uint32_t oy0, uint32_t rows, const be_arm_padded *g)
+{
+    const be_value *vi = &op->in;
+    const uint32_t hp = (rows - 1u) * op->sh + 3u, px = vi->pixel_bytes / 4u, shift = 16u * (pass % 2u);
+    const int32_t iy0 = (int32_t)(oy0 * op->sh) - (int32_t)op->pt;
+    uint32_t py;
+    in += pass / 2u; /* the pixel's word of channels 32 (pass / 2) .. */
+    for (py = 0; py < hp; py++, img += g->wp) {
+        const int32_t iy = iy0 + (int32_t)py;
+        if (iy < 0 || iy >= (int32_t)vi->h) {
+            be_zero_words(img, g->wp);
+            continue;
+        }
+        be_zero_words(img, g->lead);
+        {
+            const be_word *r = in + (size_t)iy * vi->w * px;
+            be_word *o = img + g->lead, *const end = o + g->n;
+            for (; o != end; o++, r += px) {
+                const uint32_t h = (*r >> shift) & 0xFFFFu;
+                *o = nibble_offsets((h | h << 8) & 0x00FF00FFu);
+            }
+        }
+        be_zero_words(img + g->lead + g->n, g->wp - g->lead - g->n);
+    }
+}
+
+/* y[0 .. n) = k - 2 d, the accumulators of channels 0 .. n - 1 of the block from their halfword
+ * counts d: channels (0, 2) in h0, (1, 3) in h1, (4, 6) in h2, (5, 7) in h3 */
+static inline void put_acc(int32_t *y, uint32_t n, int32_t k, uint32_t h0, uint32_t h1, uint32_t h2, uint32_t h3)
+{
+    const uint32_t d[8] = {h0 & 0xFFFFu, h1 & 0xFFFFu, h0 >> 16, h1 >> 16,
+                           h2 & 0xFFFFu, h3 & 0xFFFFu, h2 >> 16, h3 >> 16};
+    uint32_t i;
+    for (i = 0; i < n; i++)
+        y[i] = k - 2 * (int32_t)d[i];
+}
+
+/* One pass over the band's `rows` output rows (image wp pixels wide): the first pass sets part,
+ * the middle ones add to it, the last adds and puts the sign bits, or (acc_n > 0) the
+ * accumulators of the block's acc_n channels. */
+static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_levels *lv, const be_word *img,
+                                                  uint32_t wp, uint32_t rows, be_word *out, uint32_t *part,
+                                                  uint32_t pass, uint32_t passes, uint32_t acc_n)
+{
+    const uint32_t rs = wp * 4u, cstep = op->sw, rstep = op->sh * wp, ow = op->out.w;
+    const uint32_t ws = lv->word_step, row_words = ow * ws, m = 0x00FF00FFu;
+    const int first = pass == 0u, last = pass + 1u == passes;
+    const int32_t k = (int32_t)op->k;
+    uint32_t oy;
+    for (oy = 0; oy < rows; oy++, img += rstep, out += row_words) {
+        const be_word *x0 = img, *const x_end = img + ow * cstep;
+        be_word *word = out;
+        for (; x0 != x_end; x0 += cstep, word += ws, part += 4) {
+            uint32_t s[4], h0, h1, h2, h3;
+            ofield_s4(lv->tab, x0, rs, s);
+            h0 = s[0] & m, h1 = (s[0] >> 8) & m, h2 = s[1] & m, h3 = (s[1] >> 8) & m;
+            if (!first)
+                h0 += part[0], h1 += part[1], h2 += part[2], h3 += part[3];
+            if (!last)
+                part[0] = h0, part[1] = h1, part[2] = h2, part[3] = h3;
+            else if (acc_n != 0u)
+                put_acc((int32_t *)word, acc_n, k, h0, h1, h2, h3);
+            else
+                put_levels_halves4(lv, h0, h1, h2, h3, word);
+        }
+    }
+}
+
+/* The levels' fields shared by every block of 8 output channels from o0 (n of them) */
+static void block_levels(const be_op *op, uint32_t o0, uint32_t n, const be_word *tab, tab_levels *lv)
+{
+    lv->tab = tab;
+    lv->word_step = op->out.pixel_bytes / 4u;
+    lv->plane_step = op->out.cw;
+    lv->shift = o0 % 32u;
+    lv->mask = (1u << n) - 1u;
+    lv->levels = op->levels;
+    lv->out_planes = op->out.planes;
+}
+
+/* The whole layer (offsets_layer: pl->banded): bands of pl->rows output rows, blocks of 8 output
+ * channels, P passes; tab: the tables, then the image, then part. */
+static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word *in, be_word *out, be_word *tab,
+                                                  const offsets_plan *pl)
+{
+    const uint32_t plane_words = pl->resident ? pl->img_words / pl->passes : 0u;
+    const uint32_t out_row_words = op->out.w * (op->out.pixel_bytes / 4u);
+    const int acc = op->stage == BE_STAGE_ACC;
+    be_word *const img = tab + pl->tab_words;
+    uint32_t *const part = img + pl->img_words;
+    be_arm_padded g;
+    uint32_t oy0, o0, p, pw[8];
+    if (!be_arm_padded_geometry(op, 1u, 0xFFFFu, &g)) /* offsets_layer checked it */
+        return;
+    for (oy0 = 0; oy0 < op->out.h; oy0 += pl->rows) {
+        const uint32_t rows = op->out.h - oy0 < pl->rows ? op->out.h - oy0 : pl->rows;
+        if (pl->resident)
+            for (p = 0; p < pl->passes; p++)
+                sign_plane(op, in, img + p * plane_words, p, oy0, rows, &g);
+        for (o0 = 0; o0 < op->out_ch; o0 += 8u) {
+            const uint32_t n = op->out_ch - o0 < 8u ? op->out_ch - o0 : 8u;
+            be_word *word = out + (size_t)oy0 * out_row_words + (acc ? o0 : o0 / 32u);
+            tab_levels lv;
+            block_levels(op, o0, n, tab, &lv);
+            if (!acc) {
+                sign_thresholds_halves(op, o0, n, &lv);
+                lv.levels = 1u;
+                lv.out_planes = 1u;
+            }
+            for (p = 0; p < pl->passes; p++) {
+                if (!pl->resident)
+                    sign_plane(op, in, img, p, oy0, rows, &g);
+                build_2j(op, o0, n, tab, pw, 4u * p, 4u); /* nibbles past C: zero weights and inputs */
+                orows_signp(op, &lv, img + p * plane_words, pl->wp, rows, word, part, p, pl->passes, acc ? n : 0u);
+            }
+        }
     }
 }
 #endif /* offsets */
@@ -1292,6 +1435,10 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
     uint32_t in_w = vi->w, in_h = vi->h;
     int32_t pt = (int32_t)op->pt, pl = (int32_t)op->pl;
 #ifdef BE_TAB_OFFSETS
+    if (offsets && opl.banded) {
+        sign_passes(op, src, (be_word *)out, tab, &opl);
+        return BE_OK;
+    }
     if (offsets) { /* tables, then the offset image, then (2 passes) the first pass's sums */
         be_word *img = tab + opl.tab_words;
         uint32_t *part = img + opl.img_words;
@@ -1300,26 +1447,12 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
             const uint32_t n = op->out_ch - o0 < 8u ? op->out_ch - o0 : 8u;
             be_word *word = (be_word *)out + o0 / 32u;
             tab_levels lv;
-            lv.tab = tab;
-            lv.word_step = vo->pixel_bytes / 4u;
-            lv.plane_step = vo->cw;
-            lv.shift = o0 % 32u;
-            lv.mask = (1u << n) - 1u;
-            lv.levels = op->levels;
-            lv.out_planes = vo->planes;
-            if (vi->encoding == BE_ENC_SIGN && opl.passes == 1u) {
+            block_levels(op, o0, n, tab, &lv);
+            if (vi->encoding == BE_ENC_SIGN) {
                 uint32_t tw[2], fw[2];
                 build_2j(op, o0, n, tab, pw, 0u, opl.njt); /* positions past C: zero weights, inputs */
                 byte_thresholds(op, o0, n, tw, fw);
                 orows_sign(op, &lv, tw, fw, img, opl.wp, word);
-            } else if (vi->encoding == BE_ENC_SIGN) {
-                build_2j(op, o0, n, tab, pw, 0u, 4u);
-                orows_sign8(op, &lv, img, opl.wp, word, part, 0u);
-                build_2j(op, o0, n, tab, pw, 4u, 4u);
-                sign_thresholds_halves(op, o0, n, &lv);
-                lv.levels = 1u;
-                lv.out_planes = 1u;
-                orows_sign8(op, &lv, img, opl.wp, word, part, 1u);
             } else if (opl.passes == 1u) {
                 build_2j(op, o0, n, tab, pw, 0u, opl.njt); /* positions past C: zero weights, inputs */
                 level_thresholds(op, o0, n, pw, &lv, nj > 2u);
