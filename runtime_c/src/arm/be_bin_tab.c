@@ -872,6 +872,8 @@ typedef struct {
     uint32_t banded, rows, resident;                                 /* sign_passes */
 } offsets_plan;
 
+#define BE_TAB_BAND_PIXELS 64u
+
 /* The band of sign_passes: the most output rows whose image rows (one plane, or all P planes when
  * the whole map fits: resident) and, for P > 1, halfword sums (4 words per output pixel) fit
  * `room` words. */
@@ -893,7 +895,9 @@ static int sign_bands(const be_op *op, uint32_t room, offsets_plan *pl)
         pl->img_words = ((pl->rows - 1u) * sh + 3u) * wp; /* (rows - 1) SH <= the map's hp */
     }
     pl->part_words = pl->rows * sums;
-    return pl->img_words + pl->part_words <= room;
+    /* each (band, block, pass) builds its tables (and, not resident, its image plane): not for
+     * fewer than BE_TAB_BAND_PIXELS pixels (7 x 7 x 128, non-resident: tab 0.289, dsp 0.275) */
+    return pl->img_words + pl->part_words <= room && (pl->resident || pl->rows * ow >= BE_TAB_BAND_PIXELS);
 }
 
 /* Whether a layer takes the offset image: 2 planes (C <= 32) or sign bits (C <= 128), 3x3, more
@@ -1222,6 +1226,44 @@ static inline void put_acc(int32_t *y, uint32_t n, int32_t k, uint32_t h0, uint3
         y[i] = k - 2 * (int32_t)d[i];
 }
 
+#if defined(BE_ARM_HAVE_DSP)
+/* A pass other than the last over n pixels of one output row (cs bytes apart in the image) in one
+ * asm loop: the field (ofield_s4), then its byte counts widened into part's halfword lanes,
+ * set (first pass) or added (UXTB16 / UXTAB16 of the counts and their odd bytes), 11 or 13
+ * instructions per pixel past the field where the C loop spends about 40. */
+#define BE_OS_PASS_LOOP(PART)                                                                                \
+    "1:\n\t" BE_OT_FIELD(BE_OS_TAP4, BE_OS_TAP4F, "1536") PART                                              \
+    "sub %[rp], %[rp], %[rs], lsl #1\n\t"                                                                   \
+    "add %[rp], %[rp], %[cs]\n\t"                                                                          \
+    "subw %[tr], %[tr], #3072\n\t"                                                                         \
+    "subs %[n], %[n], #1\n\t"                                                                              \
+    "bne 1b\n\t"
+#define BE_OS_PART_SET                                                                                       \
+    "uxtb16 %[p], %[a0]\n\t" "uxtb16 %[q], %[a0], ror #8\n\t" "strd %[p], %[q], [%[part]], #8\n\t"           \
+    "uxtb16 %[p], %[a1]\n\t" "uxtb16 %[q], %[a1], ror #8\n\t" "strd %[p], %[q], [%[part]], #8\n\t"
+#define BE_OS_PART_ADD                                                                                       \
+    "ldrd %[p], %[q], [%[part]]\n\t" "uxtab16 %[p], %[p], %[a0]\n\t" "uxtab16 %[q], %[q], %[a0], ror #8\n\t" \
+    "strd %[p], %[q], [%[part]], #8\n\t"                                                                    \
+    "ldrd %[p], %[q], [%[part]]\n\t" "uxtab16 %[p], %[p], %[a1]\n\t" "uxtab16 %[q], %[q], %[a1], ror #8\n\t" \
+    "strd %[p], %[q], [%[part]], #8\n\t"
+#define BE_OS_PASS_OPERANDS                                                                                  \
+    : [a0] "=&r"(a0), [a1] "=&r"(a1), [x] "=&r"(x), [t] "=&r"(t), [p] "=&r"(p), [q] "=&r"(q), [rp] "+&r"(rp), \
+      [tr] "+&r"(tr), [n] "+&r"(n), [part] "+&r"(part)                                                      \
+    : [rs] "r"(rs), [cs] "r"(cs)                                                                             \
+    : "cc", "memory"
+
+static __attribute__((noinline)) void pass_row(const be_word *tab, const be_word *x0, uint32_t rs, uint32_t cs,
+                                               uint32_t n, uint32_t *part, int first)
+{
+    const uint8_t *rp = (const uint8_t *)x0, *tr = (const uint8_t *)tab + 512;
+    uint32_t a0, a1, x, t, p, q;
+    if (first)
+        __asm__ volatile(BE_OS_PASS_LOOP(BE_OS_PART_SET) BE_OS_PASS_OPERANDS);
+    else
+        __asm__ volatile(BE_OS_PASS_LOOP(BE_OS_PART_ADD) BE_OS_PASS_OPERANDS);
+}
+#endif
+
 /* One pass over the band's `rows` output rows (image wp pixels wide): the first pass sets part,
  * the middle ones add to it, the last adds and puts the sign bits, or (acc_n > 0) the
  * accumulators of the block's acc_n channels. */
@@ -1234,6 +1276,13 @@ static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_lev
     const int first = pass == 0u, last = pass + 1u == passes;
     const int32_t k = (int32_t)op->k;
     uint32_t oy;
+#if defined(BE_ARM_HAVE_DSP)
+    if (!last) {
+        for (oy = 0; oy < rows; oy++, img += rstep, part += 4u * ow)
+            pass_row(lv->tab, img, rs, cstep * 4u, ow, part, first);
+        return;
+    }
+#endif
     for (oy = 0; oy < rows; oy++, img += rstep, out += row_words) {
         const be_word *x0 = img, *const x_end = img + ow * cstep;
         be_word *word = out;
