@@ -103,8 +103,8 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     within 6.75 KiB. Sign bits past 16 channels, into the accumulator stage (past 8 channels), or
     9 to 16 whose one-pass image does not fit run ceil(C / 16) passes (sign_passes) in bands of
     output rows: it takes them when the whole map's image planes and, past 16 channels, sums (4
-    words per output pixel) fit beside the tables, or else bands of at least 64 output pixels
-    with one plane each. On the Cortex-M55 sign bits past 16 channels stay with Helium."""
+    words per output pixel) fit beside the tables, or else bands of output rows with one plane
+    each. On the Cortex-M55 sign bits past 16 channels stay with Helium."""
     if target not in ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"):
         return False
     if not isinstance(op, Conv2d) or getattr(op, "groups", 1) != 1:
@@ -143,7 +143,7 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
         return True
     rows = 1 if sh > room or room + sh * wp < 3 * wp else max(1, (room + sh * wp - 3 * wp) // (sh * wp + sums))
     rows = min(rows, oh)
-    return ((rows - 1) * sh + 3) * wp + rows * sums <= room and rows * ow >= 64
+    return ((rows - 1) * sh + 3) * wp + rows * sums <= room
 
 
 def sad_takes(target: str, op, spec, out_spec) -> bool:

@@ -872,8 +872,6 @@ typedef struct {
     uint32_t banded, rows, resident;                                 /* sign_passes */
 } offsets_plan;
 
-#define BE_TAB_BAND_PIXELS 64u
-
 /* The band of sign_passes: the most output rows whose image rows (one plane, or all P planes when
  * the whole map fits: resident) and, for P > 1, halfword sums (4 words per output pixel) fit
  * `room` words. */
@@ -895,9 +893,7 @@ static int sign_bands(const be_op *op, uint32_t room, offsets_plan *pl)
         pl->img_words = ((pl->rows - 1u) * sh + 3u) * wp; /* (rows - 1) SH <= the map's hp */
     }
     pl->part_words = pl->rows * sums;
-    /* each (band, block, pass) builds its tables (and, not resident, its image plane): not for
-     * fewer than BE_TAB_BAND_PIXELS pixels (7 x 7 x 128, non-resident: tab 0.289, dsp 0.275) */
-    return pl->img_words + pl->part_words <= room && (pl->resident || pl->rows * ow >= BE_TAB_BAND_PIXELS);
+    return pl->img_words + pl->part_words <= room;
 }
 
 /* Whether a layer takes the offset image: 2 planes (C <= 32) or sign bits (C <= 128), 3x3, more
