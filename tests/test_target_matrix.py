@@ -102,9 +102,9 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     past 16 channels of bit-planes, the first of two passes' sums (4 words per output pixel)
     within 6.75 KiB. Sign bits past 16 channels, into the accumulator stage (past 8 channels), or
     9 to 16 whose one-pass image does not fit run ceil(C / 16) passes (sign_passes) in bands of
-    output rows: it takes them when the whole map's image planes and, past 16 channels, sums (4
-    words per output pixel) fit beside the tables, or else bands of output rows with one plane
-    each. On the Cortex-M55 sign bits past 16 channels stay with Helium."""
+    output rows: it takes them when one output row's image plane (3 padded rows) and sums (4
+    words per output pixel) fit beside the tables. On the Cortex-M55 sign bits past 16 channels
+    stay with Helium."""
     if target not in ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"):
         return False
     if not isinstance(op, Conv2d) or getattr(op, "groups", 1) != 1:
@@ -138,12 +138,12 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
             return True
         if not sign or nj <= 2:
             return False
-    room, sums = 1152 + 576 - 9 * 4 * 32, (4 * ow if nj > 4 else 0)  # bands of output rows
-    if ((nj + 3) // 4) * hp * wp + oh * sums <= room:  # the whole map resident
+    # bands of output rows; the sums of the band (P > 1) or of one output row (P = 1)
+    room, sums = 1152 + 576 - 9 * 4 * 32, (4 * ow if nj > 4 else 0)
+    fixed = 4 * ow - sums
+    if ((nj + 3) // 4) * hp * wp + oh * sums + fixed <= room:  # the whole map resident
         return True
-    rows = 1 if sh > room or room + sh * wp < 3 * wp else max(1, (room + sh * wp - 3 * wp) // (sh * wp + sums))
-    rows = min(rows, oh)
-    return ((rows - 1) * sh + 3) * wp + rows * sums <= room
+    return 3 * wp + 4 * ow <= room  # one output row at least
 
 
 def sad_takes(target: str, op, spec, out_spec) -> bool:

@@ -177,7 +177,7 @@ static inline uint32_t entries(uint32_t wn, be_word *te, uint32_t ew)
 
 /* entries() (EW = 2) of two nibble positions: bits 0-3 of wn's bytes at te, bits 4-7 at te + 32
  * words; returns the sum of both W */
-static inline uint32_t entries_pair(uint32_t wn, be_word *te)
+static inline __attribute__((always_inline)) uint32_t entries_pair(uint32_t wn, be_word *te)
 {
 #if defined(BE_ARM_T2_ASM)
     uint32_t d0, d1, d2, d3, t0, t1, t2, t3, pl = 0u;
@@ -238,19 +238,27 @@ static __attribute__((noinline)) void build_2j(const be_op *op, uint32_t o0, uin
     for (i = 0; i < 8u; i++)
         pw[i] = 0u;
     for (t = 0; t < taps; t++, w += cw) {
-        const uint32_t c0 = w[0], c1 = n > 1u ? w[row] : 0u, c2 = n > 2u ? w[2u * row] : 0u;
-        const uint32_t c3 = n > 3u ? w[3u * row] : 0u, c4 = n > 4u ? w[4u * row] : 0u;
-        const uint32_t c5 = n > 5u ? w[5u * row] : 0u, c6 = n > 6u ? w[6u * row] : 0u;
-        const uint32_t c7 = n > 7u ? w[7u * row] : 0u;
-        for (j = jb; j < nj; j += 2u) { /* nibbles j and j + 1 */
-            const uint32_t b0 = bytes4(c0, c1, c2, c3, 4u * j), b1 = bytes4(c4, c5, c6, c7, 4u * j);
+        /* the tap's byte columns first (channels 0-3, 4-7 per pair of nibbles), so that no weight
+         * word stays live across the table asm (GCC spilled all eight around it) */
+        uint32_t col[8], k;
+        {
+            const uint32_t c0 = w[0], c1 = n > 1u ? w[row] : 0u, c2 = n > 2u ? w[2u * row] : 0u;
+            const uint32_t c3 = n > 3u ? w[3u * row] : 0u, c4 = n > 4u ? w[4u * row] : 0u;
+            const uint32_t c5 = n > 5u ? w[5u * row] : 0u, c6 = n > 6u ? w[6u * row] : 0u;
+            const uint32_t c7 = n > 7u ? w[7u * row] : 0u;
+            for (j = jb, k = 0; j < nj; j += 2u, k += 2u) {
+                col[k] = bytes4(c0, c1, c2, c3, 4u * j);
+                col[k + 1u] = bytes4(c4, c5, c6, c7, 4u * j);
+            }
+        }
+        for (j = jb, k = 0; j < nj; j += 2u, k += 2u) { /* nibbles j and j + 1 */
             if (j + 1u < nj) {
-                pl0 += entries_pair(b0, tab);
-                pl1 += entries_pair(b1, tab + 1);
+                pl0 += entries_pair(col[k], tab);
+                pl1 += entries_pair(col[k + 1u], tab + 1);
                 tab += 64u;
             } else {
-                pl0 += entries(b0, tab, 2u);
-                pl1 += entries(b1, tab + 1, 2u);
+                pl0 += entries(col[k], tab, 2u);
+                pl1 += entries(col[k + 1u], tab + 1, 2u);
                 tab += 32u;
             }
             if (--left == 0u) { /* the lanes' counts grow by <= 8 per pair of positions */
@@ -873,26 +881,27 @@ typedef struct {
 } offsets_plan;
 
 /* The band of sign_passes: the most output rows whose image rows (one plane, or all P planes when
- * the whole map fits: resident) and, for P > 1, halfword sums (4 words per output pixel) fit
- * `room` words. */
+ * the whole map fits: resident) and halfword sums (4 words per output pixel: for P > 1 the band's,
+ * for P = 1 one output row's) fit `room` words. */
 static int sign_bands(const be_op *op, uint32_t room, offsets_plan *pl)
 {
     const uint32_t ow = op->out.w, oh = op->out.h, sh = op->sh, wp = pl->wp;
-    const uint32_t sums = pl->passes > 1u ? 4u * ow : 0u; /* words per output row */
-    const uint32_t whole = pl->passes * ((oh - 1u) * sh + 3u) * wp + oh * sums;
+    const uint32_t sums = pl->passes > 1u ? 4u * ow : 0u, fixed = 4u * ow - sums; /* per row; once */
+    const uint32_t whole = pl->passes * ((oh - 1u) * sh + 3u) * wp + oh * sums + fixed;
     uint32_t r;
     pl->banded = 1u;
     if (whole <= room) {
         pl->rows = oh;
         pl->resident = 1u;
-        pl->img_words = whole - oh * sums;
-    } else { /* the largest R with (R - 1) SH wp + 3 wp + R sums <= room (sh <= room: no wrap) */
-        r = sh > room || room + sh * wp < 3u * wp ? 1u : (room + sh * wp - 3u * wp) / (sh * wp + sums);
+        pl->img_words = whole - oh * sums - fixed;
+    } else { /* the largest R with (R - 1) SH wp + 3 wp + R sums + fixed <= room (sh <= room: no wrap) */
+        r = sh > room || room + sh * wp < 3u * wp + fixed ? 1u
+                                                          : (room + sh * wp - 3u * wp - fixed) / (sh * wp + sums);
         pl->rows = r == 0u ? 1u : r < oh ? r : oh;
         pl->resident = 0u;
         pl->img_words = ((pl->rows - 1u) * sh + 3u) * wp; /* (rows - 1) SH <= the map's hp */
     }
-    pl->part_words = pl->rows * sums;
+    pl->part_words = pl->rows * sums + fixed;
     return pl->img_words + pl->part_words <= room;
 }
 
@@ -1273,11 +1282,22 @@ static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_lev
     const int32_t k = (int32_t)op->k;
     uint32_t oy;
 #if defined(BE_ARM_HAVE_DSP)
-    if (!last) {
-        for (oy = 0; oy < rows; oy++, img += rstep, part += 4u * ow)
-            pass_row(lv->tab, img, rs, cstep * 4u, ow, part, first);
-        return;
+    /* every pass in the asm loop; the last then puts the outputs from the row's sums (P = 1: the
+     * one row part holds) */
+    for (oy = 0; oy < rows; oy++, img += rstep, out += row_words, part += passes > 1u ? 4u * ow : 0u) {
+        const uint32_t *h = part;
+        be_word *word = out;
+        pass_row(lv->tab, img, rs, cstep * 4u, ow, part, first);
+        if (last)
+            for (; h != part + 4u * ow; h += 4, word += ws) {
+                if (acc_n != 0u)
+                    put_acc((int32_t *)word, acc_n, k, h[0], h[1], h[2], h[3]);
+                else
+                    put_levels_halves4(lv, h[0], h[1], h[2], h[3], word);
+            }
     }
+    (void)m;
+    return;
 #endif
     for (oy = 0; oy < rows; oy++, img += rstep, out += row_words) {
         const be_word *x0 = img, *const x_end = img + ow * cstep;
