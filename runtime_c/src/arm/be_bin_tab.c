@@ -880,13 +880,20 @@ typedef struct {
     uint32_t banded, rows, resident;                                 /* sign_passes */
 } offsets_plan;
 
+/* Words per output pixel of the band's sums (part) for P passes: P = 2 keeps the first pass's byte
+ * counts (2 words), P > 2 halfword sums (4 words); see sign_passes. */
+static uint32_t band_sum_words(uint32_t passes)
+{
+    return passes == 1u ? 0u : passes == 2u ? 2u : 4u;
+}
+
 /* The band of sign_passes: the most output rows whose image rows (one plane, or all P planes when
- * the whole map fits: resident) and halfword sums (4 words per output pixel: for P > 1 the band's,
- * for P = 1 one output row's) fit `room` words. */
+ * the whole map fits: resident), sums (band_sum_words per output pixel) and, for P <= 2, one
+ * output row of the last pass's byte counts (2 words per pixel) fit `room` words. */
 static int sign_bands(const be_op *op, uint32_t room, offsets_plan *pl)
 {
     const uint32_t ow = op->out.w, oh = op->out.h, sh = op->sh, wp = pl->wp;
-    const uint32_t sums = pl->passes > 1u ? 4u * ow : 0u, fixed = 4u * ow - sums; /* per row; once */
+    const uint32_t sums = band_sum_words(pl->passes) * ow, fixed = pl->passes <= 2u ? 2u * ow : 0u;
     const uint32_t whole = pl->passes * ((oh - 1u) * sh + 3u) * wp + oh * sums + fixed;
     uint32_t r;
     pl->banded = 1u;
@@ -1231,18 +1238,26 @@ static inline void put_acc(int32_t *y, uint32_t n, int32_t k, uint32_t h0, uint3
         y[i] = k - 2 * (int32_t)d[i];
 }
 
+/* What a pass leaves per output pixel (pass_row): its byte counts as they are (2 words: channels
+ * 0-3, 4-7), or widened to halfword lanes, channels (0, 2), (1, 3), (4, 6), (5, 7), set or added
+ * (4 words). */
+enum { BE_PASS_RAW, BE_PASS_SET, BE_PASS_ADD };
+
 #if defined(BE_ARM_HAVE_DSP)
-/* A pass other than the last over n pixels of one output row (cs bytes apart in the image) in one
- * asm loop: the field (ofield_s4), then its byte counts widened into part's halfword lanes,
- * set (first pass) or added (UXTB16 / UXTAB16 of the counts and their odd bytes), 11 or 13
- * instructions per pixel past the field where the C loop spends about 40. */
-#define BE_OS_PASS_LOOP(PART)                                                                                \
-    "1:\n\t" BE_OT_FIELD(BE_OS_TAP4, BE_OS_TAP4F, "1536") PART                                              \
+/* One pass over n pixels of one output row (cs bytes apart in the image) in one asm loop: the field
+ * (ofield_s4), then its counts to dst (BE_PASS_*: STRD; UXTB16; LDRD, UXTAB16, STRD): 6 to 13
+ * instructions per pixel past the field where a C loop spends about 40. */
+#define BE_OS_PASS_LOOP(TAP, FIRST, ROWB, BACK, PART)                                                       \
+    "1:\n\t" BE_OT_FIELD(TAP, FIRST, ROWB) PART                                                              \
     "sub %[rp], %[rp], %[rs], lsl #1\n\t"                                                                   \
     "add %[rp], %[rp], %[cs]\n\t"                                                                          \
-    "subw %[tr], %[tr], #3072\n\t"                                                                         \
+    "subw %[tr], %[tr], #" BACK "\n\t"                                                                      \
     "subs %[n], %[n], #1\n\t"                                                                              \
     "bne 1b\n\t"
+/* 4 table positions (ofield_s4), or 2 (ofield_s2: a last pass with at most 2 nibbles left) */
+#define BE_OS_LOOP4(PART) BE_OS_PASS_LOOP(BE_OS_TAP4, BE_OS_TAP4F, "1536", "3072", PART)
+#define BE_OS_LOOP2(PART) BE_OS_PASS_LOOP(BE_OS_TAP2, BE_OS_TAP2F, "768", "1536", PART)
+#define BE_OS_PART_RAW "strd %[a0], %[a1], [%[part]], #8\n\t"
 #define BE_OS_PART_SET                                                                                       \
     "uxtb16 %[p], %[a0]\n\t" "uxtb16 %[q], %[a0], ror #8\n\t" "strd %[p], %[q], [%[part]], #8\n\t"           \
     "uxtb16 %[p], %[a1]\n\t" "uxtb16 %[q], %[a1], ror #8\n\t" "strd %[p], %[q], [%[part]], #8\n\t"
@@ -1258,59 +1273,81 @@ static inline void put_acc(int32_t *y, uint32_t n, int32_t k, uint32_t h0, uint3
     : "cc", "memory"
 
 static __attribute__((noinline)) void pass_row(const be_word *tab, const be_word *x0, uint32_t rs, uint32_t cs,
-                                               uint32_t n, uint32_t *part, int first)
+                                               uint32_t n, uint32_t *part, int mode, uint32_t njt)
 {
-    const uint8_t *rp = (const uint8_t *)x0, *tr = (const uint8_t *)tab + 512;
+    const uint8_t *rp = (const uint8_t *)x0, *tr = (const uint8_t *)tab + (njt == 4u ? 512 : 0);
     uint32_t a0, a1, x, t, p, q;
-    if (first)
-        __asm__ volatile(BE_OS_PASS_LOOP(BE_OS_PART_SET) BE_OS_PASS_OPERANDS);
-    else
-        __asm__ volatile(BE_OS_PASS_LOOP(BE_OS_PART_ADD) BE_OS_PASS_OPERANDS);
+    if (njt == 2u) { /* the last pass (RAW for P <= 2, else ADD) */
+        if (mode == BE_PASS_RAW)
+            __asm__ volatile(BE_OS_LOOP2(BE_OS_PART_RAW) BE_OS_PASS_OPERANDS);
+        else
+            __asm__ volatile(BE_OS_LOOP2(BE_OS_PART_ADD) BE_OS_PASS_OPERANDS);
+    } else if (mode == BE_PASS_RAW) {
+        __asm__ volatile(BE_OS_LOOP4(BE_OS_PART_RAW) BE_OS_PASS_OPERANDS);
+    } else if (mode == BE_PASS_SET) {
+        __asm__ volatile(BE_OS_LOOP4(BE_OS_PART_SET) BE_OS_PASS_OPERANDS);
+    } else {
+        __asm__ volatile(BE_OS_LOOP4(BE_OS_PART_ADD) BE_OS_PASS_OPERANDS);
+    }
+}
+#else
+static __attribute__((noinline)) void pass_row(const be_word *tab, const be_word *x0, uint32_t rs, uint32_t cs,
+                                               uint32_t n, uint32_t *part, int mode, uint32_t njt)
+{
+    const uint32_t m = 0x00FF00FFu;
+    for (; n > 0u; n--, x0 += cs / 4u) {
+        uint32_t s[4], h[4], i;
+        if (njt == 2u)
+            ofield_s2(tab, x0, rs, s);
+        else
+            ofield_s4(tab, x0, rs, s);
+        if (mode == BE_PASS_RAW) {
+            part[0] = s[0], part[1] = s[1];
+            part += 2;
+            continue;
+        }
+        h[0] = s[0] & m, h[1] = (s[0] >> 8) & m, h[2] = s[1] & m, h[3] = (s[1] >> 8) & m;
+        for (i = 0; i < 4u; i++)
+            part[i] = mode == BE_PASS_SET ? h[i] : part[i] + h[i];
+        part += 4;
+    }
 }
 #endif
 
-/* One pass over the band's `rows` output rows (image wp pixels wide): the first pass sets part,
- * the middle ones add to it, the last adds and puts the sign bits, or (acc_n > 0) the
- * accumulators of the block's acc_n channels. */
+/* One pass over the band's `rows` output rows (image wp pixels wide). P > 2: the first pass sets
+ * part's halfword sums, the others add to them, and the last then puts the outputs from them;
+ * P = 2: the first keeps its byte counts in part, the second its own in `row` (one output row)
+ * and puts the outputs from both; P = 1: the counts of `row` alone. The outputs: the sign bits,
+ * or (acc_n > 0) the accumulators of the block's acc_n channels. */
 static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_levels *lv, const be_word *img,
                                                   uint32_t wp, uint32_t rows, be_word *out, uint32_t *part,
-                                                  uint32_t pass, uint32_t passes, uint32_t acc_n)
+                                                  uint32_t *row, uint32_t pass, uint32_t passes, uint32_t njt,
+                                                  uint32_t acc_n)
 {
-    const uint32_t rs = wp * 4u, cstep = op->sw, rstep = op->sh * wp, ow = op->out.w;
-    const uint32_t ws = lv->word_step, row_words = ow * ws, m = 0x00FF00FFu;
-    const int first = pass == 0u, last = pass + 1u == passes;
+    const uint32_t rs = wp * 4u, cs = op->sw * 4u, rstep = op->sh * wp, ow = op->out.w;
+    const uint32_t ws = lv->word_step, row_words = ow * ws, m = 0x00FF00FFu, pw = band_sum_words(passes);
+    const int last = pass + 1u == passes, bytes = passes <= 2u;
     const int32_t k = (int32_t)op->k;
     uint32_t oy;
-#if defined(BE_ARM_HAVE_DSP)
-    /* every pass in the asm loop; the last then puts the outputs from the row's sums (P = 1: the
-     * one row part holds) */
-    for (oy = 0; oy < rows; oy++, img += rstep, out += row_words, part += passes > 1u ? 4u * ow : 0u) {
-        const uint32_t *h = part;
+    for (oy = 0; oy < rows; oy++, img += rstep, out += row_words, part += pw * ow) {
+        const uint32_t *h = bytes ? row : part, *b = part;
         be_word *word = out;
-        pass_row(lv->tab, img, rs, cstep * 4u, ow, part, first);
-        if (last)
-            for (; h != part + 4u * ow; h += 4, word += ws) {
-                if (acc_n != 0u)
-                    put_acc((int32_t *)word, acc_n, k, h[0], h[1], h[2], h[3]);
-                else
-                    put_levels_halves4(lv, h[0], h[1], h[2], h[3], word);
+        if (bytes)
+            pass_row(lv->tab, img, rs, cs, ow, last ? row : part, BE_PASS_RAW, njt);
+        else
+            pass_row(lv->tab, img, rs, cs, ow, part, pass == 0u ? BE_PASS_SET : BE_PASS_ADD, njt);
+        if (!last)
+            continue;
+        for (; word != out + row_words; word += ws, h += bytes ? 2 : 4, b += 2) {
+            uint32_t h0, h1, h2, h3;
+            if (!bytes) {
+                h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3];
+            } else {
+                h0 = h[0] & m, h1 = (h[0] >> 8) & m, h2 = h[1] & m, h3 = (h[1] >> 8) & m;
+                if (passes == 2u)
+                    h0 += b[0] & m, h1 += (b[0] >> 8) & m, h2 += b[1] & m, h3 += (b[1] >> 8) & m;
             }
-    }
-    (void)m;
-    return;
-#endif
-    for (oy = 0; oy < rows; oy++, img += rstep, out += row_words) {
-        const be_word *x0 = img, *const x_end = img + ow * cstep;
-        be_word *word = out;
-        for (; x0 != x_end; x0 += cstep, word += ws, part += 4) {
-            uint32_t s[4], h0, h1, h2, h3;
-            ofield_s4(lv->tab, x0, rs, s);
-            h0 = s[0] & m, h1 = (s[0] >> 8) & m, h2 = s[1] & m, h3 = (s[1] >> 8) & m;
-            if (!first)
-                h0 += part[0], h1 += part[1], h2 += part[2], h3 += part[3];
-            if (!last)
-                part[0] = h0, part[1] = h1, part[2] = h2, part[3] = h3;
-            else if (acc_n != 0u)
+            if (acc_n != 0u)
                 put_acc((int32_t *)word, acc_n, k, h0, h1, h2, h3);
             else
                 put_levels_halves4(lv, h0, h1, h2, h3, word);
@@ -1338,8 +1375,9 @@ static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word
     const uint32_t plane_words = pl->resident ? pl->img_words / pl->passes : 0u;
     const uint32_t out_row_words = op->out.w * (op->out.pixel_bytes / 4u);
     const int acc = op->stage == BE_STAGE_ACC;
+    const uint32_t nj = (op->in.c + 3u) / 4u;
     be_word *const img = tab + pl->tab_words;
-    uint32_t *const part = img + pl->img_words;
+    uint32_t *const part = img + pl->img_words, *const row = part + pl->rows * band_sum_words(pl->passes) * op->out.w;
     be_arm_padded g;
     uint32_t oy0, o0, p, pw[8];
     if (!be_arm_padded_geometry(op, 1u, 0xFFFFu, &g)) /* offsets_layer checked it */
@@ -1360,10 +1398,14 @@ static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word
                 lv.out_planes = 1u;
             }
             for (p = 0; p < pl->passes; p++) {
+                /* 4 table positions (past C: zero weights and inputs); 2 for a last pass that
+                 * has at most 2 nibbles left (C = 17 .. 24, 33 .. 40, ...: the 2-position field) */
+                const uint32_t njt = nj - 4u * p <= 2u ? 2u : 4u;
                 if (!pl->resident)
                     sign_plane(op, in, img, p, oy0, rows, &g);
-                build_2j(op, o0, n, tab, pw, 4u * p, 4u); /* nibbles past C: zero weights and inputs */
-                orows_signp(op, &lv, img + p * plane_words, pl->wp, rows, word, part, p, pl->passes, acc ? n : 0u);
+                build_2j(op, o0, n, tab, pw, 4u * p, njt);
+                orows_signp(op, &lv, img + p * plane_words, pl->wp, rows, word, part, row, p, pl->passes, njt,
+                            acc ? n : 0u);
             }
         }
     }
