@@ -1173,7 +1173,7 @@ static __attribute__((noinline)) void orows_sign(const be_op *op, const tab_leve
 }
 
 /* The sign stage as one level in halfword lanes (put_levels_halves4): bit = (d >= T) XOR flip,
- * with T = sign_threshold, clamped to [0, 65535] (d <= 288). */
+ * with T = sign_threshold, clamped to [0, 65535] (d <= 9 * 128). */
 static __attribute__((noinline)) void sign_thresholds_halves(const be_op *op, uint32_t o0, uint32_t n, tab_levels *lv)
 {
     const int8_t *dir = (const int8_t *)op->stage_a + o0;
@@ -1192,11 +1192,12 @@ static __attribute__((noinline)) void sign_thresholds_halves(const be_op *op, ui
 /* ---- Sign bits over 17 .. 128 channels: P = ceil(C / 16) passes ------------------------------
  * Pass p reads the tables of nibbles 4p .. 4p + 3 (channels 16p .. 16p + 15) and its own plane of
  * the offset image: one word per pixel, those 4 nibbles as byte offsets (sign_plane), so every
- * pass is the one-word field of orows_sign (ofield_s4). A pass's byte counts (<= 4 * 36) are
- * widened to halfword lanes, channels (0, 2), (1, 3), (4, 6), (5, 7), and summed per output pixel
- * in `part` (d <= 9 * 128); the last pass puts the sign bits (sign_thresholds_halves). When the
- * image of all P planes and the sums of the whole map do not fit, the map runs in bands of output
- * rows and each (block, pass) rebuilds its plane of the band (offsets_plan). */
+ * pass is the one-word field of orows_sign (ofield_s4; ofield_s2 for a last pass with at most 2
+ * nibbles left). A pass's byte counts (<= 4 * 36) are kept per output pixel in `part` (P = 2), or
+ * widened to halfword lanes, channels (0, 2), (1, 3), (4, 6), (5, 7), and summed there (P > 2;
+ * d <= 9 * 128); the last pass puts the sign bits (sign_thresholds_halves) or the accumulators.
+ * When the image of all P planes and the sums of the whole map do not fit, the map runs in bands
+ * of output rows and each (block, pass) rebuilds its plane of the band (offsets_plan). */
 
 /* Plane `pass` of the offset image of the output rows [oy0, oy0 + rows) at img: (rows - 1) SH + 3
  * image rows from input row oy0 SH - pt, g->wp pixels each, padding pixels zero (offset 0). */
@@ -1245,8 +1246,9 @@ enum { BE_PASS_RAW, BE_PASS_SET, BE_PASS_ADD };
 
 #if defined(BE_ARM_HAVE_DSP)
 /* One pass over n pixels of one output row (cs bytes apart in the image) in one asm loop: the field
- * (ofield_s4), then its counts to dst (BE_PASS_*: STRD; UXTB16; LDRD, UXTAB16, STRD): 6 to 13
- * instructions per pixel past the field where a C loop spends about 40. */
+ * of njt positions (ofield_s4 / ofield_s2), then its counts to part (BE_PASS_*: STRD; UXTB16,
+ * STRD; LDRD, UXTAB16, STRD): 6 to 13 instructions per pixel past the field where a C loop
+ * spends about 40. */
 #define BE_OS_PASS_LOOP(TAP, FIRST, ROWB, BACK, PART)                                                       \
     "1:\n\t" BE_OT_FIELD(TAP, FIRST, ROWB) PART                                                              \
     "sub %[rp], %[rp], %[rs], lsl #1\n\t"                                                                   \
