@@ -157,7 +157,7 @@ static inline uint32_t entries(uint32_t wn, be_word *te, uint32_t ew)
 #if defined(BE_ARM_T2_ASM)
     if (ew == 2u) {
         uint32_t d0, d1, d2, d3, t0, t1, t2, t3, pl = 0u;
-        __asm__(BE_TAB_ENTRIES2("0") : BE_TAB_ENTRIES2_OUT : [wn] "r"(wn), [te] "r"(te), [ones] "r"(0x01010101u)
+        __asm__ volatile(BE_TAB_ENTRIES2("0") : BE_TAB_ENTRIES2_OUT : [wn] "r"(wn), [te] "r"(te), [ones] "r"(0x01010101u)
                 : "memory");
         return pl;
     }
@@ -181,7 +181,7 @@ static inline __attribute__((always_inline)) uint32_t entries_pair(uint32_t wn, 
 {
 #if defined(BE_ARM_T2_ASM)
     uint32_t d0, d1, d2, d3, t0, t1, t2, t3, pl = 0u;
-    __asm__(BE_TAB_ENTRIES2("0") "lsr %[wn], %[wn], #4\n\t" BE_TAB_ENTRIES2("128")
+    __asm__ volatile(BE_TAB_ENTRIES2("0") "lsr %[wn], %[wn], #4\n\t" BE_TAB_ENTRIES2("128")
             : BE_TAB_ENTRIES2_OUT, [wn] "+&r"(wn)
             : [te] "r"(te), [ones] "r"(0x01010101u)
             : "memory");
@@ -196,6 +196,23 @@ static inline __attribute__((always_inline)) uint32_t entries_pair(uint32_t wn, 
 static inline uint32_t bytes4(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t sh)
 {
     return ((a >> sh) & 255u) | ((b >> sh) & 255u) << 8 | ((c >> sh) & 255u) << 16 | (d >> sh) << 24;
+}
+
+/* bytes4(a, b, c, d, 8k) for k = 0, 1 (hi: k = 2, 3) into *e, *o: even bytes by masks and shifted
+ * ORs, then one halfword pack each (PKHBT / PKHTB on Thumb-2: ~14 instructions for both, where
+ * bytes4 takes ~19 for one) */
+static inline void byte_columns2(uint32_t a, uint32_t b, uint32_t c, uint32_t d, int hi, uint32_t *e, uint32_t *o)
+{
+    const uint32_t m = 0x00FF00FFu;
+    const uint32_t e_ab = (a & m) | (b & m) << 8, e_cd = (c & m) | (d & m) << 8;       /* bytes 0, 2 */
+    const uint32_t o_ab = ((a >> 8) & m) | (b & ~m), o_cd = ((c >> 8) & m) | (d & ~m); /* bytes 1, 3 */
+    if (hi) {
+        *e = e_ab >> 16 | (e_cd & 0xFFFF0000u);
+        *o = o_ab >> 16 | (o_cd & 0xFFFF0000u);
+    } else {
+        *e = (e_ab & 0xFFFFu) | e_cd << 16;
+        *o = (o_ab & 0xFFFFu) | o_cd << 16;
+    }
 }
 
 /* The tables of output channels [o0, o0 + n) (n <= 4) as words of 4 byte counts: entry
@@ -246,9 +263,14 @@ static __attribute__((noinline)) void build_2j(const be_op *op, uint32_t o0, uin
             const uint32_t c3 = n > 3u ? w[3u * row] : 0u, c4 = n > 4u ? w[4u * row] : 0u;
             const uint32_t c5 = n > 5u ? w[5u * row] : 0u, c6 = n > 6u ? w[6u * row] : 0u;
             const uint32_t c7 = n > 7u ? w[7u * row] : 0u;
-            for (j = jb, k = 0; j < nj; j += 2u, k += 2u) {
-                col[k] = bytes4(c0, c1, c2, c3, 4u * j);
-                col[k + 1u] = bytes4(c4, c5, c6, c7, 4u * j);
+            if (nj_tab == 4u) { /* bytes jb / 2 and jb / 2 + 1: two byte columns of each group */
+                byte_columns2(c0, c1, c2, c3, jb >= 4u, &col[0], &col[2]);
+                byte_columns2(c4, c5, c6, c7, jb >= 4u, &col[1], &col[3]);
+            } else {
+                for (j = jb, k = 0; j < nj; j += 2u, k += 2u) {
+                    col[k] = bytes4(c0, c1, c2, c3, 4u * j);
+                    col[k + 1u] = bytes4(c4, c5, c6, c7, 4u * j);
+                }
             }
         }
         for (j = jb, k = 0; j < nj; j += 2u, k += 2u) { /* nibbles j and j + 1 */
@@ -1199,6 +1221,31 @@ static __attribute__((noinline)) void sign_thresholds_halves(const be_op *op, ui
  * When the image of all P planes and the sums of the whole map do not fit, the map runs in bands
  * of output rows and each (block, pass) rebuilds its plane of the band (offsets_plan). */
 
+/* build_2j of 4 positions (nibbles j0 .. j0 + 3, j0 % 4 == 0) without the weight popcounts (sign
+ * inputs: sign_passes), straight-line per tap: the tables of the 4 positions at tab .. tab + 128 */
+static __attribute__((noinline)) void build_sign4(const be_op *op, uint32_t o0, uint32_t n, be_word *tab, uint32_t j0)
+{
+    const uint32_t taps = op->kh * op->kw, cw = op->in.cw, row = taps * cw;
+    const be_word *w = (const be_word *)op->weights + (size_t)o0 * row + j0 / 8u, *const w_end = w + taps * cw;
+    const int hi = j0 % 8u != 0u;
+    for (; w != w_end; w += cw, tab += 128) {
+        uint32_t ae, ao, be, bo;
+        if (n == 8u) {
+            byte_columns2(w[0], w[row], w[2u * row], w[3u * row], hi, &ae, &ao);
+            byte_columns2(w[4u * row], w[5u * row], w[6u * row], w[7u * row], hi, &be, &bo);
+        } else {
+            byte_columns2(w[0], n > 1u ? w[row] : 0u, n > 2u ? w[2u * row] : 0u, n > 3u ? w[3u * row] : 0u, hi, &ae,
+                          &ao);
+            byte_columns2(n > 4u ? w[4u * row] : 0u, n > 5u ? w[5u * row] : 0u, n > 6u ? w[6u * row] : 0u,
+                          n > 7u ? w[7u * row] : 0u, hi, &be, &bo);
+        }
+        (void)entries_pair(ae, tab);
+        (void)entries_pair(be, tab + 1);
+        (void)entries_pair(ao, tab + 64);
+        (void)entries_pair(bo, tab + 65);
+    }
+}
+
 /* Plane `pass` of the offset image of the output rows [oy0, oy0 + rows) at img: (rows - 1) SH + 3
  * image rows from input row oy0 SH - pt, g->wp pixels each, padding pixels zero (offset 0). */
 static __attribute__((noinline)) void sign_plane(const be_op *op, const be_word *in, be_word *img, uint32_t pass,
@@ -1405,7 +1452,10 @@ static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word
                 const uint32_t njt = nj - 4u * p <= 2u ? 2u : 4u;
                 if (!pl->resident)
                     sign_plane(op, in, img, p, oy0, rows, &g);
-                build_2j(op, o0, n, tab, pw, 4u * p, njt);
+                if (njt == 4u)
+                    build_sign4(op, o0, n, tab, 4u * p);
+                else
+                    build_2j(op, o0, n, tab, pw, 4u * p, njt);
                 orows_signp(op, &lv, img + p * plane_words, pl->wp, rows, word, part, row, p, pl->passes, njt,
                             acc ? n : 0u);
             }
