@@ -242,6 +242,60 @@ static __attribute__((noinline)) void build_1(const be_op *op, uint32_t o0, uint
         pw[i] += (pl >> (8u * i)) & 255u;
 }
 
+/* One table position of 8 output channels (entries of 2 words, 8 bytes apart, at te + OFF) from the
+ * nibbles at bit SH.. of the bytes of the words at cp (group A: channels 0-3) and cp + 4 (group B:
+ * 4-7), both groups at once so that every entry is one STRD: d_b = the lanes' weight bits b,
+ * entry 0 = W = d_0 + .. + d_3, then the 15 others in Gray-code order, each one step of
+ * +-(1 - 2 d_b) from the one before (the lanes stay in 0 .. 4: the borrows cancel, see entries).
+ * 70 instructions where two entries() take 83. */
+#if defined(BE_ARM_T2_ASM)
+#define BE_TAB_D(R, W, SH) "and %[" R "], %[ones], %[" W "], lsr #" SH "\n\t"
+#define BE_TAB_STEP(OP, B, OFF, V) \
+    OP " %[ea], %[ea], %[a" B "]\n\t" OP " %[eb], %[eb], %[b" B "]\n\t" \
+    "strd %[ea], %[eb], [%[te], #(" OFF ")+8*" V "]\n\t"
+#define BE_TAB_POS8(CP, FIRST_A, FIRST_B, SH1, SH2, SH3, OFF) \
+    "ldr %[ea], [%[cp], #" CP "]\n\t" FIRST_A BE_TAB_D("a1", "ea", SH1) BE_TAB_D("a2", "ea", SH2) \
+    BE_TAB_D("a3", "ea", SH3) \
+    "ldr %[ea], [%[cp], #" CP "+4]\n\t" FIRST_B BE_TAB_D("b1", "ea", SH1) BE_TAB_D("b2", "ea", SH2) \
+    BE_TAB_D("b3", "ea", SH3) \
+    "add %[ea], %[a0], %[a1]\n\t" "add %[ea], %[ea], %[a2]\n\t" "add %[ea], %[ea], %[a3]\n\t" \
+    "add %[eb], %[b0], %[b1]\n\t" "add %[eb], %[eb], %[b2]\n\t" "add %[eb], %[eb], %[b3]\n\t" \
+    "sub %[a0], %[ones], %[a0], lsl #1\n\t" "sub %[a1], %[ones], %[a1], lsl #1\n\t" \
+    "sub %[a2], %[ones], %[a2], lsl #1\n\t" "sub %[a3], %[ones], %[a3], lsl #1\n\t" \
+    "sub %[b0], %[ones], %[b0], lsl #1\n\t" "sub %[b1], %[ones], %[b1], lsl #1\n\t" \
+    "sub %[b2], %[ones], %[b2], lsl #1\n\t" "sub %[b3], %[ones], %[b3], lsl #1\n\t" \
+    "strd %[ea], %[eb], [%[te], #" OFF "]\n\t" \
+    BE_TAB_STEP("add", "0", OFF, "1") BE_TAB_STEP("add", "1", OFF, "3") BE_TAB_STEP("sub", "0", OFF, "2") \
+    BE_TAB_STEP("add", "2", OFF, "6") BE_TAB_STEP("add", "0", OFF, "7") BE_TAB_STEP("sub", "1", OFF, "5") \
+    BE_TAB_STEP("sub", "0", OFF, "4") BE_TAB_STEP("add", "3", OFF, "12") BE_TAB_STEP("add", "0", OFF, "13") \
+    BE_TAB_STEP("add", "1", OFF, "15") BE_TAB_STEP("sub", "0", OFF, "14") BE_TAB_STEP("sub", "2", OFF, "10") \
+    BE_TAB_STEP("add", "0", OFF, "11") BE_TAB_STEP("sub", "1", OFF, "9") BE_TAB_STEP("sub", "0", OFF, "8")
+/* positions from the low nibbles (SH 0: no shift) and the high ones (SH 4) of a byte column pair */
+#define BE_TAB_POS8_LO(CP, OFF) \
+    BE_TAB_POS8(CP, "and %[a0], %[ones], %[ea]\n\t", "and %[b0], %[ones], %[ea]\n\t", "1", "2", "3", OFF)
+#define BE_TAB_POS8_HI(CP, OFF) \
+    BE_TAB_POS8(CP, BE_TAB_D("a0", "ea", "4"), BE_TAB_D("b0", "ea", "4"), "5", "6", "7", OFF)
+
+/* The tables of 2 (the even byte columns col[0], col[1]) or 4 positions (and the odd ones col[2],
+ * col[3]) of 8 output channels at te, 32 words per position. */
+static inline __attribute__((always_inline)) void pos8_tables(const uint32_t *col, be_word *te, uint32_t npos)
+{
+    uint32_t ea, eb, a0, a1, a2, a3, b0, b1, b2, b3;
+    const uint32_t *cp = col;
+#define BE_TAB_POS8_OPERANDS                                                                                 \
+    : [ea] "=&r"(ea), [eb] "=&r"(eb), [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3),        \
+      [b0] "=&r"(b0), [b1] "=&r"(b1), [b2] "=&r"(b2), [b3] "=&r"(b3)                                          \
+    : [cp] "r"(cp), [te] "r"(te), [ones] "r"(0x01010101u)                                                    \
+    : "memory"
+    if (npos == 4u)
+        __asm__ volatile(BE_TAB_POS8_LO("0", "0") BE_TAB_POS8_HI("0", "128") BE_TAB_POS8_LO("8", "256")
+                             BE_TAB_POS8_HI("8", "384") BE_TAB_POS8_OPERANDS);
+    else
+        __asm__ volatile(BE_TAB_POS8_LO("0", "0") BE_TAB_POS8_HI("0", "128") BE_TAB_POS8_OPERANDS);
+#undef BE_TAB_POS8_OPERANDS
+}
+#endif
+
 /* The same for blocks of 8 (EW = 2) and the nibbles j0 .. j0 + nj_tab - 1 only (tables of nj_tab
  * positions per tap, all in one weight word of the tap: j0 % 8 + nj_tab <= 8), the tap's eight
  * weight words in registers */
@@ -273,6 +327,25 @@ static __attribute__((noinline)) void build_2j(const be_op *op, uint32_t o0, uin
                 }
             }
         }
+#if defined(BE_ARM_T2_ASM)
+        if (nj_tab == 4u || nj_tab == 2u) { /* both groups at once (col: A, B per byte); W = entry 0 */
+            pos8_tables(col, tab, nj_tab);
+            for (k = 0; k < nj_tab; k++, tab += 32u) {
+                pl0 += tab[0];
+                pl1 += tab[1];
+            }
+            left -= 2u; /* the lanes grow by <= 4 per position: 16 per tap, as two pairs */
+            if (left < 2u) {
+                for (i = 0; i < 4u; i++) {
+                    pw[i] += (pl0 >> (8u * i)) & 255u;
+                    pw[4u + i] += (pl1 >> (8u * i)) & 255u;
+                }
+                pl0 = pl1 = 0u;
+                left = BE_TAB_FLUSH / 2u;
+            }
+            continue;
+        }
+#endif
         for (j = jb, k = 0; j < nj; j += 2u, k += 2u) { /* nibbles j and j + 1 */
             if (j + 1u < nj) {
                 pl0 += entries_pair(col[k], tab);
@@ -1222,27 +1295,25 @@ static __attribute__((noinline)) void sign_thresholds_halves(const be_op *op, ui
  * of output rows and each (block, pass) rebuilds its plane of the band (offsets_plan). */
 
 /* build_2j of 4 positions (nibbles j0 .. j0 + 3, j0 % 4 == 0) without the weight popcounts (sign
- * inputs: sign_passes), straight-line per tap: the tables of the 4 positions at tab .. tab + 128 */
+ * inputs: sign_passes): per tap the byte columns (byte_columns2), then the 4 positions' tables at
+ * tab .. tab + 128 (pos8_tables) */
 static __attribute__((noinline)) void build_sign4(const be_op *op, uint32_t o0, uint32_t n, be_word *tab, uint32_t j0)
 {
     const uint32_t taps = op->kh * op->kw, cw = op->in.cw, row = taps * cw;
     const be_word *w = (const be_word *)op->weights + (size_t)o0 * row + j0 / 8u, *const w_end = w + taps * cw;
     const int hi = j0 % 8u != 0u;
     for (; w != w_end; w += cw, tab += 128) {
-        uint32_t ae, ao, be, bo;
+        uint32_t col[4]; /* A even, B even, A odd, B odd */
         if (n == 8u) {
-            byte_columns2(w[0], w[row], w[2u * row], w[3u * row], hi, &ae, &ao);
-            byte_columns2(w[4u * row], w[5u * row], w[6u * row], w[7u * row], hi, &be, &bo);
+            byte_columns2(w[0], w[row], w[2u * row], w[3u * row], hi, &col[0], &col[2]);
+            byte_columns2(w[4u * row], w[5u * row], w[6u * row], w[7u * row], hi, &col[1], &col[3]);
         } else {
-            byte_columns2(w[0], n > 1u ? w[row] : 0u, n > 2u ? w[2u * row] : 0u, n > 3u ? w[3u * row] : 0u, hi, &ae,
-                          &ao);
+            byte_columns2(w[0], n > 1u ? w[row] : 0u, n > 2u ? w[2u * row] : 0u, n > 3u ? w[3u * row] : 0u, hi,
+                          &col[0], &col[2]);
             byte_columns2(n > 4u ? w[4u * row] : 0u, n > 5u ? w[5u * row] : 0u, n > 6u ? w[6u * row] : 0u,
-                          n > 7u ? w[7u * row] : 0u, hi, &be, &bo);
+                          n > 7u ? w[7u * row] : 0u, hi, &col[1], &col[3]);
         }
-        (void)entries_pair(ae, tab);
-        (void)entries_pair(be, tab + 1);
-        (void)entries_pair(ao, tab + 64);
-        (void)entries_pair(bo, tab + 65);
+        pos8_tables(col, tab, 4u);
     }
 }
 
