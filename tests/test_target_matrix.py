@@ -138,12 +138,14 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
             return True
         if not sign or nj <= 2:
             return False
-    # bands of output rows; the sums of the band (P > 1) or of one output row (P = 1)
-    room, sums = 1152 + 576 - 9 * 4 * 32, (4 * ow if nj > 4 else 0)
-    fixed = 4 * ow - sums
-    if ((nj + 3) // 4) * hp * wp + oh * sums + fixed <= room:  # the whole map resident
-        return True
-    return 3 * wp + 4 * ow <= room  # one output row at least
+    # sign_passes (sign_bands): halfword sums (4 words per output pixel) for P > 2, and for P = 2
+    # when the whole map fits so; else byte counts (2 words for P = 2) and one output row of the
+    # last pass's (2 words per pixel); the whole map resident, or bands of at least one row
+    passes, room = (nj + 3) // 4, 1152 + 576 - 9 * 4 * 32
+    planes = passes * hp * wp
+    halves = passes > 2 or (passes == 2 and planes + oh * 4 * ow <= room)
+    sums, fixed = (4 if halves else 2 if passes == 2 else 0) * ow, 0 if halves else 2 * ow
+    return planes + oh * sums + fixed <= room or 3 * wp + sums + fixed <= room
 
 
 def sad_takes(target: str, op, spec, out_spec) -> bool:

@@ -278,7 +278,7 @@ static __attribute__((noinline)) void build_1(const be_op *op, uint32_t o0, uint
 
 /* The tables of 2 (the even byte columns col[0], col[1]) or 4 positions (and the odd ones col[2],
  * col[3]) of 8 output channels at te, 32 words per position. */
-static inline __attribute__((always_inline)) void pos8_tables(const uint32_t *col, be_word *te, uint32_t npos)
+static __attribute__((noinline)) void pos8_tables(const uint32_t *col, be_word *te, uint32_t npos)
 {
     uint32_t ea, eb, a0, a1, a2, a3, b0, b1, b2, b3;
     const uint32_t *cp = col;
@@ -972,25 +972,30 @@ static inline uint32_t nibble_offsets(uint32_t m)
  * fit (built once), else each pass rebuilds its plane of the band. */
 typedef struct {
     uint32_t wpp, passes, njt, tab_words, img_words, part_words, wp; /* njt: table positions per tap */
-    uint32_t banded, rows, resident;                                 /* sign_passes */
+    uint32_t banded, rows, resident, halves;                         /* sign_passes */
 } offsets_plan;
 
-/* Words per output pixel of the band's sums (part) for P passes: P = 2 keeps the first pass's byte
- * counts (2 words), P > 2 halfword sums (4 words); see sign_passes. */
-static uint32_t band_sum_words(uint32_t passes)
+/* Words per output pixel of the band's sums (part): halfword sums (4 words) or, P = 2 in bytes,
+ * the first pass's byte counts (2 words); see orows_signp. */
+static uint32_t band_sum_words(const offsets_plan *pl)
 {
-    return passes == 1u ? 0u : passes == 2u ? 2u : 4u;
+    return pl->halves ? 4u : pl->passes == 2u ? 2u : 0u;
 }
 
 /* The band of sign_passes: the most output rows whose image rows (one plane, or all P planes when
- * the whole map fits: resident), sums (band_sum_words per output pixel) and, for P <= 2, one
- * output row of the last pass's byte counts (2 words per pixel) fit `room` words. */
+ * the whole map fits: resident), sums (band_sum_words per output pixel) and, for byte counts, one
+ * output row of the last pass's (2 words per pixel) fit `room` words. P > 2 sums in halfwords; so
+ * does P = 2 when the whole map fits that way (its last pass then adds in place), else in bytes
+ * (twice the band rows). */
 static int sign_bands(const be_op *op, uint32_t room, offsets_plan *pl)
 {
     const uint32_t ow = op->out.w, oh = op->out.h, sh = op->sh, wp = pl->wp;
-    const uint32_t sums = band_sum_words(pl->passes) * ow, fixed = pl->passes <= 2u ? 2u * ow : 0u;
-    const uint32_t whole = pl->passes * ((oh - 1u) * sh + 3u) * wp + oh * sums + fixed;
-    uint32_t r;
+    const uint32_t planes = pl->passes * ((oh - 1u) * sh + 3u) * wp;
+    uint32_t sums, fixed, whole, r;
+    pl->halves = pl->passes > 2u || (pl->passes == 2u && planes + oh * 4u * ow <= room);
+    sums = band_sum_words(pl) * ow;
+    fixed = pl->halves ? 0u : 2u * ow;
+    whole = planes + oh * sums + fixed;
     pl->banded = 1u;
     if (whole <= room) {
         pl->rows = oh;
@@ -1033,7 +1038,7 @@ static int offsets_layer(const be_op *op, offsets_plan *pl)
     /* sign bits: one word per pixel (a pass's nibbles as bytes); 2 planes as above */
     pl->wpp = sign ? 1u : nj <= 2u ? 1u : nj <= 4u ? 2u : 4u;
     pl->passes = nj <= 4u ? 1u : sign ? (nj + 3u) / 4u : 2u;
-    pl->banded = 0u;
+    pl->banded = pl->halves = 0u;
     pl->rows = op->out.h;
     pl->resident = 1u;
     if (!sign || (nj <= 4u && !acc)) { /* the whole image, one or (2 planes) two passes */
@@ -1434,19 +1439,19 @@ static __attribute__((noinline)) void pass_row(const be_word *tab, const be_word
 }
 #endif
 
-/* One pass over the band's `rows` output rows (image wp pixels wide). P > 2: the first pass sets
- * part's halfword sums, the others add to them, and the last then puts the outputs from them;
- * P = 2: the first keeps its byte counts in part, the second its own in `row` (one output row)
- * and puts the outputs from both; P = 1: the counts of `row` alone. The outputs: the sign bits,
+/* One pass over the band's `rows` output rows (image wp pixels wide). Halfword sums: the first pass
+ * sets part's, the others add to them, and the last then puts the outputs from them; byte counts
+ * (P = 2): the first keeps them in part, the second its own in `row` (one output row) and puts
+ * the outputs from both; P = 1: the counts of `row` alone. The outputs: the sign bits,
  * or (acc_n > 0) the accumulators of the block's acc_n channels. */
 static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_levels *lv, const be_word *img,
                                                   uint32_t wp, uint32_t rows, be_word *out, uint32_t *part,
-                                                  uint32_t *row, uint32_t pass, uint32_t passes, uint32_t njt,
+                                                  uint32_t *row, uint32_t pass, const offsets_plan *pl, uint32_t njt,
                                                   uint32_t acc_n)
 {
-    const uint32_t rs = wp * 4u, cs = op->sw * 4u, rstep = op->sh * wp, ow = op->out.w;
-    const uint32_t ws = lv->word_step, row_words = ow * ws, m = 0x00FF00FFu, pw = band_sum_words(passes);
-    const int last = pass + 1u == passes, bytes = passes <= 2u;
+    const uint32_t rs = wp * 4u, cs = op->sw * 4u, rstep = op->sh * wp, ow = op->out.w, passes = pl->passes;
+    const uint32_t ws = lv->word_step, row_words = ow * ws, m = 0x00FF00FFu, pw = band_sum_words(pl);
+    const int last = pass + 1u == passes, bytes = !pl->halves;
     const int32_t k = (int32_t)op->k;
     uint32_t oy;
     for (oy = 0; oy < rows; oy++, img += rstep, out += row_words, part += pw * ow) {
@@ -1497,7 +1502,7 @@ static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word
     const int acc = op->stage == BE_STAGE_ACC;
     const uint32_t nj = (op->in.c + 3u) / 4u;
     be_word *const img = tab + pl->tab_words;
-    uint32_t *const part = img + pl->img_words, *const row = part + pl->rows * band_sum_words(pl->passes) * op->out.w;
+    uint32_t *const part = img + pl->img_words, *const row = part + pl->rows * band_sum_words(pl) * op->out.w;
     be_arm_padded g;
     uint32_t oy0, o0, p, pw[8];
     if (!be_arm_padded_geometry(op, 1u, 0xFFFFu, &g)) /* offsets_layer checked it */
@@ -1527,7 +1532,7 @@ static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word
                     build_sign4(op, o0, n, tab, 4u * p);
                 else
                     build_2j(op, o0, n, tab, pw, 4u * p, njt);
-                orows_signp(op, &lv, img + p * plane_words, pl->wp, rows, word, part, row, p, pl->passes, njt,
+                orows_signp(op, &lv, img + p * plane_words, pl->wp, rows, word, part, row, p, pl, njt,
                             acc ? n : 0u);
             }
         }
