@@ -177,7 +177,7 @@ static inline uint32_t entries(uint32_t wn, be_word *te, uint32_t ew)
 
 /* entries() (EW = 2) of two nibble positions: bits 0-3 of wn's bytes at te, bits 4-7 at te + 32
  * words; returns the sum of both W */
-static inline __attribute__((always_inline)) uint32_t entries_pair(uint32_t wn, be_word *te)
+static inline uint32_t entries_pair(uint32_t wn, be_word *te)
 {
 #if defined(BE_ARM_T2_ASM)
     uint32_t d0, d1, d2, d3, t0, t1, t2, t3, pl = 0u;
