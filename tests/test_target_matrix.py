@@ -139,8 +139,9 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
         if not sign or nj <= 2:
             return False
     # sign_passes (sign_bands): halfword sums (4 words per output pixel) for P > 2, and for P = 2
-    # when the whole map fits so; else byte counts (2 words for P = 2) and one output row of the
-    # last pass's (2 words per pixel); the whole map resident, or bands of at least one row
+    # when the whole map fits so (not on the cortex-m3: the byte form needs less room, so the
+    # verdict is the same); else byte counts (2 words for P = 2) and one output row of the last
+    # pass's (2 words per pixel); the whole map resident, or bands of at least one row
     passes, room = (nj + 3) // 4, 1152 + 576 - 9 * 4 * 32
     planes = passes * hp * wp
     halves = passes > 2 or (passes == 2 and planes + oh * 4 * ow <= room)
