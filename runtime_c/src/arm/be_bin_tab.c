@@ -1065,9 +1065,8 @@ static int offsets_layer(const be_op *op, offsets_plan *pl)
     return sign_bands(op, total - pl->tab_words, pl);
 }
 
-/* The offset image of 2 bit-planes (offsets_plan; sign bits: sign_plane): hp = (OH - 1) SH + 3
- * rows of wp = (OW - 1) SW + 3 pixels, padding pixels all zero bytes (offset 0: level 0, the
- * contract's padding). */
+/* The offset image of 2 bit-planes (offsets_plan; sign bits: sign_plane): hp = (OH - 1) SH + 3 rows of wp = (OW - 1) SW + 3
+ * pixels, padding pixels all zero bytes (offset 0: level 0, the contract's padding). */
 static __attribute__((noinline)) void offset_image(const be_op *op, const be_word *in, be_word *img, uint32_t wpp)
 {
     const be_value *vi = &op->in;
