@@ -1065,7 +1065,7 @@ static int offsets_layer(const be_op *op, offsets_plan *pl)
     return sign_bands(op, total - pl->tab_words, pl);
 }
 
-/* The offset image of 2 bit-planes (offsets_plan; sign bits: sign_plane): hp = (OH - 1) SH + 3 rows of wp = (OW - 1) SW + 3
+/* The offset image of the input (offsets_plan): hp = (OH - 1) SH + 3 rows of wp = (OW - 1) SW + 3
  * pixels, padding pixels all zero bytes (offset 0: level 0, the contract's padding). */
 static __attribute__((noinline)) void offset_image(const be_op *op, const be_word *in, be_word *img, uint32_t wpp)
 {
@@ -1085,7 +1085,7 @@ static __attribute__((noinline)) void offset_image(const be_op *op, const be_wor
         {
             be_word *o = img + g.lead * wpp;
             const be_word *r = row, *end = row + vi->planes * g.n;
-            if (wpp == 2u) { /* nibbles 0 .. 3 of each plane (sign bits: sign_plane) */
+            if (vi->encoding == BE_ENC_SIGN || wpp == 2u) { /* nibbles 0 .. 3 (of each plane) */
                 for (; r != end; r++)
                     *o++ = nibble_offsets((*r | *r << 8) & 0x00FF00FFu);
             } else if (wpp == 1u) {
@@ -1681,13 +1681,7 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
     if (offsets) { /* tables, then the offset image, then (2 passes) the first pass's sums */
         be_word *img = tab + opl.tab_words;
         uint32_t *part = img + opl.img_words;
-        if (vi->encoding == BE_ENC_SIGN) { /* one plane: the passes' plane 0 of the whole map */
-            be_arm_padded g;
-            if (be_arm_padded_geometry(op, 1u, 0xFFFFu, &g))
-                sign_plane(op, src, img, 0u, 0u, op->out.h, &g);
-        } else {
-            offset_image(op, src, img, opl.wpp);
-        }
+        offset_image(op, src, img, opl.wpp);
         for (o0 = 0; o0 < op->out_ch; o0 += 8u) {
             const uint32_t n = op->out_ch - o0 < 8u ? op->out_ch - o0 : 8u;
             be_word *word = (be_word *)out + o0 / 32u;
