@@ -6,7 +6,9 @@
  *
  * An op they take: binary weights over unsigned bit-planes (P <= 8) with C <= 32 channels (one
  * word per plane and pixel), groups 1, stride 1, a threshold stage (sign, or L unsigned levels on
- * at most 8 output planes). The input goes once per call into zero-padded plane images (row pitch
+ * at most 8 output planes). The x86 kernels also take sign-bit inputs (one plane, XOR instead of
+ * AND: acc = KH * KW * C - 2 * popcount(x XOR w); a padding pixel is the zero word, +1, as in the
+ * reference). The input goes once per call into zero-padded plane images (row pitch
  * WP = W + PL + PR) whose word (y, x) packs G = min(floor(32 / C), KW) horizontal neighbours:
  * the C channel bits of padded pixel (y, x + j) at bit j * C. Output position q = y * WP + x
  * reads kernel-row group (ky, g), columns g*G .. g*G + G - 1, at q + ky * WP + g * G: a run of
@@ -31,15 +33,22 @@ typedef struct be_px_geom {
     uint32_t gw, ng, taps;         /* columns per group G, groups per kernel row, groups KH * ng */
 } be_px_geom;
 
+/* Binary weights on sign bits (one plane): the XOR form of the position-lane kernels. */
+static inline int be_px_sign_input(const be_op *op)
+{
+    return op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS && op->in.encoding == BE_ENC_SIGN &&
+           op->in.planes == 1u;
+}
+
 /* The geometry of an op the position-lane kernels take, or 0: img_words bounds the images (with
  * the slack), xv_max the group vectors KH * ng * P, wpk_words the packed weights O * KH * ng,
- * taps_max the groups KH * ng of one plane. */
+ * taps_max the groups KH * ng of one plane; sign_ok: sign-bit inputs too (be_px_sign_input). */
 static inline int be_px_geometry(const be_op *op, be_px_geom *g, uint32_t img_words, uint32_t xv_max,
-                                 uint32_t wpk_words, uint32_t taps_max)
+                                 uint32_t wpk_words, uint32_t taps_max, int sign_ok)
 {
     const int sign = be_stage_is_sign(op);
     const int levels = be_stage_is_levels(op) && op->out.planes >= 1u && op->out.planes <= BE_PX_OUT_PLANES;
-    if (!(be_op_is_planes_binary(op) && op->type == BE_OP_CONV2D && op->groups <= 1u && op->in.cw == 1u &&
+    if (!((be_op_is_planes_binary(op) || (sign_ok && be_px_sign_input(op))) && op->type == BE_OP_CONV2D && op->groups <= 1u && op->in.cw == 1u &&
           op->w_row_bytes == 4u && op->sh == 1u && op->sw == 1u && op->out.kind == BE_KIND_BITS && (sign || levels)))
         return 0;
     g->wp = op->in.w + op->pl + op->pr;
@@ -164,6 +173,24 @@ typedef void (*be_px_run_fn)(const be_op *op, const be_px_geom *g, const be_word
 static inline be_px_run_fn be_px_pick(const be_op *op, const be_px_geom *g, const be_px_run_fn inst[4])
 {
     return inst[be_px_qrelu2_groups(op, g) / 3u]; /* 0, 3, 6, 9 -> 0 .. 3 */
+}
+
+/* The instance of a 3x3 layer over sign bits into a sign stage by its groups (3 for at most 10
+ * channels, 6 for 11 .. 16), or 0: the generic instance. */
+static inline uint32_t be_px_sign3x3_groups(const be_op *op, const be_px_geom *g)
+{
+    const int s3 = be_px_sign_input(op) && be_stage_is_sign(op) && op->kh == 3u && op->kw == 3u;
+    return s3 && (g->taps == 3u || g->taps == 6u) ? g->taps : 0u;
+}
+
+/* The x86 kernels' pick: inst[0 .. 3] as be_px_pick, inst[4 .. 5] the sign-to-sign 3x3 layers
+ * of 3 and 6 groups, inst[6] any other sign-to-sign layer. */
+static inline be_px_run_fn be_px_pick_x86(const be_op *op, const be_px_geom *g, const be_px_run_fn inst[7])
+{
+    const uint32_t s = be_px_sign3x3_groups(op, g);
+    if (be_px_sign_input(op) && be_stage_is_sign(op))
+        return inst[s ? 3u + s / 3u : 6u];
+    return be_px_pick(op, g, inst);
 }
 
 /* (y, x) of position q0 + lanes, from (y, x) of q0 (no division per vector) */

@@ -238,6 +238,18 @@ static void check_op_at(const be_op *op, const void *in, void *scr, size_t scr_b
                    (unsigned)op->in.h, (unsigned)op->in.w, (unsigned)op->in.c, (unsigned)op->out.h,
                    (unsigned)op->out.w, (unsigned)op->out.c);
         }
+        { /* nothing written past the output (the buffer's bytes after it keep their fill) */
+            const uint8_t *b = (const uint8_t *)out_var;
+            size_t j;
+            be_test_checks++;
+            for (j = op->out.nbytes; j < sizeof out_var && j < op->out.nbytes + 256u; j++)
+                if (b[j] != 0xA5u) {
+                    be_test_failures++;
+                    printf("OVERRUN variant %s on %s: byte %u past the output written\n", k->name, what,
+                           (unsigned)(j - op->out.nbytes));
+                    break;
+                }
+        }
     }
 }
 
@@ -605,6 +617,25 @@ static void test_conv(void)
             conv_case(cs[i], 3, 3, 1, 1, pad1, 6, 7, o, 1, BE_WK_BINARY, 2);
         }
         unsigned_planes = 2u;
+    }
+    { /* sign bits, stride 1, at most 16 channels on >= 64 output pixels: the x86 px row (3x3 with 3
+       * or 6 groups into a sign stage in the popcount domain, the generic sign instance for other
+       * kernels, sign inputs into levels), row tails, maps narrower than a vector, two groups of
+       * 32 output channels, padding */
+        static const uint32_t cs[] = {8, 16, 1, 3, 10, 11, 5, 13};
+        static const uint32_t pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad2[4] = {2, 0, 1, 2};
+        static const uint32_t op_[] = {8, 16, 33, 5, 32, 1, 40, 13};
+        uint32_t i;
+        for (i = 0; i < sizeof cs / sizeof cs[0]; i++, n++) {
+            const uint32_t o = op_[i];
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 8 + i % 3u, 9 + i % 5u, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 20, 18, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 1, 1, pad0, 12, 10, o + 1u, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 1, 1, pad2, 9, 11, o, 0, BE_WK_BINARY, (int)(i % 3u));
+            conv_case(cs[i], 5, 3, 1, 1, pad2, 10, 8, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 1, 1, 1, 1, pad0, 8, 9, o, 0, BE_WK_BINARY, (int)(i % 2u));
+            conv_case(cs[i], 3, 1, 1, 1, pad1, 64, 1, o, 0, BE_WK_BINARY, 0);
+        }
     }
 }
 

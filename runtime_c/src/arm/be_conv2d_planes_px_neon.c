@@ -47,7 +47,7 @@ int be_conv2d_planes_px_neon_supports(const be_op *op)
 {
     be_px_geom g;
     return op->in.planes >= 2u && op->encoding == BE_ENC_UNSIGNED &&
-           be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX);
+           be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 0);
 }
 
 /* popcount of the bytes of a, added over a plane's groups, to 32-bit lanes */
@@ -188,7 +188,7 @@ be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, v
     const be_word *wk;
     be_px_geom g;
     (void)scratch;
-    if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX))
+    if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 0))
         return BE_ERR_ARG; /* not reached: supports() checked it */
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack4);

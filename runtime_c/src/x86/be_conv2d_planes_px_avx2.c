@@ -30,7 +30,7 @@
 int be_conv2d_planes_px_avx2_supports(const be_op *op)
 {
     be_px_geom g;
-    return be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX);
+    return be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 0);
 }
 
 /* sum over the planes p of 2^p * sum over the groups t of popcount(x[p][t] AND m_t) in 32-bit
@@ -160,7 +160,7 @@ BE_X86_AVX2 be_status be_conv2d_planes_px_avx2(const be_op *op, const void *in, 
     const be_word *wk;
     be_px_geom g;
     (void)scratch;
-    if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX))
+    if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 0))
         return BE_ERR_ARG; /* not reached: supports() checked it */
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack8);
