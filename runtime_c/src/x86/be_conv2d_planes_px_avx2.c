@@ -27,10 +27,25 @@
 #define WPK_WORDS 4096u
 #define TAPS_MAX 31u /* groups per plane whose byte counts one byte holds (31 * 8 <= 255) */
 
+/* Sign inputs as in the AVX-512 row: at most 16 channels on at least 64 output pixels. */
 int be_conv2d_planes_px_avx2_supports(const be_op *op)
 {
     be_px_geom g;
-    return be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 0);
+    return be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1) &&
+           (!be_px_sign_input(op) || (op->in.c <= 16u && (uint64_t)op->out.h * op->out.w >= 64u));
+}
+
+/* sum over the groups t of popcount(x[t] XOR w_t) in 32-bit lanes (sign inputs: x[t] holds only
+ * its real columns; at most 31 groups: <= 248 per byte) */
+BE_X86_AVX2 static inline __attribute__((always_inline)) __m256i count_xor(const __m256i *xv, const be_word *wo,
+                                                                          const uint32_t taps)
+{
+    __m256i a = _mm256_setzero_si256();
+    uint32_t t;
+    BE_X86_UNROLL
+    for (t = 0; t < taps; t++)
+        a = _mm256_add_epi8(a, be_x86_popcnt8(_mm256_xor_si256(xv[t], _mm256_set1_epi32((int)wo[t]))));
+    return be_x86_bytes_to_dwords(a);
 }
 
 /* sum over the planes p of 2^p * sum over the groups t of popcount(x[p][t] AND m_t) in 32-bit
@@ -63,7 +78,7 @@ BE_X86_AVX2 static inline __attribute__((always_inline)) __m256i count_and(const
 BE_X86_AVX2 static inline __attribute__((always_inline)) void
 px_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk, const be_word *vmask,
        be_word *out, const uint32_t taps, const uint32_t planes, const int sign, const uint32_t levels,
-       const uint32_t oplanes)
+       const uint32_t oplanes, const int sign_in)
 {
     const uint32_t nout = op->out_ch, ngrp = (nout + 31u) / 32u;
     const int8_t *dir = (const int8_t *)op->stage_a;
@@ -71,11 +86,18 @@ px_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *
     __m256i xv[XV_MAX];
     be_word res[BE_PX_OUT_PLANES * LANES];
     uint32_t tofs[XV_MAX];
+    const __m256i kc = _mm256_set1_epi32((int)(op->kh * op->kw * op->in.c));
     uint32_t q0, t, p, gi, o, k, qp, y0 = 0u, x0 = 0u;
     be_px_offsets(op, g, tofs);
     for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
         __m256i ones = _mm256_setzero_si256();
-        for (p = 0; p < planes; p++) {
+        if (sign_in) { /* sign bits: acc = KH * KW * C - 2 * popcount(x XOR w), x with only its real columns */
+            BE_X86_UNROLL
+            for (t = 0; t < taps; t++)
+                xv[t] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(img + tofs[t] + q0)),
+                                         _mm256_set1_epi32((int)vmask[t]));
+        }
+        for (p = 0; p < (sign_in ? 0u : planes); p++) {
             __m256i a = _mm256_setzero_si256();
             BE_X86_UNROLL
             for (t = 0; t < taps; t++) {
@@ -94,7 +116,8 @@ px_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *
                 const uint32_t c = o0 + o;
                 const __m256i bit = _mm256_set1_epi32((int)(1u << o));
                 const __m256i acc =
-                    _mm256_sub_epi32(ones, _mm256_slli_epi32(count_and(xv, wk + (size_t)c * taps, taps, planes), 1));
+                    sign_in ? _mm256_sub_epi32(kc, _mm256_slli_epi32(count_xor(xv, wk + (size_t)c * taps, taps), 1))
+                            : _mm256_sub_epi32(ones, _mm256_slli_epi32(count_and(xv, wk + (size_t)c * taps, taps, planes), 1));
                 /* |acc| <= INT32_MAX (the loader's bound), so the negation does not overflow */
                 const __m256i x = dir[c] < 0 ? _mm256_sub_epi32(_mm256_setzero_si256(), acc) : acc;
                 const int32_t *tc = thr + (size_t)c * levels;
@@ -127,19 +150,30 @@ px_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *
     BE_X86_AVX2 static void px_g##T##_p2_l3(const be_op *op, const be_px_geom *g, const be_word *img,     \
                                             const be_word *wk, const be_word *vmask, be_word *out)       \
     {                                                                                                    \
-        px_run(op, g, img, wk, vmask, out, T##u, 2u, 0, 3u, 2u);                                         \
+        px_run(op, g, img, wk, vmask, out, T##u, 2u, 0, 3u, 2u, 0);                                      \
     }
 PX_QRELU2(3)
 PX_QRELU2(6)
 PX_QRELU2(9)
 
+/* 3x3 kernels over sign bits into a sign stage: 3 groups (C <= 10), 6 (11 .. 16) */
+#define PX_SIGN(T)                                                                                       \
+    BE_X86_AVX2 static void px_g##T##_sign(const be_op *op, const be_px_geom *g, const be_word *img,      \
+                                           const be_word *wk, const be_word *vmask, be_word *out)        \
+    {                                                                                                    \
+        px_run(op, g, img, wk, vmask, out, T##u, 1u, 1, 1u, 1u, 1);                                      \
+    }
+PX_SIGN(3)
+PX_SIGN(6)
+
 BE_X86_AVX2 static void px_any(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
                                const be_word *vmask, be_word *out)
 {
-    px_run(op, g, img, wk, vmask, out, g->taps, g->planes, op->encoding == BE_ENC_SIGN, op->levels, op->out.planes);
+    px_run(op, g, img, wk, vmask, out, g->taps, g->planes, op->encoding == BE_ENC_SIGN, op->levels, op->out.planes,
+           be_px_sign_input(op));
 }
 
-static const be_px_run_fn instances[4] = {px_any, px_g3_p2_l3, px_g6_p2_l3, px_g9_p2_l3};
+static const be_px_run_fn instances[7] = {px_any, px_g3_p2_l3, px_g6_p2_l3, px_g9_p2_l3, px_g3_sign, px_g6_sign, px_any};
 
 /* words x .. x + n - 1 of a row: word |= word (x + j) << (j * C), j < G (be_px_pack_rows) */
 BE_X86_AVX2 static inline void pack8(be_word *row, uint32_t x, uint32_t n, uint32_t gw, uint32_t c)
@@ -160,12 +194,12 @@ BE_X86_AVX2 be_status be_conv2d_planes_px_avx2(const be_op *op, const void *in, 
     const be_word *wk;
     be_px_geom g;
     (void)scratch;
-    if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 0))
+    if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1))
         return BE_ERR_ARG; /* not reached: supports() checked it */
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack8);
     wk = be_px_weights(op, &g, wpk, vmask);
-    be_px_pick(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
+    be_px_pick_x86(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
     return BE_OK;
 }
 
