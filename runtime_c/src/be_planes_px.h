@@ -155,6 +155,62 @@ static inline void be_px_store(const be_op *op, const be_px_geom *g, const be_wo
     }
 }
 
+/* Floor and ceiling of x / 2 (no division of negative numbers, no right shift of them) */
+static inline int64_t be_px_floor_half(int64_t x)
+{
+    return (x - (x & 1)) / 2;
+}
+static inline int64_t be_px_ceil_half(int64_t x)
+{
+    return -be_px_floor_half(-x);
+}
+
+/* The sign stage of a sign-input op in the popcount domain. With D = popcount(x XOR w) over the
+ * receptive field and acc = KC - 2 D (KC = KH * KW * C), the reference's bit (direction * acc <
+ * T) is D > A for direction +1 (A = floor((KC - T) / 2)) and D <= A for -1 (A = ceil((T + KC) /
+ * 2) - 1): one compare per channel (|T| <= 2^31, so A fits int32): dthr[o] = A. Per group of 32
+ * channels, ord[] lists the channels of direction +1 first (npl[group] of them), then those of
+ * -1, each in channel order. */
+static inline void be_px_sign_setup(const be_op *op, int32_t *dthr, uint16_t *ord, uint8_t *npl)
+{
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *thr = (const int32_t *)op->stage_b;
+    const int64_t kc = (int64_t)op->kh * op->kw * op->in.c;
+    const uint32_t nout = op->out_ch;
+    uint32_t o0, o, k;
+    for (o0 = 0; o0 < nout; o0 += 32u) {
+        const uint32_t n = nout - o0 < 32u ? nout - o0 : 32u;
+        for (o = o0, k = o0; o < o0 + n; o++)
+            if (dir[o] >= 0)
+                ord[k++] = (uint16_t)o;
+        npl[o0 / 32u] = (uint8_t)(k - o0);
+        for (o = o0; o < o0 + n; o++)
+            if (dir[o] < 0)
+                ord[k++] = (uint16_t)o;
+        for (o = o0; o < o0 + n; o++)
+            dthr[o] = (int32_t)(dir[o] < 0 ? be_px_ceil_half((int64_t)thr[o] + kc) - 1
+                                           : be_px_floor_half(kc - (int64_t)thr[o]));
+    }
+}
+
+/* The lanes of the vector of positions q0 .. q0 + lanes - 1 (x0: q0's column; lanes <= 16) that
+ * are output pixels: x < OW (the rows start at lanes -x0 + k * WP) and q < npos. Valid positions
+ * map in order onto consecutive output pixels, the first at y0 * OW + min(x0, OW). */
+static inline uint32_t be_px_valid_lanes(const be_op *op, const be_px_geom *g, uint32_t lanes, uint32_t q0, uint32_t x0)
+{
+    const int32_t ow = (int32_t)op->out.w, nl = (int32_t)lanes;
+    uint32_t m = 0u;
+    int32_t s;
+    for (s = -(int32_t)x0; s < nl; s += (int32_t)g->wp) {
+        const int32_t lo = s < 0 ? 0 : s, hi = s + ow > nl ? nl : s + ow;
+        if (hi > lo)
+            m |= ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+    }
+    if (g->npos - q0 < lanes)
+        m &= (1u << (g->npos - q0)) - 1u;
+    return m;
+}
+
 /* The instance of a qrelu2 3x3 layer (2 planes in, 3 thresholds on 2 planes out) by its groups
  * per plane (3 for 8 channels, 6 for 9 .. 16, 9 for 17 .. 32), or 0: the generic instance. */
 static inline uint32_t be_px_qrelu2_groups(const be_op *op, const be_px_geom *g)

@@ -40,24 +40,6 @@ int be_conv2d_planes_px_avx512_supports(const be_op *op)
             (op->in.c <= 16u && (uint64_t)op->out.h * op->out.w >= 64u && op->out_ch <= SIGN_OUT_MAX));
 }
 
-/* The lanes of the vector of positions q0 .. q0 + 15 (x0: q0's column) that are output pixels:
- * x < OW (the row starts at lanes -x0 + k * WP) and q < npos. Valid positions map in order onto
- * consecutive output pixels. */
-static inline __mmask16 valid_lanes(const be_op *op, const be_px_geom *g, uint32_t q0, uint32_t x0)
-{
-    const int32_t ow = (int32_t)op->out.w, lanes = (int32_t)LANES;
-    uint32_t m = 0u;
-    int32_t s;
-    for (s = -(int32_t)x0; s < lanes; s += (int32_t)g->wp) {
-        const int32_t lo = s < 0 ? 0 : s, hi = s + ow > lanes ? lanes : s + ow;
-        if (hi > lo)
-            m |= ((1u << hi) - 1u) & ~((1u << lo) - 1u);
-    }
-    if (g->npos - q0 < LANES)
-        m &= (1u << (g->npos - q0)) - 1u;
-    return (__mmask16)m;
-}
-
 /* Store the output words ov[0 .. oplanes) (group gi) of the valid lanes vmk of the vector at q0
  * ((y0, x0) its row and column): with one word per output pixel, or two planes of one word, the
  * valid lanes compressed and stored at once (their pixels are consecutive from y0 * OW +
@@ -188,52 +170,26 @@ px_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *
                     }
                 }
             }
-            store_vec(op, g, ov, oplanes, valid_lanes(op, g, q0, x0), q0, y0, x0, gi, out);
+            store_vec(op, g, ov, oplanes, (__mmask16)be_px_valid_lanes(op, g, LANES, q0, x0), q0, y0, x0, gi, out);
         }
     }
 }
 
-/* Floor and ceiling of x / 2 (no division of negative numbers, no right shift of them) */
-static inline int64_t floor_half(int64_t x) { return (x - (x & 1)) / 2; }
-static inline int64_t ceil_half(int64_t x) { return -floor_half(-x); }
-
-/* Sign bits into a sign stage, in the popcount domain. With D = popcount(x XOR w) over the
- * receptive field and acc = KC - 2 D (KC = KH * KW * C), the reference's bit (direction * acc <
- * T) is D > A for direction +1 (A = floor((KC - T) / 2)) and D <= A for -1 (A = ceil((T + KC) /
- * 2) - 1): one compare (|T| <= 2^31, so A fits int32). Per group of 32 channels the
- * channels of direction +1 come first in ord[] (npl[gi] of them), then those of -1. taps:
- * constant in the 3x3 instances. */
+/* Sign bits into a sign stage, in the popcount domain (be_px_sign_setup): per channel one
+ * compare of D = popcount(x XOR w) over the receptive field, the channels of direction +1 first.
+ * taps: constant in the 3x3 instances. */
 BE_X86_AVX512 static inline __attribute__((always_inline)) void
 px_sign_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk, const be_word *vmask,
             be_word *out, const uint32_t taps)
 {
     const uint32_t nout = op->out_ch, ngrp = (nout + 31u) / 32u;
-    const int8_t *dir = (const int8_t *)op->stage_a;
-    const int32_t *thr = (const int32_t *)op->stage_b;
-    const int64_t kc = (int64_t)op->kh * op->kw * op->in.c;
     int32_t dthr[SIGN_OUT_MAX];
     uint16_t ord[SIGN_OUT_MAX];
     uint8_t npl[SIGN_OUT_MAX / 32u];
     __m512i xv[XV_MAX];
     uint32_t tofs[XV_MAX];
-    uint32_t q0, t, gi, o, k, y0 = 0u, x0 = 0u;
-    for (gi = 0; gi < ngrp; gi++) {
-        const uint32_t o0 = gi * 32u, n = nout - o0 < 32u ? nout - o0 : 32u;
-        uint32_t np = 0u, nn = 0u;
-        for (o = o0; o < o0 + n; o++)
-            np += dir[o] >= 0;
-        npl[gi] = (uint8_t)np;
-        for (o = o0; o < o0 + n; o++) {
-            const int64_t a = dir[o] < 0 ? ceil_half((int64_t)thr[o] + kc) - 1 : floor_half(kc - (int64_t)thr[o]);
-            dthr[o] = (int32_t)a; /* |a| <= 2^30 + KC */
-        }
-        for (o = o0, k = 0u; o < o0 + n; o++) /* +1 first, then -1, each in channel order */
-            if (dir[o] >= 0)
-                ord[o0 + k++] = (uint16_t)o;
-        for (o = o0; o < o0 + n; o++)
-            if (dir[o] < 0)
-                ord[o0 + np + nn++] = (uint16_t)o;
-    }
+    uint32_t q0, t, gi, k, y0 = 0u, x0 = 0u;
+    be_px_sign_setup(op, dthr, ord, npl);
     be_px_offsets(op, g, tofs);
     for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
         BE_X86_UNROLL
@@ -257,7 +213,7 @@ px_sign_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_w
                                                             _mm512_set1_epi32(dthr[c]));
                 ov = _mm512_mask_or_epi32(ov, m, ov, _mm512_set1_epi32((int)(1u << (c - o0))));
             }
-            store_vec(op, g, &ov, 1u, valid_lanes(op, g, q0, x0), q0, y0, x0, gi, out);
+            store_vec(op, g, &ov, 1u, (__mmask16)be_px_valid_lanes(op, g, LANES, q0, x0), q0, y0, x0, gi, out);
         }
     }
 }
