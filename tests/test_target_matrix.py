@@ -201,6 +201,26 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
             and op.out_channels * taps <= 2048)
 
 
+def neon_u8_takes(target: str, op, spec, out_spec) -> bool:
+    """Does the NEON first-layer Conv2d "neon" (runtime_c/src/arm/be_u8_neon.c: 8 output positions
+    in int16 lanes) take this u8 x binary layer first? On the NEON targets, a Conv2d with groups 1,
+    stride 1, K = KH * KW * C <= 128, at most 32 output channels, a sign threshold stage or (aarch64
+    only) at most 15 unsigned levels on at most 8 planes, and padded planes of at most 8,192 - 16
+    bytes."""
+    if not target.startswith(("aarch64", "armv7")) or not isinstance(op, Conv2d):
+        return False
+    out = op.output
+    if not isinstance(out, ThresholdStage) or getattr(op, "groups", 1) != 1:
+        return False
+    if out.encoding == "unsigned" and (out.levels > 15 or out_spec.planes > 8 or not target.startswith("aarch64")):
+        return False
+    h, w, c = spec.shape
+    (kh, kw), (sh, sw) = op.kernel, op.stride
+    pt, pb, pl, pr = op.padding
+    return ((sh, sw) == (1, 1) and kh * kw * c <= 128 and op.out_channels <= 32
+            and (h + pt + pb) * (w + pl + pr) * c + 16 <= 8192)
+
+
 def short_takes(target: str, op, spec) -> bool:
     """Does the ARM "short" kernel (runtime_c/src/arm/be_dense_bin_short.c) take this bits x
     binary layer? A Dense over sign bits with K <= 128 (at most 4 words; at most 2 on the
@@ -835,7 +855,9 @@ def test_models_match_reference(name):
                 # int8 weights over codes, any stage: the int8 kernels
                 int8_codes = isinstance(op, (Conv2d, Dense)) and op.weight_kind == "int8" and \
                     spec.kind in ("u8", "i8")
-                if u8_bin:  # larger conv K may fall through to other variants: exactness only
+                if u8_bin and neon_u8_takes(name, op, spec, specs[g.value_name(i)]):
+                    assert kname == "neon", (case, line)
+                elif u8_bin:  # larger conv K may fall through to other variants: exactness only
                     if isinstance(op, Dense) or op.kernel[0] * op.kernel[1] * spec.shape[2] <= 64:
                         expected = EXPECTED_U8[name][isinstance(op, Conv2d)]
                         if name == "cortex-m55" and isinstance(op, Conv2d) and \

@@ -102,6 +102,9 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(DENSE_U8, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_u8_mve_supports, be_dense_u8_mve, 0)
     BE_ROW(CONV2D_U8, "mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_u8_mve_supports, be_conv2d_u8_mve, 0)
 #endif
+#ifdef BE_ARM_HAVE_NEON
+    BE_ROW(CONV2D_U8, "neon", BE_OP_CONV2D, BE_ISA_NEON, be_conv2d_u8_neon_supports, be_conv2d_u8_neon, 0)
+#endif
 #ifdef BE_ARM_HAVE_U8
     BE_ROW(DENSE_U8, "lut", BE_OP_DENSE, 0u, be_dense_u8_lut_supports, be_dense_u8_lut, 0)
     BE_ROW(CONV2D_U8, "mla", BE_OP_CONV2D, 0u, be_conv2d_u8_mla_supports, be_conv2d_u8_mla, 0)

@@ -146,6 +146,9 @@ be_status be_merge_neon(const be_op *op, const void *in, void *out, void *scratc
  * positions per vector (be_planes_px.h) */
 int be_conv2d_planes_px_neon_supports(const be_op *op);
 be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, void *scratch);
+/* the first layer's Conv2d: 8 output positions in int16 lanes (be_u8_neon.c) */
+int be_conv2d_u8_neon_supports(const be_op *op);
+be_status be_conv2d_u8_neon(const be_op *op, const void *in, void *out, void *scratch);
 int be_avgpool2d_i8_neon_supports(const be_op *op);
 be_status be_avgpool2d_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
 #endif
