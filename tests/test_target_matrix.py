@@ -179,19 +179,23 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     """Does the NEON position-lane kernel "lanes" (runtime_c/src/arm/be_conv2d_planes_px_neon.c)
     take this bits x binary layer first? On the NEON targets, a Conv2d over 2 .. 8
     unsigned bit-planes with at most 32 input channels, groups 1, stride 1 and an unsigned
-    threshold stage (levels on at most 8 planes), when its padded plane images fit 4,096 words
+    threshold stage (levels on at most 8 planes), or over sign bits with at most 16 channels on at
+    least 32 output pixels into a sign stage (at most 512 outputs), when its padded plane images fit 4,096 words
     with 64 to spare, its groups (G = min(32 // C, KW) kernel columns per word) number at most 31
     per plane and 64 over the planes, and its packed weights 2,048 words (be_planes_px.h)."""
     if not target.startswith(("aarch64", "armv7")) or not isinstance(op, Conv2d):
         return False
-    if spec.encoding != "unsigned" or not 2 <= spec.planes <= 8 or getattr(op, "groups", 1) != 1:
-        return False
     out = op.output
-    if not isinstance(out, ThresholdStage) or out.encoding != "unsigned" or out_spec.planes > 8:
-        return False
     c = spec.shape[2]
     (kh, kw), (sh, sw) = op.kernel, op.stride
-    if c > 32 or (sh, sw) != (1, 1):
+    if spec.encoding == "sign":  # sign bits with <= 16 channels on >= 32 output pixels into a sign stage
+        if not (isinstance(out, ThresholdStage) and out.encoding == "sign" and c <= 16 and
+                out_spec.shape[0] * out_spec.shape[1] >= 32 and op.out_channels <= 512):
+            return False
+    elif not 2 <= spec.planes <= 8 or not isinstance(out, ThresholdStage) or out.encoding != "unsigned" or \
+            out_spec.planes > 8:
+        return False
+    if getattr(op, "groups", 1) != 1 or c > 32 or (sh, sw) != (1, 1):
         return False
     pt, pb, pl, pr = op.padding
     hp, wp = spec.shape[0] + pt + pb, spec.shape[1] + pl + pr

@@ -239,9 +239,10 @@ static inline uint32_t be_px_sign3x3_groups(const be_op *op, const be_px_geom *g
     return s3 && (g->taps == 3u || g->taps == 6u) ? g->taps : 0u;
 }
 
-/* The x86 kernels' pick: inst[0 .. 3] as be_px_pick, inst[4 .. 5] the sign-to-sign 3x3 layers
- * of 3 and 6 groups, inst[6] any other sign-to-sign layer. */
-static inline be_px_run_fn be_px_pick_x86(const be_op *op, const be_px_geom *g, const be_px_run_fn inst[7])
+/* The pick of the kernels that take sign inputs too (x86, NEON): inst[0 .. 3] as be_px_pick,
+ * inst[4 .. 5] the sign-to-sign 3x3 layers of 3 and 6 groups, inst[6] any other sign-to-sign
+ * layer. */
+static inline be_px_run_fn be_px_pick_sign(const be_op *op, const be_px_geom *g, const be_px_run_fn inst[7])
 {
     const uint32_t s = be_px_sign3x3_groups(op, g);
     if (be_px_sign_input(op) && be_stage_is_sign(op))

@@ -145,6 +145,7 @@ be_status be_merge_neon(const be_op *op, const void *in, void *out, void *scratc
 /* "lanes": 2 .. 8 unsigned bit-planes with <= 32 channels, stride 1, a threshold stage: 4 output
  * positions per vector (be_planes_px.h) */
 int be_conv2d_planes_px_neon_supports(const be_op *op);
+int be_conv2d_px_neon_sign_supports(const be_op *op); /* sign bits, <= 16 channels, >= 32 output pixels */
 be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, void *scratch);
 /* the first layer's Conv2d: 8 output positions in int16 lanes (be_u8_neon.c) */
 int be_conv2d_u8_neon_supports(const be_op *op);

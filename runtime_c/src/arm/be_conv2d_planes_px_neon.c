@@ -31,6 +31,7 @@
 #define XV_MAX 64u
 #define WPK_WORDS 2048u
 #define TAPS_MAX 31u /* groups per plane whose byte counts one byte holds (31 * 8 <= 255) */
+#define SIGN_OUT_MAX 512u /* output channels of sign inputs (the sign stage's per-call constants) */
 
 /* Fully unroll the next loop (constant trip counts in the instances: the group vectors then stay
  * in registers) */
@@ -126,6 +127,17 @@ static inline __attribute__((always_inline)) void px_run(const be_op *op, const 
                         ov[qp] = vorrq_u32(ov[qp], vandq_u32(vtstq_u32(level, vdupq_n_u32(1u << qp)), bit));
                 }
             }
+            if (op->out.pixel_bytes == 4u * oplanes && oplanes <= 2u && x0 + LANES <= op->out.w) {
+                /* 4 pixels of one row, one word per plane: stored as they are, or interleaved */
+                be_word *d = out + ((size_t)y0 * op->out.w + x0) * oplanes;
+                if (oplanes == 1u) {
+                    vst1q_u32(d, ov[0]);
+                } else {
+                    const uint32x4x2_t pair = {{ov[0], ov[1]}};
+                    vst2q_u32(d, pair);
+                }
+                continue;
+            }
             PX_UNROLL
             for (qp = 0; qp < oplanes; qp++)
                 vst1q_u32(res + qp * LANES, ov[qp]);
@@ -160,7 +172,95 @@ static void px_any(const be_op *op, const be_px_geom *g, const be_word *img, con
     px_run(op, g, img, wk, vmask, out, g->taps, g->planes, op->encoding == BE_ENC_SIGN, op->levels, op->out.planes);
 }
 
-static const be_px_run_fn instances[4] = {px_any, px_g3_p2_l3, px_g6_p2_l3, px_g9_p2_l3};
+/* Sign bits (one plane) with at most 16 channels on at least 32 output pixels into a sign stage:
+ * the kernel family CONV2D_BIN (be_kernels.c), ahead of "tab" and "neon" (docs/kernels.md, "NEON:
+ * sign bits in position lanes"). */
+int be_conv2d_px_neon_sign_supports(const be_op *op)
+{
+    be_px_geom g;
+    return be_px_sign_input(op) && be_stage_is_sign(op) && op->in.c <= 16u &&
+           (uint64_t)op->out.h * op->out.w >= 32u && op->out_ch <= SIGN_OUT_MAX &&
+           be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1);
+}
+
+/* sum over the groups t of popcount(x[t] XOR w_t) per lane (x[t] with only its real columns) */
+static inline __attribute__((always_inline)) int32x4_t count_xor(const uint32x4_t *xv, const be_word *wo,
+                                                                 const uint32_t taps)
+{
+    uint8x16_t a = vdupq_n_u8(0u);
+    uint32_t t;
+    PX_UNROLL
+    for (t = 0; t < taps; t++)
+        a = vaddq_u8(a, vcntq_u8(vreinterpretq_u8_u32(veorq_u32(xv[t], vdupq_n_u32(wo[t])))));
+    return vreinterpretq_s32_u32(bytes_to_words(a));
+}
+
+/* Sign bits into a sign stage in the popcount domain (be_px_sign_setup): per channel one compare
+ * of D = popcount(x XOR w) against A (D > A for direction +1, D <= A for -1); 4 positions of one
+ * row stored as one vector. */
+static inline __attribute__((always_inline)) void px_sign_run(const be_op *op, const be_px_geom *g,
+                                                              const be_word *img, const be_word *wk,
+                                                              const be_word *vmask, be_word *out,
+                                                              const uint32_t taps)
+{
+    const uint32_t nout = op->out_ch, ngrp = (nout + 31u) / 32u, ow = op->out.w;
+    int32_t dthr[SIGN_OUT_MAX];
+    uint16_t ord[SIGN_OUT_MAX];
+    uint8_t npl[SIGN_OUT_MAX / 32u];
+    uint32x4_t xv[XV_MAX];
+    uint32_t tofs[XV_MAX];
+    uint32_t q0, t, gi, k, y0 = 0u, x0 = 0u;
+    be_px_sign_setup(op, dthr, ord, npl);
+    be_px_offsets(op, g, tofs);
+    for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
+        PX_UNROLL
+        for (t = 0; t < taps; t++)
+            xv[t] = vandq_u32(vld1q_u32(img + tofs[t] + q0), vdupq_n_u32(vmask[t]));
+        for (gi = 0; gi < ngrp; gi++) {
+            const uint32_t o0 = gi * 32u, n = nout - o0 < 32u ? nout - o0 : 32u, np = npl[gi];
+            uint32x4_t ov = vdupq_n_u32(0u);
+            for (k = 0; k < np; k++) {
+                const uint32_t c = ord[o0 + k];
+                ov = vorrq_u32(ov, vandq_u32(vcgtq_s32(count_xor(xv, wk + (size_t)c * taps, taps), vdupq_n_s32(dthr[c])),
+                                             vdupq_n_u32(1u << (c - o0))));
+            }
+            for (; k < n; k++) {
+                const uint32_t c = ord[o0 + k];
+                ov = vorrq_u32(ov, vandq_u32(vcleq_s32(count_xor(xv, wk + (size_t)c * taps, taps), vdupq_n_s32(dthr[c])),
+                                             vdupq_n_u32(1u << (c - o0))));
+            }
+            if (op->out.pixel_bytes == 4u && x0 + LANES <= ow) {
+                vst1q_u32(out + (size_t)y0 * ow + x0, ov);
+            } else {
+                be_word res[LANES];
+                vst1q_u32(res, ov);
+                be_px_store(op, g, res, LANES, q0, y0, x0, gi, out);
+            }
+        }
+    }
+}
+
+/* 3x3 kernels over sign bits: 3 groups (C <= 10), 6 (11 .. 16); any other kernel size */
+static void px_g3_sign(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                       const be_word *vmask, be_word *out)
+{
+    px_sign_run(op, g, img, wk, vmask, out, 3u);
+}
+
+static void px_g6_sign(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                       const be_word *vmask, be_word *out)
+{
+    px_sign_run(op, g, img, wk, vmask, out, 6u);
+}
+
+static void px_sign_any(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                        const be_word *vmask, be_word *out)
+{
+    px_sign_run(op, g, img, wk, vmask, out, g->taps);
+}
+
+static const be_px_run_fn instances[7] = {px_any,     px_g3_p2_l3, px_g6_p2_l3, px_g9_p2_l3,
+                                          px_g3_sign, px_g6_sign,  px_sign_any};
 
 /* words x .. x + n - 1 of a row: word |= word (x + j) << (j * C), j < G (be_px_pack_rows); a
  * partial last vector word by word */
@@ -188,12 +288,12 @@ be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, v
     const be_word *wk;
     be_px_geom g;
     (void)scratch;
-    if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 0))
+    if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1))
         return BE_ERR_ARG; /* not reached: supports() checked it */
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack4);
     wk = be_px_weights(op, &g, wpk, vmask);
-    be_px_pick(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
+    be_px_pick_sign(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
     return BE_OK;
 }
 

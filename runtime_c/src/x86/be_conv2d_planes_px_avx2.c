@@ -322,7 +322,7 @@ BE_X86_AVX2 be_status be_conv2d_planes_px_avx2(const be_op *op, const void *in, 
         be_px_pack_rows(op, &g, img, LANES, pack8);
     }
     wk = be_px_weights(op, &g, wpk, vmask);
-    be_px_pick_x86(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
+    be_px_pick_sign(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
     return BE_OK;
 }
 

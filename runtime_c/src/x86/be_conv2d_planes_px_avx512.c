@@ -366,7 +366,7 @@ BE_X86_AVX512 be_status be_conv2d_planes_px_avx512(const be_op *op, const void *
         be_px_pack_rows(op, &g, img, LANES, pack16);
     }
     wk = weights_vec(op, &g, wpk, vmask) ? wpk : be_px_weights(op, &g, wpk, vmask);
-    be_px_pick_x86(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
+    be_px_pick_sign(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
     return BE_OK;
 }
 
