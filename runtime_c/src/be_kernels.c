@@ -54,7 +54,8 @@ const be_kernel be_kernel_table[] = {
      * USADA8) first on the DSP cores without NEON; otherwise it is forced only (after "dsp").
      * On NEON builds a Conv2d over 2 .. 8 unsigned bit-planes with at most 32 channels, stride 1
      * and a threshold stage goes first to "lanes" (be_conv2d_planes_px_neon.c: output positions in the
-     * NEON lanes) */
+     * NEON lanes), and so does one over sign bits with at most 16 channels on 32+ output pixels
+     * into a sign stage (a second row, kernel family CONV2D_BIN) */
 #if defined(BE_ARM_HAVE_DSP) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(CONV2D_PLANES, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_first_supports, be_conv2d_planes_dsp, 0)
 #endif

@@ -1,5 +1,5 @@
-/* be_conv2d_planes_px_neon.c -- "lanes": Conv2d, 2 .. 8 unsigned bit-planes with at most 32 channels,
- * stride 1, binary weights, threshold output stage, with 4 output positions in the lanes
+/* be_conv2d_planes_px_neon.c -- "lanes": Conv2d, 2 .. 8 unsigned bit-planes with at most 32 channels
+ * (or sign bits with at most 16), stride 1, binary weights, threshold output stage, with 4 output positions in the lanes
  * (aarch64, or 32-bit ARM with NEON; be_planes_px.h: which ops, the packed images and weights;
  * the method of x86/be_conv2d_planes_px_avx512.c).
  *
@@ -14,6 +14,10 @@
  * stage runs on the 4 positions at once: level = #{k : direction * acc >= T_k} (compare masks
  * subtracted), each output plane's bit tested (VTST) and ORed into the output words of 32
  * channels; then the valid positions are stored.
+ *
+ * Sign bits (one plane, at most 16 channels, since 2026-12-05) take the XOR form of the x86
+ * kernels: acc = KH * KW * C - 2 * popcount(x XOR w), the sign stage one compare per channel in
+ * the popcount domain (be_px_sign_setup; px_sign_run below).
  *
  * Stack: the plane images (at most IMG_WORDS words, 16 KiB), the packed weights (at most WPK_WORDS,
  * 8 KiB) and the group vectors (at most XV_MAX, 1 KiB); no scratch.
