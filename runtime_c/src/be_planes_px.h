@@ -6,9 +6,9 @@
  *
  * An op they take: binary weights over unsigned bit-planes (P <= 8) with C <= 32 channels (one
  * word per plane and pixel), groups 1, stride 1, a threshold stage (sign, or L unsigned levels on
- * at most 8 output planes). The x86 kernels also take sign-bit inputs (one plane, XOR instead of
- * AND: acc = KH * KW * C - 2 * popcount(x XOR w); a padding pixel is the zero word, +1, as in the
- * reference). The input goes once per call into zero-padded plane images (row pitch
+ * at most 8 output planes). They also take sign-bit inputs with at most 16 channels (one plane,
+ * XOR instead of AND: acc = KH * KW * C - 2 * popcount(x XOR w); a padding pixel is the zero word,
+ * +1, as in the reference; each variant's supports() sets its map-size rule). The input goes once per call into zero-padded plane images (row pitch
  * WP = W + PL + PR) whose word (y, x) packs G = min(floor(32 / C), KW) horizontal neighbours:
  * the C channel bits of padded pixel (y, x + j) at bit j * C. Output position q = y * WP + x
  * reads kernel-row group (ky, g), columns g*G .. g*G + G - 1, at q + ky * WP + g * G: a run of
