@@ -100,15 +100,23 @@ static inline void be_px_copy_images(const be_op *op, const be_px_geom *g, const
 /* The weights, packed like the images into wpk[(o * KH + ky) * ng + gr] (G > 1), or as stored
  * (G = 1: their bits past C meet zero input bits); and vmask[t], the bits of group t's real
  * columns. Returns the weights to read. */
+/* vmask[t]: the bits of group t's real columns (a kernel row's last group may hold fewer than G). */
+static inline void be_px_group_masks(const be_op *op, const be_px_geom *g, be_word *vmask)
+{
+    const uint32_t c = op->in.c;
+    uint32_t t;
+    for (t = 0; t < g->taps; t++) {
+        const uint32_t ncol = op->kw - t % g->ng * g->gw < g->gw ? op->kw - t % g->ng * g->gw : g->gw;
+        vmask[t] = ncol * c >= 32u ? 0xFFFFFFFFu : (1u << (ncol * c)) - 1u;
+    }
+}
+
 static inline const be_word *be_px_weights(const be_op *op, const be_px_geom *g, be_word *wpk, be_word *vmask)
 {
     const uint32_t c = op->in.c;
     const be_word cmask = be_last_word_mask(c);
     uint32_t o, ky, t, j;
-    for (t = 0; t < g->taps; t++) {
-        const uint32_t ncol = op->kw - t % g->ng * g->gw < g->gw ? op->kw - t % g->ng * g->gw : g->gw;
-        vmask[t] = ncol * c >= 32u ? 0xFFFFFFFFu : (1u << (ncol * c)) - 1u;
-    }
+    be_px_group_masks(op, g, vmask);
     if (g->gw == 1u)
         return (const be_word *)op->weights;
     for (o = 0; o < op->out_ch; o++)

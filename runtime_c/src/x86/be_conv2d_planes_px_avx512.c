@@ -342,11 +342,7 @@ BE_X86_AVX512 static int weights_vec(const be_op *op, const be_px_geom *g, be_wo
                                                      _mm512_set1_epi32((int)(j * op->in.c))));
         _mm512_mask_storeu_epi32((void *)(wpk + (size_t)o * nw), (__mmask16)((1u << nw) - 1u), v);
     }
-    (void)be_px_weights; /* the masks: from be_px_weights' rule, without its packing */
-    for (l = 0; l < g->taps; l++) {
-        const uint32_t ncol = op->kw - l % g->ng * g->gw < g->gw ? op->kw - l % g->ng * g->gw : g->gw;
-        vmask[l] = ncol * op->in.c >= 32u ? 0xFFFFFFFFu : (1u << (ncol * op->in.c)) - 1u;
-    }
+    be_px_group_masks(op, g, vmask);
     return 1;
 }
 
