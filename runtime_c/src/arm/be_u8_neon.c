@@ -58,25 +58,21 @@ int be_conv2d_u8_neon_supports(const be_op *op)
            (uint64_t)wp * hp * op->in.c + SLACK <= IMG_BYTES;
 }
 
-/* acc = direction * sum_k x_k * w_k, clamped thresholds compared: bit j of the 8 positions into
- * dst[0 .. planes) (a sign stage: levels 0; unsigned: `levels` thresholds on `planes` planes). */
-static inline __attribute__((always_inline)) void stage8(int16x8_t acc, const int16_t *t, uint32_t j,
-                                                         uint16x8_t *dst, const uint32_t levels,
-                                                         const uint32_t planes)
+/* Unsigned levels: acc = direction * sum_k x_k * w_k against the channel's clamped thresholds t
+ * (level = #{k : acc >= t[k]}), bit j of the 8 positions into dst[0 .. planes). */
+static inline __attribute__((always_inline)) void levels8(int16x8_t acc, const int16_t *t, uint32_t j,
+                                                          uint16x8_t *dst, const uint32_t levels,
+                                                          const uint32_t planes)
 {
     const uint16x8_t bit = vdupq_n_u16((uint16_t)(1u << j));
-    if (levels == 0u) { /* sign: level 0 -> -1 -> bit 1 */
-        dst[0] = vorrq_u16(dst[0], vandq_u16(vcltq_s16(acc, vdupq_n_s16(t[0])), bit));
-    } else {
-        int16x8_t level = vdupq_n_s16(0);
-        uint32_t k, qp;
-        U8N_UNROLL
-        for (k = 0; k < levels; k++) /* a true compare is -1 */
-            level = vsubq_s16(level, vreinterpretq_s16_u16(vcgeq_s16(acc, vdupq_n_s16(t[k]))));
-        U8N_UNROLL
-        for (qp = 0; qp < planes; qp++)
-            dst[qp] = vorrq_u16(dst[qp], vandq_u16(vtstq_s16(level, vdupq_n_s16((int16_t)(1u << qp))), bit));
-    }
+    int16x8_t level = vdupq_n_s16(0);
+    uint32_t k, qp;
+    U8N_UNROLL
+    for (k = 0; k < levels; k++) /* a true compare is -1 */
+        level = vsubq_s16(level, vreinterpretq_s16_u16(vcgeq_s16(acc, vdupq_n_s16(t[k]))));
+    U8N_UNROLL
+    for (qp = 0; qp < planes; qp++)
+        dst[qp] = vorrq_u16(dst[qp], vandq_u16(vtstq_s16(level, vdupq_n_s16((int16_t)(1u << qp))), bit));
 }
 
 /* One call's work for K taps and the stage (levels 0: sign; constants in the instances, below). */
@@ -87,7 +83,7 @@ static inline __attribute__((always_inline)) void run(const be_op *op, const uin
 {
     const uint32_t wp = op->in.w + op->pl + op->pr, ow = op->out.w, oh = op->out.h;
     const uint32_t npos = (oh - 1u) * wp + ow, nout = op->out_ch, nblk = (nout + 7u) / 8u;
-    const uint32_t pxw = op->out.pixel_bytes / 4u, nt = levels ? levels : 1u;
+    const uint32_t pxw = op->out.pixel_bytes / 4u;
     int16x8_t xv[K_MAX];
     uint32_t q0, k, b, j, qp, i, y0 = 0u, x0 = 0u;
     for (q0 = 0; q0 < npos; q0 += LANES) {
@@ -119,9 +115,7 @@ static inline __attribute__((always_inline)) void run(const be_op *op, const uin
                                  * 0 .. 7, then shifted into lo / hi */
                 const int16x8_t tv = vld1q_s16(thr16 + b * 8u);
                 uint16x8_t *dst = b < 2u ? lo : hi;
-                uint16x8_t blk;
-                {
-                    blk = vandq_u16(vcltq_s16(a0, vdupq_lane_s16(vget_low_s16(tv), 0)), vdupq_n_u16(1u));
+                uint16x8_t blk = vandq_u16(vcltq_s16(a0, vdupq_lane_s16(vget_low_s16(tv), 0)), vdupq_n_u16(1u));
                     blk = vorrq_u16(blk, vandq_u16(vcltq_s16(a1, vdupq_lane_s16(vget_low_s16(tv), 1)), vdupq_n_u16(2u)));
                     blk = vorrq_u16(blk, vandq_u16(vcltq_s16(a2, vdupq_lane_s16(vget_low_s16(tv), 2)), vdupq_n_u16(4u)));
                     blk = vorrq_u16(blk, vandq_u16(vcltq_s16(a3, vdupq_lane_s16(vget_low_s16(tv), 3)), vdupq_n_u16(8u)));
@@ -129,7 +123,6 @@ static inline __attribute__((always_inline)) void run(const be_op *op, const uin
                     blk = vorrq_u16(blk, vandq_u16(vcltq_s16(a5, vdupq_lane_s16(vget_high_s16(tv), 1)), vdupq_n_u16(32u)));
                     blk = vorrq_u16(blk, vandq_u16(vcltq_s16(a6, vdupq_lane_s16(vget_high_s16(tv), 2)), vdupq_n_u16(64u)));
                     blk = vorrq_u16(blk, vandq_u16(vcltq_s16(a7, vdupq_lane_s16(vget_high_s16(tv), 3)), vdupq_n_u16(128u)));
-                }
                 { /* channels past O: no bits */
                     const uint16x8_t v = vandq_u16(blk, vdupq_n_u16((uint16_t)(nout - b * 8u >= 8u ? 0xFFu : (1u << (nout - b * 8u)) - 1u)));
                     dst[0] = vorrq_u16(dst[0], b % 2u ? vshlq_n_u16(v, 8) : v);
@@ -139,7 +132,7 @@ static inline __attribute__((always_inline)) void run(const be_op *op, const uin
                 uint16x8_t *dst = b < 2u ? lo : hi;
                 const uint32_t sh = (b % 2u) * 8u;
                 for (j = 0; j < 8u && b * 8u + j < nout; j++)
-                    stage8(acc[j], thr16 + (b * 8u + j) * nt, sh + j, dst, levels, planes);
+                    levels8(acc[j], thr16 + (b * 8u + j) * levels, sh + j, dst, levels, planes);
             }
         }
         if (pxw == 1u && x0 + LANES <= ow) { /* 8 pixels of one row, one word each */

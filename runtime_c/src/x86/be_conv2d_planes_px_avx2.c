@@ -39,6 +39,19 @@ int be_conv2d_planes_px_avx2_supports(const be_op *op)
 
 /* sum over the groups t of popcount(x[t] XOR w_t) in 32-bit lanes (sign inputs: x[t] holds only
  * its real columns; at most 31 groups: <= 248 per byte) */
+/* The group vectors of sign bits for the 8 positions from q0, each with only its real columns */
+BE_X86_AVX2 static inline __attribute__((always_inline)) void load_sign_groups(__m256i *xv, const be_word *img,
+                                                                              const uint32_t *tofs,
+                                                                              const be_word *vmask, uint32_t q0,
+                                                                              const uint32_t taps)
+{
+    uint32_t t;
+    BE_X86_UNROLL
+    for (t = 0; t < taps; t++)
+        xv[t] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(img + tofs[t] + q0)),
+                                 _mm256_set1_epi32((int)vmask[t]));
+}
+
 BE_X86_AVX2 static inline __attribute__((always_inline)) __m256i count_xor(const __m256i *xv, const be_word *wo,
                                                                           const uint32_t taps)
 {
@@ -93,12 +106,8 @@ px_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *
     be_px_offsets(op, g, tofs);
     for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
         __m256i ones = _mm256_setzero_si256();
-        if (sign_in) { /* sign bits: acc = KH * KW * C - 2 * popcount(x XOR w), x with only its real columns */
-            BE_X86_UNROLL
-            for (t = 0; t < taps; t++)
-                xv[t] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(img + tofs[t] + q0)),
-                                         _mm256_set1_epi32((int)vmask[t]));
-        }
+        if (sign_in) /* sign bits: acc = KH * KW * C - 2 * popcount(x XOR w) */
+            load_sign_groups(xv, img, tofs, vmask, q0, taps);
         for (p = 0; p < (sign_in ? 0u : planes); p++) {
             __m256i a = _mm256_setzero_si256();
             BE_X86_UNROLL
@@ -194,14 +203,11 @@ px_sign_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_w
     uint8_t npl[SIGN_OUT_MAX / 32u];
     __m256i xv[XV_MAX];
     uint32_t tofs[XV_MAX];
-    uint32_t q0, t, gi, k, y0 = 0u, x0 = 0u;
+    uint32_t q0, gi, k, y0 = 0u, x0 = 0u;
     be_px_sign_setup(op, dthr, ord, npl);
     be_px_offsets(op, g, tofs);
     for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
-        BE_X86_UNROLL
-        for (t = 0; t < taps; t++)
-            xv[t] = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(img + tofs[t] + q0)),
-                                     _mm256_set1_epi32((int)vmask[t]));
+        load_sign_groups(xv, img, tofs, vmask, q0, taps);
         for (gi = 0; gi < ngrp; gi++) {
             const uint32_t o0 = gi * 32u, n = nout - o0 < 32u ? nout - o0 : 32u, np = npl[gi];
             __m256i ov = _mm256_setzero_si256();

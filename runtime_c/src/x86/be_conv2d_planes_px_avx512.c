@@ -89,6 +89,21 @@ BE_X86_AVX512 static inline __attribute__((always_inline)) __m512i count_and(con
     return s;
 }
 
+/* The group vectors of sign bits for the 16 positions from q0, each with only its real columns
+ * (for every channel's XOR) */
+BE_X86_AVX512 static inline __attribute__((always_inline)) void
+load_sign_groups(__m512i *xv, const be_px_geom *g, const be_word *img, const uint32_t *tofs, const be_word *vmask,
+                 uint32_t q0, const uint32_t taps)
+{
+    uint32_t t;
+    BE_X86_UNROLL
+    for (t = 0; t < taps; t++) {
+        xv[t] = _mm512_loadu_si512((const void *)(img + tofs[t] + q0));
+        if (g->gw > 1u)
+            xv[t] = _mm512_and_si512(xv[t], _mm512_set1_epi32((int)vmask[t]));
+    }
+}
+
 /* sum over the groups t of popcount(x[t] XOR w_t) (sign inputs: x[t] holds only its real columns) */
 BE_X86_AVX512 static inline __attribute__((always_inline)) __m512i count_xor(const __m512i *xv, const be_word *wo,
                                                                             const uint32_t taps)
@@ -119,15 +134,10 @@ px_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *
     uint32_t q0, t, p, gi, o, k, qp, y0 = 0u, x0 = 0u;
     be_px_offsets(op, g, tofs);
     for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
+        const __mmask16 vmk = (__mmask16)be_px_valid_lanes(op, g, LANES, q0, x0);
         __m512i ones = _mm512_setzero_si512();
-        if (sign_in) { /* the group vectors with only their real columns, for every channel's XOR */
-            BE_X86_UNROLL
-            for (t = 0; t < taps; t++) {
-                xv[t] = _mm512_loadu_si512((const void *)(img + tofs[t] + q0));
-                if (g->gw > 1u)
-                    xv[t] = _mm512_and_si512(xv[t], _mm512_set1_epi32((int)vmask[t]));
-            }
-        }
+        if (sign_in)
+            load_sign_groups(xv, g, img, tofs, vmask, q0, taps);
         for (p = 0; p < (sign_in ? 0u : planes); p++) {
             __m512i a = _mm512_setzero_si512();
             BE_X86_UNROLL
@@ -170,7 +180,7 @@ px_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *
                     }
                 }
             }
-            store_vec(op, g, ov, oplanes, (__mmask16)be_px_valid_lanes(op, g, LANES, q0, x0), q0, y0, x0, gi, out);
+            store_vec(op, g, ov, oplanes, vmk, q0, y0, x0, gi, out);
         }
     }
 }
@@ -188,16 +198,12 @@ px_sign_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_w
     uint8_t npl[SIGN_OUT_MAX / 32u];
     __m512i xv[XV_MAX];
     uint32_t tofs[XV_MAX];
-    uint32_t q0, t, gi, k, y0 = 0u, x0 = 0u;
+    uint32_t q0, gi, k, y0 = 0u, x0 = 0u;
     be_px_sign_setup(op, dthr, ord, npl);
     be_px_offsets(op, g, tofs);
     for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
-        BE_X86_UNROLL
-        for (t = 0; t < taps; t++) { /* only the real columns, for every channel's XOR */
-            xv[t] = _mm512_loadu_si512((const void *)(img + tofs[t] + q0));
-            if (g->gw > 1u)
-                xv[t] = _mm512_and_si512(xv[t], _mm512_set1_epi32((int)vmask[t]));
-        }
+        const __mmask16 vmk = (__mmask16)be_px_valid_lanes(op, g, LANES, q0, x0);
+        load_sign_groups(xv, g, img, tofs, vmask, q0, taps);
         for (gi = 0; gi < ngrp; gi++) {
             const uint32_t o0 = gi * 32u, n = nout - o0 < 32u ? nout - o0 : 32u, np = npl[gi];
             __m512i ov = _mm512_setzero_si512();
@@ -213,7 +219,7 @@ px_sign_run(const be_op *op, const be_px_geom *g, const be_word *img, const be_w
                                                             _mm512_set1_epi32(dthr[c]));
                 ov = _mm512_mask_or_epi32(ov, m, ov, _mm512_set1_epi32((int)(1u << (c - o0))));
             }
-            store_vec(op, g, &ov, 1u, (__mmask16)be_px_valid_lanes(op, g, LANES, q0, x0), q0, y0, x0, gi, out);
+            store_vec(op, g, &ov, 1u, vmk, q0, y0, x0, gi, out);
         }
     }
 }
@@ -314,10 +320,10 @@ BE_X86_AVX512 static int weights_vec(const be_op *op, const be_px_geom *g, be_wo
 {
     const uint32_t kk = op->kh * op->kw, nw = op->kh * g->ng;
     const __m512i cmask = _mm512_set1_epi32((int)be_last_word_mask(op->in.c));
-    __m512i idx[32];
-    __mmask16 use[32];
+    __m512i idx[LANES]; /* G <= KW <= KH * KW <= 16 */
+    __mmask16 use[LANES];
     uint32_t o, j, l;
-    if (g->gw == 1u || kk > LANES || nw > LANES || g->gw > 32u)
+    if (g->gw == 1u || kk > LANES || nw > LANES)
         return 0;
     for (j = 0; j < g->gw; j++) {
         int32_t ix[16];
