@@ -184,6 +184,10 @@ be_status be_lstm_mve(const be_op *op, const void *in, void *out, void *scratch)
 #endif
 
 #ifdef BE_ARM_HAVE_MVE
+/* "lanes": sign bits with <= 16 channels, stride 1, a sign stage: 16 or 8 output positions per
+ * vector (be_conv2d_sign_px_mve.c) */
+int be_conv2d_sign_px_mve_supports(const be_op *op);
+be_status be_conv2d_sign_px_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 #endif
