@@ -61,20 +61,29 @@ int be_conv2d_sign_px_mve_supports(const be_op *op)
  * any address. */
 static void build_image(const be_op *op, const be_px_geom *g, const uint8_t *in, void *img, const int half)
 {
-    const uint32_t w = op->in.w, n = (image_bytes(op, g) + 3u) / 4u;
+    const uint32_t w = op->in.w, n = (image_bytes(op, g) + 3u) / 4u, full = w & ~3u;
     const uint32x4_t cm = vdupq_n_u32(be_last_word_mask(op->in.c));
     uint32_t y, x;
     be_zero_words((be_word *)img, n);
     for (y = 0; y < op->in.h; y++) {
         const uint8_t *s = in + (size_t)y * w * 4u;
         const uint32_t e0 = (y + op->pt) * g->wp + op->pl;
-        for (x = 0; x < w; x += 4u) {
-            const mve_pred16_t p = vctp32q(w - x);
-            const uint32x4_t v = vandq_u32(vreinterpretq_u32_u8(vldrbq_z_u8(s + 4u * x, vctp8q(4u * (w - x)))), cm);
+        uint8_t *d8 = (uint8_t *)img + e0;
+        uint16_t *d16 = (uint16_t *)img + e0;
+        if (half) {
+            for (x = 0; x < full; x += 4u)
+                vstrhq_u32(d16 + x, vandq_u32(vreinterpretq_u32_u8(vld1q_u8(s + 4u * x)), cm));
+        } else {
+            for (x = 0; x < full; x += 4u)
+                vstrbq_u32(d8 + x, vandq_u32(vreinterpretq_u32_u8(vld1q_u8(s + 4u * x)), cm));
+        }
+        if (full < w) { /* the last 1 .. 3 pixels under a predicate */
+            const mve_pred16_t p = vctp32q(w - full);
+            const uint32x4_t v = vandq_u32(vreinterpretq_u32_u8(vldrbq_z_u8(s + 4u * full, vctp8q(4u * (w - full)))), cm);
             if (half)
-                vstrhq_p_u32((uint16_t *)img + e0 + x, v, p);
+                vstrhq_p_u32(d16 + full, v, p);
             else
-                vstrbq_p_u32((uint8_t *)img + e0 + x, v, p);
+                vstrbq_p_u32(d8 + full, v, p);
         }
     }
 }
@@ -177,8 +186,9 @@ static inline __attribute__((always_inline)) void sign_run(const be_op *op, cons
                 res[j] = half ? vreinterpretq_u8_u16(veorq_u16(vreinterpretq_u16_u8(res[j]), vdupq_n_u16(neg[j])))
                               : veorq_u8(res[j], vdupq_n_u8((uint8_t)neg[j]));
             }
-            if (x0 + lanes > ow)
-                d = tmp;
+            if (x0 + lanes > ow && y + 1u == oh)
+                d = tmp; /* elsewhere the lanes past the row end write the next row's first pixels,
+                          * which that row's vectors rewrite later */
             if (half) {
                 const uint16x8x2_t pair = {{vreinterpretq_u16_u8(res[0]), vreinterpretq_u16_u8(res[1])}};
                 vst2q_u16((uint16_t *)d, pair);
@@ -187,8 +197,10 @@ static inline __attribute__((always_inline)) void sign_run(const be_op *op, cons
                 vst4q_u8((uint8_t *)d, quad);
             }
             if (d == tmp)
-                for (j = 0; j < ow - x0; j++)
+                for (j = 0; j < ow - x0; j++) {
                     out[(size_t)y * ow + x0 + j] = tmp[j];
+                    BE_OPAQUE_PTR(out); /* a loop, not a call of the C library's byte-wise memcpy */
+                }
         }
 }
 
@@ -210,14 +222,14 @@ be_status be_conv2d_sign_px_mve(const be_op *op, const void *in, void *out, void
     uint8x16_t wv[OUT_MAX * 9u];
     uint16_t bthr[OUT_MAX], neg[OUT_MAX / 8u];
     uint8_t bthr8[OUT_MAX];
-    int32_t dthr[OUT_MAX];
-    uint16_t ord[OUT_MAX];
-    uint8_t npl[1];
     const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *thr = (const int32_t *)op->stage_b;
     const be_word *w = (const be_word *)op->weights;
     const be_word cmask = be_last_word_mask(op->in.c);
     const int half = op->in.c > 8u;
-    const uint32_t per = half ? 16u : 8u, bmax = half ? 0xFFFFu : 0xFFu;
+    const int64_t kc = 9 * (int64_t)op->in.c;
+    const uint32_t per = half ? 16u : 8u, nw = op->out_ch * 9u;
+    const int64_t bmax = half ? 0xFFFF : 0xFF;
     be_px_geom g;
     uint32_t c, t;
     (void)scratch;
@@ -225,21 +237,27 @@ be_status be_conv2d_sign_px_mve(const be_op *op, const void *in, void *out, void
                                                                 0xFFFFFFFFu, 1))
         return BE_ERR_ARG; /* not reached: dispatch checked it */
     build_image(op, &g, (const uint8_t *)in, img, half);
-    /* the sign stage in the popcount domain: bit = (D >= A + 1) XOR (direction < 0); A + 1 clamped
-     * to the lane (D <= 72 in bytes, <= 144 in halfwords: a clamp at the top never sets a bit) */
-    be_px_sign_setup(op, dthr, ord, npl);
+    /* The sign stage in the popcount domain (be_px_sign_setup's A): the reference's bit
+     * (direction * acc < T, acc = KC - 2 D) is D >= B with B = floor((KC - T) / 2) + 1 for
+     * direction +1 and NOT D >= B with B = ceil((T + KC) / 2) for -1. B is clamped to the lane: D
+     * <= 72 in bytes, <= 144 in halfwords, so a clamp at the top never sets a bit. */
     for (c = 0; c < OUT_MAX / 8u; c++)
         neg[c] = 0u;
     for (c = 0; c < op->out_ch; c++) {
-        const int64_t b = (int64_t)dthr[c] + 1;
-        bthr[c] = (uint16_t)(b < 0 ? 0 : b > (int64_t)bmax ? bmax : b);
+        const int64_t b = dir[c] < 0 ? be_px_ceil_half((int64_t)thr[c] + kc) : be_px_floor_half(kc - thr[c]) + 1;
+        bthr[c] = (uint16_t)(b < 0 ? 0 : b > bmax ? bmax : b);
         bthr8[c] = (uint8_t)bthr[c];
         if (dir[c] < 0)
             neg[c / per] |= (uint16_t)(1u << (c % per));
-        for (t = 0; t < 9u; t++)
-            wv[c * 9u + t] = half ? vreinterpretq_u8_u16(vdupq_n_u16((uint16_t)(w[(size_t)c * 9u + t] & cmask)))
-                                  : vdupq_n_u8((uint8_t)(w[(size_t)c * 9u + t] & cmask));
     }
+    /* the weight elements of each channel and tap, broadcast to a vector (read in order by the
+     * pass of a channel) */
+    if (half)
+        for (t = 0; t < nw; t++)
+            wv[t] = vreinterpretq_u8_u16(vdupq_n_u16((uint16_t)(w[t] & cmask)));
+    else
+        for (t = 0; t < nw; t++)
+            wv[t] = vdupq_n_u8((uint8_t)(w[t] & cmask));
     if (half)
         run_h(op, &g, (const uint8_t *)img, wv, bthr, neg, (be_word *)out);
     else
