@@ -59,7 +59,7 @@ EXPECTED_VARIANTS = {  # "tab": binary Conv2d with C < 32 (nibble tables), "shor
     "cortex-m4": ["dsp", "swar", "tab", "short", "sad"],
     "cortex-m7": ["dsp", "swar", "tab", "short", "sad"],
     "cortex-m33": ["dsp", "swar", "tab", "short", "sad"],
-    "cortex-m55": ["mve", "dsp", "swar", "tab", "short", "sad"],
+    "cortex-m55": ["mve", "lanes", "dsp", "swar", "tab", "short", "sad"],
     "aarch64-linux": ["neon", "lanes", "tab", "short"],
     "armv7-linux": ["neon", "lanes", "dsp", "swar", "tab", "short", "sad"],
     "aarch64-virt": ["neon", "lanes", "tab", "short"],  # the same cores bare metal under qemu-system (-icount)
@@ -182,7 +182,21 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     threshold stage (levels on at most 8 planes), or over sign bits with at most 16 channels on at
     least 32 output pixels into a sign stage (at most 512 outputs), when its padded plane images fit 4,096 words
     with 64 to spare, its groups (G = min(32 // C, KW) kernel columns per word) number at most 31
-    per plane and 64 over the planes, and its packed weights 2,048 words (be_planes_px.h)."""
+    per plane and 64 over the planes, and its packed weights 2,048 words (be_planes_px.h). On the
+    Cortex-M55 (runtime_c/src/arm/be_conv2d_sign_px_mve.c): a 3x3 Conv2d over sign bits with at
+    most 16 channels, groups 1, stride 1, at most 32 outputs on at least 32 output pixels into a
+    sign stage, whose padded image of bytes (C <= 8) or halfwords fits 2,048 bytes with 16
+    elements to spare."""
+    if target == "cortex-m55":
+        if not isinstance(op, Conv2d) or spec.encoding != "sign":
+            return False
+        out, c = op.output, spec.shape[2]
+        pt, pb, pl, pr = op.padding
+        elems = (spec.shape[0] + pt + pb) * (spec.shape[1] + pl + pr) + 16
+        return (isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1 and c <= 16
+                and tuple(op.kernel) == (3, 3) and tuple(op.stride) == (1, 1) and getattr(op, "groups", 1) == 1
+                and op.out_channels <= 32 and out_spec.shape[0] * out_spec.shape[1] >= 32
+                and elems * (1 if c <= 8 else 2) <= 2048)
     if not target.startswith(("aarch64", "armv7")) or not isinstance(op, Conv2d):
         return False
     out = op.output

@@ -56,11 +56,12 @@ const be_kernel be_kernel_table[] = {
      * and a threshold stage goes first to "lanes" (be_conv2d_planes_px_neon.c: output positions in the
      * NEON lanes), and so does one over sign bits with at most 16 channels on 32+ output pixels
      * into a sign stage (a second row, kernel family CONV2D_BIN) */
+#ifdef BE_ARM_HAVE_MVE
+    BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_sign_supports, be_conv2d_px_mve, 0)
+    BE_ROW(CONV2D_PLANES, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_planes_supports, be_conv2d_px_mve, 0)
+#endif
 #if defined(BE_ARM_HAVE_DSP) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(CONV2D_PLANES, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_first_supports, be_conv2d_planes_dsp, 0)
-#endif
-#ifdef BE_ARM_HAVE_MVE
-    BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_sign_px_mve_supports, be_conv2d_sign_px_mve, 0)
 #endif
 #if defined(BE_ARM_HAVE_U8) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_supports, be_dense_bin_short, 0)

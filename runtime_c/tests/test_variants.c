@@ -637,6 +637,28 @@ static void test_conv(void)
             conv_case(cs[i], 3, 1, 1, 1, pad1, 64, 1, o, 0, BE_WK_BINARY, 0);
         }
     }
+    { /* 3x3, stride 1, at most 16 channels and 32 outputs on >= 32 output pixels, over sign bits into
+       * the sign stage or over 2 bit-planes into 3 levels on 2 planes: the Cortex-M55 "lanes" in its
+       * four lane layouts (bytes, halfwords, 2 planes in halfwords and in words), rows that end
+       * inside a vector (widths 5, 17, 28, 33), the last row's partial store, blocks of 8 / 16
+       * channels, both directions */
+        static const uint32_t cs[] = {8, 16, 1, 3, 9, 12, 5, 15};
+        static const uint32_t os_[] = {8, 32, 1, 17, 16, 31, 9, 24};
+        static const uint32_t pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad2[4] = {2, 0, 1, 2};
+        uint32_t i;
+        for (i = 0; i < sizeof cs / sizeof cs[0]; i++, n++) {
+            const uint32_t o = os_[i];
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 8, 5, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 14, 28, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 1, 1, pad0, 5, 19, o, 0, BE_WK_BINARY, 0);
+            conv_case(cs[i], 3, 3, 1, 1, pad2, 7, 33, o, 0, BE_WK_BINARY, 0);
+            unsigned_planes = 2u;
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 8, 5, o, 1, BE_WK_BINARY, 2);
+            conv_case(cs[i], 3, 3, 1, 1, pad1, 12, 17, o, 1, BE_WK_BINARY, 2);
+            conv_case(cs[i], 3, 3, 1, 1, pad0, 5, 19, o, 1, BE_WK_BINARY, 2);
+            conv_case(cs[i], 3, 3, 1, 1, pad2, 7, 14, o, 1, BE_WK_BINARY, 2);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------- the first layer (u8) */

@@ -1,0 +1,424 @@
+/* be_conv2d_sign_px_mve.c -- "lanes" on Helium (Cortex-M55): Conv2d over sign bits with at most
+ * 16 channels, stride 1, binary weights, sign stage, with output positions in the vector lanes.
+ *
+ * The channel-major kernels ("mve", "tab") spend a 32-bit word, or a nibble table, on a pixel
+ * whose C <= 16 channel bits fill a fraction of it. Here a lane holds one pixel's channel bits:
+ * a byte for C <= 8 (16 output positions per vector), a halfword for 9 .. 16 (8 positions), so a
+ * 128-bit vector carries 128 bits of work for C = 8 or 16. The input is copied once per call into
+ * a zero-padded image of such elements (a padding pixel is the zero element, +1, as in the
+ * reference); output position (y, x)'s tap (ky, kx) is element (y + ky) * WP + x + kx, so the taps
+ * of a run of positions on one output row are one unaligned vector load each.
+ *
+ * Per output channel and vector of positions, with D = popcount(x XOR w) over the receptive field:
+ * per tap one load, VEOR with the tap's weight element (VDUP), SWAR in byte lanes to nibble counts
+ * (VSHR / VAND / VSUB, then one VMLA by -3: x86 and "mve" use the same two steps), the nibbles of
+ * three taps added (<= 12) and folded into byte counts with one VMLA by -15 (lo + 16 hi - 15 hi);
+ * a halfword lane's two bytes are added at the end with one VMLA by -255. The sign stage is one
+ * compare per channel in the popcount domain (be_px_sign_setup: bit = D > A for direction +1, D <= A
+ * for -1): D >= A + 1 sets the channel's bit (a predicated VORR), and the bits of the direction -1
+ * channels are flipped once per vector. The output words of the positions are written by one
+ * interleaving store (VST4 of four byte vectors of 8 channels, VST2 of two halfword vectors of 16).
+ *
+ * Bounds (be_conv2d_sign_px_mve_supports): KH * KW <= 31 taps (byte counts <= 8 * 31 = 248; in
+ * byte lanes D <= 248 < 255, the clamp of A + 1), at most 32 output channels (one output word per
+ * pixel), the padded image within IMG_BYTES. Stack: the image (4 KiB), the weight elements
+ * (2 KiB), the thresholds; no scratch. No __builtin_popcount.
+ */
+#include "arm/be_arm_kernels.h"
+
+#ifdef BE_ARM_HAVE_MVE
+
+#include <arm_mve.h>
+
+#include "be_planes_px.h"
+
+#define IMG_BYTES 2048u
+#define SLACK 16u /* elements a row's last vector reads past the last padded row */
+#define OUT_MAX 32u
+#define MIN_PIXELS 32u /* smaller maps: "tab" / "mve" (the vector setup per row weighs more) */
+
+/* The lane layouts: sign bits in bytes (C <= 8, 16 positions per vector) or halfwords (9 .. 16,
+ * 8 positions); two bit-planes in halfwords (C <= 8, plane 1 in the high byte) or words (9 .. 16,
+ * plane 1 in the high halfword) */
+enum { MODE_S8, MODE_S16, MODE_P16, MODE_P32 };
+
+/* The layout of an op this kernel takes, or -1: a 3x3 Conv2d, stride 1, groups 1, at most 16
+ * input channels and 32 outputs on at least MIN_PIXELS output pixels, over sign bits into the sign
+ * stage, or over 2 unsigned bit-planes into 3 levels on 2 planes (qrelu2); the padded image with
+ * its slack within IMG_BYTES. */
+static int px_mode(const be_op *op)
+{
+    be_px_geom g;
+    int mode;
+    uint64_t esz;
+    if (be_px_sign_input(op) && be_stage_is_sign(op))
+        mode = op->in.c <= 8u ? MODE_S8 : MODE_S16;
+    else if (be_op_is_planes_binary(op) && op->in.planes == 2u && be_stage_is_levels(op) && op->levels == 3u &&
+             op->out.planes == 2u)
+        mode = op->in.c <= 8u ? MODE_P16 : MODE_P32;
+    else
+        return -1;
+    if (op->in.c > 16u || op->out_ch > OUT_MAX || op->out.cw != 1u || op->kh != 3u || op->kw != 3u ||
+        (uint64_t)op->out.h * op->out.w < MIN_PIXELS)
+        return -1;
+    /* the geometry's own image / weight bounds are those of the packed-word kernels: not used here */
+    if (!be_px_geometry(op, &g, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 1))
+        return -1;
+    esz = mode == MODE_S8 ? 1u : mode == MODE_P32 ? 4u : 2u;
+    return ((uint64_t)g.hp * g.wp + SLACK) * esz <= IMG_BYTES ? mode : -1;
+}
+
+/* Sign bits (kernel family CONV2D_BIN) and 2 bit-planes (CONV2D_PLANES): two rows of the table */
+int be_conv2d_px_mve_sign_supports(const be_op *op)
+{
+    return px_mode(op) == MODE_S8 || px_mode(op) == MODE_S16;
+}
+
+int be_conv2d_px_mve_planes_supports(const be_op *op)
+{
+    return px_mode(op) >= MODE_P16;
+}
+
+/* The padded image: element (y + PT) * WP + x + PL = pixel (y, x)'s channel bits, plane 1's above
+ * plane 0's (the words AND the channel mask), zero elsewhere. Byte loads for sign bits (the
+ * input may sit at any address); the two planes of 4 pixels by one de-interleaving load when the
+ * input is word aligned (an arena value always is), else pixel by pixel. */
+static void build_image(const be_op *op, const be_px_geom *g, const uint8_t *in, void *img, const int mode)
+{
+    const uint32_t w = op->in.w, full = w & ~3u, esz = mode == MODE_S8 ? 1u : mode == MODE_P32 ? 4u : 2u;
+    const uint32_t n = (uint32_t)(((g->hp * g->wp + SLACK) * esz + 3u) / 4u), cpad = mode == MODE_P16 ? 8u : 16u;
+    const be_word cmask = be_last_word_mask(op->in.c);
+    const uint32x4_t cm = vdupq_n_u32(cmask);
+    const int aligned = ((uintptr_t)in & 3u) == 0u;
+    uint32_t y, x;
+    be_zero_words((be_word *)img, n);
+    for (y = 0; y < op->in.h; y++) {
+        const uint32_t e0 = (y + op->pt) * g->wp + op->pl;
+        uint8_t *d8 = (uint8_t *)img + e0;
+        uint16_t *d16 = (uint16_t *)img + e0;
+        uint32_t *d32 = (uint32_t *)img + e0;
+        if (mode >= MODE_P16) {
+            const uint8_t *s = in + (size_t)y * w * 8u;
+            x = 0u;
+            if (aligned)
+                for (; x < full; x += 4u) {
+                    const uint32x4x2_t v = vld2q_u32((const uint32_t *)(const void *)(s + 8u * x));
+                    const uint32x4_t b0 = vandq_u32(v.val[0], cm), b1 = vandq_u32(v.val[1], cm);
+                    if (mode == MODE_P16)
+                        vstrhq_u32(d16 + x, vsliq_n_u32(b0, b1, 8));
+                    else
+                        vst1q_u32(d32 + x, vsliq_n_u32(b0, b1, 16));
+                }
+            for (; x < w; x++) {
+                be_word b0, b1;
+                memcpy(&b0, s + 8u * x, 4u);
+                memcpy(&b1, s + 8u * x + 4u, 4u);
+                if (mode == MODE_P16)
+                    d16[x] = (uint16_t)((b0 & cmask) | (b1 & cmask) << cpad);
+                else
+                    d32[x] = (b0 & cmask) | (b1 & cmask) << cpad;
+            }
+            continue;
+        }
+        {
+            const uint8_t *s = in + (size_t)y * w * 4u;
+            if (mode == MODE_S16) {
+                for (x = 0; x < full; x += 4u)
+                    vstrhq_u32(d16 + x, vandq_u32(vreinterpretq_u32_u8(vld1q_u8(s + 4u * x)), cm));
+            } else {
+                for (x = 0; x < full; x += 4u)
+                    vstrbq_u32(d8 + x, vandq_u32(vreinterpretq_u32_u8(vld1q_u8(s + 4u * x)), cm));
+            }
+            if (full < w) { /* the last 1 .. 3 pixels under a predicate */
+                const mve_pred16_t p = vctp32q(w - full);
+                const uint32x4_t v =
+                    vandq_u32(vreinterpretq_u32_u8(vldrbq_z_u8(s + 4u * full, vctp8q(4u * (w - full)))), cm);
+                if (mode == MODE_S16)
+                    vstrhq_p_u32(d16 + full, v, p);
+                else
+                    vstrbq_p_u32(d8 + full, v, p);
+            }
+        }
+    }
+}
+
+/* One tap (byte offset \o of row pointer \p): nibble counts of x XOR w into \a (q1: temporary;
+ * the tap's weight vector read from the table, post-increment; q5 / q6: 0x55 / 0x33) */
+#define PX_TAP(a, ld, p, o)                                                                      \
+    ld " " a ", [%[" p "], #" o "]\n\t"                                                         \
+    "vldrw.u32 q1, [%[wv]], #16\n\t"                                                          \
+    "veor " a ", " a ", q1\n\t"                                                                \
+    "vshr.u8 q1, " a ", #1\n\t"                                                                \
+    "vand q1, q1, q5\n\t"                                                                      \
+    "vsub.i8 " a ", " a ", q1\n\t"                                                             \
+    "vshr.u8 q1, " a ", #2\n\t"                                                                \
+    "vand q1, q1, q6\n\t"                                                                      \
+    "vmla.u8 " a ", q1, %[m3]\n\t"
+/* A kernel row of 3 taps: nibbles (<= 12) in \g, folded into byte counts (lo + hi) */
+#define PX_ROW(g, ld, p, o1, o2)                                                                 \
+    PX_TAP(g, ld, p, "0") PX_TAP("q0", ld, p, o1) "vadd.i8 " g ", " g ", q0\n\t"                 \
+    PX_TAP("q0", ld, p, o2) "vadd.i8 " g ", " g ", q0\n\t"                                      \
+    "vshr.u8 q1, " g ", #4\n\t"                                                                \
+    "vmla.u8 " g ", q1, %[m15]\n\t"
+/* The byte counts of a 3x3 kernel in q3: three rows, each 3 taps (rows p0, p1, p2) */
+#define PX_K33(ld, o1, o2)                                                                       \
+    PX_ROW("q3", ld, "p0", o1, o2) PX_ROW("q2", ld, "p1", o1, o2) "vadd.i8 q3, q3, q2\n\t"      \
+    PX_ROW("q2", ld, "p2", o1, o2) "vadd.i8 q3, q3, q2\n\t"
+
+/* The byte counts of a lane added up. Sign bits in halfwords: D = lo + hi. Two planes of 8
+ * channels in halfwords (plane 1 in the high byte): S = lo + 2 hi. Two planes of 16 channels in
+ * words (plane 1 in the high halfword): halfword sums first, then S = lo + 2 hi. */
+#define PX_FOLD_S16                                                                              \
+    "vshr.u16 q2, q3, #8\n\t"                                                                  \
+    "vadd.i16 q3, q3, q2\n\t"                                                                  \
+    "vmovlb.u8 q3, q3\n\t"
+#define PX_FOLD_P16                                                                              \
+    "vshr.u16 q2, q3, #8\n\t"                                                                  \
+    "vmovlb.u8 q3, q3\n\t"                                                                     \
+    "vadd.i16 q3, q3, q2\n\t"                                                                  \
+    "vadd.i16 q3, q3, q2\n\t"
+#define PX_FOLD_P32                                                                              \
+    PX_FOLD_S16                                                                                  \
+    "vshr.u32 q2, q3, #16\n\t"                                                                 \
+    "vmovlb.u16 q3, q3\n\t"                                                                    \
+    "vadd.i32 q3, q3, q2\n\t"                                                                  \
+    "vadd.i32 q3, q3, q2\n\t"
+
+/* The sign stage of a channel: bit k of each lane (k = the channel in its block, in \bit as
+ * 1 << k) = count >= B (thresholds read with post-increment) */
+#define PX_STAGE_SIGN(ldt, sz, dt)                                                               \
+    ldt " %[thr], [%[tp]], #" sz "\n\t"                                                         \
+    "vdup." dt " q2, %[bit]\n\t"                                                               \
+    "vpt.u" dt " cs, q3, %[thr]\n\t"                                                           \
+    "vorrt q4, q4, q2\n\t"                                                                     \
+    "lsl %[bit], %[bit], #1\n\t"
+/* The level stage of a channel, 3 thresholds on 2 output planes: G = #{k : S >= B_k} in q0
+ * (predicated adds of 1), its bit 0 shifted into the top of plane 0's vector (q4) and bit 1 into
+ * plane 1's (q7) from the left (VSLI), so that after n channels channel k sits at bit
+ * E - n + k (the caller's shift takes it to bit k) */
+#define PX_STAGE_LEVELS(dt, top)                                                                 \
+    "vmov.i8 q0, #0\n\t"                                                                       \
+    "vmov.i" dt " q1, #1\n\t"                                                                  \
+    "ldrh %[thr], [%[tp]], #2\n\t"                                                              \
+    "vpt.u" dt " cs, q3, %[thr]\n\t"                                                           \
+    "vaddt.i" dt " q0, q0, q1\n\t"                                                             \
+    "ldrh %[thr], [%[tp]], #2\n\t"                                                              \
+    "vpt.u" dt " cs, q3, %[thr]\n\t"                                                           \
+    "vaddt.i" dt " q0, q0, q1\n\t"                                                             \
+    "ldrh %[thr], [%[tp]], #2\n\t"                                                              \
+    "vpt.u" dt " cs, q3, %[thr]\n\t"                                                           \
+    "vaddt.i" dt " q0, q0, q1\n\t"                                                             \
+    "vshr.u" dt " q4, q4, #1\n\t"                                                              \
+    "vsli." dt " q4, q0, #" top "\n\t"                                                          \
+    "vshr.u" dt " q1, q0, #1\n\t"                                                              \
+    "vshr.u" dt " q7, q7, #1\n\t"                                                              \
+    "vsli." dt " q7, q1, #" top "\n\t"
+
+#define PX_SIGN_ASM(ld, o1, o2, fold, stage)                                                     \
+    __asm__ volatile("vmov.i8 q5, #0x55\n\t"                                                    \
+                     "vmov.i8 q6, #0x33\n\t"                                                    \
+                     "vmov.i8 q4, #0\n\t"                                                       \
+                     "dls lr, %[n]\n"                                                           \
+                     "1:\n\t" PX_K33(ld, o1, o2) fold stage                                     \
+                     "le lr, 1b\n\t"                                                            \
+                     "vstrw.32 q4, [%[o]]\n\t"                                                  \
+                     : [wv] "+r"(wv), [tp] "+r"(bthr), [bit] "+r"(bit), [thr] "=&r"(thr)          \
+                     : [p0] "r"(p0), [p1] "r"(p1), [p2] "r"(p2), [n] "r"(n), [m3] "r"(m3),        \
+                       [m15] "r"(m15), [o] "r"(ov)                                              \
+                     : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "memory", "cc")
+#define PX_LEVELS_ASM(ld, o1, o2, fold, dt, top, bits)                                           \
+    __asm__ volatile("vmov.i8 q5, #0x55\n\t"                                                    \
+                     "vmov.i8 q6, #0x33\n\t"                                                    \
+                     "vmov.i8 q4, #0\n\t"                                                       \
+                     "vmov.i8 q7, #0\n\t"                                                       \
+                     "dls lr, %[n]\n"                                                           \
+                     "1:\n\t" PX_K33(ld, o1, o2) fold PX_STAGE_LEVELS(dt, top)                  \
+                     "le lr, 1b\n\t"                                                            \
+                     "sub %[thr], %[n], #" bits "\n\t"                                          \
+                     "vshl.u" dt " q4, %[thr]\n\t"                                              \
+                     "vshl.u" dt " q7, %[thr]\n\t"                                              \
+                     "vstrw.32 q4, [%[o]]\n\t"                                                  \
+                     "vstrw.32 q7, [%[o], #16]\n\t"                                             \
+                     : [wv] "+r"(wv), [tp] "+r"(bthr), [thr] "=&r"(thr)                           \
+                     : [p0] "r"(p0), [p1] "r"(p1), [p2] "r"(p2), [n] "r"(n), [m3] "r"(m3),        \
+                       [m15] "r"(m15), [o] "r"(ov)                                              \
+                     : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc")
+
+/* The channels c0 .. c0 + n - 1 (n <= the channels one output lane holds) of the positions whose
+ * tap (0, 0) rows start at p0, p1, p2: the stage's bits of output plane 0 (and 1) to ov[0] (and
+ * ov[1]), channel c0 + k at bit k of each lane (before the direction's flip, applied by the
+ * caller). Per channel 9 taps of 9 instructions, 3 + 2 per row to add and fold, then the fold of
+ * the lane and the stage (sign: 5; levels: 16). */
+static inline __attribute__((always_inline)) void block_k33(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
+                                                            const uint8x16_t *wv, const uint16_t *bthr, uint32_t n,
+                                                            uint8x16_t *ov, const int mode)
+{
+    uint32_t bit = 1u, thr;
+    const uint32_t m3 = 0xFDu, m15 = 0xF1u;
+    if (mode == MODE_S8)
+        PX_SIGN_ASM("vldrb.u8", "1", "2", "", PX_STAGE_SIGN("ldrh", "2", "8"));
+    else if (mode == MODE_S16)
+        PX_SIGN_ASM("vldrh.u16", "2", "4", PX_FOLD_S16, PX_STAGE_SIGN("ldrh", "2", "16"));
+    else if (mode == MODE_P16)
+        PX_LEVELS_ASM("vldrh.u16", "2", "4", PX_FOLD_P16, "16", "15", "16");
+    else
+        PX_LEVELS_ASM("vldrw.u32", "4", "8", PX_FOLD_P32, "32", "31", "32");
+    (void)bit;
+}
+
+/* Every output row's positions in vectors of V = 128 / E lanes: the stage of every channel, stored
+ * as the positions' output words (the valid ones; P out planes: P words per pixel). */
+static inline __attribute__((always_inline)) void px_run(const be_op *op, const be_px_geom *g, const uint8_t *img,
+                                                         const uint8x16_t *wv, const uint16_t *bthr,
+                                                         const uint32_t *neg, be_word *out, const int mode)
+{
+    const uint32_t ow = op->out.w, oh = op->out.h, nout = op->out_ch;
+    const uint32_t esz = mode == MODE_S8 ? 1u : mode == MODE_P32 ? 4u : 2u, lanes = 16u / esz;
+    const uint32_t per = mode == MODE_S8 ? 8u : mode == MODE_P32 ? 32u : 16u; /* channels per lane */
+    const uint32_t oplanes = mode >= MODE_P16 ? 2u : 1u, nthr = mode >= MODE_P16 ? 3u : 1u;
+    const uint32_t nvec = (nout + per - 1u) / per, pitch = g->wp * esz;
+    const uint32_t rep = mode == MODE_S8 ? 0x01010101u : mode == MODE_P32 ? 1u : 0x00010001u; /* per lane */
+    uint32_t y, x0, j, q;
+    for (y = 0; y < oh; y++)
+        for (x0 = 0; x0 < ow; x0 += lanes) {
+            const uint8_t *p0 = img + ((size_t)y * g->wp + x0) * esz;
+            uint8x16_t res[8]; /* [block * oplanes + plane] */
+            be_word *d = out + ((size_t)y * ow + x0) * oplanes;
+            be_word tmp[16];
+            for (j = 0; j < 8u; j++)
+                res[j] = vdupq_n_u8(0u);
+            for (j = 0; j < nvec; j++) {
+                const uint32_t c0 = j * per, n = nout - c0 < per ? nout - c0 : per;
+                block_k33(p0, p0 + pitch, p0 + 2u * pitch, wv + (size_t)c0 * 9u, bthr + c0 * nthr, n,
+                          &res[j * oplanes], mode);
+                for (q = 0; q < oplanes; q++) /* direction -1: the level is L - G = G XOR L */
+                    res[j * oplanes + q] = vreinterpretq_u8_u32(
+                        veorq_u32(vreinterpretq_u32_u8(res[j * oplanes + q]), vdupq_n_u32(neg[j] * rep)));
+            }
+            if ((size_t)y * ow + x0 + lanes > (size_t)oh * ow)
+                d = tmp; /* elsewhere the lanes past the row end write the next rows' first pixels,
+                          * which their vectors rewrite later */
+            if (mode == MODE_S8) {
+                const uint8x16x4_t quad = {{res[0], res[1], res[2], res[3]}};
+                vst4q_u8((uint8_t *)d, quad);
+            } else if (mode == MODE_S16) {
+                const uint16x8x2_t pair = {{vreinterpretq_u16_u8(res[0]), vreinterpretq_u16_u8(res[1])}};
+                vst2q_u16((uint16_t *)d, pair);
+            } else if (mode == MODE_P16) { /* per pixel: plane 0's two halfwords, then plane 1's */
+                const uint16x8x4_t quad = {{vreinterpretq_u16_u8(res[0]), vreinterpretq_u16_u8(res[2]),
+                                            vreinterpretq_u16_u8(res[1]), vreinterpretq_u16_u8(res[3])}};
+                vst4q_u16((uint16_t *)d, quad);
+            } else {
+                const uint32x4x2_t pair = {{vreinterpretq_u32_u8(res[0]), vreinterpretq_u32_u8(res[1])}};
+                vst2q_u32(d, pair);
+            }
+            if (d == tmp)
+                for (j = 0; j < (ow - x0) * oplanes; j++) {
+                    out[((size_t)y * ow + x0) * oplanes + j] = tmp[j];
+                    BE_OPAQUE_PTR(out); /* a loop, not a call of the C library's byte-wise memcpy */
+                }
+        }
+}
+
+static void run_s8(const be_op *op, const be_px_geom *g, const uint8_t *img, const uint8x16_t *wv,
+                   const uint16_t *bthr, const uint32_t *neg, be_word *out)
+{
+    px_run(op, g, img, wv, bthr, neg, out, MODE_S8);
+}
+
+static void run_s16(const be_op *op, const be_px_geom *g, const uint8_t *img, const uint8x16_t *wv,
+                    const uint16_t *bthr, const uint32_t *neg, be_word *out)
+{
+    px_run(op, g, img, wv, bthr, neg, out, MODE_S16);
+}
+
+static void run_p16(const be_op *op, const be_px_geom *g, const uint8_t *img, const uint8x16_t *wv,
+                    const uint16_t *bthr, const uint32_t *neg, be_word *out)
+{
+    px_run(op, g, img, wv, bthr, neg, out, MODE_P16);
+}
+
+static void run_p32(const be_op *op, const be_px_geom *g, const uint8_t *img, const uint8x16_t *wv,
+                    const uint16_t *bthr, const uint32_t *neg, be_word *out)
+{
+    px_run(op, g, img, wv, bthr, neg, out, MODE_P32);
+}
+
+/* popcount of a word without a popcount instruction (the setup's weight counts) */
+static uint32_t popcount_word(uint32_t v)
+{
+    v -= (v >> 1) & 0x55555555u;
+    v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+    v = (v + (v >> 4)) & 0x0F0F0F0Fu;
+    return (v * 0x01010101u) >> 24;
+}
+
+static uint16_t clamp16(int64_t b)
+{
+    return (uint16_t)(b < 0 ? 0 : b > 0xFFFF ? 0xFFFF : b);
+}
+
+be_status be_conv2d_px_mve(const be_op *op, const void *in, void *out, void *scratch)
+{
+    be_word img[IMG_BYTES / 4u];
+    uint8x16_t wv[OUT_MAX * 9u];
+    uint16_t bthr[OUT_MAX * 3u];
+    uint32_t neg[4];
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *thr = (const int32_t *)op->stage_b;
+    const be_word *w = (const be_word *)op->weights;
+    const be_word cmask = be_last_word_mask(op->in.c);
+    const int mode = px_mode(op);
+    const int64_t kc = 9 * (int64_t)op->in.c;
+    const uint32_t per = mode == MODE_S8 ? 8u : mode == MODE_P32 ? 32u : 16u, nw = op->out_ch * 9u;
+    be_px_geom g;
+    uint32_t c, t, k;
+    (void)scratch;
+    if (mode < 0 || !be_px_geometry(op, &g, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 1))
+        return BE_ERR_ARG; /* not reached: dispatch checked it */
+    build_image(op, &g, (const uint8_t *)in, img, mode);
+    for (c = 0; c < 4u; c++)
+        neg[c] = 0u;
+    for (c = 0; c < op->out_ch; c++) {
+        if (dir[c] < 0)
+            neg[c / per] |= 1u << (c % per);
+        if (mode <= MODE_S16) {
+            /* the sign stage in the popcount domain (be_px_sign_setup's A): the reference's bit
+             * (direction * acc < T, acc = KC - 2 D) is D >= B with B = floor((KC - T) / 2) + 1
+             * for direction +1 and NOT D >= B with B = ceil((T + KC) / 2) for -1. D <= 72 in
+             * bytes, <= 144 in halfwords: a clamp at the top never sets a bit. */
+            const int64_t b = dir[c] < 0 ? be_px_ceil_half((int64_t)thr[c] + kc) : be_px_floor_half(kc - thr[c]) + 1;
+            bthr[c] = b > 0xFF && mode == MODE_S8 ? 0xFF : clamp16(b);
+        } else {
+            /* 3 levels on 2 planes: with S = sum_p 2^p popcount(b_p XOR w) and pw = popcount(w)
+             * over the receptive field, acc = S - 3 pw; level k holds when S >= T_k + 3 pw
+             * (direction +1), or when NOT S >= 3 pw - T_k + 1 (-1: the level is 3 - G, G XOR 3).
+             * S <= 216 (halfwords) or 432 (words) < 0xFFFF. */
+            int64_t pw = 0;
+            for (t = 0; t < 9u; t++)
+                pw += popcount_word(w[(size_t)c * 9u + t] & cmask);
+            for (k = 0; k < 3u; k++) {
+                const int64_t tk = thr[(size_t)c * 3u + k];
+                bthr[c * 3u + k] = clamp16(dir[c] < 0 ? 3 * pw - tk + 1 : tk + 3 * pw);
+            }
+        }
+    }
+    /* the weight elements of each channel and tap, broadcast to a vector (read in order by the
+     * pass of a channel); two planes: the element in both halves of the lane */
+    for (t = 0; t < nw; t++) {
+        const uint32_t e = w[t] & cmask;
+        wv[t] = mode == MODE_S8    ? vdupq_n_u8((uint8_t)e)
+                : mode == MODE_S16 ? vreinterpretq_u8_u16(vdupq_n_u16((uint16_t)e))
+                : mode == MODE_P16 ? vreinterpretq_u8_u16(vdupq_n_u16((uint16_t)(e | e << 8)))
+                                   : vreinterpretq_u8_u32(vdupq_n_u32(e | e << 16));
+    }
+    (mode == MODE_S8    ? run_s8
+     : mode == MODE_S16 ? run_s16
+     : mode == MODE_P16 ? run_p16
+                        : run_p32)(op, &g, (const uint8_t *)img, wv, bthr, neg, (be_word *)out);
+    return BE_OK;
+}
+
+#else
+typedef int be_conv2d_px_mve_unused; /* ISO C forbids an empty translation unit */
+#endif
