@@ -156,7 +156,7 @@ def sad_takes(target: str, op, spec, out_spec) -> bool:
     channels only on the Cortex-M55, where Helium wins on 32), on the DSP cores without NEON,
     when its padded input as bytes fits 3,072 B (768 words, also every dimension) and one
     receptive field 576 B (C rounded up to 4 bytes per tap), unless "tab" reads the layer from
-    its offset image (tab_offsets_take)."""
+    its offset image (tab_offsets_take). On the Cortex-M55 "lanes" (px_takes) comes first."""
     if target not in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55") or not isinstance(op, Conv2d):
         return False
     if spec.encoding != "unsigned" or not 2 <= spec.planes <= 8 or getattr(op, "groups", 1) != 1:
@@ -183,20 +183,28 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     least 32 output pixels into a sign stage (at most 512 outputs), when its padded plane images fit 4,096 words
     with 64 to spare, its groups (G = min(32 // C, KW) kernel columns per word) number at most 31
     per plane and 64 over the planes, and its packed weights 2,048 words (be_planes_px.h). On the
-    Cortex-M55 (runtime_c/src/arm/be_conv2d_sign_px_mve.c): a 3x3 Conv2d over sign bits with at
-    most 16 channels, groups 1, stride 1, at most 32 outputs on at least 32 output pixels into a
-    sign stage, whose padded image of bytes (C <= 8) or halfwords fits 2,048 bytes with 16
+    Cortex-M55 (runtime_c/src/arm/be_conv2d_px_mve.c): a 3x3 Conv2d with at most 16 channels,
+    groups 1, stride 1, at most 32 outputs on at least 32 output pixels, over sign bits into a sign
+    stage or over 2 bit-planes into 3 levels on 2 planes, whose padded image (one element per pixel:
+    1 or 2 bytes for sign bits with C <= 8 or 16, 2 or 4 for two planes) fits 2,048 bytes with 16
     elements to spare."""
     if target == "cortex-m55":
-        if not isinstance(op, Conv2d) or spec.encoding != "sign":
+        if not isinstance(op, Conv2d) or not isinstance(op.output, ThresholdStage):
             return False
         out, c = op.output, spec.shape[2]
+        if spec.encoding == "sign":
+            if not (out.encoding == "sign" and out.levels == 1):
+                return False
+            esize = 1 if c <= 8 else 2
+        else:  # 2 bit-planes into 3 levels on 2 planes (qrelu2)
+            if not (spec.planes == 2 and out.encoding == "unsigned" and out.levels == 3 and out_spec.planes == 2):
+                return False
+            esize = 2 if c <= 8 else 4
         pt, pb, pl, pr = op.padding
         elems = (spec.shape[0] + pt + pb) * (spec.shape[1] + pl + pr) + 16
-        return (isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1 and c <= 16
-                and tuple(op.kernel) == (3, 3) and tuple(op.stride) == (1, 1) and getattr(op, "groups", 1) == 1
-                and op.out_channels <= 32 and out_spec.shape[0] * out_spec.shape[1] >= 32
-                and elems * (1 if c <= 8 else 2) <= 2048)
+        return (c <= 16 and tuple(op.kernel) == (3, 3) and tuple(op.stride) == (1, 1)
+                and getattr(op, "groups", 1) == 1 and op.out_channels <= 32
+                and out_spec.shape[0] * out_spec.shape[1] >= 32 and elems * esize <= 2048)
     if not target.startswith(("aarch64", "armv7")) or not isinstance(op, Conv2d):
         return False
     out = op.output
@@ -894,10 +902,10 @@ def test_models_match_reference(name):
                                Merge: "merge", Concat: "concat", MaxPool2d: "maxpool"}[type(op)]
                     sign = not isinstance(op, Threshold) or op.stage.encoding == "sign"
                     assert kname == expected_ew(name, ew_name, sign), (case, line, ew_name)
-                elif bits_bin and sad_takes(name, op, spec, specs[g.value_name(i)]):
-                    assert kname == "sad", (case, line)
                 elif bits_bin and px_takes(name, op, spec, specs[g.value_name(i)]):
                     assert kname == "lanes", (case, line)
+                elif bits_bin and sad_takes(name, op, spec, specs[g.value_name(i)]):
+                    assert kname == "sad", (case, line)
                 elif bits_bin and tab_takes(name, op, spec, specs[g.value_name(i)]):
                     assert kname == "tab", (case, line)
                 elif bits_bin and short_takes(name, op, spec):
