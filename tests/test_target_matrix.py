@@ -247,6 +247,24 @@ def neon_u8_takes(target: str, op, spec, out_spec) -> bool:
             and (h + pt + pb) * (w + pl + pr) * c + 16 <= 8192)
 
 
+def mve_u8_takes(target: str, op, spec, out_spec) -> bool:
+    """Does the Cortex-M55 first-layer Conv2d "lanes" (runtime_c/src/arm/be_conv2d_u8_px_mve.c: 8
+    output positions in int16 lanes) take this u8 x binary layer first? A 3x3 Conv2d with groups 1,
+    stride 1, at most 4 input channels, at most 32 outputs on at least 32 output pixels, a sign
+    stage or 3 levels on 2 planes, and padded planes of at most 4,096 - 16 bytes."""
+    if target != "cortex-m55" or not isinstance(op, Conv2d) or not isinstance(op.output, ThresholdStage):
+        return False
+    out = op.output
+    if not ((out.encoding == "sign" and out.levels == 1) or
+            (out.encoding == "unsigned" and out.levels == 3 and out_spec.planes == 2)):
+        return False
+    h, w, c = spec.shape
+    pt, pb, pl, pr = op.padding
+    return (tuple(op.kernel) == (3, 3) and tuple(op.stride) == (1, 1) and getattr(op, "groups", 1) == 1
+            and c <= 4 and op.out_channels <= 32 and out_spec.shape[0] * out_spec.shape[1] >= 32
+            and (h + pt + pb) * (w + pl + pr) * c + 16 <= 4096)
+
+
 def short_takes(target: str, op, spec) -> bool:
     """Does the ARM "short" kernel (runtime_c/src/arm/be_dense_bin_short.c) take this bits x
     binary layer? A Dense over sign bits with K <= 128 (at most 4 words; at most 2 on the
@@ -883,6 +901,8 @@ def test_models_match_reference(name):
                     spec.kind in ("u8", "i8")
                 if u8_bin and neon_u8_takes(name, op, spec, specs[g.value_name(i)]):
                     assert kname == "neon", (case, line)
+                elif u8_bin and mve_u8_takes(name, op, spec, specs[g.value_name(i)]):
+                    assert kname == "lanes", (case, line)
                 elif u8_bin:  # larger conv K may fall through to other variants: exactness only
                     if isinstance(op, Dense) or op.kernel[0] * op.kernel[1] * spec.shape[2] <= 64:
                         expected = EXPECTED_U8[name][isinstance(op, Conv2d)]

@@ -105,6 +105,7 @@ const be_kernel be_kernel_table[] = {
 #endif
     /* ARM first layer (src/arm/be_u8_*.c, docs/kernels.md): uint8 pixels x binary weights */
 #ifdef BE_ARM_HAVE_MVE
+    BE_ROW(CONV2D_U8, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_u8_px_mve_supports, be_conv2d_u8_px_mve, 0)
     BE_ROW(DENSE_U8, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_u8_mve_supports, be_dense_u8_mve, 0)
     BE_ROW(CONV2D_U8, "mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_u8_mve_supports, be_conv2d_u8_mve, 0)
 #endif

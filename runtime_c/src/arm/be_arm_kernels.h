@@ -109,6 +109,10 @@ be_status be_dense_u8_dsp(const be_op *op, const void *in, void *out, void *scra
 be_status be_conv2d_u8_dsp(const be_op *op, const void *in, void *out, void *scratch);
 #endif
 #ifdef BE_ARM_HAVE_MVE
+/* "lanes": the 3x3 Conv2d with C <= 4, stride 1, <= 32 outputs, a sign stage or 3 levels on 2
+ * planes: 8 output positions in int16 lanes (be_conv2d_u8_px_mve.c) */
+int be_conv2d_u8_px_mve_supports(const be_op *op);
+be_status be_conv2d_u8_px_mve(const be_op *op, const void *in, void *out, void *scratch);
 int be_u8_mve_supports(const be_op *op);
 be_status be_dense_u8_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_u8_mve(const be_op *op, const void *in, void *out, void *scratch);
