@@ -36,6 +36,13 @@
 #define SLACK 16u /* elements a row's last vector reads past the last padded row */
 #define OUT_MAX 32u
 #define MIN_PIXELS 32u /* smaller maps: "tab" / "mve" (the vector setup per row weighs more) */
+/* A RAM-tight build (docs/firmware.md: BE_TAB_PAD_EXTRA = 0) keeps no padded image on the stack:
+ * these layers run "tab" / "sad" / "mve" there */
+#if defined(BE_TAB_PAD_EXTRA) && (BE_TAB_PAD_EXTRA + 0) == 0
+#define PX_MVE_ENABLED 0
+#else
+#define PX_MVE_ENABLED 1
+#endif
 
 /* The lane layouts: sign bits in bytes (C <= 8, 16 positions per vector) or halfwords (9 .. 16,
  * 8 positions); two bit-planes in halfwords (C <= 8, plane 1 in the high byte) or words (9 .. 16,
@@ -51,6 +58,8 @@ static int px_mode(const be_op *op)
     be_px_geom g;
     int mode;
     uint64_t esz;
+    if (!PX_MVE_ENABLED)
+        return -1;
     if (be_px_sign_input(op) && be_stage_is_sign(op))
         mode = op->in.c <= 8u ? MODE_S8 : MODE_S16;
     else if (be_op_is_planes_binary(op) && op->in.planes == 2u && be_stage_is_levels(op) && op->levels == 3u &&

@@ -36,6 +36,13 @@
 #define OUT_MAX 32u
 #define GROUPS_MAX (OUT_MAX / 4u)
 #define MIN_PIXELS 32u
+/* A RAM-tight build (docs/firmware.md: BE_U8_PAD_BYTES = 0) keeps no padded planes on the stack:
+ * these layers run "mla" / "mve" there */
+#if defined(BE_U8_PAD_BYTES) && (BE_U8_PAD_BYTES + 0) == 0
+#define U8_PX_ENABLED 0
+#else
+#define U8_PX_ENABLED 1
+#endif
 
 static int levels3(const be_op *op)
 {
@@ -45,7 +52,7 @@ static int levels3(const be_op *op)
 int be_conv2d_u8_px_mve_supports(const be_op *op)
 {
     const uint64_t wp = (uint64_t)op->in.w + op->pl + op->pr, hp = (uint64_t)op->in.h + op->pt + op->pb;
-    return be_arm_u8_supports(op) && op->type == BE_OP_CONV2D && op->groups <= 1u && op->sh == 1u && op->sw == 1u &&
+    return U8_PX_ENABLED && be_arm_u8_supports(op) && op->type == BE_OP_CONV2D && op->groups <= 1u && op->sh == 1u && op->sw == 1u &&
            op->kh == 3u && op->kw == 3u && (be_stage_is_sign(op) || levels3(op)) && op->out.kind == BE_KIND_BITS &&
            op->out.cw == 1u && op->out_ch >= 1u && op->out_ch <= OUT_MAX && op->in.c >= 1u && op->in.c <= C_MAX &&
            hp >= 3u && wp >= 3u && op->out.h == hp - 2u && op->out.w == wp - 2u &&
