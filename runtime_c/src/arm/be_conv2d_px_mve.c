@@ -29,13 +29,15 @@
 #ifdef BE_ARM_HAVE_MVE
 
 #include <arm_mve.h>
+#include <string.h>
 
 #include "be_planes_px.h"
 
-#define IMG_BYTES 2048u
+#define IMG_BYTES 4096u
 #define SLACK 16u /* elements a row's last vector reads past the last padded row */
 #define OUT_MAX 32u
 #define MIN_PIXELS 32u /* smaller maps: "tab" / "mve" (the vector setup per row weighs more) */
+#define WV_BYTES (OUT_MAX * 9u * 16u) /* the broadcast weight vectors of one pass */
 /* A RAM-tight build (docs/firmware.md: BE_TAB_PAD_EXTRA = 0) keeps no padded image on the stack:
  * these layers run "tab" / "sad" / "mve" there */
 #if defined(BE_TAB_PAD_EXTRA) && (BE_TAB_PAD_EXTRA + 0) == 0
@@ -44,93 +46,99 @@
 #define PX_MVE_ENABLED 1
 #endif
 
-/* The lane layouts: sign bits in bytes (C <= 8, 16 positions per vector) or halfwords (9 .. 16,
- * 8 positions); two bit-planes in halfwords (C <= 8, plane 1 in the high byte) or words (9 .. 16,
- * plane 1 in the high halfword) */
-enum { MODE_S8, MODE_S16, MODE_P16, MODE_P32 };
+/* The lane layouts. Sign bits: bytes (C <= 8, 16 positions per vector), halfwords (9 .. 16, 8
+ * positions), halfwords in two passes of 16 channels (17 .. 32). Two bit-planes: halfwords (C <= 8,
+ * plane 1 in the high byte), words (9 .. 16, plane 1 in the high halfword), words in two passes
+ * (17 .. 32). */
+enum { MODE_S8, MODE_S16, MODE_S16X2, MODE_P16, MODE_P32, MODE_P32X2 };
 
-/* The layout of an op this kernel takes, or -1: a 3x3 Conv2d, stride 1, groups 1, at most 16
- * input channels and 32 outputs on at least MIN_PIXELS output pixels, over sign bits into the sign
- * stage, or over 2 unsigned bit-planes into 3 levels on 2 planes (qrelu2); the padded image with
- * its slack within IMG_BYTES. */
+static int mode_sign(int m)
+{
+    return m <= MODE_S16X2;
+}
+
+static uint32_t mode_esz(int m) /* bytes per lane (image element) */
+{
+    return m == MODE_S8 ? 1u : m >= MODE_P32 ? 4u : 2u;
+}
+
+static uint32_t mode_passes(int m)
+{
+    return m == MODE_S16X2 || m == MODE_P32X2 ? 2u : 1u;
+}
+
+static uint32_t mode_per(int m) /* output channels per lane of an output vector */
+{
+    return m == MODE_S8 ? 8u : m >= MODE_P32 ? 32u : 16u;
+}
+
+/* The layout of an op this kernel takes, or -1: a 3x3 Conv2d, stride 1, groups 1, at most 32
+ * input and 32 output channels on at least MIN_PIXELS output pixels, over sign bits into the sign
+ * stage, or over 2 unsigned bit-planes into 3 levels on 2 planes (qrelu2); the padded images with
+ * their slack within IMG_BYTES. */
 static int px_mode(const be_op *op)
 {
     be_px_geom g;
     int mode;
-    uint64_t esz;
     if (!PX_MVE_ENABLED)
         return -1;
     if (be_px_sign_input(op) && be_stage_is_sign(op))
-        mode = op->in.c <= 8u ? MODE_S8 : MODE_S16;
+        mode = op->in.c <= 8u ? MODE_S8 : op->in.c <= 16u ? MODE_S16 : MODE_S16X2;
     else if (be_op_is_planes_binary(op) && op->in.planes == 2u && be_stage_is_levels(op) && op->levels == 3u &&
              op->out.planes == 2u)
-        mode = op->in.c <= 8u ? MODE_P16 : MODE_P32;
+        mode = op->in.c <= 8u ? MODE_P16 : op->in.c <= 16u ? MODE_P32 : MODE_P32X2;
     else
         return -1;
-    if (op->in.c > 16u || op->out_ch > OUT_MAX || op->out.cw != 1u || op->kh != 3u || op->kw != 3u ||
+    if (op->in.c > 32u || op->out_ch > OUT_MAX || op->out.cw != 1u || op->kh != 3u || op->kw != 3u ||
         (uint64_t)op->out.h * op->out.w < MIN_PIXELS)
         return -1;
     /* the geometry's own image / weight bounds are those of the packed-word kernels: not used here */
     if (!be_px_geometry(op, &g, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 1))
         return -1;
-    esz = mode == MODE_S8 ? 1u : mode == MODE_P32 ? 4u : 2u;
-    return ((uint64_t)g.hp * g.wp + SLACK) * esz <= IMG_BYTES ? mode : -1;
+    return ((uint64_t)g.hp * g.wp + SLACK) * mode_esz(mode) * mode_passes(mode) <= IMG_BYTES ? mode : -1;
 }
 
 /* Sign bits (kernel family CONV2D_BIN) and 2 bit-planes (CONV2D_PLANES): two rows of the table */
 int be_conv2d_px_mve_sign_supports(const be_op *op)
 {
-    return px_mode(op) == MODE_S8 || px_mode(op) == MODE_S16;
+    const int m = px_mode(op);
+    return m >= 0 && mode_sign(m);
 }
 
 int be_conv2d_px_mve_planes_supports(const be_op *op)
 {
-    return px_mode(op) >= MODE_P16;
+    const int m = px_mode(op);
+    return m >= 0 && !mode_sign(m);
 }
 
-/* The padded image: element (y + PT) * WP + x + PL = pixel (y, x)'s channel bits, plane 1's above
- * plane 0's (the words AND the channel mask), zero elsewhere. Byte loads for sign bits (the
- * input may sit at any address); the two planes of 4 pixels by one de-interleaving load when the
- * input is word aligned (an arena value always is), else pixel by pixel. */
-static void build_image(const be_op *op, const be_px_geom *g, const uint8_t *in, void *img, const int mode)
+/* The element of pass p for a pixel: its channels 16 p .. 16 p + 15 (all C <= 16 in one pass),
+ * plane 1's above plane 0's (8 bits up with C <= 8, 16 with more) */
+static uint32_t element(int mode, uint32_t p, be_word b0, be_word b1)
 {
-    const uint32_t w = op->in.w, full = w & ~3u, esz = mode == MODE_S8 ? 1u : mode == MODE_P32 ? 4u : 2u;
-    const uint32_t n = (uint32_t)(((g->hp * g->wp + SLACK) * esz + 3u) / 4u), cpad = mode == MODE_P16 ? 8u : 16u;
+    const uint32_t sh = mode_passes(mode) == 2u ? 16u * p : 0u;
+    const uint32_t e0 = (b0 >> sh) & 0xFFFFu, e1 = (b1 >> sh) & 0xFFFFu;
+    return mode_sign(mode) ? e0 : e0 | e1 << (mode == MODE_P16 ? 8u : 16u);
+}
+
+/* The padded images (one per pass, `pimg` elements apart): element (y + PT) * WP + x + PL = pixel
+ * (y, x)'s element (the words AND the channel mask), zero elsewhere. Sign bits of one pass by
+ * byte loads and narrowing stores (the input may sit at any address); two planes of one pass by
+ * de-interleaving loads when aligned; the rest pixel by pixel. */
+static void build_image(const be_op *op, const be_px_geom *g, const uint8_t *in, void *img, const int mode,
+                        uint32_t pimg)
+{
+    const uint32_t w = op->in.w, full = w & ~3u, esz = mode_esz(mode), passes = mode_passes(mode);
+    const uint32_t planes = mode_sign(mode) ? 1u : 2u;
     const be_word cmask = be_last_word_mask(op->in.c);
-    const uint32x4_t cm = vdupq_n_u32(cmask);
-    const int aligned = ((uintptr_t)in & 3u) == 0u;
-    uint32_t y, x;
-    be_zero_words((be_word *)img, n);
+    uint32_t y, x, p;
+    be_zero_words((be_word *)img, (pimg * esz * passes + 3u) / 4u);
     for (y = 0; y < op->in.h; y++) {
         const uint32_t e0 = (y + op->pt) * g->wp + op->pl;
-        uint8_t *d8 = (uint8_t *)img + e0;
-        uint16_t *d16 = (uint16_t *)img + e0;
-        uint32_t *d32 = (uint32_t *)img + e0;
-        if (mode >= MODE_P16) {
-            const uint8_t *s = in + (size_t)y * w * 8u;
-            x = 0u;
-            if (aligned)
-                for (; x < full; x += 4u) {
-                    const uint32x4x2_t v = vld2q_u32((const uint32_t *)(const void *)(s + 8u * x));
-                    const uint32x4_t b0 = vandq_u32(v.val[0], cm), b1 = vandq_u32(v.val[1], cm);
-                    if (mode == MODE_P16)
-                        vstrhq_u32(d16 + x, vsliq_n_u32(b0, b1, 8));
-                    else
-                        vst1q_u32(d32 + x, vsliq_n_u32(b0, b1, 16));
-                }
-            for (; x < w; x++) {
-                be_word b0, b1;
-                memcpy(&b0, s + 8u * x, 4u);
-                memcpy(&b1, s + 8u * x + 4u, 4u);
-                if (mode == MODE_P16)
-                    d16[x] = (uint16_t)((b0 & cmask) | (b1 & cmask) << cpad);
-                else
-                    d32[x] = (b0 & cmask) | (b1 & cmask) << cpad;
-            }
-            continue;
-        }
-        {
-            const uint8_t *s = in + (size_t)y * w * 4u;
+        const uint8_t *s = in + (size_t)y * w * 4u * planes;
+        if (mode == MODE_S8 || mode == MODE_S16) {
+            const uint32x4_t cm = vdupq_n_u32(cmask);
+            uint8_t *d8 = (uint8_t *)img + e0;
+            uint16_t *d16 = (uint16_t *)img + e0;
             if (mode == MODE_S16) {
                 for (x = 0; x < full; x += 4u)
                     vstrhq_u32(d16 + x, vandq_u32(vreinterpretq_u32_u8(vld1q_u8(s + 4u * x)), cm));
@@ -139,23 +147,57 @@ static void build_image(const be_op *op, const be_px_geom *g, const uint8_t *in,
                     vstrbq_u32(d8 + x, vandq_u32(vreinterpretq_u32_u8(vld1q_u8(s + 4u * x)), cm));
             }
             if (full < w) { /* the last 1 .. 3 pixels under a predicate */
-                const mve_pred16_t p = vctp32q(w - full);
+                const mve_pred16_t pr = vctp32q(w - full);
                 const uint32x4_t v =
                     vandq_u32(vreinterpretq_u32_u8(vldrbq_z_u8(s + 4u * full, vctp8q(4u * (w - full)))), cm);
                 if (mode == MODE_S16)
-                    vstrhq_p_u32(d16 + full, v, p);
+                    vstrhq_p_u32(d16 + full, v, pr);
                 else
-                    vstrbq_p_u32(d8 + full, v, p);
+                    vstrbq_p_u32(d8 + full, v, pr);
+            }
+            continue;
+        }
+        x = 0u;
+        if ((mode == MODE_P16 || mode == MODE_P32) && ((uintptr_t)s & 3u) == 0u) {
+            /* one pass of two planes: 4 pixels by one de-interleaving load (an arena value is word
+             * aligned) */
+            const uint32x4_t cm = vdupq_n_u32(cmask);
+            for (; x < full; x += 4u) {
+                const uint32x4x2_t v = vld2q_u32((const uint32_t *)(const void *)(s + 8u * x));
+                const uint32x4_t b0 = vandq_u32(v.val[0], cm), b1 = vandq_u32(v.val[1], cm);
+                if (mode == MODE_P16)
+                    vstrhq_u32((uint16_t *)img + e0 + x, vsliq_n_u32(b0, b1, 8));
+                else
+                    vst1q_u32((uint32_t *)img + e0 + x, vsliq_n_u32(b0, b1, 16));
+            }
+        }
+        for (; x < w; x++) {
+            be_word b0, b1 = 0u;
+            memcpy(&b0, s + 4u * planes * x, 4u);
+            if (planes == 2u)
+                memcpy(&b1, s + 8u * x + 4u, 4u);
+            b0 &= cmask;
+            b1 &= cmask;
+            for (p = 0; p < passes; p++) {
+                const uint32_t e = element(mode, p, b0, b1), i = p * pimg + e0 + x;
+                if (esz == 2u)
+                    ((uint16_t *)img)[i] = (uint16_t)e;
+                else
+                    ((uint32_t *)img)[i] = e;
             }
         }
     }
 }
 
+/* The weight of a tap, one pass: from the table of broadcast vectors (VLDRW, post-increment), or
+ * (two passes) a word VDUP-ed to the lanes */
+#define PX_WT "vldrw.u32 q1, [%[wv]], #16\n\t"
+#define PX_W16 "ldr %[thr], [%[wv]], #4\n\tvdup.16 q1, %[thr]\n\t"
+#define PX_W32 "ldr %[thr], [%[wv]], #4\n\tvdup.32 q1, %[thr]\n\t"
 /* One tap (byte offset \o of row pointer \p): nibble counts of x XOR w into \a (q1: temporary;
- * the tap's weight vector read from the table, post-increment; q5 / q6: 0x55 / 0x33) */
-#define PX_TAP(a, ld, p, o)                                                                      \
-    ld " " a ", [%[" p "], #" o "]\n\t"                                                         \
-    "vldrw.u32 q1, [%[wv]], #16\n\t"                                                          \
+ * q5 / q6: 0x55 / 0x33) */
+#define PX_TAP(a, ld, p, o, W)                                                                   \
+    ld " " a ", [%[" p "], #" o "]\n\t" W                                                      \
     "veor " a ", " a ", q1\n\t"                                                                \
     "vshr.u8 q1, " a ", #1\n\t"                                                                \
     "vand q1, q1, q5\n\t"                                                                      \
@@ -164,15 +206,24 @@ static void build_image(const be_op *op, const be_px_geom *g, const uint8_t *in,
     "vand q1, q1, q6\n\t"                                                                      \
     "vmla.u8 " a ", q1, %[m3]\n\t"
 /* A kernel row of 3 taps: nibbles (<= 12) in \g, folded into byte counts (lo + hi) */
-#define PX_ROW(g, ld, p, o1, o2)                                                                 \
-    PX_TAP(g, ld, p, "0") PX_TAP("q0", ld, p, o1) "vadd.i8 " g ", " g ", q0\n\t"                 \
-    PX_TAP("q0", ld, p, o2) "vadd.i8 " g ", " g ", q0\n\t"                                      \
+#define PX_ROW(g, ld, p, o1, o2, W)                                                              \
+    PX_TAP(g, ld, p, "0", W) PX_TAP("q0", ld, p, o1, W) "vadd.i8 " g ", " g ", q0\n\t"           \
+    PX_TAP("q0", ld, p, o2, W) "vadd.i8 " g ", " g ", q0\n\t"                                   \
     "vshr.u8 q1, " g ", #4\n\t"                                                                \
     "vmla.u8 " g ", q1, %[m15]\n\t"
-/* The byte counts of a 3x3 kernel in q3: three rows, each 3 taps (rows p0, p1, p2) */
-#define PX_K33(ld, o1, o2)                                                                       \
-    PX_ROW("q3", ld, "p0", o1, o2) PX_ROW("q2", ld, "p1", o1, o2) "vadd.i8 q3, q3, q2\n\t"      \
-    PX_ROW("q2", ld, "p2", o1, o2) "vadd.i8 q3, q3, q2\n\t"
+/* The byte counts of a 3x3 kernel into q3 (rows p0, p1, p2): written, or added (a second pass) */
+#define PX_K33(ld, o1, o2, W)                                                                    \
+    PX_ROW("q3", ld, "p0", o1, o2, W) PX_ROW("q2", ld, "p1", o1, o2, W) "vadd.i8 q3, q3, q2\n\t" \
+    PX_ROW("q2", ld, "p2", o1, o2, W) "vadd.i8 q3, q3, q2\n\t"
+#define PX_K33_ADD(ld, o1, o2, W)                                                                \
+    PX_ROW("q2", ld, "p0", o1, o2, W) "vadd.i8 q3, q3, q2\n\t"                                  \
+    PX_ROW("q2", ld, "p1", o1, o2, W) "vadd.i8 q3, q3, q2\n\t"                                  \
+    PX_ROW("q2", ld, "p2", o1, o2, W) "vadd.i8 q3, q3, q2\n\t"
+/* Two passes: the second pass's image is `plane` bytes on (read from the block's frame) */
+#define PX_MOVE(op)                                                                              \
+    "ldr %[thr], [%[o], #32]\n\t" op " %[p0], %[p0], %[thr]\n\t" op " %[p1], %[p1], %[thr]\n\t"   \
+    op " %[p2], %[p2], %[thr]\n\t"
+#define PX_K33X2(ld, o1, o2, W) PX_K33(ld, o1, o2, W) PX_MOVE("add") PX_K33_ADD(ld, o1, o2, W) PX_MOVE("sub")
 
 /* The byte counts of a lane added up. Sign bits in halfwords: D = lo + hi. Two planes of 8
  * channels in halfwords (plane 1 in the high byte): S = lo + 2 hi. Two planes of 16 channels in
@@ -195,8 +246,8 @@ static void build_image(const be_op *op, const be_px_geom *g, const uint8_t *in,
 
 /* The sign stage of a channel: bit k of each lane (k = the channel in its block, in \bit as
  * 1 << k) = count >= B (thresholds read with post-increment) */
-#define PX_STAGE_SIGN(ldt, sz, dt)                                                               \
-    ldt " %[thr], [%[tp]], #" sz "\n\t"                                                         \
+#define PX_STAGE_SIGN(dt)                                                                        \
+    "ldrh %[thr], [%[tp]], #2\n\t"                                                              \
     "vdup." dt " q2, %[bit]\n\t"                                                               \
     "vpt.u" dt " cs, q3, %[thr]\n\t"                                                           \
     "vorrt q4, q4, q2\n\t"                                                                     \
@@ -204,7 +255,7 @@ static void build_image(const be_op *op, const be_px_geom *g, const uint8_t *in,
 /* The level stage of a channel, 3 thresholds on 2 output planes: G = #{k : S >= B_k} in q0
  * (predicated adds of 1), its bit 0 shifted into the top of plane 0's vector (q4) and bit 1 into
  * plane 1's (q7) from the left (VSLI), so that after n channels channel k sits at bit
- * E - n + k (the caller's shift takes it to bit k) */
+ * E - n + k (the final shift takes it to bit k) */
 #define PX_STAGE_LEVELS(dt, top)                                                                 \
     "vmov.i8 q0, #0\n\t"                                                                       \
     "vmov.i" dt " q1, #1\n\t"                                                                  \
@@ -223,86 +274,100 @@ static void build_image(const be_op *op, const be_px_geom *g, const uint8_t *in,
     "vshr.u" dt " q7, q7, #1\n\t"                                                              \
     "vsli." dt " q7, q1, #" top "\n\t"
 
-#define PX_SIGN_ASM(ld, o1, o2, fold, stage)                                                     \
+#define PX_SIGN_ASM(count, fold, dt)                                                             \
     __asm__ volatile("vmov.i8 q5, #0x55\n\t"                                                    \
                      "vmov.i8 q6, #0x33\n\t"                                                    \
                      "vmov.i8 q4, #0\n\t"                                                       \
                      "dls lr, %[n]\n"                                                           \
-                     "1:\n\t" PX_K33(ld, o1, o2) fold stage                                     \
+                     "1:\n\t" count fold PX_STAGE_SIGN(dt)                                      \
                      "le lr, 1b\n\t"                                                            \
                      "vstrw.32 q4, [%[o]]\n\t"                                                  \
-                     : [wv] "+r"(wv), [tp] "+r"(bthr), [bit] "+r"(bit), [thr] "=&r"(thr)          \
-                     : [p0] "r"(p0), [p1] "r"(p1), [p2] "r"(p2), [n] "r"(n), [m3] "r"(m3),        \
-                       [m15] "r"(m15), [o] "r"(ov)                                              \
+                     : [wv] "+r"(wv), [tp] "+r"(bthr), [bit] "+r"(bit), [thr] "=&r"(thr), [p0] "+r"(p0), \
+                       [p1] "+r"(p1), [p2] "+r"(p2)                                             \
+                     : [n] "r"(n), [m3] "r"(m3), [m15] "r"(m15), [o] "r"(bo)                    \
                      : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "memory", "cc")
-#define PX_LEVELS_ASM(ld, o1, o2, fold, dt, top, bits)                                           \
+#define PX_LEVELS_ASM(count, fold, dt, top, bits)                                                \
     __asm__ volatile("vmov.i8 q5, #0x55\n\t"                                                    \
                      "vmov.i8 q6, #0x33\n\t"                                                    \
                      "vmov.i8 q4, #0\n\t"                                                       \
                      "vmov.i8 q7, #0\n\t"                                                       \
                      "dls lr, %[n]\n"                                                           \
-                     "1:\n\t" PX_K33(ld, o1, o2) fold PX_STAGE_LEVELS(dt, top)                  \
+                     "1:\n\t" count fold PX_STAGE_LEVELS(dt, top)                               \
                      "le lr, 1b\n\t"                                                            \
                      "sub %[thr], %[n], #" bits "\n\t"                                          \
                      "vshl.u" dt " q4, %[thr]\n\t"                                              \
                      "vshl.u" dt " q7, %[thr]\n\t"                                              \
                      "vstrw.32 q4, [%[o]]\n\t"                                                  \
                      "vstrw.32 q7, [%[o], #16]\n\t"                                             \
-                     : [wv] "+r"(wv), [tp] "+r"(bthr), [thr] "=&r"(thr)                           \
-                     : [p0] "r"(p0), [p1] "r"(p1), [p2] "r"(p2), [n] "r"(n), [m3] "r"(m3),        \
-                       [m15] "r"(m15), [o] "r"(ov)                                              \
+                     : [wv] "+r"(wv), [tp] "+r"(bthr), [thr] "=&r"(thr), [p0] "+r"(p0), [p1] "+r"(p1), \
+                       [p2] "+r"(p2)                                                            \
+                     : [n] "r"(n), [m3] "r"(m3), [m15] "r"(m15), [o] "r"(bo)                    \
                      : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc")
 
+/* A block's frame: the stage bits of output plane 0 (and 1) of its channels, and the bytes from
+ * one pass's image to the next (read by the asm) */
+typedef struct px_frame {
+    uint8x16_t ov[2];
+    uint32_t plane;
+} px_frame;
+
 /* The channels c0 .. c0 + n - 1 (n <= the channels one output lane holds) of the positions whose
- * tap (0, 0) rows start at p0, p1, p2: the stage's bits of output plane 0 (and 1) to ov[0] (and
- * ov[1]), channel c0 + k at bit k of each lane (before the direction's flip, applied by the
- * caller). Per channel 9 taps of 9 instructions, 3 + 2 per row to add and fold, then the fold of
- * the lane and the stage (sign: 5; levels: 16). */
+ * tap (0, 0) rows start at p0, p1, p2: the stage's bits of output plane 0 (and 1) to bo->ov[0]
+ * (and [1]), channel c0 + k at bit k of each lane (before the direction's flip, applied by the
+ * caller). Per channel and pass 9 taps of 9 instructions (10 with a VDUP-ed weight), 3 + 2 per
+ * row to add and fold, then the fold of the lane and the stage (sign: 5; levels: 16). */
 static inline __attribute__((always_inline)) void block_k33(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
-                                                            const uint8x16_t *wv, const uint16_t *bthr, uint32_t n,
-                                                            uint8x16_t *ov, const int mode)
+                                                            const void *wv, const uint16_t *bthr, uint32_t n,
+                                                            px_frame *bo, const int mode)
 {
     uint32_t bit = 1u, thr;
     const uint32_t m3 = 0xFDu, m15 = 0xF1u;
     if (mode == MODE_S8)
-        PX_SIGN_ASM("vldrb.u8", "1", "2", "", PX_STAGE_SIGN("ldrh", "2", "8"));
+        PX_SIGN_ASM(PX_K33("vldrb.u8", "1", "2", PX_WT), "", "8");
     else if (mode == MODE_S16)
-        PX_SIGN_ASM("vldrh.u16", "2", "4", PX_FOLD_S16, PX_STAGE_SIGN("ldrh", "2", "16"));
+        PX_SIGN_ASM(PX_K33("vldrh.u16", "2", "4", PX_WT), PX_FOLD_S16, "16");
+    else if (mode == MODE_S16X2)
+        PX_SIGN_ASM(PX_K33X2("vldrh.u16", "2", "4", PX_W16), PX_FOLD_S16, "16");
     else if (mode == MODE_P16)
-        PX_LEVELS_ASM("vldrh.u16", "2", "4", PX_FOLD_P16, "16", "15", "16");
+        PX_LEVELS_ASM(PX_K33("vldrh.u16", "2", "4", PX_WT), PX_FOLD_P16, "16", "15", "16");
+    else if (mode == MODE_P32)
+        PX_LEVELS_ASM(PX_K33("vldrw.u32", "4", "8", PX_WT), PX_FOLD_P32, "32", "31", "32");
     else
-        PX_LEVELS_ASM("vldrw.u32", "4", "8", PX_FOLD_P32, "32", "31", "32");
+        PX_LEVELS_ASM(PX_K33X2("vldrw.u32", "4", "8", PX_W32), PX_FOLD_P32, "32", "31", "32");
     (void)bit;
 }
 
-/* Every output row's positions in vectors of V = 128 / E lanes: the stage of every channel, stored
- * as the positions' output words (the valid ones; P out planes: P words per pixel). */
+/* Every output row's positions in vectors of 16 / esz lanes: the stage of every channel, stored
+ * as the positions' output words (the valid ones; 2 out planes: 2 words per pixel). */
 static inline __attribute__((always_inline)) void px_run(const be_op *op, const be_px_geom *g, const uint8_t *img,
-                                                         const uint8x16_t *wv, const uint16_t *bthr,
-                                                         const uint32_t *neg, be_word *out, const int mode)
+                                                         const void *wv, const uint16_t *bthr, const uint32_t *neg,
+                                                         uint32_t pimg, be_word *out, const int mode)
 {
     const uint32_t ow = op->out.w, oh = op->out.h, nout = op->out_ch;
-    const uint32_t esz = mode == MODE_S8 ? 1u : mode == MODE_P32 ? 4u : 2u, lanes = 16u / esz;
-    const uint32_t per = mode == MODE_S8 ? 8u : mode == MODE_P32 ? 32u : 16u; /* channels per lane */
-    const uint32_t oplanes = mode >= MODE_P16 ? 2u : 1u, nthr = mode >= MODE_P16 ? 3u : 1u;
+    const uint32_t esz = mode_esz(mode), lanes = 16u / esz, per = mode_per(mode);
+    const uint32_t oplanes = mode_sign(mode) ? 1u : 2u, nthr = mode_sign(mode) ? 1u : 3u;
     const uint32_t nvec = (nout + per - 1u) / per, pitch = g->wp * esz;
-    const uint32_t rep = mode == MODE_S8 ? 0x01010101u : mode == MODE_P32 ? 1u : 0x00010001u; /* per lane */
+    /* bytes of weights per channel: one broadcast vector per tap, or one word per tap and pass */
+    const uint32_t wstep = mode_passes(mode) == 2u ? 9u * 2u * 4u : 9u * 16u;
+    const uint32_t rep = mode == MODE_S8 ? 0x01010101u : per == 32u ? 1u : 0x00010001u; /* per lane */
+    uint8x16_t res[8]; /* [block * oplanes + plane] */
+    px_frame fr;
     uint32_t y, x0, j, q;
+    fr.plane = pimg * esz;
     for (y = 0; y < oh; y++)
         for (x0 = 0; x0 < ow; x0 += lanes) {
             const uint8_t *p0 = img + ((size_t)y * g->wp + x0) * esz;
-            uint8x16_t res[8]; /* [block * oplanes + plane] */
             be_word *d = out + ((size_t)y * ow + x0) * oplanes;
             be_word tmp[16];
             for (j = 0; j < 8u; j++)
                 res[j] = vdupq_n_u8(0u);
             for (j = 0; j < nvec; j++) {
                 const uint32_t c0 = j * per, n = nout - c0 < per ? nout - c0 : per;
-                block_k33(p0, p0 + pitch, p0 + 2u * pitch, wv + (size_t)c0 * 9u, bthr + c0 * nthr, n,
-                          &res[j * oplanes], mode);
-                for (q = 0; q < oplanes; q++) /* direction -1: the level is L - G = G XOR L */
-                    res[j * oplanes + q] = vreinterpretq_u8_u32(
-                        veorq_u32(vreinterpretq_u32_u8(res[j * oplanes + q]), vdupq_n_u32(neg[j] * rep)));
+                block_k33(p0, p0 + pitch, p0 + 2u * pitch, (const uint8_t *)wv + (size_t)c0 * wstep,
+                          bthr + c0 * nthr, n, &fr, mode);
+                for (q = 0; q < oplanes; q++) /* direction -1: the bit of acc >= T flipped, levels L - G */
+                    res[j * oplanes + q] =
+                        vreinterpretq_u8_u32(veorq_u32(vreinterpretq_u32_u8(fr.ov[q]), vdupq_n_u32(neg[j] * rep)));
             }
             if ((size_t)y * ow + x0 + lanes > (size_t)oh * ow)
                 d = tmp; /* elsewhere the lanes past the row end write the next rows' first pixels,
@@ -310,7 +375,7 @@ static inline __attribute__((always_inline)) void px_run(const be_op *op, const 
             if (mode == MODE_S8) {
                 const uint8x16x4_t quad = {{res[0], res[1], res[2], res[3]}};
                 vst4q_u8((uint8_t *)d, quad);
-            } else if (mode == MODE_S16) {
+            } else if (mode_sign(mode)) {
                 const uint16x8x2_t pair = {{vreinterpretq_u16_u8(res[0]), vreinterpretq_u16_u8(res[1])}};
                 vst2q_u16((uint16_t *)d, pair);
             } else if (mode == MODE_P16) { /* per pixel: plane 0's two halfwords, then plane 1's */
@@ -329,29 +394,21 @@ static inline __attribute__((always_inline)) void px_run(const be_op *op, const 
         }
 }
 
-static void run_s8(const be_op *op, const be_px_geom *g, const uint8_t *img, const uint8x16_t *wv,
-                   const uint16_t *bthr, const uint32_t *neg, be_word *out)
-{
-    px_run(op, g, img, wv, bthr, neg, out, MODE_S8);
-}
-
-static void run_s16(const be_op *op, const be_px_geom *g, const uint8_t *img, const uint8x16_t *wv,
-                    const uint16_t *bthr, const uint32_t *neg, be_word *out)
-{
-    px_run(op, g, img, wv, bthr, neg, out, MODE_S16);
-}
-
-static void run_p16(const be_op *op, const be_px_geom *g, const uint8_t *img, const uint8x16_t *wv,
-                    const uint16_t *bthr, const uint32_t *neg, be_word *out)
-{
-    px_run(op, g, img, wv, bthr, neg, out, MODE_P16);
-}
-
-static void run_p32(const be_op *op, const be_px_geom *g, const uint8_t *img, const uint8x16_t *wv,
-                    const uint16_t *bthr, const uint32_t *neg, be_word *out)
-{
-    px_run(op, g, img, wv, bthr, neg, out, MODE_P32);
-}
+typedef void (*px_run_fn)(const be_op *op, const be_px_geom *g, const uint8_t *img, const void *wv,
+                          const uint16_t *bthr, const uint32_t *neg, uint32_t pimg, be_word *out);
+#define PX_INSTANCE(name, mode)                                                                  \
+    static void name(const be_op *op, const be_px_geom *g, const uint8_t *img, const void *wv,      \
+                     const uint16_t *bthr, const uint32_t *neg, uint32_t pimg, be_word *out)      \
+    {                                                                                            \
+        px_run(op, g, img, wv, bthr, neg, pimg, out, mode);                                      \
+    }
+PX_INSTANCE(run_s8, MODE_S8)
+PX_INSTANCE(run_s16, MODE_S16)
+PX_INSTANCE(run_s16x2, MODE_S16X2)
+PX_INSTANCE(run_p16, MODE_P16)
+PX_INSTANCE(run_p32, MODE_P32)
+PX_INSTANCE(run_p32x2, MODE_P32X2)
+static const px_run_fn instances[6] = {run_s8, run_s16, run_s16x2, run_p16, run_p32, run_p32x2};
 
 /* popcount of a word without a popcount instruction (the setup's weight counts) */
 static uint32_t popcount_word(uint32_t v)
@@ -370,7 +427,10 @@ static uint16_t clamp16(int64_t b)
 be_status be_conv2d_px_mve(const be_op *op, const void *in, void *out, void *scratch)
 {
     be_word img[IMG_BYTES / 4u];
-    uint8x16_t wv[OUT_MAX * 9u];
+    union { /* one pass: a broadcast vector per tap; two passes: a word per tap and pass */
+        uint8x16_t v[WV_BYTES / 16u];
+        uint32_t w[WV_BYTES / 4u];
+    } wt;
     uint16_t bthr[OUT_MAX * 3u];
     uint32_t neg[4];
     const int8_t *dir = (const int8_t *)op->stage_a;
@@ -379,30 +439,32 @@ be_status be_conv2d_px_mve(const be_op *op, const void *in, void *out, void *scr
     const be_word cmask = be_last_word_mask(op->in.c);
     const int mode = px_mode(op);
     const int64_t kc = 9 * (int64_t)op->in.c;
-    const uint32_t per = mode == MODE_S8 ? 8u : mode == MODE_P32 ? 32u : 16u, nw = op->out_ch * 9u;
     be_px_geom g;
-    uint32_t c, t, k;
+    uint32_t c, t, k, p, per, nw, pimg;
     (void)scratch;
     if (mode < 0 || !be_px_geometry(op, &g, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 1))
         return BE_ERR_ARG; /* not reached: dispatch checked it */
-    build_image(op, &g, (const uint8_t *)in, img, mode);
+    per = mode_per(mode);
+    nw = op->out_ch * 9u;
+    pimg = g.hp * g.wp + SLACK;
+    build_image(op, &g, (const uint8_t *)in, img, mode, pimg);
     for (c = 0; c < 4u; c++)
         neg[c] = 0u;
     for (c = 0; c < op->out_ch; c++) {
         if (dir[c] < 0)
             neg[c / per] |= 1u << (c % per);
-        if (mode <= MODE_S16) {
+        if (mode_sign(mode)) {
             /* the sign stage in the popcount domain (be_px_sign_setup's A): the reference's bit
              * (direction * acc < T, acc = KC - 2 D) is D >= B with B = floor((KC - T) / 2) + 1
              * for direction +1 and NOT D >= B with B = ceil((T + KC) / 2) for -1. D <= 72 in
-             * bytes, <= 144 in halfwords: a clamp at the top never sets a bit. */
+             * bytes, <= 288 in halfwords: a clamp at the top never sets a bit. */
             const int64_t b = dir[c] < 0 ? be_px_ceil_half((int64_t)thr[c] + kc) : be_px_floor_half(kc - thr[c]) + 1;
             bthr[c] = b > 0xFF && mode == MODE_S8 ? 0xFF : clamp16(b);
         } else {
             /* 3 levels on 2 planes: with S = sum_p 2^p popcount(b_p XOR w) and pw = popcount(w)
              * over the receptive field, acc = S - 3 pw; level k holds when S >= T_k + 3 pw
              * (direction +1), or when NOT S >= 3 pw - T_k + 1 (-1: the level is 3 - G, G XOR 3).
-             * S <= 216 (halfwords) or 432 (words) < 0xFFFF. */
+             * S <= 216 (halfwords), 432 or 864 (words) < 0xFFFF. */
             int64_t pw = 0;
             for (t = 0; t < 9u; t++)
                 pw += popcount_word(w[(size_t)c * 9u + t] & cmask);
@@ -412,19 +474,25 @@ be_status be_conv2d_px_mve(const be_op *op, const void *in, void *out, void *scr
             }
         }
     }
-    /* the weight elements of each channel and tap, broadcast to a vector (read in order by the
-     * pass of a channel); two planes: the element in both halves of the lane */
-    for (t = 0; t < nw; t++) {
-        const uint32_t e = w[t] & cmask;
-        wv[t] = mode == MODE_S8    ? vdupq_n_u8((uint8_t)e)
-                : mode == MODE_S16 ? vreinterpretq_u8_u16(vdupq_n_u16((uint16_t)e))
-                : mode == MODE_P16 ? vreinterpretq_u8_u16(vdupq_n_u16((uint16_t)(e | e << 8)))
-                                   : vreinterpretq_u8_u32(vdupq_n_u32(e | e << 16));
+    /* the weight elements of each channel and tap (the image's layout: plane 1's copy above plane
+     * 0's), read in order by the pass of a channel */
+    if (mode_passes(mode) == 2u) {
+        for (c = 0; c < op->out_ch; c++)
+            for (p = 0; p < 2u; p++)
+                for (t = 0; t < 9u; t++) {
+                    const be_word e = w[(size_t)c * 9u + t] & cmask;
+                    wt.w[(c * 2u + p) * 9u + t] = element(mode, p, e, e);
+                }
+    } else {
+        for (t = 0; t < nw; t++) {
+            const be_word e = w[t] & cmask;
+            const uint32_t v = element(mode, 0u, e, e);
+            wt.v[t] = mode == MODE_S8  ? vdupq_n_u8((uint8_t)v)
+                      : mode_esz(mode) == 2u ? vreinterpretq_u8_u16(vdupq_n_u16((uint16_t)v))
+                                          : vreinterpretq_u8_u32(vdupq_n_u32(v));
+        }
     }
-    (mode == MODE_S8    ? run_s8
-     : mode == MODE_S16 ? run_s16
-     : mode == MODE_P16 ? run_p16
-                        : run_p32)(op, &g, (const uint8_t *)img, wv, bthr, neg, (be_word *)out);
+    instances[mode](op, &g, (const uint8_t *)img, &wt, bthr, neg, pimg, (be_word *)out);
     return BE_OK;
 }
 
