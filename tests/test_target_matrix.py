@@ -184,8 +184,8 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     with 64 to spare, its groups (G = min(32 // C, KW) kernel columns per word) number at most 31
     per plane and 64 over the planes, and its packed weights 2,048 words (be_planes_px.h). On the
     Cortex-M55 (runtime_c/src/arm/be_conv2d_px_mve.c): a 3x3 Conv2d with at most 32 channels,
-    groups 1, stride 1, at most 32 outputs on at least 32 output pixels, over sign bits into a sign
-    stage or over 2 bit-planes into 3 levels on 2 planes, whose padded images (one element per
+    groups 1, stride 1, at most 32 outputs (64 past 16 channels) on at least 32 output pixels, over
+    sign bits into a sign stage or over 2 bit-planes into 3 levels on 2 planes, whose padded images (one element per
     pixel: 1 or 2 bytes for sign bits with C <= 8 or 16, 2 or 4 for two planes; two images past 16
     channels) fit 4,096 bytes with 16 elements each to spare."""
     if target == "cortex-m55":
@@ -204,7 +204,7 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
         pt, pb, pl, pr = op.padding
         elems = (spec.shape[0] + pt + pb) * (spec.shape[1] + pl + pr) + 16
         return (c <= 32 and tuple(op.kernel) == (3, 3) and tuple(op.stride) == (1, 1)
-                and getattr(op, "groups", 1) == 1 and op.out_channels <= 32
+                and getattr(op, "groups", 1) == 1 and op.out_channels <= 32 * passes
                 and out_spec.shape[0] * out_spec.shape[1] >= 32 and elems * esize * passes <= 4096)
     if not target.startswith(("aarch64", "armv7")) or not isinstance(op, Conv2d):
         return False

@@ -35,7 +35,8 @@
 
 #define IMG_BYTES 4096u
 #define SLACK 16u /* elements a row's last vector reads past the last padded row */
-#define OUT_MAX 32u
+#define OUT_MAX 32u    /* one output word per pixel and plane */
+#define OUT_MAX_X2 64u /* two passes (weights VDUP-ed from words): two */
 #define MIN_PIXELS 32u /* smaller maps: "tab" / "mve" (the vector setup per row weighs more) */
 #define WV_BYTES (OUT_MAX * 9u * 16u) /* the broadcast weight vectors of one pass */
 /* A RAM-tight build (docs/firmware.md: BE_TAB_PAD_EXTRA = 0) keeps no padded image on the stack:
@@ -89,7 +90,8 @@ static int px_mode(const be_op *op)
         mode = op->in.c <= 8u ? MODE_P16 : op->in.c <= 16u ? MODE_P32 : MODE_P32X2;
     else
         return -1;
-    if (op->in.c > 32u || op->out_ch > OUT_MAX || op->out.cw != 1u || op->kh != 3u || op->kw != 3u ||
+    if (op->in.c > 32u || op->out_ch > (mode_passes(mode) == 2u ? OUT_MAX_X2 : OUT_MAX) ||
+        op->out.cw != (op->out_ch + 31u) / 32u || op->kh != 3u || op->kw != 3u ||
         (uint64_t)op->out.h * op->out.w < MIN_PIXELS)
         return -1;
     /* the geometry's own image / weight bounds are those of the packed-word kernels: not used here */
@@ -346,6 +348,7 @@ static inline __attribute__((always_inline)) void px_run(const be_op *op, const 
     const uint32_t ow = op->out.w, oh = op->out.h, nout = op->out_ch;
     const uint32_t esz = mode_esz(mode), lanes = 16u / esz, per = mode_per(mode);
     const uint32_t oplanes = mode_sign(mode) ? 1u : 2u, nthr = mode_sign(mode) ? 1u : 3u;
+    const uint32_t pxw = oplanes * op->out.cw; /* output words per pixel */
     const uint32_t nvec = (nout + per - 1u) / per, pitch = g->wp * esz;
     /* bytes of weights per channel: one broadcast vector per tap, or one word per tap and pass */
     const uint32_t wstep = mode_passes(mode) == 2u ? 9u * 2u * 4u : 9u * 16u;
@@ -357,7 +360,7 @@ static inline __attribute__((always_inline)) void px_run(const be_op *op, const 
     for (y = 0; y < oh; y++)
         for (x0 = 0; x0 < ow; x0 += lanes) {
             const uint8_t *p0 = img + ((size_t)y * g->wp + x0) * esz;
-            be_word *d = out + ((size_t)y * ow + x0) * oplanes;
+            be_word *d = out + ((size_t)y * ow + x0) * pxw;
             be_word tmp[16];
             for (j = 0; j < 8u; j++)
                 res[j] = vdupq_n_u8(0u);
@@ -375,6 +378,10 @@ static inline __attribute__((always_inline)) void px_run(const be_op *op, const 
             if (mode == MODE_S8) {
                 const uint8x16x4_t quad = {{res[0], res[1], res[2], res[3]}};
                 vst4q_u8((uint8_t *)d, quad);
+            } else if (mode_sign(mode) && pxw == 2u) { /* 64 channels: four halfwords per pixel */
+                const uint16x8x4_t quad = {{vreinterpretq_u16_u8(res[0]), vreinterpretq_u16_u8(res[1]),
+                                            vreinterpretq_u16_u8(res[2]), vreinterpretq_u16_u8(res[3])}};
+                vst4q_u16((uint16_t *)d, quad);
             } else if (mode_sign(mode)) {
                 const uint16x8x2_t pair = {{vreinterpretq_u16_u8(res[0]), vreinterpretq_u16_u8(res[1])}};
                 vst2q_u16((uint16_t *)d, pair);
@@ -382,13 +389,17 @@ static inline __attribute__((always_inline)) void px_run(const be_op *op, const 
                 const uint16x8x4_t quad = {{vreinterpretq_u16_u8(res[0]), vreinterpretq_u16_u8(res[2]),
                                             vreinterpretq_u16_u8(res[1]), vreinterpretq_u16_u8(res[3])}};
                 vst4q_u16((uint16_t *)d, quad);
+            } else if (pxw == 4u) { /* per pixel: plane 0's two words, then plane 1's */
+                const uint32x4x4_t quad = {{vreinterpretq_u32_u8(res[0]), vreinterpretq_u32_u8(res[2]),
+                                            vreinterpretq_u32_u8(res[1]), vreinterpretq_u32_u8(res[3])}};
+                vst4q_u32(d, quad);
             } else {
                 const uint32x4x2_t pair = {{vreinterpretq_u32_u8(res[0]), vreinterpretq_u32_u8(res[1])}};
                 vst2q_u32(d, pair);
             }
             if (d == tmp)
-                for (j = 0; j < (ow - x0) * oplanes; j++) {
-                    out[((size_t)y * ow + x0) * oplanes + j] = tmp[j];
+                for (j = 0; j < (ow - x0) * pxw; j++) {
+                    out[((size_t)y * ow + x0) * pxw + j] = tmp[j];
                     BE_OPAQUE_PTR(out); /* a loop, not a call of the C library's byte-wise memcpy */
                 }
         }
@@ -431,7 +442,7 @@ be_status be_conv2d_px_mve(const be_op *op, const void *in, void *out, void *scr
         uint8x16_t v[WV_BYTES / 16u];
         uint32_t w[WV_BYTES / 4u];
     } wt;
-    uint16_t bthr[OUT_MAX * 3u];
+    uint16_t bthr[OUT_MAX_X2 * 3u];
     uint32_t neg[4];
     const int8_t *dir = (const int8_t *)op->stage_a;
     const int32_t *thr = (const int32_t *)op->stage_b;
