@@ -638,10 +638,11 @@ static void test_conv(void)
         }
     }
     { /* 3x3, stride 1, at most 32 channels and 32 outputs (64 past 16 channels) on >= 32 output
-       * pixels, over sign bits into the sign stage or over 2 bit-planes into 3 levels on 2 planes: the Cortex-M55 "lanes" in its
-       * six lane layouts (bytes, halfwords, 2 planes in halfwords and in words; halfwords and words
-       * in two passes past 16 channels), rows that end inside a vector (widths 5, 17, 28, 33), the
-       * last row's partial store, blocks of 8 / 16 / 32 channels, both directions */
+       * pixels, over sign bits into the sign stage or over 2 bit-planes into 3 levels on 2 planes:
+       * the Cortex-M55 "lanes" in its six lane layouts (bytes, halfwords, 2 planes in halfwords and
+       * in words; halfwords and words in two passes past 16 channels), rows that end inside a
+       * vector (widths 5, 17, 28, 33), the last row's partial store, blocks of 8 / 16 / 32
+       * channels, both directions */
         static const uint32_t cs[] = {8, 16, 1, 3, 9, 12, 5, 15, 17, 32, 24, 31};
         static const uint32_t os_[] = {8, 32, 1, 17, 16, 31, 9, 24, 40, 64, 13, 33};
         static const uint32_t pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad2[4] = {2, 0, 1, 2};

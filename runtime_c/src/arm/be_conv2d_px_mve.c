@@ -1,28 +1,32 @@
-/* be_conv2d_sign_px_mve.c -- "lanes" on Helium (Cortex-M55): Conv2d over sign bits with at most
- * 16 channels, stride 1, binary weights, sign stage, with output positions in the vector lanes.
+/* be_conv2d_px_mve.c -- "lanes" on Helium (Cortex-M55): 3x3 Conv2d, stride 1, binary weights,
+ * with output positions in the vector lanes: sign bits (up to 32 channels) into the sign stage, or
+ * 2 unsigned bit-planes (qrelu2, up to 32 channels) into 3 levels on 2 planes.
  *
  * The channel-major kernels ("mve", "tab") spend a 32-bit word, or a nibble table, on a pixel
- * whose C <= 16 channel bits fill a fraction of it. Here a lane holds one pixel's channel bits:
- * a byte for C <= 8 (16 output positions per vector), a halfword for 9 .. 16 (8 positions), so a
- * 128-bit vector carries 128 bits of work for C = 8 or 16. The input is copied once per call into
- * a zero-padded image of such elements (a padding pixel is the zero element, +1, as in the
- * reference); output position (y, x)'s tap (ky, kx) is element (y + ky) * WP + x + kx, so the taps
- * of a run of positions on one output row are one unaligned vector load each.
+ * whose C <= 16 channel bits fill a fraction of it, and "mve" adds its horizontal sums and row
+ * tails to every output. Here a lane holds one pixel's channel bits: a byte for C <= 8 sign bits
+ * (16 output positions per vector), a halfword for 9 .. 16 (8 positions) or for two planes of
+ * <= 8 channels (plane 1 in the high byte), a word for two planes of 9 .. 16; past 16 channels two
+ * passes of 16 add their counts. The input is copied once per call into zero-padded images of such
+ * elements, one per pass (a padding pixel is the zero element: +1, level 0, as in the reference);
+ * output position (y, x)'s tap (ky, kx) is element (y + ky) * WP + x + kx, so the taps of a run
+ * of positions on one output row are one unaligned vector load each.
  *
- * Per output channel and vector of positions, with D = popcount(x XOR w) over the receptive field:
- * per tap one load, VEOR with the tap's weight element (VDUP), SWAR in byte lanes to nibble counts
- * (VSHR / VAND / VSUB, then one VMLA by -3: x86 and "mve" use the same two steps), the nibbles of
- * three taps added (<= 12) and folded into byte counts with one VMLA by -15 (lo + 16 hi - 15 hi);
- * a halfword lane's two bytes are added at the end with one VMLA by -255. The sign stage is one
- * compare per channel in the popcount domain (be_px_sign_setup: bit = D > A for direction +1, D <= A
- * for -1): D >= A + 1 sets the channel's bit (a predicated VORR), and the bits of the direction -1
- * channels are flipped once per vector. The output words of the positions are written by one
- * interleaving store (VST4 of four byte vectors of 8 channels, VST2 of two halfword vectors of 16).
+ * Per output channel and vector of positions, with D = popcount(x XOR w) over the receptive field
+ * (two planes: S = D_0 + 2 D_1, acc = S - 3 popcount(w)): per tap one load, VEOR with the tap's
+ * weight (a broadcast vector from a per-call table; two passes: a word VDUP-ed), SWAR in byte lanes
+ * to nibble counts (VSHR / VAND / VSUB, then one VMLA by -3, the two steps of "mve"), the nibbles
+ * of three taps added (<= 12) and folded into byte counts with one VMLA by -15 (lo + 16 hi -
+ * 15 hi); the bytes of a lane are added at the end (VSHR / VADD / VMOVLB). The stages compare in
+ * the popcount domain: the sign bit is D >= B (a predicated VORR of the channel's bit; B from
+ * be_px_sign_setup's A), the level G = #{k : S >= B_k} (predicated adds) goes into the two output
+ * planes by VSLI; the direction -1 channels' bits are flipped once per vector (levels: 3 - G =
+ * G XOR 3). The output words of the positions are written by one interleaving store (VST2 / VST4).
  *
- * Bounds (be_conv2d_sign_px_mve_supports): KH * KW <= 31 taps (byte counts <= 8 * 31 = 248; in
- * byte lanes D <= 248 < 255, the clamp of A + 1), at most 32 output channels (one output word per
- * pixel), the padded image within IMG_BYTES. Stack: the image (4 KiB), the weight elements
- * (2 KiB), the thresholds; no scratch. No __builtin_popcount.
+ * Bounds (px_mode): C <= 32, at most 32 output channels (64 with two passes), at least 32 output
+ * pixels, the images within IMG_BYTES. Byte counts <= 8 per tap: <= 144 over two passes' 18 taps.
+ * Stack: the images (4 KiB), the weights (4.5 KiB), the thresholds; no scratch. No
+ * __builtin_popcount. A RAM-tight build (BE_TAB_PAD_EXTRA = 0) leaves these layers to the others.
  */
 #include "arm/be_arm_kernels.h"
 
