@@ -55,7 +55,9 @@ const be_kernel be_kernel_table[] = {
      * On NEON builds a Conv2d over 2 .. 8 unsigned bit-planes with at most 32 channels, stride 1
      * and a threshold stage goes first to "lanes" (be_conv2d_planes_px_neon.c: output positions in the
      * NEON lanes), and so does one over sign bits with at most 16 channels on 32+ output pixels
-     * into a sign stage (a second row, kernel family CONV2D_BIN) */
+     * into a sign stage (a second row, kernel family CONV2D_BIN). On the Cortex-M55 "lanes"
+     * (be_conv2d_px_mve.c: output positions in Helium lanes) goes first for 3x3 Conv2d with at
+     * most 32 channels over sign bits (sign stage) or 2 bit-planes (3 levels on 2 planes) */
 #ifdef BE_ARM_HAVE_MVE
     BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_sign_supports, be_conv2d_px_mve, 0)
     BE_ROW(CONV2D_PLANES, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_planes_supports, be_conv2d_px_mve, 0)
@@ -103,7 +105,9 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(DENSE_BIN, "thumb1", BE_OP_DENSE, 0u, be_arm_bin_supports, be_dense_bin_thumb1, 0)
     BE_ROW(CONV2D_BIN, "thumb1", BE_OP_CONV2D, 0u, be_arm_bin_supports, be_conv2d_bin_thumb1, 0)
 #endif
-    /* ARM first layer (src/arm/be_u8_*.c, docs/kernels.md): uint8 pixels x binary weights */
+    /* ARM first layer (src/arm/be_u8_*.c, be_conv2d_u8_px_mve.c, docs/kernels.md): uint8 pixels x
+     * binary weights; on the Cortex-M55 "lanes" (8 positions in int16 lanes) first for 3x3 Conv2d
+     * with C <= 4 */
 #ifdef BE_ARM_HAVE_MVE
     BE_ROW(CONV2D_U8, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_u8_px_mve_supports, be_conv2d_u8_px_mve, 0)
     BE_ROW(DENSE_U8, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_u8_mve_supports, be_dense_u8_mve, 0)
