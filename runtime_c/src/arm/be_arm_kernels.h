@@ -193,7 +193,8 @@ be_status be_lstm_mve(const be_op *op, const void *in, void *out, void *scratch)
  * (be_conv2d_px_mve.c) */
 int be_conv2d_px_mve_sign_supports(const be_op *op);
 int be_conv2d_px_mve_planes_supports(const be_op *op);
-be_status be_conv2d_px_mve(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_px_mve_sign(const be_op *op, const void *in, void *out, void *scratch);
+be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 #endif

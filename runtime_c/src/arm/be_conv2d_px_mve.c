@@ -423,7 +423,10 @@ PX_INSTANCE(run_s16x2, MODE_S16X2)
 PX_INSTANCE(run_p16, MODE_P16)
 PX_INSTANCE(run_p32, MODE_P32)
 PX_INSTANCE(run_p32x2, MODE_P32X2)
-static const px_run_fn instances[6] = {run_s8, run_s16, run_s16x2, run_p16, run_p32, run_p32x2};
+/* the instances by layout, sign and bit-plane ones apart: each table row's entry point below
+ * references only its own, so firmware without one kind of layer does not link the other's */
+static const px_run_fn sign_instances[3] = {run_s8, run_s16, run_s16x2};
+static const px_run_fn planes_instances[3] = {run_p16, run_p32, run_p32x2};
 
 /* popcount of a word without a popcount instruction (the setup's weight counts) */
 static uint32_t popcount_word(uint32_t v)
@@ -439,7 +442,7 @@ static uint16_t clamp16(int64_t b)
     return (uint16_t)(b < 0 ? 0 : b > 0xFFFF ? 0xFFFF : b);
 }
 
-be_status be_conv2d_px_mve(const be_op *op, const void *in, void *out, void *scratch)
+static be_status px_call(const be_op *op, const void *in, void *out, const px_run_fn *inst, int first)
 {
     be_word img[IMG_BYTES / 4u];
     union { /* one pass: a broadcast vector per tap; two passes: a word per tap and pass */
@@ -456,7 +459,6 @@ be_status be_conv2d_px_mve(const be_op *op, const void *in, void *out, void *scr
     const int64_t kc = 9 * (int64_t)op->in.c;
     be_px_geom g;
     uint32_t c, t, k, p, per, nw, pimg;
-    (void)scratch;
     if (mode < 0 || !be_px_geometry(op, &g, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 1))
         return BE_ERR_ARG; /* not reached: dispatch checked it */
     per = mode_per(mode);
@@ -507,8 +509,24 @@ be_status be_conv2d_px_mve(const be_op *op, const void *in, void *out, void *scr
                                           : vreinterpretq_u8_u32(vdupq_n_u32(v));
         }
     }
-    instances[mode](op, &g, (const uint8_t *)img, &wt, bthr, neg, pimg, (be_word *)out);
+    inst[mode - first](op, &g, (const uint8_t *)img, &wt, bthr, neg, pimg, (be_word *)out);
     return BE_OK;
+}
+
+be_status be_conv2d_px_mve_sign(const be_op *op, const void *in, void *out, void *scratch)
+{
+    (void)scratch;
+    if (!be_conv2d_px_mve_sign_supports(op))
+        return BE_ERR_ARG; /* not reached: dispatch checked it */
+    return px_call(op, in, out, sign_instances, MODE_S8);
+}
+
+be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, void *scratch)
+{
+    (void)scratch;
+    if (!be_conv2d_px_mve_planes_supports(op))
+        return BE_ERR_ARG; /* not reached: dispatch checked it */
+    return px_call(op, in, out, planes_instances, MODE_P16);
 }
 
 #else

@@ -114,6 +114,18 @@ int be_conv2d_u8_px_mve_supports(const be_op *op)
  * 4 G - 16, a negative VSHL), levels flipped (3 - m) by `flip`, written to bo->ov[0] (and [1]).
  * The groups run in an asm loop: the channel loop moves the row pointers on by C planes, the
  * group loop takes them back. */
+/* the next group: the row pointers back by the C planes the channel loop moved them on */
+#define U_NEXT_GROUP                                                                             \
+    "ldr %[wa], [%[o], #48]\n\t"                                                              \
+    "sub %[p0], %[p0], %[wa]\n\t"                                                             \
+    "sub %[p1], %[p1], %[wa]\n\t"                                                             \
+    "sub %[p2], %[p2], %[wa]\n\t"                                                             \
+    "subs %[g], %[g], #1\n\t"                                                                 \
+    "bne 2b\n\t"
+#define U_OUTS                                                                                   \
+    [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [wp] "+r"(wq), [tp] "+r"(tq), [wa] "=&r"(wa), [wb] "=&r"(wb), \
+        [g] "+r"(ngroups)
+
 typedef struct px_block {
     uint16x8_t ov[2]; /* the block's bits: plane 0, plane 1 */
     int32_t shift;    /* 4 G - 16 */
@@ -133,12 +145,7 @@ static inline __attribute__((always_inline)) void block(const uint8_t *p0, uint3
         __asm__ volatile("vmov.i16 q5, #0\n\t"
                          "vmov.i16 q6, #0\n"
                          "2:\n\t" U_TAPS U_LEVELS("q0") U_LEVELS("q1") U_LEVELS("q2") U_LEVELS("q3")
-                         "ldr %[wa], [%[o], #48]\n\t"
-                         "sub %[p0], %[p0], %[wa]\n\t"
-                         "sub %[p1], %[p1], %[wa]\n\t"
-                         "sub %[p2], %[p2], %[wa]\n\t"
-                         "subs %[g], %[g], #1\n\t"
-                         "bne 2b\n\t"
+                         U_NEXT_GROUP
                          "ldrd %[wa], %[wb], [%[o], #32]\n\t"
                          "vshl.u16 q5, %[wa]\n\t"
                          "vshl.u16 q6, %[wa]\n\t"
@@ -147,25 +154,18 @@ static inline __attribute__((always_inline)) void block(const uint8_t *p0, uint3
                          "veor q6, q6, q7\n\t"
                          "vstrw.32 q5, [%[o]]\n\t"
                          "vstrw.32 q6, [%[o], #16]\n\t"
-                         : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [wp] "+r"(wq), [tp] "+r"(tq), [wa] "=&r"(wa),
-                           [wb] "=&r"(wb), [g] "+r"(ngroups)
+                         : U_OUTS
                          : [o] "r"(bo)
                          : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc");
     else
         __asm__ volatile("vmov.i16 q5, #0\n"
                          "2:\n\t" U_TAPS U_SIGN("q0", "q5", "q7") U_SIGN("q1", "q7", "q5")
                              U_SIGN("q2", "q5", "q7") U_SIGN("q3", "q7", "q5")
-                         "ldr %[wa], [%[o], #48]\n\t"
-                         "sub %[p0], %[p0], %[wa]\n\t"
-                         "sub %[p1], %[p1], %[wa]\n\t"
-                         "sub %[p2], %[p2], %[wa]\n\t"
-                         "subs %[g], %[g], #1\n\t"
-                         "bne 2b\n\t"
+                         U_NEXT_GROUP
                          "ldr %[wa], [%[o], #32]\n\t"
                          "vshl.u16 q5, %[wa]\n\t"
                          "vstrw.32 q5, [%[o]]\n\t"
-                         : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [wp] "+r"(wq), [tp] "+r"(tq), [wa] "=&r"(wa),
-                           [wb] "=&r"(wb), [g] "+r"(ngroups)
+                         : U_OUTS
                          : [o] "r"(bo)
                          : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q7", "memory", "cc");
 }
