@@ -157,7 +157,7 @@ QRELU2_TAB_LAYERS = ("conv2", "conv5", "conv7", "conv10", "conv12")
 
 
 @pytest.mark.parametrize("target", [pytest.param(t, marks=pytest.mark.xdist_group(f"trained-targets-{t}"))
-                                    for t in ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")])
+                                    for t in ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33")])
 def test_qrelu2_small_layers_take_the_offset_tables_on_thumb2_cores(outcomes, target):
     """On the Thumb-2 Cortex-M cores, "tab" takes the qrelu2 VGG's 2-bit layers with 8 to 32
     channels from its offset image (be_bin_tab.c), ahead of "sad" (which beat the older "tab" on
@@ -169,3 +169,21 @@ def test_qrelu2_small_layers_take_the_offset_tables_on_thumb2_cores(outcomes, ta
     assert out.error is None, f"{QRELU2} does not fit {target}: {out.error}"
     kernels = {layer["name"]: layer["kernel"] for layer in out.result["layers"]}
     assert all(kernels[n] == "tab" for n in QRELU2_TAB_LAYERS), kernels
+
+
+SIGN_VGG = "fmnist-vgg-sign"
+
+
+@pytest.mark.xdist_group("trained-targets-cortex-m55")
+@pytest.mark.parametrize("stem", [QRELU2, SIGN_VGG])
+def test_small_vggs_take_the_helium_position_lanes_on_cortex_m55(outcomes, stem):
+    """On the Cortex-M55 "lanes" (output positions in Helium lanes: be_conv2d_px_mve.c, and the
+    first layer's be_conv2d_u8_px_mve.c) takes every 3x3 conv of the small VGGs, the u8 first
+    layer included: 8 to 32 channels of sign bits or 2 bit-planes, ahead of "tab", "sad", "mve"
+    and "mla", the dispatch the cortex-m55 figures in benchmarks/targets.md rest on."""
+    blobs = [b for b in BLOBS if b.stem == stem]
+    assert blobs, _missing_blobs_message()
+    out = outcomes("cortex-m55", blobs[0])
+    assert out.error is None, f"{stem} does not fit cortex-m55: {out.error}"
+    kernels = {layer["name"]: layer["kernel"] for layer in out.result["layers"]}
+    assert all(kernels[n] == "lanes" for n in ("conv0", *QRELU2_TAB_LAYERS)), kernels
