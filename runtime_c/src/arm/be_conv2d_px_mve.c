@@ -81,9 +81,8 @@ static uint32_t mode_per(int m) /* output channels per lane of an output vector 
  * input and 32 output channels on at least MIN_PIXELS output pixels, over sign bits into the sign
  * stage, or over 2 unsigned bit-planes into 3 levels on 2 planes (qrelu2); the padded images with
  * their slack within IMG_BYTES. */
-static int px_mode(const be_op *op)
+static int px_mode(const be_op *op, be_px_geom *g)
 {
-    be_px_geom g;
     int mode;
     if (!PX_MVE_ENABLED)
         return -1;
@@ -99,21 +98,23 @@ static int px_mode(const be_op *op)
         (uint64_t)op->out.h * op->out.w < MIN_PIXELS)
         return -1;
     /* the geometry's own image / weight bounds are those of the packed-word kernels: not used here */
-    if (!be_px_geometry(op, &g, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 1))
+    if (!be_px_geometry(op, g, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 1))
         return -1;
-    return ((uint64_t)g.hp * g.wp + SLACK) * mode_esz(mode) * mode_passes(mode) <= IMG_BYTES ? mode : -1;
+    return ((uint64_t)g->hp * g->wp + SLACK) * mode_esz(mode) * mode_passes(mode) <= IMG_BYTES ? mode : -1;
 }
 
 /* Sign bits (kernel family CONV2D_BIN) and 2 bit-planes (CONV2D_PLANES): two rows of the table */
 int be_conv2d_px_mve_sign_supports(const be_op *op)
 {
-    const int m = px_mode(op);
+    be_px_geom g;
+    const int m = px_mode(op, &g);
     return m >= 0 && mode_sign(m);
 }
 
 int be_conv2d_px_mve_planes_supports(const be_op *op)
 {
-    const int m = px_mode(op);
+    be_px_geom g;
+    const int m = px_mode(op, &g);
     return m >= 0 && !mode_sign(m);
 }
 
@@ -402,10 +403,7 @@ static inline __attribute__((always_inline)) void px_run(const be_op *op, const 
                 vst2q_u32(d, pair);
             }
             if (d == tmp)
-                for (j = 0; j < (ow - x0) * pxw; j++) {
-                    out[((size_t)y * ow + x0) * pxw + j] = tmp[j];
-                    BE_OPAQUE_PTR(out); /* a loop, not a call of the C library's byte-wise memcpy */
-                }
+                be_copy_words(out + ((size_t)y * ow + x0) * pxw, tmp, (ow - x0) * pxw);
         }
 }
 
@@ -442,7 +440,10 @@ static uint16_t clamp16(int64_t b)
     return (uint16_t)(b < 0 ? 0 : b > 0xFFFF ? 0xFFFF : b);
 }
 
-static be_status px_call(const be_op *op, const void *in, void *out, const px_run_fn *inst, int first)
+/* The layout `mode` (px_mode, with its geometry g) of an op the caller's row takes: the images,
+ * the thresholds and the weights, then the instance inst[mode - first]. */
+static be_status px_call(const be_op *op, const be_px_geom *g, int mode, const void *in, void *out,
+                         const px_run_fn *inst, int first)
 {
     be_word img[IMG_BYTES / 4u];
     union { /* one pass: a broadcast vector per tap; two passes: a word per tap and pass */
@@ -455,16 +456,12 @@ static be_status px_call(const be_op *op, const void *in, void *out, const px_ru
     const int32_t *thr = (const int32_t *)op->stage_b;
     const be_word *w = (const be_word *)op->weights;
     const be_word cmask = be_last_word_mask(op->in.c);
-    const int mode = px_mode(op);
     const int64_t kc = 9 * (int64_t)op->in.c;
-    be_px_geom g;
     uint32_t c, t, k, p, per, nw, pimg;
-    if (mode < 0 || !be_px_geometry(op, &g, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 1))
-        return BE_ERR_ARG; /* not reached: dispatch checked it */
     per = mode_per(mode);
     nw = op->out_ch * 9u;
-    pimg = g.hp * g.wp + SLACK;
-    build_image(op, &g, (const uint8_t *)in, img, mode, pimg);
+    pimg = g->hp * g->wp + SLACK;
+    build_image(op, g, (const uint8_t *)in, img, mode, pimg);
     for (c = 0; c < 4u; c++)
         neg[c] = 0u;
     for (c = 0; c < op->out_ch; c++) {
@@ -509,24 +506,28 @@ static be_status px_call(const be_op *op, const void *in, void *out, const px_ru
                                           : vreinterpretq_u8_u32(vdupq_n_u32(v));
         }
     }
-    inst[mode - first](op, &g, (const uint8_t *)img, &wt, bthr, neg, pimg, (be_word *)out);
+    inst[mode - first](op, g, (const uint8_t *)img, &wt, bthr, neg, pimg, (be_word *)out);
     return BE_OK;
 }
 
 be_status be_conv2d_px_mve_sign(const be_op *op, const void *in, void *out, void *scratch)
 {
+    be_px_geom g;
+    const int mode = px_mode(op, &g);
     (void)scratch;
-    if (!be_conv2d_px_mve_sign_supports(op))
+    if (mode < 0 || !mode_sign(mode))
         return BE_ERR_ARG; /* not reached: dispatch checked it */
-    return px_call(op, in, out, sign_instances, MODE_S8);
+    return px_call(op, &g, mode, in, out, sign_instances, MODE_S8);
 }
 
 be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, void *scratch)
 {
+    be_px_geom g;
+    const int mode = px_mode(op, &g);
     (void)scratch;
-    if (!be_conv2d_px_mve_planes_supports(op))
+    if (mode < 0 || mode_sign(mode))
         return BE_ERR_ARG; /* not reached: dispatch checked it */
-    return px_call(op, in, out, planes_instances, MODE_P16);
+    return px_call(op, &g, mode, in, out, planes_instances, MODE_P16);
 }
 
 #else

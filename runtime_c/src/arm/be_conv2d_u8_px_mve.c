@@ -122,8 +122,9 @@ int be_conv2d_u8_px_mve_supports(const be_op *op)
     "sub %[p2], %[p2], %[wa]\n\t"                                                             \
     "subs %[g], %[g], #1\n\t"                                                                 \
     "bne 2b\n\t"
+/* "l": the widening VLDRB.U16 takes its base from r0-r7 only */
 #define U_OUTS                                                                                   \
-    [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [wp] "+r"(wq), [tp] "+r"(tq), [wa] "=&r"(wa), [wb] "=&r"(wb), \
+    [p0] "+l"(p0), [p1] "+l"(p1), [p2] "+l"(p2), [wp] "+r"(wq), [tp] "+r"(tq), [wa] "=&r"(wa), [wb] "=&r"(wb), \
         [g] "+r"(ngroups)
 
 typedef struct px_block {
@@ -210,10 +211,7 @@ static inline __attribute__((always_inline)) void u8_run(const be_op *op, const 
                 vst2q_u16((uint16_t *)d, pair);
             }
             if (d == tmp)
-                for (j = 0; j < (ow - x0) * oplanes; j++) {
-                    out[((size_t)y * ow + x0) * oplanes + j] = tmp[j];
-                    BE_OPAQUE_PTR(out); /* a loop, not a call of the C library's byte-wise memcpy */
-                }
+                be_copy_words(out + ((size_t)y * ow + x0) * oplanes, tmp, (ow - x0) * oplanes);
         }
 }
 
