@@ -176,9 +176,15 @@ static inline int64_t be_px_ceil_half(int64_t x)
 /* The sign stage of a sign-input op in the popcount domain. With D = popcount(x XOR w) over the
  * receptive field and acc = KC - 2 D (KC = KH * KW * C), the reference's bit (direction * acc <
  * T) is D > A for direction +1 (A = floor((KC - T) / 2)) and D <= A for -1 (A = ceil((T + KC) /
- * 2) - 1): one compare per channel (|T| <= 2^31, so A fits int32): dthr[o] = A. Per group of 32
+ * 2) - 1): one compare per channel (|T| <= 2^31, so A fits int32): dthr[o] = A (be_px_sign_a for
+ * one channel, which the Cortex-M55 kernel uses alone). Per group of 32
  * channels, ord[] lists the channels of direction +1 first (npl[group] of them), then those of
  * -1, each in channel order. */
+static inline int32_t be_px_sign_a(int8_t dir, int32_t t, int64_t kc)
+{
+    return (int32_t)(dir < 0 ? be_px_ceil_half((int64_t)t + kc) - 1 : be_px_floor_half(kc - (int64_t)t));
+}
+
 static inline void be_px_sign_setup(const be_op *op, int32_t *dthr, uint16_t *ord, uint8_t *npl)
 {
     const int8_t *dir = (const int8_t *)op->stage_a;
@@ -196,8 +202,7 @@ static inline void be_px_sign_setup(const be_op *op, int32_t *dthr, uint16_t *or
             if (dir[o] < 0)
                 ord[k++] = (uint16_t)o;
         for (o = o0; o < o0 + n; o++)
-            dthr[o] = (int32_t)(dir[o] < 0 ? be_px_ceil_half((int64_t)thr[o] + kc) - 1
-                                           : be_px_floor_half(kc - (int64_t)thr[o]));
+            dthr[o] = be_px_sign_a(dir[o], thr[o], kc);
     }
 }
 

@@ -468,11 +468,11 @@ static be_status px_call(const be_op *op, const be_px_geom *g, int mode, const v
         if (dir[c] < 0)
             neg[c / per] |= 1u << (c % per);
         if (mode_sign(mode)) {
-            /* the sign stage in the popcount domain (be_px_sign_setup's A): the reference's bit
-             * (direction * acc < T, acc = KC - 2 D) is D >= B with B = floor((KC - T) / 2) + 1
-             * for direction +1 and NOT D >= B with B = ceil((T + KC) / 2) for -1. D <= 72 in
-             * bytes, <= 288 in halfwords: a clamp at the top never sets a bit. */
-            const int64_t b = dir[c] < 0 ? be_px_ceil_half((int64_t)thr[c] + kc) : be_px_floor_half(kc - thr[c]) + 1;
+            /* the sign stage in the popcount domain: the reference's bit (direction * acc < T,
+             * acc = KC - 2 D) is D > A for direction +1 and D <= A for -1 (be_px_sign_a), so D >=
+             * B = A + 1, flipped for -1. D <= 72 in bytes, <= 288 in halfwords: a clamp at the top
+             * never sets a bit. */
+            const int64_t b = (int64_t)be_px_sign_a(dir[c], thr[c], kc) + 1;
             bthr[c] = b > 0xFF && mode == MODE_S8 ? 0xFF : clamp16(b);
         } else {
             /* 3 levels on 2 planes: with S = sum_p 2^p popcount(b_p XOR w) and pw = popcount(w)
