@@ -187,11 +187,22 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     groups 1, stride 1, at most 32 outputs (64 past 16 channels) on at least 32 output pixels, over
     sign bits into a sign stage or over 2 bit-planes into 3 levels on 2 planes, whose padded images (one element per
     pixel: 1 or 2 bytes for sign bits with C <= 8 or 16, 2 or 4 for two planes; two images past 16
-    channels) fit 4,096 bytes with 16 elements each to spare."""
+    channels) fit 4,096 bytes with 16 elements each to spare; and over sign bits with at most 96
+    channels into int32 accumulators (AccStage, at most 96 outputs) in ceil(C / 16) halfword
+    images."""
     if target == "cortex-m55":
-        if not isinstance(op, Conv2d) or not isinstance(op.output, ThresholdStage):
+        if not isinstance(op, Conv2d):
             return False
         out, c = op.output, spec.shape[2]
+        pt, pb, pl, pr = op.padding
+        elems = (spec.shape[0] + pt + pb) * (spec.shape[1] + pl + pr) + 16
+        if isinstance(out, AccStage):
+            passes = (c + 15) // 16
+            return (spec.encoding == "sign" and c <= 96 and tuple(op.kernel) == (3, 3)
+                    and tuple(op.stride) == (1, 1) and getattr(op, "groups", 1) == 1 and op.out_channels <= 96
+                    and out_spec.shape[0] * out_spec.shape[1] >= 32 and elems * 2 * passes <= 4096)
+        if not isinstance(out, ThresholdStage):
+            return False
         if spec.encoding == "sign":
             if not (out.encoding == "sign" and out.levels == 1):
                 return False
@@ -201,8 +212,6 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
                 return False
             esize = 2 if c <= 8 else 4
         passes = 2 if c > 16 else 1
-        pt, pb, pl, pr = op.padding
-        elems = (spec.shape[0] + pt + pb) * (spec.shape[1] + pl + pr) + 16
         return (c <= 32 and tuple(op.kernel) == (3, 3) and tuple(op.stride) == (1, 1)
                 and getattr(op, "groups", 1) == 1 and op.out_channels <= 32 * passes
                 and out_spec.shape[0] * out_spec.shape[1] >= 32 and elems * esize * passes <= 4096)

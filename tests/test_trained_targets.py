@@ -187,3 +187,25 @@ def test_small_vggs_take_the_helium_position_lanes_on_cortex_m55(outcomes, stem)
     assert out.error is None, f"{stem} does not fit cortex-m55: {out.error}"
     kernels = {layer["name"]: layer["kernel"] for layer in out.result["layers"]}
     assert all(kernels[n] == "lanes" for n in ("conv0", *QRELU2_TAB_LAYERS)), kernels
+
+
+RESNET = Path(__file__).resolve().parent.parent / "benchmarks" / "models" / "fmnist-resnet-sign.bnm"
+
+
+@pytest.mark.xdist_group("trained-targets-cortex-m55")
+def test_resnet_residual_convs_take_the_helium_position_lanes_on_cortex_m55(outcomes, test_images):
+    """The committed binary ResNet (benchmarks/models/fmnist-resnet-sign.bnm: residual 3x3 convs
+    over 14 x 14 x 32 and 7 x 7 x 64 sign bits into int32 accumulators, each added to its shortcut
+    by a Merge) runs bit-exactly on the Cortex-M55 with "lanes" (be_conv2d_px_mve.c's accumulator
+    instance: 2 and 4 passes of 16 channels, scatter stores) on every residual conv: the dispatch
+    the cortex-m55 ResNet rows of benchmarks/targets.md rest on."""
+    assert RESNET.is_file(), f"{RESNET} missing: it is committed (benchmarks/models/README.md says how it was made)"
+    out = outcomes("cortex-m55", RESNET)
+    assert out.error is None, f"{RESNET.name} does not fit cortex-m55: {out.error}"
+    r = out.result
+    images, _ = test_images
+    assert r["scores_equal_reference"] is True and r["agreement"] == 1.0, r["first_mismatch"]
+    assert r["samples"] == len(images) and r["firmware_selfcheck_mismatches"] == 0
+    kernels = {layer["name"]: layer["kernel"] for layer in r["layers"]}
+    acc = [n for n in kernels if n.endswith(".conv_acc")]
+    assert len(acc) == 5 and all(kernels[n] == "lanes" for n in acc), kernels

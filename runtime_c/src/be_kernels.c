@@ -61,6 +61,7 @@ const be_kernel be_kernel_table[] = {
 #ifdef BE_ARM_HAVE_MVE
     BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_sign_supports, be_conv2d_px_mve_sign, 0)
     BE_ROW(CONV2D_PLANES, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_planes_supports, be_conv2d_px_mve_planes, 0)
+    BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_acc_supports, be_conv2d_px_mve_acc, 0)
 #endif
 #if defined(BE_ARM_HAVE_DSP) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(CONV2D_PLANES, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_first_supports, be_conv2d_planes_dsp, 0)

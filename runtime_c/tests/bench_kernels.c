@@ -592,6 +592,10 @@ int main(void)
 #if !defined(__ARM_ARCH_6M__) /* the int32 outputs do not fit the Cortex-M0's pool */
     bench_conv_small("conv40acc", 14u, 40u, 40u, 1u, 99u);
     bench_conv_small("conv80acc", 7u, 80u, 80u, 1u, 99u);
+    bench_conv_small("conv32acc", 14u, 32u, 32u, 1u, 99u);
+    bench_conv_small("conv64acc", 7u, 64u, 64u, 1u, 99u);
+    bench_conv_small("conv16acc", 14u, 16u, 16u, 1u, 99u);
+    bench_conv_small("conv8acc", 14u, 8u, 16u, 1u, 99u);
 #endif
     bench_u8_dense();
     bench_u8_conv("u8conv1", 28u, 1u);

@@ -33,18 +33,30 @@
 #if defined(__ARM_ARCH_6M__) /* Cortex-M0: 16 KiB RAM shared with the other unit tests */
 #define W_WORDS 640u   /* weights */
 #define IO_WORDS 160u  /* input / each output */
+#define OUT_WORDS IO_WORDS
 #define SCRATCH_WORDS 96u
 #define MAX_CH 72u
 #else
 #define W_WORDS 2048u
 #define IO_WORDS 512u
+#define OUT_WORDS 8192u /* the outputs: room for the int32 accumulators of 14 x 14 x 40 */
 #define SCRATCH_WORDS 256u
 #define MAX_CH 96u
 #endif
 
 static uint32_t weights[W_WORDS];
 static uint32_t input[IO_WORDS];
-static uint32_t out_ref[IO_WORDS], out_var[IO_WORDS];
+static uint32_t out_ref[OUT_WORDS], out_var[OUT_WORDS];
+/* The output bytes a case may have: IO_WORDS words (the grids were sized for that), raised to the
+ * whole buffers by the blocks that need large outputs (not on the Cortex-M0, whose RAM has no
+ * byte to spare) */
+#if OUT_WORDS > IO_WORDS
+#define LARGE_OUTPUTS 1
+static size_t out_limit = IO_WORDS * 4u;
+#else
+#define LARGE_OUTPUTS 0
+#define out_limit ((size_t)IO_WORDS * 4u)
+#endif
 static uint32_t scratch[SCRATCH_WORDS];
 static int8_t stage_a8[MAX_CH];
 static int32_t stage_a32[MAX_CH];
@@ -214,16 +226,19 @@ static void check_op_at(const be_op *op, const void *in, void *scr, size_t scr_b
     const uint32_t isa = be_isa_detect();
     const be_kernel *ref = be_test_ref_kernel(op->type);
     be_status st_ref;
+    /* the output and the 256 bytes the overrun check reads after it (a byte loop on picolibc:
+     * not the whole buffers) */
+    const size_t fill = op->out.nbytes + 256u < sizeof out_ref ? op->out.nbytes + 256u : sizeof out_ref;
     size_t i;
     n_cases++;
-    memset(out_ref, 0xA5, sizeof out_ref);
+    memset(out_ref, 0xA5, fill);
     st_ref = ref->fn(op, in, out_ref, scr);
     for (i = 0; i < be_kernel_table_len; i++) {
         const be_kernel *k = &be_kernel_table[i];
         be_status st;
         if (k == ref || strcmp(k->name, "ref") == 0 || k->op_type != (int)op->type || !be_kernel_usable(k, op, isa))
             continue;
-        memset(out_var, 0xA5, sizeof out_var);
+        memset(out_var, 0xA5, fill);
         memset(scr, 0x5A, scr_bytes);
         st = k->fn(op, in, out_var, scr);
         count_run(k->name);
@@ -285,7 +300,7 @@ static void dense_case(uint32_t k, uint32_t o, int in_kind, int wk, int stage)
     op.w_row_bytes = wk == BE_WK_BINARY ? be_words_for(k) * 4u : k;
     if (in_bytes > sizeof input || row_words > W_WORDS)
         return;
-    while (o > 1u && (o * row_words > W_WORDS || o > MAX_CH || ((stage == 3 || stage == 5) && o * 4u > sizeof out_ref)))
+    while (o > 1u && (o * row_words > W_WORDS || o > MAX_CH || ((stage == 3 || stage == 5) && o * 4u > out_limit)))
         o = o / 2u | 1u;
     op.out_ch = o;
     set_stage(&op, stage, in_kind == 2 ? 40u * k : (in_kind == 1 ? 3u : 1u) * (4u + k / 8u));
@@ -424,14 +439,14 @@ static void conv_case(uint32_t c, uint32_t kh, uint32_t kw, uint32_t sh, uint32_
     for (;;) {
         const uint32_t planes = stage == 2 ? 2u : 1u;
         const uint32_t px = stage == 4 ? o : stage == 3 || stage == 5 ? 4u * o : planes * be_words_for(o) * 4u;
-        if (o <= 1u || (o * row_words <= W_WORDS && o <= MAX_CH && oh * ow * px <= sizeof out_ref))
+        if (o <= 1u || (o * row_words <= W_WORDS && o <= MAX_CH && oh * ow * px <= out_limit))
             break;
         o = o / 2u | 1u;
     }
     op.out_ch = o;
     set_stage(&op, stage, in_kind == 2 ? 40u * op.k : (in_kind == 1 ? 3u : 1u) * (4u + op.k / 8u));
     set_out(&op, 3u, oh, ow);
-    if (op.out.nbytes > sizeof out_ref)
+    if (op.out.nbytes > out_limit)
         return;
     fill_value(&op.in, input);
     if (wk == BE_WK_BINARY)
@@ -660,6 +675,31 @@ static void test_conv(void)
             conv_case(cs[i], 3, 3, 1, 1, pad2, 7, 14, o, 1, BE_WK_BINARY, 2);
         }
     }
+    { /* 3x3, stride 1, sign bits into int32 accumulators (the residual convs' AccStage) on >= 32
+       * output pixels, with outputs too large for the grids' buffers: the Cortex-M55 "lanes" in
+       * 1 .. 6 passes of 16 channels (C = 1 .. 96, one to three words per pixel), the ResNets'
+       * 14 x 14 x 32 / 40 and 7 x 7 x 64 / 80 maps, rows narrower than a vector (7, 5) and ending
+       * inside one, the map's last vector (its copy), asymmetric padding. Not on the Cortex-M0:
+       * its outputs would shrink to a few channels, which the grids cover */
+        static const uint32_t cs[] = {32, 40, 64, 80, 1, 16, 17, 33, 48, 49, 95, 96};
+        static const uint32_t os_[] = {32, 40, 64, 72, 3, 17, 8, 31, 1, 13, 96, 5};
+        static const uint32_t hs[] = {14, 14, 7, 7, 8, 6, 9, 5, 12, 7, 6, 8};
+        static const uint32_t ws[] = {14, 14, 7, 7, 5, 9, 17, 19, 3, 11, 6, 13};
+        static const uint32_t pad1[4] = {1, 1, 1, 1}, pad0[4] = {0, 0, 0, 0}, pad2[4] = {2, 0, 1, 2};
+        uint32_t i;
+#if LARGE_OUTPUTS
+        out_limit = sizeof out_ref;
+        for (i = 0; i < sizeof cs / sizeof cs[0]; i++, n++) {
+            conv_case(cs[i], 3, 3, 1, 1, i % 3u == 2u && i > 3u ? pad2 : pad1, hs[i], ws[i], os_[i], 0, BE_WK_BINARY,
+                      5);
+            if (i >= 4u)
+                conv_case(cs[i], 3, 3, 1, 1, pad0, hs[i] + 2u, ws[i] + 2u, os_[i] + 2u, 0, BE_WK_BINARY, 5);
+        }
+        out_limit = IO_WORDS * 4u;
+#else
+        (void)cs, (void)os_, (void)hs, (void)ws, (void)pad0, (void)pad1, (void)pad2, (void)i;
+#endif
+    }
 }
 
 /* ------------------------------------------------------------------- the first layer (u8) */
@@ -681,7 +721,7 @@ static void dense_u8(uint32_t k, uint32_t o, int stage)
     op.w_row_bytes = row_words * 4u;
     if (op.in.nbytes > sizeof input)
         return;
-    while (o > 1u && (o * row_words > W_WORDS || o > MAX_CH || ((stage == 3 || stage == 5) && o * 4u > sizeof out_ref)))
+    while (o > 1u && (o * row_words > W_WORDS || o > MAX_CH || ((stage == 3 || stage == 5) && o * 4u > out_limit)))
         o = o / 2u | 1u;
     op.out_ch = o;
     set_stage(&op, stage, saturate ? 255u * k : 40u * k);
@@ -814,7 +854,7 @@ static void test_pool_flatten(void)
             op.type = BE_OP_FLATTEN;
             be_test_set_value(&op.in, BE_KIND_BITS, 3u, 2u, w, c, e ? BE_ENC_UNSIGNED : BE_ENC_SIGN, planes);
             be_test_set_value(&op.out, BE_KIND_BITS, 1u, 1u, 1u, 2u * w * c, op.in.encoding, planes);
-            if (op.out.nbytes > sizeof out_ref)
+            if (op.out.nbytes > out_limit)
                 continue;
             fill_value(&op.in, input);
             check_op(&op, "flatten");
@@ -1000,10 +1040,10 @@ static void i8_conv(int in_kind, int32_t zp, uint32_t h, uint32_t w, uint32_t c,
     patch = (kh * kw * c * 2u + 15u) & ~15u;
     oh = (h + pad[0] + pad[1] - kh) / sh + 1u;
     ow = (w + pad[2] + pad[3] - kw) / sw + 1u;
-    while (o > g && (o * k > I8_W_BYTES || o > MAX_CH || oh * ow * 4u * ((o + 31u) / 32u) * 2u > sizeof out_ref ||
-                     oh * ow * o * (stage == 4 ? 4u : 1u) > sizeof out_ref))
+    while (o > g && (o * k > I8_W_BYTES || o > MAX_CH || oh * ow * 4u * ((o + 31u) / 32u) * 2u > out_limit ||
+                     oh * ow * o * (stage == 4 ? 4u : 1u) > out_limit))
         o -= g;
-    if (patch > I8_SCRATCH_BYTES || o * k > I8_W_BYTES || o > MAX_CH || oh * ow * o * (stage == 4 ? 4u : 1u) > sizeof out_ref)
+    if (patch > I8_SCRATCH_BYTES || o * k > I8_W_BYTES || o > MAX_CH || oh * ow * o * (stage == 4 ? 4u : 1u) > out_limit)
         return;
     memset(&op, 0, sizeof op);
     op.type = BE_OP_CONV2D;
@@ -1030,7 +1070,7 @@ static void i8_conv(int in_kind, int32_t zp, uint32_t h, uint32_t w, uint32_t c,
     i8_fill_weights(o, k);
     op.weights = I8_W;
     i8_stage(&op, stage, (uint32_t)n_cases);
-    if (op.out.nbytes > sizeof out_ref)
+    if (op.out.nbytes > out_limit)
         return;
     sprintf(what, "i8 conv %s zp=%d %ux%ux%u g=%u k=%ux%u s=%ux%u p=%u,%u,%u,%u O=%u stage%d +%u extreme%d",
             in_kind == BE_KIND_I8 ? "i8" : "u8", (int)zp, (unsigned)h, (unsigned)w, (unsigned)c, (unsigned)g,
@@ -1045,7 +1085,7 @@ static void i8_dense(int in_kind, int32_t zp, uint32_t k, uint32_t o, int stage,
     char what[96];
     if (k + off > sizeof input)
         return;
-    while (o > 1u && (o * k > I8_W_BYTES || o > MAX_CH || o * 4u > sizeof out_ref))
+    while (o > 1u && (o * k > I8_W_BYTES || o > MAX_CH || o * 4u > out_limit))
         o = o / 2u | 1u;
     if (o * k > I8_W_BYTES)
         return;
@@ -1256,7 +1296,7 @@ static void ew_add(int ka, int kb, uint32_t h, uint32_t w, uint32_t c, uint32_t 
     memset(&op, 0, sizeof op);
     op.type = BE_OP_ADD;
     op.n_inputs = 2u;
-    while (h * w * c + off > sizeof input || h * w * c > sizeof out_ref)
+    while (h * w * c + off > sizeof input || h * w * c > out_limit)
         h > 1u ? h-- : w--;
     ew_value(&op.in, ka, h, w, c, ew_zp(ka, n), 0u);
     ew_value(&vb, kb, h, w, c, ew_zp(kb, n / 4u + 1u), 0u);
@@ -1286,7 +1326,7 @@ static void ew_requantize(int kind, uint32_t h, uint32_t w, uint32_t c, uint32_t
     memset(&op, 0, sizeof op);
     op.type = BE_OP_REQUANTIZE;
     op.n_inputs = 1u;
-    while (h * w * c + off > EW_B_BYTES || h * w * c > sizeof out_ref)
+    while (h * w * c + off > EW_B_BYTES || h * w * c > out_limit)
         h > 1u ? h-- : w--;
     ew_value(&op.in, kind, h, w, c, ew_zp(kind, n), 0u);
     ew_mult(n, &op.mult_a, &op.shift);
@@ -1330,7 +1370,7 @@ static void ew_pool(int avg, int kind, uint32_t h, uint32_t w, uint32_t c, uint3
         op.zero_point = n % 7u == 0u ? -128 : n % 7u == 1u ? 127 : (int32_t)(xs() % 256u) - 128;
         op.out.zero_point = op.zero_point;
     }
-    if (op.out.nbytes > sizeof out_ref)
+    if (op.out.nbytes > out_limit)
         return;
     ew_fill(&op.in, (uint8_t *)input + off);
     sprintf(what, "%s %d %ux%ux%u k=%ux%u s=%ux%u M=%ld s=%d zp=%d +%u", avg ? "avgpool" : "maxpool", kind, (unsigned)h,
@@ -1350,7 +1390,7 @@ static void ew_threshold(int kind, uint32_t h, uint32_t w, uint32_t c, int enc, 
     uint32_t ch, l;
     while (c * levels > sizeof stage_b / sizeof stage_b[0] || c > MAX_CH)
         c = c / 2u | 1u;
-    while (h * w * c + off > sizeof input || h * w * planes * be_words_for(c) * 4u > sizeof out_ref)
+    while (h * w * c + off > sizeof input || h * w * planes * be_words_for(c) * 4u > out_limit)
         h > 1u ? h-- : w--;
     memset(&op, 0, sizeof op);
     op.type = BE_OP_THRESHOLD;
@@ -1412,7 +1452,7 @@ static void ew_merge(int ka, uint32_t ba, int kb, uint32_t bb, uint32_t h, uint3
     for (;;) {
         const uint32_t na = h * w * c * (ka == BE_KIND_I32 ? 4u : 1u), nb = h * w * c * (kb == BE_KIND_I32 ? 4u : 1u);
         const uint32_t no = levels ? h * w * 4u * be_words_for(c) * (enc == BE_ENC_SIGN ? 1u : 2u) : h * w * c;
-        if ((na + off <= sizeof input && nb <= EW_B_BYTES && no <= sizeof out_ref) || (h == 1u && w == 1u))
+        if ((na + off <= sizeof input && nb <= EW_B_BYTES && no <= out_limit) || (h == 1u && w == 1u))
             break;
         h > 1u ? h-- : w--;
     }
@@ -1547,7 +1587,7 @@ static void ew_concat(int kind, int enc, const uint32_t *chs, uint32_t k, uint32
             in_bytes += kind == BE_KIND_BITS ? h * w * planes * be_words_for(chs[j]) * 4u : h * w * chs[j];
         }
         if ((in_bytes + 16u * k <= EW_B_BYTES &&
-             (kind == BE_KIND_BITS ? h * w * planes * be_words_for(ctot) * 4u : h * w * ctot) <= sizeof out_ref) ||
+             (kind == BE_KIND_BITS ? h * w * planes * be_words_for(ctot) * 4u : h * w * ctot) <= out_limit) ||
             (h == 1u && w == 1u))
             break;
         h > 1u ? h-- : w--;
@@ -1581,7 +1621,7 @@ static void ew_concat(int kind, int enc, const uint32_t *chs, uint32_t k, uint32
         be_test_set_value(&op.out, kind, 3u, h, w, ctot, BE_ENC_NONE, 1u);
         op.out.zero_point = v[0].zero_point;
     }
-    if (op.out.nbytes > sizeof out_ref)
+    if (op.out.nbytes > out_limit)
         return;
     sprintf(what, "concat %d enc%d k=%u %ux%u c0=%u +%u", kind, enc, (unsigned)k, (unsigned)h, (unsigned)w,
             (unsigned)chs[0], (unsigned)off);
@@ -1685,7 +1725,7 @@ static void lstm_case(uint32_t hid, uint32_t n_in, int onehot, int mode, uint32_
     be_op op;
     uint32_t j, c, t;
     if (hid > LSTM_MAX_H || (!onehot && n_in > LSTM_MAX_H) || rows * be_words_for(hid) > LSTM_WH_WORDS ||
-        (onehot ? n_in * be_words_for(rows) : rows * be_words_for(n_in)) > LSTM_WX_WORDS || hid > sizeof out_ref)
+        (onehot ? n_in * be_words_for(rows) : rows * be_words_for(n_in)) > LSTM_WX_WORDS || hid > out_limit)
         return;
     memset(&op, 0, sizeof op);
     op.type = BE_OP_LSTM;

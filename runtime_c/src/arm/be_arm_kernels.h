@@ -188,13 +188,17 @@ be_status be_lstm_mve(const be_op *op, const void *in, void *out, void *scratch)
 #endif
 
 #ifdef BE_ARM_HAVE_MVE
-/* "lanes": 3x3 Conv2d, stride 1, <= 16 channels, <= 32 outputs, over sign bits into a sign stage
- * or over 2 bit-planes into 3 levels on 2 planes: 4 .. 16 output positions per vector
- * (be_conv2d_px_mve.c) */
+/* "lanes": 3x3 Conv2d, stride 1, <= 32 channels, <= 32 outputs (64 past 16 channels), over sign
+ * bits into a sign stage or over 2 bit-planes into 3 levels on 2 planes: 4 .. 16 output positions
+ * per vector (be_conv2d_px_mve.c) */
 int be_conv2d_px_mve_sign_supports(const be_op *op);
 int be_conv2d_px_mve_planes_supports(const be_op *op);
 be_status be_conv2d_px_mve_sign(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, void *scratch);
+/* ... and sign bits (C <= 96, in passes of 16 channels) into int32 accumulators (the residual
+ * convs' AccStage) */
+int be_conv2d_px_mve_acc_supports(const be_op *op);
+be_status be_conv2d_px_mve_acc(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_dense_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 #endif

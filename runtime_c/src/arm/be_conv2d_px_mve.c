@@ -530,6 +530,177 @@ be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, vo
     return px_call(op, &g, mode, in, out, planes_instances, MODE_P16);
 }
 
+/* ------------------------------------------------- the accumulator stage (residual convs) */
+
+/* The binary convs of a residual block (graph v2: Conv2d -> AccStage -> Merge) write int32
+ * accumulators, one per pixel and channel, acc = 9 C - 2 D. Their sign bits go through the same
+ * count as the sign stage, in halfword lanes (8 positions) and ceil(C / 16) passes of 16 channels
+ * (C <= 96: six passes). Each pass's byte counts (<= 144 per lane) are folded into a halfword
+ * accumulator (<= 864), so any number of passes adds up exactly. The weights are read from the
+ * blob as they are: pass p's element of a tap is halfword p of the tap's words (LDRH with the
+ * tap's stride, VDUP), so the stack holds only the images. Per channel and vector, after the
+ * passes: acc in halfword lanes (VDUP of 9 C, two VSUB), widened to the even and the odd
+ * positions (VMOVLB / VMOVLT) and written by two scatter stores (VSTRW with a vector of byte
+ * offsets: positions 2i and 2i + 1, the output pixel pitch apart). No limit on the outputs but the
+ * last vector's copy (ACC_MAX_OUT). */
+#define ACC_MAX_C 96u
+#define ACC_MAX_OUT 96u
+
+/* What the asm reads (offsets fixed: PX_MOVE reads `plane` at 32) */
+typedef struct acc_frame {
+    uint32x4_t even; /*  0: byte offsets of positions 0, 2, 4, 6 in the output */
+    uint32x4_t odd;  /* 16: positions 1, 3, 5, 7 */
+    uint32_t plane;  /* 32: bytes from one pass's image to the next */
+    uint32_t passes; /* 36 */
+    uint32_t all;    /* 40: passes * plane */
+    uint32_t wnext;  /* 44: from the last pass's weights to the next channel's, 9 * stride - 2 * passes */
+    uint32_t kc;     /* 48: 9 * C */
+    uint32_t n;      /* 52: output channels */
+} acc_frame;
+
+/* The tap's weight of the pass: halfword p of its words, the taps `stride` bytes apart */
+#define PX_WH(stride) "ldrh %[thr], [%[wv]], #" stride "\n\tvdup.16 q1, %[thr]\n\t"
+
+/* Every output channel of the 8 positions whose tap (0, 0) rows start at p0, p1, p2, their
+ * accumulators stored from ob (the first position's channel 0), channel by channel. `stride` is
+ * the tap's bytes (4 cw), `back` 9 stride - 2: from a pass's last tap to the next pass's first. */
+#define PX_ACC_ASM(stride, back)                                                                 \
+    __asm__ volatile("vmov.i8 q5, #0x55\n\t"                                                    \
+                     "vmov.i8 q6, #0x33\n\t"                                                    \
+                     "vldrw.u32 q7, [%[o]]\n\t"                                                 \
+                     "ldr lr, [%[o], #52]\n\t"                                                  \
+                     "dls lr, lr\n"                                                             \
+                     "1:\n\t"                                                                   \
+                     "vmov.i8 q4, #0\n\t"                                                       \
+                     "ldr %[cnt], [%[o], #36]\n"                                                \
+                     "2:\n\t" PX_K33("vldrh.u16", "2", "4", PX_WH(stride))                      \
+                     "vshr.u16 q2, q3, #8\n\t"                                                  \
+                     "vadd.i16 q3, q3, q2\n\t"                                                  \
+                     "vmovlb.u8 q3, q3\n\t"                                                     \
+                     "vadd.i16 q4, q4, q3\n\t" PX_MOVE("add")                                   \
+                     "sub %[wv], %[wv], #" back "\n\t"                                          \
+                     "subs %[cnt], %[cnt], #1\n\t"                                              \
+                     "bne 2b\n\t"                                                               \
+                     "ldr %[thr], [%[o], #40]\n\t"                                              \
+                     "sub %[p0], %[p0], %[thr]\n\t"                                             \
+                     "sub %[p1], %[p1], %[thr]\n\t"                                             \
+                     "sub %[p2], %[p2], %[thr]\n\t"                                             \
+                     "ldr %[thr], [%[o], #44]\n\t"                                              \
+                     "add %[wv], %[wv], %[thr]\n\t"                                             \
+                     "ldr %[thr], [%[o], #48]\n\t"                                              \
+                     "vdup.16 q3, %[thr]\n\t"                                                   \
+                     "vsub.i16 q3, q3, q4\n\t"                                                  \
+                     "vsub.i16 q3, q3, q4\n\t"                                                  \
+                     "vmovlb.s16 q2, q3\n\t"                                                    \
+                     "vmovlt.s16 q3, q3\n\t"                                                    \
+                     "vstrw.32 q2, [%[ob], q7]\n\t"                                             \
+                     "vldrw.u32 q1, [%[o], #16]\n\t"                                            \
+                     "vstrw.32 q3, [%[ob], q1]\n\t"                                             \
+                     "add %[ob], %[ob], #4\n\t"                                                 \
+                     "le lr, 1b\n\t"                                                            \
+                     : [wv] "+r"(wv), [thr] "=&r"(thr), [cnt] "=&r"(cnt), [p0] "+r"(p0), [p1] "+r"(p1), \
+                       [p2] "+r"(p2), [ob] "+r"(ob)                                             \
+                     : [m3] "r"(m3), [m15] "r"(m15), [o] "r"(fr)                                \
+                     : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "memory", "cc")
+
+static inline __attribute__((always_inline)) void acc_block(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
+                                                            const be_word *w, int32_t *out, const acc_frame *fr,
+                                                            uint32_t cw)
+{
+    const uint8_t *wv = (const uint8_t *)w;
+    uint8_t *ob = (uint8_t *)out;
+    uint32_t thr, cnt;
+    const uint32_t m3 = 0xFDu, m15 = 0xF1u;
+    if (cw == 1u)
+        PX_ACC_ASM("4", "34");
+    else if (cw == 2u)
+        PX_ACC_ASM("8", "70");
+    else
+        PX_ACC_ASM("12", "106");
+}
+
+/* The geometry of an op the accumulator instance takes: a 3x3 Conv2d, stride 1, groups 1, over
+ * C <= 96 sign bits into int32 accumulators (at most ACC_MAX_OUT) on at least MIN_PIXELS output
+ * pixels, the passes' padded images (halfwords, SLACK to spare each) within IMG_BYTES. */
+static int acc_takes(const be_op *op, uint32_t *wp, uint32_t *hp)
+{
+    uint32_t passes;
+    if (!PX_MVE_ENABLED || op->type != BE_OP_CONV2D || !be_px_sign_input(op) || op->stage != BE_STAGE_ACC ||
+        op->groups > 1u || op->kh != 3u || op->kw != 3u || op->sh != 1u || op->sw != 1u)
+        return 0;
+    if (op->in.c == 0u || op->in.c > ACC_MAX_C || op->in.cw != (op->in.c + 31u) / 32u ||
+        op->w_row_bytes != op->in.cw * 4u || op->out_ch == 0u || op->out_ch > ACC_MAX_OUT ||
+        op->out.kind != BE_KIND_I32 || op->out.pixel_bytes != op->out_ch * 4u)
+        return 0;
+    *wp = op->in.w + op->pl + op->pr;
+    *hp = op->in.h + op->pt + op->pb;
+    if (*wp < 3u || *hp < 3u || op->out.w != *wp - 2u || op->out.h != *hp - 2u ||
+        (uint64_t)op->out.h * op->out.w < MIN_PIXELS)
+        return 0;
+    passes = (op->in.c + 15u) / 16u;
+    return ((uint64_t)*hp * *wp + SLACK) * 2u * passes <= IMG_BYTES;
+}
+
+int be_conv2d_px_mve_acc_supports(const be_op *op)
+{
+    uint32_t wp, hp;
+    return acc_takes(op, &wp, &hp);
+}
+
+be_status be_conv2d_px_mve_acc(const be_op *op, const void *in, void *out, void *scratch)
+{
+    be_word img[IMG_BYTES / 4u];
+    int32_t tmp[8u * ACC_MAX_OUT];
+    acc_frame fr;
+    uint32_t wp, hp, pimg, passes, cw, y, x, p, i;
+    const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, npix = oh * ow;
+    const be_word cmask = be_last_word_mask(op->in.c);
+    uint16_t *img16 = (uint16_t *)(void *)img;
+    const be_word *src = (const be_word *)in;
+    (void)scratch;
+    if (!acc_takes(op, &wp, &hp))
+        return BE_ERR_ARG; /* not reached: dispatch checked it */
+    cw = op->in.cw;
+    passes = (op->in.c + 15u) / 16u;
+    pimg = hp * wp + SLACK;
+    /* the images: pass p's element of a pixel = bits 16 p .. 16 p + 15 of its channel words (the
+     * last word masked to C), zero for padding (+1, as in the reference) */
+    be_zero_words(img, (pimg * passes + 1u) / 2u);
+    for (y = 0; y < op->in.h; y++)
+        for (x = 0; x < op->in.w; x++) {
+            const be_word *s = src + ((size_t)y * op->in.w + x) * cw;
+            const uint32_t e = (y + op->pt) * wp + op->pl + x;
+            for (p = 0; p < passes; p++) {
+                be_word v = s[p / 2u];
+                if (p / 2u + 1u == cw)
+                    v &= cmask;
+                img16[p * pimg + e] = (uint16_t)(v >> (16u * (p % 2u)));
+            }
+        }
+    for (i = 0; i < 4u; i++) {
+        fr.even[i] = 2u * i * nout * 4u;
+        fr.odd[i] = (2u * i + 1u) * nout * 4u;
+    }
+    fr.plane = pimg * 2u;
+    fr.passes = passes;
+    fr.all = passes * fr.plane;
+    fr.wnext = 9u * cw * 4u - 2u * passes;
+    fr.kc = 9u * op->in.c;
+    fr.n = nout;
+    for (y = 0; y < oh; y++)
+        for (x = 0; x < ow; x += 8u) {
+            const uint8_t *p0 = (const uint8_t *)img16 + ((size_t)y * wp + x) * 2u;
+            const size_t pos = (size_t)y * ow + x;
+            /* the lanes past a row's end write the next row's first pixels, rewritten by its
+             * vectors later; past the map's end a copy */
+            int32_t *d = pos + 8u > npix ? tmp : (int32_t *)out + pos * nout;
+            acc_block(p0, p0 + 2u * wp, p0 + 4u * wp, (const be_word *)op->weights, d, &fr, cw);
+            if (d == tmp)
+                be_copy_words((be_word *)out + pos * nout, (const be_word *)tmp, (uint32_t)(npix - pos) * nout);
+        }
+    return BE_OK;
+}
+
 #else
 typedef int be_conv2d_px_mve_unused; /* ISO C forbids an empty translation unit */
 #endif
