@@ -100,7 +100,7 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     L = 1 / 3 levels on as many planes; sign bits: the sign stage only), and its tables (9 x 32
     words per nibble position, 2 or 4 positions), image (1, 2 or 4 words per padded pixel) and,
     past 16 channels of bit-planes, the first of two passes' sums (4 words per output pixel)
-    within 6.75 KiB. Sign bits past 16 channels, into the accumulator stage (past 8 channels), or
+    within 6.75 KiB. Sign bits past 16 channels, into the accumulator stage, or
     9 to 16 whose one-pass image does not fit run ceil(C / 16) passes (sign_passes) in bands of
     output rows: it takes them when one output row's image plane (3 padded rows) and sums (4
     words per output pixel) fit beside the tables. On the Cortex-M55 sign bits past 16 channels
@@ -119,7 +119,7 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     out = op.output
     nj = (c + 3) // 4
     acc = isinstance(out, AccStage)
-    if not isinstance(out, ThresholdStage) and not (sign and acc and nj > 2):
+    if not isinstance(out, ThresholdStage) and not (sign and acc):
         return False
     sign_stage = not acc and out.encoding == "sign" and out.levels == 1
     if sign and not sign_stage and not acc:

@@ -1018,7 +1018,7 @@ static int sign_bands(const be_op *op, uint32_t room, offsets_plan *pl)
 
 /* Whether a layer takes the offset image: 2 planes (C <= 32) or sign bits (C <= 128), 3x3, more
  * than 4 output channels, its stage in bytes (C <= 8) or halfwords (more: at most 36 nibbles per
- * pass; sign bits: the sign stage, or the accumulators past 8 channels), and tables, image and
+ * pass; sign bits: the sign stage, or the accumulators), and tables, image and
  * sums within the stack budget. */
 static int offsets_layer(const be_op *op, offsets_plan *pl)
 {
@@ -1030,7 +1030,7 @@ static int offsets_layer(const be_op *op, offsets_plan *pl)
         op->in.c > (sign ? 128u : 32u) || op->in.cw != (op->in.c + 31u) / 32u || op->kh != 3u || op->kw != 3u ||
         op->out_ch <= 4u || op->out.h * op->out.w < BE_TAB_MIN_PIXELS)
         return 0;
-    if (sign ? !be_stage_is_sign(op) && !(acc && nj > 2u)
+    if (sign ? !be_stage_is_sign(op) && !acc
              : nj <= 2u ? !levels_in_bytes(op, nj) : !levels_in_halves(op, njp))
         return 0; /* (2 passes: S <= 3 * 4 * 72 = 864, a halfword; sign: d <= 4 * 36 per pass) */
 #if !defined(BE_ARM_HAVE_DSP)
