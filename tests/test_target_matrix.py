@@ -110,8 +110,8 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     if not isinstance(op, Conv2d) or getattr(op, "groups", 1) != 1:
         return False
     c, sign = spec.shape[2], spec.encoding == "sign"
-    if target == "cortex-m3" and sign and c <= 16:  # no DSP: its sign path keeps those
-        return False
+    if target == "cortex-m3" and sign and c <= 16 and not isinstance(op.output, AccStage):
+        return False  # no DSP: its sign path keeps those (into a sign stage)
     oh, ow = out_spec.shape[0], out_spec.shape[1]
     if spec.planes != (1 if sign else 2) or tuple(op.kernel) != (3, 3) or c > (128 if sign else 32) \
             or op.out_channels <= 4 or oh * ow < 32 or (target == "cortex-m55" and sign and c > 16):

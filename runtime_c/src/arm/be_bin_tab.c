@@ -1034,7 +1034,7 @@ static int offsets_layer(const be_op *op, offsets_plan *pl)
              : nj <= 2u ? !levels_in_bytes(op, nj) : !levels_in_halves(op, njp))
         return 0; /* (2 passes: S <= 3 * 4 * 72 = 864, a halfword; sign: d <= 4 * 36 per pass) */
 #if !defined(BE_ARM_HAVE_DSP)
-    if (sign && nj <= 4u) /* cortex-m3: the row33 sign path wins there (conv8 0.460 vs 0.487) */
+    if (sign && nj <= 4u && !acc) /* cortex-m3: the row33 sign path wins there (conv8 0.460 vs 0.487) */
         return 0;
 #endif
     pl->njt = nj <= 2u ? 2u : 4u; /* the fields of 2 or 4 positions (past C: zero weights and inputs) */
