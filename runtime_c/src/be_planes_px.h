@@ -40,16 +40,16 @@ static inline int be_px_sign_input(const be_op *op)
            op->in.planes == 1u;
 }
 
-/* The geometry of an op the position-lane kernels take, or 0: img_words bounds the images (with
- * the slack), xv_max the group vectors KH * ng * P, wpk_words the packed weights O * KH * ng,
- * taps_max the groups KH * ng of one plane; sign_ok: sign-bit inputs too (be_px_sign_input). */
-static inline int be_px_geometry(const be_op *op, be_px_geom *g, uint32_t img_words, uint32_t xv_max,
-                                 uint32_t wpk_words, uint32_t taps_max, int sign_ok)
+/* The geometry of a Conv2d the position-lane kernels can read, whatever its output stage (each
+ * caller checks the stages it takes), or 0: one word per pixel and plane (C <= 32), groups 1,
+ * stride 1; img_words bounds the images (with the slack), xv_max the group vectors KH * ng * P,
+ * wpk_words the packed weights O * KH * ng, taps_max the groups KH * ng of one plane; sign_ok:
+ * sign-bit inputs too (be_px_sign_input). */
+static inline int be_px_shape(const be_op *op, be_px_geom *g, uint32_t img_words, uint32_t xv_max,
+                              uint32_t wpk_words, uint32_t taps_max, int sign_ok)
 {
-    const int sign = be_stage_is_sign(op);
-    const int levels = be_stage_is_levels(op) && op->out.planes >= 1u && op->out.planes <= BE_PX_OUT_PLANES;
-    if (!((be_op_is_planes_binary(op) || (sign_ok && be_px_sign_input(op))) && op->type == BE_OP_CONV2D && op->groups <= 1u && op->in.cw == 1u &&
-          op->w_row_bytes == 4u && op->sh == 1u && op->sw == 1u && op->out.kind == BE_KIND_BITS && (sign || levels)))
+    if (!((be_op_is_planes_binary(op) || (sign_ok && be_px_sign_input(op))) && op->type == BE_OP_CONV2D &&
+          op->groups <= 1u && op->in.cw == 1u && op->w_row_bytes == 4u && op->sh == 1u && op->sw == 1u))
         return 0;
     g->wp = op->in.w + op->pl + op->pr;
     g->hp = op->in.h + op->pt + op->pb;
@@ -63,6 +63,17 @@ static inline int be_px_geometry(const be_op *op, be_px_geom *g, uint32_t img_wo
     g->taps = op->kh * g->ng;
     return (uint64_t)g->planes * g->hp * g->wp + BE_PX_SLACK <= img_words && (uint64_t)g->taps * g->planes <= xv_max &&
            (uint64_t)op->out_ch * g->taps <= wpk_words && g->taps <= taps_max;
+}
+
+/* be_px_shape of an op with a threshold stage (sign, or unsigned levels on at most
+ * BE_PX_OUT_PLANES output planes) */
+static inline int be_px_geometry(const be_op *op, be_px_geom *g, uint32_t img_words, uint32_t xv_max,
+                                 uint32_t wpk_words, uint32_t taps_max, int sign_ok)
+{
+    const int sign = be_stage_is_sign(op);
+    const int levels = be_stage_is_levels(op) && op->out.planes >= 1u && op->out.planes <= BE_PX_OUT_PLANES;
+    return op->out.kind == BE_KIND_BITS && (sign || levels) &&
+           be_px_shape(op, g, img_words, xv_max, wpk_words, taps_max, sign_ok);
 }
 
 /* The padded plane images (g->planes * g->hp * g->wp words, then BE_PX_SLACK zero words), not

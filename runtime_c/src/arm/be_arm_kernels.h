@@ -151,6 +151,9 @@ be_status be_merge_neon(const be_op *op, const void *in, void *out, void *scratc
 int be_conv2d_planes_px_neon_supports(const be_op *op);
 int be_conv2d_px_neon_sign_supports(const be_op *op); /* sign bits, <= 16 channels, >= 32 output pixels */
 be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, void *scratch);
+/* ... sign bits (<= 16 channels, >= 32 output pixels) into int32 accumulators (AccStage) */
+int be_conv2d_px_neon_acc_supports(const be_op *op);
+be_status be_conv2d_px_neon_acc(const be_op *op, const void *in, void *out, void *scratch);
 /* the first layer's Conv2d: 8 output positions in int16 lanes (be_u8_neon.c) */
 int be_conv2d_u8_neon_supports(const be_op *op);
 be_status be_conv2d_u8_neon(const be_op *op, const void *in, void *out, void *scratch);

@@ -17,7 +17,8 @@
  *
  * Sign bits (one plane, at most 16 channels, since 2026-12-05) take the XOR form of the x86
  * kernels: acc = KH * KW * C - 2 * popcount(x XOR w), the sign stage one compare per channel in
- * the popcount domain (be_px_sign_setup; px_sign_run below).
+ * the popcount domain (be_px_sign_setup; px_sign_run below), or the int32 accumulators of a
+ * residual conv (px_acc_run, a third entry point).
  *
  * Stack: the plane images (at most IMG_WORDS words, 16 KiB), the packed weights (at most WPK_WORDS,
  * 8 KiB) and the group vectors (at most XV_MAX, 1 KiB); no scratch.
@@ -266,6 +267,87 @@ static void px_sign_any(const be_op *op, const be_px_geom *g, const be_word *img
 static const be_px_run_fn instances[7] = {px_any,     px_g3_p2_l3, px_g6_p2_l3, px_g9_p2_l3,
                                           px_g3_sign, px_g6_sign,  px_sign_any};
 
+/* Sign bits (at most 16 channels) into int32 accumulators (the AccStage of a residual block's
+ * conv) on at least 32 output pixels: acc = KH * KW * C - 2 * popcount(x XOR w) per lane (one
+ * VMLS by 2). The accumulators are pixel-major (out[pixel * O + channel]), so each block of 4
+ * channels' 4 vectors (lanes: positions) is transposed (VTRN + VCOMBINE) into 4 vectors of one
+ * position's 4 channels, each one store; a last block of 1 .. 3 channels goes lane by lane. The
+ * positions x >= OW of a row (computed, as every position of the padded rows) are dropped. */
+int be_conv2d_px_neon_acc_supports(const be_op *op)
+{
+    be_px_geom g;
+    return be_px_sign_input(op) && op->stage == BE_STAGE_ACC && op->in.c <= 16u && op->out.kind == BE_KIND_I32 &&
+           op->out.pixel_bytes == op->out_ch * 4u && (uint64_t)op->out.h * op->out.w >= 32u &&
+           be_px_shape(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1);
+}
+
+static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, const be_px_geom *g,
+                                                             const be_word *img, const be_word *wk,
+                                                             const be_word *vmask, int32_t *out, const uint32_t taps)
+{
+    const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, full = nout & ~3u;
+    const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c));
+    uint32x4_t xv[XV_MAX];
+    uint32_t tofs[XV_MAX];
+    uint32_t q0, t, c, j, y0 = 0u, x0 = 0u;
+    be_px_offsets(op, g, tofs);
+    for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
+        int32_t *dst[LANES]; /* lane j's output pixel, or NULL (a padding column) */
+        PX_UNROLL
+        for (t = 0; t < taps; t++)
+            xv[t] = vandq_u32(vld1q_u32(img + tofs[t] + q0), vdupq_n_u32(vmask[t]));
+        for (j = 0; j < LANES; j++) {
+            uint32_t x = x0 + j, y = y0;
+            if (x >= g->wp) {
+                x -= g->wp;
+                y++;
+            }
+            dst[j] = x < ow && y < oh ? out + ((size_t)y * ow + x) * nout : NULL;
+        }
+        for (c = 0; c < full; c += 4u) {
+            const int32x4_t a0 = vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2);
+            const int32x4_t a1 = vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)(c + 1u) * taps, taps), 2);
+            const int32x4_t a2 = vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)(c + 2u) * taps, taps), 2);
+            const int32x4_t a3 = vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)(c + 3u) * taps, taps), 2);
+            const int32x4x2_t t01 = vtrnq_s32(a0, a1), t23 = vtrnq_s32(a2, a3);
+            const int32x4_t r[LANES] = {vcombine_s32(vget_low_s32(t01.val[0]), vget_low_s32(t23.val[0])),
+                                        vcombine_s32(vget_low_s32(t01.val[1]), vget_low_s32(t23.val[1])),
+                                        vcombine_s32(vget_high_s32(t01.val[0]), vget_high_s32(t23.val[0])),
+                                        vcombine_s32(vget_high_s32(t01.val[1]), vget_high_s32(t23.val[1]))};
+            PX_UNROLL
+            for (j = 0; j < LANES; j++)
+                if (dst[j] != NULL)
+                    vst1q_s32(dst[j] + c, r[j]);
+        }
+        for (; c < nout; c++) {
+            int32_t lane[LANES];
+            vst1q_s32(lane, vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2));
+            for (j = 0; j < LANES; j++)
+                if (dst[j] != NULL)
+                    dst[j][c] = lane[j];
+        }
+    }
+}
+
+/* 3x3 kernels: 3 groups (C <= 10), 6 (11 .. 16); any other kernel size */
+static void px_acc_g3(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                      const be_word *vmask, be_word *out)
+{
+    px_acc_run(op, g, img, wk, vmask, (int32_t *)(void *)out, 3u);
+}
+
+static void px_acc_g6(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                      const be_word *vmask, be_word *out)
+{
+    px_acc_run(op, g, img, wk, vmask, (int32_t *)(void *)out, 6u);
+}
+
+static void px_acc_any(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
+                       const be_word *vmask, be_word *out)
+{
+    px_acc_run(op, g, img, wk, vmask, (int32_t *)(void *)out, g->taps);
+}
+
 /* words x .. x + n - 1 of a row: word |= word (x + j) << (j * C), j < G (be_px_pack_rows); a
  * partial last vector word by word */
 static inline void pack4(be_word *row, uint32_t x, uint32_t n, uint32_t gw, uint32_t c)
@@ -298,6 +380,26 @@ be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, v
     be_px_pack_rows(op, &g, img, LANES, pack4);
     wk = be_px_weights(op, &g, wpk, vmask);
     be_px_pick_sign(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
+    return BE_OK;
+}
+
+be_status be_conv2d_px_neon_acc(const be_op *op, const void *in, void *out, void *scratch)
+{
+    be_word img[IMG_WORDS], wpk[WPK_WORDS], vmask[XV_MAX];
+    const be_word *wk;
+    be_px_geom g;
+    (void)scratch;
+    if (!be_conv2d_px_neon_acc_supports(op) || !be_px_shape(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1))
+        return BE_ERR_ARG; /* not reached: supports() checked it */
+    be_px_copy_images(op, &g, (const be_word *)in, img);
+    be_px_pack_rows(op, &g, img, LANES, pack4);
+    wk = be_px_weights(op, &g, wpk, vmask);
+    if (op->kh == 3u && op->kw == 3u && g.taps == 3u)
+        px_acc_g3(op, &g, img, wk, vmask, (be_word *)out);
+    else if (op->kh == 3u && op->kw == 3u && g.taps == 6u)
+        px_acc_g6(op, &g, img, wk, vmask, (be_word *)out);
+    else
+        px_acc_any(op, &g, img, wk, vmask, (be_word *)out);
     return BE_OK;
 }
 
