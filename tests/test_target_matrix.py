@@ -183,12 +183,13 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     least 32 output pixels into a sign stage (at most 512 outputs) or int32 accumulators, when its padded plane images fit 4,096 words
     with 64 to spare, its groups (G = min(32 // C, KW) kernel columns per word) number at most 31
     per plane and 64 over the planes, and its packed weights 2,048 words (be_planes_px.h). On the
-    Cortex-M55 (runtime_c/src/arm/be_conv2d_px_mve.c): a 3x3 Conv2d with at most 32 channels,
-    groups 1, stride 1, at most 32 outputs (64 past 16 channels) on at least 32 output pixels, over
-    sign bits into a sign stage or over 2 bit-planes into 3 levels on 2 planes, whose padded images (one element per
-    pixel: 1 or 2 bytes for sign bits with C <= 8 or 16, 2 or 4 for two planes; two images past 16
-    channels) fit 4,096 bytes with 16 elements each to spare; and over sign bits with at most 96
-    channels into int32 accumulators (AccStage, at most 96 outputs) in ceil(C / 16) halfword
+    Cortex-M55 (runtime_c/src/arm/be_conv2d_px_mve.c): a 3x3 Conv2d, groups 1, stride 1, on at
+    least 32 output pixels, over at most 16 sign bits into a sign stage (at most 32 outputs) or
+    over 2 bit-planes with at most 32 channels into 3 levels on 2 planes (at most 32 outputs, 64
+    past 16 channels), whose padded images (one element per pixel: 1 or 2 bytes for sign bits
+    with C <= 8 or 16, 2 or 4 for two planes; two images past 16 channels) fit 4,096 bytes with 16
+    elements each to spare; and over 17 to 96 sign bits into a sign stage (at most 128 outputs),
+    or 1 to 96 into int32 accumulators (AccStage, at most 96 outputs), in ceil(C / 16) halfword
     images."""
     if target == "cortex-m55":
         if not isinstance(op, Conv2d):
@@ -196,15 +197,18 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
         out, c = op.output, spec.shape[2]
         pt, pb, pl, pr = op.padding
         elems = (spec.shape[0] + pt + pb) * (spec.shape[1] + pl + pr) + 16
-        if isinstance(out, AccStage):
+        geometry = (tuple(op.kernel) == (3, 3) and tuple(op.stride) == (1, 1) and getattr(op, "groups", 1) == 1
+                    and out_spec.shape[0] * out_spec.shape[1] >= 32)
+        sign_stage = isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1
+        if spec.encoding == "sign" and (isinstance(out, AccStage) or (sign_stage and c > 16)):
+            # the many-pass instances: halfword images of 16 channels per pass
             passes = (c + 15) // 16
-            return (spec.encoding == "sign" and c <= 96 and tuple(op.kernel) == (3, 3)
-                    and tuple(op.stride) == (1, 1) and getattr(op, "groups", 1) == 1 and op.out_channels <= 96
-                    and out_spec.shape[0] * out_spec.shape[1] >= 32 and elems * 2 * passes <= 4096)
+            return (geometry and c <= 96 and op.out_channels <= (96 if isinstance(out, AccStage) else 128)
+                    and elems * 2 * passes <= 4096)
         if not isinstance(out, ThresholdStage):
             return False
         if spec.encoding == "sign":
-            if not (out.encoding == "sign" and out.levels == 1):
+            if not sign_stage:
                 return False
             esize = 1 if c <= 8 else 2
         else:  # 2 bit-planes into 3 levels on 2 planes (qrelu2)
@@ -212,9 +216,7 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
                 return False
             esize = 2 if c <= 8 else 4
         passes = 2 if c > 16 else 1
-        return (c <= 32 and tuple(op.kernel) == (3, 3) and tuple(op.stride) == (1, 1)
-                and getattr(op, "groups", 1) == 1 and op.out_channels <= 32 * passes
-                and out_spec.shape[0] * out_spec.shape[1] >= 32 and elems * esize * passes <= 4096)
+        return (c <= 32 and geometry and op.out_channels <= 32 * passes and elems * esize * passes <= 4096)
     if not target.startswith(("aarch64", "armv7")) or not isinstance(op, Conv2d):
         return False
     out = op.output

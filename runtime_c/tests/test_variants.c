@@ -654,8 +654,9 @@ static void test_conv(void)
     }
     { /* 3x3, stride 1, at most 32 channels and 32 outputs (64 past 16 channels) on >= 32 output
        * pixels, over sign bits into the sign stage or over 2 bit-planes into 3 levels on 2 planes:
-       * the Cortex-M55 "lanes" in its six lane layouts (bytes, halfwords, 2 planes in halfwords and
-       * in words; halfwords and words in two passes past 16 channels), rows that end inside a
+       * the Cortex-M55 "lanes" in its lane layouts (bytes, halfwords, 2 planes in halfwords and
+       * in words, words in two passes past 16 channels; sign bits past 16 channels: its many-pass
+       * instances), rows that end inside a
        * vector (widths 5, 17, 28, 33), the last row's partial store, blocks of 8 / 16 / 32
        * channels, both directions */
         static const uint32_t cs[] = {8, 16, 1, 3, 9, 12, 5, 15, 17, 32, 24, 31};
@@ -675,9 +676,10 @@ static void test_conv(void)
             conv_case(cs[i], 3, 3, 1, 1, pad2, 7, 14, o, 1, BE_WK_BINARY, 2);
         }
     }
-    { /* 3x3, stride 1, sign bits into int32 accumulators (the residual convs' AccStage) on >= 32
-       * output pixels, with outputs too large for the grids' buffers: the Cortex-M55 "lanes" in
-       * 1 .. 6 passes of 16 channels (C = 1 .. 96, one to three words per pixel), "tab" from its
+    { /* 3x3, stride 1, sign bits into int32 accumulators (the residual convs' AccStage) and into
+       * the sign stage on >= 32 output pixels, with outputs too large for the grids' buffers: the
+       * Cortex-M55 "lanes" in 1 .. 6 passes of 16 channels (C = 1 .. 96, one to three words per
+       * pixel), NEON's "lanes" (C <= 16), "tab" from its
        * offset image on the Thumb-2 cores (C <= 8 too), the ResNets' 14 x 14 x 32 / 40 and
        * 7 x 7 x 64 / 80 maps, rows narrower than a vector (7, 5) and ending
        * inside one, the map's last vector (its copy), asymmetric padding. Not on the Cortex-M0:
@@ -695,6 +697,10 @@ static void test_conv(void)
                       5);
             if (i >= 4u)
                 conv_case(cs[i], 3, 3, 1, 1, pad0, hs[i] + 2u, ws[i] + 2u, os_[i] + 2u, 0, BE_WK_BINARY, 5);
+            /* the same maps into the sign stage (the M55's many-pass sign instances past 16
+             * channels, up to 128 outputs in 8 halfword blocks, blocks of zeros past the last) */
+            conv_case(cs[i], 3, 3, 1, 1, pad1, hs[i], ws[i], 2u * os_[i] > 128u ? 128u : 2u * os_[i] + 1u, 0,
+                      BE_WK_BINARY, 0);
         }
         out_limit = IO_WORDS * 4u;
 #else

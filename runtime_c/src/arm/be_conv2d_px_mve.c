@@ -1,13 +1,15 @@
 /* be_conv2d_px_mve.c -- "lanes" on Helium (Cortex-M55): 3x3 Conv2d, stride 1, binary weights,
- * with output positions in the vector lanes: sign bits (up to 32 channels) into the sign stage, or
- * 2 unsigned bit-planes (qrelu2, up to 32 channels) into 3 levels on 2 planes.
+ * with output positions in the vector lanes: sign bits (up to 96 channels) into the sign stage or
+ * into int32 accumulators, or 2 unsigned bit-planes (qrelu2, up to 32 channels) into 3 levels on
+ * 2 planes.
  *
  * The channel-major kernels ("mve", "tab") spend a 32-bit word, or a nibble table, on a pixel
  * whose C <= 16 channel bits fill a fraction of it, and "mve" adds its horizontal sums and row
  * tails to every output. Here a lane holds one pixel's channel bits: a byte for C <= 8 sign bits
  * (16 output positions per vector), a halfword for 9 .. 16 (8 positions) or for two planes of
- * <= 8 channels (plane 1 in the high byte), a word for two planes of 9 .. 16; past 16 channels two
- * passes of 16 add their counts. The input is copied once per call into zero-padded images of such
+ * <= 8 channels (plane 1 in the high byte), a word for two planes of 9 .. 16; two planes past 16
+ * channels in two passes of 16; sign bits past 16 channels (and into accumulators) in passes of 16
+ * with halfword sums (the many-pass instances at the end of this file). The input is copied once per call into zero-padded images of such
  * elements, one per pass (a padding pixel is the zero element: +1, level 0, as in the reference);
  * output position (y, x)'s tap (ky, kx) is element (y + ky) * WP + x + kx, so the taps of a run
  * of positions on one output row are one unaligned vector load each.
@@ -23,9 +25,10 @@
  * planes by VSLI; the direction -1 channels' bits are flipped once per vector (levels: 3 - G =
  * G XOR 3). The output words of the positions are written by one interleaving store (VST2 / VST4).
  *
- * Bounds (px_mode): C <= 32, at most 32 output channels (64 with two passes), at least 32 output
- * pixels, the images within IMG_BYTES. Byte counts <= 8 per tap: <= 144 over two passes' 18 taps.
- * Stack: the images (4 KiB), the weights (4.5 KiB), the thresholds; no scratch. No
+ * Bounds (px_mode): C <= 16 sign bits or 32 of two planes, at most 32 output channels (64 with
+ * two passes), at least 32 output pixels, the images within IMG_BYTES. Byte counts <= 8 per tap:
+ * <= 144 over two passes' 18 taps. Stack: the images (4 KiB), the weights (4.5 KiB), the
+ * thresholds; no scratch. No
  * __builtin_popcount. A RAM-tight build (BE_TAB_PAD_EXTRA = 0) leaves these layers to the others.
  */
 #include "arm/be_arm_kernels.h"
@@ -52,14 +55,14 @@
 #endif
 
 /* The lane layouts. Sign bits: bytes (C <= 8, 16 positions per vector), halfwords (9 .. 16, 8
- * positions), halfwords in two passes of 16 channels (17 .. 32). Two bit-planes: halfwords (C <= 8,
+ * positions); more channels: the many-pass instances at the end of this file. Two bit-planes: halfwords (C <= 8,
  * plane 1 in the high byte), words (9 .. 16, plane 1 in the high halfword), words in two passes
  * (17 .. 32). */
-enum { MODE_S8, MODE_S16, MODE_S16X2, MODE_P16, MODE_P32, MODE_P32X2 };
+enum { MODE_S8, MODE_S16, MODE_P16, MODE_P32, MODE_P32X2 };
 
 static int mode_sign(int m)
 {
-    return m <= MODE_S16X2;
+    return m <= MODE_S16;
 }
 
 static uint32_t mode_esz(int m) /* bytes per lane (image element) */
@@ -69,7 +72,7 @@ static uint32_t mode_esz(int m) /* bytes per lane (image element) */
 
 static uint32_t mode_passes(int m)
 {
-    return m == MODE_S16X2 || m == MODE_P32X2 ? 2u : 1u;
+    return m == MODE_P32X2 ? 2u : 1u;
 }
 
 static uint32_t mode_per(int m) /* output channels per lane of an output vector */
@@ -86,9 +89,11 @@ static int px_mode(const be_op *op, be_px_geom *g)
     int mode;
     if (!PX_MVE_ENABLED)
         return -1;
-    if (be_px_sign_input(op) && be_stage_is_sign(op))
-        mode = op->in.c <= 8u ? MODE_S8 : op->in.c <= 16u ? MODE_S16 : MODE_S16X2;
-    else if (be_op_is_planes_binary(op) && op->in.planes == 2u && be_stage_is_levels(op) && op->levels == 3u &&
+    if (be_px_sign_input(op) && be_stage_is_sign(op)) {
+        if (op->in.c > 16u)
+            return -1; /* past one halfword: the many-pass instances below */
+        mode = op->in.c <= 8u ? MODE_S8 : MODE_S16;
+    } else if (be_op_is_planes_binary(op) && op->in.planes == 2u && be_stage_is_levels(op) && op->levels == 3u &&
              op->out.planes == 2u)
         mode = op->in.c <= 8u ? MODE_P16 : op->in.c <= 16u ? MODE_P32 : MODE_P32X2;
     else
@@ -104,11 +109,15 @@ static int px_mode(const be_op *op, be_px_geom *g)
 }
 
 /* Sign bits (kernel family CONV2D_BIN) and 2 bit-planes (CONV2D_PLANES): two rows of the table */
+static int mp_takes(const be_op *op, int sign, uint32_t *wp, uint32_t *hp);
+static be_status mp_call(const be_op *op, const void *in, void *out, const int sign);
+
 int be_conv2d_px_mve_sign_supports(const be_op *op)
 {
     be_px_geom g;
+    uint32_t wp, hp;
     const int m = px_mode(op, &g);
-    return m >= 0 && mode_sign(m);
+    return (m >= 0 && mode_sign(m)) || mp_takes(op, 1, &wp, &hp);
 }
 
 int be_conv2d_px_mve_planes_supports(const be_op *op)
@@ -199,7 +208,6 @@ static void build_image(const be_op *op, const be_px_geom *g, const uint8_t *in,
 /* The weight of a tap, one pass: from the table of broadcast vectors (VLDRW, post-increment), or
  * (two passes) a word VDUP-ed to the lanes */
 #define PX_WT "vldrw.u32 q1, [%[wv]], #16\n\t"
-#define PX_W16 "ldr %[thr], [%[wv]], #4\n\tvdup.16 q1, %[thr]\n\t"
 #define PX_W32 "ldr %[thr], [%[wv]], #4\n\tvdup.32 q1, %[thr]\n\t"
 /* One tap (byte offset \o of row pointer \p): nibble counts of x XOR w into \a (q1: temporary;
  * q5 / q6: 0x55 / 0x33) */
@@ -333,8 +341,6 @@ static inline __attribute__((always_inline)) void block_k33(const uint8_t *p0, c
         PX_SIGN_ASM(PX_K33("vldrb.u8", "1", "2", PX_WT), "", "8");
     else if (mode == MODE_S16)
         PX_SIGN_ASM(PX_K33("vldrh.u16", "2", "4", PX_WT), PX_FOLD_S16, "16");
-    else if (mode == MODE_S16X2)
-        PX_SIGN_ASM(PX_K33X2("vldrh.u16", "2", "4", PX_W16), PX_FOLD_S16, "16");
     else if (mode == MODE_P16)
         PX_LEVELS_ASM(PX_K33("vldrh.u16", "2", "4", PX_WT), PX_FOLD_P16, "16", "15", "16");
     else if (mode == MODE_P32)
@@ -383,10 +389,6 @@ static inline __attribute__((always_inline)) void px_run(const be_op *op, const 
             if (mode == MODE_S8) {
                 const uint8x16x4_t quad = {{res[0], res[1], res[2], res[3]}};
                 vst4q_u8((uint8_t *)d, quad);
-            } else if (mode_sign(mode) && pxw == 2u) { /* 64 channels: four halfwords per pixel */
-                const uint16x8x4_t quad = {{vreinterpretq_u16_u8(res[0]), vreinterpretq_u16_u8(res[1]),
-                                            vreinterpretq_u16_u8(res[2]), vreinterpretq_u16_u8(res[3])}};
-                vst4q_u16((uint16_t *)d, quad);
             } else if (mode_sign(mode)) {
                 const uint16x8x2_t pair = {{vreinterpretq_u16_u8(res[0]), vreinterpretq_u16_u8(res[1])}};
                 vst2q_u16((uint16_t *)d, pair);
@@ -417,13 +419,12 @@ typedef void (*px_run_fn)(const be_op *op, const be_px_geom *g, const uint8_t *i
     }
 PX_INSTANCE(run_s8, MODE_S8)
 PX_INSTANCE(run_s16, MODE_S16)
-PX_INSTANCE(run_s16x2, MODE_S16X2)
 PX_INSTANCE(run_p16, MODE_P16)
 PX_INSTANCE(run_p32, MODE_P32)
 PX_INSTANCE(run_p32x2, MODE_P32X2)
 /* the instances by layout, sign and bit-plane ones apart: each table row's entry point below
  * references only its own, so firmware without one kind of layer does not link the other's */
-static const px_run_fn sign_instances[3] = {run_s8, run_s16, run_s16x2};
+static const px_run_fn sign_instances[2] = {run_s8, run_s16};
 static const px_run_fn planes_instances[3] = {run_p16, run_p32, run_p32x2};
 
 /* popcount of a word without a popcount instruction (the setup's weight counts) */
@@ -516,7 +517,7 @@ be_status be_conv2d_px_mve_sign(const be_op *op, const void *in, void *out, void
     const int mode = px_mode(op, &g);
     (void)scratch;
     if (mode < 0 || !mode_sign(mode))
-        return BE_ERR_ARG; /* not reached: dispatch checked it */
+        return mp_call(op, in, out, 1); /* (BE_ERR_ARG if it does not take it: dispatch checked) */
     return px_call(op, &g, mode, in, out, sign_instances, MODE_S8);
 }
 
@@ -530,126 +531,187 @@ be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, vo
     return px_call(op, &g, mode, in, out, planes_instances, MODE_P16);
 }
 
-/* ------------------------------------------------- the accumulator stage (residual convs) */
+/* -------------------------------- many passes: sign bits into the accumulator or the sign stage */
 
-/* The binary convs of a residual block (graph v2: Conv2d -> AccStage -> Merge) write int32
- * accumulators, one per pixel and channel, acc = 9 C - 2 D. Their sign bits go through the same
- * count as the sign stage, in halfword lanes (8 positions) and ceil(C / 16) passes of 16 channels
- * (C <= 96: six passes). The passes are the outer loop of a vector's asm: per pass and channel
- * the byte counts (<= 144 per lane) are folded and added into the channel's halfword
- * accumulator (<= 864) in a stack buffer, so any number of passes adds up exactly; the weights
- * are read from the blob as they are (pass p's element of a tap is halfword p of the tap's words:
- * LDRH with the tap's stride, VDUP; a pass walks every channel's weights in order, no pointer
- * arithmetic per channel). Then, per channel: acc in halfword lanes (VDUP of 9 C, two VSUB),
- * widened to the even and the odd positions (VMOVLB / VMOVLT) and written by two scatter stores
- * (VSTRW with a vector of byte offsets: positions 2i and 2i + 1, the output pixel pitch apart).
- * No limit on the outputs but the buffers (ACC_MAX_OUT: the accumulators, the last vector's
- * copy). Passes outside the channel loop measured 5 % fewer instructions than inside it (the
- * row pointers and the weight pointer move once per pass, not per channel: conv32acc 0.130 ->
- * 0.123 per binary MAC). */
-#define ACC_MAX_C 96u
-#define ACC_MAX_OUT 96u
+/* Sign bits with more channels than one halfword holds: the residual convs of a ResNet (graph v2:
+ * Conv2d -> AccStage -> Merge, int32 accumulators acc = 9 C - 2 D, one per pixel and channel) and
+ * the wide convs of a VGG (the sign stage, up to 128 outputs). Their sign bits go through the
+ * count of the sign stage in halfword lanes (8 positions) and P = ceil(C / 16) passes of 16
+ * channels (C <= 96: six passes). The passes are the outer loop of a vector's asm: per pass
+ * and channel the byte counts (<= 144 per lane) are folded and added into the channel's
+ * halfword accumulator (D <= 864) in a stack buffer, so any number of passes adds up exactly;
+ * the weights are read from the blob as they are (pass p's element of a tap is halfword p of the
+ * tap's words: LDRH with the tap's stride, VDUP; a pass walks every channel's weights in order,
+ * so no pointer moves per channel). Then one loop over the channels:
+ *   - accumulators: acc in halfword lanes (VDUP of 9 C, two VSUB), widened to the even and the
+ *     odd positions (VMOVLB / VMOVLT) and written by two scatter stores (VSTRW with a vector of
+ *     byte offsets: positions 2i and 2i + 1, the output pixel pitch apart);
+ *   - sign bits: per block of 16 channels the bit of D >= B (VPT + VORRT, B from be_px_sign_a),
+ *     the direction -1 channels flipped once (VEOR), one halfword scatter store (VSTRH with the
+ *     positions' pixel offsets) per block; the blocks past the last channel store zeros, so the
+ *     padding bits of the output words are 0.
+ * Passes outside the channel loop measured 5 % fewer instructions than inside it (the row and
+ * weight pointers move once per pass, not per channel: conv32acc 0.130 -> 0.123 per binary MAC).
+ * The buffers bound the outputs: the accumulators (2 KiB), the last vector's copy (3 KiB). */
+#define MP_MAX_C 96u /* 128 channels: "mve" counts them faster (7x7x128 -> 128: 0.103 vs 0.113) */
+#define MP_MAX_ACC 96u   /* accumulator outputs (the last vector's copy: 8 x 96 int32) */
+#define MP_MAX_SIGN 128u /* sign outputs */
+#define MP_MIN_C 17u     /* fewer sign channels into a sign stage: the one-pass layouts above */
 
 /* What the asm reads (offsets fixed: PX_MOVE reads `plane` at 32) */
-typedef struct acc_frame {
-    uint32x4_t even;    /*  0: byte offsets of positions 0, 2, 4, 6 in the output */
-    uint32x4_t odd;     /* 16: positions 1, 3, 5, 7 */
-    uint32_t plane;     /* 32: bytes from one pass's image to the next */
-    uint32_t passes;    /* 36 */
-    uint32_t unused;    /* 40 */
-    uint32_t wback;     /* 44: 9 * stride * n - 2: from a pass's weights past the last channel to the next pass's first */
-    uint32_t kc;        /* 48: 9 * C */
-    uint32_t n;         /* 52: output channels */
-    int16_t *acc;       /* 56: the halfword accumulators, 8 per channel */
-    int32_t *out;       /* 60: the first position's channel 0 */
-} acc_frame;
+typedef struct mp_frame {
+    uint32x4_t offs;   /*  0: accumulators: byte offsets of positions 0, 2, 4, 6; sign: of all 8 (u16) */
+    uint32x4_t odd;    /* 16: accumulators: positions 1, 3, 5, 7 */
+    uint32_t plane;    /* 32: bytes from one pass's image to the next */
+    uint32_t passes;   /* 36 */
+    uint32_t blocks;   /* 40: sign: halfword blocks of output bits per pixel (2 out.cw) */
+    uint32_t wback;    /* 44: 9 * stride * n - 2: a pass's weights past the last channel -> the next pass's first */
+    uint32_t kc;       /* 48: 9 * C */
+    uint32_t n;        /* 52: output channels */
+    int16_t *acc;      /* 56: the halfword accumulators, 8 per channel */
+    void *out;         /* 60: the first position's output */
+    const uint16_t *thr; /* 64: sign: per block, the direction -1 mask, then its channels' B */
+} mp_frame;
 
 /* The tap's weight of the pass: halfword p of its words, the taps `stride` bytes apart */
 #define PX_WH(stride) "ldrh %[thr], [%[wv]], #" stride "\n\tvdup.16 q1, %[thr]\n\t"
 
-/* Every output channel of the 8 positions whose tap (0, 0) rows start at p0, p1, p2, pass by
- * pass: per pass and channel the count of its 16 channels (PX_K33, a tap's weight read as
- * halfword p of its words, `stride` = 4 cw bytes apart, so that the next channel's follow) added
- * to the channel's halfword accumulator in the frame's buffer (zeroed first); then the stage over
- * the channels: acc = 9 C - 2 D, widened and scattered to the positions' pixels. */
-#define PX_ACC_ASM(stride)                                                                       \
-    __asm__ volatile("vmov.i8 q5, #0x55\n\t"                                                    \
-                     "vmov.i8 q6, #0x33\n\t"                                                    \
-                     "vmov.i8 q4, #0\n\t"                                                       \
-                     "ldr %[ob], [%[o], #56]\n\t"                                               \
-                     "ldr lr, [%[o], #52]\n\t"                                                  \
-                     "dls lr, lr\n"                                                             \
-                     "5:\n\t"                                                                   \
-                     "vstrh.16 q4, [%[ob]], #16\n\t"                                            \
-                     "le lr, 5b\n\t"                                                            \
-                     "ldr %[cnt], [%[o], #36]\n"                                                \
-                     "3:\n\t"                                                                   \
-                     "ldr %[ob], [%[o], #56]\n\t"                                               \
-                     "ldr lr, [%[o], #52]\n\t"                                                  \
-                     "dls lr, lr\n"                                                             \
-                     "1:\n\t" PX_K33("vldrh.u16", "2", "4", PX_WH(stride))                      \
-                     "vshr.u16 q2, q3, #8\n\t"                                                  \
-                     "vadd.i16 q3, q3, q2\n\t"                                                  \
-                     "vmovlb.u8 q3, q3\n\t"                                                     \
-                     "vldrh.u16 q2, [%[ob]]\n\t"                                                \
-                     "vadd.i16 q3, q3, q2\n\t"                                                  \
-                     "vstrh.16 q3, [%[ob]], #16\n\t"                                            \
-                     "le lr, 1b\n\t" PX_MOVE("add")                                             \
-                     "ldr %[thr], [%[o], #44]\n\t"                                              \
-                     "sub %[wv], %[wv], %[thr]\n\t"                                             \
-                     "subs %[cnt], %[cnt], #1\n\t"                                              \
-                     "bne 3b\n\t"                                                               \
-                     "ldr %[thr], [%[o], #48]\n\t"                                              \
-                     "vdup.16 q4, %[thr]\n\t"                                                   \
-                     "vldrw.u32 q5, [%[o]]\n\t"                                                 \
-                     "vldrw.u32 q6, [%[o], #16]\n\t"                                            \
-                     "ldr %[cnt], [%[o], #56]\n\t"                                              \
-                     "ldr %[ob], [%[o], #60]\n\t"                                               \
-                     "ldr lr, [%[o], #52]\n\t"                                                  \
-                     "dls lr, lr\n"                                                             \
-                     "4:\n\t"                                                                   \
-                     "vldrh.u16 q3, [%[cnt]], #16\n\t"                                          \
-                     "vsub.i16 q2, q4, q3\n\t"                                                  \
-                     "vsub.i16 q2, q2, q3\n\t"                                                  \
-                     "vmovlb.s16 q1, q2\n\t"                                                    \
-                     "vmovlt.s16 q2, q2\n\t"                                                    \
-                     "vstrw.32 q1, [%[ob], q5]\n\t"                                             \
-                     "vstrw.32 q2, [%[ob], q6]\n\t"                                             \
-                     "add %[ob], %[ob], #4\n\t"                                                 \
-                     "le lr, 4b\n\t"                                                            \
+/* The passes: every output channel's D of the 8 positions whose tap (0, 0) rows start at p0, p1,
+ * p2 (PX_K33, the weights `stride` = 4 cw bytes apart) into the frame's accumulators (zeroed
+ * first) */
+#define MP_PASSES(stride)                                                                        \
+    "vmov.i8 q5, #0x55\n\t"                                                                     \
+    "vmov.i8 q6, #0x33\n\t"                                                                     \
+    "vmov.i8 q4, #0\n\t"                                                                        \
+    "ldr %[ob], [%[o], #56]\n\t"                                                                \
+    "ldr lr, [%[o], #52]\n\t"                                                                   \
+    "dls lr, lr\n"                                                                              \
+    "5:\n\t"                                                                                    \
+    "vstrh.16 q4, [%[ob]], #16\n\t"                                                             \
+    "le lr, 5b\n\t"                                                                             \
+    "ldr %[cnt], [%[o], #36]\n"                                                                 \
+    "3:\n\t"                                                                                    \
+    "ldr %[ob], [%[o], #56]\n\t"                                                                \
+    "ldr lr, [%[o], #52]\n\t"                                                                   \
+    "dls lr, lr\n"                                                                              \
+    "1:\n\t" PX_K33("vldrh.u16", "2", "4", PX_WH(stride))                                       \
+    "vshr.u16 q2, q3, #8\n\t"                                                                   \
+    "vadd.i16 q3, q3, q2\n\t"                                                                   \
+    "vmovlb.u8 q3, q3\n\t"                                                                      \
+    "vldrh.u16 q2, [%[ob]]\n\t"                                                                 \
+    "vadd.i16 q3, q3, q2\n\t"                                                                   \
+    "vstrh.16 q3, [%[ob]], #16\n\t"                                                             \
+    "le lr, 1b\n\t" PX_MOVE("add")                                                              \
+    "ldr %[thr], [%[o], #44]\n\t"                                                               \
+    "sub %[wv], %[wv], %[thr]\n\t"                                                              \
+    "subs %[cnt], %[cnt], #1\n\t"                                                               \
+    "bne 3b\n\t"
+/* The accumulator stage over the channels */
+#define MP_STAGE_ACC                                                                             \
+    "ldr %[thr], [%[o], #48]\n\t"                                                               \
+    "vdup.16 q4, %[thr]\n\t"                                                                    \
+    "vldrw.u32 q5, [%[o]]\n\t"                                                                  \
+    "vldrw.u32 q6, [%[o], #16]\n\t"                                                             \
+    "ldr %[cnt], [%[o], #56]\n\t"                                                               \
+    "ldr %[ob], [%[o], #60]\n\t"                                                                \
+    "ldr lr, [%[o], #52]\n\t"                                                                   \
+    "dls lr, lr\n"                                                                              \
+    "4:\n\t"                                                                                    \
+    "vldrh.u16 q3, [%[cnt]], #16\n\t"                                                           \
+    "vsub.i16 q2, q4, q3\n\t"                                                                   \
+    "vsub.i16 q2, q2, q3\n\t"                                                                   \
+    "vmovlb.s16 q1, q2\n\t"                                                                     \
+    "vmovlt.s16 q2, q2\n\t"                                                                     \
+    "vstrw.32 q1, [%[ob], q5]\n\t"                                                              \
+    "vstrw.32 q2, [%[ob], q6]\n\t"                                                              \
+    "add %[ob], %[ob], #4\n\t"                                                                  \
+    "le lr, 4b\n\t"
+/* The sign stage over blocks of 16 channels (p0: the channel's bit, p1: the block's channels,
+ * p2: the channels left) */
+#define MP_STAGE_SIGN                                                                            \
+    "vldrw.u32 q5, [%[o]]\n\t"                                                                  \
+    "ldr %[cnt], [%[o], #56]\n\t"                                                               \
+    "ldr %[ob], [%[o], #60]\n\t"                                                                \
+    "ldr %[wv], [%[o], #64]\n\t"                                                                \
+    "ldr %[p2], [%[o], #52]\n\t"                                                                \
+    "ldr lr, [%[o], #40]\n\t"                                                                   \
+    "dls lr, lr\n"                                                                              \
+    "6:\n\t"                                                                                    \
+    "vmov.i8 q4, #0\n\t"                                                                        \
+    "ldrh %[thr], [%[wv]], #2\n\t"                                                              \
+    "vdup.16 q6, %[thr]\n\t"                                                                    \
+    "cmp %[p2], #16\n\t"                                                                        \
+    "ite hs\n\t"                                                                                \
+    "movhs %[p1], #16\n\t"                                                                      \
+    "movlo %[p1], %[p2]\n\t"                                                                    \
+    "sub %[p2], %[p2], %[p1]\n\t"                                                               \
+    "mov %[p0], #1\n\t"                                                                         \
+    "cmp %[p1], #0\n\t"                                                                         \
+    "beq 8f\n"                                                                                  \
+    "7:\n\t"                                                                                    \
+    "vldrh.u16 q3, [%[cnt]], #16\n\t"                                                           \
+    "ldrh %[thr], [%[wv]], #2\n\t"                                                              \
+    "vdup.16 q2, %[p0]\n\t"                                                                     \
+    "vpt.u16 cs, q3, %[thr]\n\t"                                                                \
+    "vorrt q4, q4, q2\n\t"                                                                      \
+    "lsl %[p0], %[p0], #1\n\t"                                                                  \
+    "subs %[p1], %[p1], #1\n\t"                                                                 \
+    "bne 7b\n"                                                                                  \
+    "8:\n\t"                                                                                    \
+    "veor q4, q4, q6\n\t"                                                                       \
+    "vstrh.16 q4, [%[ob], q5]\n\t"                                                              \
+    "add %[ob], %[ob], #2\n\t"                                                                  \
+    "le lr, 6b\n\t"
+#define PX_MP_ASM(stride, stage)                                                                 \
+    __asm__ volatile(MP_PASSES(stride) stage                                                    \
                      : [wv] "+r"(wv), [thr] "=&r"(thr), [cnt] "=&r"(cnt), [p0] "+r"(p0), [p1] "+r"(p1), \
                        [p2] "+r"(p2), [ob] "=&r"(ob)                                            \
                      : [m3] "r"(m3), [m15] "r"(m15), [o] "r"(fr)                                \
                      : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "memory", "cc")
 
-static inline __attribute__((always_inline)) void acc_block(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
-                                                            const be_word *w, const acc_frame *fr, uint32_t cw)
+/* One vector of 8 positions (rows p0 .. p2, weights w of cw words per tap), every channel */
+static inline __attribute__((always_inline)) void mp_block(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
+                                                           const be_word *w, const mp_frame *fr, uint32_t cw,
+                                                           const int sign)
 {
     const uint8_t *wv = (const uint8_t *)w;
     uint8_t *ob;
     uint32_t thr, cnt;
     const uint32_t m3 = 0xFDu, m15 = 0xF1u;
-    if (cw == 1u)
-        PX_ACC_ASM("4");
-    else if (cw == 2u)
-        PX_ACC_ASM("8");
-    else
-        PX_ACC_ASM("12");
+    if (sign) {
+        if (cw == 1u)
+            PX_MP_ASM("4", MP_STAGE_SIGN);
+        else if (cw == 2u)
+            PX_MP_ASM("8", MP_STAGE_SIGN);
+        else
+            PX_MP_ASM("12", MP_STAGE_SIGN);
+    } else {
+        if (cw == 1u)
+            PX_MP_ASM("4", MP_STAGE_ACC);
+        else if (cw == 2u)
+            PX_MP_ASM("8", MP_STAGE_ACC);
+        else
+            PX_MP_ASM("12", MP_STAGE_ACC);
+    }
     (void)ob;
 }
 
-/* The geometry of an op the accumulator instance takes: a 3x3 Conv2d, stride 1, groups 1, over
- * C <= 96 sign bits into int32 accumulators (at most ACC_MAX_OUT) on at least MIN_PIXELS output
- * pixels, the passes' padded images (halfwords, SLACK to spare each) within IMG_BYTES. */
-static int acc_takes(const be_op *op, uint32_t *wp, uint32_t *hp)
+/* The geometry of an op the many-pass instances take: a 3x3 Conv2d, stride 1, groups 1, over
+ * C <= 96 sign bits (at least MP_MIN_C into a sign stage) into int32 accumulators (at most
+ * MP_MAX_ACC) or the sign stage (at most MP_MAX_SIGN) on at least MIN_PIXELS output pixels, the
+ * passes' padded images (halfwords, SLACK to spare each) within IMG_BYTES. */
+static int mp_takes(const be_op *op, int sign, uint32_t *wp, uint32_t *hp)
 {
     uint32_t passes;
-    if (!PX_MVE_ENABLED || op->type != BE_OP_CONV2D || !be_px_sign_input(op) || op->stage != BE_STAGE_ACC ||
-        op->groups > 1u || op->kh != 3u || op->kw != 3u || op->sh != 1u || op->sw != 1u)
+    if (!PX_MVE_ENABLED || op->type != BE_OP_CONV2D || !be_px_sign_input(op) || op->groups > 1u || op->kh != 3u ||
+        op->kw != 3u || op->sh != 1u || op->sw != 1u || op->in.c == 0u || op->in.c > MP_MAX_C ||
+        op->in.cw != (op->in.c + 31u) / 32u || op->w_row_bytes != op->in.cw * 4u || op->out_ch == 0u)
         return 0;
-    if (op->in.c == 0u || op->in.c > ACC_MAX_C || op->in.cw != (op->in.c + 31u) / 32u ||
-        op->w_row_bytes != op->in.cw * 4u || op->out_ch == 0u || op->out_ch > ACC_MAX_OUT ||
-        op->out.kind != BE_KIND_I32 || op->out.pixel_bytes != op->out_ch * 4u)
+    if (sign ? !(be_stage_is_sign(op) && op->in.c >= MP_MIN_C && op->out_ch <= MP_MAX_SIGN &&
+                 op->out.kind == BE_KIND_BITS && op->out.cw == (op->out_ch + 31u) / 32u &&
+                 op->out.pixel_bytes == op->out.cw * 4u)
+             : !(op->stage == BE_STAGE_ACC && op->out_ch <= MP_MAX_ACC && op->out.kind == BE_KIND_I32 &&
+                 op->out.pixel_bytes == op->out_ch * 4u))
         return 0;
     *wp = op->in.w + op->pl + op->pr;
     *hp = op->in.h + op->pt + op->pb;
@@ -663,22 +725,23 @@ static int acc_takes(const be_op *op, uint32_t *wp, uint32_t *hp)
 int be_conv2d_px_mve_acc_supports(const be_op *op)
 {
     uint32_t wp, hp;
-    return acc_takes(op, &wp, &hp);
+    return mp_takes(op, 0, &wp, &hp);
 }
 
-be_status be_conv2d_px_mve_acc(const be_op *op, const void *in, void *out, void *scratch)
+static be_status mp_call(const be_op *op, const void *in, void *out, const int sign)
 {
     be_word img[IMG_BYTES / 4u];
-    int32_t tmp[8u * ACC_MAX_OUT];
-    int16_t acc16[8u * ACC_MAX_OUT];
-    acc_frame fr;
-    uint32_t wp, hp, pimg, passes, cw, y, x, p, i;
+    int32_t tmp[8u * MP_MAX_ACC];
+    int16_t acc16[8u * MP_MAX_SIGN];
+    uint16_t bthr[MP_MAX_SIGN + MP_MAX_SIGN / 16u];
+    mp_frame fr;
+    uint32_t wp, hp, pimg, passes, cw, y, x, p, i, c, b;
     const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, npix = oh * ow;
+    const uint32_t pxw = op->out.pixel_bytes / 4u; /* output words per pixel */
     const be_word cmask = be_last_word_mask(op->in.c);
     uint16_t *img16 = (uint16_t *)(void *)img;
     const be_word *src = (const be_word *)in;
-    (void)scratch;
-    if (!acc_takes(op, &wp, &hp))
+    if (!mp_takes(op, sign, &wp, &hp))
         return BE_ERR_ARG; /* not reached: dispatch checked it */
     cw = op->in.cw;
     passes = (op->in.c + 15u) / 16u;
@@ -697,30 +760,62 @@ be_status be_conv2d_px_mve_acc(const be_op *op, const void *in, void *out, void 
                 img16[p * pimg + e] = (uint16_t)(v >> (16u * (p % 2u)));
             }
         }
-    for (i = 0; i < 4u; i++) {
-        fr.even[i] = 2u * i * nout * 4u;
-        fr.odd[i] = (2u * i + 1u) * nout * 4u;
+    if (sign) {
+        /* per block of 16 channels: the direction -1 mask, then each channel's B = A + 1 (D >= B
+         * is the reference's bit for direction +1; flipped for -1: be_px_sign_a). D <= 864: a
+         * clamp at 0xFFFF never sets a bit. Blocks past the last channel: a zero mask. */
+        const int8_t *dir = (const int8_t *)op->stage_a;
+        const int32_t *t = (const int32_t *)op->stage_b;
+        const int64_t kc = 9 * (int64_t)op->in.c;
+        uint16_t *q = bthr;
+        for (b = 0; b < 2u * pxw; b++) {
+            uint16_t neg = 0u;
+            uint16_t *mask = q++;
+            for (c = 16u * b; c < nout && c < 16u * b + 16u; c++) {
+                const int64_t bb = (int64_t)be_px_sign_a(dir[c], t[c], kc) + 1;
+                *q++ = clamp16(bb);
+                if (dir[c] < 0)
+                    neg |= (uint16_t)(1u << (c - 16u * b));
+            }
+            *mask = neg;
+        }
+        for (i = 0; i < 4u; i++) {
+            fr.offs[i] = (2u * i * pxw * 4u) | ((2u * i + 1u) * pxw * 4u) << 16;
+            fr.odd[i] = 0u;
+        }
+    } else {
+        for (i = 0; i < 4u; i++) {
+            fr.offs[i] = 2u * i * nout * 4u;
+            fr.odd[i] = (2u * i + 1u) * nout * 4u;
+        }
     }
     fr.plane = pimg * 2u;
     fr.passes = passes;
-    fr.unused = 0u;
+    fr.blocks = 2u * pxw;
     fr.wback = 9u * cw * 4u * nout - 2u;
     fr.kc = 9u * op->in.c;
     fr.n = nout;
     fr.acc = acc16;
+    fr.thr = bthr;
     for (y = 0; y < oh; y++)
         for (x = 0; x < ow; x += 8u) {
             const uint8_t *p0 = (const uint8_t *)img16 + ((size_t)y * wp + x) * 2u;
             const size_t pos = (size_t)y * ow + x;
             /* the lanes past a row's end write the next row's first pixels, rewritten by its
              * vectors later; past the map's end a copy */
-            int32_t *d = pos + 8u > npix ? tmp : (int32_t *)out + pos * nout;
+            be_word *d = pos + 8u > npix ? (be_word *)tmp : (be_word *)out + pos * pxw;
             fr.out = d;
-            acc_block(p0, p0 + 2u * wp, p0 + 4u * wp, (const be_word *)op->weights, &fr, cw);
-            if (d == tmp)
-                be_copy_words((be_word *)out + pos * nout, (const be_word *)tmp, (uint32_t)(npix - pos) * nout);
+            mp_block(p0, p0 + 2u * wp, p0 + 4u * wp, (const be_word *)op->weights, &fr, cw, sign);
+            if (d == (be_word *)tmp)
+                be_copy_words((be_word *)out + pos * pxw, (const be_word *)tmp, (uint32_t)(npix - pos) * pxw);
         }
     return BE_OK;
+}
+
+be_status be_conv2d_px_mve_acc(const be_op *op, const void *in, void *out, void *scratch)
+{
+    (void)scratch;
+    return mp_call(op, in, out, 0);
 }
 
 #else
