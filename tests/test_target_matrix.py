@@ -190,7 +190,8 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     with C <= 8 or 16, 2 or 4 for two planes; two images past 16 channels) fit 4,096 bytes with 16
     elements each to spare; and over 17 to 96 sign bits into a sign stage (at most 128 outputs),
     or 1 to 96 into int32 accumulators (AccStage, at most 96 outputs), in ceil(C / 16) halfword
-    images."""
+    images that fit 6,144 bytes with the halfword sums (16 bytes per output channel) and the
+    last vector's 8 output pixels."""
     if target == "cortex-m55":
         if not isinstance(op, Conv2d):
             return False
@@ -201,10 +202,13 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
                     and out_spec.shape[0] * out_spec.shape[1] >= 32)
         sign_stage = isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1
         if spec.encoding == "sign" and (isinstance(out, AccStage) or (sign_stage and c > 16)):
-            # the many-pass instances: halfword images of 16 channels per pass
-            passes = (c + 15) // 16
-            return (geometry and c <= 96 and op.out_channels <= (96 if isinstance(out, AccStage) else 128)
-                    and elems * 2 * passes <= 4096)
+            # the many-pass instances: halfword images of 16 channels per pass, the halfword sums
+            # (16 B per channel) and the last vector's 8 output pixels in one 6 KiB buffer
+            passes, acc = (c + 15) // 16, isinstance(out, AccStage)
+            pixel = 4 * op.out_channels if acc else 4 * ((op.out_channels + 31) // 32)
+            img = (elems * 2 * passes + 15) // 16 * 16
+            return (geometry and c <= 96 and op.out_channels <= (96 if acc else 128)
+                    and img + 16 * op.out_channels + 8 * pixel <= 6144)
         if not isinstance(out, ThresholdStage):
             return False
         if spec.encoding == "sign":

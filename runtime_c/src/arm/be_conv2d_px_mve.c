@@ -471,7 +471,7 @@ static be_status px_call(const be_op *op, const be_px_geom *g, int mode, const v
         if (mode_sign(mode)) {
             /* the sign stage in the popcount domain: the reference's bit (direction * acc < T,
              * acc = KC - 2 D) is D > A for direction +1 and D <= A for -1 (be_px_sign_a), so D >=
-             * B = A + 1, flipped for -1. D <= 72 in bytes, <= 288 in halfwords: a clamp at the top
+             * B = A + 1, flipped for -1. D <= 72 in bytes, <= 144 in halfwords: a clamp at the top
              * never sets a bit. */
             const int64_t b = (int64_t)be_px_sign_a(dir[c], thr[c], kc) + 1;
             bthr[c] = b > 0xFF && mode == MODE_S8 ? 0xFF : clamp16(b);
@@ -552,10 +552,12 @@ be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, vo
  *     padding bits of the output words are 0.
  * Passes outside the channel loop measured 5 % fewer instructions than inside it (the row and
  * weight pointers move once per pass, not per channel: conv32acc 0.130 -> 0.123 per binary MAC).
- * The buffers bound the outputs: the accumulators (2 KiB), the last vector's copy (3 KiB). */
+ * One stack buffer of MP_BYTES holds the images, the halfword sums (16 bytes per channel) and
+ * the last vector's output copy (8 pixels): a layer takes these instances when all three fit. */
 #define MP_MAX_C 96u /* 128 channels: "mve" counts them faster (7x7x128 -> 128: 0.103 vs 0.113) */
-#define MP_MAX_ACC 96u   /* accumulator outputs (the last vector's copy: 8 x 96 int32) */
+#define MP_MAX_ACC 96u   /* accumulator outputs */
 #define MP_MAX_SIGN 128u /* sign outputs */
+#define MP_BYTES 6144u   /* images + sums + last vector: 7 x 7 x 80 -> 80 accumulators need 4,810 */
 #define MP_MIN_C 17u     /* fewer sign channels into a sign stage: the one-pass layouts above */
 
 /* What the asm reads (offsets fixed: PX_MOVE reads `plane` at 32) */
@@ -698,11 +700,23 @@ static inline __attribute__((always_inline)) void mp_block(const uint8_t *p0, co
 
 /* The geometry of an op the many-pass instances take: a 3x3 Conv2d, stride 1, groups 1, over
  * C <= 96 sign bits (at least MP_MIN_C into a sign stage) into int32 accumulators (at most
- * MP_MAX_ACC) or the sign stage (at most MP_MAX_SIGN) on at least MIN_PIXELS output pixels, the
- * passes' padded images (halfwords, SLACK to spare each) within IMG_BYTES. */
+ * MP_MAX_ACC) or the sign stage (at most MP_MAX_SIGN) on at least MIN_PIXELS output pixels; the
+ * passes' padded images (halfwords, SLACK to spare each), the sums and the last vector's output
+ * within MP_BYTES (mp_layout). */
+static uint32_t mp_layout(const be_op *op, uint32_t wp, uint32_t hp, uint32_t *sums_at, uint32_t *last_at)
+{
+    const uint32_t passes = (op->in.c + 15u) / 16u;
+    const uint64_t img = (((uint64_t)hp * wp + SLACK) * 2u * passes + 15u) & ~(uint64_t)15u;
+    const uint64_t sums = 16u * (uint64_t)op->out_ch;
+    const uint64_t total = img + sums + 8u * (uint64_t)op->out.pixel_bytes;
+    *sums_at = (uint32_t)(img <= MP_BYTES ? img : 0u);
+    *last_at = (uint32_t)(img + sums <= MP_BYTES ? img + sums : 0u);
+    return total <= MP_BYTES ? (uint32_t)total : 0u;
+}
+
 static int mp_takes(const be_op *op, int sign, uint32_t *wp, uint32_t *hp)
 {
-    uint32_t passes;
+    uint32_t sums_at, last_at;
     if (!PX_MVE_ENABLED || op->type != BE_OP_CONV2D || !be_px_sign_input(op) || op->groups > 1u || op->kh != 3u ||
         op->kw != 3u || op->sh != 1u || op->sw != 1u || op->in.c == 0u || op->in.c > MP_MAX_C ||
         op->in.cw != (op->in.c + 31u) / 32u || op->w_row_bytes != op->in.cw * 4u || op->out_ch == 0u)
@@ -718,8 +732,7 @@ static int mp_takes(const be_op *op, int sign, uint32_t *wp, uint32_t *hp)
     if (*wp < 3u || *hp < 3u || op->out.w != *wp - 2u || op->out.h != *hp - 2u ||
         (uint64_t)op->out.h * op->out.w < MIN_PIXELS)
         return 0;
-    passes = (op->in.c + 15u) / 16u;
-    return ((uint64_t)*hp * *wp + SLACK) * 2u * passes <= IMG_BYTES;
+    return mp_layout(op, *wp, *hp, &sums_at, &last_at) != 0u;
 }
 
 int be_conv2d_px_mve_acc_supports(const be_op *op)
@@ -730,12 +743,12 @@ int be_conv2d_px_mve_acc_supports(const be_op *op)
 
 static be_status mp_call(const be_op *op, const void *in, void *out, const int sign)
 {
-    be_word img[IMG_BYTES / 4u];
-    int32_t tmp[8u * MP_MAX_ACC];
-    int16_t acc16[8u * MP_MAX_SIGN];
+    be_word buf[MP_BYTES / 4u]; /* the images, the sums, the last vector's output (mp_layout) */
+    be_word *const img = buf, *tmp;
+    int16_t *acc16;
     uint16_t bthr[MP_MAX_SIGN + MP_MAX_SIGN / 16u];
     mp_frame fr;
-    uint32_t wp, hp, pimg, passes, cw, y, x, p, i, c, b;
+    uint32_t wp, hp, pimg, passes, cw, y, x, p, i, c, b, sums_at, last_at;
     const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, npix = oh * ow;
     const uint32_t pxw = op->out.pixel_bytes / 4u; /* output words per pixel */
     const be_word cmask = be_last_word_mask(op->in.c);
@@ -743,6 +756,9 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
     const be_word *src = (const be_word *)in;
     if (!mp_takes(op, sign, &wp, &hp))
         return BE_ERR_ARG; /* not reached: dispatch checked it */
+    (void)mp_layout(op, wp, hp, &sums_at, &last_at);
+    acc16 = (int16_t *)(void *)(buf + sums_at / 4u);
+    tmp = buf + last_at / 4u;
     cw = op->in.cw;
     passes = (op->in.c + 15u) / 16u;
     pimg = hp * wp + SLACK;
@@ -803,11 +819,11 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
             const size_t pos = (size_t)y * ow + x;
             /* the lanes past a row's end write the next row's first pixels, rewritten by its
              * vectors later; past the map's end a copy */
-            be_word *d = pos + 8u > npix ? (be_word *)tmp : (be_word *)out + pos * pxw;
+            be_word *d = pos + 8u > npix ? tmp : (be_word *)out + pos * pxw;
             fr.out = d;
             mp_block(p0, p0 + 2u * wp, p0 + 4u * wp, (const be_word *)op->weights, &fr, cw, sign);
-            if (d == (be_word *)tmp)
-                be_copy_words((be_word *)out + pos * pxw, (const be_word *)tmp, (uint32_t)(npix - pos) * pxw);
+            if (d == tmp)
+                be_copy_words((be_word *)out + pos * pxw, tmp, (uint32_t)(npix - pos) * pxw);
         }
     return BE_OK;
 }
