@@ -36,6 +36,7 @@
 #ifdef BE_ARM_HAVE_MVE
 
 #include <arm_mve.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "be_planes_px.h"
@@ -557,7 +558,7 @@ be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, vo
 #define MP_MAX_C 96u /* 128 channels: "mve" counts them faster (7x7x128 -> 128: 0.103 vs 0.113) */
 #define MP_MAX_ACC 96u   /* accumulator outputs */
 #define MP_MAX_SIGN 128u /* sign outputs */
-#define MP_BYTES 6144u   /* images + sums + last vector: 7 x 7 x 80 -> 80 accumulators need 4,810 */
+#define MP_BYTES 6144u   /* images + sums + last vector: 7 x 7 x 80 -> 80 accumulators need 4,816 */
 #define MP_MIN_C 17u     /* fewer sign channels into a sign stage: the one-pass layouts above */
 
 /* What the asm reads (offsets fixed: PX_MOVE reads `plane` at 32) */
@@ -574,6 +575,14 @@ typedef struct mp_frame {
     void *out;         /* 60: the first position's output */
     const uint16_t *thr; /* 64: sign: per block, the direction -1 mask, then its channels' B */
 } mp_frame;
+/* the offsets the asm reads (C99 has no static assertion: a negative array size fails the build) */
+typedef char mp_frame_offsets_checked[(offsetof(mp_frame, plane) == 32u && offsetof(mp_frame, passes) == 36u &&
+                                       offsetof(mp_frame, blocks) == 40u && offsetof(mp_frame, wback) == 44u &&
+                                       offsetof(mp_frame, kc) == 48u && offsetof(mp_frame, n) == 52u &&
+                                       offsetof(mp_frame, acc) == 56u && offsetof(mp_frame, out) == 60u &&
+                                       offsetof(mp_frame, thr) == 64u)
+                                          ? 1
+                                          : -1];
 
 /* The tap's weight of the pass: halfword p of its words, the taps `stride` bytes apart */
 #define PX_WH(stride) "ldrh %[thr], [%[wv]], #" stride "\n\tvdup.16 q1, %[thr]\n\t"
