@@ -689,21 +689,21 @@ static inline __attribute__((always_inline)) void mp_block(const uint8_t *p0, co
     uint8_t *ob;
     uint32_t thr, cnt;
     const uint32_t m3 = 0xFDu, m15 = 0xF1u;
-    if (sign) {
-        if (cw == 1u)
-            PX_MP_ASM("4", MP_STAGE_SIGN);
-        else if (cw == 2u)
-            PX_MP_ASM("8", MP_STAGE_SIGN);
-        else
-            PX_MP_ASM("12", MP_STAGE_SIGN);
-    } else {
-        if (cw == 1u)
-            PX_MP_ASM("4", MP_STAGE_ACC);
-        else if (cw == 2u)
-            PX_MP_ASM("8", MP_STAGE_ACC);
-        else
-            PX_MP_ASM("12", MP_STAGE_ACC);
-    }
+/* one instance per tap stride (1 .. 3 words of channel bits per pixel) */
+#define PX_MP_BY_CW(stage)                                                                       \
+    do {                                                                                         \
+        if (cw == 1u)                                                                            \
+            PX_MP_ASM("4", stage);                                                               \
+        else if (cw == 2u)                                                                       \
+            PX_MP_ASM("8", stage);                                                               \
+        else                                                                                     \
+            PX_MP_ASM("12", stage);                                                              \
+    } while (0)
+    if (sign)
+        PX_MP_BY_CW(MP_STAGE_SIGN);
+    else
+        PX_MP_BY_CW(MP_STAGE_ACC);
+#undef PX_MP_BY_CW
     (void)ob;
 }
 
