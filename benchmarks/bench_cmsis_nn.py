@@ -625,7 +625,7 @@ BINEDGE: dict[str, dict[str, tuple[float, str]]] = {
     "cortex-m55": {"dense": (0.103, "mve"), "conv": (0.116, "lanes"), "u8dense": (0.338, "mve"),
                    "u8conv1": (0.467, "lanes"), "u8conv3": (0.397, "lanes"), "i8c16": (0.349, "mve"),
                    "i8c32": (0.206, "mve"), "i8c64": (0.173, "mve"), "i8dw": (2.62, "mve"),
-                   "i8dw2": (7.43, "mve"), "i8first": (2.07, "mve"), "i8dense": (0.448, "mve")},
+                   "i8dw2": (7.43, "mve"), "i8first": (1.79, "mve"), "i8dense": (0.448, "mve")},
 }
 BINEDGE_UNIT = {"binary": "per binary MAC", "first": "per u8 × binary MAC", "int8": "per int8 MAC"}
 

@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "be_kernels.h"
+#include "arm/be_arm.h"
 #include "arm/be_arm_kernels.h"
 
 #if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
@@ -78,6 +79,43 @@ static inline int32_t be_i8_sar32(int32_t v, uint32_t s)
 static inline int64_t be_i8_sar64(int64_t v, uint32_t s)
 {
     return v < 0 ? ~(~v >> s) : v >> s;
+}
+
+/* ------------------------------------------------------------ the pixel layers' padded input */
+
+/* The pixel layers (int8 Conv2d over one channel, K = 9: the ResNets' stem) read their input
+ * from a copy with the padding made explicit, so that no border pixel needs a slower path:
+ * BE_I8_PAD_BYTES of stack while such a layer runs (0: a RAM-tight build without the copy;
+ * docs/firmware.md). */
+#ifndef BE_I8_PAD_BYTES
+#define BE_I8_PAD_BYTES 1024u /* 28 x 28 x 1 -> 30 x 30 */
+#endif
+#if BE_I8_PAD_BYTES >= 65536
+#error "BE_I8_PAD_BYTES must be below 65536 (be_arm_padded_geometry's bound)"
+#endif
+
+/* The copy: g->hp rows of g->wp pixels of C codes (be_arm_padded_geometry with a cap of
+ * BE_I8_PAD_BYTES - 4), padding pixels the zero point's code, then 4 zero bytes of slack (a
+ * reader of whole words may read past the last window). */
+static inline void be_i8_pad_input(const be_op *op, const uint8_t *in, const be_arm_padded *g, uint8_t *pad)
+{
+    const be_value *vi = &op->in;
+    const uint32_t c = vi->c, rs = g->wp * c;
+    const uint8_t zp = (uint8_t)vi->zero_point;
+    uint32_t py, i;
+    for (py = 0; py < g->hp; py++, pad += rs) {
+        const int32_t iy = (int32_t)py - (int32_t)op->pt;
+        const uint32_t a = iy < 0 || iy >= (int32_t)vi->h ? rs : g->lead * c, b = a == rs ? a : a + g->n * c;
+        const uint8_t *row = in + (size_t)(iy < 0 ? 0 : iy) * vi->w * c;
+        for (i = 0; i < a; i++)
+            pad[i] = zp;
+        for (; i < b; i++)
+            pad[i] = row[i - a];
+        for (; i < rs; i++)
+            pad[i] = zp;
+    }
+    for (i = 0; i < 4u; i++)
+        pad[i] = 0u;
 }
 
 /* ------------------------------------------------------------------------ output stage */

@@ -463,12 +463,6 @@ static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, ui
  * 6.09 -> 3.64 instructions per MAC, the requant stage 11 of them per output). Larger windows
  * keep the table path below (a loop over more pairs costs more than its quads). */
 #define FIRST_PAIRS 6u
-#ifndef BE_I8_PAD_BYTES
-#define BE_I8_PAD_BYTES 1024u /* the padded input's stack bytes: 28 x 28 x 1 -> 30 x 30 */
-#endif
-#if BE_I8_PAD_BYTES >= 65536
-#error "BE_I8_PAD_BYTES must be below 65536 (be_arm_padded_geometry's bound)"
-#endif
 #if BE_I8_PAD_BYTES >= 8 /* 0: a RAM-tight build without the copy, the table path for every layer */
 #define BE_I8_FIRST 1
 
@@ -480,27 +474,6 @@ static int first_takes(const be_op *op, be_arm_padded *g)
 
 /* The padded input: g->hp rows of g->wp pixels of C bytes, padding pixels the zero point, then
  * 4 zero bytes (the last window's word reads reach at most 3 bytes past its row). */
-static void first_pad(const be_op *op, const uint8_t *in, const be_arm_padded *g, uint8_t *pad)
-{
-    const be_value *vi = &op->in;
-    const uint32_t c = vi->c, rs = g->wp * c;
-    const uint8_t zp = (uint8_t)vi->zero_point;
-    uint32_t py, i;
-    for (py = 0; py < g->hp; py++, pad += rs) {
-        const int32_t iy = (int32_t)py - (int32_t)op->pt;
-        const uint32_t a = iy < 0 || iy >= (int32_t)vi->h ? rs : g->lead * c, b = a == rs ? a : a + g->n * c;
-        const uint8_t *row = in + (size_t)(iy < 0 ? 0 : iy) * vi->w * c;
-        for (i = 0; i < a; i++)
-            pad[i] = zp;
-        for (; i < b; i++)
-            pad[i] = row[i - a];
-        for (; i < rs; i++)
-            pad[i] = zp;
-    }
-    for (i = 0; i < 4u; i++)
-        pad[i] = 0u;
-}
-
 /* The pair words of channels [o0, o0 + n): tbl[o * np + j] in the order the pixel's pairs are
  * made (per window row, per word: bytes (0, 2), then (1, 3)). */
 static void first_table(const be_op *op, uint32_t o0, uint32_t n, uint32_t np, uint32_t *tbl)
@@ -557,7 +530,7 @@ static be_status conv_first(const be_op *op, const void *in, void *out, const be
     int32_t acc[BE_I8_BLOCK];
     uint32_t o0, oy, ox;
     be_status st = BE_OK;
-    first_pad(op, (const uint8_t *)in, g, pad);
+    be_i8_pad_input(op, (const uint8_t *)in, g, pad);
     be_i8_clear_out(op, out);
     for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
         const uint32_t n = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
