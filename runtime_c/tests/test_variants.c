@@ -656,9 +656,8 @@ static void test_conv(void)
        * pixels, over sign bits into the sign stage or over 2 bit-planes into 3 levels on 2 planes:
        * the Cortex-M55 "lanes" in its lane layouts (bytes, halfwords, 2 planes in halfwords and
        * in words, words in two passes past 16 channels; sign bits past 16 channels: its many-pass
-       * instances), rows that end inside a
-       * vector (widths 5, 17, 28, 33), the last row's partial store, blocks of 8 / 16 / 32
-       * channels, both directions */
+       * instances), rows that end inside a vector (widths 5, 17, 28, 33), the last row's partial
+       * store, blocks of 8 / 16 / 32 channels, both directions */
         static const uint32_t cs[] = {8, 16, 1, 3, 9, 12, 5, 15, 17, 32, 24, 31};
         static const uint32_t os_[] = {8, 32, 1, 17, 16, 31, 9, 24, 40, 64, 13, 33};
         static const uint32_t pad0[4] = {0, 0, 0, 0}, pad1[4] = {1, 1, 1, 1}, pad2[4] = {2, 0, 1, 2};
@@ -679,11 +678,10 @@ static void test_conv(void)
     { /* 3x3, stride 1, sign bits into int32 accumulators (the residual convs' AccStage) and into
        * the sign stage on >= 32 output pixels, with outputs too large for the grids' buffers: the
        * Cortex-M55 "lanes" in 1 .. 6 passes of 16 channels (C = 1 .. 96, one to three words per
-       * pixel), NEON's "lanes" (C <= 16), "tab" from its
-       * offset image on the Thumb-2 cores (C <= 8 too), the ResNets' 14 x 14 x 32 / 40 and
-       * 7 x 7 x 64 / 80 maps, rows narrower than a vector (7, 5) and ending
-       * inside one, the map's last vector (its copy), asymmetric padding. Not on the Cortex-M0:
-       * its outputs would shrink to a few channels, which the grids cover */
+       * pixel), NEON's "lanes" (C <= 16), "tab" from its offset image on the Thumb-2 cores (C <= 8
+       * too); the ResNets' 14 x 14 x 32 / 40 and 7 x 7 x 64 / 80 maps, rows narrower than a vector
+       * (7, 5) and ending inside one, the map's last vector (its copy), asymmetric padding. Not on
+       * the Cortex-M0: its outputs would shrink to a few channels, which the grids cover */
         static const uint32_t cs[] = {32, 40, 64, 80, 1, 16, 17, 33, 48, 49, 95, 96, 5, 8};
         static const uint32_t os_[] = {32, 40, 64, 72, 3, 17, 8, 31, 1, 13, 96, 5, 9, 16};
         static const uint32_t hs[] = {14, 14, 7, 7, 8, 6, 9, 5, 12, 7, 6, 8, 10, 14};
