@@ -273,12 +273,17 @@ static const be_px_run_fn instances[7] = {px_any,     px_g3_p2_l3, px_g6_p2_l3, 
  * channels' 4 vectors (lanes: positions) is transposed (VTRN + VCOMBINE) into 4 vectors of one
  * position's 4 channels, each one store; a last block of 1 .. 3 channels goes lane by lane. The
  * positions x >= OW of a row (computed, as every position of the padded rows) are dropped. */
+static int acc_geometry(const be_op *op, be_px_geom *g)
+{
+    return be_px_sign_input(op) && op->stage == BE_STAGE_ACC && op->in.c <= 16u && op->out.kind == BE_KIND_I32 &&
+           op->out.pixel_bytes == op->out_ch * 4u && (uint64_t)op->out.h * op->out.w >= 32u &&
+           be_px_shape(op, g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1);
+}
+
 int be_conv2d_px_neon_acc_supports(const be_op *op)
 {
     be_px_geom g;
-    return be_px_sign_input(op) && op->stage == BE_STAGE_ACC && op->in.c <= 16u && op->out.kind == BE_KIND_I32 &&
-           op->out.pixel_bytes == op->out_ch * 4u && (uint64_t)op->out.h * op->out.w >= 32u &&
-           be_px_shape(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1);
+    return acc_geometry(op, &g);
 }
 
 static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, const be_px_geom *g,
@@ -389,7 +394,7 @@ be_status be_conv2d_px_neon_acc(const be_op *op, const void *in, void *out, void
     const be_word *wk;
     be_px_geom g;
     (void)scratch;
-    if (!be_conv2d_px_neon_acc_supports(op) || !be_px_shape(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1))
+    if (!acc_geometry(op, &g))
         return BE_ERR_ARG; /* not reached: supports() checked it */
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack4);

@@ -110,15 +110,20 @@ static int px_mode(const be_op *op, be_px_geom *g)
 }
 
 /* Sign bits (kernel family CONV2D_BIN) and 2 bit-planes (CONV2D_PLANES): two rows of the table */
-static int mp_takes(const be_op *op, int sign, uint32_t *wp, uint32_t *hp);
+/* The many-pass instances' geometry (mp_takes): padded pitch and rows, and where the halfword
+ * sums and the last vector's output copy start in the stack buffer (bytes) */
+typedef struct mp_geom {
+    uint32_t wp, hp, sums_at, last_at;
+} mp_geom;
+static int mp_takes(const be_op *op, int sign, mp_geom *g);
 static be_status mp_call(const be_op *op, const void *in, void *out, const int sign);
 
 int be_conv2d_px_mve_sign_supports(const be_op *op)
 {
     be_px_geom g;
-    uint32_t wp, hp;
+    mp_geom mg;
     const int m = px_mode(op, &g);
-    return (m >= 0 && mode_sign(m)) || mp_takes(op, 1, &wp, &hp);
+    return (m >= 0 && mode_sign(m)) || mp_takes(op, 1, &mg);
 }
 
 int be_conv2d_px_mve_planes_supports(const be_op *op)
@@ -707,25 +712,14 @@ static inline __attribute__((always_inline)) void mp_block(const uint8_t *p0, co
     (void)ob;
 }
 
-/* The geometry of an op the many-pass instances take: a 3x3 Conv2d, stride 1, groups 1, over
- * C <= 96 sign bits (at least MP_MIN_C into a sign stage) into int32 accumulators (at most
+/* The geometry of an op the many-pass instances take, or 0: a 3x3 Conv2d, stride 1, groups 1,
+ * over C <= 96 sign bits (at least MP_MIN_C into a sign stage) into int32 accumulators (at most
  * MP_MAX_ACC) or the sign stage (at most MP_MAX_SIGN) on at least MIN_PIXELS output pixels; the
- * passes' padded images (halfwords, SLACK to spare each), the sums and the last vector's output
- * within MP_BYTES (mp_layout). */
-static uint32_t mp_layout(const be_op *op, uint32_t wp, uint32_t hp, uint32_t *sums_at, uint32_t *last_at)
+ * passes' padded images (halfwords, SLACK to spare each, rounded to 16 bytes), the sums (16
+ * bytes per channel) and the last vector's 8 output pixels within MP_BYTES. */
+static int mp_takes(const be_op *op, int sign, mp_geom *g)
 {
-    const uint32_t passes = (op->in.c + 15u) / 16u;
-    const uint64_t img = (((uint64_t)hp * wp + SLACK) * 2u * passes + 15u) & ~(uint64_t)15u;
-    const uint64_t sums = 16u * (uint64_t)op->out_ch;
-    const uint64_t total = img + sums + 8u * (uint64_t)op->out.pixel_bytes;
-    *sums_at = (uint32_t)(img <= MP_BYTES ? img : 0u);
-    *last_at = (uint32_t)(img + sums <= MP_BYTES ? img + sums : 0u);
-    return total <= MP_BYTES ? (uint32_t)total : 0u;
-}
-
-static int mp_takes(const be_op *op, int sign, uint32_t *wp, uint32_t *hp)
-{
-    uint32_t sums_at, last_at;
+    uint64_t img, sums;
     if (!PX_MVE_ENABLED || op->type != BE_OP_CONV2D || !be_px_sign_input(op) || op->groups > 1u || op->kh != 3u ||
         op->kw != 3u || op->sh != 1u || op->sw != 1u || op->in.c == 0u || op->in.c > MP_MAX_C ||
         op->in.cw != (op->in.c + 31u) / 32u || op->w_row_bytes != op->in.cw * 4u || op->out_ch == 0u)
@@ -736,41 +730,48 @@ static int mp_takes(const be_op *op, int sign, uint32_t *wp, uint32_t *hp)
              : !(op->stage == BE_STAGE_ACC && op->out_ch <= MP_MAX_ACC && op->out.kind == BE_KIND_I32 &&
                  op->out.pixel_bytes == op->out_ch * 4u))
         return 0;
-    *wp = op->in.w + op->pl + op->pr;
-    *hp = op->in.h + op->pt + op->pb;
-    if (*wp < 3u || *hp < 3u || op->out.w != *wp - 2u || op->out.h != *hp - 2u ||
+    g->wp = op->in.w + op->pl + op->pr;
+    g->hp = op->in.h + op->pt + op->pb;
+    if (g->wp < 3u || g->hp < 3u || op->out.w != g->wp - 2u || op->out.h != g->hp - 2u ||
         (uint64_t)op->out.h * op->out.w < MIN_PIXELS)
         return 0;
-    return mp_layout(op, *wp, *hp, &sums_at, &last_at) != 0u;
+    img = (((uint64_t)g->hp * g->wp + SLACK) * 2u * ((op->in.c + 15u) / 16u) + 15u) & ~(uint64_t)15u;
+    sums = 16u * (uint64_t)op->out_ch;
+    if (img + sums + 8u * (uint64_t)op->out.pixel_bytes > MP_BYTES)
+        return 0;
+    g->sums_at = (uint32_t)img;
+    g->last_at = (uint32_t)(img + sums);
+    return 1;
 }
 
 int be_conv2d_px_mve_acc_supports(const be_op *op)
 {
-    uint32_t wp, hp;
-    return mp_takes(op, 0, &wp, &hp);
+    mp_geom g;
+    return mp_takes(op, 0, &g);
 }
 
 static be_status mp_call(const be_op *op, const void *in, void *out, const int sign)
 {
-    be_word buf[MP_BYTES / 4u]; /* the images, the sums, the last vector's output (mp_layout) */
+    be_word buf[MP_BYTES / 4u]; /* the images, the sums, the last vector's output (mp_takes) */
     be_word *const img = buf, *tmp;
     int16_t *acc16;
     uint16_t bthr[MP_MAX_SIGN + MP_MAX_SIGN / 16u];
     mp_frame fr;
-    uint32_t wp, hp, pimg, passes, cw, y, x, p, i, c, b, sums_at, last_at;
+    mp_geom g;
+    uint32_t wp, pimg, passes, cw, y, x, p, i, c, b;
     const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, npix = oh * ow;
     const uint32_t pxw = op->out.pixel_bytes / 4u; /* output words per pixel */
     const be_word cmask = be_last_word_mask(op->in.c);
     uint16_t *img16 = (uint16_t *)(void *)img;
     const be_word *src = (const be_word *)in;
-    if (!mp_takes(op, sign, &wp, &hp))
+    if (!mp_takes(op, sign, &g))
         return BE_ERR_ARG; /* not reached: dispatch checked it */
-    (void)mp_layout(op, wp, hp, &sums_at, &last_at);
-    acc16 = (int16_t *)(void *)(buf + sums_at / 4u);
-    tmp = buf + last_at / 4u;
+    wp = g.wp;
+    acc16 = (int16_t *)(void *)(buf + g.sums_at / 4u);
+    tmp = buf + g.last_at / 4u;
     cw = op->in.cw;
     passes = (op->in.c + 15u) / 16u;
-    pimg = hp * wp + SLACK;
+    pimg = g.hp * wp + SLACK;
     /* the images: pass p's element of a pixel = bits 16 p .. 16 p + 15 of its channel words (the
      * last word masked to C), zero for padding (+1, as in the reference) */
     be_zero_words(img, (pimg * passes + 1u) / 2u);
