@@ -16,7 +16,41 @@
 #include <arm_acle.h>
 
 #include "arm/be_arm.h"
+#if defined(BE_ARM_T2_ASM)
+#define BE_I8_PUT_HIGH be_i8_put_high_dsp
+#endif
 #include "arm/be_arm_i8.h"
+
+#if defined(BE_ARM_T2_ASM)
+/* RequantStage when every shift of the block is >= 32 (be_i8_put), one output per step: an LDM
+ * of the prepared {Bh low word, Bh high word, M, s - 32} (be_i8_rq), SMLAL (v = M * acc + Bh in
+ * 64 bits, exact: the loader proved it fits int64), ASR of the high word by s - 32 (<= 30),
+ * SSAT 16, the zero point added, SSAT 8: the reference's sat8(sat16(v >> s) + zp). 10
+ * instructions per output with the loop (GCC's code for the C: 11 on the Cortex-M4, more with
+ * the Cortex-M7's and M33's scheduling). */
+static void be_i8_put_high_dsp(const be_i8_rq *q, const int32_t *acc, uint32_t n, int32_t zp, int8_t *dst)
+{
+    register uint32_t bl __asm__("r4"), bh __asm__("r5"), m __asm__("r6"), s __asm__("r8");
+    int32_t a;
+    if (n == 0u)
+        return;
+    __asm__ volatile("1:\n\t"
+                     "ldmia %[q]!, {%[bl], %[bh], %[m], %[s]}\n\t"
+                     "ldr %[a], [%[acc]], #4\n\t"
+                     "smlal %[bl], %[bh], %[m], %[a]\n\t"
+                     "asr %[bh], %[bh], %[s]\n\t"
+                     "ssat %[bh], #16, %[bh]\n\t"
+                     "add %[bh], %[bh], %[zp]\n\t"
+                     "ssat %[bh], #8, %[bh]\n\t"
+                     "strb %[bh], [%[dst]], #1\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b\n\t"
+                     : [q] "+r"(q), [acc] "+r"(acc), [n] "+r"(n), [dst] "+r"(dst), [bl] "=&r"(bl), [bh] "=&r"(bh),
+                       [m] "=&r"(m), [s] "=&r"(s), [a] "=&r"(a)
+                     : [zp] "r"(zp)
+                     : "cc", "memory");
+}
+#endif
 
 int be_i8_dsp_supports(const be_op *op)
 {
@@ -463,6 +497,11 @@ static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, ui
  * 6.09 -> 3.64 instructions per MAC, the requant stage 11 of them per output). Larger windows
  * keep the table path below (a loop over more pairs costs more than its quads). */
 #define FIRST_PAIRS 6u
+/* Words per channel in the chunk's table: the 6 weight pairs, then (RequantStage with every
+ * shift >= 32) the prepared Bh (2 words), M and s - 32 | zp << 16 | FIRST_LAST on the chunk's
+ * last channel, so that one pointer walks everything a channel needs (first_rq_*). */
+#define FIRST_ROW 10u
+#define FIRST_LAST 0x100u
 #if BE_I8_PAD_BYTES >= 8 /* 0: a RAM-tight build without the copy, the table path for every layer */
 #define BE_I8_FIRST 1
 
@@ -505,7 +544,7 @@ static void first_table(const be_op *op, uint32_t o0, uint32_t n, uint32_t np, u
         const int16x2_t x0 = (int16x2_t)EXT(v0), x1 = (int16x2_t)EXT_HI(v0), x2 = (int16x2_t)EXT(v1),      \
                         x3 = (int16x2_t)EXT_HI(v1), x4 = (int16x2_t)EXT(v2), x5 = (int16x2_t)EXT_HI(v2);   \
         int32_t *const end = acc + n;                                                                      \
-        for (; acc != end; tbl += 6) {                                                                     \
+        for (; acc != end; tbl += FIRST_ROW) {                                                                     \
             int32_t a = __smuad((int16x2_t)tbl[0], x0);                                                    \
             a = __smlad((int16x2_t)tbl[1], x1, a);                                                         \
             a = __smlad((int16x2_t)tbl[2], x2, a);                                                         \
@@ -519,13 +558,74 @@ static void first_table(const be_op *op, uint32_t o0, uint32_t n, uint32_t np, u
 FIRST_DOTS6(first_dots6_u8, UXT_LO, uxtb16_hi)
 FIRST_DOTS6(first_dots6_i8, SXT_LO, sxtb16_hi)
 
+#if defined(BE_ARM_T2_ASM)
+/* One output pixel of a RequantStage chunk whose shifts are all >= 32, dots and requant fused
+ * (no accumulator array, no second loop): per channel three LDMs walk its table row (two of
+ * three weight pairs, then {Bh low, Bh high, M, s'}), SMUAD + 5 SMLAD over the pixel's pair
+ * words in registers, then be_i8_put_high_dsp's SMLAL / ASR / SSAT 16 / zero point (s' >> 16) /
+ * SSAT 8 / STRB; the loop ends after the row that carries FIRST_LAST (ASR reads only the low
+ * byte of s'). 18 instructions per channel of 9 MACs. */
+#define FIRST_RQ(NAME, EXT, EXT_HI)                                                                       \
+    static __attribute__((noinline)) void NAME(const uint32_t *tbl, const uint8_t *win, uint32_t rs,     \
+                                               int8_t *dst)                                               \
+    {                                                                                                      \
+        const uint32_t v0 = ld32(win), v1 = ld32(win + rs), v2 = ld32(win + 2u * rs);                      \
+        register uint32_t x0 __asm__("r0") = EXT(v0), x1 __asm__("r1") = EXT_HI(v0);                       \
+        register uint32_t x2 __asm__("r2") = EXT(v1), x3 __asm__("r9") = EXT_HI(v1);                       \
+        register uint32_t x4 __asm__("r10") = EXT(v2), x5 __asm__("r11") = EXT_HI(v2);                     \
+        register const uint32_t *p __asm__("lr") = tbl;                                                    \
+        register int8_t *d __asm__("r3") = dst;                                                            \
+        register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), sz __asm__("r8");          \
+        register int32_t a __asm__("r12");                                                                 \
+        __asm__ volatile("1:\n\t"                                                                          \
+                         "ldmia %[p]!, {%[w0], %[w1], %[w2]}\n\t"                                          \
+                         "smuad %[a], %[w0], %[x0]\n\t"                                                    \
+                         "smlad %[a], %[w1], %[x1], %[a]\n\t"                                              \
+                         "smlad %[a], %[w2], %[x2], %[a]\n\t"                                              \
+                         "ldmia %[p]!, {%[w0], %[w1], %[w2]}\n\t"                                          \
+                         "smlad %[a], %[w0], %[x3], %[a]\n\t"                                              \
+                         "smlad %[a], %[w1], %[x4], %[a]\n\t"                                              \
+                         "smlad %[a], %[w2], %[x5], %[a]\n\t"                                              \
+                         "ldmia %[p]!, {%[w0], %[w1], %[w2], %[sz]}\n\t"                                   \
+                         "smlal %[w0], %[w1], %[w2], %[a]\n\t"                                             \
+                         "asr %[w1], %[w1], %[sz]\n\t"                                                     \
+                         "ssat %[w1], #16, %[w1]\n\t"                                                      \
+                         "add %[w1], %[w1], %[sz], asr #16\n\t"                                            \
+                         "ssat %[w1], #8, %[w1]\n\t"                                                       \
+                         "strb %[w1], [%[d]], #1\n\t"                                                      \
+                         "tst %[sz], %[last]\n\t"                                                          \
+                         "beq 1b\n\t"                                                                      \
+                         : [p] "+r"(p), [d] "+r"(d), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),       \
+                           [sz] "=&r"(sz), [a] "=&r"(a)                                                    \
+                         : [x0] "r"(x0), [x1] "r"(x1), [x2] "r"(x2), [x3] "r"(x3), [x4] "r"(x4),           \
+                           [x5] "r"(x5), [last] "I"(FIRST_LAST)                                            \
+                         : "cc", "memory");                                                                \
+    }
+FIRST_RQ(first_rq_u8, UXT_LO, uxtb16_hi)
+FIRST_RQ(first_rq_i8, SXT_LO, sxtb16_hi)
+
+/* The requant words of the chunk's table rows (see FIRST_ROW), from be_i8_rq_prepare's q. */
+static void first_rq_table(const be_i8_rq *q, uint32_t n, int32_t zp, uint32_t *tbl)
+{
+    uint32_t o;
+    for (o = 0; o < n; o++) {
+        uint32_t *r = tbl + (size_t)o * FIRST_ROW + FIRST_PAIRS;
+        const uint64_t bh = (uint64_t)q[o].bh;
+        r[0] = (uint32_t)bh;
+        r[1] = (uint32_t)(bh >> 32);
+        r[2] = (uint32_t)q[o].m;
+        r[3] = q[o].s | (uint32_t)zp << 16 | (o + 1u == n ? FIRST_LAST : 0u);
+    }
+}
+#endif
+
 static be_status conv_first(const be_op *op, const void *in, void *out, const be_arm_padded *g)
 {
     const be_value *vo = &op->out;
-    const uint32_t c = op->in.c, rs = g->wp * c, np = FIRST_PAIRS;
+    const uint32_t c = op->in.c, rs = g->wp * c;
     const int is_i8 = op->in.kind == BE_KIND_I8;
     uint8_t pad[BE_I8_PAD_BYTES];
-    uint32_t tbl[BE_I8_BLOCK * FIRST_PAIRS];
+    uint32_t tbl[BE_I8_BLOCK * FIRST_ROW];
     be_i8_rq rq[BE_I8_BLOCK];
     int32_t acc[BE_I8_BLOCK];
     uint32_t o0, oy, ox;
@@ -535,7 +635,23 @@ static be_status conv_first(const be_op *op, const void *in, void *out, const be
     for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
         const uint32_t n = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
         const int high = op->stage == BE_STAGE_REQUANT ? be_i8_rq_prepare(op, o0, n, rq) : 0;
-        first_table(op, o0, n, np, tbl);
+        first_table(op, o0, n, FIRST_ROW, tbl);
+#if defined(BE_ARM_T2_ASM)
+        if (high) {
+            first_rq_table(rq, n, op->zero_point, tbl);
+            for (oy = 0; oy < vo->h; oy++) {
+                const uint8_t *win = pad + (size_t)oy * op->sh * rs;
+                int8_t *dst = (int8_t *)out + (size_t)oy * vo->w * vo->pixel_bytes + o0;
+                for (ox = 0; ox < vo->w; ox++, win += op->sw * c, dst += vo->pixel_bytes) {
+                    if (is_i8)
+                        first_rq_i8(tbl, win, rs, dst);
+                    else
+                        first_rq_u8(tbl, win, rs, dst);
+                }
+            }
+            continue;
+        }
+#endif
         for (oy = 0; oy < vo->h; oy++) {
             const uint8_t *top = pad + (size_t)oy * op->sh * rs;
             for (ox = 0; ox < vo->w; ox++) {
