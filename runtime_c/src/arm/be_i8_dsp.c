@@ -28,6 +28,10 @@
  * SSAT 16, the zero point added, SSAT 8: the reference's sat8(sat16(v >> s) + zp). 10
  * instructions per output with the loop (GCC's code for the C: 11 on the Cortex-M4, more with
  * the Cortex-M7's and M33's scheduling). */
+/* The flag of a fused path's table row (first_rq_*, k16_pixel) that ends its channel loop:
+ * bit 8 of the word s - 32 | zp << 16 (ASR by a register reads its low byte only). */
+#define RQ_LAST 0x100u
+
 static void be_i8_put_high_dsp(const be_i8_rq *q, const int32_t *acc, uint32_t n, int32_t zp, int8_t *dst)
 {
     register uint32_t bl __asm__("r4"), bh __asm__("r5"), m __asm__("r6"), s __asm__("r8");
@@ -342,6 +346,76 @@ static void table4(const uint32_t *wt, const uint32_t *x, uint32_t nq, int32_t *
 }
 #endif
 
+#if defined(BE_ARM_T2_ASM)
+/* K4 = 16 (the ResNets' 1x1 downsampling conv over 16 channels) with a RequantStage whose
+ * shifts are all >= 32: per channel one table row of 12 words (the 8 weight pairs in the patch's
+ * order, then the requant words of first_rq_table), and per output pixel one asm loop over the
+ * chunk's channels: the patch's 8 pair words (LDM + two LDRD, re-read per channel: the registers
+ * hold the weights), 8 SMLAD, then the requant and the store of be_i8_put_high_dsp; the loop
+ * ends after the row that carries RQ_LAST. 22 instructions per channel of 16 MACs, no
+ * accumulator array (table4 + be_i8_put: about 35). */
+#define K16_ROW 12u
+
+/* The rows of channels [o0, o0 + n) at tbl (row o0 first); `ends`: the last one carries RQ_LAST. */
+static void k16_table(const be_op *op, const be_i8_rq *q, uint32_t o0, uint32_t n, int ends, uint32_t *tbl)
+{
+    const int8_t *w = (const int8_t *)op->weights;
+    const uint32_t k = op->k;
+    uint32_t o, j;
+    for (o = 0; o < n; o++) {
+        const int8_t *wr = w + (size_t)(o0 + o) * k;
+        uint32_t *d = tbl + (size_t)o * K16_ROW;
+        const uint64_t bh = (uint64_t)q[o].bh;
+        for (j = 0; j < 4u; j++) {
+            const uint32_t v = 4u * j + 4u <= k ? ld32(wr + 4u * j) : 4u * j < k ? tail32(wr + 4u * j, k & 3u) : 0u;
+            d[2u * j] = (uint32_t)__sxtb16(v);
+            d[2u * j + 1u] = sxtb16_hi(v);
+        }
+        d[8] = (uint32_t)bh;
+        d[9] = (uint32_t)(bh >> 32);
+        d[10] = (uint32_t)q[o].m;
+        d[11] = q[o].s | (uint32_t)op->zero_point << 16 | (ends && o + 1u == n ? RQ_LAST : 0u);
+    }
+}
+
+static __attribute__((noinline)) void k16_pixel(const uint32_t *tbl, const uint32_t *patch, int8_t *dst)
+{
+    register const uint32_t *p __asm__("lr") = tbl;
+    register const uint32_t *xp __asm__("r12") = patch;
+    register int8_t *d __asm__("r3") = dst;
+    register uint32_t x0 __asm__("r0"), x1 __asm__("r1"), x2 __asm__("r2"), x3 __asm__("r9");
+    register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");
+    register int32_t a __asm__("r10");
+    __asm__ volatile("1:\n\t"
+                     "ldmia %[xp], {%[x0], %[x1], %[x2], %[x3]}\n\t"
+                     "ldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
+                     "smuad %[a], %[w0], %[x0]\n\t"
+                     "smlad %[a], %[w1], %[x1], %[a]\n\t"
+                     "smlad %[a], %[w2], %[x2], %[a]\n\t"
+                     "smlad %[a], %[w3], %[x3], %[a]\n\t"
+                     "ldrd %[x0], %[x1], [%[xp], #16]\n\t"
+                     "ldrd %[x2], %[x3], [%[xp], #24]\n\t"
+                     "ldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
+                     "smlad %[a], %[w0], %[x0], %[a]\n\t"
+                     "smlad %[a], %[w1], %[x1], %[a]\n\t"
+                     "smlad %[a], %[w2], %[x2], %[a]\n\t"
+                     "smlad %[a], %[w3], %[x3], %[a]\n\t"
+                     "ldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
+                     "smlal %[w0], %[w1], %[w2], %[a]\n\t"
+                     "asr %[w1], %[w1], %[w3]\n\t"
+                     "ssat %[w1], #16, %[w1]\n\t"
+                     "add %[w1], %[w1], %[w3], asr #16\n\t"
+                     "ssat %[w1], #8, %[w1]\n\t"
+                     "strb %[w1], [%[d]], #1\n\t"
+                     "tst %[w3], %[last]\n\t"
+                     "beq 1b\n\t"
+                     : [p] "+r"(p), [d] "+r"(d), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3),
+                       [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [a] "=&r"(a)
+                     : [xp] "r"(xp), [last] "I"(RQ_LAST)
+                     : "cc", "memory");
+}
+#endif
+
 static be_status conv_table(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vo = &op->out;
@@ -354,6 +428,25 @@ static be_status conv_table(const be_op *op, const void *in, void *out, void *sc
     be_status st = BE_OK;
     if (rows > BE_I8_BLOCK)
         rows = BE_I8_BLOCK;
+#if defined(BE_ARM_T2_ASM)
+    if (k4 == 16u && op->stage == BE_STAGE_REQUANT && op->out_ch * K16_ROW <= TBL_WORDS) {
+        /* every channel's row in the table at once, so that each pixel's patch is made once */
+        int high = 1;
+        for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
+            const uint32_t n = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
+            high &= be_i8_rq_prepare(op, o0, n, rq);
+            k16_table(op, rq, o0, n, o0 + n == op->out_ch, tbl + (size_t)o0 * K16_ROW);
+        }
+        if (high) {
+            for (oy = 0; oy < vo->h; oy++)
+                for (ox = 0; ox < vo->w; ox++) {
+                    be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_S16Q, copy_q, fill_q);
+                    k16_pixel(tbl, (const uint32_t *)scratch, (int8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes);
+                }
+            return BE_OK;
+        }
+    }
+#endif
     be_i8_clear_out(op, out);
     for (o0 = 0; o0 < op->out_ch;) {
         const uint32_t blk_end = (o0 / BE_I8_BLOCK + 1u) * BE_I8_BLOCK; /* chunks stay inside a word of sign bits */
@@ -498,10 +591,9 @@ static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, ui
  * keep the table path below (a loop over more pairs costs more than its quads). */
 #define FIRST_PAIRS 6u
 /* Words per channel in the chunk's table: the 6 weight pairs, then (RequantStage with every
- * shift >= 32) the prepared Bh (2 words), M and s - 32 | zp << 16 | FIRST_LAST on the chunk's
+ * shift >= 32) the prepared Bh (2 words), M and s - 32 | zp << 16 | RQ_LAST on the chunk's
  * last channel, so that one pointer walks everything a channel needs (first_rq_*). */
 #define FIRST_ROW 10u
-#define FIRST_LAST 0x100u
 #if BE_I8_PAD_BYTES >= 8 /* 0: a RAM-tight build without the copy, the table path for every layer */
 #define BE_I8_FIRST 1
 
@@ -563,7 +655,7 @@ FIRST_DOTS6(first_dots6_i8, SXT_LO, sxtb16_hi)
  * (no accumulator array, no second loop): per channel three LDMs walk its table row (two of
  * three weight pairs, then {Bh low, Bh high, M, s'}), SMUAD + 5 SMLAD over the pixel's pair
  * words in registers, then be_i8_put_high_dsp's SMLAL / ASR / SSAT 16 / zero point (s' >> 16) /
- * SSAT 8 / STRB; the loop ends after the row that carries FIRST_LAST (ASR reads only the low
+ * SSAT 8 / STRB; the loop ends after the row that carries RQ_LAST (ASR reads only the low
  * byte of s'). 18 instructions per channel of 9 MACs. */
 #define FIRST_RQ(NAME, EXT, EXT_HI)                                                                       \
     static __attribute__((noinline)) void NAME(const uint32_t *tbl, const uint8_t *win, uint32_t rs,     \
@@ -598,7 +690,7 @@ FIRST_DOTS6(first_dots6_i8, SXT_LO, sxtb16_hi)
                          : [p] "+r"(p), [d] "+r"(d), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),       \
                            [sz] "=&r"(sz), [a] "=&r"(a)                                                    \
                          : [x0] "r"(x0), [x1] "r"(x1), [x2] "r"(x2), [x3] "r"(x3), [x4] "r"(x4),           \
-                           [x5] "r"(x5), [last] "I"(FIRST_LAST)                                            \
+                           [x5] "r"(x5), [last] "I"(RQ_LAST)                                            \
                          : "cc", "memory");                                                                \
     }
 FIRST_RQ(first_rq_u8, UXT_LO, uxtb16_hi)
@@ -614,7 +706,7 @@ static void first_rq_table(const be_i8_rq *q, uint32_t n, int32_t zp, uint32_t *
         r[0] = (uint32_t)bh;
         r[1] = (uint32_t)(bh >> 32);
         r[2] = (uint32_t)q[o].m;
-        r[3] = q[o].s | (uint32_t)zp << 16 | (o + 1u == n ? FIRST_LAST : 0u);
+        r[3] = q[o].s | (uint32_t)zp << 16 | (o + 1u == n ? RQ_LAST : 0u);
     }
 }
 #endif
