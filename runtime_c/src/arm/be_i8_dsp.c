@@ -587,8 +587,9 @@ static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, ui
  * two int16 pairs: UXTB16 / SXTB16 (bytes 0, 2) and its ROR 8 form (bytes 1, 3). The weights of
  * up to 32 channels are widened once per chunk into the same 6 pairs: a channel is then SMUAD +
  * 5 SMLAD over the pixel's 6 pair words, which stay in registers (i8first on the Cortex-M4:
- * 6.09 -> 3.64 instructions per MAC, the requant stage 11 of them per output). Larger windows
- * keep the table path below (a loop over more pairs costs more than its quads). */
+ * 6.09 -> 3.64 instructions per MAC, the requant stage 11 of them per output; 2.18 with dots and
+ * requant fused, first_rq_*). Larger windows keep the table path below (a loop over more pairs
+ * costs more than its quads). */
 #define FIRST_PAIRS 6u
 /* Words per channel in the chunk's table: the 6 weight pairs, then (RequantStage with every
  * shift >= 32) the prepared Bh (2 words), M and s - 32 | zp << 16 | RQ_LAST on the chunk's
