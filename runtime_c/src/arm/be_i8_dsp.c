@@ -28,7 +28,7 @@
  * SSAT 16, the zero point added, SSAT 8: the reference's sat8(sat16(v >> s) + zp). 10
  * instructions per output with the loop (GCC's code for the C: 11 on the Cortex-M4, more with
  * the Cortex-M7's and M33's scheduling). */
-/* The flag of a fused path's table row (first_rq_*, k16_pixel) that ends its channel loop:
+/* The flag of a fused path's table row (first_rq_*, kq_pixel*) that ends its channel loop:
  * bit 8 of the word s - 32 | zp << 16 (ASR by a register reads its low byte only). */
 #define RQ_LAST 0x100u
 
@@ -347,72 +347,108 @@ static void table4(const uint32_t *wt, const uint32_t *x, uint32_t nq, int32_t *
 #endif
 
 #if defined(BE_ARM_T2_ASM)
-/* K4 = 16 (the ResNets' 1x1 downsampling conv over 16 channels) with a RequantStage whose
- * shifts are all >= 32: per channel one table row of 12 words (the 8 weight pairs in the patch's
- * order, then the requant words of first_rq_table), and per output pixel one asm loop over the
- * chunk's channels: the patch's 8 pair words (LDM + two LDRD, re-read per channel: the registers
- * hold the weights), 8 SMLAD, then the requant and the store of be_i8_put_high_dsp; the loop
- * ends after the row that carries RQ_LAST. 22 instructions per channel of 16 MACs, no
- * accumulator array (table4 + be_i8_put: about 35). */
-#define K16_ROW 12u
+/* K4 = 16 or 40 (the ResNets' 1x1 downsampling convs over 16 and 40 channels) with a
+ * RequantStage whose shifts are all >= 32: per channel one table row of K4 / 2 + 4 words (the
+ * weight pairs in the patch's order, then the requant words of first_rq_table), as many
+ * channels per chunk as the 4 KiB table holds (85 for K4 = 16, 42 for K4 = 40; the patch is
+ * made once per pixel and chunk), and per output pixel one asm loop over the chunk's channels: per 4 pair words
+ * (8 MACs) an LDM of the patch, an LDM of the weights and 4 SMLAD, then the requant and store
+ * of be_i8_put_high_dsp, the patch pointer stepped back; the loop ends after the row that
+ * carries RQ_LAST. 22 instructions per channel of 16 MACs, 40 per 40 (table4 + be_i8_put: about
+ * 35 and 57). */
+#define KQ_LD4 "ldmia %[xp]!, {%[x0], %[x1], %[x2], %[x3]}\n\tldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
+#define KQ_Q0                                                                                          \
+    KQ_LD4 "smuad %[a], %[w0], %[x0]\n\t"                                                               \
+           "smlad %[a], %[w1], %[x1], %[a]\n\t"                                                         \
+           "smlad %[a], %[w2], %[x2], %[a]\n\t"                                                         \
+           "smlad %[a], %[w3], %[x3], %[a]\n\t"
+#define KQ_Q                                                                                           \
+    KQ_LD4 "smlad %[a], %[w0], %[x0], %[a]\n\t"                                                         \
+           "smlad %[a], %[w1], %[x1], %[a]\n\t"                                                         \
+           "smlad %[a], %[w2], %[x2], %[a]\n\t"                                                         \
+           "smlad %[a], %[w3], %[x3], %[a]\n\t"
+#define KQ_RQ(BACK)                                                                                    \
+    "ldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                      \
+    "smlal %[w0], %[w1], %[w2], %[a]\n\t"                                                                \
+    "asr %[w1], %[w1], %[w3]\n\t"                                                                        \
+    "ssat %[w1], #16, %[w1]\n\t"                                                                         \
+    "add %[w1], %[w1], %[w3], asr #16\n\t"                                                               \
+    "ssat %[w1], #8, %[w1]\n\t"                                                                          \
+    "strb %[w1], [%[d]], #1\n\t"                                                                         \
+    "sub %[xp], %[xp], #" BACK "\n\t"                                                                    \
+    "tst %[w3], %[last]\n\t"                                                                             \
+    "beq 1b\n\t"
+#define KQ_PIXEL(NAME, BODY)                                                                           \
+    static __attribute__((noinline)) void NAME(const uint32_t *tbl, const uint32_t *patch, int8_t *dst) \
+    {                                                                                                  \
+        register const uint32_t *p __asm__("lr") = tbl;                                                \
+        register const uint32_t *xp __asm__("r12") = patch;                                            \
+        register int8_t *d __asm__("r3") = dst;                                                        \
+        register uint32_t x0 __asm__("r0"), x1 __asm__("r1"), x2 __asm__("r2"), x3 __asm__("r9");     \
+        register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");     \
+        register int32_t a __asm__("r10");                                                             \
+        __asm__ volatile("1:\n\t" BODY                                                                 \
+                         : [p] "+r"(p), [xp] "+r"(xp), [d] "+r"(d), [x0] "=&r"(x0), [x1] "=&r"(x1),    \
+                           [x2] "=&r"(x2), [x3] "=&r"(x3), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), \
+                           [w3] "=&r"(w3), [a] "=&r"(a)                                                \
+                         : [last] "I"(RQ_LAST)                                                         \
+                         : "cc", "memory");                                                            \
+    }
+KQ_PIXEL(kq_pixel16, KQ_Q0 KQ_Q KQ_RQ("32"))
+KQ_PIXEL(kq_pixel40, KQ_Q0 KQ_Q KQ_Q KQ_Q KQ_Q KQ_RQ("80"))
 
-/* The rows of channels [o0, o0 + n) at tbl (row o0 first); `ends`: the last one carries RQ_LAST. */
-static void k16_table(const be_op *op, const be_i8_rq *q, uint32_t o0, uint32_t n, int ends, uint32_t *tbl)
+/* The rows of channels [o0, o0 + n) (K4 = 4 nq) at tbl; `ends`: the last one carries RQ_LAST. */
+static void kq_table(const be_op *op, const be_i8_rq *q, uint32_t o0, uint32_t n, uint32_t nq, int ends,
+                     uint32_t *tbl)
 {
     const int8_t *w = (const int8_t *)op->weights;
-    const uint32_t k = op->k;
+    const uint32_t k = op->k, row = 2u * nq + 4u;
     uint32_t o, j;
     for (o = 0; o < n; o++) {
         const int8_t *wr = w + (size_t)(o0 + o) * k;
-        uint32_t *d = tbl + (size_t)o * K16_ROW;
+        uint32_t *d = tbl + (size_t)o * row;
         const uint64_t bh = (uint64_t)q[o].bh;
-        for (j = 0; j < 4u; j++) {
+        for (j = 0; j < nq; j++) {
             const uint32_t v = 4u * j + 4u <= k ? ld32(wr + 4u * j) : 4u * j < k ? tail32(wr + 4u * j, k & 3u) : 0u;
             d[2u * j] = (uint32_t)__sxtb16(v);
             d[2u * j + 1u] = sxtb16_hi(v);
         }
-        d[8] = (uint32_t)bh;
-        d[9] = (uint32_t)(bh >> 32);
-        d[10] = (uint32_t)q[o].m;
-        d[11] = q[o].s | (uint32_t)op->zero_point << 16 | (ends && o + 1u == n ? RQ_LAST : 0u);
+        d += 2u * nq;
+        d[0] = (uint32_t)bh;
+        d[1] = (uint32_t)(bh >> 32);
+        d[2] = (uint32_t)q[o].m;
+        d[3] = q[o].s | (uint32_t)op->zero_point << 16 | (ends && o + 1u == n ? RQ_LAST : 0u);
     }
 }
 
-static __attribute__((noinline)) void k16_pixel(const uint32_t *tbl, const uint32_t *patch, int8_t *dst)
+/* The fused rows for op if it takes them (then 0, out written), else 1 (nothing written). */
+static int kq_conv(const be_op *op, const void *in, void *out, void *scratch, uint32_t *tbl)
 {
-    register const uint32_t *p __asm__("lr") = tbl;
-    register const uint32_t *xp __asm__("r12") = patch;
-    register int8_t *d __asm__("r3") = dst;
-    register uint32_t x0 __asm__("r0"), x1 __asm__("r1"), x2 __asm__("r2"), x3 __asm__("r9");
-    register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");
-    register int32_t a __asm__("r10");
-    __asm__ volatile("1:\n\t"
-                     "ldmia %[xp], {%[x0], %[x1], %[x2], %[x3]}\n\t"
-                     "ldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
-                     "smuad %[a], %[w0], %[x0]\n\t"
-                     "smlad %[a], %[w1], %[x1], %[a]\n\t"
-                     "smlad %[a], %[w2], %[x2], %[a]\n\t"
-                     "smlad %[a], %[w3], %[x3], %[a]\n\t"
-                     "ldrd %[x0], %[x1], [%[xp], #16]\n\t"
-                     "ldrd %[x2], %[x3], [%[xp], #24]\n\t"
-                     "ldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
-                     "smlad %[a], %[w0], %[x0], %[a]\n\t"
-                     "smlad %[a], %[w1], %[x1], %[a]\n\t"
-                     "smlad %[a], %[w2], %[x2], %[a]\n\t"
-                     "smlad %[a], %[w3], %[x3], %[a]\n\t"
-                     "ldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
-                     "smlal %[w0], %[w1], %[w2], %[a]\n\t"
-                     "asr %[w1], %[w1], %[w3]\n\t"
-                     "ssat %[w1], #16, %[w1]\n\t"
-                     "add %[w1], %[w1], %[w3], asr #16\n\t"
-                     "ssat %[w1], #8, %[w1]\n\t"
-                     "strb %[w1], [%[d]], #1\n\t"
-                     "tst %[w3], %[last]\n\t"
-                     "beq 1b\n\t"
-                     : [p] "+r"(p), [d] "+r"(d), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3),
-                       [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3), [a] "=&r"(a)
-                     : [xp] "r"(xp), [last] "I"(RQ_LAST)
-                     : "cc", "memory");
+    const be_value *vo = &op->out;
+    const uint32_t nq = (op->k + 3u) / 4u, row = 2u * nq + 4u, chunk = TBL_WORDS / row;
+    void (*pixel)(const uint32_t *, const uint32_t *, int8_t *) =
+        nq == 4u ? kq_pixel16 : nq == 10u ? kq_pixel40 : NULL;
+    be_i8_rq rq[BE_I8_BLOCK];
+    uint32_t c0, o0, oy, ox;
+    if (pixel == NULL || op->stage != BE_STAGE_REQUANT)
+        return 1;
+    for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) /* every shift >= 32, or none of this */
+        if (!be_i8_rq_prepare(op, o0, op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK, rq))
+            return 1;
+    for (c0 = 0; c0 < op->out_ch; c0 += chunk) {
+        const uint32_t cn = op->out_ch - c0 < chunk ? op->out_ch - c0 : chunk;
+        for (o0 = c0; o0 < c0 + cn; o0 += BE_I8_BLOCK) {
+            const uint32_t n = c0 + cn - o0 < BE_I8_BLOCK ? c0 + cn - o0 : BE_I8_BLOCK;
+            (void)be_i8_rq_prepare(op, o0, n, rq);
+            kq_table(op, rq, o0, n, nq, o0 + n == c0 + cn, tbl + (size_t)(o0 - c0) * row);
+        }
+        for (oy = 0; oy < vo->h; oy++)
+            for (ox = 0; ox < vo->w; ox++) {
+                be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_S16Q, copy_q, fill_q);
+                pixel(tbl, (const uint32_t *)scratch, (int8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes + c0);
+            }
+    }
+    return 0;
 }
 #endif
 
@@ -429,23 +465,8 @@ static be_status conv_table(const be_op *op, const void *in, void *out, void *sc
     if (rows > BE_I8_BLOCK)
         rows = BE_I8_BLOCK;
 #if defined(BE_ARM_T2_ASM)
-    if (k4 == 16u && op->stage == BE_STAGE_REQUANT && op->out_ch * K16_ROW <= TBL_WORDS) {
-        /* every channel's row in the table at once, so that each pixel's patch is made once */
-        int high = 1;
-        for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
-            const uint32_t n = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
-            high &= be_i8_rq_prepare(op, o0, n, rq);
-            k16_table(op, rq, o0, n, o0 + n == op->out_ch, tbl + (size_t)o0 * K16_ROW);
-        }
-        if (high) {
-            for (oy = 0; oy < vo->h; oy++)
-                for (ox = 0; ox < vo->w; ox++) {
-                    be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_S16Q, copy_q, fill_q);
-                    k16_pixel(tbl, (const uint32_t *)scratch, (int8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes);
-                }
-            return BE_OK;
-        }
-    }
+    if (kq_conv(op, in, out, scratch, tbl) == 0)
+        return BE_OK;
 #endif
     be_i8_clear_out(op, out);
     for (o0 = 0; o0 < op->out_ch;) {
