@@ -257,6 +257,20 @@ static be_status conv_lanes(const be_op *op, const void *in, void *out, void *sc
     const uint8_t *patch = (const uint8_t *)scratch;
     uint32_t o0, oy, ox, o, j;
     be_status st = BE_OK;
+#if BE_I8_PAD_BYTES >= 16
+    /* windows of at most 8 codes per row (the pixel layer: 3 x 1) from the input copied with its
+     * padding made explicit: per window row one 8-byte load, widened and stored at the row's
+     * place in x (each row's store overwrites the previous one's overhang; x past K meets zero
+     * weights, and the last K % 8 codes are read one by one), in place of an im2col per pixel.
+     * The copy's cap leaves 8 bytes of slack for the last row's load. */
+    uint8_t pad[BE_I8_PAD_BYTES];
+    be_arm_padded g = {0u, 0u, 0u, 0u};
+    const uint32_t run = op->kw * op->in.c;
+    const int padded = op->groups <= 1u && run <= 8u && op->kh * run + 8u <= BE_I8_LANES_K &&
+                       be_arm_padded_geometry(op, op->in.c, BE_I8_PAD_BYTES - 12u, &g);
+    if (padded)
+        be_i8_pad_input(op, (const uint8_t *)in, &g, pad);
+#endif
     be_i8_clear_out(op, out);
     for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
         const uint32_t nb = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
@@ -269,12 +283,21 @@ static be_status conv_lanes(const be_op *op, const void *in, void *out, void *sc
             for (ox = 0; ox < vo->w; ox++) {
                 uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
                 be_status s;
-                be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_RAW, be_i8_copy_raw,
-                             be_i8_fill_raw);
-                /* widened 8 at a time; the bytes beyond K (the scratch holds align16(2K) >= K8 of
-                 * them) meet zero weights */
-                for (j = 0; j < k8; j += 8u)
-                    vst1q_s16(x + j, be_neon_codes8(patch + j, is_i8));
+#if BE_I8_PAD_BYTES >= 16
+                if (padded) {
+                    const uint8_t *r = pad + ((size_t)oy * op->sh * g.wp + (size_t)ox * op->sw) * op->in.c;
+                    for (j = 0; j < op->kh; j++, r += g.wp * op->in.c)
+                        vst1q_s16(x + j * run, be_neon_codes8(r, is_i8));
+                } else
+#endif
+                {
+                    be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_RAW, be_i8_copy_raw,
+                                 be_i8_fill_raw);
+                    /* widened 8 at a time; the bytes beyond K (the scratch holds align16(2K) >= K8
+                     * of them) meet zero weights */
+                    for (j = 0; j < k8; j += 8u)
+                        vst1q_s16(x + j, be_neon_codes8(patch + j, is_i8));
+                }
                 for (o = 0; o < n8; o += 8u) {
                     int32x4_t lo = vdupq_n_s32(0), hi = lo;
                     const int16_t *wr = wt + o;
