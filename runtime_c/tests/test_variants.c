@@ -1175,6 +1175,10 @@ static void test_int8(void)
             i8_conv(BE_KIND_I8, 3, 6, 5, 16, 40, 1, 1, 1, 1, 1, pad0, 5, 0);
             i8_conv(BE_KIND_I8, -2, 5, 4, 40, 80, 1, 1, 1, 1, 1, pad0, 5, 3);
             i8_conv(BE_KIND_U8, 130, 5, 6, 16, 13, 1, 1, 1, 2, 2, pad0, 0, 1);
+            /* every shift >= 32 with strides, u8 codes and C = 24 (the NEON 1x1 path: C / 8
+             * vectors per pixel, a partial group of 8 outputs) */
+            i8_conv(BE_KIND_U8, 130, 5, 6, 16, 13, 1, 1, 1, 2, 2, pad0, 5, 1);
+            i8_conv(BE_KIND_I8, -9, 6, 5, 24, 21, 1, 1, 1, 1, 2, pad0, 5, 2);
             /* K = 14: two pixels per pass, an odd number of pixels (the last one alone) */
             i8_conv(BE_KIND_U8, 77, 5, 7, 14, 19, 1, 1, 1, 1, 1, pad0, 5, 2);
             i8_conv(BE_KIND_I8, -77, 5, 7, 14, 33, 1, 1, 1, 1, 1, pad0, 1, 1);

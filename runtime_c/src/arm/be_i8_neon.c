@@ -322,6 +322,67 @@ static be_status conv_lanes(const be_op *op, const void *in, void *out, void *sc
     return st;
 }
 
+/* 1x1 convolutions over C = K channels (C a multiple of 8, at most PX_K: the ResNets' 1x1
+ * downsampling convs over 16 and 40 channels), no padding, a RequantStage whose shifts are all
+ * >= 32: the channel lanes of conv_lanes without its per-pixel im2col (the pixel's C codes are
+ * contiguous: C / 8 loads widened straight into registers, never past the pixel) and without
+ * the accumulator array (each 8 channels' two lane vectors requantized from the registers, one
+ * 8-byte store). */
+#define PX_K 48u
+
+static int conv_1x1(const be_op *op, const void *in, void *out)
+{
+    const be_value *vo = &op->out, *vi = &op->in;
+    const uint32_t k = op->k, nv = k / 8u;
+    const int is_i8 = vi->kind == BE_KIND_I8;
+    const int8_t *wts = (const int8_t *)op->weights;
+    const int16x4_t z = vdup_n_s16((int16_t)op->zero_point);
+    int16_t wt[PX_K * BE_I8_BLOCK];
+    be_i8_rq rq[BE_I8_BLOCK];
+    int16x8_t x[PX_K / 8u];
+    int8_t tmp[8];
+    uint32_t o0, oy, ox, o, j, v;
+    if (op->kh != 1u || op->kw != 1u || op->groups > 1u || k != vi->c || k % 8u != 0u || k > PX_K ||
+        op->pt != 0u || op->pb != 0u || op->pl != 0u || op->pr != 0u || op->stage != BE_STAGE_REQUANT)
+        return 1;
+    for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK)
+        if (!be_i8_rq_prepare(op, o0, op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK, rq))
+            return 1;
+    for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
+        const uint32_t nb = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
+        const uint32_t n8 = (nb + 7u) & ~7u;
+        (void)be_i8_rq_prepare(op, o0, nb, rq);
+        for (j = 0; j < k; j++)
+            for (o = 0; o < n8; o++)
+                wt[j * BE_I8_BLOCK + o] = (int16_t)(o < nb ? wts[(size_t)(o0 + o) * k + j] : 0);
+        for (oy = 0; oy < vo->h; oy++)
+            for (ox = 0; ox < vo->w; ox++) {
+                const uint8_t *px = (const uint8_t *)in + ((size_t)oy * op->sh * vi->w + (size_t)ox * op->sw) * k;
+                int8_t *dst = (int8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes + o0;
+                for (v = 0; v < nv; v++)
+                    x[v] = be_neon_codes8(px + 8u * v, is_i8);
+                for (o = 0; o < nb; o += 8u) {
+                    int32x4_t lo = vdupq_n_s32(0), hi = lo;
+                    const int16_t *wr = wt + o;
+                    int8x8_t r;
+                    for (v = 0; v < nv; v++, wr += 8u * BE_I8_BLOCK) {
+                        const int16x8_t xv = x[v];
+                        LANE_MLA8;
+                    }
+                    r = vqmovn_s16(vcombine_s16(rq_high4(rq + o, lo, z), rq_high4(rq + o + 4u, hi, z)));
+                    if (nb - o >= 8u)
+                        vst1_s8(dst + o, r);
+                    else {
+                        vst1_s8(tmp, r);
+                        for (j = 0; j < nb - o; j++)
+                            dst[o + j] = tmp[j];
+                    }
+                }
+            }
+    }
+    return 0;
+}
+
 /* -------------------------------------------------------------------------- depthwise */
 
 /* Channel multiplier 1: the chunk's weights as int16, 8 channels per tap in a row
@@ -379,6 +440,8 @@ be_status be_conv2d_i8_neon(const be_op *op, const void *in, void *out, void *sc
 {
     if (be_i8_is_depthwise(op) && op->kh * op->kw <= BE_I8_DW_TAPS)
         return op->out_ch == op->in_ch ? dw_lanes(op, in, out) : be_i8_dw(op, in, out, NULL, NULL, NULL);
+    if (conv_1x1(op, in, out) == 0)
+        return BE_OK;
     if (op->groups <= 1u && op->k <= BE_I8_LANES_K)
         return conv_lanes(op, in, out, scratch);
     return be_i8_conv2d(op, in, out, scratch, BE_I8_S8, copy_s8, fill_s8, dot_s8);
