@@ -22,16 +22,16 @@
 #include "arm/be_arm_i8.h"
 
 #if defined(BE_ARM_T2_ASM)
+/* The flag of a fused path's table row (first_rq_*, kq_pixel*) that ends its channel loop:
+ * bit 8 of the word s - 32 | zp << 16 (ASR by a register reads its low byte only). */
+#define RQ_LAST 0x100u
+
 /* RequantStage when every shift of the block is >= 32 (be_i8_put), one output per step: an LDM
  * of the prepared {Bh low word, Bh high word, M, s - 32} (be_i8_rq), SMLAL (v = M * acc + Bh in
  * 64 bits, exact: the loader proved it fits int64), ASR of the high word by s - 32 (<= 30),
  * SSAT 16, the zero point added, SSAT 8: the reference's sat8(sat16(v >> s) + zp). 10
  * instructions per output with the loop (GCC's code for the C: 11 on the Cortex-M4, more with
  * the Cortex-M7's and M33's scheduling). */
-/* The flag of a fused path's table row (first_rq_*, kq_pixel*) that ends its channel loop:
- * bit 8 of the word s - 32 | zp << 16 (ASR by a register reads its low byte only). */
-#define RQ_LAST 0x100u
-
 static void be_i8_put_high_dsp(const be_i8_rq *q, const int32_t *acc, uint32_t n, int32_t zp, int8_t *dst)
 {
     register uint32_t bl __asm__("r4"), bh __asm__("r5"), m __asm__("r6"), s __asm__("r8");
@@ -351,11 +351,11 @@ static void table4(const uint32_t *wt, const uint32_t *x, uint32_t nq, int32_t *
  * RequantStage whose shifts are all >= 32: per channel one table row of K4 / 2 + 4 words (the
  * weight pairs in the patch's order, then the requant words of first_rq_table), as many
  * channels per chunk as the 4 KiB table holds (85 for K4 = 16, 42 for K4 = 40; the patch is
- * made once per pixel and chunk), and per output pixel one asm loop over the chunk's channels: per 4 pair words
- * (8 MACs) an LDM of the patch, an LDM of the weights and 4 SMLAD, then the requant and store
- * of be_i8_put_high_dsp, the patch pointer stepped back; the loop ends after the row that
- * carries RQ_LAST. 22 instructions per channel of 16 MACs, 40 per 40 (table4 + be_i8_put: about
- * 35 and 57). */
+ * made once per pixel and chunk), and per output pixel one asm loop over the chunk's
+ * channels: per 4 pair words (8 MACs) an LDM of the patch, an LDM of the weights and 4 SMLAD,
+ * then the requant and store of be_i8_put_high_dsp, the patch pointer stepped back; the loop
+ * ends after the row that carries RQ_LAST. 22 instructions per channel of 16 MACs, 40 per 40
+ * (table4 + be_i8_put: about 35 and 57). */
 #define KQ_LD4 "ldmia %[xp]!, {%[x0], %[x1], %[x2], %[x3]}\n\tldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
 #define KQ_Q0                                                                                          \
     KQ_LD4 "smuad %[a], %[w0], %[x0]\n\t"                                                               \

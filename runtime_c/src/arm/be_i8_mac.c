@@ -303,7 +303,7 @@ static inline void mrow_window9(int32_t *x, const uint8_t *r, uint32_t wp, int i
 }
 #endif
 
-/* The fused rows for op if it takes them (BE_OK or an error), else 1 (nothing written). */
+/* The fused rows for op if it takes them (0, *st = BE_OK), else 1 (nothing written). */
 static int mrow_conv(const be_op *op, const void *in, void *out, be_status *st)
 {
     const be_value *vo = &op->out;
