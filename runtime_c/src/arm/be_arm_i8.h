@@ -201,6 +201,62 @@ static inline be_status be_i8_put(const be_op *op, const be_i8_rq *q, int all_hi
     return be_stage_put_block(op, out_pixel, o0, n, acc);
 }
 
+/* ------------------------------------------------ fused rows (Thumb-2 assembly, shared) */
+
+#if defined(BE_ARM_T2_ASM)
+/* The fused int8 rows of be_i8_dsp.c (SMLAD over int16 pairs) and be_i8_mac.c (MLA over int32
+ * codes), for a RequantStage whose shifts are all >= 32: per output pixel one asm loop over a
+ * chunk of channels, each channel a table row of its weights in the layout the variant's dot
+ * wants, then the requant words be_i8_row_rq writes. The dot is the variant's; the stage is
+ * BE_I8_ROW_STAGE: SMLAL (v = M * acc + Bh, exact in 64 bits: the loader's bound), ASR of the
+ * high word by s - 32, SSAT 16, the zero point (ASR #16 of the last word: ASR by a register
+ * reads only its low byte), SSAT 8, STRB; BE_I8_ROW_NEXT ends the loop after the row that
+ * carries BE_I8_ROW_LAST (bit 8 of the last word), so no counter is needed. Operands: %[p] the
+ * table, %[d] the output, %[a] the dot, %[w0]..%[w3] ascending registers, %[last]. */
+#define BE_I8_ROW_LAST 0x100u
+#define BE_I8_ROW_STAGE                                                                          \
+    "ldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                               \
+    "smlal %[w0], %[w1], %[w2], %[a]\n\t"                                                         \
+    "asr %[w1], %[w1], %[w3]\n\t"                                                                 \
+    "ssat %[w1], #16, %[w1]\n\t"                                                                  \
+    "add %[w1], %[w1], %[w3], asr #16\n\t"                                                        \
+    "ssat %[w1], #8, %[w1]\n\t"                                                                   \
+    "strb %[w1], [%[d]], #1\n\t"
+#define BE_I8_ROW_NEXT                                                                           \
+    "tst %[w3], %[last]\n\t"                                                                      \
+    "beq 1b\n\t"
+
+/* A pixel over a patch in memory (%[xp], 4 words per LDM, stepped back by BACK bytes after each
+ * channel's dot): NAME(tbl, patch, dst) runs BODY (the dot: LDMs of %[x0]..%[x3] and %[w0]..
+ * %[w3] into %[a]), the stage and the step back, channel after channel. */
+#define BE_I8_ROW_PIXEL(NAME, BODY, BACK)                                                        \
+    static __attribute__((noinline)) void NAME(const uint32_t *tbl, const void *patch, int8_t *dst) \
+    {                                                                                            \
+        register const uint32_t *p __asm__("lr") = tbl;                                          \
+        register const void *xp __asm__("r12") = patch;                                          \
+        register int8_t *d __asm__("r3") = dst;                                                  \
+        register uint32_t x0 __asm__("r0"), x1 __asm__("r1"), x2 __asm__("r2"), x3 __asm__("r9"); \
+        register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8"); \
+        register int32_t a __asm__("r10");                                                       \
+        __asm__ volatile("1:\n\t" BODY BE_I8_ROW_STAGE "sub %[xp], %[xp], #" BACK "\n\t" BE_I8_ROW_NEXT \
+                         : [p] "+r"(p), [xp] "+r"(xp), [d] "+r"(d), [x0] "=&r"(x0), [x1] "=&r"(x1), \
+                           [x2] "=&r"(x2), [x3] "=&r"(x3), [w0] "=&r"(w0), [w1] "=&r"(w1),       \
+                           [w2] "=&r"(w2), [w3] "=&r"(w3), [a] "=&r"(a)                          \
+                         : [last] "I"(BE_I8_ROW_LAST)                                            \
+                         : "cc", "memory");                                                      \
+    }
+
+/* The 4 requant words of a row from its prepared constants; `last`: the chunk's last row. */
+static inline void be_i8_row_rq(const be_i8_rq *q, int32_t zp, int last, uint32_t *r)
+{
+    const uint64_t bh = (uint64_t)q->bh;
+    r[0] = (uint32_t)bh;
+    r[1] = (uint32_t)(bh >> 32);
+    r[2] = (uint32_t)q->m;
+    r[3] = q->s | (uint32_t)zp << 16 | (last ? BE_I8_ROW_LAST : 0u);
+}
+#endif
+
 /* ---------------------------------------------------------------------------- patches */
 
 /* acc[r] += sum_{j < n} w[r * rb + j] * x_j for r < rows (1..4); x in the core's layout, element

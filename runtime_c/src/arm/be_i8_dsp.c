@@ -22,10 +22,6 @@
 #include "arm/be_arm_i8.h"
 
 #if defined(BE_ARM_T2_ASM)
-/* The flag of a fused path's table row (first_rq_*, kq_pixel*) that ends its channel loop:
- * bit 8 of the word s - 32 | zp << 16 (ASR by a register reads its low byte only). */
-#define RQ_LAST 0x100u
-
 /* RequantStage when every shift of the block is >= 32 (be_i8_put), one output per step: an LDM
  * of the prepared {Bh low word, Bh high word, M, s - 32} (be_i8_rq), SMLAL (v = M * acc + Bh in
  * 64 bits, exact: the loader proved it fits int64), ASR of the high word by s - 32 (<= 30),
@@ -354,7 +350,7 @@ static void table4(const uint32_t *wt, const uint32_t *x, uint32_t nq, int32_t *
  * made once per pixel and chunk), and per output pixel one asm loop over the chunk's
  * channels: per 4 pair words (8 MACs) an LDM of the patch, an LDM of the weights and 4 SMLAD,
  * then the requant and store of be_i8_put_high_dsp, the patch pointer stepped back; the loop
- * ends after the row that carries RQ_LAST. 22 instructions per channel of 16 MACs, 40 per 40
+ * ends after the row that carries BE_I8_ROW_LAST. 22 instructions per channel of 16 MACs, 40 per 40
  * (table4 + be_i8_put: about 35 and 57). */
 #define KQ_LD4 "ldmia %[xp]!, {%[x0], %[x1], %[x2], %[x3]}\n\tldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"
 #define KQ_Q0                                                                                          \
@@ -367,37 +363,10 @@ static void table4(const uint32_t *wt, const uint32_t *x, uint32_t nq, int32_t *
            "smlad %[a], %[w1], %[x1], %[a]\n\t"                                                         \
            "smlad %[a], %[w2], %[x2], %[a]\n\t"                                                         \
            "smlad %[a], %[w3], %[x3], %[a]\n\t"
-#define KQ_RQ(BACK)                                                                                    \
-    "ldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                      \
-    "smlal %[w0], %[w1], %[w2], %[a]\n\t"                                                                \
-    "asr %[w1], %[w1], %[w3]\n\t"                                                                        \
-    "ssat %[w1], #16, %[w1]\n\t"                                                                         \
-    "add %[w1], %[w1], %[w3], asr #16\n\t"                                                               \
-    "ssat %[w1], #8, %[w1]\n\t"                                                                          \
-    "strb %[w1], [%[d]], #1\n\t"                                                                         \
-    "sub %[xp], %[xp], #" BACK "\n\t"                                                                    \
-    "tst %[w3], %[last]\n\t"                                                                             \
-    "beq 1b\n\t"
-#define KQ_PIXEL(NAME, BODY)                                                                           \
-    static __attribute__((noinline)) void NAME(const uint32_t *tbl, const uint32_t *patch, int8_t *dst) \
-    {                                                                                                  \
-        register const uint32_t *p __asm__("lr") = tbl;                                                \
-        register const uint32_t *xp __asm__("r12") = patch;                                            \
-        register int8_t *d __asm__("r3") = dst;                                                        \
-        register uint32_t x0 __asm__("r0"), x1 __asm__("r1"), x2 __asm__("r2"), x3 __asm__("r9");     \
-        register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");     \
-        register int32_t a __asm__("r10");                                                             \
-        __asm__ volatile("1:\n\t" BODY                                                                 \
-                         : [p] "+r"(p), [xp] "+r"(xp), [d] "+r"(d), [x0] "=&r"(x0), [x1] "=&r"(x1),    \
-                           [x2] "=&r"(x2), [x3] "=&r"(x3), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), \
-                           [w3] "=&r"(w3), [a] "=&r"(a)                                                \
-                         : [last] "I"(RQ_LAST)                                                         \
-                         : "cc", "memory");                                                            \
-    }
-KQ_PIXEL(kq_pixel16, KQ_Q0 KQ_Q KQ_RQ("32"))
-KQ_PIXEL(kq_pixel40, KQ_Q0 KQ_Q KQ_Q KQ_Q KQ_Q KQ_RQ("80"))
+BE_I8_ROW_PIXEL(kq_pixel16, KQ_Q0 KQ_Q, "32")
+BE_I8_ROW_PIXEL(kq_pixel40, KQ_Q0 KQ_Q KQ_Q KQ_Q KQ_Q, "80")
 
-/* The rows of channels [o0, o0 + n) (K4 = 4 nq) at tbl; `ends`: the last one carries RQ_LAST. */
+/* The rows of channels [o0, o0 + n) (K4 = 4 nq) at tbl; `ends`: the last one carries BE_I8_ROW_LAST. */
 static void kq_table(const be_op *op, const be_i8_rq *q, uint32_t o0, uint32_t n, uint32_t nq, int ends,
                      uint32_t *tbl)
 {
@@ -407,17 +376,12 @@ static void kq_table(const be_op *op, const be_i8_rq *q, uint32_t o0, uint32_t n
     for (o = 0; o < n; o++) {
         const int8_t *wr = w + (size_t)(o0 + o) * k;
         uint32_t *d = tbl + (size_t)o * row;
-        const uint64_t bh = (uint64_t)q[o].bh;
         for (j = 0; j < nq; j++) {
             const uint32_t v = 4u * j + 4u <= k ? ld32(wr + 4u * j) : 4u * j < k ? tail32(wr + 4u * j, k & 3u) : 0u;
             d[2u * j] = (uint32_t)__sxtb16(v);
             d[2u * j + 1u] = sxtb16_hi(v);
         }
-        d += 2u * nq;
-        d[0] = (uint32_t)bh;
-        d[1] = (uint32_t)(bh >> 32);
-        d[2] = (uint32_t)q[o].m;
-        d[3] = q[o].s | (uint32_t)op->zero_point << 16 | (ends && o + 1u == n ? RQ_LAST : 0u);
+        be_i8_row_rq(q + o, op->zero_point, ends && o + 1u == n, d + 2u * nq);
     }
 }
 
@@ -426,7 +390,7 @@ static int kq_conv(const be_op *op, const void *in, void *out, void *scratch, ui
 {
     const be_value *vo = &op->out;
     const uint32_t nq = (op->k + 3u) / 4u, row = 2u * nq + 4u, chunk = TBL_WORDS / row;
-    void (*pixel)(const uint32_t *, const uint32_t *, int8_t *) =
+    void (*pixel)(const uint32_t *, const void *, int8_t *) =
         nq == 4u ? kq_pixel16 : nq == 10u ? kq_pixel40 : NULL;
     be_i8_rq rq[BE_I8_BLOCK];
     uint32_t c0, o0, oy, ox;
@@ -445,7 +409,7 @@ static int kq_conv(const be_op *op, const void *in, void *out, void *scratch, ui
         for (oy = 0; oy < vo->h; oy++)
             for (ox = 0; ox < vo->w; ox++) {
                 be_i8_im2col(op, (const uint8_t *)in, oy, ox, 0u, scratch, BE_I8_S16Q, copy_q, fill_q);
-                pixel(tbl, (const uint32_t *)scratch, (int8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes + c0);
+                pixel(tbl, scratch, (int8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes + c0);
             }
     }
     return 0;
@@ -613,7 +577,7 @@ static void dw_core(const be_op *op, const uint8_t *const *taps, uint32_t nt, ui
  * costs more than its quads). */
 #define FIRST_PAIRS 6u
 /* Words per channel in the chunk's table: the 6 weight pairs, then (RequantStage with every
- * shift >= 32) the prepared Bh (2 words), M and s - 32 | zp << 16 | RQ_LAST on the chunk's
+ * shift >= 32) the prepared Bh (2 words), M and s - 32 | zp << 16 | BE_I8_ROW_LAST on the chunk's
  * last channel, so that one pointer walks everything a channel needs (first_rq_*). */
 #define FIRST_ROW 10u
 #if BE_I8_PAD_BYTES >= 8 /* 0: a RAM-tight build without the copy, the table path for every layer */
@@ -677,7 +641,7 @@ FIRST_DOTS6(first_dots6_i8, SXT_LO, sxtb16_hi)
  * (no accumulator array, no second loop): per channel three LDMs walk its table row (two of
  * three weight pairs, then {Bh low, Bh high, M, s'}), SMUAD + 5 SMLAD over the pixel's pair
  * words in registers, then be_i8_put_high_dsp's SMLAL / ASR / SSAT 16 / zero point (s' >> 16) /
- * SSAT 8 / STRB; the loop ends after the row that carries RQ_LAST (ASR reads only the low
+ * SSAT 8 / STRB; the loop ends after the row that carries BE_I8_ROW_LAST (ASR reads only the low
  * byte of s'). 18 instructions per channel of 9 MACs. */
 #define FIRST_RQ(NAME, EXT, EXT_HI)                                                                       \
     static __attribute__((noinline)) void NAME(const uint32_t *tbl, const uint8_t *win, uint32_t rs,     \
@@ -689,7 +653,7 @@ FIRST_DOTS6(first_dots6_i8, SXT_LO, sxtb16_hi)
         register uint32_t x4 __asm__("r10") = EXT(v2), x5 __asm__("r11") = EXT_HI(v2);                     \
         register const uint32_t *p __asm__("lr") = tbl;                                                    \
         register int8_t *d __asm__("r3") = dst;                                                            \
-        register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), sz __asm__("r8");          \
+        register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");          \
         register int32_t a __asm__("r12");                                                                 \
         __asm__ volatile("1:\n\t"                                                                          \
                          "ldmia %[p]!, {%[w0], %[w1], %[w2]}\n\t"                                          \
@@ -700,19 +664,11 @@ FIRST_DOTS6(first_dots6_i8, SXT_LO, sxtb16_hi)
                          "smlad %[a], %[w0], %[x3], %[a]\n\t"                                              \
                          "smlad %[a], %[w1], %[x4], %[a]\n\t"                                              \
                          "smlad %[a], %[w2], %[x5], %[a]\n\t"                                              \
-                         "ldmia %[p]!, {%[w0], %[w1], %[w2], %[sz]}\n\t"                                   \
-                         "smlal %[w0], %[w1], %[w2], %[a]\n\t"                                             \
-                         "asr %[w1], %[w1], %[sz]\n\t"                                                     \
-                         "ssat %[w1], #16, %[w1]\n\t"                                                      \
-                         "add %[w1], %[w1], %[sz], asr #16\n\t"                                            \
-                         "ssat %[w1], #8, %[w1]\n\t"                                                       \
-                         "strb %[w1], [%[d]], #1\n\t"                                                      \
-                         "tst %[sz], %[last]\n\t"                                                          \
-                         "beq 1b\n\t"                                                                      \
+                         BE_I8_ROW_STAGE BE_I8_ROW_NEXT                                                    \
                          : [p] "+r"(p), [d] "+r"(d), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2),       \
-                           [sz] "=&r"(sz), [a] "=&r"(a)                                                    \
+                           [w3] "=&r"(w3), [a] "=&r"(a)                                                    \
                          : [x0] "r"(x0), [x1] "r"(x1), [x2] "r"(x2), [x3] "r"(x3), [x4] "r"(x4),           \
-                           [x5] "r"(x5), [last] "I"(RQ_LAST)                                            \
+                           [x5] "r"(x5), [last] "I"(BE_I8_ROW_LAST)                                            \
                          : "cc", "memory");                                                                \
     }
 FIRST_RQ(first_rq_u8, UXT_LO, uxtb16_hi)
@@ -722,14 +678,8 @@ FIRST_RQ(first_rq_i8, SXT_LO, sxtb16_hi)
 static void first_rq_table(const be_i8_rq *q, uint32_t n, int32_t zp, uint32_t *tbl)
 {
     uint32_t o;
-    for (o = 0; o < n; o++) {
-        uint32_t *r = tbl + (size_t)o * FIRST_ROW + FIRST_PAIRS;
-        const uint64_t bh = (uint64_t)q[o].bh;
-        r[0] = (uint32_t)bh;
-        r[1] = (uint32_t)(bh >> 32);
-        r[2] = (uint32_t)q[o].m;
-        r[3] = q[o].s | (uint32_t)zp << 16 | (o + 1u == n ? RQ_LAST : 0u);
-    }
+    for (o = 0; o < n; o++)
+        be_i8_row_rq(q + o, zp, o + 1u == n, tbl + (size_t)o * FIRST_ROW + FIRST_PAIRS);
 }
 #endif
 

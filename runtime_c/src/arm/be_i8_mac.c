@@ -204,7 +204,7 @@ DOT_RAW(int8_t)
  * 1x1 downsampling convs) and a RequantStage whose shifts are all >= 32. The byte dot above
  * pays a code load and a weight load per MAC, and per call of 4 rows its set-up and the
  * accumulator array; here the weights of a chunk of channels are widened once to int32 table
- * rows (K weights, then the requant words {Bh low, Bh high, M, s - 32 | zp << 16 | MROW_LAST on
+ * rows (K weights, then the requant words {Bh low, Bh high, M, s - 32 | zp << 16 | BE_I8_ROW_LAST on
  * the chunk's last channel}), the pixel's patch is K int32 codes on the stack, and one asm loop
  * per pixel runs the chunk's channels: per 4 MACs an LDM of 4 codes, an LDM of 4 weights and 4
  * MLA (MUL for the first), then SMLAL / ASR / SSAT 16 / the zero point (ASR #16 of the last
@@ -216,7 +216,6 @@ DOT_RAW(int8_t)
  * ResNet's 1x1 convs 6.0 -> 2.83 (K = 16) and 3.96 -> 2.38 (K = 40, chunks of 23 channels, the
  * patch made per chunk). */
 #define MROW_WORDS 1024u /* the chunk's table: 4 KiB of stack */
-#define MROW_LAST 0x100u
 #define MROW_KMAX 40u
 
 static void mrow_copy(void *patch, uint32_t e, const uint8_t *src, uint32_t n, int is_i8)
@@ -252,36 +251,9 @@ static void mrow_fill(void *patch, uint32_t e, uint32_t n, int32_t code)
     "ldr %[x0], [%[xp]], #4\n\t"                                                                          \
     "ldr %[w0], [%[p]], #4\n\t"                                                                           \
     "mla %[a], %[w0], %[x0], %[a]\n\t"
-#define MROW_RQ(BACK)                                                                                   \
-    "ldmia %[p]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                       \
-    "smlal %[w0], %[w1], %[w2], %[a]\n\t"                                                                 \
-    "asr %[w1], %[w1], %[w3]\n\t"                                                                         \
-    "ssat %[w1], #16, %[w1]\n\t"                                                                          \
-    "add %[w1], %[w1], %[w3], asr #16\n\t"                                                                \
-    "ssat %[w1], #8, %[w1]\n\t"                                                                           \
-    "strb %[w1], [%[d]], #1\n\t"                                                                          \
-    "sub %[xp], %[xp], #" BACK "\n\t"                                                                     \
-    "tst %[w3], %[last]\n\t"                                                                              \
-    "beq 1b\n\t"
-#define MROW_PIXEL(NAME, BODY)                                                                          \
-    static __attribute__((noinline)) void NAME(const uint32_t *tbl, const int32_t *patch, int8_t *dst) \
-    {                                                                                                   \
-        register const uint32_t *p __asm__("lr") = tbl;                                                 \
-        register const int32_t *xp __asm__("r12") = patch;                                              \
-        register int8_t *d __asm__("r10") = dst;                                                        \
-        register int32_t x0 __asm__("r0"), x1 __asm__("r1"), x2 __asm__("r2"), x3 __asm__("r3");       \
-        register uint32_t w0 __asm__("r4"), w1 __asm__("r5"), w2 __asm__("r6"), w3 __asm__("r8");      \
-        register int32_t a __asm__("r9");                                                               \
-        __asm__ volatile("1:\n\t" BODY                                                                  \
-                         : [p] "+r"(p), [xp] "+r"(xp), [d] "+r"(d), [x0] "=&r"(x0), [x1] "=&r"(x1),     \
-                           [x2] "=&r"(x2), [x3] "=&r"(x3), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), \
-                           [w3] "=&r"(w3), [a] "=&r"(a)                                                 \
-                         : [last] "I"(MROW_LAST)                                                        \
-                         : "cc", "memory");                                                             \
-    }
-MROW_PIXEL(mrow_k9, MROW_Q0 MROW_Q MROW_ONE MROW_RQ("36"))
-MROW_PIXEL(mrow_k16, MROW_Q0 MROW_Q MROW_Q MROW_Q MROW_RQ("64"))
-MROW_PIXEL(mrow_k40, MROW_Q0 MROW_Q MROW_Q MROW_Q MROW_Q MROW_Q MROW_Q MROW_Q MROW_Q MROW_Q MROW_RQ("160"))
+BE_I8_ROW_PIXEL(mrow_k9, MROW_Q0 MROW_Q MROW_ONE, "36")
+BE_I8_ROW_PIXEL(mrow_k16, MROW_Q0 MROW_Q MROW_Q MROW_Q, "64")
+BE_I8_ROW_PIXEL(mrow_k40, MROW_Q0 MROW_Q MROW_Q MROW_Q MROW_Q MROW_Q MROW_Q MROW_Q MROW_Q MROW_Q, "160")
 
 #if BE_I8_PAD_BYTES >= 8
 /* The pixel layer's 3x3 window from the padded copy (be_i8_pad_input): 9 codes widened in
@@ -308,7 +280,7 @@ static int mrow_conv(const be_op *op, const void *in, void *out, be_status *st)
 {
     const be_value *vo = &op->out;
     const uint32_t k = op->k, row = k + 4u;
-    void (*pixel)(const uint32_t *, const int32_t *, int8_t *) =
+    void (*pixel)(const uint32_t *, const void *, int8_t *) =
         k == 9u ? mrow_k9 : k == 16u ? mrow_k16 : k == 40u ? mrow_k40 : NULL;
     uint32_t tbl[MROW_WORDS];
     int32_t patch[MROW_KMAX];
@@ -339,13 +311,9 @@ static int mrow_conv(const be_op *op, const void *in, void *out, be_status *st)
         (void)be_i8_rq_prepare(op, o0, n, rq);
         for (o = 0; o < n; o++) {
             uint32_t *r = tbl + (size_t)o * row;
-            const uint64_t bh = (uint64_t)rq[o].bh;
             for (j = 0; j < k; j++)
                 r[j] = (uint32_t)(int32_t)w[(size_t)o * k + j];
-            r[k] = (uint32_t)bh;
-            r[k + 1u] = (uint32_t)(bh >> 32);
-            r[k + 2u] = (uint32_t)rq[o].m;
-            r[k + 3u] = rq[o].s | (uint32_t)op->zero_point << 16 | (o + 1u == n ? MROW_LAST : 0u);
+            be_i8_row_rq(rq + o, op->zero_point, o + 1u == n, r + k);
         }
         for (oy = 0; oy < vo->h; oy++)
             for (ox = 0; ox < vo->w; ox++) {
