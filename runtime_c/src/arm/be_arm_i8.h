@@ -149,6 +149,20 @@ static inline int be_i8_rq_prepare(const be_op *op, uint32_t o0, uint32_t n, be_
     return all_high;
 }
 
+/* 1 if op's stage is a RequantStage whose every channel shifts by >= 32 (the fused rows' and
+ * lane paths' condition), read from the shifts alone. */
+static inline int be_i8_requant_all_high(const be_op *op)
+{
+    const uint8_t *sh = (const uint8_t *)op->stage_c;
+    uint32_t c;
+    if (op->stage != BE_STAGE_REQUANT)
+        return 0;
+    for (c = 0; c < op->out_ch; c++)
+        if (sh[c] < 32u)
+            return 0;
+    return 1;
+}
+
 /* The output code of one prepared channel. */
 static inline int32_t be_i8_rq_one(const be_i8_rq *q, int32_t acc, int32_t zp)
 {

@@ -394,11 +394,8 @@ static int kq_conv(const be_op *op, const void *in, void *out, void *scratch, ui
         nq == 4u ? kq_pixel16 : nq == 10u ? kq_pixel40 : NULL;
     be_i8_rq rq[BE_I8_BLOCK];
     uint32_t c0, o0, oy, ox;
-    if (pixel == NULL || op->stage != BE_STAGE_REQUANT)
+    if (pixel == NULL || !be_i8_requant_all_high(op))
         return 1;
-    for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) /* every shift >= 32, or none of this */
-        if (!be_i8_rq_prepare(op, o0, op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK, rq))
-            return 1;
     for (c0 = 0; c0 < op->out_ch; c0 += chunk) {
         const uint32_t cn = op->out_ch - c0 < chunk ? op->out_ch - c0 : chunk;
         for (o0 = c0; o0 < c0 + cn; o0 += BE_I8_BLOCK) {

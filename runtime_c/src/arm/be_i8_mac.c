@@ -291,15 +291,10 @@ static int mrow_conv(const be_op *op, const void *in, void *out, be_status *st)
     be_arm_padded g = {0u, 0u, 0u, 0u};
     int padded = 0;
 #endif
-    if (pixel == NULL || op->groups > 1u || op->stage != BE_STAGE_REQUANT)
+    if (pixel == NULL || op->groups > 1u || !be_i8_requant_all_high(op))
         return 1;
     if (chunk > BE_I8_BLOCK)
         chunk = BE_I8_BLOCK;
-    for (o0 = 0; o0 < op->out_ch; o0 += chunk) { /* every chunk's shifts >= 32, or none is run */
-        const uint32_t n = op->out_ch - o0 < chunk ? op->out_ch - o0 : chunk;
-        if (!be_i8_rq_prepare(op, o0, n, rq))
-            return 1;
-    }
 #if BE_I8_PAD_BYTES >= 8
     padded = k == 9u && op->kh == 3u && op->in.c == 1u && be_arm_padded_geometry(op, 1u, BE_I8_PAD_BYTES - 4u, &g);
     if (padded)

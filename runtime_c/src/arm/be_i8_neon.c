@@ -343,11 +343,8 @@ static int conv_1x1(const be_op *op, const void *in, void *out)
     int8_t tmp[8];
     uint32_t o0, oy, ox, o, j, v;
     if (op->kh != 1u || op->kw != 1u || op->groups > 1u || k != vi->c || k % 8u != 0u || k > PX_K ||
-        op->pt != 0u || op->pb != 0u || op->pl != 0u || op->pr != 0u || op->stage != BE_STAGE_REQUANT)
+        op->pt != 0u || op->pb != 0u || op->pl != 0u || op->pr != 0u || !be_i8_requant_all_high(op))
         return 1;
-    for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK)
-        if (!be_i8_rq_prepare(op, o0, op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK, rq))
-            return 1;
     for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
         const uint32_t nb = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
         const uint32_t n8 = (nb + 7u) & ~7u;
