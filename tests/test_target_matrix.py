@@ -53,17 +53,17 @@ MAX_OPS = 16
 # The ARM variants each target must run (test_variants.c and the models); dispatch order
 # of the table: the first one is what "auto" picks for a binary layer.
 EXPECTED_VARIANTS = {  # "tab": binary Conv2d with C < 32 (nibble tables), "short": binary Dense with
-    # K <= 128 (one pass per output), every ARM build
-    "cortex-m0": ["thumb1", "tab", "short"],
-    "cortex-m3": ["swar", "tab", "short"],
-    "cortex-m4": ["dsp", "swar", "tab", "short", "sad"],
-    "cortex-m7": ["dsp", "swar", "tab", "short", "sad"],
-    "cortex-m33": ["dsp", "swar", "tab", "short", "sad"],
-    "cortex-m55": ["mve", "lanes", "dsp", "swar", "tab", "short", "sad"],
-    "aarch64-linux": ["neon", "lanes", "tab", "short"],
-    "armv7-linux": ["neon", "lanes", "dsp", "swar", "tab", "short", "sad"],
-    "aarch64-virt": ["neon", "lanes", "tab", "short"],  # the same cores bare metal under qemu-system (-icount)
-    "armv7-virt": ["neon", "lanes", "dsp", "swar", "tab", "short", "sad"],
+    # K <= 128 (one pass per output), "planes2": binary Dense over 2 bit-planes, every ARM build
+    "cortex-m0": ["thumb1", "tab", "short", "planes2"],
+    "cortex-m3": ["swar", "tab", "short", "planes2"],
+    "cortex-m4": ["dsp", "swar", "tab", "short", "planes2", "sad"],
+    "cortex-m7": ["dsp", "swar", "tab", "short", "planes2", "sad"],
+    "cortex-m33": ["dsp", "swar", "tab", "short", "planes2", "sad"],
+    "cortex-m55": ["mve", "lanes", "dsp", "swar", "tab", "short", "planes2", "sad"],
+    "aarch64-linux": ["neon", "lanes", "tab", "short", "planes2"],
+    "armv7-linux": ["neon", "lanes", "dsp", "swar", "tab", "short", "planes2", "sad"],
+    "aarch64-virt": ["neon", "lanes", "tab", "short", "planes2"],  # the same cores bare metal under qemu-system (-icount)
+    "armv7-virt": ["neon", "lanes", "dsp", "swar", "tab", "short", "planes2", "sad"],
     "x86_64": [],  # run-time dispatch: whatever this CPU has (POPCNT / AVX2 / AVX-512)
 }
 
@@ -305,6 +305,17 @@ def short_takes(target: str, op, spec) -> bool:
         return False
     return isinstance(out, (ScoreStage, AccStage)) or (isinstance(out, ThresholdStage) and out.encoding == "sign"
                                                        and out.levels == 1)
+
+
+def planes2_takes(target: str, op, spec) -> bool:
+    """Does the ARM "planes2" kernel (runtime_c/src/arm/be_dense_planes2.c: one pass per row) take
+    this bits x binary layer? A Dense over 2 unsigned bit-planes with a threshold, score or
+    accumulator stage, first on the Cortex-M cores but the M55 (where "mve" counts faster); "short"
+    goes before it for K <= 64. Elsewhere forced only."""
+    if target == "cortex-m55" or target.startswith(("aarch64", "armv7")) or not isinstance(op, Dense):
+        return False
+    return (spec.encoding == "unsigned" and spec.planes == 2
+            and isinstance(op.output, (ThresholdStage, ScoreStage, AccStage)))
 
 
 # The first layer, uint8 pixels x binary weights (runtime_c/src/arm/be_u8_*.c): what "auto" picks
@@ -947,6 +958,8 @@ def test_models_match_reference(name):
                     assert kname == "tab", (case, line)
                 elif bits_bin and short_takes(name, op, spec):
                     assert kname == "short", (case, line)
+                elif bits_bin and planes2_takes(name, op, spec):
+                    assert kname == "planes2", (case, line)
                 else:  # pooling on sign bits and flattening take the portable "word" kernels
                     word = isinstance(op, Flatten) or (isinstance(op, MaxPool2d) and spec.kind == "bits")
                     assert kname == (best if bits_bin else "word" if word else "ref"), (case, line)

@@ -69,6 +69,9 @@ const be_kernel be_kernel_table[] = {
 #if defined(BE_ARM_HAVE_U8) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_supports, be_dense_bin_short, 0)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_planes_short_supports, be_dense_planes_short, 0)
+#ifndef BE_ARM_HAVE_MVE
+    BE_ROW(DENSE_BIN, "planes2", BE_OP_DENSE, 0u, be_dense_planes2_supports, be_dense_planes2, 0)
+#endif
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_supports, be_conv2d_bin_tab, 0)
 #endif
 #ifdef BE_ARM_HAVE_NEON
@@ -93,6 +96,9 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_planes_short_supports, be_dense_planes_short, 0)
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_supports, be_conv2d_bin_tab, 0)
 #endif
+#endif
+#if defined(BE_ARM_HAVE_U8) && (defined(BE_ARM_HAVE_NEON) || defined(BE_ARM_HAVE_MVE))
+    BE_ROW(DENSE_BIN, "planes2", BE_OP_DENSE, 0u, be_dense_planes2_supports, be_dense_planes2, 0)
 #endif
 #ifdef BE_ARM_HAVE_DSP
     BE_ROW(DENSE_BIN, "dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_arm_bin_supports, be_dense_bin_dsp, 0)

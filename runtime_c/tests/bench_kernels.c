@@ -3,6 +3,9 @@
  * docs/kernels.md and tests/test_target_matrix.py, which builds, runs and converts this).
  *
  *   dense: 1024 sign bits -> BENCH_DENSE_OUT outputs (default 1024), binary weights, sign stage
+ *   dense256o16 ... dense256o256: the same with K sign bits -> O outputs (o10: scores, the heads);
+ *          densep2k288: 288 unsigned 2-bit levels (2 bit-planes) -> 64, sign stage (the qrelu2
+ *          VGG's dense16; MACs are logical: 288 x 64)
  *   conv:  14 x 14 x 64 sign bits, 3x3 kernel, stride 1, padding 1 -> 14 x 14 x 64, sign stage
  *   conv8, conv8o16, conv16, conv16o32: the small layers of the VGG models (3x3, stride 1,
  *          padding 1, sign stage): 28 x 28 x 8 -> 8, 14 x 14 x 8 -> 16, 14 x 14 x 16 -> 16,
@@ -216,12 +219,13 @@ static void run_all(const be_op *op, const char *what, const void *in, void *out
     }
 }
 
-/* A Dense: k sign bits -> o outputs, sign thresholds or scores (int32 multiplier * acc + offset).
- * The small ones (classifier heads) are dominated by per-call and per-output costs. */
-static void bench_dense_shape(const char *what, uint32_t k, uint32_t o, int scores)
+/* A Dense: k sign bits (planes 0) or k levels on `planes` unsigned bit-planes -> o outputs, sign
+ * thresholds or scores (int32 multiplier * acc + offset). The small ones (classifier heads) are
+ * dominated by per-call and per-output costs. */
+static void bench_dense_shape(const char *what, uint32_t k, uint32_t o, int scores, uint32_t planes)
 {
-    const uint32_t kw = be_words_for(k), ow = scores ? o : be_words_for(o);
-    uint32_t *w = pool, *in = w + o * kw, *out = in + kw, *out_ref = out + ow;
+    const uint32_t kw = be_words_for(k), ow = scores ? o : be_words_for(o), pw = planes ? planes : 1u;
+    uint32_t *w = pool, *in = w + o * kw, *out = in + kw * pw, *out_ref = out + ow;
     int32_t *t = (int32_t *)(out_ref + ow), *off = t + o;
     int8_t *dir = (int8_t *)(off + (scores ? o : 0u));
     uint32_t i, j;
@@ -233,13 +237,19 @@ static void bench_dense_shape(const char *what, uint32_t k, uint32_t o, int scor
     op.out_ch = o;
     op.w_row_bytes = kw * 4u;
     bits_value(&op.in, 1u, 1u, 1u, k);
+    if (planes) {
+        op.in.encoding = BE_ENC_UNSIGNED;
+        op.in.planes = (uint8_t)planes;
+        op.in.pixel_bytes = op.in.nbytes = kw * pw * 4u;
+    }
     fill(w, o * kw);
-    fill(in, kw);
+    fill(in, kw * pw);
     for (i = 0; i < o; i++) /* padding bits of each row zero */
         for (j = k; j < kw * 32u; j++)
             w[i * kw + j / 32u] &= ~(1u << (j % 32u));
-    for (j = k; j < kw * 32u; j++)
-        in[j / 32u] &= ~(1u << (j % 32u));
+    for (i = 0; i < pw; i++)
+        for (j = k; j < kw * 32u; j++)
+            in[i * kw + j / 32u] &= ~(1u << (j % 32u));
     op.weights = w;
     if (scores) {
         memset(&op.out, 0, sizeof op.out);
@@ -264,7 +274,7 @@ static void bench_dense_shape(const char *what, uint32_t k, uint32_t o, int scor
 
 static void bench_dense(void)
 {
-    bench_dense_shape("dense", DENSE_K, BENCH_DENSE_OUT, 0);
+    bench_dense_shape("dense", DENSE_K, BENCH_DENSE_OUT, 0, 0u);
 }
 
 /* op = a binary 3x3 conv, stride 1, padding 1, hw x hw x c sign bits -> hw x hw x o (sign bits) */
@@ -571,13 +581,14 @@ int main(void)
     printf("bench: target %s, isa 0x%lx, tick_hz %lu\n", board_name(), (unsigned long)be_isa_detect(),
            (unsigned long)board_tick_hz());
     bench_dense();
-    bench_dense_shape("dense256o16", 256u, 16u, 0);
-    bench_dense_shape("dense64o10", 64u, 10u, 1);
-    bench_dense_shape("dense64o64", 64u, 64u, 0);
-    bench_dense_shape("dense96o32", 96u, 32u, 0);
-    bench_dense_shape("dense128o10", 128u, 10u, 1);
-    bench_dense_shape("dense128o128", 128u, 128u, 0);
-    bench_dense_shape("dense256o256", 256u, BENCH_DENSE_OUT < 256u ? BENCH_DENSE_OUT : 256u, 0); /* the VGG's dense18 */
+    bench_dense_shape("dense256o16", 256u, 16u, 0, 0u);
+    bench_dense_shape("dense64o10", 64u, 10u, 1, 0u);
+    bench_dense_shape("dense64o64", 64u, 64u, 0, 0u);
+    bench_dense_shape("dense96o32", 96u, 32u, 0, 0u);
+    bench_dense_shape("dense128o10", 128u, 10u, 1, 0u);
+    bench_dense_shape("dense128o128", 128u, 128u, 0, 0u);
+    bench_dense_shape("dense256o256", 256u, BENCH_DENSE_OUT < 256u ? BENCH_DENSE_OUT : 256u, 0, 0u); /* the VGG's dense18 */
+    bench_dense_shape("densep2k288", 288u, 64u, 0, 2u); /* the qrelu2 VGG's dense16: 2 bit-planes */
     bench_conv();
     bench_conv_small("conv8", 28u, 8u, 8u, 1u, 0u);
     bench_conv_small("conv8o16", 14u, 8u, 16u, 1u, 0u);

@@ -374,6 +374,18 @@ static void test_dense(void)
                 dense_case(kss[i], os[n % (sizeof os / sizeof os[0])], 1, BE_WK_BINARY, j == 4u ? 5 : (int)(j % 4u));
         }
     }
+    { /* 2 unsigned bit-planes, rows of 3 and more words ("planes2"): odd and even word counts, a
+       * partial last word, every stage (scores also wrapping), one and more blocks of 32 rows */
+        static const uint32_t kp[] = {65, 95, 96, 97, 160, 288, 289, 1000, 1601};
+        static const uint32_t op2[] = {1, 10, 32, 33, 64, 7};
+        for (i = 0; i < sizeof kp / sizeof kp[0]; i++) {
+            for (j = 0; j < 6u; j++, n++)
+                dense_case(kp[i], op2[(i + j) % (sizeof op2 / sizeof op2[0])], 1, BE_WK_BINARY, (int)j);
+            score_overflow = 1;
+            dense_case(kp[i], op2[i % (sizeof op2 / sizeof op2[0])], 1, BE_WK_BINARY, 3);
+            score_overflow = 0;
+        }
+    }
     { /* unsigned planes with P = 1, 3 and 8: every stage, odd K and O, row tails */
         static const uint32_t pl[] = {1, 3, 8};
         for (i = 0; i < sizeof pl / sizeof pl[0]; i++) {

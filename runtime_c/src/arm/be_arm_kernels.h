@@ -18,6 +18,8 @@
  *   "tab"    | every ARM build                              | none (plain C)   | Conv2d, C < 32 only
  *   "short"  | every ARM build                              | none (plain C)   | Dense, sign, K <= 128
  *            |   (DSP builds: score / accumulator stages only)
+ *   "planes2"| every ARM build                              | none (plain C)   | Dense, 2 unsigned
+ *            |   (one pass per row: AND counts, no weight counts)                 |   bit-planes, any K
  *
  * All of them take the binary layers: Dense / Conv2d with sign-bit input and binary weights
  * (any output stage, see be_arm.h); "tab" (be_bin_tab.c: nibble tables built per call) goes
@@ -85,6 +87,8 @@ be_status be_dense_bin_short(const be_op *op, const void *in, void *out, void *s
 int be_dense_planes_short_supports(const be_op *op);
 int be_dense_planes_short_head_supports(const be_op *op); /* NEON builds: up to 64 outputs */
 be_status be_dense_planes_short(const be_op *op, const void *in, void *out, void *scratch);
+int be_dense_planes2_supports(const be_op *op);
+be_status be_dense_planes2(const be_op *op, const void *in, void *out, void *scratch);
 int be_conv2d_bin_tab_supports(const be_op *op);
 int be_conv2d_bin_tab_first_supports(const be_op *op); /* NEON builds: where "tab" beats "neon" */
 /* Whether "tab" takes this Conv2d from its offset image (3x3 over 2 bit-planes or sign bits, C <= 32,

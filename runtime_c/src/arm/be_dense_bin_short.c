@@ -22,6 +22,7 @@
 #ifdef BE_ARM_HAVE_U8
 
 #include "arm/be_arm.h"
+#include "arm/be_arm_swar.h"
 
 #ifdef BE_ARM_HAVE_DSP
 #include <arm_acle.h>
@@ -71,56 +72,6 @@ int be_dense_planes_short_supports(const be_op *op)
            (op->stage == BE_STAGE_THRESHOLD || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_ACC);
 }
 
-/* popcount(a) as 8 nibbles (each <= 4), and nibble sums v as byte lanes. On Thumb-2 as BIC with
- * the complement mask, then SUB / ADD with the shift folded in ((a & 0xAAAAAAAA) >> 1 rather than
- * (a >> 1) & 0x55555555): every mask is a modified immediate, so none lives in a register and
- * none costs a separate shift (GCC canonicalises the C back to shift-then-mask, two instructions
- * each, hence the asm). Elsewhere the plain SWAR. */
-#if defined(__thumb2__)
-static inline uint32_t nibbles(uint32_t a)
-{
-    uint32_t t;
-    __asm__("bic %1, %0, #0x55555555\n\t"
-            "sub %0, %0, %1, lsr #1\n\t"
-            "bic %1, %0, #0x33333333\n\t"
-            "and %0, %0, #0x33333333\n\t"
-            "add %0, %0, %1, lsr #2"
-            : "+r"(a), "=&r"(t));
-    return a;
-}
-
-static inline uint32_t bytes_of(uint32_t v)
-{
-    uint32_t t;
-    __asm__("bic %1, %0, #0x0F0F0F0F\n\t"
-            "and %0, %0, #0x0F0F0F0F\n\t"
-            "add %0, %0, %1, lsr #4"
-            : "+r"(v), "=&r"(t));
-    return v;
-}
-#else
-static inline uint32_t nibbles(uint32_t a)
-{
-    a = a - ((a >> 1) & 0x55555555u);
-    return (a & 0x33333333u) + ((a >> 2) & 0x33333333u);
-}
-
-static inline uint32_t bytes_of(uint32_t v)
-{
-    return (v & 0x0F0F0F0Fu) + ((v >> 4) & 0x0F0F0F0Fu);
-}
-#endif
-
-/* The next row's nw words into w0..w3, *p advanced past them. On Thumb-2 as LDRD / LDR with
- * post-increment (GCC emits two LDRs and a separate pointer add for the C). */
-#if defined(__thumb2__)
-#define BE_LD2(p, a, b) __asm__("ldrd %0, %1, [%2], #8" : "=&r"(a), "=&r"(b), "+r"(p) : : "memory")
-#define BE_LD1(p, a) __asm__("ldr %0, [%1], #4" : "=&r"(a), "+r"(p) : : "memory")
-#else
-#define BE_LD2(p, a, b) ((a) = (p)[0], (b) = (p)[1], (p) += 2)
-#define BE_LD1(p, a) ((a) = *(p)++)
-#endif
-
 static inline __attribute__((always_inline)) void load_row(const be_word **p, uint32_t nw, be_word *w)
 {
     const be_word *q = *p;
@@ -147,31 +98,22 @@ static inline __attribute__((always_inline)) int32_t row_acc(const be_word **p, 
     be_word w[4];
     uint32_t v, lanes;
     load_row(p, nw, w);
-    v = nibbles(x0 ^ w[0]);
+    v = be_swar_nibbles(x0 ^ w[0]);
     if (nw >= 2u)
-        v += nibbles(x1 ^ w[1]);
+        v += be_swar_nibbles(x1 ^ w[1]);
     if (nw >= 3u)
-        v += nibbles(x2 ^ w[2]);
+        v += be_swar_nibbles(x2 ^ w[2]);
 #ifdef BE_ARM_HAVE_DSP
     if (nw <= 3u)
         return k - 2 * (int32_t)__usad8(v & 0x0F0F0F0Fu, 0u) - (int32_t)(__usad8(v & 0xF0F0F0F0u, 0u) >> 3);
-    lanes = bytes_of(v) + bytes_of(nibbles(x3 ^ w[3])); /* byte lanes <= 32 */
+    lanes = be_swar_bytes(v) + be_swar_bytes(be_swar_nibbles(x3 ^ w[3])); /* byte lanes <= 32 */
     return k - 2 * (int32_t)__usad8(lanes, 0u);
 #else
-    lanes = bytes_of(v);
+    lanes = be_swar_bytes(v);
     if (nw == 4u)
-        lanes += bytes_of(nibbles(x3 ^ w[3]));
+        lanes += be_swar_bytes(be_swar_nibbles(x3 ^ w[3]));
     return k - 2 * (int32_t)((lanes * 0x01010101u) >> 24); /* byte lanes <= 32: their sum in the top byte */
 #endif
-}
-
-/* *y = mult * acc + offset modulo 2^32 (one MLA). The loader proved that no score of a loaded
- * op leaves int32 (be_model.c: |mult| * bound + |offset| <= INT32_MAX), so this is the exact
- * score and no overflow test is needed; on an op built by hand that breaks the proof the value is
- * still the reference's wrapped one (only its BE_ERR_OVERFLOW status is not reported). */
-static inline __attribute__((always_inline)) void put_score(int32_t *y, int32_t mult, int32_t acc, int32_t offset)
-{
-    *(uint32_t *)y = (uint32_t)mult * (uint32_t)acc + (uint32_t)offset; /* unsigned: wraps, defined */
 }
 
 /* The whole layer for rows of NW words: outputs in blocks of 32 (one sign word each). */
@@ -187,7 +129,7 @@ static inline __attribute__((always_inline)) be_status short_layer(const be_op *
         const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
         int32_t *y = (int32_t *)out, *const y_end = y + nout;
         for (; y != y_end; y++) /* (two rows per loop test measured slower: GCC spills) */
-            put_score(y, *mult++, row_acc(&w, nw, x0, x1, x2, x3, k), *offset++);
+            be_arm_put_score(y, *mult++, row_acc(&w, nw, x0, x1, x2, x3, k), *offset++);
     } else if (be_stage_is_sign(op)) {
         const int8_t *dir = (const int8_t *)op->stage_a;
         const int32_t *t = (const int32_t *)op->stage_b;
@@ -238,25 +180,17 @@ static inline __attribute__((always_inline)) be_status planes_layer(const be_op 
             be_word r[4];
             uint32_t lanes;
             load_row(&w, nw, r);
-            lanes = bytes_of(nibbles(a0 & r[0]) + (nibbles(b0 & r[0]) << 1));
+            lanes = be_swar_bytes(be_swar_nibbles(a0 & r[0]) + (be_swar_nibbles(b0 & r[0]) << 1));
             if (nw == 2u)
-                lanes += bytes_of(nibbles(a1 & r[1]) + (nibbles(b1 & r[1]) << 1));
+                lanes += be_swar_bytes(be_swar_nibbles(a1 & r[1]) + (be_swar_nibbles(b1 & r[1]) << 1));
 #ifdef BE_ARM_HAVE_DSP
             acc[i] = c - 2 * (int32_t)__usad8(lanes, 0u);
 #else
             acc[i] = c - 2 * (int32_t)((lanes * 0x01010101u) >> 24); /* lanes <= 48: sum <= 192 */
 #endif
         }
-        if (op->stage == BE_STAGE_SCORE) {
-            const int32_t *mult = (const int32_t *)op->stage_a + o, *offset = (const int32_t *)op->stage_b + o;
-            int32_t *y = (int32_t *)out + o;
-            for (i = 0; i < n; i++)
-                put_score(&y[i], mult[i], acc[i], offset[i]);
-        } else if (op->stage == BE_STAGE_ACC) {
-            for (i = 0; i < n; i++)
-                ((int32_t *)out)[o + i] = acc[i];
-        } else {
-            const be_status s = be_stage_put_block(op, out, o, n, acc);
+        {
+            const be_status s = be_arm_dense_put_block(op, out, o, n, acc);
             if (s != BE_OK)
                 st = s;
         }
