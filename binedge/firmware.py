@@ -394,13 +394,13 @@ def _operands(graph) -> int:
 # (family f is KERNEL_FAMILIES[f - 1]); tests check the order against be_kernel_family_name.
 KERNEL_FAMILIES = ("DENSE_BIN", "DENSE_U8", "DENSE_I8", "CONV2D_BIN", "CONV2D_U8", "CONV2D_I8",
                    "MAXPOOL2D_BIN", "MAXPOOL2D_I8", "FLATTEN", "RESHAPE", "AVGPOOL2D", "ADD",
-                   "REQUANTIZE", "THRESHOLD", "CONCAT", "MERGE", "LSTM_BIN", "CONV2D_PLANES")
+                   "REQUANTIZE", "THRESHOLD", "CONCAT", "MERGE", "LSTM_BIN", "CONV2D_PLANES", "DENSE_PLANES")
 
 
 def op_kernel_families(op, in_spec) -> frozenset[str]:
     """The kernel families whose kernels may compute ``op`` (its first input of type
     ``in_spec``): the C runtime's be_op_kernel_families, which dispatch obeys. Dense / Conv2d on
-    bits: ``*_BIN``, and a Conv2d on 2 .. 8 unsigned bit-planes also ``CONV2D_PLANES``; on u8 codes: ``*_U8``, plus ``*_I8`` with int8 weights; on i8 codes:
+    bits: ``*_BIN``, and on 2 .. 8 unsigned bit-planes also ``CONV2D_PLANES`` / ``DENSE_PLANES``; on u8 codes: ``*_U8``, plus ``*_I8`` with int8 weights; on i8 codes:
     ``*_I8``; MaxPool2d on bits / on codes: ``MAXPOOL2D_BIN`` / ``MAXPOOL2D_I8``; LSTM:
     ``LSTM_BIN``; every other op the one family named by its type."""
     from . import graph as G
@@ -408,8 +408,8 @@ def op_kernel_families(op, in_spec) -> frozenset[str]:
     if isinstance(op, (G.Dense, G.Conv2d)):
         stem = "DENSE" if isinstance(op, G.Dense) else "CONV2D"
         if in_spec.kind == "bits":
-            if stem == "CONV2D" and in_spec.encoding == "unsigned" and in_spec.planes >= 2:
-                return frozenset({"CONV2D_BIN", "CONV2D_PLANES"})
+            if in_spec.encoding == "unsigned" and in_spec.planes >= 2:
+                return frozenset({f"{stem}_BIN", f"{stem}_PLANES"})
             return frozenset({f"{stem}_BIN"})
         fams = {f"{stem}_U8"} if in_spec.kind == "u8" else set()
         if op.weight_kind == "int8" or in_spec.kind == "i8":

@@ -55,7 +55,8 @@ def test_python_families_are_the_c_runtimes():
         seen |= set().union(*ours)
         assert kernel_families(g) == [f for f in KERNEL_FAMILIES if f in set().union(*ours)]
     # the graphs exercise the rule's branches: bits, u8 and i8 inputs, both pools, elementwise ops
-    assert {"DENSE_BIN", "CONV2D_BIN", "CONV2D_U8", "MAXPOOL2D_BIN", "FLATTEN", "ADD", "CONV2D_PLANES"} <= seen
+    assert {"DENSE_BIN", "CONV2D_BIN", "CONV2D_U8", "MAXPOOL2D_BIN", "FLATTEN", "ADD", "CONV2D_PLANES",
+            "DENSE_PLANES"} <= seen
     assert seen & {"DENSE_I8", "CONV2D_I8"} and seen & {"MAXPOOL2D_I8", "AVGPOOL2D", "MERGE", "CONCAT"}
 
 

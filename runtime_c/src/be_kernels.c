@@ -50,6 +50,8 @@ const be_kernel be_kernel_table[] = {
      * builds "tab" goes first only for bit-plane inputs and at most 8 sign channels, and "short"
      * only for Dense heads of at most 64 inputs and 16 outputs (2 bit-planes: 64 outputs); the
      * rest after "neon", forced only), then DSP, then plain-C Thumb-2 / Thumb-1 counting.
+     * Dense over 2 unsigned bit-planes beyond "short"'s K <= 64: "planes2" (one pass per row)
+     * first on the Cortex-M cores but the M55, after "mve" / "neon" (forced only) elsewhere.
      * Conv2d over 2 .. 8 bit-planes with 16 or more channels goes to "sad" (levels as bytes,
      * USADA8) first on the DSP cores without NEON; otherwise it is forced only (after "dsp").
      * On NEON builds a Conv2d over 2 .. 8 unsigned bit-planes with at most 32 channels, stride 1
@@ -68,9 +70,9 @@ const be_kernel be_kernel_table[] = {
 #endif
 #if defined(BE_ARM_HAVE_U8) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_supports, be_dense_bin_short, 0)
-    BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_planes_short_supports, be_dense_planes_short, 0)
+    BE_ROW(DENSE_PLANES, "short", BE_OP_DENSE, 0u, be_dense_planes_short_supports, be_dense_planes_short, 0)
 #ifndef BE_ARM_HAVE_MVE
-    BE_ROW(DENSE_BIN, "planes2", BE_OP_DENSE, 0u, be_dense_planes2_supports, be_dense_planes2, 0)
+    BE_ROW(DENSE_PLANES, "planes2", BE_OP_DENSE, 0u, be_dense_planes2_supports, be_dense_planes2, 0)
 #endif
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_supports, be_conv2d_bin_tab, 0)
 #endif
@@ -81,7 +83,7 @@ const be_kernel be_kernel_table[] = {
 #endif
 #if defined(BE_ARM_HAVE_U8) && defined(BE_ARM_HAVE_NEON)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_head_supports, be_dense_bin_short, 0)
-    BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_planes_short_head_supports, be_dense_planes_short, 0)
+    BE_ROW(DENSE_PLANES, "short", BE_OP_DENSE, 0u, be_dense_planes_short_head_supports, be_dense_planes_short, 0)
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_first_supports, be_conv2d_bin_tab, 0)
 #endif
 #ifdef BE_ARM_HAVE_MVE
@@ -93,12 +95,12 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_BIN, "neon", BE_OP_CONV2D, BE_ISA_NEON, be_arm_bin_supports, be_conv2d_bin_neon, 0)
 #ifdef BE_ARM_HAVE_U8
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_supports, be_dense_bin_short, 0)
-    BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_planes_short_supports, be_dense_planes_short, 0)
+    BE_ROW(DENSE_PLANES, "short", BE_OP_DENSE, 0u, be_dense_planes_short_supports, be_dense_planes_short, 0)
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_supports, be_conv2d_bin_tab, 0)
 #endif
 #endif
 #if defined(BE_ARM_HAVE_U8) && (defined(BE_ARM_HAVE_NEON) || defined(BE_ARM_HAVE_MVE))
-    BE_ROW(DENSE_BIN, "planes2", BE_OP_DENSE, 0u, be_dense_planes2_supports, be_dense_planes2, 0)
+    BE_ROW(DENSE_PLANES, "planes2", BE_OP_DENSE, 0u, be_dense_planes2_supports, be_dense_planes2, 0)
 #endif
 #ifdef BE_ARM_HAVE_DSP
     BE_ROW(DENSE_BIN, "dsp", BE_OP_DENSE, BE_ISA_ARM_DSP, be_arm_bin_supports, be_dense_bin_dsp, 0)
@@ -266,6 +268,8 @@ uint32_t be_op_kernel_families(const be_op *op)
         return 1u << (bits ? f : f + 1u); /* _BIN on bits, _I8 on codes */
     if (op->type == BE_OP_CONV2D && bits && op->in.encoding == BE_ENC_UNSIGNED && op->in.planes >= 2u)
         return (1u << f) | (1u << BE_KF_CONV2D_PLANES); /* 2 .. 8 bit-planes: _BIN and _PLANES */
+    if (op->type == BE_OP_DENSE && bits && op->in.encoding == BE_ENC_UNSIGNED && op->in.planes >= 2u)
+        return (1u << f) | (1u << BE_KF_DENSE_PLANES);
     if ((op->type != BE_OP_DENSE && op->type != BE_OP_CONV2D) || bits)
         return 1u << f; /* the op's one family; Dense / Conv2d on bits: _BIN */
     return (u8 ? 1u << (f + 1u) : 0u) | (int8 ? 1u << (f + 2u) : 0u); /* _U8, _I8 */
@@ -277,7 +281,7 @@ const char *be_kernel_family_name(int f)
         NULL,          "DENSE_BIN", "DENSE_U8",  "DENSE_I8",   "CONV2D_BIN", "CONV2D_U8",
         "CONV2D_I8",   "MAXPOOL2D_BIN", "MAXPOOL2D_I8", "FLATTEN", "RESHAPE", "AVGPOOL2D",
         "ADD",         "REQUANTIZE", "THRESHOLD", "CONCAT",     "MERGE",     "LSTM_BIN",
-        "CONV2D_PLANES"};
+        "CONV2D_PLANES", "DENSE_PLANES"};
     return f > BE_KF_ANY && f < BE_KF_COUNT ? names[f] : NULL;
 }
 

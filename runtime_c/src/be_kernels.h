@@ -36,7 +36,8 @@
  * families of its model (binedge.firmware.kernel_families mirrors be_op_kernel_families;
  * docs/firmware.md "Kernel subset"). Without BE_KERNEL_SUBSET every entry is compiled. */
 enum be_kernel_family { /* an op type's families are consecutive, in this order (be_kernels.c),
-                          but for CONV2D_PLANES (added last, a subset of CONV2D_BIN's ops) */
+                          but for CONV2D_PLANES and DENSE_PLANES (added last, subsets of the _BIN
+                          families' ops) */
     BE_KF_ANY = 0,
     BE_KF_DENSE_BIN = 1,      /* Dense on bits (binary weights) */
     BE_KF_DENSE_U8 = 2,       /* Dense on u8 codes (binary weights; x86 also int8 weights) */
@@ -57,11 +58,13 @@ enum be_kernel_family { /* an op type's families are consecutive, in this order 
     BE_KF_LSTM_BIN = 17,      /* LSTM (binary gate matrices over a one-hot or int8 input) */
     BE_KF_CONV2D_PLANES = 18, /* Conv2d on 2 .. 8 unsigned bit-planes only (kernels that take no
                                  sign bits, e.g. "sad"); such an op is CONV2D_BIN too */
-    BE_KF_COUNT = 19
+    BE_KF_DENSE_PLANES = 19,  /* Dense on 2 .. 8 unsigned bit-planes only ("planes2", the 2-plane
+                                 "short"); such an op is DENSE_BIN too */
+    BE_KF_COUNT = 20
 };
 
 /* The families whose entries may compute op (bit f = family f; never BE_KF_ANY): Dense / Conv2d
- * on bits -> _BIN (a Conv2d on 2 .. 8 unsigned bit-planes also CONV2D_PLANES); on u8 codes -> _U8, plus _I8 with int8 weights; on i8 codes -> _I8; MaxPool2d
+ * on bits -> _BIN (on 2 .. 8 unsigned bit-planes also CONV2D_PLANES / DENSE_PLANES); on u8 codes -> _U8, plus _I8 with int8 weights; on i8 codes -> _I8; MaxPool2d
  * on bits -> MAXPOOL2D_BIN, on codes -> MAXPOOL2D_I8; every other op its type's one family. */
 uint32_t be_op_kernel_families(const be_op *op);
 

@@ -18,13 +18,15 @@
  *   "tab"    | every ARM build                              | none (plain C)   | Conv2d, C < 32 only
  *   "short"  | every ARM build                              | none (plain C)   | Dense, sign, K <= 128
  *            |   (DSP builds: score / accumulator stages only)
- *   "planes2"| every ARM build                              | none (plain C)   | Dense, 2 unsigned
- *            |   (one pass per row: AND counts, no weight counts)                 |   bit-planes, any K
+ *   "planes2"| every ARM build                              | none (plain C)   | Dense, 2 bit-planes
+ *            |   (one pass per row: AND counts, no weight-count pass)
  *
  * All of them take the binary layers: Dense / Conv2d with sign-bit input and binary weights
  * (any output stage, see be_arm.h); "tab" (be_bin_tab.c: nibble tables built per call) goes
  * first and takes the Conv2d layers with fewer than 32 input channels whose tables fit; "short"
- * (be_dense_bin_short.c) goes first for Dense over sign bits with rows of at most 4 words. The first layer, uint8 pixels x binary weights (be_arm_u8.h,
+ * (be_dense_bin_short.c) goes first for Dense over sign bits with rows of at most 4 words (2 bit-planes:
+ * 2 words), "planes2" (be_dense_planes2.c) for longer Dense rows over 2 bit-planes on the Cortex-M
+ * cores but the M55. The first layer, uint8 pixels x binary weights (be_arm_u8.h,
  * src/arm/be_u8_*.c), has its own variants, in dispatch order:
  *
  *   variant  | built when        | table ISA bits   | takes
