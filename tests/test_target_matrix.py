@@ -40,7 +40,7 @@ from binedge import blob as B
 from binedge import reference
 from binedge import targets as T
 from binedge.graph import (AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, MaxPool2d, Merge,
-                           Requantize, ScoreStage, Threshold, ThresholdStage, infer)
+                           RequantStage, Requantize, ScoreStage, Threshold, ThresholdStage, infer)
 
 ALL = T.all_target_names()
 MCUS = T.mcu_targets()
@@ -100,7 +100,7 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     L = 1 / 3 levels on as many planes; sign bits: the sign stage only), and its tables (9 x 32
     words per nibble position, 2 or 4 positions), image (1, 2 or 4 words per padded pixel) and,
     past 16 channels of bit-planes, the first of two passes' sums (4 words per output pixel)
-    within 6.75 KiB. Sign bits past 16 channels, into the accumulator stage, or
+    within 6.75 KiB. Sign bits past 16 channels, into the accumulator or requant stage, or
     9 to 16 whose one-pass image does not fit run ceil(C / 16) passes (sign_passes) in bands of
     output rows: it takes them when one output row's image plane (3 padded rows) and sums (4
     words per output pixel) fit beside the tables. On the Cortex-M55 sign bits past 16 channels
@@ -110,7 +110,7 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
     if not isinstance(op, Conv2d) or getattr(op, "groups", 1) != 1:
         return False
     c, sign = spec.shape[2], spec.encoding == "sign"
-    if target == "cortex-m3" and sign and c <= 16 and not isinstance(op.output, AccStage):
+    if target == "cortex-m3" and sign and c <= 16 and not isinstance(op.output, (AccStage, RequantStage)):
         return False  # no DSP: its sign path keeps those (into a sign stage)
     oh, ow = out_spec.shape[0], out_spec.shape[1]
     if spec.planes != (1 if sign else 2) or tuple(op.kernel) != (3, 3) or c > (128 if sign else 32) \
@@ -118,7 +118,7 @@ def tab_offsets_take(target: str, op, spec, out_spec) -> bool:
         return False
     out = op.output
     nj = (c + 3) // 4
-    acc = isinstance(out, AccStage)
+    acc = isinstance(out, (AccStage, RequantStage))  # the accumulators, or requantized (sign_passes)
     if not isinstance(out, ThresholdStage) and not (sign and acc):
         return False
     sign_stage = not acc and out.encoding == "sign" and out.levels == 1

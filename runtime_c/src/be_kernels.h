@@ -346,11 +346,36 @@ void be_split_rows(const be_op *op, uint32_t o0, uint32_t n, be_word *dst);
 void be_split_patch(const be_op *op, const be_word *in, uint32_t oy, uint32_t ox, be_word *dst, uint32_t nw,
                     uint32_t px_words, uint32_t plane);
 
-/* Store channels [o0, o0 + n) of one output pixel (cleared by be_stage_clear) from their exact
- * accumulators. The sign stage packs its bits straight into the pixel's word (o0 % 32 + n <= 32
- * required); unsigned thresholds (the qrelu levels) count their levels and set the plane bits
- * inline, as be_stage_put does; any other stage goes through be_stage_put. Returns the last
- * non-OK status. */
+/* The RequantStage of channel c as (M * acc + Bh) >> s with Bh = B + 2^(s-1): the rounding term
+ * folded into the bias (the loader proved |M| * bound + |B| + 2^(s-1) <= 2^63 - 1, so Bh and
+ * M * acc + Bh fit int64 for every accumulator the channel can have). */
+static inline int64_t be_rq_bias(const be_op *op, uint32_t c)
+{
+    const uint32_t s = ((const uint8_t *)op->stage_c)[c];
+    const int64_t b = be_rd_i64((const int32_t *)op->stage_b + 2u * c);
+    return s == 0u ? b : b + (int64_t)((uint64_t)1u << (s - 1u));
+}
+
+/* requant(M * acc + B, s, zp) from Bh = be_rq_bias: one 64-bit multiply-add, an arithmetic shift
+ * written portably (~(~v >> s) for negative v: GCC and Clang emit one shift), one clamp. */
+static inline int8_t be_rq_apply(int32_t acc, int32_t m, int64_t bh, uint32_t s, int32_t zp)
+{
+    const int64_t v = (int64_t)m * acc + bh;
+    const int64_t r = v < 0 ? ~(~v >> s) : v >> s;
+    if (r < -128 - (int64_t)zp)
+        return -128;
+    if (r > 127 - (int64_t)zp)
+        return 127;
+    return (int8_t)(r + zp);
+}
+
+/* Store channels [o0, o0 + n) of one output pixel (cleared by be_stage_clear for threshold
+ * stages) from their exact accumulators. The sign stage packs its bits straight into the pixel's
+ * word (o0 % 32 + n <= 32 required); unsigned thresholds (the qrelu levels) count their levels
+ * and set the plane bits inline, as be_stage_put does; the RequantStage runs be_rq_apply inline
+ * (be_stage_put's arithmetic, the rounding folded into the bias; out of line through
+ * be_stage_put it cost about 100 instructions per output on a Cortex-M4); any other stage goes
+ * through be_stage_put. Returns the last non-OK status. */
 static inline be_status be_stage_put_block(const be_op *op, void *out_pixel, uint32_t o0, uint32_t n,
                                            const int32_t *acc)
 {
@@ -407,6 +432,14 @@ static inline be_status be_stage_put_block(const be_op *op, void *out_pixel, uin
         }
         return BE_OK;
     }
+    if (op->stage == BE_STAGE_REQUANT) {
+        const int32_t *m = (const int32_t *)op->stage_a + o0;
+        const uint8_t *sh = (const uint8_t *)op->stage_c + o0;
+        int8_t *dst = (int8_t *)out_pixel + o0;
+        for (i = 0; i < n; i++)
+            dst[i] = be_rq_apply(acc[i], m[i], be_rq_bias(op, o0 + i), sh[i], op->zero_point);
+        return BE_OK;
+    }
     for (i = 0; i < n; i++) {
         be_status s = be_stage_put(op, o0 + i, acc[i], out_pixel);
         if (s != BE_OK)
@@ -434,47 +467,6 @@ static inline int be_op_is_int8_layer(const be_op *op)
 static inline uint32_t be_int8_scratch_bytes(const be_op *op)
 {
     return (op->kh * op->kw * op->in.pixel_bytes * 2u + 15u) & ~15u;
-}
-
-/* The RequantStage of channel c as (M * acc + Bh) >> s with Bh = B + 2^(s-1): the rounding term
- * folded into the bias (the loader proved |M| * bound + |B| + 2^(s-1) <= 2^63 - 1, so Bh and
- * M * acc + Bh fit int64 for every accumulator the channel can have). */
-static inline int64_t be_rq_bias(const be_op *op, uint32_t c)
-{
-    const uint32_t s = ((const uint8_t *)op->stage_c)[c];
-    const int64_t b = be_rd_i64((const int32_t *)op->stage_b + 2u * c);
-    return s == 0u ? b : b + (int64_t)((uint64_t)1u << (s - 1u));
-}
-
-/* requant(M * acc + B, s, zp) from Bh = be_rq_bias: one 64-bit multiply-add, an arithmetic shift
- * written portably (~(~v >> s) for negative v: GCC and Clang emit one shift), one clamp. */
-static inline int8_t be_rq_apply(int32_t acc, int32_t m, int64_t bh, uint32_t s, int32_t zp)
-{
-    const int64_t v = (int64_t)m * acc + bh;
-    const int64_t r = v < 0 ? ~(~v >> s) : v >> s;
-    if (r < -128 - (int64_t)zp)
-        return -128;
-    if (r > 127 - (int64_t)zp)
-        return 127;
-    return (int8_t)(r + zp);
-}
-
-/* Store channels [o0, o0 + n) of one output pixel (cleared by be_stage_clear for threshold
- * stages) from their exact accumulators: RequantStage through be_rq_apply, the others as
- * be_stage_put_block (n <= 32 and o0 % 32 + n <= 32 for the sign stage). */
-static inline be_status be_int8_put_block(const be_op *op, void *out_pixel, uint32_t o0, uint32_t n,
-                                          const int32_t *acc)
-{
-    if (op->stage == BE_STAGE_REQUANT) {
-        const int32_t *m = (const int32_t *)op->stage_a + o0;
-        const uint8_t *s = (const uint8_t *)op->stage_c + o0;
-        int8_t *dst = (int8_t *)out_pixel + o0;
-        uint32_t i;
-        for (i = 0; i < n; i++)
-            dst[i] = be_rq_apply(acc[i], m[i], be_rq_bias(op, o0 + i), s[i], op->zero_point);
-        return BE_OK;
-    }
-    return be_stage_put_block(op, out_pixel, o0, n, acc);
 }
 
 #endif /* BE_KERNELS_H */

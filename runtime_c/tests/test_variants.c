@@ -153,7 +153,7 @@ static void set_stage(be_op *op, int stage, uint32_t spread)
 {
     uint32_t c, l;
     if (stage == 4) {
-        i8_requant(op, n_cases, n_cases % 4u == 3u);
+        i8_requant(op, n_cases, n_cases % 4u == 3u ? 1 : n_cases % 4u == 1u ? 2 : 0);
         return;
     }
     if (stage == 5) {
@@ -621,6 +621,16 @@ static void test_conv(void)
             conv_case(ca[i], 3, 3, 3, 3, pad1, 16, 16, oa[(i + 1u) % 4u], 0, BE_WK_BINARY, 5);
             conv_case(ca[i], 3, 3, 1, 2, pad2, 8, 11, oa[(i + 2u) % 4u], 0, BE_WK_BINARY, 5);
         }
+        for (i = 0; i < 12u; i++, n++) { /* the RequantStage from the same sums (int8 codes: odd
+                                          * output counts leave pixels at odd byte offsets), every
+                                          * requant mode (shifts below / from 32, extreme zero points) */
+            static const uint32_t cr[] = {5, 9, 12, 16, 17, 20, 33, 40, 64, 100, 128, 31};
+            static const uint32_t orq[] = {8, 13, 6, 16, 7, 33};
+            conv_case(cr[i], 3, 3, 1, 1, pad1, 6, 7, orq[i % 6u], 0, BE_WK_BINARY, 4);
+            conv_case(cr[i], 3, 3, 2, 2, pad1, 15, 16, orq[(i + 1u) % 6u], 0, BE_WK_BINARY, 4);
+            conv_case(cr[i], 3, 3, 1, 2, pad2, 8, 11, orq[(i + 2u) % 6u], 0, BE_WK_BINARY, 4);
+            conv_case(cr[i], 3, 3, 1, 1, pad0, 10, 9, orq[(i + 3u) % 6u], 0, BE_WK_BINARY, 4);
+        }
         conv_case(16, 3, 3, 1, 1, pad1, 22, 22, 12, 0, BE_WK_BINARY, 0); /* one pass, 2 bands */
         conv_case(12, 3, 3, 1, 1, pad0, 24, 21, 9, 0, BE_WK_BINARY, 0);
         conv_case(32, 3, 3, 1, 1, pad1, 20, 20, 16, 0, BE_WK_BINARY, 0); /* 4 bands */
@@ -705,6 +715,8 @@ static void test_conv(void)
         for (i = 0; i < sizeof cs / sizeof cs[0]; i++, n++) {
             conv_case(cs[i], 3, 3, 1, 1, i % 3u == 2u && i > 3u ? pad2 : pad1, hs[i], ws[i], os_[i], 0, BE_WK_BINARY,
                       5);
+            /* requantized (a binary conv into BatchNorm + QuantInt8: examples/custom_model) */
+            conv_case(cs[i], 3, 3, 1, 1, pad1, hs[i], ws[i], os_[i], 0, BE_WK_BINARY, 4);
             if (i >= 4u)
                 conv_case(cs[i], 3, 3, 1, 1, pad0, hs[i] + 2u, ws[i] + 2u, os_[i] + 2u, 0, BE_WK_BINARY, 5);
             /* the same maps into the sign stage (the M55's many-pass sign instances past 16
@@ -937,9 +949,13 @@ static uint32_t bit_length64(uint64_t v)
  * c in mode (c + base) % 6: 0 realistic (outputs spread over the codes), 1 extreme multiplier
  * with the largest bias of either sign and any shift, 2 shift 0 (every value saturates or is
  * exact), 3 shift 62 with extreme multiplier and bias, 4 multiplier 0, 5 small values with
- * small shifts (many exact halves: the round-half-up rule on both signs). With `high` every
+ * small shifts (many exact halves: the round-half-up rule on both signs). With high = 1 every
  * shift is >= 32 (modes 0, 1, 3 and 4 only, shifts raised to 32..62): the blocks the kernels
- * requantize from the high word alone (the M55's lanes, be_arm_i8.h's all_high). */
+ * requantize from the high word alone (the M55's lanes, be_arm_i8.h's all_high); with high = 2
+ * every channel is mode 6, a trained layer's scale (M in [2^30, 2^31) of either sign, 20 <= s <=
+ * 31; in a third of the cases every fifth channel with 1 <= s <= 8 and M <= 3, in another third
+ * every seventh with the largest legal bias: the two cases that form cannot hold): the blocks
+ * "tab" requantizes with the product taken 2^(32 - s) larger. */
 static void i8_requant(be_op *op, uint32_t base, int high)
 {
     uint32_t c;
@@ -951,7 +967,7 @@ static void i8_requant(be_op *op, uint32_t base, int high)
     for (c = 0; c < op->out_ch; c++) {
         const uint64_t bound = i8_bound(op, c), lim = 0x7FFFFFFFFFFFFFFFull;
         static const uint8_t high_modes[6] = {0u, 1u, 3u, 4u, 1u, 0u};
-        const uint32_t mode = high ? high_modes[(c + base) % 6u] : (c + base) % 6u;
+        const uint32_t mode = high == 1 ? high_modes[(c + base) % 6u] : high == 2 ? 6u : (c + base) % 6u;
         int64_t m = 0, b = 0;
         uint32_t s = 0u;
         uint64_t half, maxb;
@@ -969,6 +985,14 @@ static void i8_requant(be_op *op, uint32_t base, int high)
         } else if (mode == 2u) {
             m = (int64_t)(xs() % 7u) - 3;
             b = (int64_t)(xs() % 401u) - 200;
+        } else if (mode == 6u) { /* a trained layer's scale: M in [2^30, 2^31), 20 <= s <= 31 */
+            m = (int64_t)((1u << 30) + xs() % (1u << 30));
+            s = 20u + xs() % 12u;
+            if (base % 3u == 1u && c % 5u == 2u) { /* small s and M: acc 2^(32 - s) leaves int32 */
+                s = 1u + xs() % 8u;
+                m = 1 + (int64_t)(xs() % 3u);
+            }
+            b = ((int64_t)(xs() % 2001u) - 1000) * ((int64_t)1 << (s > 12u ? s - 12u : 0u));
         } else if (mode == 4u) {
             s = high ? 32u + xs() % 31u : xs() % 63u;
             b = ((int64_t)(xs() % 2001u) - 1000) * ((int64_t)1 << 30);
@@ -983,6 +1007,8 @@ static void i8_requant(be_op *op, uint32_t base, int high)
         maxb = lim - (uint64_t)(m < 0 ? -m : m) * bound - half; /* |m| * bound <= 2^62 */
         if (mode == 1u || mode == 3u)
             b = (xs() % 3u) == 0u ? 0 : (xs() & 1u) ? (int64_t)maxb : -(int64_t)maxb;
+        if (mode == 6u && base % 3u == 2u && c % 7u == 3u) /* a legal bias too large for 2^(32 - s) */
+            b = (xs() & 1u) ? (int64_t)maxb : -(int64_t)maxb;
         stage_a32[c] = (int32_t)m;
         shift[c] = (uint8_t)s;
         stage_b[2u * c] = (int32_t)(uint32_t)((uint64_t)b & 0xFFFFFFFFu);

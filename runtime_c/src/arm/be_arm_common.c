@@ -106,7 +106,6 @@ static __attribute__((noinline)) be_status put_values(const be_op *op, void *px_
                                                       const uint32_t *d)
 {
     uint32_t i;
-    be_status st = BE_OK;
     if (op->stage == BE_STAGE_ACC) {
         int32_t *y = (int32_t *)px_out + o0;
         const int32_t k = (int32_t)op->k;
@@ -122,12 +121,13 @@ static __attribute__((noinline)) be_status put_values(const be_op *op, void *px_
             y[i] = mult[i] * (op->k - 2u * d[i]) + offset[i];
         return BE_OK;
     }
-    for (i = 0; i < n; i++) { /* requantization: one call each, no copy */
-        be_status s = be_stage_put(op, o0 + i, (int32_t)op->k - 2 * (int32_t)d[i], px_out);
-        if (s != BE_OK)
-            st = s;
+    { /* requantization (be_stage_put_block: inline) and any other stage */
+        int32_t acc[32];
+        const int32_t k = (int32_t)op->k;
+        for (i = 0; i < n; i++)
+            acc[i] = k - 2 * (int32_t)d[i];
+        return be_stage_put_block(op, px_out, o0, n, acc);
     }
-    return st;
 }
 
 /* Channels [o_first, o_end) of one output pixel (o_first % 32 == 0) from the input row x of nw

@@ -25,6 +25,7 @@
 #ifdef BE_ARM_HAVE_U8
 
 #include "arm/be_arm.h"
+#include "arm/be_arm_i8.h" /* the saturating steps of the RequantStage (sign_passes) */
 
 #if defined(BE_ARM_HAVE_THUMB1)
 #define BE_TAB_WORDS 320u /* 1,280 B of stack: the Cortex-M0 has 4 KiB in all */
@@ -1024,7 +1025,9 @@ static int offsets_layer(const be_op *op, offsets_plan *pl)
 {
     const uint32_t nj = (op->in.c + 3u) / 4u, njp = nj < 4u ? nj : 4u; /* nibble positions per pass */
     const uint32_t total = BE_TAB_WORDS + BE_TAB_PAD_EXTRA;
-    const int sign = op->in.encoding == BE_ENC_SIGN, acc = op->stage == BE_STAGE_ACC;
+    /* acc: the accumulators themselves, or requantized (both from sign_passes' sums) */
+    const int sign = op->in.encoding == BE_ENC_SIGN;
+    const int acc = op->stage == BE_STAGE_ACC || op->stage == BE_STAGE_REQUANT;
     be_arm_padded g;
     if (op->type != BE_OP_CONV2D || !be_arm_bin_supports(op) || op->in.planes != (sign ? 1u : 2u) ||
         op->in.c > (sign ? 128u : 32u) || op->in.cw != (op->in.c + 31u) / 32u || op->kh != 3u || op->kw != 3u ||
@@ -1366,6 +1369,87 @@ static inline void put_acc(int32_t *y, uint32_t n, int32_t k, uint32_t h0, uint3
         y[i] = k - 2 * (int32_t)d[i];
 }
 
+/* The RequantStage of a block of up to 8 channels for put_rq: (M acc + Bh) >> s as the high
+ * word of one 64-bit multiply-add, then ASR by u. For s >= 32: t = 0, u = s - 32. For 1 <= s < 32
+ * (the usual case after a binary conv: its accumulators are small, so the multiplier's scale
+ * leaves s near 30): the product is taken 2^t larger, t = 32 - s, u = 0, since
+ *     floor((M acc + Bh) / 2^s) = floor((M (acc 2^t) + Bh 2^t) / 2^32)
+ * exactly, as long as acc 2^t fits int32 and |M acc + Bh| 2^t fits int64; with |acc| <= K (sign
+ * bits: acc = K - 2d, 0 <= d <= K) tab_rq_prepare checks both per channel. */
+typedef struct tab_rq {
+    int64_t bh; /* Bh 2^t */
+    int32_t m;
+    uint32_t t, u;
+} tab_rq;
+
+/* The constants of channels [o0, o0 + n) (n <= 8); returns 0 when some channel does not take
+ * the form above (s = 0, or a product that could overflow: put_rq then runs be_rq_apply). */
+static int tab_rq_prepare(const be_op *op, uint32_t o0, uint32_t n, tab_rq *q)
+{
+    const int32_t *m = (const int32_t *)op->stage_a + o0;
+    const uint8_t *sh = (const uint8_t *)op->stage_c + o0;
+    const uint64_t k = op->k;
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        const uint32_t s = sh[i];
+        const int64_t bh = be_rq_bias(op, o0 + i);
+        q[i].m = m[i];
+        if (s >= 32u) {
+            q[i].t = 0u;
+            q[i].u = s - 32u;
+            q[i].bh = bh;
+        } else {
+            const uint32_t t = 32u - s;
+            const uint64_t am = m[i] < 0 ? (uint64_t)0 - (uint64_t)(int64_t)m[i] : (uint64_t)m[i];
+            const uint64_t ab = bh < 0 ? (uint64_t)0 - (uint64_t)bh : (uint64_t)bh; /* |Bh| < 2^63: loader */
+            if (s == 0u || (k << t) > (uint64_t)INT32_MAX || am * k + ab > ((uint64_t)INT64_MAX >> t))
+                return 0; /* (am < 2^31 and k < 2^32: am * k + ab cannot wrap) */
+            q[i].t = t;
+            q[i].u = 0u;
+            q[i].bh = (int64_t)((uint64_t)bh << t);
+        }
+    }
+    return 1;
+}
+
+/* The accumulators of a block requantized: y[i] = the int8 code of channel i, from its count in
+ * h0..h3 (as put_acc). With the prepared constants (fast; a whole block of 8 straight-line) about
+ * 11 instructions per channel on the cortex-m4: the count, acc << t, SMLAL, ASR, SSAT 16, the zero
+ * point, SSAT 8, STRB; be_rq_apply's 64-bit shift and compares took about 33. */
+#define BE_TAB_RQ(i, dv)                                                                                   \
+    do {                                                                                                   \
+        const int32_t a_ = (int32_t)((uint32_t)(k - 2 * (int32_t)(dv)) << q[i].t);                        \
+        const int64_t v_ = (int64_t)q[i].m * a_ + q[i].bh;                                                  \
+        y[i] = (int8_t)BE_I8_SAT8(BE_I8_SAT16(be_i8_sar32((int32_t)be_i8_sar64(v_, 32u), q[i].u)) + zp);   \
+    } while (0)
+
+static inline void put_rq(const be_op *op, uint32_t o0, int8_t *y, uint32_t n, int fast, int32_t k, int32_t zp,
+                          const tab_rq *q, uint32_t h0, uint32_t h1, uint32_t h2, uint32_t h3)
+{
+    if (fast && n == 8u) {
+        BE_TAB_RQ(0, h0 & 0xFFFFu);
+        BE_TAB_RQ(1, h1 & 0xFFFFu);
+        BE_TAB_RQ(2, h0 >> 16);
+        BE_TAB_RQ(3, h1 >> 16);
+        BE_TAB_RQ(4, h2 & 0xFFFFu);
+        BE_TAB_RQ(5, h3 & 0xFFFFu);
+        BE_TAB_RQ(6, h2 >> 16);
+        BE_TAB_RQ(7, h3 >> 16);
+    } else {
+        const uint32_t d[8] = {h0 & 0xFFFFu, h1 & 0xFFFFu, h0 >> 16, h1 >> 16,
+                               h2 & 0xFFFFu, h3 & 0xFFFFu, h2 >> 16, h3 >> 16};
+        const int32_t *m = (const int32_t *)op->stage_a + o0;
+        const uint8_t *sh = (const uint8_t *)op->stage_c + o0;
+        uint32_t i;
+        for (i = 0; i < n; i++) {
+            if (fast)
+                BE_TAB_RQ(i, d[i]);
+            else
+                y[i] = be_rq_apply(k - 2 * (int32_t)d[i], m[i], be_rq_bias(op, o0 + i), sh[i], zp);
+        }
+    }
+}
+
 /* What a pass leaves per output pixel (pass_row): its byte counts as they are (2 words: channels
  * 0-3, 4-7), or widened to halfword lanes, channels (0, 2), (1, 3), (4, 6), (5, 7), set or added
  * (4 words). */
@@ -1446,28 +1530,30 @@ static __attribute__((noinline)) void pass_row(const be_word *tab, const be_word
 /* One pass over the band's `rows` output rows (image wp pixels wide). Halfword sums: the first pass
  * sets part's, the others add to them, and the last then puts the outputs from them; byte counts
  * (P = 2): the first keeps them in part, the second its own in `row` (one output row) and puts
- * the outputs from both; P = 1: the counts of `row` alone. The outputs: the sign bits,
- * or (acc_n > 0) the accumulators of the block's acc_n channels. */
+ * the outputs from both; P = 1: the counts of `row` alone. The outputs (out: the block's place in
+ * the band's first output pixel): the sign bits, or (acc_n > 0) the block's acc_n channels as
+ * accumulators, or requantized with q (the RequantStage of channels o0 ..: tab_rq_prepare's
+ * constants, fast its result). */
 static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_levels *lv, const be_word *img,
-                                                  uint32_t wp, uint32_t rows, be_word *out, uint32_t *part,
+                                                  uint32_t wp, uint32_t rows, uint8_t *out, uint32_t *part,
                                                   uint32_t *row, uint32_t pass, const offsets_plan *pl, uint32_t njt,
-                                                  uint32_t acc_n)
+                                                  uint32_t acc_n, uint32_t o0, const tab_rq *q, int fast)
 {
     const uint32_t rs = wp * 4u, cs = op->sw * 4u, rstep = op->sh * wp, ow = op->out.w, passes = pl->passes;
-    const uint32_t ws = lv->word_step, row_words = ow * ws, m = 0x00FF00FFu, pw = band_sum_words(pl);
+    const uint32_t ps = op->out.pixel_bytes, row_bytes = ow * ps, m = 0x00FF00FFu, pw = band_sum_words(pl);
     const int last = pass + 1u == passes, bytes = !pl->halves;
-    const int32_t k = (int32_t)op->k;
+    const int32_t k = (int32_t)op->k, zp = op->zero_point;
     uint32_t oy;
-    for (oy = 0; oy < rows; oy++, img += rstep, out += row_words, part += pw * ow) {
+    for (oy = 0; oy < rows; oy++, img += rstep, out += row_bytes, part += pw * ow) {
         const uint32_t *h = bytes ? row : part, *b = part;
-        be_word *word = out;
+        uint8_t *px = out;
         if (bytes)
             pass_row(lv->tab, img, rs, cs, ow, last ? row : part, BE_PASS_RAW, njt);
         else
             pass_row(lv->tab, img, rs, cs, ow, part, pass == 0u ? BE_PASS_SET : BE_PASS_ADD, njt);
         if (!last)
             continue;
-        for (; word != out + row_words; word += ws, h += bytes ? 2 : 4, b += 2) {
+        for (; px != out + row_bytes; px += ps, h += bytes ? 2 : 4, b += 2) {
             uint32_t h0, h1, h2, h3;
             if (!bytes) {
                 h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3];
@@ -1476,10 +1562,12 @@ static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_lev
                 if (passes == 2u)
                     h0 += b[0] & m, h1 += (b[0] >> 8) & m, h2 += b[1] & m, h3 += (b[1] >> 8) & m;
             }
-            if (acc_n != 0u)
-                put_acc((int32_t *)word, acc_n, k, h0, h1, h2, h3);
+            if (q != NULL)
+                put_rq(op, o0, (int8_t *)px, acc_n, fast, k, zp, q, h0, h1, h2, h3);
+            else if (acc_n != 0u)
+                put_acc((int32_t *)(void *)px, acc_n, k, h0, h1, h2, h3);
             else
-                put_levels_halves4(lv, h0, h1, h2, h3, word);
+                put_levels_halves4(lv, h0, h1, h2, h3, (be_word *)(void *)px);
         }
     }
 }
@@ -1498,12 +1586,12 @@ static void block_levels(const be_op *op, uint32_t o0, uint32_t n, const be_word
 
 /* The whole layer (offsets_layer: pl->banded): bands of pl->rows output rows, blocks of 8 output
  * channels, P passes; tab: the tables, then the image, then part. */
-static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word *in, be_word *out, be_word *tab,
+static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word *in, void *out, be_word *tab,
                                                   const offsets_plan *pl)
 {
     const uint32_t plane_words = pl->resident ? pl->img_words / pl->passes : 0u;
-    const uint32_t out_row_words = op->out.w * (op->out.pixel_bytes / 4u);
-    const int acc = op->stage == BE_STAGE_ACC;
+    const uint32_t out_row_bytes = op->out.w * op->out.pixel_bytes;
+    const int acc = op->stage == BE_STAGE_ACC, rq = op->stage == BE_STAGE_REQUANT;
     const uint32_t nj = (op->in.c + 3u) / 4u;
     be_word *const img = tab + pl->tab_words;
     uint32_t *const part = img + pl->img_words, *const row = part + pl->rows * band_sum_words(pl) * op->out.w;
@@ -1518,10 +1606,16 @@ static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word
                 sign_plane(op, in, img + p * plane_words, p, oy0, rows, &g);
         for (o0 = 0; o0 < op->out_ch; o0 += 8u) {
             const uint32_t n = op->out_ch - o0 < 8u ? op->out_ch - o0 : 8u;
-            be_word *word = out + (size_t)oy0 * out_row_words + (acc ? o0 : o0 / 32u);
+            /* the block's place in the band's first pixel: int32 accumulators, int8 codes, or the
+             * word of sign bits that holds channel o0 */
+            uint8_t *place = (uint8_t *)out + (size_t)oy0 * out_row_bytes + (acc ? 4u * o0 : rq ? o0 : o0 / 32u * 4u);
+            tab_rq q[8];
+            int fast = 0;
             tab_levels lv;
             block_levels(op, o0, n, tab, &lv);
-            if (!acc) {
+            if (rq)
+                fast = tab_rq_prepare(op, o0, n, q);
+            else if (!acc) {
                 sign_thresholds_halves(op, o0, n, &lv);
                 lv.levels = 1u;
                 lv.out_planes = 1u;
@@ -1536,8 +1630,8 @@ static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word
                     build_sign4(op, o0, n, tab, 4u * p);
                 else
                     build_2j(op, o0, n, tab, pw, 4u * p, njt);
-                orows_signp(op, &lv, img + p * plane_words, pl->wp, rows, word, part, row, p, pl, njt,
-                            acc ? n : 0u);
+                orows_signp(op, &lv, img + p * plane_words, pl->wp, rows, place, part, row, p, pl, njt,
+                            acc || rq ? n : 0u, o0, rq ? q : NULL, fast);
             }
         }
     }
@@ -1675,7 +1769,7 @@ be_status be_conv2d_bin_tab(const be_op *op, const void *in, void *out, void *sc
     int32_t pt = (int32_t)op->pt, pl = (int32_t)op->pl;
 #ifdef BE_TAB_OFFSETS
     if (offsets && opl.banded) {
-        sign_passes(op, src, (be_word *)out, tab, &opl);
+        sign_passes(op, src, out, tab, &opl);
         return BE_OK;
     }
     if (offsets) { /* tables, then the offset image, then (2 passes) the first pass's sums */
