@@ -180,7 +180,8 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     take this bits x binary layer first? On the NEON targets, a Conv2d over 2 .. 8
     unsigned bit-planes with at most 32 input channels, groups 1, stride 1 and an unsigned
     threshold stage (levels on at most 8 planes), or over sign bits with at most 16 channels on at
-    least 32 output pixels into a sign stage (at most 512 outputs) or int32 accumulators, when its padded plane images fit 4,096 words
+    least 32 output pixels into a sign stage (at most 512 outputs), int32 accumulators or a
+    RequantStage of at most 64 outputs in be_rq_bin's form (rq_bin_form), when its padded plane images fit 4,096 words
     with 64 to spare, its groups (G = min(32 // C, KW) kernel columns per word) number at most 31
     per plane and 64 over the planes, and its packed weights 2,048 words (be_planes_px.h). On the
     Cortex-M55 (runtime_c/src/arm/be_conv2d_px_mve.c): a 3x3 Conv2d, groups 1, stride 1, on at
@@ -228,7 +229,9 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     (kh, kw), (sh, sw) = op.kernel, op.stride
     if spec.encoding == "sign":  # sign bits with <= 16 channels on >= 32 output pixels into a sign stage
         sign_stage = isinstance(out, ThresholdStage) and out.encoding == "sign" and op.out_channels <= 512
-        if not ((sign_stage or isinstance(out, AccStage)) and c <= 16 and
+        requant = (isinstance(out, RequantStage) and op.out_channels <= 64
+                   and rq_bin_form(out, kh * kw * c))  # (or requantized: at most 64 outputs)
+        if not ((sign_stage or requant or isinstance(out, AccStage)) and c <= 16 and
                 out_spec.shape[0] * out_spec.shape[1] >= 32):
             return False  # (or into int32 accumulators)
     elif not 2 <= spec.planes <= 8 or not isinstance(out, ThresholdStage) or out.encoding != "unsigned" or \
@@ -242,6 +245,19 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     taps = kh * ((kw + gw - 1) // gw)
     return (spec.planes * hp * wp + 64 <= 4096 and taps <= 31 and taps * spec.planes <= 64
             and op.out_channels * taps <= 2048)
+
+
+def rq_bin_form(stage, k: int) -> bool:
+    """Does every channel of this RequantStage after a binary layer of K inputs take the form of
+    be_rq_bin_prepare (runtime_c/src/arm/be_arm_i8.h): s >= 32, or 1 <= s < 32 with K 2^(32 - s)
+    within int32 and (|M| K + |B + 2^(s - 1)|) 2^(32 - s) within int64?"""
+    for m, b, s in zip(stage.multiplier.tolist(), stage.bias.tolist(), stage.shift.tolist()):
+        if s >= 32:
+            continue
+        t = 32 - s
+        if s == 0 or (k << t) > 2**31 - 1 or abs(m) * k + abs(b + (1 << (s - 1))) > (2**63 - 1) >> t:
+            return False
+    return True
 
 
 def neon_u8_takes(target: str, op, spec, out_spec) -> bool:

@@ -177,6 +177,59 @@ static inline int32_t be_i8_rq_one(const be_i8_rq *q, int32_t acc, int32_t zp)
     return BE_I8_SAT8(r + zp); /* |r| <= 32768: r + zp cannot overflow */
 }
 
+/* The RequantStage after a binary layer (sign-bit input: |acc| <= K, acc = K - 2d, 0 <= d <= K),
+ * for the kernels that requantize their own accumulators ("tab" from its offset image, NEON's
+ * "lanes"): (M acc + Bh) >> s as the high word of one 64-bit multiply-add, then ASR by u. For
+ * s >= 32: t = 0, u = s - 32. For 1 <= s < 32 (the usual case after a binary conv: its
+ * accumulators are small, so the multiplier's scale leaves s near 30) the product is taken 2^t
+ * larger, t = 32 - s, u = 0, since
+ *     floor((M acc + Bh) / 2^s) = floor((M (acc 2^t) + Bh 2^t) / 2^32)
+ * exactly, as long as K 2^t fits int32 and (|M| K + |Bh|) 2^t fits int64: be_rq_bin_prepare
+ * checks both per channel. */
+typedef struct be_rq_bin {
+    int64_t bh; /* Bh 2^t */
+    int32_t m;
+    uint32_t t, u;
+} be_rq_bin;
+
+/* The constants of channels [o0, o0 + n) of a binary layer (K = op->k); returns 0 when some
+ * channel does not take the form above (s = 0, or a product that could overflow: the caller
+ * then runs be_rq_apply). */
+static inline int be_rq_bin_prepare(const be_op *op, uint32_t o0, uint32_t n, be_rq_bin *q)
+{
+    const int32_t *m = (const int32_t *)op->stage_a + o0;
+    const uint8_t *sh = (const uint8_t *)op->stage_c + o0;
+    const uint64_t k = op->k;
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        const uint32_t s = sh[i];
+        const int64_t bh = be_rq_bias(op, o0 + i);
+        q[i].m = m[i];
+        if (s >= 32u) {
+            q[i].t = 0u;
+            q[i].u = s - 32u;
+            q[i].bh = bh;
+        } else {
+            const uint32_t t = 32u - s;
+            const uint64_t am = m[i] < 0 ? (uint64_t)0 - (uint64_t)(int64_t)m[i] : (uint64_t)m[i];
+            const uint64_t ab = bh < 0 ? (uint64_t)0 - (uint64_t)bh : (uint64_t)bh; /* |Bh| < 2^63: loader */
+            if (s == 0u || (k << t) > (uint64_t)INT32_MAX || am * k + ab > ((uint64_t)INT64_MAX >> t))
+                return 0; /* (am < 2^31 and k < 2^32: am * k + ab cannot wrap) */
+            q[i].t = t;
+            q[i].u = 0u;
+            q[i].bh = (int64_t)((uint64_t)bh << t);
+        }
+    }
+    return 1;
+}
+
+/* The int8 code of accumulator acc (|acc| <= K) of a channel prepared by be_rq_bin_prepare. */
+static inline __attribute__((always_inline)) int8_t be_rq_bin_one(const be_rq_bin *q, int32_t acc, int32_t zp)
+{
+    const int64_t v = (int64_t)q->m * (int32_t)((uint32_t)acc << q->t) + q->bh;
+    return (int8_t)BE_I8_SAT8(BE_I8_SAT16(be_i8_sar32((int32_t)be_i8_sar64(v, 32u), q->u)) + zp);
+}
+
 /* A variant may requantize a block whose shifts are all >= 32 in vector lanes: it defines
  * BE_I8_PUT_HIGH as the name of its function before including this header (and defines the
  * function after it): dst[i] = the code of acc[i] with constants q[i], for i < n <= BE_I8_BLOCK

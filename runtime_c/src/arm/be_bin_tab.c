@@ -1369,84 +1369,32 @@ static inline void put_acc(int32_t *y, uint32_t n, int32_t k, uint32_t h0, uint3
         y[i] = k - 2 * (int32_t)d[i];
 }
 
-/* The RequantStage of a block of up to 8 channels for put_rq: (M acc + Bh) >> s as the high
- * word of one 64-bit multiply-add, then ASR by u. For s >= 32: t = 0, u = s - 32. For 1 <= s < 32
- * (the usual case after a binary conv: its accumulators are small, so the multiplier's scale
- * leaves s near 30): the product is taken 2^t larger, t = 32 - s, u = 0, since
- *     floor((M acc + Bh) / 2^s) = floor((M (acc 2^t) + Bh 2^t) / 2^32)
- * exactly, as long as acc 2^t fits int32 and |M acc + Bh| 2^t fits int64; with |acc| <= K (sign
- * bits: acc = K - 2d, 0 <= d <= K) tab_rq_prepare checks both per channel. */
-typedef struct tab_rq {
-    int64_t bh; /* Bh 2^t */
-    int32_t m;
-    uint32_t t, u;
-} tab_rq;
-
-/* The constants of channels [o0, o0 + n) (n <= 8); returns 0 when some channel does not take
- * the form above (s = 0, or a product that could overflow: put_rq then runs be_rq_apply). */
-static int tab_rq_prepare(const be_op *op, uint32_t o0, uint32_t n, tab_rq *q)
-{
-    const int32_t *m = (const int32_t *)op->stage_a + o0;
-    const uint8_t *sh = (const uint8_t *)op->stage_c + o0;
-    const uint64_t k = op->k;
-    uint32_t i;
-    for (i = 0; i < n; i++) {
-        const uint32_t s = sh[i];
-        const int64_t bh = be_rq_bias(op, o0 + i);
-        q[i].m = m[i];
-        if (s >= 32u) {
-            q[i].t = 0u;
-            q[i].u = s - 32u;
-            q[i].bh = bh;
-        } else {
-            const uint32_t t = 32u - s;
-            const uint64_t am = m[i] < 0 ? (uint64_t)0 - (uint64_t)(int64_t)m[i] : (uint64_t)m[i];
-            const uint64_t ab = bh < 0 ? (uint64_t)0 - (uint64_t)bh : (uint64_t)bh; /* |Bh| < 2^63: loader */
-            if (s == 0u || (k << t) > (uint64_t)INT32_MAX || am * k + ab > ((uint64_t)INT64_MAX >> t))
-                return 0; /* (am < 2^31 and k < 2^32: am * k + ab cannot wrap) */
-            q[i].t = t;
-            q[i].u = 0u;
-            q[i].bh = (int64_t)((uint64_t)bh << t);
-        }
-    }
-    return 1;
-}
-
 /* The accumulators of a block requantized: y[i] = the int8 code of channel i, from its count in
- * h0..h3 (as put_acc). With the prepared constants (fast; a whole block of 8 straight-line) about
- * 11 instructions per channel on the cortex-m4: the count, acc << t, SMLAL, ASR, SSAT 16, the zero
- * point, SSAT 8, STRB; be_rq_apply's 64-bit shift and compares took about 33. */
-#define BE_TAB_RQ(i, dv)                                                                                   \
-    do {                                                                                                   \
-        const int32_t a_ = (int32_t)((uint32_t)(k - 2 * (int32_t)(dv)) << q[i].t);                        \
-        const int64_t v_ = (int64_t)q[i].m * a_ + q[i].bh;                                                  \
-        y[i] = (int8_t)BE_I8_SAT8(BE_I8_SAT16(be_i8_sar32((int32_t)be_i8_sar64(v_, 32u), q[i].u)) + zp);   \
-    } while (0)
-
+ * h0..h3 (as put_acc). With the prepared constants (fast: be_rq_bin_prepare; a whole block of 8
+ * straight-line) about 11 instructions per channel on the cortex-m4: the count, acc << t, SMLAL,
+ * ASR, SSAT 16, the zero point, SSAT 8, STRB; be_rq_apply's 64-bit shift and compares took about
+ * 33. */
 static inline void put_rq(const be_op *op, uint32_t o0, int8_t *y, uint32_t n, int fast, int32_t k, int32_t zp,
-                          const tab_rq *q, uint32_t h0, uint32_t h1, uint32_t h2, uint32_t h3)
+                          const be_rq_bin *q, uint32_t h0, uint32_t h1, uint32_t h2, uint32_t h3)
 {
     if (fast && n == 8u) {
-        BE_TAB_RQ(0, h0 & 0xFFFFu);
-        BE_TAB_RQ(1, h1 & 0xFFFFu);
-        BE_TAB_RQ(2, h0 >> 16);
-        BE_TAB_RQ(3, h1 >> 16);
-        BE_TAB_RQ(4, h2 & 0xFFFFu);
-        BE_TAB_RQ(5, h3 & 0xFFFFu);
-        BE_TAB_RQ(6, h2 >> 16);
-        BE_TAB_RQ(7, h3 >> 16);
+        y[0] = be_rq_bin_one(&q[0], k - 2 * (int32_t)(h0 & 0xFFFFu), zp);
+        y[1] = be_rq_bin_one(&q[1], k - 2 * (int32_t)(h1 & 0xFFFFu), zp);
+        y[2] = be_rq_bin_one(&q[2], k - 2 * (int32_t)(h0 >> 16), zp);
+        y[3] = be_rq_bin_one(&q[3], k - 2 * (int32_t)(h1 >> 16), zp);
+        y[4] = be_rq_bin_one(&q[4], k - 2 * (int32_t)(h2 & 0xFFFFu), zp);
+        y[5] = be_rq_bin_one(&q[5], k - 2 * (int32_t)(h3 & 0xFFFFu), zp);
+        y[6] = be_rq_bin_one(&q[6], k - 2 * (int32_t)(h2 >> 16), zp);
+        y[7] = be_rq_bin_one(&q[7], k - 2 * (int32_t)(h3 >> 16), zp);
     } else {
         const uint32_t d[8] = {h0 & 0xFFFFu, h1 & 0xFFFFu, h0 >> 16, h1 >> 16,
                                h2 & 0xFFFFu, h3 & 0xFFFFu, h2 >> 16, h3 >> 16};
         const int32_t *m = (const int32_t *)op->stage_a + o0;
         const uint8_t *sh = (const uint8_t *)op->stage_c + o0;
         uint32_t i;
-        for (i = 0; i < n; i++) {
-            if (fast)
-                BE_TAB_RQ(i, d[i]);
-            else
-                y[i] = be_rq_apply(k - 2 * (int32_t)d[i], m[i], be_rq_bias(op, o0 + i), sh[i], zp);
-        }
+        for (i = 0; i < n; i++)
+            y[i] = fast ? be_rq_bin_one(&q[i], k - 2 * (int32_t)d[i], zp)
+                        : be_rq_apply(k - 2 * (int32_t)d[i], m[i], be_rq_bias(op, o0 + i), sh[i], zp);
     }
 }
 
@@ -1532,12 +1480,12 @@ static __attribute__((noinline)) void pass_row(const be_word *tab, const be_word
  * (P = 2): the first keeps them in part, the second its own in `row` (one output row) and puts
  * the outputs from both; P = 1: the counts of `row` alone. The outputs (out: the block's place in
  * the band's first output pixel): the sign bits, or (acc_n > 0) the block's acc_n channels as
- * accumulators, or requantized with q (the RequantStage of channels o0 ..: tab_rq_prepare's
+ * accumulators, or requantized with q (the RequantStage of channels o0 ..: be_rq_bin_prepare's
  * constants, fast its result). */
 static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_levels *lv, const be_word *img,
                                                   uint32_t wp, uint32_t rows, uint8_t *out, uint32_t *part,
                                                   uint32_t *row, uint32_t pass, const offsets_plan *pl, uint32_t njt,
-                                                  uint32_t acc_n, uint32_t o0, const tab_rq *q, int fast)
+                                                  uint32_t acc_n, uint32_t o0, const be_rq_bin *q, int fast)
 {
     const uint32_t rs = wp * 4u, cs = op->sw * 4u, rstep = op->sh * wp, ow = op->out.w, passes = pl->passes;
     const uint32_t ps = op->out.pixel_bytes, row_bytes = ow * ps, m = 0x00FF00FFu, pw = band_sum_words(pl);
@@ -1609,12 +1557,12 @@ static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word
             /* the block's place in the band's first pixel: int32 accumulators, int8 codes, or the
              * word of sign bits that holds channel o0 */
             uint8_t *place = (uint8_t *)out + (size_t)oy0 * out_row_bytes + (acc ? 4u * o0 : rq ? o0 : o0 / 32u * 4u);
-            tab_rq q[8];
+            be_rq_bin q[8];
             int fast = 0;
             tab_levels lv;
             block_levels(op, o0, n, tab, &lv);
             if (rq)
-                fast = tab_rq_prepare(op, o0, n, q);
+                fast = be_rq_bin_prepare(op, o0, n, q);
             else if (!acc) {
                 sign_thresholds_halves(op, o0, n, &lv);
                 lv.levels = 1u;

@@ -30,6 +30,7 @@
 #include <arm_neon.h>
 
 #include "be_planes_px.h"
+#include "arm/be_arm_i8.h" /* be_rq_bin: the RequantStage of px_acc_run */
 
 #define LANES 4u
 #define IMG_WORDS 4096u
@@ -272,12 +273,39 @@ static const be_px_run_fn instances[7] = {px_any,     px_g3_p2_l3, px_g6_p2_l3, 
  * VMLS by 2). The accumulators are pixel-major (out[pixel * O + channel]), so each block of 4
  * channels' 4 vectors (lanes: positions) is transposed (VTRN + VCOMBINE) into 4 vectors of one
  * position's 4 channels, each one store; a last block of 1 .. 3 channels goes lane by lane. The
- * positions x >= OW of a row (computed, as every position of the padded rows) are dropped. */
+ * positions x >= OW of a row (computed, as every position of the padded rows) are dropped.
+ * Since 2026-12-05 (seventh session) also into the RequantStage (a binary conv into BatchNorm and
+ * QuantInt8) of at most RQ_MAX outputs whose every channel takes be_rq_bin's form: per channel the
+ * 4 lanes requantized in NEON (rq_lanes) and stored byte by byte. */
+#define RQ_MAX 64u /* requantized outputs: their prepared constants on the stack (1.5 KiB) */
+
 static int acc_geometry(const be_op *op, be_px_geom *g)
 {
-    return be_px_sign_input(op) && op->stage == BE_STAGE_ACC && op->in.c <= 16u && op->out.kind == BE_KIND_I32 &&
-           op->out.pixel_bytes == op->out_ch * 4u && (uint64_t)op->out.h * op->out.w >= 32u &&
-           be_px_shape(op, g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1);
+    if (!be_px_sign_input(op) || op->in.c > 16u || (uint64_t)op->out.h * op->out.w < 32u)
+        return 0;
+    if (op->stage == BE_STAGE_REQUANT) {
+        be_rq_bin q[RQ_MAX];
+        if (op->out.kind != BE_KIND_I8 || op->out.pixel_bytes != op->out_ch || op->out_ch > RQ_MAX ||
+            !be_rq_bin_prepare(op, 0u, op->out_ch, q))
+            return 0;
+    } else if (op->stage != BE_STAGE_ACC || op->out.kind != BE_KIND_I32 || op->out.pixel_bytes != op->out_ch * 4u) {
+        return 0;
+    }
+    return be_px_shape(op, g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1);
+}
+
+/* The int8 codes of one channel's accumulators in 4 lanes (be_rq_bin_one per lane): acc << t, two
+ * VMLAL into int64 lanes, their high words (VSHRN #32), ASR by u; then the zero point and int8
+ * saturation, SAT8(SAT16(r) + zp) = SAT8(r + zp) with a saturating add (past int16 both are the
+ * same bound). Lanes 0..3 of the result. */
+static inline int8x8_t rq_lanes(int32x4_t a, const be_rq_bin *q, int32x4_t zp)
+{
+    const int32x4_t as = vshlq_s32(a, vdupq_n_s32((int32_t)q->t)); /* |acc| 2^t fits int32: prepare */
+    const int64x2_t b = vdupq_n_s64(q->bh);
+    const int64x2_t lo = vmlal_n_s32(b, vget_low_s32(as), q->m), hi = vmlal_n_s32(b, vget_high_s32(as), q->m);
+    int32x4_t h = vcombine_s32(vshrn_n_s64(lo, 32), vshrn_n_s64(hi, 32));
+    h = vqaddq_s32(vshlq_s32(h, vdupq_n_s32(-(int32_t)q->u)), zp);
+    return vqmovn_s16(vcombine_s16(vqmovn_s32(h), vdup_n_s16(0)));
 }
 
 int be_conv2d_px_neon_acc_supports(const be_op *op)
@@ -288,16 +316,18 @@ int be_conv2d_px_neon_acc_supports(const be_op *op)
 
 static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, const be_px_geom *g,
                                                              const be_word *img, const be_word *wk,
-                                                             const be_word *vmask, int32_t *out, const uint32_t taps)
+                                                             const be_word *vmask, void *out, const uint32_t taps,
+                                                             const be_rq_bin *rq)
 {
-    const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, full = nout & ~3u;
-    const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c));
+    const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, full = nout & ~3u, ps = op->out.pixel_bytes;
+    const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c)), zp = vdupq_n_s32(op->zero_point);
     uint32x4_t xv[XV_MAX];
     uint32_t tofs[XV_MAX];
     uint32_t q0, t, c, j, y0 = 0u, x0 = 0u;
     be_px_offsets(op, g, tofs);
     for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
         int32_t *dst[LANES]; /* lane j's output pixel, or NULL (a padding column) */
+        int8_t *d8[LANES];   /* the same as bytes (the RequantStage) */
         PX_UNROLL
         for (t = 0; t < taps; t++)
             xv[t] = vandq_u32(vld1q_u32(img + tofs[t] + q0), vdupq_n_u32(vmask[t]));
@@ -307,7 +337,22 @@ static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, co
                 x -= g->wp;
                 y++;
             }
-            dst[j] = x < ow && y < oh ? out + ((size_t)y * ow + x) * nout : NULL;
+            d8[j] = x < ow && y < oh ? (int8_t *)out + ((size_t)y * ow + x) * ps : NULL;
+            dst[j] = (int32_t *)(void *)d8[j];
+        }
+        if (rq != NULL) { /* channel by channel: 4 lanes requantized, a byte store per position */
+            for (c = 0; c < nout; c++) {
+                const int8x8_t v = rq_lanes(vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2), rq + c, zp);
+                if (d8[0] != NULL)
+                    vst1_lane_s8(d8[0] + c, v, 0);
+                if (d8[1] != NULL)
+                    vst1_lane_s8(d8[1] + c, v, 1);
+                if (d8[2] != NULL)
+                    vst1_lane_s8(d8[2] + c, v, 2);
+                if (d8[3] != NULL)
+                    vst1_lane_s8(d8[3] + c, v, 3);
+            }
+            continue;
         }
         for (c = 0; c < full; c += 4u) {
             const int32x4_t a0 = vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2);
@@ -336,21 +381,21 @@ static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, co
 
 /* 3x3 kernels: 3 groups (C <= 10), 6 (11 .. 16); any other kernel size */
 static void px_acc_g3(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
-                      const be_word *vmask, be_word *out)
+                      const be_word *vmask, be_word *out, const be_rq_bin *rq)
 {
-    px_acc_run(op, g, img, wk, vmask, (int32_t *)(void *)out, 3u);
+    px_acc_run(op, g, img, wk, vmask, out, 3u, rq);
 }
 
 static void px_acc_g6(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
-                      const be_word *vmask, be_word *out)
+                      const be_word *vmask, be_word *out, const be_rq_bin *rq)
 {
-    px_acc_run(op, g, img, wk, vmask, (int32_t *)(void *)out, 6u);
+    px_acc_run(op, g, img, wk, vmask, out, 6u, rq);
 }
 
 static void px_acc_any(const be_op *op, const be_px_geom *g, const be_word *img, const be_word *wk,
-                       const be_word *vmask, be_word *out)
+                       const be_word *vmask, be_word *out, const be_rq_bin *rq)
 {
-    px_acc_run(op, g, img, wk, vmask, (int32_t *)(void *)out, g->taps);
+    px_acc_run(op, g, img, wk, vmask, out, g->taps, rq);
 }
 
 /* words x .. x + n - 1 of a row: word |= word (x + j) << (j * C), j < G (be_px_pack_rows); a
@@ -391,20 +436,26 @@ be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, v
 be_status be_conv2d_px_neon_acc(const be_op *op, const void *in, void *out, void *scratch)
 {
     be_word img[IMG_WORDS], wpk[WPK_WORDS], vmask[XV_MAX];
+    be_rq_bin q[RQ_MAX];
+    const be_rq_bin *rq = NULL;
     const be_word *wk;
     be_px_geom g;
     (void)scratch;
     if (!acc_geometry(op, &g))
         return BE_ERR_ARG; /* not reached: supports() checked it */
+    if (op->stage == BE_STAGE_REQUANT) {
+        (void)be_rq_bin_prepare(op, 0u, op->out_ch, q); /* succeeds: supports() checked it */
+        rq = q;
+    }
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack4);
     wk = be_px_weights(op, &g, wpk, vmask);
     if (op->kh == 3u && op->kw == 3u && g.taps == 3u)
-        px_acc_g3(op, &g, img, wk, vmask, (be_word *)out);
+        px_acc_g3(op, &g, img, wk, vmask, (be_word *)out, rq);
     else if (op->kh == 3u && op->kw == 3u && g.taps == 6u)
-        px_acc_g6(op, &g, img, wk, vmask, (be_word *)out);
+        px_acc_g6(op, &g, img, wk, vmask, (be_word *)out, rq);
     else
-        px_acc_any(op, &g, img, wk, vmask, (be_word *)out);
+        px_acc_any(op, &g, img, wk, vmask, (be_word *)out, rq);
     return BE_OK;
 }
 
