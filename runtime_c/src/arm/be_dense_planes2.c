@@ -40,51 +40,44 @@ static inline __attribute__((always_inline)) uint32_t word_nibbles(be_word a, be
     return be_swar_nibbles(a & w) + (be_swar_nibbles(b & w) << 1);
 }
 
+/* The running count of a row: with DSP two USADA8 sums, S(v) and S(v AND 0xF0F0F0F0), whose
+ * difference plus a sixteenth of the second is the low nibbles' sum plus the high ones'; without,
+ * the byte lanes of one or two words (<= 48 each: their sum, <= 192, in the top byte of a
+ * multiply) added to s. */
+#ifdef BE_ARM_HAVE_DSP
+#define ADD_WORD(v) (s = __usada8((v), 0u, s), s_hi = __usada8((v) & 0xF0F0F0F0u, 0u, s_hi))
+#define ADD_PAIR(v0, v1) (ADD_WORD(v0), ADD_WORD(v1))
+#define ROW_TOTAL (s - s_hi + (s_hi >> 4))
+#else
+#define ADD_WORD(v) (s += (be_swar_bytes(v) * 0x01010101u) >> 24)
+#define ADD_PAIR(v0, v1) (s += ((be_swar_bytes(v0) + be_swar_bytes(v1)) * 0x01010101u) >> 24)
+#define ROW_TOTAL s
+#endif
+
 /* popcount(x0 AND w) + 2 popcount(x1 AND w) over the row at *wp (advanced past it) of nw words;
  * x1 = x0 + nw. */
 static inline __attribute__((always_inline)) uint32_t row_count(const be_word **wp, const be_word *x0, uint32_t nw)
 {
     const be_word *w = *wp, *a = x0, *b = x0 + nw;
     const be_word *const pairs_end = w + (nw & ~1u);
-    uint32_t v0, v1;
-#ifdef BE_ARM_HAVE_DSP
-    uint32_t s = 0u, s_hi = 0u; /* S(v), S(v AND 0xF0F0F0F0) summed over the row's words */
+    uint32_t s = 0u, s_hi = 0u;
+    (void)s_hi; /* (without DSP: unused) */
     while (w != pairs_end) {
         be_word w0, w1, a0, a1, b0, b1;
         BE_LD2(w, w0, w1);
         BE_LD2(a, a0, a1);
         BE_LD2(b, b0, b1);
-        v0 = word_nibbles(a0, b0, w0);
-        v1 = word_nibbles(a1, b1, w1);
-        s = __usada8(v0, 0u, s);
-        s_hi = __usada8(v0 & 0xF0F0F0F0u, 0u, s_hi);
-        s = __usada8(v1, 0u, s);
-        s_hi = __usada8(v1 & 0xF0F0F0F0u, 0u, s_hi);
+        {
+            const uint32_t v0 = word_nibbles(a0, b0, w0), v1 = word_nibbles(a1, b1, w1);
+            ADD_PAIR(v0, v1);
+        }
     }
     if (nw & 1u) {
-        v0 = word_nibbles(*a, *b, *w++);
-        s = __usada8(v0, 0u, s);
-        s_hi = __usada8(v0 & 0xF0F0F0F0u, 0u, s_hi);
+        const uint32_t v = word_nibbles(*a, *b, *w++);
+        ADD_WORD(v);
     }
     *wp = w;
-    return s - s_hi + (s_hi >> 4); /* the low nibbles' sum + the high nibbles' sum */
-#else
-    uint32_t total = 0u;
-    while (w != pairs_end) {
-        be_word w0, w1, a0, a1, b0, b1;
-        BE_LD2(w, w0, w1);
-        BE_LD2(a, a0, a1);
-        BE_LD2(b, b0, b1);
-        v0 = word_nibbles(a0, b0, w0);
-        v1 = word_nibbles(a1, b1, w1);
-        /* byte lanes <= 48: their sum (<= 192) in the top byte */
-        total += ((be_swar_bytes(v0) + be_swar_bytes(v1)) * 0x01010101u) >> 24;
-    }
-    if (nw & 1u)
-        total += (be_swar_bytes(word_nibbles(*a, *b, *w++)) * 0x01010101u) >> 24;
-    *wp = w;
-    return total;
-#endif
+    return ROW_TOTAL;
 }
 
 be_status be_dense_planes2(const be_op *op, const void *in, void *out, void *scratch)
