@@ -3,6 +3,7 @@
 
 
 #include "arm/be_arm.h"
+#include "arm/be_arm_i8.h" /* be_rq_bin: a conv's RequantStage, prepared once per call */
 #include "arm/be_arm_u8.h"
 
 int be_arm_bin_supports(const be_op *op)
@@ -43,14 +44,15 @@ static int prepare_thresholds(const be_op *op, popc_threshold *p)
     return 1;
 }
 
-static be_status put_values(const be_op *op, void *px_out, uint32_t o0, uint32_t n, const uint32_t *d);
+static be_status put_values(const be_op *op, const be_rq_bin *q, void *px_out, uint32_t o0, uint32_t n,
+                            const uint32_t *d);
 
 /* Output stage of channels [o0, o0 + n) of one output pixel; o0 % 32 == 0, n <= 32. With a
  * table p (sign thresholds), the word of bits is written whole; otherwise the pixel must have
  * been cleared (be_stage_clear) and the stage goes through the direct compare or be_stage_put,
  * as in the reference. */
-static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uint32_t o0, uint32_t n,
-                     const uint32_t *d)
+static be_status put(const be_op *op, const popc_threshold *p, const be_rq_bin *q, void *px_out, uint32_t o0,
+                     uint32_t n, const uint32_t *d)
 {
     uint32_t i;
     if (p != NULL) {
@@ -97,15 +99,23 @@ static be_status put(const be_op *op, const popc_threshold *p, void *px_out, uin
             acc[i] = (int32_t)op->k - 2 * (int32_t)d[i];
         return be_stage_put_block(op, px_out, o0, n, acc); /* o0 % 32 == 0, n <= 32 */
     }
-    return put_values(op, px_out, o0, n, d);
+    return put_values(op, q, px_out, o0, n, d);
 }
 
 /* The stages put() does not pack: the accumulators themselves (a residual block's conv), scores
- * and requantization (out of line, so that put() stays small enough to inline into rows()). */
-static __attribute__((noinline)) be_status put_values(const be_op *op, void *px_out, uint32_t o0, uint32_t n,
-                                                      const uint32_t *d)
+ * and requantization (out of line, so that put() stays small enough to inline into rows()); q: a
+ * conv's RequantStage prepared for every channel (conv2d_requant), or NULL. */
+static __attribute__((noinline)) be_status put_values(const be_op *op, const be_rq_bin *q, void *px_out, uint32_t o0,
+                                                      uint32_t n, const uint32_t *d)
 {
     uint32_t i;
+    if (q != NULL) { /* about 11 instructions per output on the cortex-m4 (be_rq_apply: about 30) */
+        int8_t *y = (int8_t *)px_out + o0;
+        const int32_t k = (int32_t)op->k, zp = op->zero_point;
+        for (i = 0; i < n; i++)
+            y[i] = be_rq_bin_one(q + o0 + i, k - 2 * (int32_t)d[i], zp);
+        return BE_OK;
+    }
     if (op->stage == BE_STAGE_ACC) {
         int32_t *y = (int32_t *)px_out + o0;
         const int32_t k = (int32_t)op->k;
@@ -132,8 +142,8 @@ static __attribute__((noinline)) be_status put_values(const be_op *op, void *px_
 
 /* Channels [o_first, o_end) of one output pixel (o_first % 32 == 0) from the input row x of nw
  * words and their weight rows at w (row o_first first, nw words each). */
-static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x, uint32_t nw, void *px_out,
-                      be_arm_popc_fn popc, const be_word *w, uint32_t o_first, uint32_t o_end)
+static be_status rows(const be_op *op, const popc_threshold *p, const be_rq_bin *q, const be_word *x, uint32_t nw,
+                      void *px_out, be_arm_popc_fn popc, const be_word *w, uint32_t o_first, uint32_t o_end)
 {
     uint32_t d[32], o0;
     be_status st = BE_OK;
@@ -143,7 +153,7 @@ static be_status rows(const be_op *op, const popc_threshold *p, const be_word *x
         const uint32_t n = o_end - o0 < 32u ? o_end - o0 : 32u;
         be_status s;
         popc(x, w + (size_t)(o0 - o_first) * nw, nw, nw, n, d);
-        s = put(op, p, px_out, o0, n, d);
+        s = put(op, p, q, px_out, o0, n, d);
         if (s != BE_OK)
             st = s;
     }
@@ -240,9 +250,10 @@ static be_status plane_rows(const be_op *op, const uint32_t *counts, const be_wo
 }
 
 /* Conv2d with compacted rows (compact_block(op) = block != 0): sign bits (p: the threshold table
- * or NULL) or bit-planes (counts: their weight popcounts or NULL). */
-static be_status conv2d_compact(const be_op *op, const popc_threshold *p, const uint32_t *counts, const void *in,
-                                void *out, void *scratch, be_arm_popc_fn popc, uint32_t block)
+ * or NULL; rq: the prepared RequantStage or NULL) or bit-planes (counts: their weight popcounts
+ * or NULL). */
+static be_status conv2d_compact(const be_op *op, const popc_threshold *p, const be_rq_bin *rq, const uint32_t *counts,
+                                const void *in, void *out, void *scratch, be_arm_popc_fn popc, uint32_t block)
 {
     const be_value *vi = &op->in, *vo = &op->out;
     const uint32_t nw = be_words_for(op->kh * op->kw * vi->c), px_words = vi->planes * vi->cw;
@@ -264,7 +275,7 @@ static be_status conv2d_compact(const be_op *op, const popc_threshold *p, const 
                     s = plane_rows(op, counts, patch, nw, nw, px_out, popc, w, o0, end);
                 } else {
                     be_split_patch(op, (const be_word *)in, oy, ox, patch, nw, px_words, 0u);
-                    s = rows(op, p, patch, nw, px_out, popc, w, o0, end);
+                    s = rows(op, p, rq, patch, nw, px_out, popc, w, o0, end);
                 }
                 if (s != BE_OK)
                     st = s;
@@ -291,7 +302,7 @@ static be_status conv2d_planes(const be_op *op, const void *in, void *out, void 
         counts = table;
     }
     if (compact_block(op) != 0u)
-        return conv2d_compact(op, NULL, counts, in, out, scratch, popc, compact_block(op));
+        return conv2d_compact(op, NULL, NULL, counts, in, out, scratch, popc, compact_block(op));
     for (oy = 0; oy < vo->h; oy++) {
         const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
         for (ox = 0; ox < vo->w; ox++) {
@@ -327,25 +338,21 @@ be_status be_arm_dense_bin(const be_op *op, const void *in, void *out, be_arm_po
     if (op->in.encoding == BE_ENC_UNSIGNED)
         return plane_rows(op, NULL, (const be_word *)in, op->in.cw, op->in.cw, out, popc, (const be_word *)op->weights,
                           0u, op->out_ch);
-    return rows(op, NULL, (const be_word *)in, op->in.cw, out, popc, (const be_word *)op->weights, 0u,
+    return rows(op, NULL, NULL, (const be_word *)in, op->in.cw, out, popc, (const be_word *)op->weights, 0u,
                 op->out_ch); /* each row once: no table */
 }
 
-be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *scratch, be_arm_popc_fn popc)
+/* Conv2d over sign bits; p: the threshold table or NULL, q: the prepared RequantStage or NULL. */
+static be_status conv2d_sign(const be_op *op, const popc_threshold *p, const be_rq_bin *q, const void *in, void *out,
+                             void *scratch, be_arm_popc_fn popc)
 {
     const be_value *vi = &op->in, *vo = &op->out;
-    const uint32_t cw = vi->cw, run = op->kw * cw;
+    const uint32_t cw = vi->cw, run = op->kw * cw, block = compact_block(op);
     be_word *patch = (be_word *)scratch; /* KH * KW * cw words <= the model's patch_bytes */
-    popc_threshold table[BE_ARM_THRESHOLD_TABLE];
-    const popc_threshold *p;
-    uint32_t oy, ox, ky, kx, block;
+    uint32_t oy, ox, ky, kx;
     be_status st = BE_OK;
-    if (vi->encoding == BE_ENC_UNSIGNED)
-        return conv2d_planes(op, in, out, scratch, popc);
-    p = prepare_thresholds(op, table) ? table : NULL;
-    block = compact_block(op);
     if (block != 0u)
-        return conv2d_compact(op, p, NULL, in, out, scratch, popc, block);
+        return conv2d_compact(op, p, q, NULL, in, out, scratch, popc, block);
     for (oy = 0; oy < vo->h; oy++) {
         const int32_t y0 = (int32_t)(oy * op->sh) - (int32_t)op->pt;
         for (ox = 0; ox < vo->w; ox++) {
@@ -369,13 +376,44 @@ be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *sc
                     }
                 }
             }
-            s = rows(op, p, patch, op->kh * run, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes, popc,
-                     (const be_word *)op->weights, 0u, op->out_ch);
+            s = rows(op, p, q, patch, op->kh * run, (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes,
+                     popc, (const be_word *)op->weights, 0u, op->out_ch);
             if (s != BE_OK)
                 st = s;
         }
     }
     return st;
+}
+
+/* A RequantStage's constants for every channel, prepared once per call (be_rq_bin: |acc| <= K
+ * over sign bits), on the stack only for such a layer (24 B per channel). */
+#if defined(BE_ARM_HAVE_THUMB1)
+#define BE_ARM_RQ_TABLE 16u /* the Cortex-M0's stack */
+#else
+#define BE_ARM_RQ_TABLE 64u
+#endif
+
+static __attribute__((noinline)) be_status conv2d_requant(const be_op *op, const void *in, void *out, void *scratch,
+                                                          be_arm_popc_fn popc)
+{
+    be_rq_bin q[BE_ARM_RQ_TABLE];
+    return conv2d_sign(op, NULL, be_rq_bin_prepare(op, 0u, op->out_ch, q) ? q : NULL, in, out, scratch, popc);
+}
+
+static __attribute__((noinline)) be_status conv2d_other(const be_op *op, const void *in, void *out, void *scratch,
+                                                        be_arm_popc_fn popc)
+{
+    popc_threshold table[BE_ARM_THRESHOLD_TABLE];
+    return conv2d_sign(op, prepare_thresholds(op, table) ? table : NULL, NULL, in, out, scratch, popc);
+}
+
+be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *scratch, be_arm_popc_fn popc)
+{
+    if (op->in.encoding == BE_ENC_UNSIGNED)
+        return conv2d_planes(op, in, out, scratch, popc);
+    if (op->stage == BE_STAGE_REQUANT && op->out_ch <= BE_ARM_RQ_TABLE)
+        return conv2d_requant(op, in, out, scratch, popc);
+    return conv2d_other(op, in, out, scratch, popc);
 }
 
 #else
