@@ -49,8 +49,8 @@ static be_status put_values(const be_op *op, const be_rq_bin *q, void *px_out, u
 
 /* Output stage of channels [o0, o0 + n) of one output pixel; o0 % 32 == 0, n <= 32. With a
  * table p (sign thresholds), the word of bits is written whole; otherwise the pixel must have
- * been cleared (be_stage_clear) and the stage goes through the direct compare or be_stage_put,
- * as in the reference. */
+ * been cleared (be_stage_clear) for threshold stages, which go through the direct compare or
+ * be_stage_put_block; the others through put_values (q: a prepared RequantStage or NULL). */
 static be_status put(const be_op *op, const popc_threshold *p, const be_rq_bin *q, void *px_out, uint32_t o0,
                      uint32_t n, const uint32_t *d)
 {

@@ -1480,12 +1480,19 @@ static __attribute__((noinline)) void pass_row(const be_word *tab, const be_word
  * (P = 2): the first keeps them in part, the second its own in `row` (one output row) and puts
  * the outputs from both; P = 1: the counts of `row` alone. The outputs (out: the block's place in
  * the band's first output pixel): the sign bits, or (acc_n > 0) the block's acc_n channels as
- * accumulators, or requantized with q (the RequantStage of channels o0 ..: be_rq_bin_prepare's
- * constants, fast its result). */
-static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_levels *lv, const be_word *img,
-                                                  uint32_t wp, uint32_t rows, uint8_t *out, uint32_t *part,
-                                                  uint32_t *row, uint32_t pass, const offsets_plan *pl, uint32_t njt,
-                                                  uint32_t acc_n, uint32_t o0, const be_rq_bin *q, int fast)
+ * accumulators, or (rq: the instance orows_signp_rq) requantized with q (the RequantStage of
+ * channels o0 ..: be_rq_bin_prepare's constants, fast its result). */
+typedef struct orows_rq {
+    uint32_t o0;
+    const be_rq_bin *q;
+    int fast;
+} orows_rq;
+
+static inline __attribute__((always_inline)) void orows_signp_body(const be_op *op, const tab_levels *lv,
+                                                                   const be_word *img, uint32_t wp, uint32_t rows,
+                                                                   uint8_t *out, uint32_t *part, uint32_t *row,
+                                                                   uint32_t pass, const offsets_plan *pl,
+                                                                   uint32_t njt, uint32_t acc_n, const orows_rq *rq)
 {
     const uint32_t rs = wp * 4u, cs = op->sw * 4u, rstep = op->sh * wp, ow = op->out.w, passes = pl->passes;
     const uint32_t ps = op->out.pixel_bytes, row_bytes = ow * ps, m = 0x00FF00FFu, pw = band_sum_words(pl);
@@ -1510,14 +1517,46 @@ static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_lev
                 if (passes == 2u)
                     h0 += b[0] & m, h1 += (b[0] >> 8) & m, h2 += b[1] & m, h3 += (b[1] >> 8) & m;
             }
-            if (q != NULL)
-                put_rq(op, o0, (int8_t *)px, acc_n, fast, k, zp, q, h0, h1, h2, h3);
+            if (rq != NULL) /* a constant in each instance */
+                put_rq(op, rq->o0, (int8_t *)px, acc_n, rq->fast, k, zp, rq->q, h0, h1, h2, h3);
             else if (acc_n != 0u)
                 put_acc((int32_t *)(void *)px, acc_n, k, h0, h1, h2, h3);
             else
                 put_levels_halves4(lv, h0, h1, h2, h3, (be_word *)(void *)px);
         }
     }
+}
+
+static __attribute__((noinline)) void orows_signp(const be_op *op, const tab_levels *lv, const be_word *img,
+                                                  uint32_t wp, uint32_t rows, uint8_t *out, uint32_t *part,
+                                                  uint32_t *row, uint32_t pass, const offsets_plan *pl, uint32_t njt,
+                                                  uint32_t acc_n)
+{
+    orows_signp_body(op, lv, img, wp, rows, out, part, row, pass, pl, njt, acc_n, NULL);
+}
+
+static __attribute__((noinline)) void orows_signp_rq(const be_op *op, const tab_levels *lv, const be_word *img,
+                                                     uint32_t wp, uint32_t rows, uint8_t *out, uint32_t *part,
+                                                     uint32_t *row, uint32_t pass, const offsets_plan *pl,
+                                                     uint32_t njt, uint32_t n, const orows_rq *rq)
+{
+    orows_signp_body(op, lv, img, wp, rows, out, part, row, pass, pl, njt, n, rq);
+}
+
+/* A requantizing pass over channels [o0, o0 + n): their constants prepared in this frame, so that
+ * only it holds them (the sign and accumulator passes' stack stays as it was; with the table in
+ * orows_signp_rq's own frame its pixel loop ran about 4 instructions per output more). */
+static __attribute__((noinline)) void rq_pass(const be_op *op, const tab_levels *lv, const be_word *img, uint32_t wp,
+                                              uint32_t rows, uint8_t *out, uint32_t *part, uint32_t *row,
+                                              uint32_t pass, const offsets_plan *pl, uint32_t njt, uint32_t o0,
+                                              uint32_t n)
+{
+    be_rq_bin q[8];
+    orows_rq rq;
+    rq.o0 = o0;
+    rq.q = q;
+    rq.fast = be_rq_bin_prepare(op, o0, n, q);
+    orows_signp_rq(op, lv, img, wp, rows, out, part, row, pass, pl, njt, n, &rq);
 }
 
 /* The levels' fields shared by every block of 8 output channels from o0 (n of them) */
@@ -1557,13 +1596,9 @@ static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word
             /* the block's place in the band's first pixel: int32 accumulators, int8 codes, or the
              * word of sign bits that holds channel o0 */
             uint8_t *place = (uint8_t *)out + (size_t)oy0 * out_row_bytes + (acc ? 4u * o0 : rq ? o0 : o0 / 32u * 4u);
-            be_rq_bin q[8];
-            int fast = 0;
             tab_levels lv;
             block_levels(op, o0, n, tab, &lv);
-            if (rq)
-                fast = be_rq_bin_prepare(op, o0, n, q);
-            else if (!acc) {
+            if (!acc && !rq) {
                 sign_thresholds_halves(op, o0, n, &lv);
                 lv.levels = 1u;
                 lv.out_planes = 1u;
@@ -1578,8 +1613,11 @@ static __attribute__((noinline)) void sign_passes(const be_op *op, const be_word
                     build_sign4(op, o0, n, tab, 4u * p);
                 else
                     build_2j(op, o0, n, tab, pw, 4u * p, njt);
-                orows_signp(op, &lv, img + p * plane_words, pl->wp, rows, place, part, row, p, pl, njt,
-                            acc || rq ? n : 0u, o0, rq ? q : NULL, fast);
+                if (rq && p + 1u == pl->passes) /* (the other passes only count: no stage) */
+                    rq_pass(op, &lv, img + p * plane_words, pl->wp, rows, place, part, row, p, pl, njt, o0, n);
+                else
+                    orows_signp(op, &lv, img + p * plane_words, pl->wp, rows, place, part, row, p, pl, njt,
+                                acc || rq ? n : 0u);
             }
         }
     }
