@@ -1545,7 +1545,7 @@ static __attribute__((noinline)) void orows_signp_rq(const be_op *op, const tab_
 
 /* A requantizing pass over channels [o0, o0 + n): their constants prepared in this frame, so that
  * only it holds them (the sign and accumulator passes' stack stays as it was; with the table in
- * orows_signp_rq's own frame its pixel loop ran about 4 instructions per output more). */
+ * orows_signp_rq's own frame its pixel loop ran about 2.5 instructions per output more). */
 static __attribute__((noinline)) void rq_pass(const be_op *op, const tab_levels *lv, const be_word *img, uint32_t wp,
                                               uint32_t rows, uint8_t *out, uint32_t *part, uint32_t *row,
                                               uint32_t pass, const offsets_plan *pl, uint32_t njt, uint32_t o0,
