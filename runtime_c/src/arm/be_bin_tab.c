@@ -1389,12 +1389,16 @@ static inline void put_rq(const be_op *op, uint32_t o0, int8_t *y, uint32_t n, i
     } else {
         const uint32_t d[8] = {h0 & 0xFFFFu, h1 & 0xFFFFu, h0 >> 16, h1 >> 16,
                                h2 & 0xFFFFu, h3 & 0xFFFFu, h2 >> 16, h3 >> 16};
-        const int32_t *m = (const int32_t *)op->stage_a + o0;
-        const uint8_t *sh = (const uint8_t *)op->stage_c + o0;
         uint32_t i;
+        if (!fast) { /* the general form: the shared stage (y is channel o0 of its pixel) */
+            int32_t acc[8];
+            for (i = 0; i < n; i++)
+                acc[i] = k - 2 * (int32_t)d[i];
+            (void)be_stage_put_block(op, y - o0, o0, n, acc);
+            return;
+        }
         for (i = 0; i < n; i++)
-            y[i] = fast ? be_rq_bin_one(&q[i], k - 2 * (int32_t)d[i], zp)
-                        : be_rq_apply(k - 2 * (int32_t)d[i], m[i], be_rq_bias(op, o0 + i), sh[i], zp);
+            y[i] = be_rq_bin_one(&q[i], k - 2 * (int32_t)d[i], zp);
     }
 }
 

@@ -244,12 +244,29 @@ static void dot_s8(const int8_t *w, uint32_t rb, const void *xp, uint32_t n, uin
     } while (0)
 #endif
 
+/* The weights of channels [o0, o0 + nb) as int16 lanes: wt[j * BE_I8_BLOCK + o] = w[o0 + o][j] for
+ * j < k8 and o < n8 (the rows rounded up to 8 channels; zero past K and past the block). */
+static inline void lane_weights(const be_op *op, uint32_t o0, uint32_t nb, uint32_t k8, int16_t *wt)
+{
+    const int8_t *wts = (const int8_t *)op->weights;
+    const uint32_t k = op->k, n8 = (nb + 7u) & ~7u;
+    uint32_t j, o;
+    for (j = 0; j < k; j++) {
+        for (o = 0; o < nb; o++)
+            wt[j * BE_I8_BLOCK + o] = (int16_t)wts[(size_t)(o0 + o) * k + j];
+        for (; o < n8; o++)
+            wt[j * BE_I8_BLOCK + o] = 0;
+    }
+    for (; j < k8; j++)
+        for (o = 0; o < n8; o++)
+            wt[j * BE_I8_BLOCK + o] = 0;
+}
+
 static be_status conv_lanes(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_value *vo = &op->out;
     const uint32_t k = op->k, k8 = (k + 7u) & ~7u, kf = k & ~7u;
     const int is_i8 = op->in.kind == BE_KIND_I8;
-    const int8_t *wts = (const int8_t *)op->weights;
     int16_t wt[BE_I8_LANES_K * BE_I8_BLOCK];
     be_i8_rq rq[BE_I8_BLOCK];
     int32_t acc[BE_I8_BLOCK];
@@ -276,9 +293,7 @@ static be_status conv_lanes(const be_op *op, const void *in, void *out, void *sc
         const uint32_t nb = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
         const uint32_t n8 = (nb + 7u) & ~7u;
         const int high = op->stage == BE_STAGE_REQUANT ? be_i8_rq_prepare(op, o0, nb, rq) : 0;
-        for (j = 0; j < k8; j++)
-            for (o = 0; o < n8; o++)
-                wt[j * BE_I8_BLOCK + o] = (int16_t)(j < k && o < nb ? wts[(size_t)(o0 + o) * k + j] : 0);
+        lane_weights(op, o0, nb, k8, wt);
         for (oy = 0; oy < vo->h; oy++) {
             for (ox = 0; ox < vo->w; ox++) {
                 uint8_t *px_out = (uint8_t *)out + ((size_t)oy * vo->w + ox) * vo->pixel_bytes;
@@ -335,7 +350,6 @@ static int conv_1x1(const be_op *op, const void *in, void *out)
     const be_value *vo = &op->out, *vi = &op->in;
     const uint32_t k = op->k, nv = k / 8u;
     const int is_i8 = vi->kind == BE_KIND_I8;
-    const int8_t *wts = (const int8_t *)op->weights;
     const int16x4_t z = vdup_n_s16((int16_t)op->zero_point);
     int16_t wt[PX_K * BE_I8_BLOCK];
     be_i8_rq rq[BE_I8_BLOCK];
@@ -347,11 +361,8 @@ static int conv_1x1(const be_op *op, const void *in, void *out)
         return 1;
     for (o0 = 0; o0 < op->out_ch; o0 += BE_I8_BLOCK) {
         const uint32_t nb = op->out_ch - o0 < BE_I8_BLOCK ? op->out_ch - o0 : BE_I8_BLOCK;
-        const uint32_t n8 = (nb + 7u) & ~7u;
         (void)be_i8_rq_prepare(op, o0, nb, rq);
-        for (j = 0; j < k; j++)
-            for (o = 0; o < n8; o++)
-                wt[j * BE_I8_BLOCK + o] = (int16_t)(o < nb ? wts[(size_t)(o0 + o) * k + j] : 0);
+        lane_weights(op, o0, nb, k, wt); /* k % 8 == 0 */
         for (oy = 0; oy < vo->h; oy++)
             for (ox = 0; ox < vo->w; ox++) {
                 const uint8_t *px = (const uint8_t *)in + ((size_t)oy * op->sh * vi->w + (size_t)ox * op->sw) * k;
