@@ -190,9 +190,10 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     past 16 channels), whose padded images (one element per pixel: 1 or 2 bytes for sign bits
     with C <= 8 or 16, 2 or 4 for two planes; two images past 16 channels) fit 4,096 bytes with 16
     elements each to spare; and over 17 to 96 sign bits into a sign stage (at most 128 outputs),
-    or 1 to 96 into int32 accumulators (AccStage, at most 96 outputs), in ceil(C / 16) halfword
-    images that fit 6,144 bytes with the halfword sums (16 bytes per output channel) and the
-    last vector's 8 output pixels."""
+    or 1 to 96 into int32 accumulators (AccStage, at most 96 outputs) or a RequantStage (at most
+    96 outputs) whose every channel takes the split-16 form (rq_split_form), in ceil(C / 16)
+    halfword images that fit 6,144 bytes with the halfword sums (16 bytes per output channel) and
+    the last vector's 8 output pixels."""
     if target == "cortex-m55":
         if not isinstance(op, Conv2d):
             return False
@@ -202,11 +203,13 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
         geometry = (tuple(op.kernel) == (3, 3) and tuple(op.stride) == (1, 1) and getattr(op, "groups", 1) == 1
                     and out_spec.shape[0] * out_spec.shape[1] >= 32)
         sign_stage = isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1
-        if spec.encoding == "sign" and (isinstance(out, AccStage) or (sign_stage and c > 16)):
+        requant = isinstance(out, RequantStage) and rq_split_form(out, 9 * c)
+        if spec.encoding == "sign" and (isinstance(out, AccStage) or requant or (sign_stage and c > 16)):
             # the many-pass instances: halfword images of 16 channels per pass, the halfword sums
             # (16 B per channel) and the last vector's 8 output pixels in one 6 KiB buffer
-            passes, acc = (c + 15) // 16, isinstance(out, AccStage)
-            pixel = 4 * op.out_channels if acc else 4 * ((op.out_channels + 31) // 32)
+            passes, acc = (c + 15) // 16, isinstance(out, (AccStage, RequantStage))
+            pixel = (op.out_channels if requant else 4 * op.out_channels) if acc else \
+                4 * ((op.out_channels + 31) // 32)
             img = (elems * 2 * passes + 15) // 16 * 16
             return (geometry and c <= 96 and op.out_channels <= (96 if acc else 128)
                     and img + 16 * op.out_channels + 8 * pixel <= 6144)
@@ -256,6 +259,23 @@ def rq_bin_form(stage, k: int) -> bool:
             continue
         t = 32 - s
         if s == 0 or (k << t) > 2**31 - 1 or abs(m) * k + abs(b + (1 << (s - 1))) > (2**63 - 1) >> t:
+            return False
+    return True
+
+
+def rq_split_form(stage, k: int) -> bool:
+    """Does every channel of this RequantStage after a binary layer of K <= 864 inputs take the
+    split-16 form of the Cortex-M55 "lanes" (mp_rq_prepare, runtime_c/src/arm/be_conv2d_px_mve.c):
+    16 <= s <= 46, |B + 2^(s - 1)| <= 2^56, and ch = floor((B + 2^(s - 1) + zp 2^s) / 2^16) within
+    +-(2^31 - 2 - 32769 K)?"""
+    lim = 2**31 - 2 - 32769 * k
+    if k > 864:
+        return False
+    for b, s in zip(stage.bias.tolist(), stage.shift.tolist()):
+        bh = b + (1 << (s - 1)) if s else b
+        if not 16 <= s <= 46 or abs(bh) > 2**56:
+            return False
+        if abs((bh + stage.zero_point * 2**s) >> 16) > lim:
             return False
     return True
 

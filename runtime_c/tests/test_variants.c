@@ -149,11 +149,13 @@ static void i8_requant(be_op *op, uint32_t base, int high);
  * INT32_MAX, channels at +-2^20 and a repeated threshold. */
 static int score_overflow; /* set_stage: score multipliers and offsets that overflow int32 */
 
+static int rq_split16; /* set_stage: requant in i8_requant's split-16 mode (high = 3) */
+
 static void set_stage(be_op *op, int stage, uint32_t spread)
 {
     uint32_t c, l;
     if (stage == 4) {
-        i8_requant(op, n_cases, n_cases % 4u == 3u ? 1 : n_cases % 4u == 1u ? 2 : 0);
+        i8_requant(op, n_cases, rq_split16 ? 3 : n_cases % 4u == 3u ? 1 : n_cases % 4u == 1u ? 2 : 0);
         return;
     }
     if (stage == 5) {
@@ -715,8 +717,12 @@ static void test_conv(void)
         for (i = 0; i < sizeof cs / sizeof cs[0]; i++, n++) {
             conv_case(cs[i], 3, 3, 1, 1, i % 3u == 2u && i > 3u ? pad2 : pad1, hs[i], ws[i], os_[i], 0, BE_WK_BINARY,
                       5);
-            /* requantized (a binary conv into BatchNorm + QuantInt8: examples/custom_model) */
+            /* requantized (a binary conv into BatchNorm + QuantInt8: examples/custom_model); again
+             * with every channel in the M55 lanes' split-16 form (i8_requant, high = 3) */
             conv_case(cs[i], 3, 3, 1, 1, pad1, hs[i], ws[i], os_[i], 0, BE_WK_BINARY, 4);
+            rq_split16 = 1;
+            conv_case(cs[i], 3, 3, 1, 1, i % 2u ? pad2 : pad1, hs[i], ws[i], os_[i], 0, BE_WK_BINARY, 4);
+            rq_split16 = 0;
             if (i >= 4u)
                 conv_case(cs[i], 3, 3, 1, 1, pad0, hs[i] + 2u, ws[i] + 2u, os_[i] + 2u, 0, BE_WK_BINARY, 5);
             /* the same maps into the sign stage (the M55's many-pass sign instances past 16
@@ -955,7 +961,20 @@ static uint32_t bit_length64(uint64_t v)
  * every channel is mode 6, a trained layer's scale (M in [2^30, 2^31) of either sign, 20 <= s <=
  * 31; in a third of the cases every fifth channel with 1 <= s <= 8 and M <= 3, in another third
  * every seventh with the largest legal bias: the two cases that form cannot hold): the blocks
- * "tab" requantizes with the product taken 2^(32 - s) larger. */
+ * "tab" requantizes with the product taken 2^(32 - s) larger. With high = 3 every channel is
+ * mode 7, the split-16 form of the M55's "lanes" (M of any size and sign, 16 <= s <= 39, to 46 with
+ * zero point 0 (a quarter of the cases), the bias
+ * of a spread of codes; every fifth channel with the bias at the form's bound, |ch| = 2^31 - 2 -
+ * 32769 K; in a third of the cases every seventh with |ch| near 2^31, which the form must refuse:
+ * taken, its sums would wrap). */
+static uint32_t isqrt32(uint32_t v) /* floor(sqrt(v)) */
+{
+    uint32_t r = 0u;
+    while ((r + 1u) * (r + 1u) <= v)
+        r++;
+    return r;
+}
+
 static void i8_requant(be_op *op, uint32_t base, int high)
 {
     uint32_t c;
@@ -963,11 +982,17 @@ static void i8_requant(be_op *op, uint32_t base, int high)
     op->stage = BE_STAGE_REQUANT;
     op->encoding = BE_ENC_NONE;
     op->levels = 0u;
-    op->zero_point = (base & 3u) == 1u ? -128 : (base & 3u) == 2u ? 127 : (int32_t)(xs() % 256u) - 128;
+    op->zero_point = (base & 3u) == 1u   ? -128
+                     : (base & 3u) == 2u ? 127
+                     : high == 3 && (base & 3u) == 0u ? 0
+                                                       : (int32_t)(xs() % 256u) - 128;
     for (c = 0; c < op->out_ch; c++) {
         const uint64_t bound = i8_bound(op, c), lim = 0x7FFFFFFFFFFFFFFFull;
         static const uint8_t high_modes[6] = {0u, 1u, 3u, 4u, 1u, 0u};
-        const uint32_t mode = high == 1 ? high_modes[(c + base) % 6u] : high == 2 ? 6u : (c + base) % 6u;
+        const uint32_t mode = high == 1   ? high_modes[(c + base) % 6u]
+                              : high == 2 ? 6u
+                              : high == 3 ? 7u
+                                          : (c + base) % 6u;
         int64_t m = 0, b = 0;
         uint32_t s = 0u;
         uint64_t half, maxb;
@@ -993,6 +1018,28 @@ static void i8_requant(be_op *op, uint32_t base, int high)
                 m = 1 + (int64_t)(xs() % 3u);
             }
             b = ((int64_t)(xs() % 2001u) - 1000) * ((int64_t)1 << (s > 12u ? s - 12u : 0u));
+        } else if (mode == 7u) { /* the split-16 form: 16 <= s <= 46 */
+            static const int64_t ms[4] = {2147483647, -2147483647 - 1, 65535, -65536};
+            const int64_t k = (int64_t)op->kh * op->kw * op->in.c, lim = 2147483647 - 32769 * k - 1;
+            const int64_t z = (int64_t)op->zero_point;
+            const uint32_t r = xs() % 4u;
+            s = 16u + xs() % (z == 0 ? 31u : 24u); /* past 39 zp 2^(s - 16) itself leaves the form */
+            m = r == 0u ? ms[xs() % 4u] : (int64_t)(xs() % 0x7FFFFFFFu) - 0x3FFFFFFF;
+            b = ((int64_t)(xs() % 2001u) - 1000) * ((int64_t)1 << (s > 12u ? s - 12u : 0u));
+            if (r >= 2u) { /* codes spread by acc (|acc| ~ sqrt(K)), s near 16: every low bit of
+                            * M and B moves some code */
+                s = 16u + xs() % 3u;
+                m = ((int64_t)1 << (s + 5u)) / (int64_t)(1u + isqrt32((uint32_t)k)) * (int64_t)(1u + xs() % 4u) +
+                    (int64_t)(xs() % 65536u);
+                b = (int64_t)(xs() % (1u << (s + 7u))) - ((int64_t)1 << (s + 6u));
+            }
+            if (c % 5u == 1u && lim > 0) /* ch = +-lim: b = ch 2^16 + cl - 2^(s-1) - zp 2^s */
+                b = ((xs() & 1u) ? lim * 65536 + (int64_t)(xs() % 65536u) : -lim * 65536) -
+                    ((int64_t)1 << (s - 1u)) - z * ((int64_t)1 << s);
+            if (base % 3u == 2u && c % 7u == 3u) { /* |ch| near 2^31: beyond the form */
+                m = (int64_t)((1u << 30) + xs() % (1u << 30));
+                b = (2147483647 - 65536 * (int64_t)(xs() % 4u)) * 65536 * ((xs() & 1u) ? 1 : -1);
+            }
         } else if (mode == 4u) {
             s = high ? 32u + xs() % 31u : xs() % 63u;
             b = ((int64_t)(xs() % 2001u) - 1000) * ((int64_t)1 << 30);

@@ -115,15 +115,16 @@ static int px_mode(const be_op *op, be_px_geom *g)
 typedef struct mp_geom {
     uint32_t wp, hp, sums_at, last_at;
 } mp_geom;
-static int mp_takes(const be_op *op, int sign, mp_geom *g);
-static be_status mp_call(const be_op *op, const void *in, void *out, const int sign);
+enum { MP_ACC, MP_SIGN, MP_RQ }; /* the stage after the passes */
+static int mp_takes(const be_op *op, int stage, mp_geom *g);
+static be_status mp_call(const be_op *op, const void *in, void *out, const int stage);
 
 int be_conv2d_px_mve_sign_supports(const be_op *op)
 {
     be_px_geom g;
     mp_geom mg;
     const int m = px_mode(op, &g);
-    return (m >= 0 && mode_sign(m)) || mp_takes(op, 1, &mg);
+    return (m >= 0 && mode_sign(m)) || mp_takes(op, MP_SIGN, &mg);
 }
 
 int be_conv2d_px_mve_planes_supports(const be_op *op)
@@ -523,7 +524,7 @@ be_status be_conv2d_px_mve_sign(const be_op *op, const void *in, void *out, void
     const int mode = px_mode(op, &g);
     (void)scratch;
     if (mode < 0 || !mode_sign(mode))
-        return mp_call(op, in, out, 1); /* (BE_ERR_ARG if it does not take it: dispatch checked) */
+        return mp_call(op, in, out, MP_SIGN); /* (BE_ERR_ARG if it does not take it: dispatch checked) */
     return px_call(op, &g, mode, in, out, sign_instances, MODE_S8);
 }
 
@@ -579,13 +580,14 @@ typedef struct mp_frame {
     int16_t *acc;      /* 56: the halfword accumulators, 8 per channel */
     void *out;         /* 60: the first position's output */
     const uint16_t *thr; /* 64: sign: per block, the direction -1 mask, then its channels' B */
+    const int32_t *rq;   /* 68: requant: per channel {Ml, cl, Mh, ch, -(s - 16)} (mp_rq_prepare) */
 } mp_frame;
 /* the offsets the asm reads (C99 has no static assertion: a negative array size fails the build) */
 typedef char mp_frame_offsets_checked[(offsetof(mp_frame, plane) == 32u && offsetof(mp_frame, passes) == 36u &&
                                        offsetof(mp_frame, blocks) == 40u && offsetof(mp_frame, wback) == 44u &&
                                        offsetof(mp_frame, kc) == 48u && offsetof(mp_frame, n) == 52u &&
                                        offsetof(mp_frame, acc) == 56u && offsetof(mp_frame, out) == 60u &&
-                                       offsetof(mp_frame, thr) == 64u)
+                                       offsetof(mp_frame, thr) == 64u && offsetof(mp_frame, rq) == 68u)
                                           ? 1
                                           : -1];
 
@@ -678,21 +680,60 @@ typedef char mp_frame_offsets_checked[(offsetof(mp_frame, plane) == 32u && offse
     "vstrh.16 q4, [%[ob], q5]\n\t"                                                              \
     "add %[ob], %[ob], #2\n\t"                                                                  \
     "le lr, 6b\n\t"
+/* The RequantStage over the channels, in the split-16 form of mp_rq_prepare: per channel acc =
+ * 9 C - 2 D in halfword lanes, widened to the even and the odd positions; per half T = ((Ml acc +
+ * cl) >> 16) + Mh acc + ch (VMUL, VADD, VSHR, VMLA, VADD by scalars), T >> (s - 16) (VSHL by a
+ * negative scalar); the even halves saturated into the bottom and the odd into the top halfwords
+ * of one vector (VQMOVNB / VQMOVNT: positions 0 .. 7 in order), then to int8 (VQMOVNB), and one
+ * byte scatter store (VSTRB.16 with the positions' byte offsets). 24 instructions per channel
+ * and 8 positions. */
+#define MP_RQ_HALF(a, r)                                                                         \
+    "vmul.i32 " r ", " a ", %[thr]\n\t"                                                          \
+    "vadd.i32 " r ", " r ", %[p0]\n\t"                                                           \
+    "vshr.s32 " r ", " r ", #16\n\t"                                                             \
+    "vmla.s32 " r ", " a ", %[p1]\n\t"                                                           \
+    "vadd.i32 " r ", " r ", %[p2]\n\t"                                                           \
+    "vshl.s32 " r ", %[k0]\n\t"
+#define MP_STAGE_RQ                                                                              \
+    "ldr %[thr], [%[o], #48]\n\t"                                                               \
+    "vdup.16 q4, %[thr]\n\t"                                                                    \
+    "vldrw.u32 q5, [%[o]]\n\t"                                                                  \
+    "ldr %[cnt], [%[o], #56]\n\t"                                                               \
+    "ldr %[ob], [%[o], #60]\n\t"                                                                \
+    "ldr %[wv], [%[o], #68]\n\t"                                                                \
+    "ldr lr, [%[o], #52]\n\t"                                                                   \
+    "dls lr, lr\n"                                                                              \
+    "4:\n\t"                                                                                    \
+    "vldrh.u16 q3, [%[cnt]], #16\n\t"                                                           \
+    "ldrd %[thr], %[p0], [%[wv]], #8\n\t"                                                       \
+    "ldrd %[p1], %[p2], [%[wv]], #8\n\t"                                                        \
+    "ldr %[k0], [%[wv]], #4\n\t"                                                                \
+    "vsub.i16 q2, q4, q3\n\t"                                                                   \
+    "vsub.i16 q2, q2, q3\n\t"                                                                   \
+    "vmovlb.s16 q1, q2\n\t"                                                                     \
+    "vmovlt.s16 q2, q2\n\t"                                                                     \
+    MP_RQ_HALF("q1", "q3") MP_RQ_HALF("q2", "q0")                                               \
+    "vqmovnb.s32 q1, q3\n\t"                                                                    \
+    "vqmovnt.s32 q1, q0\n\t"                                                                    \
+    "vqmovnb.s16 q1, q1\n\t"                                                                    \
+    "vstrb.16 q1, [%[ob], q5]\n\t"                                                              \
+    "add %[ob], %[ob], #1\n\t"                                                                  \
+    "le lr, 4b\n\t"
 #define PX_MP_ASM(stride, stage)                                                                 \
     __asm__ volatile(MP_PASSES(stride) stage                                                    \
                      : [wv] "+r"(wv), [thr] "=&r"(thr), [cnt] "=&r"(cnt), [p0] "+r"(p0), [p1] "+r"(p1), \
-                       [p2] "+r"(p2), [ob] "=&r"(ob)                                            \
+                       [p2] "+r"(p2), [ob] "=&r"(ob), [k0] "=&r"(k0)                            \
                      : [m3] "r"(m3), [m15] "r"(m15), [o] "r"(fr)                                \
                      : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "memory", "cc")
 
 /* One vector of 8 positions (rows p0 .. p2, weights w of cw words per tap), every channel */
 static inline __attribute__((always_inline)) void mp_block(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
                                                            const be_word *w, const mp_frame *fr, uint32_t cw,
-                                                           const int sign)
+                                                           const int stage)
 {
     const uint8_t *wv = (const uint8_t *)w;
     uint8_t *ob;
-    uint32_t thr, cnt;
+    uint32_t thr, cnt, k0;
     const uint32_t m3 = 0xFDu, m15 = 0xF1u;
 /* one instance per tap stride (1 .. 3 words of channel bits per pixel) */
 #define PX_MP_BY_CW(stage)                                                                       \
@@ -704,12 +745,56 @@ static inline __attribute__((always_inline)) void mp_block(const uint8_t *p0, co
         else                                                                                     \
             PX_MP_ASM("12", stage);                                                              \
     } while (0)
-    if (sign)
+    if (stage == MP_SIGN)
         PX_MP_BY_CW(MP_STAGE_SIGN);
+    else if (stage == MP_RQ)
+        PX_MP_BY_CW(MP_STAGE_RQ);
     else
         PX_MP_BY_CW(MP_STAGE_ACC);
 #undef PX_MP_BY_CW
-    (void)ob;
+    (void)ob, (void)k0;
+}
+
+/* The RequantStage's constants in split-16 form, for accumulators |acc| <= K = 9 C, or 0 when a
+ * channel does not take it. With Bh = be_rq_bias (the rounding term included) and the zero point
+ * folded in, X = M acc + Bh + zp 2^s, and M = Mh 2^16 + Ml, X = ch 2^16 + cl (Ml, cl in
+ * [0, 2^16), Mh, ch the arithmetic shifts by 16):
+ *     floor(X / 2^s) = (((Ml acc + cl) >> 16) + Mh acc + ch) >> (s - 16)          (s >= 16)
+ * all in int32 when |Ml acc + cl| < 65536 (K + 1) <= 2^31 (K <= 864) and |ch| + 32769 K + 1 <= 2^31 - 1;
+ * the code is then clamp(T >> (s - 16), -128, 127). Checked per channel: 16 <= s <= 46 (a larger
+ * s leaves only the bias: rare, the other kernels take it) and |Bh| <= 2^56 (X's terms stay
+ * within int64). k gets 5 words per channel: Ml, cl, Mh, ch, -(s - 16) (k = NULL: the check
+ * alone). */
+static int mp_rq_prepare(const be_op *op, int32_t *k)
+{
+    const int32_t *m = (const int32_t *)op->stage_a;
+    const uint8_t *sh = (const uint8_t *)op->stage_c;
+    const int64_t kk = 9 * (int64_t)op->in.c, lim = (int64_t)INT32_MAX - 32769 * kk - 1;
+    uint32_t c;
+    if (kk > 864)
+        return 0;
+    for (c = 0; c < op->out_ch; c++) {
+        const uint32_t s = sh[c];
+        int64_t bz, ch;
+        if (s < 16u || s > 46u)
+            return 0;
+        bz = be_rq_bias(op, c);
+        if (bz > ((int64_t)1 << 56) || bz < -((int64_t)1 << 56))
+            return 0;
+        bz += (int64_t)op->zero_point * ((int64_t)1 << s); /* |zp| <= 128, s <= 46: within 2^54 */
+        ch = bz < 0 ? ~(~bz >> 16) : bz >> 16;
+        if (ch > lim || ch < -lim)
+            return 0;
+        if (k == NULL)
+            continue; /* the check alone (supports) */
+        k[0] = m[c] & 0xFFFF;
+        k[1] = (int32_t)(bz - ch * 65536);
+        k[2] = m[c] < 0 ? ~(~m[c] >> 16) : m[c] >> 16;
+        k[3] = (int32_t)ch;
+        k[4] = -(int32_t)(s - 16u); /* s <= 46: a shift of at most 30 */
+        k += 5;
+    }
+    return 1;
 }
 
 /* The geometry of an op the many-pass instances take, or 0: a 3x3 Conv2d, stride 1, groups 1,
@@ -717,8 +802,9 @@ static inline __attribute__((always_inline)) void mp_block(const uint8_t *p0, co
  * MP_MAX_ACC) or the sign stage (at most MP_MAX_SIGN) on at least MIN_PIXELS output pixels; the
  * passes' padded images (halfwords, SLACK to spare each, rounded to 16 bytes), the sums (16
  * bytes per channel) and the last vector's 8 output pixels within MP_BYTES. */
-static int mp_takes(const be_op *op, int sign, mp_geom *g)
+static int mp_takes(const be_op *op, int stage, mp_geom *g)
 {
+    const int sign = stage == MP_SIGN;
     uint64_t img, sums;
     if (!PX_MVE_ENABLED || op->type != BE_OP_CONV2D || !be_px_sign_input(op) || op->groups > 1u || op->kh != 3u ||
         op->kw != 3u || op->sh != 1u || op->sw != 1u || op->in.c == 0u || op->in.c > MP_MAX_C ||
@@ -727,6 +813,9 @@ static int mp_takes(const be_op *op, int sign, mp_geom *g)
     if (sign ? !(be_stage_is_sign(op) && op->in.c >= MP_MIN_C && op->out_ch <= MP_MAX_SIGN &&
                  op->out.kind == BE_KIND_BITS && op->out.cw == (op->out_ch + 31u) / 32u &&
                  op->out.pixel_bytes == op->out.cw * 4u)
+             : stage == MP_RQ
+             ? !(op->stage == BE_STAGE_REQUANT && op->out_ch <= MP_MAX_ACC && op->out.kind == BE_KIND_I8 &&
+                 op->out.pixel_bytes == op->out_ch && mp_rq_prepare(op, NULL))
              : !(op->stage == BE_STAGE_ACC && op->out_ch <= MP_MAX_ACC && op->out.kind == BE_KIND_I32 &&
                  op->out.pixel_bytes == op->out_ch * 4u))
         return 0;
@@ -747,24 +836,28 @@ static int mp_takes(const be_op *op, int sign, mp_geom *g)
 int be_conv2d_px_mve_acc_supports(const be_op *op)
 {
     mp_geom g;
-    return mp_takes(op, 0, &g);
+    return mp_takes(op, op->stage == BE_STAGE_REQUANT ? MP_RQ : MP_ACC, &g);
 }
 
-static be_status mp_call(const be_op *op, const void *in, void *out, const int sign)
+static be_status mp_call(const be_op *op, const void *in, void *out, const int stage)
 {
+    const int sign = stage == MP_SIGN;
     be_word buf[MP_BYTES / 4u]; /* the images, the sums, the last vector's output (mp_takes) */
     be_word *const img = buf, *tmp;
     int16_t *acc16;
-    uint16_t bthr[MP_MAX_SIGN + MP_MAX_SIGN / 16u];
+    union { /* the sign stage's thresholds, or the requant constants */
+        uint16_t bthr[MP_MAX_SIGN + MP_MAX_SIGN / 16u];
+        int32_t rq[5u * MP_MAX_ACC];
+    } st;
     mp_frame fr;
     mp_geom g;
     uint32_t wp, pimg, passes, cw, y, x, p, i, c, b;
     const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, npix = oh * ow;
-    const uint32_t pxw = op->out.pixel_bytes / 4u; /* output words per pixel */
+    const uint32_t ps = op->out.pixel_bytes, pxw = ps / 4u; /* output bytes, words per pixel */
     const be_word cmask = be_last_word_mask(op->in.c);
     uint16_t *img16 = (uint16_t *)(void *)img;
     const be_word *src = (const be_word *)in;
-    if (!mp_takes(op, sign, &g))
+    if (!mp_takes(op, stage, &g))
         return BE_ERR_ARG; /* not reached: dispatch checked it */
     wp = g.wp;
     acc16 = (int16_t *)(void *)(buf + g.sums_at / 4u);
@@ -793,7 +886,7 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
         const int8_t *dir = (const int8_t *)op->stage_a;
         const int32_t *t = (const int32_t *)op->stage_b;
         const int64_t kc = 9 * (int64_t)op->in.c;
-        uint16_t *q = bthr;
+        uint16_t *q = st.bthr;
         for (b = 0; b < 2u * pxw; b++) {
             uint16_t neg = 0u;
             uint16_t *mask = q++;
@@ -809,6 +902,12 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
             fr.offs[i] = (2u * i * pxw * 4u) | ((2u * i + 1u) * pxw * 4u) << 16;
             fr.odd[i] = 0u;
         }
+    } else if (stage == MP_RQ) {
+        (void)mp_rq_prepare(op, st.rq); /* succeeds: mp_takes checked it */
+        for (i = 0; i < 4u; i++) { /* the byte offsets of the 8 positions (u16: 7 ps <= 672) */
+            fr.offs[i] = (2u * i * ps) | ((2u * i + 1u) * ps) << 16;
+            fr.odd[i] = 0u;
+        }
     } else {
         for (i = 0; i < 4u; i++) {
             fr.offs[i] = 2u * i * nout * 4u;
@@ -822,18 +921,19 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
     fr.kc = 9u * op->in.c;
     fr.n = nout;
     fr.acc = acc16;
-    fr.thr = bthr;
+    fr.thr = st.bthr;
+    fr.rq = st.rq;
     for (y = 0; y < oh; y++)
         for (x = 0; x < ow; x += 8u) {
             const uint8_t *p0 = (const uint8_t *)img16 + ((size_t)y * wp + x) * 2u;
             const size_t pos = (size_t)y * ow + x;
             /* the lanes past a row's end write the next row's first pixels, rewritten by its
              * vectors later; past the map's end a copy */
-            be_word *d = pos + 8u > npix ? tmp : (be_word *)out + pos * pxw;
+            uint8_t *d = pos + 8u > npix ? (uint8_t *)tmp : (uint8_t *)out + pos * ps;
             fr.out = d;
-            mp_block(p0, p0 + 2u * wp, p0 + 4u * wp, (const be_word *)op->weights, &fr, cw, sign);
-            if (d == tmp)
-                be_copy_words((be_word *)out + pos * pxw, tmp, (uint32_t)(npix - pos) * pxw);
+            mp_block(p0, p0 + 2u * wp, p0 + 4u * wp, (const be_word *)op->weights, &fr, cw, stage);
+            if (d == (uint8_t *)tmp)
+                memcpy((uint8_t *)out + pos * ps, tmp, (size_t)(npix - pos) * ps);
         }
     return BE_OK;
 }
@@ -841,7 +941,7 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
 be_status be_conv2d_px_mve_acc(const be_op *op, const void *in, void *out, void *scratch)
 {
     (void)scratch;
-    return mp_call(op, in, out, 0);
+    return mp_call(op, in, out, op->stage == BE_STAGE_REQUANT ? MP_RQ : MP_ACC);
 }
 
 #else
