@@ -16,7 +16,10 @@
  *          conv32q2: 7 x 7 x 32 2-bit levels -> 32 of 2-bit levels (the qrelu2 VGG's conv12), conv32s7:
  *          the same with sign bits in and out (the sign VGG's conv12);
  *          conv40acc, conv80acc: 14 x 14 x 40 -> 40 and 7 x 7 x 80 -> 80, AccStage (int32
- *          accumulators): the residual convs of the ResNet with widths 16, 40, 80 (not on M0)
+ *          accumulators): the residual convs of the ResNet with widths 16, 40, 80 (not on M0);
+ *          conv16rq, conv32rq, conv64rq: 28 x 28 x 16 -> 16, 14 x 14 x 32 -> 32, 7 x 7 x 64 -> 64
+ *          into a RequantStage of a trained layer's scale (examples/custom_model's binary convs:
+ *          binary conv, BatchNorm, QuantInt8; not on M0)
  * and three first layers (uint8 pixels x binary weights, sign stage; "instructions per MAC"):
  *   u8dense: 784 pixels (28 x 28) -> 256 outputs (the MLP 784-256-256-10); the weights are a
  *            const table (flash), so every board, the Cortex-M0 too, runs all 256 rows
@@ -315,10 +318,10 @@ static void bench_conv(void)
  * Each pixel (plane) is one word whose padding bits are zero. */
 static void bench_conv_small(const char *what, uint32_t hw, uint32_t c, uint32_t o, uint32_t planes, uint32_t levels)
 {
-    /* levels 0: the sign stage; 99: AccStage; else unsigned levels 0 .. levels in bit_length(levels)
-     * planes */
+    /* levels 0: the sign stage; 99: AccStage; 98: RequantStage; else unsigned levels 0 .. levels in
+     * bit_length(levels) planes */
     const uint32_t npx = hw * hw, mask = be_last_word_mask(c), ow = be_words_for(o), cw = be_words_for(c);
-    const uint32_t oq = levels == 99u ? 32u : levels == 0u ? 1u : levels == 1u ? 1u : levels <= 3u ? 2u : 3u;
+    const uint32_t oq = levels >= 98u ? 32u : levels == 0u ? 1u : levels == 1u ? 1u : levels <= 3u ? 2u : 3u;
     uint32_t *w = pool, *in = w + o * 9u * cw, *out = in + npx * planes * cw;
     uint32_t *out_ref = out + npx * ow * oq, *scratch = out_ref + npx * ow * oq, i, k;
     int32_t *t = (int32_t *)(scratch + 9u * planes * cw);
@@ -349,6 +352,30 @@ static void bench_conv_small(const char *what, uint32_t hw, uint32_t c, uint32_t
         op.out.encoding = BE_ENC_ACC;
         op.out.planes = 1u;
         op.out.pixel_bytes = o * 4u;
+        op.out.nbytes = npx * op.out.pixel_bytes;
+    } else if (levels == 98u) { /* RequantStage: M about 2^30 of either sign, s 26 or 27 (|acc| ~
+                                 * sqrt(K): the codes spread), biases of either sign */
+        int32_t *mult = t, *bias = t + o;
+        uint8_t *shift = (uint8_t *)(t + 3u * o);
+        for (i = 0; i < o; i++) {
+            const int64_t b = ((int64_t)(xs() % 2001u) - 1000) * 4096;
+            mult[i] = (int32_t)((1u << 30) + (xs() >> 3)) * ((xs() & 1u) ? -1 : 1);
+            shift[i] = (uint8_t)(26u + xs() % 2u);
+            bias[2u * i] = (int32_t)(uint32_t)((uint64_t)b & 0xFFFFFFFFu);
+            bias[2u * i + 1u] = b < 0 ? -1 : 0;
+        }
+        op.stage = BE_STAGE_REQUANT;
+        op.encoding = BE_ENC_NONE;
+        op.levels = 0u;
+        op.zero_point = (int32_t)(xs() % 21u) - 10;
+        op.stage_a = mult;
+        op.stage_b = bias;
+        op.stage_c = shift;
+        op.out.kind = BE_KIND_I8;
+        op.out.encoding = BE_ENC_NONE;
+        op.out.planes = 1u;
+        op.out.cw = 0u;
+        op.out.pixel_bytes = o;
         op.out.nbytes = npx * op.out.pixel_bytes;
     } else if (levels != 0u) { /* ascending thresholds around the mean accumulator */
         op.encoding = BE_ENC_UNSIGNED;
@@ -607,6 +634,9 @@ int main(void)
     bench_conv_small("conv64acc", 7u, 64u, 64u, 1u, 99u);
     bench_conv_small("conv16acc", 14u, 16u, 16u, 1u, 99u);
     bench_conv_small("conv8acc", 14u, 8u, 16u, 1u, 99u);
+    bench_conv_small("conv16rq", 28u, 16u, 16u, 1u, 98u);
+    bench_conv_small("conv32rq", 14u, 32u, 32u, 1u, 98u);
+    bench_conv_small("conv64rq", 7u, 64u, 64u, 1u, 98u);
 #endif
     bench_u8_dense();
     bench_u8_conv("u8conv1", 28u, 1u);

@@ -722,6 +722,14 @@ typedef char mp_frame_offsets_checked[(offsetof(mp_frame, plane) == 32u && offse
 #define PX_MP_ASM(stride, stage)                                                                 \
     __asm__ volatile(MP_PASSES(stride) stage                                                    \
                      : [wv] "+r"(wv), [thr] "=&r"(thr), [cnt] "=&r"(cnt), [p0] "+r"(p0), [p1] "+r"(p1), \
+                       [p2] "+r"(p2), [ob] "=&r"(ob)                                            \
+                     : [m3] "r"(m3), [m15] "r"(m15), [o] "r"(fr)                                \
+                     : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "memory", "cc")
+/* The requant stage needs one register more (the shift): its own operand list, so that the
+ * other stages' loops keep their registers (with it, they spilled: conv16acc +1 %) */
+#define PX_MP_ASM_RQ(stride, stage)                                                              \
+    __asm__ volatile(MP_PASSES(stride) stage                                                    \
+                     : [wv] "+r"(wv), [thr] "=&r"(thr), [cnt] "=&r"(cnt), [p0] "+r"(p0), [p1] "+r"(p1), \
                        [p2] "+r"(p2), [ob] "=&r"(ob), [k0] "=&r"(k0)                            \
                      : [m3] "r"(m3), [m15] "r"(m15), [o] "r"(fr)                                \
                      : "lr", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "memory", "cc")
@@ -736,21 +744,21 @@ static inline __attribute__((always_inline)) void mp_block(const uint8_t *p0, co
     uint32_t thr, cnt, k0;
     const uint32_t m3 = 0xFDu, m15 = 0xF1u;
 /* one instance per tap stride (1 .. 3 words of channel bits per pixel) */
-#define PX_MP_BY_CW(stage)                                                                       \
+#define PX_MP_BY_CW(ASM, stage)                                                                  \
     do {                                                                                         \
         if (cw == 1u)                                                                            \
-            PX_MP_ASM("4", stage);                                                               \
+            ASM("4", stage);                                                                     \
         else if (cw == 2u)                                                                       \
-            PX_MP_ASM("8", stage);                                                               \
+            ASM("8", stage);                                                                     \
         else                                                                                     \
-            PX_MP_ASM("12", stage);                                                              \
+            ASM("12", stage);                                                                    \
     } while (0)
     if (stage == MP_SIGN)
-        PX_MP_BY_CW(MP_STAGE_SIGN);
+        PX_MP_BY_CW(PX_MP_ASM, MP_STAGE_SIGN);
     else if (stage == MP_RQ)
-        PX_MP_BY_CW(MP_STAGE_RQ);
+        PX_MP_BY_CW(PX_MP_ASM_RQ, MP_STAGE_RQ);
     else
-        PX_MP_BY_CW(MP_STAGE_ACC);
+        PX_MP_BY_CW(PX_MP_ASM, MP_STAGE_ACC);
 #undef PX_MP_BY_CW
     (void)ob, (void)k0;
 }
@@ -839,6 +847,31 @@ int be_conv2d_px_mve_acc_supports(const be_op *op)
     return mp_takes(op, op->stage == BE_STAGE_REQUANT ? MP_RQ : MP_ACC, &g);
 }
 
+/* Every vector of 8 output positions, row by row: the lanes past a row's end write the next
+ * row's first pixels (rewritten by its vectors later); past the map's end a copy in tmp */
+static inline __attribute__((always_inline)) void mp_rows(const be_op *op, const uint16_t *img16, uint32_t wp,
+                                                          void *out, be_word *tmp, mp_frame *fr, uint32_t cw,
+                                                          const int stage)
+{
+    const uint32_t ow = op->out.w, oh = op->out.h, npix = oh * ow, ps = op->out.pixel_bytes;
+    uint32_t y, x, i;
+    for (y = 0; y < oh; y++)
+        for (x = 0; x < ow; x += 8u) {
+            const uint8_t *p0 = (const uint8_t *)img16 + ((size_t)y * wp + x) * 2u;
+            const size_t pos = (size_t)y * ow + x;
+            uint8_t *d = pos + 8u > npix ? (uint8_t *)tmp : (uint8_t *)out + pos * ps;
+            fr->out = d;
+            mp_block(p0, p0 + 2u * wp, p0 + 4u * wp, (const be_word *)op->weights, fr, cw, stage);
+            if (d == (uint8_t *)tmp) { /* (picolibc's memcpy copies bytes: words where they are) */
+                if (ps % 4u == 0u)
+                    be_copy_words((be_word *)out + pos * (ps / 4u), tmp, (uint32_t)(npix - pos) * (ps / 4u));
+                else
+                    for (i = 0; i < (npix - pos) * ps; i++)
+                        ((uint8_t *)out)[pos * ps + i] = ((const uint8_t *)tmp)[i];
+            }
+        }
+}
+
 static be_status mp_call(const be_op *op, const void *in, void *out, const int stage)
 {
     const int sign = stage == MP_SIGN;
@@ -852,7 +885,7 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
     mp_frame fr;
     mp_geom g;
     uint32_t wp, pimg, passes, cw, y, x, p, i, c, b;
-    const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, npix = oh * ow;
+    const uint32_t nout = op->out_ch;
     const uint32_t ps = op->out.pixel_bytes, pxw = ps / 4u; /* output bytes, words per pixel */
     const be_word cmask = be_last_word_mask(op->in.c);
     uint16_t *img16 = (uint16_t *)(void *)img;
@@ -923,18 +956,13 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
     fr.acc = acc16;
     fr.thr = st.bthr;
     fr.rq = st.rq;
-    for (y = 0; y < oh; y++)
-        for (x = 0; x < ow; x += 8u) {
-            const uint8_t *p0 = (const uint8_t *)img16 + ((size_t)y * wp + x) * 2u;
-            const size_t pos = (size_t)y * ow + x;
-            /* the lanes past a row's end write the next row's first pixels, rewritten by its
-             * vectors later; past the map's end a copy */
-            uint8_t *d = pos + 8u > npix ? (uint8_t *)tmp : (uint8_t *)out + pos * ps;
-            fr.out = d;
-            mp_block(p0, p0 + 2u * wp, p0 + 4u * wp, (const be_word *)op->weights, &fr, cw, stage);
-            if (d == (uint8_t *)tmp)
-                memcpy((uint8_t *)out + pos * ps, tmp, (size_t)(npix - pos) * ps);
-        }
+    /* one copy of the loop per stage: the requant asm's extra register stays out of the others */
+    if (stage == MP_SIGN)
+        mp_rows(op, img16, wp, out, tmp, &fr, cw, MP_SIGN);
+    else if (stage == MP_RQ)
+        mp_rows(op, img16, wp, out, tmp, &fr, cw, MP_RQ);
+    else
+        mp_rows(op, img16, wp, out, tmp, &fr, cw, MP_ACC);
     return BE_OK;
 }
 
