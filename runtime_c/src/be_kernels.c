@@ -59,7 +59,8 @@ const be_kernel be_kernel_table[] = {
      * NEON lanes), and so does one over sign bits with at most 16 channels on 32+ output pixels
      * into a sign stage (a second row, kernel family CONV2D_BIN). On the Cortex-M55 "lanes"
      * (be_conv2d_px_mve.c: output positions in Helium lanes) goes first for 3x3 Conv2d with at
-     * most 32 channels over sign bits (sign stage) or 2 bit-planes (3 levels on 2 planes) */
+     * most 32 channels over sign bits (sign stage) or 2 bit-planes (3 levels on 2 planes), and
+     * over up to 96 sign channels into the sign stage, int32 accumulators or a RequantStage */
 #ifdef BE_ARM_HAVE_MVE
     BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_sign_supports, be_conv2d_px_mve_sign, 0)
     BE_ROW(CONV2D_PLANES, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_planes_supports, be_conv2d_px_mve_planes, 0)

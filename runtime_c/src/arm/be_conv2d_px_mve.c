@@ -1,7 +1,7 @@
 /* be_conv2d_px_mve.c -- "lanes" on Helium (Cortex-M55): 3x3 Conv2d, stride 1, binary weights,
- * with output positions in the vector lanes: sign bits (up to 96 channels) into the sign stage or
- * into int32 accumulators, or 2 unsigned bit-planes (qrelu2, up to 32 channels) into 3 levels on
- * 2 planes.
+ * with output positions in the vector lanes: sign bits (up to 96 channels) into the sign stage,
+ * into int32 accumulators or requantized to int8 (a RequantStage: MP_STAGE_RQ), or 2 unsigned
+ * bit-planes (qrelu2, up to 32 channels) into 3 levels on 2 planes.
  *
  * The channel-major kernels ("mve", "tab") spend a 32-bit word, or a nibble table, on a pixel
  * whose C <= 16 channel bits fill a fraction of it, and "mve" adds its horizontal sums and row
@@ -541,8 +541,10 @@ be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, vo
 /* -------------------------------- many passes: sign bits into the accumulator or the sign stage */
 
 /* Sign bits with more channels than one halfword holds: the residual convs of a ResNet (graph v2:
- * Conv2d -> AccStage -> Merge, int32 accumulators acc = 9 C - 2 D, one per pixel and channel) and
- * the wide convs of a VGG (the sign stage, up to 128 outputs). Their sign bits go through the
+ * Conv2d -> AccStage -> Merge, int32 accumulators acc = 9 C - 2 D, one per pixel and channel),
+ * binary convs into BatchNorm + QuantInt8 (a RequantStage: MP_STAGE_RQ, any C <= 96, at most 96
+ * outputs whose every channel takes mp_rq_prepare's form) and the wide convs of a VGG (the sign
+ * stage, up to 128 outputs). Their sign bits go through the
  * count of the sign stage in halfword lanes (8 positions) and P = ceil(C / 16) passes of 16
  * channels (C <= 96: six passes). The passes are the outer loop of a vector's asm: per pass
  * and channel the byte counts (<= 144 per lane) are folded and added into the channel's
