@@ -379,7 +379,7 @@ EXPECTED_I8 = {"cortex-m0": "mac", "cortex-m3": "mac", "cortex-m4": "dsp", "cort
 # before them where the core has the extension.
 EW_OPS = ("add", "requantize", "threshold", "avgpool", "maxpool", "merge", "concat")
 _EW_W32 = {"add", "avgpool", "merge"}
-_EW_DSP = {"threshold", "maxpool", "avgpool", "merge"}
+_EW_DSP = {"threshold", "maxpool", "avgpool", "merge", "add"}
 _EW_MVE = {"threshold", "maxpool", "avgpool", "add", "merge"}
 _DSP_TARGETS = {"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"}
 _EW_NEON = {"threshold", "merge", "avgpool"}

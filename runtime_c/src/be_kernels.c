@@ -178,6 +178,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(MAXPOOL2D_I8, "dsp", BE_OP_MAXPOOL2D, BE_ISA_ARM_DSP, be_maxpool2d_i8_dsp_supports, be_maxpool2d_i8_dsp, 1)
     BE_ROW(AVGPOOL2D, "dsp", BE_OP_AVGPOOL2D, BE_ISA_ARM_DSP, be_avgpool2d_i8_dsp_supports, be_avgpool2d_i8_dsp, 1)
     BE_ROW(MERGE, "dsp", BE_OP_MERGE, BE_ISA_ARM_DSP, NULL, be_merge_dsp, 1)
+    BE_ROW(ADD, "dsp", BE_OP_ADD, BE_ISA_ARM_DSP, NULL, be_add_i8_dsp, 1)
 #endif
 #ifdef BE_NO_MUL64
     BE_ROW(ADD, "w32", BE_OP_ADD, 0u, NULL, be_add_i8_w32, 1)

@@ -1398,6 +1398,12 @@ static void ew_add(int ka, int kb, uint32_t h, uint32_t w, uint32_t c, uint32_t 
     ew_mult(n / 6u + (n & 1u) * 3u, &op.mult_b, &op.shift);
     if (n % 5u == 0u)
         ew_mult(n, &op.mult_a, &op.shift); /* the pair with the shift of a's mode */
+    if (n % 4u == 2u) { /* s 16 .. 18 and |M| about 2^(s-1) .. 2^s: the codes spread and a carry
+                         * out of the low 16 bits (the split forms' L) moves many of them */
+        op.shift = 16 + (int32_t)(xs() % 3u);
+        op.mult_a = (int32_t)((1u << (op.shift - 1)) + xs() % (1u << (op.shift - 1))) * ((xs() & 1u) ? -1 : 1);
+        op.mult_b = (int32_t)((1u << (op.shift - 1)) + xs() % (1u << (op.shift - 1))) * ((xs() & 1u) ? -1 : 1);
+    }
     op.zero_point = n % 7u == 0u ? -128 : n % 7u == 1u ? 127 : (int32_t)(xs() % 256u) - 128;
     ew_value(&op.out, BE_KIND_I8, h, w, c, op.zero_point, 0u);
     ew_fill(&op.in, (uint8_t *)input + off);

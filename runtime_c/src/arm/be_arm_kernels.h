@@ -178,6 +178,7 @@ be_status be_conv2d_i8_mve(const be_op *op, const void *in, void *out, void *scr
 int be_threshold_i8_dsp_supports(const be_op *op);
 be_status be_threshold_i8_dsp(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_merge_dsp(const be_op *op, const void *in, void *out, void *scratch); /* round stage, SMLAD pairs */
+be_status be_add_i8_dsp(const be_op *op, const void *in, void *out, void *scratch); /* i8 + i8, SMLAD pairs */
 int be_maxpool2d_i8_dsp_supports(const be_op *op);
 be_status be_maxpool2d_i8_dsp(const be_op *op, const void *in, void *out, void *scratch);
 int be_avgpool2d_i8_dsp_supports(const be_op *op);
