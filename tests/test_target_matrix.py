@@ -252,13 +252,17 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
 
 def rq_bin_form(stage, k: int) -> bool:
     """Does every channel of this RequantStage after a binary layer of K inputs take the form of
-    be_rq_bin_prepare (runtime_c/src/arm/be_arm_i8.h): s >= 32, or 1 <= s < 32 with K 2^(32 - s)
-    within int32 and (|M| K + |B + 2^(s - 1)|) 2^(32 - s) within int64?"""
+    be_rq_bin_prepare (runtime_c/src/arm/be_arm_i8.h, the zero point folded into the bias): 1 <= s
+    <= 55, |B + 2^(s - 1)| + |zp| 2^s within int64, and with t = max(0, 32 - s), K 2^t within
+    int32 and (|M| K + |B + 2^(s - 1) + zp 2^s|) 2^t within int64?"""
+    lim, zp = 2**63 - 1, stage.zero_point
     for m, b, s in zip(stage.multiplier.tolist(), stage.bias.tolist(), stage.shift.tolist()):
-        if s >= 32:
-            continue
-        t = 32 - s
-        if s == 0 or (k << t) > 2**31 - 1 or abs(m) * k + abs(b + (1 << (s - 1))) > (2**63 - 1) >> t:
+        if s == 0 or s > 55:
+            return False
+        t, bh = max(0, 32 - s), b + (1 << (s - 1))
+        if (k << t) > 2**31 - 1 or abs(bh) + abs(zp) * 2**s > lim:
+            return False
+        if abs(m) * k + abs(bh + zp * 2**s) > lim >> t:
             return False
     return True
 

@@ -1370,22 +1370,22 @@ static inline void put_acc(int32_t *y, uint32_t n, int32_t k, uint32_t h0, uint3
 }
 
 /* The accumulators of a block requantized: y[i] = the int8 code of channel i, from its count in
- * h0..h3 (as put_acc). With the prepared constants (fast: be_rq_bin_prepare; a whole block of 8
- * straight-line) about 11 instructions per channel on the cortex-m4: the count, acc << t, SMLAL,
- * ASR, SSAT 16, the zero point, SSAT 8, STRB; be_rq_apply's 64-bit shift and compares took about
- * 33. */
-static inline void put_rq(const be_op *op, uint32_t o0, int8_t *y, uint32_t n, int fast, int32_t k, int32_t zp,
+ * h0..h3 (as put_acc). With the prepared constants (fast: be_rq_bin_prepare, the zero point in
+ * the bias; a whole block of 8 straight-line) about 9 instructions per channel on the cortex-m4:
+ * the count, acc << t, SMLAL, ASR, SSAT 8, STRB; be_rq_apply's 64-bit shift and compares took
+ * about 33. */
+static inline void put_rq(const be_op *op, uint32_t o0, int8_t *y, uint32_t n, int fast, int32_t k,
                           const be_rq_bin *q, uint32_t h0, uint32_t h1, uint32_t h2, uint32_t h3)
 {
     if (fast && n == 8u) {
-        y[0] = be_rq_bin_one(&q[0], k - 2 * (int32_t)(h0 & 0xFFFFu), zp);
-        y[1] = be_rq_bin_one(&q[1], k - 2 * (int32_t)(h1 & 0xFFFFu), zp);
-        y[2] = be_rq_bin_one(&q[2], k - 2 * (int32_t)(h0 >> 16), zp);
-        y[3] = be_rq_bin_one(&q[3], k - 2 * (int32_t)(h1 >> 16), zp);
-        y[4] = be_rq_bin_one(&q[4], k - 2 * (int32_t)(h2 & 0xFFFFu), zp);
-        y[5] = be_rq_bin_one(&q[5], k - 2 * (int32_t)(h3 & 0xFFFFu), zp);
-        y[6] = be_rq_bin_one(&q[6], k - 2 * (int32_t)(h2 >> 16), zp);
-        y[7] = be_rq_bin_one(&q[7], k - 2 * (int32_t)(h3 >> 16), zp);
+        y[0] = be_rq_bin_one(&q[0], k - 2 * (int32_t)(h0 & 0xFFFFu));
+        y[1] = be_rq_bin_one(&q[1], k - 2 * (int32_t)(h1 & 0xFFFFu));
+        y[2] = be_rq_bin_one(&q[2], k - 2 * (int32_t)(h0 >> 16));
+        y[3] = be_rq_bin_one(&q[3], k - 2 * (int32_t)(h1 >> 16));
+        y[4] = be_rq_bin_one(&q[4], k - 2 * (int32_t)(h2 & 0xFFFFu));
+        y[5] = be_rq_bin_one(&q[5], k - 2 * (int32_t)(h3 & 0xFFFFu));
+        y[6] = be_rq_bin_one(&q[6], k - 2 * (int32_t)(h2 >> 16));
+        y[7] = be_rq_bin_one(&q[7], k - 2 * (int32_t)(h3 >> 16));
     } else {
         const uint32_t d[8] = {h0 & 0xFFFFu, h1 & 0xFFFFu, h0 >> 16, h1 >> 16,
                                h2 & 0xFFFFu, h3 & 0xFFFFu, h2 >> 16, h3 >> 16};
@@ -1398,7 +1398,7 @@ static inline void put_rq(const be_op *op, uint32_t o0, int8_t *y, uint32_t n, i
             return;
         }
         for (i = 0; i < n; i++)
-            y[i] = be_rq_bin_one(&q[i], k - 2 * (int32_t)d[i], zp);
+            y[i] = be_rq_bin_one(&q[i], k - 2 * (int32_t)d[i]);
     }
 }
 
@@ -1501,7 +1501,7 @@ static inline __attribute__((always_inline)) void orows_signp_body(const be_op *
     const uint32_t rs = wp * 4u, cs = op->sw * 4u, rstep = op->sh * wp, ow = op->out.w, passes = pl->passes;
     const uint32_t ps = op->out.pixel_bytes, row_bytes = ow * ps, m = 0x00FF00FFu, pw = band_sum_words(pl);
     const int last = pass + 1u == passes, bytes = !pl->halves;
-    const int32_t k = (int32_t)op->k, zp = op->zero_point;
+    const int32_t k = (int32_t)op->k;
     uint32_t oy;
     for (oy = 0; oy < rows; oy++, img += rstep, out += row_bytes, part += pw * ow) {
         const uint32_t *h = bytes ? row : part, *b = part;
@@ -1522,7 +1522,7 @@ static inline __attribute__((always_inline)) void orows_signp_body(const be_op *
                     h0 += b[0] & m, h1 += (b[0] >> 8) & m, h2 += b[1] & m, h3 += (b[1] >> 8) & m;
             }
             if (rq != NULL) /* a constant in each instance */
-                put_rq(op, rq->o0, (int8_t *)px, acc_n, rq->fast, k, zp, rq->q, h0, h1, h2, h3);
+                put_rq(op, rq->o0, (int8_t *)px, acc_n, rq->fast, k, rq->q, h0, h1, h2, h3);
             else if (acc_n != 0u)
                 put_acc((int32_t *)(void *)px, acc_n, k, h0, h1, h2, h3);
             else

@@ -295,16 +295,14 @@ static int acc_geometry(const be_op *op, be_px_geom *g)
 }
 
 /* The int8 codes of one channel's accumulators in 4 lanes (be_rq_bin_one per lane): acc << t, two
- * VMLAL into int64 lanes, their high words (VSHRN #32), ASR by u; then the zero point and int8
- * saturation, SAT8(SAT16(r) + zp) = SAT8(r + zp) with a saturating add (past int16 both are the
- * same bound). Lanes 0..3 of the result. */
-static inline int8x8_t rq_lanes(int32x4_t a, const be_rq_bin *q, int32x4_t zp)
+ * VMLAL into int64 lanes (the zero point is in the bias), their high words (VSHRN #32), ASR by u,
+ * then two saturating narrows (SAT8(SAT16(r)) = SAT8(r)). Lanes 0..3 of the result. */
+static inline int8x8_t rq_lanes(int32x4_t a, const be_rq_bin *q)
 {
     const int32x4_t as = vshlq_s32(a, vdupq_n_s32((int32_t)q->t)); /* |acc| 2^t fits int32: prepare */
     const int64x2_t b = vdupq_n_s64(q->bh);
     const int64x2_t lo = vmlal_n_s32(b, vget_low_s32(as), q->m), hi = vmlal_n_s32(b, vget_high_s32(as), q->m);
-    int32x4_t h = vcombine_s32(vshrn_n_s64(lo, 32), vshrn_n_s64(hi, 32));
-    h = vqaddq_s32(vshlq_s32(h, vdupq_n_s32(-(int32_t)q->u)), zp);
+    const int32x4_t h = vshlq_s32(vcombine_s32(vshrn_n_s64(lo, 32), vshrn_n_s64(hi, 32)), vdupq_n_s32(-(int32_t)q->u));
     return vqmovn_s16(vcombine_s16(vqmovn_s32(h), vdup_n_s16(0)));
 }
 
@@ -320,7 +318,7 @@ static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, co
                                                              const be_rq_bin *rq)
 {
     const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, full = nout & ~3u, ps = op->out.pixel_bytes;
-    const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c)), zp = vdupq_n_s32(op->zero_point);
+    const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c));
     uint32x4_t xv[XV_MAX];
     uint32_t tofs[XV_MAX];
     uint32_t q0, t, c, j, y0 = 0u, x0 = 0u;
@@ -342,7 +340,7 @@ static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, co
         }
         if (rq != NULL) { /* channel by channel: 4 lanes requantized, a byte store per position */
             for (c = 0; c < nout; c++) {
-                const int8x8_t v = rq_lanes(vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2), rq + c, zp);
+                const int8x8_t v = rq_lanes(vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2), rq + c);
                 if (d8[0] != NULL)
                     vst1_lane_s8(d8[0] + c, v, 0);
                 if (d8[1] != NULL)
