@@ -198,7 +198,8 @@ typedef struct be_rq_bin {
 
 /* The constants of channels [o0, o0 + n) of a binary layer (K = op->k); returns 0 when some
  * channel does not take the form above (s = 0 or s > 55, or a product that could overflow: the
- * caller then runs be_rq_apply). */
+ * caller then runs be_rq_apply), 2 when every channel has u = 0 (s <= 32: be_rq_bin_one_hi
+ * applies), else 1. */
 static inline int be_rq_bin_prepare(const be_op *op, uint32_t o0, uint32_t n, be_rq_bin *q)
 {
     const int32_t *m = (const int32_t *)op->stage_a + o0;
@@ -206,6 +207,7 @@ static inline int be_rq_bin_prepare(const be_op *op, uint32_t o0, uint32_t n, be
     const uint64_t k = op->k;
     const int64_t zp = op->zero_point; /* -128 .. 127 */
     uint32_t i;
+    int all_u0 = 1;
     for (i = 0; i < n; i++) {
         const uint32_t s = sh[i], t = s >= 32u ? 0u : 32u - s;
         const int64_t bh = be_rq_bias(op, o0 + i);
@@ -226,8 +228,10 @@ static inline int be_rq_bin_prepare(const be_op *op, uint32_t o0, uint32_t n, be
         q[i].t = t;
         q[i].u = s >= 32u ? s - 32u : 0u;
         q[i].bh = (int64_t)((uint64_t)bz << t);
+        if (q[i].u != 0u)
+            all_u0 = 0;
     }
-    return 1;
+    return all_u0 ? 2 : 1;
 }
 
 /* The int8 code of accumulator acc (|acc| <= K) of a channel prepared by be_rq_bin_prepare (the
@@ -236,6 +240,13 @@ static inline __attribute__((always_inline)) int8_t be_rq_bin_one(const be_rq_bi
 {
     const int64_t v = (int64_t)q->m * (int32_t)((uint32_t)acc << q->t) + q->bh;
     return (int8_t)BE_I8_SAT8(be_i8_sar32((int32_t)be_i8_sar64(v, 32u), q->u));
+}
+
+/* The same for a channel with u = 0 (be_rq_bin_prepare returned 2): the high word itself. */
+static inline __attribute__((always_inline)) int8_t be_rq_bin_one_hi(const be_rq_bin *q, int32_t acc)
+{
+    const int64_t v = (int64_t)q->m * (int32_t)((uint32_t)acc << q->t) + q->bh;
+    return (int8_t)BE_I8_SAT8((int32_t)be_i8_sar64(v, 32u));
 }
 
 /* A variant may requantize a block whose shifts are all >= 32 in vector lanes: it defines

@@ -1377,15 +1377,21 @@ static inline void put_acc(int32_t *y, uint32_t n, int32_t k, uint32_t h0, uint3
 static inline void put_rq(const be_op *op, uint32_t o0, int8_t *y, uint32_t n, int fast, int32_t k,
                           const be_rq_bin *q, uint32_t h0, uint32_t h1, uint32_t h2, uint32_t h3)
 {
-    if (fast && n == 8u) {
-        y[0] = be_rq_bin_one(&q[0], k - 2 * (int32_t)(h0 & 0xFFFFu));
-        y[1] = be_rq_bin_one(&q[1], k - 2 * (int32_t)(h1 & 0xFFFFu));
-        y[2] = be_rq_bin_one(&q[2], k - 2 * (int32_t)(h0 >> 16));
-        y[3] = be_rq_bin_one(&q[3], k - 2 * (int32_t)(h1 >> 16));
-        y[4] = be_rq_bin_one(&q[4], k - 2 * (int32_t)(h2 & 0xFFFFu));
-        y[5] = be_rq_bin_one(&q[5], k - 2 * (int32_t)(h3 & 0xFFFFu));
-        y[6] = be_rq_bin_one(&q[6], k - 2 * (int32_t)(h2 >> 16));
-        y[7] = be_rq_bin_one(&q[7], k - 2 * (int32_t)(h3 >> 16));
+#define PUT_RQ_BLOCK(ONE)                                                                         \
+    do {                                                                                          \
+        y[0] = ONE(&q[0], k - 2 * (int32_t)(h0 & 0xFFFFu));                                       \
+        y[1] = ONE(&q[1], k - 2 * (int32_t)(h1 & 0xFFFFu));                                       \
+        y[2] = ONE(&q[2], k - 2 * (int32_t)(h0 >> 16));                                           \
+        y[3] = ONE(&q[3], k - 2 * (int32_t)(h1 >> 16));                                           \
+        y[4] = ONE(&q[4], k - 2 * (int32_t)(h2 & 0xFFFFu));                                       \
+        y[5] = ONE(&q[5], k - 2 * (int32_t)(h3 & 0xFFFFu));                                       \
+        y[6] = ONE(&q[6], k - 2 * (int32_t)(h2 >> 16));                                           \
+        y[7] = ONE(&q[7], k - 2 * (int32_t)(h3 >> 16));                                           \
+    } while (0)
+    if (fast == 2 && n == 8u) { /* every u = 0 (s <= 32, the usual case): no shift per output */
+        PUT_RQ_BLOCK(be_rq_bin_one_hi);
+    } else if (fast && n == 8u) {
+        PUT_RQ_BLOCK(be_rq_bin_one);
     } else {
         const uint32_t d[8] = {h0 & 0xFFFFu, h1 & 0xFFFFu, h0 >> 16, h1 >> 16,
                                h2 & 0xFFFFu, h3 & 0xFFFFu, h2 >> 16, h3 >> 16};
@@ -1400,6 +1406,7 @@ static inline void put_rq(const be_op *op, uint32_t o0, int8_t *y, uint32_t n, i
         for (i = 0; i < n; i++)
             y[i] = be_rq_bin_one(&q[i], k - 2 * (int32_t)d[i]);
     }
+#undef PUT_RQ_BLOCK
 }
 
 /* What a pass leaves per output pixel (pass_row): its byte counts as they are (2 words: channels
