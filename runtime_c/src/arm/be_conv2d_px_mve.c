@@ -538,7 +538,7 @@ be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, vo
     return px_call(op, &g, mode, in, out, planes_instances, MODE_P16);
 }
 
-/* -------------------------------- many passes: sign bits into the accumulator or the sign stage */
+/* ------------------- many passes: sign bits into the accumulator, the RequantStage or the sign stage */
 
 /* Sign bits with more channels than one halfword holds: the residual convs of a ResNet (graph v2:
  * Conv2d -> AccStage -> Merge, int32 accumulators acc = 9 C - 2 D, one per pixel and channel),
