@@ -386,7 +386,7 @@ _EW_W32 = {"add", "avgpool", "merge"}
 _EW_DSP = {"threshold", "maxpool", "avgpool", "merge", "add"}
 _EW_MVE = {"threshold", "maxpool", "avgpool", "add", "merge"}
 _DSP_TARGETS = {"cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "armv7-linux", "armv7-virt"}
-_EW_NEON = {"threshold", "merge", "avgpool"}
+_EW_NEON = {"threshold", "merge", "avgpool", "add"}
 _NEON_TARGETS = {"aarch64-linux", "armv7-linux", "aarch64-virt", "armv7-virt"}
 
 

@@ -172,6 +172,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(THRESHOLD, "neon", BE_OP_THRESHOLD, BE_ISA_NEON, be_threshold_i8_neon_supports, be_threshold_i8_neon, 1)
     BE_ROW(AVGPOOL2D, "neon", BE_OP_AVGPOOL2D, BE_ISA_NEON, be_avgpool2d_i8_neon_supports, be_avgpool2d_i8_neon, 1)
     BE_ROW(MERGE, "neon", BE_OP_MERGE, BE_ISA_NEON, NULL, be_merge_neon, 1)
+    BE_ROW(ADD, "neon", BE_OP_ADD, BE_ISA_NEON, NULL, be_add_i8_neon, 1)
 #endif
 #ifdef BE_ARM_HAVE_DSP
     BE_ROW(THRESHOLD, "dsp", BE_OP_THRESHOLD, BE_ISA_ARM_DSP, be_threshold_i8_dsp_supports, be_threshold_i8_dsp, 1)

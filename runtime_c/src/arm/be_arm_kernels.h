@@ -152,6 +152,7 @@ be_status be_conv2d_i8_neon(const be_op *op, const void *in, void *out, void *sc
 int be_threshold_i8_neon_supports(const be_op *op);
 be_status be_threshold_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_merge_neon(const be_op *op, const void *in, void *out, void *scratch); /* round stage, split form */
+be_status be_add_i8_neon(const be_op *op, const void *in, void *out, void *scratch); /* i8 + i8, split form */
 /* "lanes": 2 .. 8 unsigned bit-planes with <= 32 channels, stride 1, a threshold stage: 4 output
  * positions per vector (be_planes_px.h) */
 int be_conv2d_planes_px_neon_supports(const be_op *op);
