@@ -192,8 +192,8 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     elements each to spare; and over 17 to 96 sign bits into a sign stage (at most 128 outputs),
     or 1 to 96 into int32 accumulators (AccStage, at most 96 outputs) or a RequantStage (at most
     96 outputs) whose every channel takes the split-16 form (rq_split_form), in ceil(C / 16)
-    halfword images that fit 6,144 bytes with the halfword sums (16 bytes per output channel) and
-    the last vector's 8 output pixels."""
+    halfword images that fit 6,144 bytes with the halfword sums (16 bytes per output channel),
+    the last vector's 8 output pixels and (RequantStage) 20 bytes of constants per channel."""
     if target == "cortex-m55":
         if not isinstance(op, Conv2d):
             return False
@@ -211,8 +211,9 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
             pixel = (op.out_channels if requant else 4 * op.out_channels) if acc else \
                 4 * ((op.out_channels + 31) // 32)
             img = (elems * 2 * passes + 15) // 16 * 16
+            rq = 20 * op.out_channels if requant else 0  # the requant constants, in the same buffer
             return (geometry and c <= 96 and op.out_channels <= (96 if acc else 128)
-                    and img + 16 * op.out_channels + 8 * pixel <= 6144)
+                    and img + 16 * op.out_channels + (8 * pixel + 3) // 4 * 4 + rq <= 6144)
         if not isinstance(out, ThresholdStage):
             return False
         if spec.encoding == "sign":

@@ -113,7 +113,7 @@ static int px_mode(const be_op *op, be_px_geom *g)
 /* The many-pass instances' geometry (mp_takes): padded pitch and rows, and where the halfword
  * sums and the last vector's output copy start in the stack buffer (bytes) */
 typedef struct mp_geom {
-    uint32_t wp, hp, sums_at, last_at;
+    uint32_t wp, hp, sums_at, last_at, rq_at;
 } mp_geom;
 enum { MP_ACC, MP_SIGN, MP_RQ }; /* the stage after the passes */
 static int mp_takes(const be_op *op, int stage, mp_geom *g);
@@ -815,7 +815,7 @@ static int mp_rq_prepare(const be_op *op, int32_t *k)
 static int mp_takes(const be_op *op, int stage, mp_geom *g)
 {
     const int sign = stage == MP_SIGN;
-    uint64_t img, sums;
+    uint64_t img, sums, last, rq;
     if (!PX_MVE_ENABLED || op->type != BE_OP_CONV2D || !be_px_sign_input(op) || op->groups > 1u || op->kh != 3u ||
         op->kw != 3u || op->sh != 1u || op->sw != 1u || op->in.c == 0u || op->in.c > MP_MAX_C ||
         op->in.cw != (op->in.c + 31u) / 32u || op->w_row_bytes != op->in.cw * 4u || op->out_ch == 0u)
@@ -836,10 +836,13 @@ static int mp_takes(const be_op *op, int stage, mp_geom *g)
         return 0;
     img = (((uint64_t)g->hp * g->wp + SLACK) * 2u * ((op->in.c + 15u) / 16u) + 15u) & ~(uint64_t)15u;
     sums = 16u * (uint64_t)op->out_ch;
-    if (img + sums + 8u * (uint64_t)op->out.pixel_bytes > MP_BYTES)
+    last = (8u * (uint64_t)op->out.pixel_bytes + 3u) & ~(uint64_t)3u;
+    rq = stage == MP_RQ ? 20u * (uint64_t)op->out_ch : 0u; /* the requant constants (mp_rq_prepare) */
+    if (img + sums + last + rq > MP_BYTES)
         return 0;
     g->sums_at = (uint32_t)img;
     g->last_at = (uint32_t)(img + sums);
+    g->rq_at = (uint32_t)(img + sums + last);
     return 1;
 }
 
@@ -849,8 +852,9 @@ int be_conv2d_px_mve_acc_supports(const be_op *op)
     return mp_takes(op, op->stage == BE_STAGE_REQUANT ? MP_RQ : MP_ACC, &g);
 }
 
-/* Every vector of 8 output positions, row by row: the lanes past a row's end write the next
- * row's first pixels (rewritten by its vectors later); past the map's end a copy in tmp */
+/* Every vector of 8 output positions of the requant stage, row by row (the loop of mp_call for
+ * the others): the lanes past a row's end write the next row's first pixels (rewritten by its
+ * vectors later); past the map's end a copy in tmp (its int8 pixels need not be whole words) */
 static inline __attribute__((always_inline)) void mp_rows(const be_op *op, const uint16_t *img16, uint32_t wp,
                                                           void *out, be_word *tmp, mp_frame *fr, uint32_t cw,
                                                           const int stage)
@@ -880,14 +884,12 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
     be_word buf[MP_BYTES / 4u]; /* the images, the sums, the last vector's output (mp_takes) */
     be_word *const img = buf, *tmp;
     int16_t *acc16;
-    union { /* the sign stage's thresholds, or the requant constants */
-        uint16_t bthr[MP_MAX_SIGN + MP_MAX_SIGN / 16u];
-        int32_t rq[5u * MP_MAX_ACC];
-    } st;
+    uint16_t bthr[MP_MAX_SIGN + MP_MAX_SIGN / 16u];
+    int32_t *rqc = NULL;
     mp_frame fr;
     mp_geom g;
     uint32_t wp, pimg, passes, cw, y, x, p, i, c, b;
-    const uint32_t nout = op->out_ch;
+    const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, npix = oh * ow;
     const uint32_t ps = op->out.pixel_bytes, pxw = ps / 4u; /* output bytes, words per pixel */
     const be_word cmask = be_last_word_mask(op->in.c);
     uint16_t *img16 = (uint16_t *)(void *)img;
@@ -921,7 +923,7 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
         const int8_t *dir = (const int8_t *)op->stage_a;
         const int32_t *t = (const int32_t *)op->stage_b;
         const int64_t kc = 9 * (int64_t)op->in.c;
-        uint16_t *q = st.bthr;
+        uint16_t *q = bthr;
         for (b = 0; b < 2u * pxw; b++) {
             uint16_t neg = 0u;
             uint16_t *mask = q++;
@@ -938,7 +940,8 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
             fr.odd[i] = 0u;
         }
     } else if (stage == MP_RQ) {
-        (void)mp_rq_prepare(op, st.rq); /* succeeds: mp_takes checked it */
+        rqc = (int32_t *)(void *)(buf + g.rq_at / 4u); /* in the buffer: no stack for the others */
+        (void)mp_rq_prepare(op, rqc); /* succeeds: mp_takes checked it */
         for (i = 0; i < 4u; i++) { /* the byte offsets of the 8 positions (u16: 7 ps <= 672) */
             fr.offs[i] = (2u * i * ps) | ((2u * i + 1u) * ps) << 16;
             fr.odd[i] = 0u;
@@ -956,15 +959,24 @@ static be_status mp_call(const be_op *op, const void *in, void *out, const int s
     fr.kc = 9u * op->in.c;
     fr.n = nout;
     fr.acc = acc16;
-    fr.thr = st.bthr;
-    fr.rq = st.rq;
-    /* one copy of the loop per stage: the requant asm's extra register stays out of the others */
-    if (stage == MP_SIGN)
-        mp_rows(op, img16, wp, out, tmp, &fr, cw, MP_SIGN);
-    else if (stage == MP_RQ)
+    fr.thr = bthr;
+    fr.rq = rqc;
+    if (stage == MP_RQ) { /* its own copy of the loop: the requant asm's extra register stays out of the others' */
         mp_rows(op, img16, wp, out, tmp, &fr, cw, MP_RQ);
-    else
-        mp_rows(op, img16, wp, out, tmp, &fr, cw, MP_ACC);
+        return BE_OK;
+    }
+    for (y = 0; y < oh; y++)
+        for (x = 0; x < ow; x += 8u) {
+            const uint8_t *p0 = (const uint8_t *)img16 + ((size_t)y * wp + x) * 2u;
+            const size_t pos = (size_t)y * ow + x;
+            /* the lanes past a row's end write the next row's first pixels, rewritten by its
+             * vectors later; past the map's end a copy */
+            be_word *d = pos + 8u > npix ? tmp : (be_word *)out + pos * pxw;
+            fr.out = d;
+            mp_block(p0, p0 + 2u * wp, p0 + 4u * wp, (const be_word *)op->weights, &fr, cw, sign ? MP_SIGN : MP_ACC);
+            if (d == tmp)
+                be_copy_words((be_word *)out + pos * pxw, tmp, (uint32_t)(npix - pos) * pxw);
+        }
     return BE_OK;
 }
 
