@@ -32,13 +32,7 @@ static inline uint32_t pair16(int32_t lo, int32_t hi)
  * packed words (SXTB16, PKH) took 11.75 per element with its pointers spilled. */
 #define ADD_ELEMENT                                                                               \
     "ldrsb %[a], [%[pa]], #1\n\t"                                                                 \
-    "ldrsb %[b], [%[pb]], #1\n\t"                                                                 \
-    "pkhbt %[a], %[a], %[b], lsl #16\n\t"                                                         \
-    "smlad %[b], %[a], %[hp], %[ch]\n\t"                                                          \
-    "smlad %[a], %[a], %[lp], %[cl]\n\t"                                                          \
-    "add %[b], %[b], %[a], asr #16\n\t"                                                           \
-    "asr %[b], %[b], %[sh]\n\t"                                                                   \
-    "ssat %[b], #8, %[b]\n\t"                                                                     \
+    "ldrsb %[b], [%[pb]], #1\n\t" BE_ARM_SPLIT16_CODE                                             \
     "strb %[b], [%[py]], #1\n\t"
 static void add_loop(const int8_t *pa, const int8_t *pb, int8_t *py, uint32_t n, uint32_t hp, uint32_t lp,
                      int32_t ch, int32_t cl, uint32_t sh)
@@ -65,32 +59,20 @@ static inline int8_t add_one(uint32_t p, uint32_t mh, uint32_t ml, int32_t ch, i
 be_status be_add_i8_dsp(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_inputs *io = (const be_inputs *)in;
-    const be_value *va = io->value[0], *vb = io->value[1];
-    const int32_t ma = op->mult_a, mb = op->mult_b;
-    const uint32_t s = (uint32_t)op->shift, n = op->out.nbytes;
+    const uint32_t n = op->out.nbytes;
     const int8_t *a = (const int8_t *)io->data[0], *b = (const int8_t *)io->data[1];
     int8_t *y = (int8_t *)out;
-    int32_t mla, mlb, mha, mhb, ch, cl;
-    uint32_t mh, ml, sh, i;
-    int64_t c;
-    if (va->kind != BE_KIND_I8 || vb->kind != BE_KIND_I8 || s < 16u || s > 45u)
+    be_ew_add_split k;
+    uint32_t mh, ml, i;
+    int32_t ch, cl;
+    uint32_t sh;
+    if (!be_ew_add_split_prepare(op, io, &k))
         return be_add_i8_word(op, in, out, scratch);
-    c = be_ew_half(s) - (int64_t)ma * va->zero_point - (int64_t)mb * vb->zero_point +
-        (int64_t)op->zero_point * ((int64_t)1 << s);
-    if (!be_ew_split_ok(256u, be_ew_abs64(c)))
-        return be_add_i8_word(op, in, out, scratch);
-    /* the signed split: Ml in [-2^15, 2^15), Mh = (M - Ml) / 2^16 */
-    mla = be_ew_ml(ma) >= 32768 ? be_ew_ml(ma) - 65536 : be_ew_ml(ma);
-    mlb = be_ew_ml(mb) >= 32768 ? be_ew_ml(mb) - 65536 : be_ew_ml(mb);
-    mha = (int32_t)(((int64_t)ma - mla) / 65536);
-    mhb = (int32_t)(((int64_t)mb - mlb) / 65536);
-    if (mha > 32767 || mhb > 32767) /* (M >= 2^31 - 2^15 with a negative low half) */
-        return be_add_i8_word(op, in, out, scratch);
-    mh = pair16(mha, mhb);
-    ml = pair16(mla, mlb);
-    ch = (int32_t)be_ew_asr64(c, 16u);
-    cl = be_ew_ml(c);
-    sh = s - 16u; /* s <= 45: at most 29 */
+    mh = pair16(k.mha, k.mhb);
+    ml = pair16(k.mla, k.mlb);
+    ch = k.ch;
+    cl = k.cl;
+    sh = k.sh;
     i = 0u;
 #if defined(BE_ARM_T2_ASM)
     if (n >= 4u) {

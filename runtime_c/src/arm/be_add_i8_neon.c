@@ -33,29 +33,15 @@ static inline int32x4_t add4(int16x4_t a, int16x4_t b, int16_t mla, int16_t mlb,
 be_status be_add_i8_neon(const be_op *op, const void *in, void *out, void *scratch)
 {
     const be_inputs *io = (const be_inputs *)in;
-    const be_value *va = io->value[0], *vb = io->value[1];
-    const int32_t ma = op->mult_a, mb = op->mult_b;
-    const uint32_t s = (uint32_t)op->shift, n = op->out.nbytes;
+    const uint32_t n = op->out.nbytes;
     const int8_t *a = (const int8_t *)io->data[0], *b = (const int8_t *)io->data[1];
     int8_t *y = (int8_t *)out;
+    be_ew_add_split k;
     int32_t mla, mlb, mha, mhb, ch, cl;
     uint32_t sh, i;
-    int64_t c;
-    if (va->kind != BE_KIND_I8 || vb->kind != BE_KIND_I8 || s < 16u || s > 45u)
+    if (!be_ew_add_split_prepare(op, io, &k))
         return be_add_i8_word(op, in, out, scratch);
-    c = be_ew_half(s) - (int64_t)ma * va->zero_point - (int64_t)mb * vb->zero_point +
-        (int64_t)op->zero_point * ((int64_t)1 << s);
-    if (!be_ew_split_ok(256u, be_ew_abs64(c)))
-        return be_add_i8_word(op, in, out, scratch);
-    mla = be_ew_ml(ma) >= 32768 ? be_ew_ml(ma) - 65536 : be_ew_ml(ma);
-    mlb = be_ew_ml(mb) >= 32768 ? be_ew_ml(mb) - 65536 : be_ew_ml(mb);
-    mha = (int32_t)(((int64_t)ma - mla) / 65536);
-    mhb = (int32_t)(((int64_t)mb - mlb) / 65536);
-    if (mha > 32767 || mhb > 32767) /* (M >= 2^31 - 2^15 with a negative low half) */
-        return be_add_i8_word(op, in, out, scratch);
-    ch = (int32_t)be_ew_asr64(c, 16u);
-    cl = be_ew_ml(c);
-    sh = s - 16u; /* s <= 45: at most 29 */
+    mla = k.mla, mlb = k.mlb, mha = k.mha, mhb = k.mhb, ch = k.ch, cl = k.cl, sh = k.sh;
     {
         const int32x4_t vcl = vdupq_n_s32(cl), vch = vdupq_n_s32(ch), nsh = vdupq_n_s32(-(int32_t)sh);
         for (i = 0; i + 8u <= n; i += 8u) {

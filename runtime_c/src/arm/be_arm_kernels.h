@@ -73,6 +73,18 @@
 #endif
 #endif
 
+/* The split-16 code of one element in Thumb-2 asm (be_ew.h; "dsp" Merge and Add): %[a] and %[b]
+ * hold the element's two inputs as int32, the pairs %[hp] = (Mh_a, Mh_b) and %[lp] = (Ml_a, Ml_b)
+ * are int16 halves, %[ch], %[cl], %[sh] the constant and the shift; %[b] gets the int8 code
+ * (PKHBT packs a low and b's low half above it, then H and L are one SMLAD each). */
+#define BE_ARM_SPLIT16_CODE                                                                      \
+    "pkhbt %[a], %[a], %[b], lsl #16\n\t"                                                         \
+    "smlad %[b], %[a], %[hp], %[ch]\n\t"                                                          \
+    "smlad %[a], %[a], %[lp], %[cl]\n\t"                                                          \
+    "add %[b], %[b], %[a], asr #16\n\t"                                                           \
+    "asr %[b], %[b], %[sh]\n\t"                                                                   \
+    "ssat %[b], #8, %[b]\n\t"
+
 /* Every ARM variant: Dense / Conv2d with bit inputs (sign bits or unsigned bit-planes) and
  * binary weights. */
 int be_arm_bin_supports(const be_op *op);

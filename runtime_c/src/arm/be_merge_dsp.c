@@ -64,13 +64,7 @@ static int to_pairs(const be_merge_split *t, uint32_t n, merge_pairs *p)
 #define LD_I8(R, P) "ldrsb %[" R "], [%[" P "], %[e]]\n\t"
 #define LD_I32(R, P) "ldr %[" R "], [%[" P "], %[e], lsl #2]\n\t"
 #define MERGE_ELEMENT(LDA, LDB)                                                                   \
-    LDA("a", "pa") LDB("b", "pb")                                                                  \
-    "pkhbt %[a], %[a], %[b], lsl #16\n\t"                                                          \
-    "smlad %[b], %[a], %[hp], %[ch]\n\t"                                                           \
-    "smlad %[a], %[a], %[lp], %[cl]\n\t"                                                           \
-    "add %[b], %[b], %[a], asr #16\n\t"                                                            \
-    "asr %[b], %[b], %[sh]\n\t"                                                                    \
-    "ssat %[b], #8, %[b]\n\t"                                                                      \
+    LDA("a", "pa") LDB("b", "pb") BE_ARM_SPLIT16_CODE                                              \
     "strb %[b], [%[py], %[e]]\n\t"                                                                 \
     "add %[e], %[e], %[cs]\n\t"
 #define MERGE_LOOP(NAME, LDA, LDB)                                                                \

@@ -320,6 +320,42 @@ static inline int be_ew_split_ok(uint64_t xmax, uint64_t cmax)
     return xmax <= 16384u && (cmax >> 16) < 0x40000000ull;
 }
 
+/* ---- Add of two i8 values in the split-16 form with signed low halves ("dsp", "neon") ----
+ * With the output zero point folded, X = c' + M_a a + M_b b, c' = 2^(s-1) - M_a zp_a - M_b zp_b +
+ * zp 2^s, M = Mh 2^16 + Ml with Ml in [-2^15, 2^15) (Mh = (M - Ml) / 2^16, an int16 too), c' =
+ * ch 2^16 + cl: code = clamp((ch + Mh_a a + Mh_b b + ((cl + Ml_a a + Ml_b b) >> 16)) >> sh,
+ * -128, 127), sh = s - 16, exactly in int32 (be_ew_split_ok). Fills k and returns 1 for an Add of
+ * two i8 values with 16 <= s <= 45 whose c' passes be_ew_split_ok and whose Mh fit int16 (not
+ * when M >= 2^31 - 2^15 with a negative low half); else 0 (the caller runs "word"). */
+typedef struct be_ew_add_split {
+    int32_t mla, mlb, mha, mhb, ch, cl;
+    uint32_t sh;
+} be_ew_add_split;
+
+static inline int be_ew_add_split_prepare(const be_op *op, const be_inputs *io, be_ew_add_split *k)
+{
+    const be_value *va = io->value[0], *vb = io->value[1];
+    const int32_t ma = op->mult_a, mb = op->mult_b;
+    const uint32_t s = (uint32_t)op->shift;
+    int64_t c;
+    if (va->kind != BE_KIND_I8 || vb->kind != BE_KIND_I8 || s < 16u || s > 45u)
+        return 0;
+    c = be_ew_half(s) - (int64_t)ma * va->zero_point - (int64_t)mb * vb->zero_point +
+        (int64_t)op->zero_point * ((int64_t)1 << s);
+    if (!be_ew_split_ok(256u, be_ew_abs64(c)))
+        return 0;
+    k->mla = be_ew_ml(ma) >= 32768 ? be_ew_ml(ma) - 65536 : be_ew_ml(ma);
+    k->mlb = be_ew_ml(mb) >= 32768 ? be_ew_ml(mb) - 65536 : be_ew_ml(mb);
+    k->mha = (int32_t)(((int64_t)ma - k->mla) / 65536);
+    k->mhb = (int32_t)(((int64_t)mb - k->mlb) / 65536);
+    if (k->mha > 32767 || k->mhb > 32767)
+        return 0;
+    k->ch = (int32_t)be_ew_asr64(c, 16u);
+    k->cl = be_ew_ml(c);
+    k->sh = s - 16u; /* at most 29 */
+    return 1;
+}
+
 /* ---- AvgPool2d in the split-16 form ("mve", "neon"; "w32" computes the same inline) ----
  * For a window of n <= 64 codes (|sum| <= 64 * 255: int16 lanes), X = c' + M S with
  * c' = 2^(s-1) - M n zp_x + zp 2^s, and the code clamp((ch + Mh S + ((cl + Ml S) >> 16)) >> sh):
