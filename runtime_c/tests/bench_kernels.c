@@ -18,7 +18,7 @@
  *          conv40acc, conv80acc: 14 x 14 x 40 -> 40 and 7 x 7 x 80 -> 80, AccStage (int32
  *          accumulators): the residual convs of the ResNet with widths 16, 40, 80 (not on M0);
  *          conv16rq, conv32rq, conv64rq: 28 x 28 x 16 -> 16, 14 x 14 x 32 -> 32, 7 x 7 x 64 -> 64
- *          into a RequantStage of a trained layer's scale (examples/custom_model's binary convs:
+ *          into a RequantStage of a trained layer's scale (s 26..29) (examples/custom_model's binary convs:
  *          binary conv, BatchNorm, QuantInt8; not on M0)
  * and three first layers (uint8 pixels x binary weights, sign stage; "instructions per MAC"):
  *   u8dense: 784 pixels (28 x 28) -> 256 outputs (the MLP 784-256-256-10); the weights are a
@@ -316,6 +316,10 @@ static void bench_conv(void)
 /* A binary 3x3 conv (stride 1, padding 1) on C < 32 channels of P bit-planes (P = 1: sign bits;
  * else unsigned levels), hw x hw -> hw x hw x o, sign stage: the small layers of real models.
  * Each pixel (plane) is one word whose padding bits are zero. */
+static void codes_value(be_value *v, int kind, uint32_t rank, uint32_t h, uint32_t w, uint32_t c, int32_t zp);
+static void requant_stage(be_op *op, int32_t *mult, int32_t *bias, uint8_t *shift, int32_t zp, uint32_t s0,
+                          uint32_t bshift);
+
 static void bench_conv_small(const char *what, uint32_t hw, uint32_t c, uint32_t o, uint32_t planes, uint32_t levels)
 {
     /* levels 0: the sign stage; 99: AccStage; 98: RequantStage; else unsigned levels 0 .. levels in
@@ -353,30 +357,11 @@ static void bench_conv_small(const char *what, uint32_t hw, uint32_t c, uint32_t
         op.out.planes = 1u;
         op.out.pixel_bytes = o * 4u;
         op.out.nbytes = npx * op.out.pixel_bytes;
-    } else if (levels == 98u) { /* RequantStage: M about 2^30 of either sign, s 26 or 27 (|acc| ~
-                                 * sqrt(K): the codes spread), biases of either sign */
-        int32_t *mult = t, *bias = t + o;
-        uint8_t *shift = (uint8_t *)(t + 3u * o);
-        for (i = 0; i < o; i++) {
-            const int64_t b = ((int64_t)(xs() % 2001u) - 1000) * 4096;
-            mult[i] = (int32_t)((1u << 30) + (xs() >> 3)) * ((xs() & 1u) ? -1 : 1);
-            shift[i] = (uint8_t)(26u + xs() % 2u);
-            bias[2u * i] = (int32_t)(uint32_t)((uint64_t)b & 0xFFFFFFFFu);
-            bias[2u * i + 1u] = b < 0 ? -1 : 0;
-        }
-        op.stage = BE_STAGE_REQUANT;
+    } else if (levels == 98u) { /* RequantStage: shifts 26..29 (|acc| ~ sqrt(K): the codes spread) */
+        requant_stage(&op, t, t + o, (uint8_t *)(t + 3u * o), (int32_t)(xs() % 21u) - 10, 26u, 4u);
         op.encoding = BE_ENC_NONE;
         op.levels = 0u;
-        op.zero_point = (int32_t)(xs() % 21u) - 10;
-        op.stage_a = mult;
-        op.stage_b = bias;
-        op.stage_c = shift;
-        op.out.kind = BE_KIND_I8;
-        op.out.encoding = BE_ENC_NONE;
-        op.out.planes = 1u;
-        op.out.cw = 0u;
-        op.out.pixel_bytes = o;
-        op.out.nbytes = npx * op.out.pixel_bytes;
+        codes_value(&op.out, BE_KIND_I8, 3u, hw, hw, o, 0);
     } else if (levels != 0u) { /* ascending thresholds around the mean accumulator */
         op.encoding = BE_ENC_UNSIGNED;
         op.levels = levels;
@@ -514,18 +499,20 @@ static void codes_value(be_value *v, int kind, uint32_t rank, uint32_t h, uint32
     v->zero_point = zp;
 }
 
-/* A RequantStage with multipliers of about 2^29, shifts 36..39 (the outputs of random data
- * spread over the code range) and biases of either sign; output zero point zp. */
-static void requant_stage(be_op *op, int32_t *mult, int32_t *bias, uint8_t *shift, int32_t zp)
+/* A RequantStage with multipliers of about 2^29, shifts s0 .. s0 + 3 (the int8 layers: 36; binary
+ * convs, whose accumulators are smaller: 26) and biases of either sign up to 2^(35 - bshift);
+ * output zero point zp: the outputs of random data spread over the code range. */
+static void requant_stage(be_op *op, int32_t *mult, int32_t *bias, uint8_t *shift, int32_t zp, uint32_t s0,
+                          uint32_t bshift)
 {
     uint32_t c;
     op->stage = BE_STAGE_REQUANT;
     op->zero_point = zp;
     for (c = 0; c < op->out_ch; c++) {
         const uint32_t r = xs();
-        const int64_t b = (int64_t)(int32_t)xs() * 16;
+        const int64_t b = (int64_t)(int32_t)xs() * 16 / ((int64_t)1 << bshift);
         mult[c] = (int32_t)((1u << 29) + (r >> 4)) * ((r & 1u) ? -1 : 1);
-        shift[c] = (uint8_t)(36u + (r >> 1) % 4u);
+        shift[c] = (uint8_t)(s0 + (r >> 1) % 4u);
         bias[2u * c] = (int32_t)(uint32_t)(uint64_t)b; /* little-endian int64, 4-byte aligned */
         bias[2u * c + 1u] = (int32_t)(b >> 32);
     }
@@ -579,7 +566,7 @@ static void bench_i8(const char *what, int in_kind, int32_t zp, uint32_t h, uint
     for (i = 0; i < nw; i++)
         ((int8_t *)wt)[i] = (int8_t)(int32_t)((xs() >> 8) % 255u - 127u);
     op.weights = wt;
-    requant_stage(&op, mult, bias, shift, (int32_t)(xs() % 21u) - 10);
+    requant_stage(&op, mult, bias, shift, (int32_t)(xs() % 21u) - 10, 36u, 0u);
     op.out.zero_point = op.zero_point;
     run_all(&op, what, in, out, out_ref, dense ? NULL : scratch, nout * kdot);
 }

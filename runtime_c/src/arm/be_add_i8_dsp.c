@@ -63,25 +63,19 @@ be_status be_add_i8_dsp(const be_op *op, const void *in, void *out, void *scratc
     const int8_t *a = (const int8_t *)io->data[0], *b = (const int8_t *)io->data[1];
     int8_t *y = (int8_t *)out;
     be_ew_add_split k;
-    uint32_t mh, ml, i;
-    int32_t ch, cl;
-    uint32_t sh;
+    uint32_t mh, ml, i = 0u;
     if (!be_ew_add_split_prepare(op, io, &k))
         return be_add_i8_word(op, in, out, scratch);
     mh = pair16(k.mha, k.mhb);
     ml = pair16(k.mla, k.mlb);
-    ch = k.ch;
-    cl = k.cl;
-    sh = k.sh;
-    i = 0u;
 #if defined(BE_ARM_T2_ASM)
     if (n >= 4u) {
         i = n & ~3u;
-        add_loop(a, b, y, i, mh, ml, ch, cl, sh);
+        add_loop(a, b, y, i, mh, ml, k.ch, k.cl, k.sh);
     }
 #endif
     for (; i < n; i++)
-        y[i] = add_one(pair16(a[i], b[i]), mh, ml, ch, cl, sh);
+        y[i] = add_one(pair16(a[i], b[i]), mh, ml, k.ch, k.cl, k.sh);
     return BE_OK;
 }
 

@@ -37,25 +37,23 @@ be_status be_add_i8_neon(const be_op *op, const void *in, void *out, void *scrat
     const int8_t *a = (const int8_t *)io->data[0], *b = (const int8_t *)io->data[1];
     int8_t *y = (int8_t *)out;
     be_ew_add_split k;
-    int32_t mla, mlb, mha, mhb, ch, cl;
-    uint32_t sh, i;
+    uint32_t i;
     if (!be_ew_add_split_prepare(op, io, &k))
         return be_add_i8_word(op, in, out, scratch);
-    mla = k.mla, mlb = k.mlb, mha = k.mha, mhb = k.mhb, ch = k.ch, cl = k.cl, sh = k.sh;
     {
-        const int32x4_t vcl = vdupq_n_s32(cl), vch = vdupq_n_s32(ch), nsh = vdupq_n_s32(-(int32_t)sh);
+        const int32x4_t vcl = vdupq_n_s32(k.cl), vch = vdupq_n_s32(k.ch), nsh = vdupq_n_s32(-(int32_t)k.sh);
         for (i = 0; i + 8u <= n; i += 8u) {
             const int16x8_t a16 = vmovl_s8(vld1_s8(a + i)), b16 = vmovl_s8(vld1_s8(b + i));
-            const int32x4_t lo = add4(vget_low_s16(a16), vget_low_s16(b16), (int16_t)mla, (int16_t)mlb,
-                                      (int16_t)mha, (int16_t)mhb, vcl, vch, nsh);
-            const int32x4_t hi = add4(vget_high_s16(a16), vget_high_s16(b16), (int16_t)mla, (int16_t)mlb,
-                                      (int16_t)mha, (int16_t)mhb, vcl, vch, nsh);
+            const int32x4_t lo = add4(vget_low_s16(a16), vget_low_s16(b16), (int16_t)k.mla, (int16_t)k.mlb,
+                                      (int16_t)k.mha, (int16_t)k.mhb, vcl, vch, nsh);
+            const int32x4_t hi = add4(vget_high_s16(a16), vget_high_s16(b16), (int16_t)k.mla, (int16_t)k.mlb,
+                                      (int16_t)k.mha, (int16_t)k.mhb, vcl, vch, nsh);
             vst1_s8(y + i, vqmovn_s16(vcombine_s16(vqmovn_s32(lo), vqmovn_s32(hi))));
         }
     }
     for (; i < n; i++) {
-        const int32_t l = cl + mla * a[i] + mlb * b[i];
-        const int32_t r = be_ew_asr32(ch + mha * a[i] + mhb * b[i] + be_ew_asr32(l, 16u), sh);
+        const int32_t l = k.cl + k.mla * a[i] + k.mlb * b[i];
+        const int32_t r = be_ew_asr32(k.ch + k.mha * a[i] + k.mhb * b[i] + be_ew_asr32(l, 16u), k.sh);
         y[i] = (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
     }
     return BE_OK;
