@@ -231,6 +231,8 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     out = op.output
     c = spec.shape[2]
     (kh, kw), (sh, sw) = op.kernel, op.stride
+    if spec.encoding == "sign" and c > 16:
+        return neon_wide_takes(target, op, spec, out_spec)
     if spec.encoding == "sign":  # sign bits with <= 16 channels on >= 32 output pixels into a sign stage
         sign_stage = isinstance(out, ThresholdStage) and out.encoding == "sign" and op.out_channels <= 512
         requant = (isinstance(out, RequantStage) and op.out_channels <= 64
@@ -249,6 +251,31 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     taps = kh * ((kw + gw - 1) // gw)
     return (spec.planes * hp * wp + 64 <= 4096 and taps <= 31 and taps * spec.planes <= 64
             and op.out_channels * taps <= 2048)
+
+
+def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
+    """Does the NEON "lanes" kernel for wide sign inputs (runtime_c/src/arm/be_conv2d_sign_px_neon.c)
+    take this Conv2d over 17 .. 96 sign bits (at most 32 on armv7: one word per pixel), groups 1,
+    stride 1, on at least 32 output pixels, into a sign stage (at most 512 outputs), int32
+    accumulators (at most 256) or a RequantStage in be_rq_bin's form (rq_bin_form, at most 64), when
+    its KH * KW * ceil(C / 32) tap vectors number at most 31 and its word images fit 4,096 words
+    with 64 to spare?"""
+    out, c = op.output, spec.shape[2]
+    (kh, kw), (sh, sw) = op.kernel, op.stride
+    cw = (c + 31) // 32
+    if not 17 <= c <= (96 if target.startswith("aarch64") else 32):
+        return False
+    if getattr(op, "groups", 1) != 1 or (sh, sw) != (1, 1) or out_spec.shape[0] * out_spec.shape[1] < 32:
+        return False
+    if isinstance(out, ThresholdStage):
+        ok = out.encoding == "sign" and out.levels == 1 and op.out_channels <= 512
+    elif isinstance(out, AccStage):
+        ok = op.out_channels <= 256
+    else:
+        ok = isinstance(out, RequantStage) and op.out_channels <= 64 and rq_bin_form(out, kh * kw * c)
+    pt, pb, pl, pr = op.padding
+    hp, wp = spec.shape[0] + pt + pb, spec.shape[1] + pl + pr
+    return ok and kh * kw * cw <= 31 and cw * hp * wp + 64 <= 4096
 
 
 def rq_bin_form(stage, k: int) -> bool:

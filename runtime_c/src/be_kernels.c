@@ -81,6 +81,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_PLANES, "lanes", BE_OP_CONV2D, BE_ISA_NEON, be_conv2d_planes_px_neon_supports, be_conv2d_planes_px_neon, 0)
     BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_NEON, be_conv2d_px_neon_sign_supports, be_conv2d_planes_px_neon, 0)
     BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_NEON, be_conv2d_px_neon_acc_supports, be_conv2d_px_neon_acc, 0)
+    BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_NEON, be_conv2d_sign_px_neon_supports, be_conv2d_sign_px_neon, 0)
 #endif
 #if defined(BE_ARM_HAVE_U8) && defined(BE_ARM_HAVE_NEON)
     BE_ROW(DENSE_BIN, "short", BE_OP_DENSE, 0u, be_dense_bin_short_head_supports, be_dense_bin_short, 0)

@@ -249,6 +249,22 @@ static inline __attribute__((always_inline)) int8_t be_rq_bin_one_hi(const be_rq
     return (int8_t)BE_I8_SAT8((int32_t)be_i8_sar64(v, 32u));
 }
 
+#ifdef BE_ARM_HAVE_NEON
+#include <arm_neon.h>
+/* The codes of one channel's accumulators in 4 NEON lanes (be_rq_bin_one per lane): acc << t,
+ * two VMLAL into int64 lanes (the zero point is in the bias), their high words (VSHRN #32), ASR
+ * by u, then two saturating narrows (SAT8(SAT16(r)) = SAT8(r)). Lanes 0..3 of the result (the
+ * NEON "lanes" kernels' RequantStage). */
+static inline int8x8_t be_neon_rq_bin_lanes(int32x4_t a, const be_rq_bin *q)
+{
+    const int32x4_t as = vshlq_s32(a, vdupq_n_s32((int32_t)q->t)); /* |acc| 2^t fits int32: prepare */
+    const int64x2_t b = vdupq_n_s64(q->bh);
+    const int64x2_t lo = vmlal_n_s32(b, vget_low_s32(as), q->m), hi = vmlal_n_s32(b, vget_high_s32(as), q->m);
+    const int32x4_t h = vshlq_s32(vcombine_s32(vshrn_n_s64(lo, 32), vshrn_n_s64(hi, 32)), vdupq_n_s32(-(int32_t)q->u));
+    return vqmovn_s16(vcombine_s16(vqmovn_s32(h), vdup_n_s16(0)));
+}
+#endif
+
 /* A variant may requantize a block whose shifts are all >= 32 in vector lanes: it defines
  * BE_I8_PUT_HIGH as the name of its function before including this header (and defines the
  * function after it): dst[i] = the code of acc[i] with constants q[i], for i < n <= BE_I8_BLOCK

@@ -173,6 +173,10 @@ be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, v
 /* ... sign bits (<= 16 channels, >= 32 output pixels) into int32 accumulators (AccStage) */
 int be_conv2d_px_neon_acc_supports(const be_op *op);
 be_status be_conv2d_px_neon_acc(const be_op *op, const void *in, void *out, void *scratch);
+/* ... sign bits with 17 .. 96 channels (1 .. 3 words per pixel, >= 32 output pixels) into a sign
+ * stage, int32 accumulators or a RequantStage (be_conv2d_sign_px_neon.c) */
+int be_conv2d_sign_px_neon_supports(const be_op *op);
+be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, void *scratch);
 /* the first layer's Conv2d: 8 output positions in int16 lanes (be_u8_neon.c) */
 int be_conv2d_u8_neon_supports(const be_op *op);
 be_status be_conv2d_u8_neon(const be_op *op, const void *in, void *out, void *scratch);

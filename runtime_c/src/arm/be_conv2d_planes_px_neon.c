@@ -276,7 +276,7 @@ static const be_px_run_fn instances[7] = {px_any,     px_g3_p2_l3, px_g6_p2_l3, 
  * positions x >= OW of a row (computed, as every position of the padded rows) are dropped.
  * Since 2026-12-05 (seventh session) also into the RequantStage (a binary conv into BatchNorm and
  * QuantInt8) of at most RQ_MAX outputs whose every channel takes be_rq_bin's form: per channel the
- * 4 lanes requantized in NEON (rq_lanes) and stored byte by byte. */
+ * 4 lanes requantized in NEON (be_neon_rq_bin_lanes) and stored byte by byte. */
 #define RQ_MAX 64u /* requantized outputs: their prepared constants on the stack (1.5 KiB) */
 
 static int acc_geometry(const be_op *op, be_px_geom *g)
@@ -292,18 +292,6 @@ static int acc_geometry(const be_op *op, be_px_geom *g)
         return 0;
     }
     return be_px_shape(op, g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1);
-}
-
-/* The int8 codes of one channel's accumulators in 4 lanes (be_rq_bin_one per lane): acc << t, two
- * VMLAL into int64 lanes (the zero point is in the bias), their high words (VSHRN #32), ASR by u,
- * then two saturating narrows (SAT8(SAT16(r)) = SAT8(r)). Lanes 0..3 of the result. */
-static inline int8x8_t rq_lanes(int32x4_t a, const be_rq_bin *q)
-{
-    const int32x4_t as = vshlq_s32(a, vdupq_n_s32((int32_t)q->t)); /* |acc| 2^t fits int32: prepare */
-    const int64x2_t b = vdupq_n_s64(q->bh);
-    const int64x2_t lo = vmlal_n_s32(b, vget_low_s32(as), q->m), hi = vmlal_n_s32(b, vget_high_s32(as), q->m);
-    const int32x4_t h = vshlq_s32(vcombine_s32(vshrn_n_s64(lo, 32), vshrn_n_s64(hi, 32)), vdupq_n_s32(-(int32_t)q->u));
-    return vqmovn_s16(vcombine_s16(vqmovn_s32(h), vdup_n_s16(0)));
 }
 
 int be_conv2d_px_neon_acc_supports(const be_op *op)
@@ -340,7 +328,7 @@ static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, co
         }
         if (rq != NULL) { /* channel by channel: 4 lanes requantized, a byte store per position */
             for (c = 0; c < nout; c++) {
-                const int8x8_t v = rq_lanes(vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2), rq + c);
+                const int8x8_t v = be_neon_rq_bin_lanes(vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2), rq + c);
                 if (d8[0] != NULL)
                     vst1_lane_s8(d8[0] + c, v, 0);
                 if (d8[1] != NULL)

@@ -1,0 +1,449 @@
+/* be_conv2d_sign_px_neon.c -- "lanes" for wide sign inputs: Conv2d over sign bits with 17 .. 96
+ * channels (1 .. 3 words per pixel), binary weights, stride 1, groups 1, into a sign stage, int32
+ * accumulators (a residual block's AccStage) or a RequantStage, with 4 output positions in the
+ * NEON lanes (aarch64, or 32-bit ARM with NEON). Since 2026-12-06 (eighth session); the narrow
+ * inputs (at most 16 channels, several kernel columns per word) stay in
+ * be_conv2d_planes_px_neon.c.
+ *
+ * acc = KH * KW * C - 2 * D, D = popcount(x XOR w) over the receptive field, exactly the
+ * reference (a padding pixel is the zero word, +1; bits past C are zero in both operands: the
+ * image copy masks the input's, the loader proved the weights'). These layers (the ResNets'
+ * 14 x 14 x 32 / 40 and 7 x 7 x 64 / 80 residual convs, examples/custom_model's 32- and
+ * 64-channel blocks) ran the channel-major "neon" kernel at 0.06 .. 0.16 instructions per binary
+ * MAC on aarch64-virt, which counts a 32-bit word of channels per pixel in a 128-bit vector step
+ * padded with other taps.
+ *
+ * Here the input goes once per call into cw zero-padded word images (word p of every pixel in
+ * image p, row pitch WP = W + PL + PR), so output position q = y * WP + x reads tap (ky, kx),
+ * word p at q + ky * WP + kx of image p, and 4 consecutive positions are one vector load. Per
+ * vector of positions the n = KH * KW * cw tap vectors are loaded once (kept in registers by the
+ * 3x3 instances, n = 9, 18, 27); per output channel each is XORed with the weight word (LD1R),
+ * counted per byte (CNT), the byte counts added (at most 31 * 8 <= 255: n <= 31) and widened
+ * once (two UADDLP): 4 instructions per 128 bits. The stages:
+ *  - sign: D compared in the popcount domain (be_px_sign_a: D > A for direction +1, D <= A for
+ *    -1, written u > A' with u = D XOR dmask, dmask = 0 or -1, A' = A or -A - 2: one LD2R of
+ *    the pair), the bit inserted by VSRI #1 so that after 32 channels channel o0 + k sits at
+ *    bit k; 4 positions of one row one store of output words;
+ *  - accumulators: acc = KC - 2 D (VMLS), four channels' vectors stored by four ST4 lane stores
+ *    (lane j: position j's 4 channels), a position past the row end into a trash row;
+ *  - requant: be_neon_rq_bin_lanes per channel, four channels' 4 codes by four ST4 byte-lane
+ *    stores.
+ *
+ * Stack: the word images (at most IMG_WORDS words, 16 KiB), the tap vectors (n <= 31), the sign
+ * stage's constants (<= SIGN_OUT_MAX), the trash row (<= OUT_MAX int32), the requant constants
+ * (<= RQ_MAX); no scratch.
+ */
+#include "arm/be_arm_kernels.h"
+
+#ifdef BE_ARM_HAVE_NEON
+
+#include <arm_neon.h>
+
+#include "be_planes_px.h"
+#include "arm/be_arm_i8.h"
+
+#define LANES 4u
+#define IMG_WORDS 4096u
+#define VEC_MAX 31u       /* tap vectors KH * KW * cw: their byte counts fit a byte (31 * 8 <= 255) */
+#define SIGN_OUT_MAX 512u /* output channels of a sign stage (its per-call constants) */
+#define OUT_MAX 256u      /* output channels of the accumulator / requant stages (the trash row) */
+#define RQ_MAX 64u        /* requantized outputs (their prepared constants: 1 KiB) */
+#define C_MIN 17u         /* fewer channels: be_conv2d_planes_px_neon.c packs columns per word */
+#define C_MAX 96u
+
+#if defined(__GNUC__)
+#define PX_UNROLL _Pragma("GCC unroll 32")
+#else
+#define PX_UNROLL
+#endif
+
+/* The geometry (be_px_geom with planes = cw word images, taps = n tap vectors, G = 1) of an op
+ * this kernel reads, whatever its stage, or 0. */
+static int wide_shape(const be_op *op, be_px_geom *g)
+{
+    const uint32_t cw = op->in.cw;
+    uint64_t n;
+    if (!(be_px_sign_input(op) && op->type == BE_OP_CONV2D && op->groups <= 1u && op->sh == 1u && op->sw == 1u &&
+          op->in.c >= C_MIN && op->in.c <= C_MAX && cw == be_words_for(op->in.c) && op->w_row_bytes == 4u * cw))
+        return 0;
+#if !defined(__aarch64__)
+    if (cw > 1u) /* AArch32's 16 quad registers do not hold 18 tap vectors: "neon" counts them cheaper */
+        return 0;
+#endif
+    g->wp = op->in.w + op->pl + op->pr;
+    g->hp = op->in.h + op->pt + op->pb;
+    if (op->kh == 0u || op->kw == 0u || op->kh > g->hp || op->kw > g->wp || op->out.h != g->hp - op->kh + 1u ||
+        op->out.w != g->wp - op->kw + 1u || (uint64_t)op->out.h * op->out.w < 32u)
+        return 0;
+    n = (uint64_t)op->kh * op->kw * cw;
+    g->planes = cw;
+    g->npos = (op->out.h - 1u) * g->wp + op->out.w;
+    g->gw = 1u;
+    g->ng = op->kw;
+    g->taps = (uint32_t)(n <= VEC_MAX ? n : 0u);
+    return n <= VEC_MAX && (uint64_t)cw * g->hp * g->wp + BE_PX_SLACK <= IMG_WORDS;
+}
+
+/* The op's stage: 1 sign, 2 int32 accumulators, 3 RequantStage (q prepared), or 0 (not taken). */
+static int wide_stage(const be_op *op, be_rq_bin *q)
+{
+    if (be_stage_is_sign(op) && op->out.kind == BE_KIND_BITS)
+        return op->out_ch <= SIGN_OUT_MAX ? 1 : 0;
+    if (op->out_ch > OUT_MAX)
+        return 0;
+    if (op->stage == BE_STAGE_ACC && op->out.kind == BE_KIND_I32 && op->out.pixel_bytes == op->out_ch * 4u)
+        return 2;
+    if (op->stage == BE_STAGE_REQUANT && op->out.kind == BE_KIND_I8 && op->out.pixel_bytes == op->out_ch &&
+        op->out_ch <= RQ_MAX && be_rq_bin_prepare(op, 0u, op->out_ch, q))
+        return 3;
+    return 0;
+}
+
+int be_conv2d_sign_px_neon_supports(const be_op *op)
+{
+    be_px_geom g;
+    be_rq_bin q[RQ_MAX];
+    return wide_shape(op, &g) && wide_stage(op, q) != 0;
+}
+
+/* Word p of every pixel into image p (padding: zero words); the last word's bits past C
+ * cleared. */
+static void wide_copy(const be_op *op, const be_px_geom *g, const be_word *in, be_word *img)
+{
+    const uint32_t cw = g->planes, last = cw - 1u, w = op->in.w;
+    const size_t plane = (size_t)g->hp * g->wp;
+    const be_word cmask = be_last_word_mask(op->in.c);
+    uint32_t y, x, p;
+    be_zero_words(img, (uint32_t)(cw * plane) + BE_PX_SLACK); /* picolibc's memset is a byte loop */
+    for (y = 0; y < op->in.h; y++) {
+        const be_word *s = in + (size_t)y * w * cw;
+        be_word *d = img + (size_t)(y + op->pt) * g->wp + op->pl;
+        for (x = 0; x < w; x++, s += cw) {
+            for (p = 0; p < last; p++)
+                d[x + p * plane] = s[p];
+            d[x + last * plane] = s[last] & cmask;
+        }
+    }
+}
+
+/* The byte counts of one output channel, sum over the n tap vectors of popcount(x[t] XOR w[t])
+ * per byte (n <= 31: they do not wrap), w read from *p, which then moves past the channel's n
+ * words (the channels' weights are consecutive). The instances' constant n (9, 18, 27) on aarch64
+ * in assembly: GCC 12 splits LD1R into LDR + DUP (5 instructions per tap instead of 4). */
+#if defined(__aarch64__)
+#define TAP0(i)                                                                                                \
+    "ld1r {%[t].4s}, [%[p]], #4\n\teor %[a].16b, %[t].16b, %[x" #i "].16b\n\tcnt %[a].16b, %[a].16b\n\t"
+#define TAP(i)                                                                                                 \
+    "ld1r {%[t].4s}, [%[p]], #4\n\teor %[t].16b, %[t].16b, %[x" #i "].16b\n\tcnt %[t].16b, %[t].16b\n\t"       \
+    "add %[a].16b, %[a].16b, %[t].16b\n\t"
+#define TAPS9 TAP0(0) TAP(1) TAP(2) TAP(3) TAP(4) TAP(5) TAP(6) TAP(7) TAP(8)
+#define TAPS18 TAPS9 TAP(9) TAP(10) TAP(11) TAP(12) TAP(13) TAP(14) TAP(15) TAP(16) TAP(17)
+#define TAPS18_26 TAP(18) TAP(19) TAP(20) TAP(21) TAP(22) TAP(23) TAP(24) TAP(25) TAP(26)
+#define X(i) [x##i] "w"(xv[i])
+#define X9 X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7), X(8)
+#define X18 X9, X(9), X(10), X(11), X(12), X(13), X(14), X(15), X(16), X(17)
+#define X18_26 X(18), X(19), X(20), X(21), X(22), X(23), X(24), X(25), X(26)
+#define BYTES_ASM(n)                                                                                           \
+    static inline __attribute__((always_inline)) uint8x16_t bytes##n(const uint32x4_t *xv, const be_word **p) \
+    {                                                                                                          \
+        uint8x16_t a, t;                                                                                       \
+        __asm__(TAPS##n : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[n]) * p), X##n);   \
+        return a;                                                                                              \
+    }
+BYTES_ASM(9)
+BYTES_ASM(18)
+/* 27 taps in two statements (an asm takes at most 30 operands) */
+static inline __attribute__((always_inline)) uint8x16_t bytes27(const uint32x4_t *xv, const be_word **p)
+{
+    uint8x16_t a = bytes18(xv, p), t;
+    __asm__(TAPS18_26 : [a] "+w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[9]) * p), X18_26);
+    return a;
+}
+#else /* AArch32: 16 quad registers hold the 9 tap vectors of one word per pixel (no more: wide_shape) */
+#define TAP0(i)                                                                                                \
+    "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[a], %q[t], %q[x" #i "]\n\tvcnt.8 %q[a], %q[a]\n\t"
+#define TAP(i)                                                                                                 \
+    "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[t], %q[t], %q[x" #i "]\n\tvcnt.8 %q[t], %q[t]\n\t"       \
+    "vadd.i8 %q[a], %q[a], %q[t]\n\t"
+#define TAPS9 TAP0(0) TAP(1) TAP(2) TAP(3) TAP(4) TAP(5) TAP(6) TAP(7) TAP(8)
+#define X(i) [x##i] "w"(xv[i])
+#define X9 X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7), X(8)
+static inline __attribute__((always_inline)) uint8x16_t bytes9(const uint32x4_t *xv, const be_word **p)
+{
+    uint8x16_t a, t;
+    __asm__(TAPS9 : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[9]) * p), X9);
+    return a;
+}
+#endif
+
+#define BYTES_C_BODY                                                                                           \
+    uint8x16_t a = vcntq_u8(vreinterpretq_u8_u32(veorq_u32(xv[0], vld1q_dup_u32(w))));                       \
+    uint32_t t;                                                                                                \
+    BYTES_C_LOOP                                                                                               \
+    for (t = 1u; t < n; t++)                                                                                   \
+        a = vaddq_u8(a, vcntq_u8(vreinterpretq_u8_u32(veorq_u32(xv[t], vld1q_dup_u32(w + t)))));              \
+    return a;
+
+/* the same in C: unrolled for a constant n (armv7), or the generic instance's run-time loop (GCC
+ * would otherwise unroll it 32 times, with exits) */
+#define BYTES_C_LOOP PX_UNROLL
+static inline __attribute__((always_inline)) uint8x16_t bytes_c(const uint32x4_t *xv, const be_word *w,
+                                                                const uint32_t n)
+{
+    BYTES_C_BODY
+}
+#undef BYTES_C_LOOP
+#define BYTES_C_LOOP
+static inline __attribute__((always_inline)) uint8x16_t bytes_rt(const uint32x4_t *xv, const be_word *w,
+                                                                 const uint32_t n)
+{
+    BYTES_C_BODY
+}
+
+/* D of the next output channel (weights at *p, then *p moves on) in 4 lanes */
+static inline __attribute__((always_inline)) uint32x4_t count_next(const uint32x4_t *xv, const be_word **p,
+                                                                   const uint32_t n, const int unrolled)
+{
+    uint8x16_t a;
+    if (unrolled && n == 9u)
+        a = bytes9(xv, p);
+#if defined(__aarch64__)
+    else if (unrolled && n == 18u)
+        a = bytes18(xv, p);
+    else if (unrolled && n == 27u)
+        a = bytes27(xv, p);
+#endif
+    else {
+        a = unrolled ? bytes_c(xv, *p, n) : bytes_rt(xv, *p, n);
+        *p += n;
+    }
+    return vpaddlq_u16(vpaddlq_u8(a));
+}
+
+/* Four channels' 4 lanes stored by lane: position j's 4 channels at d[j] (ST4 of one lane; GCC
+ * 12 builds the register quadruple of vst4q_lane_s32 through the stack) */
+static inline __attribute__((always_inline)) void store_acc4(int32_t *d0, int32_t *d1, int32_t *d2, int32_t *d3,
+                                                            int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3)
+{
+#if defined(__aarch64__)
+    register int32x4_t r0 __asm__("v28") = a0;
+    register int32x4_t r1 __asm__("v29") = a1;
+    register int32x4_t r2 __asm__("v30") = a2;
+    register int32x4_t r3 __asm__("v31") = a3;
+    __asm__("st4 {v28.s, v29.s, v30.s, v31.s}[0], [%[d0]]\n\t"
+            "st4 {v28.s, v29.s, v30.s, v31.s}[1], [%[d1]]\n\t"
+            "st4 {v28.s, v29.s, v30.s, v31.s}[2], [%[d2]]\n\t"
+            "st4 {v28.s, v29.s, v30.s, v31.s}[3], [%[d3]]"
+            : "=m"(*(int32_t(*)[4])d0), "=m"(*(int32_t(*)[4])d1), "=m"(*(int32_t(*)[4])d2),
+              "=m"(*(int32_t(*)[4])d3)
+            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+#else
+    register int32x4_t r0 __asm__("q12") = a0;
+    register int32x4_t r1 __asm__("q13") = a1;
+    register int32x4_t r2 __asm__("q14") = a2;
+    register int32x4_t r3 __asm__("q15") = a3;
+    __asm__("vst4.32 {d24[0], d26[0], d28[0], d30[0]}, [%[d0]]\n\t"
+            "vst4.32 {d24[1], d26[1], d28[1], d30[1]}, [%[d1]]\n\t"
+            "vst4.32 {d25[0], d27[0], d29[0], d31[0]}, [%[d2]]\n\t"
+            "vst4.32 {d25[1], d27[1], d29[1], d31[1]}, [%[d3]]"
+            : "=m"(*(int32_t(*)[4])d0), "=m"(*(int32_t(*)[4])d1), "=m"(*(int32_t(*)[4])d2),
+              "=m"(*(int32_t(*)[4])d3)
+            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+#endif
+}
+
+/* the same for four channels' codes (lanes 0 .. 3 of each) */
+static inline __attribute__((always_inline)) void store_rq4(int8_t *d0, int8_t *d1, int8_t *d2, int8_t *d3,
+                                                           int8x8_t a0, int8x8_t a1, int8x8_t a2, int8x8_t a3)
+{
+#if defined(__aarch64__)
+    register int8x8_t r0 __asm__("v28") = a0;
+    register int8x8_t r1 __asm__("v29") = a1;
+    register int8x8_t r2 __asm__("v30") = a2;
+    register int8x8_t r3 __asm__("v31") = a3;
+    __asm__("st4 {v28.b, v29.b, v30.b, v31.b}[0], [%[d0]]\n\t"
+            "st4 {v28.b, v29.b, v30.b, v31.b}[1], [%[d1]]\n\t"
+            "st4 {v28.b, v29.b, v30.b, v31.b}[2], [%[d2]]\n\t"
+            "st4 {v28.b, v29.b, v30.b, v31.b}[3], [%[d3]]"
+            : "=m"(*(int8_t(*)[4])d0), "=m"(*(int8_t(*)[4])d1), "=m"(*(int8_t(*)[4])d2), "=m"(*(int8_t(*)[4])d3)
+            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+#else
+    register int8x8_t r0 __asm__("d28") = a0;
+    register int8x8_t r1 __asm__("d29") = a1;
+    register int8x8_t r2 __asm__("d30") = a2;
+    register int8x8_t r3 __asm__("d31") = a3;
+    __asm__("vst4.8 {d28[0], d29[0], d30[0], d31[0]}, [%[d0]]\n\t"
+            "vst4.8 {d28[1], d29[1], d30[1], d31[1]}, [%[d1]]\n\t"
+            "vst4.8 {d28[2], d29[2], d30[2], d31[2]}, [%[d2]]\n\t"
+            "vst4.8 {d28[3], d29[3], d30[3], d31[3]}, [%[d3]]"
+            : "=m"(*(int8_t(*)[4])d0), "=m"(*(int8_t(*)[4])d1), "=m"(*(int8_t(*)[4])d2), "=m"(*(int8_t(*)[4])d3)
+            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+#endif
+}
+
+/* The lanes' output pixels: pointer j to position q0 + j's pixel (out + pixel * ps bytes), or
+ * to trash when that position is a padding column or past the map. */
+static inline void lane_pixels(const be_op *op, const be_px_geom *g, uint32_t q0, uint32_t y0, uint32_t x0,
+                               void *out, void *trash, uint8_t *px[LANES])
+{
+    const uint32_t ow = op->out.w, ps = op->out.pixel_bytes;
+    uint32_t j;
+    for (j = 0; j < LANES; j++) {
+        uint32_t x = x0 + j, y = y0;
+        if (x >= g->wp) {
+            x -= g->wp;
+            y++;
+        }
+        px[j] = x < ow && q0 + j < g->npos ? (uint8_t *)out + ((size_t)y * ow + x) * ps : (uint8_t *)trash;
+    }
+}
+
+/* One run over the positions with n tap vectors (a constant in the 3x3 instances); stage as
+ * wide_stage. */
+static inline __attribute__((always_inline)) void wide_run(const be_op *op, const be_px_geom *g, const be_word *img,
+                                                           void *out, const uint32_t n, const int stage,
+                                                           const be_rq_bin *rq, const int unrolled)
+{
+    const be_word *wk = (const be_word *)op->weights;
+    const uint32_t nout = op->out_ch, ow = op->out.w, kw = op->kw, cw = g->planes;
+    const size_t plane = (size_t)g->hp * g->wp;
+    const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c));
+    int32_t sconst[2u * SIGN_OUT_MAX]; /* sign stage: (dmask, A') per channel */
+    int32_t trash[OUT_MAX];
+    uint32x4_t xv[VEC_MAX];
+    uint32_t tofs[VEC_MAX];
+    uint32_t q0, t, c, y0 = 0u, x0 = 0u;
+    for (t = 0; t < n; t++) { /* tap (ky, kx), word p: t = (ky * KW + kx) * cw + p, the weights' order */
+        const uint32_t p = t % cw, k = t / cw;
+        tofs[t] = (uint32_t)(p * plane) + k / kw * g->wp + k % kw;
+    }
+    if (stage == 1) {
+        const int8_t *dir = (const int8_t *)op->stage_a;
+        const int32_t *thr = (const int32_t *)op->stage_b;
+        const int64_t kcs = (int64_t)op->kh * op->kw * op->in.c;
+        for (c = 0; c < nout; c++) {
+            const int32_t a = be_px_sign_a(dir[c], thr[c], kcs); /* -A - 2 fits: A <= 2^30 + KC for -1 */
+            sconst[2u * c] = dir[c] < 0 ? -1 : 0;
+            sconst[2u * c + 1u] = dir[c] < 0 ? (int32_t)(-(int64_t)a - 2) : a;
+        }
+    }
+    for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
+        const be_word *w = wk; /* channel c's weights: wk + c * n, read in channel order */
+        PX_UNROLL
+        for (t = 0; t < n; t++)
+            xv[t] = vld1q_u32(img + tofs[t] + q0);
+        if (stage == 1) { /* per 32 channels: the bits by VSRI, then the words stored */
+            uint32_t o0;
+            for (o0 = 0; o0 < nout; o0 += 32u) {
+                const uint32_t m = nout - o0 < 32u ? nout - o0 : 32u;
+                uint32x4_t ov = vdupq_n_u32(0u);
+                for (c = o0; c < o0 + m; c++) {
+#if defined(__aarch64__)
+                    const int32x4x2_t k = vld2q_dup_s32(sconst + 2u * c);
+#else /* no VLD2 to all lanes of quad registers on AArch32 */
+                    const int32x4x2_t k = {{vld1q_dup_s32(sconst + 2u * c), vld1q_dup_s32(sconst + 2u * c + 1u)}};
+#endif
+                    const int32x4_t u = veorq_s32(vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), k.val[0]);
+                    ov = vsriq_n_u32(vcgtq_s32(u, k.val[1]), ov, 1); /* (ov >> 1) | bit << 31 */
+                }
+                if (m < 32u)
+                    ov = vshlq_u32(ov, vdupq_n_s32(-(int32_t)(32u - m)));
+                if (op->out.pixel_bytes == 4u && x0 + LANES <= ow) {
+                    vst1q_u32((be_word *)out + (size_t)y0 * ow + x0, ov);
+                } else {
+                    be_word res[LANES];
+                    vst1q_u32(res, ov);
+                    be_px_store(op, g, res, LANES, q0, y0, x0, o0 / 32u, (be_word *)out);
+                }
+            }
+            continue;
+        }
+        {
+            uint8_t *px[LANES];
+            const uint32_t full = nout & ~3u;
+            lane_pixels(op, g, q0, y0, x0, out, trash, px);
+            if (stage == 2) {
+                int32_t *d0 = (int32_t *)(void *)px[0], *d1 = (int32_t *)(void *)px[1];
+                int32_t *d2 = (int32_t *)(void *)px[2], *d3 = (int32_t *)(void *)px[3];
+                for (c = 0; c < full; c += 4u) {
+                    const int32x4_t a0 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
+                    const int32x4_t a1 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
+                    const int32x4_t a2 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
+                    const int32x4_t a3 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
+                    store_acc4(d0 + c, d1 + c, d2 + c, d3 + c, a0, a1, a2, a3);
+                }
+                for (; c < nout; c++) {
+                    const int32x4_t r = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
+                    vst1q_lane_s32(d0 + c, r, 0);
+                    vst1q_lane_s32(d1 + c, r, 1);
+                    vst1q_lane_s32(d2 + c, r, 2);
+                    vst1q_lane_s32(d3 + c, r, 3);
+                }
+            } else {
+                int8_t *d0 = (int8_t *)px[0], *d1 = (int8_t *)px[1], *d2 = (int8_t *)px[2], *d3 = (int8_t *)px[3];
+                for (c = 0; c < full; c += 4u) {
+                    const int8x8_t r0 = be_neon_rq_bin_lanes(
+                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c);
+                    const int8x8_t r1 = be_neon_rq_bin_lanes(
+                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c + 1u);
+                    const int8x8_t r2 = be_neon_rq_bin_lanes(
+                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c + 2u);
+                    const int8x8_t r3 = be_neon_rq_bin_lanes(
+                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c + 3u);
+                    store_rq4(d0 + c, d1 + c, d2 + c, d3 + c, r0, r1, r2, r3);
+                }
+                for (; c < nout; c++) {
+                    const int8x8_t r = be_neon_rq_bin_lanes(
+                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c);
+                    vst1_lane_s8(d0 + c, r, 0);
+                    vst1_lane_s8(d1 + c, r, 1);
+                    vst1_lane_s8(d2 + c, r, 2);
+                    vst1_lane_s8(d3 + c, r, 3);
+                }
+            }
+        }
+    }
+}
+
+/* Instances: 3x3 kernels over 1, 2 or 3 words per pixel (n = 9, 18, 27) per stage; any other
+ * kernel size reads n at run time. */
+#define WIDE_INSTANCE(name, n, stage, unrolled)                                                                                 \
+    static void name(const be_op *op, const be_px_geom *g, const be_word *img, void *out, const be_rq_bin *rq)     \
+    {                                                                                                                  \
+        wide_run(op, g, img, out, (n), (stage), rq, (unrolled));                                                                 \
+    }
+WIDE_INSTANCE(wide_sign9, 9u, 1, 1)
+WIDE_INSTANCE(wide_sign18, 18u, 1, 1)
+WIDE_INSTANCE(wide_sign27, 27u, 1, 1)
+WIDE_INSTANCE(wide_acc9, 9u, 2, 1)
+WIDE_INSTANCE(wide_acc18, 18u, 2, 1)
+WIDE_INSTANCE(wide_acc27, 27u, 2, 1)
+WIDE_INSTANCE(wide_rq9, 9u, 3, 1)
+WIDE_INSTANCE(wide_rq18, 18u, 3, 1)
+WIDE_INSTANCE(wide_rq27, 27u, 3, 1)
+WIDE_INSTANCE(wide_sign_any, g->taps, 1, 0)
+WIDE_INSTANCE(wide_acc_any, g->taps, 2, 0)
+WIDE_INSTANCE(wide_rq_any, g->taps, 3, 0)
+
+typedef void (*wide_fn)(const be_op *op, const be_px_geom *g, const be_word *img, void *out, const be_rq_bin *rq);
+
+be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, void *scratch)
+{
+    static const wide_fn inst[3][4] = {{wide_sign_any, wide_sign9, wide_sign18, wide_sign27},
+                                       {wide_acc_any, wide_acc9, wide_acc18, wide_acc27},
+                                       {wide_rq_any, wide_rq9, wide_rq18, wide_rq27}};
+    be_word img[IMG_WORDS];
+    be_rq_bin q[RQ_MAX];
+    be_px_geom g;
+    int stage;
+    (void)scratch;
+    if (!wide_shape(op, &g) || (stage = wide_stage(op, q)) == 0)
+        return BE_ERR_ARG; /* not reached: supports() checked it */
+    wide_copy(op, &g, (const be_word *)in, img);
+    inst[stage - 1][op->kh == 3u && op->kw == 3u ? g.planes : 0u](op, &g, img, out, q);
+    return BE_OK;
+}
+
+#else
+typedef int be_conv2d_sign_px_neon_unused; /* ISO C forbids an empty translation unit */
+#endif
