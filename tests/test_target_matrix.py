@@ -278,6 +278,29 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     return ok and kh * kw * cw <= 31 and cw * hp * wp + 64 <= 4096
 
 
+def neon_i8_px_takes(target: str, op, spec, out_spec) -> bool:
+    """Does the NEON int8 "lanes" kernel (runtime_c/src/arm/be_conv2d_i8_px_neon.c) take this
+    int8-weight Conv2d over u8 / i8 codes: groups 1, stride 1, a RequantStage with every shift >=
+    32, at most 256 outputs, at least 16 output pixels (8 on armv7), ceil(O / 8) * 8 * K <= 4,096
+    packed weights, and either one input channel with K <= 64 whose padded copy fits 4,096 - 16
+    bytes, or a 1x1 kernel over a multiple of 8 channels without padding?"""
+    if not target.startswith(("aarch64", "armv7")) or not isinstance(op, Conv2d):
+        return False
+    out = op.output
+    if not isinstance(out, RequantStage) or min(out.shift.tolist()) < 32 or getattr(op, "groups", 1) != 1:
+        return False
+    h, w, c = spec.shape
+    (kh, kw), (sh, sw) = op.kernel, op.stride
+    pt, pb, pl, pr = op.padding
+    k, o = kh * kw * c, op.out_channels
+    pos = 8 if target.startswith("aarch64") else 4
+    if (sh, sw) != (1, 1) or o > 256 or out_spec.shape[0] * out_spec.shape[1] < 2 * pos or (o + 7) // 8 * 8 * k > 4096:
+        return False
+    if c == 1:
+        return k <= 64 and (h + pt + pb) * (w + pl + pr) + 16 <= 4096
+    return c % 8 == 0 and (kh, kw) == (1, 1) and (pt, pb, pl, pr) == (0, 0, 0, 0)
+
+
 def rq_bin_form(stage, k: int) -> bool:
     """Does every channel of this RequantStage after a binary layer of K inputs take the form of
     be_rq_bin_prepare (runtime_c/src/arm/be_arm_i8.h, the zero point folded into the bias): 1 <= s
@@ -1010,6 +1033,8 @@ def test_models_match_reference(name):
                                 isinstance(op.output, ThresholdStage) and op.output.encoding == "sign":
                             expected = "mla"  # its row loop beats "mve" on few channels
                         assert kname == expected, (case, line)
+                elif int8_codes and neon_i8_px_takes(name, op, spec, specs[g.value_name(i)]):
+                    assert kname == "lanes", (case, line)
                 elif int8_codes:
                     assert kname == EXPECTED_I8[name], (case, line)
                 elif isinstance(op, (Add, Requantize, Threshold, AvgPool2d, Merge, Concat)) or \

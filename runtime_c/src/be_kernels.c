@@ -151,6 +151,9 @@ const be_kernel be_kernel_table[] = {
 #endif
 #ifdef BE_ARM_HAVE_NEON
     BE_ROW(DENSE_I8, "neon", BE_OP_DENSE, BE_ISA_NEON, be_i8_neon_supports, be_dense_i8_neon, 1)
+    /* the pixel layer (one input channel) and 1x1 convs over 8k channels into a requant stage with
+     * every shift >= 32, stride 1: positions x 8 channels in registers (be_conv2d_i8_px_neon.c) */
+    BE_ROW(CONV2D_I8, "lanes", BE_OP_CONV2D, BE_ISA_NEON, be_conv2d_i8_px_neon_supports, be_conv2d_i8_px_neon, 1)
     BE_ROW(CONV2D_I8, "neon", BE_OP_CONV2D, BE_ISA_NEON, be_i8_neon_supports, be_conv2d_i8_neon, 1)
 #endif
 #ifdef BE_ARM_HAVE_DSP

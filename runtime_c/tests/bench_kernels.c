@@ -45,6 +45,8 @@
  *   i8first: 28 x 28 x 1 u8 pixels (zero point 0), 3x3, stride 1, padding 1 -> 28 x 28 x 16
  *           (Cortex-M0: 14 x 14 x 1 -> 8)
  *   i8dense: 512 i8 codes (zero point 1) -> 64 (Cortex-M0: 256 -> 16)
+ *   i8pw16, i8pw40: 14 x 14 x 16 -> 40 and 7 x 7 x 40 -> 80 i8 codes, 1x1 (the ResNets'
+ *           downsampling convs; not on the Cortex-M0)
  *
  * For each op and each applicable kernel of the table (and "ref" unless BENCH_NO_REF), the
  * kernel runs once between two board_ticks() reads and the program prints
@@ -587,6 +589,8 @@ static void bench_int8(void)
     bench_i8("i8dw2", BE_KIND_U8, 7, 12u, 12u, 16u, 32u, 16u, 3u, 2u, 1u, 0u);
     bench_i8("i8first", BE_KIND_U8, 0, 28u, 28u, 1u, 16u, 1u, 3u, 1u, 1u, 1u);
     bench_i8("i8dense", BE_KIND_I8, 1, 1u, 1u, 512u, 64u, 1u, 0u, 0u, 0u, 0u);
+    bench_i8("i8pw16", BE_KIND_I8, -21, 14u, 14u, 16u, 40u, 1u, 1u, 1u, 0u, 0u); /* the ResNets' 1x1 convs */
+    bench_i8("i8pw40", BE_KIND_I8, -4, 7u, 7u, 40u, 80u, 1u, 1u, 1u, 0u, 0u);
 #endif
 }
 

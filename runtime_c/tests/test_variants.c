@@ -1268,6 +1268,25 @@ static void test_int8(void)
             i8_conv(BE_KIND_U8, 77, 5, 7, 14, 19, 1, 1, 1, 1, 1, pad0, 5, 2);
             i8_conv(BE_KIND_I8, -77, 5, 7, 14, 33, 1, 1, 1, 1, 1, pad0, 1, 1);
         }
+        /* the NEON int8 "lanes" (be_conv2d_i8_px_neon.c), every shift >= 32: one input channel
+         * under 1x1 .. 7x7 kernels with asymmetric padding, rows narrower than a block of positions
+         * (w = 3, 5) and maps ending inside one; 1x1 over 8 .. 64 channels; output counts leaving a
+         * partial block of 8 channels (1, 7, 13, 37) */
+        {
+            static const uint32_t ks[4] = {1, 3, 5, 7}, os8[6] = {1, 7, 8, 13, 16, 37}, cs8[5] = {8, 16, 24, 40, 64};
+            static const uint32_t pad0[4] = {0, 0, 0, 0};
+            for (j = 0; j < 8u; j++, n++) {
+                const uint32_t k = ks[j % 4u], pad[4] = {k - 1u, 0u, k / 2u, (k - 1u) / 2u};
+                const int kind = j % 2u ? BE_KIND_U8 : BE_KIND_I8;
+                i8_conv(kind, kind == BE_KIND_U8 ? zp_u8[j % 4u] : zp_i8[j % 4u], 7u + j, 3u + 2u * j, 1u, os8[j % 6u],
+                        1u, k, k, 1u, 1u, pad, 5, j % 4u);
+            }
+            for (j = 0; j < 5u; j++, n++) {
+                const int kind = j % 2u ? BE_KIND_I8 : BE_KIND_U8;
+                i8_conv(kind, kind == BE_KIND_U8 ? zp_u8[(j + 1u) % 4u] : zp_i8[(j + 1u) % 4u], 3u + j, 5u + j % 3u,
+                        cs8[j], os8[(j + 2u) % 6u], 1u, 1u, 1u, 1u, 1u, pad0, 5, j % 4u);
+            }
+        }
         for (j = 0; j < sizeof dks / sizeof dks[0]; j++, n++) {
             const int kind = n % 2u ? BE_KIND_U8 : BE_KIND_I8;
             const int32_t zp = kind == BE_KIND_U8 ? zp_u8[(n / 2u) % 4u] : zp_i8[(n / 2u) % 4u];

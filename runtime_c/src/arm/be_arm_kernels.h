@@ -161,6 +161,10 @@ be_status be_conv2d_i8_dsp(const be_op *op, const void *in, void *out, void *scr
 int be_i8_neon_supports(const be_op *op);
 be_status be_dense_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
+/* "lanes": int8 Conv2d, stride 1, a requant stage with every shift >= 32, over one input channel or
+ * 1x1 over 8k channels: a block of positions x 8 output channels in registers */
+int be_conv2d_i8_px_neon_supports(const be_op *op);
+be_status be_conv2d_i8_px_neon(const be_op *op, const void *in, void *out, void *scratch);
 int be_threshold_i8_neon_supports(const be_op *op);
 be_status be_threshold_i8_neon(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_merge_neon(const be_op *op, const void *in, void *out, void *scratch); /* round stage, split form */
