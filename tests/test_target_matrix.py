@@ -258,8 +258,8 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     take this Conv2d over 17 .. 96 sign bits (at most 32 on armv7: one word per pixel), groups 1,
     stride 1, on at least 32 output pixels, into a sign stage (at most 512 outputs), int32
     accumulators (at most 256) or a RequantStage in be_rq_bin's form (rq_bin_form, at most 64), when
-    its KH * KW * ceil(C / 32) tap vectors number at most 31 and its word images fit 4,096 words
-    with 64 to spare?"""
+    its tap vectors number at most 31 (KH * KW * ceil(C / 32), or fewer where the last word's image
+    packs G columns per word: wide_shape) and its word images fit 4,096 words with 64 to spare?"""
     out, c = op.output, spec.shape[2]
     (kh, kw), (sh, sw) = op.kernel, op.stride
     cw = (c + 31) // 32
@@ -275,7 +275,13 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
         ok = isinstance(out, RequantStage) and op.out_channels <= 64 and rq_bin_form(out, kh * kw * c)
     pt, pb, pl, pr = op.padding
     hp, wp = spec.shape[0] + pt + pb, spec.shape[1] + pl + pr
-    return ok and kh * kw * cw <= 31 and cw * hp * wp + 64 <= 4096
+    # tap vectors: the last word's image packs G columns per word where that saves a quarter of them
+    cl = c - 32 * (cw - 1)
+    gw = min(32 // cl, kw)
+    n = (cw - 1) * kh * kw + kh * -(-kw // gw)
+    if gw > 1 and (n > 31 or op.out_channels * n > 2048 or kw % gw or 4 * n > 3 * cw * kh * kw):
+        n = cw * kh * kw
+    return ok and n <= 31 and cw * hp * wp + 64 <= 4096
 
 
 def neon_i8_px_takes(target: str, op, spec, out_spec) -> bool:
