@@ -255,7 +255,8 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
 
 def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     """Does the NEON "lanes" kernel for wide sign inputs (runtime_c/src/arm/be_conv2d_sign_px_neon.c)
-    take this Conv2d over 17 .. 96 sign bits (at most 32 on armv7: one word per pixel), groups 1,
+    take this Conv2d over 17 .. 96 sign bits (on armv7: one word per pixel, or two with the last
+    one packed into at most 12 tap vectors and no sign stage), groups 1,
     stride 1, on at least 32 output pixels, into a sign stage (at most 512 outputs), int32
     accumulators (at most 256) or a RequantStage in be_rq_bin's form (rq_bin_form, at most 64), when
     its tap vectors number at most 31 (KH * KW * ceil(C / 32), or fewer where the last word's image
@@ -263,7 +264,7 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     out, c = op.output, spec.shape[2]
     (kh, kw), (sh, sw) = op.kernel, op.stride
     cw = (c + 31) // 32
-    if not 17 <= c <= (96 if target.startswith("aarch64") else 32):
+    if not 17 <= c <= 96:
         return False
     if getattr(op, "groups", 1) != 1 or (sh, sw) != (1, 1) or out_spec.shape[0] * out_spec.shape[1] < 32:
         return False
@@ -280,7 +281,9 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     gw = min(32 // cl, kw)
     n = (cw - 1) * kh * kw + kh * -(-kw // gw)
     if gw > 1 and (n > 31 or op.out_channels * n > 2048 or kw % gw or 4 * n > 3 * cw * kh * kw):
-        n = cw * kh * kw
+        gw, n = 1, cw * kh * kw
+    if not target.startswith("aarch64") and cw > 1 and (gw == 1 or n > 12 or isinstance(out, ThresholdStage)):
+        return False  # armv7: 12 tap vectors at most (two words with the last packed), no sign stage there
     return ok and n <= 31 and cw * hp * wp + 64 <= 4096
 
 

@@ -71,10 +71,6 @@ static int wide_shape(const be_op *op, be_px_geom *g)
     if (!(be_px_sign_input(op) && op->type == BE_OP_CONV2D && op->groups <= 1u && op->sh == 1u && op->sw == 1u &&
           op->in.c >= C_MIN && op->in.c <= C_MAX && cw == be_words_for(op->in.c) && op->w_row_bytes == 4u * cw))
         return 0;
-#if !defined(__aarch64__)
-    if (cw > 1u) /* AArch32's 16 quad registers do not hold 18 tap vectors: "neon" counts them cheaper */
-        return 0;
-#endif
     g->wp = op->in.w + op->pl + op->pr;
     g->hp = op->in.h + op->pt + op->pb;
     if (op->kh == 0u || op->kw == 0u || op->kh > g->hp || op->kw > g->wp || op->out.h != g->hp - op->kh + 1u ||
@@ -95,6 +91,12 @@ static int wide_shape(const be_op *op, be_px_geom *g)
         n = (uint64_t)cw * op->kh * op->kw;
     }
     g->taps = (uint32_t)(n <= VEC_MAX ? n : 0u);
+#if !defined(__aarch64__)
+    /* AArch32's 16 quad registers hold 12 tap vectors at most (one word per pixel, or two with
+     * the last one packed: C = 33 .. 42); 18 spilled, and "neon" counted them cheaper */
+    if (cw > 1u && (g->gw == 1u || n > 12u))
+        return 0;
+#endif
     return n <= VEC_MAX && (uint64_t)cw * g->hp * g->wp + BE_PX_SLACK <= IMG_WORDS;
 }
 
@@ -113,11 +115,25 @@ static int wide_stage(const be_op *op, be_rq_bin *q)
     return 0;
 }
 
+/* wide_shape and wide_stage; on AArch32 no sign stage over two words per pixel (its two constant
+ * vectors per channel would not fit beside the 12 tap vectors) */
+static int wide_takes(const be_op *op, be_px_geom *g, be_rq_bin *q)
+{
+    int stage;
+    if (!wide_shape(op, g) || (stage = wide_stage(op, q)) == 0)
+        return 0;
+#if !defined(__aarch64__)
+    if (stage == 1 && g->planes > 1u)
+        return 0;
+#endif
+    return stage;
+}
+
 int be_conv2d_sign_px_neon_supports(const be_op *op)
 {
     be_px_geom g;
     be_rq_bin q[RQ_MAX];
-    return wide_shape(op, &g) && wide_stage(op, q) != 0;
+    return wide_takes(op, &g, q) != 0;
 }
 
 /* Word p of every pixel into image p (padding: zero words); the last word's bits past C
@@ -242,12 +258,20 @@ static inline __attribute__((always_inline)) uint8x16_t bytes27(const uint32x4_t
     "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[t], %q[t], %q[x" #i "]\n\tvcnt.8 %q[t], %q[t]\n\t"       \
     "vadd.i8 %q[a], %q[a], %q[t]\n\t"
 #define TAPS9 TAP0(0) TAP(1) TAP(2) TAP(3) TAP(4) TAP(5) TAP(6) TAP(7) TAP(8)
+#define TAPS12 TAPS9 TAP(9) TAP(10) TAP(11)
 #define X(i) [x##i] "w"(xv[i])
 #define X9 X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7), X(8)
+#define X12 X9, X(9), X(10), X(11)
 static inline __attribute__((always_inline)) uint8x16_t bytes9(const uint32x4_t *xv, const be_word **p)
 {
     uint8x16_t a, t;
     __asm__(TAPS9 : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[9]) * p), X9);
+    return a;
+}
+static inline __attribute__((always_inline)) uint8x16_t bytes12(const uint32x4_t *xv, const be_word **p)
+{
+    uint8x16_t a, t;
+    __asm__(TAPS12 : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[12]) * p), X12);
     return a;
 }
 #endif
@@ -283,9 +307,9 @@ static inline __attribute__((always_inline)) uint32x4_t count_next(const uint32x
     uint8x16_t a;
     if (unrolled && n == 9u)
         a = bytes9(xv, p);
-#if defined(__aarch64__)
     else if (unrolled && n == 12u)
         a = bytes12(xv, p);
+#if defined(__aarch64__)
     else if (unrolled && n == 18u)
         a = bytes18(xv, p);
     else if (unrolled && n == 27u)
@@ -432,7 +456,11 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
         }
         {
             uint8_t *px[LANES];
+#if defined(__aarch64__)
             const uint32_t full = nout & ~3u;
+#else /* past 9 tap vectors the four results of ST4 do not fit beside them: lane stores */
+            const uint32_t full = n > 9u ? 0u : nout & ~3u;
+#endif
             lane_pixels(op, g, q0, y0, x0, out, trash, px);
             if (stage == 2) {
                 int32_t *d0 = (int32_t *)(void *)px[0], *d1 = (int32_t *)(void *)px[1];
@@ -488,14 +516,14 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
 WIDE_INSTANCE(wide_sign9, 9u, 1, 1)
 WIDE_INSTANCE(wide_acc9, 9u, 2, 1)
 WIDE_INSTANCE(wide_rq9, 9u, 3, 1)
+WIDE_INSTANCE(wide_acc12, 12u, 2, 1)
+WIDE_INSTANCE(wide_rq12, 12u, 3, 1)
 #if defined(__aarch64__)
 WIDE_INSTANCE(wide_sign12, 12u, 1, 1)
 WIDE_INSTANCE(wide_sign18, 18u, 1, 1)
 WIDE_INSTANCE(wide_sign27, 27u, 1, 1)
-WIDE_INSTANCE(wide_acc12, 12u, 2, 1)
 WIDE_INSTANCE(wide_acc18, 18u, 2, 1)
 WIDE_INSTANCE(wide_acc27, 27u, 2, 1)
-WIDE_INSTANCE(wide_rq12, 12u, 3, 1)
 WIDE_INSTANCE(wide_rq18, 18u, 3, 1)
 WIDE_INSTANCE(wide_rq27, 27u, 3, 1)
 #endif
@@ -512,10 +540,10 @@ be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, voi
     static const wide_fn inst[3][5] = {{wide_sign_any, wide_sign9, wide_sign12, wide_sign18, wide_sign27},
                                        {wide_acc_any, wide_acc9, wide_acc12, wide_acc18, wide_acc27},
                                        {wide_rq_any, wide_rq9, wide_rq12, wide_rq18, wide_rq27}};
-#else /* one word per pixel: n = 9 (3x3) or any */
+#else /* n = 9 (3x3 over one word per pixel), 12 (two, the last packed; no sign stage) or any */
     static const wide_fn inst[3][5] = {{wide_sign_any, wide_sign9, wide_sign_any, wide_sign_any, wide_sign_any},
-                                       {wide_acc_any, wide_acc9, wide_acc_any, wide_acc_any, wide_acc_any},
-                                       {wide_rq_any, wide_rq9, wide_rq_any, wide_rq_any, wide_rq_any}};
+                                       {wide_acc_any, wide_acc9, wide_acc12, wide_acc_any, wide_acc_any},
+                                       {wide_rq_any, wide_rq9, wide_rq12, wide_rq_any, wide_rq_any}};
 #endif
     be_word img[IMG_WORDS], wpk[WPK_WORDS];
     uint32_t tofs[VEC_MAX];
@@ -525,7 +553,7 @@ be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, voi
     int stage;
     uint32_t pick;
     (void)scratch;
-    if (!wide_shape(op, &g) || (stage = wide_stage(op, q)) == 0)
+    if ((stage = wide_takes(op, &g, q)) == 0)
         return BE_ERR_ARG; /* not reached: supports() checked it */
     wide_copy(op, &g, (const be_word *)in, img);
     if (g.gw > 1u)
