@@ -58,7 +58,8 @@ const be_kernel be_kernel_table[] = {
      * and a threshold stage goes first to "lanes" (be_conv2d_planes_px_neon.c: output positions in the
      * NEON lanes), and so does one over sign bits with at most 16 channels on 32+ output pixels
      * into a sign stage (a second row, kernel family CONV2D_BIN), int32 accumulators or a
-     * RequantStage (a third), and one over 17 .. 96 sign channels (17 .. 32 on armv7) into any of
+     * RequantStage (a third), and one over 17 .. 96 sign channels (on armv7 17 .. 32, and 33 .. 42
+     * into accumulators or a RequantStage) into any of
      * those stages (a fourth: be_conv2d_sign_px_neon.c). On the Cortex-M55 "lanes"
      * (be_conv2d_px_mve.c: output positions in Helium lanes) goes first for 3x3 Conv2d with at
      * most 32 channels over sign bits (sign stage) or 2 bit-planes (3 levels on 2 planes), and

@@ -1,5 +1,5 @@
 /* be_conv2d_sign_px_neon.c -- "lanes" for wide sign inputs: Conv2d over sign bits with 17 .. 96
- * channels (1 .. 3 words per pixel), binary weights, stride 1, groups 1, into a sign stage, int32
+ * channels (1 .. 3 words per pixel; armv7: below), binary weights, stride 1, groups 1, into a sign stage, int32
  * accumulators (a residual block's AccStage) or a RequantStage, with 4 output positions in the
  * NEON lanes (aarch64, or 32-bit ARM with NEON). Since 2026-12-06 (eighth session); the narrow
  * inputs (at most 16 channels, several kernel columns per word) stay in
@@ -15,11 +15,15 @@
  *
  * Here the input goes once per call into cw zero-padded word images (word p of every pixel in
  * image p, row pitch WP = W + PL + PR), so output position q = y * WP + x reads tap (ky, kx),
- * word p at q + ky * WP + kx of image p, and 4 consecutive positions are one vector load. Per
- * vector of positions the n = KH * KW * cw tap vectors are loaded once (kept in registers by the
- * 3x3 instances, n = 9, 18, 27); per output channel each is XORed with the weight word (LD1R),
- * counted per byte (CNT), the byte counts added (at most 31 * 8 <= 255: n <= 31) and widened
- * once (two UADDLP): 4 instructions per 128 bits. The stages:
+ * word p at q + ky * WP + kx of image p, and 4 consecutive positions are one vector load. When
+ * the last word holds few bits (cl <= 10: C = 33 .. 42, 65 .. 74) its image packs G = 32 / cl
+ * kernel columns per word, as be_planes_px.h packs narrow inputs, and the weights are repacked to
+ * match (3x3 over 40 channels: 9 + 3 tap vectors instead of 18). Per vector of positions the n
+ * tap vectors are loaded once (kept in registers by the instances, n = 9, 12, 18, 27); per output
+ * channel each is XORed with the weight word (LD1R), counted per byte (CNT), the byte counts added
+ * (at most 31 * 8 <= 255: n <= 31) and widened once (two UADDLP): 4 instructions per 128 bits.
+ * On armv7 (16 quad registers) n <= 12: one word per pixel, or two with the last packed into the
+ * accumulator or requant stage. The stages:
  *  - sign: D compared in the popcount domain (be_px_sign_a: D > A for direction +1, D <= A for
  *    -1, written u > A' with u = D XOR dmask, dmask = 0 or -1, A' = A or -A - 2: one LD2R of
  *    the pair), the bit inserted by VSRI #1 so that after 32 channels channel o0 + k sits at
@@ -29,9 +33,9 @@
  *  - requant: be_neon_rq_bin_lanes per channel, four channels' 4 codes by four ST4 byte-lane
  *    stores.
  *
- * Stack: the word images (at most IMG_WORDS words, 16 KiB), the tap vectors (n <= 31), the sign
- * stage's constants (<= SIGN_OUT_MAX), the trash row (<= OUT_MAX int32), the requant constants
- * (<= RQ_MAX); no scratch.
+ * Stack: the word images (at most IMG_WORDS words, 16 KiB), the repacked weights (at most
+ * WPK_WORDS, 8 KiB), the tap vectors (n <= 31), the sign stage's constants (<= SIGN_OUT_MAX), the
+ * trash row (<= OUT_MAX int32), the requant constants (<= RQ_MAX); no scratch.
  */
 #include "arm/be_arm_kernels.h"
 
