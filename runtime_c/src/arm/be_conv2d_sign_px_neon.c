@@ -1,7 +1,8 @@
 /* be_conv2d_sign_px_neon.c -- "lanes" for wide sign inputs: Conv2d over sign bits with 17 .. 96
- * channels (1 .. 3 words per pixel; armv7: below), binary weights, stride 1, groups 1, into a sign stage, int32
- * accumulators (a residual block's AccStage) or a RequantStage, with 4 output positions in the
- * NEON lanes (aarch64, or 32-bit ARM with NEON). Since 2026-12-06 (eighth session); the narrow
+ * channels (1 .. 3 words per pixel; armv7: below), binary weights, stride 1, groups 1, into a
+ * sign stage, int32 accumulators (a residual block's AccStage) or a RequantStage, with 4 output
+ * positions in the NEON lanes (aarch64, or 32-bit ARM with NEON). Since 2026-12-06 (second
+ * session of that day); the narrow
  * inputs (at most 16 channels, several kernel columns per word) stay in
  * be_conv2d_planes_px_neon.c.
  *
