@@ -180,8 +180,8 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
     take this bits x binary layer first? On the NEON targets, a Conv2d over 2 .. 8
     unsigned bit-planes with at most 32 input channels, groups 1, stride 1 and an unsigned
     threshold stage (levels on at most 8 planes), or over sign bits with at most 16 channels on at
-    least 32 output pixels into a sign stage (at most 512 outputs), int32 accumulators or a
-    RequantStage of at most 64 outputs in be_rq_bin's form (rq_bin_form), when its padded plane images fit 4,096 words
+    least 32 output pixels into a sign stage (at most 512 outputs), int32 accumulators (at most 256)
+    or a RequantStage of at most 64 outputs in be_rq_bin's form (rq_bin_form), when its padded plane images fit 4,096 words
     with 64 to spare, its groups (G = min(32 // C, KW) kernel columns per word) number at most 31
     per plane and 64 over the planes, and its packed weights 2,048 words (be_planes_px.h). On the
     Cortex-M55 (runtime_c/src/arm/be_conv2d_px_mve.c): a 3x3 Conv2d, groups 1, stride 1, on at
@@ -237,9 +237,9 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
         sign_stage = isinstance(out, ThresholdStage) and out.encoding == "sign" and op.out_channels <= 512
         requant = (isinstance(out, RequantStage) and op.out_channels <= 64
                    and rq_bin_form(out, kh * kw * c))  # (or requantized: at most 64 outputs)
-        if not ((sign_stage or requant or isinstance(out, AccStage)) and c <= 16 and
-                out_spec.shape[0] * out_spec.shape[1] >= 32):
-            return False  # (or into int32 accumulators)
+        acc = isinstance(out, AccStage) and op.out_channels <= 256  # (or into int32 accumulators, <= 256)
+        if not ((sign_stage or requant or acc) and c <= 16 and out_spec.shape[0] * out_spec.shape[1] >= 32):
+            return False
     elif not 2 <= spec.planes <= 8 or not isinstance(out, ThresholdStage) or out.encoding != "unsigned" or \
             out_spec.planes > 8:
         return False

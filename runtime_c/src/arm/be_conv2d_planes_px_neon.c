@@ -31,6 +31,7 @@
 
 #include "be_planes_px.h"
 #include "arm/be_arm_i8.h" /* be_rq_bin: the RequantStage of px_acc_run */
+#include "arm/be_px_neon.h"
 
 #define LANES 4u
 #define IMG_WORDS 4096u
@@ -201,6 +202,18 @@ static inline __attribute__((always_inline)) int32x4_t count_xor(const uint32x4_
     return vreinterpretq_s32_u32(bytes_to_words(a));
 }
 
+/* D of output channel c (packed weights at wk + c * taps) in 4 lanes: the 3x3 instances' 3 and 6
+ * groups in assembly (be_px_neon.h: LD1R + EOR + CNT + ADD per group) */
+static inline __attribute__((always_inline)) int32x4_t count_xor_at(const uint32x4_t *xv, const be_word *wo,
+                                                                   const uint32_t taps)
+{
+    if (taps == 3u)
+        return vreinterpretq_s32_u32(bytes_to_words(be_pxn_bytes3(xv, &wo)));
+    if (taps == 6u)
+        return vreinterpretq_s32_u32(bytes_to_words(be_pxn_bytes6(xv, &wo)));
+    return count_xor(xv, wo, taps);
+}
+
 /* Sign bits into a sign stage in the popcount domain (be_px_sign_setup): per channel one compare
  * of D = popcount(x XOR w) against A (D > A for direction +1, D <= A for -1); 4 positions of one
  * row stored as one vector. */
@@ -227,12 +240,12 @@ static inline __attribute__((always_inline)) void px_sign_run(const be_op *op, c
             uint32x4_t ov = vdupq_n_u32(0u);
             for (k = 0; k < np; k++) {
                 const uint32_t c = ord[o0 + k];
-                ov = vorrq_u32(ov, vandq_u32(vcgtq_s32(count_xor(xv, wk + (size_t)c * taps, taps), vdupq_n_s32(dthr[c])),
+                ov = vorrq_u32(ov, vandq_u32(vcgtq_s32(count_xor_at(xv, wk + (size_t)c * taps, taps), vdupq_n_s32(dthr[c])),
                                              vdupq_n_u32(1u << (c - o0))));
             }
             for (; k < n; k++) {
                 const uint32_t c = ord[o0 + k];
-                ov = vorrq_u32(ov, vandq_u32(vcleq_s32(count_xor(xv, wk + (size_t)c * taps, taps), vdupq_n_s32(dthr[c])),
+                ov = vorrq_u32(ov, vandq_u32(vcleq_s32(count_xor_at(xv, wk + (size_t)c * taps, taps), vdupq_n_s32(dthr[c])),
                                              vdupq_n_u32(1u << (c - o0))));
             }
             if (op->out.pixel_bytes == 4u && x0 + LANES <= ow) {
@@ -269,15 +282,20 @@ static const be_px_run_fn instances[7] = {px_any,     px_g3_p2_l3, px_g6_p2_l3, 
                                           px_g3_sign, px_g6_sign,  px_sign_any};
 
 /* Sign bits (at most 16 channels) into int32 accumulators (the AccStage of a residual block's
- * conv) on at least 32 output pixels: acc = KH * KW * C - 2 * popcount(x XOR w) per lane (one
- * VMLS by 2). The accumulators are pixel-major (out[pixel * O + channel]), so each block of 4
- * channels' 4 vectors (lanes: positions) is transposed (VTRN + VCOMBINE) into 4 vectors of one
- * position's 4 channels, each one store; a last block of 1 .. 3 channels goes lane by lane. The
- * positions x >= OW of a row (computed, as every position of the padded rows) are dropped.
- * Since 2026-12-05 (seventh session) also into the RequantStage (a binary conv into BatchNorm and
- * QuantInt8) of at most RQ_MAX outputs whose every channel takes be_rq_bin's form: per channel the
- * 4 lanes requantized in NEON (be_neon_rq_bin_lanes) and stored byte by byte. */
+ * conv, at most ACC_OUT_MAX outputs) on at least 32 output pixels: acc = KH * KW * C - 2 *
+ * popcount(x XOR w) per lane (one VMLS by 2). The accumulators are pixel-major (out[pixel * O +
+ * channel]): each block of 4 channels' 4 vectors (lanes: positions) is stored by four ST4 lane
+ * stores (be_px_neon.h: lane j, position j's 4 channels), a last block of 1 .. 3 channels lane by
+ * lane. The positions x >= OW of a row (computed, as every position of the padded rows) go to a
+ * trash row. Since 2026-12-05 (seventh session) also into the RequantStage (a binary conv into
+ * BatchNorm and QuantInt8) of at most RQ_MAX outputs whose every channel takes be_rq_bin's form:
+ * the 4 lanes requantized in NEON (be_neon_rq_bin_lanes), four channels stored by ST4. Since
+ * 2026-12-06 (second session) the 3x3 instances count in assembly (be_px_neon.h; GCC had split
+ * each weight's LD1R into LDR + DUP) and store by ST4 (a 4 x 4 transpose and a branch per lane
+ * before): conv16acc 0.123 -> 0.094, conv16rq 0.146 -> 0.116 instructions per binary MAC
+ * (aarch64-virt); the sign stage's counts too (conv16 0.123 -> 0.111). */
 #define RQ_MAX 64u /* requantized outputs: their prepared constants on the stack (1.5 KiB) */
+#define ACC_OUT_MAX 256u /* accumulator outputs (the trash row of a padding column's lanes) */
 
 static int acc_geometry(const be_op *op, be_px_geom *g)
 {
@@ -288,7 +306,8 @@ static int acc_geometry(const be_op *op, be_px_geom *g)
         if (op->out.kind != BE_KIND_I8 || op->out.pixel_bytes != op->out_ch || op->out_ch > RQ_MAX ||
             !be_rq_bin_prepare(op, 0u, op->out_ch, q))
             return 0;
-    } else if (op->stage != BE_STAGE_ACC || op->out.kind != BE_KIND_I32 || op->out.pixel_bytes != op->out_ch * 4u) {
+    } else if (op->stage != BE_STAGE_ACC || op->out.kind != BE_KIND_I32 || op->out.pixel_bytes != op->out_ch * 4u ||
+               op->out_ch > ACC_OUT_MAX) {
         return 0;
     }
     return be_px_shape(op, g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1);
@@ -300,6 +319,22 @@ int be_conv2d_px_neon_acc_supports(const be_op *op)
     return acc_geometry(op, &g);
 }
 
+/* acc = KC - 2 D of the next output channel (its packed weights at *w, then *w moves on) */
+static inline __attribute__((always_inline)) int32x4_t acc_next(const uint32x4_t *xv, const be_word **w,
+                                                               const uint32_t taps, const int32x4_t kc)
+{
+    int32x4_t d;
+    if (taps == 3u) {
+        d = vreinterpretq_s32_u32(bytes_to_words(be_pxn_bytes3(xv, w)));
+    } else if (taps == 6u) {
+        d = vreinterpretq_s32_u32(bytes_to_words(be_pxn_bytes6(xv, w)));
+    } else {
+        d = count_xor(xv, *w, taps);
+        *w += taps;
+    }
+    return vmlsq_n_s32(kc, d, 2);
+}
+
 static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, const be_px_geom *g,
                                                              const be_word *img, const be_word *wk,
                                                              const be_word *vmask, void *out, const uint32_t taps,
@@ -307,13 +342,14 @@ static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, co
 {
     const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, full = nout & ~3u, ps = op->out.pixel_bytes;
     const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c));
+    int32_t trash[ACC_OUT_MAX];
     uint32x4_t xv[XV_MAX];
     uint32_t tofs[XV_MAX];
     uint32_t q0, t, c, j, y0 = 0u, x0 = 0u;
     be_px_offsets(op, g, tofs);
     for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
-        int32_t *dst[LANES]; /* lane j's output pixel, or NULL (a padding column) */
-        int8_t *d8[LANES];   /* the same as bytes (the RequantStage) */
+        uint8_t *px[LANES]; /* lane j's output pixel, or the trash row (a padding column) */
+        const be_word *w = wk; /* channel c's weights: wk + c * taps, read in channel order */
         PX_UNROLL
         for (t = 0; t < taps; t++)
             xv[t] = vandq_u32(vld1q_u32(img + tofs[t] + q0), vdupq_n_u32(vmask[t]));
@@ -323,44 +359,41 @@ static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, co
                 x -= g->wp;
                 y++;
             }
-            d8[j] = x < ow && y < oh ? (int8_t *)out + ((size_t)y * ow + x) * ps : NULL;
-            dst[j] = (int32_t *)(void *)d8[j];
+            px[j] = x < ow && y < oh ? (uint8_t *)out + ((size_t)y * ow + x) * ps : (uint8_t *)trash;
         }
-        if (rq != NULL) { /* channel by channel: 4 lanes requantized, a byte store per position */
-            for (c = 0; c < nout; c++) {
-                const int8x8_t v = be_neon_rq_bin_lanes(vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2), rq + c);
-                if (d8[0] != NULL)
-                    vst1_lane_s8(d8[0] + c, v, 0);
-                if (d8[1] != NULL)
-                    vst1_lane_s8(d8[1] + c, v, 1);
-                if (d8[2] != NULL)
-                    vst1_lane_s8(d8[2] + c, v, 2);
-                if (d8[3] != NULL)
-                    vst1_lane_s8(d8[3] + c, v, 3);
+        if (rq != NULL) { /* four channels' 4 lanes requantized, stored by ST4 */
+            int8_t *d0 = (int8_t *)px[0], *d1 = (int8_t *)px[1], *d2 = (int8_t *)px[2], *d3 = (int8_t *)px[3];
+            for (c = 0; c < full; c += 4u) {
+                const int8x8_t r0 = be_neon_rq_bin_lanes(acc_next(xv, &w, taps, kc), rq + c);
+                const int8x8_t r1 = be_neon_rq_bin_lanes(acc_next(xv, &w, taps, kc), rq + c + 1u);
+                const int8x8_t r2 = be_neon_rq_bin_lanes(acc_next(xv, &w, taps, kc), rq + c + 2u);
+                const int8x8_t r3 = be_neon_rq_bin_lanes(acc_next(xv, &w, taps, kc), rq + c + 3u);
+                be_pxn_store_rq4(d0 + c, d1 + c, d2 + c, d3 + c, r0, r1, r2, r3);
+            }
+            for (; c < nout; c++) {
+                const int8x8_t r = be_neon_rq_bin_lanes(acc_next(xv, &w, taps, kc), rq + c);
+                vst1_lane_s8(d0 + c, r, 0);
+                vst1_lane_s8(d1 + c, r, 1);
+                vst1_lane_s8(d2 + c, r, 2);
+                vst1_lane_s8(d3 + c, r, 3);
             }
             continue;
         }
-        for (c = 0; c < full; c += 4u) {
-            const int32x4_t a0 = vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2);
-            const int32x4_t a1 = vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)(c + 1u) * taps, taps), 2);
-            const int32x4_t a2 = vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)(c + 2u) * taps, taps), 2);
-            const int32x4_t a3 = vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)(c + 3u) * taps, taps), 2);
-            const int32x4x2_t t01 = vtrnq_s32(a0, a1), t23 = vtrnq_s32(a2, a3);
-            const int32x4_t r[LANES] = {vcombine_s32(vget_low_s32(t01.val[0]), vget_low_s32(t23.val[0])),
-                                        vcombine_s32(vget_low_s32(t01.val[1]), vget_low_s32(t23.val[1])),
-                                        vcombine_s32(vget_high_s32(t01.val[0]), vget_high_s32(t23.val[0])),
-                                        vcombine_s32(vget_high_s32(t01.val[1]), vget_high_s32(t23.val[1]))};
-            PX_UNROLL
-            for (j = 0; j < LANES; j++)
-                if (dst[j] != NULL)
-                    vst1q_s32(dst[j] + c, r[j]);
-        }
-        for (; c < nout; c++) {
-            int32_t lane[LANES];
-            vst1q_s32(lane, vmlsq_n_s32(kc, count_xor(xv, wk + (size_t)c * taps, taps), 2));
-            for (j = 0; j < LANES; j++)
-                if (dst[j] != NULL)
-                    dst[j][c] = lane[j];
+        {
+            int32_t *d0 = (int32_t *)(void *)px[0], *d1 = (int32_t *)(void *)px[1];
+            int32_t *d2 = (int32_t *)(void *)px[2], *d3 = (int32_t *)(void *)px[3];
+            for (c = 0; c < full; c += 4u) {
+                const int32x4_t a0 = acc_next(xv, &w, taps, kc), a1 = acc_next(xv, &w, taps, kc);
+                const int32x4_t a2 = acc_next(xv, &w, taps, kc), a3 = acc_next(xv, &w, taps, kc);
+                be_pxn_store_acc4(d0 + c, d1 + c, d2 + c, d3 + c, a0, a1, a2, a3);
+            }
+            for (; c < nout; c++) {
+                const int32x4_t r = acc_next(xv, &w, taps, kc);
+                vst1q_lane_s32(d0 + c, r, 0);
+                vst1q_lane_s32(d1 + c, r, 1);
+                vst1q_lane_s32(d2 + c, r, 2);
+                vst1q_lane_s32(d3 + c, r, 3);
+            }
         }
     }
 }

@@ -46,6 +46,7 @@
 
 #include "be_planes_px.h"
 #include "arm/be_arm_i8.h"
+#include "arm/be_px_neon.h"
 
 #define LANES 4u
 #define IMG_WORDS 4096u
@@ -220,67 +221,6 @@ static const be_word *wide_taps(const be_op *op, const be_px_geom *g, uint32_t *
     return wpk;
 }
 
-/* The byte counts of one output channel, sum over the n tap vectors of popcount(x[t] XOR w[t])
- * per byte (n <= 31: they do not wrap), w read from *p, which then moves past the channel's n
- * words (the channels' weights are consecutive). The instances' constant n (9, 18, 27) on aarch64
- * in assembly: GCC 12 splits LD1R into LDR + DUP (5 instructions per tap instead of 4). */
-#if defined(__aarch64__)
-#define TAP0(i)                                                                                                \
-    "ld1r {%[t].4s}, [%[p]], #4\n\teor %[a].16b, %[t].16b, %[x" #i "].16b\n\tcnt %[a].16b, %[a].16b\n\t"
-#define TAP(i)                                                                                                 \
-    "ld1r {%[t].4s}, [%[p]], #4\n\teor %[t].16b, %[t].16b, %[x" #i "].16b\n\tcnt %[t].16b, %[t].16b\n\t"       \
-    "add %[a].16b, %[a].16b, %[t].16b\n\t"
-#define TAPS9 TAP0(0) TAP(1) TAP(2) TAP(3) TAP(4) TAP(5) TAP(6) TAP(7) TAP(8)
-#define TAPS12 TAPS9 TAP(9) TAP(10) TAP(11)
-#define TAPS18 TAPS12 TAP(12) TAP(13) TAP(14) TAP(15) TAP(16) TAP(17)
-#define TAPS18_26 TAP(18) TAP(19) TAP(20) TAP(21) TAP(22) TAP(23) TAP(24) TAP(25) TAP(26)
-#define X(i) [x##i] "w"(xv[i])
-#define X9 X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7), X(8)
-#define X12 X9, X(9), X(10), X(11)
-#define X18 X12, X(12), X(13), X(14), X(15), X(16), X(17)
-#define X18_26 X(18), X(19), X(20), X(21), X(22), X(23), X(24), X(25), X(26)
-#define BYTES_ASM(n)                                                                                           \
-    static inline __attribute__((always_inline)) uint8x16_t bytes##n(const uint32x4_t *xv, const be_word **p) \
-    {                                                                                                          \
-        uint8x16_t a, t;                                                                                       \
-        __asm__(TAPS##n : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[n]) * p), X##n);   \
-        return a;                                                                                              \
-    }
-BYTES_ASM(9)
-BYTES_ASM(12)
-BYTES_ASM(18)
-/* 27 taps in two statements (an asm takes at most 30 operands) */
-static inline __attribute__((always_inline)) uint8x16_t bytes27(const uint32x4_t *xv, const be_word **p)
-{
-    uint8x16_t a = bytes18(xv, p), t;
-    __asm__(TAPS18_26 : [a] "+w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[9]) * p), X18_26);
-    return a;
-}
-#else /* AArch32: 16 quad registers hold the 9 tap vectors of one word per pixel (no more: wide_shape) */
-#define TAP0(i)                                                                                                \
-    "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[a], %q[t], %q[x" #i "]\n\tvcnt.8 %q[a], %q[a]\n\t"
-#define TAP(i)                                                                                                 \
-    "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[t], %q[t], %q[x" #i "]\n\tvcnt.8 %q[t], %q[t]\n\t"       \
-    "vadd.i8 %q[a], %q[a], %q[t]\n\t"
-#define TAPS9 TAP0(0) TAP(1) TAP(2) TAP(3) TAP(4) TAP(5) TAP(6) TAP(7) TAP(8)
-#define TAPS12 TAPS9 TAP(9) TAP(10) TAP(11)
-#define X(i) [x##i] "w"(xv[i])
-#define X9 X(0), X(1), X(2), X(3), X(4), X(5), X(6), X(7), X(8)
-#define X12 X9, X(9), X(10), X(11)
-static inline __attribute__((always_inline)) uint8x16_t bytes9(const uint32x4_t *xv, const be_word **p)
-{
-    uint8x16_t a, t;
-    __asm__(TAPS9 : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[9]) * p), X9);
-    return a;
-}
-static inline __attribute__((always_inline)) uint8x16_t bytes12(const uint32x4_t *xv, const be_word **p)
-{
-    uint8x16_t a, t;
-    __asm__(TAPS12 : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[12]) * p), X12);
-    return a;
-}
-#endif
-
 #define BYTES_C_BODY                                                                                           \
     uint8x16_t a = vcntq_u8(vreinterpretq_u8_u32(veorq_u32(xv[0], vld1q_dup_u32(w))));                       \
     uint32_t t;                                                                                                \
@@ -311,81 +251,20 @@ static inline __attribute__((always_inline)) uint32x4_t count_next(const uint32x
 {
     uint8x16_t a;
     if (unrolled && n == 9u)
-        a = bytes9(xv, p);
+        a = be_pxn_bytes9(xv, p);
     else if (unrolled && n == 12u)
-        a = bytes12(xv, p);
+        a = be_pxn_bytes12(xv, p);
 #if defined(__aarch64__)
     else if (unrolled && n == 18u)
-        a = bytes18(xv, p);
+        a = be_pxn_bytes18(xv, p);
     else if (unrolled && n == 27u)
-        a = bytes27(xv, p);
+        a = be_pxn_bytes27(xv, p);
 #endif
     else {
         a = unrolled ? bytes_c(xv, *p, n) : bytes_rt(xv, *p, n);
         *p += n;
     }
     return vpaddlq_u16(vpaddlq_u8(a));
-}
-
-/* Four channels' 4 lanes stored by lane: position j's 4 channels at d[j] (ST4 of one lane; GCC
- * 12 builds the register quadruple of vst4q_lane_s32 through the stack) */
-static inline __attribute__((always_inline)) void store_acc4(int32_t *d0, int32_t *d1, int32_t *d2, int32_t *d3,
-                                                            int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3)
-{
-#if defined(__aarch64__)
-    register int32x4_t r0 __asm__("v28") = a0;
-    register int32x4_t r1 __asm__("v29") = a1;
-    register int32x4_t r2 __asm__("v30") = a2;
-    register int32x4_t r3 __asm__("v31") = a3;
-    __asm__("st4 {v28.s, v29.s, v30.s, v31.s}[0], [%[d0]]\n\t"
-            "st4 {v28.s, v29.s, v30.s, v31.s}[1], [%[d1]]\n\t"
-            "st4 {v28.s, v29.s, v30.s, v31.s}[2], [%[d2]]\n\t"
-            "st4 {v28.s, v29.s, v30.s, v31.s}[3], [%[d3]]"
-            : "=m"(*(int32_t(*)[4])d0), "=m"(*(int32_t(*)[4])d1), "=m"(*(int32_t(*)[4])d2),
-              "=m"(*(int32_t(*)[4])d3)
-            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
-#else
-    register int32x4_t r0 __asm__("q12") = a0;
-    register int32x4_t r1 __asm__("q13") = a1;
-    register int32x4_t r2 __asm__("q14") = a2;
-    register int32x4_t r3 __asm__("q15") = a3;
-    __asm__("vst4.32 {d24[0], d26[0], d28[0], d30[0]}, [%[d0]]\n\t"
-            "vst4.32 {d24[1], d26[1], d28[1], d30[1]}, [%[d1]]\n\t"
-            "vst4.32 {d25[0], d27[0], d29[0], d31[0]}, [%[d2]]\n\t"
-            "vst4.32 {d25[1], d27[1], d29[1], d31[1]}, [%[d3]]"
-            : "=m"(*(int32_t(*)[4])d0), "=m"(*(int32_t(*)[4])d1), "=m"(*(int32_t(*)[4])d2),
-              "=m"(*(int32_t(*)[4])d3)
-            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
-#endif
-}
-
-/* the same for four channels' codes (lanes 0 .. 3 of each) */
-static inline __attribute__((always_inline)) void store_rq4(int8_t *d0, int8_t *d1, int8_t *d2, int8_t *d3,
-                                                           int8x8_t a0, int8x8_t a1, int8x8_t a2, int8x8_t a3)
-{
-#if defined(__aarch64__)
-    register int8x8_t r0 __asm__("v28") = a0;
-    register int8x8_t r1 __asm__("v29") = a1;
-    register int8x8_t r2 __asm__("v30") = a2;
-    register int8x8_t r3 __asm__("v31") = a3;
-    __asm__("st4 {v28.b, v29.b, v30.b, v31.b}[0], [%[d0]]\n\t"
-            "st4 {v28.b, v29.b, v30.b, v31.b}[1], [%[d1]]\n\t"
-            "st4 {v28.b, v29.b, v30.b, v31.b}[2], [%[d2]]\n\t"
-            "st4 {v28.b, v29.b, v30.b, v31.b}[3], [%[d3]]"
-            : "=m"(*(int8_t(*)[4])d0), "=m"(*(int8_t(*)[4])d1), "=m"(*(int8_t(*)[4])d2), "=m"(*(int8_t(*)[4])d3)
-            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
-#else
-    register int8x8_t r0 __asm__("d28") = a0;
-    register int8x8_t r1 __asm__("d29") = a1;
-    register int8x8_t r2 __asm__("d30") = a2;
-    register int8x8_t r3 __asm__("d31") = a3;
-    __asm__("vst4.8 {d28[0], d29[0], d30[0], d31[0]}, [%[d0]]\n\t"
-            "vst4.8 {d28[1], d29[1], d30[1], d31[1]}, [%[d1]]\n\t"
-            "vst4.8 {d28[2], d29[2], d30[2], d31[2]}, [%[d2]]\n\t"
-            "vst4.8 {d28[3], d29[3], d30[3], d31[3]}, [%[d3]]"
-            : "=m"(*(int8_t(*)[4])d0), "=m"(*(int8_t(*)[4])d1), "=m"(*(int8_t(*)[4])d2), "=m"(*(int8_t(*)[4])d3)
-            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
-#endif
 }
 
 /* The lanes' output pixels: pointer j to position q0 + j's pixel (out + pixel * ps bytes), or
@@ -475,7 +354,7 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
                     const int32x4_t a1 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
                     const int32x4_t a2 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
                     const int32x4_t a3 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
-                    store_acc4(d0 + c, d1 + c, d2 + c, d3 + c, a0, a1, a2, a3);
+                    be_pxn_store_acc4(d0 + c, d1 + c, d2 + c, d3 + c, a0, a1, a2, a3);
                 }
                 for (; c < nout; c++) {
                     const int32x4_t r = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
@@ -495,7 +374,7 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
                         vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c + 2u);
                     const int8x8_t r3 = be_neon_rq_bin_lanes(
                         vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c + 3u);
-                    store_rq4(d0 + c, d1 + c, d2 + c, d3 + c, r0, r1, r2, r3);
+                    be_pxn_store_rq4(d0 + c, d1 + c, d2 + c, d3 + c, r0, r1, r2, r3);
                 }
                 for (; c < nout; c++) {
                     const int8x8_t r = be_neon_rq_bin_lanes(

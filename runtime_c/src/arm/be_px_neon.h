@@ -1,0 +1,147 @@
+/*
+ * be_px_neon.h -- internal: what the NEON position-lane kernels on sign bits share
+ * (arm/be_conv2d_sign_px_neon.c, arm/be_conv2d_planes_px_neon.c): the byte counts of one output
+ * channel over n tap vectors in assembly, and the stores of four channels' lanes by ST4. Include
+ * only where BE_ARM_HAVE_NEON is set.
+ */
+#ifndef BE_PX_NEON_H
+#define BE_PX_NEON_H
+
+#include <arm_neon.h>
+#include <stdint.h>
+
+#include "be_bitformat.h"
+
+/* The byte counts of one output channel, sum over the n tap vectors of popcount(x[t] XOR w[t])
+ * per byte (n <= 31: they do not wrap), w read from *p, which then moves past the channel's n
+ * words (the channels' weights are consecutive). The instances' constant n (9, 18, 27) on aarch64
+ * in assembly: GCC 12 splits LD1R into LDR + DUP (5 instructions per tap instead of 4). */
+#if defined(__aarch64__)
+#define BE_PXN_TAP0(i)                                                                                                \
+    "ld1r {%[t].4s}, [%[p]], #4\n\teor %[a].16b, %[t].16b, %[x" #i "].16b\n\tcnt %[a].16b, %[a].16b\n\t"
+#define BE_PXN_TAP(i)                                                                                                 \
+    "ld1r {%[t].4s}, [%[p]], #4\n\teor %[t].16b, %[t].16b, %[x" #i "].16b\n\tcnt %[t].16b, %[t].16b\n\t"       \
+    "add %[a].16b, %[a].16b, %[t].16b\n\t"
+#define BE_PXN_TAPS3 BE_PXN_TAP0(0) BE_PXN_TAP(1) BE_PXN_TAP(2)
+#define BE_PXN_TAPS6 BE_PXN_TAPS3 BE_PXN_TAP(3) BE_PXN_TAP(4) BE_PXN_TAP(5)
+#define BE_PXN_TAPS9 BE_PXN_TAPS6 BE_PXN_TAP(6) BE_PXN_TAP(7) BE_PXN_TAP(8)
+#define BE_PXN_TAPS12 BE_PXN_TAPS9 BE_PXN_TAP(9) BE_PXN_TAP(10) BE_PXN_TAP(11)
+#define BE_PXN_TAPS18 BE_PXN_TAPS12 BE_PXN_TAP(12) BE_PXN_TAP(13) BE_PXN_TAP(14) BE_PXN_TAP(15) BE_PXN_TAP(16) BE_PXN_TAP(17)
+#define BE_PXN_TAPS18_26 BE_PXN_TAP(18) BE_PXN_TAP(19) BE_PXN_TAP(20) BE_PXN_TAP(21) BE_PXN_TAP(22) BE_PXN_TAP(23) BE_PXN_TAP(24) BE_PXN_TAP(25) BE_PXN_TAP(26)
+#define BE_PXN_X(i) [x##i] "w"(xv[i])
+#define BE_PXN_X3 BE_PXN_X(0), BE_PXN_X(1), BE_PXN_X(2)
+#define BE_PXN_X6 BE_PXN_X3, BE_PXN_X(3), BE_PXN_X(4), BE_PXN_X(5)
+#define BE_PXN_X9 BE_PXN_X6, BE_PXN_X(6), BE_PXN_X(7), BE_PXN_X(8)
+#define BE_PXN_X12 BE_PXN_X9, BE_PXN_X(9), BE_PXN_X(10), BE_PXN_X(11)
+#define BE_PXN_X18 BE_PXN_X12, BE_PXN_X(12), BE_PXN_X(13), BE_PXN_X(14), BE_PXN_X(15), BE_PXN_X(16), BE_PXN_X(17)
+#define BE_PXN_X18_26 BE_PXN_X(18), BE_PXN_X(19), BE_PXN_X(20), BE_PXN_X(21), BE_PXN_X(22), BE_PXN_X(23), BE_PXN_X(24), BE_PXN_X(25), BE_PXN_X(26)
+#define BE_PXN_BYTES_ASM(n)                                                                                           \
+    static inline __attribute__((always_inline)) uint8x16_t be_pxn_bytes##n(const uint32x4_t *xv, const be_word **p) \
+    {                                                                                                          \
+        uint8x16_t a, t;                                                                                       \
+        __asm__(BE_PXN_TAPS##n : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[n]) * p), BE_PXN_X##n);   \
+        return a;                                                                                              \
+    }
+BE_PXN_BYTES_ASM(3)
+BE_PXN_BYTES_ASM(6)
+BE_PXN_BYTES_ASM(9)
+BE_PXN_BYTES_ASM(12)
+BE_PXN_BYTES_ASM(18)
+/* 27 taps in two statements (an asm takes at most 30 operands) */
+static inline __attribute__((always_inline)) uint8x16_t be_pxn_bytes27(const uint32x4_t *xv, const be_word **p)
+{
+    uint8x16_t a = be_pxn_bytes18(xv, p), t;
+    __asm__(BE_PXN_TAPS18_26 : [a] "+w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[9]) * p), BE_PXN_X18_26);
+    return a;
+}
+#else /* AArch32: 16 quad registers hold the 9 tap vectors of one word per pixel (no more: wide_shape) */
+#define BE_PXN_TAP0(i)                                                                                                \
+    "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[a], %q[t], %q[x" #i "]\n\tvcnt.8 %q[a], %q[a]\n\t"
+#define BE_PXN_TAP(i)                                                                                                 \
+    "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[t], %q[t], %q[x" #i "]\n\tvcnt.8 %q[t], %q[t]\n\t"       \
+    "vadd.i8 %q[a], %q[a], %q[t]\n\t"
+#define BE_PXN_TAPS3 BE_PXN_TAP0(0) BE_PXN_TAP(1) BE_PXN_TAP(2)
+#define BE_PXN_TAPS6 BE_PXN_TAPS3 BE_PXN_TAP(3) BE_PXN_TAP(4) BE_PXN_TAP(5)
+#define BE_PXN_TAPS9 BE_PXN_TAPS6 BE_PXN_TAP(6) BE_PXN_TAP(7) BE_PXN_TAP(8)
+#define BE_PXN_TAPS12 BE_PXN_TAPS9 BE_PXN_TAP(9) BE_PXN_TAP(10) BE_PXN_TAP(11)
+#define BE_PXN_X(i) [x##i] "w"(xv[i])
+#define BE_PXN_X3 BE_PXN_X(0), BE_PXN_X(1), BE_PXN_X(2)
+#define BE_PXN_X6 BE_PXN_X3, BE_PXN_X(3), BE_PXN_X(4), BE_PXN_X(5)
+#define BE_PXN_X9 BE_PXN_X6, BE_PXN_X(6), BE_PXN_X(7), BE_PXN_X(8)
+#define BE_PXN_X12 BE_PXN_X9, BE_PXN_X(9), BE_PXN_X(10), BE_PXN_X(11)
+#define BE_PXN_BYTES_ASM(n)                                                                                           \
+    static inline __attribute__((always_inline)) uint8x16_t be_pxn_bytes##n(const uint32x4_t *xv,              \
+                                                                            const be_word **p)                 \
+    {                                                                                                          \
+        uint8x16_t a, t;                                                                                       \
+        __asm__(BE_PXN_TAPS##n : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[n]) * p), BE_PXN_X##n);   \
+        return a;                                                                                              \
+    }
+BE_PXN_BYTES_ASM(3)
+BE_PXN_BYTES_ASM(6)
+BE_PXN_BYTES_ASM(9)
+BE_PXN_BYTES_ASM(12)
+#endif
+
+/* Four channels' 4 lanes stored by lane: position j's 4 channels at d[j] (ST4 of one lane; GCC
+ * 12 builds the register quadruple of vst4q_lane_s32 through the stack) */
+static inline __attribute__((always_inline)) void be_pxn_store_acc4(int32_t *d0, int32_t *d1, int32_t *d2, int32_t *d3,
+                                                            int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3)
+{
+#if defined(__aarch64__)
+    register int32x4_t r0 __asm__("v28") = a0;
+    register int32x4_t r1 __asm__("v29") = a1;
+    register int32x4_t r2 __asm__("v30") = a2;
+    register int32x4_t r3 __asm__("v31") = a3;
+    __asm__("st4 {v28.s, v29.s, v30.s, v31.s}[0], [%[d0]]\n\t"
+            "st4 {v28.s, v29.s, v30.s, v31.s}[1], [%[d1]]\n\t"
+            "st4 {v28.s, v29.s, v30.s, v31.s}[2], [%[d2]]\n\t"
+            "st4 {v28.s, v29.s, v30.s, v31.s}[3], [%[d3]]"
+            : "=m"(*(int32_t(*)[4])d0), "=m"(*(int32_t(*)[4])d1), "=m"(*(int32_t(*)[4])d2),
+              "=m"(*(int32_t(*)[4])d3)
+            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+#else
+    register int32x4_t r0 __asm__("q12") = a0;
+    register int32x4_t r1 __asm__("q13") = a1;
+    register int32x4_t r2 __asm__("q14") = a2;
+    register int32x4_t r3 __asm__("q15") = a3;
+    __asm__("vst4.32 {d24[0], d26[0], d28[0], d30[0]}, [%[d0]]\n\t"
+            "vst4.32 {d24[1], d26[1], d28[1], d30[1]}, [%[d1]]\n\t"
+            "vst4.32 {d25[0], d27[0], d29[0], d31[0]}, [%[d2]]\n\t"
+            "vst4.32 {d25[1], d27[1], d29[1], d31[1]}, [%[d3]]"
+            : "=m"(*(int32_t(*)[4])d0), "=m"(*(int32_t(*)[4])d1), "=m"(*(int32_t(*)[4])d2),
+              "=m"(*(int32_t(*)[4])d3)
+            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+#endif
+}
+
+/* the same for four channels' codes (lanes 0 .. 3 of each) */
+static inline __attribute__((always_inline)) void be_pxn_store_rq4(int8_t *d0, int8_t *d1, int8_t *d2, int8_t *d3,
+                                                           int8x8_t a0, int8x8_t a1, int8x8_t a2, int8x8_t a3)
+{
+#if defined(__aarch64__)
+    register int8x8_t r0 __asm__("v28") = a0;
+    register int8x8_t r1 __asm__("v29") = a1;
+    register int8x8_t r2 __asm__("v30") = a2;
+    register int8x8_t r3 __asm__("v31") = a3;
+    __asm__("st4 {v28.b, v29.b, v30.b, v31.b}[0], [%[d0]]\n\t"
+            "st4 {v28.b, v29.b, v30.b, v31.b}[1], [%[d1]]\n\t"
+            "st4 {v28.b, v29.b, v30.b, v31.b}[2], [%[d2]]\n\t"
+            "st4 {v28.b, v29.b, v30.b, v31.b}[3], [%[d3]]"
+            : "=m"(*(int8_t(*)[4])d0), "=m"(*(int8_t(*)[4])d1), "=m"(*(int8_t(*)[4])d2), "=m"(*(int8_t(*)[4])d3)
+            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+#else
+    register int8x8_t r0 __asm__("d28") = a0;
+    register int8x8_t r1 __asm__("d29") = a1;
+    register int8x8_t r2 __asm__("d30") = a2;
+    register int8x8_t r3 __asm__("d31") = a3;
+    __asm__("vst4.8 {d28[0], d29[0], d30[0], d31[0]}, [%[d0]]\n\t"
+            "vst4.8 {d28[1], d29[1], d30[1], d31[1]}, [%[d1]]\n\t"
+            "vst4.8 {d28[2], d29[2], d30[2], d31[2]}, [%[d2]]\n\t"
+            "vst4.8 {d28[3], d29[3], d30[3], d31[3]}, [%[d3]]"
+            : "=m"(*(int8_t(*)[4])d0), "=m"(*(int8_t(*)[4])d1), "=m"(*(int8_t(*)[4])d2), "=m"(*(int8_t(*)[4])d3)
+            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+#endif
+}
+
+#endif /* BE_PX_NEON_H */
