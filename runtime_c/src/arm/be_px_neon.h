@@ -83,64 +83,56 @@ BE_PXN_BYTES_ASM(9)
 BE_PXN_BYTES_ASM(12)
 #endif
 
-/* Four channels' 4 lanes stored by lane: position j's 4 channels at d[j] (ST4 of one lane; GCC
- * 12 builds the register quadruple of vst4q_lane_s32 through the stack) */
+/* Four channels' lanes stored by lane: position j's 4 channels at dj, one ST4 of lane j (GCC 12
+ * builds the register quadruple of vst4q_lane_s32 through the stack, so the four vectors are
+ * bound to four consecutive registers R0 .. R3 here; INSNS stores their lanes 0 .. 3). */
+#define BE_PXN_ST4(VT, ET, R0, R1, R2, R3, INSNS)                                                              \
+    do {                                                                                                       \
+        register VT r0_ __asm__(R0) = a0;                                                                      \
+        register VT r1_ __asm__(R1) = a1;                                                                      \
+        register VT r2_ __asm__(R2) = a2;                                                                      \
+        register VT r3_ __asm__(R3) = a3;                                                                      \
+        __asm__(INSNS                                                                                          \
+                : "=m"(*(ET(*)[4])d0), "=m"(*(ET(*)[4])d1), "=m"(*(ET(*)[4])d2), "=m"(*(ET(*)[4])d3)           \
+                : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0_), "w"(r1_), "w"(r2_),        \
+                  "w"(r3_));                                                                                   \
+    } while (0)
+
 static inline __attribute__((always_inline)) void be_pxn_store_acc4(int32_t *d0, int32_t *d1, int32_t *d2, int32_t *d3,
-                                                            int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3)
+                                                                    int32x4_t a0, int32x4_t a1, int32x4_t a2,
+                                                                    int32x4_t a3)
 {
 #if defined(__aarch64__)
-    register int32x4_t r0 __asm__("v28") = a0;
-    register int32x4_t r1 __asm__("v29") = a1;
-    register int32x4_t r2 __asm__("v30") = a2;
-    register int32x4_t r3 __asm__("v31") = a3;
-    __asm__("st4 {v28.s, v29.s, v30.s, v31.s}[0], [%[d0]]\n\t"
-            "st4 {v28.s, v29.s, v30.s, v31.s}[1], [%[d1]]\n\t"
-            "st4 {v28.s, v29.s, v30.s, v31.s}[2], [%[d2]]\n\t"
-            "st4 {v28.s, v29.s, v30.s, v31.s}[3], [%[d3]]"
-            : "=m"(*(int32_t(*)[4])d0), "=m"(*(int32_t(*)[4])d1), "=m"(*(int32_t(*)[4])d2),
-              "=m"(*(int32_t(*)[4])d3)
-            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
-#else
-    register int32x4_t r0 __asm__("q12") = a0;
-    register int32x4_t r1 __asm__("q13") = a1;
-    register int32x4_t r2 __asm__("q14") = a2;
-    register int32x4_t r3 __asm__("q15") = a3;
-    __asm__("vst4.32 {d24[0], d26[0], d28[0], d30[0]}, [%[d0]]\n\t"
-            "vst4.32 {d24[1], d26[1], d28[1], d30[1]}, [%[d1]]\n\t"
-            "vst4.32 {d25[0], d27[0], d29[0], d31[0]}, [%[d2]]\n\t"
-            "vst4.32 {d25[1], d27[1], d29[1], d31[1]}, [%[d3]]"
-            : "=m"(*(int32_t(*)[4])d0), "=m"(*(int32_t(*)[4])d1), "=m"(*(int32_t(*)[4])d2),
-              "=m"(*(int32_t(*)[4])d3)
-            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+    BE_PXN_ST4(int32x4_t, int32_t, "v28", "v29", "v30", "v31",
+               "st4 {v28.s, v29.s, v30.s, v31.s}[0], [%[d0]]\n\t"
+               "st4 {v28.s, v29.s, v30.s, v31.s}[1], [%[d1]]\n\t"
+               "st4 {v28.s, v29.s, v30.s, v31.s}[2], [%[d2]]\n\t"
+               "st4 {v28.s, v29.s, v30.s, v31.s}[3], [%[d3]]");
+#else /* lanes 0, 1 in the low D registers, 2, 3 in the high ones */
+    BE_PXN_ST4(int32x4_t, int32_t, "q12", "q13", "q14", "q15",
+               "vst4.32 {d24[0], d26[0], d28[0], d30[0]}, [%[d0]]\n\t"
+               "vst4.32 {d24[1], d26[1], d28[1], d30[1]}, [%[d1]]\n\t"
+               "vst4.32 {d25[0], d27[0], d29[0], d31[0]}, [%[d2]]\n\t"
+               "vst4.32 {d25[1], d27[1], d29[1], d31[1]}, [%[d3]]");
 #endif
 }
 
 /* the same for four channels' codes (lanes 0 .. 3 of each) */
 static inline __attribute__((always_inline)) void be_pxn_store_rq4(int8_t *d0, int8_t *d1, int8_t *d2, int8_t *d3,
-                                                           int8x8_t a0, int8x8_t a1, int8x8_t a2, int8x8_t a3)
+                                                                   int8x8_t a0, int8x8_t a1, int8x8_t a2, int8x8_t a3)
 {
 #if defined(__aarch64__)
-    register int8x8_t r0 __asm__("v28") = a0;
-    register int8x8_t r1 __asm__("v29") = a1;
-    register int8x8_t r2 __asm__("v30") = a2;
-    register int8x8_t r3 __asm__("v31") = a3;
-    __asm__("st4 {v28.b, v29.b, v30.b, v31.b}[0], [%[d0]]\n\t"
-            "st4 {v28.b, v29.b, v30.b, v31.b}[1], [%[d1]]\n\t"
-            "st4 {v28.b, v29.b, v30.b, v31.b}[2], [%[d2]]\n\t"
-            "st4 {v28.b, v29.b, v30.b, v31.b}[3], [%[d3]]"
-            : "=m"(*(int8_t(*)[4])d0), "=m"(*(int8_t(*)[4])d1), "=m"(*(int8_t(*)[4])d2), "=m"(*(int8_t(*)[4])d3)
-            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+    BE_PXN_ST4(int8x8_t, int8_t, "v28", "v29", "v30", "v31",
+               "st4 {v28.b, v29.b, v30.b, v31.b}[0], [%[d0]]\n\t"
+               "st4 {v28.b, v29.b, v30.b, v31.b}[1], [%[d1]]\n\t"
+               "st4 {v28.b, v29.b, v30.b, v31.b}[2], [%[d2]]\n\t"
+               "st4 {v28.b, v29.b, v30.b, v31.b}[3], [%[d3]]");
 #else
-    register int8x8_t r0 __asm__("d28") = a0;
-    register int8x8_t r1 __asm__("d29") = a1;
-    register int8x8_t r2 __asm__("d30") = a2;
-    register int8x8_t r3 __asm__("d31") = a3;
-    __asm__("vst4.8 {d28[0], d29[0], d30[0], d31[0]}, [%[d0]]\n\t"
-            "vst4.8 {d28[1], d29[1], d30[1], d31[1]}, [%[d1]]\n\t"
-            "vst4.8 {d28[2], d29[2], d30[2], d31[2]}, [%[d2]]\n\t"
-            "vst4.8 {d28[3], d29[3], d30[3], d31[3]}, [%[d3]]"
-            : "=m"(*(int8_t(*)[4])d0), "=m"(*(int8_t(*)[4])d1), "=m"(*(int8_t(*)[4])d2), "=m"(*(int8_t(*)[4])d3)
-            : [d0] "r"(d0), [d1] "r"(d1), [d2] "r"(d2), [d3] "r"(d3), "w"(r0), "w"(r1), "w"(r2), "w"(r3));
+    BE_PXN_ST4(int8x8_t, int8_t, "d28", "d29", "d30", "d31",
+               "vst4.8 {d28[0], d29[0], d30[0], d31[0]}, [%[d0]]\n\t"
+               "vst4.8 {d28[1], d29[1], d30[1], d31[1]}, [%[d1]]\n\t"
+               "vst4.8 {d28[2], d29[2], d30[2], d31[2]}, [%[d2]]\n\t"
+               "vst4.8 {d28[3], d29[3], d30[3], d31[3]}, [%[d3]]");
 #endif
 }
 
