@@ -14,73 +14,66 @@
 
 /* The byte counts of one output channel, sum over the n tap vectors of popcount(x[t] XOR w[t])
  * per byte (n <= 31: they do not wrap), w read from *p, which then moves past the channel's n
- * words (the channels' weights are consecutive). The instances' constant n (9, 18, 27) on aarch64
- * in assembly: GCC 12 splits LD1R into LDR + DUP (5 instructions per tap instead of 4). */
+ * words (the channels' weights are consecutive): per tap the weight word to all lanes (LD1R,
+ * post-incremented), EOR, CNT, ADD. In assembly: GCC 12 splits vld1q_dup_u32 into LDR + DUP (5
+ * instructions per tap instead of 4). n = 3, 6, 9, 12 on both ISAs; 18 and 27 on aarch64 (AArch32's
+ * 16 quad registers hold at most 12 tap vectors beside the sums). */
 #if defined(__aarch64__)
-#define BE_PXN_TAP0(i)                                                                                                \
+#define BE_PXN_TAP0(i)                                                                                         \
     "ld1r {%[t].4s}, [%[p]], #4\n\teor %[a].16b, %[t].16b, %[x" #i "].16b\n\tcnt %[a].16b, %[a].16b\n\t"
-#define BE_PXN_TAP(i)                                                                                                 \
+#define BE_PXN_TAP(i)                                                                                          \
     "ld1r {%[t].4s}, [%[p]], #4\n\teor %[t].16b, %[t].16b, %[x" #i "].16b\n\tcnt %[t].16b, %[t].16b\n\t"       \
     "add %[a].16b, %[a].16b, %[t].16b\n\t"
+#else
+#define BE_PXN_TAP0(i)                                                                                         \
+    "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[a], %q[t], %q[x" #i "]\n\tvcnt.8 %q[a], %q[a]\n\t"
+#define BE_PXN_TAP(i)                                                                                          \
+    "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[t], %q[t], %q[x" #i "]\n\tvcnt.8 %q[t], %q[t]\n\t"       \
+    "vadd.i8 %q[a], %q[a], %q[t]\n\t"
+#endif
 #define BE_PXN_TAPS3 BE_PXN_TAP0(0) BE_PXN_TAP(1) BE_PXN_TAP(2)
 #define BE_PXN_TAPS6 BE_PXN_TAPS3 BE_PXN_TAP(3) BE_PXN_TAP(4) BE_PXN_TAP(5)
 #define BE_PXN_TAPS9 BE_PXN_TAPS6 BE_PXN_TAP(6) BE_PXN_TAP(7) BE_PXN_TAP(8)
 #define BE_PXN_TAPS12 BE_PXN_TAPS9 BE_PXN_TAP(9) BE_PXN_TAP(10) BE_PXN_TAP(11)
-#define BE_PXN_TAPS18 BE_PXN_TAPS12 BE_PXN_TAP(12) BE_PXN_TAP(13) BE_PXN_TAP(14) BE_PXN_TAP(15) BE_PXN_TAP(16) BE_PXN_TAP(17)
-#define BE_PXN_TAPS18_26 BE_PXN_TAP(18) BE_PXN_TAP(19) BE_PXN_TAP(20) BE_PXN_TAP(21) BE_PXN_TAP(22) BE_PXN_TAP(23) BE_PXN_TAP(24) BE_PXN_TAP(25) BE_PXN_TAP(26)
+#define BE_PXN_TAPS18                                                                                          \
+    BE_PXN_TAPS12 BE_PXN_TAP(12) BE_PXN_TAP(13) BE_PXN_TAP(14) BE_PXN_TAP(15) BE_PXN_TAP(16) BE_PXN_TAP(17)
+#define BE_PXN_TAPS18_26                                                                                       \
+    BE_PXN_TAP(18) BE_PXN_TAP(19) BE_PXN_TAP(20) BE_PXN_TAP(21) BE_PXN_TAP(22) BE_PXN_TAP(23) BE_PXN_TAP(24)     \
+    BE_PXN_TAP(25) BE_PXN_TAP(26)
 #define BE_PXN_X(i) [x##i] "w"(xv[i])
 #define BE_PXN_X3 BE_PXN_X(0), BE_PXN_X(1), BE_PXN_X(2)
 #define BE_PXN_X6 BE_PXN_X3, BE_PXN_X(3), BE_PXN_X(4), BE_PXN_X(5)
 #define BE_PXN_X9 BE_PXN_X6, BE_PXN_X(6), BE_PXN_X(7), BE_PXN_X(8)
 #define BE_PXN_X12 BE_PXN_X9, BE_PXN_X(9), BE_PXN_X(10), BE_PXN_X(11)
 #define BE_PXN_X18 BE_PXN_X12, BE_PXN_X(12), BE_PXN_X(13), BE_PXN_X(14), BE_PXN_X(15), BE_PXN_X(16), BE_PXN_X(17)
-#define BE_PXN_X18_26 BE_PXN_X(18), BE_PXN_X(19), BE_PXN_X(20), BE_PXN_X(21), BE_PXN_X(22), BE_PXN_X(23), BE_PXN_X(24), BE_PXN_X(25), BE_PXN_X(26)
-#define BE_PXN_BYTES_ASM(n)                                                                                           \
-    static inline __attribute__((always_inline)) uint8x16_t be_pxn_bytes##n(const uint32x4_t *xv, const be_word **p) \
+#define BE_PXN_X18_26                                                                                          \
+    BE_PXN_X(18), BE_PXN_X(19), BE_PXN_X(20), BE_PXN_X(21), BE_PXN_X(22), BE_PXN_X(23), BE_PXN_X(24),           \
+        BE_PXN_X(25), BE_PXN_X(26)
+#define BE_PXN_BYTES_ASM(n)                                                                                    \
+    static inline __attribute__((always_inline)) uint8x16_t be_pxn_bytes##n(const uint32x4_t *xv,              \
+                                                                            const be_word **p)                 \
     {                                                                                                          \
         uint8x16_t a, t;                                                                                       \
-        __asm__(BE_PXN_TAPS##n : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[n]) * p), BE_PXN_X##n);   \
+        __asm__(BE_PXN_TAPS##n                                                                                 \
+                : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p)                                                     \
+                : "m"(*(const be_word(*)[n]) * p), BE_PXN_X##n);                                               \
         return a;                                                                                              \
     }
 BE_PXN_BYTES_ASM(3)
 BE_PXN_BYTES_ASM(6)
 BE_PXN_BYTES_ASM(9)
 BE_PXN_BYTES_ASM(12)
+#if defined(__aarch64__)
 BE_PXN_BYTES_ASM(18)
 /* 27 taps in two statements (an asm takes at most 30 operands) */
 static inline __attribute__((always_inline)) uint8x16_t be_pxn_bytes27(const uint32x4_t *xv, const be_word **p)
 {
     uint8x16_t a = be_pxn_bytes18(xv, p), t;
-    __asm__(BE_PXN_TAPS18_26 : [a] "+w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[9]) * p), BE_PXN_X18_26);
+    __asm__(BE_PXN_TAPS18_26
+            : [a] "+w"(a), [t] "=&w"(t), [p] "+r"(*p)
+            : "m"(*(const be_word(*)[9]) * p), BE_PXN_X18_26);
     return a;
 }
-#else /* AArch32: 16 quad registers hold the 9 tap vectors of one word per pixel (no more: wide_shape) */
-#define BE_PXN_TAP0(i)                                                                                                \
-    "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[a], %q[t], %q[x" #i "]\n\tvcnt.8 %q[a], %q[a]\n\t"
-#define BE_PXN_TAP(i)                                                                                                 \
-    "vld1.32 {%e[t][], %f[t][]}, [%[p]]!\n\tveor %q[t], %q[t], %q[x" #i "]\n\tvcnt.8 %q[t], %q[t]\n\t"       \
-    "vadd.i8 %q[a], %q[a], %q[t]\n\t"
-#define BE_PXN_TAPS3 BE_PXN_TAP0(0) BE_PXN_TAP(1) BE_PXN_TAP(2)
-#define BE_PXN_TAPS6 BE_PXN_TAPS3 BE_PXN_TAP(3) BE_PXN_TAP(4) BE_PXN_TAP(5)
-#define BE_PXN_TAPS9 BE_PXN_TAPS6 BE_PXN_TAP(6) BE_PXN_TAP(7) BE_PXN_TAP(8)
-#define BE_PXN_TAPS12 BE_PXN_TAPS9 BE_PXN_TAP(9) BE_PXN_TAP(10) BE_PXN_TAP(11)
-#define BE_PXN_X(i) [x##i] "w"(xv[i])
-#define BE_PXN_X3 BE_PXN_X(0), BE_PXN_X(1), BE_PXN_X(2)
-#define BE_PXN_X6 BE_PXN_X3, BE_PXN_X(3), BE_PXN_X(4), BE_PXN_X(5)
-#define BE_PXN_X9 BE_PXN_X6, BE_PXN_X(6), BE_PXN_X(7), BE_PXN_X(8)
-#define BE_PXN_X12 BE_PXN_X9, BE_PXN_X(9), BE_PXN_X(10), BE_PXN_X(11)
-#define BE_PXN_BYTES_ASM(n)                                                                                           \
-    static inline __attribute__((always_inline)) uint8x16_t be_pxn_bytes##n(const uint32x4_t *xv,              \
-                                                                            const be_word **p)                 \
-    {                                                                                                          \
-        uint8x16_t a, t;                                                                                       \
-        __asm__(BE_PXN_TAPS##n : [a] "=&w"(a), [t] "=&w"(t), [p] "+r"(*p) : "m"(*(const be_word(*)[n]) * p), BE_PXN_X##n);   \
-        return a;                                                                                              \
-    }
-BE_PXN_BYTES_ASM(3)
-BE_PXN_BYTES_ASM(6)
-BE_PXN_BYTES_ASM(9)
-BE_PXN_BYTES_ASM(12)
 #endif
 
 /* Four channels' lanes stored by lane: position j's 4 channels at dj, one ST4 of lane j (GCC 12
