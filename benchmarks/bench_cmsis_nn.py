@@ -143,6 +143,8 @@ SHAPES: tuple[Shape, ...] = (
     Shape("i8dw2", "int8", "dw", 12, 12, 16, 32, 3, 2, 1, 0, _i8_offset("u8", 7)),
     Shape("i8first", "int8", "conv", 28, 28, 1, 16, 3, 1, 1, 1, _i8_offset("u8", 0)),
     Shape("i8dense", "int8", "dense", 1, 1, 512, 64, in_off=_i8_offset("i8", 1)),
+    Shape("i8pw16", "int8", "conv", 14, 14, 16, 40, 1, 1, 0, 0, _i8_offset("i8", -21)),
+    Shape("i8pw40", "int8", "conv", 7, 7, 40, 80, 1, 1, 0, 0, _i8_offset("i8", -4)),
 )
 
 
