@@ -15,11 +15,12 @@
  *    acc[j] += sum_e W_(c + e) * x_j[c + e], the 8 weight vectors loaded once per block.
  * The accumulator is over the raw codes (padding = the zero point), as the reference defines it
  * (the loader proved |acc| <= INT32_MAX). Per channel block the weights are repacked once per call
- * as int16 vectors of 8 channels per tap (zero past O), so one load serves P positions.
- * The RequantStage as be_i8_neon.c's rq_high4 (the high word of m * acc + Bh, shifted by s - 32,
- * saturated to int16, the zero point added saturating, saturated to int8), with the channel
- * block's constants in registers; each position's 8 codes one 8-byte store (a padding column or
- * a position past the map into a trash row).
+ * as int16 vectors of 8 channels per tap (zero past O, 8 x 8 transposes), so one load serves P
+ * positions; a 3x3 instance unrolls the stem's 9 taps.
+ * The RequantStage as be_i8_rq_one's high path (the high word of m * acc + Bh by SMULL + ADDHN,
+ * shifted by s - 32, saturated to int16, the zero point added saturating, saturated to int8),
+ * with the channel block's constants in registers; each position's 8 codes one 8-byte store (a
+ * padding column or a position past the map into a trash row).
  * The channel-lane kernel it replaces on these shapes ("neon": per output pixel, the weights and
  * stage constants reloaded for each) ran 2.05 instructions per MAC on the stem and 0.83 .. 0.98 on
  * the 1x1 convs (aarch64-virt).
@@ -79,7 +80,6 @@ static int i8px_mode(const be_op *op, uint32_t *wp_out)
         return 2;
     return 0;
 }
-
 
 /* Weights as int16 vectors of 8 channels per tap: wpk[(b * K + t) * 8 + i] = w[8 b + i][t]
  * (zero for channels >= O). Whole 8 x 8 tiles (8 channels, 8 taps) by one transpose: 8 loads,
