@@ -702,7 +702,8 @@ static void test_conv(void)
     { /* 3x3, stride 1, sign bits into int32 accumulators (the residual convs' AccStage) and into
        * the sign stage on >= 32 output pixels, with outputs too large for the grids' buffers: the
        * Cortex-M55 "lanes" in 1 .. 6 passes of 16 channels (C = 1 .. 96, one to three words per
-       * pixel), NEON's "lanes" (C <= 16; 17 .. 96 in one image per word of the pixel), "tab" from its offset image on the Thumb-2 cores (C <= 8
+       * pixel), NEON's "lanes" (C <= 16; 17 .. 96 in one image per word of the pixel, C = 33 and
+       * 40 with the last word packed), "tab" from its offset image on the Thumb-2 cores (C <= 8
        * too); the ResNets' 14 x 14 x 32 / 40 and 7 x 7 x 64 / 80 maps, rows narrower than a vector
        * (7, 5) and ending inside one, the map's last vector (its copy), asymmetric padding. Not on
        * the Cortex-M0: its outputs would shrink to a few channels, which the grids cover */
