@@ -256,7 +256,8 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
 def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     """Does the NEON "lanes" kernel for wide sign inputs (runtime_c/src/arm/be_conv2d_sign_px_neon.c)
     take this Conv2d over 17 .. 96 sign bits (on armv7: one word per pixel, or two with the last
-    one packed into at most 12 tap vectors and no sign stage), groups 1,
+    one packed into at most 12 tap vectors and no sign stage; a sign stage over two or more words
+    only on maps of at least 64 output pixels), groups 1,
     stride 1, on at least 32 output pixels, into a sign stage (at most 512 outputs), int32
     accumulators (at most 256) or a RequantStage in be_rq_bin's form (rq_bin_form, at most 64), when
     its tap vectors number at most 31 (KH * KW * ceil(C / 32), or fewer where the last word's image
@@ -268,8 +269,9 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
         return False
     if getattr(op, "groups", 1) != 1 or (sh, sw) != (1, 1) or out_spec.shape[0] * out_spec.shape[1] < 32:
         return False
-    if isinstance(out, ThresholdStage):
-        ok = out.encoding == "sign" and out.levels == 1 and op.out_channels <= 512
+    if isinstance(out, ThresholdStage):  # two or more words per pixel: maps of >= 64 output pixels
+        ok = out.encoding == "sign" and out.levels == 1 and op.out_channels <= 512 and \
+            (cw == 1 or out_spec.shape[0] * out_spec.shape[1] >= 64)
     elif isinstance(out, AccStage):
         ok = op.out_channels <= 256
     else:
