@@ -17,9 +17,9 @@
  * Here the input goes once per call into cw zero-padded word images (word p of every pixel in
  * image p, row pitch WP = W + PL + PR), so output position q = y * WP + x reads tap (ky, kx),
  * word p at q + ky * WP + kx of image p, and 4 consecutive positions are one vector load. When
- * the last word holds few bits (cl <= 10: C = 33 .. 42, 65 .. 74) its image packs G = 32 / cl
- * kernel columns per word, as be_planes_px.h packs narrow inputs, and the weights are repacked to
- * match (3x3 over 40 channels: 9 + 3 tap vectors instead of 18). Per vector of positions the n
+ * the last word holds few bits (cl <= 10; with a 3x3 kernel this pays for C = 33 .. 42 only) its
+ * image packs G = 32 / cl kernel columns per word, as be_planes_px.h packs narrow inputs, and the
+ * weights are repacked to match (3x3 over 40 channels: 9 + 3 tap vectors instead of 18). Per vector of positions the n
  * tap vectors are loaded once (kept in registers by the instances, n = 9, 12, 18, 27); per output
  * channel each is XORed with the weight word (LD1R), counted per byte (CNT), the byte counts added
  * (at most 31 * 8 <= 255: n <= 31) and widened once (two UADDLP): 4 instructions per 128 bits.
