@@ -240,6 +240,8 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
         acc = isinstance(out, AccStage) and op.out_channels <= 256  # (or into int32 accumulators, <= 256)
         if not ((sign_stage or requant or acc) and c <= 16 and out_spec.shape[0] * out_spec.shape[1] >= 32):
             return False
+        if (requant or acc) and spec.shape[1] + op.padding[2] + op.padding[3] < 4:
+            return False  # the accumulator / requant stores: a padded row pitch of 4 or more
     elif not 2 <= spec.planes <= 8 or not isinstance(out, ThresholdStage) or out.encoding != "unsigned" or \
             out_spec.planes > 8:
         return False
@@ -284,6 +286,8 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     n = (cw - 1) * kh * kw + kh * -(-kw // gw)
     if gw > 1 and (n > 31 or op.out_channels * n > 2048 or kw % gw or 4 * n > 3 * cw * kh * kw):
         gw, n = 1, cw * kh * kw
+    if not isinstance(out, ThresholdStage) and wp < 4:
+        return False  # the accumulator / requant stores: a padded row pitch of 4 or more
     if not target.startswith("aarch64") and cw > 1 and (gw == 1 or n > 12 or isinstance(out, ThresholdStage)):
         return False  # armv7: 12 tap vectors at most (two words with the last packed), no sign stage there
     return ok and n <= 31 and cw * hp * wp + 64 <= 4096

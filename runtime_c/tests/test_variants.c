@@ -731,6 +731,11 @@ static void test_conv(void)
             conv_case(cs[i], 3, 3, 1, 1, pad1, hs[i], ws[i], 2u * os_[i] > 128u ? 128u : 2u * os_[i] + 1u, 0,
                       BE_WK_BINARY, 0);
         }
+        /* maps one and two pixels wide (1x1): a vector of 4 positions spans up to 4 rows */
+        conv_case(33, 1, 1, 1, 1, pad0, 20, 2, 9, 0, BE_WK_BINARY, 5);
+        conv_case(33, 1, 1, 1, 1, pad0, 37, 1, 9, 0, BE_WK_BINARY, 5);
+        conv_case(16, 1, 1, 1, 1, pad0, 35, 1, 7, 0, BE_WK_BINARY, 5);
+        conv_case(24, 1, 1, 1, 1, pad0, 33, 1, 6, 0, BE_WK_BINARY, 4);
         out_limit = IO_WORDS * 4u;
 #else
         (void)cs, (void)os_, (void)hs, (void)ws, (void)pad0, (void)pad1, (void)pad2, (void)i;

@@ -310,7 +310,8 @@ static int acc_geometry(const be_op *op, be_px_geom *g)
                op->out_ch > ACC_OUT_MAX) {
         return 0;
     }
-    return be_px_shape(op, g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1);
+    /* be_pxn_lane_pixels: a vector of 4 positions spans at most two rows (pitch >= 4) */
+    return be_px_shape(op, g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1) && g->wp >= 4u;
 }
 
 int be_conv2d_px_neon_acc_supports(const be_op *op)
@@ -340,12 +341,12 @@ static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, co
                                                              const be_word *vmask, void *out, const uint32_t taps,
                                                              const be_rq_bin *rq)
 {
-    const uint32_t nout = op->out_ch, ow = op->out.w, oh = op->out.h, full = nout & ~3u, ps = op->out.pixel_bytes;
+    const uint32_t nout = op->out_ch, full = nout & ~3u;
     const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c));
     int32_t trash[ACC_OUT_MAX];
     uint32x4_t xv[XV_MAX];
     uint32_t tofs[XV_MAX];
-    uint32_t q0, t, c, j, y0 = 0u, x0 = 0u;
+    uint32_t q0, t, c, y0 = 0u, x0 = 0u;
     be_px_offsets(op, g, tofs);
     for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
         uint8_t *px[LANES]; /* lane j's output pixel, or the trash row (a padding column) */
@@ -353,14 +354,7 @@ static inline __attribute__((always_inline)) void px_acc_run(const be_op *op, co
         PX_UNROLL
         for (t = 0; t < taps; t++)
             xv[t] = vandq_u32(vld1q_u32(img + tofs[t] + q0), vdupq_n_u32(vmask[t]));
-        for (j = 0; j < LANES; j++) {
-            uint32_t x = x0 + j, y = y0;
-            if (x >= g->wp) {
-                x -= g->wp;
-                y++;
-            }
-            px[j] = x < ow && y < oh ? (uint8_t *)out + ((size_t)y * ow + x) * ps : (uint8_t *)trash;
-        }
+        be_pxn_lane_pixels(op, g, q0, y0, x0, out, trash, px);
         if (rq != NULL) { /* four channels' 4 lanes requantized, stored by ST4 */
             int8_t *d0 = (int8_t *)px[0], *d1 = (int8_t *)px[1], *d2 = (int8_t *)px[2], *d3 = (int8_t *)px[3];
             for (c = 0; c < full; c += 4u) {

@@ -133,6 +133,8 @@ static int wide_takes(const be_op *op, be_px_geom *g, be_rq_bin *q)
         return 0;
     if (stage == 1 && g->planes > 1u && (uint64_t)op->out.h * op->out.w < 64u)
         return 0;
+    if (stage != 1 && g->wp < 4u) /* be_pxn_lane_pixels: a vector spans at most two rows */
+        return 0;
 #if !defined(__aarch64__)
     if (stage == 1 && g->planes > 1u)
         return 0;
@@ -272,23 +274,6 @@ static inline __attribute__((always_inline)) uint32x4_t count_next(const uint32x
     return vpaddlq_u16(vpaddlq_u8(a));
 }
 
-/* The lanes' output pixels: pointer j to position q0 + j's pixel (out + pixel * ps bytes), or
- * to trash when that position is a padding column or past the map. */
-static inline void lane_pixels(const be_op *op, const be_px_geom *g, uint32_t q0, uint32_t y0, uint32_t x0,
-                               void *out, void *trash, uint8_t *px[LANES])
-{
-    const uint32_t ow = op->out.w, ps = op->out.pixel_bytes;
-    uint32_t j;
-    for (j = 0; j < LANES; j++) {
-        uint32_t x = x0 + j, y = y0;
-        if (x >= g->wp) {
-            x -= g->wp;
-            y++;
-        }
-        px[j] = x < ow && q0 + j < g->npos ? (uint8_t *)out + ((size_t)y * ow + x) * ps : (uint8_t *)trash;
-    }
-}
-
 /* One run over the positions with n tap vectors (a constant in the 3x3 instances); stage as
  * wide_stage. */
 static inline __attribute__((always_inline)) void wide_run(const be_op *op, const be_px_geom *g, const be_word *img,
@@ -350,7 +335,7 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
 #else /* past 9 tap vectors the four results of ST4 do not fit beside them: lane stores */
             const uint32_t full = n > 9u ? 0u : nout & ~3u;
 #endif
-            lane_pixels(op, g, q0, y0, x0, out, trash, px);
+            be_pxn_lane_pixels(op, g, q0, y0, x0, out, trash, px);
             if (stage == 2) {
                 int32_t *d0 = (int32_t *)(void *)px[0], *d1 = (int32_t *)(void *)px[1];
                 int32_t *d2 = (int32_t *)(void *)px[2], *d3 = (int32_t *)(void *)px[3];

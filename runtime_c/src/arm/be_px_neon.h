@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "be_bitformat.h"
+#include "be_planes_px.h"
 
 /* The byte counts of one output channel, sum over the n tap vectors of popcount(x[t] XOR w[t])
  * per byte (n <= 31: they do not wrap), w read from *p, which then moves past the channel's n
@@ -127,6 +128,25 @@ static inline __attribute__((always_inline)) void be_pxn_store_rq4(int8_t *d0, i
                "vst4.8 {d28[2], d29[2], d30[2], d31[2]}, [%[d2]]\n\t"
                "vst4.8 {d28[3], d29[3], d30[3], d31[3]}, [%[d3]]");
 #endif
+}
+
+/* The output pixels of the 4 lanes of positions q0 .. q0 + 3 ((y0, x0): q0's row and column):
+ * px[j] = out + pixel * ps bytes, or trash when the position is a padding column (x >= OW) or past
+ * the map. The callers take pitches WP >= 4 only, so a vector reaches at most into the next row
+ * (one subtraction; a loop for narrower maps cost the armv7 accumulator convs up to 10 %). */
+static inline __attribute__((always_inline)) void be_pxn_lane_pixels(const be_op *op, const be_px_geom *g, uint32_t q0, uint32_t y0, uint32_t x0,
+                                      void *out, void *trash, uint8_t *px[4])
+{
+    const uint32_t ow = op->out.w, ps = op->out.pixel_bytes;
+    uint32_t j;
+    for (j = 0; j < 4u; j++) {
+        uint32_t x = x0 + j, y = y0;
+        if (x >= g->wp) {
+            x -= g->wp;
+            y++;
+        }
+        px[j] = x < ow && q0 + j < g->npos ? (uint8_t *)out + ((size_t)y * ow + x) * ps : (uint8_t *)trash;
+    }
 }
 
 #endif /* BE_PX_NEON_H */
