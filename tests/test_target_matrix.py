@@ -259,7 +259,7 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     """Does the NEON "lanes" kernel for wide sign inputs (runtime_c/src/arm/be_conv2d_sign_px_neon.c)
     take this Conv2d over 17 .. 96 sign bits (on armv7: one word per pixel, or two with the last
     one packed into at most 12 tap vectors and no sign stage; a sign stage over two or more words
-    only on maps of at least 64 output pixels), groups 1,
+    only on maps of at least 64 output pixels or where the column-shifted images fit), groups 1,
     stride 1, on at least 32 output pixels, into a sign stage (at most 512 outputs), int32
     accumulators (at most 256) or a RequantStage in be_rq_bin's form (rq_bin_form, at most 64), when
     its tap vectors number at most 31 (KH * KW * ceil(C / 32), or fewer where the last word's image
@@ -271,9 +271,8 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
         return False
     if getattr(op, "groups", 1) != 1 or (sh, sw) != (1, 1) or out_spec.shape[0] * out_spec.shape[1] < 32:
         return False
-    if isinstance(out, ThresholdStage):  # two or more words per pixel: maps of >= 64 output pixels
-        ok = out.encoding == "sign" and out.levels == 1 and op.out_channels <= 512 and \
-            (cw == 1 or out_spec.shape[0] * out_spec.shape[1] >= 64)
+    if isinstance(out, ThresholdStage):
+        ok = out.encoding == "sign" and out.levels == 1 and op.out_channels <= 512
     elif isinstance(out, AccStage):
         ok = op.out_channels <= 256
     else:
@@ -286,6 +285,13 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     n = (cw - 1) * kh * kw + kh * -(-kw // gw)
     if gw > 1 and (n > 31 or op.out_channels * n > 2048 or kw % gw or 4 * n > 3 * cw * kh * kw):
         gw, n = 1, cw * kh * kw
+    # the column-shifted images (one per full word and kernel column, one per group of the packed
+    # last word; rows of OW >= 4 words) beside the padded ones, each with 64 words of slack
+    nimg = (cw - 1) * kw + -(-kw // gw) if gw > 1 else cw * kw
+    ow = out_spec.shape[1]
+    shifted = ow >= 4 and cw * hp * wp + nimg * hp * ow + 128 <= 4096
+    if isinstance(out, ThresholdStage) and cw > 1 and out_spec.shape[0] * ow < 64 and not shifted:
+        return False  # two or more words per pixel on a small map: only from the shifted images
     if not isinstance(out, ThresholdStage) and wp < 4:
         return False  # the accumulator / requant stores: a padded row pitch of 4 or more
     if not target.startswith("aarch64") and cw > 1 and (gw == 1 or n > 12 or isinstance(out, ThresholdStage)):

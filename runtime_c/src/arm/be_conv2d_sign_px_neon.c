@@ -16,7 +16,10 @@
  *
  * Here the input goes once per call into cw zero-padded word images (word p of every pixel in
  * image p, row pitch WP = W + PL + PR), so output position q = y * WP + x reads tap (ky, kx),
- * word p at q + ky * WP + kx of image p, and 4 consecutive positions are one vector load. When
+ * word p at q + ky * WP + kx of image p, and 4 consecutive positions are one vector load. Where
+ * they fit (shift_words), these are cut into column-shifted images of pitch OW, one per tap
+ * column, so that the positions are the output pixels and no padding column is computed (since
+ * 2026-12-06, third session: the 7 x 7 maps' 16 vectors of positions became 13). When
  * the last word holds few bits (cl <= 10; with a 3x3 kernel this pays for C = 33 .. 42 only) its
  * image packs G = 32 / cl kernel columns per word, as be_planes_px.h packs narrow inputs, and the
  * weights are repacked to match (3x3 over 40 channels: 9 + 3 tap vectors instead of 18). Per vector of positions the n
@@ -34,7 +37,7 @@
  *  - requant: be_neon_rq_bin_lanes per channel, four channels' 4 codes by four ST4 byte-lane
  *    stores.
  *
- * Stack: the word images (at most IMG_WORDS words, 16 KiB), the repacked weights (at most
+ * Stack: the word images and the shifted ones (at most IMG_WORDS words, 16 KiB), the repacked weights (at most
  * WPK_WORDS, 8 KiB), the tap vectors (n <= 31), the sign stage's constants (<= SIGN_OUT_MAX), the
  * trash row (<= OUT_MAX int32), the requant constants (<= RQ_MAX); no scratch.
  */
@@ -121,17 +124,38 @@ static int wide_stage(const be_op *op, be_rq_bin *q)
     return 0;
 }
 
-/* wide_shape and wide_stage. A sign stage over two or more words per pixel only on maps of at
- * least 64 output pixels: on a 7 x 7 map (61 positions computed for 49 outputs) "neon" counts
- * them cheaper (the VGG32's 7 x 7 x 64 -> 128: 0.044 against 0.050 per binary MAC, aarch64-virt),
- * on 14 x 14 "lanes" (0.044 against 0.046). On AArch32 no sign stage over two words at all (its two
- * constant vectors per channel would not fit beside the 12 tap vectors). */
+/* Column-shifted images (when they fit: shift_words): per full word p and kernel column kx, and
+ * per group gr of the packed last image, the padded image's rows cut to the OW columns that
+ * start at kx (at gr G), row pitch OW. Output position q = y * OW + x then reads tap (ky, kx) at
+ * q + ky * OW of its image, so the positions are the output pixels themselves: no padding column
+ * is computed (a 7 x 7 map: 49 positions in 13 vectors, 61 in 16 with the padded pitch). The
+ * images follow each other in tap order (the full words' (p, kx), then the last image's groups);
+ * a row is copied 4 words at a time, its last vector spilling into the next row, which is
+ * written after it (the last one into the slack). Returns the words they take, or 0 where they
+ * do not fit beside the padded images they are cut from (those are read instead). */
+static uint64_t shift_words(const be_op *op, const be_px_geom *g)
+{
+    const uint32_t full = g->gw > 1u ? g->planes - 1u : g->planes;
+    const uint64_t nimg = (uint64_t)full * op->kw + (g->gw > 1u ? g->ng : 0u);
+    const uint64_t words = nimg * g->hp * op->out.w;
+    /* after the padded images and their slack, with a slack of their own; rows of at least a
+     * vector (the lane pointers of the accumulator / requant stores wrap once) */
+    return op->out.w >= LANES && (uint64_t)g->planes * g->hp * g->wp + words + 2u * BE_PX_SLACK <= IMG_WORDS ? words
+                                                                                                             : 0u;
+}
+
+/* wide_shape and wide_stage. A sign stage over two or more words per pixel on maps of fewer than
+ * 64 output pixels only from the column-shifted images: over the padded ones a 7 x 7 map computes
+ * 61 positions for 49 outputs and "neon" counted the VGG32's 7 x 7 x 64 -> 128 cheaper (0.044
+ * against 0.050 per binary MAC, aarch64-virt; 0.0415 from the shifted images). On AArch32 no sign
+ * stage over two words at all (its two constant vectors per channel would not fit beside the 12
+ * tap vectors). */
 static int wide_takes(const be_op *op, be_px_geom *g, be_rq_bin *q)
 {
     int stage;
     if (!wide_shape(op, g) || (stage = wide_stage(op, q)) == 0)
         return 0;
-    if (stage == 1 && g->planes > 1u && (uint64_t)op->out.h * op->out.w < 64u)
+    if (stage == 1 && g->planes > 1u && (uint64_t)op->out.h * op->out.w < 64u && shift_words(op, g) == 0u)
         return 0;
     if (stage != 1 && g->wp < 4u) /* be_pxn_lane_pixels: a vector spans at most two rows */
         return 0;
@@ -187,26 +211,44 @@ static void pack_last(const be_op *op, const be_px_geom *g, be_word *img)
     }
 }
 
+static void shift_images(const be_op *op, const be_px_geom *g, const be_word *pad, be_word *sh)
+{
+    const uint32_t ow = op->out.w, full = g->gw > 1u ? g->planes - 1u : g->planes;
+    const size_t plane = (size_t)g->hp * g->wp;
+    uint32_t p, s, y, x;
+    for (p = 0; p < g->planes; p++) {
+        const uint32_t nsh = p < full ? op->kw : g->ng, step = p < full ? 1u : g->gw;
+        for (s = 0; s < nsh; s++) {
+            const be_word *src = pad + p * plane + s * step;
+            for (y = 0; y < g->hp; y++, src += g->wp, sh += ow)
+                for (x = 0; x < ow; x += LANES)
+                    vst1q_u32(sh + x, vld1q_u32(src + x));
+        }
+    }
+}
+
 /* The taps' word offsets, and with G > 1 the repacked weights:
  * taps t < F = (cw - 1) KH KW are (ky, kx, p) for the full words p < cw - 1 (t = (ky KW + kx)
  * (cw - 1) + p), then the last image's KH * ng groups (ky, group); wpk[o n + t] likewise, a group's
  * word packing its columns' last words (bits past C cleared) at j cl. Returns the weights to read:
  * op->weights as stored when G = 1 (there the taps are (ky, kx, p) for every p). */
-static const be_word *wide_taps(const be_op *op, const be_px_geom *g, uint32_t *tofs, be_word *wpk)
+static const be_word *wide_taps(const be_op *op, const be_px_geom *g, int shifted, uint32_t *tofs, be_word *wpk)
 {
     const uint32_t cw = g->planes, n = g->taps, kw = op->kw, kk = op->kh * kw, gw = g->gw;
     const uint32_t full = gw > 1u ? cw - 1u : cw, f = full * kk, cl = op->in.c - 32u * (cw - 1u);
-    const size_t plane = (size_t)g->hp * g->wp;
+    const size_t plane = (size_t)g->hp * g->wp, splane = (size_t)g->hp * op->out.w;
     const be_word *w = (const be_word *)op->weights;
     const be_word cmask = be_last_word_mask(op->in.c);
     uint32_t t, o;
     for (t = 0; t < f; t++) { /* tap (ky, kx), word p: t = (ky * KW + kx) * full + p */
         const uint32_t p = t % full, k = t / full;
-        tofs[t] = (uint32_t)(p * plane) + k / kw * g->wp + k % kw;
+        tofs[t] = shifted ? (uint32_t)((p * kw + k % kw) * splane + k / kw * op->out.w)
+                          : (uint32_t)(p * plane) + k / kw * g->wp + k % kw;
     }
     for (; t < n; t++) { /* the last image's group (ky, gr): columns gr G .. gr G + G - 1 */
         const uint32_t u = t - f;
-        tofs[t] = (uint32_t)((cw - 1u) * plane) + u / g->ng * g->wp + u % g->ng * gw;
+        tofs[t] = shifted ? (uint32_t)((full * kw + u % g->ng) * splane + u / g->ng * op->out.w)
+                          : (uint32_t)((cw - 1u) * plane) + u / g->ng * g->wp + u % g->ng * gw;
     }
     if (gw == 1u)
         return w;
@@ -279,7 +321,7 @@ static inline __attribute__((always_inline)) uint32x4_t count_next(const uint32x
 static inline __attribute__((always_inline)) void wide_run(const be_op *op, const be_px_geom *g, const be_word *img,
                                                            void *out, const uint32_t n, const int stage,
                                                            const be_rq_bin *rq, const int unrolled, const be_word *wk,
-                                                           const uint32_t *tofs)
+                                                           const uint32_t *tofs, const int shifted)
 {
     const uint32_t nout = op->out_ch, ow = op->out.w;
     const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c));
@@ -318,8 +360,8 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
                 }
                 if (m < 32u)
                     ov = vshlq_u32(ov, vdupq_n_s32(-(int32_t)(32u - m)));
-                if (op->out.pixel_bytes == 4u && x0 + LANES <= ow) {
-                    vst1q_u32((be_word *)out + (size_t)y0 * ow + x0, ov);
+                if (op->out.pixel_bytes == 4u && (shifted ? q0 + LANES <= g->npos : x0 + LANES <= ow)) {
+                    vst1q_u32((be_word *)out + (size_t)y0 * ow + x0, ov); /* shifted: positions are pixels */
                 } else {
                     be_word res[LANES];
                     vst1q_u32(res, ov);
@@ -383,9 +425,9 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
  * columns to a word), 43 .. 64, 65 .. 96 channels) per stage; any other n is read at run time. */
 #define WIDE_INSTANCE(name, n, stage, unrolled)                                                                \
     static void name(const be_op *op, const be_px_geom *g, const be_word *img, void *out, const be_rq_bin *rq,  \
-                     const be_word *wk, const uint32_t *tofs)                                                  \
+                     const be_word *wk, const uint32_t *tofs, int shifted)                                     \
     {                                                                                                          \
-        wide_run(op, g, img, out, (n), (stage), rq, (unrolled), wk, tofs);                                     \
+        wide_run(op, g, img, out, (n), (stage), rq, (unrolled), wk, tofs, shifted);                            \
     }
 WIDE_INSTANCE(wide_sign9, 9u, 1, 1)
 WIDE_INSTANCE(wide_acc9, 9u, 2, 1)
@@ -406,7 +448,7 @@ WIDE_INSTANCE(wide_acc_any, g->taps, 2, 0)
 WIDE_INSTANCE(wide_rq_any, g->taps, 3, 0)
 
 typedef void (*wide_fn)(const be_op *op, const be_px_geom *g, const be_word *img, void *out, const be_rq_bin *rq,
-                        const be_word *wk, const uint32_t *tofs);
+                        const be_word *wk, const uint32_t *tofs, int shifted);
 
 be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, void *scratch)
 {
@@ -424,17 +466,27 @@ be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, voi
     be_rq_bin q[RQ_MAX];
     const be_word *wk;
     be_px_geom g;
-    int stage;
+    int stage, shifted;
     uint32_t pick;
+    uint64_t pad_words, sw;
     (void)scratch;
     if ((stage = wide_takes(op, &g, q)) == 0)
         return BE_ERR_ARG; /* not reached: supports() checked it */
     wide_copy(op, &g, (const be_word *)in, img);
     if (g.gw > 1u)
         pack_last(op, &g, img);
-    wk = wide_taps(op, &g, tofs, wpk);
+    pad_words = (uint64_t)g.planes * g.hp * g.wp + BE_PX_SLACK;
+    sw = shift_words(op, &g);
+    shifted = sw > 0u;
+    wk = wide_taps(op, &g, shifted, tofs, wpk);
+    if (shifted) {
+        shift_images(op, &g, img, img + pad_words);
+        be_zero_words(img + pad_words + sw, LANES); /* what the last vector of positions reads past them */
+        g.wp = op->out.w; /* the positions' pitch: the output rows */
+        g.npos = op->out.h * op->out.w;
+    }
     pick = g.taps == 9u ? 1u : g.taps == 12u ? 2u : g.taps == 18u ? 3u : g.taps == 27u ? 4u : 0u;
-    inst[stage - 1][pick](op, &g, img, out, q, wk, tofs);
+    inst[stage - 1][pick](op, &g, shifted ? img + pad_words : img, out, q, wk, tofs, shifted);
     return BE_OK;
 }
 
