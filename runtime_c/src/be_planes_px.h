@@ -31,6 +31,7 @@
 typedef struct be_px_geom {
     uint32_t wp, hp, planes, npos; /* pitch, padded rows, P, positions computed */
     uint32_t gw, ng, taps;         /* columns per group G, groups per kernel row, groups KH * ng */
+    uint32_t gstride, pstride;     /* words from a kernel row's group to the next, from a plane's image to the next */
 } be_px_geom;
 
 /* Binary weights on sign bits (one plane): the XOR form of the position-lane kernels. */
@@ -61,6 +62,8 @@ static inline int be_px_shape(const be_op *op, be_px_geom *g, uint32_t img_words
     g->gw = 32u / op->in.c < op->kw ? 32u / op->in.c : op->kw;
     g->ng = (op->kw + g->gw - 1u) / g->gw;
     g->taps = op->kh * g->ng;
+    g->gstride = g->gw;
+    g->pstride = g->hp * g->wp;
     return (uint64_t)g->planes * g->hp * g->wp + BE_PX_SLACK <= img_words && (uint64_t)g->taps * g->planes <= xv_max &&
            (uint64_t)op->out_ch * g->taps <= wpk_words && g->taps <= taps_max;
 }
@@ -143,14 +146,24 @@ static inline const be_word *be_px_weights(const be_op *op, const be_px_geom *g,
     return wpk;
 }
 
-/* Word offsets of the group vectors of plane p, group t: tofs[p * taps + t]. */
+/* Word offsets of the group vectors of plane p, group t = (ky, gr): tofs[p * taps + t] (in the
+ * padded images gstride = G and pstride = HP * WP; a variant that cuts them into column-shifted
+ * images sets its own, with WP the output rows' pitch). */
 static inline void be_px_offsets(const be_op *op, const be_px_geom *g, uint32_t *tofs)
 {
     uint32_t p, t;
     (void)op;
     for (p = 0; p < g->planes; p++)
         for (t = 0; t < g->taps; t++)
-            tofs[p * g->taps + t] = p * g->hp * g->wp + (t / g->ng) * g->wp + t % g->ng * g->gw;
+            tofs[p * g->taps + t] = p * g->pstride + (t / g->ng) * g->wp + t % g->ng * g->gstride;
+}
+
+/* Are positions q0 .. q0 + lanes - 1 (q0 at column x0 of its row) consecutive output pixels? They
+ * are where the positions' pitch is the output rows' (no padding column computed) and the run
+ * ends inside the map, or where it ends inside the row. */
+static inline int be_px_run_of_pixels(const be_op *op, const be_px_geom *g, uint32_t lanes, uint32_t q0, uint32_t x0)
+{
+    return g->wp == op->out.w ? q0 + lanes <= g->npos : x0 + lanes <= op->out.w;
 }
 
 /* Store output word gi of each plane for the valid positions among lanes q0 .. q0 + lanes - 1

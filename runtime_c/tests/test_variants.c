@@ -731,13 +731,15 @@ static void test_conv(void)
             conv_case(cs[i], 3, 3, 1, 1, pad1, hs[i], ws[i], 2u * os_[i] > 128u ? 128u : 2u * os_[i] + 1u, 0,
                       BE_WK_BINARY, 0);
         }
-        /* a 1 x 15 kernel over two words per pixel (30 tap vectors): its column-shifted images
-         * (2 x 15 x 16 x 16 words) do not fit NEON's image buffer, which then reads the padded
+        /* 1 x 15 kernels whose column-shifted images do not fit NEON's image buffers (2 x 15 x 16 x
+         * 16 words over 48 channels; 8 groups x 16 x 30 over 16), which then read the padded
          * images (positions over the padding columns computed and dropped) */
         {
             static const uint32_t pad7[4] = {0, 0, 7, 7};
             conv_case(48, 1, 15, 1, 1, pad7, 16, 16, 20, 0, BE_WK_BINARY, 5);
             conv_case(48, 1, 15, 1, 1, pad7, 16, 16, 9, 0, BE_WK_BINARY, 4);
+            conv_case(16, 1, 15, 1, 1, pad7, 16, 30, 12, 0, BE_WK_BINARY, 5);
+            conv_case(16, 1, 15, 1, 1, pad7, 16, 30, 40, 0, BE_WK_BINARY, 0);
         }
         /* maps one and two pixels wide (1x1): a vector of 4 positions spans up to 4 rows */
         conv_case(33, 1, 1, 1, 1, pad0, 20, 2, 9, 0, BE_WK_BINARY, 5);

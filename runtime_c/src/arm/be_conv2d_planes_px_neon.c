@@ -134,7 +134,7 @@ static inline __attribute__((always_inline)) void px_run(const be_op *op, const 
                         ov[qp] = vorrq_u32(ov[qp], vandq_u32(vtstq_u32(level, vdupq_n_u32(1u << qp)), bit));
                 }
             }
-            if (op->out.pixel_bytes == 4u * oplanes && oplanes <= 2u && x0 + LANES <= op->out.w) {
+            if (op->out.pixel_bytes == 4u * oplanes && oplanes <= 2u && be_px_run_of_pixels(op, g, LANES, q0, x0)) {
                 /* 4 pixels of one row, one word per plane: stored as they are, or interleaved */
                 be_word *d = out + ((size_t)y0 * op->out.w + x0) * oplanes;
                 if (oplanes == 1u) {
@@ -248,7 +248,7 @@ static inline __attribute__((always_inline)) void px_sign_run(const be_op *op, c
                 ov = vorrq_u32(ov, vandq_u32(vcleq_s32(count_xor_at(xv, wk + (size_t)c * taps, taps), vdupq_n_s32(dthr[c])),
                                              vdupq_n_u32(1u << (c - o0))));
             }
-            if (op->out.pixel_bytes == 4u && x0 + LANES <= ow) {
+            if (op->out.pixel_bytes == 4u && be_px_run_of_pixels(op, g, LANES, q0, x0)) {
                 vst1q_u32(out + (size_t)y0 * ow + x0, ov);
             } else {
                 be_word res[LANES];
@@ -431,10 +431,32 @@ static inline void pack4(be_word *row, uint32_t x, uint32_t n, uint32_t gw, uint
     }
 }
 
+/* Where they fit beside the packed images, cut these into column-shifted ones (be_pxn_shift_images:
+ * one per plane and group of a kernel row, rows of OW >= 4 words) and point g at them (since
+ * 2026-12-06, third session: no position over a padding column is computed, a 14 x 14 map's 56
+ * vectors of positions become 49). Returns the images to read. */
+static const be_word *px_shift(const be_op *op, be_px_geom *g, be_word *img)
+{
+    const uint32_t ow = op->out.w, plane = g->hp * g->wp;
+    const uint64_t pad = (uint64_t)g->planes * plane + BE_PX_SLACK, words = (uint64_t)g->planes * g->ng * g->hp * ow;
+    be_word *end = img + pad;
+    uint32_t p;
+    if (ow < LANES || pad + words + BE_PX_SLACK > IMG_WORDS)
+        return img;
+    for (p = 0; p < g->planes; p++)
+        end = be_pxn_shift_images(img + p * plane, g->wp, g->hp, ow, g->ng, g->gw, end);
+    be_zero_words(end, LANES); /* what the last vector of positions reads past them */
+    g->gstride = g->hp * ow;
+    g->pstride = g->ng * g->hp * ow;
+    g->wp = ow; /* the positions' pitch: the output rows */
+    g->npos = op->out.h * ow;
+    return img + pad;
+}
+
 be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, void *scratch)
 {
     be_word img[IMG_WORDS], wpk[WPK_WORDS], vmask[XV_MAX];
-    const be_word *wk;
+    const be_word *wk, *src;
     be_px_geom g;
     (void)scratch;
     if (!be_px_geometry(op, &g, IMG_WORDS, XV_MAX, WPK_WORDS, TAPS_MAX, 1))
@@ -442,7 +464,8 @@ be_status be_conv2d_planes_px_neon(const be_op *op, const void *in, void *out, v
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack4);
     wk = be_px_weights(op, &g, wpk, vmask);
-    be_px_pick_sign(op, &g, instances)(op, &g, img, wk, vmask, (be_word *)out);
+    src = px_shift(op, &g, img);
+    be_px_pick_sign(op, &g, instances)(op, &g, src, wk, vmask, (be_word *)out);
     return BE_OK;
 }
 
@@ -451,7 +474,7 @@ be_status be_conv2d_px_neon_acc(const be_op *op, const void *in, void *out, void
     be_word img[IMG_WORDS], wpk[WPK_WORDS], vmask[XV_MAX];
     be_rq_bin q[RQ_MAX];
     const be_rq_bin *rq = NULL;
-    const be_word *wk;
+    const be_word *wk, *src;
     be_px_geom g;
     (void)scratch;
     if (!acc_geometry(op, &g))
@@ -463,12 +486,13 @@ be_status be_conv2d_px_neon_acc(const be_op *op, const void *in, void *out, void
     be_px_copy_images(op, &g, (const be_word *)in, img);
     be_px_pack_rows(op, &g, img, LANES, pack4);
     wk = be_px_weights(op, &g, wpk, vmask);
+    src = px_shift(op, &g, img);
     if (op->kh == 3u && op->kw == 3u && g.taps == 3u)
-        px_acc_g3(op, &g, img, wk, vmask, (be_word *)out, rq);
+        px_acc_g3(op, &g, src, wk, vmask, (be_word *)out, rq);
     else if (op->kh == 3u && op->kw == 3u && g.taps == 6u)
-        px_acc_g6(op, &g, img, wk, vmask, (be_word *)out, rq);
+        px_acc_g6(op, &g, src, wk, vmask, (be_word *)out, rq);
     else
-        px_acc_any(op, &g, img, wk, vmask, (be_word *)out, rq);
+        px_acc_any(op, &g, src, wk, vmask, (be_word *)out, rq);
     return BE_OK;
 }
 

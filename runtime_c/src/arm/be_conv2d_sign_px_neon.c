@@ -124,15 +124,12 @@ static int wide_stage(const be_op *op, be_rq_bin *q)
     return 0;
 }
 
-/* Column-shifted images (when they fit: shift_words): per full word p and kernel column kx, and
- * per group gr of the packed last image, the padded image's rows cut to the OW columns that
- * start at kx (at gr G), row pitch OW. Output position q = y * OW + x then reads tap (ky, kx) at
- * q + ky * OW of its image, so the positions are the output pixels themselves: no padding column
- * is computed (a 7 x 7 map: 49 positions in 13 vectors, 61 in 16 with the padded pitch). The
- * images follow each other in tap order (the full words' (p, kx), then the last image's groups);
- * a row is copied 4 words at a time, its last vector spilling into the next row, which is
- * written after it (the last one into the slack). Returns the words they take, or 0 where they
- * do not fit beside the padded images they are cut from (those are read instead). */
+/* Column-shifted images (be_pxn_shift_images): per full word p and kernel column kx, and per
+ * group gr of the packed last image, the padded image cut to the OW columns that start at kx (at
+ * gr G). Output position q = y * OW + x then reads tap (ky, kx) at q + ky * OW of its image, so
+ * the positions are the output pixels themselves: no padding column is computed (a 7 x 7 map: 49
+ * positions in 13 vectors, 61 in 16 with the padded pitch). Returns the words they take, or 0
+ * where they do not fit beside the padded images they are cut from (those are read instead). */
 static uint64_t shift_words(const be_op *op, const be_px_geom *g)
 {
     const uint32_t full = g->gw > 1u ? g->planes - 1u : g->planes;
@@ -211,20 +208,14 @@ static void pack_last(const be_op *op, const be_px_geom *g, be_word *img)
     }
 }
 
+/* The shifted images: the full words' kernel columns, then the packed last image's groups */
 static void shift_images(const be_op *op, const be_px_geom *g, const be_word *pad, be_word *sh)
 {
-    const uint32_t ow = op->out.w, full = g->gw > 1u ? g->planes - 1u : g->planes;
-    const size_t plane = (size_t)g->hp * g->wp;
-    uint32_t p, s, y, x;
-    for (p = 0; p < g->planes; p++) {
-        const uint32_t nsh = p < full ? op->kw : g->ng, step = p < full ? 1u : g->gw;
-        for (s = 0; s < nsh; s++) {
-            const be_word *src = pad + p * plane + s * step;
-            for (y = 0; y < g->hp; y++, src += g->wp, sh += ow)
-                for (x = 0; x < ow; x += LANES)
-                    vst1q_u32(sh + x, vld1q_u32(src + x));
-        }
-    }
+    const uint32_t full = g->gw > 1u ? g->planes - 1u : g->planes, plane = g->hp * g->wp;
+    uint32_t p;
+    for (p = 0; p < g->planes; p++)
+        sh = be_pxn_shift_images(pad + p * plane, g->wp, g->hp, op->out.w, p < full ? op->kw : g->ng,
+                                 p < full ? 1u : g->gw, sh);
 }
 
 /* The taps' word offsets, and with G > 1 the repacked weights:
@@ -321,7 +312,7 @@ static inline __attribute__((always_inline)) uint32x4_t count_next(const uint32x
 static inline __attribute__((always_inline)) void wide_run(const be_op *op, const be_px_geom *g, const be_word *img,
                                                            void *out, const uint32_t n, const int stage,
                                                            const be_rq_bin *rq, const int unrolled, const be_word *wk,
-                                                           const uint32_t *tofs, const int shifted)
+                                                           const uint32_t *tofs)
 {
     const uint32_t nout = op->out_ch, ow = op->out.w;
     const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c));
@@ -360,8 +351,8 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
                 }
                 if (m < 32u)
                     ov = vshlq_u32(ov, vdupq_n_s32(-(int32_t)(32u - m)));
-                if (op->out.pixel_bytes == 4u && (shifted ? q0 + LANES <= g->npos : x0 + LANES <= ow)) {
-                    vst1q_u32((be_word *)out + (size_t)y0 * ow + x0, ov); /* shifted: positions are pixels */
+                if (op->out.pixel_bytes == 4u && be_px_run_of_pixels(op, g, LANES, q0, x0)) {
+                    vst1q_u32((be_word *)out + (size_t)y0 * ow + x0, ov);
                 } else {
                     be_word res[LANES];
                     vst1q_u32(res, ov);
@@ -425,9 +416,9 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
  * columns to a word), 43 .. 64, 65 .. 96 channels) per stage; any other n is read at run time. */
 #define WIDE_INSTANCE(name, n, stage, unrolled)                                                                \
     static void name(const be_op *op, const be_px_geom *g, const be_word *img, void *out, const be_rq_bin *rq,  \
-                     const be_word *wk, const uint32_t *tofs, int shifted)                                     \
+                     const be_word *wk, const uint32_t *tofs)                                                  \
     {                                                                                                          \
-        wide_run(op, g, img, out, (n), (stage), rq, (unrolled), wk, tofs, shifted);                            \
+        wide_run(op, g, img, out, (n), (stage), rq, (unrolled), wk, tofs);                                     \
     }
 WIDE_INSTANCE(wide_sign9, 9u, 1, 1)
 WIDE_INSTANCE(wide_acc9, 9u, 2, 1)
@@ -448,7 +439,7 @@ WIDE_INSTANCE(wide_acc_any, g->taps, 2, 0)
 WIDE_INSTANCE(wide_rq_any, g->taps, 3, 0)
 
 typedef void (*wide_fn)(const be_op *op, const be_px_geom *g, const be_word *img, void *out, const be_rq_bin *rq,
-                        const be_word *wk, const uint32_t *tofs, int shifted);
+                        const be_word *wk, const uint32_t *tofs);
 
 be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, void *scratch)
 {
@@ -486,7 +477,7 @@ be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, voi
         g.npos = op->out.h * op->out.w;
     }
     pick = g.taps == 9u ? 1u : g.taps == 12u ? 2u : g.taps == 18u ? 3u : g.taps == 27u ? 4u : 0u;
-    inst[stage - 1][pick](op, &g, shifted ? img + pad_words : img, out, q, wk, tofs, shifted);
+    inst[stage - 1][pick](op, &g, shifted ? img + pad_words : img, out, q, wk, tofs);
     return BE_OK;
 }
 

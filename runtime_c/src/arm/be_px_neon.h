@@ -149,4 +149,24 @@ static inline __attribute__((always_inline)) void be_pxn_lane_pixels(const be_op
     }
 }
 
+/* Column-shifted images: for each shift s < nsh, the padded image src (hp rows of pitch wp) cut
+ * to the ow >= 4 columns that start at column s * step, as hp rows of pitch ow at dst, one image
+ * after the other. Output position q = y * ow + x then reads kernel row ky of that shift at q +
+ * ky * ow: the positions are the output pixels, no padding column is computed. A row is copied 4
+ * words at a time: its last vector spills into the next row, which is written after it (the last
+ * one into what follows, which the caller keeps as slack), and reads up to 2 words past column
+ * wp - 1 of src (the next row, or the slack after the images). Returns the word after them. */
+static inline be_word *be_pxn_shift_images(const be_word *src, uint32_t wp, uint32_t hp, uint32_t ow, uint32_t nsh,
+                                           uint32_t step, be_word *dst)
+{
+    uint32_t s, y, x;
+    for (s = 0; s < nsh; s++) {
+        const be_word *r = src + s * step;
+        for (y = 0; y < hp; y++, r += wp, dst += ow)
+            for (x = 0; x < ow; x += 4u)
+                vst1q_u32(dst + x, vld1q_u32(r + x));
+    }
+    return dst;
+}
+
 #endif /* BE_PX_NEON_H */
