@@ -26,8 +26,11 @@
  * tap vectors are loaded once (kept in registers by the instances, n = 9, 12, 18, 27); per output
  * channel each is XORed with the weight word (LD1R), counted per byte (CNT), the byte counts added
  * (at most 31 * 8 <= 255: n <= 31) and widened once (two UADDLP): 4 instructions per 128 bits.
- * On armv7 (16 quad registers) n <= 12: one word per pixel, or two with the last packed into the
- * accumulator or requant stage. The stages:
+ * On armv7 (16 quad registers) n <= 12 in registers: one word per pixel, or two with the last
+ * packed into the accumulator or requant stage; unpacked rows of n = 18 or 27 (3x3 over 43 .. 96
+ * channels; since 2026-12-06, third session) are counted in passes of 9 tap vectors, the byte
+ * counts of the earlier passes kept per channel (part[], 4 KiB of stack) and added in the last.
+ * The stages:
  *  - sign: D compared in the popcount domain (be_px_sign_a: D > A for direction +1, D <= A for
  *    -1, written u > A' with u = D XOR dmask, dmask = 0 or -1, A' = A or -A - 2: one LD2R of
  *    the pair), the bit inserted by VSRI #1 so that after 32 channels channel o0 + k sits at
@@ -102,8 +105,10 @@ static int wide_shape(const be_op *op, be_px_geom *g)
     g->taps = (uint32_t)(n <= VEC_MAX ? n : 0u);
 #if !defined(__aarch64__)
     /* AArch32's 16 quad registers hold 12 tap vectors at most (one word per pixel, or two with
-     * the last one packed: C = 33 .. 42); 18 spilled, and "neon" counted them cheaper */
-    if (cw > 1u && (g->gw == 1u || n > 12u))
+     * the last one packed: C = 33 .. 42); 18 spilled, and "neon" counted them cheaper. Unpacked
+     * rows of 18 or 27 tap vectors (3x3 over 43 .. 96 channels) are counted in passes of 9
+     * (wide_run; the accumulator and requant stages only, wide_takes) */
+    if (cw > 1u && (g->gw == 1u ? n % 9u != 0u : n > 12u))
         return 0;
 #endif
     return n <= VEC_MAX && (uint64_t)cw * g->hp * g->wp + BE_PX_SLACK <= IMG_WORDS;
@@ -157,7 +162,7 @@ static int wide_takes(const be_op *op, be_px_geom *g, be_rq_bin *q)
     if (stage != 1 && g->wp < 4u) /* be_pxn_lane_pixels: a vector spans at most two rows */
         return 0;
 #if !defined(__aarch64__)
-    if (stage == 1 && g->planes > 1u)
+    if (stage == 1 && g->planes > 1u && g->gw > 1u) /* 12 tap vectors and the constants: no room */
         return 0;
 #endif
     return stage;
@@ -307,12 +312,29 @@ static inline __attribute__((always_inline)) uint32x4_t count_next(const uint32x
     return vpaddlq_u16(vpaddlq_u8(a));
 }
 
+#if !defined(__aarch64__)
+/* AArch32, rows of n = 18 or 27 tap vectors in passes of 9: D of the next output channel from the
+ * last pass's 9 tap vectors (weights at *p, then *p moves on to the next channel's same pass)
+ * and the byte counts of the earlier passes (**pp, then *pp moves on; with the last pass at
+ * most 27 * 8 = 216 per byte) */
+static inline __attribute__((always_inline)) uint32x4_t count_last(const uint32x4_t *xv, const be_word **p,
+                                                                   const uint8x16_t **pp, const uint32_t n)
+{
+    const uint8x16_t a = vaddq_u8(be_pxn_bytes9(xv, p), *(*pp)++);
+    *p += n - 9u;
+    return vpaddlq_u16(vpaddlq_u8(a));
+}
+#define NEXT_D() (passes ? count_last(xv, &w, &pp, n) : count_next(xv, &w, n, unrolled))
+#else
+#define NEXT_D() count_next(xv, &w, n, unrolled)
+#endif
+
 /* One run over the positions with n tap vectors (a constant in the 3x3 instances); stage as
  * wide_stage. */
 static inline __attribute__((always_inline)) void wide_run(const be_op *op, const be_px_geom *g, const be_word *img,
                                                            void *out, const uint32_t n, const int stage,
                                                            const be_rq_bin *rq, const int unrolled, const be_word *wk,
-                                                           const uint32_t *tofs)
+                                                           const uint32_t *tofs, const int passes)
 {
     const uint32_t nout = op->out_ch, ow = op->out.w;
     const int32x4_t kc = vdupq_n_s32((int32_t)(op->kh * op->kw * op->in.c));
@@ -320,6 +342,11 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
     int32_t trash[OUT_MAX];
     uint32x4_t xv[VEC_MAX];
     uint32_t q0, t, c, y0 = 0u, x0 = 0u;
+#if !defined(__aarch64__)
+    uint8x16_t part[OUT_MAX]; /* passes: the byte counts of the earlier passes per channel */
+#else
+    (void)passes;
+#endif
     if (stage == 1) {
         const int8_t *dir = (const int8_t *)op->stage_a;
         const int32_t *thr = (const int32_t *)op->stage_b;
@@ -332,9 +359,31 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
     }
     for (q0 = 0; q0 < g->npos; q0 += LANES, be_px_advance(g, LANES, &y0, &x0)) {
         const be_word *w = wk; /* channel c's weights: wk + c * n, read in channel order */
-        PX_UNROLL
-        for (t = 0; t < n; t++)
-            xv[t] = vld1q_u32(img + tofs[t] + q0);
+#if !defined(__aarch64__)
+        const uint8x16_t *pp = part;
+        if (passes) { /* every pass but the last into part[]; the last one's taps below */
+            uint32_t t0;
+            for (t0 = 0; t0 + 9u < n; t0 += 9u) {
+                const be_word *wp = wk + t0;
+                PX_UNROLL
+                for (t = 0; t < 9u; t++)
+                    xv[t] = vld1q_u32(img + tofs[t0 + t] + q0);
+                for (c = 0; c < nout; c++, wp += n - 9u) {
+                    const uint8x16_t a = be_pxn_bytes9(xv, &wp);
+                    part[c] = t0 == 0u ? a : vaddq_u8(part[c], a);
+                }
+            }
+            w = wk + t0;
+            PX_UNROLL
+            for (t = 0; t < 9u; t++)
+                xv[t] = vld1q_u32(img + tofs[t0 + t] + q0);
+        } else
+#endif
+        {
+            PX_UNROLL
+            for (t = 0; t < n; t++)
+                xv[t] = vld1q_u32(img + tofs[t] + q0);
+        }
         if (stage == 1) { /* per 32 channels: the bits by VSRI, then the words stored */
             uint32_t o0;
             for (o0 = 0; o0 < nout; o0 += 32u) {
@@ -346,7 +395,7 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
 #else /* no VLD2 to all lanes of quad registers on AArch32 */
                     const int32x4x2_t k = {{vld1q_dup_s32(sconst + 2u * c), vld1q_dup_s32(sconst + 2u * c + 1u)}};
 #endif
-                    const int32x4_t u = veorq_s32(vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), k.val[0]);
+                    const int32x4_t u = veorq_s32(vreinterpretq_s32_u32(NEXT_D()), k.val[0]);
                     ov = vsriq_n_u32(vcgtq_s32(u, k.val[1]), ov, 1); /* (ov >> 1) | bit << 31 */
                 }
                 if (m < 32u)
@@ -365,22 +414,22 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
             uint8_t *px[LANES];
 #if defined(__aarch64__)
             const uint32_t full = nout & ~3u;
-#else /* past 9 tap vectors the four results of ST4 do not fit beside them: lane stores */
-            const uint32_t full = n > 9u ? 0u : nout & ~3u;
+#else /* past 9 tap vectors in registers the four results of ST4 do not fit beside them: lane stores */
+            const uint32_t full = n > 9u && !passes ? 0u : nout & ~3u;
 #endif
             be_pxn_lane_pixels(op, g, q0, y0, x0, out, trash, px);
             if (stage == 2) {
                 int32_t *d0 = (int32_t *)(void *)px[0], *d1 = (int32_t *)(void *)px[1];
                 int32_t *d2 = (int32_t *)(void *)px[2], *d3 = (int32_t *)(void *)px[3];
                 for (c = 0; c < full; c += 4u) {
-                    const int32x4_t a0 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
-                    const int32x4_t a1 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
-                    const int32x4_t a2 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
-                    const int32x4_t a3 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
+                    const int32x4_t a0 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(NEXT_D()), 2);
+                    const int32x4_t a1 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(NEXT_D()), 2);
+                    const int32x4_t a2 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(NEXT_D()), 2);
+                    const int32x4_t a3 = vmlsq_n_s32(kc, vreinterpretq_s32_u32(NEXT_D()), 2);
                     be_pxn_store_acc4(d0 + c, d1 + c, d2 + c, d3 + c, a0, a1, a2, a3);
                 }
                 for (; c < nout; c++) {
-                    const int32x4_t r = vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2);
+                    const int32x4_t r = vmlsq_n_s32(kc, vreinterpretq_s32_u32(NEXT_D()), 2);
                     vst1q_lane_s32(d0 + c, r, 0);
                     vst1q_lane_s32(d1 + c, r, 1);
                     vst1q_lane_s32(d2 + c, r, 2);
@@ -390,18 +439,18 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
                 int8_t *d0 = (int8_t *)px[0], *d1 = (int8_t *)px[1], *d2 = (int8_t *)px[2], *d3 = (int8_t *)px[3];
                 for (c = 0; c < full; c += 4u) {
                     const int8x8_t r0 = be_neon_rq_bin_lanes(
-                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c);
+                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(NEXT_D()), 2), rq + c);
                     const int8x8_t r1 = be_neon_rq_bin_lanes(
-                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c + 1u);
+                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(NEXT_D()), 2), rq + c + 1u);
                     const int8x8_t r2 = be_neon_rq_bin_lanes(
-                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c + 2u);
+                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(NEXT_D()), 2), rq + c + 2u);
                     const int8x8_t r3 = be_neon_rq_bin_lanes(
-                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c + 3u);
+                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(NEXT_D()), 2), rq + c + 3u);
                     be_pxn_store_rq4(d0 + c, d1 + c, d2 + c, d3 + c, r0, r1, r2, r3);
                 }
                 for (; c < nout; c++) {
                     const int8x8_t r = be_neon_rq_bin_lanes(
-                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(count_next(xv, &w, n, unrolled)), 2), rq + c);
+                        vmlsq_n_s32(kc, vreinterpretq_s32_u32(NEXT_D()), 2), rq + c);
                     vst1_lane_s8(d0 + c, r, 0);
                     vst1_lane_s8(d1 + c, r, 1);
                     vst1_lane_s8(d2 + c, r, 2);
@@ -414,12 +463,13 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
 
 /* Instances: n = 9, 12, 18, 27 tap vectors (3x3 over 17 .. 32, 33 .. 42 (the last word packed three
  * columns to a word), 43 .. 64, 65 .. 96 channels) per stage; any other n is read at run time. */
-#define WIDE_INSTANCE(name, n, stage, unrolled)                                                                \
+#define WIDE_INSTANCE_P(name, n, stage, unrolled, passes)                                                      \
     static void name(const be_op *op, const be_px_geom *g, const be_word *img, void *out, const be_rq_bin *rq,  \
                      const be_word *wk, const uint32_t *tofs)                                                  \
     {                                                                                                          \
-        wide_run(op, g, img, out, (n), (stage), rq, (unrolled), wk, tofs);                                     \
+        wide_run(op, g, img, out, (n), (stage), rq, (unrolled), wk, tofs, (passes));                           \
     }
+#define WIDE_INSTANCE(name, n, stage, unrolled) WIDE_INSTANCE_P(name, n, stage, unrolled, 0)
 WIDE_INSTANCE(wide_sign9, 9u, 1, 1)
 WIDE_INSTANCE(wide_acc9, 9u, 2, 1)
 WIDE_INSTANCE(wide_rq9, 9u, 3, 1)
@@ -433,6 +483,13 @@ WIDE_INSTANCE(wide_acc18, 18u, 2, 1)
 WIDE_INSTANCE(wide_acc27, 27u, 2, 1)
 WIDE_INSTANCE(wide_rq18, 18u, 3, 1)
 WIDE_INSTANCE(wide_rq27, 27u, 3, 1)
+#else /* 3x3 over 43 .. 96 channels in passes of 9 tap vectors */
+WIDE_INSTANCE_P(wide_sign18, 18u, 1, 1, 1)
+WIDE_INSTANCE_P(wide_sign27, 27u, 1, 1, 1)
+WIDE_INSTANCE_P(wide_acc18, 18u, 2, 1, 1)
+WIDE_INSTANCE_P(wide_acc27, 27u, 2, 1, 1)
+WIDE_INSTANCE_P(wide_rq18, 18u, 3, 1, 1)
+WIDE_INSTANCE_P(wide_rq27, 27u, 3, 1, 1)
 #endif
 WIDE_INSTANCE(wide_sign_any, g->taps, 1, 0)
 WIDE_INSTANCE(wide_acc_any, g->taps, 2, 0)
@@ -447,10 +504,11 @@ be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, voi
     static const wide_fn inst[3][5] = {{wide_sign_any, wide_sign9, wide_sign12, wide_sign18, wide_sign27},
                                        {wide_acc_any, wide_acc9, wide_acc12, wide_acc18, wide_acc27},
                                        {wide_rq_any, wide_rq9, wide_rq12, wide_rq18, wide_rq27}};
-#else /* n = 9 (3x3 over one word per pixel), 12 (two, the last packed; no sign stage) or any */
-    static const wide_fn inst[3][5] = {{wide_sign_any, wide_sign9, wide_sign_any, wide_sign_any, wide_sign_any},
-                                       {wide_acc_any, wide_acc9, wide_acc12, wide_acc_any, wide_acc_any},
-                                       {wide_rq_any, wide_rq9, wide_rq12, wide_rq_any, wide_rq_any}};
+#else /* n = 9 (3x3 over one word per pixel), 12 (two, the last packed), 18 and 27 (in passes; none
+       * of these three into a sign stage) or any */
+    static const wide_fn inst[3][5] = {{wide_sign_any, wide_sign9, wide_sign_any, wide_sign18, wide_sign27},
+                                       {wide_acc_any, wide_acc9, wide_acc12, wide_acc18, wide_acc27},
+                                       {wide_rq_any, wide_rq9, wide_rq12, wide_rq18, wide_rq27}};
 #endif
     be_word img[IMG_WORDS], wpk[WPK_WORDS];
     uint32_t tofs[VEC_MAX];
