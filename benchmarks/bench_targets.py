@@ -48,6 +48,8 @@ GOAL_TARGET = "cortex-m4"
 #: issue 16's goal for EVERY binary layer of the committed models (8- and 16-channel ones included)
 GOAL_EVERY_LAYER = 0.5
 GOAL_INSTR_PER_BMAC = 0.35
+#: issue 16's NEON goal: binary layers with >= 64 input channels on the Cortex-A53 board
+NEON_TARGET, NEON_GOAL, NEON_MIN_CHANNELS = "aarch64-virt", 0.05, 64
 SMALL_TARGET = "cortex-m0"
 MLP = "fmnist-mlp-sign"
 IL = INSTRUCTIONS_LABEL  # "instructions (QEMU -icount), not cycles"
@@ -274,6 +276,39 @@ def _word_factor(graph) -> list[float]:
     return out
 
 
+def _in_channels(graph) -> list[int]:
+    """Per op: the channels (features) of its first input."""
+    return [int(src.shape[-1]) for src in graph.specs()[:-1]]
+
+
+def _neon_goal(mcu_rows: list[dict], models: dict) -> list[str]:
+    """Issue 16's aarch64 line: every binary layer with >= NEON_MIN_CHANNELS input channels at or
+    under NEON_GOAL instructions per binary MAC on NEON_TARGET."""
+    lines = [(f"### {NEON_TARGET} (NEON): binary layers with ≥ {NEON_MIN_CHANNELS} input channels vs the "
+              f"{NEON_GOAL} goal (QEMU -icount instructions, not cycles)"), "",
+             f"| model | layer | kind | kernel | input channels | binary MACs | {IPM} | ≤ {NEON_GOAL}? |",
+             "|---|---|---|---|---:|---:|---:|---|"]
+    met, missed = 0, []
+    for r in mcu_rows:
+        if r["target"] != NEON_TARGET or r["status"] != "ok":
+            continue
+        chans = models[r["model"]]["in_channels"]
+        for layer in r["layers"]:
+            ipm = layer.get("instructions_per_binary_mac")
+            c = chans[layer["index"]]
+            if ipm is None or not _is_binary_in(layer["op"]) or c < NEON_MIN_CHANNELS:
+                continue
+            ok = ipm <= NEON_GOAL
+            met += ok
+            if not ok:
+                missed.append(f"{r['model']}/{layer['name']} {ipm:.3f} ({_b(layer['binary_macs'])} binary MACs)")
+            lines.append(f"| {r['model']} | {layer['name']} | {layer['op']} | {layer['kernel']} | {c} | "
+                         f"{_b(layer['binary_macs'])} | {ipm:.3f} | {'**yes**' if ok else 'no'} |")
+    lines += ["", (f"**{met} of {met + len(missed)} at or under {NEON_GOAL}.** Not yet: "
+                   f"{', '.join(missed) or 'none'}."), ""]
+    return lines
+
+
 def _goals(mcu_rows: list[dict], models: dict) -> list[str]:
     lines = ["## Goals (computed from the tables below)", "",
              (f"### {GOAL_TARGET}: instructions per binary MAC in the binary conv/dense layers vs the "
@@ -370,6 +405,7 @@ def _goals(mcu_rows: list[dict], models: dict) -> list[str]:
                      f"inference's {IL}, the u8-input pixel layer {100 * pixel / tot:.1f}%.")
     lines.append("")
 
+    lines += _neon_goal(mcu_rows, models)
     lines += [f"### The fully binary MLP on {SMALL_TARGET} (16 KiB RAM)", ""]
     r = next((x for x in mcu_rows if x["target"] == SMALL_TARGET and x["model"] == MLP), None)
     if r is None:
@@ -480,7 +516,7 @@ def main() -> int:
         models[b.stem] = {"ops": len(g.ops), "params": int(tot["params"]), "binary_macs": int(tot["binary_macs"]),
                           "blob_bytes": b.stat().st_size, "bound": int(tot["params"]) // 8, "arena": arena_bytes(g),
                           "ref_accuracy": float((ref.argmax(1) == all_labels).mean()),
-                          "word_factor": _word_factor(g)}
+                          "word_factor": _word_factor(g), "in_channels": _in_channels(g)}
 
     work_ctx = tempfile.TemporaryDirectory(prefix="bench_targets.") if args.keep is None else None
     work = Path(args.keep) if args.keep else Path(work_ctx.name)
