@@ -258,8 +258,8 @@ def px_takes(target: str, op, spec, out_spec) -> bool:
 def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     """Does the NEON "lanes" kernel for wide sign inputs (runtime_c/src/arm/be_conv2d_sign_px_neon.c)
     take this Conv2d over 17 .. 96 sign bits (on armv7: one word per pixel, two with the last one
-    packed into at most 12 tap vectors and no sign stage, or unpacked rows of 18 or 27 tap vectors
-    counted in passes of 9; a sign stage over two or more words
+    packed into at most 12 tap vectors and no sign stage, or unpacked rows of 18, 27 or 36 tap
+    vectors (up to 128 channels) counted in passes of 9; a sign stage over two or more words
     only on maps of at least 64 output pixels or where the column-shifted images fit), groups 1,
     stride 1, on at least 32 output pixels, into a sign stage (at most 512 outputs), int32
     accumulators (at most 256) or a RequantStage in be_rq_bin's form (rq_bin_form, at most 64), when
@@ -268,7 +268,8 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
     out, c = op.output, spec.shape[2]
     (kh, kw), (sh, sw) = op.kernel, op.stride
     cw = (c + 31) // 32
-    if not 17 <= c <= 96:
+    arm64 = target.startswith("aarch64")
+    if not 17 <= c <= (96 if arm64 else 128):  # armv7: four words per pixel in passes of 9 tap vectors
         return False
     if getattr(op, "groups", 1) != 1 or (sh, sw) != (1, 1) or out_spec.shape[0] * out_spec.shape[1] < 32:
         return False
@@ -295,10 +296,10 @@ def neon_wide_takes(target: str, op, spec, out_spec) -> bool:
         return False  # two or more words per pixel on a small map: only from the shifted images
     if not isinstance(out, ThresholdStage) and wp < 4:
         return False  # the accumulator / requant stores: a padded row pitch of 4 or more
-    if not target.startswith("aarch64") and cw > 1 and (
-            (gw > 1 and (n > 12 or isinstance(out, ThresholdStage))) or (gw == 1 and n % 9)):
+    if not arm64 and cw > 1 and (
+            (gw > 1 and (n > 12 or isinstance(out, ThresholdStage))) or (gw == 1 and (n % 9 or n > 36))):
         return False  # armv7: 12 tap vectors (two words, the last packed; no sign stage) or passes of 9
-    return ok and n <= 31 and cw * hp * wp + 64 <= 4096
+    return ok and (n <= 31 or (not arm64 and gw == 1)) and cw * hp * wp + 64 <= 4096
 
 
 def neon_i8_px_takes(target: str, op, spec, out_spec) -> bool:

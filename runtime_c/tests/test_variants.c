@@ -731,6 +731,16 @@ static void test_conv(void)
             conv_case(cs[i], 3, 3, 1, 1, pad1, hs[i], ws[i], 2u * os_[i] > 128u ? 128u : 2u * os_[i] + 1u, 0,
                       BE_WK_BINARY, 0);
         }
+        /* 97 and 128 channels (four words per pixel: armv7's passes of 9 tap vectors, 36 taps) */
+        {
+            static const uint32_t c4[] = {128, 97}, o4[] = {40, 33}, h4[] = {7, 6}, w4[] = {7, 8};
+            uint32_t j;
+            for (j = 0; j < 2u; j++) {
+                conv_case(c4[j], 3, 3, 1, 1, j ? pad2 : pad1, h4[j], w4[j], o4[j], 0, BE_WK_BINARY, 5);
+                conv_case(c4[j], 3, 3, 1, 1, pad1, h4[j], w4[j], o4[j], 0, BE_WK_BINARY, 4);
+                conv_case(c4[j], 3, 3, 1, 1, j ? pad1 : pad2, h4[j], w4[j], o4[j] + 7u, 0, BE_WK_BINARY, 0);
+            }
+        }
         /* 1 x 15 kernels whose column-shifted images do not fit NEON's image buffers (2 x 15 x 16 x
          * 16 words over 48 channels; 8 groups x 16 x 30 over 16), which then read the padded
          * images (positions over the padding columns computed and dropped) */

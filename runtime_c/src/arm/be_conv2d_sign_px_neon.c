@@ -1,5 +1,5 @@
 /* be_conv2d_sign_px_neon.c -- "lanes" for wide sign inputs: Conv2d over sign bits with 17 .. 96
- * channels (1 .. 3 words per pixel; armv7: below), binary weights, stride 1, groups 1, into a
+ * channels (1 .. 3 words per pixel; armv7: up to 128, below), binary weights, stride 1, groups 1, into a
  * sign stage, int32 accumulators (a residual block's AccStage) or a RequantStage, with 4 output
  * positions in the NEON lanes (aarch64, or 32-bit ARM with NEON). Since 2026-12-06 (second
  * session of that day); the narrow
@@ -27,9 +27,10 @@
  * channel each is XORed with the weight word (LD1R), counted per byte (CNT), the byte counts added
  * (at most 31 * 8 <= 255: n <= 31) and widened once (two UADDLP): 4 instructions per 128 bits.
  * On armv7 (16 quad registers) n <= 12 in registers: one word per pixel, or two with the last
- * packed into the accumulator or requant stage; unpacked rows of n = 18 or 27 (3x3 over 43 .. 96
- * channels; since 2026-12-06, third session) are counted in passes of 9 tap vectors, the byte
- * counts of the earlier passes kept per channel (part[], 4 KiB of stack) and added in the last.
+ * packed into the accumulator or requant stage; unpacked rows of n = 18, 27 or 36 (3x3 over 43 ..
+ * 128 channels; since 2026-12-06, third session) are counted in passes of 9 tap vectors, the
+ * counts of the earlier passes kept per channel (part[], 4 KiB of stack: bytes up to 27 tap
+ * vectors, halfwords for 36) and added to the last pass's.
  * The stages:
  *  - sign: D compared in the popcount domain (be_px_sign_a: D > A for direction +1, D <= A for
  *    -1, written u > A' with u = D XOR dmask, dmask = 0 or -1, A' = A or -A - 2: one LD2R of
@@ -57,12 +58,17 @@
 #define LANES 4u
 #define IMG_WORDS 4096u
 #define VEC_MAX 31u       /* tap vectors KH * KW * cw: their byte counts fit a byte (31 * 8 <= 255) */
+#define TAPS_MAX 36u      /* armv7's passes: at most 4 of 9 tap vectors (3x3 over 97 .. 128 channels) */
 #define SIGN_OUT_MAX 512u /* output channels of a sign stage (its per-call constants) */
 #define OUT_MAX 256u      /* output channels of the accumulator / requant stages (the trash row) */
 #define RQ_MAX 64u        /* requantized outputs (their prepared constants: 1 KiB) */
 #define WPK_WORDS 2048u   /* repacked weights O * n (8 KiB) */
 #define C_MIN 17u         /* fewer channels: be_conv2d_planes_px_neon.c packs columns per word */
+#if defined(__aarch64__)
 #define C_MAX 96u
+#else
+#define C_MAX 128u /* four words per pixel in passes */
+#endif
 
 #if defined(__GNUC__)
 #define PX_UNROLL _Pragma("GCC unroll 32")
@@ -102,16 +108,18 @@ static int wide_shape(const be_op *op, be_px_geom *g)
         g->ng = op->kw;
         n = (uint64_t)cw * op->kh * op->kw;
     }
-    g->taps = (uint32_t)(n <= VEC_MAX ? n : 0u);
+    g->taps = (uint32_t)(n <= TAPS_MAX ? n : 0u);
 #if !defined(__aarch64__)
     /* AArch32's 16 quad registers hold 12 tap vectors at most (one word per pixel, or two with
      * the last one packed: C = 33 .. 42); 18 spilled, and "neon" counted them cheaper. Unpacked
-     * rows of 18 or 27 tap vectors (3x3 over 43 .. 96 channels) are counted in passes of 9
-     * (wide_run; the accumulator and requant stages only, wide_takes) */
-    if (cw > 1u && (g->gw == 1u ? n % 9u != 0u : n > 12u))
+     * rows of 18, 27 or 36 tap vectors (3x3 over 43 .. 128 channels) are counted in passes of 9
+     * (wide_run) */
+    if (cw > 1u && (g->gw == 1u ? n % 9u != 0u || n > TAPS_MAX : n > 12u))
         return 0;
-#endif
+    return (n <= VEC_MAX || g->gw == 1u) && (uint64_t)cw * g->hp * g->wp + BE_PX_SLACK <= IMG_WORDS;
+#else
     return n <= VEC_MAX && (uint64_t)cw * g->hp * g->wp + BE_PX_SLACK <= IMG_WORDS;
+#endif
 }
 
 /* The op's stage: 1 sign, 2 int32 accumulators, 3 RequantStage (q prepared), or 0 (not taken). */
@@ -313,16 +321,28 @@ static inline __attribute__((always_inline)) uint32x4_t count_next(const uint32x
 }
 
 #if !defined(__aarch64__)
-/* AArch32, rows of n = 18 or 27 tap vectors in passes of 9: D of the next output channel from the
- * last pass's 9 tap vectors (weights at *p, then *p moves on to the next channel's same pass)
- * and the byte counts of the earlier passes (**pp, then *pp moves on; with the last pass at
- * most 27 * 8 = 216 per byte) */
+/* AArch32, rows of n = 18, 27 or 36 tap vectors in passes of 9: the running counts of the passes
+ * before the last, per channel: byte counts while they fit a byte (n <= 27: 216), else halfword
+ * sums of byte pairs (8 * 36 per halfword) */
+static inline __attribute__((always_inline)) uint8x16_t pass_add(uint8x16_t part, uint8x16_t a, int first,
+                                                                 const uint32_t n)
+{
+    if (n <= 27u)
+        return first ? a : vaddq_u8(part, a);
+    return vreinterpretq_u8_u16(first ? vpaddlq_u8(a) : vpadalq_u8(vreinterpretq_u16_u8(part), a));
+}
+
+/* D of the next output channel from the last pass's 9 tap vectors (weights at *p, then *p moves
+ * on to the next channel's same pass) and the earlier passes' counts (**pp, then *pp moves on) */
 static inline __attribute__((always_inline)) uint32x4_t count_last(const uint32x4_t *xv, const be_word **p,
                                                                    const uint8x16_t **pp, const uint32_t n)
 {
-    const uint8x16_t a = vaddq_u8(be_pxn_bytes9(xv, p), *(*pp)++);
+    const uint8x16_t a = be_pxn_bytes9(xv, p);
+    const uint8x16_t part = *(*pp)++;
     *p += n - 9u;
-    return vpaddlq_u16(vpaddlq_u8(a));
+    if (n <= 27u)
+        return vpaddlq_u16(vpaddlq_u8(vaddq_u8(part, a)));
+    return vpaddlq_u16(vpadalq_u8(vreinterpretq_u16_u8(part), a));
 }
 #define NEXT_D() (passes ? count_last(xv, &w, &pp, n) : count_next(xv, &w, n, unrolled))
 #else
@@ -343,7 +363,7 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
     uint32x4_t xv[VEC_MAX];
     uint32_t q0, t, c, y0 = 0u, x0 = 0u;
 #if !defined(__aarch64__)
-    uint8x16_t part[OUT_MAX]; /* passes: the byte counts of the earlier passes per channel */
+    uint8x16_t part[OUT_MAX]; /* passes: the earlier passes' counts per channel (pass_add) */
 #else
     (void)passes;
 #endif
@@ -370,7 +390,7 @@ static inline __attribute__((always_inline)) void wide_run(const be_op *op, cons
                     xv[t] = vld1q_u32(img + tofs[t0 + t] + q0);
                 for (c = 0; c < nout; c++, wp += n - 9u) {
                     const uint8x16_t a = be_pxn_bytes9(xv, &wp);
-                    part[c] = t0 == 0u ? a : vaddq_u8(part[c], a);
+                    part[c] = pass_add(part[c], a, t0 == 0u, n);
                 }
             }
             w = wk + t0;
@@ -483,9 +503,12 @@ WIDE_INSTANCE(wide_acc18, 18u, 2, 1)
 WIDE_INSTANCE(wide_acc27, 27u, 2, 1)
 WIDE_INSTANCE(wide_rq18, 18u, 3, 1)
 WIDE_INSTANCE(wide_rq27, 27u, 3, 1)
-#else /* 3x3 over 43 .. 96 channels in passes of 9 tap vectors */
+#else /* 3x3 over 43 .. 128 channels in passes of 9 tap vectors */
 WIDE_INSTANCE_P(wide_sign18, 18u, 1, 1, 1)
 WIDE_INSTANCE_P(wide_sign27, 27u, 1, 1, 1)
+WIDE_INSTANCE_P(wide_sign36, 36u, 1, 1, 1)
+WIDE_INSTANCE_P(wide_acc36, 36u, 2, 1, 1)
+WIDE_INSTANCE_P(wide_rq36, 36u, 3, 1, 1)
 WIDE_INSTANCE_P(wide_acc18, 18u, 2, 1, 1)
 WIDE_INSTANCE_P(wide_acc27, 27u, 2, 1, 1)
 WIDE_INSTANCE_P(wide_rq18, 18u, 3, 1, 1)
@@ -500,18 +523,20 @@ typedef void (*wide_fn)(const be_op *op, const be_px_geom *g, const be_word *img
 
 be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, void *scratch)
 {
-#if defined(__aarch64__)
-    static const wide_fn inst[3][5] = {{wide_sign_any, wide_sign9, wide_sign12, wide_sign18, wide_sign27},
-                                       {wide_acc_any, wide_acc9, wide_acc12, wide_acc18, wide_acc27},
-                                       {wide_rq_any, wide_rq9, wide_rq12, wide_rq18, wide_rq27}};
-#else /* n = 9 (3x3 over one word per pixel), 12 (two, the last packed), 18 and 27 (in passes; none
-       * of these three into a sign stage) or any */
-    static const wide_fn inst[3][5] = {{wide_sign_any, wide_sign9, wide_sign_any, wide_sign18, wide_sign27},
-                                       {wide_acc_any, wide_acc9, wide_acc12, wide_acc18, wide_acc27},
-                                       {wide_rq_any, wide_rq9, wide_rq12, wide_rq18, wide_rq27}};
+#if defined(__aarch64__) /* n = 9, 12, 18, 27 or any (at most 31, in registers) */
+    static const wide_fn inst[3][6] = {
+        {wide_sign_any, wide_sign9, wide_sign12, wide_sign18, wide_sign27, wide_sign_any},
+        {wide_acc_any, wide_acc9, wide_acc12, wide_acc18, wide_acc27, wide_acc_any},
+        {wide_rq_any, wide_rq9, wide_rq12, wide_rq18, wide_rq27, wide_rq_any}};
+#else /* n = 9 (3x3 over one word per pixel), 12 (two, the last packed; no sign stage), 18, 27 and
+       * 36 (in passes of 9) or any (at most 12) */
+    static const wide_fn inst[3][6] = {
+        {wide_sign_any, wide_sign9, wide_sign_any, wide_sign18, wide_sign27, wide_sign36},
+        {wide_acc_any, wide_acc9, wide_acc12, wide_acc18, wide_acc27, wide_acc36},
+        {wide_rq_any, wide_rq9, wide_rq12, wide_rq18, wide_rq27, wide_rq36}};
 #endif
     be_word img[IMG_WORDS], wpk[WPK_WORDS];
-    uint32_t tofs[VEC_MAX];
+    uint32_t tofs[TAPS_MAX];
     be_rq_bin q[RQ_MAX];
     const be_word *wk;
     be_px_geom g;
@@ -534,7 +559,7 @@ be_status be_conv2d_sign_px_neon(const be_op *op, const void *in, void *out, voi
         g.wp = op->out.w; /* the positions' pitch: the output rows */
         g.npos = op->out.h * op->out.w;
     }
-    pick = g.taps == 9u ? 1u : g.taps == 12u ? 2u : g.taps == 18u ? 3u : g.taps == 27u ? 4u : 0u;
+    pick = g.taps == 9u ? 1u : g.taps == 12u ? 2u : g.taps == 18u ? 3u : g.taps == 27u ? 4u : g.taps == 36u ? 5u : 0u;
     inst[stage - 1][pick](op, &g, shifted ? img + pad_words : img, out, q, wk, tofs);
     return BE_OK;
 }
