@@ -276,6 +276,18 @@ def _word_factor(graph) -> list[float]:
     return out
 
 
+def _measured_layers(mcu_rows: list[dict], target: str):
+    """(row, layer, instructions per binary MAC) of every layer with that count, on the target's
+    successful rows."""
+    for r in mcu_rows:
+        if r["target"] != target or r["status"] != "ok":
+            continue
+        for layer in r["layers"]:
+            ipm = layer.get("instructions_per_binary_mac")
+            if ipm is not None:
+                yield r, layer, ipm
+
+
 def _in_channels(graph) -> list[int]:
     """Per op: the channels (features) of its first input."""
     return [int(src.shape[-1]) for src in graph.specs()[:-1]]
@@ -289,21 +301,16 @@ def _neon_goal(mcu_rows: list[dict], models: dict) -> list[str]:
              f"| model | layer | kind | kernel | input channels | binary MACs | {IPM} | ≤ {NEON_GOAL}? |",
              "|---|---|---|---|---:|---:|---:|---|"]
     met, missed = 0, []
-    for r in mcu_rows:
-        if r["target"] != NEON_TARGET or r["status"] != "ok":
+    for r, layer, ipm in _measured_layers(mcu_rows, NEON_TARGET):
+        c = models[r["model"]]["in_channels"][layer["index"]]
+        if not _is_binary_in(layer["op"]) or c < NEON_MIN_CHANNELS:
             continue
-        chans = models[r["model"]]["in_channels"]
-        for layer in r["layers"]:
-            ipm = layer.get("instructions_per_binary_mac")
-            c = chans[layer["index"]]
-            if ipm is None or not _is_binary_in(layer["op"]) or c < NEON_MIN_CHANNELS:
-                continue
-            ok = ipm <= NEON_GOAL
-            met += ok
-            if not ok:
-                missed.append(f"{r['model']}/{layer['name']} {ipm:.3f} ({_b(layer['binary_macs'])} binary MACs)")
-            lines.append(f"| {r['model']} | {layer['name']} | {layer['op']} | {layer['kernel']} | {c} | "
-                         f"{_b(layer['binary_macs'])} | {ipm:.3f} | {'**yes**' if ok else 'no'} |")
+        ok = ipm <= NEON_GOAL
+        met += ok
+        if not ok:
+            missed.append(f"{r['model']}/{layer['name']} {ipm:.3f} ({_b(layer['binary_macs'])} binary MACs)")
+        lines.append(f"| {r['model']} | {layer['name']} | {layer['op']} | {layer['kernel']} | {c} | "
+                     f"{_b(layer['binary_macs'])} | {ipm:.3f} | {'**yes**' if ok else 'no'} |")
     lines += ["", (f"**{met} of {met + len(missed)} at or under {NEON_GOAL}.** Not yet: "
                    f"{', '.join(missed) or 'none'}."), ""]
     return lines
@@ -339,34 +346,27 @@ def _goals(mcu_rows: list[dict], models: dict) -> list[str]:
     every_met, every_missed = 0, []
     scored = []
     ref_layers = []
-    for r in mcu_rows:
-        if r["target"] != GOAL_TARGET or r["status"] != "ok":
-            continue
-        factor = models[r["model"]]["word_factor"]
-        for layer in r["layers"]:
-            ipm = layer.get("instructions_per_binary_mac")
-            if ipm is None:
-                continue
-            f = factor[layer["index"]]
-            stored = layer["binary_macs"] * f
-            if _is_binary_in(layer["op"]):
-                ok = ipm <= GOAL_INSTR_PER_BMAC
-                verdict = "**yes**" if ok else "no"
-                ok_every = ipm <= GOAL_EVERY_LAYER
-                verdict += " | **yes**" if ok_every else " | no"
-                every_met += ok_every
-                if not ok_every:
-                    every_missed.append(f"{r['model']}/{layer['name']} {ipm:.3f}")
-                met += ok
-                missed += not ok
-                scored.append((ipm, layer["value"] / stored, r["model"], layer["name"], layer["kernel"]))
-                if layer["kernel"] == "ref":
-                    ref_layers.append(f"{r['model']}/{layer['name']}")
-            else:
-                verdict = "n/a (u8 input) | n/a"
-            lines.append(f"| {r['model']} | {layer['name']} | {layer['op']} | {layer['kernel']} | "
-                         f"{_b(layer['binary_macs'])} | {_b(stored)} ({f:g}×) | {layer['value']:,.0f} | {ipm:.3f} | "
-                         f"{layer['value'] / stored:.3f} | {verdict} |")
+    for r, layer, ipm in _measured_layers(mcu_rows, GOAL_TARGET):
+        f = models[r["model"]]["word_factor"][layer["index"]]
+        stored = layer["binary_macs"] * f
+        if _is_binary_in(layer["op"]):
+            ok = ipm <= GOAL_INSTR_PER_BMAC
+            verdict = "**yes**" if ok else "no"
+            ok_every = ipm <= GOAL_EVERY_LAYER
+            verdict += " | **yes**" if ok_every else " | no"
+            every_met += ok_every
+            if not ok_every:
+                every_missed.append(f"{r['model']}/{layer['name']} {ipm:.3f}")
+            met += ok
+            missed += not ok
+            scored.append((ipm, layer["value"] / stored, r["model"], layer["name"], layer["kernel"]))
+            if layer["kernel"] == "ref":
+                ref_layers.append(f"{r['model']}/{layer['name']}")
+        else:
+            verdict = "n/a (u8 input) | n/a"
+        lines.append(f"| {r['model']} | {layer['name']} | {layer['op']} | {layer['kernel']} | "
+                     f"{_b(layer['binary_macs'])} | {_b(stored)} ({f:g}×) | {layer['value']:,.0f} | {ipm:.3f} | "
+                     f"{layer['value'] / stored:.3f} | {verdict} |")
     lines.append("")
     if scored:
         best = min(scored)
