@@ -158,8 +158,8 @@ static uint64_t shift_words(const be_op *op, const be_px_geom *g)
  * 64 output pixels only from the column-shifted images: over the padded ones a 7 x 7 map computes
  * 61 positions for 49 outputs and "neon" counted the VGG32's 7 x 7 x 64 -> 128 cheaper (0.044
  * against 0.050 per binary MAC, aarch64-virt; 0.0415 from the shifted images). On AArch32 no sign
- * stage over two words at all (its two constant vectors per channel would not fit beside the 12
- * tap vectors). */
+ * stage over a packed last word (its two constant vectors per channel would not fit beside the 12
+ * tap vectors); the passes of 9 leave room for them. */
 static int wide_takes(const be_op *op, be_px_geom *g, be_rq_bin *q)
 {
     int stage;
