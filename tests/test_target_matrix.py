@@ -33,14 +33,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dags import random_dag, random_inputs
+from dags import DagBuilder, random_dag, random_inputs
 from graphs import _Builder, random_graph, random_images
 
 from binedge import blob as B
 from binedge import reference
 from binedge import targets as T
 from binedge.graph import (AccStage, Add, AvgPool2d, Concat, Conv2d, Dense, Flatten, MaxPool2d, Merge,
-                           RequantStage, Requantize, ScoreStage, Threshold, ThresholdStage, infer)
+                           RequantStage, Requantize, ScoreStage, TensorSpec, Threshold, ThresholdStage, infer)
 
 ALL = T.all_target_names()
 MCUS = T.mcu_targets()
@@ -725,8 +725,6 @@ def _wide_seeds(rng) -> list:
     (three words) and 12 channels (the narrow kernel), a 2-bit-plane chain, and a residual DAG
     with an int8 stem, binary convs into accumulators and a requant stage, Merges and an int8 1x1
     conv over 40 channels."""
-    from dags import DagBuilder
-    from binedge.graph import TensorSpec
     out = []
     b = _Builder(rng, (7, 6, 1))
     b.conv(20, (3, 3), (1, 1), (1, 1, 1, 1), encoding="sign")

@@ -337,12 +337,9 @@ static inline __attribute__((always_inline)) uint8x16_t pass_add(uint8x16_t part
 static inline __attribute__((always_inline)) uint32x4_t count_last(const uint32x4_t *xv, const be_word **p,
                                                                    const uint8x16_t **pp, const uint32_t n)
 {
-    const uint8x16_t a = be_pxn_bytes9(xv, p);
-    const uint8x16_t part = *(*pp)++;
+    const uint8x16_t s = pass_add(*(*pp)++, be_pxn_bytes9(xv, p), 0, n);
     *p += n - 9u;
-    if (n <= 27u)
-        return vpaddlq_u16(vpaddlq_u8(vaddq_u8(part, a)));
-    return vpaddlq_u16(vpadalq_u8(vreinterpretq_u16_u8(part), a));
+    return vpaddlq_u16(n <= 27u ? vpaddlq_u8(s) : vreinterpretq_u16_u8(s));
 }
 #define NEXT_D() (passes ? count_last(xv, &w, &pp, n) : count_next(xv, &w, n, unrolled))
 #else
