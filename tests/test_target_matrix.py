@@ -403,7 +403,8 @@ def short_takes(target: str, op, spec) -> bool:
     Cortex-M55, where Helium wins from 3 words on) and a sign-threshold, score or accumulator
     stage, or over 2 unsigned bit-planes with K <= 64 and any threshold, score or accumulator
     stage. On the NEON targets it goes first only for sign heads of at most 64 inputs and
-    16 outputs and 2-plane heads of at most 64 outputs, else after "neon" (forced only)."""
+    16 outputs (on aarch64 only into accumulators: "neon" counts sign and score heads eight rows
+    at a time) and 2-plane heads of at most 64 outputs, else after "neon" (forced only)."""
     if not isinstance(op, Dense):
         return False
     out = op.output
@@ -411,6 +412,9 @@ def short_takes(target: str, op, spec) -> bool:
         if spec.encoding == "unsigned":
             return (spec.planes == 2 and spec.shape[-1] <= 64 and op.out_features <= 64
                     and isinstance(out, (ThresholdStage, ScoreStage, AccStage)))
+        if target.startswith("aarch64"):  # "neon" counts sign and score heads eight rows at a time
+            return spec.encoding == "sign" and spec.shape[-1] <= 64 and op.out_features <= 16 and \
+                isinstance(out, AccStage)
         return (spec.encoding == "sign" and spec.shape[-1] <= 64 and op.out_features <= 16
                 and (isinstance(out, (ScoreStage, AccStage))
                      or (isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1)))

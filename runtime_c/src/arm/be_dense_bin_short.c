@@ -45,11 +45,17 @@ int be_dense_bin_short_supports(const be_op *op)
 }
 
 /* On NEON builds "short" also comes first for the small heads it beats "neon" on (docs/kernels.md,
- * 64 -> 10: aarch64-virt 0.613 vs 0.758, armv7-virt 0.512 vs 0.803 instructions per MAC; NEON
- * wins from 64 outputs and at 128 inputs): at most 2 words of sign bits and 16 outputs, where
- * the per-call cost of the NEON driver is most of the layer. */
+ * 64 -> 10: armv7-virt 0.512 vs 0.803 instructions per MAC; NEON wins from 64 outputs and at
+ * 128 inputs): at most 2 words of sign bits and 16 outputs, where the per-call cost of the NEON
+ * driver is most of the layer. On aarch64 only into int32 accumulators: there "neon" counts
+ * sign and score heads of up to 15 words eight rows at a time (be_bin_neon.c, short rows;
+ * 64 -> 10 scores 0.223 vs 0.563). */
 int be_dense_bin_short_head_supports(const be_op *op)
 {
+#if defined(__aarch64__)
+    if (op->stage != BE_STAGE_ACC)
+        return 0;
+#endif
     return be_dense_bin_short_supports(op) && op->in.cw <= 2u && op->out_ch <= 16u;
 }
 
