@@ -6,7 +6,8 @@
  *   dense256o16 ... dense256o256: the same with K sign bits -> O outputs (o10: scores, the heads);
  *          densep2k288: 288 unsigned 2-bit levels (2 bit-planes) -> 64, sign stage (the qrelu2
  *          VGG's dense16; MACs are logical: 288 x 64); dense288o64 the sign VGG's dense16 (rows
- *          of 9 words), dense256o10 the VGG32's head (scores)
+ *          of 9 words), dense256o10 the VGG32's head (scores), densep2k64 / densep2k64o10
+ *          the qrelu2 VGG's 64 -> 64 (sign stage here) and its head (scores)
  *   conv:  14 x 14 x 64 sign bits, 3x3 kernel, stride 1, padding 1 -> 14 x 14 x 64, sign stage
  *   conv8, conv8o16, conv16, conv16o32: the small layers of the VGG models (3x3, stride 1,
  *          padding 1, sign stage): 28 x 28 x 8 -> 8, 14 x 14 x 8 -> 16, 14 x 14 x 16 -> 16,
@@ -610,6 +611,8 @@ int main(void)
     bench_dense_shape("densep2k288", 288u, 64u, 0, 2u); /* the qrelu2 VGG's dense16: 2 bit-planes */
     bench_dense_shape("dense288o64", 288u, 64u, 0, 0u);   /* the sign VGG's dense16: 9-word rows */
     bench_dense_shape("dense256o10", 256u, 10u, 1, 0u);   /* the VGG32's head */
+    bench_dense_shape("densep2k64", 64u, 64u, 0, 2u);     /* the qrelu2 VGG's dense18 (sign stage here) */
+    bench_dense_shape("densep2k64o10", 64u, 10u, 1, 2u);  /* the qrelu2 VGG's head */
     bench_conv();
     bench_conv_small("conv8", 28u, 8u, 8u, 1u, 0u);
     bench_conv_small("conv8o16", 14u, 8u, 16u, 1u, 0u);

@@ -352,8 +352,9 @@ static void test_dense(void)
                 dense_case(kh3[i], oh3[j], 0, BE_WK_BINARY, 3);
     }
     { /* rows of 1..15 words, whole and with a partial last word (the aarch64 NEON short rows: nw / 4
-       * whole vectors and a tail of nw % 4 words gathered across eight rows), sign and score
-       * stages (scores also wrapping): under eight rows (one by one), whole groups of eight, a
+       * whole vectors and a tail of nw % 4 words gathered across eight rows), over sign bits into
+       * sign and score stages and over 2 bit-planes into sign, three-level and score stages
+       * (scores also wrapping): under eight rows (one by one), whole groups of eight, a
        * last group of 1..4 rows (one by one) and of 5..7 (the eight rows ending at the last, the
        * first ones counted twice), across a 32-bit output word (37: a group ends in word 1) */
         static const uint32_t on[] = {1, 5, 7, 8, 12, 13, 15, 16, 37, 61, 100, 11, 64};
@@ -362,9 +363,11 @@ static void test_dense(void)
             for (j = 0; j < sizeof on / sizeof on[0]; j++, n++) {
                 const uint32_t k = 32u * nw - (j % 3u == 1u ? 5u * (nw % 4u) + 1u : 0u);
                 dense_case(k, on[j], 0, BE_WK_BINARY, j % 2u == 0u ? 0 : 3);
+                dense_case(k, on[j], 1, BE_WK_BINARY, (int)(n % 3u) + (n % 3u == 1u)); /* 2 planes: 0, 2, 3 */
                 if (j % 4u == 3u) {
                     score_overflow = 1;
                     dense_case(k, on[(j + 5u) % (sizeof on / sizeof on[0])], 0, BE_WK_BINARY, 3);
+                    dense_case(k, on[(j + 6u) % (sizeof on / sizeof on[0])], 1, BE_WK_BINARY, 3);
                     score_overflow = 0;
                 }
             }

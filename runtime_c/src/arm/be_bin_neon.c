@@ -583,6 +583,287 @@ static const short_sign_fn dense_short[SHORT_MAX_WORDS + 1u] = {
     0, dense_short_1, dense_short_2, dense_short_3, dense_short_4, dense_short_5, dense_short_6, dense_short_7,
     dense_short_8, dense_short_9, dense_short_10, dense_short_11, dense_short_12, dense_short_13,
     dense_short_14, dense_short_15};
+
+/* Short rows over 2 unsigned bit-planes (the qrelu2 layers: levels x = a + 2 b, plane b at
+ * x + cw): with w bit 1 = -1,
+ *     acc = sum_i w_i x_i = C - 2 (popcount(a AND w) + 2 popcount(b AND w)),
+ *     C = popcount(a) + 2 popcount(b)   (once per call; be_dense_ref.c's formula),
+ * so per row and vector one weight load, two AND, two CNT and one MLA by 2 (bytes <= 24). The
+ * shared driver instead made three passes per row (each plane, then the weights' own count).
+ * Eight rows: the per-row byte sums (<= 24 nv <= 72) reduced by one level of ADDP (<= 144), widened
+ * (UADDLP) and reduced by two levels of 16-bit ADDP; the tails as in short_tails8, widened before
+ * they are added. Stages in registers: sign thresholds (short_bits8), three levels on two planes
+ * (levels3_bits8: the qrelu2 hidden layers) and scores (scores8); |acc| <= 3K <= 1440 fits the
+ * 16-bit lanes. */
+#define PLANES_VEC(a, b, w) vmlaq_u8(vcntq_u8(vandq_u8(a, w)), vcntq_u8(vandq_u8(b, w)), two)
+#define PLANES_ROW(s, p)                                                                                       \
+    do {                                                                                                       \
+        s = PLANES_VEC(a0, b0, vld1q_u8(p));                                                                   \
+        if (nv > 1u)                                                                                           \
+            s = vaddq_u8(s, PLANES_VEC(a1, b1, vld1q_u8((p) + 16)));                                           \
+        if (nv > 2u)                                                                                           \
+            s = vaddq_u8(s, PLANES_VEC(a2, b2, vld1q_u8((p) + 32)));                                           \
+        (p) += step;                                                                                           \
+    } while (0)
+
+/* What the 2-plane rows read of the input: each plane's whole vectors and its tails (the last word
+ * in every lane, the first two tail words in both halves), and the constant 2. */
+typedef struct {
+    uint8x16_t a0, a1, a2, b0, b1, b2, at1, bt1, at2, bt2, two;
+} planes_in;
+
+static inline __attribute__((always_inline)) planes_in planes_input(const be_word *x, uint32_t nw)
+{
+    const uint32_t nv = nw / 4u, tw = nw % 4u;
+    const be_word *y = x + nw; /* plane 1 (cw = nw: supports) */
+    planes_in v;
+    v.two = vdupq_n_u8(2);
+    v.a0 = nv > 0u ? vld1q_u8(B(x)) : v.two;
+    v.b0 = nv > 0u ? vld1q_u8(B(y)) : v.two;
+    v.a1 = nv > 1u ? vld1q_u8(B(x + 4)) : v.a0;
+    v.b1 = nv > 1u ? vld1q_u8(B(y + 4)) : v.b0;
+    v.a2 = nv > 2u ? vld1q_u8(B(x + 8)) : v.a0;
+    v.b2 = nv > 2u ? vld1q_u8(B(y + 8)) : v.b0;
+    v.at1 = tw == 1u || tw == 3u ? vreinterpretq_u8_u32(vld1q_dup_u32(x + nw - 1u)) : v.a0;
+    v.bt1 = tw == 1u || tw == 3u ? vreinterpretq_u8_u32(vld1q_dup_u32(y + nw - 1u)) : v.b0;
+    v.at2 = tw >= 2u ? vreinterpretq_u8_u64(vld1q_dup_u64((const uint64_t *)(const void *)(x + 4u * nv))) : v.a0;
+    v.bt2 = tw >= 2u ? vreinterpretq_u8_u64(vld1q_dup_u64((const uint64_t *)(const void *)(y + 4u * nv))) : v.b0;
+    return v;
+}
+
+/* The tails of the eight rows at p, widened: row k in 16-bit lane k. */
+static inline __attribute__((always_inline)) uint16x8_t planes_tails8(const uint8_t *p, uint32_t nv, uint32_t tw,
+                                                                      uint32_t step, const planes_in *v)
+{
+    uint16x8_t r = vdupq_n_u16(0);
+    const uint8x16_t two = v->two;
+    if (tw == 1u || tw == 3u) { /* the last word of each row: [row 0 | 1 | 2 | 3] per vector */
+        const uint8_t *q = p + 16u * nv + 4u * (tw - 1u);
+        uint8x16_t c, d;
+        if (nv == 0u && tw == 1u) { /* rows of one word: contiguous */
+            c = vld1q_u8(q);
+            d = vld1q_u8(q + 16);
+        } else {
+            c = tails4(&q, step);
+            d = tails4(&q, step);
+        }
+        r = vpaddlq_u8(vpaddq_u8(PLANES_VEC(v->at1, v->bt1, c), PLANES_VEC(v->at1, v->bt1, d))); /* bytes <= 48 */
+    }
+    if (tw >= 2u) { /* the first two tail words: [row 0 | row 1] per vector */
+        const uint8_t *q = p + 16u * nv;
+        uint8x16_t c, d, e, f;
+        if (nv == 0u && tw == 2u) { /* rows of two words: contiguous */
+            c = vld1q_u8(q);
+            d = vld1q_u8(q + 16);
+            e = vld1q_u8(q + 32);
+            f = vld1q_u8(q + 48);
+        } else {
+            c = tails2(&q, step);
+            d = tails2(&q, step);
+            e = tails2(&q, step);
+            f = tails2(&q, step);
+        }
+        r = vaddq_u16(r, vpaddlq_u8(vpaddq_u8(vpaddq_u8(PLANES_VEC(v->at2, v->bt2, c), PLANES_VEC(v->at2, v->bt2, d)),
+                                              vpaddq_u8(PLANES_VEC(v->at2, v->bt2, e), PLANES_VEC(v->at2, v->bt2, f)))));
+    }
+    return r; /* bytes <= 96 before the widening */
+}
+
+/* h = popcount(a AND row k) + 2 popcount(b AND row k) of the eight rows at p (row k in lane k). */
+static inline __attribute__((always_inline)) uint16x8_t planes_counts8(const uint8_t *p, uint32_t nv, uint32_t tw,
+                                                                       uint32_t step, const planes_in *v)
+{
+    uint16x8_t h = vdupq_n_u16(0);
+    if (nv > 0u) {
+        const uint8x16_t a0 = v->a0, a1 = v->a1, a2 = v->a2, b0 = v->b0, b1 = v->b1, b2 = v->b2, two = v->two;
+        const uint8_t *q = p;
+        uint8x16_t r0, r1, r2, r3, r4, r5, r6, r7;
+        PLANES_ROW(r0, q);
+        PLANES_ROW(r1, q);
+        PLANES_ROW(r2, q);
+        PLANES_ROW(r3, q);
+        PLANES_ROW(r4, q);
+        PLANES_ROW(r5, q);
+        PLANES_ROW(r6, q);
+        PLANES_ROW(r7, q);
+        h = vpaddq_u16(vpaddq_u16(vpaddlq_u8(vpaddq_u8(r0, r1)), vpaddlq_u8(vpaddq_u8(r2, r3))),
+                       vpaddq_u16(vpaddlq_u8(vpaddq_u8(r4, r5)), vpaddlq_u8(vpaddq_u8(r6, r7))));
+    }
+    return tw > 0u ? vaddq_u16(h, planes_tails8(p, nv, tw, step, v)) : h;
+}
+
+/* The same count of the one row at p, and C = popcount(a) + 2 popcount(b) of the input
+ * (w = NULL: every weight bit 1), out of line (once per call, and the rows past the groups). */
+static __attribute__((noinline)) int32_t planes_count1(const uint8_t *p, const be_word *x, uint32_t nw)
+{
+    const uint8x16_t two = vdupq_n_u8(2), ones = vdupq_n_u8(0xFF);
+    uint8x16_t s = vdupq_n_u8(0);
+    uint32_t i;
+    for (i = 0; i + 4u <= nw; i += 4u)
+        s = vaddq_u8(s, PLANES_VEC(vld1q_u8(B(x + i)), vld1q_u8(B(x + nw + i)), p ? vld1q_u8(p + 4u * i) : ones));
+    for (; i < nw; i++) { /* the tail words: zero lanes elsewhere */
+        const uint32_t w = p ? U32(p)[i] : 0xFFFFFFFFu;
+        const uint8x16_t a = vreinterpretq_u8_u32(vsetq_lane_u32(x[i] & w, vdupq_n_u32(0), 0));
+        const uint8x16_t b = vreinterpretq_u8_u32(vsetq_lane_u32(x[nw + i] & w, vdupq_n_u32(0), 0));
+        s = vaddq_u8(s, vmlaq_u8(vcntq_u8(a), vcntq_u8(b), two));
+    }
+    return (int32_t)vaddlvq_u8(s); /* bytes <= 24 (3 + 3) = 144 */
+}
+
+/* Three levels on two planes (the qrelu2 stage) of eight rows from acc (row k in lane k): the
+ * level #{j : dir_k acc_k >= t_k,j} (thresholds j = 0..2 of channel k at t + 3k), its bit 0 into
+ * *b0 and bit 1 into *b1 (bit k each, shifted right by `shift`). The thresholds narrowed with
+ * saturation compare the same with a value in [-1440, 1440]. */
+static inline void levels3_bits8(int16x8_t acc, const int8_t *dir, const int32_t *t, uint8_t *b0, uint8_t *b1,
+                                 uint32_t shift)
+{
+    static const uint16_t lane_bit[8] = {1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u};
+    const int32x4x3_t lo = vld3q_s32(t), hi = vld3q_s32(t + 12);
+    const int16x8_t x = vmulq_s16(acc, vmovl_s8(vld1_s8(dir)));
+    const int16x8_t t0 = vcombine_s16(vqmovn_s32(lo.val[0]), vqmovn_s32(hi.val[0]));
+    const int16x8_t t1 = vcombine_s16(vqmovn_s32(lo.val[1]), vqmovn_s32(hi.val[1]));
+    const int16x8_t t2 = vcombine_s16(vqmovn_s32(lo.val[2]), vqmovn_s32(hi.val[2]));
+    const uint16x8_t m = vaddq_u16(vaddq_u16(vcgeq_s16(x, t0), vcgeq_s16(x, t1)), vcgeq_s16(x, t2)); /* -level */
+    const uint16x8_t level = vreinterpretq_u16_s16(vnegq_s16(vreinterpretq_s16_u16(m)));
+    const uint16x8_t bit = vld1q_u16(lane_bit);
+    *b0 = (uint8_t)(vaddvq_u16(vandq_u16(vtstq_u16(level, vdupq_n_u16(1)), bit)) >> shift);
+    *b1 = (uint8_t)(vaddvq_u16(vandq_u16(vtstq_u16(level, vdupq_n_u16(2)), bit)) >> shift);
+}
+
+/* The stage of rows [o0, o0 + m) (m <= 32, n >= 8) from their counts h[0..m) (h[-8..-1]: the rows
+ * before, valid where o0 > 0): eight rows at a time, a last partial group as the eight rows ending
+ * at o0 + m - 1 (the scores of its first ones stored again, equal; the bits of the new ones only).
+ * Out of line: one copy for every row length. */
+static __attribute__((noinline)) void planes_stage(const be_op *op, const uint16_t *h, uint32_t o0, uint32_t m,
+                                                   int32_t c, void *out)
+{
+    const int16x8_t cv = vdupq_n_s16((int16_t)c); /* C <= 3K <= 1440 */
+    uint32_t i;
+    for (i = 0; i < m; i += 8u) {
+        const uint32_t back = i + 8u > m ? i + 8u - m : 0u, o = o0 + i - back;
+        const uint16x8_t hv = vld1q_u16(h + i - back);
+        if (op->stage == BE_STAGE_SCORE) {
+            scores8((const int32_t *)op->stage_a + o, (const int32_t *)op->stage_b + o, (int32_t *)out + o, hv, cv);
+        } else {
+            const int16x8_t acc = vsubq_s16(cv, vreinterpretq_s16_u16(vshlq_n_u16(hv, 1)));
+            const int8_t *dir = (const int8_t *)op->stage_a + o;
+            uint8_t *b0 = (uint8_t *)out + (o0 + i) / 8u;
+            if (be_stage_is_sign(op)) /* short_bits8 computes kv - 2h itself */
+                *b0 = (uint8_t)(short_bits8(hv, cv, dir, (const int32_t *)op->stage_b + o) >> back);
+            else /* three levels on two planes: planes_short_supports */
+                levels3_bits8(acc, dir, (const int32_t *)op->stage_b + 3u * o, b0, b0 + 4u * op->out.cw, back);
+        }
+    }
+}
+
+/* The layer for fewer than eight rows: row by row, out of line. */
+static __attribute__((noinline)) void planes_rows1(const be_op *op, const be_word *x, void *out, int32_t c)
+{
+    const uint32_t nw = op->in.cw, n = op->out_ch;
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *t = (const int32_t *)op->stage_b;
+    uint32_t o, b0 = 0u, b1 = 0u;
+    for (o = 0; o < n; o++) {
+        const int32_t acc = c - 2 * planes_count1(B(op->weights) + 4u * nw * o, x, nw);
+        if (op->stage == BE_STAGE_SCORE) {
+            ((uint32_t *)out)[o] = (uint32_t)((const int32_t *)op->stage_a)[o] * (uint32_t)acc + (uint32_t)t[o];
+        } else if (be_stage_is_sign(op)) {
+            b0 |= (uint32_t)(acc * dir[o] < t[o]) << o;
+        } else {
+            const int32_t a = acc * dir[o];
+            const uint32_t level =
+                (uint32_t)(a >= t[3u * o]) + (uint32_t)(a >= t[3u * o + 1u]) + (uint32_t)(a >= t[3u * o + 2u]);
+            b0 |= (level & 1u) << o;
+            b1 |= (level >> 1) << o;
+        }
+    }
+    if (op->stage != BE_STAGE_SCORE) {
+        ((be_word *)out)[0] = b0;
+        if (!be_stage_is_sign(op))
+            ((be_word *)out)[op->out.cw] = b1;
+    }
+}
+
+/* The whole layer for rows of nw (a constant) words: the counts of each 32 rows (eight at a time,
+ * a last partial group as the eight ending at the last row) into h, then their stage. */
+static inline __attribute__((always_inline)) void planes_short_n(const be_op *op, const be_word *x, void *out,
+                                                                 uint32_t nw)
+{
+    const uint32_t nv = nw / 4u, tw = nw % 4u, step = 4u * nw, n = op->out_ch;
+    const int32_t c = planes_count1(NULL, x, nw);
+    const uint8_t *w = B(op->weights);
+    uint16_t hb[8 + 32];
+    uint32_t o0, i;
+    if (n < 8u) {
+        planes_rows1(op, x, out, c);
+        return;
+    }
+    if (op->stage != BE_STAGE_SCORE && n % 32u != 0u) { /* bytes past the last one written stay zero */
+        ((be_word *)out)[n / 32u] = 0u;
+        if (!be_stage_is_sign(op))
+            ((be_word *)out)[op->out.cw + n / 32u] = 0u;
+    }
+    {
+        const planes_in v = planes_input(x, nw);
+        for (o0 = 0; o0 < n; o0 += 32u) {
+            const uint32_t m = n - o0 < 32u ? n - o0 : 32u;
+            for (i = 0; i < m; i += 8u) {
+                const uint32_t back = i + 8u > m ? i + 8u - m : 0u;
+                vst1q_u16(hb + 8 + i - back, planes_counts8(w + (o0 + i - back) * step, nv, tw, step, &v));
+            }
+            planes_stage(op, hb + 8, o0, m, c, out);
+        }
+    }
+}
+
+
+/* The short rows take a binary Dense with rows of at most 15 words back to back over sign bits
+ * into a sign or score stage, or over 2 unsigned bit-planes into those or three levels on two
+ * planes. */
+int be_dense_bin_neon_short_takes(const be_op *op)
+{
+    if (op->type != BE_OP_DENSE || op->weight_kind != BE_WK_BINARY || op->in.kind != BE_KIND_BITS ||
+        op->in.cw < 1u || op->in.cw > SHORT_MAX_WORDS || op->w_row_bytes != op->in.cw * 4u)
+        return 0;
+    if (op->in.encoding == BE_ENC_SIGN)
+        return be_stage_is_sign(op) || op->stage == BE_STAGE_SCORE;
+    return op->in.encoding == BE_ENC_UNSIGNED && op->in.planes == 2u &&
+           (op->stage == BE_STAGE_SCORE || be_stage_is_sign(op) ||
+            (be_stage_is_levels(op) && op->levels == 3u && op->out.planes == 2u));
+}
+
+typedef void (*planes_short_fn)(const be_op *op, const be_word *x, void *out);
+#define PLANES_COPY(NW)                                                                                        \
+    static __attribute__((noinline)) void planes_short_##NW(const be_op *op, const be_word *x, void *out)      \
+    {                                                                                                          \
+        planes_short_n(op, x, out, NW##u);                                                                     \
+    }
+PLANES_COPY(1)
+PLANES_COPY(2)
+PLANES_COPY(3)
+PLANES_COPY(4)
+PLANES_COPY(5)
+PLANES_COPY(6)
+PLANES_COPY(7)
+PLANES_COPY(8)
+PLANES_COPY(9)
+PLANES_COPY(10)
+PLANES_COPY(11)
+PLANES_COPY(12)
+PLANES_COPY(13)
+PLANES_COPY(14)
+PLANES_COPY(15)
+static const planes_short_fn planes_short[SHORT_MAX_WORDS + 1u] = {
+    0, planes_short_1, planes_short_2, planes_short_3, planes_short_4, planes_short_5, planes_short_6, planes_short_7,
+    planes_short_8, planes_short_9, planes_short_10, planes_short_11, planes_short_12, planes_short_13,
+    planes_short_14, planes_short_15};
+
+#else
+int be_dense_bin_neon_short_takes(const be_op *op)
+{
+    (void)op;
+    return 0; /* armv7: 16 Q registers, no short rows */
+}
 #endif
 
 /* The OR of the four lanes, whose bits are disjoint (so their sum). */
@@ -649,23 +930,20 @@ be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *sc
 {
     const uint32_t nw = op->in.cw;
     (void)scratch;
-    if (op->in.encoding == BE_ENC_SIGN) {
 #if defined(__aarch64__)
-        if (nw <= SHORT_MAX_WORDS) { /* rows of at most 15 words */
-            if (be_stage_is_sign(op)) {
-                dense_short[nw](op, (const be_word *)in, (be_word *)out);
-                return BE_OK;
-            }
-            if (op->stage == BE_STAGE_SCORE) {
-                scores_short[nw](op, (const be_word *)in, (int32_t *)out);
-                return BE_OK;
-            }
-        }
+    if (be_dense_bin_neon_short_takes(op)) {
+        if (op->in.encoding == BE_ENC_UNSIGNED)
+            planes_short[nw](op, (const be_word *)in, out);
+        else if (op->stage == BE_STAGE_SCORE)
+            scores_short[nw](op, (const be_word *)in, (int32_t *)out);
+        else
+            dense_short[nw](op, (const be_word *)in, (be_word *)out);
+        return BE_OK;
+    }
 #endif
-        if (be_stage_is_sign(op) && nw <= BE_NEON_PIECE_WORDS) {
-            dense_sign(op, (const be_word *)in, (be_word *)out);
-            return BE_OK;
-        }
+    if (op->in.encoding == BE_ENC_SIGN && be_stage_is_sign(op) && nw <= BE_NEON_PIECE_WORDS) {
+        dense_sign(op, (const be_word *)in, (be_word *)out);
+        return BE_OK;
     }
     return be_arm_dense_bin(op, in, out, popc_neon);
 }

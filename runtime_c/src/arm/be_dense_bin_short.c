@@ -44,28 +44,37 @@ int be_dense_bin_short_supports(const be_op *op)
            (be_stage_is_sign(op) || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_ACC);
 }
 
+/* Whether the NEON kernel counts this Dense in its short rows (never without NEON). */
+static int neon_short_takes(const be_op *op)
+{
+#ifdef BE_ARM_HAVE_NEON
+    return be_dense_bin_neon_short_takes(op);
+#else
+    (void)op;
+    return 0;
+#endif
+}
+
 /* On NEON builds "short" also comes first for the small heads it beats "neon" on (docs/kernels.md,
  * 64 -> 10: armv7-virt 0.512 vs 0.803 instructions per MAC; NEON wins from 64 outputs and at
  * 128 inputs): at most 2 words of sign bits and 16 outputs, where the per-call cost of the NEON
- * driver is most of the layer. On aarch64 only into int32 accumulators: there "neon" counts
- * sign and score heads of up to 15 words eight rows at a time (be_bin_neon.c, short rows;
- * 64 -> 10 scores 0.223 vs 0.563). */
+ * driver is most of the layer. Not where "neon" counts the rows eight at a time (aarch64: sign
+ * and score heads, be_dense_bin_neon_short_takes; 64 -> 10 scores 0.225 vs 0.563). */
 int be_dense_bin_short_head_supports(const be_op *op)
 {
-#if defined(__aarch64__)
-    if (op->stage != BE_STAGE_ACC)
-        return 0;
-#endif
-    return be_dense_bin_short_supports(op) && op->in.cw <= 2u && op->out_ch <= 16u;
+    return be_dense_bin_short_supports(op) && op->in.cw <= 2u && op->out_ch <= 16u &&
+           !neon_short_takes(op);
 }
 
 /* On NEON builds the 2-plane heads too: there "neon" takes bit-planes through the shared driver
- * (weight popcounts, one pass per plane), slower on the qrelu2 VGG's heads (aarch64-virt 64 -> 64
- * 1.551 vs 1.257, 64 -> 10 scores 2.214 vs 1.081 per logical MAC; armv7-virt 1.622 vs 1.171,
- * 2.202 vs 0.930); measured up to 64 outputs, so taken up to 64. */
+ * (weight popcounts, one pass per plane), slower on the qrelu2 VGG's heads (armv7-virt 64 -> 64
+ * 1.622 vs 1.171, 64 -> 10 scores 2.202 vs 0.930 per logical MAC); measured up to 64 outputs, so
+ * taken up to 64. Not where "neon" counts the rows eight at a time (aarch64: scores, sign
+ * thresholds, three levels on two planes; 64 -> 64 sign 0.236 vs 1.046, 64 -> 10 scores 0.516 vs
+ * 1.064). */
 int be_dense_planes_short_head_supports(const be_op *op)
 {
-    return be_dense_planes_short_supports(op) && op->out_ch <= 64u;
+    return be_dense_planes_short_supports(op) && op->out_ch <= 64u && !neon_short_takes(op);
 }
 
 int be_dense_planes_short_supports(const be_op *op)
