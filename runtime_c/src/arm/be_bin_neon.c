@@ -817,19 +817,24 @@ static inline __attribute__((always_inline)) void planes_short_n(const be_op *op
 }
 
 
-/* The short rows take a binary Dense with rows of at most 15 words back to back over sign bits
- * into a sign or score stage, or over 2 unsigned bit-planes into those or three levels on two
- * planes. */
-int be_dense_bin_neon_short_takes(const be_op *op)
+/* Which short rows take this binary Dense over bits (be_arm_bin_supports): rows of at most 15 words
+ * back to back over sign bits into a sign (1) or score (2) stage, or over 2 unsigned bit-planes into
+ * those or three levels on two planes (3); else 0. Inline: the entry's test on every call. */
+static inline int short_rows_kind(const be_op *op)
 {
-    if (op->type != BE_OP_DENSE || op->weight_kind != BE_WK_BINARY || op->in.kind != BE_KIND_BITS ||
-        op->in.cw < 1u || op->in.cw > SHORT_MAX_WORDS || op->w_row_bytes != op->in.cw * 4u)
+    if (op->in.cw < 1u || op->in.cw > SHORT_MAX_WORDS || op->w_row_bytes != op->in.cw * 4u)
         return 0;
     if (op->in.encoding == BE_ENC_SIGN)
-        return be_stage_is_sign(op) || op->stage == BE_STAGE_SCORE;
-    return op->in.encoding == BE_ENC_UNSIGNED && op->in.planes == 2u &&
-           (op->stage == BE_STAGE_SCORE || be_stage_is_sign(op) ||
-            (be_stage_is_levels(op) && op->levels == 3u && op->out.planes == 2u));
+        return be_stage_is_sign(op) ? 1 : op->stage == BE_STAGE_SCORE ? 2 : 0;
+    return op->in.planes == 2u && (op->stage == BE_STAGE_SCORE || be_stage_is_sign(op) ||
+                                   (be_stage_is_levels(op) && op->levels == 3u && op->out.planes == 2u))
+               ? 3
+               : 0;
+}
+
+int be_dense_bin_neon_short_takes(const be_op *op)
+{
+    return op->type == BE_OP_DENSE && be_arm_bin_supports(op) && short_rows_kind(op) != 0;
 }
 
 typedef void (*planes_short_fn)(const be_op *op, const be_word *x, void *out);
@@ -931,14 +936,18 @@ be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *sc
     const uint32_t nw = op->in.cw;
     (void)scratch;
 #if defined(__aarch64__)
-    if (be_dense_bin_neon_short_takes(op)) {
-        if (op->in.encoding == BE_ENC_UNSIGNED)
-            planes_short[nw](op, (const be_word *)in, out);
-        else if (op->stage == BE_STAGE_SCORE)
-            scores_short[nw](op, (const be_word *)in, (int32_t *)out);
-        else
-            dense_short[nw](op, (const be_word *)in, (be_word *)out);
+    switch (short_rows_kind(op)) {
+    case 1:
+        dense_short[nw](op, (const be_word *)in, (be_word *)out);
         return BE_OK;
+    case 2:
+        scores_short[nw](op, (const be_word *)in, (int32_t *)out);
+        return BE_OK;
+    case 3:
+        planes_short[nw](op, (const be_word *)in, out);
+        return BE_OK;
+    default:
+        break;
     }
 #endif
     if (op->in.encoding == BE_ENC_SIGN && be_stage_is_sign(op) && nw <= BE_NEON_PIECE_WORDS) {
