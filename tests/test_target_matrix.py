@@ -397,24 +397,38 @@ def mve_u8_takes(target: str, op, spec, out_spec) -> bool:
             and (h + pt + pb) * (w + pl + pr) * c + 16 <= 4096)
 
 
+def neon_short_rows_take(op, spec) -> bool:
+    """Does the aarch64 "neon" Dense count this layer in its short rows (runtime_c/src/arm/
+    be_bin_neon.c, be_dense_bin_neon_short_takes)? Rows of at most 15 words (K <= 480) over sign
+    bits into a sign or score stage, or over 2 unsigned bit-planes into those or three levels on
+    two planes."""
+    out = op.output
+    if not isinstance(op, Dense) or spec.shape[-1] > 480:
+        return False
+    sign_stage = isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1
+    if spec.encoding == "sign":
+        return sign_stage or isinstance(out, ScoreStage)
+    return spec.planes == 2 and (sign_stage or isinstance(out, ScoreStage) or (
+        isinstance(out, ThresholdStage) and out.encoding == "unsigned" and out.levels == 3))
+
+
 def short_takes(target: str, op, spec) -> bool:
     """Does the ARM "short" kernel (runtime_c/src/arm/be_dense_bin_short.c) take this bits x
     binary layer? A Dense over sign bits with K <= 128 (at most 4 words; at most 2 on the
     Cortex-M55, where Helium wins from 3 words on) and a sign-threshold, score or accumulator
     stage, or over 2 unsigned bit-planes with K <= 64 and any threshold, score or accumulator
     stage. On the NEON targets it goes first only for sign heads of at most 64 inputs and
-    16 outputs (on aarch64 only into accumulators: "neon" counts sign and score heads eight rows
-    at a time) and 2-plane heads of at most 64 outputs, else after "neon" (forced only)."""
+    16 outputs and 2-plane heads of at most 64 outputs, else after "neon" (forced only); on aarch64
+    not the layers "neon" counts in its short rows (neon_short_rows_take)."""
     if not isinstance(op, Dense):
         return False
     out = op.output
     if target.startswith(("aarch64", "armv7")):
+        if target.startswith("aarch64") and neon_short_rows_take(op, spec):
+            return False
         if spec.encoding == "unsigned":
             return (spec.planes == 2 and spec.shape[-1] <= 64 and op.out_features <= 64
                     and isinstance(out, (ThresholdStage, ScoreStage, AccStage)))
-        if target.startswith("aarch64"):  # "neon" counts sign and score heads eight rows at a time
-            return spec.encoding == "sign" and spec.shape[-1] <= 64 and op.out_features <= 16 and \
-                isinstance(out, AccStage)
         return (spec.encoding == "sign" and spec.shape[-1] <= 64 and op.out_features <= 16
                 and (isinstance(out, (ScoreStage, AccStage))
                      or (isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1)))
