@@ -397,18 +397,18 @@ def mve_u8_takes(target: str, op, spec, out_spec) -> bool:
             and (h + pt + pb) * (w + pl + pr) * c + 16 <= 4096)
 
 
-def neon_short_rows_take(op, spec) -> bool:
-    """Does the aarch64 "neon" Dense count this layer in its short rows (runtime_c/src/arm/
+def neon_short_rows_take(target: str, op, spec) -> bool:
+    """Does the NEON "neon" Dense count this layer in its short rows (runtime_c/src/arm/
     be_bin_neon.c, be_dense_bin_neon_short_takes)? Rows of at most 15 words (K <= 480) over sign
-    bits into a sign or score stage, or over 2 unsigned bit-planes into those or three levels on
-    two planes."""
+    bits into a sign or score stage, or (aarch64 only) over 2 unsigned bit-planes into those or
+    three levels on two planes."""
     out = op.output
-    if not isinstance(op, Dense) or spec.shape[-1] > 480:
+    if not isinstance(op, Dense) or spec.shape[-1] > 480 or not target.startswith(("aarch64", "armv7")):
         return False
     sign_stage = isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1
     if spec.encoding == "sign":
         return sign_stage or isinstance(out, ScoreStage)
-    return spec.planes == 2 and (sign_stage or isinstance(out, ScoreStage) or (
+    return target.startswith("aarch64") and spec.planes == 2 and (sign_stage or isinstance(out, ScoreStage) or (
         isinstance(out, ThresholdStage) and out.encoding == "unsigned" and out.levels == 3))
 
 
@@ -418,13 +418,13 @@ def short_takes(target: str, op, spec) -> bool:
     Cortex-M55, where Helium wins from 3 words on) and a sign-threshold, score or accumulator
     stage, or over 2 unsigned bit-planes with K <= 64 and any threshold, score or accumulator
     stage. On the NEON targets it goes first only for sign heads of at most 64 inputs and
-    16 outputs and 2-plane heads of at most 64 outputs, else after "neon" (forced only); on aarch64
-    not the layers "neon" counts in its short rows (neon_short_rows_take)."""
+    16 outputs and 2-plane heads of at most 64 outputs, else after "neon" (forced only); not the
+    layers "neon" counts in its short rows (neon_short_rows_take)."""
     if not isinstance(op, Dense):
         return False
     out = op.output
     if target.startswith(("aarch64", "armv7")):
-        if target.startswith("aarch64") and neon_short_rows_take(op, spec):
+        if neon_short_rows_take(target, op, spec):
             return False
         if spec.encoding == "unsigned":
             return (spec.planes == 2 and spec.shape[-1] <= 64 and op.out_features <= 64

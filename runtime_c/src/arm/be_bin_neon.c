@@ -312,29 +312,20 @@ static void popc_neon(const be_word *x, const be_word *w, uint32_t row_words, ui
     }
 }
 
+/* The OR of the four lanes, whose bits are disjoint (so their sum). */
+static inline uint32_t or_lanes(uint32x4_t v)
+{
 #if defined(__aarch64__)
-/* Short rows on aarch64: Dense rows of nw <= 15 words (K <= 480 bits: the MLP's 128 -> 128, the
- * VGGs' 288 -> 64, 256 -> 256 and 64 -> 64 layers and their heads). popc_piece's set-up per
- * group of rows (eight row pointers, zeroed 16-bit accumulators, the widening tree) and the
- * stored counts' second pass cost as much as the counting there. Rows follow each other in
- * memory (4 nw bytes apart), so one pointer walks them. A row is nv = nw / 4 whole vectors and a
- * tail of tw = nw % 4 words:
- *   - the vectors: per row and vector one load, EOR and CNT, the row's byte counts added
- *     (<= 8 nv per byte); eight rows reduced by three levels of pairwise ADDP, row k in bytes
- *     2k, 2k + 1 (each <= 64 nv);
- *   - the tails: gathered across rows, four 1-word tails per vector ([row 0 | 1 | 2 | 3], one
- *     lane load each) or two 2-word tails ([row 0 | row 1]), against the input's tail repeated
- *     in every lane; one EOR and CNT per vector, then pairwise ADDP to the same layout (row k in
- *     bytes 2k, 2k + 1, each <= 16 for 1 word, <= 32 for 2, <= 48 for 3) and one ADD. Rows of
- *     1 or 2 words (the heads over 32 or 64 inputs) are all tail and contiguous: plain loads;
- *   - one UADDLP: the eight rows' counts in 16-bit lanes (each byte <= 64 nv + 48 <= 240 for
- *     nv <= 3: no byte overflows; a count <= 480).
- * A last partial group of r >= SHORT_OVERLAP rows is counted as the eight rows ending at row
- * n - 1 (its first 8 - r rows again, their results dropped); fewer rows, and layers of under
- * eight rows, one by one. The same rows serve the sign stage (dense_short) and the score stage of
- * a classifier head (scores_short). docs/kernels.md "NEON on the virt boards" has the counts. */
+    return vaddvq_u32(v);
+#else
+    const uint32x2_t h = vpadd_u32(vget_low_u32(v), vget_high_u32(v));
+    return vget_lane_u32(h, 0) + vget_lane_u32(h, 1);
+#endif
+}
+
+/* Short Dense rows (aarch64 and armv7): rows of nw <= SHORT_MAX_WORDS words back to back, nv =
+ * nw / 4 whole vectors and a tail of tw = nw % 4 words gathered across the rows of a group. */
 #define SHORT_MAX_WORDS 15u
-#define SHORT_OVERLAP 5u
 
 /* the byte counts of the nv whole vectors of the row at p (row k of the group: p = w + k step) */
 #define SHORT_ROW(s, p)                                                                                        \
@@ -363,11 +354,45 @@ static inline __attribute__((always_inline)) uint8x16_t tails4(const uint8_t **q
 static inline __attribute__((always_inline)) uint8x16_t tails2(const uint8_t **q, uint32_t step)
 {
     const uint8_t *a = *q;
-    uint64x2_t v = vld1q_dup_u64((const uint64_t *)(const void *)a);
-    v = vld1q_lane_u64((const uint64_t *)(const void *)(a + step), v, 1);
     *q = a + 2u * step;
-    return vreinterpretq_u8_u64(v);
+#if defined(__aarch64__)
+    return vreinterpretq_u8_u64(
+        vld1q_lane_u64((const uint64_t *)(const void *)(a + step), vld1q_dup_u64((const uint64_t *)(const void *)a), 1));
+#else /* 32-bit elements: the rows are only word-aligned, and the bare-metal armv7 board (MMU off:
+       * strongly-ordered memory) faults on a 64-bit element at a word address */
+    return vreinterpretq_u8_u32(vcombine_u32(vld1_u32(U32(a)), vld1_u32(U32(a + step))));
+#endif
 }
+
+/* The input's two words at x repeated in both halves (word-aligned: 32-bit elements). */
+static inline uint8x16_t dup_pair(const be_word *x)
+{
+    const uint32x2_t v = vld1_u32(x);
+    return vreinterpretq_u8_u32(vcombine_u32(v, v));
+}
+
+#if defined(__aarch64__)
+/* Short rows on aarch64: Dense rows of nw <= 15 words (K <= 480 bits: the MLP's 128 -> 128, the
+ * VGGs' 288 -> 64, 256 -> 256 and 64 -> 64 layers and their heads). popc_piece's set-up per
+ * group of rows (eight row pointers, zeroed 16-bit accumulators, the widening tree) and the
+ * stored counts' second pass cost as much as the counting there. Rows follow each other in
+ * memory (4 nw bytes apart), so one pointer walks them. A row is nv = nw / 4 whole vectors and a
+ * tail of tw = nw % 4 words:
+ *   - the vectors: per row and vector one load, EOR and CNT, the row's byte counts added
+ *     (<= 8 nv per byte); eight rows reduced by three levels of pairwise ADDP, row k in bytes
+ *     2k, 2k + 1 (each <= 64 nv);
+ *   - the tails: gathered across rows, four 1-word tails per vector ([row 0 | 1 | 2 | 3], one
+ *     lane load each) or two 2-word tails ([row 0 | row 1]), against the input's tail repeated
+ *     in every lane; one EOR and CNT per vector, then pairwise ADDP to the same layout (row k in
+ *     bytes 2k, 2k + 1, each <= 16 for 1 word, <= 32 for 2, <= 48 for 3) and one ADD. Rows of
+ *     1 or 2 words (the heads over 32 or 64 inputs) are all tail and contiguous: plain loads;
+ *   - one UADDLP: the eight rows' counts in 16-bit lanes (each byte <= 64 nv + 48 <= 240 for
+ *     nv <= 3: no byte overflows; a count <= 480).
+ * A last partial group of r >= SHORT_OVERLAP rows is counted as the eight rows ending at row
+ * n - 1 (its first 8 - r rows again, their results dropped); fewer rows, and layers of under
+ * eight rows, one by one. The same rows serve the sign stage (dense_short) and the score stage of
+ * a classifier head (scores_short). docs/kernels.md "NEON on the virt boards" has the counts. */
+#define SHORT_OVERLAP 5u
 
 /* The tails (tw words at offset 16 nv of each row) of the eight rows at p: row k in bytes 2k,
  * 2k + 1. xt1: the input's last word in every lane; xt2: its last two (tw = 2) or the two
@@ -475,7 +500,7 @@ static inline uint32_t short_bits8(uint16x8_t h, int16x8_t kv, const int8_t *dir
     const uint8x16_t x0 = nv > 0u ? vld1q_u8(xp) : vdupq_n_u8(0), x1 = nv > 1u ? vld1q_u8(xp + 16) : x0,      \
                      x2 = nv > 2u ? vld1q_u8(xp + 32) : x0;                                                   \
     const uint8x16_t xt1 = tw != 2u && tw > 0u ? vreinterpretq_u8_u32(vld1q_dup_u32(x + nw - 1u)) : x0;       \
-    const uint8x16_t xt2 = tw >= 2u ? vreinterpretq_u8_u64(vld1q_dup_u64((const uint64_t *)(const void *)(x + 4u * nv))) : x0
+    const uint8x16_t xt2 = tw >= 2u ? dup_pair(x + 4u * nv) : x0
 
 /* Dense with sign bits in, a sign stage out and rows of nw <= 15 words: the counts of each eight
  * rows go straight into the threshold (short_bits8) and their eight output bits into one byte
@@ -543,47 +568,6 @@ static inline __attribute__((always_inline)) void scores_short_n(const be_op *op
             (uint32_t)mult[o] * (uint32_t)(k - 2 * short_count1(p, x, nv, tw, x0, x1, x2)) + (uint32_t)offset[o];
 }
 
-/* One out-of-line copy per row length nw = 1 .. 15 and stage, so that the row loop holds no test
- * on the shape, every load has a constant offset (with the row stride in a register GCC
- * computed each row's address with an ADD: 0.049 -> 0.058 instructions per MAC on 288 -> 64)
- * and each copy saves only the registers it uses (a head pays no frame for the 15-word rows);
- * picked from a table by nw. The 30 copies take about 27 KiB of code. */
-typedef void (*short_scores_fn)(const be_op *op, const be_word *x, int32_t *y);
-typedef void (*short_sign_fn)(const be_op *op, const be_word *x, be_word *out);
-#define SHORT_COPIES(NW)                                                                                       \
-    static __attribute__((noinline)) void scores_short_##NW(const be_op *op, const be_word *x, int32_t *y)     \
-    {                                                                                                          \
-        scores_short_n(op, x, y, NW##u);                                                                       \
-    }                                                                                                          \
-    static __attribute__((noinline)) void dense_short_##NW(const be_op *op, const be_word *x, be_word *out)    \
-    {                                                                                                          \
-        dense_short_n(op, x, out, NW##u);                                                                      \
-    }
-SHORT_COPIES(1)
-SHORT_COPIES(2)
-SHORT_COPIES(3)
-SHORT_COPIES(4)
-SHORT_COPIES(5)
-SHORT_COPIES(6)
-SHORT_COPIES(7)
-SHORT_COPIES(8)
-SHORT_COPIES(9)
-SHORT_COPIES(10)
-SHORT_COPIES(11)
-SHORT_COPIES(12)
-SHORT_COPIES(13)
-SHORT_COPIES(14)
-SHORT_COPIES(15)
-
-static const short_scores_fn scores_short[SHORT_MAX_WORDS + 1u] = {
-    0, scores_short_1, scores_short_2, scores_short_3, scores_short_4, scores_short_5, scores_short_6, scores_short_7,
-    scores_short_8, scores_short_9, scores_short_10, scores_short_11, scores_short_12, scores_short_13,
-    scores_short_14, scores_short_15};
-static const short_sign_fn dense_short[SHORT_MAX_WORDS + 1u] = {
-    0, dense_short_1, dense_short_2, dense_short_3, dense_short_4, dense_short_5, dense_short_6, dense_short_7,
-    dense_short_8, dense_short_9, dense_short_10, dense_short_11, dense_short_12, dense_short_13,
-    dense_short_14, dense_short_15};
-
 /* Short rows over 2 unsigned bit-planes (the qrelu2 layers: levels x = a + 2 b, plane b at
  * x + cw): with w bit 1 = -1,
  *     acc = sum_i w_i x_i = C - 2 (popcount(a AND w) + 2 popcount(b AND w)),
@@ -626,8 +610,8 @@ static inline __attribute__((always_inline)) planes_in planes_input(const be_wor
     v.b2 = nv > 2u ? vld1q_u8(B(y + 8)) : v.b0;
     v.at1 = tw == 1u || tw == 3u ? vreinterpretq_u8_u32(vld1q_dup_u32(x + nw - 1u)) : v.a0;
     v.bt1 = tw == 1u || tw == 3u ? vreinterpretq_u8_u32(vld1q_dup_u32(y + nw - 1u)) : v.b0;
-    v.at2 = tw >= 2u ? vreinterpretq_u8_u64(vld1q_dup_u64((const uint64_t *)(const void *)(x + 4u * nv))) : v.a0;
-    v.bt2 = tw >= 2u ? vreinterpretq_u8_u64(vld1q_dup_u64((const uint64_t *)(const void *)(y + 4u * nv))) : v.b0;
+    v.at2 = tw >= 2u ? dup_pair(x + 4u * nv) : v.a0;
+    v.bt2 = tw >= 2u ? dup_pair(y + 4u * nv) : v.b0;
     return v;
 }
 
@@ -817,26 +801,6 @@ static inline __attribute__((always_inline)) void planes_short_n(const be_op *op
 }
 
 
-/* Which short rows take this binary Dense over bits (be_arm_bin_supports): rows of at most 15 words
- * back to back over sign bits into a sign (1) or score (2) stage, or over 2 unsigned bit-planes into
- * those or three levels on two planes (3); else 0. Inline: the entry's test on every call. */
-static inline int short_rows_kind(const be_op *op)
-{
-    if (op->in.cw < 1u || op->in.cw > SHORT_MAX_WORDS || op->w_row_bytes != op->in.cw * 4u)
-        return 0;
-    if (op->in.encoding == BE_ENC_SIGN)
-        return be_stage_is_sign(op) ? 1 : op->stage == BE_STAGE_SCORE ? 2 : 0;
-    return op->in.planes == 2u && (op->stage == BE_STAGE_SCORE || be_stage_is_sign(op) ||
-                                   (be_stage_is_levels(op) && op->levels == 3u && op->out.planes == 2u))
-               ? 3
-               : 0;
-}
-
-int be_dense_bin_neon_short_takes(const be_op *op)
-{
-    return op->type == BE_OP_DENSE && be_arm_bin_supports(op) && short_rows_kind(op) != 0;
-}
-
 typedef void (*planes_short_fn)(const be_op *op, const be_word *x, void *out);
 #define PLANES_COPY(NW)                                                                                        \
     static __attribute__((noinline)) void planes_short_##NW(const be_op *op, const be_word *x, void *out)      \
@@ -864,22 +828,195 @@ static const planes_short_fn planes_short[SHORT_MAX_WORDS + 1u] = {
     planes_short_14, planes_short_15};
 
 #else
-int be_dense_bin_neon_short_takes(const be_op *op)
+/* Short rows on armv7 (16 quad registers): as on aarch64, in groups of four rows. Per row and
+ * vector one load, VEOR and VCNT, the row's byte counts added (<= 8 nv); four rows reduced by two
+ * levels of pairwise VPADD on D registers ([row 0: 4 | 1: 4 | 2: 4 | 3: 4] bytes, each <= 32 nv),
+ * the tails gathered four rows per vector (1 word: that layout already; 2 words: [row 0 | row 1]
+ * then one VPADD level) and added (bytes <= 96 + 24), widened twice (VPADDL): row k in 32-bit
+ * lane k. The sign stage four channels per step (direction * (K - 2 d) < t, the bits OR-ed into
+ * the output word), scores by one 4-lane MLA; the rows past the last group of four one by one. */
+static inline uint8x16_t padd8(uint8x16_t a, uint8x16_t b) /* [a's pair sums | b's pair sums] */
 {
-    (void)op;
-    return 0; /* armv7: 16 Q registers, no short rows */
+    return vcombine_u8(vpadd_u8(vget_low_u8(a), vget_high_u8(a)), vpadd_u8(vget_low_u8(b), vget_high_u8(b)));
+}
+
+/* h = popcount(x XOR row k) of the four rows at p (row k in lane k). */
+static inline __attribute__((always_inline)) uint32x4_t short_counts4(const uint8_t *p, uint32_t nv, uint32_t tw,
+                                                                      uint32_t step, uint8x16_t x0,
+                                                                      uint8x16_t x1, uint8x16_t x2,
+                                                                      uint8x16_t xt1, uint8x16_t xt2)
+{
+    uint8x16_t sum = vdupq_n_u8(0);
+    if (nv > 0u) {
+        const uint8_t *q = p;
+        uint8x16_t r0, r1, r2, r3;
+        SHORT_ROW(r0, q);
+        SHORT_ROW(r1, q);
+        SHORT_ROW(r2, q);
+        SHORT_ROW(r3, q);
+        sum = padd8(padd8(r0, r1), padd8(r2, r3));
+    }
+    if (tw == 1u || tw == 3u) { /* the last word of each row */
+        const uint8_t *q = p + 16u * nv + 4u * (tw - 1u);
+        const uint8x16_t a = nv == 0u && tw == 1u ? vld1q_u8(q) : tails4(&q, step);
+        sum = vaddq_u8(sum, vcntq_u8(veorq_u8(xt1, a)));
+    }
+    if (tw >= 2u) { /* the first two tail words of each row */
+        const uint8_t *q = p + 16u * nv;
+        uint8x16_t c, d;
+        if (nv == 0u && tw == 2u) { /* rows of two words: contiguous */
+            c = vld1q_u8(q);
+            d = vld1q_u8(q + 16);
+        } else {
+            c = tails2(&q, step);
+            d = tails2(&q, step);
+        }
+        sum = vaddq_u8(sum, padd8(vcntq_u8(veorq_u8(xt2, c)), vcntq_u8(veorq_u8(xt2, d))));
+    }
+    return vpaddlq_u16(vpaddlq_u8(sum));
+}
+
+/* popcount(x XOR row) of the one row at p (the rows past the last group). */
+static __attribute__((noinline)) int32_t short_count1(const uint8_t *p, const be_word *x, uint32_t nw)
+{
+    uint8x16_t s = vdupq_n_u8(0);
+    uint32_t i;
+    uint64x2_t t;
+    for (i = 0; i + 4u <= nw; i += 4u)
+        s = vaddq_u8(s, vcntq_u8(veorq_u8(vld1q_u8(B(x + i)), vld1q_u8(p + 4u * i))));
+    for (; i < nw; i++) { /* the tail words: zero lanes elsewhere */
+        const uint32_t d = U32(p)[i] ^ x[i];
+        s = vaddq_u8(s, vcntq_u8(vreinterpretq_u8_u32(vsetq_lane_u32(d, vdupq_n_u32(0), 0))));
+    }
+    t = vpaddlq_u32(vpaddlq_u16(vpaddlq_u8(s))); /* bytes <= 8 * 4 = 32 */
+    return (int32_t)(vgetq_lane_u64(t, 0) + vgetq_lane_u64(t, 1));
+}
+
+/* The input's vectors and tails as short_counts4 takes them. */
+#define SHORT_INPUT4                                                                                           \
+    const uint8_t *xp = B(x);                                                                                  \
+    const uint32_t nv = nw / 4u, tw = nw % 4u, step = 4u * nw, n = op->out_ch;                                 \
+    const uint8x16_t x0 = nv > 0u ? vld1q_u8(xp) : vdupq_n_u8(0), x1 = nv > 1u ? vld1q_u8(xp + 16) : x0,      \
+                     x2 = nv > 2u ? vld1q_u8(xp + 32) : x0;                                                   \
+    const uint8x16_t xt1 = tw != 2u && tw > 0u ? vreinterpretq_u8_u32(vld1q_dup_u32(x + nw - 1u)) : x0;       \
+    const uint8x16_t xt2 = tw >= 2u ? dup_pair(x + 4u * nv) : x0
+
+/* Dense with sign bits in, a sign stage out: four channels per step into the output word. */
+static inline __attribute__((always_inline)) void dense_short_n(const be_op *op, const be_word *x, be_word *out,
+                                                                uint32_t nw)
+{
+    static const uint32_t lane_bit[4] = {1u, 2u, 4u, 8u};
+    SHORT_INPUT4;
+    const uint8_t *p = B(op->weights);
+    const int8_t *dir = (const int8_t *)op->stage_a; /* a tensor: 4-byte aligned */
+    const int32_t *t = (const int32_t *)op->stage_b;
+    const int32_t k = (int32_t)op->k;
+    const int32x4_t kv = vdupq_n_s32(k);
+    const uint32x4_t bit = vld1q_u32(lane_bit);
+    uint32_t o, word = 0u;
+    for (o = 0; o + 4u <= n; o += 4u, p += 4u * step) {
+        const uint32x4_t h = short_counts4(p, nv, tw, step, x0, x1, x2, xt1, xt2);
+        const int32x4_t acc = vsubq_s32(kv, vreinterpretq_s32_u32(vshlq_n_u32(h, 1)));
+        const int8x8_t d8 = vreinterpret_s8_u32(vld1_dup_u32(U32(dir + o)));
+        const int32x4_t dv = vmovl_s16(vget_low_s16(vmovl_s8(d8)));
+        word |= or_lanes(vandq_u32(vcltq_s32(vmulq_s32(acc, dv), vld1q_s32(t + o)), bit)) << (o % 32u);
+        if (o % 32u == 28u) {
+            out[o / 32u] = word;
+            word = 0u;
+        }
+    }
+    for (; o < n; o++, p += step) /* the last rows one by one */
+        if ((k - 2 * short_count1(p, x, nw)) * (int32_t)dir[o] < t[o])
+            word |= 1u << (o % 32u);
+    if (n % 32u != 0u)
+        out[n / 32u] = word;
+}
+
+/* Dense with sign bits in, a score stage out: four scores per 4-lane MLA (modulo 2^32, exact: the
+ * loader proved no score leaves int32). */
+static inline __attribute__((always_inline)) void scores_short_n(const be_op *op, const be_word *x, int32_t *y,
+                                                                 uint32_t nw)
+{
+    SHORT_INPUT4;
+    const uint8_t *p = B(op->weights);
+    const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
+    const int32_t k = (int32_t)op->k;
+    const int32x4_t kv = vdupq_n_s32(k);
+    uint32_t o;
+    for (o = 0; o + 4u <= n; o += 4u, p += 4u * step) {
+        const uint32x4_t h = short_counts4(p, nv, tw, step, x0, x1, x2, xt1, xt2);
+        const int32x4_t acc = vsubq_s32(kv, vreinterpretq_s32_u32(vshlq_n_u32(h, 1)));
+        vst1q_s32(y + o, vmlaq_s32(vld1q_s32(offset + o), vld1q_s32(mult + o), acc));
+    }
+    for (; o < n; o++, p += step)
+        ((uint32_t *)y)[o] = (uint32_t)mult[o] * (uint32_t)(k - 2 * short_count1(p, x, nw)) + (uint32_t)offset[o];
 }
 #endif
 
-/* The OR of the four lanes, whose bits are disjoint (so their sum). */
-static inline uint32_t or_lanes(uint32x4_t v)
+/* One out-of-line copy per row length nw = 1 .. 15 and stage, so that the row loop holds no test
+ * on the shape, every load has a constant offset (with the row stride in a register GCC
+ * computed each row's address with an ADD: 0.049 -> 0.058 instructions per MAC on 288 -> 64)
+ * and each copy saves only the registers it uses (a head pays no frame for the 15-word rows);
+ * picked from a table by nw. The 30 copies take about 27 KiB of code. */
+typedef void (*short_scores_fn)(const be_op *op, const be_word *x, int32_t *y);
+typedef void (*short_sign_fn)(const be_op *op, const be_word *x, be_word *out);
+#define SHORT_COPIES(NW)                                                                                       \
+    static __attribute__((noinline)) void scores_short_##NW(const be_op *op, const be_word *x, int32_t *y)     \
+    {                                                                                                          \
+        scores_short_n(op, x, y, NW##u);                                                                       \
+    }                                                                                                          \
+    static __attribute__((noinline)) void dense_short_##NW(const be_op *op, const be_word *x, be_word *out)    \
+    {                                                                                                          \
+        dense_short_n(op, x, out, NW##u);                                                                      \
+    }
+SHORT_COPIES(1)
+SHORT_COPIES(2)
+SHORT_COPIES(3)
+SHORT_COPIES(4)
+SHORT_COPIES(5)
+SHORT_COPIES(6)
+SHORT_COPIES(7)
+SHORT_COPIES(8)
+SHORT_COPIES(9)
+SHORT_COPIES(10)
+SHORT_COPIES(11)
+SHORT_COPIES(12)
+SHORT_COPIES(13)
+SHORT_COPIES(14)
+SHORT_COPIES(15)
+
+static const short_scores_fn scores_short[SHORT_MAX_WORDS + 1u] = {
+    0, scores_short_1, scores_short_2, scores_short_3, scores_short_4, scores_short_5, scores_short_6, scores_short_7,
+    scores_short_8, scores_short_9, scores_short_10, scores_short_11, scores_short_12, scores_short_13,
+    scores_short_14, scores_short_15};
+static const short_sign_fn dense_short[SHORT_MAX_WORDS + 1u] = {
+    0, dense_short_1, dense_short_2, dense_short_3, dense_short_4, dense_short_5, dense_short_6, dense_short_7,
+    dense_short_8, dense_short_9, dense_short_10, dense_short_11, dense_short_12, dense_short_13,
+    dense_short_14, dense_short_15};
+
+/* Which short rows take this binary Dense over bits (be_arm_bin_supports): rows of at most 15 words
+ * back to back over sign bits into a sign (1) or score (2) stage, or (aarch64) over 2 unsigned
+ * bit-planes into those or three levels on two planes (3); else 0. Inline: the entry's test on
+ * every call. */
+static inline int short_rows_kind(const be_op *op)
 {
+    if (op->in.cw < 1u || op->in.cw > SHORT_MAX_WORDS || op->w_row_bytes != op->in.cw * 4u)
+        return 0;
+    if (op->in.encoding == BE_ENC_SIGN)
+        return be_stage_is_sign(op) ? 1 : op->stage == BE_STAGE_SCORE ? 2 : 0;
 #if defined(__aarch64__)
-    return vaddvq_u32(v);
+    return op->in.planes == 2u && (op->stage == BE_STAGE_SCORE || be_stage_is_sign(op) ||
+                                   (be_stage_is_levels(op) && op->levels == 3u && op->out.planes == 2u))
+               ? 3
+               : 0;
 #else
-    const uint32x2_t h = vpadd_u32(vget_low_u32(v), vget_high_u32(v));
-    return vget_lane_u32(h, 0) + vget_lane_u32(h, 1);
+    return 0;
 #endif
+}
+
+int be_dense_bin_neon_short_takes(const be_op *op)
+{
+    return op->type == BE_OP_DENSE && be_arm_bin_supports(op) && short_rows_kind(op) != 0;
 }
 
 /* All ones in the lanes where v >= 0 (VCGE against zero). */
@@ -935,7 +1072,6 @@ be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *sc
 {
     const uint32_t nw = op->in.cw;
     (void)scratch;
-#if defined(__aarch64__)
     switch (short_rows_kind(op)) {
     case 1:
         dense_short[nw](op, (const be_word *)in, (be_word *)out);
@@ -943,13 +1079,14 @@ be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *sc
     case 2:
         scores_short[nw](op, (const be_word *)in, (int32_t *)out);
         return BE_OK;
+#if defined(__aarch64__)
     case 3:
         planes_short[nw](op, (const be_word *)in, out);
         return BE_OK;
+#endif
     default:
         break;
     }
-#endif
     if (op->in.encoding == BE_ENC_SIGN && be_stage_is_sign(op) && nw <= BE_NEON_PIECE_WORDS) {
         dense_sign(op, (const be_word *)in, (be_word *)out);
         return BE_OK;
