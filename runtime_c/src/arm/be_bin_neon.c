@@ -17,8 +17,10 @@
  * pairwise add per row pair / row quad. No scalar popcount, no __builtin_popcount.
  *
  * Layers with a sign threshold stage pack their output bits here too, four channels per NEON
- * step (sign_bits, be_conv2d_bin_neon), and on aarch64 a Dense of short rows computes its
- * scores eight at a time (scores_short); every other stage goes through the shared driver
+ * step (sign_bits, be_conv2d_bin_neon). A Dense of rows of at most 15 words is counted eight rows
+ * at a time on aarch64 (four on armv7) with the tails gathered across rows and its sign or score
+ * stage in registers (dense_short, scores_short; on aarch64 also over 2 bit-planes into those or
+ * three levels, planes_short); every other stage goes through the shared driver
  * (be_arm_common.c) with popc_neon as its popcount core. docs/kernels.md "NEON on the virt
  * boards" has the instruction counts.
  */

@@ -58,8 +58,9 @@ static int neon_short_takes(const be_op *op)
 /* On NEON builds "short" also comes first for the small heads it beats "neon" on (docs/kernels.md,
  * 64 -> 10: armv7-virt 0.512 vs 0.803 instructions per MAC; NEON wins from 64 outputs and at
  * 128 inputs): at most 2 words of sign bits and 16 outputs, where the per-call cost of the NEON
- * driver is most of the layer. Not where "neon" counts the rows eight at a time (aarch64: sign
- * and score heads, be_dense_bin_neon_short_takes; 64 -> 10 scores 0.225 vs 0.563). */
+ * driver is most of the layer. Not where "neon" counts them in its short rows (sign and score
+ * heads, be_dense_bin_neon_short_takes; 64 -> 10 scores: aarch64-virt 0.231 vs 0.563, armv7-virt
+ * 0.317 vs 0.463). */
 int be_dense_bin_short_head_supports(const be_op *op)
 {
     return be_dense_bin_short_supports(op) && op->in.cw <= 2u && op->out_ch <= 16u &&
@@ -69,8 +70,8 @@ int be_dense_bin_short_head_supports(const be_op *op)
 /* On NEON builds the 2-plane heads too: there "neon" takes bit-planes through the shared driver
  * (weight popcounts, one pass per plane), slower on the qrelu2 VGG's heads (armv7-virt 64 -> 64
  * 1.622 vs 1.171, 64 -> 10 scores 2.202 vs 0.930 per logical MAC); measured up to 64 outputs, so
- * taken up to 64. Not where "neon" counts the rows eight at a time (aarch64: scores, sign
- * thresholds, three levels on two planes; 64 -> 64 sign 0.236 vs 1.046, 64 -> 10 scores 0.516 vs
+ * taken up to 64. Not where "neon" counts them in its short rows (aarch64: scores, sign
+ * thresholds, three levels on two planes; 64 -> 64 sign 0.236 vs 1.046, 64 -> 10 scores 0.513 vs
  * 1.064). */
 int be_dense_planes_short_head_supports(const be_op *op)
 {
