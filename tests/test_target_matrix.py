@@ -742,7 +742,7 @@ def _wide_seeds(rng) -> list:
     those kernels' bounds: a sign chain over 7 x 6 maps through 20, 40 (the last word packed), 70
     (three words) and 12 channels (the narrow kernel), a 2-bit-plane chain, and a residual DAG
     with an int8 stem, binary convs into accumulators and a requant stage, Merges and an int8 1x1
-    conv over 40 channels."""
+    conv over 40 channels; and a chain of Dense layers for the NEON short rows."""
     out = []
     b = _Builder(rng, (7, 6, 1))
     b.conv(20, (3, 3), (1, 1), (1, 1, 1, 1), encoding="sign")
@@ -773,6 +773,17 @@ def _wide_seeds(rng) -> list:
     m5 = d.merge(c4, a5, output="threshold")
     d.dense(d.flatten(m5), 4, scores=True)
     out.append(("lanes-dag", d.graph))
+    # Dense layers the NEON short rows take (rows of <= 15 words, groups of eight or four, a last
+    # partial group): 2 bit-planes into three levels (13 rows) and sign bits (21), sign bits into
+    # sign bits (37) and scores (10)
+    b = _Builder(rng, (6, 5, 1))
+    b.conv(8, (3, 3), (1, 1), (1, 1, 1, 1), encoding="unsigned", levels=3)
+    b.flatten()
+    b.dense(13, encoding="unsigned", levels=3)
+    b.dense(21, encoding="sign")
+    b.dense(37, encoding="sign")
+    b.dense(10, scores=True)
+    out.append(("dense-short", b.graph))
     return out
 
 
