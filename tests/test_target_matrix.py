@@ -400,15 +400,15 @@ def mve_u8_takes(target: str, op, spec, out_spec) -> bool:
 def neon_short_rows_take(target: str, op, spec) -> bool:
     """Does the NEON "neon" Dense count this layer in its short rows (runtime_c/src/arm/
     be_bin_neon.c, be_dense_bin_neon_short_takes)? Rows of at most 15 words (K <= 480) over sign
-    bits into a sign or score stage, or (aarch64 only) over 2 unsigned bit-planes into those or
-    three levels on two planes."""
+    bits into a sign or score stage, or over 2 unsigned bit-planes into those or three levels on
+    two planes."""
     out = op.output
     if not isinstance(op, Dense) or spec.shape[-1] > 480 or not target.startswith(("aarch64", "armv7")):
         return False
     sign_stage = isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1
     if spec.encoding == "sign":
         return sign_stage or isinstance(out, ScoreStage)
-    return target.startswith("aarch64") and spec.planes == 2 and (sign_stage or isinstance(out, ScoreStage) or (
+    return spec.planes == 2 and (sign_stage or isinstance(out, ScoreStage) or (
         isinstance(out, ThresholdStage) and out.encoding == "unsigned" and out.levels == 3))
 
 

@@ -373,6 +373,115 @@ static inline uint8x16_t dup_pair(const be_word *x)
     return vreinterpretq_u8_u32(vcombine_u32(v, v));
 }
 
+/* The sum of the 16 bytes of v (<= 255 each). */
+static inline int32_t sum_bytes(uint8x16_t v)
+{
+#if defined(__aarch64__)
+    return (int32_t)vaddlvq_u8(v);
+#else
+    const uint64x2_t t = vpaddlq_u32(vpaddlq_u16(vpaddlq_u8(v)));
+    return (int32_t)(vgetq_lane_u64(t, 0) + vgetq_lane_u64(t, 1));
+#endif
+}
+
+/* Short rows over 2 unsigned bit-planes (the qrelu2 layers: levels x = a + 2 b, plane b at
+ * x + cw): with w bit 1 = -1,
+ *     acc = sum_i w_i x_i = C - 2 (popcount(a AND w) + 2 popcount(b AND w)),
+ *     C = popcount(a) + 2 popcount(b)   (once per call; be_dense_ref.c's formula),
+ * so per row and vector one weight load, two AND, two CNT and one MLA by 2 (bytes <= 24). The
+ * shared driver instead made three passes per row (each plane, then the weights' own count).
+ * Eight rows: the per-row byte sums (<= 24 nv <= 72) reduced by one level of ADDP (<= 144), widened
+ * (UADDLP) and reduced by two levels of 16-bit ADDP; the tails as in short_tails8, widened before
+ * they are added. Stages in registers: sign thresholds (short_bits8), three levels on two planes
+ * (levels3_bits8: the qrelu2 hidden layers) and scores (scores8); |acc| <= 3K <= 1440 fits the
+ * 16-bit lanes. */
+#define PLANES_VEC(a, b, w) vmlaq_u8(vcntq_u8(vandq_u8(a, w)), vcntq_u8(vandq_u8(b, w)), two)
+#define PLANES_ROW(s, p)                                                                                       \
+    do {                                                                                                       \
+        s = PLANES_VEC(a0, b0, vld1q_u8(p));                                                                   \
+        if (nv > 1u)                                                                                           \
+            s = vaddq_u8(s, PLANES_VEC(a1, b1, vld1q_u8((p) + 16)));                                           \
+        if (nv > 2u)                                                                                           \
+            s = vaddq_u8(s, PLANES_VEC(a2, b2, vld1q_u8((p) + 32)));                                           \
+        (p) += step;                                                                                           \
+    } while (0)
+
+/* What the 2-plane rows read of the input: each plane's whole vectors and its tails (the last word
+ * in every lane, the first two tail words in both halves), and the constant 2. */
+typedef struct {
+    uint8x16_t a0, a1, a2, b0, b1, b2, at1, bt1, at2, bt2, two;
+} planes_in;
+
+static inline __attribute__((always_inline)) planes_in planes_input(const be_word *x, uint32_t nw)
+{
+    const uint32_t nv = nw / 4u, tw = nw % 4u;
+    const be_word *y = x + nw; /* plane 1 (cw = nw: supports) */
+    planes_in v;
+    v.two = vdupq_n_u8(2);
+    v.a0 = nv > 0u ? vld1q_u8(B(x)) : v.two;
+    v.b0 = nv > 0u ? vld1q_u8(B(y)) : v.two;
+    v.a1 = nv > 1u ? vld1q_u8(B(x + 4)) : v.a0;
+    v.b1 = nv > 1u ? vld1q_u8(B(y + 4)) : v.b0;
+    v.a2 = nv > 2u ? vld1q_u8(B(x + 8)) : v.a0;
+    v.b2 = nv > 2u ? vld1q_u8(B(y + 8)) : v.b0;
+    v.at1 = tw == 1u || tw == 3u ? vreinterpretq_u8_u32(vld1q_dup_u32(x + nw - 1u)) : v.a0;
+    v.bt1 = tw == 1u || tw == 3u ? vreinterpretq_u8_u32(vld1q_dup_u32(y + nw - 1u)) : v.b0;
+    v.at2 = tw >= 2u ? dup_pair(x + 4u * nv) : v.a0;
+    v.bt2 = tw >= 2u ? dup_pair(y + 4u * nv) : v.b0;
+    return v;
+}
+
+/* The same count of the one row at p, and C = popcount(a) + 2 popcount(b) of the input
+ * (w = NULL: every weight bit 1), out of line (once per call, and the rows past the groups). */
+static __attribute__((noinline)) int32_t planes_count1(const uint8_t *p, const be_word *x, uint32_t nw)
+{
+    const uint8x16_t two = vdupq_n_u8(2), ones = vdupq_n_u8(0xFF);
+    uint8x16_t s = vdupq_n_u8(0);
+    uint32_t i;
+    for (i = 0; i + 4u <= nw; i += 4u)
+        s = vaddq_u8(s, PLANES_VEC(vld1q_u8(B(x + i)), vld1q_u8(B(x + nw + i)), p ? vld1q_u8(p + 4u * i) : ones));
+    for (; i < nw; i++) { /* the tail words: zero lanes elsewhere */
+        const uint32_t w = p ? U32(p)[i] : 0xFFFFFFFFu;
+        const uint8x16_t a = vreinterpretq_u8_u32(vsetq_lane_u32(x[i] & w, vdupq_n_u32(0), 0));
+        const uint8x16_t b = vreinterpretq_u8_u32(vsetq_lane_u32(x[nw + i] & w, vdupq_n_u32(0), 0));
+        s = vaddq_u8(s, vmlaq_u8(vcntq_u8(a), vcntq_u8(b), two));
+    }
+    return sum_bytes(s); /* bytes <= 24 (3 + 3) = 144 */
+}
+
+/* The 2-plane layer's rows [o0, n) one by one, their bits OR-ed into the output (cleared there):
+ * the rows past the last group, and layers of fewer rows than a group. */
+static __attribute__((noinline)) void planes_rows(const be_op *op, const be_word *x, void *out, int32_t c,
+                                                  uint32_t o0)
+{
+    const uint32_t nw = op->in.cw, n = op->out_ch;
+    const int8_t *dir = (const int8_t *)op->stage_a;
+    const int32_t *t = (const int32_t *)op->stage_b;
+    be_word *bits = (be_word *)out;
+    uint32_t o;
+    for (o = o0; o < n; o++) {
+        const int32_t acc = c - 2 * planes_count1(B(op->weights) + 4u * nw * o, x, nw);
+        if (op->stage == BE_STAGE_SCORE) {
+            ((uint32_t *)out)[o] = (uint32_t)((const int32_t *)op->stage_a)[o] * (uint32_t)acc + (uint32_t)t[o];
+        } else if (be_stage_is_sign(op)) {
+            bits[o / 32u] |= (be_word)(acc * dir[o] < t[o]) << (o % 32u);
+        } else {
+            const int32_t a = acc * dir[o];
+            const uint32_t level =
+                (uint32_t)(a >= t[3u * o]) + (uint32_t)(a >= t[3u * o + 1u]) + (uint32_t)(a >= t[3u * o + 2u]);
+            bits[o / 32u] |= (level & 1u) << (o % 32u);
+            bits[op->out.cw + o / 32u] |= (level >> 1) << (o % 32u);
+        }
+    }
+}
+
+/* The bit words of a 2-plane layer's output cleared (a sign stage: one plane; three levels: two). */
+static void planes_clear(const be_op *op, void *out)
+{
+    if (op->stage != BE_STAGE_SCORE)
+        be_zero_words((be_word *)out, be_stage_is_sign(op) ? op->out.cw : 2u * op->out.cw);
+}
+
 #if defined(__aarch64__)
 /* Short rows on aarch64: Dense rows of nw <= 15 words (K <= 480 bits: the MLP's 128 -> 128, the
  * VGGs' 288 -> 64, 256 -> 256 and 64 -> 64 layers and their heads). popc_piece's set-up per
@@ -570,53 +679,6 @@ static inline __attribute__((always_inline)) void scores_short_n(const be_op *op
             (uint32_t)mult[o] * (uint32_t)(k - 2 * short_count1(p, x, nv, tw, x0, x1, x2)) + (uint32_t)offset[o];
 }
 
-/* Short rows over 2 unsigned bit-planes (the qrelu2 layers: levels x = a + 2 b, plane b at
- * x + cw): with w bit 1 = -1,
- *     acc = sum_i w_i x_i = C - 2 (popcount(a AND w) + 2 popcount(b AND w)),
- *     C = popcount(a) + 2 popcount(b)   (once per call; be_dense_ref.c's formula),
- * so per row and vector one weight load, two AND, two CNT and one MLA by 2 (bytes <= 24). The
- * shared driver instead made three passes per row (each plane, then the weights' own count).
- * Eight rows: the per-row byte sums (<= 24 nv <= 72) reduced by one level of ADDP (<= 144), widened
- * (UADDLP) and reduced by two levels of 16-bit ADDP; the tails as in short_tails8, widened before
- * they are added. Stages in registers: sign thresholds (short_bits8), three levels on two planes
- * (levels3_bits8: the qrelu2 hidden layers) and scores (scores8); |acc| <= 3K <= 1440 fits the
- * 16-bit lanes. */
-#define PLANES_VEC(a, b, w) vmlaq_u8(vcntq_u8(vandq_u8(a, w)), vcntq_u8(vandq_u8(b, w)), two)
-#define PLANES_ROW(s, p)                                                                                       \
-    do {                                                                                                       \
-        s = PLANES_VEC(a0, b0, vld1q_u8(p));                                                                   \
-        if (nv > 1u)                                                                                           \
-            s = vaddq_u8(s, PLANES_VEC(a1, b1, vld1q_u8((p) + 16)));                                           \
-        if (nv > 2u)                                                                                           \
-            s = vaddq_u8(s, PLANES_VEC(a2, b2, vld1q_u8((p) + 32)));                                           \
-        (p) += step;                                                                                           \
-    } while (0)
-
-/* What the 2-plane rows read of the input: each plane's whole vectors and its tails (the last word
- * in every lane, the first two tail words in both halves), and the constant 2. */
-typedef struct {
-    uint8x16_t a0, a1, a2, b0, b1, b2, at1, bt1, at2, bt2, two;
-} planes_in;
-
-static inline __attribute__((always_inline)) planes_in planes_input(const be_word *x, uint32_t nw)
-{
-    const uint32_t nv = nw / 4u, tw = nw % 4u;
-    const be_word *y = x + nw; /* plane 1 (cw = nw: supports) */
-    planes_in v;
-    v.two = vdupq_n_u8(2);
-    v.a0 = nv > 0u ? vld1q_u8(B(x)) : v.two;
-    v.b0 = nv > 0u ? vld1q_u8(B(y)) : v.two;
-    v.a1 = nv > 1u ? vld1q_u8(B(x + 4)) : v.a0;
-    v.b1 = nv > 1u ? vld1q_u8(B(y + 4)) : v.b0;
-    v.a2 = nv > 2u ? vld1q_u8(B(x + 8)) : v.a0;
-    v.b2 = nv > 2u ? vld1q_u8(B(y + 8)) : v.b0;
-    v.at1 = tw == 1u || tw == 3u ? vreinterpretq_u8_u32(vld1q_dup_u32(x + nw - 1u)) : v.a0;
-    v.bt1 = tw == 1u || tw == 3u ? vreinterpretq_u8_u32(vld1q_dup_u32(y + nw - 1u)) : v.b0;
-    v.at2 = tw >= 2u ? dup_pair(x + 4u * nv) : v.a0;
-    v.bt2 = tw >= 2u ? dup_pair(y + 4u * nv) : v.b0;
-    return v;
-}
-
 /* The tails of the eight rows at p, widened: row k in 16-bit lane k. */
 static inline __attribute__((always_inline)) uint16x8_t planes_tails8(const uint8_t *p, uint32_t nv, uint32_t tw,
                                                                       uint32_t step, const planes_in *v)
@@ -678,24 +740,6 @@ static inline __attribute__((always_inline)) uint16x8_t planes_counts8(const uin
     return tw > 0u ? vaddq_u16(h, planes_tails8(p, nv, tw, step, v)) : h;
 }
 
-/* The same count of the one row at p, and C = popcount(a) + 2 popcount(b) of the input
- * (w = NULL: every weight bit 1), out of line (once per call, and the rows past the groups). */
-static __attribute__((noinline)) int32_t planes_count1(const uint8_t *p, const be_word *x, uint32_t nw)
-{
-    const uint8x16_t two = vdupq_n_u8(2), ones = vdupq_n_u8(0xFF);
-    uint8x16_t s = vdupq_n_u8(0);
-    uint32_t i;
-    for (i = 0; i + 4u <= nw; i += 4u)
-        s = vaddq_u8(s, PLANES_VEC(vld1q_u8(B(x + i)), vld1q_u8(B(x + nw + i)), p ? vld1q_u8(p + 4u * i) : ones));
-    for (; i < nw; i++) { /* the tail words: zero lanes elsewhere */
-        const uint32_t w = p ? U32(p)[i] : 0xFFFFFFFFu;
-        const uint8x16_t a = vreinterpretq_u8_u32(vsetq_lane_u32(x[i] & w, vdupq_n_u32(0), 0));
-        const uint8x16_t b = vreinterpretq_u8_u32(vsetq_lane_u32(x[nw + i] & w, vdupq_n_u32(0), 0));
-        s = vaddq_u8(s, vmlaq_u8(vcntq_u8(a), vcntq_u8(b), two));
-    }
-    return (int32_t)vaddlvq_u8(s); /* bytes <= 24 (3 + 3) = 144 */
-}
-
 /* Three levels on two planes (the qrelu2 stage) of eight rows from acc (row k in lane k): the
  * level #{j : dir_k acc_k >= t_k,j} (thresholds j = 0..2 of channel k at t + 3k), its bit 0 into
  * *b0 and bit 1 into *b1 (bit k each, shifted right by `shift`). The thresholds narrowed with
@@ -742,34 +786,6 @@ static __attribute__((noinline)) void planes_stage(const be_op *op, const uint16
     }
 }
 
-/* The layer for fewer than eight rows: row by row, out of line. */
-static __attribute__((noinline)) void planes_rows1(const be_op *op, const be_word *x, void *out, int32_t c)
-{
-    const uint32_t nw = op->in.cw, n = op->out_ch;
-    const int8_t *dir = (const int8_t *)op->stage_a;
-    const int32_t *t = (const int32_t *)op->stage_b;
-    uint32_t o, b0 = 0u, b1 = 0u;
-    for (o = 0; o < n; o++) {
-        const int32_t acc = c - 2 * planes_count1(B(op->weights) + 4u * nw * o, x, nw);
-        if (op->stage == BE_STAGE_SCORE) {
-            ((uint32_t *)out)[o] = (uint32_t)((const int32_t *)op->stage_a)[o] * (uint32_t)acc + (uint32_t)t[o];
-        } else if (be_stage_is_sign(op)) {
-            b0 |= (uint32_t)(acc * dir[o] < t[o]) << o;
-        } else {
-            const int32_t a = acc * dir[o];
-            const uint32_t level =
-                (uint32_t)(a >= t[3u * o]) + (uint32_t)(a >= t[3u * o + 1u]) + (uint32_t)(a >= t[3u * o + 2u]);
-            b0 |= (level & 1u) << o;
-            b1 |= (level >> 1) << o;
-        }
-    }
-    if (op->stage != BE_STAGE_SCORE) {
-        ((be_word *)out)[0] = b0;
-        if (!be_stage_is_sign(op))
-            ((be_word *)out)[op->out.cw] = b1;
-    }
-}
-
 /* The whole layer for rows of nw (a constant) words: the counts of each 32 rows (eight at a time,
  * a last partial group as the eight ending at the last row) into h, then their stage. */
 static inline __attribute__((always_inline)) void planes_short_n(const be_op *op, const be_word *x, void *out,
@@ -781,7 +797,8 @@ static inline __attribute__((always_inline)) void planes_short_n(const be_op *op
     uint16_t hb[8 + 32];
     uint32_t o0, i;
     if (n < 8u) {
-        planes_rows1(op, x, out, c);
+        planes_clear(op, out);
+        planes_rows(op, x, out, c, 0u);
         return;
     }
     if (op->stage != BE_STAGE_SCORE && n % 32u != 0u) { /* bytes past the last one written stay zero */
@@ -803,31 +820,6 @@ static inline __attribute__((always_inline)) void planes_short_n(const be_op *op
 }
 
 
-typedef void (*planes_short_fn)(const be_op *op, const be_word *x, void *out);
-#define PLANES_COPY(NW)                                                                                        \
-    static __attribute__((noinline)) void planes_short_##NW(const be_op *op, const be_word *x, void *out)      \
-    {                                                                                                          \
-        planes_short_n(op, x, out, NW##u);                                                                     \
-    }
-PLANES_COPY(1)
-PLANES_COPY(2)
-PLANES_COPY(3)
-PLANES_COPY(4)
-PLANES_COPY(5)
-PLANES_COPY(6)
-PLANES_COPY(7)
-PLANES_COPY(8)
-PLANES_COPY(9)
-PLANES_COPY(10)
-PLANES_COPY(11)
-PLANES_COPY(12)
-PLANES_COPY(13)
-PLANES_COPY(14)
-PLANES_COPY(15)
-static const planes_short_fn planes_short[SHORT_MAX_WORDS + 1u] = {
-    0, planes_short_1, planes_short_2, planes_short_3, planes_short_4, planes_short_5, planes_short_6, planes_short_7,
-    planes_short_8, planes_short_9, planes_short_10, planes_short_11, planes_short_12, planes_short_13,
-    planes_short_14, planes_short_15};
 
 #else
 /* Short rows on armv7 (16 quad registers): as on aarch64, in groups of four rows. Per row and
@@ -953,6 +945,105 @@ static inline __attribute__((always_inline)) void scores_short_n(const be_op *op
     for (; o < n; o++, p += step)
         ((uint32_t *)y)[o] = (uint32_t)mult[o] * (uint32_t)(k - 2 * short_count1(p, x, nw)) + (uint32_t)offset[o];
 }
+
+/* popcount(a AND row k) + 2 popcount(b AND row k) of the four rows at p (row k in lane k): the
+ * rows' byte sums (<= 72) reduced by one VPADD level (<= 144), widened, one 16-bit VPADD level,
+ * widened; the tails as in short_counts4, widened before they are added. */
+static inline __attribute__((always_inline)) uint32x4_t planes_counts4(const uint8_t *p, uint32_t nv, uint32_t tw,
+                                                                       uint32_t step, const planes_in *v)
+{
+    const uint8x16_t two = v->two;
+    uint32x4_t h = vdupq_n_u32(0);
+    if (nv > 0u) {
+        const uint8x16_t a0 = v->a0, a1 = v->a1, a2 = v->a2, b0 = v->b0, b1 = v->b1, b2 = v->b2;
+        const uint8_t *q = p;
+        uint8x16_t r0, r1, r2, r3;
+        uint16x8_t l01, l23;
+        PLANES_ROW(r0, q);
+        PLANES_ROW(r1, q);
+        PLANES_ROW(r2, q);
+        PLANES_ROW(r3, q);
+        l01 = vpaddlq_u8(padd8(r0, r1)); /* [row 0: 4 | row 1: 4] */
+        l23 = vpaddlq_u8(padd8(r2, r3));
+        h = vpaddlq_u16(vcombine_u16(vpadd_u16(vget_low_u16(l01), vget_high_u16(l01)),
+                                     vpadd_u16(vget_low_u16(l23), vget_high_u16(l23))));
+    }
+    if (tw == 1u || tw == 3u) { /* the last word of each row */
+        const uint8_t *q = p + 16u * nv + 4u * (tw - 1u);
+        const uint8x16_t a = nv == 0u && tw == 1u ? vld1q_u8(q) : tails4(&q, step);
+        h = vaddq_u32(h, vpaddlq_u16(vpaddlq_u8(PLANES_VEC(v->at1, v->bt1, a))));
+    }
+    if (tw >= 2u) { /* the first two tail words of each row */
+        const uint8_t *q = p + 16u * nv;
+        uint8x16_t c, d;
+        if (nv == 0u && tw == 2u) { /* rows of two words: contiguous */
+            c = vld1q_u8(q);
+            d = vld1q_u8(q + 16);
+        } else {
+            c = tails2(&q, step);
+            d = tails2(&q, step);
+        }
+        h = vaddq_u32(h, vpaddlq_u16(vpaddlq_u8(padd8(PLANES_VEC(v->at2, v->bt2, c), PLANES_VEC(v->at2, v->bt2, d)))));
+    }
+    return h;
+}
+
+/* The 2-plane layer for rows of nw (a constant) words on armv7: four rows at a time into scores,
+ * sign thresholds or three levels on two planes (thresholds deinterleaved by VLD3, three VCGE,
+ * the level's bits by VTST), the bits OR-ed into the output words; the rows past the last group
+ * of four one by one. */
+static inline __attribute__((always_inline)) void planes_short_n(const be_op *op, const be_word *x, void *out,
+                                                                 uint32_t nw)
+{
+    static const uint32_t lane_bit[4] = {1u, 2u, 4u, 8u};
+    const uint32_t nv = nw / 4u, tw = nw % 4u, step = 4u * nw, n = op->out_ch, cw = op->out.cw;
+    const int32_t c = planes_count1(NULL, x, nw);
+    const planes_in v = planes_input(x, nw);
+    const int32x4_t cv = vdupq_n_s32(c);
+    const uint32x4_t bit = vld1q_u32(lane_bit);
+    const uint8_t *p = B(op->weights);
+    const int8_t *dir = (const int8_t *)op->stage_a; /* a tensor: 4-byte aligned */
+    const int32_t *t = (const int32_t *)op->stage_b;
+    const int score = op->stage == BE_STAGE_SCORE, sign = be_stage_is_sign(op);
+    be_word *bits = (be_word *)out, b0 = 0u, b1 = 0u;
+    uint32_t o;
+    planes_clear(op, out);
+    for (o = 0; o + 4u <= n; o += 4u, p += 4u * step) {
+        const uint32x4_t h = planes_counts4(p, nv, tw, step, &v);
+        const int32x4_t acc = vsubq_s32(cv, vreinterpretq_s32_u32(vshlq_n_u32(h, 1)));
+        if (score) {
+            vst1q_s32((int32_t *)out + o, vmlaq_s32(vld1q_s32(t + o), vld1q_s32((const int32_t *)op->stage_a + o), acc));
+            continue;
+        }
+        {
+            const int8x8_t d8 = vreinterpret_s8_u32(vld1_dup_u32(U32(dir + o)));
+            const int32x4_t xv = vmulq_s32(acc, vmovl_s16(vget_low_s16(vmovl_s8(d8))));
+            if (sign) {
+                b0 |= or_lanes(vandq_u32(vcltq_s32(xv, vld1q_s32(t + o)), bit)) << (o % 32u);
+            } else {
+                const int32x4x3_t th = vld3q_s32(t + 3u * o);
+                const uint32x4_t m = vaddq_u32(vaddq_u32(vcgeq_s32(xv, th.val[0]), vcgeq_s32(xv, th.val[1])),
+                                               vcgeq_s32(xv, th.val[2])); /* -level */
+                const uint32x4_t level = vreinterpretq_u32_s32(vnegq_s32(vreinterpretq_s32_u32(m)));
+                b0 |= or_lanes(vandq_u32(vtstq_u32(level, vdupq_n_u32(1)), bit)) << (o % 32u);
+                b1 |= or_lanes(vandq_u32(vtstq_u32(level, vdupq_n_u32(2)), bit)) << (o % 32u);
+            }
+        }
+        if (o % 32u == 28u) {
+            bits[o / 32u] = b0;
+            if (!sign)
+                bits[cw + o / 32u] = b1;
+            b0 = b1 = 0u;
+        }
+    }
+    if (!score && o % 32u != 0u) {
+        bits[o / 32u] = b0;
+        if (!sign)
+            bits[cw + o / 32u] = b1;
+    }
+    if (o < n)
+        planes_rows(op, x, out, c, o);
+}
 #endif
 
 /* One out-of-line copy per row length nw = 1 .. 15 and stage, so that the row loop holds no test
@@ -996,6 +1087,32 @@ static const short_sign_fn dense_short[SHORT_MAX_WORDS + 1u] = {
     dense_short_8, dense_short_9, dense_short_10, dense_short_11, dense_short_12, dense_short_13,
     dense_short_14, dense_short_15};
 
+typedef void (*planes_short_fn)(const be_op *op, const be_word *x, void *out);
+#define PLANES_COPY(NW)                                                                                        \
+    static __attribute__((noinline)) void planes_short_##NW(const be_op *op, const be_word *x, void *out)      \
+    {                                                                                                          \
+        planes_short_n(op, x, out, NW##u);                                                                     \
+    }
+PLANES_COPY(1)
+PLANES_COPY(2)
+PLANES_COPY(3)
+PLANES_COPY(4)
+PLANES_COPY(5)
+PLANES_COPY(6)
+PLANES_COPY(7)
+PLANES_COPY(8)
+PLANES_COPY(9)
+PLANES_COPY(10)
+PLANES_COPY(11)
+PLANES_COPY(12)
+PLANES_COPY(13)
+PLANES_COPY(14)
+PLANES_COPY(15)
+static const planes_short_fn planes_short[SHORT_MAX_WORDS + 1u] = {
+    0, planes_short_1, planes_short_2, planes_short_3, planes_short_4, planes_short_5, planes_short_6, planes_short_7,
+    planes_short_8, planes_short_9, planes_short_10, planes_short_11, planes_short_12, planes_short_13,
+    planes_short_14, planes_short_15};
+
 /* Which short rows take this binary Dense over bits (be_arm_bin_supports): rows of at most 15 words
  * back to back over sign bits into a sign (1) or score (2) stage, or (aarch64) over 2 unsigned
  * bit-planes into those or three levels on two planes (3); else 0. Inline: the entry's test on
@@ -1006,14 +1123,10 @@ static inline int short_rows_kind(const be_op *op)
         return 0;
     if (op->in.encoding == BE_ENC_SIGN)
         return be_stage_is_sign(op) ? 1 : op->stage == BE_STAGE_SCORE ? 2 : 0;
-#if defined(__aarch64__)
     return op->in.planes == 2u && (op->stage == BE_STAGE_SCORE || be_stage_is_sign(op) ||
                                    (be_stage_is_levels(op) && op->levels == 3u && op->out.planes == 2u))
                ? 3
                : 0;
-#else
-    return 0;
-#endif
 }
 
 int be_dense_bin_neon_short_takes(const be_op *op)
@@ -1081,11 +1194,9 @@ be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *sc
     case 2:
         scores_short[nw](op, (const be_word *)in, (int32_t *)out);
         return BE_OK;
-#if defined(__aarch64__)
     case 3:
         planes_short[nw](op, (const be_word *)in, out);
         return BE_OK;
-#endif
     default:
         break;
     }
