@@ -236,8 +236,8 @@ be_status be_conv2d_bin_mve(const be_op *op, const void *in, void *out, void *sc
 #ifdef BE_ARM_HAVE_NEON
 be_status be_dense_bin_neon(const be_op *op, const void *in, void *out, void *scratch);
 /* Whether "neon" counts this Dense in its short rows (rows of at most 15 words, eight rows at a
- * time on aarch64, four on armv7; sign bits into a sign or score stage, on aarch64 also 2
- * bit-planes into those or three levels on two planes): there it beats "short" on the heads too. */
+ * time on aarch64, four on armv7; sign bits into a sign or score stage, 2 bit-planes into those
+ * or three levels on two planes): there it beats "short" on the heads too. */
 int be_dense_bin_neon_short_takes(const be_op *op);
 be_status be_conv2d_bin_neon(const be_op *op, const void *in, void *out, void *scratch);
 #endif

@@ -19,8 +19,8 @@
  * Layers with a sign threshold stage pack their output bits here too, four channels per NEON
  * step (sign_bits, be_conv2d_bin_neon). A Dense of rows of at most 15 words is counted eight rows
  * at a time on aarch64 (four on armv7) with the tails gathered across rows and its sign or score
- * stage in registers (dense_short, scores_short; on aarch64 also over 2 bit-planes into those or
- * three levels, planes_short); every other stage goes through the shared driver
+ * stage in registers (dense_short, scores_short; over 2 bit-planes also into three levels,
+ * planes_short); every other stage goes through the shared driver
  * (be_arm_common.c) with popc_neon as its popcount core. docs/kernels.md "NEON on the virt
  * boards" has the instruction counts.
  */
@@ -390,11 +390,11 @@ static inline int32_t sum_bytes(uint8x16_t v)
  *     C = popcount(a) + 2 popcount(b)   (once per call; be_dense_ref.c's formula),
  * so per row and vector one weight load, two AND, two CNT and one MLA by 2 (bytes <= 24). The
  * shared driver instead made three passes per row (each plane, then the weights' own count).
- * Eight rows: the per-row byte sums (<= 24 nv <= 72) reduced by one level of ADDP (<= 144), widened
- * (UADDLP) and reduced by two levels of 16-bit ADDP; the tails as in short_tails8, widened before
- * they are added. Stages in registers: sign thresholds (short_bits8), three levels on two planes
- * (levels3_bits8: the qrelu2 hidden layers) and scores (scores8); |acc| <= 3K <= 1440 fits the
- * 16-bit lanes. */
+ * aarch64, eight rows: the per-row byte sums (<= 24 nv <= 72) reduced by one level of ADDP
+ * (<= 144), widened (UADDLP) and reduced by two levels of 16-bit ADDP; the tails as in
+ * short_tails8, widened before they are added; stages in registers: sign thresholds
+ * (short_bits8), three levels on two planes (levels3_bits8: the qrelu2 hidden layers) and scores
+ * (scores8); |acc| <= 3K <= 1440 fits the 16-bit lanes. armv7, four rows: planes_counts4. */
 #define PLANES_VEC(a, b, w) vmlaq_u8(vcntq_u8(vandq_u8(a, w)), vcntq_u8(vandq_u8(b, w)), two)
 #define PLANES_ROW(s, p)                                                                                       \
     do {                                                                                                       \

@@ -70,9 +70,8 @@ int be_dense_bin_short_head_supports(const be_op *op)
 /* On NEON builds the 2-plane heads too: there "neon" takes bit-planes through the shared driver
  * (weight popcounts, one pass per plane), slower on the qrelu2 VGG's heads (armv7-virt 64 -> 64
  * 1.622 vs 1.171, 64 -> 10 scores 2.202 vs 0.930 per logical MAC); measured up to 64 outputs, so
- * taken up to 64. Not where "neon" counts them in its short rows (aarch64: scores, sign
- * thresholds, three levels on two planes; 64 -> 64 sign 0.236 vs 1.046, 64 -> 10 scores 0.513 vs
- * 1.064). */
+ * taken up to 64. Not where "neon" counts them in its short rows (scores, sign thresholds, three
+ * levels on two planes; 64 -> 64 sign: aarch64-virt 0.236 vs 1.046, armv7-virt 0.254 vs 0.940). */
 int be_dense_planes_short_head_supports(const be_op *op)
 {
     return be_dense_planes_short_supports(op) && op->out_ch <= 64u && !neon_short_takes(op);
