@@ -340,6 +340,21 @@ static inline uint32_t or_lanes(uint32x4_t v)
         (p) += step;                                                                                           \
     } while (0)
 
+/* r0 .. r3 (r0 .. r7): the byte counts of the four (eight) rows at q, ROW(r, q) each (q advanced). */
+#define ROWS4(ROW, q)                                                                                          \
+    uint8x16_t r0, r1, r2, r3;                                                                                 \
+    ROW(r0, q);                                                                                                \
+    ROW(r1, q);                                                                                                \
+    ROW(r2, q);                                                                                                \
+    ROW(r3, q)
+#define ROWS8(ROW, q)                                                                                          \
+    ROWS4(ROW, q);                                                                                             \
+    uint8x16_t r4, r5, r6, r7;                                                                                 \
+    ROW(r4, q);                                                                                                \
+    ROW(r5, q);                                                                                                \
+    ROW(r6, q);                                                                                                \
+    ROW(r7, q)
+
 /* Four rows' 1-word tails at q, q + step, ... in the lanes of one vector (q advanced past them). */
 static inline __attribute__((always_inline)) uint8x16_t tails4(const uint8_t **q, uint32_t step)
 {
@@ -364,6 +379,42 @@ static inline __attribute__((always_inline)) uint8x16_t tails2(const uint8_t **q
        * strongly-ordered memory) faults on a 64-bit element at a word address */
     return vreinterpretq_u8_u32(vcombine_u32(vld1_u32(U32(a)), vld1_u32(U32(a + step))));
 #endif
+}
+
+/* The tails of a group of g rows at p (row k at p + k step, its tail at offset 16 nv): w1[j] the
+ * last words of rows 4j .. 4j + 3 side by side (tw = 1 or 3), w2[j] the first two tail words of
+ * rows 2j, 2j + 1 (tw >= 2); rows of one or two words are contiguous (plain loads). */
+typedef struct {
+    uint8x16_t w1[2], w2[4];
+} group_tails;
+
+static inline __attribute__((always_inline)) void load_tails(const uint8_t *p, uint32_t nv, uint32_t tw,
+                                                             uint32_t step, uint32_t g, group_tails *t)
+{
+    if (tw == 1u || tw == 3u) {
+        const uint8_t *q = p + 16u * nv + 4u * (tw - 1u);
+        if (nv == 0u && tw == 1u) {
+            t->w1[0] = vld1q_u8(q);
+            t->w1[1] = g == 8u ? vld1q_u8(q + 16) : t->w1[0];
+        } else {
+            t->w1[0] = tails4(&q, step);
+            t->w1[1] = g == 8u ? tails4(&q, step) : t->w1[0];
+        }
+    }
+    if (tw >= 2u) {
+        const uint8_t *q = p + 16u * nv;
+        if (nv == 0u && tw == 2u) {
+            t->w2[0] = vld1q_u8(q);
+            t->w2[1] = vld1q_u8(q + 16);
+            t->w2[2] = g == 8u ? vld1q_u8(q + 32) : t->w2[0];
+            t->w2[3] = g == 8u ? vld1q_u8(q + 48) : t->w2[0];
+        } else {
+            t->w2[0] = tails2(&q, step);
+            t->w2[1] = tails2(&q, step);
+            t->w2[2] = g == 8u ? tails2(&q, step) : t->w2[0];
+            t->w2[3] = g == 8u ? tails2(&q, step) : t->w2[0];
+        }
+    }
 }
 
 /* The input's two words at x repeated in both halves (word-aligned: 32-bit elements). */
@@ -482,6 +533,18 @@ static void planes_clear(const be_op *op, void *out)
         be_zero_words((be_word *)out, be_stage_is_sign(op) ? op->out.cw : 2u * op->out.cw);
 }
 
+/* The input's vectors and tails as the group counts (short_counts8 / short_counts4) take them, the
+ * first row and K. */
+#define SHORT_INPUT                                                                                            \
+    const uint8_t *xp = B(x);                                                                                  \
+    const uint32_t nv = nw / 4u, tw = nw % 4u, step = 4u * nw, n = op->out_ch;                                 \
+    const uint8x16_t x0 = nv > 0u ? vld1q_u8(xp) : vdupq_n_u8(0), x1 = nv > 1u ? vld1q_u8(xp + 16) : x0,      \
+                     x2 = nv > 2u ? vld1q_u8(xp + 32) : x0;                                                   \
+    const uint8x16_t xt1 = tw != 2u && tw > 0u ? vreinterpretq_u8_u32(vld1q_dup_u32(x + nw - 1u)) : x0;       \
+    const uint8x16_t xt2 = tw >= 2u ? dup_pair(x + 4u * nv) : x0;                                            \
+    const uint8_t *p = B(op->weights);                                                                         \
+    const int32_t k = (int32_t)op->k
+
 #if defined(__aarch64__)
 /* Short rows on aarch64: Dense rows of nw <= 15 words (K <= 480 bits: the MLP's 128 -> 128, the
  * VGGs' 288 -> 64, 256 -> 256 and 64 -> 64 layers and their heads). popc_piece's set-up per
@@ -513,35 +576,13 @@ static inline __attribute__((always_inline)) uint8x16_t short_tails8(const uint8
                                                                      uint8x16_t xt2)
 {
     uint8x16_t r1 = vdupq_n_u8(0), r2 = vdupq_n_u8(0);
-    if (tw != 2u) { /* 1-word parts: the last word of each row */
-        const uint8_t *q = p + 16u * nv + 4u * (tw - 1u);
-        uint8x16_t a, b;
-        if (nv == 0u && tw == 1u) { /* rows of one word: contiguous */
-            a = vld1q_u8(q);
-            b = vld1q_u8(q + 16);
-        } else {
-            a = tails4(&q, step);
-            b = tails4(&q, step);
-        }
-        r1 = vpaddq_u8(vcntq_u8(veorq_u8(xt1, a)), vcntq_u8(veorq_u8(xt1, b)));
-    }
-    if (tw >= 2u) { /* 2-word parts: the first two tail words of each row */
-        const uint8_t *q = p + 16u * nv;
-        uint8x16_t a, b, c, d;
-        if (nv == 0u && tw == 2u) { /* rows of two words: contiguous */
-            a = vld1q_u8(q);
-            b = vld1q_u8(q + 16);
-            c = vld1q_u8(q + 32);
-            d = vld1q_u8(q + 48);
-        } else {
-            a = tails2(&q, step);
-            b = tails2(&q, step);
-            c = tails2(&q, step);
-            d = tails2(&q, step);
-        }
-        r2 = vpaddq_u8(vpaddq_u8(vcntq_u8(veorq_u8(xt2, a)), vcntq_u8(veorq_u8(xt2, b))),
-                       vpaddq_u8(vcntq_u8(veorq_u8(xt2, c)), vcntq_u8(veorq_u8(xt2, d))));
-    }
+    group_tails g;
+    load_tails(p, nv, tw, step, 8u, &g);
+    if (tw != 2u) /* 1-word parts: the last word of each row */
+        r1 = vpaddq_u8(vcntq_u8(veorq_u8(xt1, g.w1[0])), vcntq_u8(veorq_u8(xt1, g.w1[1])));
+    if (tw >= 2u) /* 2-word parts: the first two tail words of each row */
+        r2 = vpaddq_u8(vpaddq_u8(vcntq_u8(veorq_u8(xt2, g.w2[0])), vcntq_u8(veorq_u8(xt2, g.w2[1]))),
+                       vpaddq_u8(vcntq_u8(veorq_u8(xt2, g.w2[2])), vcntq_u8(veorq_u8(xt2, g.w2[3]))));
     return tw == 1u ? r1 : tw == 2u ? r2 : vaddq_u8(r1, r2);
 }
 
@@ -554,15 +595,7 @@ static inline __attribute__((always_inline)) uint16x8_t short_counts8(const uint
     uint8x16_t sum;
     if (nv > 0u) {
         const uint8_t *q = p;
-        uint8x16_t r0, r1, r2, r3, r4, r5, r6, r7;
-        SHORT_ROW(r0, q);
-        SHORT_ROW(r1, q);
-        SHORT_ROW(r2, q);
-        SHORT_ROW(r3, q);
-        SHORT_ROW(r4, q);
-        SHORT_ROW(r5, q);
-        SHORT_ROW(r6, q);
-        SHORT_ROW(r7, q);
+        ROWS8(SHORT_ROW, q);
         sum = vpaddq_u8(vpaddq_u8(vpaddq_u8(r0, r1), vpaddq_u8(r2, r3)), vpaddq_u8(vpaddq_u8(r4, r5), vpaddq_u8(r6, r7)));
         if (tw > 0u)
             sum = vaddq_u8(sum, short_tails8(p, nv, tw, step, xt1, xt2));
@@ -604,15 +637,6 @@ static inline uint32_t short_bits8(uint16x8_t h, int16x8_t kv, const int8_t *dir
     return vaddvq_u16(vandq_u16(lt, vld1q_u16(lane_bit)));
 }
 
-/* The input's vectors and tails as short_counts8 takes them. */
-#define SHORT_INPUT                                                                                            \
-    const uint8_t *xp = B(x);                                                                                  \
-    const uint32_t nv = nw / 4u, tw = nw % 4u, step = 4u * nw, n = op->out_ch;                                 \
-    const uint8x16_t x0 = nv > 0u ? vld1q_u8(xp) : vdupq_n_u8(0), x1 = nv > 1u ? vld1q_u8(xp + 16) : x0,      \
-                     x2 = nv > 2u ? vld1q_u8(xp + 32) : x0;                                                   \
-    const uint8x16_t xt1 = tw != 2u && tw > 0u ? vreinterpretq_u8_u32(vld1q_dup_u32(x + nw - 1u)) : x0;       \
-    const uint8x16_t xt2 = tw >= 2u ? dup_pair(x + 4u * nv) : x0
-
 /* Dense with sign bits in, a sign stage out and rows of nw <= 15 words: the counts of each eight
  * rows go straight into the threshold (short_bits8) and their eight output bits into one byte
  * of the output (little-endian words, be_model.c checks the host); a last group of at least
@@ -621,10 +645,8 @@ static inline __attribute__((always_inline)) void dense_short_n(const be_op *op,
                                                                 uint32_t nw)
 {
     SHORT_INPUT;
-    const uint8_t *p = B(op->weights);
     const int8_t *dir = (const int8_t *)op->stage_a;
     const int32_t *t = (const int32_t *)op->stage_b;
-    const int32_t k = (int32_t)op->k;
     const int16x8_t kv = vdupq_n_s16((int16_t)k);
     uint8_t *ob = (uint8_t *)out;
     const uint32_t groups = n / 8u, r = n % 8u;
@@ -661,9 +683,7 @@ static inline __attribute__((always_inline)) void scores_short_n(const be_op *op
                                                                  uint32_t nw)
 {
     SHORT_INPUT;
-    const uint8_t *p = B(op->weights);
     const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
-    const int32_t k = (int32_t)op->k;
     const int16x8_t kv = vdupq_n_s16((int16_t)k);
     uint32_t o;
     for (o = 0; o + 8u <= n; o += 8u, p += 8u * step)
@@ -685,35 +705,14 @@ static inline __attribute__((always_inline)) uint16x8_t planes_tails8(const uint
 {
     uint16x8_t r = vdupq_n_u16(0);
     const uint8x16_t two = v->two;
-    if (tw == 1u || tw == 3u) { /* the last word of each row: [row 0 | 1 | 2 | 3] per vector */
-        const uint8_t *q = p + 16u * nv + 4u * (tw - 1u);
-        uint8x16_t c, d;
-        if (nv == 0u && tw == 1u) { /* rows of one word: contiguous */
-            c = vld1q_u8(q);
-            d = vld1q_u8(q + 16);
-        } else {
-            c = tails4(&q, step);
-            d = tails4(&q, step);
-        }
-        r = vpaddlq_u8(vpaddq_u8(PLANES_VEC(v->at1, v->bt1, c), PLANES_VEC(v->at1, v->bt1, d))); /* bytes <= 48 */
-    }
-    if (tw >= 2u) { /* the first two tail words: [row 0 | row 1] per vector */
-        const uint8_t *q = p + 16u * nv;
-        uint8x16_t c, d, e, f;
-        if (nv == 0u && tw == 2u) { /* rows of two words: contiguous */
-            c = vld1q_u8(q);
-            d = vld1q_u8(q + 16);
-            e = vld1q_u8(q + 32);
-            f = vld1q_u8(q + 48);
-        } else {
-            c = tails2(&q, step);
-            d = tails2(&q, step);
-            e = tails2(&q, step);
-            f = tails2(&q, step);
-        }
-        r = vaddq_u16(r, vpaddlq_u8(vpaddq_u8(vpaddq_u8(PLANES_VEC(v->at2, v->bt2, c), PLANES_VEC(v->at2, v->bt2, d)),
-                                              vpaddq_u8(PLANES_VEC(v->at2, v->bt2, e), PLANES_VEC(v->at2, v->bt2, f)))));
-    }
+    group_tails g;
+    load_tails(p, nv, tw, step, 8u, &g);
+    if (tw == 1u || tw == 3u) /* the last word of each row: [row 0 | 1 | 2 | 3] per vector */
+        r = vpaddlq_u8(vpaddq_u8(PLANES_VEC(v->at1, v->bt1, g.w1[0]), PLANES_VEC(v->at1, v->bt1, g.w1[1]))); /* <= 48 */
+    if (tw >= 2u) /* the first two tail words: [row 0 | row 1] per vector */
+        r = vaddq_u16(r, vpaddlq_u8(vpaddq_u8(
+                             vpaddq_u8(PLANES_VEC(v->at2, v->bt2, g.w2[0]), PLANES_VEC(v->at2, v->bt2, g.w2[1])),
+                             vpaddq_u8(PLANES_VEC(v->at2, v->bt2, g.w2[2]), PLANES_VEC(v->at2, v->bt2, g.w2[3])))));
     return r; /* bytes <= 96 before the widening */
 }
 
@@ -725,15 +724,7 @@ static inline __attribute__((always_inline)) uint16x8_t planes_counts8(const uin
     if (nv > 0u) {
         const uint8x16_t a0 = v->a0, a1 = v->a1, a2 = v->a2, b0 = v->b0, b1 = v->b1, b2 = v->b2, two = v->two;
         const uint8_t *q = p;
-        uint8x16_t r0, r1, r2, r3, r4, r5, r6, r7;
-        PLANES_ROW(r0, q);
-        PLANES_ROW(r1, q);
-        PLANES_ROW(r2, q);
-        PLANES_ROW(r3, q);
-        PLANES_ROW(r4, q);
-        PLANES_ROW(r5, q);
-        PLANES_ROW(r6, q);
-        PLANES_ROW(r7, q);
+        ROWS8(PLANES_ROW, q);
         h = vpaddq_u16(vpaddq_u16(vpaddlq_u8(vpaddq_u8(r0, r1)), vpaddlq_u8(vpaddq_u8(r2, r3))),
                        vpaddq_u16(vpaddlq_u8(vpaddq_u8(r4, r5)), vpaddlq_u8(vpaddq_u8(r6, r7))));
     }
@@ -843,29 +834,16 @@ static inline __attribute__((always_inline)) uint32x4_t short_counts4(const uint
     uint8x16_t sum = vdupq_n_u8(0);
     if (nv > 0u) {
         const uint8_t *q = p;
-        uint8x16_t r0, r1, r2, r3;
-        SHORT_ROW(r0, q);
-        SHORT_ROW(r1, q);
-        SHORT_ROW(r2, q);
-        SHORT_ROW(r3, q);
+        ROWS4(SHORT_ROW, q);
         sum = padd8(padd8(r0, r1), padd8(r2, r3));
     }
-    if (tw == 1u || tw == 3u) { /* the last word of each row */
-        const uint8_t *q = p + 16u * nv + 4u * (tw - 1u);
-        const uint8x16_t a = nv == 0u && tw == 1u ? vld1q_u8(q) : tails4(&q, step);
-        sum = vaddq_u8(sum, vcntq_u8(veorq_u8(xt1, a)));
-    }
-    if (tw >= 2u) { /* the first two tail words of each row */
-        const uint8_t *q = p + 16u * nv;
-        uint8x16_t c, d;
-        if (nv == 0u && tw == 2u) { /* rows of two words: contiguous */
-            c = vld1q_u8(q);
-            d = vld1q_u8(q + 16);
-        } else {
-            c = tails2(&q, step);
-            d = tails2(&q, step);
-        }
-        sum = vaddq_u8(sum, padd8(vcntq_u8(veorq_u8(xt2, c)), vcntq_u8(veorq_u8(xt2, d))));
+    if (tw > 0u) {
+        group_tails g;
+        load_tails(p, nv, tw, step, 4u, &g);
+        if (tw == 1u || tw == 3u) /* the last word of each row */
+            sum = vaddq_u8(sum, vcntq_u8(veorq_u8(xt1, g.w1[0])));
+        if (tw >= 2u) /* the first two tail words of each row */
+            sum = vaddq_u8(sum, padd8(vcntq_u8(veorq_u8(xt2, g.w2[0])), vcntq_u8(veorq_u8(xt2, g.w2[1]))));
     }
     return vpaddlq_u16(vpaddlq_u8(sum));
 }
@@ -886,25 +864,14 @@ static __attribute__((noinline)) int32_t short_count1(const uint8_t *p, const be
     return (int32_t)(vgetq_lane_u64(t, 0) + vgetq_lane_u64(t, 1));
 }
 
-/* The input's vectors and tails as short_counts4 takes them. */
-#define SHORT_INPUT4                                                                                           \
-    const uint8_t *xp = B(x);                                                                                  \
-    const uint32_t nv = nw / 4u, tw = nw % 4u, step = 4u * nw, n = op->out_ch;                                 \
-    const uint8x16_t x0 = nv > 0u ? vld1q_u8(xp) : vdupq_n_u8(0), x1 = nv > 1u ? vld1q_u8(xp + 16) : x0,      \
-                     x2 = nv > 2u ? vld1q_u8(xp + 32) : x0;                                                   \
-    const uint8x16_t xt1 = tw != 2u && tw > 0u ? vreinterpretq_u8_u32(vld1q_dup_u32(x + nw - 1u)) : x0;       \
-    const uint8x16_t xt2 = tw >= 2u ? dup_pair(x + 4u * nv) : x0
-
 /* Dense with sign bits in, a sign stage out: four channels per step into the output word. */
 static inline __attribute__((always_inline)) void dense_short_n(const be_op *op, const be_word *x, be_word *out,
                                                                 uint32_t nw)
 {
     static const uint32_t lane_bit[4] = {1u, 2u, 4u, 8u};
-    SHORT_INPUT4;
-    const uint8_t *p = B(op->weights);
+    SHORT_INPUT;
     const int8_t *dir = (const int8_t *)op->stage_a; /* a tensor: 4-byte aligned */
     const int32_t *t = (const int32_t *)op->stage_b;
-    const int32_t k = (int32_t)op->k;
     const int32x4_t kv = vdupq_n_s32(k);
     const uint32x4_t bit = vld1q_u32(lane_bit);
     uint32_t o, word = 0u;
@@ -931,10 +898,8 @@ static inline __attribute__((always_inline)) void dense_short_n(const be_op *op,
 static inline __attribute__((always_inline)) void scores_short_n(const be_op *op, const be_word *x, int32_t *y,
                                                                  uint32_t nw)
 {
-    SHORT_INPUT4;
-    const uint8_t *p = B(op->weights);
+    SHORT_INPUT;
     const int32_t *mult = (const int32_t *)op->stage_a, *offset = (const int32_t *)op->stage_b;
-    const int32_t k = (int32_t)op->k;
     const int32x4_t kv = vdupq_n_s32(k);
     uint32_t o;
     for (o = 0; o + 4u <= n; o += 4u, p += 4u * step) {
@@ -957,33 +922,21 @@ static inline __attribute__((always_inline)) uint32x4_t planes_counts4(const uin
     if (nv > 0u) {
         const uint8x16_t a0 = v->a0, a1 = v->a1, a2 = v->a2, b0 = v->b0, b1 = v->b1, b2 = v->b2;
         const uint8_t *q = p;
-        uint8x16_t r0, r1, r2, r3;
         uint16x8_t l01, l23;
-        PLANES_ROW(r0, q);
-        PLANES_ROW(r1, q);
-        PLANES_ROW(r2, q);
-        PLANES_ROW(r3, q);
+        ROWS4(PLANES_ROW, q);
         l01 = vpaddlq_u8(padd8(r0, r1)); /* [row 0: 4 | row 1: 4] */
         l23 = vpaddlq_u8(padd8(r2, r3));
         h = vpaddlq_u16(vcombine_u16(vpadd_u16(vget_low_u16(l01), vget_high_u16(l01)),
                                      vpadd_u16(vget_low_u16(l23), vget_high_u16(l23))));
     }
-    if (tw == 1u || tw == 3u) { /* the last word of each row */
-        const uint8_t *q = p + 16u * nv + 4u * (tw - 1u);
-        const uint8x16_t a = nv == 0u && tw == 1u ? vld1q_u8(q) : tails4(&q, step);
-        h = vaddq_u32(h, vpaddlq_u16(vpaddlq_u8(PLANES_VEC(v->at1, v->bt1, a))));
-    }
-    if (tw >= 2u) { /* the first two tail words of each row */
-        const uint8_t *q = p + 16u * nv;
-        uint8x16_t c, d;
-        if (nv == 0u && tw == 2u) { /* rows of two words: contiguous */
-            c = vld1q_u8(q);
-            d = vld1q_u8(q + 16);
-        } else {
-            c = tails2(&q, step);
-            d = tails2(&q, step);
-        }
-        h = vaddq_u32(h, vpaddlq_u16(vpaddlq_u8(padd8(PLANES_VEC(v->at2, v->bt2, c), PLANES_VEC(v->at2, v->bt2, d)))));
+    if (tw > 0u) {
+        group_tails g;
+        load_tails(p, nv, tw, step, 4u, &g);
+        if (tw == 1u || tw == 3u) /* the last word of each row */
+            h = vaddq_u32(h, vpaddlq_u16(vpaddlq_u8(PLANES_VEC(v->at1, v->bt1, g.w1[0]))));
+        if (tw >= 2u) /* the first two tail words of each row */
+            h = vaddq_u32(h, vpaddlq_u16(vpaddlq_u8(
+                                 padd8(PLANES_VEC(v->at2, v->bt2, g.w2[0]), PLANES_VEC(v->at2, v->bt2, g.w2[1])))));
     }
     return h;
 }
@@ -1053,6 +1006,7 @@ static inline __attribute__((always_inline)) void planes_short_n(const be_op *op
  * picked from a table by nw. The 30 copies take about 27 KiB of code. */
 typedef void (*short_scores_fn)(const be_op *op, const be_word *x, int32_t *y);
 typedef void (*short_sign_fn)(const be_op *op, const be_word *x, be_word *out);
+typedef void (*planes_short_fn)(const be_op *op, const be_word *x, void *out);
 #define SHORT_COPIES(NW)                                                                                       \
     static __attribute__((noinline)) void scores_short_##NW(const be_op *op, const be_word *x, int32_t *y)     \
     {                                                                                                          \
@@ -1061,6 +1015,10 @@ typedef void (*short_sign_fn)(const be_op *op, const be_word *x, be_word *out);
     static __attribute__((noinline)) void dense_short_##NW(const be_op *op, const be_word *x, be_word *out)    \
     {                                                                                                          \
         dense_short_n(op, x, out, NW##u);                                                                      \
+    }                                                                                                          \
+    static __attribute__((noinline)) void planes_short_##NW(const be_op *op, const be_word *x, void *out)      \
+    {                                                                                                          \
+        planes_short_n(op, x, out, NW##u);                                                                     \
     }
 SHORT_COPIES(1)
 SHORT_COPIES(2)
@@ -1078,44 +1036,16 @@ SHORT_COPIES(13)
 SHORT_COPIES(14)
 SHORT_COPIES(15)
 
-static const short_scores_fn scores_short[SHORT_MAX_WORDS + 1u] = {
-    0, scores_short_1, scores_short_2, scores_short_3, scores_short_4, scores_short_5, scores_short_6, scores_short_7,
-    scores_short_8, scores_short_9, scores_short_10, scores_short_11, scores_short_12, scores_short_13,
-    scores_short_14, scores_short_15};
-static const short_sign_fn dense_short[SHORT_MAX_WORDS + 1u] = {
-    0, dense_short_1, dense_short_2, dense_short_3, dense_short_4, dense_short_5, dense_short_6, dense_short_7,
-    dense_short_8, dense_short_9, dense_short_10, dense_short_11, dense_short_12, dense_short_13,
-    dense_short_14, dense_short_15};
-
-typedef void (*planes_short_fn)(const be_op *op, const be_word *x, void *out);
-#define PLANES_COPY(NW)                                                                                        \
-    static __attribute__((noinline)) void planes_short_##NW(const be_op *op, const be_word *x, void *out)      \
-    {                                                                                                          \
-        planes_short_n(op, x, out, NW##u);                                                                     \
-    }
-PLANES_COPY(1)
-PLANES_COPY(2)
-PLANES_COPY(3)
-PLANES_COPY(4)
-PLANES_COPY(5)
-PLANES_COPY(6)
-PLANES_COPY(7)
-PLANES_COPY(8)
-PLANES_COPY(9)
-PLANES_COPY(10)
-PLANES_COPY(11)
-PLANES_COPY(12)
-PLANES_COPY(13)
-PLANES_COPY(14)
-PLANES_COPY(15)
-static const planes_short_fn planes_short[SHORT_MAX_WORDS + 1u] = {
-    0, planes_short_1, planes_short_2, planes_short_3, planes_short_4, planes_short_5, planes_short_6, planes_short_7,
-    planes_short_8, planes_short_9, planes_short_10, planes_short_11, planes_short_12, planes_short_13,
-    planes_short_14, planes_short_15};
+/* f's copies by row length (no rows of 0 words: be_arm_bin_supports). */
+#define SHORT_TABLE(f)                                                                                         \
+    {0, f##_1, f##_2, f##_3, f##_4, f##_5, f##_6, f##_7, f##_8, f##_9, f##_10, f##_11, f##_12, f##_13, f##_14, f##_15}
+static const short_scores_fn scores_short[SHORT_MAX_WORDS + 1u] = SHORT_TABLE(scores_short);
+static const short_sign_fn dense_short[SHORT_MAX_WORDS + 1u] = SHORT_TABLE(dense_short);
+static const planes_short_fn planes_short[SHORT_MAX_WORDS + 1u] = SHORT_TABLE(planes_short);
 
 /* Which short rows take this binary Dense over bits (be_arm_bin_supports): rows of at most 15 words
- * back to back over sign bits into a sign (1) or score (2) stage, or (aarch64) over 2 unsigned
- * bit-planes into those or three levels on two planes (3); else 0. Inline: the entry's test on
+ * back to back over sign bits into a sign (1) or score (2) stage, or over 2 unsigned bit-planes
+ * into those or three levels on two planes (3); else 0. Inline: the entry's test on
  * every call. */
 static inline int short_rows_kind(const be_op *op)
 {
