@@ -999,11 +999,11 @@ static inline __attribute__((always_inline)) void planes_short_n(const be_op *op
 }
 #endif
 
-/* One out-of-line copy per row length nw = 1 .. 15 and path (scores, sign bits, 2 planes), so that the row loop holds no test
- * on the shape, every load has a constant offset (with the row stride in a register GCC
- * computed each row's address with an ADD: 0.049 -> 0.058 instructions per MAC on 288 -> 64)
- * and each copy saves only the registers it uses (a head pays no frame for the 15-word rows);
- * picked from a table by nw. The 45 copies take about 47 KiB of code on aarch64, 28 KiB on armv7
+/* One out-of-line copy per row length nw = 1 .. 15 and path (scores, sign bits, 2 planes), so
+ * that the row loop holds no test on the shape, every load has a constant offset (with the row
+ * stride in a register GCC computed each row's address with an ADD: 0.049 -> 0.058 instructions
+ * per MAC on 288 -> 64) and each copy saves only the registers it uses (a head pays no frame for
+ * the 15-word rows); picked from a table by nw. The 45 copies take about 47 KiB of code on aarch64, 28 KiB on armv7
  * (Thumb-2). */
 typedef void (*short_scores_fn)(const be_op *op, const be_word *x, int32_t *y);
 typedef void (*short_sign_fn)(const be_op *op, const be_word *x, be_word *out);
