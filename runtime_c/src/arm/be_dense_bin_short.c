@@ -59,8 +59,8 @@ static int neon_short_takes(const be_op *op)
  * 64 -> 10: armv7-virt 0.512 vs 0.803 instructions per MAC; NEON wins from 64 outputs and at
  * 128 inputs): at most 2 words of sign bits and 16 outputs, where the per-call cost of the NEON
  * driver is most of the layer. Not where "neon" counts them in its short rows (sign and score
- * heads, be_dense_bin_neon_short_takes; 64 -> 10 scores: aarch64-virt 0.231 vs 0.563, armv7-virt
- * 0.317 vs 0.463). */
+ * heads, be_dense_bin_neon_short_takes; 64 -> 10 scores: aarch64-virt 0.234 vs 0.563, armv7-virt
+ * 0.319 vs 0.463). */
 int be_dense_bin_short_head_supports(const be_op *op)
 {
     return be_dense_bin_short_supports(op) && op->in.cw <= 2u && op->out_ch <= 16u &&
