@@ -466,7 +466,7 @@ typedef struct {
 static inline __attribute__((always_inline)) planes_in planes_input(const be_word *x, uint32_t nw)
 {
     const uint32_t nv = nw / 4u, tw = nw % 4u;
-    const be_word *y = x + nw; /* plane 1 (cw = nw: supports) */
+    const be_word *y = x + nw; /* plane 1 (cw = nw: short_rows_kind) */
     planes_in v;
     v.two = vdupq_n_u8(2);
     v.a0 = nv > 0u ? vld1q_u8(B(x)) : v.two;
@@ -766,13 +766,13 @@ static __attribute__((noinline)) void planes_stage(const be_op *op, const uint16
         if (op->stage == BE_STAGE_SCORE) {
             scores8((const int32_t *)op->stage_a + o, (const int32_t *)op->stage_b + o, (int32_t *)out + o, hv, cv);
         } else {
-            const int16x8_t acc = vsubq_s16(cv, vreinterpretq_s16_u16(vshlq_n_u16(hv, 1)));
             const int8_t *dir = (const int8_t *)op->stage_a + o;
             uint8_t *b0 = (uint8_t *)out + (o0 + i) / 8u;
-            if (be_stage_is_sign(op)) /* short_bits8 computes kv - 2h itself */
+            if (be_stage_is_sign(op)) /* short_bits8 computes C - 2h itself */
                 *b0 = (uint8_t)(short_bits8(hv, cv, dir, (const int32_t *)op->stage_b + o) >> back);
-            else /* three levels on two planes: planes_short_supports */
-                levels3_bits8(acc, dir, (const int32_t *)op->stage_b + 3u * o, b0, b0 + 4u * op->out.cw, back);
+            else /* three levels on two planes (short_rows_kind) */
+                levels3_bits8(vsubq_s16(cv, vreinterpretq_s16_u16(vshlq_n_u16(hv, 1))), dir,
+                              (const int32_t *)op->stage_b + 3u * o, b0, b0 + 4u * op->out.cw, back);
         }
     }
 }
@@ -809,8 +809,6 @@ static inline __attribute__((always_inline)) void planes_short_n(const be_op *op
         }
     }
 }
-
-
 
 #else
 /* Short rows on armv7 (16 quad registers): as on aarch64, in groups of four rows. Per row and
@@ -853,15 +851,13 @@ static __attribute__((noinline)) int32_t short_count1(const uint8_t *p, const be
 {
     uint8x16_t s = vdupq_n_u8(0);
     uint32_t i;
-    uint64x2_t t;
     for (i = 0; i + 4u <= nw; i += 4u)
         s = vaddq_u8(s, vcntq_u8(veorq_u8(vld1q_u8(B(x + i)), vld1q_u8(p + 4u * i))));
     for (; i < nw; i++) { /* the tail words: zero lanes elsewhere */
         const uint32_t d = U32(p)[i] ^ x[i];
         s = vaddq_u8(s, vcntq_u8(vreinterpretq_u8_u32(vsetq_lane_u32(d, vdupq_n_u32(0), 0))));
     }
-    t = vpaddlq_u32(vpaddlq_u16(vpaddlq_u8(s))); /* bytes <= 8 * 4 = 32 */
-    return (int32_t)(vgetq_lane_u64(t, 0) + vgetq_lane_u64(t, 1));
+    return sum_bytes(s); /* bytes <= 8 * 4 = 32 */
 }
 
 /* Dense with sign bits in, a sign stage out: four channels per step into the output word. */
@@ -1037,7 +1033,7 @@ SHORT_COPIES(13)
 SHORT_COPIES(14)
 SHORT_COPIES(15)
 
-/* f's copies by row length (no rows of 0 words: be_arm_bin_supports). */
+/* f's copies by row length (no rows of 0 words: short_rows_kind). */
 #define SHORT_TABLE(f)                                                                                         \
     {0, f##_1, f##_2, f##_3, f##_4, f##_5, f##_6, f##_7, f##_8, f##_9, f##_10, f##_11, f##_12, f##_13, f##_14, f##_15}
 static const short_scores_fn scores_short[SHORT_MAX_WORDS + 1u] = SHORT_TABLE(scores_short);
