@@ -412,6 +412,18 @@ def neon_short_rows_take(target: str, op, spec) -> bool:
         isinstance(out, ThresholdStage) and out.encoding == "unsigned" and out.levels == 3))
 
 
+def mve_rows_take(target: str, op, spec) -> bool:
+    """Does the Cortex-M55 "mve" count this Dense in Helium lanes (runtime_c/src/arm/
+    be_dense_rows_mve.c)? Over 2 unsigned bit-planes with any K, or over sign bits with K <= 96
+    and more than 16 outputs, into a threshold, score or accumulator stage."""
+    if target != "cortex-m55" or not isinstance(op, Dense) or \
+            not isinstance(op.output, (ThresholdStage, ScoreStage, AccStage)):
+        return False
+    if spec.encoding == "unsigned":
+        return spec.planes == 2
+    return spec.shape[-1] <= 96 and op.out_features > 16
+
+
 def short_takes(target: str, op, spec) -> bool:
     """Does the ARM "short" kernel (runtime_c/src/arm/be_dense_bin_short.c) take this bits x
     binary layer? A Dense over sign bits with K <= 128 (at most 4 words; at most 2 on the
@@ -432,6 +444,8 @@ def short_takes(target: str, op, spec) -> bool:
         return (spec.encoding == "sign" and spec.shape[-1] <= 64 and op.out_features <= 16
                 and (isinstance(out, (ScoreStage, AccStage))
                      or (isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1)))
+    if target == "cortex-m55" and (spec.encoding == "unsigned" or op.out_features > 16):
+        return False  # Helium's lanes: mve_rows_take
     if spec.encoding == "unsigned":  # 2-bit levels (qrelu2 heads), K <= 64: any threshold stage
         return spec.planes == 2 and spec.shape[-1] <= 64 and isinstance(out, (ThresholdStage, ScoreStage, AccStage))
     if spec.shape[-1] > (64 if target == "cortex-m55" else 128):
@@ -1153,6 +1167,8 @@ def test_models_match_reference(name):
                     assert kname == "sad", (case, line)
                 elif bits_bin and tab_takes(name, op, spec, specs[g.value_name(i)]):
                     assert kname == "tab", (case, line)
+                elif bits_bin and mve_rows_take(name, op, spec):
+                    assert kname == "mve", (case, line)
                 elif bits_bin and short_takes(name, op, spec):
                     assert kname == "short", (case, line)
                 elif bits_bin and planes2_takes(name, op, spec):

@@ -63,11 +63,15 @@ const be_kernel be_kernel_table[] = {
      * those stages (a fourth: be_conv2d_sign_px_neon.c). On the Cortex-M55 "lanes"
      * (be_conv2d_px_mve.c: output positions in Helium lanes) goes first for 3x3 Conv2d with at
      * most 32 channels over sign bits (sign stage) or 2 bit-planes (3 levels on 2 planes), and
-     * over up to 96 sign channels into the sign stage, int32 accumulators or a RequantStage */
+     * over up to 96 sign channels into the sign stage, int32 accumulators or a RequantStage; then
+     * "mve"'s Dense rows (be_dense_rows_mve.c: rows counted in Helium lanes) for Dense over 2
+     * bit-planes (any K) and over sign bits with K <= 96 and more than 16 outputs */
 #ifdef BE_ARM_HAVE_MVE
     BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_sign_supports, be_conv2d_px_mve_sign, 0)
     BE_ROW(CONV2D_PLANES, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_planes_supports, be_conv2d_px_mve_planes, 0)
     BE_ROW(CONV2D_BIN, "lanes", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_conv2d_px_mve_acc_supports, be_conv2d_px_mve_acc, 0)
+    BE_ROW(DENSE_PLANES, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_dense_planes_mve_supports, be_dense_planes_mve, 0)
+    BE_ROW(DENSE_BIN, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_dense_bin_rows_mve_supports, be_dense_bin_rows_mve, 0)
 #endif
 #if defined(BE_ARM_HAVE_DSP) && !defined(BE_ARM_HAVE_NEON)
     BE_ROW(CONV2D_PLANES, "sad", BE_OP_CONV2D, BE_ISA_ARM_DSP, be_conv2d_planes_dsp_first_supports, be_conv2d_planes_dsp, 0)
@@ -92,7 +96,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_first_supports, be_conv2d_bin_tab, 0)
 #endif
 #ifdef BE_ARM_HAVE_MVE
-    BE_ROW(DENSE_BIN, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_arm_bin_supports, be_dense_bin_mve, 0)
+    BE_ROW(DENSE_BIN, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_dense_bin_mve_supports, be_dense_bin_mve, 0)
     BE_ROW(CONV2D_BIN, "mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_arm_bin_supports, be_conv2d_bin_mve, 0)
 #endif
 #ifdef BE_ARM_HAVE_NEON

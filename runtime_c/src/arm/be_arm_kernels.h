@@ -131,6 +131,12 @@ be_status be_conv2d_u8_dsp(const be_op *op, const void *in, void *out, void *scr
  * planes: 8 output positions in int16 lanes (be_conv2d_u8_px_mve.c) */
 int be_conv2d_u8_px_mve_supports(const be_op *op);
 be_status be_conv2d_u8_px_mve(const be_op *op, const void *in, void *out, void *scratch);
+/* "mve": Dense rows counted in Helium lanes (be_dense_rows_mve.c): over 2 unsigned bit-planes, one
+ * pass per row, and over sign bits with rows of 1 .. 3 words */
+int be_dense_planes_mve_supports(const be_op *op);
+be_status be_dense_planes_mve(const be_op *op, const void *in, void *out, void *scratch);
+int be_dense_bin_rows_mve_supports(const be_op *op);
+be_status be_dense_bin_rows_mve(const be_op *op, const void *in, void *out, void *scratch);
 int be_u8_mve_supports(const be_op *op);
 be_status be_dense_u8_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_u8_mve(const be_op *op, const void *in, void *out, void *scratch);
@@ -230,6 +236,8 @@ be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, vo
  * convs' AccStage) */
 int be_conv2d_px_mve_acc_supports(const be_op *op);
 be_status be_conv2d_px_mve_acc(const be_op *op, const void *in, void *out, void *scratch);
+/* "mve" Dense: what be_arm_bin_supports takes but the 2-plane layers be_dense_planes_mve counts */
+int be_dense_bin_mve_supports(const be_op *op);
 be_status be_dense_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 #endif

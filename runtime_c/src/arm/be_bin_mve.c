@@ -229,6 +229,11 @@ static void popc_mve(const be_word *x, const be_word *w, uint32_t row_words, uin
         d[n - 1u] = e[0];
 }
 
+int be_dense_bin_mve_supports(const be_op *op)
+{
+    return be_arm_bin_supports(op) && !be_dense_planes_mve_supports(op) && !be_dense_bin_rows_mve_supports(op);
+}
+
 be_status be_dense_bin_mve(const be_op *op, const void *in, void *out, void *scratch)
 {
     (void)scratch;
