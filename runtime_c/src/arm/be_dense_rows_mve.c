@@ -338,16 +338,30 @@ static be_status rows_layer(const be_op *op, const be_word *x, void *out, block_
     return st;
 }
 
+/* C = popcount(x0) + 2 popcount(x1) over the 2 nw input words (plane 1 at x + nw), four words
+ * at a time: their popcounts in lanes, weighted 1 or 2 by plane and summed by one VMLADAVA. */
+static int32_t plane_weight_sum(const be_word *x, uint32_t nw)
+{
+    const uint8x16_t m1 = vdupq_n_u8(0x55u), m2 = vdupq_n_u8(0x33u);
+    const uint32_t words = 2u * nw;
+    uint32_t c = 0u, j;
+    for (j = 0; j < words; j += 4u) {
+        const mve_pred16_t p = vctp32q(words - j);
+        const uint8x16_t v = nibbles(vreinterpretq_u8_u32(vldrwq_z_u32(x + j, p)), m1, m2);
+        /* word index i: weight 2 - ((i - nw) >> 31), 1 on plane 0, 2 on plane 1 */
+        const uint32x4_t weight =
+            vsubq_u32(vdupq_n_u32(2u), vshrq_n_u32(vsubq_n_u32(vidupq_n_u32(j, 1), nw), 31));
+        c = vmladavaq_u32(c, vreinterpretq_u32_s32(lane_sums(vmlaq_n_u8(v, vshrq_n_u8(v, 4), 0xF1u))), weight);
+    }
+    return (int32_t)c;
+}
+
 be_status be_dense_planes_mve(const be_op *op, const void *in, void *out, void *scratch)
 {
     const uint32_t nw = op->in.cw;
     const be_word *x = (const be_word *)in;
-    int32_t c = 0;
-    uint32_t i;
     (void)scratch;
-    for (i = 0; i < nw; i++)
-        c += (int32_t)(be_arm_popcount32(x[i]) + 2u * be_arm_popcount32(x[nw + i]));
-    return rows_layer(op, x, out, nw <= 3u ? planes_short[nw] : planes_long[nw % 4u], c);
+    return rows_layer(op, x, out, nw <= 3u ? planes_short[nw] : planes_long[nw % 4u], plane_weight_sum(x, nw));
 }
 
 be_status be_dense_bin_rows_mve(const be_op *op, const void *in, void *out, void *scratch)
