@@ -96,6 +96,7 @@ const be_kernel be_kernel_table[] = {
     BE_ROW(CONV2D_BIN, "tab", BE_OP_CONV2D, 0u, be_conv2d_bin_tab_first_supports, be_conv2d_bin_tab, 0)
 #endif
 #ifdef BE_ARM_HAVE_MVE
+    BE_ROW(DENSE_BIN, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_dense_bin_mve_sign_supports, be_dense_bin_mve_sign, 0)
     BE_ROW(DENSE_BIN, "mve", BE_OP_DENSE, BE_ISA_ARM_MVE, be_dense_bin_mve_supports, be_dense_bin_mve, 0)
     BE_ROW(CONV2D_BIN, "mve", BE_OP_CONV2D, BE_ISA_ARM_MVE, be_arm_bin_supports, be_conv2d_bin_mve, 0)
 #endif

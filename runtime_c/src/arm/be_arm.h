@@ -28,6 +28,15 @@ typedef void (*be_arm_popc_fn)(const be_word *x, const be_word *w, uint32_t row_
 be_status be_arm_dense_bin(const be_op *op, const void *in, void *out, be_arm_popc_fn popc);
 be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *scratch, be_arm_popc_fn popc);
 
+/* Helium Dense rows (be_dense_rows_mve.c): a layer of rows of op->in.cw words back to back, per
+ * block of n <= 32 rows the accumulators by `rows` (acc[0 .. n) of the rows at w; c: the layer's
+ * constant, K on sign bits), then the stage in lanes (sign thresholds, three levels on two
+ * planes, scores; accumulators straight into the output). be_mve_dense_rows_stage: whether the
+ * op's stage is one of those (threshold, score, accumulator). */
+typedef void (*be_mve_rows_fn)(const be_word *w, const be_word *x, uint32_t nw, uint32_t n, int32_t c, int32_t *acc);
+int be_mve_dense_rows_stage(const be_op *op);
+be_status be_mve_dense_rows(const be_op *op, const be_word *x, void *out, be_mve_rows_fn rows, int32_t c);
+
 
 /* Hide a value from the optimiser so that it stays in a register (GCC and Clang). Used for the
  * SWAR masks: ARM data-processing instructions take a shifted REGISTER operand, so

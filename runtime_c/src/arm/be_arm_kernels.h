@@ -236,7 +236,10 @@ be_status be_conv2d_px_mve_planes(const be_op *op, const void *in, void *out, vo
  * convs' AccStage) */
 int be_conv2d_px_mve_acc_supports(const be_op *op);
 be_status be_conv2d_px_mve_acc(const be_op *op, const void *in, void *out, void *scratch);
-/* "mve" Dense: what be_arm_bin_supports takes but the 2-plane layers be_dense_planes_mve counts */
+/* "mve" Dense: sign rows into the sign stage (the stage in lanes), then the rest of what
+ * be_arm_bin_supports takes but the layers be_dense_rows_mve.c counts */
+int be_dense_bin_mve_sign_supports(const be_op *op);
+be_status be_dense_bin_mve_sign(const be_op *op, const void *in, void *out, void *scratch);
 int be_dense_bin_mve_supports(const be_op *op);
 be_status be_dense_bin_mve(const be_op *op, const void *in, void *out, void *scratch);
 be_status be_conv2d_bin_mve(const be_op *op, const void *in, void *out, void *scratch);

@@ -42,7 +42,7 @@
 
 #define SIGN_MAX_WORDS 3u /* longer sign rows: the paired rows of be_bin_mve.c (measured ahead) */
 
-static int stage_taken(const be_op *op)
+int be_mve_dense_rows_stage(const be_op *op)
 {
     return op->stage == BE_STAGE_THRESHOLD || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_ACC;
 }
@@ -51,7 +51,7 @@ int be_dense_planes_mve_supports(const be_op *op)
 {
     return op->type == BE_OP_DENSE && op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS &&
            op->in.encoding == BE_ENC_UNSIGNED && op->in.planes == 2u && op->in.cw >= 1u &&
-           op->w_row_bytes == op->in.cw * 4u && stage_taken(op);
+           op->w_row_bytes == op->in.cw * 4u && be_mve_dense_rows_stage(op);
 }
 
 /* Sign rows of 1..3 words with more than SIGN_MIN_ROWS outputs: on the heads with fewer, the
@@ -62,7 +62,7 @@ int be_dense_bin_rows_mve_supports(const be_op *op)
 {
     return op->type == BE_OP_DENSE && op->weight_kind == BE_WK_BINARY && op->in.kind == BE_KIND_BITS &&
            op->in.encoding == BE_ENC_SIGN && op->in.cw >= 1u && op->in.cw <= SIGN_MAX_WORDS &&
-           op->out_ch > SIGN_MIN_ROWS && op->w_row_bytes == op->in.cw * 4u && stage_taken(op);
+           op->out_ch > SIGN_MIN_ROWS && op->w_row_bytes == op->in.cw * 4u && be_mve_dense_rows_stage(op);
 }
 
 /* Popcount per nibble (<= 4) of t by SWAR: 2-bit fields f = t - ((t >> 1) AND 0x55), then
@@ -189,7 +189,7 @@ static inline __attribute__((always_inline)) void block_acc(const be_word *w, co
     }
 }
 
-typedef void (*block_acc_fn)(const be_word *w, const be_word *x, uint32_t nw, uint32_t n, int32_t c, int32_t *acc);
+typedef be_mve_rows_fn block_acc_fn;
 
 /* One out-of-line copy per row shape: NW = 1..3 (short rows), or NW = 0 with TAIL = nw % 4; S:
  * sign bits (1) or 2 planes (0). */
@@ -303,8 +303,8 @@ static __attribute__((noinline)) void scores_block(const be_op *op, const int32_
     }
 }
 
-/* The layer: per block of 32 rows the counts (f), then the stage. */
-static be_status rows_layer(const be_op *op, const be_word *x, void *out, block_acc_fn f, int32_t c)
+/* The layer: per block of 32 rows the accumulators (f), then the stage (be_arm.h). */
+be_status be_mve_dense_rows(const be_op *op, const be_word *x, void *out, be_mve_rows_fn f, int32_t c)
 {
     const uint32_t nout = op->out_ch, nw = op->in.cw; /* rows of nw words back to back: supports */
     const be_word *w = (const be_word *)op->weights;
@@ -361,14 +361,14 @@ be_status be_dense_planes_mve(const be_op *op, const void *in, void *out, void *
     const uint32_t nw = op->in.cw;
     const be_word *x = (const be_word *)in;
     (void)scratch;
-    return rows_layer(op, x, out, nw <= 3u ? planes_short[nw] : planes_long[nw % 4u], plane_weight_sum(x, nw));
+    return be_mve_dense_rows(op, x, out, nw <= 3u ? planes_short[nw] : planes_long[nw % 4u], plane_weight_sum(x, nw));
 }
 
 be_status be_dense_bin_rows_mve(const be_op *op, const void *in, void *out, void *scratch)
 {
     const uint32_t nw = op->in.cw;
     (void)scratch;
-    return rows_layer(op, (const be_word *)in, out, sign_short[nw], (int32_t)op->k);
+    return be_mve_dense_rows(op, (const be_word *)in, out, sign_short[nw], (int32_t)op->k);
 }
 
 #else
