@@ -415,9 +415,12 @@ def neon_short_rows_take(target: str, op, spec) -> bool:
 def mve_rows_take(target: str, op, spec) -> bool:
     """Does the Cortex-M55 "mve" count this Dense in Helium lanes (runtime_c/src/arm/
     be_dense_rows_mve.c)? Over 2 unsigned bit-planes with any K, or over sign bits with K <= 96
-    and more than 16 outputs, into a threshold, score or accumulator stage."""
-    if target != "cortex-m55" or not isinstance(op, Dense) or \
-            not isinstance(op.output, (ThresholdStage, ScoreStage, AccStage)):
+    and more than 16 outputs, into a stage it does in lanes (be_mve_dense_rows_stage): sign
+    thresholds, three levels on two planes, scores, accumulators."""
+    out = op.output
+    lanes_stage = isinstance(out, (ScoreStage, AccStage)) or (isinstance(out, ThresholdStage) and (
+        (out.encoding == "sign" and out.levels == 1) or (out.encoding == "unsigned" and out.levels == 3)))
+    if target != "cortex-m55" or not isinstance(op, Dense) or not lanes_stage:
         return False
     if spec.encoding == "unsigned":
         return spec.planes == 2
@@ -431,7 +434,8 @@ def short_takes(target: str, op, spec) -> bool:
     stage, or over 2 unsigned bit-planes with K <= 64 and any threshold, score or accumulator
     stage. On the NEON targets it goes first only for sign heads of at most 64 inputs and
     16 outputs and 2-plane heads of at most 64 outputs, else after "neon" (forced only); not the
-    layers "neon" counts in its short rows (neon_short_rows_take)."""
+    layers "neon" counts in its short rows (neon_short_rows_take), nor on the Cortex-M55 those
+    Helium's Dense rows take (mve_rows_take)."""
     if not isinstance(op, Dense):
         return False
     out = op.output
@@ -444,8 +448,8 @@ def short_takes(target: str, op, spec) -> bool:
         return (spec.encoding == "sign" and spec.shape[-1] <= 64 and op.out_features <= 16
                 and (isinstance(out, (ScoreStage, AccStage))
                      or (isinstance(out, ThresholdStage) and out.encoding == "sign" and out.levels == 1)))
-    if target == "cortex-m55" and (spec.encoding == "unsigned" or op.out_features > 16):
-        return False  # Helium's lanes: mve_rows_take
+    if mve_rows_take(target, op, spec):
+        return False  # Helium's Dense rows come first on the M55
     if spec.encoding == "unsigned":  # 2-bit levels (qrelu2 heads), K <= 64: any threshold stage
         return spec.planes == 2 and spec.shape[-1] <= 64 and isinstance(out, (ThresholdStage, ScoreStage, AccStage))
     if spec.shape[-1] > (64 if target == "cortex-m55" else 128):

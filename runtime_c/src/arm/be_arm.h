@@ -32,7 +32,7 @@ be_status be_arm_conv2d_bin(const be_op *op, const void *in, void *out, void *sc
  * block of n <= 32 rows the accumulators by `rows` (acc[0 .. n) of the rows at w; c: the layer's
  * constant, K on sign bits), then the stage in lanes (sign thresholds, three levels on two
  * planes, scores; accumulators straight into the output). be_mve_dense_rows_stage: whether the
- * op's stage is one of those (threshold, score, accumulator). */
+ * op's stage is one of those. */
 typedef void (*be_mve_rows_fn)(const be_word *w, const be_word *x, uint32_t nw, uint32_t n, int32_t c, int32_t *acc);
 int be_mve_dense_rows_stage(const be_op *op);
 be_status be_mve_dense_rows(const be_op *op, const be_word *x, void *out, be_mve_rows_fn rows, int32_t c);

@@ -25,8 +25,7 @@
  *     planes in lanes, four rows at a time (direction * acc against T by a saturated subtraction,
  *     whose sign is exact; the lanes' bits gathered by one VMLADAV with {1, 2, 4, 8}; the three
  *     thresholds of four rows by three gathers), scores (multiplier * acc + offset) in lanes, the
- *     accumulators counted straight into the output; other threshold stages through
- *     be_arm_dense_put_block.
+ *     accumulators counted straight into the output; other threshold stages are not taken.
  * One out-of-line copy per row shape (1, 2, 3 words; longer rows by nw % 4) and input encoding.
  * docs/kernels.md ("Cortex-M55: Dense rows in Helium lanes") has the measurements. No
  * __builtin_popcount (libgcc).
@@ -38,13 +37,20 @@
 #include <arm_mve.h>
 
 #include "arm/be_arm.h"
-#include "arm/be_arm_swar.h"
 
 #define SIGN_MAX_WORDS 3u /* longer sign rows: the paired rows of be_bin_mve.c (measured ahead) */
 
+/* The stages done in lanes: sign thresholds, the qrelu2 layers' three levels on two planes,
+ * scores, accumulators (other threshold stages are left to the kernels after this one). */
+static int levels3_stage(const be_op *op)
+{
+    return op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && op->levels == 3u &&
+           op->out.planes == 2u;
+}
+
 int be_mve_dense_rows_stage(const be_op *op)
 {
-    return op->stage == BE_STAGE_THRESHOLD || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_ACC;
+    return be_stage_is_sign(op) || levels3_stage(op) || op->stage == BE_STAGE_SCORE || op->stage == BE_STAGE_ACC;
 }
 
 int be_dense_planes_mve_supports(const be_op *op)
@@ -309,11 +315,8 @@ be_status be_mve_dense_rows(const be_op *op, const be_word *x, void *out, be_mve
     const uint32_t nout = op->out_ch, nw = op->in.cw; /* rows of nw words back to back: supports */
     const be_word *w = (const be_word *)op->weights;
     const int sign = be_stage_is_sign(op);
-    const int levels3 = op->stage == BE_STAGE_THRESHOLD && op->encoding == BE_ENC_UNSIGNED && op->levels == 3u &&
-                        op->out.planes == 2u;
     int32_t acc[32];
     uint32_t o, n;
-    be_status st = BE_OK;
     if (op->stage == BE_STAGE_THRESHOLD)
         be_stage_clear(op, out);
     for (o = 0; o < nout; o += n, w += (size_t)n * nw) {
@@ -327,15 +330,11 @@ be_status be_mve_dense_rows(const be_op *op, const be_word *x, void *out, be_mve
             scores_block(op, acc, o, n, (int32_t *)out);
         } else if (sign) {
             ((be_word *)out)[o / 32u] |= sign_block(op, acc, o, n);
-        } else if (levels3) {
+        } else { /* three levels on two planes: be_mve_dense_rows_stage */
             levels_block(op, acc, o, n, (be_word *)out);
-        } else {
-            const be_status s = be_arm_dense_put_block(op, out, o, n, acc);
-            if (s != BE_OK)
-                st = s;
         }
     }
-    return st;
+    return BE_OK; /* no stage here can fail: scores cannot wrap (the loader) */
 }
 
 /* C = popcount(x0) + 2 popcount(x1) over the 2 nw input words (plane 1 at x + nw), four words
