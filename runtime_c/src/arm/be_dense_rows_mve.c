@@ -16,9 +16,12 @@
  *   - The last nw % 4 words of a row (all of a row of 1..3 words) are counted with the rows in the
  *     lanes, four rows at a time: word j of the four rows gathered (VLDRW with the offsets
  *     {0, nw, 2 nw, 3 nw}; rows of one word lie back to back: a plain load; whole groups of rows
- *     of two words are deinterleaved by VLD20 / VLD21) against the input word broadcast, the nibbles folded to bytes (lo + hi = v - 15 (v >> 4)), the bytes of a lane
- *     summed by one multiply ((lane * 0x01010101) >> 24, <= 252), acc = C - 2 count stored for
- *     four rows at once; the last group of a block under a VCTP predicate (zeroing loads).
+ *     of two words are deinterleaved by VLD20 / VLD21) against the input word broadcast, the
+ *     nibbles folded to bytes (lo + hi = v - 15 (v >> 4)), the bytes of a lane summed by one
+ *     multiply ((lane * 0x01010101) >> 24, <= 252), acc = C - 2 count stored for four rows at
+ *     once; the last group of a block under a VCTP predicate (zeroing loads).
+ *   - C on 2 planes is counted in lanes too: four input words at a time, their popcounts weighted
+ *     1 or 2 by plane and summed by one VMLADAVA.
  *   - The nw / 4 whole vectors of a longer row are summed per row: VADDVA.U8 of v and of v >> 4
  *     (S(v) = sum(lo) + 16 sum(hi)), count = S(v) - 15 S(v >> 4).
  *   - The stage, per block of 32 rows: sign thresholds and the qrelu2 layers' three levels on two
@@ -62,7 +65,7 @@ int be_dense_planes_mve_supports(const be_op *op)
 
 /* Sign rows of 1..3 words with more than SIGN_MIN_ROWS outputs: on the heads with fewer, the
  * scalar "short" (one fused pass per row) is ahead (64 -> 10 scores: 0.483 against 0.514
- * instructions per MAC; 64 -> 64 sign: 0.476 against 0.296, docs/kernels.md). */
+ * instructions per MAC; 64 -> 64 sign: 0.476 against 0.274 here, docs/kernels.md). */
 #define SIGN_MIN_ROWS 16u
 int be_dense_bin_rows_mve_supports(const be_op *op)
 {
