@@ -37,7 +37,6 @@ typedef void (*be_mve_rows_fn)(const be_word *w, const be_word *x, uint32_t nw, 
 int be_mve_dense_rows_stage(const be_op *op);
 be_status be_mve_dense_rows(const be_op *op, const be_word *x, void *out, be_mve_rows_fn rows, int32_t c);
 
-
 /* Hide a value from the optimiser so that it stays in a register (GCC and Clang). Used for the
  * SWAR masks: ARM data-processing instructions take a shifted REGISTER operand, so
  * `m & (v >> s)` is one instruction when m is in a register, two when m is an immediate. */
