@@ -92,14 +92,19 @@ static inline __attribute__((always_inline)) uint8x16_t count_nibbles(uint8x16_t
     return vmlaq_n_u8(nibbles(vandq_u8(w, a), m1, m2), nibbles(vandq_u8(w, b), m1, m2), 2u);
 }
 
-/* The counts of one word of four rows (one per lane) folded to bytes (<= 24): lo + hi =
- * v - 15 (v >> 4). a, b: the input word of each plane (b unused on sign bits). */
+/* Nibble counts v (<= 12) folded to bytes (<= 24): lo + hi = v - 15 (v >> 4). */
+static inline __attribute__((always_inline)) uint8x16_t fold_bytes(uint8x16_t v)
+{
+    return vmlaq_n_u8(v, vshrq_n_u8(v, 4), 0xF1u);
+}
+
+/* The counts of one word of four rows (one per lane) folded to bytes (<= 24). a, b: the input
+ * word of each plane (b unused on sign bits). */
 static inline __attribute__((always_inline)) uint8x16_t lane_bytes(uint32x4_t w, be_word a, be_word b, const int SIGN,
                                                                   uint8x16_t m1, uint8x16_t m2)
 {
-    const uint8x16_t v = count_nibbles(vreinterpretq_u8_u32(w), vreinterpretq_u8_u32(vdupq_n_u32(a)),
-                                       SIGN ? vdupq_n_u8(0u) : vreinterpretq_u8_u32(vdupq_n_u32(b)), SIGN, m1, m2);
-    return vmlaq_n_u8(v, vshrq_n_u8(v, 4), 0xF1u);
+    return fold_bytes(count_nibbles(vreinterpretq_u8_u32(w), vreinterpretq_u8_u32(vdupq_n_u32(a)),
+                                    SIGN ? vdupq_n_u8(0u) : vreinterpretq_u8_u32(vdupq_n_u32(b)), SIGN, m1, m2));
 }
 
 /* The byte sum of each 32-bit lane (bytes <= 63: the sum, <= 252, in the top byte of
@@ -198,8 +203,6 @@ static inline __attribute__((always_inline)) void block_acc(const be_word *w, co
     }
 }
 
-typedef be_mve_rows_fn block_acc_fn;
-
 /* One out-of-line copy per row shape: NW = 1..3 (short rows), or NW = 0 with TAIL = nw % 4; S:
  * sign bits (1) or 2 planes (0). */
 #define BLOCK_ACC(NW, TAIL, S)                                                                     \
@@ -220,9 +223,9 @@ BLOCK_ACC(1, 1, 1)
 BLOCK_ACC(2, 2, 1)
 BLOCK_ACC(3, 3, 1)
 
-static const block_acc_fn planes_short[4] = {NULL, block_acc_1_1_0, block_acc_2_2_0, block_acc_3_3_0};
-static const block_acc_fn planes_long[4] = {block_acc_0_0_0, block_acc_0_1_0, block_acc_0_2_0, block_acc_0_3_0};
-static const block_acc_fn sign_short[4] = {NULL, block_acc_1_1_1, block_acc_2_2_1, block_acc_3_3_1};
+static const be_mve_rows_fn planes_short[4] = {NULL, block_acc_1_1_0, block_acc_2_2_0, block_acc_3_3_0};
+static const be_mve_rows_fn planes_long[4] = {block_acc_0_0_0, block_acc_0_1_0, block_acc_0_2_0, block_acc_0_3_0};
+static const be_mve_rows_fn sign_short[4] = {NULL, block_acc_1_1_1, block_acc_2_2_1, block_acc_3_3_1};
 
 /* m = -1 where x < t, else 0: the sign of x - t, saturated (exact for any int32 t). */
 static inline __attribute__((always_inline)) int32x4_t below(int32x4_t x, int32x4_t t)
@@ -353,7 +356,7 @@ static int32_t plane_weight_sum(const be_word *x, uint32_t nw)
         /* word index i: weight 2 - ((i - nw) >> 31), 1 on plane 0, 2 on plane 1 */
         const uint32x4_t weight =
             vsubq_u32(vdupq_n_u32(2u), vshrq_n_u32(vsubq_n_u32(vidupq_n_u32(j, 1), nw), 31));
-        c = vmladavaq_u32(c, vreinterpretq_u32_s32(lane_sums(vmlaq_n_u8(v, vshrq_n_u8(v, 4), 0xF1u))), weight);
+        c = vmladavaq_u32(c, vreinterpretq_u32_s32(lane_sums(fold_bytes(v))), weight);
     }
     return (int32_t)c;
 }
